@@ -1,0 +1,1 @@
+"""The versioned HTTP API (FastAPI), mounted on the Reflex backend."""

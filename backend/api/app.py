@@ -1,0 +1,101 @@
+"""FastAPI app for /api/v1: the same service layer as the page, for scripts and CI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from backend.api.events import comparison_events
+from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut
+from backend.runtime import Runtime
+from backend.services.comparisons import InvalidComparison, NotFound
+from backend.services.validation import ComparisonInput, parse_comparison
+
+API_PREFIX = "/api/v1"
+
+
+def _errors_response(errors: dict[str, str]) -> JSONResponse:
+    body = ErrorOut(detail="Invalid request: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors=errors)
+    return JSONResponse(status_code=422, content=body.model_dump())
+
+
+def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
+    api = FastAPI(
+        title="LLM Dashboard API",
+        version="1",
+        docs_url=f"{API_PREFIX}/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        redoc_url=None,
+    )
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = {".".join(str(p) for p in e["loc"][1:]) or "body": e["msg"] for e in exc.errors()}
+        return _errors_response(errors)
+
+    @api.exception_handler(InvalidComparison)
+    async def _invalid_comparison(_: Request, exc: InvalidComparison) -> JSONResponse:
+        return _errors_response(exc.errors)
+
+    @api.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @api.get(f"{API_PREFIX}/models", response_model=list[ModelOut], tags=["models"])
+    async def list_models() -> list[ModelOut]:
+        entries = await get_runtime().comparisons.models()
+        return [
+            ModelOut(
+                id=e.id, display_name=e.display_name, family=e.family, simulated=e.simulated,
+                available=e.available, reason=e.reason, context_window=e.context_window,
+                input_price_per_mtok=e.input_price_per_mtok, output_price_per_mtok=e.output_price_per_mtok,
+            )
+            for e in entries
+        ]
+
+    @api.post(
+        f"{API_PREFIX}/comparisons",
+        response_model=ComparisonOut,
+        status_code=201,
+        responses={422: {"model": ErrorOut}},
+        tags=["comparisons"],
+    )
+    async def create_comparison(payload: Any = Body(..., examples=[ComparisonInput.model_json_schema()])) -> Any:  # noqa: B008
+        runtime = get_runtime()
+        data = parse_comparison(payload)  # raises InvalidComparison with per-field messages
+        record = await runtime.comparisons.create(runtime.local_user_id, data)
+        return ComparisonOut.of(record)
+
+    @api.get(f"{API_PREFIX}/comparisons/{{comparison_id}}", response_model=ComparisonOut, tags=["comparisons"])
+    async def get_comparison(comparison_id: str) -> ComparisonOut:
+        service = get_runtime().comparisons
+        return ComparisonOut.of(service.with_live_output(await service.get(comparison_id)))
+
+    @api.get(f"{API_PREFIX}/comparisons/{{comparison_id}}/events", tags=["comparisons"])
+    async def follow_comparison(comparison_id: str) -> StreamingResponse:
+        runtime = get_runtime()
+        await runtime.comparisons.get(comparison_id)  # 404 before the stream starts
+        return StreamingResponse(
+            comparison_events(runtime.comparisons, runtime.hub, comparison_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @api.post(f"{API_PREFIX}/comparisons/{{comparison_id}}/cancel", tags=["comparisons"])
+    async def cancel_comparison(comparison_id: str) -> dict[str, list[str]]:
+        return {"cancelled": await get_runtime().comparisons.cancel(comparison_id)}
+
+    @api.get(f"{API_PREFIX}/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        runtime = get_runtime()
+        async with runtime.db.session() as session:
+            from sqlalchemy import text
+
+            await session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": "ok", "queue": "embedded"}
+
+    return api

@@ -1,0 +1,50 @@
+"""Server-sent events for one comparison: every run's text as it streams.
+
+Unlike the browser session (which coalesces to a bounded rate), an SSE client
+gets each change as soon as the hub has it: scripts care about latency and
+there is no DOM to re-render.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from backend.services.comparisons import ComparisonService
+from backend.streaming.follower import Follower
+from backend.streaming.hub import FINAL_STATUSES, RunHub
+
+
+def _sse(event: str, data: object) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+async def comparison_events(
+    service: ComparisonService, hub: RunHub, comparison_id: str, keepalive_s: float = 15.0
+) -> AsyncIterator[bytes]:
+    record = await service.get(comparison_id)
+    pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
+    follower = Follower(hub)
+    version = -1
+    while pending:
+        update = follower.collect(pending)
+        for run_key, _offset, text, tokens, ttft, elapsed, status in update.entries:
+            run_id, attempt = run_key.rsplit(":", 1)
+            yield _sse(
+                "delta",
+                {"run_id": run_id, "attempt": int(attempt), "text": text, "output_tokens": tokens,
+                 "ttft_ms": ttft, "elapsed_ms": elapsed, "status": status},
+            )
+        finished = {rid for rid, live in update.status_changed.items() if live.is_final}
+        for run_id in finished | update.unknown:
+            pending.pop(run_id, None)
+        if not pending:
+            break
+        new_version = await hub.wait_for_change(version, timeout=keepalive_s)
+        if new_version == version:
+            yield b": keep-alive\n\n"
+        version = new_version
+    final = await service.get(comparison_id)
+    from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer
+
+    yield _sse("done", ComparisonOut.of(final).model_dump(mode="json"))

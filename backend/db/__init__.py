@@ -1,0 +1,2 @@
+"""Persistence: ``engine.Database`` (async engine, sessions, migrations),
+``models`` (ORM tables), ``records`` (frozen results) and ``repository`` (queries)."""

@@ -1,0 +1,63 @@
+"""Anthropic Claude models through the Messages API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+from langchain_anthropic import ChatAnthropic
+
+from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
+from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
+from backend.settings import Settings
+
+ERROR_RULES: list[ErrorRule] = sdk_error_rules(anthropic)
+
+
+@dataclass(frozen=True, slots=True)
+class AnthropicConnection:
+    api_key: str = field(repr=False)
+    base_url: str | None = None  # None: the SDK default; tests point it at a local server
+    timeout: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnthropicConnection:
+        return cls(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            base_url=settings.anthropic_base_url or None,
+            timeout=settings.provider_timeout_seconds,
+        )
+
+
+class AnthropicProvider:
+    def __init__(self, connection: AnthropicConnection) -> None:
+        self.connection = connection
+
+    def chat_model(self, request: ChatRequest) -> ChatAnthropic:
+        conn = self.connection
+        kwargs: dict[str, Any] = {}
+        if conn.base_url:
+            kwargs["base_url"] = conn.base_url
+        # The Messages API has no seed parameter, so request.seed is not sent.
+        return ChatAnthropic(
+            model=request.model,
+            api_key=conn.api_key,
+            timeout=conn.timeout,
+            max_retries=0,  # retry policy belongs to the worker
+            stream_usage=True,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            **kwargs,
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        if not self.connection.api_key:
+            raise AuthenticationFailed("ANTHROPIC_API_KEY is not set")
+        async for item in stream_chat_model(self.chat_model(request), request, ERROR_RULES):
+            yield item
+
+
+def from_settings(settings: Settings) -> AnthropicProvider:
+    return AnthropicProvider(AnthropicConnection.from_settings(settings))

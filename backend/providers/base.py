@@ -1,0 +1,87 @@
+"""The one small async interface every LLM provider implements.
+
+`stream(request)` yields `TextChunk`s and finishes with exactly one `StreamEnd`
+carrying usage and the finish reason.  Failures are raised as `ProviderError`
+subclasses so the worker, the UI and the API can tell an auth problem from a
+rate limit without knowing which SDK raised it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str  # provider-local name, e.g. "gpt-4o-mini" (no "openai:" prefix)
+    prompt: str
+    system_prompt: str = ""
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"
+
+
+StreamItem = TextChunk | StreamEnd
+
+
+@runtime_checkable
+class ChatProvider(Protocol):
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:  # pragma: no cover
+        ...
+
+
+class ProviderError(Exception):
+    """Base of every provider failure; `kind` is a stable, user-facing tag."""
+
+    kind = "provider_error"
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AuthenticationFailed(ProviderError):
+    kind = "auth"
+
+
+class RateLimited(ProviderError):
+    kind = "rate_limit"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BadRequest(ProviderError):
+    kind = "bad_request"
+
+
+class ProviderTimeout(ProviderError):
+    kind = "timeout"
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    kind = "unavailable"
+    retryable = True

@@ -1,0 +1,115 @@
+"""Is a provider usable right now, and which models does a local server offer?
+
+Only cheap checks: settings lookups, `find_spec` (which does not import the
+package) and short HTTP probes bounded by PROVIDER_PROBE_TIMEOUT_SECONDS.
+Nothing here raises; every problem becomes an `Availability` with a reason
+the UI can show.  No SDK is imported, so listing models stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from backend.settings import Settings
+
+VERTEX_INSTALL_HINT = "install llm-dashboard[vertexai] (langchain-google-vertexai) to use Vertex AI models"
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    available: bool
+    reason: str = ""
+
+
+AVAILABLE = Availability(True)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerModels:
+    """Result of asking a server for its models: availability plus the names found."""
+
+    availability: Availability
+    models: tuple[str, ...] = field(default_factory=tuple)
+
+
+def simulated_availability(settings: Settings) -> Availability:
+    if settings.simulated_enabled:
+        return AVAILABLE
+    return Availability(False, "simulated models are disabled (SIMULATED_ENABLED=false)")
+
+
+def openai_availability(settings: Settings) -> Availability:
+    if settings.openai_api_key.get_secret_value():
+        return AVAILABLE
+    return Availability(False, "OPENAI_API_KEY is not set")
+
+
+def anthropic_availability(settings: Settings) -> Availability:
+    if settings.anthropic_api_key.get_secret_value():
+        return AVAILABLE
+    return Availability(False, "ANTHROPIC_API_KEY is not set")
+
+
+def vertexai_availability(settings: Settings) -> Availability:
+    if not settings.google_cloud_project:
+        return Availability(False, "GOOGLE_CLOUD_PROJECT is not set")
+    if importlib.util.find_spec("langchain_google_vertexai") is None:
+        return Availability(False, VERTEX_INSTALL_HINT)
+    return AVAILABLE
+
+
+def openai_compatible_availability(settings: Settings) -> Availability:
+    if settings.openai_compatible_endpoints:
+        return AVAILABLE
+    return Availability(False, "no OpenAI-compatible endpoint is configured (OPENAI_COMPATIBLE_ENDPOINTS)")
+
+
+def configured_models(endpoint: dict[str, str]) -> tuple[str, ...]:
+    """The "models" field of a saved endpoint: "a, b" -> ("a", "b")."""
+    return tuple(m.strip() for m in str(endpoint.get("models") or "").split(",") if m.strip())
+
+
+async def probe_ollama(settings: Settings) -> ServerModels:
+    """GET /api/tags: Ollama counts as available only if it answers."""
+    base_url = settings.ollama_base_url.rstrip("/")
+    try:
+        body = await _get_json(f"{base_url}/api/tags", settings.provider_probe_timeout_seconds)
+    except (httpx.HTTPError, ValueError):
+        return ServerModels(Availability(False, f"Ollama is not running at {base_url}"))
+    names = tuple(str(m.get("name") or m.get("model")) for m in _items(body, "models"))
+    return ServerModels(AVAILABLE, names)
+
+
+async def probe_openai_compatible(base_url: str, api_key: str, probe_seconds: float) -> ServerModels:
+    """GET {base_url}/models, the OpenAI model list."""
+    base_url = base_url.rstrip("/")
+    if not base_url:
+        return ServerModels(Availability(False, "endpoint has no base_url"))
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        body = await _get_json(f"{base_url}/models", probe_seconds, headers)
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        return ServerModels(Availability(False, f"{base_url}/models answered HTTP {status}"))
+    except (httpx.HTTPError, ValueError):
+        return ServerModels(Availability(False, f"no OpenAI-compatible server answers at {base_url}"))
+    names = tuple(str(m["id"]) for m in _items(body, "data") if m.get("id"))
+    if not names:
+        return ServerModels(Availability(False, f"{base_url}/models lists no models"))
+    return ServerModels(AVAILABLE, names)
+
+
+async def _get_json(url: str, probe_seconds: float, headers: dict[str, str] | None = None) -> Any:
+    async with httpx.AsyncClient(timeout=probe_seconds) as client:
+        response = await client.get(url, headers=headers)
+        response.raise_for_status()
+        return response.json()
+
+
+def _items(body: Any, key: str) -> list[dict[str, Any]]:
+    items = body.get(key) if isinstance(body, dict) else None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []

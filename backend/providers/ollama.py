@@ -1,0 +1,57 @@
+"""Local models served by Ollama (/api/chat, NDJSON streaming)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import ollama
+from langchain_ollama import ChatOllama
+
+from backend.providers.base import ChatRequest, ProviderError, StreamItem
+from backend.providers.langchain_adapter import ErrorRule, status_error, stream_chat_model
+from backend.settings import Settings
+
+
+def _response_error(exc: Any) -> ProviderError:
+    # status_code is -1 for an {"error": ...} line inside a 200 stream -> unavailable.
+    return status_error(exc.status_code, f"Ollama: {exc.error}")
+
+
+# Connection failures surface as builtin ConnectionError (ollama wraps
+# httpx.ConnectError); the adapter's transport fallback maps those.
+ERROR_RULES: list[ErrorRule] = [(ollama.ResponseError, _response_error)]
+
+
+@dataclass(frozen=True, slots=True)
+class OllamaConnection:
+    base_url: str = "http://127.0.0.1:11434"
+    timeout: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OllamaConnection:
+        return cls(base_url=settings.ollama_base_url.rstrip("/"), timeout=settings.provider_timeout_seconds)
+
+
+class OllamaProvider:
+    def __init__(self, connection: OllamaConnection) -> None:
+        self.connection = connection
+
+    def chat_model(self, request: ChatRequest) -> ChatOllama:
+        return ChatOllama(
+            model=request.model,
+            base_url=self.connection.base_url,
+            client_kwargs={"timeout": self.connection.timeout},
+            temperature=request.temperature,
+            num_predict=request.max_tokens,
+            seed=request.seed,
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        async for item in stream_chat_model(self.chat_model(request), request, ERROR_RULES):
+            yield item
+
+
+def from_settings(settings: Settings) -> OllamaProvider:
+    return OllamaProvider(OllamaConnection.from_settings(settings))

@@ -1,0 +1,72 @@
+"""OpenAI chat models (api.openai.com, or a proxy via OPENAI_BASE_URL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import openai
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
+from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
+from backend.settings import Settings
+
+ERROR_RULES: list[ErrorRule] = sdk_error_rules(openai)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIConnection:
+    """Where and as whom to call; kept apart from the wire format (as pydantic-ai does)."""
+
+    api_key: str = field(repr=False)
+    base_url: str | None = None  # None: the SDK default
+    timeout: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIConnection:
+        return cls(
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url or None,
+            timeout=settings.provider_timeout_seconds,
+        )
+
+
+def chat_openai(
+    model: str, api_key: str, base_url: str | None, timeout: float, request: ChatRequest
+) -> ChatOpenAI:
+    """A ChatOpenAI for one request; shared with the OpenAI-compatible family.
+
+    LangChain caches the underlying httpx client per (base_url, timeout), so
+    building the model per request keeps connection reuse and lets temperature,
+    max_tokens and seed vary per request.
+    """
+    return ChatOpenAI(
+        model=model,
+        api_key=SecretStr(api_key),
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=0,  # retry policy belongs to the worker
+        stream_usage=True,  # ask for the final usage chunk (stream_options.include_usage)
+        temperature=request.temperature,
+        max_tokens=request.max_tokens,
+        seed=request.seed,
+    )
+
+
+class OpenAIProvider:
+    def __init__(self, connection: OpenAIConnection) -> None:
+        self.connection = connection
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        conn = self.connection
+        if not conn.api_key:
+            raise AuthenticationFailed("OPENAI_API_KEY is not set")
+        model = chat_openai(request.model, conn.api_key, conn.base_url, conn.timeout, request)
+        async for item in stream_chat_model(model, request, ERROR_RULES):
+            yield item
+
+
+def from_settings(settings: Settings) -> OpenAIProvider:
+    return OpenAIProvider(OpenAIConnection.from_settings(settings))

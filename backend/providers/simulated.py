@@ -1,0 +1,177 @@
+"""The simulated model family: keyless, offline, deterministic streams.
+
+Each `simulated:<name>` model has a `SimulationProfile` in the catalog that
+sets its pacing (time to first token, tokens per second, jitter) and its
+writing style.  Text and timing pattern are both derived from one seed, a
+hash of (model, system prompt, prompt, request seed), so the same request
+always streams the same tokens — tests and benchmarks can compute the exact
+expected output with `simulated_text`.
+
+Any simulated model also obeys directives embedded in the prompt, so failures
+can be provoked from the UI or a test without a special model:
+
+    [[simulate:fail@N]]          raise ProviderUnavailable after N tokens
+    [[simulate:stall@N:SECONDS]] pause SECONDS after N tokens, then continue
+    [[simulate:tokens=N]]        answer with exactly N tokens (ignores max_tokens)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from backend.catalog import SimulationProfile, estimate_tokens, load_catalog
+from backend.providers.base import (
+    BadRequest,
+    ChatRequest,
+    ProviderUnavailable,
+    StreamEnd,
+    StreamItem,
+    TextChunk,
+    Usage,
+)
+from backend.providers.simulated_markdown import LENGTH_RANGE, blocks, split_tokens, topic_words
+from backend.settings import Settings
+
+_DIRECTIVE = re.compile(r"\[\[simulate:(fail@(\d+)|stall@(\d+):(\d+(?:\.\d+)?)|tokens=(\d+))\]\]")
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationPlan:
+    """Everything one simulated answer will do, decided before streaming starts."""
+
+    tokens: tuple[str, ...]
+    finish_reason: str
+    fail_after: int | None
+    stall_after: int | None
+    stall_seconds: float
+    seed: int
+
+
+def profile_for(model_name: str) -> SimulationProfile:
+    info = load_catalog().get(f"simulated:{model_name}")
+    if info is None or info.simulation is None:
+        known = ", ".join(m.name for m in load_catalog().by_family("simulated"))
+        raise BadRequest(f"unknown simulated model {model_name!r} (known: {known})")
+    return info.simulation
+
+
+def plan_for(model_name: str, request: ChatRequest) -> SimulationPlan:
+    profile = profile_for(model_name)
+    fail_after, stall_after, stall_seconds = (
+        profile.fail_after_tokens,
+        profile.stall_after_tokens,
+        profile.stall_seconds,
+    )
+    exact_length: int | None = None
+    for match in _DIRECTIVE.finditer(request.prompt):
+        if match.group(2) is not None:
+            fail_after = int(match.group(2))
+        elif match.group(3) is not None:
+            stall_after, stall_seconds = int(match.group(3)), float(match.group(4))
+        else:
+            exact_length = int(match.group(5))
+
+    seed = _seed(model_name, request)
+    rng = random.Random(seed)
+    topics = topic_words(_DIRECTIVE.sub(" ", request.prompt), rng)
+    target = exact_length if exact_length is not None else rng.randint(*LENGTH_RANGE[profile.style])
+    tokens: list[str] = []
+    for block in blocks(profile.style, topics, rng):
+        tokens.extend(split_tokens(("\n\n" if tokens else "") + block))
+        if len(tokens) >= target:  # stop at the end of the block that reaches the target
+            break
+    finish_reason = "stop"
+    if exact_length is not None:
+        tokens = tokens[:exact_length]
+    elif len(tokens) > max(request.max_tokens, 1):
+        tokens, finish_reason = tokens[: max(request.max_tokens, 1)], "length"
+    return SimulationPlan(tuple(tokens), finish_reason, fail_after, stall_after, stall_seconds, seed)
+
+
+def simulated_text(model_name: str, request: ChatRequest) -> list[str]:
+    """The exact chunks `SimulatedProvider` streams for this model and request."""
+    return list(plan_for(model_name, request).tokens)
+
+
+class SimulatedProvider:
+    """Streams `plan_for(...)` with the model's pacing; never touches the network."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._enabled = enabled
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        if not self._enabled:
+            raise ProviderUnavailable("simulated models are disabled (SIMULATED_ENABLED=false)")
+        profile = profile_for(request.model)
+        plan = plan_for(request.model, request)
+        pacer = _Pacer(profile, random.Random(plan.seed + 1))
+        await pacer.first_token()
+        for index, token in enumerate(plan.tokens):
+            if index == plan.fail_after:
+                raise ProviderUnavailable(f"simulated failure after {index} tokens")
+            if index == plan.stall_after:
+                await pacer.stall(plan.stall_seconds)
+            if index:
+                await pacer.next_token()
+            yield TextChunk(token)
+        if plan.fail_after is not None:  # a requested failure happens even if the answer is shorter
+            raise ProviderUnavailable(f"simulated failure after {len(plan.tokens)} tokens")
+        usage = Usage(
+            input_tokens=estimate_tokens(request.system_prompt + request.prompt),
+            output_tokens=len(plan.tokens),
+        )
+        yield StreamEnd(usage=usage, finish_reason=plan.finish_reason)
+
+
+class _Pacer:
+    """Sleeps on an absolute schedule so per-token overhead does not add up to drift.
+
+    The instant profile (ttft 0, infinite speed) never awaits anything, so
+    throughput benchmarks measure the pipeline, not the event loop's timers.
+    Explicit stalls are still honoured: they were asked for.
+    """
+
+    def __init__(self, profile: SimulationProfile, rng: random.Random) -> None:
+        self._profile = profile
+        self._rng = rng
+        self._deadline = 0.0
+
+    def _jittered(self, seconds: float) -> float:
+        return seconds * (1 + self._profile.jitter * self._rng.uniform(-1.0, 1.0))
+
+    async def _sleep_until_deadline(self) -> None:
+        delay = self._deadline - asyncio.get_running_loop().time()
+        await asyncio.sleep(max(delay, 0.0))
+
+    async def first_token(self) -> None:
+        self._deadline = asyncio.get_running_loop().time()
+        if self._profile.instant:
+            return
+        self._deadline += self._jittered(self._profile.ttft_ms / 1000)
+        await self._sleep_until_deadline()
+
+    async def next_token(self) -> None:
+        if self._profile.instant:
+            return
+        self._deadline += self._jittered(1 / self._profile.tokens_per_second)
+        await self._sleep_until_deadline()
+
+    async def stall(self, seconds: float) -> None:
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+        self._deadline = asyncio.get_running_loop().time()
+
+
+def _seed(model_name: str, request: ChatRequest) -> int:
+    # sha256, not hash(): Python's str hash is randomised per process.
+    key = "\x00".join((model_name, request.system_prompt, request.prompt, str(request.seed)))
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
+def from_settings(settings: Settings) -> SimulatedProvider:
+    return SimulatedProvider(enabled=settings.simulated_enabled)

@@ -1,0 +1,83 @@
+"""Messages that cross the queue, as JSON bytes.
+
+A run is identified by (run_id, attempt): retrying a pane bumps the attempt so
+events of the abandoned attempt are recognised as stale and dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class RunTask(_Message):
+    run_id: str
+    comparison_id: str
+    attempt: int = 0
+    model: str  # full id, e.g. "openai:gpt-4o-mini"
+    prompt: str
+    system_prompt: str = ""
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    seed: int | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RunTask:
+        return cls.model_validate_json(data)
+
+
+class CancelRequest(_Message):
+    run_id: str
+    attempt: int
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CancelRequest:
+        return cls.model_validate_json(data)
+
+
+class StartedEvent(_Message):
+    kind: Literal["started"] = "started"
+    run_id: str
+    attempt: int
+
+
+class ChunkEvent(_Message):
+    kind: Literal["chunk"] = "chunk"
+    run_id: str
+    attempt: int
+    seq: int  # 0, 1, 2 ... per (run, attempt); lets consumers drop duplicates
+    text: str
+    elapsed_ms: float  # since the worker started the provider call
+    output_tokens: int  # chunks so far, a live estimate until the final usage
+
+
+class FinalEvent(_Message):
+    kind: Literal["final"] = "final"
+    run_id: str
+    attempt: int
+    status: Literal["done", "error", "cancelled"]
+    output_text: str  # the whole answer, so a consumer that missed chunks still saves it exactly
+    chunks: int
+    error: str = ""
+    error_kind: str = ""
+    finish_reason: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    ttft_ms: float | None = None
+    total_ms: float = 0.0
+
+
+RunEvent = Annotated[StartedEvent | ChunkEvent | FinalEvent, Field(discriminator="kind")]
+_run_event_adapter: TypeAdapter[StartedEvent | ChunkEvent | FinalEvent] = TypeAdapter(RunEvent)
+
+
+def decode_event(data: bytes) -> StartedEvent | ChunkEvent | FinalEvent:
+    return _run_event_adapter.validate_json(data)

@@ -1,0 +1,1 @@
+"""The service layer shared by the Reflex page and the HTTP API."""

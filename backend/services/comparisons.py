@@ -1,0 +1,174 @@
+"""Create, follow, stop and retry comparisons: the one service layer behind the
+page's events and the HTTP API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from backend.catalog import load_catalog
+from backend.db import repository
+from backend.db.engine import Database
+from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
+from backend.providers import registry
+from backend.queue.base import Broker
+from backend.queue.messages import CancelRequest, RunTask
+from backend.services.validation import (
+    ComparisonInput,
+    InvalidComparison,
+    check_semantics,
+    parse_comparison,
+)
+from backend.settings import Settings
+from backend.streaming.hub import RunHub
+
+AVAILABILITY_TTL_S = 5.0
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedAvailability:
+    value: registry.Availability
+    at: float
+
+
+class ComparisonService:
+    def __init__(self, db: Database, broker: Broker, hub: RunHub, settings: Settings) -> None:
+        self._db = db
+        self._broker = broker
+        self._hub = hub
+        self._settings = settings
+        self._availability: dict[str, _CachedAvailability] = {}
+
+    # --- models ------------------------------------------------------------
+    async def models(self) -> list[registry.ModelEntry]:
+        return await registry.list_models(self._settings)
+
+    async def _family_availability(self, family: str) -> registry.Availability:
+        cached = self._availability.get(family)
+        now = time.monotonic()
+        if cached is None or now - cached.at > AVAILABILITY_TTL_S:
+            value = await registry.check_availability(family, self._settings)
+            cached = _CachedAvailability(value, now)
+            self._availability[family] = cached
+        return cached.value
+
+    # --- create ------------------------------------------------------------
+    async def validate(self, payload: object) -> ComparisonInput:
+        data = parse_comparison(payload)
+        catalog = load_catalog()
+        unavailable: dict[str, str] = {}
+        for pane in data.panes:
+            try:
+                family, _ = registry.parse_model_id(pane.model)
+            except ValueError as exc:
+                unavailable[pane.model] = str(exc)
+                continue
+            availability = await self._family_availability(family)
+            if not availability.available:
+                unavailable[pane.model] = availability.reason or f"{family} is not available."
+        models = {pane.model: catalog.get(pane.model) for pane in data.panes}
+        check_semantics(data, models, unavailable)
+        return data
+
+    async def create(self, user_id: str, payload: object) -> ComparisonRecord:
+        """Validate, save the comparison and its runs, then queue one task per run."""
+        data = await self.validate(payload)
+        async with self._db.session() as session:
+            project_id = data.project_id or await repository.default_project_id(session, user_id)
+            record = await repository.create_comparison(
+                session,
+                user_id=user_id,
+                project_id=project_id,
+                prompt=data.prompt,
+                system_prompt=data.system_prompt,
+                settings={},
+                runs=[
+                    NewRun(
+                        model=pane.model,
+                        provider=pane.model.split(":", 1)[0],
+                        params={
+                            "temperature": pane.temperature,
+                            "max_tokens": pane.max_tokens,
+                            "seed": pane.seed,
+                        },
+                    )
+                    for pane in data.panes
+                ],
+            )
+        for run in record.runs:
+            await self._enqueue(record, run)
+        return record
+
+    async def _enqueue(self, record: ComparisonRecord, run: RunRecord) -> None:
+        self._hub.track(run.id, run.attempt)
+        await self._broker.submit(
+            RunTask(
+                run_id=run.id,
+                comparison_id=record.id,
+                attempt=run.attempt,
+                model=run.model,
+                prompt=record.prompt,
+                system_prompt=record.system_prompt,
+                temperature=float(run.params.get("temperature", 0.7)),
+                max_tokens=int(run.params.get("max_tokens", 1024)),
+                seed=run.params.get("seed"),
+            )
+        )
+
+    # --- read --------------------------------------------------------------
+    async def get(self, comparison_id: str) -> ComparisonRecord:
+        async with self._db.session() as session:
+            record = await repository.get_comparison(session, comparison_id)
+        if record is None:
+            raise NotFound(f"No comparison {comparison_id}.")
+        return record
+
+    def with_live_output(self, record: ComparisonRecord) -> ComparisonRecord:
+        """Overlay what is streaming right now onto runs the database has not finished."""
+        runs = []
+        for run in record.runs:
+            live = self._hub.get(run.id)
+            if live is not None and live.attempt == run.attempt and run.status not in ("done", "error"):
+                run = replace(
+                    run,
+                    status=live.status if live.status != "queued" else run.status,
+                    output_text=live.text,
+                    output_tokens=live.output_tokens,
+                    ttft_ms=live.ttft_ms,
+                    total_ms=live.elapsed_ms or None,
+                )
+            runs.append(run)
+        return replace(record, runs=tuple(runs))
+
+    async def history(self, user_id: str, page: int = 1, page_size: int = 20) -> HistoryPage:
+        async with self._db.session() as session:
+            return await repository.list_comparisons(
+                session, user_id=user_id, page=max(page, 1), page_size=page_size
+            )
+
+    # --- control -----------------------------------------------------------
+    async def cancel(self, comparison_id: str, run_ids: Sequence[str] | None = None) -> list[str]:
+        record = await self.get(comparison_id)
+        targets = [r for r in record.runs if run_ids is None or r.id in run_ids]
+        for run in targets:
+            await self._broker.request_cancel(CancelRequest(run_id=run.id, attempt=run.attempt))
+        return [r.id for r in targets]
+
+    async def retry(self, comparison_id: str, run_id: str) -> RunRecord:
+        record = await self.get(comparison_id)
+        if run_id not in {r.id for r in record.runs}:
+            raise NotFound(f"No run {run_id} in comparison {comparison_id}.")
+        old = next(r for r in record.runs if r.id == run_id)
+        await self._broker.request_cancel(CancelRequest(run_id=old.id, attempt=old.attempt))
+        async with self._db.session() as session:
+            run = await repository.reset_run_for_retry(session, run_id)
+        await self._enqueue(record, run)
+        return run
+
+
+__all__ = ["ComparisonService", "InvalidComparison", "NotFound"]

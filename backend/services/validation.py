@@ -1,0 +1,109 @@
+"""Input rules for a comparison, with messages that name the field at fault.
+
+Both the page and the API call `validate_comparison`; errors come back keyed by
+field path ("prompt", "panes", "panes.2.temperature") so each can be shown next
+to its field or returned in a 422.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from backend.catalog import ModelInfo, estimate_tokens
+
+MAX_PANES = 8
+MAX_PROMPT_CHARS = 400_000  # far beyond any context window; a hard ceiling on request size
+TEMPERATURE_RANGE = (0.0, 2.0)
+MAX_TOKENS_RANGE = (1, 32_768)
+DEFAULT_CONTEXT_WINDOW = 8_192
+
+
+class PaneInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=200)
+    temperature: float = Field(default=0.7, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
+    max_tokens: int = Field(default=1024, ge=MAX_TOKENS_RANGE[0], le=MAX_TOKENS_RANGE[1])
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class ComparisonInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(max_length=MAX_PROMPT_CHARS)
+    system_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
+    panes: list[PaneInput] = Field(max_length=MAX_PANES)
+    project_id: str | None = None
+
+
+class InvalidComparison(ValueError):
+    """Raised with every problem found, keyed by field path."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _friendly(error_type: str, msg: str, loc: tuple[int | str, ...]) -> str:
+    field = str(loc[-1]) if loc else "value"
+    if field == "panes" and error_type == "too_long":
+        return f"At most {MAX_PANES} panes can run at once."
+    if field == "prompt" and error_type == "string_too_long":
+        return f"The prompt is longer than {MAX_PROMPT_CHARS:,} characters."
+    if field == "temperature":
+        return f"Temperature must be between {TEMPERATURE_RANGE[0]} and {TEMPERATURE_RANGE[1]}."
+    if field == "max_tokens":
+        return f"Max tokens must be a whole number from {MAX_TOKENS_RANGE[0]} to {MAX_TOKENS_RANGE[1]:,}."
+    return msg
+
+
+def parse_comparison(payload: object) -> ComparisonInput:
+    """Structural validation (types and ranges) of a raw payload."""
+    if isinstance(payload, ComparisonInput):
+        return payload
+    try:
+        return ComparisonInput.model_validate(payload)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            errors.setdefault(_field_path(loc), _friendly(err["type"], err["msg"], loc))
+        raise InvalidComparison(errors) from None
+
+
+def check_semantics(
+    data: ComparisonInput,
+    models: dict[str, ModelInfo | None],
+    unavailable: dict[str, str],
+) -> None:
+    """Rules that need the catalog: empty prompt, unknown or unavailable model, context size.
+
+    `models` maps each requested model id to its catalog entry (None when the
+    model is valid but not in the catalog, e.g. discovered on Ollama);
+    `unavailable` maps model ids to the reason their provider cannot be used.
+    """
+    errors: dict[str, str] = {}
+    if not data.prompt.strip():
+        errors["prompt"] = "Enter a prompt."
+    if not data.panes:
+        errors["panes"] = "Pick at least one model."
+    prompt_tokens = estimate_tokens(data.system_prompt + "\n" + data.prompt)
+    for index, pane in enumerate(data.panes):
+        key = f"panes.{index}.model"
+        if pane.model in unavailable:
+            errors[key] = unavailable[pane.model]
+            continue
+        info = models.get(pane.model)
+        window = info.context_window if info else DEFAULT_CONTEXT_WINDOW
+        if prompt_tokens + pane.max_tokens > window and "prompt" not in errors:
+            name = info.display_name if info else pane.model
+            errors["prompt"] = (
+                f"The prompt is about {prompt_tokens:,} tokens; with max tokens {pane.max_tokens:,} "
+                f"it exceeds {name}'s context window of {window:,} tokens."
+            )
+    if errors:
+        raise InvalidComparison(errors)

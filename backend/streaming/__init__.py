@@ -1,0 +1,1 @@
+"""Turning the worker's event stream into something browsers and the API follow."""

@@ -1,0 +1,127 @@
+"""Live view of every run this backend is following.
+
+The event pump feeds events in; browser sessions and SSE clients read from it.
+Text is kept as a list of chunks so a follower that has seen `n` characters can
+be handed only what came after (`text_after`), which is what keeps the bytes
+sent per pane linear in the answer's length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from backend.queue.messages import ChunkEvent, FinalEvent, StartedEvent
+
+FINAL_STATUSES = frozenset({"done", "error", "cancelled"})
+
+
+@dataclass(slots=True)
+class LiveRun:
+    run_id: str
+    attempt: int
+    status: str = "queued"
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+    next_seq: int = 0
+    output_tokens: int = 0
+    ttft_ms: float | None = None
+    elapsed_ms: float = 0.0
+    started_at: float | None = None  # wall clock, for the browser's live timer
+    final: FinalEvent | None = None
+    saved: bool = False
+
+    @property
+    def text(self) -> str:
+        if len(self.parts) > 1:  # join once, keep the joined copy
+            self.parts[:] = ["".join(self.parts)]
+        return self.parts[0] if self.parts else ""
+
+    def text_after(self, offset: int) -> str:
+        if offset >= self.length:
+            return ""
+        return self.text[offset:]
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class RunHub:
+    def __init__(self) -> None:
+        self._runs: dict[str, LiveRun] = {}
+        self._changed = asyncio.Condition()
+        self.version = 0
+
+    def track(self, run_id: str, attempt: int) -> LiveRun:
+        """Start following a run (a new one, or a new attempt of a retried one)."""
+        live = LiveRun(run_id=run_id, attempt=attempt)
+        self._runs[run_id] = live
+        return live
+
+    def get(self, run_id: str) -> LiveRun | None:
+        return self._runs.get(run_id)
+
+    def forget(self, run_id: str) -> None:
+        self._runs.pop(run_id, None)
+
+    async def apply(self, event: StartedEvent | ChunkEvent | FinalEvent) -> LiveRun | None:
+        """Fold one event in; stale attempts and duplicate chunks are ignored."""
+        live = self._runs.get(event.run_id)
+        if live is None or event.attempt < live.attempt:
+            return None
+        if event.attempt > live.attempt:  # another backend started a newer attempt
+            live = self.track(event.run_id, event.attempt)
+        if live.is_final:
+            return None
+        if isinstance(event, StartedEvent):
+            if live.next_seq > 0:  # redelivered task restarting from scratch
+                live = self.track(event.run_id, event.attempt)
+            live.status = "running"
+            live.started_at = time.time()
+        elif isinstance(event, ChunkEvent):
+            if event.seq != live.next_seq:
+                return None
+            live.parts.append(event.text)
+            live.length += len(event.text)
+            live.next_seq += 1
+            live.output_tokens = event.output_tokens
+            live.elapsed_ms = event.elapsed_ms
+            if live.ttft_ms is None:
+                live.ttft_ms = event.elapsed_ms
+            if live.status == "queued":
+                live.status = "running"
+                live.started_at = time.time() - event.elapsed_ms / 1000.0
+        else:
+            live.final = event
+            live.status = event.status
+            if event.output_text != live.text:  # missed chunks: the final event is authoritative
+                live.parts[:] = [event.output_text]
+                live.length = len(event.output_text)
+            live.output_tokens = event.output_tokens
+            live.elapsed_ms = event.total_ms
+            live.ttft_ms = event.ttft_ms
+        await self._notify()
+        return live
+
+    async def mark_cancelled(self, run_id: str) -> None:
+        live = self._runs.get(run_id)
+        if live is not None and not live.is_final:
+            live.status = "cancelled"
+            await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self.version += 1
+            self._changed.notify_all()
+
+    async def wait_for_change(self, seen_version: int, timeout: float) -> int:
+        """Return the hub version once it moves past `seen_version` (or on timeout)."""
+        async with self._changed:
+            if self.version == seen_version:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+                except TimeoutError:
+                    pass
+            return self.version

@@ -1,0 +1,47 @@
+"""The History list: one row per saved comparison, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+
+def _row(row: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(row.title, href="/?c=" + row.id, data_testid="history-link")),
+        rx.table.cell(rx.text(row.models, size="2")),
+        rx.table.cell(rx.text(row.status, size="2")),
+        rx.table.cell(rx.text(row.created, size="2", color_scheme="gray")),
+        data_testid="history-row",
+    )
+
+
+def history_table(
+    rows: rx.Var, page_label: rx.Var[str], has_prev: rx.Var[bool], has_next: rx.Var[bool],
+    on_prev: Any, on_next: Any,
+) -> rx.Component:
+    return rx.vstack(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Prompt"),
+                    rx.table.column_header_cell("Models"),
+                    rx.table.column_header_cell("Status"),
+                    rx.table.column_header_cell("Created"),
+                )
+            ),
+            rx.table.body(rx.foreach(rows, _row)),
+            width="100%",
+        ),
+        rx.cond(rows.length() == 0, rx.text("No comparisons yet: run one from the Compare page.")),
+        rx.hstack(
+            rx.button("Newer", on_click=on_prev, disabled=~has_prev, variant="soft"),
+            rx.text(page_label, size="2"),
+            rx.button("Older", on_click=on_next, disabled=~has_next, variant="soft"),
+            align="center",
+            spacing="3",
+        ),
+        width="100%",
+        spacing="3",
+    )

@@ -1,0 +1,35 @@
+"""Wrappers for the live pane React components in assets/live_pane.jsx."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+_LIBRARY = "$/public/live_pane.jsx"
+_NPM = ["react-markdown@10.1.0", "remark-gfm@4.0.1", "react-syntax-highlighter@16.1.2"]
+
+
+class LiveMarkdown(rx.Component):
+    """Renders a run's text: the live store's copy while streaming, else `text`."""
+
+    library = _LIBRARY
+    tag = "LiveMarkdown"
+    lib_dependencies: list[str] = _NPM
+
+    run_key: rx.Var[str]
+    text: rx.Var[str]
+    sync_scroll: rx.Var[bool]
+    height: rx.Var[str]
+
+
+class LiveMetrics(rx.Component):
+    """Time to first token, tokens/s, tokens out and elapsed time, ticking live."""
+
+    library = _LIBRARY
+    tag = "LiveMetrics"
+    lib_dependencies: list[str] = _NPM
+
+    run_key: rx.Var[str]
+
+
+live_markdown = LiveMarkdown.create
+live_metrics = LiveMetrics.create

@@ -1,0 +1,159 @@
+"""One answer pane: model and settings, live text, metrics, and its own controls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from components.layout import field_error
+from components.live import live_markdown, live_metrics
+
+EventFactory = Callable[..., Any]
+
+_STATUS_COLORS = {
+    "idle": "gray",
+    "queued": "gray",
+    "running": "blue",
+    "done": "green",
+    "error": "red",
+    "cancelled": "orange",
+}
+
+
+@dataclass(frozen=True)
+class PaneActions:
+    """Event factories, each taking the pane id (and a value for setters)."""
+
+    set_model: EventFactory
+    set_temperature: EventFactory
+    set_max_tokens: EventFactory
+    stop: EventFactory
+    retry: EventFactory
+    remove: EventFactory
+    expand: EventFactory
+
+
+def _status_badge(status: rx.Var[str]) -> rx.Component:
+    return rx.match(
+        status,
+        *[(name, rx.badge(name, color_scheme=color, variant="soft")) for name, color in _STATUS_COLORS.items()],
+        rx.badge(status),
+    )
+
+
+def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+    return rx.hstack(
+        rx.el.select(
+            rx.foreach(
+                models,
+                lambda m: rx.el.option(m.label, value=m.id, disabled=~m.available),
+            ),
+            value=pane.model,
+            on_change=lambda value: actions.set_model(pane.pane_id, value),
+            disabled=active,
+            aria_label="Model",
+            class_name="pane-model-select",
+        ),
+        rx.cond(pane.simulated, rx.badge("simulated", color_scheme="purple", variant="outline")),
+        _status_badge(pane.status),
+        rx.spacer(),
+        rx.cond(
+            active,
+            rx.icon_button(
+                rx.icon("square", size=14), size="1", variant="soft", color_scheme="red",
+                on_click=actions.stop(pane.pane_id), aria_label="Stop pane", title="Stop this pane",
+            ),
+            rx.cond(
+                pane.run_id != "",
+                rx.icon_button(
+                    rx.icon("rotate-ccw", size=14), size="1", variant="soft",
+                    on_click=actions.retry(pane.pane_id), aria_label="Retry pane", title="Run this pane again",
+                ),
+            ),
+        ),
+        rx.icon_button(
+            rx.cond(pane.expanded, rx.icon("minimize-2", size=14), rx.icon("maximize-2", size=14)),
+            size="1", variant="ghost", on_click=actions.expand(pane.pane_id),
+            aria_label="Expand pane", title="Full width",
+        ),
+        rx.icon_button(
+            rx.icon("x", size=14), size="1", variant="ghost", color_scheme="gray",
+            on_click=actions.remove(pane.pane_id), disabled=active, aria_label="Remove pane",
+        ),
+        align="center",
+        spacing="2",
+        width="100%",
+    )
+
+
+def _settings(pane: Any, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text("Temperature", size="1", color_scheme="gray"),
+            rx.input(
+                default_value=pane.temperature.to_string(),
+                key=pane.pane_id + "-t-" + pane.temperature.to_string(),
+                on_blur=lambda value: actions.set_temperature(pane.pane_id, value),
+                type="number", step="0.1", min="0", max="2", size="1", width="5em",
+                disabled=active, aria_label="Temperature",
+            ),
+            rx.text("Max tokens", size="1", color_scheme="gray"),
+            rx.input(
+                default_value=pane.max_tokens.to_string(),
+                key=pane.pane_id + "-m-" + pane.max_tokens.to_string(),
+                on_blur=lambda value: actions.set_max_tokens(pane.pane_id, value),
+                type="number", step="1", min="1", size="1", width="6em",
+                disabled=active, aria_label="Max tokens",
+            ),
+            align="center",
+            spacing="2",
+        ),
+        field_error(pane.field_error, "pane-field-error"),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _final_metrics(pane: Any) -> rx.Component:
+    return rx.cond(
+        pane.ttft != "",
+        rx.text(
+            "TTFT ", pane.ttft, " · ", pane.tps, " · in ", pane.tokens_in.to_string(),
+            " / out ", pane.tokens_out.to_string(), " · ", pane.elapsed, " · ", pane.cost,
+            size="1", color_scheme="gray", data_testid="final-metrics",
+        ),
+    )
+
+
+def pane_card(pane: Any, models: rx.Var, sync_scroll: rx.Var[bool], actions: PaneActions) -> rx.Component:
+    active = (pane.status == "queued") | (pane.status == "running")
+    return rx.card(
+        rx.vstack(
+            _header(pane, models, active, actions),
+            _settings(pane, active, actions),
+            rx.cond(
+                pane.error != "",
+                rx.callout(pane.error, icon="triangle-alert", color_scheme="red", size="1", width="100%",
+                           data_testid="pane-error"),
+            ),
+            live_markdown(
+                run_key=pane.run_key,
+                text=pane.text,
+                sync_scroll=sync_scroll,
+                height=rx.cond(pane.expanded, "70vh", "48vh"),
+                data_testid="pane-text",
+            ),
+            rx.cond(active, live_metrics(run_key=pane.run_key), _final_metrics(pane)),
+            spacing="2",
+            width="100%",
+        ),
+        data_testid="pane",
+        data_status=pane.status,
+        data_model=pane.model,
+        grid_column=rx.cond(pane.expanded, "1 / -1", "auto"),
+        min_width="0",
+        overflow="hidden",
+    )

@@ -1,0 +1,127 @@
+"""Prompt, system prompt, model picker and the run controls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from components.layout import field_error
+
+
+@dataclass(frozen=True)
+class PromptFormProps:
+    prompt: rx.Var[str]
+    system_prompt: rx.Var[str]
+    show_system: rx.Var[bool]
+    prompt_error: rx.Var[str]
+    panes_error: rx.Var[str]
+    models: rx.Var
+    picker: rx.Var[str]
+    can_add_pane: rx.Var[bool]
+    pane_count_label: rx.Var[str]
+    running: rx.Var[bool]
+    sync_settings: rx.Var[bool]
+    sync_scroll: rx.Var[bool]
+    on_prompt: Any
+    on_system_prompt: Any
+    on_toggle_system: Any
+    on_picker: Any
+    on_add_pane: Any
+    on_sync_settings: Any
+    on_sync_scroll: Any
+    on_run: Any
+    on_stop: Any
+    on_new: Any
+
+
+def _model_picker(p: PromptFormProps) -> rx.Component:
+    return rx.hstack(
+        rx.el.select(
+            rx.foreach(
+                p.models,
+                lambda m: rx.el.option(
+                    rx.cond(m.available, m.label, m.label + " — " + m.reason),
+                    value=m.id,
+                    disabled=~m.available,
+                ),
+            ),
+            value=p.picker,
+            on_change=p.on_picker,
+            aria_label="Model to add",
+            class_name="model-picker",
+        ),
+        rx.button(
+            rx.icon("plus", size=14), "Add pane", variant="soft",
+            on_click=p.on_add_pane, disabled=~p.can_add_pane | p.running,
+        ),
+        rx.text(p.pane_count_label, size="2", color_scheme="gray"),
+        align="center",
+        spacing="2",
+        wrap="wrap",
+    )
+
+
+def _switches(p: PromptFormProps) -> rx.Component:
+    return rx.hstack(
+        rx.el.label(
+            rx.switch(checked=p.sync_settings, on_change=p.on_sync_settings, size="1"),
+            " Sync settings", class_name="switch-label",
+        ),
+        rx.el.label(
+            rx.switch(checked=p.sync_scroll, on_change=p.on_sync_scroll, size="1"),
+            " Sync scrolling", class_name="switch-label",
+        ),
+        spacing="4",
+        align="center",
+    )
+
+
+def _buttons(p: PromptFormProps) -> rx.Component:
+    return rx.hstack(
+        rx.button(
+            rx.icon("play", size=14), "Run", id="run-button", on_click=p.on_run,
+            disabled=p.running, aria_label="Run", title="Run all panes (Ctrl+Enter)",
+        ),
+        rx.button(
+            rx.icon("square", size=14), "Stop", color_scheme="red", variant="soft",
+            on_click=p.on_stop, disabled=~p.running, aria_label="Stop",
+        ),
+        rx.button("New", variant="outline", on_click=p.on_new, disabled=p.running),
+        spacing="2",
+    )
+
+
+def prompt_form(p: PromptFormProps) -> rx.Component:
+    return rx.vstack(
+        rx.el.label("Prompt", html_for="prompt", class_name="field-label"),
+        rx.text_area(
+            id="prompt",
+            value=p.prompt,
+            on_change=p.on_prompt,
+            placeholder="Ask every model the same thing… (Ctrl+Enter runs)",
+            rows="4",
+            width="100%",
+            aria_invalid=rx.cond(p.prompt_error != "", "true", "false"),
+        ),
+        field_error(p.prompt_error, "prompt-error"),
+        rx.cond(
+            p.show_system,
+            rx.vstack(
+                rx.el.label("System prompt", html_for="system-prompt", class_name="field-label"),
+                rx.text_area(
+                    id="system-prompt", value=p.system_prompt, on_change=p.on_system_prompt,
+                    rows="2", width="100%", placeholder="Optional instructions for every model",
+                ),
+                width="100%",
+                spacing="1",
+            ),
+            rx.link("+ System prompt", on_click=p.on_toggle_system, size="2", as_="button"),
+        ),
+        rx.hstack(_model_picker(p), rx.spacer(), _switches(p), _buttons(p), width="100%", align="center",
+                  wrap="wrap", spacing="4"),
+        field_error(p.panes_error, "panes-error"),
+        width="100%",
+        spacing="2",
+    )

@@ -1,0 +1,20 @@
+"""The Reflex app: pages, the HTTP API and the runtime's lifespan."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from backend import runtime
+from backend.api.app import create_api
+from dashboard.pages.compare import compare_page
+from dashboard.pages.history import history_page
+from state.compare import CompareState
+from state.history import HistoryState
+
+app = rx.App(
+    stylesheets=["/styles.css"],
+    api_transformer=create_api(runtime.current),
+)
+app.register_lifespan_task(runtime.running)
+app.add_page(compare_page, route="/", title="Compare · LLM Dashboard", on_load=CompareState.load)
+app.add_page(history_page, route="/history", title="History · LLM Dashboard", on_load=HistoryState.load)

@@ -1,0 +1,46 @@
+"""The comparison page: one prompt, several models, answers side by side."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.layout import shell
+from components.pane import PaneActions, pane_card
+from components.prompt_form import PromptFormProps, prompt_form
+from state.compare import CompareState as S
+
+_actions = PaneActions(
+    set_model=S.set_pane_model,
+    set_temperature=S.set_pane_temperature,
+    set_max_tokens=S.set_pane_max_tokens,
+    stop=S.stop_pane,
+    retry=S.retry_pane,
+    remove=S.remove_pane,
+    expand=S.toggle_expand,
+)
+
+
+def compare_page() -> rx.Component:
+    form = PromptFormProps(
+        prompt=S.prompt, system_prompt=S.system_prompt, show_system=S.show_system,
+        prompt_error=S.prompt_error, panes_error=S.panes_error, models=S.models, picker=S.picker,
+        can_add_pane=S.can_add_pane, pane_count_label=S.pane_count_label, running=S.running,
+        sync_settings=S.sync_settings, sync_scroll=S.sync_scroll,
+        on_prompt=S.set_prompt, on_system_prompt=S.set_system_prompt, on_toggle_system=S.toggle_system,
+        on_picker=S.set_picker, on_add_pane=S.add_pane, on_sync_settings=S.set_sync_settings,
+        on_sync_scroll=S.set_sync_scroll, on_run=S.run, on_stop=S.stop, on_new=S.new_comparison,
+    )
+    return shell(
+        rx.vstack(
+            prompt_form(form),
+            rx.grid(
+                rx.foreach(S.panes, lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions)),
+                columns="repeat(auto-fit, minmax(340px, 1fr))",
+                gap="1em",
+                width="100%",
+            ),
+            width="100%",
+            spacing="4",
+        ),
+        title="Compare",
+    )

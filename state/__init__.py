@@ -1,0 +1,1 @@
+"""Reflex state: one flat substate per page or feature, all inheriting rx.State."""

@@ -1,0 +1,307 @@
+"""The comparison page: prompt, panes, run/stop/retry, and the live stream.
+
+Streaming is two steps, as in Reflex's chat template: `run` validates, saves
+and shows empty panes at once, then hands over to the background `stream`
+event, which follows the runs in the hub and sends each flush as one small
+append batch.  It holds the state lock only to read which runs are on screen
+and to write their final figures; every await on the hub, the database or the
+queue happens outside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import reflex as rx
+
+from backend import runtime
+from backend.services.comparisons import InvalidComparison, NotFound
+from backend.services.validation import MAX_PANES, MAX_TOKENS_RANGE, TEMPERATURE_RANGE
+from backend.streaming.follower import Follower
+from state.rows import (
+    ACTIVE_STATUSES,
+    ModelOption,
+    PaneRow,
+    apply_live,
+    new_pane,
+    option_from_entry,
+    panes_from_record,
+)
+
+DEFAULT_MODELS = ("simulated:swift", "simulated:ponder", "simulated:coder")
+
+
+class CompareState(rx.State):
+    prompt: str = ""
+    system_prompt: str = ""
+    show_system: bool = False
+    panes: list[PaneRow] = []
+    models: list[ModelOption] = []
+    picker: str = ""
+    sync_settings: bool = False
+    sync_scroll: bool = False
+    errors: dict[str, str] = {}
+    comparison_id: str = ""
+    _generation: int = 0
+
+    # --- derived -----------------------------------------------------------
+    @rx.var(cache=True)
+    def running(self) -> bool:
+        return any(p.status in ACTIVE_STATUSES for p in self.panes)
+
+    @rx.var(cache=True)
+    def can_add_pane(self) -> bool:
+        return len(self.panes) < MAX_PANES
+
+    @rx.var(cache=True)
+    def prompt_error(self) -> str:
+        return self.errors.get("prompt", "")
+
+    @rx.var(cache=True)
+    def panes_error(self) -> str:
+        return self.errors.get("panes", "")
+
+    @rx.var(cache=True)
+    def pane_count_label(self) -> str:
+        return f"{len(self.panes)} of {MAX_PANES} panes"
+
+    # --- loading -----------------------------------------------------------
+    @rx.event
+    async def load(self):  # type: ignore[no-untyped-def]
+        rt = runtime.current()
+        self.models = [option_from_entry(e) for e in await rt.comparisons.models()]
+        if not self.picker and self.models:
+            self.picker = next((m.id for m in self.models if m.available), self.models[0].id)
+        wanted = self.router.url.query_parameters.get("c", "") or self.comparison_id
+        if wanted:
+            try:
+                record = rt.comparisons.with_live_output(await rt.comparisons.get(wanted))
+            except NotFound:
+                self.errors = {"panes": f"Comparison {wanted} was not found."}
+                return
+            self.comparison_id = record.id
+            self.prompt = record.prompt
+            self.system_prompt = record.system_prompt
+            self.show_system = bool(record.system_prompt)
+            self.panes = panes_from_record(record)
+            for pane in self.panes:  # live text arrives through the stream, not the state
+                if pane.status in ACTIVE_STATUSES:
+                    pane.text = ""
+            if self.running:
+                return CompareState.stream
+        elif not self.panes:
+            self.panes = [new_pane(m, self.models) for m in DEFAULT_MODELS]
+
+    # --- editing -----------------------------------------------------------
+    @rx.event
+    def set_prompt(self, value: str) -> None:
+        self.prompt = value
+        self.errors.pop("prompt", None)
+
+    @rx.event
+    def set_system_prompt(self, value: str) -> None:
+        self.system_prompt = value
+
+    @rx.event
+    def toggle_system(self) -> None:
+        self.show_system = not self.show_system
+
+    @rx.event
+    def set_picker(self, value: str) -> None:
+        self.picker = value
+
+    @rx.event
+    def set_sync_settings(self, value: bool) -> None:
+        self.sync_settings = value
+        if value and self.panes:
+            first = self.panes[0]
+            for pane in self.panes[1:]:
+                pane.temperature, pane.max_tokens = first.temperature, first.max_tokens
+
+    @rx.event
+    def set_sync_scroll(self, value: bool) -> None:
+        self.sync_scroll = value
+
+    @rx.event
+    def add_pane(self) -> None:
+        if len(self.panes) >= MAX_PANES:
+            self.errors["panes"] = f"At most {MAX_PANES} panes can run at once."
+            return
+        if not self.picker:
+            self.errors["panes"] = "Pick a model to add."
+            return
+        template = self.panes[0] if self.sync_settings and self.panes else None
+        pane = new_pane(self.picker, self.models)
+        if template is not None:
+            pane.temperature, pane.max_tokens = template.temperature, template.max_tokens
+        self.panes.append(pane)
+        self.errors.pop("panes", None)
+
+    @rx.event
+    def remove_pane(self, pane_id: str) -> None:
+        self.panes = [p for p in self.panes if p.pane_id != pane_id]
+
+    def _pane(self, pane_id: str) -> PaneRow | None:
+        return next((p for p in self.panes if p.pane_id == pane_id), None)
+
+    def _targets(self, pane_id: str) -> list[PaneRow]:
+        return list(self.panes) if self.sync_settings else [p for p in self.panes if p.pane_id == pane_id]
+
+    @rx.event
+    def set_pane_model(self, pane_id: str, model: str) -> None:
+        pane = self._pane(pane_id)
+        if pane is not None:
+            fresh = new_pane(model, self.models, pane.temperature, pane.max_tokens)
+            fresh.pane_id = pane.pane_id
+            self.panes[self.panes.index(pane)] = fresh
+
+    @rx.event
+    def set_pane_temperature(self, pane_id: str, value: str) -> None:
+        try:
+            temperature = float(value)
+        except ValueError:
+            temperature = float("nan")
+        ok = TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]
+        for pane in self._targets(pane_id):
+            if ok:
+                pane.temperature = temperature
+            pane.field_error = (
+                "" if ok else f"Temperature must be between {TEMPERATURE_RANGE[0]} and {TEMPERATURE_RANGE[1]}."
+            )
+
+    @rx.event
+    def set_pane_max_tokens(self, pane_id: str, value: str) -> None:
+        try:
+            max_tokens = int(value)
+        except ValueError:
+            max_tokens = 0
+        ok = MAX_TOKENS_RANGE[0] <= max_tokens <= MAX_TOKENS_RANGE[1]
+        for pane in self._targets(pane_id):
+            if ok:
+                pane.max_tokens = max_tokens
+            pane.field_error = (
+                ""
+                if ok
+                else f"Max tokens must be a whole number from {MAX_TOKENS_RANGE[0]} to {MAX_TOKENS_RANGE[1]:,}."
+            )
+
+    @rx.event
+    def toggle_expand(self, pane_id: str) -> None:
+        for pane in self.panes:
+            pane.expanded = pane.pane_id == pane_id and not pane.expanded
+
+    @rx.event
+    def new_comparison(self):  # type: ignore[no-untyped-def]
+        self._generation += 1  # stops a stream task still following the old runs
+        self.comparison_id = ""
+        self.errors = {}
+        self.panes = [new_pane(p.model, self.models, p.temperature, p.max_tokens) for p in self.panes]
+        return rx.redirect("/")
+
+    # --- running -----------------------------------------------------------
+    @rx.event
+    async def run(self):  # type: ignore[no-untyped-def]
+        if self.running:
+            return None
+        if any(p.field_error for p in self.panes):
+            self.errors = {"panes": "Fix the highlighted pane settings first."}
+            return None
+        payload = {
+            "prompt": self.prompt,
+            "system_prompt": self.system_prompt if self.show_system else "",
+            "panes": [{"model": p.model, "temperature": p.temperature, "max_tokens": p.max_tokens} for p in self.panes],
+        }
+        rt = runtime.current()
+        try:
+            record = await rt.comparisons.create(rt.local_user_id, payload)
+        except InvalidComparison as exc:
+            self._show_errors(exc.errors)
+            return None
+        self.errors = {}
+        self.comparison_id = record.id
+        rows = panes_from_record(record)
+        for pane, row in zip(self.panes, rows, strict=True):
+            row.pane_id, row.label, row.expanded = pane.pane_id, pane.label, pane.expanded
+        self.panes = rows
+        return CompareState.stream
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        self.errors = {k: v for k, v in errors.items() if not k.startswith("panes.")}
+        for key, message in errors.items():
+            parts = key.split(".")
+            if len(parts) >= 2 and parts[0] == "panes" and parts[1].isdigit() and int(parts[1]) < len(self.panes):
+                self.panes[int(parts[1])].field_error = message
+        if any(k.startswith("panes.") for k in errors) and "panes" not in self.errors:
+            self.errors["panes"] = "Some panes cannot run; see the messages on them."
+
+    @rx.event
+    async def stop(self) -> None:
+        if self.comparison_id:
+            await runtime.current().comparisons.cancel(self.comparison_id)
+
+    @rx.event
+    async def stop_pane(self, pane_id: str) -> None:
+        pane = self._pane(pane_id)
+        if pane is not None and pane.run_id:
+            await runtime.current().comparisons.cancel(self.comparison_id, [pane.run_id])
+
+    @rx.event
+    async def retry_pane(self, pane_id: str):  # type: ignore[no-untyped-def]
+        pane = self._pane(pane_id)
+        if pane is None or not pane.run_id or not self.comparison_id:
+            return None
+        run = await runtime.current().comparisons.retry(self.comparison_id, pane.run_id)
+        pane.run_key, pane.status, pane.error, pane.text = f"{run.id}:{run.attempt}", "queued", "", ""
+        pane.ttft = pane.tps = pane.elapsed = pane.cost = ""
+        pane.tokens_in = pane.tokens_out = 0
+        return CompareState.stream
+
+    @rx.event(background=True)
+    async def stream(self):  # type: ignore[no-untyped-def]
+        """Follow this session's runs until all have ended, flushing at a bounded rate."""
+        rt = runtime.current()
+        async with self:
+            self._generation += 1
+            generation = self._generation
+        follower = Follower(rt.hub)
+        interval = 1.0 / rt.settings.stream_flush_hz
+        version, last_flush = -1, 0.0
+        while True:
+            version = await rt.hub.wait_for_change(version, timeout=1.0)
+            delay = last_flush + interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            last_flush = time.monotonic()
+            async with self:
+                if self._generation != generation:
+                    return
+                following = {p.run_id: p.run_key for p in self.panes if p.status in ACTIVE_STATUSES}
+                comparison_id = self.comparison_id
+            update = follower.collect(following)
+            if update.status_changed or update.unknown:
+                reloaded = await _saved_outcomes(comparison_id, update.unknown)
+                async with self:
+                    if self._generation != generation:
+                        return
+                    for pane in self.panes:
+                        if pane.run_id in update.status_changed:
+                            apply_live(pane, update.status_changed[pane.run_id])
+                        elif pane.run_id in reloaded:
+                            pane.status, pane.error, pane.text = reloaded[pane.run_id]
+            if update.entries:
+                yield rx.call_script(f"window.__llmLive.apply({json.dumps(update.entries)})")
+            if not following:
+                return
+
+
+async def _saved_outcomes(comparison_id: str, run_ids: set[str]) -> dict[str, tuple[str, str, str]]:
+    """Runs the hub no longer follows (e.g. after a restart): read how they ended."""
+    if not run_ids or not comparison_id:
+        return {}
+    try:
+        record = await runtime.current().comparisons.get(comparison_id)
+    except NotFound:
+        return {}
+    return {r.id: (r.status, r.error, r.output_text) for r in record.runs if r.id in run_ids}

@@ -1,0 +1,68 @@
+"""History: past comparisons, newest first, a page at a time."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from backend import runtime
+from state.rows import HistoryRow
+
+PAGE_SIZE = 20
+
+
+class HistoryState(rx.State):
+    rows: list[HistoryRow] = []
+    page: int = 1
+    total: int = 0
+
+    @rx.var(cache=True)
+    def page_count(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.var(cache=True)
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @rx.var(cache=True)
+    def has_next(self) -> bool:
+        return self.page < self.page_count
+
+    @rx.var(cache=True)
+    def page_label(self) -> str:
+        return f"Page {self.page} of {self.page_count} · {self.total} comparisons"
+
+    @rx.event
+    async def load(self) -> None:
+        rt = runtime.current()
+        result = await rt.comparisons.history(rt.local_user_id, page=self.page, page_size=PAGE_SIZE)
+        self.total = result.total
+        self.rows = [
+            HistoryRow(
+                id=item.id,
+                title=item.prompt_first_line or "(empty prompt)",
+                models=", ".join(item.models),
+                created=item.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                status=_status(item.n_runs, item.n_done, item.n_error, item.n_active),
+            )
+            for item in result.items
+        ]
+
+    @rx.event
+    async def next_page(self) -> None:
+        if self.has_next:
+            self.page += 1
+            await self.load()
+
+    @rx.event
+    async def prev_page(self) -> None:
+        if self.page > 1:
+            self.page -= 1
+            await self.load()
+
+
+def _status(n_runs: int, n_done: int, n_error: int, n_active: int) -> str:
+    if n_active:
+        return f"{n_active} running"
+    if n_error:
+        return f"{n_done}/{n_runs} done, {n_error} failed"
+    return f"{n_done}/{n_runs} done"

@@ -1,0 +1,135 @@
+"""Typed rows the state sends to the browser, and how they are built from records.
+
+Only what a pane shows goes here: no keys, no other users' data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from backend.catalog import estimate_cost_usd, load_catalog
+from backend.db.records import ComparisonRecord, RunRecord
+from backend.providers.base import Usage
+from backend.providers.registry import ModelEntry
+from backend.services.metrics import RunFigures, format_cost, format_ms, format_rate
+from backend.streaming.hub import LiveRun
+
+ACTIVE_STATUSES = ("queued", "running")
+
+
+@dataclasses.dataclass
+class ModelOption:
+    id: str
+    label: str
+    family: str
+    available: bool
+    reason: str
+    simulated: bool
+
+
+@dataclasses.dataclass
+class PaneRow:
+    pane_id: str
+    model: str
+    label: str
+    simulated: bool = False
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    run_id: str = ""
+    run_key: str = ""  # "<run id>:<attempt>", the key of the browser's live store
+    status: str = "idle"  # idle | queued | running | done | error | cancelled
+    error: str = ""
+    field_error: str = ""
+    text: str = ""  # saved text only; live text travels outside the state
+    ttft: str = ""
+    tps: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    elapsed: str = ""
+    cost: str = ""
+    expanded: bool = False
+
+
+@dataclasses.dataclass
+class HistoryRow:
+    id: str
+    title: str
+    models: str
+    created: str
+    status: str
+
+
+def option_from_entry(entry: ModelEntry) -> ModelOption:
+    return ModelOption(
+        id=entry.id,
+        label=entry.display_name,
+        family=entry.family,
+        available=entry.available,
+        reason=entry.reason,
+        simulated=entry.simulated,
+    )
+
+
+def new_pane(model: str, options: list[ModelOption], temperature: float = 0.7, max_tokens: int = 1024) -> PaneRow:
+    option = next((o for o in options if o.id == model), None)
+    return PaneRow(
+        pane_id=uuid.uuid4().hex[:8],
+        model=model,
+        label=option.label if option else model,
+        simulated=model.startswith("simulated:"),
+        temperature=temperature,
+        max_tokens=max_tokens,
+    )
+
+
+def _label(model: str) -> str:
+    info = load_catalog().get(model)
+    return info.display_name if info else model
+
+
+def set_figures(
+    row: PaneRow, figures: RunFigures, *, status: str, error: str = "", text: str | None = None
+) -> None:
+    row.status = status
+    row.error = error
+    row.ttft = format_ms(figures.ttft_ms)
+    row.tps = format_rate(figures.tokens_per_second)
+    row.tokens_in = figures.input_tokens
+    row.tokens_out = figures.output_tokens
+    row.elapsed = format_ms(figures.total_ms)
+    row.cost = format_cost(figures.cost_usd)
+    if text is not None:
+        row.text = text
+
+
+def pane_from_run(run: RunRecord) -> PaneRow:
+    row = PaneRow(
+        pane_id=run.id[:8],
+        model=run.model,
+        label=_label(run.model),
+        simulated=run.model.startswith("simulated:"),
+        temperature=float(run.params.get("temperature", 0.7)),
+        max_tokens=int(run.params.get("max_tokens", 1024)),
+        run_id=run.id,
+        run_key=f"{run.id}:{run.attempt}",
+    )
+    figures = RunFigures(run.ttft_ms, run.total_ms, run.input_tokens, run.output_tokens, run.cost_usd)
+    set_figures(row, figures, status=run.status, error=run.error, text=run.output_text)
+    return row
+
+
+def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
+    return [pane_from_run(run) for run in record.runs]
+
+
+def apply_live(row: PaneRow, live: LiveRun) -> None:
+    """Copy a run's status (and, once it has ended, its final figures) into its row."""
+    final = live.final
+    if final is None:
+        row.status = live.status
+        return
+    usage = Usage(input_tokens=final.input_tokens, output_tokens=final.output_tokens)
+    cost = estimate_cost_usd(load_catalog().get(row.model), usage)
+    figures = RunFigures(final.ttft_ms, final.total_ms, final.input_tokens, final.output_tokens, cost)
+    set_figures(row, figures, status=final.status, error=final.error)

@@ -1,0 +1,39 @@
+"""Database fixtures, parametrised over SQLite and PostgreSQL.
+
+Self-contained so it can move to ``tests/conftest.py`` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.engine import Database
+from tests.db_support import DATABASE_KINDS, make_database_url
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty (not migrated) database URL of each kind."""
+    with make_database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A migrated ``Database`` on a fresh database of each kind."""
+    db = Database(database_url)
+    await db.upgrade()
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    async with database.session() as s:
+        yield s

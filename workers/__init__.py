@@ -1,0 +1,1 @@
+"""LLM workers: take run tasks off the broker, stream the provider, publish events."""

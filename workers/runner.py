@@ -1,0 +1,198 @@
+"""The worker: one provider call per task, streamed back as events.
+
+The worker knows nothing about which broker it is on, about the database or
+about browsers.  For each task it publishes `started`, one `chunk` per provider
+chunk (numbered, so consumers can drop duplicates) and exactly one `final`,
+then acknowledges the delivery (at-least-once on brokers that redeliver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from backend.providers.base import (
+    ChatProvider,
+    ChatRequest,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    StreamEnd,
+    TextChunk,
+    Usage,
+)
+from backend.queue.base import Broker, Delivery
+from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
+
+log = logging.getLogger(__name__)
+
+ProviderResolver = Callable[[str], ChatProvider]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retry transient failures, but only before any text reached the user:
+    a retry after partial output would show the same words twice."""
+
+    max_retries: int = 2
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+
+    def delay(self, attempt: int, error: ProviderError) -> float:
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return min(error.retry_after, self.max_delay_s)
+        return min(self.base_delay_s * (2**attempt), self.max_delay_s)
+
+
+class Worker:
+    def __init__(
+        self,
+        broker: Broker,
+        resolve_provider: ProviderResolver,
+        *,
+        concurrency: int = 16,
+        idle_timeout_s: float = 120.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._broker = broker
+        self._resolve = resolve_provider
+        self._slots = asyncio.Semaphore(concurrency)
+        self._idle_timeout_s = idle_timeout_s
+        self._retry = retry or RetryPolicy()
+        self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        cancel_listener = asyncio.create_task(self._listen_for_cancellations())
+        try:
+            async for delivery in self._broker.deliveries():
+                await self._slots.acquire()
+                key = (delivery.task.run_id, delivery.task.attempt)
+                task = asyncio.create_task(self._handle(delivery), name=f"run:{key[0]}:{key[1]}")
+                self._running[key] = task
+                task.add_done_callback(lambda _t, key=key: self._finished(key))
+        finally:
+            cancel_listener.cancel()
+            for task in list(self._running.values()):
+                task.cancel()
+
+    def _finished(self, key: tuple[str, int]) -> None:
+        self._running.pop(key, None)
+        self._slots.release()
+
+    async def _listen_for_cancellations(self) -> None:
+        async for cancel in self._broker.cancellations():
+            task = self._running.get((cancel.run_id, cancel.attempt))
+            if task is not None:
+                task.cancel()
+
+    async def _handle(self, delivery: Delivery) -> None:
+        final = await self.execute(delivery.task)
+        await self._broker.publish(final)
+        await delivery.ack()
+
+    async def execute(self, task: RunTask) -> FinalEvent:
+        """Stream one run, publishing start and chunk events; return the final event."""
+        await self._broker.publish(StartedEvent(run_id=task.run_id, attempt=task.attempt))
+        started = time.perf_counter()
+        recorder = _Recorder(task, started)
+        try:
+            provider = self._resolve(task.model)
+            usage, finish_reason = await self._stream_with_retries(provider, task, recorder)
+        except asyncio.CancelledError:
+            return recorder.final("cancelled", Usage(), "cancelled", error="Stopped by the user.")
+        except ProviderError as exc:
+            return recorder.final("error", Usage(), "", error=exc.message, error_kind=exc.kind)
+        except Exception as exc:  # a bug in an adapter must not kill the worker
+            log.exception("run %s failed unexpectedly", task.run_id)
+            return recorder.final("error", Usage(), "", error=f"Internal error: {exc}", error_kind="internal")
+        return recorder.final("done", usage, finish_reason)
+
+    async def _stream_with_retries(
+        self, provider: ChatProvider, task: RunTask, recorder: _Recorder
+    ) -> tuple[Usage, str]:
+        request = ChatRequest(
+            model=task.model.split(":", 1)[1],
+            prompt=task.prompt,
+            system_prompt=task.system_prompt,
+            temperature=task.temperature,
+            max_tokens=task.max_tokens,
+            seed=task.seed,
+        )
+        tries = 0
+        while True:
+            try:
+                return await self._stream_once(provider, request, recorder)
+            except ProviderError as exc:
+                if not exc.retryable or recorder.chunks > 0 or tries >= self._retry.max_retries:
+                    raise
+                await asyncio.sleep(self._retry.delay(tries, exc))
+                tries += 1
+
+    async def _stream_once(
+        self, provider: ChatProvider, request: ChatRequest, recorder: _Recorder
+    ) -> tuple[Usage, str]:
+        stream = provider.stream(request).__aiter__()
+        while True:
+            try:
+                item = await asyncio.wait_for(anext(stream), timeout=self._idle_timeout_s)
+            except StopAsyncIteration:
+                return Usage(output_tokens=recorder.chunks), "stop"
+            except TimeoutError as exc:
+                raise ProviderTimeout(f"No output for {self._idle_timeout_s:.0f} s; gave up.") from exc
+            if isinstance(item, TextChunk):
+                if item.text:
+                    await self._broker.publish(recorder.chunk(item.text))
+            elif isinstance(item, StreamEnd):
+                return item.usage, item.finish_reason
+
+
+class _Recorder:
+    """Accumulates one attempt's output and timings and builds its events."""
+
+    def __init__(self, task: RunTask, started: float) -> None:
+        self._task = task
+        self._started = started
+        self._parts: list[str] = []
+        self.chunks = 0
+        self.ttft_ms: float | None = None
+
+    def _elapsed_ms(self) -> float:
+        return (time.perf_counter() - self._started) * 1000.0
+
+    def chunk(self, text: str) -> ChunkEvent:
+        elapsed = self._elapsed_ms()
+        if self.ttft_ms is None:
+            self.ttft_ms = elapsed
+        self._parts.append(text)
+        event = ChunkEvent(
+            run_id=self._task.run_id,
+            attempt=self._task.attempt,
+            seq=self.chunks,
+            text=text,
+            elapsed_ms=elapsed,
+            output_tokens=self.chunks + 1,
+        )
+        self.chunks += 1
+        return event
+
+    def final(
+        self, status: str, usage: Usage, finish_reason: str, *, error: str = "", error_kind: str = ""
+    ) -> FinalEvent:
+        return FinalEvent(
+            run_id=self._task.run_id,
+            attempt=self._task.attempt,
+            status=status,  # type: ignore[arg-type]
+            output_text="".join(self._parts),
+            chunks=self.chunks,
+            error=error,
+            error_kind=error_kind,
+            finish_reason=finish_reason,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens or self.chunks,
+            ttft_ms=self.ttft_ms,
+            total_ms=self._elapsed_ms(),
+        )
