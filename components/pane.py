@@ -153,6 +153,7 @@ def pane_card(pane: Any, models: rx.Var, sync_scroll: rx.Var[bool], actions: Pan
         data_testid="pane",
         data_status=pane.status,
         data_model=pane.model,
+        data_run_key=pane.run_key,
         grid_column=rx.cond(pane.expanded, "1 / -1", "auto"),
         min_width="0",
         overflow="hidden",

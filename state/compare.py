@@ -225,7 +225,8 @@ class CompareState(rx.State):
         for pane, row in zip(self.panes, rows, strict=True):
             row.pane_id, row.label, row.expanded = pane.pane_id, pane.label, pane.expanded
         self.panes = rows
-        return CompareState.stream
+        # The address now names the comparison: a reload or a bookmark reopens it.
+        return [rx.call_script(f"window.history.replaceState(null, '', '/?c={record.id}')"), CompareState.stream]
 
     def _show_errors(self, errors: dict[str, str]) -> None:
         self.errors = {k: v for k, v in errors.items() if not k.startswith("panes.")}

@@ -9,7 +9,9 @@ then acknowledges the delivery (at-least-once on brokers that redeliver).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +65,8 @@ class Worker:
         self._idle_timeout_s = idle_timeout_s
         self._retry = retry or RetryPolicy()
         self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+        trace_path = os.environ.get("LLMDASH_TRACE_TOKENS", "")
+        self._trace = _TokenTrace(trace_path) if trace_path else None
 
     async def run(self) -> None:
         """Consume until cancelled."""
@@ -145,7 +149,10 @@ class Worker:
                 raise ProviderTimeout(f"No output for {self._idle_timeout_s:.0f} s; gave up.") from exc
             if isinstance(item, TextChunk):
                 if item.text:
-                    await self._broker.publish(recorder.chunk(item.text))
+                    event = recorder.chunk(item.text)
+                    await self._broker.publish(event)
+                    if self._trace is not None:
+                        self._trace.write(event)
             elif isinstance(item, StreamEnd):
                 return item.usage, item.finish_reason
 
@@ -196,3 +203,24 @@ class _Recorder:
             ttft_ms=self.ttft_ms,
             total_ms=self._elapsed_ms(),
         )
+
+
+class _TokenTrace:
+    """Benchmark aid (LLMDASH_TRACE_TOKENS=path): when each chunk left the provider.
+
+    One JSON line per chunk with the wall-clock time and the run's text length
+    after it, so bench/ can measure token-to-DOM latency against the browser's
+    clock on the same machine.  Off unless the variable is set.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker
+        self._lengths: dict[tuple[str, int], int] = {}
+
+    def write(self, event: ChunkEvent) -> None:
+        key = (event.run_id, event.attempt)
+        length = self._lengths.get(key, 0) + len(event.text.encode("utf-16-le")) // 2
+        self._lengths[key] = length
+        line = {"run_id": event.run_id, "attempt": event.attempt, "seq": event.seq,
+                "t_wall": time.time(), "text_len": length}
+        self._file.write(json.dumps(line) + "\n")

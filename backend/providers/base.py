@@ -45,7 +45,7 @@ StreamItem = TextChunk | StreamEnd
 
 @runtime_checkable
 class ChatProvider(Protocol):
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:  # pragma: no cover
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:  # pragma: no cover
         ...
 
 

@@ -90,7 +90,6 @@ def test_by_family_and_unknown_models() -> None:
         "ollama",
         "phi3",
         DEFAULT_CONTEXT_WINDOW,
-        SimulationProfile,
     )
     assert estimate_cost_usd(stand_in, Usage(1000, 1000)) == 0
 

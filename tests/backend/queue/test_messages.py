@@ -1,0 +1,121 @@
+"""Queue messages survive the trip through bytes and decode to the right type."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from backend.queue.messages import (
+    CancelRequest,
+    ChunkEvent,
+    FinalEvent,
+    RunTask,
+    StartedEvent,
+    decode_event,
+)
+
+
+def _task() -> RunTask:
+    return RunTask(
+        run_id="r1",
+        comparison_id="c1",
+        attempt=2,
+        model="simulated:swift",
+        prompt="Explain 🐍 and ünïcödé\nacross lines",
+        system_prompt="Be brief.",
+        temperature=0.3,
+        max_tokens=64,
+        seed=7,
+    )
+
+
+def test_run_task_round_trips_through_bytes() -> None:
+    task = _task()
+    data = task.to_bytes()
+    assert isinstance(data, bytes)
+    back = RunTask.from_bytes(data)
+    assert back == task
+    assert back.prompt == "Explain 🐍 and ünïcödé\nacross lines"
+    assert back.seed == 7 and back.attempt == 2
+
+
+def test_run_task_defaults_survive_round_trip() -> None:
+    task = RunTask(run_id="r", comparison_id="c", model="simulated:instant", prompt="hi")
+    back = RunTask.from_bytes(task.to_bytes())
+    assert (back.attempt, back.temperature, back.max_tokens, back.seed, back.system_prompt) == (
+        0,
+        0.7,
+        1024,
+        None,
+        "",
+    )
+
+
+def test_cancel_request_round_trips() -> None:
+    cancel = CancelRequest(run_id="r9", attempt=3)
+    assert CancelRequest.from_bytes(cancel.to_bytes()) == cancel
+    assert json.loads(cancel.to_bytes()) == {"run_id": "r9", "attempt": 3}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        StartedEvent(run_id="r", attempt=1),
+        ChunkEvent(run_id="r", attempt=1, seq=4, text="héllo 👋", elapsed_ms=12.5, output_tokens=5),
+        FinalEvent(
+            run_id="r",
+            attempt=1,
+            status="error",
+            output_text="partial 👋",
+            chunks=2,
+            error="boom",
+            error_kind="unavailable",
+            finish_reason="",
+            input_tokens=3,
+            output_tokens=2,
+            ttft_ms=None,
+            total_ms=99.0,
+        ),
+    ],
+    ids=["started", "chunk", "final"],
+)
+def test_decode_event_picks_the_right_type(event: StartedEvent | ChunkEvent | FinalEvent) -> None:
+    decoded = decode_event(event.to_bytes())
+    assert type(decoded) is type(event)
+    assert decoded == event
+
+
+def test_kind_tag_is_on_the_wire() -> None:
+    wire = json.loads(ChunkEvent(run_id="r", attempt=0, seq=0, text="x", elapsed_ms=1, output_tokens=1).to_bytes())
+    assert wire["kind"] == "chunk"
+    assert json.loads(StartedEvent(run_id="r", attempt=0).to_bytes())["kind"] == "started"
+    assert json.loads(FinalEvent(run_id="r", attempt=0, status="done", output_text="", chunks=0).to_bytes())[
+        "kind"
+    ] == "final"
+
+
+def test_decode_rejects_unknown_kind() -> None:
+    with pytest.raises(ValidationError):
+        decode_event(b'{"kind": "bogus", "run_id": "r", "attempt": 0}')
+
+
+def test_decode_rejects_missing_fields() -> None:
+    with pytest.raises(ValidationError):
+        decode_event(b'{"kind": "chunk", "run_id": "r", "attempt": 0}')
+
+
+def test_decode_rejects_unknown_final_status() -> None:
+    raw = FinalEvent(run_id="r", attempt=0, status="done", output_text="", chunks=0).model_dump()
+    raw["status"] = "exploded"
+    with pytest.raises(ValidationError):
+        decode_event(json.dumps(raw).encode())
+
+
+def test_messages_forbid_extra_fields_and_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        RunTask.from_bytes(b'{"run_id":"r","comparison_id":"c","model":"m:x","prompt":"p","extra":1}')
+    task = _task()
+    with pytest.raises(ValidationError):
+        task.prompt = "changed"  # type: ignore[misc]

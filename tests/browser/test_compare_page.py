@@ -1,0 +1,134 @@
+"""A person's path through the comparison page, in a real browser."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def _open_compare(page: Page) -> None:
+    page.goto("/")
+    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+
+
+def _pane_statuses(page: Page) -> list[str]:
+    return [p.get_attribute("data-status") or "" for p in page.locator("[data-testid=pane]").all()]
+
+
+def _live_text(page: Page, run_key: str) -> str:
+    return page.evaluate("(k) => (window.__llmLive && window.__llmLive.get(k)?.text) || ''", run_key)
+
+
+def _comparison_id(page: Page) -> str:
+    page.wait_for_function("() => new URLSearchParams(location.search).get('c')", timeout=10_000)
+    return page.evaluate("() => new URLSearchParams(location.search).get('c')")
+
+
+def _saved(app_url: str, comparison_id: str) -> dict:
+    with urllib.request.urlopen(f"{app_url}/api/v1/comparisons/{comparison_id}") as response:
+        return json.load(response)
+
+
+def _wait_all_done(page: Page) -> None:
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=pane]')]"
+        ".every(p => p.dataset.status === 'done')",
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
+def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str) -> None:
+    _open_compare(page)
+    page.get_by_label("Prompt", exact=True).fill("Compare quicksort and mergesort")
+    page.get_by_role("button", name="Run").click()
+
+    # Streaming: text grows while a pane is running, before it is done.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=pane]')].some(p => p.dataset.status === 'running')",
+        timeout=10_000,
+    )
+    running_key = page.locator("[data-testid=pane][data-status=running]").first.get_attribute("data-run-key")
+    first = len(_live_text(page, running_key))
+    page.wait_for_timeout(400)
+    later = len(_live_text(page, running_key))
+    assert later > first, "the running pane's text did not grow"
+    expect(page.get_by_test_id("live-metrics").first).to_contain_text("TTFT")
+
+    _wait_all_done(page)
+    comparison = _saved(app_url, _comparison_id(page))
+    assert [r["status"] for r in comparison["runs"]] == ["done", "done", "done"]
+    for run in comparison["runs"]:
+        key = f"{run['id']}:{run['attempt']}"
+        assert _live_text(page, key) == run["output_text"], "the browser lost or duplicated text"
+        assert run["output_tokens"] > 0 and run["ttft_ms"] is not None
+    expect(page.get_by_test_id("final-metrics")).to_have_count(3)
+    expect(page.get_by_test_id("final-metrics").first).to_contain_text("tok/s")
+
+
+def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str) -> None:
+    _open_compare(page)
+    page.get_by_label("Prompt", exact=True).fill("Slow answer please [[simulate:tokens=120]]")
+    page.get_by_role("button", name="Run").click()
+    comparison_id = _comparison_id(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=pane]')].some(p => p.dataset.status === 'running')",
+        timeout=10_000,
+    )
+    page.reload()
+    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    statuses = _pane_statuses(page)
+    assert any(s in ("running", "queued") for s in statuses) or all(s == "done" for s in statuses)
+    _wait_all_done(page)
+    comparison = _saved(app_url, comparison_id)
+    for run in comparison["runs"]:
+        locator = page.locator(f"[data-testid=pane][data-run-key='{run['id']}:{run['attempt']}']")
+        expect(locator).to_have_count(1)
+        live = _live_text(page, f"{run['id']}:{run['attempt']}")
+        # A run that ended before the reload shows its saved text; the others were re-sent whole.
+        if live:
+            assert live == run["output_text"]
+        else:
+            expect(locator.get_by_test_id("pane-text")).not_to_be_empty()
+
+
+def test_history_lists_and_reopens_comparisons(page: Page, app_url: str) -> None:
+    _open_compare(page)
+    prompt = "History check: name three sorting algorithms"
+    page.get_by_label("Prompt", exact=True).fill(prompt)
+    page.get_by_role("button", name="Run").click()
+    comparison_id = _comparison_id(page)
+    _wait_all_done(page)
+
+    page.goto("/history")
+    first_row = page.get_by_test_id("history-row").first
+    expect(first_row).to_contain_text(prompt, timeout=15_000)
+    expect(first_row).to_contain_text("simulated:swift")
+    first_row.get_by_test_id("history-link").click()
+    page.wait_for_url(f"**/?c={comparison_id}")
+    expect(page.locator("[data-testid=pane][data-status=done]")).to_have_count(3, timeout=15_000)
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value(prompt)
+    saved = _saved(app_url, comparison_id)
+    first_words = saved["runs"][0]["output_text"].split()[1]
+    expect(page.get_by_test_id("pane-text").first).to_contain_text(first_words.strip("*#`"))
+
+
+def test_empty_prompt_is_refused_next_to_the_field(page: Page) -> None:
+    _open_compare(page)
+    page.get_by_label("Prompt", exact=True).fill("   ")
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_test_id("prompt-error")).to_have_text("Enter a prompt.")
+    assert set(_pane_statuses(page)) == {"idle"}
+
+
+def test_ctrl_enter_runs(page: Page) -> None:
+    _open_compare(page)
+    page.get_by_label("Prompt", exact=True).fill("Keyboard run [[simulate:tokens=5]]")
+    page.get_by_label("Prompt", exact=True).press("Control+Enter")
+    _wait_all_done(page)
