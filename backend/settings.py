@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default="", description="Empty: in-process queue and worker.")
     redis_url: str = Field(default="", description="Empty: in-process cache and state.")
     pinecone_api_key: SecretStr = Field(default=SecretStr(""), description="Empty: local vector index.")
-    embedded_workers: int = Field(default=16, ge=1, le=256, description="Concurrent runs in the in-process worker.")
+    embedded_workers: int = Field(
+        default=16, ge=1, le=256, description="Concurrent runs in the in-process worker."
+    )
 
     # --- streaming ---------------------------------------------------------
     stream_flush_hz: float = Field(

@@ -18,8 +18,12 @@ def _row(row: Any) -> rx.Component:
 
 
 def history_table(
-    rows: rx.Var, page_label: rx.Var[str], has_prev: rx.Var[bool], has_next: rx.Var[bool],
-    on_prev: Any, on_next: Any,
+    rows: rx.Var,
+    page_label: rx.Var[str],
+    has_prev: rx.Var[bool],
+    has_next: rx.Var[bool],
+    on_prev: Any,
+    on_next: Any,
 ) -> rx.Component:
     return rx.vstack(
         rx.table.root(

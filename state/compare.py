@@ -18,7 +18,13 @@ import reflex as rx
 
 from backend import runtime
 from backend.services.comparisons import InvalidComparison, NotFound
-from backend.services.validation import MAX_PANES, MAX_TOKENS_RANGE, TEMPERATURE_RANGE
+from backend.services.validation import (
+    MAX_PANES,
+    MAX_TOKENS_ERROR,
+    MAX_TOKENS_RANGE,
+    TEMPERATURE_ERROR,
+    TEMPERATURE_RANGE,
+)
 from backend.streaming.follower import Follower
 from state.rows import (
     ACTIVE_STATUSES,
@@ -167,9 +173,7 @@ class CompareState(rx.State):
         for pane in self._targets(pane_id):
             if ok:
                 pane.temperature = temperature
-            pane.field_error = (
-                "" if ok else f"Temperature must be between {TEMPERATURE_RANGE[0]} and {TEMPERATURE_RANGE[1]}."
-            )
+            pane.field_error = "" if ok else TEMPERATURE_ERROR
 
     @rx.event
     def set_pane_max_tokens(self, pane_id: str, value: str) -> None:
@@ -181,11 +185,7 @@ class CompareState(rx.State):
         for pane in self._targets(pane_id):
             if ok:
                 pane.max_tokens = max_tokens
-            pane.field_error = (
-                ""
-                if ok
-                else f"Max tokens must be a whole number from {MAX_TOKENS_RANGE[0]} to {MAX_TOKENS_RANGE[1]:,}."
-            )
+            pane.field_error = "" if ok else MAX_TOKENS_ERROR
 
     @rx.event
     def toggle_expand(self, pane_id: str) -> None:
@@ -211,7 +211,10 @@ class CompareState(rx.State):
         payload = {
             "prompt": self.prompt,
             "system_prompt": self.system_prompt if self.show_system else "",
-            "panes": [{"model": p.model, "temperature": p.temperature, "max_tokens": p.max_tokens} for p in self.panes],
+            "panes": [
+                {"model": p.model, "temperature": p.temperature, "max_tokens": p.max_tokens}
+                for p in self.panes
+            ],
         }
         rt = runtime.current()
         try:
@@ -226,13 +229,21 @@ class CompareState(rx.State):
             row.pane_id, row.label, row.expanded = pane.pane_id, pane.label, pane.expanded
         self.panes = rows
         # The address now names the comparison: a reload or a bookmark reopens it.
-        return [rx.call_script(f"window.history.replaceState(null, '', '/?c={record.id}')"), CompareState.stream]
+        return [
+            rx.call_script(f"window.history.replaceState(null, '', '/?c={record.id}')"),
+            CompareState.stream,
+        ]
 
     def _show_errors(self, errors: dict[str, str]) -> None:
         self.errors = {k: v for k, v in errors.items() if not k.startswith("panes.")}
         for key, message in errors.items():
             parts = key.split(".")
-            if len(parts) >= 2 and parts[0] == "panes" and parts[1].isdigit() and int(parts[1]) < len(self.panes):
+            if (
+                len(parts) >= 2
+                and parts[0] == "panes"
+                and parts[1].isdigit()
+                and int(parts[1]) < len(self.panes)
+            ):
                 self.panes[int(parts[1])].field_error = message
         if any(k.startswith("panes.") for k in errors) and "panes" not in self.errors:
             self.errors["panes"] = "Some panes cannot run; see the messages on them."

@@ -71,7 +71,9 @@ def option_from_entry(entry: ModelEntry) -> ModelOption:
     )
 
 
-def new_pane(model: str, options: list[ModelOption], temperature: float = 0.7, max_tokens: int = 1024) -> PaneRow:
+def new_pane(
+    model: str, options: list[ModelOption], temperature: float = 0.7, max_tokens: int = 1024
+) -> PaneRow:
     option = next((o for o in options if o.id == model), None)
     return PaneRow(
         pane_id=uuid.uuid4().hex[:8],

@@ -9,12 +9,14 @@ then acknowledges the delivery (at-least-once on brokers that redeliver).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from backend.providers.base import (
     ChatProvider,
@@ -32,6 +34,7 @@ from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 log = logging.getLogger(__name__)
 
 ProviderResolver = Callable[[str], ChatProvider]
+FinalStatus = Literal["done", "error", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +80,13 @@ class Worker:
                 key = (delivery.task.run_id, delivery.task.attempt)
                 task = asyncio.create_task(self._handle(delivery), name=f"run:{key[0]}:{key[1]}")
                 self._running[key] = task
-                task.add_done_callback(lambda _t, key=key: self._finished(key))
+                task.add_done_callback(functools.partial(self._finished, key))
         finally:
             cancel_listener.cancel()
             for task in list(self._running.values()):
                 task.cancel()
 
-    def _finished(self, key: tuple[str, int]) -> None:
+    def _finished(self, key: tuple[str, int], _task: asyncio.Task[None]) -> None:
         self._running.pop(key, None)
         self._slots.release()
 
@@ -187,12 +190,12 @@ class _Recorder:
         return event
 
     def final(
-        self, status: str, usage: Usage, finish_reason: str, *, error: str = "", error_kind: str = ""
+        self, status: FinalStatus, usage: Usage, finish_reason: str, *, error: str = "", error_kind: str = ""
     ) -> FinalEvent:
         return FinalEvent(
             run_id=self._task.run_id,
             attempt=self._task.attempt,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             output_text="".join(self._parts),
             chunks=self.chunks,
             error=error,
@@ -221,6 +224,11 @@ class _TokenTrace:
         key = (event.run_id, event.attempt)
         length = self._lengths.get(key, 0) + len(event.text.encode("utf-16-le")) // 2
         self._lengths[key] = length
-        line = {"run_id": event.run_id, "attempt": event.attempt, "seq": event.seq,
-                "t_wall": time.time(), "text_len": length}
+        line = {
+            "run_id": event.run_id,
+            "attempt": event.attempt,
+            "seq": event.seq,
+            "t_wall": time.time(),
+            "text_len": length,
+        }
         self._file.write(json.dumps(line) + "\n")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from fastapi import Body, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -13,13 +12,15 @@ from backend.api.events import comparison_events
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound
-from backend.services.validation import ComparisonInput, parse_comparison
+from backend.services.validation import ComparisonInput, friendly_message
 
 API_PREFIX = "/api/v1"
 
 
 def _errors_response(errors: dict[str, str]) -> JSONResponse:
-    body = ErrorOut(detail="Invalid request: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors=errors)
+    body = ErrorOut(
+        detail="Invalid request: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors=errors
+    )
     return JSONResponse(status_code=422, content=body.model_dump())
 
 
@@ -34,7 +35,12 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = {".".join(str(p) for p in e["loc"][1:]) or "body": e["msg"] for e in exc.errors()}
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            loc = tuple(err["loc"][1:])  # drop the leading "body"
+            errors.setdefault(
+                ".".join(str(p) for p in loc) or "body", friendly_message(err["type"], err["msg"], loc)
+            )
         return _errors_response(errors)
 
     @api.exception_handler(InvalidComparison)
@@ -50,9 +56,15 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         entries = await get_runtime().comparisons.models()
         return [
             ModelOut(
-                id=e.id, display_name=e.display_name, family=e.family, simulated=e.simulated,
-                available=e.available, reason=e.reason, context_window=e.context_window,
-                input_price_per_mtok=e.input_price_per_mtok, output_price_per_mtok=e.output_price_per_mtok,
+                id=e.id,
+                display_name=e.display_name,
+                family=e.family,
+                simulated=e.simulated,
+                available=e.available,
+                reason=e.reason,
+                context_window=e.context_window,
+                input_price_per_mtok=e.input_price_per_mtok,
+                output_price_per_mtok=e.output_price_per_mtok,
             )
             for e in entries
         ]
@@ -64,13 +76,14 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         responses={422: {"model": ErrorOut}},
         tags=["comparisons"],
     )
-    async def create_comparison(payload: Any = Body(..., examples=[ComparisonInput.model_json_schema()])) -> Any:  # noqa: B008
+    async def create_comparison(payload: ComparisonInput) -> ComparisonOut:
         runtime = get_runtime()
-        data = parse_comparison(payload)  # raises InvalidComparison with per-field messages
-        record = await runtime.comparisons.create(runtime.local_user_id, data)
+        record = await runtime.comparisons.create(runtime.local_user_id, payload)
         return ComparisonOut.of(record)
 
-    @api.get(f"{API_PREFIX}/comparisons/{{comparison_id}}", response_model=ComparisonOut, tags=["comparisons"])
+    @api.get(
+        f"{API_PREFIX}/comparisons/{{comparison_id}}", response_model=ComparisonOut, tags=["comparisons"]
+    )
     async def get_comparison(comparison_id: str) -> ComparisonOut:
         service = get_runtime().comparisons
         return ComparisonOut.of(service.with_live_output(await service.get(comparison_id)))

@@ -32,8 +32,15 @@ async def comparison_events(
             run_id, attempt = run_key.rsplit(":", 1)
             yield _sse(
                 "delta",
-                {"run_id": run_id, "attempt": int(attempt), "text": text, "output_tokens": tokens,
-                 "ttft_ms": ttft, "elapsed_ms": elapsed, "status": status},
+                {
+                    "run_id": run_id,
+                    "attempt": int(attempt),
+                    "text": text,
+                    "output_tokens": tokens,
+                    "ttft_ms": ttft,
+                    "elapsed_ms": elapsed,
+                    "status": status,
+                },
             )
         finished = {rid for rid, live in update.status_changed.items() if live.is_final}
         for run_id in finished | update.unknown:

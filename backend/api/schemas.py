@@ -44,10 +44,21 @@ class RunOut(BaseModel):
     def of(cls, run: RunRecord) -> RunOut:
         figures = RunFigures(run.ttft_ms, run.total_ms, run.input_tokens, run.output_tokens, run.cost_usd)
         return cls(
-            id=run.id, position=run.position, model=run.model, params=dict(run.params), attempt=run.attempt,
-            status=run.status, output_text=run.output_text, error=run.error, error_kind=run.error_kind,
-            ttft_ms=run.ttft_ms, total_ms=run.total_ms, tokens_per_second=figures.tokens_per_second,
-            input_tokens=run.input_tokens, output_tokens=run.output_tokens, cost_usd=run.cost_usd,
+            id=run.id,
+            position=run.position,
+            model=run.model,
+            params=dict(run.params),
+            attempt=run.attempt,
+            status=run.status,
+            output_text=run.output_text,
+            error=run.error,
+            error_kind=run.error_kind,
+            ttft_ms=run.ttft_ms,
+            total_ms=run.total_ms,
+            tokens_per_second=figures.tokens_per_second,
+            input_tokens=run.input_tokens,
+            output_tokens=run.output_tokens,
+            cost_usd=run.cost_usd,
             cache_hit=run.cache_hit,
         )
 
@@ -63,8 +74,11 @@ class ComparisonOut(BaseModel):
     @classmethod
     def of(cls, record: ComparisonRecord) -> ComparisonOut:
         return cls(
-            id=record.id, project_id=record.project_id, prompt=record.prompt,
-            system_prompt=record.system_prompt, created_at=record.created_at,
+            id=record.id,
+            project_id=record.project_id,
+            prompt=record.prompt,
+            system_prompt=record.system_prompt,
+            created_at=record.created_at,
             runs=[RunOut.of(r) for r in record.runs],
         )
 

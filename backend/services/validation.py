@@ -16,6 +16,8 @@ MAX_PROMPT_CHARS = 400_000  # far beyond any context window; a hard ceiling on r
 TEMPERATURE_RANGE = (0.0, 2.0)
 MAX_TOKENS_RANGE = (1, 32_768)
 DEFAULT_CONTEXT_WINDOW = 8_192
+TEMPERATURE_ERROR = f"Temperature must be between {TEMPERATURE_RANGE[0]} and {TEMPERATURE_RANGE[1]}."
+MAX_TOKENS_ERROR = f"Max tokens must be a whole number from {MAX_TOKENS_RANGE[0]} to {MAX_TOKENS_RANGE[1]:,}."
 
 
 class PaneInput(BaseModel):
@@ -48,16 +50,16 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
-def _friendly(error_type: str, msg: str, loc: tuple[int | str, ...]) -> str:
+def friendly_message(error_type: str, msg: str, loc: tuple[int | str, ...]) -> str:
     field = str(loc[-1]) if loc else "value"
     if field == "panes" and error_type == "too_long":
         return f"At most {MAX_PANES} panes can run at once."
     if field == "prompt" and error_type == "string_too_long":
         return f"The prompt is longer than {MAX_PROMPT_CHARS:,} characters."
     if field == "temperature":
-        return f"Temperature must be between {TEMPERATURE_RANGE[0]} and {TEMPERATURE_RANGE[1]}."
+        return TEMPERATURE_ERROR
     if field == "max_tokens":
-        return f"Max tokens must be a whole number from {MAX_TOKENS_RANGE[0]} to {MAX_TOKENS_RANGE[1]:,}."
+        return MAX_TOKENS_ERROR
     return msg
 
 
@@ -71,7 +73,7 @@ def parse_comparison(payload: object) -> ComparisonInput:
         errors: dict[str, str] = {}
         for err in exc.errors():
             loc = tuple(err["loc"])
-            errors.setdefault(_field_path(loc), _friendly(err["type"], err["msg"], loc))
+            errors.setdefault(_field_path(loc), friendly_message(err["type"], err["msg"], loc))
         raise InvalidComparison(errors) from None
 
 

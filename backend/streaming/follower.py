@@ -55,7 +55,15 @@ class Follower:
             new_text = live.text_after(sent.chars)
             if new_text or live.status != sent.status or live.output_tokens != sent.tokens:
                 update.entries.append(
-                    [run_key, sent.utf16, new_text, live.output_tokens, live.ttft_ms, live.elapsed_ms, live.status]
+                    [
+                        run_key,
+                        sent.utf16,
+                        new_text,
+                        live.output_tokens,
+                        live.ttft_ms,
+                        live.elapsed_ms,
+                        live.status,
+                    ]
                 )
                 sent.chars += len(new_text)
                 sent.utf16 += utf16_len(new_text)

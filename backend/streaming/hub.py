@@ -9,6 +9,7 @@ sent per pane linear in the answer's length.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -120,8 +121,6 @@ class RunHub:
         """Return the hub version once it moves past `seen_version` (or on timeout)."""
         async with self._changed:
             if self.version == seen_version:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
-                except TimeoutError:
-                    pass
             return self.version

@@ -22,13 +22,28 @@ _actions = PaneActions(
 
 def compare_page() -> rx.Component:
     form = PromptFormProps(
-        prompt=S.prompt, system_prompt=S.system_prompt, show_system=S.show_system,
-        prompt_error=S.prompt_error, panes_error=S.panes_error, models=S.models, picker=S.picker,
-        can_add_pane=S.can_add_pane, pane_count_label=S.pane_count_label, running=S.running,
-        sync_settings=S.sync_settings, sync_scroll=S.sync_scroll,
-        on_prompt=S.set_prompt, on_system_prompt=S.set_system_prompt, on_toggle_system=S.toggle_system,
-        on_picker=S.set_picker, on_add_pane=S.add_pane, on_sync_settings=S.set_sync_settings,
-        on_sync_scroll=S.set_sync_scroll, on_run=S.run, on_stop=S.stop, on_new=S.new_comparison,
+        prompt=S.prompt,
+        system_prompt=S.system_prompt,
+        show_system=S.show_system,
+        prompt_error=S.prompt_error,
+        panes_error=S.panes_error,
+        models=S.models,
+        picker=S.picker,
+        can_add_pane=S.can_add_pane,
+        pane_count_label=S.pane_count_label,
+        running=S.running,
+        sync_settings=S.sync_settings,
+        sync_scroll=S.sync_scroll,
+        on_prompt=S.set_prompt,
+        on_system_prompt=S.set_system_prompt,
+        on_toggle_system=S.toggle_system,
+        on_picker=S.set_picker,
+        on_add_pane=S.add_pane,
+        on_sync_settings=S.set_sync_settings,
+        on_sync_scroll=S.set_sync_scroll,
+        on_run=S.run,
+        on_stop=S.stop,
+        on_new=S.new_comparison,
     )
     return shell(
         rx.vstack(

@@ -11,6 +11,9 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 RUN_TIMEOUT_MS = 60_000
+ANY_RUNNING = (
+    "() => [...document.querySelectorAll('[data-testid=pane]')].some(p => p.dataset.status === 'running')"
+)
 
 
 def _open_compare(page: Page) -> None:
@@ -38,8 +41,7 @@ def _saved(app_url: str, comparison_id: str) -> dict:
 
 def _wait_all_done(page: Page) -> None:
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=pane]')]"
-        ".every(p => p.dataset.status === 'done')",
+        "() => [...document.querySelectorAll('[data-testid=pane]')].every(p => p.dataset.status === 'done')",
         timeout=RUN_TIMEOUT_MS,
     )
 
@@ -50,10 +52,7 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str) ->
     page.get_by_role("button", name="Run").click()
 
     # Streaming: text grows while a pane is running, before it is done.
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=pane]')].some(p => p.dataset.status === 'running')",
-        timeout=10_000,
-    )
+    page.wait_for_function(ANY_RUNNING, timeout=10_000)
     running_key = page.locator("[data-testid=pane][data-status=running]").first.get_attribute("data-run-key")
     first = len(_live_text(page, running_key))
     page.wait_for_timeout(400)
@@ -77,10 +76,7 @@ def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str) -> None:
     page.get_by_label("Prompt", exact=True).fill("Slow answer please [[simulate:tokens=120]]")
     page.get_by_role("button", name="Run").click()
     comparison_id = _comparison_id(page)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=pane]')].some(p => p.dataset.status === 'running')",
-        timeout=10_000,
-    )
+    page.wait_for_function(ANY_RUNNING, timeout=10_000)
     page.reload()
     expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
     statuses = _pane_statuses(page)

@@ -36,12 +36,14 @@ def free_port() -> int:
 
 
 def _get(url: str, timeout: float = 2.0) -> int:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         return int(response.status)
 
 
 @contextlib.contextmanager
-def running_app(data_dir: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 420) -> Iterator[str]:
+def running_app(
+    data_dir: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 420
+) -> Iterator[str]:
     """Yield the base URL of a freshly started app; stop it (and its children) on exit."""
     port = free_port()
     venv_bin = Path(sys.executable).parent
@@ -75,7 +77,9 @@ def running_app(data_dir: Path, extra_env: dict[str, str] | None = None, timeout
                 if _get(f"{base}/api/v1/health") == 200 and _get(f"{base}/") == 200:
                     break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the app did not start in {timeout_s:.0f} s; log:\n{log_path.read_text()[-4000:]}")
+                raise TimeoutError(
+                    f"the app did not start in {timeout_s:.0f} s; log:\n{log_path.read_text()[-4000:]}"
+                )
             time.sleep(1.0)
         yield base
     finally:
