@@ -2,7 +2,8 @@
 
 Each external service has an embedded default so that the app runs on a laptop
 with nothing else installed; setting the matching variable switches to the real
-service (PostgreSQL, Redis, Kafka, Pinecone, Vertex AI, Firebase).
+service.  Only settings that the code honours are listed here: Redis, Kafka,
+Pinecone and Firebase switches arrive with the features that use them.
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-class OpenAICompatibleEndpoint(dict[str, Any]):
-    """One saved OpenAI-compatible server: {"base_url": ..., "api_key": ...}."""
 
 
 class Settings(BaseSettings):
@@ -33,10 +30,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1, description="Connections kept open (PostgreSQL).")
     db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load (PostgreSQL).")
 
-    # --- queue, cache, vectors (embedded unless set) ----------------------
-    kafka_bootstrap_servers: str = Field(default="", description="Empty: in-process queue and worker.")
-    redis_url: str = Field(default="", description="Empty: in-process cache and state.")
-    pinecone_api_key: SecretStr = Field(default=SecretStr(""), description="Empty: local vector index.")
+    # --- queue ------------------------------------------------------------
     embedded_workers: int = Field(
         default=16, ge=1, le=256, description="Concurrent runs in the in-process worker."
     )

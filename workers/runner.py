@@ -68,6 +68,7 @@ class Worker:
         self._idle_timeout_s = idle_timeout_s
         self._retry = retry or RetryPolicy()
         self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._publishing: set[asyncio.Future[None]] = set()
         trace_path = os.environ.get("LLMDASH_TRACE_TOKENS", "")
         self._trace = _TokenTrace(trace_path) if trace_path else None
 
@@ -86,9 +87,24 @@ class Worker:
             for task in list(self._running.values()):
                 task.cancel()
 
-    def _finished(self, key: tuple[str, int], _task: asyncio.Task[None]) -> None:
+    def _finished(self, key: tuple[str, int], task: asyncio.Task[None]) -> None:
         self._running.pop(key, None)
         self._slots.release()
+        if task.cancelled():
+            # Cancelled before its first step (a Stop right after the task arrived): `execute`
+            # never ran, so no final event went out and the run would stay queued forever.
+            cancelled = FinalEvent(
+                run_id=key[0],
+                attempt=key[1],
+                status="cancelled",
+                output_text="",
+                chunks=0,
+                error="Stopped by the user.",
+                finish_reason="cancelled",
+            )
+            publish = asyncio.ensure_future(self._broker.publish(cancelled))
+            self._publishing.add(publish)
+            publish.add_done_callback(self._publishing.discard)
 
     async def _listen_for_cancellations(self) -> None:
         async for cancel in self._broker.cancellations():
