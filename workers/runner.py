@@ -161,7 +161,10 @@ class Worker:
         stream = provider.stream(request).__aiter__()
         while True:
             try:
-                item = await asyncio.wait_for(anext(stream), timeout=self._idle_timeout_s)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that lands
+                # just as the next chunk arrives, and Stop would then be ignored.
+                async with asyncio.timeout(self._idle_timeout_s):
+                    item = await anext(stream)
             except StopAsyncIteration:
                 return Usage(output_tokens=recorder.chunks), "stop"
             except TimeoutError as exc:

@@ -7,6 +7,7 @@ there is no DOM to re-render.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -19,11 +20,27 @@ def _sse(event: str, data: object) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
+async def _saved(hub: RunHub, run_ids: list[str], timeout_s: float = 5.0) -> None:
+    """Wait (bounded) until the pump has stored the final result of each run.
+
+    The pump saves in the background, so a run can be final in the hub a moment
+    before it is in the database; `done` reads the database and must not miss it.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        lives = [hub.get(run_id) for run_id in run_ids]
+        if all(live is None or not live.is_final or live.saved for live in lives):
+            return
+        await asyncio.sleep(0.01)
+
+
 async def comparison_events(
     service: ComparisonService, hub: RunHub, comparison_id: str, keepalive_s: float = 15.0
 ) -> AsyncIterator[bytes]:
     record = await service.get(comparison_id)
     pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
+    followed = list(pending)
     follower = Follower(hub)
     version = -1
     while pending:
@@ -51,6 +68,7 @@ async def comparison_events(
         if new_version == version:
             yield b": keep-alive\n\n"
         version = new_version
+    await _saved(hub, followed)
     final = await service.get(comparison_id)
     from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer
 

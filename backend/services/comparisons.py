@@ -71,6 +71,10 @@ class ComparisonService:
             availability = await self._family_availability(family)
             if not availability.available:
                 unavailable[pane.model] = availability.reason or f"{family} is not available."
+            elif family == "simulated" and catalog.get(pane.model) is None:
+                # Only catalog entries exist in this family; anything else would fail in the worker.
+                known = ", ".join(m.id for m in catalog.by_family("simulated"))
+                unavailable[pane.model] = f"unknown simulated model {pane.model!r} (known: {known})"
         models = {pane.model: catalog.get(pane.model) for pane in data.panes}
         check_semantics(data, models, unavailable)
         return data

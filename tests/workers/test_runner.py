@@ -79,7 +79,10 @@ async def worker_running(
 
 
 async def events_until_final(
-    broker: EmbeddedBroker, run_id: str, timeout: float = 5.0, on_event: Callable[[AnyEvent], Any] | None = None
+    broker: EmbeddedBroker,
+    run_id: str,
+    timeout: float = 5.0,
+    on_event: Callable[[AnyEvent], Any] | None = None,
 ) -> list[AnyEvent]:
     """Every event of `run_id` up to and including its final event."""
     got: list[AnyEvent] = []
@@ -331,7 +334,9 @@ class ScriptedProvider:
         yield StreamEnd(usage=Usage(input_tokens=9, output_tokens=len(self.parts)), finish_reason="stop")
 
 
-async def _run_with(provider: ScriptedProvider, retry: RetryPolicy = FAST_RETRY, **task_kw: Any) -> FinalEvent:
+async def _run_with(
+    provider: ScriptedProvider, retry: RetryPolicy = FAST_RETRY, **task_kw: Any
+) -> FinalEvent:
     broker = EmbeddedBroker()
     async with worker_running(broker, lambda _m: provider, retry=retry):
         await broker.submit(make_task("p", model="test:scripted", **task_kw))
@@ -472,3 +477,47 @@ async def test_concurrency_limit_still_runs_every_task(concurrency: int) -> None
         await asyncio.wait_for(consume(), 5)
         assert len(worker._running) <= concurrency
     assert done == {t.run_id for t in tasks}
+
+
+async def test_cancel_arriving_with_the_task_still_produces_a_final_event() -> None:
+    """A Stop in the same tick as the task: the run task is cancelled before its first step."""
+    broker = EmbeddedBroker()
+    task = make_task("[[simulate:tokens=6]] [[simulate:stall@2:3]] stop at once")
+    async with worker_running(broker):
+        # Same tick: the worker creates the run task, then hears the cancel before that task's first step.
+        await broker.submit(task)
+        await broker.request_cancel(CancelRequest(run_id=task.run_id, attempt=0))
+        events = await events_until_final(broker, task.run_id, timeout=2.0)
+    final = events[-1]
+    assert isinstance(final, FinalEvent)
+    assert final.status == "cancelled"
+    assert final.run_id == task.run_id and final.attempt == 0
+    assert final.output_text == ""
+
+
+async def test_cancel_landing_as_a_chunk_arrives_is_not_lost() -> None:
+    """The Stop and the next chunk wake up in the same loop iteration (asyncio.wait_for on
+    3.11 swallowed such a cancellation and the run streamed on to "done")."""
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    class Gated:
+        async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+            yield TextChunk("a")
+            await gate
+            yield TextChunk("b")
+            await asyncio.sleep(0.5)
+            yield TextChunk("c")
+            yield StreamEnd()
+
+    broker = EmbeddedBroker()
+
+    async def release_and_cancel(event: AnyEvent) -> None:
+        if isinstance(event, ChunkEvent) and event.seq == 0:
+            gate.set_result(None)
+            await broker.request_cancel(CancelRequest(run_id="run-1", attempt=0))
+
+    async with worker_running(broker, lambda _m: Gated()):
+        await broker.submit(make_task("p", model="test:gated"))
+        _, _, final = split(await events_until_final(broker, "run-1", on_event=release_and_cancel))
+    assert final.status == "cancelled"
+    assert final.output_text in ("a", "ab")

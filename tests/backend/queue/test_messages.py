@@ -88,12 +88,11 @@ def test_decode_event_picks_the_right_type(event: StartedEvent | ChunkEvent | Fi
 
 
 def test_kind_tag_is_on_the_wire() -> None:
-    wire = json.loads(ChunkEvent(run_id="r", attempt=0, seq=0, text="x", elapsed_ms=1, output_tokens=1).to_bytes())
-    assert wire["kind"] == "chunk"
+    chunk = ChunkEvent(run_id="r", attempt=0, seq=0, text="x", elapsed_ms=1, output_tokens=1)
+    final = FinalEvent(run_id="r", attempt=0, status="done", output_text="", chunks=0)
+    assert json.loads(chunk.to_bytes())["kind"] == "chunk"
     assert json.loads(StartedEvent(run_id="r", attempt=0).to_bytes())["kind"] == "started"
-    assert json.loads(FinalEvent(run_id="r", attempt=0, status="done", output_text="", chunks=0).to_bytes())[
-        "kind"
-    ] == "final"
+    assert json.loads(final.to_bytes())["kind"] == "final"
 
 
 def test_decode_rejects_unknown_kind() -> None:

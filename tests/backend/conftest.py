@@ -1,0 +1,26 @@
+"""Fixtures shared by the tests that start a whole runtime (services, API, runtime)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.runtime import Runtime, running
+from tests.backend.runtime_support import make_settings
+from tests.db_support import DATABASE_KINDS, make_database_url
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def runtime_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind for a runtime to migrate and use."""
+    with make_database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def rt(runtime_database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """A started runtime (migrated database, event pump, embedded worker)."""
+    async with running(make_settings(runtime_database_url, tmp_path)) as runtime:
+        yield runtime
