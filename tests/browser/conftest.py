@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,12 +10,35 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.support.fake_llm_server import FakeLLMServer
+
+# Model output a hostile or compromised model could send: each must render inert.
+HOSTILE_REPLY = [
+    "Hostile answer. ",
+    '<img src=x onerror="window.__pwned=1"> ',
+    "<script>window.__pwned=2</script> ",
+    "<math><mtext><script>window.__pwned=3</script></mtext></math> ",
+    '<iframe src="javascript:window.__pwned=4"></iframe> ',
+    "[click me](javascript:window.__pwned=5) ",
+    "![tracker](http://evil.example/pixel.png) ",
+    "[data link](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==) ",
+    "End.",
+]
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hostile_server() -> Iterator[FakeLLMServer]:
+    """An OpenAI-compatible server on 127.0.0.1 whose model answers with hostile markup."""
+    server = FakeLLMServer(reply=HOSTILE_REPLY, openai_models=["evil"]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, hostile_server: FakeLLMServer) -> Iterator[str]:
     data_dir: Path = tmp_path_factory.mktemp("app-data")
-    with running_app(data_dir) as url:
+    endpoints = {"hostile": {"base_url": f"{hostile_server.url}/v1", "models": "evil"}}
+    with running_app(data_dir, {"OPENAI_COMPATIBLE_ENDPOINTS": json.dumps(endpoints)}) as url:
         yield url
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.backend.providers.fake_servers import FakeLLMServer
+from tests.support.fake_llm_server import FakeLLMServer
 
 
 @pytest.fixture

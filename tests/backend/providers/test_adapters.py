@@ -23,8 +23,8 @@ from backend.providers.base import (
 from backend.providers.ollama import OllamaConnection, OllamaProvider
 from backend.providers.openai import OpenAIConnection, OpenAIProvider
 from backend.providers.openai_compatible import EndpointConnection, OpenAICompatibleProvider
-from tests.backend.providers.fake_servers import FakeLLMServer
 from tests.backend.providers.helpers import collect
+from tests.support.fake_llm_server import FakeLLMServer
 
 
 @dataclass(frozen=True)

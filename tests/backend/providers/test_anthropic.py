@@ -5,8 +5,8 @@ from __future__ import annotations
 from backend.providers.anthropic import AnthropicConnection, AnthropicProvider
 from backend.providers.base import AuthenticationFailed, ChatRequest
 from backend.providers.registry import get_provider
-from tests.backend.providers.fake_servers import FakeLLMServer
 from tests.backend.providers.helpers import collect, make_settings
+from tests.support.fake_llm_server import FakeLLMServer
 
 
 def sent_key(server: FakeLLMServer) -> str | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from backend.providers.base import BadRequest, ChatRequest
 from backend.providers.ollama import OllamaConnection, OllamaProvider
 from backend.providers.registry import get_provider
-from tests.backend.providers.fake_servers import FakeLLMServer
 from tests.backend.providers.helpers import collect, make_settings
+from tests.support.fake_llm_server import FakeLLMServer
 
 
 async def test_sends_messages_and_options(fake_server: FakeLLMServer) -> None:

@@ -8,8 +8,8 @@ from backend.providers.base import AuthenticationFailed, BadRequest, ChatRequest
 from backend.providers.openai import OpenAIConnection, OpenAIProvider
 from backend.providers.openai_compatible import EndpointConnection, OpenAICompatibleProvider
 from backend.providers.registry import get_provider
-from tests.backend.providers.fake_servers import FakeLLMServer
 from tests.backend.providers.helpers import collect, make_settings
+from tests.support.fake_llm_server import FakeLLMServer
 
 PATH = "/v1/chat/completions"
 REQUEST = ChatRequest(

@@ -20,8 +20,8 @@ from backend.providers.registry import (
     list_models,
     parse_model_id,
 )
-from tests.backend.providers.fake_servers import FakeLLMServer
 from tests.backend.providers.helpers import make_settings, unused_url
+from tests.support.fake_llm_server import FakeLLMServer
 
 REPO = Path(__file__).resolve().parents[3]
 

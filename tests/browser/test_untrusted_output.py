@@ -1,0 +1,46 @@
+"""Model output is untrusted: markup in it must render as inert text in the page."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, Request, expect
+
+from tests.browser.conftest import HOSTILE_REPLY
+
+HOSTILE_MODEL = "openai-compatible:hostile/evil"
+
+
+def test_hostile_markup_in_a_pane_is_inert(page: Page, app_url: str) -> None:
+    dialogs: list[str] = []
+    outside: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def _record(request: Request) -> None:
+        if not request.url.startswith(app_url) and not request.url.startswith(("data:", "blob:")):
+            outside.append(request.url)
+
+    page.on("request", _record)
+    page.goto("/")
+    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    page.locator("[data-testid=pane]").first.get_by_label("Model").select_option(HOSTILE_MODEL)
+    expect(page.locator("[data-testid=pane]").first).to_have_attribute("data-model", HOSTILE_MODEL)
+    page.get_by_label("Prompt", exact=True).fill("Say something nasty")
+    page.get_by_role("button", name="Run").click()
+    pane = page.locator(f"[data-testid=pane][data-model='{HOSTILE_MODEL}']")
+    expect(pane).to_have_attribute("data-status", "done", timeout=30_000)
+
+    body = pane.get_by_test_id("pane-text")
+    expect(body).to_contain_text("End.")
+    # Raw HTML is shown as text, not turned into elements.
+    expect(body).to_contain_text("<script>window.__pwned=2</script>")
+    for tag in ("img", "script", "iframe", "math"):
+        assert body.locator(tag).count() == 0, f"a <{tag}> element was created from model output"
+    hrefs = [a.get_attribute("href") or "" for a in body.locator("a").all()]
+    assert not [h for h in hrefs if h.lower().startswith(("javascript:", "data:"))], hrefs
+    for link in body.locator("a").all():
+        link.click(modifiers=["Alt"], no_wait_after=True)
+    page.wait_for_timeout(300)
+
+    assert page.evaluate("() => window.__pwned") is None
+    assert dialogs == []
+    assert outside == [], f"model output made the page fetch {outside}"
+    assert "".join(HOSTILE_REPLY).startswith("Hostile answer.")
