@@ -9,7 +9,7 @@
 // Model output is untrusted: it is rendered with react-markdown WITHOUT
 // rehype-raw, so raw HTML shows as text, unsafe URLs are dropped by
 // react-markdown's default urlTransform, and images are never fetched.
-import React, { memo, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
+import React, { memo, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import ReactMarkdown from "react-markdown";
 import remarkGfm from "remark-gfm";
 import { PrismAsyncLight as SyntaxHighlighter } from "react-syntax-highlighter";
@@ -20,20 +20,24 @@ function createStore() {
   const listeners = new Set();
   const notify = () => listeners.forEach((listener) => listener());
   return {
-    // entry: [key, offset, text, outputTokens, ttftMs, elapsedMs, status]
+    // entry: [key, utf16Offset, newText, outputTokens] and, when the status changed or the
+    // first token arrived, [ttftMs, elapsedMs, status] after it (see backend/streaming/follower.py).
     apply(batch) {
       const now = performance.now();
-      for (const [key, offset, text, tokens, ttft, elapsed, status] of batch) {
+      for (const entry of batch) {
+        const [key, offset, text, tokens] = entry;
         const prev = runs.get(key);
-        const base = prev && offset > 0 ? prev.text.slice(0, offset) : "";
-        runs.set(key, {
-          text: offset > 0 && !prev ? text : base + text,
-          tokens,
-          ttft,
-          elapsed,
-          status,
-          receivedAt: now,
-        });
+        // Offset 0 replaces the text (first chunk, a reload's resend, a restarted run).
+        const next = prev ? { ...prev } : { ttft: null, elapsed: 0, status: "queued", receivedAt: now };
+        next.text = (prev && offset > 0 ? prev.text.slice(0, offset) : "") + text;
+        next.tokens = tokens;
+        if (entry.length > 4) {
+          next.ttft = entry[4];
+          next.elapsed = entry[5];
+          next.status = entry[6];
+          next.receivedAt = now;
+        }
+        runs.set(key, next);
       }
       if (typeof window !== "undefined") window.__llmLiveSeq = (window.__llmLiveSeq || 0) + 1;
       notify();
@@ -88,13 +92,54 @@ function SafeLink({ href, children }) {
 
 const markdownComponents = { code: CodeBlock, img: SafeImage, a: SafeLink };
 
-const Markdown = memo(function Markdown({ text }) {
+const MarkdownBlock = memo(function MarkdownBlock({ text }) {
   return (
     <ReactMarkdown remarkPlugins={[remarkGfm]} skipHtml={false} components={markdownComponents}>
       {text}
     </ReactMarkdown>
   );
 });
+
+// Split at blank lines outside code fences.  Finished blocks keep their text, so
+// their memoised renders are reused and each flush re-parses only the last block:
+// rendering stays linear in the answer's length instead of quadratic.
+function splitBlocks(text) {
+  const blocks = [];
+  let start = 0;
+  let inFence = false;
+  let lineStart = 0;
+  while (lineStart <= text.length) {
+    let lineEnd = text.indexOf("\n", lineStart);
+    if (lineEnd === -1) lineEnd = text.length;
+    const line = text.slice(lineStart, lineEnd);
+    if (/^\s*(```|~~~)/.test(line)) inFence = !inFence;
+    else if (!inFence && line.trim() === "" && lineStart > start) {
+      blocks.push(text.slice(start, lineEnd + 1));
+      start = lineEnd + 1;
+    }
+    lineStart = lineEnd + 1;
+  }
+  if (start < text.length) blocks.push(text.slice(start));
+  return blocks;
+}
+
+function Markdown({ text }) {
+  const blocks = splitBlocks(text);
+  return blocks.map((block, index) => <MarkdownBlock key={index} text={block} />);
+}
+
+// Following the end of a growing answer: one animation frame scrolls every pane
+// that asked, so the layout is computed once per frame, not once per pane and flush.
+const pendingScrolls = new Set();
+function scrollToBottomNextFrame(el) {
+  if (pendingScrolls.size === 0) {
+    requestAnimationFrame(() => {
+      for (const pane of pendingScrolls) pane.scrollTop = pane.scrollHeight;
+      pendingScrolls.clear();
+    });
+  }
+  pendingScrolls.add(el);
+}
 
 // Scroll sync: panes that opt in follow the one the user scrolls, by ratio.
 const scrollGroup = new Set();
@@ -113,10 +158,10 @@ export function LiveMarkdown({ runKey, text, syncScroll, height, ...rest }) {
     return () => scrollGroup.delete(el);
   }, [syncScroll]);
 
-  useLayoutEffect(() => {
+  useEffect(() => {
     const el = ref.current;
     if (el && stickToBottom.current && live && live.status === "running") {
-      el.scrollTop = el.scrollHeight;
+      scrollToBottomNextFrame(el);
     }
   }, [shown, live]);
 

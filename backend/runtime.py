@@ -1,5 +1,9 @@
 """Wires settings, database, broker, hub, event pump and (embedded) worker.
 
+With KAFKA_BOOTSTRAP_SERVERS the broker is Kafka and workers are separate
+processes (`python -m workers`); otherwise the embedded queue and an
+in-process worker.
+
 Nothing is created at import time: `Runtime.start()` is called from the app's
 lifespan (or a test fixture) and `current()` hands the running instance to
 state handlers and API routes.
@@ -10,15 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import text
+
+from backend.cache import ResponseCache, make_response_cache
 from backend.db import repository
 from backend.db.engine import Database
+from backend.limits import RateLimiter, make_rate_limiter
 from backend.providers import registry
 from backend.providers.base import ChatProvider
 from backend.queue.base import Broker
 from backend.queue.embedded import EmbeddedBroker
+from backend.queue.kafka import KafkaBroker
 from backend.services.comparisons import ComparisonService
 from backend.settings import Settings, get_settings
 from backend.streaming.hub import RunHub
@@ -27,6 +37,7 @@ from backend.streaming.pump import EventPump
 log = logging.getLogger(__name__)
 
 LOCAL_USER_EMAIL = "local@localhost"
+WORKER_FRESH_SECONDS = 15.0  # a worker process whose last heartbeat is older counts as gone
 
 
 @dataclass
@@ -37,6 +48,8 @@ class Runtime:
     hub: RunHub
     pump: EventPump
     comparisons: ComparisonService
+    cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
+    limiter: RateLimiter
     local_user_id: str = ""
     _tasks: tuple[asyncio.Task[None], ...] = ()
 
@@ -47,15 +60,21 @@ class Runtime:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )
-        broker: Broker = EmbeddedBroker()
+        broker: Broker = (
+            KafkaBroker(settings, role="web") if settings.kafka_bootstrap_servers else EmbeddedBroker()
+        )
         hub = RunHub()
+        cache = make_response_cache(settings)
+        limiter = make_rate_limiter(settings)
         return cls(
             settings=settings,
             db=db,
             broker=broker,
             hub=hub,
             pump=EventPump(broker, hub, db),
-            comparisons=ComparisonService(db, broker, hub, settings),
+            comparisons=ComparisonService(db, broker, hub, settings, limiter),
+            cache=cache,
+            limiter=limiter,
         )
 
     def resolve_provider(self, model_id: str) -> ChatProvider:
@@ -65,24 +84,51 @@ class Runtime:
         from workers.runner import Worker  # embedded mode runs the worker in-process
 
         await self.db.upgrade()
+        lost = 0
         async with self.db.session() as session:
             user = await repository.ensure_user(session, LOCAL_USER_EMAIL, "You")
-            # Runs of a process that died cannot finish: say so instead of spinning forever.
-            lost = await repository.fail_unfinished_runs(session, "Interrupted: the server restarted.")
+            if not isinstance(self.broker, KafkaBroker):
+                # Runs of a process that died cannot finish: say so instead of spinning forever.
+                # (On Kafka they are not lost: the requests stay queued and worker processes finish them.)
+                lost = await repository.fail_unfinished_runs(session, "Interrupted: the server restarted.")
         if lost:
             log.warning("%d unfinished runs from a previous process marked as interrupted", lost)
         self.local_user_id = user.id
         await self.broker.start()
+        pump = asyncio.create_task(_supervised(self.pump.run, "event pump"), name="event-pump")
+        if isinstance(self.broker, KafkaBroker):
+            self._tasks = (pump,)  # workers are separate processes
+            return
         worker = Worker(
             self.broker,
             self.resolve_provider,
             concurrency=self.settings.embedded_workers,
             idle_timeout_s=self.settings.provider_timeout_seconds,
+            cache=self.cache,
+            cache_ttl_s=self.settings.cache_ttl_seconds,
         )
-        self._tasks = (
-            asyncio.create_task(self.pump.run(), name="event-pump"),
-            asyncio.create_task(worker.run(), name="embedded-worker"),
-        )
+        self._tasks = (pump, asyncio.create_task(worker.run(), name="embedded-worker"))
+
+    async def health(self) -> dict[str, Any]:
+        """Each dependency's state; `ok` is False if a required one is down."""
+        report: dict[str, Any] = {}
+        try:
+            async with asyncio.timeout(3.0), self.db.session() as session:
+                await session.execute(text("SELECT 1"))
+            report["database"] = "ok"
+        except Exception as exc:
+            report["database"] = f"error: {type(exc).__name__}"
+        if isinstance(self.broker, KafkaBroker):
+            report["queue"] = "kafka: ok" if await self.broker.reachable() else "kafka: error (unreachable)"
+            workers = self.broker.live_workers(WORKER_FRESH_SECONDS)
+            report["workers"] = workers
+            healthy = report["queue"] == "kafka: ok" and bool(workers)
+        else:
+            report["queue"] = "embedded"
+            report["workers"] = "in-process"
+            healthy = True
+        report["ok"] = healthy and report["database"] == "ok"
+        return report
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -92,7 +138,24 @@ class Runtime:
                 await task
         await self.pump.drain()
         await self.broker.stop()
+        await self.cache.close()
+        await self.limiter.close()
         await self.db.dispose()
+
+
+async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run `run` forever: if it fails (broker gone, say), log and start it again with backoff."""
+    delay = 0.5
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; restarting in %.1f s", what, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)
 
 
 _current: Runtime | None = None

@@ -2,8 +2,8 @@
 
 Each external service has an embedded default so that the app runs on a laptop
 with nothing else installed; setting the matching variable switches to the real
-service.  Only settings that the code honours are listed here: Redis, Kafka,
-Pinecone and Firebase switches arrive with the features that use them.
+service.  Only settings that the code honours are listed here: Pinecone and
+Firebase switches arrive with the features that use them.
 """
 
 from __future__ import annotations
@@ -35,9 +35,57 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Concurrent runs in the in-process worker."
     )
 
+    # --- Kafka queue and worker processes -----------------------------------
+    kafka_bootstrap_servers: str = Field(
+        default="",
+        description="host:port[,host:port] switches the queue to Kafka; workers then run as separate "
+        "processes (`python -m workers`). Empty: embedded queue and in-process worker.",
+    )
+    kafka_topic_prefix: str = Field(default="llmdash.", description="Prefix of every Kafka topic name.")
+    kafka_request_partitions: int = Field(
+        default=6, ge=1, description="Partitions of the requests topic (upper bound on busy workers)."
+    )
+    kafka_event_partitions: int = Field(default=6, ge=1, description="Partitions of the events topic.")
+    kafka_worker_group: str = Field(
+        default="llmdash-workers", description="Consumer group shared by the worker processes."
+    )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=1_000, description="How long a silent worker keeps its partitions (failover time)."
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        default=1_000, ge=100, description="Consumer-group heartbeat interval of the workers."
+    )
+    worker_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Concurrent runs per worker process (Kafka mode)."
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="How often a worker process reports itself alive (see /api/v1/health)."
+    )
+
     # --- streaming ---------------------------------------------------------
     stream_flush_hz: float = Field(
         default=20.0, ge=10.0, le=60.0, description="State updates per second sent to each browser session."
+    )
+
+    # --- cache and limits ----------------------------------------------------
+    redis_url: str = Field(
+        default="",
+        description="redis://host:6379/0 turns on the shared response cache and rate limits (and, "
+        "read by rxconfig.py, Reflex's Redis state manager). Empty: in-process cache and limits.",
+    )
+    redis_key_prefix: str = Field(
+        default="llmdash:", description="Prefix of every key this app writes to Redis."
+    )
+    cache_ttl_seconds: float = Field(
+        default=86_400.0, gt=0, description="How long a cached response is replayed."
+    )
+    rate_limit_requests_per_minute: int = Field(
+        default=60, ge=0, description="Provider requests (one per pane) per user per minute; 0 = off."
+    )
+    rate_limit_tokens_per_day: int = Field(
+        default=2_000_000,
+        ge=0,
+        description="Tokens (estimated prompt + max tokens, per pane) per user per UTC day; 0 = off.",
     )
 
     # --- providers ---------------------------------------------------------

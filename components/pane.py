@@ -62,6 +62,16 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
         ),
         rx.cond(pane.simulated, rx.badge("simulated", color_scheme="purple", variant="outline")),
         _status_badge(pane.status),
+        rx.cond(
+            pane.cached,
+            rx.badge(
+                "cached",
+                color_scheme="cyan",
+                variant="soft",
+                title="Replayed from the response cache: no model was called",
+                data_testid="cached-badge",
+            ),
+        ),
         rx.spacer(),
         rx.cond(
             active,
@@ -148,26 +158,42 @@ def _settings(pane: Any, active: rx.Var[bool], actions: PaneActions) -> rx.Compo
     )
 
 
+def _original_metrics(pane: Any) -> rx.Component:
+    return rx.cond(
+        pane.original != "",
+        rx.text(pane.original, size="1", color_scheme="gray", data_testid="original-metrics"),
+    )
+
+
 def _final_metrics(pane: Any) -> rx.Component:
     return rx.cond(
         pane.ttft != "",
-        rx.text(
-            "TTFT ",
-            pane.ttft,
-            " · ",
-            pane.tps,
-            " · in ",
-            pane.tokens_in.to_string(),
-            " / out ",
-            pane.tokens_out.to_string(),
-            " · ",
-            pane.elapsed,
-            " · ",
-            pane.cost,
-            size="1",
-            color_scheme="gray",
-            data_testid="final-metrics",
+        rx.vstack(
+            _replay_metrics(pane),
+            _original_metrics(pane),
+            spacing="0",
         ),
+    )
+
+
+def _replay_metrics(pane: Any) -> rx.Component:
+    return rx.text(
+        rx.cond(pane.cached, "replay: ", ""),
+        "TTFT ",
+        pane.ttft,
+        " · ",
+        pane.tps,
+        " · in ",
+        pane.tokens_in.to_string(),
+        " / out ",
+        pane.tokens_out.to_string(),
+        " · ",
+        pane.elapsed,
+        " · ",
+        pane.cost,
+        size="1",
+        color_scheme="gray",
+        data_testid="final-metrics",
     )
 
 
@@ -189,20 +215,20 @@ def pane_card(pane: Any, models: rx.Var, sync_scroll: rx.Var[bool], actions: Pan
                 ),
             ),
             live_markdown(
-                run_key=pane.run_key,
+                run_key=pane.live_key,
                 text=pane.text,
                 sync_scroll=sync_scroll,
                 height=rx.cond(pane.expanded, "70vh", "48vh"),
                 data_testid="pane-text",
             ),
-            rx.cond(active, live_metrics(run_key=pane.run_key), _final_metrics(pane)),
+            rx.cond(active, live_metrics(run_key=pane.live_key), _final_metrics(pane)),
             spacing="2",
             width="100%",
         ),
         data_testid="pane",
         data_status=pane.status,
         data_model=pane.model,
-        data_run_key=pane.run_key,
+        data_run_key=pane.live_key,
         grid_column=rx.cond(pane.expanded, "1 / -1", "auto"),
         min_width="0",
         overflow="hidden",

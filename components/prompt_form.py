@@ -24,6 +24,8 @@ class PromptFormProps:
     running: rx.Var[bool]
     sync_settings: rx.Var[bool]
     sync_scroll: rx.Var[bool]
+    use_cache: rx.Var[bool]
+    limit_error: rx.Var[str]
     on_prompt: Any
     on_system_prompt: Any
     on_toggle_system: Any
@@ -31,6 +33,7 @@ class PromptFormProps:
     on_add_pane: Any
     on_sync_settings: Any
     on_sync_scroll: Any
+    on_use_cache: Any
     on_run: Any
     on_stop: Any
     on_new: Any
@@ -77,6 +80,12 @@ def _switches(p: PromptFormProps) -> rx.Component:
             rx.switch(checked=p.sync_scroll, on_change=p.on_sync_scroll, size="1"),
             " Sync scrolling",
             class_name="switch-label",
+        ),
+        rx.el.label(
+            rx.switch(checked=p.use_cache, on_change=p.on_use_cache, size="1", id="use-cache"),
+            " Use cache",
+            class_name="switch-label",
+            title="Replay cached answers even at temperature > 0 (temperature 0 always uses the cache)",
         ),
         spacing="4",
         align="center",
@@ -149,6 +158,7 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
             spacing="4",
         ),
         field_error(p.panes_error, "panes-error"),
+        field_error(p.limit_error, "limit-error"),
         width="100%",
         spacing="2",
     )

@@ -17,7 +17,7 @@ import time
 import reflex as rx
 
 from backend import runtime
-from backend.services.comparisons import InvalidComparison, NotFound
+from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import (
     MAX_PANES,
     MAX_TOKENS_ERROR,
@@ -25,7 +25,7 @@ from backend.services.validation import (
     TEMPERATURE_ERROR,
     TEMPERATURE_RANGE,
 )
-from backend.streaming.follower import Follower
+from backend.streaming.follower import Follower, short_key
 from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
@@ -36,6 +36,8 @@ from state.rows import (
     panes_from_record,
 )
 
+SLOW_FLUSH_INTERVAL_S = 0.1  # never fewer than 10 updates a second while text flows
+MIN_CHARS_PER_FAST_FLUSH = 120
 DEFAULT_MODELS = ("simulated:swift", "simulated:ponder", "simulated:coder")
 
 
@@ -48,6 +50,7 @@ class CompareState(rx.State):
     picker: str = ""
     sync_settings: bool = False
     sync_scroll: bool = False
+    use_cache: bool = False  # replay cached answers even at temperature > 0
     errors: dict[str, str] = {}
     comparison_id: str = ""
     _generation: int = 0
@@ -68,6 +71,10 @@ class CompareState(rx.State):
     @rx.var(cache=True)
     def panes_error(self) -> str:
         return self.errors.get("panes", "")
+
+    @rx.var(cache=True)
+    def limit_error(self) -> str:
+        return self.errors.get("limit", "")
 
     @rx.var(cache=True)
     def pane_count_label(self) -> str:
@@ -91,6 +98,7 @@ class CompareState(rx.State):
             self.prompt = record.prompt
             self.system_prompt = record.system_prompt
             self.show_system = bool(record.system_prompt)
+            self.use_cache = bool(record.settings.get("use_cache", False))
             self.panes = panes_from_record(record)
             for pane in self.panes:  # live text arrives through the stream, not the state
                 if pane.status in ACTIVE_STATUSES:
@@ -129,6 +137,10 @@ class CompareState(rx.State):
     @rx.event
     def set_sync_scroll(self, value: bool) -> None:
         self.sync_scroll = value
+
+    @rx.event
+    def set_use_cache(self, value: bool) -> None:
+        self.use_cache = value
 
     @rx.event
     def add_pane(self) -> None:
@@ -215,12 +227,16 @@ class CompareState(rx.State):
                 {"model": p.model, "temperature": p.temperature, "max_tokens": p.max_tokens}
                 for p in self.panes
             ],
+            "use_cache": self.use_cache,
         }
         rt = runtime.current()
         try:
             record = await rt.comparisons.create(rt.local_user_id, payload)
         except InvalidComparison as exc:
             self._show_errors(exc.errors)
+            return None
+        except RateLimitExceeded as exc:
+            self.errors = {"limit": exc.message}
             return None
         self.errors = {}
         self.comparison_id = record.id
@@ -264,8 +280,15 @@ class CompareState(rx.State):
         pane = self._pane(pane_id)
         if pane is None or not pane.run_id or not self.comparison_id:
             return None
-        run = await runtime.current().comparisons.retry(self.comparison_id, pane.run_id)
+        try:
+            run = await runtime.current().comparisons.retry(self.comparison_id, pane.run_id)
+        except RateLimitExceeded as exc:
+            self.errors = {**self.errors, "limit": exc.message}
+            return None
+        self.errors.pop("limit", None)
+        pane.cached, pane.original = False, ""
         pane.run_key, pane.status, pane.error, pane.text = f"{run.id}:{run.attempt}", "queued", "", ""
+        pane.live_key = short_key(pane.run_key)
         pane.ttft = pane.tps = pane.elapsed = pane.cost = ""
         pane.tokens_in = pane.tokens_out = 0
         return CompareState.stream
@@ -277,9 +300,9 @@ class CompareState(rx.State):
         async with self:
             self._generation += 1
             generation = self._generation
-        follower = Follower(rt.hub)
-        interval = 1.0 / rt.settings.stream_flush_hz
-        version, last_flush = -1, 0.0
+        follower = Follower(rt.hub, client_key=short_key)
+        fast_interval = 1.0 / rt.settings.stream_flush_hz
+        interval, version, last_flush = fast_interval, -1, 0.0
         while True:
             version = await rt.hub.wait_for_change(version, timeout=1.0)
             delay = last_flush + interval - time.monotonic()
@@ -292,6 +315,15 @@ class CompareState(rx.State):
                 following = {p.run_id: p.run_key for p in self.panes if p.status in ACTIVE_STATUSES}
                 comparison_id = self.comparison_id
             update = follower.collect(following)
+            if update.entries:
+                # Text first: a pane must never show "done" before its last words arrived.
+                yield rx.call_script(
+                    f"window.__llmLive.apply({json.dumps(update.entries, separators=(',', ':'))})"
+                )
+            # Little text per flush means the fixed cost of a message dominates: flush at the
+            # slowest rate that still looks live (10/s) until text flows faster again.
+            sent_chars = sum(len(entry[2]) for entry in update.entries)
+            interval = fast_interval if sent_chars >= MIN_CHARS_PER_FAST_FLUSH else SLOW_FLUSH_INTERVAL_S
             if update.status_changed or update.unknown:
                 reloaded = await _saved_outcomes(comparison_id, update.unknown)
                 async with self:
@@ -302,8 +334,6 @@ class CompareState(rx.State):
                             apply_live(pane, update.status_changed[pane.run_id])
                         elif pane.run_id in reloaded:
                             pane.status, pane.error, pane.text = reloaded[pane.run_id]
-            if update.entries:
-                yield rx.call_script(f"window.__llmLive.apply({json.dumps(update.entries)})")
             if not following:
                 return
 

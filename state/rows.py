@@ -13,6 +13,7 @@ from backend.db.records import ComparisonRecord, RunRecord
 from backend.providers.base import Usage
 from backend.providers.registry import ModelEntry
 from backend.services.metrics import RunFigures, format_cost, format_ms, format_rate
+from backend.streaming.follower import short_key
 from backend.streaming.hub import LiveRun
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -37,7 +38,8 @@ class PaneRow:
     temperature: float = 0.7
     max_tokens: int = 1024
     run_id: str = ""
-    run_key: str = ""  # "<run id>:<attempt>", the key of the browser's live store
+    run_key: str = ""  # "<run id>:<attempt>": which attempt of which run this pane follows
+    live_key: str = ""  # its short form, the key of the browser's live store (see follower.short_key)
     status: str = "idle"  # idle | queued | running | done | error | cancelled
     error: str = ""
     field_error: str = ""
@@ -48,6 +50,8 @@ class PaneRow:
     tokens_out: int = 0
     elapsed: str = ""
     cost: str = ""
+    cached: bool = False  # replayed from the response cache
+    original: str = ""  # on a replay: the original call's figures, shown next to the replay's
     expanded: bool = False
 
 
@@ -105,6 +109,17 @@ def set_figures(
         row.text = text
 
 
+def original_figures(ttft_ms: float | None, total_ms: float | None, output_tokens: int) -> str:
+    """The figures of the provider call a cached answer came from."""
+    rate = RunFigures(ttft_ms, total_ms, 0, output_tokens, 0.0).tokens_per_second
+    return f"original call: TTFT {format_ms(ttft_ms)} · {format_rate(rate)} · {format_ms(total_ms)}"
+
+
+def set_cached(row: PaneRow, cached: bool, ttft_ms: float | None, total_ms: float | None) -> None:
+    row.cached = cached
+    row.original = original_figures(ttft_ms, total_ms, row.tokens_out) if cached else ""
+
+
 def pane_from_run(run: RunRecord) -> PaneRow:
     row = PaneRow(
         pane_id=run.id[:8],
@@ -115,9 +130,11 @@ def pane_from_run(run: RunRecord) -> PaneRow:
         max_tokens=int(run.params.get("max_tokens", 1024)),
         run_id=run.id,
         run_key=f"{run.id}:{run.attempt}",
+        live_key=short_key(f"{run.id}:{run.attempt}"),
     )
     figures = RunFigures(run.ttft_ms, run.total_ms, run.input_tokens, run.output_tokens, run.cost_usd)
     set_figures(row, figures, status=run.status, error=run.error, text=run.output_text)
+    set_cached(row, run.cache_hit, run.original_ttft_ms, run.original_total_ms)
     return row
 
 
@@ -132,6 +149,7 @@ def apply_live(row: PaneRow, live: LiveRun) -> None:
         row.status = live.status
         return
     usage = Usage(input_tokens=final.input_tokens, output_tokens=final.output_tokens)
-    cost = estimate_cost_usd(load_catalog().get(row.model), usage)
+    cost = 0.0 if final.cache_hit else estimate_cost_usd(load_catalog().get(row.model), usage)
     figures = RunFigures(final.ttft_ms, final.total_ms, final.input_tokens, final.output_tokens, cost)
     set_figures(row, figures, status=final.status, error=final.error)
+    set_cached(row, final.cache_hit, final.original_ttft_ms, final.original_total_ms)

@@ -4,6 +4,12 @@ The worker knows nothing about which broker it is on, about the database or
 about browsers.  For each task it publishes `started`, one `chunk` per provider
 chunk (numbered, so consumers can drop duplicates) and exactly one `final`,
 then acknowledges the delivery (at-least-once on brokers that redeliver).
+
+With a response cache (optional), a task that allows caching (temperature 0,
+or `use_cache` set by the user) is first looked up: a hit replays the stored
+chunks at once and its final event is marked `cache_hit` with the original
+call's timings; the provider is not called.  A miss that ends "done" is stored.
+A failing cache never fails a run: it counts as a miss.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from backend.cache.base import CachedResponse, ResponseCache, cache_allowed, cache_key
 from backend.providers.base import (
     ChatProvider,
     ChatRequest,
@@ -28,12 +35,17 @@ from backend.providers.base import (
     TextChunk,
     Usage,
 )
+from backend.providers.registry import UnknownModel
 from backend.queue.base import Broker, Delivery
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 
 log = logging.getLogger(__name__)
 
 ProviderResolver = Callable[[str], ChatProvider]
+RunFilter = Callable[[RunTask], Awaitable[bool]]
+# Final errors that make a request poison (dead-lettered on brokers that have a dead-letter topic):
+# no provider serves the model, or the provider kept failing after the bounded retries.
+POISON_ERROR_KINDS = frozenset({"unknown_model", "rate_limit", "timeout", "unavailable"})
 FinalStatus = Literal["done", "error", "cancelled"]
 
 
@@ -61,12 +73,19 @@ class Worker:
         concurrency: int = 16,
         idle_timeout_s: float = 120.0,
         retry: RetryPolicy | None = None,
+        cache: ResponseCache | None = None,
+        cache_ttl_s: float = 86_400.0,
+        should_run: RunFilter | None = None,
     ) -> None:
         self._broker = broker
         self._resolve = resolve_provider
         self._slots = asyncio.Semaphore(concurrency)
         self._idle_timeout_s = idle_timeout_s
         self._retry = retry or RetryPolicy()
+        self._cache = cache
+        self._cache_ttl_s = cache_ttl_s
+        self._should_run = should_run or _always
+        self._closing = False
         self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._publishing: set[asyncio.Future[None]] = set()
         trace_path = os.environ.get("LLMDASH_TRACE_TOKENS", "")
@@ -81,16 +100,23 @@ class Worker:
                 key = (delivery.task.run_id, delivery.task.attempt)
                 task = asyncio.create_task(self._handle(delivery), name=f"run:{key[0]}:{key[1]}")
                 self._running[key] = task
-                task.add_done_callback(functools.partial(self._finished, key))
+                task.add_done_callback(functools.partial(self._finished, key, delivery))
         finally:
             cancel_listener.cancel()
             for task in list(self._running.values()):
                 task.cancel()
 
-    def _finished(self, key: tuple[str, int], task: asyncio.Task[None]) -> None:
+    async def shutdown(self, grace_s: float) -> None:
+        """Let the runs in flight finish (up to `grace_s`); runs cut off after that publish nothing
+        and are not acknowledged, so a broker that redelivers hands them to another worker."""
+        self._closing = True
+        if self._running:
+            await asyncio.wait(list(self._running.values()), timeout=grace_s)
+
+    def _finished(self, key: tuple[str, int], delivery: Delivery, task: asyncio.Task[None]) -> None:
         self._running.pop(key, None)
         self._slots.release()
-        if task.cancelled():
+        if task.cancelled() and not self._closing:
             # Cancelled before its first step (a Stop right after the task arrived): `execute`
             # never ran, so no final event went out and the run would stay queued forever.
             cancelled = FinalEvent(
@@ -102,7 +128,7 @@ class Worker:
                 error="Stopped by the user.",
                 finish_reason="cancelled",
             )
-            publish = asyncio.ensure_future(self._broker.publish(cancelled))
+            publish = asyncio.ensure_future(self._publish_and_ack(cancelled, delivery))
             self._publishing.add(publish)
             publish.add_done_callback(self._publishing.discard)
 
@@ -112,17 +138,47 @@ class Worker:
             if task is not None:
                 task.cancel()
 
-    async def _handle(self, delivery: Delivery) -> None:
-        final = await self.execute(delivery.task)
+    async def _publish_and_ack(self, final: FinalEvent, delivery: Delivery) -> None:
         await self._broker.publish(final)
         await delivery.ack()
+
+    async def _handle(self, delivery: Delivery) -> None:
+        task = delivery.task
+        if not await self._should_run(task):  # a redelivered task whose run already finished
+            log.info("run %s attempt %d is already final; skipping it", task.run_id, task.attempt)
+            await delivery.ack()
+            return
+        final = self._unknown_model(task) or await self.execute(task)
+        if self._closing and final.status == "cancelled":
+            return  # cut off by shutdown: not the user's stop, so another worker redoes it
+        await self._broker.publish(final)
+        if (
+            delivery.dead_letter is not None
+            and final.status == "error"
+            and final.error_kind in POISON_ERROR_KINDS
+        ):
+            await delivery.dead_letter(f"{final.error_kind}: {final.error}")
+        await delivery.ack()
+
+    def _unknown_model(self, task: RunTask) -> FinalEvent | None:
+        try:
+            self._resolve(task.model)
+        except UnknownModel as exc:
+            return _Recorder(task, time.perf_counter()).final(
+                "error", Usage(), "", error=str(exc), error_kind="unknown_model"
+            )
+        return None
 
     async def execute(self, task: RunTask) -> FinalEvent:
         """Stream one run, publishing start and chunk events; return the final event."""
         await self._broker.publish(StartedEvent(run_id=task.run_id, attempt=task.attempt))
         started = time.perf_counter()
         recorder = _Recorder(task, started)
+        key = self._cache_key(task)
         try:
+            cached = await self._cache_get(key) if key else None
+            if cached is not None:
+                return await self._replay(cached, recorder)
             provider = self._resolve(task.model)
             usage, finish_reason = await self._stream_with_retries(provider, task, recorder)
         except asyncio.CancelledError:
@@ -132,7 +188,52 @@ class Worker:
         except Exception as exc:  # a bug in an adapter must not kill the worker
             log.exception("run %s failed unexpectedly", task.run_id)
             return recorder.final("error", Usage(), "", error=f"Internal error: {exc}", error_kind="internal")
-        return recorder.final("done", usage, finish_reason)
+        final = recorder.final("done", usage, finish_reason)
+        if key:
+            await self._cache_put(key, recorder.cached_response(final))
+        return final
+
+    # --- response cache -------------------------------------------------------
+    def _cache_key(self, task: RunTask) -> str:
+        if self._cache is None or not cache_allowed(task.temperature, task.use_cache):
+            return ""
+        return cache_key(
+            task.model, task.system_prompt, task.prompt, task.temperature, task.max_tokens, task.seed
+        )
+
+    async def _cache_get(self, key: str) -> CachedResponse | None:
+        assert self._cache is not None
+        try:
+            return await self._cache.get(key)
+        except Exception:
+            log.warning("response cache lookup failed; calling the provider", exc_info=True)
+            return None
+
+    async def _cache_put(self, key: str, value: CachedResponse) -> None:
+        assert self._cache is not None
+        try:
+            await self._cache.put(key, value, self._cache_ttl_s)
+        except Exception:
+            log.warning("could not store a response in the cache", exc_info=True)
+
+    async def _replay(self, cached: CachedResponse, recorder: _Recorder) -> FinalEvent:
+        """Publish a cached answer's chunks at once, as the original call chunked it."""
+        for text in cached.chunks:
+            if text:
+                await self._broker.publish(recorder.chunk(text))
+        final = recorder.final(
+            "done",
+            Usage(input_tokens=cached.input_tokens, output_tokens=cached.output_tokens),
+            cached.finish_reason,
+        )
+        return final.model_copy(
+            update={
+                "output_text": cached.output_text,
+                "cache_hit": True,
+                "original_ttft_ms": cached.ttft_ms,
+                "original_total_ms": cached.total_ms,
+            }
+        )
 
     async def _stream_with_retries(
         self, provider: ChatProvider, task: RunTask, recorder: _Recorder
@@ -179,6 +280,10 @@ class Worker:
                 return item.usage, item.finish_reason
 
 
+async def _always(task: RunTask) -> bool:
+    return True
+
+
 class _Recorder:
     """Accumulates one attempt's output and timings and builds its events."""
 
@@ -207,6 +312,17 @@ class _Recorder:
         )
         self.chunks += 1
         return event
+
+    def cached_response(self, final: FinalEvent) -> CachedResponse:
+        return CachedResponse(
+            output_text=final.output_text,
+            chunks=list(self._parts),
+            input_tokens=final.input_tokens,
+            output_tokens=final.output_tokens,
+            finish_reason=final.finish_reason,
+            ttft_ms=final.ttft_ms,
+            total_ms=final.total_ms,
+        )
 
     def final(
         self, status: FinalStatus, usage: Usage, finish_reason: str, *, error: str = "", error_kind: str = ""

@@ -9,9 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.api.events import comparison_events
-from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut
+from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.runtime import Runtime
-from backend.services.comparisons import InvalidComparison, NotFound
+from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import ComparisonInput, friendly_message
 
 API_PREFIX = "/api/v1"
@@ -47,6 +47,15 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     async def _invalid_comparison(_: Request, exc: InvalidComparison) -> JSONResponse:
         return _errors_response(exc.errors)
 
+    @api.exception_handler(RateLimitExceeded)
+    async def _rate_limited(_: Request, exc: RateLimitExceeded) -> JSONResponse:
+        body = RateLimitOut(detail=exc.message, limit=exc.limit, retry_after_s=exc.retry_after_s)
+        return JSONResponse(
+            status_code=429,
+            content=body.model_dump(),
+            headers={"Retry-After": exc.retry_after_header},
+        )
+
     @api.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
@@ -73,7 +82,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         f"{API_PREFIX}/comparisons",
         response_model=ComparisonOut,
         status_code=201,
-        responses={422: {"model": ErrorOut}},
+        responses={422: {"model": ErrorOut}, 429: {"model": RateLimitOut}},
         tags=["comparisons"],
     )
     async def create_comparison(payload: ComparisonInput) -> ComparisonOut:
@@ -103,12 +112,12 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         return {"cancelled": await get_runtime().comparisons.cancel(comparison_id)}
 
     @api.get(f"{API_PREFIX}/health", tags=["ops"])
-    async def health() -> dict[str, str]:
-        runtime = get_runtime()
-        async with runtime.db.session() as session:
-            from sqlalchemy import text
-
-            await session.execute(text("SELECT 1"))
-        return {"status": "ok", "database": "ok", "queue": "embedded"}
+    async def health() -> JSONResponse:
+        """Each dependency: database, queue (embedded or Kafka) and workers (fresh heartbeats)."""
+        report = await get_runtime().health()
+        ok = report.pop("ok")
+        return JSONResponse(
+            status_code=200 if ok else 503, content={"status": "ok" if ok else "error", **report}
+        )
 
     return api

@@ -45,18 +45,19 @@ async def comparison_events(
     version = -1
     while pending:
         update = follower.collect(pending)
-        for run_key, _offset, text, tokens, ttft, elapsed, status in update.entries:
-            run_id, attempt = run_key.rsplit(":", 1)
+        for entry in update.entries:
+            run_id, attempt = entry[0].rsplit(":", 1)
+            live = hub.get(run_id)
             yield _sse(
                 "delta",
                 {
                     "run_id": run_id,
                     "attempt": int(attempt),
-                    "text": text,
-                    "output_tokens": tokens,
-                    "ttft_ms": ttft,
-                    "elapsed_ms": elapsed,
-                    "status": status,
+                    "text": entry[2],
+                    "output_tokens": entry[3],
+                    "ttft_ms": live.ttft_ms if live else None,
+                    "elapsed_ms": live.elapsed_ms if live else None,
+                    "status": live.status if live else None,
                 },
             )
         finished = {rid for rid, live in update.status_changed.items() if live.is_final}

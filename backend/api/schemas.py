@@ -39,6 +39,8 @@ class RunOut(BaseModel):
     output_tokens: int
     cost_usd: float
     cache_hit: bool
+    original_ttft_ms: float | None = None
+    original_total_ms: float | None = None
 
     @classmethod
     def of(cls, run: RunRecord) -> RunOut:
@@ -60,6 +62,8 @@ class RunOut(BaseModel):
             output_tokens=run.output_tokens,
             cost_usd=run.cost_usd,
             cache_hit=run.cache_hit,
+            original_ttft_ms=run.original_ttft_ms,
+            original_total_ms=run.original_total_ms,
         )
 
 
@@ -86,3 +90,11 @@ class ComparisonOut(BaseModel):
 class ErrorOut(BaseModel):
     detail: str
     errors: dict[str, str] = {}
+
+
+class RateLimitOut(BaseModel):
+    """429: the user is over a rate limit; the Retry-After header repeats `retry_after_s`."""
+
+    detail: str
+    limit: str  # "requests_per_minute" | "tokens_per_day"
+    retry_after_s: float

@@ -137,6 +137,9 @@ class Run(Base):
     output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     cache_hit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set on a cache replay: the timings of the provider call that produced the answer.
+    original_ttft_ms: Mapped[float | None] = mapped_column(Float)
+    original_total_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
 

@@ -69,6 +69,9 @@ class RunRecord:
     cache_hit: bool
     created_at: datetime
     finished_at: datetime | None
+    original_ttft_ms: float | None = None
+    """On a cache replay: time to first token of the call that produced the answer."""
+    original_total_ms: float | None = None
 
     @property
     def is_final(self) -> bool:
@@ -148,6 +151,8 @@ def run_record(run: Run) -> RunRecord:
         cache_hit=run.cache_hit,
         created_at=run.created_at,
         finished_at=run.finished_at,
+        original_ttft_ms=run.original_ttft_ms,
+        original_total_ms=run.original_total_ms,
     )
 
 

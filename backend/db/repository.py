@@ -276,6 +276,8 @@ async def save_run_result(
     output_tokens: int,
     cost_usd: float,
     cache_hit: bool = False,
+    original_ttft_ms: float | None = None,
+    original_total_ms: float | None = None,
 ) -> bool:
     """Store a run's final result (``status`` done, error or cancelled) in one transaction.
 
@@ -298,6 +300,8 @@ async def save_run_result(
             output_tokens=output_tokens,
             cost_usd=cost_usd,
             cache_hit=cache_hit,
+            original_ttft_ms=original_ttft_ms,
+            original_total_ms=original_total_ms,
             finished_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
@@ -322,6 +326,8 @@ async def reset_run_for_retry(session: AsyncSession, run_id: str) -> RunRecord:
             output_tokens=0,
             cost_usd=0.0,
             cache_hit=False,
+            original_ttft_ms=None,
+            original_total_ms=None,
             finished_at=None,
         )
         .execution_options(synchronize_session=False)

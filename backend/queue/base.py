@@ -17,6 +17,8 @@ class Delivery:
 
     task: RunTask
     ack: Callable[[], Awaitable[None]]
+    # Kafka: send the original request to the dead-letter topic with a reason (poison message).
+    dead_letter: Callable[[str], Awaitable[None]] | None = None
 
 
 class Broker(Protocol):

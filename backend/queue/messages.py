@@ -28,6 +28,7 @@ class RunTask(_Message):
     temperature: float = 0.7
     max_tokens: int = 1024
     seed: int | None = None
+    use_cache: bool = False  # the user asked for the response cache even at temperature > 0
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunTask:
@@ -73,6 +74,10 @@ class FinalEvent(_Message):
     output_tokens: int = 0
     ttft_ms: float | None = None
     total_ms: float = 0.0
+    # A replay from the response cache: ttft_ms/total_ms are the replay's, these the original call's.
+    cache_hit: bool = False
+    original_ttft_ms: float | None = None
+    original_total_ms: float | None = None
 
 
 RunEvent = Annotated[StartedEvent | ChunkEvent | FinalEvent, Field(discriminator="kind")]

@@ -7,10 +7,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from backend.catalog import load_catalog
+from backend.catalog import estimate_tokens, load_catalog
 from backend.db import repository
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
+from backend.limits import InProcessRateLimiter, RateLimiter, RateLimitExceeded, limits_from
 from backend.providers import registry
 from backend.queue.base import Broker
 from backend.queue.messages import CancelRequest, RunTask
@@ -37,11 +38,19 @@ class _CachedAvailability:
 
 
 class ComparisonService:
-    def __init__(self, db: Database, broker: Broker, hub: RunHub, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        hub: RunHub,
+        settings: Settings,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._db = db
         self._broker = broker
         self._hub = hub
         self._settings = settings
+        self._limiter = limiter or InProcessRateLimiter(limits_from(settings))
         self._availability: dict[str, _CachedAvailability] = {}
 
     # --- models ------------------------------------------------------------
@@ -80,8 +89,16 @@ class ComparisonService:
         return data
 
     async def create(self, user_id: str, payload: object) -> ComparisonRecord:
-        """Validate, save the comparison and its runs, then queue one task per run."""
+        """Validate, check the user's rate limits, save the comparison and its runs, then
+        queue one task per run.  Raises InvalidComparison or RateLimitExceeded before
+        anything is written."""
         data = await self.validate(payload)
+        prompt_tokens = _prompt_tokens(data.system_prompt, data.prompt)
+        await self._limiter.reserve(
+            user_id,
+            requests=len(data.panes),
+            tokens=sum(prompt_tokens + pane.max_tokens for pane in data.panes),
+        )
         async with self._db.session() as session:
             project_id = data.project_id or await repository.default_project_id(session, user_id)
             record = await repository.create_comparison(
@@ -90,7 +107,7 @@ class ComparisonService:
                 project_id=project_id,
                 prompt=data.prompt,
                 system_prompt=data.system_prompt,
-                settings={},
+                settings={"use_cache": True} if data.use_cache else {},
                 runs=[
                     NewRun(
                         model=pane.model,
@@ -121,6 +138,7 @@ class ComparisonService:
                 temperature=float(run.params.get("temperature", 0.7)),
                 max_tokens=int(run.params.get("max_tokens", 1024)),
                 seed=run.params.get("seed"),
+                use_cache=bool(record.settings.get("use_cache", False)),
             )
         )
 
@@ -168,6 +186,13 @@ class ComparisonService:
         if run_id not in {r.id for r in record.runs}:
             raise NotFound(f"No run {run_id} in comparison {comparison_id}.")
         old = next(r for r in record.runs if r.id == run_id)
+        # A retry calls the provider again: one more request and its tokens.
+        await self._limiter.reserve(
+            record.user_id,
+            requests=1,
+            tokens=_prompt_tokens(record.system_prompt, record.prompt)
+            + int(old.params.get("max_tokens", 1024)),
+        )
         await self._broker.request_cancel(CancelRequest(run_id=old.id, attempt=old.attempt))
         async with self._db.session() as session:
             run = await repository.reset_run_for_retry(session, run_id)
@@ -175,4 +200,9 @@ class ComparisonService:
         return run
 
 
-__all__ = ["ComparisonService", "InvalidComparison", "NotFound"]
+def _prompt_tokens(system_prompt: str, prompt: str) -> int:
+    """The estimate validation uses for the context window, reused for the token budget."""
+    return estimate_tokens(system_prompt + "\n" + prompt)
+
+
+__all__ = ["ComparisonService", "InvalidComparison", "NotFound", "RateLimitExceeded"]

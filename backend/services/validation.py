@@ -36,6 +36,10 @@ class ComparisonInput(BaseModel):
     system_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     panes: list[PaneInput] = Field(max_length=MAX_PANES)
     project_id: str | None = None
+    use_cache: bool = Field(
+        default=False,
+        description="Replay cached answers even at temperature > 0 (temperature 0 always uses the cache).",
+    )
 
 
 class InvalidComparison(ValueError):

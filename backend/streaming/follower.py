@@ -9,6 +9,7 @@ count, and an emoji would otherwise shift every later chunk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,16 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def short_key(run_key: str) -> str:
+    """The browser's key for a run: 8 hex digits of its id are unique within a page."""
+    run_id, attempt = run_key.rsplit(":", 1)
+    return f"{run_id[:8]}:{attempt}"
+
+
+def _ms(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
 @dataclass(slots=True)
 class _Sent:
     run_key: str
@@ -26,19 +37,24 @@ class _Sent:
     utf16: int = 0
     status: str = ""
     tokens: int = -1
+    ttft_sent: bool = False
+    resets: int = 0
 
 
 @dataclass(slots=True)
 class FollowUpdate:
-    # one entry per run with news: [run_key, utf16_offset, text, tokens, ttft_ms, elapsed_ms, status]
+    # One entry per run with news: [key, utf16_offset, new_text, tokens], followed by
+    # [ttft_ms, elapsed_ms, status] only when the status changed or the first token arrived.
+    # Every byte here is paid on every flush of every pane, so the common entry stays short.
     entries: list[list[Any]] = field(default_factory=list)
     status_changed: dict[str, LiveRun] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
 
 
 class Follower:
-    def __init__(self, hub: RunHub) -> None:
+    def __init__(self, hub: RunHub, client_key: Callable[[str], str] = str) -> None:
         self._hub = hub
+        self._client_key = client_key
         self._sent: dict[str, _Sent] = {}
 
     def collect(self, runs: dict[str, str]) -> FollowUpdate:
@@ -50,21 +66,18 @@ class Follower:
                 update.unknown.add(run_id)
                 continue
             sent = self._sent.get(run_id)
-            if sent is None or sent.run_key != run_key:
-                sent = self._sent[run_id] = _Sent(run_key)
+            if sent is None or sent.run_key != run_key or sent.resets != live.resets:
+                # a new run, or its text restarted: send it again from offset 0 (the browser replaces it)
+                sent = self._sent[run_id] = _Sent(run_key, resets=live.resets)
             new_text = live.text_after(sent.chars)
-            if new_text or live.status != sent.status or live.output_tokens != sent.tokens:
-                update.entries.append(
-                    [
-                        run_key,
-                        sent.utf16,
-                        new_text,
-                        live.output_tokens,
-                        live.ttft_ms,
-                        live.elapsed_ms,
-                        live.status,
-                    ]
-                )
+            status_changed = live.status != sent.status
+            first_token = live.ttft_ms is not None and not sent.ttft_sent
+            if new_text or status_changed or first_token or live.output_tokens != sent.tokens:
+                entry: list[Any] = [self._client_key(run_key), sent.utf16, new_text, live.output_tokens]
+                if status_changed or first_token:
+                    entry += [_ms(live.ttft_ms), _ms(live.elapsed_ms), live.status]
+                    sent.ttft_sent = live.ttft_ms is not None
+                update.entries.append(entry)
                 sent.chars += len(new_text)
                 sent.utf16 += utf16_len(new_text)
                 sent.tokens = live.output_tokens

@@ -32,6 +32,7 @@ class LiveRun:
     started_at: float | None = None  # wall clock, for the browser's live timer
     final: FinalEvent | None = None
     saved: bool = False
+    resets: int = 0  # bumped when the text restarts (redelivered task) or is replaced by the final event
 
     @property
     def text(self) -> str:
@@ -78,7 +79,9 @@ class RunHub:
             return None
         if isinstance(event, StartedEvent):
             if live.next_seq > 0:  # redelivered task restarting from scratch
+                resets = live.resets + 1
                 live = self.track(event.run_id, event.attempt)
+                live.resets = resets
             live.status = "running"
             live.started_at = time.time()
         elif isinstance(event, ChunkEvent):
@@ -100,6 +103,7 @@ class RunHub:
             if event.output_text != live.text:  # missed chunks: the final event is authoritative
                 live.parts[:] = [event.output_text]
                 live.length = len(event.output_text)
+                live.resets += 1
             live.output_tokens = event.output_tokens
             live.elapsed_ms = event.total_ms
             live.ttft_ms = event.ttft_ms

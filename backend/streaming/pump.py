@@ -71,7 +71,11 @@ class EventPump:
                     total_ms=event.total_ms,
                     input_tokens=event.input_tokens,
                     output_tokens=event.output_tokens,
-                    cost_usd=estimate_cost_usd(model, usage),
+                    # A cache replay called no provider: it cost nothing.
+                    cost_usd=0.0 if event.cache_hit else estimate_cost_usd(model, usage),
+                    cache_hit=event.cache_hit,
+                    original_ttft_ms=event.original_ttft_ms,
+                    original_total_ms=event.original_total_ms,
                 )
         except Exception:
             log.exception("could not save the result of run %s", event.run_id)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from backend.db.records import ComparisonRecord, RunRecord
-from backend.providers.base import ChatRequest
+from backend.providers.base import ChatProvider, ChatRequest, StreamItem
 from backend.providers.simulated import simulated_text
+from backend.runtime import Runtime, running
 from backend.services.comparisons import ComparisonService
 from backend.settings import Settings
+from tests.redis_support import TEST_REDIS_URL, redis_prefix
 
 
 def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
@@ -29,6 +35,9 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "embedded_workers": 16,
         "provider_timeout_seconds": 30.0,
         "provider_probe_timeout_seconds": 0.3,
+        "redis_url": "",  # in-process cache and limits unless a test asks for Redis
+        "rate_limit_requests_per_minute": 60,
+        "rate_limit_tokens_per_day": 2_000_000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -84,3 +93,45 @@ async def wait_for_live_text(
         if loop.time() > deadline:
             raise AssertionError(f"run {run_id} produced no text in {timeout} s (status {run.status})")
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running_on(
+    backend: str, database_url: str, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[Runtime]:
+    """A started runtime whose response cache and rate limits are in-process ("memory") or on
+    the test Redis ("redis", under a fresh key prefix that is deleted afterwards)."""
+    if backend == "memory":
+        async with running(make_settings(database_url, tmp_path, **overrides)) as runtime:
+            yield runtime
+        return
+    async with redis_prefix() as (_, prefix):
+        settings = make_settings(
+            database_url, tmp_path, redis_url=TEST_REDIS_URL, redis_key_prefix=prefix, **overrides
+        )
+        async with running(settings) as runtime:
+            yield runtime
+
+
+class ProviderCalls:
+    """Counts provider calls per model by wrapping what the worker's resolver returns
+    (install it before the runtime starts: the worker takes the resolver at start)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        real = Runtime.resolve_provider
+        calls = self.calls
+
+        class Counting:
+            def __init__(self, inner: ChatProvider) -> None:
+                self._inner = inner
+
+            async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+                calls.append(request.model)
+                async for item in self._inner.stream(request):
+                    yield item
+
+        def resolve(runtime: Runtime, model_id: str) -> ChatProvider:
+            return Counting(real(runtime, model_id))
+
+        monkeypatch.setattr(Runtime, "resolve_provider", resolve)

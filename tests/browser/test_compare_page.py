@@ -8,6 +8,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import Page, expect
 
+from backend.streaming.follower import short_key
+
 pytestmark = pytest.mark.browser
 
 RUN_TIMEOUT_MS = 60_000
@@ -27,6 +29,10 @@ def _pane_statuses(page: Page) -> list[str]:
 
 def _live_text(page: Page, run_key: str) -> str:
     return page.evaluate("(k) => (window.__llmLive && window.__llmLive.get(k)?.text) || ''", run_key)
+
+
+def _live_key(run: dict) -> str:
+    return short_key(f"{run['id']}:{run['attempt']}")
 
 
 def _comparison_id(page: Page) -> str:
@@ -64,7 +70,7 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str) ->
     comparison = _saved(app_url, _comparison_id(page))
     assert [r["status"] for r in comparison["runs"]] == ["done", "done", "done"]
     for run in comparison["runs"]:
-        key = f"{run['id']}:{run['attempt']}"
+        key = _live_key(run)
         assert _live_text(page, key) == run["output_text"], "the browser lost or duplicated text"
         assert run["output_tokens"] > 0 and run["ttft_ms"] is not None
     expect(page.get_by_test_id("final-metrics")).to_have_count(3)
@@ -84,9 +90,9 @@ def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str) -> None:
     _wait_all_done(page)
     comparison = _saved(app_url, comparison_id)
     for run in comparison["runs"]:
-        locator = page.locator(f"[data-testid=pane][data-run-key='{run['id']}:{run['attempt']}']")
+        locator = page.locator(f"[data-testid=pane][data-run-key='{_live_key(run)}']")
         expect(locator).to_have_count(1)
-        live = _live_text(page, f"{run['id']}:{run['attempt']}")
+        live = _live_text(page, _live_key(run))
         # A run that ended before the reload shows its saved text; the others were re-sent whole.
         if live:
             assert live == run["output_text"]

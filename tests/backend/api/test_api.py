@@ -46,7 +46,7 @@ def parse_sse(raw: str) -> list[tuple[str, Any]]:
 async def test_health(client: httpx.AsyncClient) -> None:
     response = await client.get(f"{PREFIX}/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "queue": "embedded"}
+    assert response.json() == {"status": "ok", "database": "ok", "queue": "embedded", "workers": "in-process"}
 
 
 async def test_models(client: httpx.AsyncClient) -> None:

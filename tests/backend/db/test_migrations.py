@@ -40,11 +40,14 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         await db.upgrade()
         tables, indexes, version = _schema(database_url)
         assert tables == APP_TABLES | {"alembic_version"}
-        assert version == "0001"
+        assert version == "0002"
         for table, names in APP_INDEXES.items():
             assert names <= indexes[table]
 
         await db.downgrade("-1")
+        _, _, version = _schema(database_url)
+        assert version == "0001"
+        await db.downgrade("base")
         tables, indexes, version = _schema(database_url)
         assert tables == {"alembic_version"}
         assert version is None
@@ -52,7 +55,7 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         await db.upgrade()
         tables, _, version = _schema(database_url)
         assert tables == APP_TABLES | {"alembic_version"}
-        assert version == "0001"
+        assert version == "0002"
         await db.upgrade()  # already at head: a no-op
     finally:
         await db.dispose()
@@ -83,4 +86,4 @@ def test_alembic_cli_uses_settings_url(database_url: str) -> None:
     assert proc.returncode == 0, proc.stderr
     tables, _, version = _schema(database_url)
     assert tables == APP_TABLES | {"alembic_version"}
-    assert version == "0001"
+    assert version == "0002"

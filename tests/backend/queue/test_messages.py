@@ -118,3 +118,23 @@ def test_messages_forbid_extra_fields_and_are_frozen() -> None:
     task = _task()
     with pytest.raises(ValidationError):
         task.prompt = "changed"  # type: ignore[misc]
+
+
+def test_cache_fields_default_so_older_messages_still_parse() -> None:
+    old_final = b'{"kind":"final","run_id":"r","attempt":0,"status":"done","output_text":"hi","chunks":1}'
+    final = decode_event(old_final)
+    assert isinstance(final, FinalEvent)
+    assert (final.cache_hit, final.original_ttft_ms, final.original_total_ms) == (False, None, None)
+    old_task = b'{"run_id":"r","comparison_id":"c","model":"simulated:swift","prompt":"p"}'
+    assert RunTask.from_bytes(old_task).use_cache is False
+    replay = FinalEvent(
+        run_id="r",
+        attempt=0,
+        status="done",
+        output_text="hi",
+        chunks=1,
+        cache_hit=True,
+        original_ttft_ms=120.5,
+        original_total_ms=900.0,
+    )
+    assert decode_event(replay.to_bytes()) == replay

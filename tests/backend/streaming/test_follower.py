@@ -207,3 +207,43 @@ async def test_bytes_sent_over_a_whole_run_equal_the_answer() -> None:
         assert received[run_id] == expected == live.text
         # linear: every character was sent exactly once
         assert len(received[run_id]) == len(live.text)
+
+
+async def test_restarted_run_is_sent_again_from_offset_zero() -> None:
+    """A redelivered task restarts the run (Kafka, worker died mid-stream): the browser's
+    pane must restart with it, not append the second stream to the first."""
+    hub = RunHub()
+    hub.track("r", 0)
+    follower = Follower(hub)
+    await hub.apply(StartedEvent(run_id="r", attempt=0))
+    await hub.apply(chunk(0, "Hello"))
+    await hub.apply(chunk(1, " wor"))
+    assert [e[1:3] for e in follower.collect({"r": KEY}).entries] == [[0, "Hello wor"]]
+
+    await hub.apply(StartedEvent(run_id="r", attempt=0))  # another worker starts over
+    restarted = follower.collect({"r": KEY})
+    assert [e[1:3] for e in restarted.entries] == [[0, ""]]
+    await hub.apply(chunk(0, "Hello"))
+    after = follower.collect({"r": KEY})
+    assert [e[1:3] for e in after.entries] == [[0, "Hello"]]
+
+    # The browser applies (offset, text) as in live_pane.jsx: offset 0 replaces the text.
+    browser = ""
+    for update in (restarted, after):
+        for _key, off, piece, *_ in update.entries:
+            browser = browser[:off] + piece if off > 0 else piece
+    assert browser == "Hello" == hub.get("r").text  # type: ignore[union-attr]
+
+
+async def test_final_text_replacing_missed_chunks_is_sent_from_offset_zero() -> None:
+    hub = RunHub()
+    hub.track("r", 0)
+    follower = Follower(hub)
+    await hub.apply(chunk(0, "Hel"))
+    follower.collect({"r": KEY})
+    await hub.apply(chunk(2, "XX"))  # seq 1 was missed: dropped
+    await hub.apply(
+        FinalEvent(run_id="r", attempt=0, status="done", output_text="Hello world", chunks=3, output_tokens=3)
+    )
+    entries = follower.collect({"r": KEY}).entries
+    assert [e[1:3] for e in entries] == [[0, "Hello world"]]

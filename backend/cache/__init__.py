@@ -1,0 +1,27 @@
+"""Response cache: in-process by default, Redis when REDIS_URL is set."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from backend.cache.base import CachedResponse, ResponseCache, cache_allowed, cache_key
+from backend.cache.memory import InProcessResponseCache
+from backend.cache.redis_cache import RedisResponseCache
+from backend.settings import Settings
+
+
+def make_response_cache(settings: Settings) -> ResponseCache:
+    if settings.redis_url:
+        return RedisResponseCache(Redis.from_url(settings.redis_url), settings.redis_key_prefix)
+    return InProcessResponseCache()
+
+
+__all__ = [
+    "CachedResponse",
+    "InProcessResponseCache",
+    "RedisResponseCache",
+    "ResponseCache",
+    "cache_allowed",
+    "cache_key",
+    "make_response_cache",
+]

@@ -1,0 +1,36 @@
+"""Per-user rate limits: in-process by default, Redis when REDIS_URL is set."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from backend.limits.base import Limits, RateLimiter, RateLimitExceeded
+from backend.limits.memory import InProcessRateLimiter
+from backend.limits.redis_limits import RedisRateLimiter
+from backend.settings import Settings
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        requests_per_minute=settings.rate_limit_requests_per_minute,
+        tokens_per_day=settings.rate_limit_tokens_per_day,
+    )
+
+
+def make_rate_limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter(
+            Redis.from_url(settings.redis_url), limits_from(settings), settings.redis_key_prefix
+        )
+    return InProcessRateLimiter(limits_from(settings))
+
+
+__all__ = [
+    "InProcessRateLimiter",
+    "Limits",
+    "RateLimitExceeded",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "limits_from",
+    "make_rate_limiter",
+]

@@ -1,0 +1,345 @@
+"""The Broker on Kafka (aiokafka): the same contract as the embedded queue, across processes.
+
+Topics (names from `kafka_topics.Topics`): `requests` (one RunTask per run, keyed by
+comparison and run so a comparison's panes spread over partitions), `events`
+(started/chunk/final, keyed by run so a run's events stay in order),
+`cancellations`, `dead-letter` and `heartbeats`.
+
+- Web side (`role="web"`): `submit`/`request_cancel` produce; `events()` reads every
+  partition of the events topic from the end (no group: every replica sees every
+  event, so whichever replica a browser is on gets its chunks).
+- Worker side (`role="worker"`): `deliveries()` reads requests in the shared worker
+  group without auto-commit; a delivery's `ack` commits its offset once the run's
+  final event is out (at-least-once; see `offsets.OffsetTracker`).  Unparseable
+  requests go to the dead-letter topic and are committed.
+- Recovery: producing retries with backoff; a watchdog re-creates missing topics
+  (a restarted broker with memory storage loses them) and re-reads a tailed topic
+  from its start when its partitions changed or its end moved back behind our
+  position (Tansu then returns empty fetches, not OFFSET_OUT_OF_RANGE).  The
+  worker group rejoins and re-reads uncommitted requests by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from backend.queue.base import AnyEvent, Delivery
+from backend.queue.kafka_topics import Topics, ensure_topics
+from backend.queue.messages import CancelRequest, RunTask, decode_event
+from backend.queue.offsets import OffsetTracker
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Role = Literal["web", "worker"]
+SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
+
+
+class KafkaBroker:
+    def __init__(self, settings: Settings, role: Role) -> None:
+        self._settings = settings
+        self._role = role
+        self.topics = Topics.from_settings(settings)
+        self._bootstrap = settings.kafka_bootstrap_servers
+        self._producer: AIOKafkaProducer | None = None
+        self._consumers: list[AIOKafkaConsumer] = []
+        self._events: AIOKafkaConsumer | None = None
+        self._cancels: AIOKafkaConsumer | None = None
+        self._requests: AIOKafkaConsumer | None = None
+        self._trackers: dict[TopicPartition, OffsetTracker] = {}
+        self._inflight: dict[tuple[str, int], list[tuple[TopicPartition, int]]] = {}
+        self._waiters: dict[tuple[str, int], asyncio.Event] = {}
+        self._ensure_lock = asyncio.Lock()
+        self._ensured_at = 0.0
+        self._paused = False
+        self._closed = False
+        self.heartbeats: dict[str, float] = {}  # worker id -> last heartbeat (web side)
+        self._tails: list[tuple[AIOKafkaConsumer, str]] = []
+        self._background: list[asyncio.Task[None]] = []
+
+    # --- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        await self._ensure_topics(force=True)
+        self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, linger_ms=2, acks=1)
+        await self._producer.start()
+        if self._role == "web":
+            self._events = await self._tail(self.topics.events)
+            heartbeats = await self._tail(self.topics.heartbeats, back=200)
+            self._background.append(asyncio.create_task(self._watch_heartbeats(heartbeats)))
+        else:
+            self._cancels = await self._tail(self.topics.cancellations)
+        self._background.append(asyncio.create_task(self._watchdog()))
+
+    async def stop(self) -> None:
+        self._closed = True
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for consumer in self._consumers:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+        self._consumers.clear()
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+
+    async def _ensure_topics(self, force: bool = False) -> None:
+        async with self._ensure_lock:
+            if not force and time.monotonic() - self._ensured_at < 2.0:
+                return  # another sender just did it
+            await ensure_topics(self._settings, self.topics)
+            self._ensured_at = time.monotonic()
+
+    async def _tail(self, topic: str, back: int = 0) -> AIOKafkaConsumer:
+        """A group-less consumer on every partition of `topic`, positioned `back` messages from the end."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        self._consumers.append(consumer)
+        assert self._producer is not None
+        partitions = [TopicPartition(topic, p) for p in sorted(await self._producer.partitions_for(topic))]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            consumer.seek(tp, max(0, ends[tp] - back))
+        self._tails.append((consumer, topic))
+        return consumer
+
+    async def _watchdog(self, every_s: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self._check_topics()
+            except Exception as exc:  # broker down: try again next round
+                log.debug("Kafka watchdog: %r", exc)
+
+    async def _check_topics(self) -> None:
+        """Notice a broker that lost its topics (restart) and put everything back on track."""
+        assert self._producer is not None
+        client = self._producer.client
+        cluster = await client.fetch_all_metadata()
+        if not set(self.topics.partitions(self._settings)) <= cluster.topics():
+            log.warning("Kafka topics are missing (broker restarted?); creating them again")
+            await self._ensure_topics(force=True)
+            cluster = await client.fetch_all_metadata()
+        for consumer, topic in self._tails:
+            tps = {TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()}
+            if not tps:
+                continue
+            if tps != consumer.assignment():
+                log.warning("partitions of %s changed; reading it again from the start", topic)
+                consumer.assign(sorted(tps))
+                for tp in tps:
+                    consumer.seek(tp, 0)
+                continue
+            await _rewind_if_truncated(consumer, tps)
+        if self._requests is not None and self._requests.assignment():
+            await _rewind_if_truncated(self._requests, set(self._requests.assignment()))
+
+    # --- producing -------------------------------------------------------------------
+    async def _send(
+        self, topic: str, value: bytes, key: str, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        assert self._producer is not None, "start() the broker first"
+        deadline = time.monotonic() + SEND_TIMEOUT_S
+        delay = 0.2
+        while True:
+            if self._closed:
+                raise RuntimeError("the Kafka broker client is stopped")
+            try:
+                await asyncio.wait_for(
+                    self._producer.send_and_wait(topic, value, key=key.encode(), headers=headers), 10.0
+                )
+                return
+            except (KafkaError, TimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("sending to %s failed (%r); retrying in %.1f s", topic, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3.0)
+            with contextlib.suppress(Exception):
+                await self._ensure_topics()  # a restarted broker may have lost them
+
+    async def submit(self, task: RunTask) -> None:
+        await self._send(self.topics.requests, task.to_bytes(), f"{task.comparison_id}:{task.run_id}")
+
+    async def request_cancel(self, cancel: CancelRequest) -> None:
+        await self._send(self.topics.cancellations, cancel.to_bytes(), cancel.run_id)
+
+    async def publish(self, event: AnyEvent) -> None:
+        await self._send(self.topics.events, event.to_bytes(), event.run_id)
+
+    async def dead_letter(self, data: bytes, reason: str, source: str) -> None:
+        headers = [("reason", reason.encode()), ("source", source.encode())]
+        await self._send(self.topics.dead_letter, data, source, headers)
+
+    async def publish_heartbeat(self, worker_id: str) -> None:
+        beat = json.dumps({"worker_id": worker_id, "ts": time.time()}).encode()
+        await self._send(self.topics.heartbeats, beat, worker_id)
+
+    def live_workers(self, max_age_s: float) -> list[str]:
+        now = time.time()
+        return sorted(w for w, ts in self.heartbeats.items() if now - ts <= max_age_s)
+
+    async def reachable(self, timeout_s: float = 2.0) -> bool:
+        """Whether a bootstrap server accepts a connection and answers a metadata request."""
+        if self._producer is None:
+            return False
+        try:
+            metadata = await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout_s)
+        except (KafkaError, TimeoutError, OSError):
+            return False
+        return bool(metadata.brokers())
+
+    # --- consuming -------------------------------------------------------------------
+    async def _records(self, consumer: AIOKafkaConsumer) -> AsyncIterator[Any]:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for records in batches.values():
+                for record in records:
+                    yield record
+
+    async def events(self) -> AsyncIterator[AnyEvent]:
+        assert self._events is not None, "events() is for the web role"
+        async for record in self._records(self._events):
+            try:
+                yield decode_event(record.value)
+            except ValueError:
+                log.warning("dropping an undecodable event at %s/%s", record.partition, record.offset)
+
+    async def cancellations(self) -> AsyncIterator[CancelRequest]:
+        assert self._cancels is not None, "cancellations() is for the worker role"
+        async for record in self._records(self._cancels):
+            with contextlib.suppress(ValueError):
+                yield CancelRequest.from_bytes(record.value)
+
+    async def _watch_heartbeats(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                async for record in self._records(consumer):
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        beat = json.loads(record.value)
+                        self.heartbeats[str(beat["worker_id"])] = float(beat["ts"])
+            except KafkaError as exc:
+                log.warning("heartbeat consumer failed (%r); retrying", exc)
+                await asyncio.sleep(1.0)
+
+    def pause_deliveries(self) -> None:
+        """Stop handing out new tasks (graceful shutdown); in-flight ones can still ack."""
+        self._paused = True
+
+    async def deliveries(self) -> AsyncIterator[Delivery]:
+        consumer = self._requests_consumer()
+        await consumer.start()
+        self._consumers.append(consumer)
+        while True:
+            if self._paused:
+                await asyncio.sleep(3600)
+                continue
+            batches = await consumer.getmany(timeout_ms=1000, max_records=50)
+            for tp, records in batches.items():
+                for record in records:
+                    tracker = self._trackers.get(tp)
+                    if self._paused or tracker is None or tp not in consumer.assignment():
+                        break  # revoked meanwhile: its new owner fetches it again
+                    tracker.add(record.offset)
+                    delivery = await self._delivery(tp, record)
+                    if delivery is not None:
+                        yield delivery
+
+    def _requests_consumer(self) -> AIOKafkaConsumer:
+        s = self._settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=s.kafka_worker_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+            rebalance_timeout_ms=s.kafka_session_timeout_ms,
+            metadata_max_age_ms=5000,
+        )
+        consumer.subscribe([self.topics.requests], listener=_Rebalance(self))
+        self._requests = consumer
+        return consumer
+
+    async def _delivery(self, tp: TopicPartition, record: Any) -> Delivery | None:
+        source = f"{tp.topic}/{tp.partition}/{record.offset}"
+        try:
+            task = RunTask.from_bytes(record.value)
+        except ValueError as exc:
+            log.error("dead-lettering unparseable request %s: %s", source, exc)
+            await self.dead_letter(record.value or b"", f"unparseable request: {exc}", source)
+            await self._complete([(tp, record.offset)])
+            return None
+        key = (task.run_id, task.attempt)
+        if key in self._inflight:  # redelivered while this process still runs it
+            self._inflight[key].append((tp, record.offset))
+            return None
+        self._inflight[key] = [(tp, record.offset)]
+        self._waiters[key] = asyncio.Event()
+
+        async def ack() -> None:
+            self._waiters.pop(key, asyncio.Event()).set()
+            await self._complete(self._inflight.pop(key, []))
+
+        async def dead_letter(reason: str) -> None:
+            await self.dead_letter(record.value, reason, source)
+
+        return Delivery(task=task, ack=ack, dead_letter=dead_letter)
+
+    async def _complete(self, offsets: list[tuple[TopicPartition, int]]) -> None:
+        commits: dict[TopicPartition, int] = {}
+        for tp, offset in offsets:
+            tracker = self._trackers.get(tp)
+            commit = tracker.complete(offset) if tracker is not None else None
+            if commit is not None:
+                commits[tp] = commit
+        if commits and self._requests is not None:
+            try:
+                await self._requests.commit(commits)
+            except Exception as exc:  # rebalanced meanwhile: the new owner will skip or redo it
+                log.warning("could not commit %s: %r", commits, exc)
+
+    async def drain(self, partitions: set[TopicPartition], timeout_s: float) -> None:
+        """Give in-flight runs of partitions being revoked a moment to finish (then they are redone)."""
+        waiting = [
+            self._waiters[key].wait()
+            for key, where in self._inflight.items()
+            if key in self._waiters and any(tp in partitions for tp, _ in where)
+        ]
+        if waiting:
+            await asyncio.wait([asyncio.ensure_future(w) for w in waiting], timeout=timeout_s)
+        for tp in partitions:
+            self._trackers.pop(tp, None)
+
+
+async def _rewind_if_truncated(consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
+    """A partition whose end is behind our position was lost (broker restarted with memory
+    storage); Tansu answers such fetches with nothing rather than OFFSET_OUT_OF_RANGE."""
+    ends = await consumer.end_offsets(sorted(tps))
+    for tp in tps:
+        if ends[tp] < await consumer.position(tp):
+            log.warning("%s is behind our position (broker restarted?); reading it from 0", tp)
+            consumer.seek(tp, 0)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._broker.drain(set(revoked), self._broker._settings.kafka_session_timeout_ms / 2000)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        for tp in assigned:
+            self._broker._trackers[tp] = OffsetTracker()

@@ -1,0 +1,38 @@
+"""Which request offset a worker may commit, with several runs of a partition in flight.
+
+Kafka commits one offset per partition ("everything before this is done"), but
+runs finish out of order.  The tracker remembers the offsets handed out, in
+order, and on each completion returns the new commit point only if the
+completed prefix grew: a slow run holds back the commit of faster ones after
+it, so a crash redelivers it (and maybe some finished runs, which the worker
+recognises and skips) rather than losing it.
+"""
+
+from __future__ import annotations
+
+
+class OffsetTracker:
+    def __init__(self) -> None:
+        self._pending: dict[int, bool] = {}  # offset -> done, in delivery (ascending) order
+
+    def __contains__(self, offset: int) -> bool:
+        return offset in self._pending
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, offset: int) -> None:
+        self._pending.setdefault(offset, False)
+
+    def complete(self, offset: int) -> int | None:
+        """Mark `offset` done; return the offset to commit (last done of the prefix + 1), if it moved."""
+        if offset not in self._pending:
+            return None
+        self._pending[offset] = True
+        commit: int | None = None
+        for first, done in list(self._pending.items()):
+            if not done:
+                break
+            del self._pending[first]
+            commit = first + 1
+        return commit

@@ -1,0 +1,249 @@
+"""The Kafka queue end to end: a runtime on the Tansu broker and real `python -m workers` processes.
+
+No mocks: Tansu (Kafka-compatible, memory storage) on a free port, PostgreSQL
+shared by the web runtime and the worker processes.  Each test has its own
+topic prefix and worker group, so they share one broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from backend.queue.kafka import KafkaBroker
+from backend.queue.messages import RunTask
+from backend.runtime import Runtime, running
+from backend.settings import Settings
+from tests.backend.runtime_support import expected_output, make_settings, wait_for_live_text, wait_until_final
+from tests.db_support import make_database_url
+from tests.support.kafka_workers import WorkerProcess, worker_env, worker_processes
+from tests.support.tansu import Tansu, tansu_broker
+
+pytestmark = pytest.mark.postgres
+
+
+@dataclass
+class KafkaSetup:
+    tansu: Tansu
+    database_url: str
+    prefix: str
+    group: str
+    tmp_path: Path
+
+    def settings(self) -> Settings:
+        return make_settings(
+            self.database_url,
+            self.tmp_path,
+            kafka_bootstrap_servers=self.tansu.bootstrap,
+            kafka_topic_prefix=self.prefix,
+            kafka_worker_group=self.group,
+            kafka_session_timeout_ms=4000,
+            kafka_heartbeat_interval_ms=500,
+        )
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return worker_env(self.tansu.bootstrap, self.database_url, self.prefix, self.group, **extra)
+
+    def worker(self, name: str, **extra: str) -> WorkerProcess:
+        return WorkerProcess(self.env(**extra), self.tmp_path / f"{name}.log")
+
+
+@pytest.fixture
+def kafka(tansu: Tansu, tmp_path: Path) -> Iterator[KafkaSetup]:
+    tag = uuid.uuid4().hex[:8]
+    with make_database_url("postgresql", tmp_path) as url:
+        yield KafkaSetup(tansu, url, f"t{tag}.", f"workers-{tag}", tmp_path)
+
+
+@pytest.fixture
+async def rt(kafka: KafkaSetup) -> AsyncIterator[Runtime]:
+    async with running(kafka.settings()) as runtime:
+        yield runtime
+
+
+async def wait_for_workers(rt: Runtime, n: int, timeout: float = 20.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        health = await rt.health()
+        if len(health["workers"]) >= n:
+            return health
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{n} workers not healthy in {timeout} s: {health}")
+        await asyncio.sleep(0.2)
+
+
+async def run_comparison(rt: Runtime, prompt: str, models: list[str], timeout: float = 30.0) -> None:
+    record = await rt.comparisons.create(
+        rt.local_user_id, {"prompt": prompt, "panes": [{"model": m} for m in models]}
+    )
+    saved = await wait_until_final(rt.comparisons, record.id, timeout=timeout)
+    for run in saved.runs:
+        assert run.status == "done", (run.model, run.status, run.error)
+        assert run.attempt == 0
+        assert run.output_text == expected_output(run, prompt)
+
+
+async def test_full_comparison_through_kafka_with_two_worker_processes(
+    kafka: KafkaSetup, rt: Runtime
+) -> None:
+    assert isinstance(rt.broker, KafkaBroker)
+    assert not any(t.get_name() == "embedded-worker" for t in rt._tasks)  # workers are processes
+    with worker_processes(kafka.env(), 2, kafka.tmp_path):
+        health = await wait_for_workers(rt, 2)
+        assert health["database"] == "ok" and health["queue"] == "kafka: ok" and health["ok"] is True
+        prompt = "[[simulate:tokens=40]] Compare queues and logs"
+        models = ["simulated:instant", "simulated:swift", "simulated:steady", "simulated:instant"]
+        await run_comparison(rt, prompt, models)
+        # The live view saw every chunk, in order (final text equals the streamed text).
+        record = await rt.comparisons.get((await rt.comparisons.history(rt.local_user_id)).items[0].id)
+        for run in record.runs:
+            live = rt.hub.get(run.id)
+            assert live is not None and live.text == run.output_text and live.resets == 0
+    health = await rt.health()
+    assert health["workers"]  # heartbeats stay fresh for ~15 s after the workers stop
+
+
+async def test_worker_started_after_requests_were_queued_serves_them_all(
+    kafka: KafkaSetup, rt: Runtime
+) -> None:
+    prompt = "[[simulate:tokens=12]] queued before any worker"
+    records = [
+        await rt.comparisons.create(
+            rt.local_user_id, {"prompt": prompt, "panes": [{"model": "simulated:instant"}] * 3}
+        )
+        for _ in range(2)
+    ]
+    await asyncio.sleep(1.0)
+    for record in records:
+        assert [r.status for r in (await rt.comparisons.get(record.id)).runs] == ["queued"] * 3
+    health = await rt.health()
+    assert health["workers"] == [] and health["ok"] is False  # nobody serves the queue
+    worker = kafka.worker("late")
+    try:
+        for record in records:
+            saved = await wait_until_final(rt.comparisons, record.id, timeout=30)
+            assert [r.status for r in saved.runs] == ["done"] * 3
+            assert all(r.output_text == expected_output(r, prompt) for r in saved.runs)
+    finally:
+        assert worker.terminate() == 0  # SIGTERM: graceful exit
+
+
+async def _dead_letters(bootstrap: str, topic: str, n: int, timeout: float = 20.0) -> list[tuple[bytes, str]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[tuple[bytes, str]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(found) < n and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    found.append((r.value, dict(r.headers)["reason"].decode()))
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_keeps_serving(
+    kafka: KafkaSetup, rt: Runtime
+) -> None:
+    assert isinstance(rt.broker, KafkaBroker)
+    topics = rt.broker.topics
+    worker = kafka.worker("poison")
+    try:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.tansu.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.requests, b"\x00not json{", key=b"garbage")
+        finally:
+            await producer.stop()
+        task = RunTask(run_id="poison-run", comparison_id="c", model="nosuch:model", prompt="hi")
+        rt.hub.track(task.run_id, 0)  # as if a browser showed this pane
+        await rt.broker.submit(task)
+
+        letters = await _dead_letters(kafka.tansu.bootstrap, topics.dead_letter, 2)
+        by_value = dict(letters)
+        assert set(by_value) == {task.to_bytes(), b"\x00not json{"}
+        assert by_value[task.to_bytes()].startswith("unknown_model: ")
+        assert by_value[b"\x00not json{"].startswith("unparseable request")
+        live = rt.hub.get("poison-run")
+        for _ in range(100):  # the final event was published before the dead letter; it arrives
+            if live is not None and live.is_final:
+                break
+            await asyncio.sleep(0.05)
+        assert live is not None and live.status == "error"  # the pane shows the error
+        assert live.final is not None and live.final.error_kind == "unknown_model"
+        assert "nosuch" in live.final.error
+
+        await run_comparison(rt, "[[simulate:tokens=8]] still alive", ["simulated:instant"])
+        assert worker.process.poll() is None
+    finally:
+        assert worker.terminate() == 0
+    assert "dead-lettering unparseable request" in worker.log()
+
+
+async def test_kill_9_of_a_worker_mid_stream_the_other_worker_completes_the_run(
+    kafka: KafkaSetup, rt: Runtime
+) -> None:
+    traces = [kafka.tmp_path / f"trace-{i}.jsonl" for i in range(2)]
+    workers = [kafka.worker(f"w{i}", LLMDASH_TRACE_TOKENS=str(traces[i])) for i in range(2)]
+    try:
+        await wait_for_workers(rt, 2)
+        prompt = "[[simulate:tokens=120]] a long answer"
+        record = await rt.comparisons.create(
+            rt.local_user_id, {"prompt": prompt, "panes": [{"model": "simulated:steady"}] * 4}
+        )
+        await wait_for_live_text(rt.comparisons, record.id, record.runs[0].id, timeout=20)
+        await asyncio.sleep(0.3)
+        streaming = [i for i, t in enumerate(traces) if t.exists() and t.read_text()]
+        victim = workers[streaming[0]]
+        killed_runs = {
+            line.split('"run_id": "')[1].split('"')[0]
+            for line in traces[streaming[0]].read_text().splitlines()
+        }
+        victim.kill()
+        killed_at = time.monotonic()
+        saved = await wait_until_final(rt.comparisons, record.id, timeout=60)
+        recovery_s = time.monotonic() - killed_at
+        print(f"kill -9 -> all runs final: {recovery_s:.1f} s")
+        for run in saved.runs:
+            assert run.status == "done" and run.attempt == 0
+            assert run.output_text == expected_output(run, prompt)
+        restarted = [r.id for r in saved.runs if (live := rt.hub.get(r.id)) is not None and live.resets > 0]
+        unfinished_at_kill = killed_runs & set(restarted)
+        assert unfinished_at_kill, "the killed worker was streaming a run that another worker restarted"
+        for run_id in restarted:
+            live = rt.hub.get(run_id)
+            assert live is not None and live.text == next(r.output_text for r in saved.runs if r.id == run_id)
+        survivor = workers[1 - streaming[0]]
+        assert survivor.process.poll() is None
+    finally:
+        for worker in workers:
+            worker.kill()
+
+
+async def test_broker_restart_while_idle_app_and_worker_recover(tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    with tansu_broker(tmp_path / "tansu.log") as own, make_database_url("postgresql", tmp_path) as url:
+        setup = KafkaSetup(own, url, f"r{tag}.", f"workers-{tag}", tmp_path)
+        async with running(setup.settings()) as rt:
+            worker = setup.worker("restart")
+            try:
+                await wait_for_workers(rt, 1)
+                prompt = "[[simulate:tokens=10]] before and after"
+                await run_comparison(rt, prompt, ["simulated:instant", "simulated:swift"])
+                own.restart()  # memory storage: topics, offsets and groups are gone
+                restarted_at = time.monotonic()
+                await run_comparison(rt, prompt, ["simulated:instant", "simulated:swift"], timeout=60)
+                print(f"broker restart -> next comparison done: {time.monotonic() - restarted_at:.1f} s")
+                health = await rt.health()
+                assert health["queue"] == "kafka: ok" and health["database"] == "ok"
+                assert worker.process.poll() is None
+            finally:
+                assert worker.terminate() == 0

@@ -1,0 +1,144 @@
+"""`python -m workers`: one worker process on the Kafka queue.
+
+Run N of them; they share the requests topic through one consumer group.  Each
+one skips redelivered tasks whose run is already final in the database,
+publishes a heartbeat every WORKER_HEARTBEAT_SECONDS (shown by /api/v1/health),
+and on SIGTERM/SIGINT stops taking tasks, lets the runs in flight finish (up to
+a grace period) and exits 0; runs cut off are not acknowledged, so another
+worker redoes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+
+from backend.cache import make_response_cache
+from backend.db import repository
+from backend.db.engine import Database
+from backend.db.records import FINAL_STATUSES
+from backend.providers import registry
+from backend.providers.base import ChatProvider
+from backend.queue.kafka import KafkaBroker
+from backend.queue.messages import RunTask
+from backend.settings import Settings, get_settings
+from workers.runner import RunFilter, Worker
+
+log = logging.getLogger("workers")
+
+SHUTDOWN_GRACE_S = 20.0
+
+
+def make_should_run(db: Database) -> RunFilter:
+    async def should_run(task: RunTask) -> bool:
+        """False for a redelivered task whose attempt is already final (or superseded by a retry)."""
+        try:
+            async with db.session() as session:
+                runs = await repository.get_runs(session, [task.run_id])
+        except Exception:
+            log.warning("could not read run %s; running it", task.run_id, exc_info=True)
+            return True
+        if not runs:
+            return True
+        run = runs[0]
+        return not (
+            run.attempt > task.attempt or (run.attempt == task.attempt and run.status in FINAL_STATUSES)
+        )
+
+    return should_run
+
+
+async def _heartbeat(broker: KafkaBroker, worker_id: str, every_s: float) -> None:
+    while True:
+        try:
+            await broker.publish_heartbeat(worker_id)
+        except Exception as exc:
+            log.warning("heartbeat failed: %r", exc)
+        await asyncio.sleep(every_s)
+
+
+async def serve(settings: Settings) -> int:
+    worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    db = Database(settings.resolved_database_url, pool_size=2, max_overflow=4)
+    broker = KafkaBroker(settings, role="worker")
+    cache = make_response_cache(settings)
+    delay = 0.5
+    while True:  # the broker may come up after us
+        try:
+            await broker.start()
+            break
+        except Exception as exc:
+            log.warning("Kafka at %s not ready (%r); retrying", settings.kafka_bootstrap_servers, exc)
+            await broker.stop()
+            broker = KafkaBroker(settings, role="worker")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def resolve(model_id: str) -> ChatProvider:
+        return registry.get_provider(model_id, settings)
+
+    worker = Worker(
+        broker,
+        resolve,
+        concurrency=settings.worker_concurrency,
+        idle_timeout_s=settings.provider_timeout_seconds,
+        cache=cache,
+        cache_ttl_s=settings.cache_ttl_seconds,
+        should_run=make_should_run(db),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(worker.run(), name="worker")
+    beating = asyncio.create_task(_heartbeat(broker, worker_id, settings.worker_heartbeat_seconds))
+    log.info(
+        "worker %s consuming %s (concurrency %d)",
+        worker_id,
+        broker.topics.requests,
+        settings.worker_concurrency,
+    )
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if running in done:
+        log.error("the worker loop ended: %r", running.exception())
+        code = 1
+    else:
+        log.info("worker %s stopping: finishing runs in flight", worker_id)
+        broker.pause_deliveries()
+        await worker.shutdown(SHUTDOWN_GRACE_S)
+    beating.cancel()
+    await broker.stop()
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await running
+    await cache.close()
+    await db.dispose()
+    log.info("worker %s stopped", worker_id)
+    return code
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    settings = get_settings()
+    if not settings.kafka_bootstrap_servers:
+        log.error(
+            "KAFKA_BOOTSTRAP_SERVERS is not set. Worker processes serve the Kafka queue only; "
+            "in the embedded mode the app runs its worker in-process."
+        )
+        return 2
+    return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
