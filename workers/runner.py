@@ -148,7 +148,9 @@ class Worker:
             log.info("run %s attempt %d is already final; skipping it", task.run_id, task.attempt)
             await delivery.ack()
             return
+        log.info("run %s attempt %d: %s", task.run_id, task.attempt, task.model)
         final = self._unknown_model(task) or await self.execute(task)
+        log.info("run %s attempt %d ended: %s", task.run_id, task.attempt, final.status)
         if self._closing and final.status == "cancelled":
             return  # cut off by shutdown: not the user's stop, so another worker redoes it
         await self._broker.publish(final)

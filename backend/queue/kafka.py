@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -64,6 +65,8 @@ class KafkaBroker:
         self._closed = False
         self.heartbeats: dict[str, float] = {}  # worker id -> last heartbeat (web side)
         self._tails: list[tuple[AIOKafkaConsumer, str]] = []
+        self._epoch_reader: AIOKafkaConsumer | None = None
+        self._epoch: bytes | None = None
         self._background: list[asyncio.Task[None]] = []
 
     # --- lifecycle -----------------------------------------------------------------
@@ -71,6 +74,7 @@ class KafkaBroker:
         await self._ensure_topics(force=True)
         self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, linger_ms=2, acks=1)
         await self._producer.start()
+        self._epoch = await self._current_epoch()
         if self._role == "web":
             self._events = await self._tail(self.topics.events)
             heartbeats = await self._tail(self.topics.heartbeats, back=200)
@@ -120,7 +124,33 @@ class KafkaBroker:
             try:
                 await self._check_topics()
             except Exception as exc:  # broker down: try again next round
-                log.debug("Kafka watchdog: %r", exc)
+                log.warning("Kafka watchdog: %r", exc)
+
+    @property
+    def epoch(self) -> bytes | None:
+        """The broker state this client follows; it changes when the broker lost its state."""
+        return self._epoch
+
+    async def _current_epoch(self) -> bytes:
+        """The marker at offset 0 of the epoch topic, written by whoever finds it empty.
+
+        A broker that lost its state (Tansu with memory storage, restarted) comes back
+        with new, empty topics, and messages produced since may sit at offsets our
+        consumers already passed.  A changed marker is the one reliable sign of that.
+        """
+        tp = TopicPartition(self.topics.epoch, 0)
+        if self._epoch_reader is None:
+            self._epoch_reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            await self._epoch_reader.start()
+            self._consumers.append(self._epoch_reader)
+            self._epoch_reader.assign([tp])
+        for _ in range(2):
+            self._epoch_reader.seek(tp, 0)
+            batch = await self._epoch_reader.getmany(tp, timeout_ms=1000, max_records=1)
+            if batch.get(tp):
+                return bytes(batch[tp][0].value or b"")
+            await self._send(self.topics.epoch, uuid.uuid4().hex.encode(), key="epoch")
+        raise KafkaError("the epoch marker could not be read back")
 
     async def _check_topics(self) -> None:
         """Notice a broker that lost its topics (restart) and put everything back on track."""
@@ -131,6 +161,13 @@ class KafkaBroker:
             log.warning("Kafka topics are missing (broker restarted?); creating them again")
             await self._ensure_topics(force=True)
             cluster = await client.fetch_all_metadata()
+        epoch = await self._current_epoch()
+        if epoch != self._epoch:
+            log.warning("the Kafka broker lost its state (restarted); reading every topic again from 0")
+            self._epoch = epoch
+            await client.force_metadata_update()  # partitions may differ on the new broker
+            self._rewind_all(cluster)
+            return
         for consumer, topic in self._tails:
             tps = {TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()}
             if not tps:
@@ -144,6 +181,19 @@ class KafkaBroker:
             await _rewind_if_truncated(consumer, tps)
         if self._requests is not None and self._requests.assignment():
             await _rewind_if_truncated(self._requests, set(self._requests.assignment()))
+
+    def _rewind_all(self, cluster: Any) -> None:
+        """Read everything again from offset 0: replays are harmless (the hub drops duplicate
+        chunks, the pump saves a final record once, workers skip finished runs)."""
+        for consumer, topic in self._tails:
+            tps = sorted(TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ())
+            if tps:
+                consumer.assign(tps)
+                for tp in tps:
+                    consumer.seek(tp, 0)
+        if self._requests is not None:
+            for tp in self._requests.assignment():
+                self._requests.seek(tp, 0)
 
     # --- producing -------------------------------------------------------------------
     async def _send(

@@ -23,6 +23,7 @@ class Topics:
     cancellations: str
     dead_letter: str
     heartbeats: str
+    epoch: str  # one marker message; a new one means the broker lost its state (see KafkaBroker)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topics:
@@ -33,6 +34,7 @@ class Topics:
             cancellations=f"{prefix}cancellations",
             dead_letter=f"{prefix}dead-letter",
             heartbeats=f"{prefix}heartbeats",
+            epoch=f"{prefix}epoch",
         )
 
     def partitions(self, settings: Settings) -> dict[str, int]:
@@ -42,6 +44,7 @@ class Topics:
             self.cancellations: 1,
             self.dead_letter: 1,
             self.heartbeats: 1,
+            self.epoch: 1,
         }
 
 

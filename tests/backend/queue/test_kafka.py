@@ -238,8 +238,14 @@ async def test_broker_restart_while_idle_app_and_worker_recover(tmp_path: Path) 
                 await wait_for_workers(rt, 1)
                 prompt = "[[simulate:tokens=10]] before and after"
                 await run_comparison(rt, prompt, ["simulated:instant", "simulated:swift"])
+                epoch = rt.broker.epoch if isinstance(rt.broker, KafkaBroker) else None
                 own.restart()  # memory storage: topics, offsets and groups are gone
                 restarted_at = time.monotonic()
+                # Idle: the app notices by itself that the broker came back empty...
+                while isinstance(rt.broker, KafkaBroker) and rt.broker.epoch == epoch:
+                    assert time.monotonic() - restarted_at < 20, "the app did not notice the broker restart"
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(2.0)  # ...and so does the worker (its watchdog runs every second)
                 await run_comparison(rt, prompt, ["simulated:instant", "simulated:swift"], timeout=60)
                 print(f"broker restart -> next comparison done: {time.monotonic() - restarted_at:.1f} s")
                 health = await rt.health()
