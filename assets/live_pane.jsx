@@ -27,6 +27,9 @@ function createStore() {
       for (const entry of batch) {
         const [key, offset, text, tokens] = entry;
         const prev = runs.get(key);
+        // A continuation whose beginning this page never got (it was sent before a reload
+        // to the page that was there before) is dropped: the resend from offset 0 follows.
+        if (offset > 0 && (!prev || prev.text.length < offset)) continue;
         // Offset 0 replaces the text (first chunk, a reload's resend, a restarted run).
         const next = prev ? { ...prev } : { ttft: null, elapsed: 0, status: "queued", receivedAt: now };
         next.text = (prev && offset > 0 ? prev.text.slice(0, offset) : "") + text;

@@ -87,9 +87,10 @@ class Runtime:
         lost = 0
         async with self.db.session() as session:
             user = await repository.ensure_user(session, LOCAL_USER_EMAIL, "You")
-            if not isinstance(self.broker, KafkaBroker):
+            if not isinstance(self.broker, KafkaBroker) and not self.settings.redis_url:
                 # Runs of a process that died cannot finish: say so instead of spinning forever.
-                # (On Kafka they are not lost: the requests stay queued and worker processes finish them.)
+                # (On Kafka they are not lost: the requests stay queued and worker processes finish them.
+                # With Redis, Reflex runs several backend processes: another one's runs are alive.)
                 lost = await repository.fail_unfinished_runs(session, "Interrupted: the server restarted.")
         if lost:
             log.warning("%d unfinished runs from a previous process marked as interrupted", lost)

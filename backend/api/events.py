@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 from backend.services.comparisons import ComparisonService
 from backend.streaming.follower import Follower
 from backend.streaming.hub import FINAL_STATUSES, RunHub
+
+UNKNOWN_RECHECK_S = 1.0
 
 
 def _sse(event: str, data: object) -> bytes:
@@ -42,7 +45,7 @@ async def comparison_events(
     pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
     followed = list(pending)
     follower = Follower(hub)
-    version = -1
+    version, next_db_check = -1, 0.0
     while pending:
         update = follower.collect(pending)
         for entry in update.entries:
@@ -61,12 +64,19 @@ async def comparison_events(
                 },
             )
         finished = {rid for rid, live in update.status_changed.items() if live.is_final}
-        for run_id in finished | update.unknown:
+        if update.unknown and time.monotonic() >= next_db_check:
+            # Not in this replica's hub yet (its first event is still on the way) or no longer
+            # (ended long ago): the database says which.
+            next_db_check = time.monotonic() + UNKNOWN_RECHECK_S
+            saved = await service.get(comparison_id)
+            finished |= {r.id for r in saved.runs if r.id in update.unknown and r.status in FINAL_STATUSES}
+        for run_id in finished:
             pending.pop(run_id, None)
         if not pending:
             break
-        new_version = await hub.wait_for_change(version, timeout=keepalive_s)
-        if new_version == version:
+        wait = keepalive_s if not update.unknown else min(keepalive_s, UNKNOWN_RECHECK_S)
+        new_version = await hub.wait_for_change(version, timeout=wait)
+        if new_version == version and not update.unknown:
             yield b": keep-alive\n\n"
         version = new_version
     await _saved(hub, followed)

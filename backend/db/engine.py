@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -86,6 +86,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
+
+
+MIGRATION_LOCK_KEY = 0x11D05A5B  # any constant; names the "migrating" advisory lock
 
 
 class Database:
@@ -160,6 +163,12 @@ class Database:
             _install_sqlite_pragmas(engine, foreign_keys=False)
         try:
             with engine.begin() as connection:
+                if self.backend == "postgresql":
+                    # Several backend processes start at once (Reflex runs one per core with
+                    # Redis): one migrates, the others wait here, then find nothing to do.
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
                 fn(alembic_config(connection), revision)
         finally:
             engine.dispose()

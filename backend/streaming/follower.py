@@ -65,6 +65,8 @@ class Follower:
             if live is None or f"{live.run_id}:{live.attempt}" != run_key:
                 update.unknown.add(run_id)
                 continue
+            if live.gapped:  # joined mid-stream: nothing true to show until the final text
+                continue
             sent = self._sent.get(run_id)
             if sent is None or sent.run_key != run_key or sent.resets != live.resets:
                 # a new run, or its text restarted: send it again from offset 0 (the browser replaces it)

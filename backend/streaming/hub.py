@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from backend.queue.messages import ChunkEvent, FinalEvent, StartedEvent
 
 FINAL_STATUSES = frozenset({"done", "error", "cancelled"})
+ENDED_RUN_TTL_S = 120.0
 
 
 @dataclass(slots=True)
@@ -32,6 +34,7 @@ class LiveRun:
     started_at: float | None = None  # wall clock, for the browser's live timer
     final: FinalEvent | None = None
     saved: bool = False
+    gapped: bool = False  # first seen mid-stream (another replica's run): text unknown until final
     resets: int = 0  # bumped when the text restarts (redelivered task) or is replaced by the final event
 
     @property
@@ -55,6 +58,7 @@ class RunHub:
         self._runs: dict[str, LiveRun] = {}
         self._changed = asyncio.Condition()
         self.version = 0
+        self._ended: deque[tuple[float, str]] = deque()  # (when, run id) of final runs, oldest first
 
     def track(self, run_id: str, attempt: int) -> LiveRun:
         """Start following a run (a new one, or a new attempt of a retried one)."""
@@ -68,10 +72,26 @@ class RunHub:
     def forget(self, run_id: str) -> None:
         self._runs.pop(run_id, None)
 
+    def _forget_ended(self, now: float) -> None:
+        """Ended runs stay a while for late followers, then live only in the database."""
+        while self._ended and now - self._ended[0][0] > ENDED_RUN_TTL_S:
+            _, run_id = self._ended.popleft()
+            live = self._runs.get(run_id)
+            if live is not None and live.is_final:
+                del self._runs[run_id]
+
     async def apply(self, event: StartedEvent | ChunkEvent | FinalEvent) -> LiveRun | None:
-        """Fold one event in; stale attempts and duplicate chunks are ignored."""
+        """Fold one event in; stale attempts and duplicate chunks are ignored.
+
+        Runs submitted through another replica are followed from their first event
+        here, so a browser on any replica can watch any run.
+        """
+        self._forget_ended(time.monotonic())
         live = self._runs.get(event.run_id)
-        if live is None or event.attempt < live.attempt:
+        if live is None:
+            live = self.track(event.run_id, event.attempt)
+            live.gapped = isinstance(event, ChunkEvent) and event.seq > 0
+        elif event.attempt < live.attempt:
             return None
         if event.attempt > live.attempt:  # another backend started a newer attempt
             live = self.track(event.run_id, event.attempt)
@@ -85,6 +105,10 @@ class RunHub:
             live.status = "running"
             live.started_at = time.time()
         elif isinstance(event, ChunkEvent):
+            if live.gapped:  # the start of the text went by before we listened: wait for the final
+                live.output_tokens, live.elapsed_ms = event.output_tokens, event.elapsed_ms
+                live.status = "running"
+                return live
             if event.seq != live.next_seq:
                 return None
             live.parts.append(event.text)
@@ -100,10 +124,12 @@ class RunHub:
         else:
             live.final = event
             live.status = event.status
-            if event.output_text != live.text:  # missed chunks: the final event is authoritative
+            if live.gapped or event.output_text != live.text:  # the final event is authoritative
                 live.parts[:] = [event.output_text]
                 live.length = len(event.output_text)
                 live.resets += 1
+                live.gapped = False
+            self._ended.append((time.monotonic(), event.run_id))
             live.output_tokens = event.output_tokens
             live.elapsed_ms = event.total_ms
             live.ttft_ms = event.ttft_ms

@@ -65,6 +65,8 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str) ->
     later = len(_live_text(page, running_key))
     assert later > first, "the running pane's text did not grow"
     expect(page.get_by_test_id("live-metrics").first).to_contain_text("TTFT")
+    box = page.get_by_test_id("pane-text").first.bounding_box()
+    assert box is not None and box["width"] > 250, f"the answer is squeezed into {box}"
 
     _wait_all_done(page)
     comparison = _saved(app_url, _comparison_id(page))

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+
+import pytest
 
 from backend.queue.messages import ChunkEvent, FinalEvent, StartedEvent
+from backend.streaming import hub as hub_module
+from backend.streaming.follower import Follower
 from backend.streaming.hub import RunHub
 
 
@@ -89,10 +94,33 @@ async def test_newer_attempt_from_elsewhere_replaces_the_run() -> None:
     assert live.text == "fresh"
 
 
-async def test_unknown_run_is_ignored() -> None:
+async def test_a_run_submitted_elsewhere_is_followed_from_its_first_event() -> None:
+    hub = RunHub()  # another replica submitted it: this hub never tracked it
+    live = await hub.apply(chunk(0, "x", run_id="elsewhere"))
+    assert live is not None and hub.get("elsewhere") is live
+    assert (live.text, live.status, live.gapped) == ("x", "running", False)
+
+
+async def test_a_run_joined_mid_stream_shows_no_text_until_its_final_event() -> None:
     hub = RunHub()
-    assert await hub.apply(chunk(0, "x", run_id="nobody")) is None
-    assert hub.get("nobody") is None
+    live = await hub.apply(chunk(3, "middle", run_id="late"))
+    assert live is not None and live.gapped and live.text == ""
+    follower = Follower(hub)
+    assert follower.collect({"late": "late:0"}).entries == []  # nothing true to show yet
+    await hub.apply(final("the whole answer", run_id="late", output_tokens=4, chunks=4))
+    assert not live.gapped and live.text == "the whole answer"
+    assert follower.collect({"late": "late:0"}).entries[0][2] == "the whole answer"
+
+
+async def test_ended_runs_are_forgotten_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = RunHub()
+    hub.track("r", 0)
+    await hub.apply(final("done"))
+    assert hub.get("r") is not None
+    later = time.monotonic() + hub_module.ENDED_RUN_TTL_S + 1
+    monkeypatch.setattr(hub_module.time, "monotonic", lambda: later)
+    await hub.apply(chunk(0, "x", run_id="other"))
+    assert hub.get("r") is None and hub.get("other") is not None
 
 
 async def test_final_event_text_is_authoritative() -> None:
@@ -179,7 +207,6 @@ async def test_dropped_events_do_not_bump_the_version() -> None:
     version = hub.version
     await hub.apply(chunk(0, "x"))
     await hub.apply(chunk(5, "y"))
-    await hub.apply(chunk(0, "z", run_id="nobody"))
     assert hub.version == version
 
 
