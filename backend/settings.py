@@ -79,11 +79,12 @@ class Settings(BaseSettings):
     cache_ttl_seconds: float = Field(
         default=86_400.0, gt=0, description="How long a cached response is replayed."
     )
+    # Off by default: on a laptop the only user is its owner; shared deployments set them.
     rate_limit_requests_per_minute: int = Field(
-        default=60, ge=0, description="Provider requests (one per pane) per user per minute; 0 = off."
+        default=0, ge=0, description="Provider requests (one per pane) per user per minute; 0 = off."
     )
     rate_limit_tokens_per_day: int = Field(
-        default=2_000_000,
+        default=0,
         ge=0,
         description="Tokens (estimated prompt + max tokens, per pane) per user per UTC day; 0 = off.",
     )
