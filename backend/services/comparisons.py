@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db import repository
 from backend.db.engine import Database
@@ -52,6 +54,7 @@ class ComparisonService:
         self._settings = settings
         self._limiter = limiter or InProcessRateLimiter(limits_from(settings))
         self._availability: dict[str, _CachedAvailability] = {}
+        self._default_projects: dict[str, str] = {}
 
     # --- models ------------------------------------------------------------
     async def models(self) -> list[registry.ModelEntry]:
@@ -100,7 +103,7 @@ class ComparisonService:
             tokens=sum(prompt_tokens + pane.max_tokens for pane in data.panes),
         )
         async with self._db.session() as session:
-            project_id = data.project_id or await repository.default_project_id(session, user_id)
+            project_id = data.project_id or await self._default_project(session, user_id)
             record = await repository.create_comparison(
                 session,
                 user_id=user_id,
@@ -124,6 +127,12 @@ class ComparisonService:
         for run in record.runs:
             await self._enqueue(record, run)
         return record
+
+    async def _default_project(self, session: AsyncSession, user_id: str) -> str:
+        """A user's default project never changes: look it up once per process."""
+        if user_id not in self._default_projects:
+            self._default_projects[user_id] = await repository.default_project_id(session, user_id)
+        return self._default_projects[user_id]
 
     async def _enqueue(self, record: ComparisonRecord, run: RunRecord) -> None:
         self._hub.track(run.id, run.attempt)
