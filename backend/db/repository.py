@@ -98,6 +98,24 @@ async def default_project_id(session: AsyncSession, user_id: str) -> str:
 # --- comparisons --------------------------------------------------------------
 
 
+# A run before its attempt starts: how it is created, and how a retry leaves it.
+_UNSTARTED: dict[str, Any] = {
+    "status": RunStatus.QUEUED.value,
+    "output_text": "",
+    "error": "",
+    "error_kind": "",
+    "ttft_ms": None,
+    "total_ms": None,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cost_usd": 0.0,
+    "cache_hit": False,
+    "original_ttft_ms": None,
+    "original_total_ms": None,
+    "finished_at": None,
+}
+
+
 async def create_comparison(
     session: AsyncSession,
     *,
@@ -133,18 +151,8 @@ async def create_comparison(
             model=r.model,
             params=dict(r.params),
             attempt=0,
-            status=RunStatus.QUEUED.value,
-            output_text="",
-            error="",
-            error_kind="",
-            ttft_ms=None,
-            total_ms=None,
-            input_tokens=0,
-            output_tokens=0,
-            cost_usd=0.0,
-            cache_hit=False,
             created_at=now,
-            finished_at=None,
+            **_UNSTARTED,
         )
         for i, r in enumerate(runs)
     )
@@ -345,19 +353,7 @@ async def reset_run_for_retry(session: AsyncSession, run_id: str) -> RunRecord:
         .where(Run.id == run_id)
         .values(
             attempt=Run.attempt + 1,
-            status=RunStatus.QUEUED.value,
-            output_text="",
-            error="",
-            error_kind="",
-            ttft_ms=None,
-            total_ms=None,
-            input_tokens=0,
-            output_tokens=0,
-            cost_usd=0.0,
-            cache_hit=False,
-            original_ttft_ms=None,
-            original_total_ms=None,
-            finished_at=None,
+            **_UNSTARTED,
         )
         .execution_options(synchronize_session=False)
     )
