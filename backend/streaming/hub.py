@@ -44,9 +44,19 @@ class LiveRun:
         return self.parts[0] if self.parts else ""
 
     def text_after(self, offset: int) -> str:
+        """The text from `offset` on, touching only the chunks after it: followers call this on
+        every flush, and joining the whole answer each time would cost O(n^2) per run."""
         if offset >= self.length:
             return ""
-        return self.text[offset:]
+        tail: list[str] = []
+        start = self.length
+        for part in reversed(self.parts):
+            start -= len(part)
+            tail.append(part)
+            if start <= offset:
+                break
+        tail.reverse()
+        return "".join(tail)[offset - start :]
 
     @property
     def is_final(self) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
 from tests.support.fake_llm_server import FakeLLMServer
@@ -63,3 +63,11 @@ def page(browser: Browser, app_url: str) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+def open_with_first_pane(page: Page, model: str) -> None:
+    """Open the comparison page and switch its first pane to `model`."""
+    page.goto("/")
+    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    page.locator("[data-testid=pane]").first.get_by_label("Model").select_option(model)
+    expect(page.locator("[data-testid=pane]").first).to_have_attribute("data-model", model)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import HOSTILE_REPLY
+from tests.browser.conftest import HOSTILE_REPLY, open_with_first_pane
 
 OTHER_MODEL = "openai-compatible:hostile/evil"  # a real HTTP model that ignores the fail directive
 
 
 def test_a_failing_pane_shows_its_error_and_the_others_finish(page: Page) -> None:
-    page.goto("/")
-    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
-    page.locator("[data-testid=pane]").first.get_by_label("Model").select_option(OTHER_MODEL)
-    expect(page.locator("[data-testid=pane]").first).to_have_attribute("data-model", OTHER_MODEL)
+    open_with_first_pane(page, OTHER_MODEL)
     page.get_by_label("Prompt", exact=True).fill("Fail early please [[simulate:fail@5]]")
     page.get_by_role("button", name="Run").click()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, Request, expect
 
-from tests.browser.conftest import HOSTILE_REPLY
+from tests.browser.conftest import HOSTILE_REPLY, open_with_first_pane
 
 HOSTILE_MODEL = "openai-compatible:hostile/evil"
 
@@ -19,10 +19,7 @@ def test_hostile_markup_in_a_pane_is_inert(page: Page, app_url: str) -> None:
             outside.append(request.url)
 
     page.on("request", _record)
-    page.goto("/")
-    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
-    page.locator("[data-testid=pane]").first.get_by_label("Model").select_option(HOSTILE_MODEL)
-    expect(page.locator("[data-testid=pane]").first).to_have_attribute("data-model", HOSTILE_MODEL)
+    open_with_first_pane(page, HOSTILE_MODEL)
     page.get_by_label("Prompt", exact=True).fill("Say something nasty")
     page.get_by_role("button", name="Run").click()
     pane = page.locator(f"[data-testid=pane][data-model='{HOSTILE_MODEL}']")

@@ -216,3 +216,14 @@ async def test_forget() -> None:
     hub.forget("r")
     hub.forget("r")
     assert hub.get("r") is None
+
+
+def test_text_after_matches_slicing_at_every_offset_without_joining_everything() -> None:
+    live = hub_module.LiveRun(run_id="r", attempt=0)
+    for piece in ["Hel", "lo", "", " wor", "ld 😀", "!"]:
+        live.parts.append(piece)
+        live.length += len(piece)
+    whole = "".join(live.parts)
+    for offset in range(len(whole) + 2):
+        assert live.text_after(offset) == whole[offset:]
+    assert len(live.parts) == 6  # reading a tail did not collapse the chunks
