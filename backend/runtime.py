@@ -18,8 +18,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy import text
 
+from backend.auth.accounts import AccountService
+from backend.auth.permissions import Principal
+from backend.auth.throttle import SignInThrottle
 from backend.cache import ResponseCache, make_response_cache
 from backend.db import repository
 from backend.db.engine import Database
@@ -30,13 +34,13 @@ from backend.queue.base import Broker
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.kafka import KafkaBroker
 from backend.services.comparisons import ComparisonService
+from backend.services.projects import ProjectService
 from backend.settings import Settings, get_settings
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
 
 log = logging.getLogger(__name__)
 
-LOCAL_USER_EMAIL = "local@localhost"
 WORKER_FRESH_SECONDS = 15.0  # a worker process whose last heartbeat is older counts as gone
 
 
@@ -48,9 +52,10 @@ class Runtime:
     hub: RunHub
     pump: EventPump
     comparisons: ComparisonService
+    accounts: AccountService
+    projects: ProjectService
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
-    local_user_id: str = ""
     _tasks: tuple[asyncio.Task[None], ...] = ()
 
     @classmethod
@@ -66,6 +71,12 @@ class Runtime:
         hub = RunHub()
         cache = make_response_cache(settings)
         limiter = make_rate_limiter(settings)
+        throttle = SignInThrottle(
+            settings.sign_in_max_failures,
+            settings.sign_in_lockout_seconds,
+            redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+            prefix=settings.redis_key_prefix,
+        )
         return cls(
             settings=settings,
             db=db,
@@ -73,9 +84,16 @@ class Runtime:
             hub=hub,
             pump=EventPump(broker, hub, db),
             comparisons=ComparisonService(db, broker, hub, settings, limiter),
+            accounts=AccountService(db, settings, throttle),
+            projects=ProjectService(db),
             cache=cache,
             limiter=limiter,
         )
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """The user a browser's token belongs to (a session token, or a Firebase ID token with
+        AUTH_PROVIDER=firebase), checked now; None when it is missing, expired or revoked."""
+        return await self.accounts.principal_for_session(token)
 
     def resolve_provider(self, model_id: str) -> ChatProvider:
         return registry.get_provider(model_id, self.settings)
@@ -85,16 +103,14 @@ class Runtime:
 
         await self.db.upgrade()
         lost = 0
-        async with self.db.session() as session:
-            user = await repository.ensure_user(session, LOCAL_USER_EMAIL, "You")
-            if not isinstance(self.broker, KafkaBroker) and not self.settings.redis_url:
-                # Runs of a process that died cannot finish: say so instead of spinning forever.
-                # (On Kafka they are not lost: the requests stay queued and worker processes finish them.
-                # With Redis, Reflex runs several backend processes: another one's runs are alive.)
+        if not isinstance(self.broker, KafkaBroker) and not self.settings.redis_url:
+            # Runs of a process that died cannot finish: say so instead of spinning forever.
+            # (On Kafka they are not lost: the requests stay queued and worker processes finish them.
+            # With Redis, Reflex runs several backend processes: another one's runs are alive.)
+            async with self.db.session() as session:
                 lost = await repository.fail_unfinished_runs(session, "Interrupted: the server restarted.")
         if lost:
             log.warning("%d unfinished runs from a previous process marked as interrupted", lost)
-        self.local_user_id = user.id
         await self.broker.start()
         pump = asyncio.create_task(_supervised(self.pump.run, "event pump"), name="event-pump")
         if isinstance(self.broker, KafkaBroker):

@@ -2,8 +2,7 @@
 
 Each external service has an embedded default so that the app runs on a laptop
 with nothing else installed; setting the matching variable switches to the real
-service.  Only settings that the code honours are listed here: Pinecone and
-Firebase switches arrive with the features that use them.
+service.  Only settings that the code honours are listed here.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +86,41 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description="Tokens (estimated prompt + max tokens, per pane) per user per UTC day; 0 = off.",
+    )
+
+    # --- accounts and security ---------------------------------------------------
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start with unsafe settings (emulators, default secrets).",
+    )
+    auth_provider: Literal["builtin", "firebase"] = Field(
+        default="builtin",
+        description="builtin: email + password accounts stored here. firebase: Firebase Authentication.",
+    )
+    allow_sign_up: bool = Field(default=True, description="Let anyone create an account (builtin).")
+    session_ttl_hours: float = Field(
+        default=336.0, gt=0, description="A sign-in lasts this long (default 14 days)."
+    )
+    sign_in_max_failures: int = Field(
+        default=10, ge=1, description="Failed sign-ins per account or address before a lockout."
+    )
+    sign_in_lockout_seconds: float = Field(
+        default=900.0, gt=0, description="How long a locked-out account or address waits."
+    )
+    encryption_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key (urlsafe base64, 32 bytes) for stored provider keys. Empty in "
+        "development: a key is generated once into DATA_DIR/secret.key.",
+    )
+    firebase_project_id: str = Field(default="", description="Firebase project (AUTH_PROVIDER=firebase).")
+    firebase_web_api_key: str = Field(default="", description="Firebase Web API key for the sign-in page.")
+    firebase_auth_domain: str = Field(default="", description="Firebase authDomain for the sign-in page.")
+    firebase_auth_emulator_host: str = Field(
+        default="", description="host:port of the Firebase Auth emulator (development and tests only)."
+    )
+    image_host_allowlist: list[str] = Field(
+        default_factory=list,
+        description='JSON list of hosts whose images model output may show, e.g. ["i.imgur.com"].',
     )
 
     # --- providers ---------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 
@@ -9,20 +11,57 @@ def _nav_link(label: str, href: str) -> rx.Component:
     return rx.link(label, href=href, size="3", weight="medium", underline="none")
 
 
-def shell(*children: rx.Component, title: str) -> rx.Component:
+def _brand() -> rx.Component:
+    return rx.hstack(
+        rx.icon("columns-3", size=22),
+        rx.heading("LLM Dashboard", size="5"),
+        align="center",
+        spacing="2",
+    )
+
+
+def bare_shell(*children: rx.Component, title: str) -> rx.Component:
+    """Pages for people who are not signed in: brand, then the content centred."""
+    return rx.box(
+        rx.hstack(_brand(), padding_x="1.5em", padding_y="0.75em", width="100%"),
+        rx.center(
+            rx.heading(title, size="6", class_name="sr-only"),
+            *children,
+            padding="2em 1em",
+            width="100%",
+            direction="column",
+        ),
+        width="100%",
+        min_height="100vh",
+    )
+
+
+def user_menu(name: rx.Var[str], email: rx.Var[str], on_sign_out: Any) -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(rx.icon("circle-user", size=16), name, variant="soft", size="2", id="user-menu")
+        ),
+        rx.menu.content(
+            rx.box(rx.text(email, size="1", color_scheme="gray"), padding_x="0.75em", padding_y="0.25em"),
+            rx.menu.item("Settings", on_click=rx.redirect("/settings")),
+            rx.menu.separator(),
+            rx.menu.item("Sign out", on_click=on_sign_out, id="sign-out", color_scheme="red"),
+        ),
+    )
+
+
+def shell(*children: rx.Component, title: str, account: rx.Component | None = None) -> rx.Component:
     return rx.box(
         rx.hstack(
-            rx.hstack(
-                rx.icon("columns-3", size=22),
-                rx.heading("LLM Dashboard", size="5"),
-                align="center",
-                spacing="2",
-            ),
+            _brand(),
             rx.hstack(
                 _nav_link("Compare", "/"),
                 _nav_link("History", "/history"),
+                _nav_link("Projects", "/projects"),
                 rx.link("API", href="/api/v1/docs", size="3", is_external=True, underline="none"),
+                account if account is not None else rx.fragment(),
                 spacing="5",
+                align="center",
             ),
             justify="between",
             align="center",

@@ -17,6 +17,7 @@ import time
 import reflex as rx
 
 from backend import runtime
+from backend.auth import AccessDenied
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import (
     MAX_PANES,
@@ -26,6 +27,7 @@ from backend.services.validation import (
     TEMPERATURE_RANGE,
 )
 from backend.streaming.follower import Follower, short_key
+from state.auth import signed_in_user, to_login
 from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
@@ -53,6 +55,7 @@ class CompareState(rx.State):
     use_cache: bool = False  # replay cached answers even at temperature > 0
     errors: dict[str, str] = {}
     comparison_id: str = ""
+    can_run: bool = True  # False for a viewer of the comparison's project
     _generation: int = 0
 
     # --- derived -----------------------------------------------------------
@@ -83,17 +86,23 @@ class CompareState(rx.State):
     # --- loading -----------------------------------------------------------
     @rx.event
     async def load(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
         rt = runtime.current()
         self.models = [option_from_entry(e) for e in await rt.comparisons.models()]
         if not self.picker and self.models:
             self.picker = next((m.id for m in self.models if m.available), self.models[0].id)
         wanted = self.router.url.query_parameters.get("c", "") or self.comparison_id
+        self.can_run = True
         if wanted:
             try:
-                record = rt.comparisons.with_live_output(await rt.comparisons.get(wanted))
+                record = rt.comparisons.with_live_output(await rt.comparisons.get(user, wanted))
             except NotFound:
+                self.comparison_id, self.panes = "", []
                 self.errors = {"panes": f"Comparison {wanted} was not found."}
-                return
+                return None
+            self.can_run = (await rt.comparisons.role_for(user, record.id)) in ("owner", "editor")
             self.comparison_id = record.id
             self.prompt = record.prompt
             self.system_prompt = record.system_prompt
@@ -107,6 +116,7 @@ class CompareState(rx.State):
                 return CompareState.stream
         elif not self.panes:
             self.panes = [new_pane(m, self.models) for m in DEFAULT_MODELS]
+        return None
 
     # --- editing -----------------------------------------------------------
     @rx.event
@@ -215,6 +225,9 @@ class CompareState(rx.State):
     # --- running -----------------------------------------------------------
     @rx.event
     async def run(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
         if self.running:
             return None
         if any(p.field_error for p in self.panes):
@@ -231,9 +244,12 @@ class CompareState(rx.State):
         }
         rt = runtime.current()
         try:
-            record = await rt.comparisons.create(rt.local_user_id, payload)
+            record = await rt.comparisons.create(user, payload)
         except InvalidComparison as exc:
             self._show_errors(exc.errors)
+            return None
+        except (AccessDenied, NotFound) as exc:
+            self.errors = {"panes": str(exc)}
             return None
         except RateLimitExceeded as exc:
             self.errors = {"limit": exc.message}
@@ -265,25 +281,42 @@ class CompareState(rx.State):
             self.errors["panes"] = "Some panes cannot run; see the messages on them."
 
     @rx.event
-    async def stop(self) -> None:
-        if self.comparison_id:
-            await runtime.current().comparisons.cancel(self.comparison_id)
+    async def stop(self):  # type: ignore[no-untyped-def]
+        return await self._cancel(None)
 
     @rx.event
-    async def stop_pane(self, pane_id: str) -> None:
+    async def stop_pane(self, pane_id: str):  # type: ignore[no-untyped-def]
         pane = self._pane(pane_id)
         if pane is not None and pane.run_id:
-            await runtime.current().comparisons.cancel(self.comparison_id, [pane.run_id])
+            return await self._cancel([pane.run_id])
+        return None
+
+    async def _cancel(self, run_ids: list[str] | None):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        if self.comparison_id:
+            try:
+                await runtime.current().comparisons.cancel(user, self.comparison_id, run_ids)
+            except (AccessDenied, NotFound) as exc:
+                self.errors = {"panes": str(exc)}
+        return None
 
     @rx.event
     async def retry_pane(self, pane_id: str):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
         pane = self._pane(pane_id)
         if pane is None or not pane.run_id or not self.comparison_id:
             return None
         try:
-            run = await runtime.current().comparisons.retry(self.comparison_id, pane.run_id)
+            run = await runtime.current().comparisons.retry(user, self.comparison_id, pane.run_id)
         except RateLimitExceeded as exc:
             self.errors = {**self.errors, "limit": exc.message}
+            return None
+        except (AccessDenied, NotFound) as exc:
+            self.errors = {"panes": str(exc)}
             return None
         self.errors.pop("limit", None)
         pane.cached, pane.original = False, ""
@@ -343,7 +376,8 @@ async def _saved_outcomes(comparison_id: str, run_ids: set[str]) -> dict[str, tu
     if not run_ids or not comparison_id:
         return {}
     try:
-        record = await runtime.current().comparisons.get(comparison_id)
+        # The stream follows runs this session was allowed to start or open.
+        record = await runtime.current().comparisons.get_unchecked(comparison_id)
     except NotFound:
         return {}
     return {r.id: (r.status, r.error, r.output_text) for r in record.runs if r.id in run_ids}

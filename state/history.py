@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from backend import runtime
+from state.auth import signed_in_user, to_login
 from state.rows import HistoryRow
 
 PAGE_SIZE = 20
@@ -32,9 +33,11 @@ class HistoryState(rx.State):
         return f"Page {self.page} of {self.page_count} · {self.total} comparisons"
 
     @rx.event
-    async def load(self) -> None:
-        rt = runtime.current()
-        result = await rt.comparisons.history(rt.local_user_id, page=self.page, page_size=PAGE_SIZE)
+    async def load(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        result = await runtime.current().comparisons.history(user, page=self.page, page_size=PAGE_SIZE)
         self.total = result.total
         self.rows = [
             HistoryRow(
@@ -46,18 +49,18 @@ class HistoryState(rx.State):
             )
             for item in result.items
         ]
+        return None
 
     @rx.event
-    async def next_page(self) -> None:
+    async def next_page(self):  # type: ignore[no-untyped-def]
         if self.has_next:
             self.page += 1
-            await self.load()
+        return HistoryState.load
 
     @rx.event
-    async def prev_page(self) -> None:
-        if self.page > 1:
-            self.page -= 1
-            await self.load()
+    async def prev_page(self):  # type: ignore[no-untyped-def]
+        self.page = max(1, self.page - 1)
+        return HistoryState.load
 
 
 def _status(n_runs: int, n_done: int, n_error: int, n_active: int) -> str:

@@ -8,8 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from backend.api.auth import User
 from backend.api.events import comparison_events
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
+from backend.auth.permissions import AccessDenied
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import ComparisonInput, friendly_message
@@ -32,6 +34,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         redoc_url=None,
     )
+    api.state.get_runtime = get_runtime
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -56,12 +59,16 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
             headers={"Retry-After": exc.retry_after_header},
         )
 
+    @api.exception_handler(AccessDenied)
+    async def _denied(_: Request, exc: AccessDenied) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
+
     @api.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
 
     @api.get(f"{API_PREFIX}/models", response_model=list[ModelOut], tags=["models"])
-    async def list_models() -> list[ModelOut]:
+    async def list_models(_: User) -> list[ModelOut]:
         entries = await get_runtime().comparisons.models()
         return [
             ModelOut(
@@ -85,22 +92,21 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         responses={422: {"model": ErrorOut}, 429: {"model": RateLimitOut}},
         tags=["comparisons"],
     )
-    async def create_comparison(payload: ComparisonInput) -> ComparisonOut:
-        runtime = get_runtime()
-        record = await runtime.comparisons.create(runtime.local_user_id, payload)
+    async def create_comparison(user: User, payload: ComparisonInput) -> ComparisonOut:
+        record = await get_runtime().comparisons.create(user, payload)
         return ComparisonOut.of(record)
 
     @api.get(
         f"{API_PREFIX}/comparisons/{{comparison_id}}", response_model=ComparisonOut, tags=["comparisons"]
     )
-    async def get_comparison(comparison_id: str) -> ComparisonOut:
+    async def get_comparison(user: User, comparison_id: str) -> ComparisonOut:
         service = get_runtime().comparisons
-        return ComparisonOut.of(service.with_live_output(await service.get(comparison_id)))
+        return ComparisonOut.of(service.with_live_output(await service.get(user, comparison_id)))
 
     @api.get(f"{API_PREFIX}/comparisons/{{comparison_id}}/events", tags=["comparisons"])
-    async def follow_comparison(comparison_id: str) -> StreamingResponse:
+    async def follow_comparison(user: User, comparison_id: str) -> StreamingResponse:
         runtime = get_runtime()
-        await runtime.comparisons.get(comparison_id)  # 404 before the stream starts
+        await runtime.comparisons.get(user, comparison_id)  # 404 before the stream starts
         return StreamingResponse(
             comparison_events(runtime.comparisons, runtime.hub, comparison_id),
             media_type="text/event-stream",
@@ -108,8 +114,12 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         )
 
     @api.post(f"{API_PREFIX}/comparisons/{{comparison_id}}/cancel", tags=["comparisons"])
-    async def cancel_comparison(comparison_id: str) -> dict[str, list[str]]:
-        return {"cancelled": await get_runtime().comparisons.cancel(comparison_id)}
+    async def cancel_comparison(user: User, comparison_id: str) -> dict[str, list[str]]:
+        return {"cancelled": await get_runtime().comparisons.cancel(user, comparison_id)}
+
+    @api.delete(f"{API_PREFIX}/comparisons/{{comparison_id}}", status_code=204, tags=["comparisons"])
+    async def delete_comparison(user: User, comparison_id: str) -> None:
+        await get_runtime().comparisons.delete(user, comparison_id)
 
     @api.get(f"{API_PREFIX}/health", tags=["ops"])
     async def health() -> JSONResponse:

@@ -41,7 +41,7 @@ async def _saved(hub: RunHub, run_ids: list[str], timeout_s: float = 5.0) -> Non
 async def comparison_events(
     service: ComparisonService, hub: RunHub, comparison_id: str, keepalive_s: float = 15.0
 ) -> AsyncIterator[bytes]:
-    record = await service.get(comparison_id)
+    record = await service.get_unchecked(comparison_id)
     pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
     followed = list(pending)
     follower = Follower(hub)
@@ -68,7 +68,7 @@ async def comparison_events(
             # Not in this replica's hub yet (its first event is still on the way) or no longer
             # (ended long ago): the database says which.
             next_db_check = time.monotonic() + UNKNOWN_RECHECK_S
-            saved = await service.get(comparison_id)
+            saved = await service.get_unchecked(comparison_id)
             finished |= {r.id for r in saved.runs if r.id in update.unknown and r.status in FINAL_STATUSES}
         for run_id in finished:
             pending.pop(run_id, None)
@@ -80,7 +80,7 @@ async def comparison_events(
             yield b": keep-alive\n\n"
         version = new_version
     await _saved(hub, followed)
-    final = await service.get(comparison_id)
+    final = await service.get_unchecked(comparison_id)
     from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer
 
     yield _sse("done", ComparisonOut.of(final).model_dump(mode="json"))

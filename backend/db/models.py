@@ -1,4 +1,5 @@
-"""ORM models: users, projects, comparisons and their runs.
+"""ORM models: users and their sign-in sessions and API tokens, projects and their
+members, comparisons, their runs and share links, and stored provider keys.
 
 Every primary key is a uuid4 hex string (unguessable in URLs and the same on
 SQLite and PostgreSQL). Timestamps are timezone-aware UTC on both engines.
@@ -83,7 +84,42 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Built-in accounts only; argon2id hash (never the password). Firebase users have none.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    firebase_uid: Mapped[str | None] = mapped_column(String(128), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Spend limit per calendar month (UTC) in USD; None = no limit.
+    monthly_budget_usd: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuthSession(Base):
+    """A signed-in browser. The browser holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiToken(Base):
+    """A personal API token: shown once, stored as SHA-256, acts with its owner's rights."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
 
 class Project(Base):
@@ -93,6 +129,21 @@ class Project(Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id"))
     name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectMember(Base):
+    """A role in a project. The owner has a row too. An invitation to an email with no
+    account yet has no user_id; it is claimed when that email signs up."""
+
+    __tablename__ = "project_members"
+    __table_args__ = (UniqueConstraint("project_id", "email", name="uq_project_members_project_id_email"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))  # owner | editor | viewer
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -146,7 +197,50 @@ class Run(Base):
     comparison: Mapped[Comparison] = relationship(back_populates="runs")
 
 
+class Share(Base):
+    """A read-only public link to one comparison; the URL holds a token, the row its SHA-256."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    comparison_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ProviderCredential(Base):
+    """A provider key (and endpoint), encrypted at rest.
+
+    ``scope`` is a user id for a user's own key, or ``DEPLOYMENT_SCOPE`` for the key an
+    admin set for everyone; a user's key is used before the deployment's.
+    """
+
+    __tablename__ = "provider_credentials"
+    __table_args__ = (UniqueConstraint("scope", "provider", name="uq_provider_credentials_scope_provider"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    scope: Mapped[str] = mapped_column(String(ID_LENGTH))
+    provider: Mapped[str] = mapped_column(String(128))  # a model family, e.g. "openai"
+    base_url: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    encrypted_key: Mapped[str] = mapped_column(Text, default="", server_default="")
+    key_hint: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "…abcd"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+DEPLOYMENT_SCOPE = "*"
+
+
 Index("ix_comparisons_project_created", Comparison.project_id, Comparison.created_at.desc())
 Index("ix_comparisons_user_created", Comparison.user_id, Comparison.created_at.desc())
 Index("ix_runs_comparison_position", Run.comparison_id, Run.position, unique=True)
 Index("ix_runs_status", Run.status)
+Index("ix_project_members_user", ProjectMember.user_id)
+Index("ix_auth_sessions_user", AuthSession.user_id)
+Index("ix_api_tokens_user", ApiToken.user_id)
+Index("ix_shares_comparison", Share.comparison_id)

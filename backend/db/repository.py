@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from backend.db.models import DEFAULT_PROJECT_NAME, Comparison, Project, Run, User, new_id, utcnow
+from backend.db.accounts import add_personal_project
+from backend.db.models import DEFAULT_PROJECT_NAME, Comparison, Project, Run, Share, User, new_id, utcnow
+from backend.db.projects import member_projects
 from backend.db.records import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -67,7 +69,7 @@ async def ensure_user(session: AsyncSession, email: str, display_name: str = "")
         session.add(user)
         try:
             await session.flush()
-            session.add(Project(owner_id=user.id, name=DEFAULT_PROJECT_NAME))
+            add_personal_project(session, user.id, email)
             await session.commit()
         except IntegrityError:
             await session.rollback()  # another request created it first
@@ -84,7 +86,10 @@ async def default_project_id(session: AsyncSession, user_id: str) -> str:
     project_id = await _find_default_project(session, user_id)
     if project_id is not None:
         return project_id
-    session.add(Project(owner_id=user_id, name=DEFAULT_PROJECT_NAME))
+    email = (await session.execute(select(User.email).where(User.id == user_id))).scalar_one_or_none()
+    if email is None:
+        raise NotFoundError(f"user {user_id!r} does not exist")
+    add_personal_project(session, user_id, email)
     try:
         await session.commit()
     except IntegrityError:
@@ -197,10 +202,14 @@ async def list_comparisons(
     *,
     project_id: str | None = None,
     user_id: str | None = None,
+    member_id: str | None = None,
     page: int = 1,
     page_size: int = 20,
 ) -> HistoryPage:
-    """Newest first; ``page`` is 1-based and clamped, ``page_size`` to 1..100. Three queries."""
+    """Newest first; ``page`` is 1-based and clamped, ``page_size`` to 1..100. Three queries.
+
+    ``member_id`` keeps only comparisons in projects that user is a member of.
+    """
     page = max(1, page)
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
     filters = []
@@ -208,6 +217,8 @@ async def list_comparisons(
         filters.append(Comparison.project_id == project_id)
     if user_id is not None:
         filters.append(Comparison.user_id == user_id)
+    if member_id is not None:
+        filters.append(Comparison.project_id.in_(member_projects(member_id)))
 
     total = (await session.execute(select(func.count(Comparison.id)).where(*filters))).scalar_one()
     rows = (
@@ -254,6 +265,14 @@ async def list_comparisons(
             )
         )
     return HistoryPage(items=tuple(items), total=total, page=page, page_size=page_size)
+
+
+async def delete_comparison(session: AsyncSession, comparison_id: str) -> None:
+    """The comparison; its runs and share links go with it (ON DELETE CASCADE)."""
+    await session.execute(delete(Run).where(Run.comparison_id == comparison_id))
+    await session.execute(delete(Share).where(Share.comparison_id == comparison_id))
+    await session.execute(delete(Comparison).where(Comparison.id == comparison_id))
+    await session.commit()
 
 
 # --- runs ---------------------------------------------------------------------

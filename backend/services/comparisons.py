@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db import repository
 from backend.db.engine import Database
@@ -17,6 +18,7 @@ from backend.limits import InProcessRateLimiter, RateLimiter, RateLimitExceeded,
 from backend.providers import registry
 from backend.queue.base import Broker
 from backend.queue.messages import CancelRequest, RunTask
+from backend.services.access import Access, NotFound
 from backend.services.validation import (
     ComparisonInput,
     InvalidComparison,
@@ -27,10 +29,6 @@ from backend.settings import Settings
 from backend.streaming.hub import RunHub
 
 AVAILABILITY_TTL_S = 5.0
-
-
-class NotFound(LookupError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +51,7 @@ class ComparisonService:
         self._hub = hub
         self._settings = settings
         self._limiter = limiter or InProcessRateLimiter(limits_from(settings))
+        self._access = Access(db)
         self._availability: dict[str, _CachedAvailability] = {}
         self._default_projects: dict[str, str] = {}
 
@@ -91,11 +90,18 @@ class ComparisonService:
         check_semantics(data, models, unavailable)
         return data
 
-    async def create(self, user_id: str, payload: object) -> ComparisonRecord:
-        """Validate, check the user's rate limits, save the comparison and its runs, then
-        queue one task per run.  Raises InvalidComparison or RateLimitExceeded before
-        anything is written."""
+    async def create(self, principal: Principal, payload: object) -> ComparisonRecord:
+        """Validate, check the user may run in the project and is within rate limits, save the
+        comparison and its runs, then queue one task per run.  Raises InvalidComparison,
+        NotFound, AccessDenied or RateLimitExceeded before anything is written."""
+        user_id = principal.user_id
         data = await self.validate(payload)
+        if data.project_id:
+            await self._access.require_project(principal, Action.RUN, data.project_id)
+            project_id = data.project_id
+        else:
+            async with self._db.session() as session:
+                project_id = await self._default_project(session, user_id)
         prompt_tokens = _prompt_tokens(data.system_prompt, data.prompt)
         await self._limiter.reserve(
             user_id,
@@ -103,7 +109,6 @@ class ComparisonService:
             tokens=sum(prompt_tokens + pane.max_tokens for pane in data.panes),
         )
         async with self._db.session() as session:
-            project_id = data.project_id or await self._default_project(session, user_id)
             record = await repository.create_comparison(
                 session,
                 user_id=user_id,
@@ -152,7 +157,12 @@ class ComparisonService:
         )
 
     # --- read --------------------------------------------------------------
-    async def get(self, comparison_id: str) -> ComparisonRecord:
+    async def get(self, principal: Principal, comparison_id: str) -> ComparisonRecord:
+        await self._access.require_comparison(principal, Action.READ, comparison_id)
+        return await self.get_unchecked(comparison_id)
+
+    async def get_unchecked(self, comparison_id: str) -> ComparisonRecord:
+        """Only for callers that authorized otherwise (a share link, the event pump)."""
         async with self._db.session() as session:
             record = await repository.get_comparison(session, comparison_id)
         if record is None:
@@ -176,28 +186,49 @@ class ComparisonService:
             runs.append(run)
         return replace(record, runs=tuple(runs))
 
-    async def history(self, user_id: str, page: int = 1, page_size: int = 20) -> HistoryPage:
+    async def history(
+        self, principal: Principal, page: int = 1, page_size: int = 20, project_id: str | None = None
+    ) -> HistoryPage:
+        """Comparisons in every project the user is a member of (or in one of them)."""
+        if project_id:
+            await self._access.require_project(principal, Action.READ, project_id)
         async with self._db.session() as session:
             return await repository.list_comparisons(
-                session, user_id=user_id, page=max(page, 1), page_size=page_size
+                session,
+                member_id=principal.user_id,
+                project_id=project_id or None,
+                page=max(page, 1),
+                page_size=page_size,
             )
 
+    async def role_for(self, principal: Principal, comparison_id: str) -> str | None:
+        """The user's role in the comparison's project, or None if they have none."""
+        try:
+            project_id = await self._access.require_comparison(principal, Action.READ, comparison_id)
+        except NotFound:
+            return None
+        return await self._access.role(principal, project_id)
+
     # --- control -----------------------------------------------------------
-    async def cancel(self, comparison_id: str, run_ids: Sequence[str] | None = None) -> list[str]:
-        record = await self.get(comparison_id)
+    async def cancel(
+        self, principal: Principal, comparison_id: str, run_ids: Sequence[str] | None = None
+    ) -> list[str]:
+        await self._access.require_comparison(principal, Action.RUN, comparison_id)
+        record = await self.get_unchecked(comparison_id)
         targets = [r for r in record.runs if run_ids is None or r.id in run_ids]
         for run in targets:
             await self._broker.request_cancel(CancelRequest(run_id=run.id, attempt=run.attempt))
         return [r.id for r in targets]
 
-    async def retry(self, comparison_id: str, run_id: str) -> RunRecord:
-        record = await self.get(comparison_id)
+    async def retry(self, principal: Principal, comparison_id: str, run_id: str) -> RunRecord:
+        await self._access.require_comparison(principal, Action.RUN, comparison_id)
+        record = await self.get_unchecked(comparison_id)
         if run_id not in {r.id for r in record.runs}:
             raise NotFound(f"No run {run_id} in comparison {comparison_id}.")
         old = next(r for r in record.runs if r.id == run_id)
         # A retry calls the provider again: one more request and its tokens.
         await self._limiter.reserve(
-            record.user_id,
+            principal.user_id,
             requests=1,
             tokens=_prompt_tokens(record.system_prompt, record.prompt)
             + int(old.params.get("max_tokens", 1024)),
@@ -208,10 +239,17 @@ class ComparisonService:
         await self._enqueue(record, run)
         return run
 
+    async def delete(self, principal: Principal, comparison_id: str) -> None:
+        """Stops its runs, then deletes the comparison with its runs and share links."""
+        await self._access.require_comparison(principal, Action.EDIT, comparison_id)
+        await self.cancel(principal, comparison_id)
+        async with self._db.session() as session:
+            await repository.delete_comparison(session, comparison_id)
+
 
 def _prompt_tokens(system_prompt: str, prompt: str) -> int:
     """The estimate validation uses for the context window, reused for the token budget."""
     return estimate_tokens(system_prompt + "\n" + prompt)
 
 
-__all__ = ["ComparisonService", "InvalidComparison", "NotFound", "RateLimitExceeded"]
+__all__ = ["AccessDenied", "ComparisonService", "InvalidComparison", "NotFound", "RateLimitExceeded"]

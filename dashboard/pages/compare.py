@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.layout import shell
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
+from dashboard.pages.frame import signed_in_page
 from state.compare import CompareState as S
 
 _actions = PaneActions(
@@ -48,7 +48,7 @@ def compare_page() -> rx.Component:
         on_stop=S.stop,
         on_new=S.new_comparison,
     )
-    return shell(
+    return signed_in_page(
         rx.vstack(
             prompt_form(form),
             rx.grid(

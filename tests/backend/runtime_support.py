@@ -8,8 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from backend.auth.accounts import principal_of
+from backend.auth.permissions import Principal
+from backend.db import accounts as accounts_repo
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.providers.base import ChatProvider, ChatRequest, StreamItem
 from backend.providers.simulated import simulated_text
@@ -67,7 +71,7 @@ async def wait_until_final(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        record = await service.get(comparison_id)
+        record = await service.get_unchecked(comparison_id)
         if all(
             run.is_final and (attempt is None or run.attempt == attempt.get(run.id, run.attempt))
             for run in record.runs
@@ -86,7 +90,7 @@ async def wait_for_live_text(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        record = service.with_live_output(await service.get(comparison_id))
+        record = service.with_live_output(await service.get_unchecked(comparison_id))
         run = next(r for r in record.runs if r.id == run_id)
         if run.output_text:
             return run.output_text
@@ -135,3 +139,30 @@ class ProviderCalls:
             return Counting(real(runtime, model_id))
 
         monkeypatch.setattr(Runtime, "resolve_provider", resolve)
+
+
+OWNER_EMAIL = "ada@example.org"
+
+
+async def owner(rt: Runtime, email: str = OWNER_EMAIL) -> Principal:
+    """A signed-up user of this runtime's database (created on first use), as a Principal."""
+    async with rt.db.session() as session:
+        account = await accounts_repo.account_by_email(session, email)
+        if account is None:
+            account = await accounts_repo.create_account(session, email=email, display_name="Ada")
+    return principal_of(account)
+
+
+@contextlib.asynccontextmanager
+async def api_client(rt: Runtime, email: str = OWNER_EMAIL) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of the HTTP API that acts for `email` with a personal API token."""
+    from backend.api.app import create_api
+
+    token = await rt.accounts.create_api_token(await owner(rt, email), "tests")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_api(lambda: rt)),
+        base_url="http://testserver",
+        timeout=15.0,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as client:
+        yield client

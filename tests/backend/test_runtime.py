@@ -1,4 +1,4 @@
-"""Runtime wiring: start-up (migrations, local user, interrupted runs), current(), shutdown."""
+"""Runtime wiring: start-up (migrations, interrupted runs), current(), shutdown."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from backend import runtime as runtime_module
 from backend.db import repository
 from backend.db.engine import Database
 from backend.db.records import INTERRUPTED, NewRun
-from backend.runtime import LOCAL_USER_EMAIL, Runtime, running
+from backend.runtime import Runtime, running
 from backend.settings import Settings
-from tests.backend.runtime_support import expected_output, make_settings, wait_until_final
+from tests.backend.runtime_support import expected_output, make_settings, owner, wait_until_final
 
 
 async def test_running_starts_and_exposes_current(runtime_database_url: str, tmp_path: Path) -> None:
@@ -23,30 +23,19 @@ async def test_running_starts_and_exposes_current(runtime_database_url: str, tmp
     async with running(settings) as rt:
         assert runtime_module.current() is rt
         assert rt.settings is settings
-        assert rt.local_user_id
         async with rt.db.session() as session:
             assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
-            user = await repository.ensure_user(session, LOCAL_USER_EMAIL)
-        assert user.id == rt.local_user_id
         assert all(not t.done() for t in rt._tasks)  # pump and worker are running
     with pytest.raises(RuntimeError):
         runtime_module.current()
     assert all(t.done() for t in rt._tasks)
 
 
-async def test_local_user_is_stable_across_restarts(runtime_database_url: str, tmp_path: Path) -> None:
-    settings = make_settings(runtime_database_url, tmp_path)
-    async with running(settings) as first:
-        user_id = first.local_user_id
-    async with running(settings) as second:
-        assert second.local_user_id == user_id
-
-
 def test_empty_database_url_means_sqlite_in_data_dir(tmp_path: Path) -> None:
     settings = make_settings("", tmp_path)
     assert settings.resolved_database_url == f"sqlite:///{(tmp_path / 'dashboard.db').resolve()}"
     rt = Runtime.build(settings)
-    assert rt.comparisons is not None and rt.local_user_id == ""
+    assert rt.comparisons is not None and rt.accounts is not None
 
 
 def test_settings_ignore_the_environment_when_given_explicitly(
@@ -65,7 +54,7 @@ async def test_runtime_resolves_providers_and_runs_a_comparison(
         provider = rt.resolve_provider("simulated:instant")
         assert hasattr(provider, "stream")
         record = await rt.comparisons.create(
-            rt.local_user_id, {"prompt": prompt, "panes": [{"model": "simulated:instant"}]}
+            await owner(rt), {"prompt": prompt, "panes": [{"model": "simulated:instant"}]}
         )
         saved = await wait_until_final(rt.comparisons, record.id)
     run = saved.runs[0]
@@ -78,9 +67,10 @@ async def test_runs_left_by_a_previous_process_are_marked_interrupted(
 ) -> None:
     settings = make_settings(runtime_database_url, tmp_path)
     async with running(settings) as rt:
-        user_id = rt.local_user_id
+        user = await owner(rt)
+        user_id = user.user_id
         finished = await rt.comparisons.create(
-            user_id,
+            user,
             {"prompt": "[[simulate:tokens=3]] done before", "panes": [{"model": "simulated:instant"}]},
         )
         finished_saved = await wait_until_final(rt.comparisons, finished.id)
@@ -105,15 +95,15 @@ async def test_runs_left_by_a_previous_process_are_marked_interrupted(
         await db.dispose()
 
     async with running(settings) as rt:
-        after = await rt.comparisons.get(orphan.id)
+        after = await rt.comparisons.get_unchecked(orphan.id)
         assert [r.status for r in after.runs] == ["error", "error"]
         for run in after.runs:
             assert run.error_kind == INTERRUPTED
             assert run.error == "Interrupted: the server restarted."
             assert run.finished_at is not None
         # finished work is left alone
-        assert (await rt.comparisons.get(finished.id)).runs == finished_saved.runs
-        summary = next(i for i in (await rt.comparisons.history(user_id)).items if i.id == orphan.id)
+        assert (await rt.comparisons.get_unchecked(finished.id)).runs == finished_saved.runs
+        summary = next(i for i in (await rt.comparisons.history(user)).items if i.id == orphan.id)
         assert (summary.n_error, summary.n_active) == (2, 0)
 
 
@@ -123,9 +113,9 @@ async def test_stopping_mid_run_then_restarting_interrupts_it(
     settings = make_settings(runtime_database_url, tmp_path)
     async with running(settings) as rt:
         record = await rt.comparisons.create(
-            rt.local_user_id,
+            await owner(rt),
             {"prompt": "[[simulate:tokens=500]] never finishes", "panes": [{"model": "simulated:ponder"}]},
         )
     async with running(settings) as rt:
-        run = (await rt.comparisons.get(record.id)).runs[0]
+        run = (await rt.comparisons.get_unchecked(record.id)).runs[0]
         assert run.status == "error" and run.error_kind == INTERRUPTED

@@ -11,13 +11,14 @@ from backend.runtime import Runtime, running
 from backend.services.validation import MAX_PANES, MAX_TOKENS_ERROR, TEMPERATURE_ERROR
 from state.compare import CompareState
 from state.rows import ModelOption, PaneRow
-from tests.backend.runtime_support import make_settings, wait_until_final
+from tests.backend.runtime_support import make_settings, owner, wait_until_final
+from tests.state.support import in_tree, sign_in
 
 S = CompareState
 
 
 def _state(*models: str) -> CompareState:
-    state = CompareState(_reflex_internal_init=True)  # type: ignore[call-arg]
+    state = in_tree(CompareState)
     state.models = [
         ModelOption(id=m, label=m, family="simulated", available=True, reason="", simulated=True)
         for m in ("simulated:swift", "simulated:coder")
@@ -104,17 +105,19 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 async def test_run_with_bad_input_starts_nothing_and_says_why(runtime: Runtime) -> None:
     state = _state("simulated:swift", "simulated:nope")
+    await sign_in(state, runtime)
     state.prompt = "   "
     result = await S.run.fn(state)
     assert result is None
     assert state.errors["prompt"] == "Enter a prompt."
     assert "unknown simulated model" in state.panes[1].field_error
     assert state.comparison_id == ""
-    assert (await runtime.comparisons.history(runtime.local_user_id)).total == 0
+    assert (await runtime.comparisons.history(await owner(runtime))).total == 0
 
 
 async def test_run_saves_the_comparison_and_hands_over_to_the_stream(runtime: Runtime) -> None:
     state = _state("simulated:swift", "simulated:coder")
+    await sign_in(state, runtime)
     state.prompt = "Hello [[simulate:tokens=8]]"
     result = await S.run.fn(state)
     assert state.comparison_id

@@ -12,13 +12,14 @@ from backend.runtime import Runtime, running
 from backend.streaming.hub import LiveRun
 from state.compare import CompareState
 from state.rows import PaneRow, apply_live, panes_from_record
-from tests.backend.runtime_support import make_settings, wait_until_final
+from tests.backend.runtime_support import make_settings, owner, wait_until_final
+from tests.state.support import in_tree, sign_in
 
 S = CompareState
 
 
 def _state(*models: str) -> CompareState:
-    state = CompareState(_reflex_internal_init=True)  # type: ignore[call-arg]
+    state = in_tree(CompareState)
     state.panes = [PaneRow(pane_id=f"p{i}", model=m, label=m, temperature=0.0) for i, m in enumerate(models)]
     return state
 
@@ -32,6 +33,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 async def test_over_the_limit_shows_the_message_next_to_run_and_starts_nothing(runtime: Runtime) -> None:
     state = _state("simulated:swift", "simulated:coder")
+    await sign_in(state, runtime)
     state.prompt = "Hello [[simulate:tokens=4]]"
     await S.run.fn(state)
     first = state.comparison_id
@@ -42,11 +44,12 @@ async def test_over_the_limit_shows_the_message_next_to_run_and_starts_nothing(r
     assert result is None
     assert state.limit_error.startswith("Rate limit reached: at most 2 model requests a minute")
     assert state.comparison_id == ""
-    assert (await runtime.comparisons.history(runtime.local_user_id)).total == 1
+    assert (await runtime.comparisons.history(await owner(runtime))).total == 1
 
 
 async def test_use_cache_switch_goes_into_the_request_and_a_replay_is_marked(runtime: Runtime) -> None:
     state = _state("simulated:swift")
+    await sign_in(state, runtime)
     state.prompt = "Hello [[simulate:tokens=4]]"
     S.set_use_cache.fn(state, True)
     await S.run.fn(state)

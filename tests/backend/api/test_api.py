@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.api.app import create_api
 from backend.runtime import Runtime
-from tests.backend.runtime_support import expected_output, wait_until_final
+from tests.backend.runtime_support import api_client, expected_output, owner, wait_until_final
 
 PREFIX = "/api/v1"
 PROMPT = "[[simulate:tokens=12]] How do tides work?"
@@ -19,9 +18,7 @@ PROMPT = "[[simulate:tokens=12]] How do tides work?"
 
 @pytest.fixture
 async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    api = create_api(lambda: rt)
-    transport = httpx.ASGITransport(app=api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=15.0) as c:
+    async with api_client(rt) as c:
         yield c
 
 
@@ -232,7 +229,7 @@ async def test_invalid_comparisons_get_422_naming_the_field(
     assert field in data["errors"], data
     assert message in data["errors"][field]
     assert data["detail"].startswith("Invalid request: ") and field in data["detail"]
-    assert (await rt.comparisons.history(rt.local_user_id)).total == 0  # nothing was created
+    assert (await rt.comparisons.history(await owner(rt))).total == 0  # nothing was created
 
 
 async def test_missing_or_malformed_body_is_422(client: httpx.AsyncClient) -> None:

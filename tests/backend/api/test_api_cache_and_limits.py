@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.api.app import create_api
 from backend.runtime import Runtime
-from tests.backend.runtime_support import ProviderCalls, running_on, wait_until_final
+from tests.backend.runtime_support import ProviderCalls, api_client, owner, running_on, wait_until_final
 from tests.redis_support import BACKENDS
 
 PREFIX = "/api/v1"
@@ -34,8 +33,7 @@ async def api_rt(
 
 @pytest.fixture
 async def client(api_rt: tuple[Runtime, ProviderCalls]) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(lambda: api_rt[0]))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=15.0) as c:
+    async with api_client(api_rt[0]) as c:
         yield c
 
 
@@ -77,7 +75,7 @@ async def test_over_the_limit_is_429_with_retry_after_and_starts_nothing(
     assert body["limit"] == "requests_per_minute"
     assert body["retry_after_s"] == pytest.approx(retry_after, abs=1.0)
     assert body["detail"].startswith("Rate limit reached: at most 3 model requests a minute")
-    page = await rt.comparisons.history(rt.local_user_id)
+    page = await rt.comparisons.history(await owner(rt))
     assert page.total == 3
     for item in page.items:
         await wait_until_final(rt.comparisons, item.id)

@@ -7,17 +7,20 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from backend.db.engine import Database, to_sync_url
 from backend.db.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-APP_TABLES = {"users", "projects", "comparisons", "runs"}
+APP_TABLES = set(Base.metadata.tables)
+HEAD = "0003"
 APP_INDEXES = {
     "comparisons": {"ix_comparisons_project_created", "ix_comparisons_user_created"},
     "runs": {"ix_runs_comparison_position", "ix_runs_status"},
+    "project_members": {"ix_project_members_user"},
+    "auth_sessions": {"ix_auth_sessions_user"},
 }
 
 
@@ -40,13 +43,13 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         await db.upgrade()
         tables, indexes, version = _schema(database_url)
         assert tables == APP_TABLES | {"alembic_version"}
-        assert version == "0002"
+        assert version == HEAD
         for table, names in APP_INDEXES.items():
             assert names <= indexes[table]
 
         await db.downgrade("-1")
         _, _, version = _schema(database_url)
-        assert version == "0001"
+        assert version == "0002"
         await db.downgrade("base")
         tables, indexes, version = _schema(database_url)
         assert tables == {"alembic_version"}
@@ -55,7 +58,7 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         await db.upgrade()
         tables, _, version = _schema(database_url)
         assert tables == APP_TABLES | {"alembic_version"}
-        assert version == "0002"
+        assert version == HEAD
         await db.upgrade()  # already at head: a no-op
     finally:
         await db.dispose()
@@ -86,4 +89,31 @@ def test_alembic_cli_uses_settings_url(database_url: str) -> None:
     assert proc.returncode == 0, proc.stderr
     tables, _, version = _schema(database_url)
     assert tables == APP_TABLES | {"alembic_version"}
-    assert version == "0002"
+    assert version == HEAD
+
+
+async def test_existing_project_owners_become_owner_members(database_url: str) -> None:
+    """0003 gives every project that existed before it an "owner" member row."""
+    db = Database(database_url)
+    await db.upgrade("0002")
+    engine = create_engine(to_sync_url(database_url), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email, display_name, created_at) "
+                    "VALUES ('u1', 'a@x.org', 'A', :t)"
+                ),
+                {"t": "2025-01-01T00:00:00+00:00"},
+            )
+            conn.execute(
+                text("INSERT INTO projects (id, owner_id, name, created_at) VALUES ('p1', 'u1', 'P', :t)"),
+                {"t": "2025-01-01T00:00:00+00:00"},
+            )
+        await db.upgrade()
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT project_id, user_id, email, role FROM project_members")).all()
+    finally:
+        engine.dispose()
+        await db.dispose()
+    assert [tuple(r) for r in rows] == [("p1", "u1", "a@x.org", "owner")]

@@ -21,7 +21,13 @@ from backend.queue.kafka import KafkaBroker
 from backend.queue.messages import RunTask
 from backend.runtime import Runtime, running
 from backend.settings import Settings
-from tests.backend.runtime_support import expected_output, make_settings, wait_for_live_text, wait_until_final
+from tests.backend.runtime_support import (
+    expected_output,
+    make_settings,
+    owner,
+    wait_for_live_text,
+    wait_until_final,
+)
 from tests.db_support import make_database_url
 from tests.support.kafka_workers import WorkerProcess, worker_env, worker_processes
 from tests.support.tansu import Tansu, tansu_broker
@@ -81,7 +87,7 @@ async def wait_for_workers(rt: Runtime, n: int, timeout: float = 20.0) -> dict[s
 
 async def run_comparison(rt: Runtime, prompt: str, models: list[str], timeout: float = 30.0) -> None:
     record = await rt.comparisons.create(
-        rt.local_user_id, {"prompt": prompt, "panes": [{"model": m} for m in models]}
+        await owner(rt), {"prompt": prompt, "panes": [{"model": m} for m in models]}
     )
     saved = await wait_until_final(rt.comparisons, record.id, timeout=timeout)
     for run in saved.runs:
@@ -102,7 +108,9 @@ async def test_full_comparison_through_kafka_with_two_worker_processes(
         models = ["simulated:instant", "simulated:swift", "simulated:steady", "simulated:instant"]
         await run_comparison(rt, prompt, models)
         # The live view saw every chunk, in order (final text equals the streamed text).
-        record = await rt.comparisons.get((await rt.comparisons.history(rt.local_user_id)).items[0].id)
+        record = await rt.comparisons.get_unchecked(
+            (await rt.comparisons.history(await owner(rt))).items[0].id
+        )
         for run in record.runs:
             live = rt.hub.get(run.id)
             assert live is not None and live.text == run.output_text and live.resets == 0
@@ -116,13 +124,13 @@ async def test_worker_started_after_requests_were_queued_serves_them_all(
     prompt = "[[simulate:tokens=12]] queued before any worker"
     records = [
         await rt.comparisons.create(
-            rt.local_user_id, {"prompt": prompt, "panes": [{"model": "simulated:instant"}] * 3}
+            await owner(rt), {"prompt": prompt, "panes": [{"model": "simulated:instant"}] * 3}
         )
         for _ in range(2)
     ]
     await asyncio.sleep(1.0)
     for record in records:
-        assert [r.status for r in (await rt.comparisons.get(record.id)).runs] == ["queued"] * 3
+        assert [r.status for r in (await rt.comparisons.get_unchecked(record.id)).runs] == ["queued"] * 3
     health = await rt.health()
     assert health["workers"] == [] and health["ok"] is False  # nobody serves the queue
     worker = kafka.worker("late")
@@ -197,7 +205,7 @@ async def test_kill_9_of_a_worker_mid_stream_the_other_worker_completes_the_run(
         await wait_for_workers(rt, 2)
         prompt = "[[simulate:tokens=120]] a long answer"
         record = await rt.comparisons.create(
-            rt.local_user_id, {"prompt": prompt, "panes": [{"model": "simulated:steady"}] * 4}
+            await owner(rt), {"prompt": prompt, "panes": [{"model": "simulated:steady"}] * 4}
         )
         await wait_for_live_text(rt.comparisons, record.id, record.runs[0].id, timeout=20)
         await asyncio.sleep(0.3)

@@ -14,7 +14,7 @@ from backend.db.models import Comparison, Run
 from backend.db.records import ComparisonRecord
 from backend.runtime import Runtime
 from backend.services.comparisons import RateLimitExceeded
-from tests.backend.runtime_support import ProviderCalls, expected_output, running_on, wait_until_final
+from tests.backend.runtime_support import ProviderCalls, expected_output, owner, running_on, wait_until_final
 from tests.redis_support import BACKENDS
 
 PROMPT = "[[simulate:tokens=10]] Explain how a bloom filter works"
@@ -48,7 +48,7 @@ async def compare(
         "panes": [{"model": m, "temperature": temperature, "max_tokens": 200} for m in models],
         "use_cache": use_cache,
     }
-    created = await rt.comparisons.create(rt.local_user_id, payload)
+    created = await rt.comparisons.create(await owner(rt), payload)
     return await wait_until_final(rt.comparisons, created.id)
 
 
@@ -105,7 +105,7 @@ async def test_a_retried_pane_of_a_use_cache_comparison_still_uses_the_cache(
     crt: Runtime, calls: ProviderCalls
 ) -> None:
     record = await compare(crt, temperature=0.9, use_cache=True)
-    run = await crt.comparisons.retry(record.id, record.runs[0].id)
+    run = await crt.comparisons.retry(await owner(crt), record.id, record.runs[0].id)
     saved = await wait_until_final(crt.comparisons, record.id, attempt={run.id: run.attempt})
     assert len(calls.calls) == 1
     assert saved.runs[0].attempt == 1 and saved.runs[0].cache_hit is True
@@ -136,7 +136,7 @@ async def test_requests_over_the_minute_limit_are_refused_and_nothing_is_saved(
     assert await row_counts(limited) == (1, 2)
     with pytest.raises(RateLimitExceeded) as refused:
         await limited.comparisons.create(
-            limited.local_user_id,
+            await owner(limited),
             {"prompt": PROMPT, "panes": [{"model": "simulated:instant", "max_tokens": 10}] * 2},
         )
     assert refused.value.limit == "requests_per_minute"
@@ -153,7 +153,7 @@ async def test_the_daily_token_budget_refuses_and_saves_nothing(
     await compare(limited, temperature=0.7)  # reserves prompt + 200
     with pytest.raises(RateLimitExceeded) as refused:
         await limited.comparisons.create(
-            limited.local_user_id,
+            await owner(limited),
             {
                 "prompt": PROMPT,
                 "system_prompt": SYSTEM,

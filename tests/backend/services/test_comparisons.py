@@ -10,7 +10,7 @@ from backend.catalog import estimate_tokens
 from backend.db.records import ComparisonRecord
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound
-from tests.backend.runtime_support import expected_output, wait_for_live_text, wait_until_final
+from tests.backend.runtime_support import expected_output, owner, wait_for_live_text, wait_until_final
 
 PROMPT = "[[simulate:tokens=8]] Compare how rivers and glaciers shape valleys"
 SYSTEM = "Answer in one paragraph."
@@ -19,14 +19,14 @@ SYSTEM = "Answer in one paragraph."
 async def create(rt: Runtime, models: list[str], prompt: str = PROMPT, **kw: object) -> ComparisonRecord:
     panes = [{"model": m, **kw} for m in models]
     return await rt.comparisons.create(
-        rt.local_user_id, {"prompt": prompt, "system_prompt": SYSTEM, "panes": panes}
+        await owner(rt), {"prompt": prompt, "system_prompt": SYSTEM, "panes": panes}
     )
 
 
 async def test_three_models_stream_and_are_saved_exactly(rt: Runtime) -> None:
     models = ["simulated:instant", "simulated:swift", "simulated:steady"]
     created = await rt.comparisons.create(
-        rt.local_user_id,
+        await owner(rt),
         {
             "prompt": PROMPT,
             "system_prompt": SYSTEM,
@@ -71,7 +71,7 @@ async def test_history_lists_newest_first_with_models(rt: Runtime) -> None:
     )
     await wait_until_final(rt.comparisons, second.id)
 
-    page = await rt.comparisons.history(rt.local_user_id)
+    page = await rt.comparisons.history(await owner(rt))
     assert page.total == 2
     assert [item.id for item in page.items] == [second.id, first.id]
     newest = page.items[0]
@@ -81,8 +81,8 @@ async def test_history_lists_newest_first_with_models(rt: Runtime) -> None:
     assert page.items[1].models == ("simulated:instant",)
 
     # another user sees nothing; page size 1 paginates
-    assert (await rt.comparisons.history("someone-else")).total == 0
-    one = await rt.comparisons.history(rt.local_user_id, page=2, page_size=1)
+    assert (await rt.comparisons.history(await owner(rt, "bob@example.org"))).total == 0
+    one = await rt.comparisons.history(await owner(rt), page=2, page_size=1)
     assert [i.id for i in one.items] == [first.id] and one.n_pages == 2
 
 
@@ -92,7 +92,7 @@ async def test_cancel_a_slow_run_saves_its_partial_text(rt: Runtime) -> None:
     slow = record.runs[0]
     await wait_for_live_text(rt.comparisons, record.id, slow.id)
 
-    cancelled = await rt.comparisons.cancel(record.id, [slow.id])
+    cancelled = await rt.comparisons.cancel(await owner(rt), record.id, [slow.id])
     assert cancelled == [slow.id]
     saved = await wait_until_final(rt.comparisons, record.id, timeout=5)
     slow_saved, fast_saved = saved.runs
@@ -111,7 +111,9 @@ async def test_cancel_a_slow_run_saves_its_partial_text(rt: Runtime) -> None:
 async def test_cancel_whole_comparison_right_after_create(rt: Runtime) -> None:
     prompt = "[[simulate:tokens=400]] Stop at once"
     record = await create(rt, ["simulated:ponder", "simulated:swift"], prompt=prompt)
-    assert sorted(await rt.comparisons.cancel(record.id)) == sorted(r.id for r in record.runs)
+    assert sorted(await rt.comparisons.cancel(await owner(rt), record.id)) == sorted(
+        r.id for r in record.runs
+    )
     saved = await wait_until_final(rt.comparisons, record.id, timeout=5)
     assert [r.status for r in saved.runs] == ["cancelled", "cancelled"]
     for run in saved.runs:
@@ -123,7 +125,7 @@ async def test_retry_a_finished_run_gives_the_same_exact_answer(rt: Runtime) -> 
     first = await wait_until_final(rt.comparisons, record.id)
     target = first.runs[1]
 
-    retried = await rt.comparisons.retry(record.id, target.id)
+    retried = await rt.comparisons.retry(await owner(rt), record.id, target.id)
     assert retried.id == target.id
     assert retried.attempt == 1
     assert retried.status == "queued" and retried.output_text == "" and retried.ttft_ms is None
@@ -140,7 +142,7 @@ async def test_retry_mid_stream_ignores_the_abandoned_attempt(rt: Runtime) -> No
     record = await create(rt, ["simulated:swift"], prompt=prompt)
     run = record.runs[0]
     await wait_for_live_text(rt.comparisons, record.id, run.id)
-    retried = await rt.comparisons.retry(record.id, run.id)
+    retried = await rt.comparisons.retry(await owner(rt), record.id, run.id)
     assert retried.attempt == 1
 
     saved = await wait_until_final(rt.comparisons, record.id, attempt={run.id: 1})
@@ -149,7 +151,7 @@ async def test_retry_mid_stream_ignores_the_abandoned_attempt(rt: Runtime) -> No
     assert final.status == "done"
     assert final.output_text == expected_output(final, prompt, SYSTEM)  # not the cancelled attempt's text
     await asyncio.sleep(0.1)  # any late event of attempt 0 must not overwrite it
-    assert (await rt.comparisons.get(record.id)).runs[0] == final
+    assert (await rt.comparisons.get_unchecked(record.id)).runs[0] == final
 
 
 async def test_failing_run_saves_error_while_others_complete(rt: Runtime) -> None:
@@ -169,7 +171,7 @@ async def test_failing_run_saves_error_while_others_complete(rt: Runtime) -> Non
         assert run.output_text == expected_output(run, prompt, SYSTEM)
         assert run.output_tokens == 50
 
-    summary = (await rt.comparisons.history(rt.local_user_id)).items[0]
+    summary = (await rt.comparisons.history(await owner(rt))).items[0]
     assert (summary.n_done, summary.n_error, summary.n_active) == (2, 1, 0)
 
 
@@ -178,31 +180,31 @@ async def test_with_live_output_overlays_streaming_text(rt: Runtime) -> None:
     record = await create(rt, ["simulated:ponder"], prompt=prompt)
     run_id = record.runs[0].id
     text = await wait_for_live_text(rt.comparisons, record.id, run_id)
-    live = rt.comparisons.with_live_output(await rt.comparisons.get(record.id)).runs[0]
+    live = rt.comparisons.with_live_output(await rt.comparisons.get_unchecked(record.id)).runs[0]
     assert live.status == "running"
     assert live.output_text.startswith(text)
     assert live.output_tokens >= 1 and live.ttft_ms is not None
-    assert (await rt.comparisons.get(record.id)).runs[0].output_text == ""  # not saved until final
-    await rt.comparisons.cancel(record.id)
+    assert (await rt.comparisons.get_unchecked(record.id)).runs[0].output_text == ""  # not saved until final
+    await rt.comparisons.cancel(await owner(rt), record.id)
     await wait_until_final(rt.comparisons, record.id)
 
 
 async def test_invalid_input_creates_nothing(rt: Runtime) -> None:
     with pytest.raises(InvalidComparison) as info:
-        await rt.comparisons.create(rt.local_user_id, {"prompt": "", "panes": [{"model": "simulated:swift"}]})
+        await rt.comparisons.create(await owner(rt), {"prompt": "", "panes": [{"model": "simulated:swift"}]})
     assert info.value.errors == {"prompt": "Enter a prompt."}
-    assert (await rt.comparisons.history(rt.local_user_id)).total == 0
+    assert (await rt.comparisons.history(await owner(rt))).total == 0
     assert rt.broker.pending_tasks == 0  # type: ignore[attr-defined]
 
 
 async def test_unknown_ids_raise_not_found(rt: Runtime) -> None:
     with pytest.raises(NotFound):
-        await rt.comparisons.get("no-such-comparison")
+        await rt.comparisons.get_unchecked("no-such-comparison")
     with pytest.raises(NotFound):
-        await rt.comparisons.cancel("no-such-comparison")
+        await rt.comparisons.cancel(await owner(rt), "no-such-comparison")
     record = await create(rt, ["simulated:instant"])
     with pytest.raises(NotFound):
-        await rt.comparisons.retry(record.id, "no-such-run")
+        await rt.comparisons.retry(await owner(rt), record.id, "no-such-run")
     await wait_until_final(rt.comparisons, record.id)
 
 

@@ -1,0 +1,188 @@
+"""Built-in accounts: sign up, sign in and out, sessions, password changes and
+personal API tokens.  Firebase sign-in (AUTH_PROVIDER=firebase) maps onto the
+same accounts in :mod:`backend.auth.firebase`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from backend.auth.passwords import hash_password, password_problem, verify_password
+from backend.auth.permissions import Principal
+from backend.auth.throttle import Lockout, SignInThrottle
+from backend.auth.tokens import new_token, token_hash
+from backend.db import accounts as repo
+from backend.db.engine import Database
+from backend.db.models import utcnow
+from backend.settings import Settings
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 320
+MAX_NAME = 100
+API_TOKEN_PREFIX = "llmd_"
+BAD_CREDENTIALS = "Email or password is incorrect."
+
+
+class AuthError(Exception):
+    """A refusal to show the user as it is (never names which part was wrong)."""
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class SignInLocked(AuthError):
+    def __init__(self, lockout: Lockout) -> None:
+        super().__init__(lockout.message)
+        self.retry_after_s = lockout.retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    token: str  # goes to the browser once; only its hash is stored
+    principal: Principal
+
+
+def principal_of(account: repo.Account, via: str = "session") -> Principal:
+    return Principal(
+        user_id=account.id,
+        email=account.email,
+        display_name=account.display_name,
+        is_admin=account.is_admin,
+        via=via,
+    )
+
+
+def email_problem(email: str) -> str:
+    if len(email) > MAX_EMAIL or not EMAIL_RE.match(email.strip()):
+        return "Enter an email address like name@example.com."
+    return ""
+
+
+class AccountService:
+    def __init__(self, db: Database, settings: Settings, throttle: SignInThrottle) -> None:
+        self._db = db
+        self._settings = settings
+        self._throttle = throttle
+
+    # --- sign up / in / out ----------------------------------------------------
+    async def sign_up(self, email: str, password: str, display_name: str = "") -> SignedIn:
+        errors = {}
+        if problem := email_problem(email):
+            errors["email"] = problem
+        if problem := password_problem(password):
+            errors["password"] = problem
+        if len(display_name) > MAX_NAME:
+            errors["display_name"] = f"Use at most {MAX_NAME} characters."
+        if errors:
+            raise AuthError("Check the highlighted fields.", errors)
+        async with self._db.session() as session:
+            first = await repo.count_users(session) == 0
+            # With sign-up off, only the very first account (the admin) can be created here.
+            if not self._settings.allow_sign_up and not first:
+                raise AuthError("Sign-up is closed on this server. Ask an admin for an invitation.")
+            hashed = await hash_password(password)
+            try:
+                account = await repo.create_account(
+                    session, email=email, display_name=display_name, password_hash=hashed, is_admin=first
+                )
+            except repo.EmailTaken:
+                # Saying "taken" would reveal the account; the generic answer is still actionable.
+                raise AuthError(
+                    "That email cannot be used to sign up. If it is yours, sign in instead.",
+                    {"email": "Cannot sign up with this email."},
+                ) from None
+        return await self._open_session(account)
+
+    async def sign_in(self, email: str, password: str, address: str = "") -> SignedIn:
+        try:
+            await self._throttle.before_attempt(email, address)
+        except Lockout as lock:
+            raise SignInLocked(lock) from None
+        async with self._db.session() as session:
+            account = await repo.account_by_email(session, email) if len(email) <= MAX_EMAIL else None
+        ok = await verify_password(account.password_hash if account else None, password)
+        if not ok or account is None or account.disabled:
+            await self._throttle.failed(email, address)
+            raise AuthError(BAD_CREDENTIALS)
+        await self._throttle.succeeded(email)
+        return await self._open_session(account)
+
+    async def _open_session(self, account: repo.Account) -> SignedIn:
+        token = new_token()
+        expires = utcnow() + timedelta(hours=self._settings.session_ttl_hours)
+        async with self._db.session() as session:
+            await repo.create_session(session, account.id, token_hash(token), expires)
+        return SignedIn(token=token, principal=principal_of(account))
+
+    async def sign_out(self, token: str) -> None:
+        if token:
+            async with self._db.session() as session:
+                await repo.revoke_session(session, token_hash(token))
+
+    async def principal_for_session(self, token: str) -> Principal | None:
+        """The signed-in user of a session token, or None if it is unknown, expired or revoked."""
+        if not token or len(token) > 200:
+            return None
+        async with self._db.session() as session:
+            account = await repo.account_for_session(session, token_hash(token))
+        return None if account is None else principal_of(account)
+
+    # --- account settings --------------------------------------------------------
+    async def change_password(self, principal: Principal, token: str, current: str, new: str) -> None:
+        """Checks the current password, sets the new one and signs out every other session."""
+        async with self._db.session() as session:
+            account = await repo.account_by_id(session, principal.user_id)
+        if account is None or not await verify_password(account.password_hash, current):
+            raise AuthError("The current password is incorrect.", {"current": "Incorrect password."})
+        if problem := password_problem(new):
+            raise AuthError(problem, {"new": problem})
+        hashed = await hash_password(new)
+        async with self._db.session() as session:
+            await repo.update_account(session, principal.user_id, password_hash=hashed)
+            await repo.revoke_user_sessions(session, principal.user_id, keep_hash=token_hash(token))
+
+    async def sign_out_everywhere(self, principal: Principal, keep_token: str = "") -> int:
+        async with self._db.session() as session:
+            return await repo.revoke_user_sessions(
+                session, principal.user_id, keep_hash=token_hash(keep_token) if keep_token else ""
+            )
+
+    async def set_budget(self, principal: Principal, monthly_usd: float | None) -> None:
+        if monthly_usd is not None and not (0 <= monthly_usd <= 1_000_000):
+            raise AuthError("Enter a monthly budget between 0 and 1,000,000 USD, or leave it empty.")
+        async with self._db.session() as session:
+            await repo.update_account(session, principal.user_id, monthly_budget_usd=monthly_usd)
+
+    async def account(self, principal: Principal) -> repo.Account | None:
+        async with self._db.session() as session:
+            return await repo.account_by_id(session, principal.user_id)
+
+    # --- personal API tokens -----------------------------------------------------
+    async def create_api_token(self, principal: Principal, name: str) -> str:
+        """A new token, returned once in full; afterwards only its prefix is shown."""
+        name = name.strip()
+        if not name or len(name) > MAX_NAME:
+            raise AuthError(f"Name the token (1 to {MAX_NAME} characters).", {"name": "Required."})
+        token = new_token(API_TOKEN_PREFIX)
+        async with self._db.session() as session:
+            await repo.create_api_token(session, principal.user_id, name, token_hash(token), token[:12])
+        return token
+
+    async def list_api_tokens(self, principal: Principal) -> list[repo.ApiTokenInfo]:
+        async with self._db.session() as session:
+            return await repo.list_api_tokens(session, principal.user_id)
+
+    async def revoke_api_token(self, principal: Principal, token_id: str) -> bool:
+        async with self._db.session() as session:
+            return await repo.revoke_api_token(session, principal.user_id, token_id)
+
+    async def principal_for_api_token(self, token: str) -> Principal | None:
+        if not token.startswith(API_TOKEN_PREFIX) or len(token) > 200:
+            return None
+        async with self._db.session() as session:
+            account = await repo.account_for_api_token(session, token_hash(token))
+        return None if account is None else principal_of(account, via="api-token")

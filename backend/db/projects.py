@@ -1,0 +1,170 @@
+"""Queries for projects and their members.
+
+A member row links a user (or, for a pending invitation, just an email) to a
+project with a role; the owner has one too, so "what may this user see" is a
+single join on ``project_members`` everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from backend.db.accounts import normalize_email
+from backend.db.models import Comparison, Project, ProjectMember, User, new_id
+
+
+class DuplicateName(ValueError):
+    pass
+
+
+class LastOwner(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectInfo:
+    id: str
+    name: str
+    role: str
+    owner_name: str
+    n_comparisons: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    email: str
+    display_name: str
+    role: str
+    pending: bool  # invited, no account yet
+
+
+def member_projects(user_id: str) -> Select[Any]:
+    """The ids of every project the user is a member of (for ``IN`` filters)."""
+    return select(ProjectMember.project_id).where(ProjectMember.user_id == user_id)
+
+
+async def role_in_project(session: AsyncSession, user_id: str, project_id: str) -> str | None:
+    stmt = select(ProjectMember.role).where(
+        ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def project_of_comparison(session: AsyncSession, comparison_id: str) -> str | None:
+    stmt = select(Comparison.project_id).where(Comparison.id == comparison_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_projects(session: AsyncSession, user_id: str) -> list[ProjectInfo]:
+    counts = (
+        select(Comparison.project_id, func.count(Comparison.id).label("n"))
+        .group_by(Comparison.project_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Project.id,
+            Project.name,
+            ProjectMember.role,
+            User.display_name,
+            func.coalesce(counts.c.n, 0),
+            Project.created_at,
+        )
+        .join(ProjectMember, ProjectMember.project_id == Project.id)
+        .join(User, User.id == Project.owner_id)
+        .outerjoin(counts, counts.c.project_id == Project.id)
+        .where(ProjectMember.user_id == user_id)
+        .order_by(Project.created_at, Project.id)
+    )
+    return [ProjectInfo(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def create_project(session: AsyncSession, user_id: str, email: str, name: str) -> str:
+    project_id = new_id()
+    session.add(Project(id=project_id, owner_id=user_id, name=name))
+    try:
+        await session.flush()
+        session.add(
+            ProjectMember(project_id=project_id, user_id=user_id, email=normalize_email(email), role="owner")
+        )
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise DuplicateName(name) from exc
+    return project_id
+
+
+async def rename_project(session: AsyncSession, project_id: str, name: str) -> None:
+    try:
+        await session.execute(update(Project).where(Project.id == project_id).values(name=name))
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise DuplicateName(name) from exc
+
+
+async def delete_project(session: AsyncSession, project_id: str) -> None:
+    """The project, its comparisons (runs and shares cascade) and its members, in one transaction."""
+    await session.execute(delete(Comparison).where(Comparison.project_id == project_id))
+    await session.execute(delete(ProjectMember).where(ProjectMember.project_id == project_id))
+    await session.execute(delete(Project).where(Project.id == project_id))
+    await session.commit()
+
+
+async def list_members(session: AsyncSession, project_id: str) -> list[MemberInfo]:
+    stmt = (
+        select(ProjectMember.email, User.display_name, ProjectMember.role, ProjectMember.user_id)
+        .outerjoin(User, User.id == ProjectMember.user_id)
+        .where(ProjectMember.project_id == project_id)
+        .order_by(ProjectMember.created_at, ProjectMember.email)
+    )
+    return [
+        MemberInfo(email=email, display_name=name or "", role=role, pending=user_id is None)
+        for email, name, role, user_id in (await session.execute(stmt)).all()
+    ]
+
+
+async def _owners(session: AsyncSession, project_id: str) -> set[str]:
+    stmt = select(ProjectMember.email).where(
+        ProjectMember.project_id == project_id, ProjectMember.role == "owner"
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
+async def set_member(session: AsyncSession, project_id: str, email: str, role: str) -> None:
+    """Invite ``email`` with ``role``, or change the role of an existing member."""
+    email = normalize_email(email)
+    owners = await _owners(session, project_id)
+    if role != "owner" and owners == {email}:
+        raise LastOwner(email)
+    user_id = (await session.execute(select(User.id).where(User.email == email))).scalar_one_or_none()
+    existing = (
+        await session.execute(
+            select(ProjectMember).where(ProjectMember.project_id == project_id, ProjectMember.email == email)
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        session.add(ProjectMember(project_id=project_id, user_id=user_id, email=email, role=role))
+    else:
+        existing.role = role
+        existing.user_id = existing.user_id or user_id
+    await session.commit()
+
+
+async def remove_member(session: AsyncSession, project_id: str, email: str) -> bool:
+    email = normalize_email(email)
+    if await _owners(session, project_id) == {email}:
+        raise LastOwner(email)
+    result = await session.execute(
+        delete(ProjectMember).where(ProjectMember.project_id == project_id, ProjectMember.email == email)
+    )
+    await session.commit()
+    return bool(getattr(result, "rowcount", 0))

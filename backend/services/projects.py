@@ -1,0 +1,91 @@
+"""Projects and their members: create, rename, delete, invite by email, change roles."""
+
+from __future__ import annotations
+
+from backend.auth.accounts import email_problem
+from backend.auth.permissions import Action, Principal, Role
+from backend.db import projects as repo
+from backend.db.engine import Database
+from backend.services.access import Access
+from backend.services.validation import InvalidComparison
+
+MAX_PROJECT_NAME = 200
+
+
+class InvalidProject(InvalidComparison):
+    """Bad input for a project or member, keyed by field like InvalidComparison."""
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidProject({"name": "Give the project a name."})
+    if len(name) > MAX_PROJECT_NAME:
+        raise InvalidProject({"name": f"Use at most {MAX_PROJECT_NAME} characters."})
+    return name
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidProject({"role": "Choose owner, editor or viewer."}) from None
+
+
+class ProjectService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._access = Access(db)
+
+    async def list_for(self, principal: Principal) -> list[repo.ProjectInfo]:
+        async with self._db.session() as session:
+            return await repo.list_projects(session, principal.user_id)
+
+    async def role(self, principal: Principal, project_id: str) -> str | None:
+        return await self._access.role(principal, project_id)
+
+    async def create(self, principal: Principal, name: str) -> str:
+        name = _clean_name(name)
+        async with self._db.session() as session:
+            try:
+                return await repo.create_project(session, principal.user_id, principal.email, name)
+            except repo.DuplicateName:
+                raise InvalidProject({"name": f"You already have a project named {name!r}."}) from None
+
+    async def rename(self, principal: Principal, project_id: str, name: str) -> None:
+        await self._access.require_project(principal, Action.MANAGE, project_id)
+        name = _clean_name(name)
+        async with self._db.session() as session:
+            try:
+                await repo.rename_project(session, project_id, name)
+            except repo.DuplicateName:
+                raise InvalidProject({"name": f"The owner already has a project named {name!r}."}) from None
+
+    async def delete(self, principal: Principal, project_id: str) -> None:
+        await self._access.require_project(principal, Action.MANAGE, project_id)
+        async with self._db.session() as session:
+            await repo.delete_project(session, project_id)
+
+    async def members(self, principal: Principal, project_id: str) -> list[repo.MemberInfo]:
+        await self._access.require_project(principal, Action.READ, project_id)
+        async with self._db.session() as session:
+            return await repo.list_members(session, project_id)
+
+    async def set_member(self, principal: Principal, project_id: str, email: str, role: str) -> None:
+        """Invite someone by email (they join when they sign up) or change a member's role."""
+        await self._access.require_project(principal, Action.MANAGE, project_id)
+        if problem := email_problem(email):
+            raise InvalidProject({"email": problem})
+        async with self._db.session() as session:
+            try:
+                await repo.set_member(session, project_id, email, _role(role).value)
+            except repo.LastOwner:
+                raise InvalidProject({"role": "A project needs at least one owner."}) from None
+
+    async def remove_member(self, principal: Principal, project_id: str, email: str) -> None:
+        await self._access.require_project(principal, Action.MANAGE, project_id)
+        async with self._db.session() as session:
+            try:
+                await repo.remove_member(session, project_id, email)
+            except repo.LastOwner:
+                raise InvalidProject({"email": "A project needs at least one owner."}) from None

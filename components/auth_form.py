@@ -1,0 +1,91 @@
+"""Sign-in and sign-up forms (pure: every value and handler comes in as an argument)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from components.layout import field_error
+
+
+@dataclass(frozen=True)
+class AuthFormProps:
+    mode: rx.Var[str]
+    message: rx.Var[str]
+    email_error: rx.Var[str]
+    password_error: rx.Var[str]
+    sign_up_allowed: rx.Var[bool]
+    on_sign_in: Any
+    on_sign_up: Any
+    on_mode: Any
+
+
+def _input(name: str, label: str, kind: str = "text", auto: str = "") -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=f"auth-{name}", size="2", weight="medium"),
+        rx.input(id=f"auth-{name}", name=name, type=kind, auto_complete=auto, width="100%", size="3"),
+        spacing="1",
+        width="100%",
+    )
+
+
+def auth_form(p: AuthFormProps) -> rx.Component:
+    sign_in = rx.form(
+        rx.vstack(
+            _input("email", "Email", "email", "username"),
+            field_error(p.email_error, "email-error"),
+            _input("password", "Password", "password", "current-password"),
+            field_error(p.password_error, "password-error"),
+            rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in-button"),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=p.on_sign_in,
+        reset_on_submit=False,
+        width="100%",
+    )
+    sign_up = rx.form(
+        rx.vstack(
+            _input("display_name", "Name (shown to people you work with)", "text", "name"),
+            _input("email", "Email", "email", "username"),
+            field_error(p.email_error, "email-error"),
+            _input("password", "Password (8 characters or more)", "password", "new-password"),
+            field_error(p.password_error, "password-error"),
+            rx.button("Create account", type="submit", size="3", width="100%", id="sign-up-button"),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=p.on_sign_up,
+        reset_on_submit=False,
+        width="100%",
+    )
+    return rx.card(
+        rx.vstack(
+            rx.heading(rx.cond(p.mode == "sign_up", "Create an account", "Sign in"), size="6"),
+            rx.cond(
+                p.message != "",
+                rx.callout(p.message, icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
+            ),
+            rx.cond(p.mode == "sign_up", sign_up, sign_in),
+            rx.cond(
+                p.mode == "sign_up",
+                rx.link("I have an account: sign in", on_click=p.on_mode("sign_in"), href="#", size="2"),
+                rx.cond(
+                    p.sign_up_allowed,
+                    rx.link(
+                        "New here? Create an account",
+                        on_click=p.on_mode("sign_up"),
+                        href="#",
+                        size="2",
+                        id="to-sign-up",
+                    ),
+                ),
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        width="min(420px, 100%)",
+        size="4",
+    )
