@@ -29,6 +29,9 @@ class RunTask(_Message):
     max_tokens: int = 1024
     seed: int | None = None
     use_cache: bool = False  # the user asked for the response cache even at temperature > 0
+    # Whose provider keys to use: the worker reads them from the database, so no key ever
+    # travels on the queue. Empty (tasks from older versions): the deployment's keys.
+    user_id: str = ""
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunTask:

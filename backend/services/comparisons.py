@@ -19,6 +19,7 @@ from backend.providers import registry
 from backend.queue.base import Broker
 from backend.queue.messages import CancelRequest, RunTask
 from backend.services.access import Access, NotFound
+from backend.services.budgets import BudgetGuard
 from backend.services.validation import (
     ComparisonInput,
     InvalidComparison,
@@ -52,6 +53,7 @@ class ComparisonService:
         self._settings = settings
         self._limiter = limiter or InProcessRateLimiter(limits_from(settings))
         self._access = Access(db)
+        self._budget = BudgetGuard(db)
         self._availability: dict[str, _CachedAvailability] = {}
         self._default_projects: dict[str, str] = {}
 
@@ -102,6 +104,7 @@ class ComparisonService:
         else:
             async with self._db.session() as session:
                 project_id = await self._default_project(session, user_id)
+        await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
         prompt_tokens = _prompt_tokens(data.system_prompt, data.prompt)
         await self._limiter.reserve(
             user_id,
@@ -153,6 +156,7 @@ class ComparisonService:
                 max_tokens=int(run.params.get("max_tokens", 1024)),
                 seed=run.params.get("seed"),
                 use_cache=bool(record.settings.get("use_cache", False)),
+                user_id=record.user_id,  # the worker looks up this user's provider keys
             )
         )
 
@@ -226,6 +230,7 @@ class ComparisonService:
         if run_id not in {r.id for r in record.runs}:
             raise NotFound(f"No run {run_id} in comparison {comparison_id}.")
         old = next(r for r in record.runs if r.id == run_id)
+        await self._budget.check_retry(principal, record, old)
         # A retry calls the provider again: one more request and its tokens.
         await self._limiter.reserve(
             principal.user_id,

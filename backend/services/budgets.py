@@ -1,0 +1,114 @@
+"""Per-user monthly budgets: refuse a run that could take a user past their limit.
+
+The check is made before anything is saved or queued, with the most a run can
+cost: its estimated prompt tokens at the input price plus all of its max tokens
+at the output price (list prices from the catalog; unlisted models are free).
+Spend is what the user's runs that finished this calendar month (UTC) cost.
+A refusal is a :class:`RateLimitExceeded`, so the API answers 429 with
+Retry-After (the start of next month) and the page shows it where it shows
+rate limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from backend.auth.permissions import Principal
+from backend.catalog import estimate_cost_usd, estimate_tokens, load_catalog
+from backend.db import spend as repo
+from backend.db.engine import Database
+from backend.db.records import ComparisonRecord, RunRecord
+from backend.limits import RateLimitExceeded
+from backend.providers.base import Usage
+from backend.services.validation import ComparisonInput
+
+BUDGET_LIMIT = "monthly_budget"
+
+
+class BudgetExceeded(RateLimitExceeded):
+    """The run could take its user past their monthly budget; retry after the month ends."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message, retry_after_s, BUDGET_LIMIT)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlySpend:
+    budget_usd: float | None  # None: no limit
+    spent_usd: float
+
+
+def month_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month_start(now: datetime) -> datetime:
+    start = month_start(now)
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
+
+
+def max_cost_usd(system_prompt: str, prompt: str, panes: Iterable[tuple[str, int]]) -> float:
+    """The most these runs can cost: each pane is (model id, max tokens)."""
+    # The same prompt estimate the token rate limit and the context check use.
+    prompt_tokens = estimate_tokens(system_prompt + "\n" + prompt)
+    catalog = load_catalog()
+    return sum(
+        estimate_cost_usd(catalog.get(model), Usage(input_tokens=prompt_tokens, output_tokens=max_tokens))
+        for model, max_tokens in panes
+    )
+
+
+def format_usd(amount: float, places: int = 2) -> str:
+    """Dollars with `places` decimals, more for small non-zero amounts (so $0.0004 is not $0.00)."""
+    if 0 < amount < 10 ** (-places):
+        return f"${amount:.4f}"
+    return f"${amount:,.{places}f}"
+
+
+class BudgetGuard:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def spend(self, user_id: str, now: datetime | None = None) -> MonthlySpend:
+        now = now or datetime.now(UTC)
+        async with self._db.session() as session:
+            budget = await repo.monthly_budget(session, user_id)
+            spent = await repo.spent_since(session, user_id, month_start(now))
+        return MonthlySpend(budget_usd=budget, spent_usd=spent)
+
+    async def check(self, principal: Principal, data: ComparisonInput) -> None:
+        """Raise BudgetExceeded if the new comparison could take the user past their budget."""
+        cost = max_cost_usd(
+            data.system_prompt, data.prompt, ((pane.model, pane.max_tokens) for pane in data.panes)
+        )
+        await self._check(principal.user_id, cost, "This comparison", "your")
+
+    async def check_retry(self, principal: Principal, record: ComparisonRecord, run: RunRecord) -> None:
+        """A retry is spent by the comparison's owner (their keys, their budget)."""
+        cost = max_cost_usd(
+            record.system_prompt, record.prompt, [(run.model, int(run.params.get("max_tokens", 1024)))]
+        )
+        whose = "your" if principal.user_id == record.user_id else "the comparison owner's"
+        await self._check(record.user_id, cost, "This retry", whose)
+
+    async def _check(self, user_id: str, cost: float, what: str, whose: str) -> None:
+        if cost <= 0:  # free models never move the spend
+            return
+        now = datetime.now(UTC)
+        async with self._db.session() as session:
+            budget = await repo.monthly_budget(session, user_id)
+            if budget is None:  # most users: one primary-key lookup and done
+                return
+            spent = await repo.spent_since(session, user_id, month_start(now))
+        if spent + cost <= budget:
+            return
+        up_to = format_usd(cost, 4 if cost < 1 else 2)
+        message = (
+            f"{what} could cost up to {up_to}, which would pass {whose} monthly budget "
+            f"of {format_usd(budget)} ({format_usd(spent)} spent this month)."
+        )
+        raise BudgetExceeded(message, (next_month_start(now) - now).total_seconds())
