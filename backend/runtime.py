@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from backend.auth.accounts import AccountService
+from backend.auth.crypto import secret_box
 from backend.auth.permissions import Principal
 from backend.auth.throttle import SignInThrottle
 from backend.cache import ResponseCache, make_response_cache
@@ -30,10 +31,14 @@ from backend.db.engine import Database
 from backend.limits import RateLimiter, make_rate_limiter
 from backend.providers import registry
 from backend.providers.base import ChatProvider
+from backend.providers.credentials import ProviderCredentials
 from backend.queue.base import Broker
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.kafka import KafkaBroker
+from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
+from backend.services.credential_lookup import CredentialLookup
+from backend.services.credentials import CredentialService
 from backend.services.projects import ProjectService
 from backend.settings import Settings, get_settings
 from backend.streaming.hub import RunHub
@@ -54,12 +59,16 @@ class Runtime:
     comparisons: ComparisonService
     accounts: AccountService
     projects: ProjectService
+    credentials: CredentialService  # stored provider keys (Settings page)
+    credential_lookup: CredentialLookup  # which stored key a run uses (the embedded worker's hook)
+    budgets: BudgetGuard
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
     _tasks: tuple[asyncio.Task[None], ...] = ()
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
+        box = secret_box(settings)  # first: production without ENCRYPTION_KEY stops here
         db = Database(
             settings.resolved_database_url,
             pool_size=settings.db_pool_size,
@@ -77,15 +86,20 @@ class Runtime:
             redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
             prefix=settings.redis_key_prefix,
         )
+        lookup = CredentialLookup(db, box)
+        credentials = CredentialService(db, settings, box, lookup)
         return cls(
             settings=settings,
             db=db,
             broker=broker,
             hub=hub,
             pump=EventPump(broker, hub, db),
-            comparisons=ComparisonService(db, broker, hub, settings, limiter),
+            comparisons=ComparisonService(db, broker, hub, settings, limiter, credentials=credentials),
             accounts=AccountService(db, settings, throttle),
             projects=ProjectService(db),
+            credentials=credentials,
+            credential_lookup=lookup,
+            budgets=BudgetGuard(db),
             cache=cache,
             limiter=limiter,
         )
@@ -95,8 +109,8 @@ class Runtime:
         AUTH_PROVIDER=firebase), checked now; None when it is missing, expired or revoked."""
         return await self.accounts.principal_for_session(token)
 
-    def resolve_provider(self, model_id: str) -> ChatProvider:
-        return registry.get_provider(model_id, self.settings)
+    def resolve_provider(self, model_id: str, credentials: ProviderCredentials | None = None) -> ChatProvider:
+        return registry.get_provider(model_id, self.settings, credentials)
 
     async def start(self) -> None:
         from workers.runner import Worker  # embedded mode runs the worker in-process
@@ -123,6 +137,7 @@ class Runtime:
             idle_timeout_s=self.settings.provider_timeout_seconds,
             cache=self.cache,
             cache_ttl_s=self.settings.cache_ttl_seconds,
+            credentials=self.credential_lookup.for_task,
         )
         self._tasks = (pump, asyncio.create_task(worker.run(), name="embedded-worker"))
 

@@ -19,14 +19,17 @@ import socket
 import sys
 import uuid
 
+from backend.auth.crypto import secret_box
 from backend.cache import make_response_cache
 from backend.db import repository
 from backend.db.engine import Database
 from backend.db.records import FINAL_STATUSES
 from backend.providers import registry
 from backend.providers.base import ChatProvider
+from backend.providers.credentials import ProviderCredentials
 from backend.queue.kafka import KafkaBroker
 from backend.queue.messages import RunTask
+from backend.services.credential_lookup import CredentialLookup
 from backend.settings import Settings, get_settings
 from workers.runner import RunFilter, Worker
 
@@ -65,6 +68,7 @@ async def _heartbeat(broker: KafkaBroker, worker_id: str, every_s: float) -> Non
 
 async def serve(settings: Settings) -> int:
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    box = secret_box(settings)  # the web app's ENCRYPTION_KEY: stored keys are read from the database
     db = Database(settings.resolved_database_url, pool_size=2, max_overflow=4)
     broker = KafkaBroker(settings, role="worker")
     cache = make_response_cache(settings)
@@ -80,8 +84,8 @@ async def serve(settings: Settings) -> int:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def resolve(model_id: str) -> ChatProvider:
-        return registry.get_provider(model_id, settings)
+    def resolve(model_id: str, credentials: ProviderCredentials | None = None) -> ChatProvider:
+        return registry.get_provider(model_id, settings, credentials)
 
     worker = Worker(
         broker,
@@ -91,6 +95,7 @@ async def serve(settings: Settings) -> int:
         cache=cache,
         cache_ttl_s=settings.cache_ttl_seconds,
         should_run=make_should_run(db),
+        credentials=CredentialLookup(db, box).for_task,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -22,10 +22,11 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from backend.cache.base import CachedResponse, ResponseCache, cache_allowed, cache_key
 from backend.providers.base import (
+    AuthenticationFailed,
     ChatProvider,
     ChatRequest,
     ProviderError,
@@ -35,13 +36,24 @@ from backend.providers.base import (
     TextChunk,
     Usage,
 )
+from backend.providers.credentials import ProviderCredentials, key_provider, provider_label
 from backend.providers.registry import UnknownModel
 from backend.queue.base import Broker, Delivery
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 
 log = logging.getLogger(__name__)
 
-ProviderResolver = Callable[[str], ChatProvider]
+
+class ProviderResolver(Protocol):
+    """Model id (plus stored credentials, when the task's user or the deployment has them) ->
+    provider.  Called with the model id alone when there are none."""
+
+    def __call__(self, model_id: str, credentials: ProviderCredentials | None = None, /) -> ChatProvider: ...
+
+
+# The stored key a task runs with (the user's, else the deployment's), or None: the environment's.
+# Read from the database by the worker, so keys never travel on the queue.
+CredentialHook = Callable[[RunTask], Awaitable[ProviderCredentials | None]]
 RunFilter = Callable[[RunTask], Awaitable[bool]]
 # Final errors that make a request poison (dead-lettered on brokers that have a dead-letter topic):
 # no provider serves the model, or the provider kept failing after the bounded retries.
@@ -76,6 +88,7 @@ class Worker:
         cache: ResponseCache | None = None,
         cache_ttl_s: float = 86_400.0,
         should_run: RunFilter | None = None,
+        credentials: CredentialHook | None = None,
     ) -> None:
         self._broker = broker
         self._resolve = resolve_provider
@@ -85,6 +98,7 @@ class Worker:
         self._cache = cache
         self._cache_ttl_s = cache_ttl_s
         self._should_run = should_run or _always
+        self._credentials = credentials
         self._closing = False
         self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._publishing: set[asyncio.Future[None]] = set()
@@ -177,19 +191,28 @@ class Worker:
         started = time.perf_counter()
         recorder = _Recorder(task, started)
         key = self._cache_key(task)
+        credentials: ProviderCredentials | None = None
         try:
             cached = await self._cache_get(key) if key else None
             if cached is not None:
                 return await self._replay(cached, recorder)
-            provider = self._resolve(task.model)
+            if self._credentials is not None:
+                credentials = await self._credentials(task)
+            provider = (
+                self._resolve(task.model) if credentials is None else self._resolve(task.model, credentials)
+            )
             usage, finish_reason = await self._stream_with_retries(provider, task, recorder)
         except asyncio.CancelledError:
             return recorder.final("cancelled", Usage(), "cancelled", error="Stopped by the user.")
         except ProviderError as exc:
-            return recorder.final("error", Usage(), "", error=exc.message, error_kind=exc.kind)
+            error = _error_message(exc, task, credentials)
+            return recorder.final("error", Usage(), "", error=error, error_kind=exc.kind)
         except Exception as exc:  # a bug in an adapter must not kill the worker
             log.exception("run %s failed unexpectedly", task.run_id)
-            return recorder.final("error", Usage(), "", error=f"Internal error: {exc}", error_kind="internal")
+            error = f"Internal error: {exc}"
+            if credentials is not None:
+                error = credentials.redact(error)
+            return recorder.final("error", Usage(), "", error=error, error_kind="internal")
         final = recorder.final("done", usage, finish_reason)
         if key:
             await self._cache_put(key, recorder.cached_response(final))
@@ -284,6 +307,17 @@ class Worker:
 
 async def _always(task: RunTask) -> bool:
     return True
+
+
+def _error_message(error: ProviderError, task: RunTask, credentials: ProviderCredentials | None) -> str:
+    """What the run shows (and shares): never a stored key, not even the provider's echo of it."""
+    if credentials is None:
+        return error.message
+    if isinstance(error, AuthenticationFailed):
+        whose = "your saved" if credentials.scope == task.user_id else "this server's saved"
+        name = provider_label(key_provider(task.model) or task.model.partition(":")[0])
+        return f"{name} refused {whose} key: check it on the Settings page."
+    return credentials.redact(error.message)
 
 
 class _Recorder:

@@ -19,6 +19,7 @@ from functools import cache
 from backend.catalog import ModelInfo, load_catalog
 from backend.providers import discovery
 from backend.providers.base import ChatProvider
+from backend.providers.credentials import APPLIERS, ProviderCredentials
 from backend.providers.discovery import Availability, ServerModels
 from backend.settings import Settings
 
@@ -46,6 +47,7 @@ __all__ = [
     "ModelEntry",
     "UnknownModel",
     "check_availability",
+    "endpoint_entries",
     "get_provider",
     "list_models",
     "parse_model_id",
@@ -79,13 +81,22 @@ def _factory(family: str) -> Callable[[Settings], ChatProvider]:
     return factory
 
 
-def get_provider(model_id: str, settings: Settings) -> ChatProvider:
+def get_provider(
+    model_id: str, settings: Settings, credentials: ProviderCredentials | None = None
+) -> ChatProvider:
     """The provider serving `model_id`; stream with ChatRequest(model=<name part>).
 
+    `credentials` (a stored user or deployment key) replace the environment's key for
+    this provider only; see `backend.providers.credentials` for where each key may go.
     Providers are small objects holding their connection settings; the HTTP
     clients underneath are cached by the SDKs, so this is cheap per call.
     """
-    family, _ = parse_model_id(model_id)
+    family, name = parse_model_id(model_id)
+    if credentials is not None:
+        apply = APPLIERS.get(family)
+        if apply is None:
+            raise ValueError(f"the {family} family takes no stored key")
+        settings = apply(settings, name, credentials)
     return _factory(family)(settings)
 
 
@@ -147,7 +158,7 @@ async def list_models(settings: Settings) -> list[ModelEntry]:
             entries.extend(_ollama_entries(ollama))
         elif family == "openai-compatible":
             for name, server in endpoints:
-                entries.extend(_endpoint_entries(name, server))
+                entries.extend(endpoint_entries(name, server))
         else:
             entries.extend(ModelEntry.of(info, availability[family]) for info in catalog.by_family(family))
     return entries
@@ -188,7 +199,7 @@ async def _endpoint_models(settings: Settings) -> list[tuple[str, ServerModels]]
     return list(zip(names, results, strict=True))
 
 
-def _endpoint_entries(endpoint: str, server: ServerModels) -> list[ModelEntry]:
+def endpoint_entries(endpoint: str, server: ServerModels) -> list[ModelEntry]:
     catalog = load_catalog()
     if not server.models:
         # Keep the endpoint visible so the user sees why it offers nothing.

@@ -16,10 +16,12 @@ from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
 from backend.limits import InProcessRateLimiter, RateLimiter, RateLimitExceeded, limits_from
 from backend.providers import registry
+from backend.providers.credentials import key_provider
 from backend.queue.base import Broker
 from backend.queue.messages import CancelRequest, RunTask
 from backend.services.access import Access, NotFound
 from backend.services.budgets import BudgetGuard
+from backend.services.credentials import CredentialService
 from backend.services.validation import (
     ComparisonInput,
     InvalidComparison,
@@ -46,6 +48,7 @@ class ComparisonService:
         hub: RunHub,
         settings: Settings,
         limiter: RateLimiter | None = None,
+        credentials: CredentialService | None = None,
     ) -> None:
         self._db = db
         self._broker = broker
@@ -54,12 +57,17 @@ class ComparisonService:
         self._limiter = limiter or InProcessRateLimiter(limits_from(settings))
         self._access = Access(db)
         self._budget = BudgetGuard(db)
+        self._credentials = credentials  # stored keys make their models available to their users
         self._availability: dict[str, _CachedAvailability] = {}
         self._default_projects: dict[str, str] = {}
 
     # --- models ------------------------------------------------------------
-    async def models(self) -> list[registry.ModelEntry]:
-        return await registry.list_models(self._settings)
+    async def models(self, principal: Principal | None = None) -> list[registry.ModelEntry]:
+        """The model picker; with a principal, counting the keys and endpoints they stored."""
+        entries = await registry.list_models(self._settings)
+        if principal is None or self._credentials is None:
+            return entries
+        return await self._credentials.with_stored_keys(principal, entries)
 
     async def _family_availability(self, family: str) -> registry.Availability:
         cached = self._availability.get(family)
@@ -71,10 +79,11 @@ class ComparisonService:
         return cached.value
 
     # --- create ------------------------------------------------------------
-    async def validate(self, payload: object) -> ComparisonInput:
+    async def validate(self, payload: object, principal: Principal | None = None) -> ComparisonInput:
         data = parse_comparison(payload)
         catalog = load_catalog()
         unavailable: dict[str, str] = {}
+        stored_keys: set[str] | None = None  # read only when a family is unavailable (not on the hot path)
         for pane in data.panes:
             try:
                 family, _ = registry.parse_model_id(pane.model)
@@ -83,7 +92,10 @@ class ComparisonService:
                 continue
             availability = await self._family_availability(family)
             if not availability.available:
-                unavailable[pane.model] = availability.reason or f"{family} is not available."
+                if stored_keys is None:
+                    stored_keys = await self._stored_keys(principal)
+                if key_provider(pane.model) not in stored_keys:  # no key of their own or the deployment's
+                    unavailable[pane.model] = availability.reason or f"{family} is not available."
             elif family == "simulated" and catalog.get(pane.model) is None:
                 # Only catalog entries exist in this family; anything else would fail in the worker.
                 known = ", ".join(m.id for m in catalog.by_family("simulated"))
@@ -92,12 +104,17 @@ class ComparisonService:
         check_semantics(data, models, unavailable)
         return data
 
+    async def _stored_keys(self, principal: Principal | None) -> set[str]:
+        if principal is None or self._credentials is None:
+            return set()
+        return await self._credentials.usable_providers(principal)
+
     async def create(self, principal: Principal, payload: object) -> ComparisonRecord:
         """Validate, check the user may run in the project and is within rate limits, save the
         comparison and its runs, then queue one task per run.  Raises InvalidComparison,
         NotFound, AccessDenied or RateLimitExceeded before anything is written."""
         user_id = principal.user_id
-        data = await self.validate(payload)
+        data = await self.validate(payload, principal)
         if data.project_id:
             await self._access.require_project(principal, Action.RUN, data.project_id)
             project_id = data.project_id
