@@ -71,13 +71,15 @@ def auth_form(p: AuthFormProps) -> rx.Component:
             rx.cond(p.mode == "sign_up", sign_up, sign_in),
             rx.cond(
                 p.mode == "sign_up",
-                rx.link("I have an account: sign in", on_click=p.on_mode("sign_in"), href="#", size="2"),
+                rx.button(
+                    "I have an account: sign in", on_click=p.on_mode("sign_in"), variant="ghost", size="2"
+                ),
                 rx.cond(
                     p.sign_up_allowed,
-                    rx.link(
+                    rx.button(
                         "New here? Create an account",
                         on_click=p.on_mode("sign_up"),
-                        href="#",
+                        variant="ghost",
                         size="2",
                         id="to-sign-up",
                     ),

@@ -29,6 +29,7 @@ class AuthState(rx.State):
     form_errors: dict[str, str] = {}
     message: str = ""
     sign_up_allowed: bool = True
+    _next: str = "/"  # where to go after signing in, read from ?next= when /login loads
 
     @rx.var(cache=True)
     def signed_in(self) -> bool:
@@ -51,14 +52,16 @@ class AuthState(rx.State):
     async def load_login(self):  # type: ignore[no-untyped-def]
         """The login page: a browser that is still signed in goes where it wanted to go."""
         self.sign_up_allowed = runtime.current().settings.allow_sign_up
+        self.mode, self.form_errors, self.message = "sign_in", {}, ""
+        target = self.router.url.query_parameters.get("next", "/")
+        # Only paths on this site: "//evil.example" or "https://…" would be an open redirect.
+        self._next = target if target.startswith("/") and not target.startswith("//") else "/"
         if await signed_in_user(self) is not None:
             return rx.redirect(self._next_page())
         return None
 
     def _next_page(self) -> str:
-        target = self.router.url.query_parameters.get("next", "/")
-        # Only paths on this site: "//evil.example" or "https://…" would be an open redirect.
-        return target if target.startswith("/") and not target.startswith("//") else "/"
+        return self._next or "/"
 
     def _signed_in(self, result: SignedIn):  # type: ignore[no-untyped-def]
         self.session_token = result.token

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+from tests.support.accounts import TestAccount, account_in
 from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
 from tests.support.fake_llm_server import FakeLLMServer
 
@@ -35,11 +36,21 @@ def hostile_server() -> Iterator[FakeLLMServer]:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory, hostile_server: FakeLLMServer) -> Iterator[str]:
-    data_dir: Path = tmp_path_factory.mktemp("app-data")
+def app_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("app-data")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_data_dir: Path, hostile_server: FakeLLMServer) -> Iterator[str]:
     endpoints = {"hostile": {"base_url": f"{hostile_server.url}/v1", "models": "evil"}}
-    with running_app(data_dir, {"OPENAI_COMPATIBLE_ENDPOINTS": json.dumps(endpoints)}) as url:
+    with running_app(app_data_dir, {"OPENAI_COMPATIBLE_ENDPOINTS": json.dumps(endpoints)}) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def user(app_url: str, app_data_dir: Path) -> TestAccount:
+    """The account most browser tests act as (signed in through its session cookie)."""
+    return account_in(app_data_dir, "browser@example.org", name="Browser Tester")
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running
@@ -58,8 +69,10 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, app_url: str) -> Iterator[Page]:
+def page(browser: Browser, app_url: str, user: TestAccount) -> Iterator[Page]:
+    """A signed-in tab of `user`."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=app_url)
+    context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
     page = context.new_page()
     yield page
     context.close()

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from backend.streaming.follower import short_key
+from tests.support.accounts import TestAccount
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +41,11 @@ def _comparison_id(page: Page) -> str:
     return page.evaluate("() => new URLSearchParams(location.search).get('c')")
 
 
-def _saved(app_url: str, comparison_id: str) -> dict:
-    with urllib.request.urlopen(f"{app_url}/api/v1/comparisons/{comparison_id}") as response:
+def _saved(app_url: str, comparison_id: str, user: TestAccount) -> dict:
+    request = urllib.request.Request(
+        f"{app_url}/api/v1/comparisons/{comparison_id}", headers=user.api_headers
+    )
+    with urllib.request.urlopen(request) as response:
         return json.load(response)
 
 
@@ -52,7 +56,7 @@ def _wait_all_done(page: Page) -> None:
     )
 
 
-def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str) -> None:
+def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str, user: TestAccount) -> None:
     _open_compare(page)
     page.get_by_label("Prompt", exact=True).fill("Compare quicksort and mergesort")
     page.get_by_role("button", name="Run").click()
@@ -69,7 +73,7 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str) ->
     assert box is not None and box["width"] > 250, f"the answer is squeezed into {box}"
 
     _wait_all_done(page)
-    comparison = _saved(app_url, _comparison_id(page))
+    comparison = _saved(app_url, _comparison_id(page), user)
     assert [r["status"] for r in comparison["runs"]] == ["done", "done", "done"]
     for run in comparison["runs"]:
         key = _live_key(run)
@@ -79,7 +83,7 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str) ->
     expect(page.get_by_test_id("final-metrics").first).to_contain_text("tok/s")
 
 
-def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str) -> None:
+def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str, user: TestAccount) -> None:
     _open_compare(page)
     page.get_by_label("Prompt", exact=True).fill("Slow answer please [[simulate:tokens=120]]")
     page.get_by_role("button", name="Run").click()
@@ -90,7 +94,7 @@ def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str) -> None:
     statuses = _pane_statuses(page)
     assert any(s in ("running", "queued") for s in statuses) or all(s == "done" for s in statuses)
     _wait_all_done(page)
-    comparison = _saved(app_url, comparison_id)
+    comparison = _saved(app_url, comparison_id, user)
     for run in comparison["runs"]:
         locator = page.locator(f"[data-testid=pane][data-run-key='{_live_key(run)}']")
         expect(locator).to_have_count(1)
@@ -102,7 +106,7 @@ def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str) -> None:
             expect(locator.get_by_test_id("pane-text")).not_to_be_empty()
 
 
-def test_history_lists_and_reopens_comparisons(page: Page, app_url: str) -> None:
+def test_history_lists_and_reopens_comparisons(page: Page, app_url: str, user: TestAccount) -> None:
     _open_compare(page)
     prompt = "History check: name three sorting algorithms"
     page.get_by_label("Prompt", exact=True).fill(prompt)
@@ -118,7 +122,7 @@ def test_history_lists_and_reopens_comparisons(page: Page, app_url: str) -> None
     page.wait_for_url(f"**/?c={comparison_id}")
     expect(page.locator("[data-testid=pane][data-status=done]")).to_have_count(3, timeout=15_000)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(prompt)
-    saved = _saved(app_url, comparison_id)
+    saved = _saved(app_url, comparison_id, user)
     first_words = saved["runs"][0]["output_text"].split()[1]
     expect(page.get_by_test_id("pane-text").first).to_contain_text(first_words.strip("*#`"))
 

@@ -1,0 +1,52 @@
+"""Signing up, out and in through the page, as a new visitor does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.browser.accounts import sign_in, sign_up
+from tests.support.accounts import DEFAULT_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_visitor_is_sent_to_sign_in_then_back_to_the_page_asked_for(browser: Browser, app_url: str) -> None:
+    context = browser.new_context(base_url=app_url)
+    page = context.new_page()
+    page.goto("/history")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fhistory"), timeout=30_000)
+    sign_up(page, app_url, "newcomer@example.org", name="Newcomer")
+    expect(page).to_have_url(re.compile(r"/history/?$"))
+    expect(page.locator("#user-menu")).to_contain_text("Newcomer")
+
+    page.locator("#user-menu").click()
+    page.locator("#sign-out").click()
+    expect(page).to_have_url(re.compile(r"/login"), timeout=15_000)
+    page.goto("/")  # the old session is gone: back to the login page
+    expect(page).to_have_url(re.compile(r"/login"), timeout=15_000)
+
+    page.locator("#auth-email").fill("newcomer@example.org")
+    page.locator("#auth-password").fill("not the password")
+    page.locator("#sign-in-button").click()
+    expect(page.get_by_role("alert")).to_contain_text("Email or password is incorrect.")
+
+    sign_in(page, app_url, "newcomer@example.org", DEFAULT_PASSWORD)
+    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    context.close()
+
+
+def test_sign_up_problems_are_shown_next_to_the_fields(browser: Browser, app_url: str) -> None:
+    context = browser.new_context(base_url=app_url)
+    page = context.new_page()
+    page.goto("/login")
+    page.locator("#to-sign-up").click()
+    page.locator("#auth-email").fill("ada@localhost")  # the browser accepts it; the server does not
+    page.locator("#auth-password").fill("short")
+    page.locator("#sign-up-button").click()
+    expect(page.get_by_test_id("email-error")).to_contain_text("Enter an email address")
+    expect(page.get_by_test_id("password-error")).to_contain_text("at least 8 characters")
+    expect(page).to_have_url(re.compile(r"/login"))
+    context.close()
