@@ -17,6 +17,17 @@ def _row(row: Any) -> rx.Component:
     )
 
 
+def project_filter(projects: rx.Var, project_id: rx.Var[str], on_change: Any) -> rx.Component:
+    return rx.el.select(
+        rx.el.option("All projects", value="all"),
+        rx.foreach(projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
+        value=project_id,
+        on_change=on_change,
+        aria_label="Project",
+        class_name="model-picker",
+    )
+
+
 def history_table(
     rows: rx.Var,
     page_label: rx.Var[str],

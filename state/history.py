@@ -6,15 +6,20 @@ import reflex as rx
 
 from backend import runtime
 from state.auth import signed_in_user, to_login
-from state.rows import HistoryRow
+from state.rows import HistoryRow, ProjectChoice
 
 PAGE_SIZE = 20
+
+
+ALL_PROJECTS = "all"
 
 
 class HistoryState(rx.State):
     rows: list[HistoryRow] = []
     page: int = 1
     total: int = 0
+    projects: list[ProjectChoice] = []  # every project the user can read
+    project_id: str = ALL_PROJECTS
 
     @rx.var(cache=True)
     def page_count(self) -> int:
@@ -37,7 +42,19 @@ class HistoryState(rx.State):
         user = await signed_in_user(self)
         if user is None:
             return to_login(self)
-        result = await runtime.current().comparisons.history(user, page=self.page, page_size=PAGE_SIZE)
+        rt = runtime.current()
+        self.projects = [ProjectChoice(id=p.id, name=p.name) for p in await rt.projects.list_for(user)]
+        wanted = self.router.url.query_parameters.get("project", "")
+        if wanted and wanted != self.project_id and wanted in {p.id for p in self.projects}:
+            self.project_id, self.page = wanted, 1
+        if self.project_id not in {p.id for p in self.projects}:
+            self.project_id = ALL_PROJECTS
+        result = await rt.comparisons.history(
+            user,
+            page=self.page,
+            page_size=PAGE_SIZE,
+            project_id=None if self.project_id == ALL_PROJECTS else self.project_id,
+        )
         self.total = result.total
         self.rows = [
             HistoryRow(
@@ -50,6 +67,11 @@ class HistoryState(rx.State):
             for item in result.items
         ]
         return None
+
+    @rx.event
+    async def set_project(self, project_id: str):  # type: ignore[no-untyped-def]
+        self.project_id, self.page = project_id, 1
+        return HistoryState.load
 
     @rx.event
     async def next_page(self):  # type: ignore[no-untyped-def]

@@ -153,3 +153,29 @@ def apply_live(row: PaneRow, live: LiveRun) -> None:
     figures = RunFigures(final.ttft_ms, final.total_ms, final.input_tokens, final.output_tokens, cost)
     set_figures(row, figures, status=final.status, error=final.error)
     set_cached(row, final.cache_hit, final.original_ttft_ms, final.original_total_ms)
+
+
+@dataclasses.dataclass
+class ProjectRow:
+    id: str
+    name: str
+    role: str
+    owner_name: str
+    n_comparisons: int
+    can_manage: bool = False
+
+
+@dataclasses.dataclass
+class MemberRow:
+    email: str
+    display_name: str
+    role: str
+    pending: bool = False
+
+
+@dataclasses.dataclass
+class ProjectChoice:
+    """A project new comparisons can go to (the user may run in it)."""
+
+    id: str
+    name: str

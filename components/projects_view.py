@@ -1,0 +1,179 @@
+"""The Projects page: a list of projects, and the selected one's settings and members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from components.layout import field_error
+
+ROLE_CHOICES = ["owner", "editor", "viewer"]
+
+
+@dataclass(frozen=True)
+class ProjectsProps:
+    projects: rx.Var
+    selected_id: rx.Var[str]
+    selected_name: rx.Var[str]
+    can_manage: rx.Var[bool]
+    members: rx.Var
+    name_error: rx.Var[str]
+    member_error: rx.Var[str]
+    notice: rx.Var[str]
+    on_select: Any
+    on_create: Any
+    on_rename: Any
+    on_delete: Any
+    on_invite: Any
+    on_set_role: Any
+    on_remove: Any
+
+
+def _project_item(p: ProjectsProps, row: Any) -> rx.Component:
+    return rx.button(
+        rx.hstack(
+            rx.text(row.name, weight="medium"),
+            rx.badge(row.role, variant="soft"),
+            rx.spacer(),
+            rx.text(row.n_comparisons, size="1", color_scheme="gray"),
+            width="100%",
+            align="center",
+        ),
+        on_click=p.on_select(row.id),
+        variant=rx.cond(row.id == p.selected_id, "soft", "ghost"),
+        width="100%",
+        data_testid="project-item",
+    )
+
+
+def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.email, size="2"),
+                rx.cond(
+                    row.pending, rx.text("invited: joins when they sign up", size="1", color_scheme="gray")
+                ),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                p.can_manage,
+                rx.select(
+                    ROLE_CHOICES,
+                    value=row.role,
+                    on_change=lambda role: p.on_set_role(row.email, role),
+                    size="1",
+                    aria_label="Role",
+                ),
+                rx.text(row.role, size="2"),
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                p.can_manage,
+                rx.icon_button(
+                    rx.icon("user-minus", size=14),
+                    on_click=p.on_remove(row.email),
+                    variant="ghost",
+                    color_scheme="red",
+                    aria_label="Remove member",
+                ),
+            )
+        ),
+        data_testid="member-row",
+    )
+
+
+def _manage(p: ProjectsProps) -> rx.Component:
+    return rx.vstack(
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="name", default_value=p.selected_name, aria_label="Project name", key=p.selected_id
+                ),
+                rx.button("Rename", type="submit", variant="soft"),
+                rx.alert_dialog.root(
+                    rx.alert_dialog.trigger(rx.button("Delete project", color_scheme="red", variant="soft")),
+                    rx.alert_dialog.content(
+                        rx.alert_dialog.title("Delete this project?"),
+                        rx.alert_dialog.description(
+                            "Its comparisons and share links are deleted too. This cannot be undone."
+                        ),
+                        rx.hstack(
+                            rx.alert_dialog.cancel(rx.button("Keep it", variant="soft")),
+                            rx.alert_dialog.action(
+                                rx.button(
+                                    "Delete", color_scheme="red", on_click=p.on_delete, id="confirm-delete"
+                                )
+                            ),
+                            justify="end",
+                            spacing="3",
+                        ),
+                    ),
+                ),
+                spacing="2",
+            ),
+            on_submit=p.on_rename,
+            reset_on_submit=False,
+        ),
+        rx.form(
+            rx.hstack(
+                rx.input(name="email", placeholder="colleague@example.org", type="email", aria_label="Email"),
+                rx.select(ROLE_CHOICES, name="role", default_value="editor", aria_label="New member's role"),
+                rx.button("Invite", type="submit", id="invite-button"),
+                spacing="2",
+            ),
+            on_submit=p.on_invite,
+            reset_on_submit=True,
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def projects_view(p: ProjectsProps) -> rx.Component:
+    return rx.grid(
+        rx.vstack(
+            rx.heading("Projects", size="4"),
+            rx.foreach(p.projects, lambda row: _project_item(p, row)),
+            rx.form(
+                rx.hstack(
+                    rx.input(name="name", placeholder="New project name", aria_label="New project name"),
+                    rx.button("Create", type="submit", id="create-project"),
+                    spacing="2",
+                ),
+                on_submit=p.on_create,
+                reset_on_submit=True,
+            ),
+            field_error(p.name_error, "name-error"),
+            spacing="2",
+            width="100%",
+        ),
+        rx.vstack(
+            rx.heading(p.selected_name, size="5"),
+            rx.cond(p.notice != "", rx.callout(p.notice, icon="check", color_scheme="green", size="1")),
+            rx.cond(p.can_manage, _manage(p)),
+            field_error(p.member_error, "member-error"),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Member"),
+                        rx.table.column_header_cell("Role"),
+                        rx.table.column_header_cell(""),
+                    )
+                ),
+                rx.table.body(rx.foreach(p.members, lambda row: _member_row(p, row))),
+                width="100%",
+            ),
+            rx.link("Open this project's comparisons", href="/history?project=" + p.selected_id, size="2"),
+            spacing="3",
+            width="100%",
+        ),
+        columns="minmax(220px, 1fr) 3fr",
+        spacing="6",
+        width="100%",
+    )

@@ -1,0 +1,160 @@
+"""The Projects page: the user's projects, and the members of the one selected."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from backend import runtime
+from backend.auth import AccessDenied, Principal
+from backend.services.access import NotFound
+from backend.services.projects import InvalidProject
+from state.auth import signed_in_user, to_login
+from state.rows import MemberRow, ProjectRow
+
+ROLES = ["owner", "editor", "viewer"]
+
+
+class ProjectsState(rx.State):
+    projects: list[ProjectRow] = []
+    selected_id: str = ""
+    members: list[MemberRow] = []
+    errors: dict[str, str] = {}
+    notice: str = ""
+
+    @rx.var(cache=True)
+    def selected(self) -> ProjectRow | None:
+        return next((p for p in self.projects if p.id == self.selected_id), None)
+
+    @rx.var(cache=True)
+    def selected_name(self) -> str:
+        return self.selected.name if self.selected else ""
+
+    @rx.var(cache=True)
+    def can_manage(self) -> bool:
+        return bool(self.selected and self.selected.can_manage)
+
+    @rx.var(cache=True)
+    def name_error(self) -> str:
+        return self.errors.get("name", "")
+
+    @rx.var(cache=True)
+    def member_error(self) -> str:
+        return self.errors.get("email", "") or self.errors.get("role", "") or self.errors.get("member", "")
+
+    async def _reload(self, user: Principal) -> None:
+        rt = runtime.current()
+        self.projects = [
+            ProjectRow(
+                id=p.id,
+                name=p.name,
+                role=p.role,
+                owner_name=p.owner_name,
+                n_comparisons=p.n_comparisons,
+                can_manage=p.role == "owner",
+            )
+            for p in await rt.projects.list_for(user)
+        ]
+        if self.selected_id not in {p.id for p in self.projects}:
+            self.selected_id = self.projects[0].id if self.projects else ""
+        self.members = []
+        if self.selected_id:
+            self.members = [
+                MemberRow(email=m.email, display_name=m.display_name, role=m.role, pending=m.pending)
+                for m in await rt.projects.members(user, self.selected_id)
+            ]
+
+    @rx.event
+    async def load(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        self.errors, self.notice = {}, ""
+        await self._reload(user)
+        return None
+
+    @rx.event
+    async def select(self, project_id: str):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        self.selected_id, self.errors, self.notice = project_id, {}, ""
+        await self._reload(user)
+        return None
+
+    async def _act(self, user: Principal, action: str, *args: str) -> bool:
+        """Run a ProjectService method; on refusal show why and return False."""
+        try:
+            await getattr(runtime.current().projects, action)(user, *args)
+        except InvalidProject as exc:
+            self.errors = exc.errors
+            return False
+        except (AccessDenied, NotFound) as exc:
+            self.errors = {"member": str(exc)}
+            return False
+        self.errors = {}
+        await self._reload(user)
+        return True
+
+    @rx.event
+    async def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        try:
+            self.selected_id = await runtime.current().projects.create(user, str(form.get("name", "")))
+        except InvalidProject as exc:
+            self.errors = exc.errors
+            return None
+        self.errors, self.notice = {}, "Project created."
+        await self._reload(user)
+        return None
+
+    @rx.event
+    async def rename(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        if await self._act(user, "rename", self.selected_id, str(form.get("name", ""))):
+            self.notice = "Project renamed."
+        return None
+
+    @rx.event
+    async def delete(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        if await self._act(user, "delete", self.selected_id):
+            self.notice = "Project deleted with its comparisons."
+        return None
+
+    @rx.event
+    async def invite(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        email, role = str(form.get("email", "")), str(form.get("role", "viewer"))
+        if await self._act(user, "set_member", self.selected_id, email, role):
+            self.notice = f"{email.strip()} can now {_role_words(role)} this project."
+        return None
+
+    @rx.event
+    async def set_role(self, email: str, role: str):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        if await self._act(user, "set_member", self.selected_id, email, role):
+            self.notice = f"{email} is now {role}."
+        return None
+
+    @rx.event
+    async def remove(self, email: str):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        if await self._act(user, "remove_member", self.selected_id, email):
+            self.notice = f"{email} was removed."
+        return None
+
+
+def _role_words(role: str) -> str:
+    return {"owner": "manage", "editor": "run comparisons in", "viewer": "read"}.get(role, "use")
