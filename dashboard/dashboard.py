@@ -9,9 +9,11 @@ from backend.api.app import create_api
 from dashboard.pages.compare import compare_page
 from dashboard.pages.history import history_page
 from dashboard.pages.login import login_page
+from dashboard.pages.share import share_page
 from state.auth import AuthState
 from state.compare import CompareState
 from state.history import HistoryState
+from state.share import SharePageState
 
 app = rx.App(
     stylesheets=["/styles.css"],
@@ -19,5 +21,12 @@ app = rx.App(
 )
 app.register_lifespan_task(runtime.running)
 app.add_page(compare_page, route="/", title="Compare · LLM Dashboard", on_load=CompareState.load)
+app.add_page(compare_page, route="/compare", title="Compare · LLM Dashboard", on_load=CompareState.load)
 app.add_page(history_page, route="/history", title="History · LLM Dashboard", on_load=HistoryState.load)
 app.add_page(login_page, route="/login", title="Sign in · LLM Dashboard", on_load=AuthState.load_login)
+app.add_page(
+    share_page,
+    route="/share/[share_token]",
+    title="Shared comparison · LLM Dashboard",
+    on_load=SharePageState.load,
+)

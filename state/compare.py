@@ -21,6 +21,7 @@ from backend.auth import AccessDenied
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import (
     MAX_PANES,
+    MAX_PROMPT_CHARS,
     MAX_TOKENS_ERROR,
     MAX_TOKENS_RANGE,
     TEMPERATURE_ERROR,
@@ -93,7 +94,10 @@ class CompareState(rx.State):
         self.models = [option_from_entry(e) for e in await rt.comparisons.models()]
         if not self.picker and self.models:
             self.picker = next((m.id for m in self.models if m.available), self.models[0].id)
-        wanted = self.router.url.query_parameters.get("c", "") or self.comparison_id
+        query = self.router.url.query_parameters
+        # /compare?models=a,b&prompt=… (bookmarks, docs) opens a new comparison filled in.
+        prefill = not query.get("c") and ("models" in query or "prompt" in query)
+        wanted = "" if prefill else query.get("c", "") or self.comparison_id
         self.can_run = True
         if wanted:
             try:
@@ -114,9 +118,32 @@ class CompareState(rx.State):
                     pane.text = ""
             if self.running:
                 return CompareState.stream
+        elif prefill:
+            self._prefill(query.get("models", ""), query.get("prompt", ""))
         elif not self.panes:
             self.panes = [new_pane(m, self.models) for m in DEFAULT_MODELS]
         return None
+
+    def _prefill(self, models: str, prompt: str) -> None:
+        """Panes and prompt from a link; nothing runs until the user presses Run."""
+        self._generation += 1  # stops a stream task still following an earlier comparison
+        self.comparison_id, self.errors = "", {}
+        known = {m.id for m in self.models}
+        asked = [m.strip() for m in models.split(",") if m.strip()]
+        chosen = [m for m in asked if m in known]
+        problems = []
+        if unknown := [m for m in asked if m not in known]:
+            problems.append(f"Unknown models skipped: {', '.join(unknown)}.")
+        if len(chosen) > MAX_PANES:
+            problems.append(f"At most {MAX_PANES} panes can run at once; the rest were left out.")
+        if problems:
+            self.errors["panes"] = " ".join(problems)
+        if asked:
+            self.panes = [new_pane(m, self.models) for m in (chosen[:MAX_PANES] or DEFAULT_MODELS)]
+        else:  # a prompt alone keeps the panes on screen, as new, unrun ones
+            kept = [new_pane(p.model, self.models, p.temperature, p.max_tokens) for p in self.panes]
+            self.panes = kept or [new_pane(m, self.models) for m in DEFAULT_MODELS]
+        self.prompt = prompt[:MAX_PROMPT_CHARS]
 
     # --- editing -----------------------------------------------------------
     @rx.event

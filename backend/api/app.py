@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from backend.api.auth import User
 from backend.api.events import comparison_events
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
+from backend.api.share_routes import share_router
 from backend.auth.permissions import AccessDenied
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
@@ -130,4 +131,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
             status_code=200 if ok else 503, content={"status": "ok" if ok else "error", **report}
         )
 
+    api.include_router(share_router(get_runtime))
     return api

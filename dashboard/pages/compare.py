@@ -7,6 +7,7 @@ import reflex as rx
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from dashboard.pages.frame import signed_in_page
+from dashboard.pages.share_button import share_button
 from state.compare import CompareState as S
 
 _actions = PaneActions(
@@ -51,6 +52,7 @@ def compare_page() -> rx.Component:
     return signed_in_page(
         rx.vstack(
             prompt_form(form),
+            rx.cond((S.comparison_id != "") & S.can_run, share_button()),  # editors and owners may share
             rx.grid(
                 rx.foreach(S.panes, lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions)),
                 columns="repeat(auto-fit, minmax(340px, 1fr))",

@@ -1,0 +1,143 @@
+"""The Share dialog: pick an expiry, make a link (shown once, with Copy), revoke old links.
+
+Pure: every value and handler comes in through ShareDialogProps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+
+@dataclass(frozen=True)
+class ShareDialogProps:
+    open: rx.Var[bool]
+    expiry: rx.Var[str]
+    expiry_labels: dict[str, str]
+    new_link: rx.Var[str]
+    links: rx.Var
+    error: rx.Var[str]
+    on_open: Any
+    on_expiry: Any
+    on_create: Any
+    on_revoke: Any
+
+
+def _new_link(p: ShareDialogProps) -> rx.Component:
+    return rx.cond(
+        p.new_link != "",
+        rx.vstack(
+            rx.text("Anyone with this link can read the comparison. It is shown only now.", size="2"),
+            rx.hstack(
+                rx.input(value=p.new_link, read_only=True, width="100%", id="share-link", size="2"),
+                rx.button(
+                    rx.icon("copy", size=14),
+                    "Copy",
+                    on_click=rx.set_clipboard(p.new_link),
+                    variant="soft",
+                    id="copy-share-link",
+                ),
+                width="100%",
+            ),
+            width="100%",
+            spacing="2",
+        ),
+    )
+
+
+def _link_row(link: Any, on_revoke: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(link.created, size="1")),
+        rx.table.cell(rx.text(link.expires, size="1")),
+        rx.table.cell(
+            rx.badge(link.status, color_scheme=rx.cond(link.active, "green", "gray"), variant="soft")
+        ),
+        rx.table.cell(
+            rx.cond(
+                link.active,
+                rx.button(
+                    "Revoke",
+                    size="1",
+                    color_scheme="red",
+                    variant="soft",
+                    on_click=on_revoke(link.id),
+                    data_testid="revoke-share",
+                ),
+            )
+        ),
+        data_testid="share-row",
+    )
+
+
+def _existing(p: ShareDialogProps) -> rx.Component:
+    return rx.cond(
+        p.links.length() > 0,  # type: ignore[attr-defined]
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Created"),
+                    rx.table.column_header_cell("Expires"),
+                    rx.table.column_header_cell("Status"),
+                    rx.table.column_header_cell(""),
+                )
+            ),
+            rx.table.body(rx.foreach(p.links, lambda link: _link_row(link, p.on_revoke))),
+            size="1",
+            width="100%",
+        ),
+        rx.text("No links yet.", size="2", color_scheme="gray"),
+    )
+
+
+def share_dialog(p: ShareDialogProps) -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(rx.icon("share-2", size=14), "Share", variant="soft", id="share-button"),
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Share a read-only link"),
+            rx.dialog.description(
+                "The link shows the prompt, each answer and its metrics as saved, to anyone who has it, "
+                "without an account. Your projects, keys and email stay private.",
+                size="2",
+            ),
+            rx.vstack(
+                rx.hstack(
+                    rx.text("Expires", size="2"),
+                    rx.select.root(
+                        rx.select.trigger(id="share-expiry"),
+                        rx.select.content(
+                            *[rx.select.item(label, value=value) for value, label in p.expiry_labels.items()]
+                        ),
+                        value=p.expiry,
+                        on_change=p.on_expiry,
+                        size="2",
+                    ),
+                    rx.spacer(),
+                    rx.button("Create link", on_click=p.on_create, id="create-share-link"),
+                    width="100%",
+                    align="center",
+                ),
+                rx.cond(
+                    p.error != "",
+                    rx.callout(p.error, icon="triangle-alert", color_scheme="red", size="1", width="100%"),
+                ),
+                _new_link(p),
+                rx.heading("Links", size="3"),
+                _existing(p),
+                rx.hstack(
+                    rx.dialog.close(rx.button("Close", variant="outline", color_scheme="gray")),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="3",
+                width="100%",
+                margin_top="0.75em",
+            ),
+            max_width="640px",
+        ),
+        open=p.open,
+        on_open_change=p.on_open,
+    )

@@ -1,0 +1,194 @@
+"""A shared comparison as its public page shows it (pure: values and handlers come in as props).
+
+Nothing here links to a private page: a signed-out visitor gets "Sign in" only.
+The prompt and errors are plain text; answers go through the strict SafeMarkdown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from components.safe_markdown import safe_markdown
+
+_STATUS_COLORS = {"done": "green", "error": "red", "cancelled": "orange", "running": "blue", "queued": "gray"}
+
+
+@dataclass(frozen=True)
+class SharedViewProps:
+    loaded: rx.Var[bool]
+    found: rx.Var[bool]
+    prompt: rx.Var[str]
+    system_prompt: rx.Var[str]
+    byline: rx.Var[str]
+    expires: rx.Var[str]
+    panes: rx.Var
+    image_hosts: rx.Var[list[str]]
+    fork_error: rx.Var[str]
+    forking: rx.Var[bool]
+    viewer_signed_in: rx.Var[bool]
+    login_href: rx.Var[str]
+    on_fork: Any
+
+
+def _top_bar(p: SharedViewProps) -> rx.Component:
+    return rx.hstack(
+        rx.badge("Read-only shared link", color_scheme="gray", variant="soft"),
+        rx.spacer(),
+        rx.cond(
+            p.viewer_signed_in,
+            rx.link("Open your dashboard", href="/", size="2", id="share-dashboard"),
+            rx.link("Sign in", href=p.login_href, size="2", id="share-sign-in"),
+        ),
+        width="100%",
+        align="center",
+    )
+
+
+def _status_badge(status: rx.Var[str]) -> rx.Component:
+    return rx.match(
+        status,
+        *[
+            (name, rx.badge(name, color_scheme=color, variant="soft"))
+            for name, color in _STATUS_COLORS.items()
+        ],
+        rx.badge(status, variant="soft"),
+    )
+
+
+def _metrics(pane: Any) -> rx.Component:
+    return rx.text(
+        rx.cond(pane.cached, "cached · ", ""),
+        "TTFT ",
+        pane.ttft,
+        " · ",
+        pane.tps,
+        " · in ",
+        pane.tokens_in.to_string(),
+        " / out ",
+        pane.tokens_out.to_string(),
+        " · ",
+        pane.elapsed,
+        " · ",
+        pane.cost,
+        size="1",
+        color_scheme="gray",
+        data_testid="shared-metrics",
+    )
+
+
+def _pane(pane: Any, image_hosts: rx.Var[list[str]]) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text(pane.label, weight="bold", size="2"),
+                rx.cond(pane.label != pane.model, rx.code(pane.model, size="1", variant="ghost")),
+                rx.spacer(),
+                _status_badge(pane.status),
+                align="center",
+                width="100%",
+                spacing="2",
+            ),
+            rx.cond(
+                pane.error != "",
+                rx.callout(
+                    pane.error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    size="1",
+                    width="100%",
+                    data_testid="shared-error",
+                ),
+            ),
+            safe_markdown(
+                text=pane.text, image_hosts=image_hosts, height="55vh", data_testid="shared-output"
+            ),
+            _metrics(pane),
+            spacing="2",
+            width="100%",
+        ),
+        data_testid="shared-pane",
+        data_model=pane.model,
+        data_status=pane.status,
+        min_width="0",
+        overflow="hidden",
+    )
+
+
+def _comparison(p: SharedViewProps) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.vstack(
+                rx.heading("Shared comparison", size="5"),
+                rx.text(p.byline, size="2", color_scheme="gray", data_testid="shared-byline"),
+                rx.cond(
+                    p.expires != "",
+                    rx.text("Link expires ", p.expires, size="1", color_scheme="gray"),
+                ),
+                spacing="1",
+            ),
+            rx.spacer(),
+            rx.button(
+                rx.icon("git-fork", size=14),
+                "Fork",
+                id="fork-button",
+                on_click=p.on_fork,
+                loading=p.forking,
+                title="Copy this comparison into your own project to edit and run it again",
+            ),
+            width="100%",
+            align="start",
+        ),
+        rx.cond(
+            p.fork_error != "",
+            rx.callout(p.fork_error, icon="triangle-alert", color_scheme="red", size="1", width="100%"),
+        ),
+        rx.cond(
+            p.system_prompt != "",
+            rx.box(
+                rx.text("System prompt", size="1", weight="medium", color_scheme="gray"),
+                rx.text(
+                    p.system_prompt, size="2", white_space="pre-wrap", data_testid="shared-system-prompt"
+                ),
+                width="100%",
+            ),
+        ),
+        rx.box(
+            rx.text("Prompt", size="1", weight="medium", color_scheme="gray"),
+            rx.text(p.prompt, size="3", white_space="pre-wrap", data_testid="shared-prompt"),
+            width="100%",
+        ),
+        rx.grid(
+            rx.foreach(p.panes, lambda pane: _pane(pane, p.image_hosts)),
+            columns="repeat(auto-fit, minmax(340px, 1fr))",
+            gap="1em",
+            width="100%",
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def shared_view(p: SharedViewProps) -> rx.Component:
+    return rx.vstack(
+        _top_bar(p),
+        rx.cond(
+            p.loaded,
+            rx.cond(
+                p.found,
+                _comparison(p),
+                rx.callout(
+                    "This share link does not exist, has expired or was revoked.",
+                    icon="link-2-off",
+                    color_scheme="gray",
+                    width="100%",
+                    data_testid="share-not-found",
+                ),
+            ),
+            rx.spinner(size="3"),
+        ),
+        spacing="4",
+        width="min(1400px, 100%)",
+    )

@@ -1,0 +1,32 @@
+"""The public page of a share link: /share/<token>, no account needed."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.layout import bare_shell
+from components.shared_view import SharedViewProps, shared_view
+from state.share import SharePageState as S
+
+
+def share_page() -> rx.Component:
+    return bare_shell(
+        shared_view(
+            SharedViewProps(
+                loaded=S.loaded,
+                found=S.found,
+                prompt=S.prompt,
+                system_prompt=S.system_prompt,
+                byline=S.byline,
+                expires=S.expires,
+                panes=S.panes,
+                image_hosts=S.image_hosts,
+                fork_error=S.fork_error,
+                forking=S.forking,
+                viewer_signed_in=S.viewer_signed_in,
+                login_href=S.login_href,
+                on_fork=S.fork,
+            )
+        ),
+        title="Shared comparison",
+    )

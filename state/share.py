@@ -1,0 +1,122 @@
+"""The public page of a share link, /share/<token>: the saved comparison, read-only, and Fork.
+
+Everything here comes from the link's public view (backend.services.shares); the
+state never loads anything through the visitor's session except to fork, and never
+anything of the session that made the link.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from urllib.parse import quote
+
+import reflex as rx
+
+from backend import runtime
+from backend.services.access import NotFound
+from backend.services.metrics import format_cost, format_ms, format_rate
+from backend.services.shares import SHARE_PATH, PublicComparison, PublicRun, ShareService
+from state.auth import signed_in_user, to_login
+
+
+@dataclasses.dataclass
+class SharedPane:
+    label: str
+    model: str
+    status: str
+    text: str
+    error: str
+    ttft: str
+    tps: str
+    tokens_in: int
+    tokens_out: int
+    elapsed: str
+    cost: str
+    cached: bool
+
+
+def shared_pane(run: PublicRun) -> SharedPane:
+    return SharedPane(
+        label=run.model_label,
+        model=run.model,
+        status=run.status,
+        text=run.output_text,
+        error=run.error,
+        ttft=format_ms(run.ttft_ms),
+        tps=format_rate(run.tokens_per_second),
+        tokens_in=run.input_tokens,
+        tokens_out=run.output_tokens,
+        elapsed=format_ms(run.total_ms),
+        cost=format_cost(run.cost_usd),
+        cached=run.cached,
+    )
+
+
+def token_from_path(path: str) -> str:
+    """The token of a /share/<token> address ("" for any other path)."""
+    head, found, token = path.rstrip("/").rpartition(SHARE_PATH)
+    return token if found and head == "" and "/" not in token else ""
+
+
+class SharePageState(rx.State):
+    found: bool = False
+    loaded: bool = False
+    prompt: str = ""
+    system_prompt: str = ""
+    owner_name: str = ""
+    created: str = ""
+    expires: str = ""
+    panes: list[SharedPane] = []
+    image_hosts: list[str] = []
+    fork_error: str = ""
+    forking: bool = False
+    viewer_signed_in: bool = False
+    login_href: str = "/login"
+    _token: str = ""
+
+    @rx.var(cache=True)
+    def byline(self) -> str:
+        by = f"Shared by {self.owner_name}" if self.owner_name else "Shared comparison"
+        return f"{by} · {self.created}" if self.created else by
+
+    @rx.event
+    async def load(self) -> None:
+        self._token = token_from_path(self.router.url.path)
+        self.login_href = f"/login?next={quote(SHARE_PATH + self._token, safe='')}"
+        self.fork_error, self.forking = "", False
+        self.viewer_signed_in = await signed_in_user(self) is not None
+        rt = runtime.current()
+        self.image_hosts = list(rt.settings.image_host_allowlist)
+        try:
+            view = await ShareService(rt.db).resolve(self._token)
+        except NotFound:
+            self._show(None)
+        else:
+            self._show(view)
+        self.loaded = True
+
+    def _show(self, view: PublicComparison | None) -> None:
+        self.found = view is not None
+        self.prompt = view.prompt if view else ""
+        self.system_prompt = view.system_prompt if view else ""
+        self.owner_name = view.owner_name if view else ""
+        self.created = view.created_at.strftime("%Y-%m-%d %H:%M UTC") if view else ""
+        self.expires = (
+            view.expires_at.strftime("%Y-%m-%d %H:%M UTC") if view is not None and view.expires_at else ""
+        )
+        self.panes = [shared_pane(run) for run in view.runs] if view else []
+
+    @rx.event
+    async def fork(self):  # type: ignore[no-untyped-def]
+        """Copy the comparison into the visitor's own Personal project and open it there."""
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        self.forking = True
+        try:
+            record = await ShareService(runtime.current().db).fork(user, self._token)
+        except NotFound as exc:
+            self.forking, self.fork_error = False, str(exc)
+            self._show(None)
+            return None
+        return rx.redirect(f"/?c={record.id}")

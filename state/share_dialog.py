@@ -1,0 +1,127 @@
+"""The Share dialog of the comparison page: make a public link, copy it once, revoke links.
+
+The comparison is the one open in CompareState; every event re-checks the session
+and the user's right to share it (the service raises NotFound or AccessDenied).
+A new link's token is kept only until the dialog closes: it cannot be shown again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+import reflex as rx
+
+from backend import runtime
+from backend.auth import AccessDenied
+from backend.db.models import utcnow
+from backend.db.shares import ShareInfo
+from backend.services.access import NotFound
+from backend.services.shares import InvalidShare, ShareService
+from state.auth import signed_in_user, to_login
+from state.compare import CompareState
+
+EXPIRY_CHOICES: dict[str, timedelta | None] = {
+    "never": None,
+    "1d": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+EXPIRY_LABELS = {"never": "Never expires", "1d": "1 day", "7d": "7 days", "30d": "30 days"}
+
+
+@dataclasses.dataclass
+class ShareLinkRow:
+    id: str
+    created: str
+    expires: str
+    status: str  # active | expired | revoked
+    active: bool
+
+
+def _when(at: datetime | None, empty: str) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at else empty
+
+
+def link_row(share: ShareInfo, now: datetime) -> ShareLinkRow:
+    active = share.active_at(now)
+    status = "active" if active else ("revoked" if share.revoked_at else "expired")
+    return ShareLinkRow(
+        id=share.id,
+        created=_when(share.created_at, ""),
+        expires=_when(share.expires_at, "never"),
+        status=status,
+        active=active,
+    )
+
+
+class ShareDialogState(rx.State):
+    open: bool = False
+    expiry: str = "never"
+    new_link: str = ""
+    links: list[ShareLinkRow] = []
+    error: str = ""
+
+    @rx.var(cache=True)
+    def active_count(self) -> int:
+        return sum(1 for link in self.links if link.active)
+
+    async def _comparison_id(self) -> str:
+        return (await self.get_state(CompareState)).comparison_id
+
+    @rx.event
+    async def set_open(self, value: bool):  # type: ignore[no-untyped-def]
+        self.open = value
+        self.new_link, self.error = "", ""  # the token is shown once: gone when the dialog closes
+        if value:
+            return await self._refresh()
+        return None
+
+    @rx.event
+    def set_expiry(self, value: str) -> None:
+        self.expiry = value if value in EXPIRY_CHOICES else "never"
+
+    @rx.event
+    async def create_link(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        try:
+            created = await ShareService(runtime.current().db).create(
+                user, await self._comparison_id(), EXPIRY_CHOICES.get(self.expiry)
+            )
+        except (AccessDenied, NotFound, InvalidShare) as exc:
+            self.error = str(exc)
+            return None
+        self.error = ""
+        self.new_link = self.router.url.origin + created.url_path
+        return await self._refresh()
+
+    @rx.event
+    async def revoke(self, share_id: str):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        try:
+            await ShareService(runtime.current().db).revoke(user, share_id)
+        except (AccessDenied, NotFound) as exc:
+            self.error = str(exc)
+            return None
+        return await self._refresh()
+
+    async def _refresh(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        comparison_id = await self._comparison_id()
+        if not comparison_id:
+            self.links, self.error = [], "Run or open a saved comparison to share it."
+            return None
+        try:
+            shares = await ShareService(runtime.current().db).list(user, comparison_id)
+        except (AccessDenied, NotFound) as exc:
+            self.links, self.error = [], str(exc)
+            return None
+        now = utcnow()
+        self.links = [link_row(share, now) for share in shares]
+        return None

@@ -1,0 +1,128 @@
+"""Share a comparison with hostile output, open the link with no account, then fork it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
+
+from tests.browser.accounts import sign_up
+
+HOSTILE_MODEL = "openai-compatible:hostile/evil"
+FRIENDLY_MODEL = "simulated:instant"
+PROMPT = "Say something nasty [[simulate:tokens=6]]"
+
+
+@pytest.fixture
+def fresh_context(browser: Browser, app_url: str) -> Iterator[BrowserContext]:
+    """A browser with no cookies: nobody is signed in."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=app_url)
+    yield context
+    context.close()
+
+
+def _email(who: str) -> str:
+    return f"{who}-{uuid.uuid4().hex[:8]}@example.org"
+
+
+def _run_and_share(page: Page, app_url: str) -> str:
+    """Sign up, open a prefilled /compare link, run it, make a 7-day link; returns the link."""
+    page.goto("/login")
+    sign_up(page, app_url, _email("sharer"), name="Sharer Sam")
+    page.goto("/compare?" + urlencode({"models": f"{HOSTILE_MODEL},{FRIENDLY_MODEL}", "prompt": PROMPT}))
+    panes = page.locator("[data-testid=pane]")
+    expect(panes).to_have_count(2, timeout=30_000)
+    expect(panes.first).to_have_attribute("data-model", HOSTILE_MODEL)
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
+    expect(panes.first).to_have_attribute("data-status", "idle")  # a link never runs by itself
+    expect(page.locator("#share-button")).to_have_count(0)  # nothing saved yet
+
+    page.get_by_role("button", name="Run").click()
+    for pane in panes.all():
+        expect(pane).to_have_attribute("data-status", "done", timeout=30_000)
+    page.locator("#share-button").click()
+    page.locator("#share-expiry").click()
+    page.get_by_role("option", name="7 days").click()
+    page.locator("#create-share-link").click()
+    link = page.locator("#share-link")
+    expect(link).to_have_value(re.compile(r"/share/[\w-]{43}$"), timeout=15_000)
+    expect(page.locator("[data-testid=share-row]")).to_have_count(1)
+    return link.input_value()
+
+
+def test_a_shared_comparison_is_public_inert_and_forkable(
+    browser: Browser, fresh_context: BrowserContext, app_url: str
+) -> None:
+    sharer = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=app_url)
+    try:
+        share_url = _run_and_share(sharer.new_page(), app_url)
+    finally:
+        sharer.close()
+    assert share_url.startswith(f"{app_url}/share/")
+
+    visitor = fresh_context.new_page()
+    dialogs: list[str] = []
+    outside: list[str] = []
+    visitor.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def _record(request: Request) -> None:
+        if not request.url.startswith(app_url) and not request.url.startswith(("data:", "blob:")):
+            outside.append(request.url)
+
+    visitor.on("request", _record)
+    visitor.goto(share_url)
+
+    expect(visitor.get_by_test_id("shared-prompt")).to_have_text(PROMPT, timeout=30_000)
+    expect(visitor.get_by_test_id("shared-byline")).to_contain_text("Shared by Sharer Sam")
+    panes = visitor.locator("[data-testid=shared-pane]")
+    expect(panes).to_have_count(2)
+    hostile = visitor.locator(f"[data-testid=shared-pane][data-model='{HOSTILE_MODEL}']")
+    body = hostile.get_by_test_id("shared-output")
+    expect(body).to_contain_text("End.")
+    expect(body).to_contain_text("<script>window.__pwned=2</script>")  # raw HTML shows as text
+    expect(body).to_contain_text("tracker")  # a disallowed image shows its alt text
+    expect(hostile.get_by_test_id("shared-metrics")).to_contain_text("TTFT")
+    friendly = visitor.locator(f"[data-testid=shared-pane][data-model='{FRIENDLY_MODEL}']")
+    expect(friendly.get_by_test_id("shared-output")).not_to_be_empty()
+
+    for tag in ("img", "script", "iframe", "math"):
+        assert body.locator(tag).count() == 0, f"a <{tag}> element was created from model output"
+    assert visitor.evaluate("() => document.querySelectorAll('iframe, [onerror]').length") == 0
+    assert (
+        visitor.evaluate("() => [...document.scripts].filter(s => s.textContent.includes('__pwned')).length")
+        == 0
+    )
+    hrefs = [a.get_attribute("href") or "" for a in body.locator("a").all()]
+    assert not [h for h in hrefs if not h.startswith(("http:", "https:", "mailto:"))], hrefs
+    body.get_by_text("click me").click()  # the javascript: link is inert text now
+    visitor.wait_for_timeout(300)
+    assert visitor.evaluate("() => window.__pwned") is None
+    assert dialogs == []
+    assert outside == [], f"the shared page fetched {outside}"
+
+    # A visitor gets no way into private pages: the only site link is "Sign in".
+    site_links = visitor.evaluate(
+        "() => [...document.querySelectorAll('a[href]')]"
+        ".filter(a => !a.closest('[data-testid=shared-output]')).map(a => a.getAttribute('href'))"
+    )
+    assert site_links and all(h.startswith("/login?next=") for h in site_links), site_links
+
+    # Fork: sign up first, come back to the link, fork into the new account's project.
+    visitor.locator("#fork-button").click()
+    visitor.wait_for_url("**/login?next=*", timeout=15_000)
+    sign_up(visitor, app_url, _email("forker"), name="Forker Fay")
+    visitor.wait_for_url(share_url, timeout=15_000)
+    visitor.locator("#fork-button").click()
+    visitor.wait_for_url("**/?c=*", timeout=15_000)
+    forked = visitor.locator("[data-testid=pane]")
+    expect(forked).to_have_count(2, timeout=30_000)
+    for pane in forked.all():
+        expect(pane).to_have_attribute("data-status", "done")
+    expect(visitor.locator(f"[data-testid=pane][data-model='{HOSTILE_MODEL}']")).to_contain_text("End.")
+    expect(visitor.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
+    expect(visitor.locator("#user-menu")).to_contain_text("Forker Fay")
+    expect(visitor.locator("#share-button")).to_be_visible()  # the copy is the forker's own

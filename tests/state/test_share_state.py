@@ -1,0 +1,176 @@
+"""The share page, the Share dialog and /compare prefill links, driven through their handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+import reflex as rx
+from reflex.istate.data import RouterData
+
+from backend.runtime import Runtime, running
+from backend.services.shares import ShareService
+from backend.services.validation import MAX_PANES, MAX_PROMPT_CHARS
+from state.compare import CompareState
+from state.share import SharePageState, token_from_path
+from state.share_dialog import ShareDialogState
+from tests.backend.runtime_support import make_settings, owner, wait_until_final
+from tests.state.support import in_tree, sign_in
+
+ORIGIN = "http://dash.test"
+PROMPT = "[[simulate:tokens=5]] Name three rivers"
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+        yield rt
+
+
+def at(state: rx.State, path: str) -> None:
+    state.router = RouterData.from_router_data({"headers": {"origin": ORIGIN}, "asPath": path})
+
+
+def redirect_target(spec: Any) -> str:
+    return {name._js_expr: value._var_value for name, value in spec.args}["path"]
+
+
+async def shared_link(rt: Runtime) -> tuple[str, str]:
+    """(comparison id, token) of a finished comparison of the default owner, shared."""
+    ada = await owner(rt)
+    created = await rt.comparisons.create(
+        ada, {"prompt": PROMPT, "panes": [{"model": "simulated:instant"}, {"model": "simulated:swift"}]}
+    )
+    await wait_until_final(rt.comparisons, created.id)
+    return created.id, (await ShareService(rt.db).create(ada, created.id)).token
+
+
+def test_the_token_is_read_only_from_a_share_path() -> None:
+    assert token_from_path("/share/abc_DEF-1") == "abc_DEF-1"
+    assert token_from_path("/share/abc/") == "abc"
+    assert token_from_path("/x/share/abc") == ""
+    assert token_from_path("/share/") == ""
+    assert token_from_path("/") == ""
+
+
+async def test_a_signed_out_visitor_sees_the_saved_comparison(runtime: Runtime) -> None:
+    comparison_id, token = await shared_link(runtime)
+    state = in_tree(SharePageState)
+    at(state, f"/share/{token}")
+    await SharePageState.load.fn(state)
+
+    saved = await runtime.comparisons.get_unchecked(comparison_id)
+    assert state.loaded and state.found and not state.viewer_signed_in
+    assert state.prompt == PROMPT
+    assert state.byline.startswith("Shared by Ada · ")
+    assert [p.model for p in state.panes] == ["simulated:instant", "simulated:swift"]
+    assert [p.text for p in state.panes] == [r.output_text for r in saved.runs]
+    assert all(p.status == "done" and p.ttft.endswith("ms") and p.tokens_out == 5 for p in state.panes)
+    assert state.login_href == f"/login?next={quote(f'/share/{token}', safe='')}"
+    # Nothing of the owner's but the display name reached this state.
+    assert comparison_id not in str(state.dict()) and "ada@example.org" not in str(state.dict())
+
+
+async def test_an_unknown_link_shows_not_found(runtime: Runtime) -> None:
+    state = in_tree(SharePageState)
+    at(state, "/share/nothing-here")
+    await SharePageState.load.fn(state)
+    assert state.loaded and not state.found and state.panes == []
+
+
+async def test_fork_sends_a_signed_out_visitor_to_sign_in_and_back(runtime: Runtime) -> None:
+    _, token = await shared_link(runtime)
+    state = in_tree(SharePageState)
+    at(state, f"/share/{token}")
+    await SharePageState.load.fn(state)
+    result = await SharePageState.fork.fn(state)
+    assert redirect_target(result) == f"/login?next={quote(f'/share/{token}', safe='')}"
+
+
+async def test_fork_copies_into_the_visitors_project_and_opens_it(runtime: Runtime) -> None:
+    comparison_id, token = await shared_link(runtime)
+    state = in_tree(SharePageState)
+    await sign_in(state, runtime, "zoe@example.org")
+    at(state, f"/share/{token}")
+    await SharePageState.load.fn(state)
+    assert state.viewer_signed_in
+    result = await SharePageState.fork.fn(state)
+
+    target = redirect_target(result)
+    assert target.startswith("/?c=")
+    zoe = await owner(runtime, "zoe@example.org")
+    copy = await runtime.comparisons.get(zoe, target.removeprefix("/?c="))
+    assert copy.id != comparison_id and copy.prompt == PROMPT
+
+
+async def test_the_dialog_makes_lists_and_revokes_links(runtime: Runtime) -> None:
+    comparison_id, _ = await shared_link(runtime)
+    dialog = in_tree(ShareDialogState)
+    await sign_in(dialog, runtime)
+    at(dialog, f"/?c={comparison_id}")
+    (await dialog.get_state(CompareState)).comparison_id = comparison_id
+
+    await ShareDialogState.set_open.fn(dialog, True)
+    assert dialog.open and [link.status for link in dialog.links] == ["active"]  # made by shared_link
+    ShareDialogState.set_expiry.fn(dialog, "7d")
+    await ShareDialogState.create_link.fn(dialog)
+    assert dialog.error == ""
+    assert dialog.new_link.startswith(f"{ORIGIN}/share/")
+    token = dialog.new_link.removeprefix(f"{ORIGIN}/share/")
+    assert len(dialog.links) == 2 and dialog.active_count == 2
+    assert dialog.links[0].expires != "never"
+    assert token not in str(dialog.links)
+
+    await ShareDialogState.revoke.fn(dialog, dialog.links[0].id)
+    assert [link.status for link in dialog.links] == ["revoked", "active"]
+    await ShareDialogState.set_open.fn(dialog, False)
+    assert dialog.new_link == ""  # shown once
+
+
+async def test_a_viewer_of_the_project_cannot_share(runtime: Runtime) -> None:
+    comparison_id, _ = await shared_link(runtime)
+    ada = await owner(runtime)
+    await owner(runtime, "vic@example.org")
+    project_id = (await runtime.comparisons.get_unchecked(comparison_id)).project_id
+    await runtime.projects.set_member(ada, project_id, "vic@example.org", "viewer")
+    dialog = in_tree(ShareDialogState)
+    await sign_in(dialog, runtime, "vic@example.org")
+    at(dialog, "/")
+    (await dialog.get_state(CompareState)).comparison_id = comparison_id
+    await ShareDialogState.create_link.fn(dialog)
+    assert dialog.new_link == "" and "does not allow" in dialog.error
+
+
+async def test_a_compare_link_prefills_models_and_prompt_without_running(runtime: Runtime) -> None:
+    state = in_tree(CompareState)
+    await sign_in(state, runtime)
+    query = urlencode({"models": "simulated:swift, simulated:coder,nope:model", "prompt": "Hello there"})
+    at(state, f"/compare?{query}")
+    result = await CompareState.load.fn(state)
+
+    assert result is None  # nothing runs
+    assert [p.model for p in state.panes] == ["simulated:swift", "simulated:coder"]
+    assert all(p.status == "idle" for p in state.panes)
+    assert state.prompt == "Hello there"
+    assert state.comparison_id == ""
+    assert "nope:model" in state.errors["panes"]
+    assert (await runtime.comparisons.history(await owner(runtime))).total == 0
+
+
+async def test_a_compare_link_keeps_at_most_the_pane_limit(runtime: Runtime) -> None:
+    state = in_tree(CompareState)
+    await sign_in(state, runtime)
+    at(state, "/compare?" + urlencode({"models": ",".join(["simulated:swift"] * (MAX_PANES + 2))}))
+    await CompareState.load.fn(state)
+    assert len(state.panes) == MAX_PANES
+    assert f"At most {MAX_PANES}" in state.errors["panes"]
+
+
+def test_a_prefilled_prompt_is_cut_to_the_validation_limit() -> None:
+    state = in_tree(CompareState)
+    state._prefill("", "x" * (MAX_PROMPT_CHARS + 5))
+    assert len(state.prompt) == MAX_PROMPT_CHARS
+    assert len(state.panes) == 3  # no models asked: the default panes
