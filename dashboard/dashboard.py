@@ -9,6 +9,7 @@ from backend.api.app import create_api
 from dashboard.pages.compare import compare_page
 from dashboard.pages.history import history_page
 from dashboard.pages.login import login_page
+from dashboard.pages.settings import load_settings, settings_page
 from dashboard.pages.share import share_page
 from state.auth import AuthState
 from state.compare import CompareState
@@ -24,6 +25,7 @@ app.add_page(compare_page, route="/", title="Compare · LLM Dashboard", on_load=
 app.add_page(compare_page, route="/compare", title="Compare · LLM Dashboard", on_load=CompareState.load)
 app.add_page(history_page, route="/history", title="History · LLM Dashboard", on_load=HistoryState.load)
 app.add_page(login_page, route="/login", title="Sign in · LLM Dashboard", on_load=AuthState.load_login)
+app.add_page(settings_page, route="/settings", title="Settings · LLM Dashboard", on_load=load_settings)
 app.add_page(
     share_page,
     route="/share/[share_token]",

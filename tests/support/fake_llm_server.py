@@ -15,6 +15,10 @@ Retry-After), "404" (Ollama only: model not pulled), "error_event" (provider err
 "drop" (connection cut mid-body after two chunks), "slow" (no answer for
 `delay` seconds), "stall" (two chunks, then silence for `delay` seconds).
 Responses are chunked so a cut connection is detectable as an incomplete body.
+
+`api_key` (empty: no check) makes every route except Ollama's demand that key,
+as `Authorization: Bearer <key>` or `x-api-key: <key>` (Anthropic SDKs send one or
+the other, by version), and answer 401 in the provider's format otherwise.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class FakeLLMServer:
     delay: float = 3.0
     ollama_models: list[str] = field(default_factory=lambda: ["llama3.2:latest", "qwen2.5:7b"])
     openai_models: list[str] = field(default_factory=lambda: ["local-a", "local-b"])
+    api_key: str = ""
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -129,9 +134,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def _authorized(self) -> bool:
+        key = self.server_state.api_key
+        if not key:
+            return True
+        return self.headers.get("Authorization") == f"Bearer {key}" or self.headers.get("x-api-key") == key
+
     def _error_status(self, errors: dict[str, Any]) -> bool:
-        """Answer the error-status modes (and delay "slow"); True when the request is handled."""
+        """Answer a wrong key and the error-status modes (and delay "slow"); True when handled."""
         state = self.server_state
+        if not self._authorized() and "401" in errors:
+            self._json(401, errors["401"])
+            return True
         if state.mode == "slow":
             time.sleep(state.delay)
         if state.mode in errors:
@@ -153,10 +167,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._record()
         state = self.server_state
-        if self.path == "/api/tags":
+        path = self.path.split("?")[0]
+        if path == "/api/tags":
             models = [{"name": n, "model": n, "size": 1, "digest": "0"} for n in state.ollama_models]
             self._json(200, {"models": models})
-        elif self.path == "/v1/models":
+        elif path == "/v1/models" and not self._authorized():
+            self._json(
+                401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
+            )
+        elif path == "/v1/models":
             data = [{"id": n, "object": "model", "created": 0, "owned_by": "me"} for n in state.openai_models]
             self._json(200, {"object": "list", "data": data})
         else:

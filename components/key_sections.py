@@ -1,0 +1,185 @@
+"""Settings page: provider keys and OpenAI-compatible endpoints, the user's own or (admins)
+the deployment's (pure: rows and handlers come in as arguments).
+
+Key inputs are password fields outside any state variable: the browser sends
+the key once with the form and only ever gets "…abcd" back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from components.layout import field_error
+from components.settings_sections import notice, section
+
+
+@dataclass(frozen=True)
+class KeyActions:
+    on_save_key: Any  # form: provider, scope, api_key
+    on_save_endpoint: Any  # form: scope, name, base_url, api_key
+    on_delete: Any  # (provider, deployment)
+    on_test: Any  # (provider, deployment)
+
+
+def _hidden(name: str, value: Any) -> rx.Component:
+    return rx.el.input(type="hidden", name=name, value=value)
+
+
+def _test_result(row: Any) -> rx.Component:
+    return rx.cond(
+        row.test_message != "",
+        rx.text(
+            row.test_message,
+            size="2",
+            color_scheme=rx.cond(row.test_ok, "green", "red"),
+            role="status",
+            data_testid="key-test-result",
+        ),
+    )
+
+
+def _row_buttons(row: Any, actions: KeyActions) -> rx.Component:
+    return rx.cond(
+        row.is_set,
+        rx.hstack(
+            rx.button(
+                "Test key",
+                on_click=actions.on_test(row.provider, row.deployment),
+                variant="soft",
+                size="1",
+                data_testid="test-key",
+            ),
+            rx.button(
+                "Delete",
+                on_click=actions.on_delete(row.provider, row.deployment),
+                color_scheme="red",
+                variant="soft",
+                size="1",
+                data_testid="delete-key",
+            ),
+            spacing="2",
+        ),
+    )
+
+
+def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(row.label, weight="medium", width="8em"),
+            rx.code(row.hint, data_testid="key-hint"),
+            rx.cond(row.updated != "", rx.text("saved " + row.updated, size="1", color_scheme="gray")),
+            _row_buttons(row, actions),
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+        rx.form(
+            rx.hstack(
+                _hidden("provider", row.provider),
+                _hidden("scope", scope),
+                rx.input(
+                    name="api_key",
+                    type="password",
+                    auto_complete="off",
+                    placeholder=rx.cond(row.is_set, "Paste a new key to replace it", "Paste the key"),
+                    aria_label=row.label + " key",
+                    width="22em",
+                ),
+                rx.button(rx.cond(row.is_set, "Replace", "Save"), type="submit", size="2"),
+                spacing="2",
+                align="center",
+            ),
+            on_submit=actions.on_save_key,
+            reset_on_submit=True,
+        ),
+        field_error(row.error, "key-error"),
+        _test_result(row),
+        spacing="2",
+        width="100%",
+        padding_y="0.5em",
+        border_bottom="1px solid var(--gray-a4)",
+        data_testid="key-row",
+    )
+
+
+def _endpoint_row(row: Any, actions: KeyActions) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(row.label, weight="medium"),
+            rx.code(row.base_url),
+            rx.code(row.hint, data_testid="key-hint"),
+            _row_buttons(row, actions),
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+        _test_result(row),
+        spacing="1",
+        width="100%",
+        data_testid="endpoint-row",
+    )
+
+
+def _endpoint_form(scope: str, error: rx.Var[str], actions: KeyActions) -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            _hidden("scope", scope),
+            rx.input(name="name", placeholder="Name, e.g. vllm", aria_label="Endpoint name", width="10em"),
+            rx.input(
+                name="base_url",
+                placeholder="https://host:8000/v1",
+                aria_label="Endpoint base URL",
+                width="18em",
+            ),
+            rx.input(
+                name="api_key",
+                type="password",
+                auto_complete="off",
+                placeholder="Key (optional)",
+                aria_label="Endpoint key",
+                width="14em",
+            ),
+            rx.button("Save endpoint", type="submit", size="2"),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+        ),
+        field_error(error, "endpoint-error"),
+        on_submit=actions.on_save_endpoint,
+        reset_on_submit=False,
+    )
+
+
+def keys_section(
+    *,
+    title: str,
+    description: str,
+    scope: str,  # "user" | "deployment"
+    keys: rx.Var,
+    endpoints: rx.Var,
+    endpoint_error: rx.Var[str],
+    actions: KeyActions,
+    test_id: str,
+) -> rx.Component:
+    return section(
+        title,
+        description,
+        rx.foreach(keys, lambda row: _family_row(row, scope, actions)),
+        rx.heading("OpenAI-compatible endpoints", size="3", as_="h3"),
+        rx.text(
+            "A server speaking OpenAI's API (vLLM, LM Studio, …). Its models appear as "
+            "openai-compatible:<name>/<model>; its key is only ever sent to its address.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.foreach(endpoints, lambda row: _endpoint_row(row, actions)),
+        _endpoint_form(scope, endpoint_error, actions),
+        test_id=test_id,
+    )
+
+
+def keys_message(message: rx.Var[str]) -> rx.Component:
+    return notice(message, test_id="keys-message")

@@ -1,0 +1,231 @@
+"""Settings page sections: account, budget and personal API tokens (pure: every value
+and handler comes in as an argument).  Provider keys are in `key_sections`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from components.layout import field_error
+
+
+def section(title: str, description: str, *children: rx.Component, test_id: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="4", as_="h2"),
+            rx.text(description, size="2", color_scheme="gray"),
+            *children,
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        data_testid=test_id,
+    )
+
+
+def labelled_input(
+    name: str, label: str, kind: str = "text", auto: str = "off", **props: Any
+) -> rx.Component:
+    field_id = f"settings-{name}"
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=field_id, size="2", weight="medium"),
+        rx.input(id=field_id, name=name, type=kind, auto_complete=auto, width="100%", **props),
+        spacing="1",
+        width="100%",
+    )
+
+
+def notice(message: rx.Var[str], color: str = "green", test_id: str = "") -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.text(message, color_scheme=color, size="2", role="status", data_testid=test_id),
+    )
+
+
+# --- account ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountProps:
+    name: rx.Var[str]
+    email: rx.Var[str]
+    has_password: rx.Var[bool]
+    current_error: rx.Var[str]
+    new_error: rx.Var[str]
+    confirm_error: rx.Var[str]
+    password_message: rx.Var[str]
+    sessions_message: rx.Var[str]
+    on_change_password: Any
+    on_sign_out_everywhere: Any
+
+
+def account_section(p: AccountProps) -> rx.Component:
+    password_form = rx.form(
+        rx.vstack(
+            labelled_input("current", "Current password", "password", "current-password"),
+            field_error(p.current_error, "current-password-error"),
+            labelled_input("new", "New password (8 characters or more)", "password", "new-password"),
+            field_error(p.new_error, "new-password-error"),
+            labelled_input("confirm", "New password again", "password", "new-password"),
+            field_error(p.confirm_error, "confirm-password-error"),
+            rx.button("Change password", type="submit", id="change-password"),
+            notice(p.password_message, test_id="password-message"),
+            spacing="2",
+            width="min(420px, 100%)",
+        ),
+        on_submit=p.on_change_password,
+        reset_on_submit=True,
+    )
+    return section(
+        "Account",
+        "Who you are signed in as.",
+        rx.data_list.root(
+            rx.data_list.item(rx.data_list.label("Name"), rx.data_list.value(p.name)),
+            rx.data_list.item(rx.data_list.label("Email"), rx.data_list.value(p.email)),
+        ),
+        rx.cond(
+            p.has_password,
+            password_form,
+            rx.text("You sign in with your identity provider; change your password there.", size="2"),
+        ),
+        rx.hstack(
+            rx.button(
+                "Sign out everywhere else",
+                on_click=p.on_sign_out_everywhere,
+                color_scheme="red",
+                variant="soft",
+                id="sign-out-everywhere",
+            ),
+            notice(p.sessions_message, test_id="sessions-message"),
+            align="center",
+            spacing="3",
+        ),
+        test_id="account-section",
+    )
+
+
+# --- budget -------------------------------------------------------------------------------
+
+
+def budget_section(
+    budget_input: rx.Var[str],
+    budget_label: rx.Var[str],
+    spent_label: rx.Var[str],
+    error: rx.Var[str],
+    message: rx.Var[str],
+    on_save: Any,
+) -> rx.Component:
+    return section(
+        "Budget",
+        "A monthly spend limit (USD, list prices, calendar month in UTC). A comparison that could "
+        "pass it is refused before it runs.",
+        rx.text(budget_label, size="2", data_testid="budget-label"),
+        rx.text(spent_label, size="2", weight="medium", data_testid="spent-label"),
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="budget",
+                    default_value=budget_input,
+                    key=budget_input,  # re-render with the saved value after a save
+                    placeholder="No limit",
+                    aria_label="Monthly budget in USD",
+                    id="settings-budget",
+                    width="10em",
+                ),
+                rx.button("Save budget", type="submit", id="save-budget"),
+                align="center",
+                spacing="2",
+            ),
+            on_submit=on_save,
+            reset_on_submit=False,
+        ),
+        field_error(error, "budget-error"),
+        notice(message, test_id="budget-message"),
+        test_id="budget-section",
+    )
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+def _token_row(row: Any, on_revoke: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row.name),
+        rx.table.cell(rx.code(row.prefix)),
+        rx.table.cell(rx.text(row.created, size="2")),
+        rx.table.cell(rx.text(row.last_used, size="2")),
+        rx.table.cell(
+            rx.button("Revoke", on_click=on_revoke(row.id), color_scheme="red", variant="soft", size="1")
+        ),
+        data_testid="token-row",
+    )
+
+
+def _new_token_box(token: rx.Var[str], on_dismiss: Any) -> rx.Component:
+    return rx.callout.root(
+        rx.vstack(
+            rx.text(
+                "Copy this token now: it is shown only once. Anyone who has it can act as you.",
+                weight="medium",
+            ),
+            rx.hstack(
+                rx.code(token, data_testid="new-token", style={"word_break": "break-all"}),
+                rx.button("Copy", on_click=rx.set_clipboard(token), size="1", variant="soft"),
+                rx.button("Done", on_click=on_dismiss, size="1", variant="outline"),
+                align="center",
+                spacing="2",
+                wrap="wrap",
+            ),
+            spacing="2",
+        ),
+        color_scheme="amber",
+        width="100%",
+    )
+
+
+def tokens_section(
+    tokens: rx.Var,
+    new_token: rx.Var[str],
+    error: rx.Var[str],
+    on_create: Any,
+    on_revoke: Any,
+    on_dismiss: Any,
+) -> rx.Component:
+    return section(
+        "API tokens",
+        "Personal tokens for the HTTP API (Authorization: Bearer …). They act with your rights.",
+        rx.cond(new_token != "", _new_token_box(new_token, on_dismiss)),
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="name", placeholder="Token name, e.g. CI", aria_label="Token name", width="16em"
+                ),
+                rx.button("Create token", type="submit", id="create-token"),
+                align="center",
+                spacing="2",
+            ),
+            on_submit=on_create,
+            reset_on_submit=True,
+        ),
+        field_error(error, "token-error"),
+        rx.cond(
+            tokens.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Name"),
+                        rx.table.column_header_cell("Starts with"),
+                        rx.table.column_header_cell("Created"),
+                        rx.table.column_header_cell("Last used"),
+                        rx.table.column_header_cell(""),
+                    )
+                ),
+                rx.table.body(rx.foreach(tokens, lambda row: _token_row(row, on_revoke))),
+                width="100%",
+            ),
+            rx.text("No tokens yet.", size="2", color_scheme="gray"),
+        ),
+        test_id="tokens-section",
+    )

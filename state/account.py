@@ -1,0 +1,197 @@
+"""Settings page, account part: password, sign out everywhere, budget and personal API tokens.
+
+A new API token is the one secret this state holds, and only until the user
+dismisses it or leaves the page: it must reach the browser once to be copied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime
+
+import reflex as rx
+
+from backend import runtime
+from backend.auth import AuthError, Principal
+from backend.services.budgets import format_usd
+from state.auth import AuthState, signed_in_user, to_login
+
+
+@dataclasses.dataclass
+class TokenRow:
+    id: str
+    name: str
+    prefix: str
+    created: str
+    last_used: str
+
+
+def when(moment: datetime | None, never: str = "never") -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else never
+
+
+def parse_budget(text: str) -> float | None:
+    """ "" -> no limit; "5" or "$5.00" -> 5.0; raises ValueError for anything else."""
+    cleaned = text.strip().removeprefix("$").replace(",", "").strip()
+    if not cleaned:
+        return None
+    value = float(cleaned)
+    if not math.isfinite(value):
+        raise ValueError(cleaned)
+    return value
+
+
+class AccountState(rx.State):
+    name: str = ""
+    email: str = ""
+    has_password: bool = True  # False for Firebase accounts: their password lives with Firebase
+    password_errors: dict[str, str] = {}
+    password_message: str = ""
+    sessions_message: str = ""
+    budget_input: str = ""
+    budget_label: str = ""
+    spent_label: str = ""
+    budget_error: str = ""
+    budget_message: str = ""
+    tokens: list[TokenRow] = []
+    new_token: str = ""
+    token_error: str = ""
+
+    @rx.var(cache=True)
+    def current_password_error(self) -> str:
+        return self.password_errors.get("current", "")
+
+    @rx.var(cache=True)
+    def new_password_error(self) -> str:
+        return self.password_errors.get("new", "")
+
+    @rx.var(cache=True)
+    def confirm_password_error(self) -> str:
+        return self.password_errors.get("confirm", "")
+
+    @rx.event
+    async def load(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        self.new_token = ""  # shown once: a reload does not show it again
+        self.password_errors, self.password_message, self.sessions_message = {}, "", ""
+        self.budget_error, self.budget_message, self.token_error = "", "", ""
+        rt = runtime.current()
+        account = await rt.accounts.account(user)
+        self.name, self.email = user.display_name, user.email
+        self.has_password = account is not None and account.password_hash is not None
+        await self._load_budget(user.user_id)
+        await self._load_tokens(user)
+        return None
+
+    async def _load_budget(self, user_id: str) -> None:
+        spend = await runtime.current().budgets.spend(user_id)
+        if spend.budget_usd is None:
+            self.budget_input = ""
+            self.budget_label = "No monthly limit."
+        else:
+            self.budget_input = f"{spend.budget_usd:.2f}"
+            self.budget_label = f"Monthly limit: {format_usd(spend.budget_usd)}."
+        self.spent_label = f"Spent this month (UTC): {format_usd(spend.spent_usd)}."
+
+    async def _load_tokens(self, user: Principal) -> None:
+        tokens = await runtime.current().accounts.list_api_tokens(user)
+        self.tokens = [
+            TokenRow(
+                id=t.id,
+                name=t.name,
+                prefix=t.prefix + "…",
+                created=when(t.created_at),
+                last_used=when(t.last_used_at),
+            )
+            for t in tokens
+        ]
+
+    # --- password and sessions ---------------------------------------------------------
+    @rx.event
+    async def change_password(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        current, new = str(form.get("current", "")), str(form.get("new", ""))
+        self.password_message = ""
+        if new != str(form.get("confirm", "")):
+            self.password_errors = {"confirm": "The two new passwords differ."}
+            return None
+        auth = await self.get_state(AuthState)
+        try:
+            await runtime.current().accounts.change_password(user, auth.session_token, current, new)
+        except AuthError as exc:
+            self.password_errors = exc.errors or {"current": exc.message}
+            return None
+        self.password_errors = {}
+        self.password_message = "Password changed. Other browsers were signed out."
+        return None
+
+    @rx.event
+    async def sign_out_everywhere(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        auth = await self.get_state(AuthState)
+        count = await runtime.current().accounts.sign_out_everywhere(user, keep_token=auth.session_token)
+        others = "1 other browser" if count == 1 else f"{count} other browsers"
+        self.sessions_message = f"Signed out of {others}. This one stays signed in."
+        return None
+
+    # --- budget ----------------------------------------------------------------------
+    @rx.event
+    async def save_budget(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        self.budget_message = ""
+        try:
+            amount = parse_budget(str(form.get("budget", "")))
+            await runtime.current().accounts.set_budget(user, amount)
+        except ValueError:
+            self.budget_error = "Enter an amount in USD, like 20 or 12.50, or leave it empty for no limit."
+            return None
+        except AuthError as exc:
+            self.budget_error = exc.message
+            return None
+        self.budget_error = ""
+        self.budget_message = "Budget saved."
+        await self._load_budget(user.user_id)
+        return None
+
+    # --- API tokens ------------------------------------------------------------------
+    @rx.event
+    async def create_token(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        try:
+            self.new_token = await runtime.current().accounts.create_api_token(
+                user, str(form.get("name", ""))
+            )
+        except AuthError as exc:
+            self.token_error = exc.message
+            return None
+        self.token_error = ""
+        await self._load_tokens(user)
+        return None
+
+    @rx.event
+    async def revoke_token(self, token_id: str):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        await runtime.current().accounts.revoke_api_token(user, token_id)
+        await self._load_tokens(user)
+        return None
+
+    @rx.event
+    async def dismiss_token(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        self.new_token = ""
+        return None

@@ -1,0 +1,202 @@
+"""Settings page, provider keys: the user's own keys and endpoints and, for admins, the
+deployment's.
+
+A key typed here travels once, in the form's submit event, to the service that
+encrypts it; it is never a state variable, so it is neither kept with the
+session (nor in Redis) nor sent back to the browser: rows carry only "…abcd".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from backend import runtime
+from backend.auth import AccessDenied, Principal
+from backend.providers.credentials import ENDPOINT_PREFIX, KEYED_FAMILIES
+from backend.services.credentials import CredentialError, SavedKey, endpoint_name
+from state.account import when
+from state.auth import signed_in_user, to_login
+
+NOT_SET = "not set"
+USER, DEPLOYMENT = "user", "deployment"
+
+
+@dataclasses.dataclass
+class KeyRow:
+    provider: str  # "openai" | "anthropic" | "openai-compatible:<name>"
+    label: str
+    hint: str  # "…abcd", "not set", or "no key" for an endpoint without one
+    is_set: bool
+    deployment: bool
+    base_url: str = ""
+    updated: str = ""
+    error: str = ""  # why the last save of this row was refused
+    test_message: str = ""
+    test_ok: bool = False
+
+
+def family_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
+    """One row per family that takes a key, set or not."""
+    by_provider = {key.provider: key for key in saved}
+    rows = []
+    for family, label in KEYED_FAMILIES.items():
+        key = by_provider.get(family)
+        rows.append(
+            KeyRow(
+                provider=family,
+                label=label,
+                hint=key.key_hint if key else NOT_SET,
+                is_set=key is not None,
+                deployment=deployment,
+                updated=when(key.updated_at if key else None, ""),
+            )
+        )
+    return rows
+
+
+def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
+    return [
+        KeyRow(
+            provider=key.provider,
+            label=endpoint_name(key.provider),
+            hint=key.key_hint or "no key",
+            is_set=True,
+            deployment=deployment,
+            base_url=key.base_url,
+            updated=when(key.updated_at, ""),
+        )
+        for key in saved
+        if key.provider.startswith(ENDPOINT_PREFIX)
+    ]
+
+
+class KeysState(rx.State):
+    keys: list[KeyRow] = []
+    endpoints: list[KeyRow] = []
+    deployment_keys: list[KeyRow] = []
+    deployment_endpoints: list[KeyRow] = []
+    is_admin: bool = False
+    endpoint_errors: dict[str, str] = {}  # "user" | "deployment" -> why the endpoint was refused
+    message: str = ""
+
+    @rx.var(cache=True)
+    def endpoint_error(self) -> str:
+        return self.endpoint_errors.get(USER, "")
+
+    @rx.var(cache=True)
+    def deployment_endpoint_error(self) -> str:
+        return self.endpoint_errors.get(DEPLOYMENT, "")
+
+    @rx.event
+    async def load(self):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        self.message, self.endpoint_errors = "", {}
+        await self._refresh(user)
+        return None
+
+    async def _refresh(self, user: Principal) -> None:
+        service = runtime.current().credentials
+        own = await service.list_keys(user)
+        self.keys, self.endpoints = family_rows(own, False), endpoint_rows(own, False)
+        self.is_admin = user.is_admin
+        if user.is_admin:
+            shared = await service.list_deployment_keys(user)
+            self.deployment_keys = family_rows(shared, True)
+            self.deployment_endpoints = endpoint_rows(shared, True)
+        else:
+            self.deployment_keys, self.deployment_endpoints = [], []
+
+    def _rows(self, deployment: bool) -> list[KeyRow]:
+        if deployment:
+            return [*self.deployment_keys, *self.deployment_endpoints]
+        return [*self.keys, *self.endpoints]
+
+    def _mark(self, provider: str, deployment: bool, **changes: object) -> None:
+        for row in self._rows(deployment):
+            if row.provider == provider:
+                for name, value in changes.items():
+                    setattr(row, name, value)
+        # Reassign so Reflex sees the change inside the list.
+        self.keys, self.endpoints = list(self.keys), list(self.endpoints)
+        self.deployment_keys, self.deployment_endpoints = (
+            list(self.deployment_keys),
+            list(self.deployment_endpoints),
+        )
+
+    # --- events ----------------------------------------------------------------------
+    @rx.event
+    async def save_key(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        """A family's key: form fields provider, scope ("user" | "deployment") and api_key."""
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        provider, deployment = str(form.get("provider", "")), form.get("scope") == DEPLOYMENT
+        try:
+            saved = await runtime.current().credentials.save(
+                user, provider, str(form.get("api_key", "")), deployment=deployment
+            )
+        except (CredentialError, AccessDenied) as exc:
+            message = exc.message if isinstance(exc, CredentialError) else str(exc)
+            self._mark(provider, deployment, error=message)
+            return None
+        await self._refresh(user)
+        self.message = f"{saved.label} key saved ({saved.key_hint})."
+        return None
+
+    @rx.event
+    async def save_endpoint(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        """An OpenAI-compatible endpoint: name, base_url and an optional api_key."""
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        scope = DEPLOYMENT if form.get("scope") == DEPLOYMENT else USER
+        name = str(form.get("name", "")).strip()
+        try:
+            saved = await runtime.current().credentials.save(
+                user,
+                ENDPOINT_PREFIX + name,
+                str(form.get("api_key", "")),
+                str(form.get("base_url", "")),
+                deployment=scope == DEPLOYMENT,
+            )
+        except CredentialError as exc:
+            self.endpoint_errors = {scope: exc.message}
+            return None
+        except AccessDenied as exc:
+            self.endpoint_errors = {scope: str(exc)}
+            return None
+        self.endpoint_errors = {}
+        await self._refresh(user)
+        self.message = f"Endpoint {endpoint_name(saved.provider)} saved."
+        return None
+
+    @rx.event
+    async def delete_key(self, provider: str, deployment: bool):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        try:
+            await runtime.current().credentials.delete(user, provider, deployment=deployment)
+        except AccessDenied as exc:
+            self.message = str(exc)
+            return None
+        await self._refresh(user)
+        self.message = "Key deleted."
+        return None
+
+    @rx.event
+    async def test_key(self, provider: str, deployment: bool):  # type: ignore[no-untyped-def]
+        user = await signed_in_user(self)
+        if user is None:
+            return to_login(self)
+        try:
+            result = await runtime.current().credentials.test(user, provider, deployment=deployment)
+        except AccessDenied as exc:
+            self.message = str(exc)
+            return None
+        self._mark(provider, deployment, test_message=result.message, test_ok=result.ok)
+        return None

@@ -1,0 +1,241 @@
+"""The Settings page's handlers (AccountState, KeysState), called directly on state instances."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import reflex as rx
+
+from backend.runtime import Runtime
+from state.account import AccountState, parse_budget
+from state.compare import CompareState
+from state.keys import DEPLOYMENT, NOT_SET, USER, KeysState
+from state.rows import PaneRow
+from tests.backend.runtime_support import owner
+from tests.state.support import in_tree, sign_in
+from tests.support.fake_llm_server import FakeLLMServer
+from tests.support.keys import ADMIN_EMAIL, admin, fake_server, runtime_on
+
+A, K = AccountState, KeysState
+KEY = "sk-state-test-0123456789-wxyz"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLLMServer]:
+    with fake_server(api_key=KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def rt(server: FakeLLMServer, tmp_path: Path) -> AsyncIterator[Runtime]:
+    async with runtime_on(server, f"sqlite:///{tmp_path / 'state.db'}", tmp_path) as runtime:
+        yield runtime
+
+
+def state_text(state: rx.State) -> str:
+    """Everything the state would send to the browser, as one string."""
+    return repr({name: getattr(state, name) for name in state.base_vars})
+
+
+async def signed_in_state(cls: type[Any], rt: Runtime, email: str = "ada@example.org") -> Any:
+    state = in_tree(cls)
+    await sign_in(state, rt, email)
+    return state
+
+
+# --- signed out -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("handler", "args"),
+    [
+        (A.load, ()),
+        (A.change_password, ({"current": "a", "new": "b", "confirm": "b"},)),
+        (A.sign_out_everywhere, ()),
+        (A.save_budget, ({"budget": "5"},)),
+        (A.create_token, ({"name": "ci"},)),
+        (A.revoke_token, ("x",)),
+        (K.load, ()),
+        (K.save_key, ({"provider": "openai", "scope": USER, "api_key": KEY},)),
+        (K.delete_key, ("openai", False)),
+        (K.test_key, ("openai", False)),
+    ],
+)
+async def test_every_handler_sends_a_signed_out_browser_to_login(
+    rt: Runtime, handler: Any, args: tuple[Any, ...]
+) -> None:
+    state = in_tree(A if handler.fn.__qualname__.startswith("AccountState") else K)
+    result = await handler.fn(state, *args)
+    assert result is not None and "/login" in str(result)
+    assert await rt.credentials.list_keys(await owner(rt)) == []
+
+
+# --- account ----------------------------------------------------------------------------------
+
+
+async def test_load_shows_the_account_budget_and_tokens(rt: Runtime) -> None:
+    state = await signed_in_state(A, rt)
+    await rt.accounts.create_api_token(await owner(rt), "laptop")
+    assert await A.load.fn(state) is None
+    assert state.email == "ada@example.org" and state.name == "Ada"
+    assert state.budget_label == "No monthly limit." and state.budget_input == ""
+    assert state.spent_label == "Spent this month (UTC): $0.00."
+    [token] = state.tokens
+    assert token.name == "laptop" and token.prefix.startswith("llmd_") and token.last_used == "never"
+
+
+async def test_change_password_flags_fields_then_succeeds(rt: Runtime) -> None:
+    signed_up = await rt.accounts.sign_up("eve@example.org", PASSWORD)
+    state = await signed_in_state(A, rt, "eve@example.org")
+    await A.change_password.fn(state, {"current": PASSWORD, "new": "new password 1", "confirm": "other"})
+    assert state.confirm_password_error == "The two new passwords differ."
+    await A.change_password.fn(
+        state, {"current": "wrong", "new": "new password 1", "confirm": "new password 1"}
+    )
+    assert state.current_password_error == "Incorrect password."
+    await A.change_password.fn(state, {"current": PASSWORD, "new": "short", "confirm": "short"})
+    assert state.new_password_error != ""
+    await A.change_password.fn(
+        state, {"current": PASSWORD, "new": "new password 1", "confirm": "new password 1"}
+    )
+    assert state.password_errors == {} and state.password_message.startswith("Password changed")
+    # The sign-up's own session was another browser: signed out. This tab stays signed in.
+    assert await rt.authenticate(signed_up.token) is None
+    assert await A.load.fn(state) is None
+    await rt.accounts.sign_in("eve@example.org", "new password 1")
+
+
+async def test_sign_out_everywhere_keeps_this_browser(rt: Runtime) -> None:
+    other = await rt.accounts.sign_up("eve@example.org", PASSWORD)
+    state = await signed_in_state(A, rt, "eve@example.org")
+    await A.sign_out_everywhere.fn(state)
+    assert state.sessions_message == "Signed out of 1 other browser. This one stays signed in."
+    assert await rt.authenticate(other.token) is None
+    assert await A.load.fn(state) is None  # still signed in
+
+
+async def test_budget_is_validated_saved_and_shown(rt: Runtime) -> None:
+    state = await signed_in_state(A, rt)
+    await A.save_budget.fn(state, {"budget": "lots"})
+    assert state.budget_error.startswith("Enter an amount")
+    await A.save_budget.fn(state, {"budget": "-3"})
+    assert "between 0 and" in state.budget_error
+    await A.save_budget.fn(state, {"budget": "$12.50"})
+    assert state.budget_error == "" and state.budget_message == "Budget saved."
+    assert state.budget_label == "Monthly limit: $12.50." and state.budget_input == "12.50"
+    assert (await rt.budgets.spend((await owner(rt)).user_id)).budget_usd == 12.5
+    await A.save_budget.fn(state, {"budget": ""})
+    assert state.budget_label == "No monthly limit."
+
+
+def test_parse_budget() -> None:
+    assert parse_budget(" $1,200.5 ") == 1200.5
+    assert parse_budget("") is None
+    for bad in ("abc", "nan", "inf"):
+        with pytest.raises(ValueError):
+            parse_budget(bad)
+
+
+async def test_a_new_token_is_shown_once_listed_by_prefix_and_revocable(rt: Runtime) -> None:
+    state = await signed_in_state(A, rt)
+    await A.create_token.fn(state, {"name": "  "})
+    assert state.token_error and state.new_token == ""
+    await A.create_token.fn(state, {"name": "ci"})
+    token = state.new_token
+    assert token.startswith("llmd_")
+    [row] = state.tokens
+    assert row.prefix == token[:12] + "…" and token not in row.prefix
+    assert (await rt.accounts.principal_for_api_token(token)) is not None
+    await A.load.fn(state)  # a reload: shown once only
+    assert state.new_token == ""
+    await A.revoke_token.fn(state, row.id)
+    assert state.tokens == []
+    assert (await rt.accounts.principal_for_api_token(token)) is None
+
+
+# --- provider keys ----------------------------------------------------------------------------
+
+
+async def test_keys_are_listed_per_provider_and_a_saved_key_only_ever_masked(rt: Runtime) -> None:
+    state = await signed_in_state(K, rt)
+    await K.load.fn(state)
+    assert [(r.provider, r.hint, r.is_set) for r in state.keys] == [
+        ("openai", NOT_SET, False),
+        ("anthropic", NOT_SET, False),
+    ]
+    assert state.is_admin is False and state.deployment_keys == []
+    await K.save_key.fn(state, {"provider": "openai", "scope": USER, "api_key": KEY})
+    assert state.keys[0].hint == "…wxyz" and state.keys[0].is_set
+    assert state.message == "OpenAI key saved (…wxyz)."
+    assert KEY not in state_text(state) and "0123456789" not in state_text(state)
+
+
+async def test_test_key_shows_its_result_on_the_row(rt: Runtime) -> None:
+    state = await signed_in_state(K, rt)
+    await K.save_key.fn(state, {"provider": "openai", "scope": USER, "api_key": KEY})
+    await K.test_key.fn(state, "openai", False)
+    assert (state.keys[0].test_message, state.keys[0].test_ok) == ("Key works", True)
+    await K.save_key.fn(state, {"provider": "anthropic", "scope": USER, "api_key": "sk-bad-000000000-zzzz"})
+    await K.test_key.fn(state, "anthropic", False)
+    assert state.keys[1].test_ok is False and "refused this key" in state.keys[1].test_message
+    assert "sk-bad-000000000" not in state_text(state)
+
+
+async def test_bad_saves_show_on_their_row_and_a_delete_clears_the_key(rt: Runtime) -> None:
+    state = await signed_in_state(K, rt)
+    await K.load.fn(state)
+    await K.save_key.fn(state, {"provider": "anthropic", "scope": USER, "api_key": ""})
+    assert state.keys[1].error == "Paste the key." and state.keys[0].error == ""
+    await K.save_key.fn(state, {"provider": "anthropic", "scope": USER, "api_key": KEY})
+    await K.delete_key.fn(state, "anthropic", False)
+    assert state.keys[1].hint == NOT_SET and state.message == "Key deleted."
+
+
+async def test_endpoints_are_saved_with_their_address_and_errors_shown(
+    rt: Runtime, server: FakeLLMServer
+) -> None:
+    state = await signed_in_state(K, rt)
+    await K.save_endpoint.fn(state, {"scope": USER, "name": "lab", "base_url": "nope", "api_key": KEY})
+    assert state.endpoint_error.startswith("Enter the endpoint's address")
+    await K.save_endpoint.fn(
+        state, {"scope": USER, "name": "lab", "base_url": f"{server.url}/v1", "api_key": KEY}
+    )
+    [row] = state.endpoints
+    assert (row.label, row.base_url, row.hint) == ("lab", f"{server.url}/v1", "…wxyz")
+    assert state.endpoint_error == ""
+    await K.test_key.fn(state, row.provider, False)
+    assert state.endpoints[0].test_message == "Key works"
+
+
+async def test_only_admins_see_and_change_deployment_keys(rt: Runtime) -> None:
+    user = await signed_in_state(K, rt)
+    await K.save_key.fn(user, {"provider": "openai", "scope": DEPLOYMENT, "api_key": KEY})
+    assert await rt.credentials.list_keys(await owner(rt)) == []
+    await K.save_endpoint.fn(user, {"scope": DEPLOYMENT, "name": "lab", "base_url": "http://h/v1"})
+    assert "admin" in user.deployment_endpoint_error
+
+    root = await admin(rt)
+    state = await signed_in_state(K, rt, ADMIN_EMAIL)
+    await K.load.fn(state)
+    assert state.is_admin and [r.provider for r in state.deployment_keys] == ["openai", "anthropic"]
+    await K.save_key.fn(state, {"provider": "openai", "scope": DEPLOYMENT, "api_key": KEY})
+    assert state.deployment_keys[0].hint == "…wxyz" and state.keys[0].hint == NOT_SET
+    assert [k.provider for k in await rt.credentials.list_deployment_keys(root)] == ["openai"]
+
+
+# --- the compare page shows a budget refusal --------------------------------------------------
+
+
+async def test_an_over_budget_run_shows_in_the_limit_slot_and_starts_nothing(rt: Runtime) -> None:
+    await rt.accounts.set_budget(await owner(rt), 0.0001)
+    await rt.credentials.save(await owner(rt), "openai", KEY)
+    state = await signed_in_state(CompareState, rt)
+    state.panes = [PaneRow(pane_id="p0", model="openai:gpt-4o", label="GPT-4o", max_tokens=2000)]
+    state.prompt = "Explain bloom filters"
+    await CompareState.run.fn(state)
+    assert "would pass your monthly budget of $0.0001" in state.errors["limit"]
+    assert state.comparison_id == ""
