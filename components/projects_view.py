@@ -62,12 +62,12 @@ def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 p.can_manage,
-                rx.select(
-                    ROLE_CHOICES,
+                rx.el.select(
+                    *[rx.el.option(role, value=role) for role in ROLE_CHOICES],
                     value=row.role,
                     on_change=lambda role: p.on_set_role(row.email, role),
-                    size="1",
-                    aria_label="Role",
+                    aria_label="Role of " + row.email,
+                    class_name="model-picker",
                 ),
                 rx.text(row.role, size="2"),
             )
@@ -123,7 +123,13 @@ def _manage(p: ProjectsProps) -> rx.Component:
         rx.form(
             rx.hstack(
                 rx.input(name="email", placeholder="colleague@example.org", type="email", aria_label="Email"),
-                rx.select(ROLE_CHOICES, name="role", default_value="editor", aria_label="New member's role"),
+                rx.el.select(
+                    *[rx.el.option(role, value=role) for role in ROLE_CHOICES],
+                    name="role",
+                    default_value="editor",
+                    aria_label="New member's role",
+                    class_name="model-picker",
+                ),
                 rx.button("Invite", type="submit", id="invite-button"),
                 spacing="2",
             ),

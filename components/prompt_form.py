@@ -26,6 +26,10 @@ class PromptFormProps:
     sync_scroll: rx.Var[bool]
     use_cache: rx.Var[bool]
     limit_error: rx.Var[str]
+    projects: rx.Var  # list of ProjectChoice: where a new comparison is saved
+    project_id: rx.Var[str]
+    can_run: rx.Var[bool]  # False for a viewer of the open comparison's project
+    on_project: Any
     on_prompt: Any
     on_system_prompt: Any
     on_toggle_system: Any
@@ -92,14 +96,28 @@ def _switches(p: PromptFormProps) -> rx.Component:
     )
 
 
+def _project_picker(p: PromptFormProps) -> rx.Component:
+    return rx.el.select(
+        rx.foreach(p.projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
+        value=p.project_id,
+        on_change=p.on_project,
+        disabled=p.running,
+        aria_label="Project",
+        title="The project this comparison is saved in",
+        class_name="model-picker",
+        id="project-picker",
+    )
+
+
 def _buttons(p: PromptFormProps) -> rx.Component:
     return rx.hstack(
+        _project_picker(p),
         rx.button(
             rx.icon("play", size=14),
             "Run",
             id="run-button",
             on_click=p.on_run,
-            disabled=p.running,
+            disabled=p.running | ~p.can_run,
             aria_label="Run",
             title="Run all panes (Ctrl+Enter)",
         ),
@@ -159,6 +177,15 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
         ),
         field_error(p.panes_error, "panes-error"),
         field_error(p.limit_error, "limit-error"),
+        rx.cond(
+            ~p.can_run,
+            rx.text(
+                "You can read this comparison; your role in its project does not allow running it.",
+                size="2",
+                color_scheme="gray",
+                data_testid="read-only-note",
+            ),
+        ),
         width="100%",
         spacing="2",
     )

@@ -9,11 +9,13 @@ from backend.api.app import create_api
 from dashboard.pages.compare import compare_page
 from dashboard.pages.history import history_page
 from dashboard.pages.login import login_page
+from dashboard.pages.projects import projects_page
 from dashboard.pages.settings import load_settings, settings_page
 from dashboard.pages.share import share_page
 from state.auth import AuthState
 from state.compare import CompareState
 from state.history import HistoryState
+from state.projects import ProjectsState
 from state.share import SharePageState
 
 app = rx.App(
@@ -32,3 +34,4 @@ app.add_page(
     title="Shared comparison · LLM Dashboard",
     on_load=SharePageState.load,
 )
+app.add_page(projects_page, route="/projects", title="Projects · LLM Dashboard", on_load=ProjectsState.load)

@@ -17,7 +17,7 @@ import time
 import reflex as rx
 
 from backend import runtime
-from backend.auth import AccessDenied
+from backend.auth import AccessDenied, Principal
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import (
     MAX_PANES,
@@ -33,6 +33,7 @@ from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
     PaneRow,
+    ProjectChoice,
     apply_live,
     new_pane,
     option_from_entry,
@@ -57,6 +58,8 @@ class CompareState(rx.State):
     errors: dict[str, str] = {}
     comparison_id: str = ""
     can_run: bool = True  # False for a viewer of the comparison's project
+    projects: list[ProjectChoice] = []  # where the user may run; new comparisons go to project_id
+    project_id: str = ""
     _generation: int = 0
 
     # --- derived -----------------------------------------------------------
@@ -91,6 +94,7 @@ class CompareState(rx.State):
         if user is None:
             return to_login(self)
         rt = runtime.current()
+        await self._load_projects(user)
         self.models = [option_from_entry(e) for e in await rt.comparisons.models()]
         if not self.picker and self.models:
             self.picker = next((m.id for m in self.models if m.available), self.models[0].id)
@@ -108,6 +112,8 @@ class CompareState(rx.State):
                 return None
             self.can_run = (await rt.comparisons.role_for(user, record.id)) in ("owner", "editor")
             self.comparison_id = record.id
+            if self.can_run:
+                self.project_id = record.project_id
             self.prompt = record.prompt
             self.system_prompt = record.system_prompt
             self.show_system = bool(record.system_prompt)
@@ -145,7 +151,20 @@ class CompareState(rx.State):
             self.panes = kept or [new_pane(m, self.models) for m in DEFAULT_MODELS]
         self.prompt = prompt[:MAX_PROMPT_CHARS]
 
+    async def _load_projects(self, user: Principal) -> None:
+        runnable = [
+            p for p in await runtime.current().projects.list_for(user) if p.role in ("owner", "editor")
+        ]
+        self.projects = [ProjectChoice(id=p.id, name=p.name) for p in runnable]
+        if self.project_id not in {p.id for p in runnable}:
+            personal = next((p for p in runnable if p.name == "Personal" and p.role == "owner"), None)
+            self.project_id = (personal or runnable[0]).id if runnable else ""
+
     # --- editing -----------------------------------------------------------
+    @rx.event
+    def set_project(self, project_id: str) -> None:
+        if project_id in {p.id for p in self.projects}:
+            self.project_id = project_id
     @rx.event
     def set_prompt(self, value: str) -> None:
         self.prompt = value
@@ -245,6 +264,7 @@ class CompareState(rx.State):
     def new_comparison(self):  # type: ignore[no-untyped-def]
         self._generation += 1  # stops a stream task still following the old runs
         self.comparison_id = ""
+        self.can_run = True
         self.errors = {}
         self.panes = [new_pane(p.model, self.models, p.temperature, p.max_tokens) for p in self.panes]
         return rx.redirect("/")
@@ -268,6 +288,7 @@ class CompareState(rx.State):
                 for p in self.panes
             ],
             "use_cache": self.use_cache,
+            "project_id": self.project_id,
         }
         rt = runtime.current()
         try:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.api.auth import User
 from backend.api.events import comparison_events
+from backend.api.project_routes import project_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.api.share_routes import share_router
 from backend.auth.permissions import AccessDenied
@@ -132,4 +133,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         )
 
     api.include_router(share_router(get_runtime))
+    api.include_router(project_router(get_runtime))
     return api

@@ -8,6 +8,7 @@ to the browser as the session cookie, and an API token for HTTP calls.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,5 +54,10 @@ async def _account(data_dir: Path, email: str, password: str, name: str) -> Test
 
 
 def account_in(data_dir: Path, email: str, password: str = DEFAULT_PASSWORD, name: str = "") -> TestAccount:
-    """An account of the app whose DATA_DIR is `data_dir`, with a live session and an API token."""
-    return asyncio.run(_account(data_dir, email, password, name or email.split("@")[0].title()))
+    """An account of the app whose DATA_DIR is `data_dir`, with a live session and an API token.
+
+    Runs in its own thread: Playwright's sync API keeps an event loop busy in the test's thread.
+    """
+    work = _account(data_dir, email, password, name or email.split("@")[0].title())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()

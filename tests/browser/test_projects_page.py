@@ -1,0 +1,63 @@
+"""Working in a project with others: an owner invites a viewer, who can read but not run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.accounts import account_in
+
+pytestmark = pytest.mark.browser
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def _tab_of(browser: Browser, app_url: str, data_dir: Path, email: str) -> Page:
+    account = account_in(data_dir, email)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=app_url)
+    context.add_cookies([account.cookie(app_url)])  # type: ignore[list-item]
+    return context.new_page()
+
+
+def test_owner_invites_a_viewer_who_reads_but_cannot_run(
+    page: Page, browser: Browser, app_url: str, app_data_dir: Path
+) -> None:
+    page.goto("/projects")
+    expect(page.get_by_test_id("project-item").first).to_contain_text("Personal", timeout=30_000)
+    page.get_by_label("New project name").fill("Field trial")
+    page.locator("#create-project").click()
+    expect(page.get_by_role("heading", name="Field trial")).to_be_visible()
+    page.get_by_label("Email").fill("viewer@example.org")
+    page.get_by_label("New member's role").select_option("viewer")
+    page.locator("#invite-button").click()
+    expect(page.get_by_test_id("member-row")).to_have_count(2)
+    expect(page.get_by_test_id("member-row").nth(1)).to_contain_text("invited")
+
+    page.goto("/")
+    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    page.locator("#project-picker").select_option(label="Field trial")
+    page.get_by_label("Prompt", exact=True).fill("[[simulate:tokens=12]] Shared with the team")
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('c')", timeout=10_000)
+    comparison_id = page.evaluate("() => new URLSearchParams(location.search).get('c')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=pane]')].every(p => p.dataset.status === 'done')",
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+    viewer = _tab_of(browser, app_url, app_data_dir, "viewer@example.org")  # signs up after the invitation
+    viewer.goto(f"/?c={comparison_id}")
+    expect(viewer.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    expect(viewer.get_by_test_id("read-only-note")).to_be_visible()
+    expect(viewer.get_by_role("button", name="Run")).to_be_disabled()
+    viewer.goto("/history")
+    expect(viewer.get_by_test_id("history-row")).to_have_count(1, timeout=15_000)
+    viewer.context.close()
+
+    outsider = _tab_of(browser, app_url, app_data_dir, "outsider@example.org")
+    outsider.goto(f"/?c={comparison_id}")
+    expect(outsider.get_by_test_id("panes-error")).to_contain_text("was not found", timeout=30_000)
+    expect(outsider.locator("[data-testid=pane]")).to_have_count(0)
+    outsider.context.close()
