@@ -57,6 +57,7 @@ from backend.providers.base import ChatRequest, TextChunk
 from backend.providers.simulated import simulated_text
 from backend.settings import Settings
 from backend.streaming.follower import short_key
+from tests.support.accounts import account_in
 from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -382,6 +383,17 @@ ROUND_JS = """
 """
 
 
+# The bench account's session cookie per app address (set once the app is up, in main()).
+SESSION_COOKIES: dict[str, dict[str, str]] = {}
+
+
+def signed_in_context(browser: Browser, base: str) -> BrowserContext:
+    """A browser context signed in as the bench account (every page needs an account)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_cookies([SESSION_COOKIES[base]])  # type: ignore[list-item]
+    return context
+
+
 def setup_sessions(
     browser: Browser, base: str, sessions: int, panes: int, tokens: int
 ) -> tuple[list[BrowserContext], list[Page], list[str]]:
@@ -390,7 +402,7 @@ def setup_sessions(
     prompts: list[str] = []
     try:
         for i in range(sessions):
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = signed_in_context(browser, base)
             context.add_init_script(INIT_SCRIPT)
             contexts.append(context)
             page = open_compare(context, base)
@@ -585,7 +597,7 @@ def bench_ws_bytes(
     results: list[dict[str, Any]] = []
     try:
         for panes, tokens in cases:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = signed_in_context(browser, base)
             contexts.append(context)
             page = context.new_page()
             counter = FrameCounter()
@@ -905,8 +917,13 @@ def main(argv: list[str] | None = None) -> int:
                 data_dir = tmp / "data-retry"
         results["app_start_seconds"] = time.monotonic() - wall_start
         log(f"app up at {base} after {results['app_start_seconds']:.0f} s")
+        account = account_in(data_dir, "bench@example.org")
+        SESSION_COOKIES[base] = account.cookie(base)
         try:
-            with httpx.Client(base_url=base, timeout=60.0) as http, sync_playwright() as p:
+            with (
+                httpx.Client(base_url=base, timeout=60.0, headers=account.api_headers) as http,
+                sync_playwright() as p,
+            ):
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     if "dom" in parts:
