@@ -35,6 +35,7 @@ from backend.providers.credentials import ProviderCredentials
 from backend.queue.base import Broker
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.kafka import KafkaBroker
+from backend.safety import check_production
 from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
 from backend.services.credential_lookup import CredentialLookup
@@ -128,6 +129,7 @@ class Runtime:
         await self.broker.start()
         pump = asyncio.create_task(_supervised(self.pump.run, "event pump"), name="event-pump")
         if isinstance(self.broker, KafkaBroker):
+        await check_production(self.settings, self.db)
             self._tasks = (pump,)  # workers are separate processes
             return
         worker = Worker(

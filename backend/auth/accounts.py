@@ -81,8 +81,10 @@ class AccountService:
             raise AuthError("Check the highlighted fields.", errors)
         async with self._db.session() as session:
             first = await repo.count_users(session) == 0
-            # With sign-up off, only the very first account (the admin) can be created here.
-            if not self._settings.allow_sign_up and not first:
+            # With sign-up off, only the very first account (the admin) can be created here, and
+            # not in production: there the admin comes from `python -m backend.admin create-admin`.
+            bootstrap = first and self._settings.environment != "production"
+            if not self._settings.allow_sign_up and not bootstrap:
                 raise AuthError("Sign-up is closed on this server. Ask an admin for an invitation.")
             hashed = await hash_password(password)
             try:
