@@ -117,6 +117,7 @@ class Runtime:
         from workers.runner import Worker  # embedded mode runs the worker in-process
 
         await self.db.upgrade()
+        await check_production(self.settings, self.db)
         lost = 0
         if not isinstance(self.broker, KafkaBroker) and not self.settings.redis_url:
             # Runs of a process that died cannot finish: say so instead of spinning forever.
@@ -129,7 +130,6 @@ class Runtime:
         await self.broker.start()
         pump = asyncio.create_task(_supervised(self.pump.run, "event pump"), name="event-pump")
         if isinstance(self.broker, KafkaBroker):
-        await check_production(self.settings, self.db)
             self._tasks = (pump,)  # workers are separate processes
             return
         worker = Worker(
