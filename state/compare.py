@@ -95,7 +95,7 @@ class CompareState(rx.State):
             return to_login(self)
         rt = runtime.current()
         await self._load_projects(user)
-        self.models = [option_from_entry(e) for e in await rt.comparisons.models()]
+        self.models = [option_from_entry(e) for e in await rt.comparisons.models(user)]
         if not self.picker and self.models:
             self.picker = next((m.id for m in self.models if m.available), self.models[0].id)
         query = self.router.url.query_parameters
@@ -165,6 +165,7 @@ class CompareState(rx.State):
     def set_project(self, project_id: str) -> None:
         if project_id in {p.id for p in self.projects}:
             self.project_id = project_id
+
     @rx.event
     def set_prompt(self, value: str) -> None:
         self.prompt = value

@@ -70,8 +70,8 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
 
     @api.get(f"{API_PREFIX}/models", response_model=list[ModelOut], tags=["models"])
-    async def list_models(_: User) -> list[ModelOut]:
-        entries = await get_runtime().comparisons.models()
+    async def list_models(user: User) -> list[ModelOut]:
+        entries = await get_runtime().comparisons.models(user)
         return [
             ModelOut(
                 id=e.id,
