@@ -223,7 +223,13 @@ class Worker:
         if self._cache is None or not cache_allowed(task.temperature, task.use_cache):
             return ""
         return cache_key(
-            task.model, task.system_prompt, task.prompt, task.temperature, task.max_tokens, task.seed
+            task.model,
+            task.system_prompt,
+            task.prompt,
+            task.temperature,
+            task.max_tokens,
+            task.seed,
+            owner=task.user_id,
         )
 
     async def _cache_get(self, key: str) -> CachedResponse | None:

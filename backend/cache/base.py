@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-KEY_VERSION = 1  # bump when the key's inputs change, so old entries are never matched
+KEY_VERSION = 2  # bump when the key's inputs change, so old entries are never matched
 
 
 class CachedResponse(BaseModel):
@@ -44,12 +44,19 @@ def cache_key(
     temperature: float,
     max_tokens: int,
     seed: int | None,
+    owner: str = "",
 ) -> str:
-    """sha256 (hex) of a canonical JSON of the request; the provider is the model id's family."""
+    """sha256 (hex) of a canonical JSON of the request; the provider is the model id's family.
+
+    ``owner`` (the requesting user) scopes entries per user: a hit across users would tell one
+    user, through the "cached" badge, what another asked, and replay an answer paid with
+    someone else's key.
+    """
     provider = model.split(":", 1)[0]
     canonical = json.dumps(
         {
             "v": KEY_VERSION,
+            "owner": owner,
             "provider": provider,
             "model": model,
             "system_prompt": system_prompt,

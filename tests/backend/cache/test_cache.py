@@ -72,6 +72,7 @@ def test_key_is_a_sha256_of_the_canonical_request() -> None:
         ("temperature", 0.1),
         ("max_tokens", 257),
         ("seed", 7),
+        ("owner", "another-user-id"),
     ],
 )
 def test_every_input_changes_the_key(field: str, value: object) -> None:

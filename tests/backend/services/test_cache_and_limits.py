@@ -40,7 +40,11 @@ async def crt(
 
 
 async def compare(
-    rt: Runtime, temperature: float, use_cache: bool = False, models: tuple[str, ...] = ("simulated:swift",)
+    rt: Runtime,
+    temperature: float,
+    use_cache: bool = False,
+    models: tuple[str, ...] = ("simulated:swift",),
+    email: str = "ada@example.org",
 ) -> ComparisonRecord:
     payload = {
         "prompt": PROMPT,
@@ -48,7 +52,7 @@ async def compare(
         "panes": [{"model": m, "temperature": temperature, "max_tokens": 200} for m in models],
         "use_cache": use_cache,
     }
-    created = await rt.comparisons.create(await owner(rt), payload)
+    created = await rt.comparisons.create(await owner(rt, email), payload)
     return await wait_until_final(rt.comparisons, created.id)
 
 
@@ -81,6 +85,18 @@ async def test_second_identical_comparison_at_temperature_zero_is_a_cache_hit(
         assert (after.input_tokens, after.output_tokens) == (before.input_tokens, before.output_tokens)
         assert after.output_tokens == 10
         assert after.cost_usd == 0.0
+
+
+async def test_another_users_identical_request_is_not_served_from_the_cache(
+    crt: Runtime, calls: ProviderCalls
+) -> None:
+    """A hit would reveal, through the "cached" badge, that someone else asked exactly this."""
+    await compare(crt, temperature=0.0, email="ada@example.org")
+    theirs = await compare(crt, temperature=0.0, email="eve@example.org")
+    assert calls.calls == ["swift", "swift"]
+    assert theirs.runs[0].cache_hit is False
+    again = await compare(crt, temperature=0.0, email="eve@example.org")
+    assert again.runs[0].cache_hit is True and calls.calls == ["swift", "swift"]
 
 
 async def test_temperature_above_zero_calls_the_provider_unless_use_cache(
