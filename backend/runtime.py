@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -45,6 +45,9 @@ from backend.settings import Settings, get_settings
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
 
+if TYPE_CHECKING:
+    from backend.auth.firebase import FirebaseAuthenticator
+
 log = logging.getLogger(__name__)
 
 WORKER_FRESH_SECONDS = 15.0  # a worker process whose last heartbeat is older counts as gone
@@ -66,6 +69,7 @@ class Runtime:
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
     _tasks: tuple[asyncio.Task[None], ...] = ()
+    _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -108,7 +112,15 @@ class Runtime:
     async def authenticate(self, token: str) -> Principal | None:
         """The user a browser's token belongs to (a session token, or a Firebase ID token with
         AUTH_PROVIDER=firebase), checked now; None when it is missing, expired or revoked."""
-        return await self.accounts.principal_for_session(token)
+        return await _TOKEN_CHECKS[self.settings.auth_provider](self, token)
+
+    def firebase_auth(self) -> FirebaseAuthenticator:
+        """The Firebase token checker, built on first use: builtin mode never imports firebase_admin."""
+        if self._firebase is None:
+            from backend.auth.firebase import FirebaseAuthenticator
+
+            self._firebase = FirebaseAuthenticator(self.db, self.settings)
+        return self._firebase
 
     def resolve_provider(self, model_id: str, credentials: ProviderCredentials | None = None) -> ChatProvider:
         return registry.get_provider(model_id, self.settings, credentials)
@@ -175,6 +187,13 @@ class Runtime:
         await self.cache.close()
         await self.limiter.close()
         await self.db.dispose()
+
+
+# How each AUTH_PROVIDER turns a browser's token into its user.
+_TOKEN_CHECKS: dict[str, Callable[[Runtime, str], Awaitable[Principal | None]]] = {
+    "builtin": lambda rt, token: rt.accounts.principal_for_session(token),
+    "firebase": lambda rt, token: rt.firebase_auth().authenticate(token),
+}
 
 
 async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:

@@ -17,6 +17,9 @@ from backend.auth import AuthError, Principal, SignedIn
 
 SESSION_COOKIE = "llmdash_session"
 LOGIN_ROUTE = "/login"
+SIGNED_OUT_PARAM = "signed_out"  # /login?signed_out=1: the Firebase page signs out of Firebase too
+FIREBASE_OFF = "Firebase sign-in is not enabled on this server."
+FIREBASE_ON = "This server signs in with Firebase: use the buttons above."
 
 
 class AuthState(rx.State):
@@ -30,6 +33,10 @@ class AuthState(rx.State):
     message: str = ""
     sign_up_allowed: bool = True
     _next: str = "/"  # where to go after signing in, read from ?next= when /login loads
+    auth_provider: str = "builtin"  # builtin | firebase, set when /login loads
+    # The Firebase web config (apiKey, authDomain, projectId, emulatorHost): public by design.
+    firebase_config: dict[str, str] = {}
+    firebase_sign_out: bool = False  # the login page signs out of Firebase first (after sign-out)
 
     @rx.var(cache=True)
     def signed_in(self) -> bool:
@@ -52,6 +59,8 @@ class AuthState(rx.State):
     async def load_login(self):  # type: ignore[no-untyped-def]
         """The login page: a browser that is still signed in goes where it wanted to go."""
         self.sign_up_allowed = runtime.current().settings.allow_sign_up
+        self._load_provider()
+        self.firebase_sign_out = SIGNED_OUT_PARAM in self.router.url.query_parameters
         self.mode, self.form_errors, self.message = "sign_in", {}, ""
         target = self.router.url.query_parameters.get("next", "/")
         # Only paths on this site: "//evil.example" or "https://…" would be an open redirect.
@@ -59,6 +68,20 @@ class AuthState(rx.State):
         if await signed_in_user(self) is not None:
             return rx.redirect(self._next_page())
         return None
+
+    def _load_provider(self) -> None:
+        settings = runtime.current().settings
+        self.auth_provider = settings.auth_provider
+        self.firebase_config = (
+            {
+                "apiKey": settings.firebase_web_api_key,
+                "authDomain": settings.firebase_auth_domain,
+                "projectId": settings.firebase_project_id,
+                "emulatorHost": settings.firebase_auth_emulator_host,
+            }
+            if settings.auth_provider == "firebase"
+            else {}
+        )
 
     def _next_page(self) -> str:
         return self._next or "/"
@@ -76,6 +99,9 @@ class AuthState(rx.State):
 
     @rx.event
     async def sign_in(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        if _firebase_mode():  # password accounts made here would outlive a switch back to builtin
+            self.message = FIREBASE_ON
+            return None
         accounts = runtime.current().accounts
         address = self.router.session.client_ip
         try:
@@ -89,6 +115,9 @@ class AuthState(rx.State):
 
     @rx.event
     async def sign_up(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        if _firebase_mode():
+            self.message = FIREBASE_ON
+            return None
         accounts = runtime.current().accounts
         try:
             result = await accounts.sign_up(
@@ -106,15 +135,54 @@ class AuthState(rx.State):
         await runtime.current().accounts.sign_out(self.session_token)
         self.session_token = ""
         self._show(None)
+        if _firebase_mode():  # else the Firebase SDK, still signed in, would sign straight back in
+            return rx.redirect(f"{LOGIN_ROUTE}?{SIGNED_OUT_PARAM}=1")
         return rx.redirect(LOGIN_ROUTE)
+
+    # --- AUTH_PROVIDER=firebase: the page signs in with the Firebase JS SDK -----------
+    @rx.event
+    async def firebase_signed_in(self, id_token: str):  # type: ignore[no-untyped-def]
+        """The login page got an ID token: check it, keep it as the session cookie, go on."""
+        if await self._accept_firebase_token(id_token) is None:
+            return None
+        self.form_errors, self.message = {}, ""
+        return rx.redirect(self._next_page())
+
+    @rx.event
+    async def firebase_token_refreshed(self, id_token: str):  # type: ignore[no-untyped-def]
+        """The SDK renewed the (hourly) ID token on an open page: swap it in, stay on the page."""
+        if await self._accept_firebase_token(id_token) is None:
+            return to_login(self)
+        return None
+
+    async def _accept_firebase_token(self, id_token: str) -> Principal | None:
+        if not _firebase_mode():
+            self.message = FIREBASE_OFF
+            return None
+        try:
+            principal = await runtime.current().firebase_auth().verify(str(id_token))
+        except AuthError as refusal:
+            self.session_token = ""
+            self._show(None)
+            self.message = refusal.message
+            return None
+        self.session_token = id_token
+        self._show(principal)
+        return principal
 
 
 async def signed_in_user(state: rx.State) -> Principal | None:
     """The user the browser's session belongs to, checked against the server now."""
     auth = await state.get_state(AuthState)
+    if auth.auth_provider != runtime.current().settings.auth_provider:
+        auth._load_provider()  # once per tab: pages that keep a Firebase token fresh need the config
     principal = await runtime.current().authenticate(auth.session_token)
     auth._show(principal)
     return principal
+
+
+def _firebase_mode() -> bool:
+    return runtime.current().settings.auth_provider == "firebase"
 
 
 def to_login(state: rx.State):  # type: ignore[no-untyped-def]
