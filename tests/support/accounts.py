@@ -38,8 +38,8 @@ class TestAccount:
         return {"Authorization": f"Bearer {self.api_token}"}
 
 
-async def _account(data_dir: Path, email: str, password: str, name: str) -> TestAccount:
-    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+async def _account(data_dir: Path, email: str, password: str, name: str, database_url: str) -> TestAccount:
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url)  # type: ignore[call-arg]
     db = Database(settings.resolved_database_url)
     try:
         service = AccountService(db, settings, SignInThrottle(100, 1.0, sleep=False))
@@ -53,11 +53,14 @@ async def _account(data_dir: Path, email: str, password: str, name: str) -> Test
     return TestAccount(email, password, signed.token, api_token)
 
 
-def account_in(data_dir: Path, email: str, password: str = DEFAULT_PASSWORD, name: str = "") -> TestAccount:
-    """An account of the app whose DATA_DIR is `data_dir`, with a live session and an API token.
+def account_in(
+    data_dir: Path, email: str, password: str = DEFAULT_PASSWORD, name: str = "", database_url: str = ""
+) -> TestAccount:
+    """An account of the app whose DATA_DIR is `data_dir` (or whose DATABASE_URL is `database_url`,
+    e.g. PostgreSQL shared by several replicas), with a live session and an API token.
 
     Runs in its own thread: Playwright's sync API keeps an event loop busy in the test's thread.
     """
-    work = _account(data_dir, email, password, name or email.split("@")[0].title())
+    work = _account(data_dir, email, password, name or email.split("@")[0].title(), database_url)
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, work).result()
