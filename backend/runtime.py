@@ -186,6 +186,8 @@ class Runtime:
         await self.broker.stop()
         await self.cache.close()
         await self.limiter.close()
+        if self._firebase is not None:
+            self._firebase.close()
         await self.db.dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.firebase_login import firebase_token_keeper
 from components.layout import shell, user_menu
 from state.auth import AuthState
 
@@ -11,6 +12,11 @@ from state.auth import AuthState
 def signed_in_page(*children: rx.Component, title: str) -> rx.Component:
     return shell(
         *children,
+        # With Firebase, the ID token in the session cookie lasts an hour: renew it while the page is open.
+        rx.cond(
+            AuthState.auth_provider == "firebase",
+            firebase_token_keeper(AuthState.firebase_config, AuthState.firebase_token_refreshed),
+        ),
         title=title,
         account=user_menu(AuthState.user_name, AuthState.user_email, AuthState.sign_out),
     )
