@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval_ms: int = Field(
         default=1_000, ge=100, description="Consumer-group heartbeat interval of the workers."
     )
+    kafka_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=1_000,
+        description="How long a worker may go without polling the requests topic before the group "
+        "counts it as stuck and hands its partitions to another worker.",
+    )
     worker_concurrency: int = Field(
         default=16, ge=1, le=256, description="Concurrent runs per worker process (Kafka mode)."
     )
@@ -117,6 +123,16 @@ class Settings(BaseSettings):
     firebase_auth_domain: str = Field(default="", description="Firebase authDomain for the sign-in page.")
     firebase_auth_emulator_host: str = Field(
         default="", description="host:port of the Firebase Auth emulator (development and tests only)."
+    )
+    max_request_bytes: int = Field(
+        default=1_000_000,
+        ge=1_024,
+        description="Largest HTTP API request body accepted (bytes); larger ones get 413 before parsing.",
+    )
+    allow_private_endpoints: bool = Field(
+        default=False,
+        description="Let users save OpenAI-compatible endpoints on loopback or private networks "
+        "(admins' deployment endpoints may always). Link-local and metadata addresses are never allowed.",
     )
     image_host_allowlist: list[str] = Field(
         default_factory=list,

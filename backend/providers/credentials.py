@@ -68,7 +68,14 @@ def _endpoint(settings: Settings, model_name: str, credentials: ProviderCredenti
     endpoint = model_name.partition("/")[0]
     # The stored endpoint replaces a configured one of the same name whole: its key goes only
     # to its own base URL, and the configured key never goes to the stored address.
-    saved = {"base_url": credentials.base_url, "api_key": credentials.api_key}
+    # A stored address is reached only through the egress guard (backend/net/egress.py):
+    # private networks for an admin's deployment endpoint, or where ALLOW_PRIVATE_ENDPOINTS says.
+    private_ok = credentials.scope == "*" or settings.allow_private_endpoints
+    saved = {
+        "base_url": credentials.base_url,
+        "api_key": credentials.api_key,
+        "egress": "private-ok" if private_ok else "public-only",
+    }
     endpoints = {**settings.openai_compatible_endpoints, endpoint: saved}
     return settings.model_copy(update={"openai_compatible_endpoints": endpoints})
 

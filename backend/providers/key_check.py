@@ -10,6 +10,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable
 
+import httpx2
+
+from backend.net.egress import guarded_client
 from backend.providers.credentials import ProviderCredentials
 from backend.providers.langchain_adapter import map_exception
 from backend.settings import Settings
@@ -36,14 +39,16 @@ async def check_key(
     await check(family, credentials, settings, timeout)
 
 
-async def _list_openai_models(api_key: str, base_url: str | None, timeout: float) -> None:
+async def _list_openai_models(
+    api_key: str, base_url: str | None, timeout: float, http_client: httpx2.AsyncClient | None = None
+) -> None:
     import openai
 
     from backend.providers.openai import ERROR_RULES
 
     try:
         async with openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http_client
         ) as client:
             await client.models.list()
     except Exception as exc:
@@ -60,7 +65,10 @@ async def check_openai(
 async def check_endpoint(
     family: str, credentials: ProviderCredentials, settings: Settings, timeout: float
 ) -> None:
-    await _list_openai_models(credentials.api_key or PLACEHOLDER_KEY, credentials.base_url, timeout)
+    # A stored address: through the egress guard, as runs are (backend/net/egress.py).
+    private_ok = credentials.scope == "*" or settings.allow_private_endpoints
+    client = guarded_client(allow_private=private_ok, timeout=timeout)
+    await _list_openai_models(credentials.api_key or PLACEHOLDER_KEY, credentials.base_url, timeout, client)
 
 
 async def check_anthropic(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import httpx2
 import openai
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
@@ -34,7 +35,12 @@ class OpenAIConnection:
 
 
 def chat_openai(
-    model: str, api_key: str, base_url: str | None, timeout: float, request: ChatRequest
+    model: str,
+    api_key: str,
+    base_url: str | None,
+    timeout: float,
+    request: ChatRequest,
+    http_client: httpx2.AsyncClient | None = None,
 ) -> ChatOpenAI:
     """A ChatOpenAI for one request; shared with the OpenAI-compatible family.
 
@@ -52,6 +58,7 @@ def chat_openai(
         temperature=request.temperature,
         max_tokens=request.max_tokens,
         seed=request.seed,
+        http_async_client=http_client,  # None: LangChain's shared client
     )
 
 

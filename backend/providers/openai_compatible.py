@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from backend.net.egress import guarded_client
 from backend.providers.base import BadRequest, ChatRequest, StreamItem
 from backend.providers.discovery import configured_models
 from backend.providers.langchain_adapter import stream_chat_model
@@ -27,6 +28,9 @@ class EndpointConnection:
     api_key: str = field(default="", repr=False)
     models: tuple[str, ...] = ()  # as configured; empty: ask the server's /models
     timeout: float = 120.0
+    # "" for endpoints from the environment (the operator's); for a stored one, how far the egress
+    # guard lets it reach: "public-only" or "private-ok".
+    egress: str = ""
 
 
 def connections_from_settings(settings: Settings) -> dict[str, EndpointConnection]:
@@ -37,6 +41,7 @@ def connections_from_settings(settings: Settings) -> dict[str, EndpointConnectio
             api_key=str(raw.get("api_key", "") or ""),
             models=configured_models(raw),
             timeout=settings.provider_timeout_seconds,
+            egress=str(raw.get("egress", "") or ""),
         )
         for name, raw in settings.openai_compatible_endpoints.items()
     }
@@ -59,7 +64,14 @@ class OpenAICompatibleProvider:
         conn = self.endpoints.get(endpoint_name)
         if conn is None or not conn.base_url:
             raise BadRequest(f"no OpenAI-compatible endpoint named {endpoint_name!r} is configured")
-        model = chat_openai(model_name, conn.api_key or PLACEHOLDER_KEY, conn.base_url, conn.timeout, request)
+        client = (
+            guarded_client(allow_private=conn.egress == "private-ok", timeout=conn.timeout)
+            if conn.egress
+            else None
+        )
+        model = chat_openai(
+            model_name, conn.api_key or PLACEHOLDER_KEY, conn.base_url, conn.timeout, request, client
+        )
         async for item in stream_chat_model(model, request, ERROR_RULES):
             yield item
 

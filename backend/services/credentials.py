@@ -9,7 +9,6 @@ provider, never the key; provider error text is scrubbed of it too.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,6 +19,7 @@ from backend.auth.permissions import AccessDenied, Principal
 from backend.db import credentials as repo
 from backend.db.engine import Database
 from backend.db.models import DEPLOYMENT_SCOPE
+from backend.net import egress
 from backend.providers import discovery
 from backend.providers.base import AuthenticationFailed, ProviderError
 from backend.providers.credentials import (
@@ -40,8 +40,6 @@ MAX_URL_CHARS = 2000
 KEY_TEST_TIMEOUT_S = 10.0
 ENDPOINT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KEY_WORKS = "Key works"
-# Cloud metadata services answer on these: no user may point the server at them.
-_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "169.254.169.254"})
 
 
 class CredentialError(ValueError):
@@ -75,29 +73,13 @@ def endpoint_name(provider: str) -> str:
     return provider.removeprefix(ENDPOINT_PREFIX) if provider.startswith(ENDPOINT_PREFIX) else ""
 
 
-def base_url_problem(base_url: str, production: bool) -> str:
-    """Why the server must not call `base_url` for a user ("" if it may)."""
-    if len(base_url) > MAX_URL_CHARS:
-        return "That address is too long."
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "Enter the endpoint's address, like https://llm.example.com/v1."
-    if parts.username or parts.password:
-        return "Put the key in the key field, not in the address."
-    host = parts.hostname.lower()
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if host in _METADATA_HOSTS or (address is not None and address.is_link_local):
-        return "That address is not allowed."
-    if production:
-        # On a shared server, a user's endpoint must not reach the server's own network.
-        internal = host == "localhost" or (address is not None and not address.is_global)
-        if internal:
-            return "On this server, endpoints must be public addresses."
-        if parts.scheme != "https":
-            return "On this server, endpoints must use https:// (the key travels with each request)."
+def base_url_problem(base_url: str, allow_private: bool, require_https: bool) -> str:
+    """Why the server must not call `base_url` for a user ("" if its form may; the host's
+    addresses are checked by `egress.resolve_problem` when saving and at every connect)."""
+    if problem := egress.url_problem(base_url, allow_private):
+        return problem
+    if require_https and urlsplit(base_url).scheme != "https":
+        return "On this server, endpoints must use https:// (the key travels with each request)."
     return ""
 
 
@@ -147,6 +129,8 @@ class CredentialService:
         scope = self._scope(principal, deployment)
         provider, api_key, base_url = provider.strip(), api_key.strip(), base_url.strip().rstrip("/")
         self._check(provider, api_key, base_url, deployment)
+        if base_url and (problem := await egress.resolve_problem(base_url, self._private_ok(deployment))):
+            raise CredentialError(problem, {"base_url": problem})
         hint = mask(api_key) if api_key else ""
         async with self._db.session() as session:
             await repo.save_key(
@@ -176,7 +160,7 @@ class CredentialService:
             if not ENDPOINT_NAME_RE.match(endpoint_name(provider)):
                 errors["provider"] = "Name the endpoint with letters, digits, '.', '_' or '-' (up to 64)."
             production = self._settings.environment == "production" and not deployment
-            if problem := base_url_problem(base_url, production):
+            if problem := base_url_problem(base_url, self._private_ok(deployment), production):
                 errors["base_url"] = problem
         else:
             errors["provider"] = f"Keys can be stored for {', '.join(KEYED_FAMILIES.values())} and endpoints."
@@ -184,6 +168,10 @@ class CredentialService:
             errors["api_key"] = "That does not look like a key (too long, or it contains spaces)."
         if errors:
             raise CredentialError(next(iter(errors.values())), errors)
+
+    def _private_ok(self, deployment: bool) -> bool:
+        """Loopback and private networks: for an admin's deployment endpoint, or if allowed for all."""
+        return deployment or self._settings.allow_private_endpoints
 
     async def delete(self, principal: Principal, provider: str, *, deployment: bool = False) -> bool:
         scope = self._scope(principal, deployment)

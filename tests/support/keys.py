@@ -51,6 +51,8 @@ async def runtime_on(
         "anthropic_base_url": server.url,
         "rate_limit_requests_per_minute": 0,
         "rate_limit_tokens_per_day": 0,
+        # The fake servers listen on loopback: as an admin of a laptop deployment would allow.
+        "allow_private_endpoints": True,
     }
     values.update(overrides)
     async with running(make_settings(database_url, tmp_path, **values)) as runtime:

@@ -128,13 +128,12 @@ async def test_bad_saves_are_refused_by_field_and_never_echo_the_key(
     assert await raw_rows(krt) == []
 
 
-def test_production_keeps_user_endpoints_off_the_servers_own_network() -> None:
-    assert base_url_problem("http://127.0.0.1:8000/v1", production=False) == ""
-    assert "public" in base_url_problem("https://127.0.0.1:8000/v1", production=True)
-    assert "public" in base_url_problem("https://10.0.0.5/v1", production=True)
-    assert "public" in base_url_problem("https://localhost/v1", production=True)
-    assert "https" in base_url_problem("http://llm.example.com/v1", production=True)
-    assert base_url_problem("https://llm.example.com/v1", production=True) == ""
+def test_user_endpoints_stay_off_private_networks_unless_allowed() -> None:
+    assert base_url_problem("http://127.0.0.1:8000/v1", allow_private=True, require_https=False) == ""
+    assert "private network" in base_url_problem("https://127.0.0.1:8000/v1", False, True)
+    assert "private network" in base_url_problem("https://10.0.0.5/v1", False, True)
+    assert "https" in base_url_problem("http://llm.example.com/v1", False, require_https=True)
+    assert base_url_problem("https://llm.example.com/v1", False, True) == ""
 
 
 # --- test key ----------------------------------------------------------------------------

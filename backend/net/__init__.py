@@ -1,0 +1,1 @@
+"""Outbound connections the server makes on a user's behalf."""

@@ -1,0 +1,182 @@
+"""Where the server may connect for a user: the guard against server-side request forgery.
+
+A user-saved endpoint is an address the server will call with a key; pointed at
+the cloud metadata service, the server's own network or a parser trick, it would
+make the server fetch things for the user (the SSRF class reported against
+LiteLLM, Open WebUI and Dify).  Three layers:
+
+1. ``url_problem``: the address must read the same to every parser (urllib and
+   httpx here; backslashes, whitespace, ``@`` tricks and odd IP spellings like
+   ``0x7f.1`` or ``2130706433`` are refused outright);
+2. ``resolve_problem``: every address the host name resolves to must be
+   allowed when it is saved;
+3. ``guarded_client``: at every connection the resolved address is checked
+   again and the socket goes to exactly that address (no DNS rebinding between
+   check and connect), and redirects are not followed.
+
+Link-local and metadata addresses are never allowed; loopback and private
+networks only where an admin allows them (deployment endpoints, or
+ALLOW_PRIVATE_ENDPOINTS for everyone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore2
+import httpx2
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "metadata.azure.com", "instance-data"})
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# Host names are letters, digits, '-', '.'; anything else in a host is a parser trick or a typo.
+_HOST_CHARS = re.compile(r"^[A-Za-z0-9.-]+$")
+MAX_URL_CHARS = 2048
+
+
+class EgressRefused(httpcore2.ConnectError):
+    """The server refused to connect to an address (the message says why, never a key).
+
+    A ConnectError, so the HTTP client and the provider adapters report it as a failed
+    connection to the endpoint, like any other."""
+
+
+def _ip(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _legacy_ipv4(host: str) -> bool:
+    """True for spellings the C resolver reads as IPv4 but ipaddress does not (0x7f.1, 2130706433)."""
+    if _ip(host) is not None or not re.fullmatch(r"[0-9a-fA-Fx.]+", host):
+        return False
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
+
+
+def address_problem(address: IPAddress, allow_private: bool) -> str:
+    """Why the server must not connect to `address` ("" if it may)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
+        return f"{address} is a link-local, metadata or reserved address."
+    internal = address.is_loopback or address.is_private or address in _CGNAT or not address.is_global
+    if internal and not allow_private:
+        return f"{address} is on a private network; only an admin can allow that."
+    return ""
+
+
+def url_problem(url: str, allow_private: bool) -> str:
+    """Why `url` cannot be an endpoint ("" if its form is fine; resolve_problem checks the host)."""
+    if len(url) > MAX_URL_CHARS:
+        return "That address is too long."
+    if any(c.isspace() or ord(c) < 32 or c == "\\" for c in url):
+        return "That address contains spaces, control characters or backslashes."
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "Enter the endpoint's address, like https://llm.example.com/v1."
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "Put the key in the key field, not in the address."
+    try:
+        other = httpx2.URL(url)
+    except httpx2.InvalidURL:
+        return "That address cannot be read."
+    host = parts.hostname.lower()
+    if other.host.lower().strip("[]") != host.strip("[]") or (other.port or None) != parts.port:
+        return "That address reads differently to different parsers; write it plainly."
+    if host in METADATA_HOSTS:
+        return "That address is not allowed."
+    address = _ip(host)
+    if address is None:
+        if _legacy_ipv4(host) or not _HOST_CHARS.match(host):
+            return "Write the address as a host name or a plain IP address."
+        return ""
+    return address_problem(address, allow_private)
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+async def resolve_problem(url: str, allow_private: bool) -> str:
+    """Why the host of `url` resolves somewhere not allowed ("" if every address is fine)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = await resolve(host, port)
+    except OSError:
+        return f"The host {host!r} could not be found."
+    for address in addresses:
+        if problem := address_problem(address, allow_private):
+            return problem
+    return ""
+
+
+def _first_allowed(addresses: Iterable[IPAddress], allow_private: bool) -> IPAddress:
+    problems = []
+    for address in addresses:
+        problem = address_problem(address, allow_private)
+        if not problem:
+            return address
+        problems.append(problem)
+    raise EgressRefused(problems[0] if problems else "The host has no address.")
+
+
+class GuardedBackend(httpcore2.AsyncNetworkBackend):
+    """Resolves, checks and connects to the checked address itself: a host name cannot
+    resolve to an allowed address for the check and to a forbidden one for the connect."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._allow_private = allow_private
+        self._inner = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        literal = _ip(host)
+        addresses = [literal] if literal is not None else await resolve(host, port)
+        address = _first_allowed(addresses, self._allow_private)
+        return await self._inner.connect_tcp(
+            str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore2.AsyncNetworkStream:
+        raise EgressRefused("Unix sockets are not endpoints.")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def guarded_client(allow_private: bool, timeout: float) -> httpx2.AsyncClient:
+    """A client for user-saved endpoints: checked connects, no redirects followed.
+
+    httpx2 (the OpenAI SDK's HTTP client, which LangChain's ChatOpenAI passes it to) takes no
+    network backend itself; its connection pool does, so the transport gets a guarded pool
+    with the transport's own TLS settings.
+    """
+    transport = httpx2.AsyncHTTPTransport()
+    ssl_context = getattr(transport._pool, "_ssl_context", None)
+    transport._pool = httpcore2.AsyncConnectionPool(
+        ssl_context=ssl_context, network_backend=GuardedBackend(allow_private)
+    )
+    return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
