@@ -7,8 +7,10 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.exc import DataError
 
 from backend.api.auth import User
+from backend.api.body_limit import BodySizeLimit
 from backend.api.events import comparison_events
 from backend.api.project_routes import project_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
@@ -17,6 +19,7 @@ from backend.auth.permissions import AccessDenied
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import ComparisonInput, friendly_message
+from backend.settings import get_settings
 
 API_PREFIX = "/api/v1"
 
@@ -37,6 +40,14 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         redoc_url=None,
     )
     api.state.get_runtime = get_runtime
+
+    def max_request_bytes() -> int:
+        try:
+            return get_runtime().settings.max_request_bytes
+        except RuntimeError:  # not started yet: the same setting, read from the environment
+            return get_settings().max_request_bytes
+
+    api.add_middleware(BodySizeLimit, limit=max_request_bytes, prefix=API_PREFIX + "/")
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -68,6 +79,13 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     @api.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @api.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (PostgreSQL: NUL in text) is bad input, not a server fault;
+        # the database's own message (with the SQL) stays out of the answer.
+        detail = "A value in the request cannot be stored or looked up (e.g. it contains a NUL character)."
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @api.get(f"{API_PREFIX}/models", response_model=list[ModelOut], tags=["models"])
     async def list_models(user: User) -> list[ModelOut]:

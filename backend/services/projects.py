@@ -22,6 +22,8 @@ def _clean_name(name: str) -> str:
         raise InvalidProject({"name": "Give the project a name."})
     if len(name) > MAX_PROJECT_NAME:
         raise InvalidProject({"name": f"Use at most {MAX_PROJECT_NAME} characters."})
+    if "\x00" in name:  # PostgreSQL cannot store it; refused on every database alike
+        raise InvalidProject({"name": "A project name must not contain NUL (\\x00) characters."})
     return name
 
 

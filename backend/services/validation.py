@@ -7,7 +7,8 @@ to its field or returned in a 422.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from backend.catalog import ModelInfo, estimate_tokens
 
@@ -40,6 +41,14 @@ class ComparisonInput(BaseModel):
         default=False,
         description="Replay cached answers even at temperature > 0 (temperature 0 always uses the cache).",
     )
+
+    @field_validator("prompt", "system_prompt", "project_id")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL cannot store NUL in text, and no model needs one: refused on every database.
+        if value is not None and "\x00" in value:
+            raise PydanticCustomError("nul_character", "Text must not contain NUL (\\x00) characters.")
+        return value
 
 
 class InvalidComparison(ValueError):

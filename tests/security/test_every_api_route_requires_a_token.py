@@ -1,0 +1,92 @@
+"""Every HTTP route of the API, found by walking `create_api(...).routes`, refuses a
+request without a valid token with 401, except an explicit allowlist.
+
+Field class: a new or forgotten route without the auth dependency (Open WebUI and
+Dify advisories on unauthenticated API endpoints; LiteLLM proxy routes that skipped
+the key check). The list of routes is not written here: a route added later is
+enumerated and must either answer 401 or be added to PUBLIC with a reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.routing import Route
+
+from backend.api.app import create_api
+from backend.runtime import Runtime
+from tests.security.support import SQL_TAUTOLOGIES, anonymous, saved_rows, shows_no_db_error
+
+# (method, path template) -> why it needs no token.
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/health"): "load balancer probe; reports only up/down of dependencies",
+    ("GET", "/api/v1/openapi.json"): "the API's public description",
+    ("HEAD", "/api/v1/openapi.json"): "the API's public description",
+    ("GET", "/api/v1/docs"): "static Swagger UI page, no data",
+    ("HEAD", "/api/v1/docs"): "static Swagger UI page, no data",
+    ("GET", "/api/v1/docs/oauth2-redirect"): "static Swagger UI helper, no data",
+    ("HEAD", "/api/v1/docs/oauth2-redirect"): "static Swagger UI helper, no data",
+    ("GET", "/api/v1/shares/{token}"): "public share link: the 256-bit token in the path is the secret",
+}
+
+BAD_CREDENTIALS: list[dict[str, str]] = [
+    {},
+    {"Authorization": "Bearer "},
+    {"Authorization": "Basic YWRhOnB3"},
+    {"Authorization": "Bearer llmd_0000000000000000000000000000000000000000000"},
+    {"X-API-Key": "llmd_0000000000000000000000000000000000000000000"},
+    {"Authorization": f"Bearer {SQL_TAUTOLOGIES[0]}"},
+]
+
+
+def _routes() -> list[tuple[str, str]]:
+    api = create_api(lambda: None)  # type: ignore[arg-type,return-value]
+    found = []
+    for route in api.routes:
+        assert isinstance(route, Route), f"unexpected route type {type(route).__name__}: {route}"
+        for method in sorted(route.methods or ()):
+            found.append((method, route.path))
+    return found
+
+
+ROUTES = _routes()
+
+
+def _concrete(path: str) -> str:
+    """The template with every {param} filled in (ids of nothing: refusal must come first)."""
+    return re.sub(r"\{[^}]+\}", "0123456789abcdef0123456789abcdef", path)
+
+
+def test_the_enumeration_sees_the_whole_api() -> None:
+    """Guards the guard: if routes moved elsewhere this test would silently check nothing."""
+    templates = {path for _, path in ROUTES}
+    assert len(ROUTES) >= 20, ROUTES
+    for expected in ("/api/v1/comparisons", "/api/v1/projects/{project_id}/members", "/api/v1/models"):
+        assert expected in templates
+    stale = set(PUBLIC) - set(ROUTES)
+    assert not stale, f"allowlisted routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in ROUTES if r not in PUBLIC])
+async def test_route_refuses_requests_without_a_valid_token(rt: Runtime, method: str, path: str) -> None:
+    before = await saved_rows(rt)
+    for headers in BAD_CREDENTIALS:
+        async with anonymous(rt, headers) as client:
+            for body in (None, {}):  # no body, and an empty JSON object
+                response = await client.request(method, _concrete(path), json=body)
+                assert response.status_code == 401, (method, path, headers, body, response.text)
+                assert response.headers.get("www-authenticate") == "Bearer"
+                assert shows_no_db_error(response.text)
+    assert await saved_rows(rt) == before
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(PUBLIC))
+async def test_public_routes_answer_without_a_token_and_leak_nothing(
+    rt: Runtime, method: str, path: str
+) -> None:
+    async with anonymous(rt) as client:
+        response = await client.request(method, _concrete(path))
+    expected = 404 if "{token}" in path else 200
+    assert response.status_code == expected, response.text
+    assert shows_no_db_error(response.text)
