@@ -1,0 +1,95 @@
+"""Probe: how long one message takes from producer to consumer on the Tansu broker.
+
+    .venv/bin/python -m bench.kafka_fetch
+
+Explains most of the Kafka mode's extra latency in bench/streaming.py.  A
+consumer assigned several partitions (the web process reads every partition of
+the events topic; a worker reads its share of the requests topic) sends one
+fetch request for all of them.  Measured here, Tansu answers such a fetch only
+when `fetch_max_wait_ms` runs out (aiokafka's default: 500 ms), even once a
+message has arrived on one of the partitions; with a single partition it
+answers at once.  The probe sends one message at a time (every 137 ms, round
+robin over the partitions, acks=1, linger_ms=2 as the app's producer) and
+times send-to-receive for 1 and 6 partitions and a few `fetch_max_wait_ms`
+values.  2 cores shared with other processes: single milliseconds are noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bench.common import percentile, write_results
+from tests.support.tansu import tansu_broker
+
+MESSAGES = 20
+
+
+async def probe(bootstrap: str, partitions: int, max_wait_ms: int) -> list[float]:
+    topic = f"probe-{partitions}-{max_wait_ms}-{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, acks=1)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, fetch_max_wait_ms=max_wait_ms, auto_offset_reset="earliest"
+    )
+    await producer.start()
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        await producer.send_and_wait(topic, b"warm-up", partition=0)
+        await consumer.getone()
+        latencies = []
+        for i in range(MESSAGES):
+            await asyncio.sleep(0.137)
+            start = time.perf_counter()
+            await producer.send_and_wait(topic, b"x", partition=i % partitions)
+            await consumer.getone()
+            latencies.append((time.perf_counter() - start) * 1000.0)
+        return latencies
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def run() -> list[dict[str, float]]:
+    rows = []
+    with tansu_broker() as broker:
+        for partitions in (1, 6):
+            for max_wait_ms in (500, 100, 20):
+                values = await probe(broker.bootstrap, partitions, max_wait_ms)
+                rows.append(
+                    {
+                        "partitions": partitions,
+                        "fetch_max_wait_ms": max_wait_ms,
+                        "p50_ms": percentile(values, 50),
+                        "max_ms": max(values),
+                    }
+                )
+                print(
+                    f"{partitions} partition(s), fetch_max_wait_ms={max_wait_ms:>3}:"
+                    f" send -> receive p50 {rows[-1]['p50_ms']:6.1f} ms, max {rows[-1]['max_ms']:6.1f} ms",
+                    flush=True,
+                )
+    return rows
+
+
+def main() -> int:
+    rows = asyncio.run(run())
+    out = write_results(
+        "kafka_fetch.json", {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows}
+    )
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

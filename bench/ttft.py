@@ -1,0 +1,131 @@
+"""(3) Time to first token through the HTTP API against the simulated provider called in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.providers import registry
+from backend.providers.base import ChatRequest, TextChunk
+from backend.settings import Settings
+from backend.streaming.follower import short_key
+from bench.common import STEADY, log, read_traces, summary
+
+
+async def direct_ttfts(n: int, warmup: int) -> list[float]:
+    provider = registry.get_provider(STEADY, Settings())
+    values: list[float] = []
+    for i in range(n + warmup):
+        request = ChatRequest(model="steady", prompt=f"TTFT probe {i} [[simulate:tokens=3]]", max_tokens=16)
+        stream = provider.stream(request)
+        start = time.perf_counter()
+        async for item in stream:
+            if isinstance(item, TextChunk) and item.text:
+                if i >= warmup:
+                    values.append((time.perf_counter() - start) * 1000.0)
+                break
+        await stream.aclose()  # type: ignore[attr-defined]
+    return values
+
+
+def api_ttft_once(http: httpx.Client, prompt: str, timeout_s: float) -> tuple[float, float, str, float, str]:
+    """(ms to the first text, ms the POST took, final statuses, wall time of the POST, run key)."""
+    wall = time.time()
+    start = time.perf_counter()
+    response = http.post("/api/v1/comparisons", json={"prompt": prompt, "panes": [{"model": STEADY}]})
+    post_ms = (time.perf_counter() - start) * 1000.0
+    response.raise_for_status()
+    comparison_id = response.json()["id"]
+    run = response.json()["runs"][0]
+    run_key = short_key(f"{run['id']}:{run['attempt']}")
+    first: float | None = None
+    final_status = ""
+    event = ""
+    deadline = time.monotonic() + timeout_s
+    with http.stream("GET", f"/api/v1/comparisons/{comparison_id}/events") as events:
+        for line in events.iter_lines():
+            if time.monotonic() > deadline:
+                break
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = json.loads(line.split(":", 1)[1])
+                if event == "delta" and data.get("text") and first is None:
+                    first = (time.perf_counter() - start) * 1000.0
+                if event == "done":
+                    final_status = ",".join(r["status"] for r in data["runs"])
+                    break
+    if first is None:
+        raise RuntimeError(f"no text arrived for comparison {comparison_id} (status {final_status!r})")
+    return first, post_ms, final_status, wall, run_key
+
+
+def split_by_trace(
+    trace_paths: list[Path], probes: list[tuple[float, str, float]], direct_p50: float
+) -> dict[str, Any]:
+    """Where the API's extra time goes, from the worker's trace of the first chunk of each probe:
+    before the provider's first chunk (POST, queue, worker pick-up; the provider's own TTFT taken
+    out) and after it (events back to the web process, hub, SSE to the client)."""
+    trace = read_traces(trace_paths)
+    before: list[float] = []
+    after: list[float] = []
+    for wall, key, api_ms in probes:
+        if trace.get(key):
+            first_chunk_ms = (min(t for _, t in trace[key]) - wall) * 1000.0
+            before.append(first_chunk_ms - direct_p50)
+            after.append(api_ms - first_chunk_ms)
+    return {
+        "request_to_worker_ms": summary(before),
+        "first_chunk_to_client_ms": summary(after),
+        "method": "from the LLMDASH_TRACE_TOKENS wall time of each probe's first chunk: "
+        "(first chunk - POST start) - direct TTFT p50, and API TTFT - (first chunk - POST start)",
+    }
+
+
+def bench_ttft(
+    http: httpx.Client, n: int, warmup: int, trace_paths: list[Path] | None = None
+) -> dict[str, Any]:
+    log(f"(3) TTFT: {n} runs (after {warmup} warm-up) in-process and through the API")
+    # in a thread: the sync Playwright API may own this thread's event loop
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        direct = pool.submit(asyncio.run, direct_ttfts(n, warmup)).result()
+    api: list[float] = []
+    posts: list[float] = []
+    statuses: list[str] = []
+    probes: list[tuple[float, str, float]] = []
+    for i in range(n + warmup):
+        value, post_ms, status, wall, key = api_ttft_once(
+            http, f"TTFT probe {i} [[simulate:tokens=3]]", timeout_s=30
+        )
+        statuses.append(status)
+        if i >= warmup:
+            api.append(value)
+            posts.append(post_ms)
+            probes.append((wall, key, value))
+    d, a = summary(direct), summary(api)
+    log(f"    direct p50 {d['p50']:.1f} ms, API p50 {a['p50']:.1f} ms, added {a['p50'] - d['p50']:.1f} ms")
+    split = split_by_trace(trace_paths, probes, d["p50"]) if trace_paths else {}
+    if split.get("request_to_worker_ms", {}).get("n"):
+        before, after = split["request_to_worker_ms"], split["first_chunk_to_client_ms"]
+        log(
+            f"    of which before the first chunk p50 {before['p50']:.1f} ms"
+            f" (POST p50 {summary(posts)['p50']:.1f} ms), after it p50 {after['p50']:.1f} ms"
+        )
+    return {
+        "split": split,
+        "model": STEADY,
+        "direct_ms": d,
+        "api_ms": a,
+        "post_request_ms": summary(posts),
+        "added_p50_ms": a["p50"] - d["p50"],
+        "added_p95_ms": a["p95"] - d["p95"],
+        "non_done_runs": [s for s in statuses if s != "done"],
+        "method": "direct: registry.get_provider(...).stream() until the first TextChunk; "
+        "API: from before the POST (keep-alive client) to the first SSE delta with text",
+    }
