@@ -382,6 +382,21 @@ class CompareState(rx.State):
         async with self:
             self._generation += 1
             generation = self._generation
+            # Like every other event, the stream checks the session and the right to read what
+            # it follows: it only sends text of runs of a comparison this user may read now.
+            user = await signed_in_user(self)
+            comparison_id = self.comparison_id
+            login = to_login(self) if user is None else None
+        if login is not None:
+            yield login
+            return
+        try:
+            readable = await rt.comparisons.get(user, comparison_id) if user and comparison_id else None
+        except (AccessDenied, NotFound):
+            readable = None
+        if readable is None:
+            return
+        own_runs = {run.id for run in readable.runs}
         follower = Follower(rt.hub, client_key=short_key)
         fast_interval = 1.0 / rt.settings.stream_flush_hz
         interval, version, last_flush = fast_interval, -1, 0.0
@@ -394,7 +409,11 @@ class CompareState(rx.State):
             async with self:
                 if self._generation != generation:
                     return
-                following = {p.run_id: p.run_key for p in self.panes if p.status in ACTIVE_STATUSES}
+                following = {
+                    p.run_id: p.run_key
+                    for p in self.panes
+                    if p.status in ACTIVE_STATUSES and p.run_id in own_runs
+                }
                 comparison_id = self.comparison_id
             update = follower.collect(following)
             if update.entries:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from functools import cache
 
 from backend.catalog import ModelInfo, load_catalog
 from backend.providers import discovery
-from backend.providers.base import ChatProvider
-from backend.providers.credentials import APPLIERS, ProviderCredentials
+from backend.providers.base import ChatProvider, ChatRequest, ProviderError, StreamItem
+from backend.providers.credentials import APPLIERS, ProviderCredentials, mask
 from backend.providers.discovery import Availability, ServerModels
 from backend.settings import Settings
 
@@ -97,7 +97,48 @@ def get_provider(
         if apply is None:
             raise ValueError(f"the {family} family takes no stored key")
         settings = apply(settings, name, credentials)
-    return _factory(family)(settings)
+    provider = _factory(family)(settings)
+    secrets = _configured_secrets(settings)
+    return _Redacting(provider, secrets) if secrets else provider
+
+
+def _configured_secrets(settings: Settings) -> tuple[str, ...]:
+    """Every provider key these settings hold (environment, stored, endpoints'): a provider may
+    echo the one it was given in an error (OpenAI-style "Incorrect API key provided: sk-…")."""
+    keys = [settings.openai_api_key.get_secret_value(), settings.anthropic_api_key.get_secret_value()]
+    keys += [endpoint.get("api_key", "") for endpoint in settings.openai_compatible_endpoints.values()]
+    return tuple(sorted({key for key in keys if len(key) >= 8}, key=len, reverse=True))
+
+
+def redact_secrets(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, mask(secret))
+    return text
+
+
+class _Redacting:
+    """A provider whose errors never carry a configured key, whichever key it used: a run's error
+    is saved, shown, shared and published on the queue."""
+
+    def __init__(self, inner: ChatProvider, secrets: tuple[str, ...]) -> None:
+        self._inner = inner
+        self._secrets = secrets
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        try:
+            async for item in self._inner.stream(request):
+                yield item
+        except ProviderError as exc:
+            clean = redact_secrets(exc.message, self._secrets)
+            if clean != exc.message:
+                exc.message, exc.args = clean, (clean,)
+            raise
+        except Exception as exc:
+            text = f"{type(exc).__name__}: {exc}"
+            clean = redact_secrets(text, self._secrets)
+            if clean == text:
+                raise
+            raise ProviderError(clean) from None
 
 
 async def check_availability(family: str, settings: Settings) -> Availability:
