@@ -16,6 +16,7 @@ from state.auth import AuthState
 from state.compare import CompareState
 from state.history import HistoryState
 from state.projects import ProjectsState
+from state.session_guard import SessionBinding
 from state.share import SharePageState
 
 app = rx.App(
@@ -23,6 +24,8 @@ app = rx.App(
     api_transformer=create_api(runtime.current),
 )
 app.register_lifespan_task(runtime.running)
+# First, before any handler or hydrate: a tab's state belongs to the connection that proved its cookie.
+app.add_middleware(SessionBinding(), index=0)
 app.add_page(compare_page, route="/", title="Compare · LLM Dashboard", on_load=CompareState.load)
 app.add_page(compare_page, route="/compare", title="Compare · LLM Dashboard", on_load=CompareState.load)
 app.add_page(history_page, route="/history", title="History · LLM Dashboard", on_load=HistoryState.load)
