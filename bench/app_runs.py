@@ -144,6 +144,27 @@ def embedded_app(tmp: Path, embedded_workers: int, trace: bool = True) -> Iterat
         )
 
 
+FETCH_WAIT_PATCH = """\
+# Written by bench/app_runs.py for a what-if run: aiokafka consumers default to fetch_max_wait_ms={ms}.
+import aiokafka.consumer.consumer as _consumer
+
+_init = _consumer.AIOKafkaConsumer.__init__
+
+
+def _patched(self, *args, fetch_max_wait_ms={ms}, **kwargs):
+    _init(self, *args, fetch_max_wait_ms=fetch_max_wait_ms, **kwargs)
+
+
+_consumer.AIOKafkaConsumer.__init__ = _patched
+"""
+
+
+def _fetch_wait_patch(folder: Path, ms: int) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(FETCH_WAIT_PATCH.format(ms=int(ms)))
+    return os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH", "")) if p)
+
+
 @contextlib.contextmanager
 def kafka_stack(
     tmp: Path,
@@ -152,7 +173,11 @@ def kafka_stack(
     trace: bool = True,
     web_processes: int = 1,
     session_timeout_ms: int = 4000,
+    fetch_max_wait_ms: int | None = None,
 ) -> Iterator[AppUnderTest]:
+    """`fetch_max_wait_ms` (a what-if, not the app as shipped): every aiokafka consumer of the app
+    and the workers gets this fetch_max_wait_ms instead of aiokafka's default 500 (see
+    bench/kafka_fetch.py), through a sitecustomize module put on their PYTHONPATH."""
     from cryptography.fernet import Fernet
     from redis import Redis
 
@@ -163,8 +188,9 @@ def kafka_stack(
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     redis = Redis.from_url(REDIS_URL)
-    if redis.dbsize():
-        log(f"kafka: {REDIS_URL} is not empty ({redis.dbsize()} keys); it is flushed at the end")
+    if redis.dbsize():  # left over by an earlier run (a process still writing after the flush)
+        log(f"kafka: flushing {REDIS_URL} ({redis.dbsize()} keys left over)")
+        redis.flushdb()
     log(
         f"kafka: starting Tansu, a PostgreSQL database, {workers} worker(s) and the app (data dir {data_dir})"
     )
@@ -185,6 +211,8 @@ def kafka_stack(
             "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
             "WORKER_CONCURRENCY": str(worker_concurrency),
         }
+        if fetch_max_wait_ms is not None:
+            shared["PYTHONPATH"] = _fetch_wait_patch(data_dir / "what-if", fetch_max_wait_ms)
         env = worker_env(broker.bootstrap, database_url, f"b{tag}.", f"bench-{tag}", **shared)
         trace_paths = [data_dir / f"trace-worker-{i}.jsonl" for i in range(workers)]
         procs: list[WorkerProcess] = []
@@ -210,13 +238,15 @@ def kafka_stack(
             log_paths=[app_dir / "app.log", *(p.log_path for p in procs)],
             start_seconds=start_s,
             description=f"kafka: Tansu broker, {workers} worker process(es) (WORKER_CONCURRENCY="
-            f"{worker_concurrency}), PostgreSQL, Redis (Reflex state), {web_processes} web process(es)",
+            f"{worker_concurrency}), PostgreSQL, Redis (Reflex state), {web_processes} web process(es)"
+            + (f"; what-if: consumers' fetch_max_wait_ms={fetch_max_wait_ms}" if fetch_max_wait_ms else ""),
             config={
                 "workers": workers,
                 "worker_concurrency": worker_concurrency,
                 "web_processes": web_processes,
                 "kafka_request_partitions": int(env.get("KAFKA_REQUEST_PARTITIONS", "6")),
                 "bootstrap": broker.bootstrap,
+                "fetch_max_wait_ms": fetch_max_wait_ms or "aiokafka default (500)",
             },
             database_url=database_url,
             workers=procs,

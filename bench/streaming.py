@@ -89,6 +89,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="EMBEDDED_WORKERS, and WORKER_CONCURRENCY of each Kafka worker "
         "(default: enough for every pane of (1) at once, max 256)",
     )
+    parser.add_argument(
+        "--what-if-fetch-wait-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="also run the Kafka stack with every aiokafka consumer's fetch_max_wait_ms set to MS "
+        "(not the app as shipped: a diagnostic column, see bench/kafka_fetch.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the apps' data dirs and logs")
     parser.add_argument("--only", choices=["dom", "ws", "ttft"], action="append", help="run only these parts")
     return parser.parse_args(argv)
@@ -148,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     concurrency = args.workers or min(256, max(16, sessions * panes))
     modes = ["embedded", "kafka"] if args.mode == "both" else [args.mode]
+    what_if = args.what_if_fetch_wait_ms
+    if what_if is not None and args.mode != "embedded":
+        modes.append(f"kafka-fw{what_if}")
     tmp = Path(tempfile.mkdtemp(prefix="llmdash-bench-"))
     results: dict[str, Any] = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -178,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
                     starter = (
                         embedded_app(tmp, concurrency)
                         if mode == "embedded"
-                        else kafka_stack(tmp, KAFKA_WORKERS, concurrency)
+                        else kafka_stack(
+                            tmp / mode,
+                            KAFKA_WORKERS,
+                            concurrency,
+                            fetch_max_wait_ms=what_if if mode != "kafka" else None,
+                        )
                     )
                     with starter as app:
                         try:
@@ -198,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table.render())
     print()
+    if what_if is not None:
+        print(
+            f"kafka-fw{what_if}: the Kafka stack with every aiokafka consumer's fetch_max_wait_ms"
+            f" = {what_if} ms"
+            " (aiokafka's default is 500): a what-if, not the app as shipped"
+        )
     for mode, r in results["modes"].items():
         problems = r.get("app_log", {})
         if problems.get("problem_lines"):
