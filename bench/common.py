@@ -90,7 +90,9 @@ def trace_supported() -> bool:
 def app_log_problems(log_path: Path) -> list[str]:
     if not log_path.exists():
         return []
-    pattern = re.compile(r"Traceback|\bERROR\b|Exception|Error:|WARNING", re.IGNORECASE)
+    pattern = re.compile(
+        r"Traceback|\bERROR\b|Exception|Error:|WARNING|behind our position|held too long", re.IGNORECASE
+    )
     return [
         line.rstrip() for line in log_path.read_text(errors="replace").splitlines() if pattern.search(line)
     ]

@@ -196,4 +196,7 @@ def build_table(by_mode: dict[str, dict[str, Any]]) -> Table:
     _dom_rows(table, by_mode)
     _ws_rows(table, by_mode)
     _ttft_rows(table, by_mode)
+    for name in sorted({n for r in by_mode.values() for n in r.get("errors", {})}):
+        failed = {mode: r["errors"][name][:60] for mode, r in by_mode.items() if name in r.get("errors", {})}
+        table.add(f"{name} did not complete", failed, "", "FAIL")
     return table

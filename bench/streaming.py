@@ -42,6 +42,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def measure(app: AppUnderTest, browser: Browser, plan: dict[str, Any]) -> dict[str, Any]:
-    """Every part of the benchmark against one running app."""
+    """Every part of the benchmark against one running app.  A part that fails (say a pane that
+    never ends) is recorded under "errors" and shown in the table; the other parts still run."""
     results: dict[str, Any] = {"mode": app.description, "app_start_seconds": app.start_seconds, **app.config}
     parts = plan["parts"]
+
+    def attempt(name: str, run: Callable[[], Any], fallback: Callable[[str], Any]) -> Any:
+        try:
+            return run()
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
+            log(f"    {name} failed: {message}")
+            results.setdefault("errors", {})[name] = message
+            return fallback(message)
+
+    def dom_case(sessions: int, timeout_s: float, warmup: bool) -> dict[str, Any]:
+        return attempt(
+            f"(1) token-to-DOM, {sessions} session(s)",
+            lambda: bench_token_to_dom(
+                browser,
+                app.base,
+                app.trace_paths,
+                sessions,
+                plan["panes"],
+                plan["dom_tokens"],
+                timeout_s,
+                warmup,
+            ),
+            lambda message: {
+                "sessions": sessions,
+                "panes_per_session": plan["panes"],
+                "rendered": {"error": message[:60]},
+            },
+        )
+
     with httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers) as http:
         if "dom" in parts:
             dom: dict[str, Any] = {}
@@ -113,27 +145,35 @@ def measure(app: AppUnderTest, browser: Browser, plan: dict[str, Any]) -> dict[s
                 dom["skipped"] = "token-to-DOM: needs LLMDASH_TRACE_TOKENS support"
                 log(dom["skipped"])
             else:
-                panes, tokens, sessions = plan["panes"], plan["dom_tokens"], plan["sessions"]
-                dom["sessions_1"] = bench_token_to_dom(
-                    browser, app.base, app.trace_paths, 1, panes, tokens, timeout_s=60, warmup=True
-                )
-                dom["sessions_max"] = bench_token_to_dom(
-                    browser, app.base, app.trace_paths, sessions, panes, tokens, timeout_s=180
-                )
+                dom["sessions_1"] = dom_case(1, 60, True)
+                dom["sessions_max"] = dom_case(plan["sessions"], 180, False)
             results["token_to_dom"] = dom
         if "ws" in parts:
-            results["ws_bytes"] = bench_ws_bytes(browser, app.base, http, plan["ws_cases"], timeout_s=120)
+            results["ws_bytes"] = attempt(
+                "(2) WS bytes",
+                lambda: bench_ws_bytes(browser, app.base, http, plan["ws_cases"], timeout_s=120),
+                lambda _: [],
+            )
         if len(app.trace_paths) > 1:  # Kafka: did every worker process take runs?
             results["runs_per_worker"] = [len(read_trace(path)) for path in app.trace_paths]
             log(f"    runs per worker process so far: {results['runs_per_worker']}")
         if "ttft" in parts:
-            results["ttft"] = bench_ttft(http, plan["ttft_runs"], plan["ttft_warmup"], app.trace_paths)
+            results["ttft"] = attempt(
+                "(3) TTFT",
+                lambda: bench_ttft(http, plan["ttft_runs"], plan["ttft_warmup"], app.trace_paths),
+                lambda _: None,
+            )
     return results
 
 
 def log_report(app: AppUnderTest, keep: bool) -> dict[str, Any]:
     problems = [line for path in app.log_paths for line in app_log_problems(path)]
+    known = {
+        "kafka_rewinds_to_0": "behind our position",  # the web's consumer thought the broker lost a partition
+        "reflex_state_lock_held_too_long": "held too long",
+    }
     return {
+        **{name: sum(needle in line for line in problems) for name, needle in known.items()},
         "paths": [str(p) for p in app.log_paths] if keep else "(deleted; use --keep)",
         "problem_lines": len(problems),
         "excerpt": problems[:40],
@@ -224,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         problems = r.get("app_log", {})
         if problems.get("problem_lines"):
             print(
-                f"{mode} logs: {problems['problem_lines']} warning/error line(s);"
-                f" first: {problems['excerpt'][0][:200]}"
+                f"{mode} logs: {problems['problem_lines']} warning/error line(s), of which"
+                f" {problems['kafka_rewinds_to_0']} 'partition behind our position; reading it from 0'"
+                f" and {problems['reflex_state_lock_held_too_long']} 'Lock for token ... held too long';"
+                f" first: {problems['excerpt'][0][:160]}"
             )
     starts = ", ".join(
         f"{m} start {r.get('app_start_seconds', 0):.0f} s" for m, r in results["modes"].items()
