@@ -40,6 +40,14 @@ REDIS_URL = os.environ.get("LLMDASH_TEST_SECURITY_REDIS_URL", "redis://127.0.0.1
 HOSTILE_MODEL = "openai-compatible:hostile/evil"
 
 
+LOGGING_SETUP = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+for name in ("backend", "workers", "state", "openai", "anthropic", "httpx", "httpcore", "langchain_core"):
+    logging.getLogger(name).setLevel(logging.DEBUG)
+"""
+
+
 @dataclass
 class LiveApp:
     url: str
@@ -73,6 +81,11 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     }
     tmp = tmp_path_factory.mktemp("security-app")
     data_dir = tmp / "data"
+    # Production sends Python's logging somewhere; here to the app's log, talkative where secrets
+    # could slip in (the provider SDKs, HTTP clients, our own code), so the scan reads all of it.
+    site = tmp / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(LOGGING_SETUP)
     redis = Redis.from_url(REDIS_URL)
     hostile = FakeLLMServer(reply=HOSTILE_REPLY, openai_models=["evil"], api_key=secrets["endpoint key"])
     hostile.start()
@@ -97,6 +110,9 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
                 "RATE_LIMIT_REQUESTS_PER_MINUTE": "0",
                 "RATE_LIMIT_TOKENS_PER_DAY": "0",
                 "GRANIAN_WORKERS": "1",
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")])),
+                # Info, not the default warning: the scan reads what a production log keeps.
+                "REFLEX_LOGLEVEL": "info",
                 # A build directory of its own: never rewrite the checkout's .web under another app.
                 "REFLEX_WEB_WORKDIR": str(tmp / "web"),
                 "REFLEX_STATES_WORKDIR": str(tmp / "states"),

@@ -1,0 +1,132 @@
+"""After runs that failed because providers refused (and echoed) the keys, after keys were
+typed into the Settings page and passwords into the login form, no provider key,
+password or ENCRYPTION_KEY appears in the app's log, in any text column or the raw
+file of the database, in any Redis key or value, or in any state delta a browser
+received. Session and API tokens appear only where they must: in their own tab's deltas
+(the cookie and the shown-once token) and in that tab's Reflex state in Redis (see
+SECURITY.md); never in the log, the database (hashes only) or another tab.
+
+Field class: credential exposure in logs, caches and client payloads (LiteLLM advisories:
+keys in logs, in the proxy's cache and in error responses; Langfuse and Dify: provider
+credentials returned to the browser; Open WebUI: tokens in WebSocket payloads).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from redis import Redis
+
+from tests.security.live_app import LiveApp, Scenario
+
+pytestmark = [pytest.mark.redis]
+
+# Never anywhere, under any circumstance.
+NEVER = (
+    "ENCRYPTION_KEY",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "endpoint key",
+    "ada password",
+    "eve password",
+    "wrong password",
+    "ada's own OpenAI key",
+    "deployment Anthropic key",
+)
+
+
+def _found(text: str, secrets: dict[str, str], names: tuple[str, ...] | list[str]) -> list[str]:
+    return [name for name in names if secrets[name] in text]
+
+
+def _tokens(app: LiveApp, scenario: Scenario) -> dict[str, str]:
+    return {
+        "ada session": app.ada.session_token,
+        "eve session": app.eve.session_token,
+        "ada api token": app.ada.api_token,
+        "eve api token": app.eve.api_token,
+        "ada api token made on the page": scenario.ada_new_api_token,
+    }
+
+
+def test_the_refused_keys_were_really_presented_and_echoed(live_app: LiveApp, scenario: Scenario) -> None:
+    """Otherwise the scan below would prove nothing: each key reached a provider that echoed it."""
+    presented = set(live_app.echoed)
+    for name in ("OPENAI_API_KEY", "ada's own OpenAI key", "deployment Anthropic key"):
+        assert live_app.secrets[name] in presented, name
+
+
+def test_no_secret_in_the_app_log(live_app: LiveApp, scenario: Scenario) -> None:
+    log = live_app.log()
+    assert len(log) > 1_000  # the app did log (requests, runs, refusals)
+    assert _found(log, live_app.secrets, NEVER) == []
+    tokens = _tokens(live_app, scenario)
+    assert [name for name, value in tokens.items() if value in log] == []
+    files = [p for p in live_app.data_dir.iterdir() if p.is_file()]
+    for path in [p for p in files if not p.name.startswith("dashboard.db")]:
+        text = path.read_bytes().decode(errors="replace")
+        assert _found(text, live_app.secrets, NEVER) == [], path.name
+
+
+def test_no_secret_in_any_database_column_or_page(live_app: LiveApp, scenario: Scenario) -> None:
+    tokens = _tokens(live_app, scenario)
+    with sqlite3.connect(f"file:{live_app.database}?mode=ro", uri=True) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        cells = 0
+        for table in tables:
+            columns = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
+            for column in columns:
+                for (value,) in db.execute(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"'):
+                    if value is None:
+                        continue
+                    cells += 1
+                    assert _found(value, live_app.secrets, NEVER) == [], (table, column)
+                    assert [n for n, t in tokens.items() if t in value] == [], (table, column)
+    assert cells > 100
+    raw = b"".join(
+        p.read_bytes() for p in live_app.data_dir.iterdir() if p.name.startswith("dashboard.db")
+    ).decode("latin-1")
+    assert _found(raw, live_app.secrets, NEVER) == []
+    assert [n for n, t in tokens.items() if t in raw] == []
+
+
+def test_no_secret_in_redis(live_app: LiveApp, scenario: Scenario) -> None:
+    redis = Redis.from_url(live_app.redis_url)
+    tokens = _tokens(live_app, scenario)
+    app_prefix = f"llmdash-sec:{live_app.tag}:".encode()
+    keys = list(redis.scan_iter(count=500))
+    assert keys, "the app kept nothing in Redis: the scan would prove nothing"
+    token_holders: set[bytes] = set()
+    for key in keys:
+        kind = redis.type(key).decode()
+        if kind == "string":
+            values = [redis.get(key) or b""]
+        elif kind == "hash":
+            values = [b"".join(k + v for k, v in redis.hgetall(key).items())]
+        elif kind == "list":
+            values = list(redis.lrange(key, 0, -1))
+        elif kind in ("set",):
+            values = list(redis.smembers(key))
+        elif kind == "zset":
+            values = [m for m, _ in redis.zrange(key, 0, -1, withscores=True)]
+        else:
+            values = []
+        text = (key + b"".join(values)).decode("latin-1")
+        assert _found(text, live_app.secrets, NEVER) == [], key
+        if any(t in text for t in tokens.values()):
+            token_holders.add(key)
+    redis.close()
+    # The app's own keys (cache, limits, throttle) never hold a session or API token; Reflex's
+    # state of a signed-in tab does hold its session cookie's value (documented in SECURITY.md).
+    assert not [k for k in token_holders if k.startswith(app_prefix)]
+
+
+def test_no_secret_in_any_delta_and_no_token_in_another_tab(live_app: LiveApp, scenario: Scenario) -> None:
+    tokens = _tokens(live_app, scenario)
+    assert len(live_app.tabs) >= 3
+    for whose, tab in live_app.tabs:
+        text = tab.text()
+        assert _found(text, live_app.secrets, NEVER) == [], whose
+        foreign = [n for n, t in tokens.items() if t in tab.served_text() and not n.startswith(whose)]
+        assert foreign == [], (whose, foreign)

@@ -1,0 +1,117 @@
+"""With the Kafka queue, a run that a provider refuses (echoing the key) leaves no provider
+key and no ENCRYPTION_KEY on any topic (requests, events, cancellations, dead letters,
+heartbeats) nor in the worker process's debug log. Workers read stored keys from the
+database; the queue carries only ids, the prompt and the (scrubbed) outcome.
+
+Field class: secrets in message queues and worker logs (LiteLLM advisories on keys in
+logs and spend/queue payloads; Langfuse and Dify worker payloads carrying credentials).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from cryptography.fernet import Fernet
+
+from backend.runtime import running
+from backend.settings import Settings
+from tests.backend.runtime_support import make_settings, owner, wait_until_final
+from tests.db_support import make_database_url
+from tests.security.echo_provider import echoing_provider
+from tests.security.live_app import LOGGING_SETUP
+from tests.support.kafka_workers import WorkerProcess, worker_env
+from tests.support.tansu import Tansu
+
+pytestmark = pytest.mark.postgres
+
+
+async def _every_record(settings: Settings, topics: list[str], timeout_s: float = 15.0) -> list[bytes]:
+    """Keys, values and headers of every record on the topics, from the beginning."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[bytes] = []
+    try:
+        deadline, idle_since = time.monotonic() + timeout_s, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - idle_since < 3.0:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                idle_since = time.monotonic()
+                for r in records:
+                    found.append(
+                        (r.key or b"") + (r.value or b"") + b"".join(k.encode() + v for k, v in r.headers)
+                    )
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_no_key_on_any_topic_or_in_the_worker_log(tansu: Tansu, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:10]
+    env_key, user_key = f"sk-env-kafka-{tag}-SECRET", f"sk-user-kafka-{tag}-SECRET"
+    encryption_key = Fernet.generate_key().decode()
+    prefix, group = f"sec{tag}.", f"sec-workers-{tag}"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(LOGGING_SETUP)
+    with echoing_provider() as (echo_url, presented), make_database_url("postgresql", tmp_path) as url:
+        provider_settings = {"openai_base_url": f"{echo_url}/v1", "openai_api_key": env_key}
+        settings = make_settings(
+            url,
+            tmp_path,
+            kafka_bootstrap_servers=tansu.bootstrap,
+            kafka_topic_prefix=prefix,
+            kafka_worker_group=group,
+            kafka_session_timeout_ms=4000,
+            kafka_heartbeat_interval_ms=500,
+            encryption_key=encryption_key,
+            rate_limit_requests_per_minute=0,
+            rate_limit_tokens_per_day=0,
+            **provider_settings,
+        )
+        env = worker_env(
+            tansu.bootstrap,
+            url,
+            prefix,
+            group,
+            ENCRYPTION_KEY=encryption_key,
+            OPENAI_BASE_URL=f"{echo_url}/v1",
+            OPENAI_API_KEY=env_key,
+            LOG_LEVEL="DEBUG",
+            PYTHONPATH=str(site),
+        )
+        worker = WorkerProcess(env, tmp_path / "worker.log")
+        try:
+            async with running(settings) as rt:
+                ada, eve = await owner(rt, "ada@example.org"), await owner(rt, "eve@example.org")
+                await rt.credentials.save(ada, "openai", user_key)
+                body = {"prompt": "hello", "panes": [{"model": "openai:gpt-4o-mini"}]}
+                ids = [(await rt.comparisons.create(who, body)).id for who in (ada, eve)]
+                for comparison_id in ids:
+                    final = await wait_until_final(rt.comparisons, comparison_id, timeout=90)
+                    assert [r.status for r in final.runs] == ["error"]
+                    assert env_key not in final.runs[0].error and user_key not in final.runs[0].error
+                topics = [f"{prefix}{t}" for t in ("requests", "events", "cancellations", "dead-letter")]
+                topics += [f"{prefix}heartbeats", f"{prefix}epoch"]
+                records = await _every_record(settings, topics)
+        finally:
+            assert worker.terminate() == 0
+        assert {env_key, user_key} <= set(presented), "the provider never saw the keys: nothing was tested"
+    assert len(records) >= 6  # two requests, started and final events, heartbeats
+    everything = b"\n".join(records)
+    assert b"hello" in everything  # the scan reads the real payloads
+    for secret in (env_key, user_key, encryption_key):
+        assert secret.encode() not in everything
+    log = worker.log()
+    assert "DEBUG" in log and len(log) > 1_000
+    for secret in (env_key, user_key, encryption_key):
+        assert secret not in log
