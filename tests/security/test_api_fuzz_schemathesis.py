@@ -11,7 +11,7 @@ APIs). Bounded: at most EXAMPLES cases per operation and mode, no shrinking, a f
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +89,9 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_no_generated_request_gets_a_server_error(target: Target, operation: str) -> None:
+def test_no_generated_request_gets_a_server_error(
+    target: Target, operation: str, record_property: Callable[[str, object], None]
+) -> None:
     method, path = operation.split(" ", 1)
     api_operation = target.schema[path][method]
     failures: list[str] = []
@@ -125,5 +127,6 @@ def test_no_generated_request_gets_a_server_error(target: Target, operation: str
             assert mode is GenerationMode.NEGATIVE, f"no valid case could be generated for {operation}"
 
     target.calls += tried
+    record_property("cases_tried", tried)  # for scripts/security-report
     assert tried >= 1, f"no case was generated for {operation}"
     assert not failures, "\n".join(failures[:5])
