@@ -26,7 +26,11 @@ CPU use of each component (web process, each worker, Tansu, this database's
 PostgreSQL backends, Redis, this client) is sampled from /proc over each
 window, in cores (1.0 = one core busy throughout), to show which one saturates.
 The machine has 2 cores, shared with anything else running at the time.
-Writes bench/results/throughput.json.
+It also counts, from the Kafka stack's logs, how often a consumer rewound a
+partition to offset 0 (backend/queue/kafka.py takes a partition whose end
+offset is below its position for one a restarted broker lost), how many
+replayed requests the workers skipped as already final, and how many runs a
+worker started more than once.  Writes bench/results/throughput.json.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import asyncio
 import os
 import platform
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -58,6 +63,22 @@ FINAL = ("done", "error", "cancelled")
 WORKER_RUN_LINE = re.compile(r"run \S+ attempt \d+: simulated:")
 
 
+def log_counts(app: AppUnderTest) -> dict[str, int]:
+    """Kafka stack: how often a consumer rewound a partition to 0 (it took the broker for restarted),
+    and how many redelivered requests the workers skipped as already final, so far."""
+    workers = "".join(w.log() for w in app.workers)
+    app_log = (
+        (app.log_paths[0].read_text(errors="replace") if app.log_paths[0].exists() else "")
+        if app.workers
+        else ""
+    )
+    return {
+        "worker_rewinds_to_0": workers.count("behind our position"),
+        "web_rewinds_to_0": app_log.count("behind our position"),
+        "requests_skipped_as_final": workers.count("already final; skipping"),
+    }
+
+
 def runs_started(app: AppUnderTest) -> list[int]:
     """Runs each worker process has logged starting so far."""
     return [len(WORKER_RUN_LINE.findall(w.log())) for w in app.workers]
@@ -76,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", default="1,2", help="Kafka worker counts to measure (1,2)")
     parser.add_argument("--web-processes", type=int, default=1, help="GRANIAN_WORKERS of the Kafka app (1)")
+    parser.add_argument("--keep", action="store_true", help="keep the data dirs and logs")
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded reference")
     return parser.parse_args(argv)
 
@@ -182,6 +204,7 @@ def one_round(
     runs = k * panes
     already, _ = final_count(engine)
     started_before = runs_started(app)
+    logs_before = log_counts(app)
     meter = CpuMeter(cpu_groups(app))
     if drain:
         for w in app.workers:
@@ -204,6 +227,7 @@ def one_round(
     cpu = meter.stop(seen)
     done = final - already
     per_worker = [b - a for a, b in zip(started_before, runs_started(app), strict=True)]
+    logs = {k: v - logs_before[k] for k, v in log_counts(app).items()}
     result = {
         "kind": "drain" if drain else "end to end",
         "runs": runs,
@@ -216,6 +240,8 @@ def one_round(
         "runs_per_s": done / (seen - start) if seen > start else None,
         "runs_per_s_p10_p90_finished_at": finish_spread(engine, done),
         "runs_per_worker": per_worker,
+        "provider_calls_beyond_one_per_run": sum(per_worker) - done if per_worker else 0,
+        **logs,
         "cpu_cores": cpu,
     }
     if submit_cpu is not None:
@@ -224,7 +250,13 @@ def one_round(
     log(
         f"    {result['kind']}: {done}/{runs} runs final ({bad} not done) in {result['seconds']:.2f} s ="
         f" {result['runs_per_s'] or 0:.1f} runs/s (POSTs took {result['submit_seconds']:.2f} s);"
-        + (f" runs per worker {per_worker};" if per_worker else "")
+        + (
+            f" runs started per worker {per_worker}, rewinds to 0 {logs['worker_rewinds_to_0']} (workers)"
+            f" / {logs['web_rewinds_to_0']} (web),"
+            f" {logs['requests_skipped_as_final']} replayed requests skipped;"
+            if per_worker
+            else ""
+        )
         + f" busiest: {busiest[1]} {busiest[0]:.2f} cores, machine {cpu['machine (all processes)']:.2f} of 2"
     )
     return result
@@ -341,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         results["verdict"] = verdict_lines(setups)
         results["total_seconds"] = time.monotonic() - started
         out = write_results("throughput.json", results)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     print()
     print(render(setups))
     print()
