@@ -36,6 +36,7 @@ from workers.runner import RunFilter, Worker
 log = logging.getLogger("workers")
 
 SHUTDOWN_GRACE_S = 20.0
+REPUBLISH_FINALS_S = 30.0  # after the broker lost its state, finals published this recently go out again
 
 
 def make_should_run(db: Database) -> RunFilter:
@@ -97,6 +98,9 @@ async def serve(settings: Settings) -> int:
         should_run=make_should_run(db),
         credentials=CredentialLookup(db, box).for_task,
     )
+    # The broker came back without its state: final events it acknowledged just before we noticed
+    # may be gone (Tansu on memory storage even acknowledges messages for topics not re-created yet).
+    broker.on_lost_state = lambda lost_at: worker.republish_finals(lost_at - REPUBLISH_FINALS_S)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -59,6 +60,7 @@ RunFilter = Callable[[RunTask], Awaitable[bool]]
 # no provider serves the model, or the provider kept failing after the bounded retries.
 POISON_ERROR_KINDS = frozenset({"unknown_model", "rate_limit", "timeout", "unavailable"})
 FinalStatus = Literal["done", "error", "cancelled"]
+RECENT_FINALS = 2_000  # final events this worker published lately, kept to answer redeliveries
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,10 @@ class Worker:
         self._credentials = credentials
         self._closing = False
         self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+        # Finished here lately: a redelivery of one of these (a rebalance re-reads uncommitted
+        # requests; a broker that lost its state gets lost runs queued again) publishes the same
+        # final event again instead of calling the provider a second time.
+        self._recent_finals: OrderedDict[tuple[str, int], tuple[float, FinalEvent]] = OrderedDict()
         self._publishing: set[asyncio.Future[None]] = set()
         trace_path = os.environ.get("LLMDASH_TRACE_TOKENS", "")
         self._trace = _TokenTrace(trace_path) if trace_path else None
@@ -154,12 +160,37 @@ class Worker:
 
     async def _publish_and_ack(self, final: FinalEvent, delivery: Delivery) -> None:
         await self._broker.publish(final)
+        self._remember_final(final)
         await delivery.ack()
+
+    def _remember_final(self, final: FinalEvent) -> None:
+        self._recent_finals[(final.run_id, final.attempt)] = (time.monotonic(), final)
+        while len(self._recent_finals) > RECENT_FINALS:
+            self._recent_finals.popitem(last=False)
+
+    async def republish_finals(self, since: float) -> int:
+        """Publish again the final events published since `since` (monotonic): the broker lost
+        its state, and what it acknowledged around its restart may be gone (the event pump
+        saves a final record once, whatever the repeats)."""
+        finals = [final for at, final in list(self._recent_finals.values()) if at >= since]
+        for final in finals:
+            await self._broker.publish(final)
+        if finals:
+            log.warning("the broker lost its state: published %d recent final events again", len(finals))
+        return len(finals)
 
     async def _handle(self, delivery: Delivery) -> None:
         task = delivery.task
         if not await self._should_run(task):  # a redelivered task whose run already finished
             log.info("run %s attempt %d is already final; skipping it", task.run_id, task.attempt)
+            await delivery.ack()
+            return
+        ended = self._recent_finals.get((task.run_id, task.attempt), (0.0, None))[1]
+        if ended is not None:  # ended here, not saved yet (or its final event was lost): say it again
+            log.info(
+                "run %s attempt %d ended here already; publishing its final again", task.run_id, task.attempt
+            )
+            await self._broker.publish(ended)
             await delivery.ack()
             return
         log.info("run %s attempt %d: %s", task.run_id, task.attempt, task.model)
@@ -168,6 +199,7 @@ class Worker:
         if self._closing and final.status == "cancelled":
             return  # cut off by shutdown: not the user's stop, so another worker redoes it
         await self._broker.publish(final)
+        self._remember_final(final)
         if (
             delivery.dead_letter is not None
             and final.status == "error"

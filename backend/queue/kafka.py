@@ -14,9 +14,11 @@ comparison and run so a comparison's panes spread over partitions), `events`
   requests go to the dead-letter topic and are committed.
 - Recovery: producing retries with backoff; a watchdog re-creates missing topics
   (a restarted broker with memory storage loses them) and re-reads a tailed topic
-  from its start when its partitions changed or its end moved back behind our
-  position (Tansu then returns empty fetches, not OFFSET_OUT_OF_RANGE).  The
-  worker group rejoins and re-reads uncommitted requests by itself.
+  from its start when its partitions changed, the broker's epoch marker changed (it
+  lost its state) or the partition is empty behind our position (Tansu then returns
+  empty fetches, not OFFSET_OUT_OF_RANGE).  The worker group rejoins and re-reads
+  uncommitted requests by itself.  Requests and final events the broker lost with
+  its state are the app's to queue again (`on_lost_state`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -42,6 +44,7 @@ from backend.settings import Settings
 log = logging.getLogger(__name__)
 
 Role = Literal["web", "worker"]
+_Offset = tuple[TopicPartition, int, OffsetTracker]  # a request: partition, offset, tracker it was added to
 SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
 
 
@@ -57,7 +60,8 @@ class KafkaBroker:
         self._cancels: AIOKafkaConsumer | None = None
         self._requests: AIOKafkaConsumer | None = None
         self._trackers: dict[TopicPartition, OffsetTracker] = {}
-        self._inflight: dict[tuple[str, int], list[tuple[TopicPartition, int]]] = {}
+        # (run, attempt) -> where its request(s) sit: partition, offset and the tracker they were added to
+        self._inflight: dict[tuple[str, int], list[_Offset]] = {}
         self._waiters: dict[tuple[str, int], asyncio.Event] = {}
         self._ensure_lock = asyncio.Lock()
         self._ensured_at = 0.0
@@ -67,7 +71,13 @@ class KafkaBroker:
         self._tails: list[tuple[AIOKafkaConsumer, str]] = []
         self._epoch_reader: AIOKafkaConsumer | None = None
         self._epoch: bytes | None = None
+        self._epoch_lock = asyncio.Lock()  # one reader of the epoch marker at a time
+        self._lost_state_unseen_by_group = False  # worker: the next assignment must ignore commits
         self._background: list[asyncio.Task[None]] = []
+        # Called (with the monotonic time) when the broker is found to have lost its state, to
+        # send again what was lost with it: the web side queues silent runs again
+        # (ComparisonService.requeue_lost), a worker publishes its recent final events again.
+        self.on_lost_state: Callable[[float], Awaitable[object]] | None = None
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -138,19 +148,22 @@ class KafkaBroker:
         with new, empty topics, and messages produced since may sit at offsets our
         consumers already passed.  A changed marker is the one reliable sign of that.
         """
-        tp = TopicPartition(self.topics.epoch, 0)
-        if self._epoch_reader is None:
-            self._epoch_reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-            await self._epoch_reader.start()
-            self._consumers.append(self._epoch_reader)
-            self._epoch_reader.assign([tp])
-        for _ in range(2):
-            self._epoch_reader.seek(tp, 0)
-            batch = await self._epoch_reader.getmany(tp, timeout_ms=1000, max_records=1)
-            if batch.get(tp):
-                return bytes(batch[tp][0].value or b"")
-            await self._send(self.topics.epoch, uuid.uuid4().hex.encode(), key="epoch")
-        raise KafkaError("the epoch marker could not be read back")
+        async with self._epoch_lock:
+            tp = TopicPartition(self.topics.epoch, 0)
+            if self._epoch_reader is None:
+                self._epoch_reader = AIOKafkaConsumer(
+                    bootstrap_servers=self._bootstrap, enable_auto_commit=False
+                )
+                await self._epoch_reader.start()
+                self._consumers.append(self._epoch_reader)
+                self._epoch_reader.assign([tp])
+            for _ in range(2):
+                self._epoch_reader.seek(tp, 0)
+                batch = await self._epoch_reader.getmany(tp, timeout_ms=1000, max_records=1)
+                if batch.get(tp):
+                    return bytes(batch[tp][0].value or b"")
+                await self._send(self.topics.epoch, uuid.uuid4().hex.encode(), key="epoch")
+            raise KafkaError("the epoch marker could not be read back")
 
     async def _check_topics(self) -> None:
         """Notice a broker that lost its topics (restart) and put everything back on track."""
@@ -165,8 +178,13 @@ class KafkaBroker:
         if epoch != self._epoch:
             log.warning("the Kafka broker lost its state (restarted); reading every topic again from 0")
             self._epoch = epoch
+            self._lost_state_unseen_by_group = self._role == "worker"
             await client.force_metadata_update()  # partitions may differ on the new broker
             self._rewind_all(cluster)
+            if self.on_lost_state is not None:
+                self._background.append(
+                    asyncio.create_task(self._recover(self.on_lost_state, time.monotonic()))
+                )
             return
         for consumer, topic in self._tails:
             tps = {TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()}
@@ -182,6 +200,13 @@ class KafkaBroker:
         if self._requests is not None and self._requests.assignment():
             await _rewind_if_truncated(self._requests, set(self._requests.assignment()))
 
+    @staticmethod
+    async def _recover(hook: Callable[[float], Awaitable[object]], lost_at: float) -> None:
+        try:
+            await hook(lost_at)
+        except Exception:
+            log.exception("could not queue again what the broker lost")
+
     def _rewind_all(self, cluster: Any) -> None:
         """Read everything again from offset 0: replays are harmless (the hub drops duplicate
         chunks, the pump saves a final record once, workers skip finished runs)."""
@@ -193,6 +218,9 @@ class KafkaBroker:
                     consumer.seek(tp, 0)
         if self._requests is not None:
             for tp in self._requests.assignment():
+                # Requests fetched before the restart still run (the broker lost them), but their
+                # offsets are of the old log: a fresh tracker keeps them from being committed.
+                self._trackers[tp] = OffsetTracker()
                 self._requests.seek(tp, 0)
 
     # --- producing -------------------------------------------------------------------
@@ -288,23 +316,59 @@ class KafkaBroker:
         self._paused = True
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
+        """Requests, one at a time, as the worker takes them.
+
+        A separate task polls the consumer, so it keeps polling while the worker is busy (all
+        its slots streaming, the next delivery waiting): a consumer that goes longer than
+        KAFKA_MAX_POLL_INTERVAL_MS without polling is expelled from the group, its partitions
+        and uncommitted runs go to another worker, and those runs are called twice.  While
+        fetched requests wait here, their partitions are paused, so polling fetches no more.
+        """
         consumer = self._requests_consumer()
         await consumer.start()
         self._consumers.append(consumer)
+        ready: asyncio.Queue[tuple[TopicPartition, Any, OffsetTracker]] = asyncio.Queue()
+        poller = asyncio.create_task(self._poll_requests(consumer, ready), name="kafka-requests")
+        try:
+            while True:
+                if self._paused:
+                    await asyncio.sleep(3600)
+                    continue
+                taking = asyncio.ensure_future(ready.get())
+                await asyncio.wait({taking, poller}, return_when=asyncio.FIRST_COMPLETED)
+                if not taking.done():
+                    taking.cancel()
+                    poller.result()  # the poller failed: raise its error here
+                    return
+                tp, record, tracker = taking.result()
+                if self._paused or tracker.revoked:
+                    continue  # revoked meanwhile: its new owner fetches it again
+                delivery = await self._delivery(tp, record, tracker)
+                if delivery is not None:
+                    yield delivery
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await poller
+
+    async def _poll_requests(
+        self, consumer: AIOKafkaConsumer, ready: asyncio.Queue[tuple[TopicPartition, Any, OffsetTracker]]
+    ) -> None:
         while True:
-            if self._paused:
-                await asyncio.sleep(3600)
-                continue
-            batches = await consumer.getmany(timeout_ms=1000, max_records=50)
+            waiting = self._paused or not ready.empty()
+            assignment = consumer.assignment()
+            if waiting:
+                consumer.pause(*assignment)
+            elif consumer.paused():
+                consumer.resume(*consumer.paused())
+            batches = await consumer.getmany(timeout_ms=200 if waiting else 1000, max_records=50)
             for tp, records in batches.items():
+                tracker = self._trackers.get(tp)
                 for record in records:
-                    tracker = self._trackers.get(tp)
-                    if self._paused or tracker is None or tp not in consumer.assignment():
+                    if tracker is None or tracker.revoked or tp not in consumer.assignment():
                         break  # revoked meanwhile: its new owner fetches it again
                     tracker.add(record.offset)
-                    delivery = await self._delivery(tp, record)
-                    if delivery is not None:
-                        yield delivery
+                    ready.put_nowait((tp, record, tracker))
 
     def _requests_consumer(self) -> AIOKafkaConsumer:
         s = self._settings
@@ -315,6 +379,7 @@ class KafkaBroker:
             auto_offset_reset="earliest",
             session_timeout_ms=s.kafka_session_timeout_ms,
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+            max_poll_interval_ms=s.kafka_max_poll_interval_ms,
             rebalance_timeout_ms=s.kafka_session_timeout_ms,
             metadata_max_age_ms=5000,
         )
@@ -322,20 +387,20 @@ class KafkaBroker:
         self._requests = consumer
         return consumer
 
-    async def _delivery(self, tp: TopicPartition, record: Any) -> Delivery | None:
+    async def _delivery(self, tp: TopicPartition, record: Any, tracker: OffsetTracker) -> Delivery | None:
         source = f"{tp.topic}/{tp.partition}/{record.offset}"
         try:
             task = RunTask.from_bytes(record.value)
         except ValueError as exc:
             log.error("dead-lettering unparseable request %s: %s", source, exc)
             await self.dead_letter(record.value or b"", f"unparseable request: {exc}", source)
-            await self._complete([(tp, record.offset)])
+            await self._complete([(tp, record.offset, tracker)])
             return None
         key = (task.run_id, task.attempt)
         if key in self._inflight:  # redelivered while this process still runs it
-            self._inflight[key].append((tp, record.offset))
+            self._inflight[key].append((tp, record.offset, tracker))
             return None
-        self._inflight[key] = [(tp, record.offset)]
+        self._inflight[key] = [(tp, record.offset, tracker)]
         self._waiters[key] = asyncio.Event()
 
         async def ack() -> None:
@@ -347,39 +412,81 @@ class KafkaBroker:
 
         return Delivery(task=task, ack=ack, dead_letter=dead_letter)
 
-    async def _complete(self, offsets: list[tuple[TopicPartition, int]]) -> None:
+    async def _complete(self, offsets: list[_Offset]) -> None:
         commits: dict[TopicPartition, int] = {}
-        for tp, offset in offsets:
-            tracker = self._trackers.get(tp)
-            commit = tracker.complete(offset) if tracker is not None else None
-            if commit is not None:
+        for tp, offset, tracker in offsets:
+            commit = tracker.complete(offset)
+            # Only the tracker of the partition's current assignment commits: one from before a
+            # rebalance or a broker restart counts offsets that mean nothing now.
+            if commit is not None and self._trackers.get(tp) is tracker:
                 commits[tp] = commit
         if commits and self._requests is not None:
+            if not await self._same_epoch():
+                # The broker lost its state since these offsets were read: committing them into
+                # the new log (Tansu accepts it) would make the group skip its first messages.
+                log.warning("not committing %s: the broker lost its state meanwhile", commits)
+                return
             try:
                 await self._requests.commit(commits)
             except Exception as exc:  # rebalanced meanwhile: the new owner will skip or redo it
                 log.warning("could not commit %s: %r", commits, exc)
+
+    async def _same_epoch(self, timeout_s: float = 5.0) -> bool:
+        """Whether the broker still has the state we follow (False when it cannot tell)."""
+        try:
+            return await asyncio.wait_for(self._current_epoch(), timeout_s) == self._epoch
+        except Exception:
+            return False
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        """New request partitions: fresh offset trackers and, right after the broker lost its
+        state, reading from 0 rather than from the committed offsets.  A worker that finished a
+        run in the moment between the broker's restart and noticing it committed an offset of
+        the old log into the new one (Tansu accepts commits for a group it no longer knows);
+        starting there would skip every request queued since the restart."""
+        for tp in partitions:
+            self._trackers[tp] = OffsetTracker()
+        if not partitions or self._requests is None:
+            return
+        if self._lost_state_unseen_by_group or not await self._same_epoch():
+            log.warning(
+                "the broker lost its state: reading request partitions %s from 0", _partition_list(partitions)
+            )
+            for tp in partitions:
+                self._requests.seek(tp, 0)
+            self._lost_state_unseen_by_group = False
 
     async def drain(self, partitions: set[TopicPartition], timeout_s: float) -> None:
         """Give in-flight runs of partitions being revoked a moment to finish (then they are redone)."""
         waiting = [
             self._waiters[key].wait()
             for key, where in self._inflight.items()
-            if key in self._waiters and any(tp in partitions for tp, _ in where)
+            if key in self._waiters and any(tp in partitions for tp, _, _ in where)
         ]
         if waiting:
             await asyncio.wait([asyncio.ensure_future(w) for w in waiting], timeout=timeout_s)
         for tp in partitions:
-            self._trackers.pop(tp, None)
+            tracker = self._trackers.pop(tp, None)
+            if tracker is not None:
+                tracker.revoked = True
 
 
 async def _rewind_if_truncated(consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
-    """A partition whose end is behind our position was lost (broker restarted with memory
-    storage); Tansu answers such fetches with nothing rather than OFFSET_OUT_OF_RANGE."""
+    """A partition that is empty while we have read past its start was lost (broker restarted
+    with memory storage); Tansu answers fetches there with nothing, not OFFSET_OUT_OF_RANGE.
+
+    Only an empty partition counts: a restart is caught by the epoch marker, this is the fallback.
+    Comparing the end with our position in general is not reliable: Tansu reports the base
+    offset of a partition's last batch plus one as its end (after a batch of 3 records at
+    offsets 1..3 the end reads 2, not 4), so a healthy consumer that has read everything sits
+    "past the end" whenever the last batch held several records, and re-read the whole topic."""
+    positions = {tp: await consumer.position(tp) for tp in tps}
     ends = await consumer.end_offsets(sorted(tps))
     for tp in tps:
-        if ends[tp] < await consumer.position(tp):
-            log.warning("%s is behind our position (broker restarted?); reading it from 0", tp)
+        if ends[tp] == 0 < positions[tp]:
+            log.warning(
+                "%s is empty, we were at %d (broker restarted?); reading it from 0", tp, positions[tp]
+            )
             consumer.seek(tp, 0)
 
 
@@ -388,8 +495,14 @@ class _Rebalance(ConsumerRebalanceListener):
         self._broker = broker
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if revoked:
+            log.info("request partitions revoked: %s", _partition_list(revoked))
         await self._broker.drain(set(revoked), self._broker._settings.kafka_session_timeout_ms / 2000)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        for tp in assigned:
-            self._broker._trackers[tp] = OffsetTracker()
+        log.info("request partitions assigned: %s", _partition_list(assigned))
+        await self._broker.assigned(set(assigned))
+
+
+def _partition_list(tps: set[TopicPartition]) -> str:
+    return ",".join(str(tp.partition) for tp in sorted(tps)) or "none"

@@ -14,6 +14,7 @@ from __future__ import annotations
 class OffsetTracker:
     def __init__(self) -> None:
         self._pending: dict[int, bool] = {}  # offset -> done, in delivery (ascending) order
+        self.revoked = False  # its partition went to another consumer: its requests are theirs now
 
     def __contains__(self, offset: int) -> bool:
         return offset in self._pending

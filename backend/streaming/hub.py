@@ -36,6 +36,7 @@ class LiveRun:
     saved: bool = False
     gapped: bool = False  # first seen mid-stream (another replica's run): text unknown until final
     resets: int = 0  # bumped when the text restarts (redelivered task) or is replaced by the final event
+    seen_at: float = 0.0  # monotonic time of its latest event (0: none yet)
 
     @property
     def text(self) -> str:
@@ -105,6 +106,7 @@ class RunHub:
             return None
         if event.attempt > live.attempt:  # another backend started a newer attempt
             live = self.track(event.run_id, event.attempt)
+        live.seen_at = time.monotonic()
         if live.is_final:
             return None
         if isinstance(event, StartedEvent):

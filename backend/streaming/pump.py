@@ -1,15 +1,22 @@
 """The event pump: broker events -> hub (live view) and database (final record).
 
 Chunks only touch memory.  Saving the final record happens in its own task so
-a slow database never holds up the chunks of other runs.
+a slow database never holds up the chunks of other runs.  A save that fails on the
+connection (database restarted, connection dropped mid-transaction) is tried again
+with backoff: it is one transaction guarded by the run's attempt and status, so a
+retry either writes the whole record once or finds it already written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend.catalog import estimate_cost_usd, load_catalog
 from backend.db import repository
@@ -20,6 +27,10 @@ from backend.queue.messages import FinalEvent, StartedEvent
 from backend.streaming.hub import RunHub
 
 log = logging.getLogger(__name__)
+
+SAVE_RETRY_S = 120.0  # keep trying to save a final record this long (the database is down)
+# Failures worth another try: the connection or the pool, not a bug in what we write.
+TRANSIENT_DB_ERRORS = (DBAPIError, PoolTimeout, OSError, TimeoutError)
 
 
 class EventPump:
@@ -50,36 +61,58 @@ class EventPump:
             await asyncio.gather(*list(self._saves), return_exceptions=True)
 
     async def _mark_running(self, event: StartedEvent) -> None:
-        async with self._db.session() as session:
-            await repository.mark_run_running(session, event.run_id, event.attempt)
-
-    async def _save(self, event: FinalEvent) -> None:
         try:
             async with self._db.session() as session:
-                runs = await repository.get_runs(session, [event.run_id])
-                model = load_catalog().get(runs[0].model) if runs else None
-                usage = Usage(input_tokens=event.input_tokens, output_tokens=event.output_tokens)
-                await repository.save_run_result(
-                    session,
-                    run_id=event.run_id,
-                    attempt=event.attempt,
-                    status=event.status,
-                    output_text=event.output_text,
-                    error=event.error,
-                    error_kind=event.error_kind,
-                    ttft_ms=event.ttft_ms,
-                    total_ms=event.total_ms,
-                    input_tokens=event.input_tokens,
-                    output_tokens=event.output_tokens,
-                    # A cache replay called no provider: it cost nothing.
-                    cost_usd=0.0 if event.cache_hit else estimate_cost_usd(model, usage),
-                    cache_hit=event.cache_hit,
-                    original_ttft_ms=event.original_ttft_ms,
-                    original_total_ms=event.original_total_ms,
+                await repository.mark_run_running(session, event.run_id, event.attempt)
+        except TRANSIENT_DB_ERRORS as exc:  # cosmetic: the final save sets the status anyway
+            log.warning("could not mark run %s running: %r", event.run_id, exc)
+
+    async def _save(self, event: FinalEvent) -> None:
+        deadline = time.monotonic() + SAVE_RETRY_S
+        delay = 0.2
+        while True:
+            try:
+                await self._save_once(event)
+                break
+            except TRANSIENT_DB_ERRORS as exc:
+                if time.monotonic() + delay > deadline:
+                    log.exception("could not save the result of run %s; giving up", event.run_id)
+                    return
+                log.warning(
+                    "saving the result of run %s failed (%s); retrying in %.1f s",
+                    event.run_id,
+                    type(exc).__name__,
+                    delay,
                 )
-        except Exception:
-            log.exception("could not save the result of run %s", event.run_id)
-            return
+            except Exception:
+                log.exception("could not save the result of run %s", event.run_id)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
         live = self._hub.get(event.run_id)
         if live is not None and live.attempt == event.attempt:
             live.saved = True
+
+    async def _save_once(self, event: FinalEvent) -> None:
+        async with self._db.session() as session:
+            runs = await repository.get_runs(session, [event.run_id])
+            model = load_catalog().get(runs[0].model) if runs else None
+            usage = Usage(input_tokens=event.input_tokens, output_tokens=event.output_tokens)
+            await repository.save_run_result(
+                session,
+                run_id=event.run_id,
+                attempt=event.attempt,
+                status=event.status,
+                output_text=event.output_text,
+                error=event.error,
+                error_kind=event.error_kind,
+                ttft_ms=event.ttft_ms,
+                total_ms=event.total_ms,
+                input_tokens=event.input_tokens,
+                output_tokens=event.output_tokens,
+                # A cache replay called no provider: it cost nothing.
+                cost_usd=0.0 if event.cache_hit else estimate_cost_usd(model, usage),
+                cache_hit=event.cache_hit,
+                original_ttft_ms=event.original_ttft_ms,
+                original_total_ms=event.original_total_ms,
+            )

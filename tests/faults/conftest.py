@@ -1,0 +1,22 @@
+"""Fixtures of the fault tests (see tests/faults/support.py for what they measure)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.db_support import make_database_url
+from tests.faults.support import KafkaFaultSetup
+from tests.support.tansu import Tansu
+
+
+@pytest.fixture
+def kafka_setup(tansu: Tansu, tmp_path: Path) -> Iterator[KafkaFaultSetup]:
+    """The session's Tansu broker under a topic prefix and worker group of this test's own,
+    and a fresh PostgreSQL database."""
+    tag = uuid.uuid4().hex[:8]
+    with make_database_url("postgresql", tmp_path) as url:
+        yield KafkaFaultSetup(tansu, url, f"f{tag}.", f"workers-{tag}", tmp_path)
