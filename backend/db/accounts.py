@@ -25,7 +25,6 @@ from backend.db.models import (
     utcnow,
 )
 
-
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
