@@ -306,9 +306,21 @@ def verdict_lines(setups: dict[str, dict[str, Any]]) -> list[str]:
         )
         machine = cores.get("machine (all processes)", [0.0])
         shown = ", ".join(f"{c} {v:.2f}" for v, c in top[:3])
+        ours = sum(v for v, c in top if c != "redis (shared)")
         lines.append(
-            f"{name}: busiest {shown} cores; machine {sum(machine) / len(machine):.2f} of 2 cores busy"
+            f"{name}: busiest {shown} cores; the stack and client {ours:.2f}, the machine"
+            f" {sum(machine) / len(machine):.2f} of 2 cores busy (the rest: other processes)"
         )
+        measured = [r for r in setup["rounds"] if "worker_rewinds_to_0" in r and r["runs_per_worker"]]
+        if measured:
+            lines.append(
+                f"{name}: consumers rewound to offset 0"
+                f" {sum(r['worker_rewinds_to_0'] for r in measured)} times (workers) and"
+                f" {sum(r['web_rewinds_to_0'] for r in measured)} (web);"
+                f" {sum(r['requests_skipped_as_final'] for r in measured)} replayed requests skipped,"
+                f" {sum(r['provider_calls_beyond_one_per_run'] for r in measured)} runs started twice"
+                f" (of {sum(r['runs'] for r in measured)} runs)"
+            )
     return lines
 
 
