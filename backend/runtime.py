@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
 from sqlalchemy import text
 
 from backend.auth.accounts import AccountService
@@ -35,6 +34,7 @@ from backend.providers.credentials import ProviderCredentials
 from backend.queue.base import Broker
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.kafka import KafkaBroker
+from backend.redis_client import redis_client
 from backend.safety import check_production
 from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
@@ -88,7 +88,7 @@ class Runtime:
         throttle = SignInThrottle(
             settings.sign_in_max_failures,
             settings.sign_in_lockout_seconds,
-            redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+            redis=redis_client(settings.redis_url) if settings.redis_url else None,
             prefix=settings.redis_key_prefix,
         )
         lookup = CredentialLookup(db, box)
@@ -174,6 +174,9 @@ class Runtime:
             report["queue"] = "embedded"
             report["workers"] = "in-process"
             healthy = True
+        if self.settings.redis_url:  # cache, limits, throttle and Reflex's session state live there
+            report["redis"] = await _redis_state(self.settings.redis_url)
+            healthy = healthy and report["redis"] == "ok"
         report["ok"] = healthy and report["database"] == "ok"
         return report
 
@@ -197,6 +200,18 @@ _TOKEN_CHECKS: dict[str, Callable[[Runtime, str], Awaitable[Principal | None]]] 
     "builtin": lambda rt, token: rt.accounts.principal_for_session(token),
     "firebase": lambda rt, token: rt.firebase_auth().authenticate(token),
 }
+
+
+async def _redis_state(url: str) -> str:
+    client = redis_client(url)
+    try:
+        async with asyncio.timeout(3.0):
+            await client.execute_command("PING")
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    finally:
+        await client.aclose()
 
 
 async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:

@@ -4,7 +4,9 @@ it for a while.
 
 The account key is the email as typed (hashed), whether or not an account has it,
 so the answers never tell which emails exist.  Counts live in Redis when
-REDIS_URL is set (shared by every replica), else in this process.
+REDIS_URL is set (shared by every replica), else in this process; while Redis is
+unreachable they are counted in this process, so sign-in keeps working and stays
+throttled.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
+
+from backend.redis_client import REDIS_ERRORS, RedisOutage
 
 SLOW_AFTER = 3  # failures before attempts start to be slowed
 MAX_DELAY_S = 2.0
@@ -84,6 +88,44 @@ class _RedisCounter:
         await self._redis.delete(self._prefix + key)
 
 
+class _FallbackCounter:
+    """Redis, or this process's counts while Redis is unreachable."""
+
+    def __init__(self, redis: _RedisCounter) -> None:
+        self._redis = redis
+        self._memory = _MemoryCounter()
+        self._outage = RedisOutage("failed sign-ins are counted in this process meanwhile")
+
+    async def get(self, key: str) -> tuple[int, float]:
+        if not self._outage.down():
+            try:
+                counted = await self._redis.get(key)
+            except REDIS_ERRORS as exc:
+                self._outage.failed(exc)
+            else:
+                self._outage.recovered()
+                mine = await self._memory.get(key)  # failures counted here during an outage still count
+                return max(counted, mine)
+        return await self._memory.get(key)
+
+    async def incr(self, key: str, window_s: float) -> None:
+        if not self._outage.down():
+            try:
+                await self._redis.incr(key, window_s)
+                return
+            except REDIS_ERRORS as exc:
+                self._outage.failed(exc)
+        await self._memory.incr(key, window_s)
+
+    async def clear(self, key: str) -> None:
+        await self._memory.clear(key)
+        if not self._outage.down():
+            try:
+                await self._redis.clear(key)
+            except REDIS_ERRORS as exc:
+                self._outage.failed(exc)
+
+
 class SignInThrottle:
     def __init__(
         self,
@@ -95,7 +137,9 @@ class SignInThrottle:
     ) -> None:
         self._max = max_failures
         self._lockout_s = lockout_s
-        self._counter: _Counter = _RedisCounter(redis, prefix) if redis is not None else _MemoryCounter()
+        self._counter: _Counter = (
+            _FallbackCounter(_RedisCounter(redis, prefix)) if redis is not None else _MemoryCounter()
+        )
         self._sleep = sleep
 
     @staticmethod

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from backend.cache.base import CachedResponse, ResponseCache, cache_allowed, cache_key
 from backend.cache.memory import InProcessResponseCache
 from backend.cache.redis_cache import RedisResponseCache
+from backend.redis_client import redis_client
 from backend.settings import Settings
 
 
 def make_response_cache(settings: Settings) -> ResponseCache:
     if settings.redis_url:
-        return RedisResponseCache(Redis.from_url(settings.redis_url), settings.redis_key_prefix)
+        return RedisResponseCache(redis_client(settings.redis_url), settings.redis_key_prefix)
     return InProcessResponseCache()
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from backend.limits.base import Limits, RateLimiter, RateLimitExceeded
 from backend.limits.memory import InProcessRateLimiter
 from backend.limits.redis_limits import RedisRateLimiter
+from backend.redis_client import redis_client
 from backend.settings import Settings
 
 
@@ -20,7 +19,7 @@ def limits_from(settings: Settings) -> Limits:
 def make_rate_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
         return RedisRateLimiter(
-            Redis.from_url(settings.redis_url), limits_from(settings), settings.redis_key_prefix
+            redis_client(settings.redis_url), limits_from(settings), settings.redis_key_prefix
         )
     return InProcessRateLimiter(limits_from(settings))
 

@@ -5,6 +5,10 @@ Fixed windows, as in `base`: the window index is part of each counter's key
 script reads both counters, refuses if either would go over, and otherwise
 INCRBYs both and sets their expiry: Redis runs a script atomically, so two
 replicas can never both take the last slot.
+
+While Redis is unreachable the limits are counted in this process instead (each
+replica then allows the limit on its own): a Redis outage slows nothing down and
+refuses no comparison that the limits would allow.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from backend.limits.base import (
     tokens_refused,
     window_remaining,
 )
+from backend.limits.memory import InProcessRateLimiter
+from backend.redis_client import REDIS_ERRORS, RedisOutage
 
 # KEYS: requests counter, tokens counter.
 # ARGV: requests wanted, requests limit, tokens wanted, tokens limit, requests ttl, tokens ttl.
@@ -62,6 +68,8 @@ class RedisRateLimiter:
         self._clock = clock
         self._owns_client = owns_client
         self._script = client.register_script(_RESERVE)
+        self._fallback = InProcessRateLimiter(limits, clock=clock)
+        self._outage = RedisOutage("rate limits are counted in this process meanwhile")
 
     async def reserve(self, user_id: str, requests: int, tokens: int) -> None:
         rpm, tpd = self._limits.requests_per_minute, self._limits.tokens_per_day
@@ -72,7 +80,14 @@ class RedisRateLimiter:
         keys = [f"{self._prefix}{user_id}:rpm:{minute}", f"{self._prefix}{user_id}:tpd:{day}"]
         # Keys outlive their window a little, so a slow clock on another replica still counts.
         args = [requests, rpm, tokens, tpd, MINUTE_S + 60, DAY_S + 3_600]
-        verdict, used = await self._script(keys=keys, args=args)
+        if self._outage.down():
+            return await self._fallback.reserve(user_id, requests, tokens)
+        try:
+            verdict, used = await self._script(keys=keys, args=args)
+        except REDIS_ERRORS as exc:
+            self._outage.failed(exc)
+            return await self._fallback.reserve(user_id, requests, tokens)
+        self._outage.recovered()
         if int(verdict) == 1:
             raise requests_refused(rpm, int(used), requests, window_remaining(now, MINUTE_S))
         if int(verdict) == 2:

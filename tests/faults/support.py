@@ -16,10 +16,15 @@ Each test writes its figures to `tests/faults/.results/<name>.json` (gitignored)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import shutil
+import signal
+import socket
+import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +36,12 @@ from backend.db.records import ComparisonRecord
 from backend.runtime import Runtime
 from backend.settings import Settings
 from tests.backend.runtime_support import expected_output, make_settings
+from tests.support.app_process import free_port
 from tests.support.kafka_workers import WorkerProcess, worker_env
 from tests.support.tansu import Tansu
 
 RESULTS_DIR = Path(__file__).resolve().parent / ".results"
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 def libpq_dsn(database_url: str) -> str:
@@ -231,3 +238,63 @@ async def wait_all_final(rt: Runtime, ids: list[str], timeout: float) -> list[Co
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(pending)} runs not final after {timeout} s: {pending[:8]}")
         await asyncio.sleep(0.2)
+
+
+# --- a Redis server of the test's own -----------------------------------------------------
+class RedisServer:
+    """`redis-server` on a free port, no persistence: kill() loses everything, as a crash would.
+
+    The machine's shared Redis is never touched: fault tests kill and restart their own."""
+
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        with open(self._log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    REDIS_SERVER,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 10
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not listen on {self.port}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait(10)
+        self._process = None
+
+
+@contextlib.contextmanager
+def redis_server(log_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(log_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
