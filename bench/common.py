@@ -91,7 +91,7 @@ def app_log_problems(log_path: Path) -> list[str]:
     if not log_path.exists():
         return []
     pattern = re.compile(
-        r"Traceback|\bERROR\b|Exception|Error:|WARNING|behind our position|held too long", re.IGNORECASE
+        r"Traceback|\bERROR\b|Exception|Error:|WARNING|reading it from 0|held too long", re.IGNORECASE
     )
     return [
         line.rstrip() for line in log_path.read_text(errors="replace").splitlines() if pattern.search(line)

@@ -169,7 +169,7 @@ def measure(app: AppUnderTest, browser: Browser, plan: dict[str, Any]) -> dict[s
 def log_report(app: AppUnderTest, keep: bool) -> dict[str, Any]:
     problems = [line for path in app.log_paths for line in app_log_problems(path)]
     known = {
-        "kafka_rewinds_to_0": "behind our position",  # the web's consumer thought the broker lost a partition
+        "kafka_rewinds_to_0": "reading it from 0",  # a consumer took a partition for lost by the broker
         "reflex_state_lock_held_too_long": "held too long",
     }
     return {
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         if problems.get("problem_lines"):
             print(
                 f"{mode} logs: {problems['problem_lines']} warning/error line(s), of which"
-                f" {problems['kafka_rewinds_to_0']} 'partition behind our position; reading it from 0'"
+                f" {problems['kafka_rewinds_to_0']} '... (broker restarted?); reading it from 0'"
                 f" and {problems['reflex_state_lock_held_too_long']} 'Lock for token ... held too long';"
                 f" first: {problems['excerpt'][0][:160]}"
             )

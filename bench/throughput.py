@@ -27,8 +27,8 @@ PostgreSQL backends, Redis, this client) is sampled from /proc over each
 window, in cores (1.0 = one core busy throughout), to show which one saturates.
 The machine has 2 cores, shared with anything else running at the time.
 It also counts, from the Kafka stack's logs, how often a consumer rewound a
-partition to offset 0 (backend/queue/kafka.py takes a partition whose end
-offset is below its position for one a restarted broker lost), how many
+partition to offset 0 (backend/queue/kafka.py re-reads a partition it takes
+for lost by a restarted broker: "... reading it from 0"), how many
 replayed requests the workers skipped as already final, and how many runs a
 worker started more than once.  Writes bench/results/throughput.json.
 """
@@ -73,8 +73,8 @@ def log_counts(app: AppUnderTest) -> dict[str, int]:
         else ""
     )
     return {
-        "worker_rewinds_to_0": workers.count("behind our position"),
-        "web_rewinds_to_0": app_log.count("behind our position"),
+        "worker_rewinds_to_0": workers.count("reading it from 0"),
+        "web_rewinds_to_0": app_log.count("reading it from 0"),
         "requests_skipped_as_final": workers.count("already final; skipping"),
     }
 
