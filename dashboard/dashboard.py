@@ -6,6 +6,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.api.app import create_api
+from dashboard.event_socket import without_event_socket_cookies
 from dashboard.pages.compare import compare_page
 from dashboard.pages.history import history_page
 from dashboard.pages.login import login_page
@@ -21,7 +22,8 @@ from state.share import SharePageState
 
 app = rx.App(
     stylesheets=["/styles.css"],
-    api_transformer=create_api(runtime.current),
+    # The API (which mounts Reflex's app), then, outermost: no Cookie header on the event socket.
+    api_transformer=[create_api(runtime.current), without_event_socket_cookies],
 )
 app.register_lifespan_task(runtime.running)
 # First, before any handler or hydrate: a tab's state belongs to the connection that proved its cookie.

@@ -27,7 +27,7 @@ import socketio
 from reflex.utils.format import format_event_handler
 from reflex_base.constants.state import FIELD_MARKER
 
-from state.auth import AuthState
+from state.auth import SESSION_COOKIE, AuthState
 
 NAMESPACE = "/_event"
 COOKIE_VAR = f"{AuthState.get_full_name()}.session_token{FIELD_MARKER}"
@@ -77,6 +77,8 @@ class RawTab:
             auth = {"event": _event(HYDRATE, payload, path)}
         await self.sio.connect(
             f"{self.base_url}?token={self.token}",
+            # A browser also sends its cookies with the WebSocket handshake (same origin).
+            headers={"Cookie": f"{SESSION_COOKIE}={cookie}"} if cookie else {},
             socketio_path="_event",
             namespaces=[NAMESPACE],
             transports=["websocket"],

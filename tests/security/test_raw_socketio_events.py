@@ -219,7 +219,7 @@ async def test_unknown_and_backend_only_handlers_do_nothing(live_app: LiveApp, s
         (f"{compare}._prefill", {"models": "simulated:swift", "prompt": "x"}),
         (f"{P.get_full_name()}._act", {"action": "delete", "args": []}),
         (f"{P.get_full_name()}._reload", {}),
-        (f"{auth}._signed_in", {"result": {"token": live_app.ada.session_token}}),
+        (f"{auth}._signed_in", {"result": {"token": "a-token-the-attacker-made-up"}}),
         (f"{auth}._show", {"principal": ada_principal}),
         (f"{auth}.signed_in_user", {}),
         ("reflex___state____state.no_such_state.load", {}),
@@ -238,7 +238,7 @@ async def test_unknown_and_backend_only_handlers_do_nothing(live_app: LiveApp, s
                     f"{compare}.comparison_id_rx_state_": scenario.ada_comparison,
                     f"{auth}.user_email_rx_state_": live_app.ada.email,
                     f"{auth}.is_admin_rx_state_": True,
-                    COOKIE_VAR: live_app.ada.session_token[:-1] + "x",
+                    COOKIE_VAR: "a-cookie-the-attacker-made-up",
                 }
             },
         ),
