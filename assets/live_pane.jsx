@@ -48,6 +48,14 @@ function createStore() {
     get(key) {
       return runs.get(key);
     },
+    // The saved text of a run that ended replaces what the stream delivered: pieces sent while
+    // the page was disconnected are lost, and the stream does not send an ended run again.
+    settle(key, text) {
+      const prev = runs.get(key);
+      if (!prev || prev.text === text) return;
+      runs.set(key, { ...prev, text });
+      notify();
+    },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -150,7 +158,12 @@ let syncing = false;
 
 export function LiveMarkdown({ runKey, text, syncScroll, height, ...rest }) {
   const live = useRun(runKey);
-  const shown = live ? live.text : text || "";
+  // `text` (state) is set only for a run that ended before the page (re)loaded it, from the saved
+  // record: it wins over the live copy, which misses whatever came while the connection was down.
+  const shown = text || (live ? live.text : "");
+  useEffect(() => {
+    if (text && runKey) store.settle(runKey, text);
+  }, [runKey, text]);
   const ref = useRef(null);
   const stickToBottom = useRef(true);
 

@@ -9,7 +9,7 @@ _NPM = ["react-markdown@10.1.0", "remark-gfm@4.0.1", "react-syntax-highlighter@1
 
 
 class LiveMarkdown(rx.Component):
-    """Renders a run's text: the live store's copy while streaming, else `text`."""
+    """Renders a run's text: `text` (the saved output) once set, else the live store's copy."""
 
     library = _LIBRARY
     tag = "LiveMarkdown"
