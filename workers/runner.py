@@ -107,6 +107,8 @@ class Worker:
         # requests; a broker that lost its state gets lost runs queued again) publishes the same
         # final event again instead of calling the provider a second time.
         self._recent_finals: OrderedDict[tuple[str, int], tuple[float, FinalEvent]] = OrderedDict()
+        # Stops for runs not started here (yet): a task waiting for a slot, or not delivered yet.
+        self._stopped: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._publishing: set[asyncio.Future[None]] = set()
         trace_path = os.environ.get("LLMDASH_TRACE_TOKENS", "")
         self._trace = _TokenTrace(trace_path) if trace_path else None
@@ -139,24 +141,20 @@ class Worker:
         if task.cancelled() and not self._closing:
             # Cancelled before its first step (a Stop right after the task arrived): `execute`
             # never ran, so no final event went out and the run would stay queued forever.
-            cancelled = FinalEvent(
-                run_id=key[0],
-                attempt=key[1],
-                status="cancelled",
-                output_text="",
-                chunks=0,
-                error="Stopped by the user.",
-                finish_reason="cancelled",
-            )
-            publish = asyncio.ensure_future(self._publish_and_ack(cancelled, delivery))
+            publish = asyncio.ensure_future(self._publish_and_ack(_stopped_final(*key), delivery))
             self._publishing.add(publish)
             publish.add_done_callback(self._publishing.discard)
 
     async def _listen_for_cancellations(self) -> None:
         async for cancel in self._broker.cancellations():
-            task = self._running.get((cancel.run_id, cancel.attempt))
+            key = (cancel.run_id, cancel.attempt)
+            task = self._running.get(key)
             if task is not None:
                 task.cancel()
+            else:  # not started here: remembered, so it is stopped before it starts
+                self._stopped[key] = None
+                while len(self._stopped) > RECENT_FINALS:
+                    self._stopped.popitem(last=False)
 
     async def _publish_and_ack(self, final: FinalEvent, delivery: Delivery) -> None:
         await self._broker.publish(final)
@@ -192,6 +190,11 @@ class Worker:
             )
             await self._broker.publish(ended)
             await delivery.ack()
+            return
+        if (task.run_id, task.attempt) in self._stopped:
+            del self._stopped[(task.run_id, task.attempt)]
+            log.info("run %s attempt %d was stopped before it started", task.run_id, task.attempt)
+            await self._publish_and_ack(_stopped_final(task.run_id, task.attempt), delivery)
             return
         log.info("run %s attempt %d: %s", task.run_id, task.attempt, task.model)
         final = self._unknown_model(task) or await self.execute(task)
@@ -341,6 +344,19 @@ class Worker:
                         self._trace.write(event)
             elif isinstance(item, StreamEnd):
                 return item.usage, item.finish_reason
+
+
+def _stopped_final(run_id: str, attempt: int) -> FinalEvent:
+    """The final event of a run stopped before it called its provider."""
+    return FinalEvent(
+        run_id=run_id,
+        attempt=attempt,
+        status="cancelled",
+        output_text="",
+        chunks=0,
+        error="Stopped by the user.",
+        finish_reason="cancelled",
+    )
 
 
 async def _always(task: RunTask) -> bool:
