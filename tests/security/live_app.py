@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from tests.security.raw_socket import RawTab
 
 UNTRACKED_COLUMNS = frozenset({"api_tokens.last_used_at"})
-REDIS_URL = os.environ.get("LLMDASH_TEST_SECURITY_REDIS_URL", "redis://127.0.0.1:6379/12")
+REDIS_URL = os.environ.get("LLMDASH_TEST_SECURITY_REDIS_URL", "redis://127.0.0.1:6379/13")
 HOSTILE_MODEL = "openai-compatible:hostile/evil"
 
 
