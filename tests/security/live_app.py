@@ -175,8 +175,9 @@ async def _act(app: LiveApp) -> Scenario:
     from state.auth import AuthState
     from state.compare import CompareState
     from state.keys import KeysState
+    from state.session_guard import STORAGE_SYNC_EVENT as STORAGE_SYNC
     from state.share_dialog import ShareDialogState
-    from tests.security.raw_socket import RawTab, event_name
+    from tests.security.raw_socket import COOKIE_VAR, RawTab, event_name
 
     keys = {
         "ada's own OpenAI key": f"sk-ada-own-{app.tag}-SECRET-adak",
@@ -197,6 +198,13 @@ async def _act(app: LiveApp) -> Scenario:
     good = {"email": app.eve.email, "password": app.secrets["eve password"]}
     await login.send(event_name(AuthState, "sign_in"), {"form": good}, "/login")
     await login.wait_for(app.eve.email)
+    # The page then navigates: its client-storage sync carries the new cookie, and the tab
+    # keeps its data (the session guard wipes a tab only for a cookie it was not given).
+    await _wait(lambda: bool(login.var(AuthState, "session_token")), "the new session cookie")
+    cookie = {COOKIE_VAR: str(login.var(AuthState, "session_token"))}
+    await login.send(STORAGE_SYNC, {"vars": cookie}, "/settings")
+    await login.send(event_name(AccountState, "load"), {}, "/settings")
+    await _wait(lambda: login.var(AccountState, "email") == app.eve.email, "Settings after sign-in")
     await login.close()
 
     ada = await RawTab(app.url).connect(cookie=app.ada.session_token)
