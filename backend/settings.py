@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description="How long a worker may go without polling the requests topic before the group "
         "counts it as stuck and hands its partitions to another worker.",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=20,
+        ge=1,
+        le=5_000,
+        description="How long a consumer's fetch may wait for data (ms); it bounds the latency every "
+        "chunk and request sees on Kafka.",
+    )
     worker_concurrency: int = Field(
         default=16, ge=1, le=256, description="Concurrent runs per worker process (Kafka mode)."
     )

@@ -68,6 +68,14 @@ def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_emulator_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """firebase-admin reads the emulator host only from os.environ, so the Firebase authenticator
+    sets it process-wide; undo it after every test so no later test inherits emulator mode."""
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "")  # records the original value for undo
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST")
+
+
 @pytest.fixture(scope="session")
 def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tansu]:
     """One Tansu Kafka broker for the session (tests isolate themselves by topic prefix and group)."""

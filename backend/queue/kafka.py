@@ -116,7 +116,13 @@ class KafkaBroker:
 
     async def _tail(self, topic: str, back: int = 0) -> AIOKafkaConsumer:
         """A group-less consumer on every partition of `topic`, positioned `back` messages from the end."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            auto_offset_reset="earliest",
+            # A fetch over several partitions may wait this long for data; the default (500 ms)
+            # sits on every streamed chunk's path (bench/RESULTS.md, "broker waits before answering").
+            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
+        )
         await consumer.start()
         self._consumers.append(consumer)
         assert self._producer is not None
@@ -381,6 +387,7 @@ class KafkaBroker:
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=s.kafka_max_poll_interval_ms,
             rebalance_timeout_ms=s.kafka_session_timeout_ms,
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
             metadata_max_age_ms=5000,
         )
         consumer.subscribe([self.topics.requests], listener=_Rebalance(self))
