@@ -134,11 +134,16 @@ class KafkaBroker:
         self._tails.append((consumer, topic))
         return consumer
 
-    async def _watchdog(self, every_s: float = 1.0) -> None:
+    async def _watchdog(self, every_s: float = 1.0, round_timeout_s: float = 8.0) -> None:
         while True:
             await asyncio.sleep(every_s)
             try:
-                await self._check_topics()
+                # A call on a connection the broker dropped can wait for ever; a round that hangs
+                # would keep the app from ever noticing a restart, so each round is bounded.
+                async with asyncio.timeout(round_timeout_s):
+                    await self._check_topics()
+            except TimeoutError:
+                log.warning("Kafka watchdog: a check took over %.0f s; trying again", round_timeout_s)
             except Exception as exc:  # broker down: try again next round
                 log.warning("Kafka watchdog: %r", exc)
 
@@ -183,9 +188,11 @@ class KafkaBroker:
         epoch = await self._current_epoch()
         if epoch != self._epoch:
             log.warning("the Kafka broker lost its state (restarted); reading every topic again from 0")
+            await client.force_metadata_update()  # partitions may differ on the new broker
+            # From here on nothing awaits: a watchdog timeout cannot leave the epoch switched
+            # without the rewind.
             self._epoch = epoch
             self._lost_state_unseen_by_group = self._role == "worker"
-            await client.force_metadata_update()  # partitions may differ on the new broker
             self._rewind_all(cluster)
             if self.on_lost_state is not None:
                 self._background.append(
