@@ -177,8 +177,13 @@ def _final_metrics(pane: Any) -> rx.Component:
 
 
 def _replay_metrics(pane: Any) -> rx.Component:
+    return run_metrics(pane, cached_label="replay: ", test_id="final-metrics")
+
+
+def run_metrics(pane: Any, cached_label: str, test_id: str) -> rx.Component:
+    """A run's saved figures on one line (the compare page's panes and the shared view)."""
     return rx.text(
-        rx.cond(pane.cached, "replay: ", ""),
+        rx.cond(pane.cached, cached_label, ""),
         "TTFT ",
         pane.ttft,
         " · ",
@@ -193,7 +198,7 @@ def _replay_metrics(pane: Any) -> rx.Component:
         pane.cost,
         size="1",
         color_scheme="gray",
-        data_testid="final-metrics",
+        data_testid=test_id,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import reflex as rx
 
+from components.pane import run_metrics
 from components.safe_markdown import safe_markdown
 
 _STATUS_COLORS = {"done": "green", "error": "red", "cancelled": "orange", "running": "blue", "queued": "gray"}
@@ -59,24 +60,7 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
 
 
 def _metrics(pane: Any) -> rx.Component:
-    return rx.text(
-        rx.cond(pane.cached, "cached · ", ""),
-        "TTFT ",
-        pane.ttft,
-        " · ",
-        pane.tps,
-        " · in ",
-        pane.tokens_in.to_string(),
-        " / out ",
-        pane.tokens_out.to_string(),
-        " · ",
-        pane.elapsed,
-        " · ",
-        pane.cost,
-        size="1",
-        color_scheme="gray",
-        data_testid="shared-metrics",
-    )
+    return run_metrics(pane, cached_label="cached · ", test_id="shared-metrics")
 
 
 def _pane(pane: Any, image_hosts: rx.Var[list[str]]) -> rx.Component:

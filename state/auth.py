@@ -171,6 +171,12 @@ class AuthState(rx.State):
         return principal
 
 
+async def signed_in_user_for(token: str) -> Principal | None:
+    """The user of a session token, checked now, without touching any state: for background
+    events, which read the token under the state lock and check it after releasing it."""
+    return await runtime.current().authenticate(token)
+
+
 async def signed_in_user(state: rx.State) -> Principal | None:
     """The user the browser's session belongs to, checked against the server now."""
     auth = await state.get_state(AuthState)

@@ -28,7 +28,7 @@ from backend.services.validation import (
     TEMPERATURE_RANGE,
 )
 from backend.streaming.follower import Follower, short_key
-from state.auth import signed_in_user, to_login
+from state.auth import AuthState, signed_in_user, signed_in_user_for, to_login
 from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
@@ -382,12 +382,14 @@ class CompareState(rx.State):
         async with self:
             self._generation += 1
             generation = self._generation
-            # Like every other event, the stream checks the session and the right to read what
-            # it follows: it only sends text of runs of a comparison this user may read now.
-            user = await signed_in_user(self)
             comparison_id = self.comparison_id
-            login = to_login(self) if user is None else None
-        if login is not None:
+            token = (await self.get_state(AuthState)).session_token
+            login = to_login(self)
+        # Like every other event, the stream checks the session and the right to read what it
+        # follows (only runs of a comparison this user may read now); the database is asked
+        # after the state lock is released.
+        user = await signed_in_user_for(token)
+        if user is None:
             yield login
             return
         try:

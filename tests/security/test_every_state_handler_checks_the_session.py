@@ -121,13 +121,18 @@ def _calls(fn: Callable[..., Any]) -> tuple[set[str], set[str]]:
     return plain, on_self
 
 
+# The functions that check a tab's session against the server (state/auth.py); the second
+# takes the token a background event read under the state lock.
+SESSION_CHECKS = {"signed_in_user", "signed_in_user_for"}
+
+
 def _checks_session(cls: type[rx.State], handler: str) -> bool:
     plain, helpers = _calls(cls.event_handlers[handler].fn)
-    if "signed_in_user" in plain:
+    if SESSION_CHECKS & plain:
         return True
     for name in helpers:  # one level of `self._helper(...)`
         helper = inspect.getattr_static(cls, name, None)
-        if inspect.isfunction(helper) and "signed_in_user" in _calls(helper)[0]:
+        if inspect.isfunction(helper) and SESSION_CHECKS & _calls(helper)[0]:
             return True
     return False
 
