@@ -42,6 +42,7 @@ from state.rows import (
 
 SLOW_FLUSH_INTERVAL_S = 0.1  # never fewer than 10 updates a second while text flows
 MIN_CHARS_PER_FAST_FLUSH = 120
+STATE_RECHECK_S = 0.5  # how often a stream re-reads which panes it follows (see `stream`)
 DEFAULT_MODELS = ("simulated:swift", "simulated:ponder", "simulated:coder")
 
 
@@ -399,24 +400,36 @@ class CompareState(rx.State):
         if readable is None:
             return
         own_runs = {run.id for run in readable.runs}
+
+        def on_screen(state: CompareState) -> dict[str, str]:
+            return {
+                p.run_id: p.run_key
+                for p in state.panes
+                if p.status in ACTIVE_STATUSES and p.run_id in own_runs
+            }
+
         follower = Follower(rt.hub, client_key=short_key)
         fast_interval = 1.0 / rt.settings.stream_flush_hz
         interval, version, last_flush = fast_interval, -1, 0.0
+        following: dict[str, str] = {}
+        checked_at = -STATE_RECHECK_S
         while True:
             version = await rt.hub.wait_for_change(version, timeout=1.0)
             delay = last_flush + interval - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             last_flush = time.monotonic()
-            async with self:
-                if self._generation != generation:
-                    return
-                following = {
-                    p.run_id: p.run_key
-                    for p in self.panes
-                    if p.status in ACTIVE_STATUSES and p.run_id in own_runs
-                }
-                comparison_id = self.comparison_id
+            if last_flush - checked_at >= STATE_RECHECK_S:
+                # Which panes are on screen changes only through events of this session (Run,
+                # Stop, Retry: they also bump the generation) or through the status changes
+                # handled below, so the state is read a few times a second, not on every
+                # flush: with Redis state each read is a locked round trip of the whole state.
+                async with self:
+                    if self._generation != generation:
+                        return
+                    following = on_screen(self)
+                    comparison_id = self.comparison_id
+                checked_at = last_flush
             update = follower.collect(following)
             if update.entries:
                 # Text first: a pane must never show "done" before its last words arrived.
@@ -437,6 +450,9 @@ class CompareState(rx.State):
                             apply_live(pane, update.status_changed[pane.run_id])
                         elif pane.run_id in reloaded:
                             pane.status, pane.error, pane.text = reloaded[pane.run_id]
+                    following = on_screen(self)
+                    comparison_id = self.comparison_id
+                checked_at = time.monotonic()
             if not following:
                 return
 
