@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,19 +150,22 @@ async def create_session(session: AsyncSession, user_id: str, hashed: str, expir
     await session.commit()
 
 
+_SESSION_ACCOUNT = (
+    select(*_ACCOUNT_COLUMNS)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(
+        AuthSession.token_hash == bindparam("hashed"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now"),
+        User.disabled.is_(False),
+    )
+)
+
+
 async def account_for_session(session: AsyncSession, hashed: str) -> Account | None:
     """The account of a live session: not revoked, not expired, user not disabled."""
-    stmt = (
-        select(*_ACCOUNT_COLUMNS)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(
-            AuthSession.token_hash == hashed,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > utcnow(),
-            User.disabled.is_(False),
-        )
-    )
-    row = (await session.execute(stmt)).one_or_none()
+    connection = await session.connection()
+    row = (await connection.execute(_SESSION_ACCOUNT, {"hashed": hashed, "now": utcnow()})).one_or_none()
     return None if row is None else _account(row)
 
 
@@ -219,13 +222,22 @@ async def revoke_api_token(session: AsyncSession, user_id: str, token_id: str) -
     return bool(getattr(result, "rowcount", 0))
 
 
-async def account_for_api_token(session: AsyncSession, hashed: str) -> Account | None:
-    stmt = (
-        select(ApiToken.id, ApiToken.last_used_at, *_ACCOUNT_COLUMNS)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hashed, ApiToken.revoked_at.is_(None), User.disabled.is_(False))
+# Every API request and every Reflex event looks its caller up: these statements are built once
+# and run on the session's connection (Core), which skips the ORM's per-call statement handling.
+_API_TOKEN_ACCOUNT = (
+    select(ApiToken.id, ApiToken.last_used_at, *_ACCOUNT_COLUMNS)
+    .join(User, User.id == ApiToken.user_id)
+    .where(
+        ApiToken.token_hash == bindparam("hashed"),
+        ApiToken.revoked_at.is_(None),
+        User.disabled.is_(False),
     )
-    row = (await session.execute(stmt)).one_or_none()
+)
+
+
+async def account_for_api_token(session: AsyncSession, hashed: str) -> Account | None:
+    connection = await session.connection()
+    row = (await connection.execute(_API_TOKEN_ACCOUNT, {"hashed": hashed})).one_or_none()
     if row is None:
         return None
     now = utcnow()
