@@ -261,3 +261,44 @@ async def test_broker_restart_while_idle_app_and_worker_recover(tmp_path: Path) 
                 assert worker.process.poll() is None
             finally:
                 assert worker.terminate() == 0
+
+
+async def test_a_workers_events_travel_several_to_a_message_in_order(kafka: KafkaSetup) -> None:
+    """300 chunks of a run published as fast as a provider could yield them reach a web backend
+    complete and in order, in far fewer Kafka messages than events."""
+    from backend.queue.messages import ChunkEvent, FinalEvent, StartedEvent
+
+    web, worker = KafkaBroker(kafka.settings(), role="web"), KafkaBroker(kafka.settings(), role="worker")
+    await web.start()
+    await worker.start()
+    try:
+        received: list[object] = []
+
+        async def follow() -> None:
+            async for event in web.events():
+                received.append(event)
+                if isinstance(event, FinalEvent):
+                    return
+
+        follower = asyncio.create_task(follow())
+        await asyncio.sleep(0.5)  # the tail consumer is positioned
+        await worker.publish(StartedEvent(run_id="run-a", attempt=0))
+        for seq in range(300):
+            event = ChunkEvent(
+                run_id="run-a", attempt=0, seq=seq, text=f"t{seq} ", elapsed_ms=1.0, output_tokens=seq
+            )
+            await worker.publish(event)
+        text = "".join(f"t{seq} " for seq in range(300))
+        await worker.publish(
+            FinalEvent(run_id="run-a", attempt=0, status="done", output_text=text, chunks=300)
+        )
+        await asyncio.wait_for(follower, 20)
+        chunks = [e for e in received if isinstance(e, ChunkEvent)]
+        assert isinstance(received[0], StartedEvent) and isinstance(received[-1], FinalEvent)
+        assert [c.seq for c in chunks] == list(range(300))
+        assert worker._outbox is not None
+        assert worker._outbox.events_sent == 302
+        assert worker._outbox.messages_sent < 100, worker._outbox.messages_sent
+    finally:
+        await worker.stop()
+        await web.stop()
