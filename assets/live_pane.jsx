@@ -207,16 +207,28 @@ function formatMs(ms) {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
+// One clock for every running pane's timer: a timer per pane meant a render pass per pane
+// ten times a second; one shared tick lets React update them all in one pass.
+const tickListeners = new Set();
+let tickTimer = null;
+function onTick(listener) {
+  tickListeners.add(listener);
+  if (tickTimer === null) tickTimer = setInterval(() => tickListeners.forEach((l) => l()), 100);
+  return () => {
+    tickListeners.delete(listener);
+    if (tickListeners.size === 0) {
+      clearInterval(tickTimer);
+      tickTimer = null;
+    }
+  };
+}
+
 // Live metrics while a run streams; the backend sends final figures as state.
 export function LiveMetrics({ runKey, ...rest }) {
   const live = useRun(runKey);
   const [, tick] = useState(0);
   const running = live && live.status === "running";
-  useEffect(() => {
-    if (!running) return undefined;
-    const id = setInterval(() => tick((n) => n + 1), 100);
-    return () => clearInterval(id);
-  }, [running]);
+  useEffect(() => (running ? onTick(() => tick((n) => n + 1)) : undefined), [running]);
   if (!live) {
     return (
       <span className="llm-metrics" {...rest}>
