@@ -160,9 +160,8 @@ class ComparisonService:
                     for pane in data.panes
                 ],
             )
-        # All at once: on Kafka each submit waits for the broker, and the page's Run handler holds
-        # the session's state lock until this returns.
-        await asyncio.gather(*(self._enqueue(record, run) for run in record.runs))
+        for run in record.runs:
+            await self._enqueue(record, run)
         return record
 
     async def _default_project(self, session: AsyncSession, user_id: str) -> str:
