@@ -401,12 +401,14 @@ class CompareState(rx.State):
             return
         own_runs = {run.id for run in readable.runs}
 
-        def on_screen(state: CompareState) -> dict[str, str]:
-            return {
+        def on_screen(state: CompareState) -> tuple[dict[str, str], str]:
+            """The runs to follow (run id -> run key) and the comparison they belong to."""
+            following = {
                 p.run_id: p.run_key
                 for p in state.panes
                 if p.status in ACTIVE_STATUSES and p.run_id in own_runs
             }
+            return following, state.comparison_id
 
         follower = Follower(rt.hub, client_key=short_key)
         fast_interval = 1.0 / rt.settings.stream_flush_hz
@@ -427,8 +429,7 @@ class CompareState(rx.State):
                 async with self:
                     if self._generation != generation:
                         return
-                    following = on_screen(self)
-                    comparison_id = self.comparison_id
+                    following, comparison_id = on_screen(self)
                 checked_at = last_flush
             update = follower.collect(following)
             if update.entries:
@@ -450,8 +451,7 @@ class CompareState(rx.State):
                             apply_live(pane, update.status_changed[pane.run_id])
                         elif pane.run_id in reloaded:
                             pane.status, pane.error, pane.text = reloaded[pane.run_id]
-                    following = on_screen(self)
-                    comparison_id = self.comparison_id
+                    following, comparison_id = on_screen(self)
                 checked_at = time.monotonic()
             if not following:
                 return
