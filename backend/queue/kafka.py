@@ -2,8 +2,7 @@
 
 Topics (names from `kafka_topics.Topics`): `requests` (one RunTask per run, keyed by
 comparison and run so a comparison's panes spread over partitions), `events`
-(started/chunk/final; a worker process sends its events several to a message, all
-under its own key, so a run's events stay in order: see `event_outbox`),
+(started/chunk/final, keyed by run so a run's events stay in order),
 `cancellations`, `dead-letter` and `heartbeats`.
 
 - Web side (`role="web"`): `submit`/`request_cancel` produce; `events()` reads every
@@ -37,9 +36,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from backend.queue.base import AnyEvent, Delivery
-from backend.queue.event_outbox import EventOutbox
 from backend.queue.kafka_topics import Topics, ensure_topics
-from backend.queue.messages import CancelRequest, RunTask, decode_events
+from backend.queue.messages import CancelRequest, RunTask, decode_event
 from backend.queue.offsets import OffsetTracker
 from backend.settings import Settings
 
@@ -48,7 +46,6 @@ log = logging.getLogger(__name__)
 Role = Literal["web", "worker"]
 _Offset = tuple[TopicPartition, int, OffsetTracker]  # a request: partition, offset, tracker it was added to
 SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
-OUTBOX_DRAIN_S = 5.0  # on stop, wait this long for queued run events to go out
 
 
 class KafkaBroker:
@@ -66,9 +63,6 @@ class KafkaBroker:
         # (run, attempt) -> where its request(s) sit: partition, offset and the tracker they were added to
         self._inflight: dict[tuple[str, int], list[_Offset]] = {}
         self._waiters: dict[tuple[str, int], asyncio.Event] = {}
-        # The worker's run events, several to a message, all under one key (one partition, in order).
-        self._outbox: EventOutbox | None = None
-        self._events_key = f"worker-{uuid.uuid4().hex[:12]}"
         self._ensure_lock = asyncio.Lock()
         self._ensured_at = 0.0
         self._paused = False
@@ -97,13 +91,9 @@ class KafkaBroker:
             self._background.append(asyncio.create_task(self._watch_heartbeats(heartbeats)))
         else:
             self._cancels = await self._tail(self.topics.cancellations)
-            self._outbox = EventOutbox(self._send_events)
-            self._background.append(asyncio.create_task(self._outbox.run()))
         self._background.append(asyncio.create_task(self._watchdog()))
 
     async def stop(self) -> None:
-        if self._outbox is not None and not self._closed:
-            await self._outbox.drain(OUTBOX_DRAIN_S)  # the final events of runs that just ended
         self._closed = True
         for task in self._background:
             task.cancel()
@@ -277,11 +267,7 @@ class KafkaBroker:
         await self._send(self.topics.cancellations, cancel.to_bytes(), cancel.run_id)
 
     async def publish(self, event: AnyEvent) -> None:
-        assert self._outbox is not None, "publish() is for the worker role"
-        await self._outbox.publish(event)
-
-    async def _send_events(self, message: bytes) -> None:
-        await self._send(self.topics.events, message, self._events_key)
+        await self._send(self.topics.events, event.to_bytes(), event.run_id)
 
     async def dead_letter(self, data: bytes, reason: str, source: str) -> None:
         headers = [("reason", reason.encode()), ("source", source.encode())]
@@ -317,12 +303,9 @@ class KafkaBroker:
         assert self._events is not None, "events() is for the web role"
         async for record in self._records(self._events):
             try:
-                events = decode_events(record.value)
+                yield decode_event(record.value)
             except ValueError:
                 log.warning("dropping an undecodable event at %s/%s", record.partition, record.offset)
-                continue
-            for event in events:
-                yield event
 
     async def cancellations(self) -> AsyncIterator[CancelRequest]:
         assert self._cancels is not None, "cancellations() is for the worker role"

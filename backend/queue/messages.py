@@ -89,19 +89,3 @@ _run_event_adapter: TypeAdapter[StartedEvent | ChunkEvent | FinalEvent] = TypeAd
 
 def decode_event(data: bytes) -> StartedEvent | ChunkEvent | FinalEvent:
     return _run_event_adapter.validate_json(data)
-
-
-# Several run events in one message (see backend/queue/event_outbox.py): each event is encoded
-# once by its publisher and the message is the JSON list around them.
-_event_list_adapter: TypeAdapter[list[StartedEvent | ChunkEvent | FinalEvent]] = TypeAdapter(list[RunEvent])
-
-
-def encode_event_batch(encoded_events: list[bytes]) -> bytes:
-    return b"[" + b",".join(encoded_events) + b"]"
-
-
-def decode_events(data: bytes) -> list[StartedEvent | ChunkEvent | FinalEvent]:
-    """The events in one message: a batch (a JSON list) or a single event."""
-    if data[:1] == b"[":
-        return _event_list_adapter.validate_json(data)
-    return [decode_event(data)]
