@@ -37,7 +37,7 @@ from aiokafka.errors import KafkaError
 
 from backend.queue.base import AnyEvent, Delivery
 from backend.queue.kafka_topics import Topics, ensure_topics
-from backend.queue.messages import CancelRequest, RunTask, decode_event
+from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
 from backend.queue.offsets import OffsetTracker
 from backend.settings import Settings
 
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 Role = Literal["web", "worker"]
 _Offset = tuple[TopicPartition, int, OffsetTracker]  # a request: partition, offset, tracker it was added to
 SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
+PRODUCER_BATCH_BYTES = 512 * 1024
+SLOW_FETCH_WAIT_MS = 500  # heartbeats: nobody waits on them to the millisecond (see `_tail`)
 
 
 class KafkaBroker:
@@ -82,12 +84,21 @@ class KafkaBroker:
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
         await self._ensure_topics(force=True)
-        self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, linger_ms=2, acks=1)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            linger_ms=2,
+            acks=1,
+            # The producer sends one request at a time, holding at most one batch per partition;
+            # at the default 16 KB a worker streaming 8,000 chunks a second into one events
+            # partition needed a round trip under 10 ms to keep up, and a backlog grew whenever
+            # the machine was busy.  Batches are only as large as what waited meanwhile.
+            max_batch_size=PRODUCER_BATCH_BYTES,
+        )
         await self._producer.start()
         self._epoch = await self._current_epoch()
         if self._role == "web":
             self._events = await self._tail(self.topics.events)
-            heartbeats = await self._tail(self.topics.heartbeats, back=200)
+            heartbeats = await self._tail(self.topics.heartbeats, back=200, fetch_wait_ms=SLOW_FETCH_WAIT_MS)
             self._background.append(asyncio.create_task(self._watch_heartbeats(heartbeats)))
         else:
             self._cancels = await self._tail(self.topics.cancellations)
@@ -114,19 +125,24 @@ class KafkaBroker:
             await ensure_topics(self._settings, self.topics)
             self._ensured_at = time.monotonic()
 
-    async def _tail(self, topic: str, back: int = 0) -> AIOKafkaConsumer:
-        """A group-less consumer on every partition of `topic`, positioned `back` messages from the end."""
+    async def _tail(self, topic: str, back: int = 0, fetch_wait_ms: int | None = None) -> AIOKafkaConsumer:
+        """A group-less consumer on every partition of `topic`, positioned `back` messages from the end.
+
+        A fetch waits `fetch_wait_ms` at most (default KAFKA_FETCH_MAX_WAIT_MS) for data.  Tansu
+        answers a waiting fetch late even when data arrives meanwhile (a fetch over several
+        partitions when the wait runs out; over one, within 100-250 ms measured): its default
+        (500 ms) would sit on every streamed chunk's path (bench/RESULTS.md, "broker waits before
+        answering").  A short wait means frequent fetches, each costing the broker CPU, so topics
+        off the chunks' path (heartbeats) wait longer."""
+        assert self._producer is not None
+        partitions = [TopicPartition(topic, p) for p in sorted(await self._producer.partitions_for(topic))]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             auto_offset_reset="earliest",
-            # A fetch over several partitions may wait this long for data; the default (500 ms)
-            # sits on every streamed chunk's path (bench/RESULTS.md, "broker waits before answering").
-            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
+            fetch_max_wait_ms=fetch_wait_ms or self._settings.kafka_fetch_max_wait_ms,
         )
         await consumer.start()
         self._consumers.append(consumer)
-        assert self._producer is not None
-        partitions = [TopicPartition(topic, p) for p in sorted(await self._producer.partitions_for(topic))]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
@@ -238,7 +254,13 @@ class KafkaBroker:
 
     # --- producing -------------------------------------------------------------------
     async def _send(
-        self, topic: str, value: bytes, key: str, headers: list[tuple[str, bytes]] | None = None
+        self,
+        topic: str,
+        value: bytes,
+        key: str,
+        headers: list[tuple[str, bytes]] | None = None,
+        *,
+        wait_for_ack: bool = True,
     ) -> None:
         assert self._producer is not None, "start() the broker first"
         deadline = time.monotonic() + SEND_TIMEOUT_S
@@ -247,9 +269,14 @@ class KafkaBroker:
             if self._closed:
                 raise RuntimeError("the Kafka broker client is stopped")
             try:
-                await asyncio.wait_for(
-                    self._producer.send_and_wait(topic, value, key=key.encode(), headers=headers), 10.0
-                )
+                async with asyncio.timeout(10.0):
+                    # `send` returns once the record is in the producer's buffer (a restarted
+                    # broker may first have to be asked for the topic again).
+                    sent = await self._producer.send(topic, value, key=key.encode(), headers=headers)
+                    if wait_for_ack:
+                        await sent
+                if not wait_for_ack:
+                    sent.add_done_callback(_log_undelivered)
                 return
             except (KafkaError, TimeoutError) as exc:
                 if time.monotonic() > deadline:
@@ -267,7 +294,16 @@ class KafkaBroker:
         await self._send(self.topics.cancellations, cancel.to_bytes(), cancel.run_id)
 
     async def publish(self, event: AnyEvent) -> None:
-        await self._send(self.topics.events, event.to_bytes(), event.run_id)
+        # Chunks do not wait for the broker's acknowledgement.  Waiting held each stream to one
+        # chunk per round trip and made a produce request of every few chunks; the broker's cost
+        # is per request (bench/RESULTS.md), so under load it fell behind.  Not waiting lets the
+        # producer put all that came during one request into the next.  Order is kept: a run's
+        # events share a key, so a partition, and the producer sends one request at a time.  A
+        # chunk the broker never takes (down longer than the producer's request timeout) is lost
+        # to live viewers only: the final event, sent after the chunks and acknowledged, carries
+        # the whole text, and the hub and the pump take that as the truth.
+        wait = not isinstance(event, ChunkEvent)
+        await self._send(self.topics.events, event.to_bytes(), event.run_id, wait_for_ack=wait)
 
     async def dead_letter(self, data: bytes, reason: str, source: str) -> None:
         headers = [("reason", reason.encode()), ("source", source.encode())]
@@ -483,6 +519,11 @@ class KafkaBroker:
             tracker = self._trackers.pop(tp, None)
             if tracker is not None:
                 tracker.revoked = True
+
+
+def _log_undelivered(sent: asyncio.Future[Any]) -> None:
+    if not sent.cancelled() and sent.exception() is not None:
+        log.warning("a message sent without waiting was not delivered: %r", sent.exception())
 
 
 async def _rewind_if_truncated(consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:

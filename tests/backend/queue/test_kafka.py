@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from backend.queue.kafka import KafkaBroker
-from backend.queue.messages import RunTask
+from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.runtime import Runtime, running
 from backend.settings import Settings
 from tests.backend.runtime_support import (
@@ -261,3 +261,41 @@ async def test_broker_restart_while_idle_app_and_worker_recover(tmp_path: Path) 
                 assert worker.process.poll() is None
             finally:
                 assert worker.terminate() == 0
+
+
+async def test_chunks_sent_without_waiting_arrive_in_order_before_the_final_event(kafka: KafkaSetup) -> None:
+    """Chunk events do not wait for the broker's acknowledgement (a worker streams on while the
+    producer batches them); a run's events still reach the web side complete and in order, the
+    acknowledged final event last."""
+    settings = kafka.settings()
+    web, worker = KafkaBroker(settings, "web"), KafkaBroker(settings, "worker")
+    await web.start()
+    await worker.start()
+    try:
+        run_id, n = uuid.uuid4().hex, 300
+        await worker.publish(StartedEvent(run_id=run_id, attempt=0))
+        for seq in range(n):
+            await worker.publish(
+                ChunkEvent(
+                    run_id=run_id, attempt=0, seq=seq, text=f" w{seq}", elapsed_ms=seq, output_tokens=seq + 1
+                )
+            )
+        text = "".join(f" w{seq}" for seq in range(n))
+        final = FinalEvent(run_id=run_id, attempt=0, status="done", output_text=text, chunks=n)
+        await worker.publish(final)
+        received: list[object] = []
+
+        async def read() -> None:
+            async for event in web.events():
+                if event.run_id == run_id:
+                    received.append(event)
+                    if isinstance(event, FinalEvent):
+                        return
+
+        await asyncio.wait_for(read(), 20)
+        assert isinstance(received[0], StartedEvent)
+        assert [e.seq for e in received[1:-1] if isinstance(e, ChunkEvent)] == list(range(n))
+        assert received[-1] == final
+    finally:
+        await worker.stop()
+        await web.stop()
