@@ -45,11 +45,11 @@ class Settings(BaseSettings):
         default=6, ge=1, description="Partitions of the requests topic (upper bound on busy workers)."
     )
     kafka_event_partitions: int = Field(
-        default=1,
+        default=6,
         ge=1,
         description="Partitions of the events topic. Every web replica reads all of them (no consumer "
-        "group), so more partitions add no parallelism here; on one broker each adds a record batch to "
-        "every produce and fetch request (bench/RESULTS.md, 'Tansu's cost is per batch').",
+        "group). On Tansu fewer cost the broker less CPU per request, but its memory storage fetches "
+        "slow down as a partition grows (bench/RESULTS.md, session 4).",
     )
     kafka_worker_group: str = Field(
         default="llmdash-workers", description="Consumer group shared by the worker processes."

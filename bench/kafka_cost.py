@@ -1,0 +1,170 @@
+"""Probe: the Tansu broker's CPU for the workers' way of producing run events, side by side.
+
+    .venv/bin/python -m bench.kafka_cost
+
+Why chunks do not wait for the broker's acknowledgement (backend/queue/kafka.py),
+and what the events topic's partition count costs the broker.  Each case streams R runs x 100
+chunk events a second (about 180 bytes, keyed by run as the workers do) from
+2 producers (linger_ms=2, acks=1, as the workers) to a topic of P partitions
+that a consumer tails (fetch_max_wait_ms=20, as the web process), for a few
+seconds, and reports the broker's CPU (from /proc, in cores) and the
+producer-to-consumer lag.  "wait" sends each chunk with send_and_wait (one
+chunk per round trip per run, as the workers did before); "no wait" only puts
+it in the producer's buffer.  The producer's batch size is the workers'.
+2 cores shared with whatever else runs: compare rows of one run, not runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from backend.queue.kafka import PRODUCER_BATCH_BYTES
+from bench.common import percentile, write_results
+from tests.support.tansu import tansu_broker
+
+SECONDS = 6.0
+RATE_HZ = 100  # chunks per second per run, as simulated:steady
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Case:
+    runs: int
+    partitions: int
+    wait_for_ack: bool
+
+
+CASES = [
+    Case(8, 6, True),  # 1 session's panes, as the workers sent them before
+    Case(8, 6, False),  # as they send them now (KAFKA_EVENT_PARTITIONS=6, the default)
+    Case(8, 1, False),
+    Case(80, 6, True),  # 10 sessions' worth
+    Case(80, 6, False),
+    Case(80, 1, False),
+]
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        raw = stat.read()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+async def run_case(bootstrap: str, broker_pid: int, case: Case) -> dict[str, float]:
+    topic = f"cost-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, case.partitions, 1)])
+    finally:
+        await admin.close()
+    producers = [
+        AIOKafkaProducer(
+            bootstrap_servers=bootstrap, linger_ms=2, acks=1, max_batch_size=PRODUCER_BATCH_BYTES
+        )
+        for _ in range(2)
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, fetch_max_wait_ms=20, auto_offset_reset="earliest"
+    )
+    for producer in producers:
+        await producer.start()
+    await consumer.start()
+    consumer.assign([TopicPartition(topic, p) for p in range(case.partitions)])
+    lags: list[float] = []
+
+    async def consume() -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000)
+            now = time.time()
+            for records in batches.values():
+                lags.extend(now - json.loads(r.value)["t"] for r in records)
+
+    async def stream(i: int) -> None:
+        producer, key = producers[i % 2], uuid.uuid4().hex
+        due = time.monotonic()
+        seq = 0
+        while due - started < SECONDS:
+            due += 1.0 / RATE_HZ
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            value = json.dumps(
+                {
+                    "kind": "chunk",
+                    "run_id": key,
+                    "attempt": 0,
+                    "seq": seq,
+                    "text": " word",
+                    "elapsed_ms": seq * 10.0,
+                    "output_tokens": seq + 1,
+                    "t": time.time(),
+                }
+            ).encode()
+            seq += 1
+            if case.wait_for_ack:
+                await producer.send_and_wait(topic, value, key=key.encode())
+            else:
+                await producer.send(topic, value, key=key.encode())
+
+    reader = asyncio.create_task(consume())
+    try:
+        await asyncio.sleep(0.5)
+        cpu0, started = cpu_seconds(broker_pid), time.monotonic()
+        await asyncio.gather(*(stream(i) for i in range(case.runs)))
+        for producer in producers:
+            await producer.flush()
+        elapsed = time.monotonic() - started
+        broker_cores = (cpu_seconds(broker_pid) - cpu0) / elapsed
+        await asyncio.sleep(0.5)
+    finally:
+        reader.cancel()
+        await consumer.stop()
+        for producer in producers:
+            await producer.stop()
+    return {
+        "runs": case.runs,
+        "partitions": case.partitions,
+        "wait_for_ack": case.wait_for_ack,
+        "chunks_per_s": case.runs * RATE_HZ,
+        "seconds": elapsed,
+        "broker_cores": broker_cores,
+        "lag_p50_ms": percentile(lags, 50) * 1000.0,
+        "lag_p95_ms": percentile(lags, 95) * 1000.0,
+    }
+
+
+async def run() -> list[dict[str, float]]:
+    rows = []
+    with tansu_broker() as broker:
+        assert broker.pid is not None
+        for case in CASES:
+            row = await run_case(broker.bootstrap, broker.pid, case)
+            rows.append(row)
+            print(
+                f"{case.runs:3d} runs ({row['chunks_per_s']:5.0f} chunks/s), {case.partitions} partition(s), "
+                f"{'wait for ack' if case.wait_for_ack else 'no wait     '}:"
+                f" Tansu {row['broker_cores']:.2f} cores,"
+                f" lag p50 {row['lag_p50_ms']:5.1f} / p95 {row['lag_p95_ms']:6.1f} ms"
+                f" ({row['seconds']:.1f} s for {SECONDS:.0f} s of chunks)",
+                flush=True,
+            )
+    return rows
+
+
+def main() -> int:
+    rows = asyncio.run(run())
+    out = write_results("kafka_cost.json", {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows})
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
