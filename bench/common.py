@@ -105,5 +105,11 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
     return out
 
 
+def write_probe_rows(name: str, rows: list[dict[str, Any]]) -> None:
+    """A probe's rows, with when they were taken; says where they went."""
+    out = write_results(name, {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows})
+    print(f"results: {out}")
+
+
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")

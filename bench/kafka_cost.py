@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from backend.queue.kafka import PRODUCER_BATCH_BYTES
-from bench.common import percentile, write_results
+from bench.common import percentile, write_probe_rows
 from tests.support.tansu import tansu_broker
 
 SECONDS = 6.0
@@ -160,9 +160,7 @@ async def run() -> list[dict[str, float]]:
 
 
 def main() -> int:
-    rows = asyncio.run(run())
-    out = write_results("kafka_cost.json", {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows})
-    print(f"results: {out}")
+    write_probe_rows("kafka_cost.json", asyncio.run(run()))
     return 0
 
 

@@ -23,7 +23,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.common import percentile, write_results
+from bench.common import percentile, write_probe_rows
 from tests.support.tansu import tansu_broker
 
 MESSAGES = 20
@@ -83,11 +83,7 @@ async def run() -> list[dict[str, float]]:
 
 
 def main() -> int:
-    rows = asyncio.run(run())
-    out = write_results(
-        "kafka_fetch.json", {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows}
-    )
-    print(f"results: {out}")
+    write_probe_rows("kafka_fetch.json", asyncio.run(run()))
     return 0
 
 
