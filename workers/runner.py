@@ -61,6 +61,7 @@ POISON_ERROR_KINDS = frozenset({"unknown_model", "rate_limit", "timeout", "unava
 FinalStatus = Literal["done", "error", "cancelled"]
 RECENT_FINALS = 2_000  # final events this worker published lately, kept to answer redeliveries
 IDLE_CHECK_S = 1.0  # at most how often a stream's idle-output watchdog is pushed back
+STOP_GRACE_S = 5.0  # how long `run` waits, once cancelled, for the runs it cancels to end
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +126,15 @@ class Worker:
                 task.add_done_callback(functools.partial(self._finished, key, delivery))
         finally:
             cancel_listener.cancel()
-            for task in list(self._running.values()):
+            running = list(self._running.values())
+            for task in running:
                 task.cancel()
+            # Wait (bounded) for the cancelled runs to wind up: a run cancelled mid-query that went on
+            # after its owner closed the database would wait for ever on a connection that is gone.
+            if running:
+                await asyncio.wait(running, timeout=STOP_GRACE_S)
+            if self._publishing:
+                await asyncio.wait(list(self._publishing), timeout=STOP_GRACE_S)
 
     async def shutdown(self, grace_s: float) -> None:
         """Let the runs in flight finish (up to `grace_s`); runs cut off after that publish nothing
