@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     sign_in_lockout_seconds: float = Field(
         default=900.0, gt=0, description="How long a locked-out account or address waits."
     )
+    api_token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="An API token found valid is trusted this long without a database lookup. A "
+        "token revoked on this replica stops at once, on another replica within this time. 0: no cache.",
+    )
     encryption_key: SecretStr = Field(
         default=SecretStr(""),
         description="Fernet key (urlsafe base64, 32 bytes) for stored provider keys. Empty in "

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import DataError
 
 from backend.api.auth import User
@@ -112,9 +112,12 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         responses={422: {"model": ErrorOut}, 429: {"model": RateLimitOut}},
         tags=["comparisons"],
     )
-    async def create_comparison(user: User, payload: ComparisonInput) -> ComparisonOut:
+    async def create_comparison(user: User, payload: ComparisonInput) -> Response:
         record = await get_runtime().comparisons.create(user, payload)
-        return ComparisonOut.of(record)
+        # Serialized here, once: returned as a model, FastAPI would validate it again against
+        # response_model, on the path to the run's first token (the docs still show the model).
+        body = ComparisonOut.of(record).model_dump_json()
+        return Response(content=body, status_code=201, media_type="application/json")
 
     @api.get(
         f"{API_PREFIX}/comparisons/{{comparison_id}}", response_model=ComparisonOut, tags=["comparisons"]

@@ -12,6 +12,7 @@ from datetime import timedelta
 from backend.auth.passwords import hash_password, password_problem, verify_password
 from backend.auth.permissions import Principal
 from backend.auth.throttle import Lockout, SignInThrottle
+from backend.auth.token_cache import PrincipalCache
 from backend.auth.tokens import new_token, token_hash
 from backend.db import accounts as repo
 from backend.db.engine import Database
@@ -67,6 +68,7 @@ class AccountService:
         self._db = db
         self._settings = settings
         self._throttle = throttle
+        self._api_tokens = PrincipalCache(settings.api_token_cache_seconds)
 
     # --- sign up / in / out ----------------------------------------------------
     async def sign_up(self, email: str, password: str, display_name: str = "") -> SignedIn:
@@ -180,11 +182,21 @@ class AccountService:
 
     async def revoke_api_token(self, principal: Principal, token_id: str) -> bool:
         async with self._db.session() as session:
-            return await repo.revoke_api_token(session, principal.user_id, token_id)
+            revoked = await repo.revoke_api_token(session, principal.user_id, token_id)
+        self._api_tokens.forget_user(principal.user_id)  # this process refuses it from now on
+        return revoked
 
     async def principal_for_api_token(self, token: str) -> Principal | None:
         if not token.startswith(API_TOKEN_PREFIX) or len(token) > 200:
             return None
+        hashed = token_hash(token)
+        cached = self._api_tokens.get(hashed)
+        if cached is not None:
+            return cached
         async with self._db.session() as session:
-            account = await repo.account_for_api_token(session, token_hash(token))
-        return None if account is None else principal_of(account, via="api-token")
+            account = await repo.account_for_api_token(session, hashed)
+        if account is None:
+            return None
+        principal = principal_of(account, via="api-token")
+        self._api_tokens.put(hashed, principal)
+        return principal

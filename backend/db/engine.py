@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from alembic import command
+
+T = TypeVar("T")
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 _ALEMBIC_INI = _REPO_ROOT / "alembic.ini"
@@ -103,6 +105,7 @@ class Database:
         self._echo = echo
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._sqlite_sync_engine: Engine | None = None
 
     def __repr__(self) -> str:
         return f"Database({self.async_url.render_as_string(hide_password=True)!r})"
@@ -146,6 +149,29 @@ class Database:
                 await session.rollback()
                 raise
 
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` (sync Core statements on a Connection) as one transaction: committed if it
+        returns, rolled back if it raises.
+
+        On a SQLite file it runs in one worker-thread hop over a plain pysqlite engine: aiosqlite
+        hops threads for every step of every statement, and on the path to a run's first token
+        those hops cost more than the statements (saving a comparison and its run: 2.2 ms through
+        the async session, 0.9 ms in one hop).  On PostgreSQL the same function runs on the async
+        engine through ``run_sync``."""
+        if self.backend == "sqlite" and sqlite_file_path(self.sync_url) is not None:
+            return await asyncio.to_thread(_in_transaction, self._sqlite_engine(), work)
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    def _sqlite_engine(self) -> Engine:
+        """The sync engine of :meth:`write`, made on the event loop's thread (no race)."""
+        if self._sqlite_sync_engine is None:
+            self._ensure_sqlite_dir()
+            engine = create_engine(self.sync_url, echo=self._echo)
+            _install_sqlite_pragmas(engine, foreign_keys=True)
+            self._sqlite_sync_engine = engine
+        return self._sqlite_sync_engine
+
     async def upgrade(self, revision: str = "head") -> None:
         """``alembic upgrade head`` in a worker thread over a sync engine."""
         await asyncio.to_thread(self._run_alembic, command.upgrade, revision)
@@ -174,7 +200,15 @@ class Database:
             engine.dispose()
 
     async def dispose(self) -> None:
+        if self._sqlite_sync_engine is not None:
+            await asyncio.to_thread(self._sqlite_sync_engine.dispose)
+            self._sqlite_sync_engine = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
             self._sessionmaker = None
+
+
+def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)

@@ -1,4 +1,5 @@
-"""Every query the app makes, as async functions over an ``AsyncSession``.
+"""Every query the app makes, as async functions over an ``AsyncSession`` (saving a new
+comparison, which is on the path to its first token, goes through ``Database.write``).
 
 Functions that write commit their own single transaction (on failure the
 session is rolled back and the error re-raised). They return frozen records
@@ -15,11 +16,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.db.accounts import add_personal_project
+from backend.db.engine import Database
 from backend.db.models import DEFAULT_PROJECT_NAME, Comparison, Project, Run, Share, User, new_id, utcnow
 from backend.db.projects import member_projects
 from backend.db.records import (
@@ -123,7 +126,7 @@ _UNSTARTED: dict[str, Any] = {
 
 
 async def create_comparison(
-    session: AsyncSession,
+    db: Database,
     *,
     user_id: str,
     project_id: str,
@@ -137,8 +140,6 @@ async def create_comparison(
         raise ValueError("a comparison needs at least one run")
     now = utcnow()
     comparison_id = new_id()
-    # Core inserts, not ORM objects: this sits on the path to a run's first token, and the
-    # unit of work costs more CPU than the two statements themselves.
     comparison_row: dict[str, Any] = {
         "id": comparison_id,
         "project_id": project_id,
@@ -162,28 +163,28 @@ async def create_comparison(
         )
         for i, r in enumerate(runs)
     )
-    try:
-        await session.execute(insert(Comparison), [comparison_row])
-        await session.execute(
-            insert(Run),
-            [
-                {
-                    "id": r.id,
-                    "comparison_id": comparison_id,
-                    "position": r.position,
-                    "provider": r.provider,
-                    "model": r.model,
-                    "params": r.params,
-                    "status": r.status,
-                    "created_at": now,
-                }
-                for r in run_records
-            ],
-        )
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+    run_rows = [
+        {
+            "id": r.id,
+            "comparison_id": comparison_id,
+            "position": r.position,
+            "provider": r.provider,
+            "model": r.model,
+            "params": r.params,
+            "status": r.status,
+            "created_at": now,
+        }
+        for r in run_records
+    ]
+
+    # Core inserts through Database.write, not ORM objects in a session: this sits on the path
+    # to a run's first token, where the unit of work and aiosqlite's thread hops cost more than
+    # the two statements themselves.
+    def insert_rows(connection: Connection) -> None:
+        connection.execute(insert(Comparison), [comparison_row])
+        connection.execute(insert(Run), run_rows)
+
+    await db.write(insert_rows)
     return ComparisonRecord(**comparison_row, runs=run_records)
 
 

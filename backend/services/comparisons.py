@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db import repository
@@ -130,8 +128,7 @@ class ComparisonService:
             await self._access.require_project(principal, Action.RUN, data.project_id)
             project_id = data.project_id
         else:
-            async with self._db.session() as session:
-                project_id = await self._default_project(session, user_id)
+            project_id = await self._default_project(user_id)
         await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
         prompt_tokens = _prompt_tokens(data.system_prompt, data.prompt)
         await self._limiter.reserve(
@@ -139,35 +136,35 @@ class ComparisonService:
             requests=len(data.panes),
             tokens=sum(prompt_tokens + pane.max_tokens for pane in data.panes),
         )
-        async with self._db.session() as session:
-            record = await repository.create_comparison(
-                session,
-                user_id=user_id,
-                project_id=project_id,
-                prompt=data.prompt,
-                system_prompt=data.system_prompt,
-                settings={"use_cache": True} if data.use_cache else {},
-                runs=[
-                    NewRun(
-                        model=pane.model,
-                        provider=pane.model.split(":", 1)[0],
-                        params={
-                            "temperature": pane.temperature,
-                            "max_tokens": pane.max_tokens,
-                            "seed": pane.seed,
-                        },
-                    )
-                    for pane in data.panes
-                ],
-            )
+        record = await repository.create_comparison(
+            self._db,
+            user_id=user_id,
+            project_id=project_id,
+            prompt=data.prompt,
+            system_prompt=data.system_prompt,
+            settings={"use_cache": True} if data.use_cache else {},
+            runs=[
+                NewRun(
+                    model=pane.model,
+                    provider=pane.model.split(":", 1)[0],
+                    params={
+                        "temperature": pane.temperature,
+                        "max_tokens": pane.max_tokens,
+                        "seed": pane.seed,
+                    },
+                )
+                for pane in data.panes
+            ],
+        )
         for run in record.runs:
             await self._enqueue(record, run)
         return record
 
-    async def _default_project(self, session: AsyncSession, user_id: str) -> str:
+    async def _default_project(self, user_id: str) -> str:
         """A user's default project never changes: look it up once per process."""
         if user_id not in self._default_projects:
-            self._default_projects[user_id] = await repository.default_project_id(session, user_id)
+            async with self._db.session() as session:
+                self._default_projects[user_id] = await repository.default_project_id(session, user_id)
         return self._default_projects[user_id]
 
     async def _enqueue(self, record: ComparisonRecord, run: RunRecord) -> None:

@@ -80,16 +80,17 @@ async def test_runs_left_by_a_previous_process_are_marked_interrupted(
     try:
         async with db.session() as session:
             project_id = await repository.default_project_id(session, user_id)
-            orphan = await repository.create_comparison(
-                session,
-                user_id=user_id,
-                project_id=project_id,
-                prompt="left behind",
-                runs=[
-                    NewRun(model="simulated:ponder", provider="simulated"),
-                    NewRun(model="simulated:swift", provider="simulated"),
-                ],
-            )
+        orphan = await repository.create_comparison(
+            db,
+            user_id=user_id,
+            project_id=project_id,
+            prompt="left behind",
+            runs=[
+                NewRun(model="simulated:ponder", provider="simulated"),
+                NewRun(model="simulated:swift", provider="simulated"),
+            ],
+        )
+        async with db.session() as session:
             assert await repository.mark_run_running(session, orphan.runs[1].id, 0)
     finally:
         await db.dispose()

@@ -13,7 +13,7 @@ from backend.auth import AuthError, SignInLocked
 from backend.auth.accounts import AccountService
 from backend.auth.throttle import SignInThrottle
 from backend.auth.tokens import token_hash
-from backend.db.models import AuthSession, utcnow
+from backend.db.models import ApiToken, AuthSession, utcnow
 from backend.runtime import Runtime, running
 from tests.backend.runtime_support import make_settings
 
@@ -121,6 +121,24 @@ async def test_api_tokens_are_shown_once_stored_hashed_and_revocable(rt: Runtime
     assert not await rt.accounts.revoke_api_token(bob, listed[0].id)  # not Bob's token
     assert await rt.accounts.revoke_api_token(ada, listed[0].id)
     assert await rt.accounts.principal_for_api_token(token) is None
+
+
+async def test_a_token_revoked_in_another_process_stops_within_the_cache_time(
+    runtime_database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(runtime_database_url, tmp_path, api_token_cache_seconds=0.3)
+    async with running(settings) as rt:
+        ada = (await rt.accounts.sign_up("ada@example.org", PASSWORD)).principal
+        token = await rt.accounts.create_api_token(ada, "ci")
+        assert await rt.accounts.principal_for_api_token(token) is not None
+        async with rt.db.session() as session:  # as another replica would: straight in the database
+            await session.execute(
+                update(ApiToken).where(ApiToken.token_hash == token_hash(token)).values(revoked_at=utcnow())
+            )
+            await session.commit()
+        assert await rt.accounts.principal_for_api_token(token) is not None  # still trusted here ...
+        await asyncio.sleep(0.35)
+        assert await rt.accounts.principal_for_api_token(token) is None  # ... for the cache time only
 
 
 async def test_repeated_failures_lock_the_account_whether_or_not_it_exists(rt: Runtime) -> None:

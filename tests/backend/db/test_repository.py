@@ -31,10 +31,10 @@ async def _user(session: AsyncSession, email: str = "ada@example.com") -> UserRe
 
 
 async def _comparison(
-    session: AsyncSession, user: UserRecord, prompt: str = "Hello", models: tuple[str, ...] = MODELS
+    database: Database, user: UserRecord, prompt: str = "Hello", models: tuple[str, ...] = MODELS
 ) -> ComparisonRecord:
     return await repo.create_comparison(
-        session,
+        database,
         user_id=user.id,
         project_id=user.default_project_id,
         prompt=prompt,
@@ -143,9 +143,9 @@ async def test_default_project_unknown_user(session: AsyncSession) -> None:
 # --- comparisons --------------------------------------------------------------
 
 
-async def test_create_and_get_comparison(session: AsyncSession) -> None:
+async def test_create_and_get_comparison(session: AsyncSession, database: Database) -> None:
     user = await _user(session)
-    created = await _comparison(session, user, prompt="Explain WAL.\nIn detail.")
+    created = await _comparison(database, user, prompt="Explain WAL.\nIn detail.")
     assert created.user_id == user.id and created.project_id == user.default_project_id
     assert created.prompt == "Explain WAL.\nIn detail."
     assert created.system_prompt == "Be brief."
@@ -176,7 +176,7 @@ async def test_create_and_get_comparison(session: AsyncSession) -> None:
 async def test_get_comparison_orders_runs_by_position(database: Database) -> None:
     async with database.session() as s:
         user = await _user(s)
-        created = await _comparison(s, user)
+        created = await _comparison(database, user)
     # Reverse the panes behind the ORM's back; the record must follow position.
     async with database.session() as s:
         ids = [r.id for r in created.runs]
@@ -190,24 +190,24 @@ async def test_get_comparison_orders_runs_by_position(database: Database) -> Non
     assert [r.model for r in loaded.runs] == list(reversed(MODELS))
 
 
-async def test_create_comparison_is_one_transaction(session: AsyncSession) -> None:
+async def test_create_comparison_is_one_transaction(session: AsyncSession, database: Database) -> None:
     user = await _user(session)
     with pytest.raises(ValueError):
         await repo.create_comparison(
-            session, user_id=user.id, project_id=user.default_project_id, prompt="p", settings={}, runs=[]
+            database, user_id=user.id, project_id=user.default_project_id, prompt="p", settings={}, runs=[]
         )
     with pytest.raises(IntegrityError):
         await repo.create_comparison(
-            session, user_id=user.id, project_id="9" * 32, prompt="p", settings={}, runs=_new_runs()
+            database, user_id=user.id, project_id="9" * 32, prompt="p", settings={}, runs=_new_runs()
         )
     assert (await session.execute(select(func.count()).select_from(Comparison))).scalar_one() == 0
     assert (await session.execute(select(func.count()).select_from(Run))).scalar_one() == 0
 
 
-async def test_delete_comparison_cascades_to_runs(session: AsyncSession) -> None:
+async def test_delete_comparison_cascades_to_runs(session: AsyncSession, database: Database) -> None:
     user = await _user(session)
-    doomed = await _comparison(session, user)
-    kept = await _comparison(session, user)
+    doomed = await _comparison(database, user)
+    kept = await _comparison(database, user)
     await session.execute(text("DELETE FROM comparisons WHERE id = :i"), {"i": doomed.id})
     await session.commit()
     remaining = (await session.execute(select(Run.comparison_id))).scalars().all()
@@ -223,9 +223,10 @@ async def test_list_comparisons_pages_newest_first(database: Database) -> None:
         ada = await _user(s, "ada@example.com")
         bob = await _user(s, "bob@example.com")
         created = [
-            await _comparison(s, ada, prompt=f"prompt {i}", models=MODELS[: 1 + i % 3]) for i in range(5)
+            await _comparison(database, ada, prompt=f"prompt {i}", models=MODELS[: 1 + i % 3])
+            for i in range(5)
         ]
-        await _comparison(s, bob, prompt="bob's")
+        await _comparison(database, bob, prompt="bob's")
 
     newest_first = list(reversed(created))
     async with database.session() as s:
@@ -251,10 +252,10 @@ async def test_list_comparisons_pages_newest_first(database: Database) -> None:
     assert everything.items[0].prompt_first_line == "bob's"
 
 
-async def test_list_comparisons_summary_fields(session: AsyncSession) -> None:
+async def test_list_comparisons_summary_fields(session: AsyncSession, database: Database) -> None:
     user = await _user(session)
     long_line = "x" * 300
-    c = await _comparison(session, user, prompt=f"\n   \n  {long_line}  \nsecond line")
+    c = await _comparison(database, user, prompt=f"\n   \n  {long_line}  \nsecond line")
     r0, r1, r2 = c.runs
     assert await _save_done(session, r0)
     assert await _save_done(
@@ -273,7 +274,7 @@ async def test_list_comparisons_makes_no_n_plus_one(database: Database) -> None:
     async with database.session() as s:
         user = await _user(s)
         for i in range(8):
-            await _comparison(s, user, prompt=f"p{i}")
+            await _comparison(database, user, prompt=f"p{i}")
     statements: list[str] = []
 
     def count(*args: Any) -> None:
@@ -292,8 +293,8 @@ async def test_list_comparisons_makes_no_n_plus_one(database: Database) -> None:
 # --- runs ---------------------------------------------------------------------
 
 
-async def test_mark_run_running(session: AsyncSession) -> None:
-    run = (await _comparison(session, await _user(session))).runs[0]
+async def test_mark_run_running(session: AsyncSession, database: Database) -> None:
+    run = (await _comparison(database, await _user(session))).runs[0]
     assert not await repo.mark_run_running(session, run.id, attempt=1)
     assert await repo.mark_run_running(session, run.id, attempt=0)
     assert not await repo.mark_run_running(session, run.id, attempt=0)
@@ -302,8 +303,8 @@ async def test_mark_run_running(session: AsyncSession) -> None:
     assert (loaded.status, loaded.attempt) == ("running", 0)
 
 
-async def test_save_run_result_stores_everything_once(session: AsyncSession) -> None:
-    run = (await _comparison(session, await _user(session))).runs[1]
+async def test_save_run_result_stores_everything_once(session: AsyncSession, database: Database) -> None:
+    run = (await _comparison(database, await _user(session))).runs[1]
     assert await repo.mark_run_running(session, run.id, 0)
     assert await _save_done(session, run, "first answer")
     [saved] = await repo.get_runs(session, [run.id])
@@ -326,16 +327,18 @@ async def test_save_run_result_stores_everything_once(session: AsyncSession) -> 
     assert not await repo.mark_run_running(session, run.id, 0)
 
 
-async def test_save_run_result_validates_status(session: AsyncSession) -> None:
-    run = (await _comparison(session, await _user(session))).runs[0]
+async def test_save_run_result_validates_status(session: AsyncSession, database: Database) -> None:
+    run = (await _comparison(database, await _user(session))).runs[0]
     with pytest.raises(ValueError):
         await _save_done(session, run, status="running")
     assert not await _save_done(session, run, run_id="0" * 32)
     assert (await repo.get_runs(session, [run.id]))[0].status == "queued"
 
 
-async def test_retry_bumps_attempt_and_ignores_stale_events(session: AsyncSession) -> None:
-    run = (await _comparison(session, await _user(session))).runs[0]
+async def test_retry_bumps_attempt_and_ignores_stale_events(
+    session: AsyncSession, database: Database
+) -> None:
+    run = (await _comparison(database, await _user(session))).runs[0]
     assert await repo.mark_run_running(session, run.id, 0)
     assert await _save_done(session, run, "partial", status="error", error="timeout", error_kind="timeout")
 
@@ -368,10 +371,10 @@ async def test_retry_bumps_attempt_and_ignores_stale_events(session: AsyncSessio
         await repo.reset_run_for_retry(session, "0" * 32)
 
 
-async def test_cancel_runs(session: AsyncSession) -> None:
+async def test_cancel_runs(session: AsyncSession, database: Database) -> None:
     user = await _user(session)
-    a, b, c = (await _comparison(session, user)).runs
-    other = (await _comparison(session, user)).runs[0]
+    a, b, c = (await _comparison(database, user)).runs
+    other = (await _comparison(database, user)).runs[0]
     assert await repo.mark_run_running(session, b.id, 0)
     assert await _save_done(session, c)
 
@@ -391,10 +394,10 @@ async def test_cancel_runs(session: AsyncSession) -> None:
     assert not await _save_done(session, a)  # a late result for a cancelled run is ignored
 
 
-async def test_fail_unfinished_runs(session: AsyncSession) -> None:
+async def test_fail_unfinished_runs(session: AsyncSession, database: Database) -> None:
     user = await _user(session)
-    a, b, c = (await _comparison(session, user)).runs
-    d = (await _comparison(session, user, models=MODELS[:1])).runs[0]
+    a, b, c = (await _comparison(database, user)).runs
+    d = (await _comparison(database, user, models=MODELS[:1])).runs[0]
     assert await repo.mark_run_running(session, b.id, 0)
     assert await _save_done(session, c)
     assert await repo.cancel_runs(session, [d.id]) == [d.id]
@@ -413,8 +416,8 @@ async def test_fail_unfinished_runs(session: AsyncSession) -> None:
     assert await repo.fail_unfinished_runs(session, "again") == 0
 
 
-async def test_get_runs_keeps_requested_order(session: AsyncSession) -> None:
-    a, b, c = (await _comparison(session, await _user(session))).runs
+async def test_get_runs_keeps_requested_order(session: AsyncSession, database: Database) -> None:
+    a, b, c = (await _comparison(database, await _user(session))).runs
     got = await repo.get_runs(session, [c.id, "0" * 32, a.id, c.id])
     assert [r.id for r in got] == [c.id, a.id]
     assert [r.model for r in got] == [MODELS[2], MODELS[0]]

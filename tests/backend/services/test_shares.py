@@ -229,13 +229,13 @@ async def test_unfinished_runs_are_forked_as_cancelled(rt: Runtime) -> None:
     ada, bob = await owner(rt), await owner(rt, OTHER_EMAIL)
     async with rt.db.session() as session:
         project_id = await repository.default_project_id(session, ada.user_id)
-        queued = await repository.create_comparison(  # saved, never queued: stays "queued"
-            session,
-            user_id=ada.user_id,
-            project_id=project_id,
-            prompt="still going",
-            runs=[NewRun(model="simulated:swift", provider="simulated")],
-        )
+    queued = await repository.create_comparison(  # saved, never queued: stays "queued"
+        rt.db,
+        user_id=ada.user_id,
+        project_id=project_id,
+        prompt="still going",
+        runs=[NewRun(model="simulated:swift", provider="simulated")],
+    )
     token = (await ShareService(rt.db).create(ada, queued.id)).token
     assert [r.status for r in (await ShareService(rt.db).resolve(token)).runs] == ["queued"]
     fork = await ShareService(rt.db).fork(bob, token)
