@@ -3,14 +3,16 @@
     .venv/bin/python -m bench.kafka_cost
 
 Why chunks do not wait for the broker's acknowledgement (backend/queue/kafka.py),
-and what the events topic's partition count costs the broker.  Each case streams R runs x 100
+what the events topic's partition count costs the broker, and why the workers' producer
+lingers.  Each case streams R runs x 100
 chunk events a second (about 180 bytes, keyed by run as the workers do) from
-2 producers (linger_ms=2, acks=1, as the workers) to a topic of P partitions
+2 producers (acks=1, lingering L ms, as the workers) to a topic of P partitions
 that a consumer tails (fetch_max_wait_ms=20, as the web process), for a few
 seconds, and reports the broker's CPU (from /proc, in cores) and the
 producer-to-consumer lag.  "wait" sends each chunk with send_and_wait (one
 chunk per round trip per run, as the workers did before); "no wait" only puts
-it in the producer's buffer.  The producer's batch size is the workers'.
+it in the producer's buffer, which sends what gathered in L ms as one request.
+The producer's batch size is the workers'.
 2 cores shared with whatever else runs: compare rows of one run, not runs.
 """
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from backend.queue.kafka import PRODUCER_BATCH_BYTES
+from backend.queue.kafka import PRODUCER_BATCH_BYTES, PRODUCER_LINGER_MS
 from bench.common import percentile, write_probe_rows
 from tests.support.tansu import tansu_broker
 
@@ -40,13 +42,16 @@ class Case:
     runs: int
     partitions: int
     wait_for_ack: bool
+    linger_ms: int = PRODUCER_LINGER_MS["worker"]
 
 
 CASES = [
-    Case(8, 6, True),  # 1 session's panes, as the workers sent them before
+    Case(8, 6, True, 2),  # 1 session's panes, as the workers sent them two versions ago
+    Case(8, 6, False, 2),  # ... and one version ago
     Case(8, 6, False),  # as they send them now (KAFKA_EVENT_PARTITIONS=6, the default)
     Case(8, 1, False),
-    Case(80, 6, True),  # 10 sessions' worth
+    Case(80, 6, True, 2),  # 10 sessions' worth
+    Case(80, 6, False, 2),
     Case(80, 6, False),
     Case(80, 1, False),
 ]
@@ -69,7 +74,10 @@ async def run_case(bootstrap: str, broker_pid: int, case: Case) -> dict[str, flo
         await admin.close()
     producers = [
         AIOKafkaProducer(
-            bootstrap_servers=bootstrap, linger_ms=2, acks=1, max_batch_size=PRODUCER_BATCH_BYTES
+            bootstrap_servers=bootstrap,
+            linger_ms=case.linger_ms,
+            acks=1,
+            max_batch_size=PRODUCER_BATCH_BYTES,
         )
         for _ in range(2)
     ]
@@ -133,6 +141,7 @@ async def run_case(bootstrap: str, broker_pid: int, case: Case) -> dict[str, flo
         "runs": case.runs,
         "partitions": case.partitions,
         "wait_for_ack": case.wait_for_ack,
+        "linger_ms": case.linger_ms,
         "chunks_per_s": case.runs * RATE_HZ,
         "seconds": elapsed,
         "broker_cores": broker_cores,
@@ -150,7 +159,7 @@ async def run() -> list[dict[str, float]]:
             rows.append(row)
             print(
                 f"{case.runs:3d} runs ({row['chunks_per_s']:5.0f} chunks/s), {case.partitions} partition(s), "
-                f"{'wait for ack' if case.wait_for_ack else 'no wait     '}:"
+                f"{'wait for ack' if case.wait_for_ack else 'no wait     '}, linger {case.linger_ms:2d} ms:"
                 f" Tansu {row['broker_cores']:.2f} cores,"
                 f" lag p50 {row['lag_p50_ms']:5.1f} / p95 {row['lag_p95_ms']:6.1f} ms"
                 f" ({row['seconds']:.1f} s for {SECONDS:.0f} s of chunks)",

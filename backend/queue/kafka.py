@@ -47,6 +47,11 @@ Role = Literal["web", "worker"]
 _Offset = tuple[TopicPartition, int, OffsetTracker]  # a request: partition, offset, tracker it was added to
 SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
 PRODUCER_BATCH_BYTES = 512 * 1024
+# How long sends gather into one produce request.  A worker's chunks: 10 ms, as Tansu's CPU goes
+# by record batch (at one session's 800 chunks/s: 0.30 cores at 2 ms, 0.12 at 10; on 2 cores what
+# the broker saves goes to the browser; bench/kafka_cost.py) and the page shows text at most 10
+# times a second anyway.  The web's run requests and stops are few and on a user's wait: 2 ms.
+PRODUCER_LINGER_MS: dict[Role, int] = {"web": 2, "worker": 10}
 SLOW_FETCH_WAIT_MS = 500  # heartbeats: nobody waits on them to the millisecond (see `_tail`)
 
 
@@ -86,7 +91,7 @@ class KafkaBroker:
         await self._ensure_topics(force=True)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
-            linger_ms=2,
+            linger_ms=PRODUCER_LINGER_MS[self._role],
             acks=1,
             # The producer sends one request at a time, holding at most one batch per partition;
             # at the default 16 KB a worker streaming 8,000 chunks a second into one events
