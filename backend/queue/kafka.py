@@ -10,7 +10,7 @@ comparison and run so a comparison's panes spread over partitions), `events`
   event, so whichever replica a browser is on gets its chunks).
 - Worker side (`role="worker"`): `deliveries()` reads requests in the shared worker
   group without auto-commit; a delivery's `ack` commits its offset once the run's
-  final event is out (at-least-once; see `offsets.OffsetTracker`).  Unparseable
+  final event is out (at-least-once; see `kafka_requests`).  Unparseable
   requests go to the dead-letter topic and are committed.
 - Recovery: producing retries with backoff; a watchdog re-creates missing topics
   (a restarted broker with memory storage loses them) and re-reads a tailed topic
@@ -32,19 +32,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from backend.queue.base import AnyEvent, Delivery
+from backend.queue.kafka_requests import RequestDeliveries, rewind_if_truncated
 from backend.queue.kafka_topics import Topics, ensure_topics
 from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
-from backend.queue.offsets import OffsetTracker
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Role = Literal["web", "worker"]
-_Offset = tuple[TopicPartition, int, OffsetTracker]  # a request: partition, offset, tracker it was added to
 SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
 PRODUCER_BATCH_BYTES = 512 * 1024
 # How long sends gather into one produce request.  A worker's chunks: 10 ms, as Tansu's CPU goes
@@ -65,21 +64,21 @@ class KafkaBroker:
         self._consumers: list[AIOKafkaConsumer] = []
         self._events: AIOKafkaConsumer | None = None
         self._cancels: AIOKafkaConsumer | None = None
-        self._requests: AIOKafkaConsumer | None = None
-        self._trackers: dict[TopicPartition, OffsetTracker] = {}
-        # (run, attempt) -> where its request(s) sit: partition, offset and the tracker they were added to
-        self._inflight: dict[tuple[str, int], list[_Offset]] = {}
-        self._waiters: dict[tuple[str, int], asyncio.Event] = {}
+        self._requests = (
+            RequestDeliveries(
+                settings, self.topics.requests, dead_letter=self.dead_letter, same_epoch=self._same_epoch
+            )
+            if role == "worker"
+            else None
+        )
         self._ensure_lock = asyncio.Lock()
         self._ensured_at = 0.0
-        self._paused = False
         self._closed = False
         self.heartbeats: dict[str, float] = {}  # worker id -> last heartbeat (web side)
         self._tails: list[tuple[AIOKafkaConsumer, str]] = []
         self._epoch_reader: AIOKafkaConsumer | None = None
         self._epoch: bytes | None = None
         self._epoch_lock = asyncio.Lock()  # one reader of the epoch marker at a time
-        self._lost_state_unseen_by_group = False  # worker: the next assignment must ignore commits
         self._background: list[asyncio.Task[None]] = []
         # Called (with the monotonic time) when the broker is found to have lost its state, to
         # send again what was lost with it: the web side queues silent runs again
@@ -119,6 +118,8 @@ class KafkaBroker:
             with contextlib.suppress(Exception):
                 await consumer.stop()
         self._consumers.clear()
+        if self._requests is not None:
+            await self._requests.stop()
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
@@ -213,7 +214,6 @@ class KafkaBroker:
             # From here on nothing awaits: a watchdog timeout cannot leave the epoch switched
             # without the rewind.
             self._epoch = epoch
-            self._lost_state_unseen_by_group = self._role == "worker"
             self._rewind_all(cluster)
             if self.on_lost_state is not None:
                 self._background.append(
@@ -230,9 +230,9 @@ class KafkaBroker:
                 for tp in tps:
                     consumer.seek(tp, 0)
                 continue
-            await _rewind_if_truncated(consumer, tps)
-        if self._requests is not None and self._requests.assignment():
-            await _rewind_if_truncated(self._requests, set(self._requests.assignment()))
+            await rewind_if_truncated(consumer, tps)
+        if self._requests is not None:
+            await self._requests.rewind_if_truncated()
 
     @staticmethod
     async def _recover(hook: Callable[[float], Awaitable[object]], lost_at: float) -> None:
@@ -251,11 +251,7 @@ class KafkaBroker:
                 for tp in tps:
                     consumer.seek(tp, 0)
         if self._requests is not None:
-            for tp in self._requests.assignment():
-                # Requests fetched before the restart still run (the broker lost them), but their
-                # offsets are of the old log: a fresh tracker keeps them from being committed.
-                self._trackers[tp] = OffsetTracker()
-                self._requests.seek(tp, 0)
+            self._requests.rewind_after_lost_state()
 
     # --- producing -------------------------------------------------------------------
     async def _send(
@@ -367,124 +363,13 @@ class KafkaBroker:
 
     def pause_deliveries(self) -> None:
         """Stop handing out new tasks (graceful shutdown); in-flight ones can still ack."""
-        self._paused = True
+        assert self._requests is not None, "deliveries are for the worker role"
+        self._requests.pause()
 
-    async def deliveries(self) -> AsyncIterator[Delivery]:
-        """Requests, one at a time, as the worker takes them.
-
-        A separate task polls the consumer, so it keeps polling while the worker is busy (all
-        its slots streaming, the next delivery waiting): a consumer that goes longer than
-        KAFKA_MAX_POLL_INTERVAL_MS without polling is expelled from the group, its partitions
-        and uncommitted runs go to another worker, and those runs are called twice.  While
-        fetched requests wait here, their partitions are paused, so polling fetches no more.
-        """
-        consumer = self._requests_consumer()
-        await consumer.start()
-        self._consumers.append(consumer)
-        ready: asyncio.Queue[tuple[TopicPartition, Any, OffsetTracker]] = asyncio.Queue()
-        poller = asyncio.create_task(self._poll_requests(consumer, ready), name="kafka-requests")
-        try:
-            while True:
-                if self._paused:
-                    await asyncio.sleep(3600)
-                    continue
-                taking = asyncio.ensure_future(ready.get())
-                await asyncio.wait({taking, poller}, return_when=asyncio.FIRST_COMPLETED)
-                if not taking.done():
-                    taking.cancel()
-                    poller.result()  # the poller failed: raise its error here
-                    return
-                tp, record, tracker = taking.result()
-                if self._paused or tracker.revoked:
-                    continue  # revoked meanwhile: its new owner fetches it again
-                delivery = await self._delivery(tp, record, tracker)
-                if delivery is not None:
-                    yield delivery
-        finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await poller
-
-    async def _poll_requests(
-        self, consumer: AIOKafkaConsumer, ready: asyncio.Queue[tuple[TopicPartition, Any, OffsetTracker]]
-    ) -> None:
-        while True:
-            waiting = self._paused or not ready.empty()
-            assignment = consumer.assignment()
-            if waiting:
-                consumer.pause(*assignment)
-            elif consumer.paused():
-                consumer.resume(*consumer.paused())
-            batches = await consumer.getmany(timeout_ms=200 if waiting else 1000, max_records=50)
-            for tp, records in batches.items():
-                tracker = self._trackers.get(tp)
-                for record in records:
-                    if tracker is None or tracker.revoked or tp not in consumer.assignment():
-                        break  # revoked meanwhile: its new owner fetches it again
-                    tracker.add(record.offset)
-                    ready.put_nowait((tp, record, tracker))
-
-    def _requests_consumer(self) -> AIOKafkaConsumer:
-        s = self._settings
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=s.kafka_worker_group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=s.kafka_session_timeout_ms,
-            heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
-            max_poll_interval_ms=s.kafka_max_poll_interval_ms,
-            rebalance_timeout_ms=s.kafka_session_timeout_ms,
-            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
-            metadata_max_age_ms=5000,
-        )
-        consumer.subscribe([self.topics.requests], listener=_Rebalance(self))
-        self._requests = consumer
-        return consumer
-
-    async def _delivery(self, tp: TopicPartition, record: Any, tracker: OffsetTracker) -> Delivery | None:
-        source = f"{tp.topic}/{tp.partition}/{record.offset}"
-        try:
-            task = RunTask.from_bytes(record.value)
-        except ValueError as exc:
-            log.error("dead-lettering unparseable request %s: %s", source, exc)
-            await self.dead_letter(record.value or b"", f"unparseable request: {exc}", source)
-            await self._complete([(tp, record.offset, tracker)])
-            return None
-        key = (task.run_id, task.attempt)
-        if key in self._inflight:  # redelivered while this process still runs it
-            self._inflight[key].append((tp, record.offset, tracker))
-            return None
-        self._inflight[key] = [(tp, record.offset, tracker)]
-        self._waiters[key] = asyncio.Event()
-
-        async def ack() -> None:
-            self._waiters.pop(key, asyncio.Event()).set()
-            await self._complete(self._inflight.pop(key, []))
-
-        async def dead_letter(reason: str) -> None:
-            await self.dead_letter(record.value, reason, source)
-
-        return Delivery(task=task, ack=ack, dead_letter=dead_letter)
-
-    async def _complete(self, offsets: list[_Offset]) -> None:
-        commits: dict[TopicPartition, int] = {}
-        for tp, offset, tracker in offsets:
-            commit = tracker.complete(offset)
-            # Only the tracker of the partition's current assignment commits: one from before a
-            # rebalance or a broker restart counts offsets that mean nothing now.
-            if commit is not None and self._trackers.get(tp) is tracker:
-                commits[tp] = commit
-        if commits and self._requests is not None:
-            if not await self._same_epoch():
-                # The broker lost its state since these offsets were read: committing them into
-                # the new log (Tansu accepts it) would make the group skip its first messages.
-                log.warning("not committing %s: the broker lost its state meanwhile", commits)
-                return
-            try:
-                await self._requests.commit(commits)
-            except Exception as exc:  # rebalanced meanwhile: the new owner will skip or redo it
-                log.warning("could not commit %s: %r", commits, exc)
+    def deliveries(self) -> AsyncIterator[Delivery]:
+        """Requests, one at a time, as the worker takes them (see `kafka_requests`)."""
+        assert self._requests is not None, "deliveries are for the worker role"
+        return self._requests.deliveries()
 
     async def _same_epoch(self, timeout_s: float = 5.0) -> bool:
         """Whether the broker still has the state we follow (False when it cannot tell)."""
@@ -493,76 +378,7 @@ class KafkaBroker:
         except Exception:
             return False
 
-    async def assigned(self, partitions: set[TopicPartition]) -> None:
-        """New request partitions: fresh offset trackers and, right after the broker lost its
-        state, reading from 0 rather than from the committed offsets.  A worker that finished a
-        run in the moment between the broker's restart and noticing it committed an offset of
-        the old log into the new one (Tansu accepts commits for a group it no longer knows);
-        starting there would skip every request queued since the restart."""
-        for tp in partitions:
-            self._trackers[tp] = OffsetTracker()
-        if not partitions or self._requests is None:
-            return
-        if self._lost_state_unseen_by_group or not await self._same_epoch():
-            log.warning(
-                "the broker lost its state: reading request partitions %s from 0", _partition_list(partitions)
-            )
-            for tp in partitions:
-                self._requests.seek(tp, 0)
-            self._lost_state_unseen_by_group = False
-
-    async def drain(self, partitions: set[TopicPartition], timeout_s: float) -> None:
-        """Give in-flight runs of partitions being revoked a moment to finish (then they are redone)."""
-        waiting = [
-            self._waiters[key].wait()
-            for key, where in self._inflight.items()
-            if key in self._waiters and any(tp in partitions for tp, _, _ in where)
-        ]
-        if waiting:
-            await asyncio.wait([asyncio.ensure_future(w) for w in waiting], timeout=timeout_s)
-        for tp in partitions:
-            tracker = self._trackers.pop(tp, None)
-            if tracker is not None:
-                tracker.revoked = True
-
 
 def _log_undelivered(sent: asyncio.Future[Any]) -> None:
     if not sent.cancelled() and sent.exception() is not None:
         log.warning("a message sent without waiting was not delivered: %r", sent.exception())
-
-
-async def _rewind_if_truncated(consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
-    """A partition that is empty while we have read past its start was lost (broker restarted
-    with memory storage); Tansu answers fetches there with nothing, not OFFSET_OUT_OF_RANGE.
-
-    Only an empty partition counts: a restart is caught by the epoch marker, this is the fallback.
-    Comparing the end with our position in general is not reliable: Tansu reports the base
-    offset of a partition's last batch plus one as its end (after a batch of 3 records at
-    offsets 1..3 the end reads 2, not 4), so a healthy consumer that has read everything sits
-    "past the end" whenever the last batch held several records, and re-read the whole topic."""
-    positions = {tp: await consumer.position(tp) for tp in tps}
-    ends = await consumer.end_offsets(sorted(tps))
-    for tp in tps:
-        if ends[tp] == 0 < positions[tp]:
-            log.warning(
-                "%s is empty, we were at %d (broker restarted?); reading it from 0", tp, positions[tp]
-            )
-            consumer.seek(tp, 0)
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        if revoked:
-            log.info("request partitions revoked: %s", _partition_list(revoked))
-        await self._broker.drain(set(revoked), self._broker._settings.kafka_session_timeout_ms / 2000)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("request partitions assigned: %s", _partition_list(assigned))
-        await self._broker.assigned(set(assigned))
-
-
-def _partition_list(tps: set[TopicPartition]) -> str:
-    return ",".join(str(tp.partition) for tp in sorted(tps)) or "none"
