@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from backend.db.engine import Database, to_async_url, to_sync_url
 from tests.db_support import postgres_database
@@ -82,3 +85,43 @@ async def test_session_rolls_back_on_error(database: Database) -> None:
             raise RuntimeError("boom")
     async with database.session() as s:
         assert (await s.execute(text("SELECT count(*) FROM users"))).scalar_one() == 0
+
+
+def _insert_user(n: int) -> Callable[[Connection], None]:
+    def work(connection: Connection) -> None:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, email, display_name, created_at) "
+                "VALUES (:id, :email, '', CURRENT_TIMESTAMP)"
+            ),
+            {"id": f"u{n}", "email": f"u{n}@example.org"},
+        )
+
+    return work
+
+
+async def _users(database: Database) -> int:
+    async with database.session() as s:
+        return int((await s.execute(text("SELECT count(*) FROM users"))).scalar_one())
+
+
+async def test_write_commits_what_it_returns_from_and_rolls_back_what_raises(database: Database) -> None:
+    def insert_and_answer(connection: Connection) -> str:
+        _insert_user(1)(connection)
+        return "returned"
+
+    assert await database.write(insert_and_answer) == "returned"
+
+    def half_then_fail(connection: Connection) -> None:
+        _insert_user(2)(connection)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await database.write(half_then_fail)
+    assert await _users(database) == 1  # the session sees what write committed, and only that
+
+
+async def test_concurrent_writes_all_land(database: Database) -> None:
+    # On SQLite they run on several threads of the default executor, each over a pooled connection.
+    await asyncio.gather(*(database.write(_insert_user(n)) for n in range(60)))
+    assert await _users(database) == 60
