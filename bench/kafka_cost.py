@@ -29,8 +29,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from backend.queue.kafka import PRODUCER_BATCH_BYTES, PRODUCER_LINGER_MS
-from bench.common import percentile, write_probe_rows
-from tests.support.tansu import tansu_broker
+from bench.common import percentile
+from bench.tansu_probe import run_tansu_probe
+from tests.support.tansu import Tansu
 
 SECONDS = 6.0
 RATE_HZ = 100  # chunks per second per run, as simulated:steady
@@ -150,27 +151,23 @@ async def run_case(bootstrap: str, broker_pid: int, case: Case) -> dict[str, flo
     }
 
 
-async def run() -> list[dict[str, float]]:
-    rows = []
-    with tansu_broker() as broker:
-        assert broker.pid is not None
-        for case in CASES:
-            row = await run_case(broker.bootstrap, broker.pid, case)
-            rows.append(row)
-            print(
-                f"{case.runs:3d} runs ({row['chunks_per_s']:5.0f} chunks/s), {case.partitions} partition(s), "
-                f"{'wait for ack' if case.wait_for_ack else 'no wait     '}, linger {case.linger_ms:2d} ms:"
-                f" Tansu {row['broker_cores']:.2f} cores,"
-                f" lag p50 {row['lag_p50_ms']:5.1f} / p95 {row['lag_p95_ms']:6.1f} ms"
-                f" ({row['seconds']:.1f} s for {SECONDS:.0f} s of chunks)",
-                flush=True,
-            )
-    return rows
+async def measure(broker: Tansu, case: Case) -> dict[str, float]:
+    assert broker.pid is not None
+    return await run_case(broker.bootstrap, broker.pid, case)
+
+
+def describe(case: Case, row: dict[str, float]) -> str:
+    return (
+        f"{case.runs:3d} runs ({row['chunks_per_s']:5.0f} chunks/s), {case.partitions} partition(s), "
+        f"{'wait for ack' if case.wait_for_ack else 'no wait     '}, linger {case.linger_ms:2d} ms:"
+        f" Tansu {row['broker_cores']:.2f} cores,"
+        f" lag p50 {row['lag_p50_ms']:5.1f} / p95 {row['lag_p95_ms']:6.1f} ms"
+        f" ({row['seconds']:.1f} s for {SECONDS:.0f} s of chunks)"
+    )
 
 
 def main() -> int:
-    write_probe_rows("kafka_cost.json", asyncio.run(run()))
-    return 0
+    return run_tansu_probe("kafka_cost.json", CASES, measure, describe)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.common import percentile, write_probe_rows
-from tests.support.tansu import tansu_broker
+from bench.common import percentile
+from bench.tansu_probe import run_tansu_probe
+from tests.support.tansu import Tansu
 
 MESSAGES = 20
 
@@ -60,31 +61,30 @@ async def probe(bootstrap: str, partitions: int, max_wait_ms: int) -> list[float
         await producer.stop()
 
 
-async def run() -> list[dict[str, float]]:
-    rows = []
-    with tansu_broker() as broker:
-        for partitions in (1, 6):
-            for max_wait_ms in (500, 100, 20):
-                values = await probe(broker.bootstrap, partitions, max_wait_ms)
-                rows.append(
-                    {
-                        "partitions": partitions,
-                        "fetch_max_wait_ms": max_wait_ms,
-                        "p50_ms": percentile(values, 50),
-                        "max_ms": max(values),
-                    }
-                )
-                print(
-                    f"{partitions} partition(s), fetch_max_wait_ms={max_wait_ms:>3}:"
-                    f" send -> receive p50 {rows[-1]['p50_ms']:6.1f} ms, max {rows[-1]['max_ms']:6.1f} ms",
-                    flush=True,
-                )
-    return rows
+CASES = [(partitions, max_wait_ms) for partitions in (1, 6) for max_wait_ms in (500, 100, 20)]
+
+
+async def measure(broker: Tansu, case: tuple[int, int]) -> dict[str, float]:
+    partitions, max_wait_ms = case
+    values = await probe(broker.bootstrap, partitions, max_wait_ms)
+    return {
+        "partitions": partitions,
+        "fetch_max_wait_ms": max_wait_ms,
+        "p50_ms": percentile(values, 50),
+        "max_ms": max(values),
+    }
+
+
+def describe(case: tuple[int, int], row: dict[str, float]) -> str:
+    partitions, max_wait_ms = case
+    return (
+        f"{partitions} partition(s), fetch_max_wait_ms={max_wait_ms:>3}:"
+        f" send -> receive p50 {row['p50_ms']:6.1f} ms, max {row['max_ms']:6.1f} ms"
+    )
 
 
 def main() -> int:
-    write_probe_rows("kafka_fetch.json", asyncio.run(run()))
-    return 0
+    return run_tansu_probe("kafka_fetch.json", CASES, measure, describe)
 
 
 if __name__ == "__main__":

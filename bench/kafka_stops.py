@@ -23,9 +23,10 @@ from backend.queue import kafka
 from backend.queue.kafka import KafkaBroker
 from backend.queue.messages import CancelRequest
 from backend.settings import Settings
-from bench.common import percentile, write_probe_rows
+from bench.common import percentile
 from bench.kafka_cost import cpu_seconds
-from tests.support.tansu import tansu_broker
+from bench.tansu_probe import run_tansu_probe
+from tests.support.tansu import Tansu
 
 WAITS_MS = (20, 100, 500)
 IDLE_S = 8.0
@@ -33,7 +34,7 @@ STOPS = 20
 
 
 async def run_case(bootstrap: str, broker_pid: int, wait_ms: int) -> dict[str, float]:
-    settings = Settings(_env_file=None, kafka_bootstrap_servers=bootstrap)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, kafka_bootstrap_servers=bootstrap)
     with mock.patch.object(kafka, "CANCEL_FETCH_WAIT_MS", wait_ms):
         web, workers = KafkaBroker(settings, "web"), [KafkaBroker(settings, "worker") for _ in range(2)]
         for broker in (web, *workers):
@@ -78,25 +79,21 @@ async def run_case(bootstrap: str, broker_pid: int, wait_ms: int) -> dict[str, f
     }
 
 
-async def run() -> list[dict[str, float]]:
-    rows = []
-    with tansu_broker() as broker:
-        assert broker.pid is not None
-        for wait_ms in WAITS_MS:
-            row = await run_case(broker.bootstrap, broker.pid, wait_ms)
-            rows.append(row)
-            print(
-                f"fetch wait {wait_ms:3d} ms: idle Tansu {row['idle_tansu_cores']:.3f} cores,"
-                f" clients {row['idle_clients_cores']:.3f}; stop arrives p50 {row['stop_p50_ms']:5.1f}"
-                f" / max {row['stop_max_ms']:5.1f} ms",
-                flush=True,
-            )
-    return rows
+async def measure(broker: Tansu, wait_ms: int) -> dict[str, float]:
+    assert broker.pid is not None
+    return await run_case(broker.bootstrap, broker.pid, wait_ms)
+
+
+def describe(wait_ms: int, row: dict[str, float]) -> str:
+    return (
+        f"fetch wait {wait_ms:3d} ms: idle Tansu {row['idle_tansu_cores']:.3f} cores,"
+        f" clients {row['idle_clients_cores']:.3f}; stop arrives p50 {row['stop_p50_ms']:5.1f}"
+        f" / max {row['stop_max_ms']:5.1f} ms"
+    )
 
 
 def main() -> int:
-    write_probe_rows("kafka_stops.json", asyncio.run(run()))
-    return 0
+    return run_tansu_probe("kafka_stops.json", WAITS_MS, measure, describe)
 
 
 if __name__ == "__main__":
