@@ -87,6 +87,7 @@ export function FirebaseSignIn({ config, signOutFirst, allowSignUp, message, onT
   const [error, setError] = useState("");
   const [notice, setNotice] = useState("");
   const [busy, setBusy] = useState(false);
+  const [signingOut, setSigningOut] = useState(false);
   const sendToken = useLatest(onToken);
   const { apiKey, authDomain, projectId, emulatorHost } = config || {};
 
@@ -96,11 +97,14 @@ export function FirebaseSignIn({ config, signOutFirst, allowSignUp, message, onT
     setAuth(current);
     let stopped = false;
     let unsubscribe = () => {};
-    // After "Sign out" the SDK still remembers the user: forget it before listening.
+    // After "Sign out" the SDK still remembers the user: forget it before listening, and show
+    // the form only once it is forgotten (leaving earlier could leave the SDK signed in).
+    setSigningOut(Boolean(signOutFirst));
     (signOutFirst ? signOut(current) : Promise.resolve())
       .catch(() => {})
       .then(() => {
         if (stopped) return;
+        setSigningOut(false);
         unsubscribe = onIdTokenChanged(current, async (next) => {
           setUser(next);
           if (next) sendToken.current(await next.getIdToken());
@@ -150,6 +154,7 @@ export function FirebaseSignIn({ config, signOutFirst, allowSignUp, message, onT
     });
 
   if (!auth) return <p style={note}>Loading sign-in…</p>;
+  if (signingOut) return <p style={note}>Signing out…</p>;
   const waitingForVerification = user && !user.emailVerified;
   return (
     <div style={box} id="firebase-sign-in">

@@ -136,6 +136,9 @@ class AuthState(rx.State):
         self.session_token = ""
         self._show(None)
         if _firebase_mode():  # else the Firebase SDK, still signed in, would sign straight back in
+            # Set here too, not only by the login page's load: the page mounts with this tab's
+            # state before that load answers, and must not take the SDK's user meanwhile.
+            self.firebase_sign_out = True
             return rx.redirect(f"{LOGIN_ROUTE}?{SIGNED_OUT_PARAM}=1")
         return rx.redirect(LOGIN_ROUTE)
 
@@ -150,8 +153,20 @@ class AuthState(rx.State):
 
     @rx.event
     async def firebase_token_refreshed(self, id_token: str):  # type: ignore[no-untyped-def]
-        """The SDK renewed the (hourly) ID token on an open page: swap it in, stay on the page."""
-        if await self._accept_firebase_token(id_token) is None:
+        """The SDK renewed the (hourly) ID token on an open page: swap it in, stay on the page.
+
+        Only for the session this tab has: a renewal never signs a tab in (after "Sign out",
+        a page whose SDK has not signed out yet would sign it straight back in) nor switches it
+        to another user; signing in is the login page's, with the user there."""
+        signed_in_as = self.user_email
+        if not self.session_token:
+            return to_login(self)
+        principal = await self._accept_firebase_token(id_token)
+        if principal is None:
+            return to_login(self)
+        if signed_in_as and principal.email != signed_in_as:
+            self.session_token = ""
+            self._show(None)
             return to_login(self)
         return None
 
