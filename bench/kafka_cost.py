@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,12 +29,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from backend.queue.kafka import PRODUCER_BATCH_BYTES, PRODUCER_LINGER_MS
 from bench.common import percentile
+from bench.proc_cpu import cpu_seconds
 from bench.tansu_probe import run_tansu_probe
 from tests.support.tansu import Tansu
 
 SECONDS = 6.0
 RATE_HZ = 100  # chunks per second per run, as simulated:steady
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -58,14 +57,9 @@ CASES = [
 ]
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        raw = stat.read()
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-async def run_case(bootstrap: str, broker_pid: int, case: Case) -> dict[str, float]:
+async def run_case(broker: Tansu, case: Case) -> dict[str, float]:
+    assert broker.pid is not None
+    bootstrap, broker_pid = broker.bootstrap, broker.pid
     topic = f"cost-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -151,11 +145,6 @@ async def run_case(bootstrap: str, broker_pid: int, case: Case) -> dict[str, flo
     }
 
 
-async def measure(broker: Tansu, case: Case) -> dict[str, float]:
-    assert broker.pid is not None
-    return await run_case(broker.bootstrap, broker.pid, case)
-
-
 def describe(case: Case, row: dict[str, float]) -> str:
     return (
         f"{case.runs:3d} runs ({row['chunks_per_s']:5.0f} chunks/s), {case.partitions} partition(s), "
@@ -167,7 +156,7 @@ def describe(case: Case, row: dict[str, float]) -> str:
 
 
 def main() -> int:
-    return run_tansu_probe("kafka_cost.json", CASES, measure, describe)
+    return run_tansu_probe("kafka_cost.json", CASES, run_case, describe)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from backend.queue.kafka import KafkaBroker
 from backend.queue.messages import CancelRequest
 from backend.settings import Settings
 from bench.common import percentile
-from bench.kafka_cost import cpu_seconds
+from bench.proc_cpu import cpu_seconds
 from bench.tansu_probe import run_tansu_probe
 from tests.support.tansu import Tansu
 
@@ -33,12 +33,14 @@ IDLE_S = 8.0
 STOPS = 20
 
 
-async def run_case(bootstrap: str, broker_pid: int, wait_ms: int) -> dict[str, float]:
+async def run_case(broker: Tansu, wait_ms: int) -> dict[str, float]:
+    assert broker.pid is not None
+    bootstrap, broker_pid = broker.bootstrap, broker.pid
     settings = Settings(_env_file=None, kafka_bootstrap_servers=bootstrap)
     with mock.patch.object(kafka, "CANCEL_FETCH_WAIT_MS", wait_ms):
         web, workers = KafkaBroker(settings, "web"), [KafkaBroker(settings, "worker") for _ in range(2)]
-        for broker in (web, *workers):
-            await broker.start()
+        for client in (web, *workers):
+            await client.start()
     arrived: dict[str, float] = {}
     came = asyncio.Event()
 
@@ -68,8 +70,8 @@ async def run_case(bootstrap: str, broker_pid: int, wait_ms: int) -> dict[str, f
     finally:
         for task in listeners:
             task.cancel()
-        for broker in (web, *workers):
-            await broker.stop()
+        for client in (web, *workers):
+            await client.stop()
     return {
         "fetch_wait_ms": wait_ms,
         "idle_tansu_cores": tansu,
@@ -77,11 +79,6 @@ async def run_case(bootstrap: str, broker_pid: int, wait_ms: int) -> dict[str, f
         "stop_p50_ms": percentile(latencies, 50),
         "stop_max_ms": max(latencies),
     }
-
-
-async def measure(broker: Tansu, wait_ms: int) -> dict[str, float]:
-    assert broker.pid is not None
-    return await run_case(broker.bootstrap, broker.pid, wait_ms)
 
 
 def describe(wait_ms: int, row: dict[str, float]) -> str:
@@ -93,7 +90,7 @@ def describe(wait_ms: int, row: dict[str, float]) -> str:
 
 
 def main() -> int:
-    return run_tansu_probe("kafka_stops.json", WAITS_MS, measure, describe)
+    return run_tansu_probe("kafka_stops.json", WAITS_MS, run_case, describe)
 
 
 if __name__ == "__main__":

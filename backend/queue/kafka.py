@@ -144,7 +144,7 @@ class KafkaBroker:
         partitions when the wait runs out; over one, within 100-250 ms measured): its default
         (500 ms) would sit on every streamed chunk's path (bench/RESULTS.md, "broker waits before
         answering").  A short wait means frequent fetches, each costing the broker CPU, so topics
-        off the chunks' path (heartbeats) wait longer."""
+        off the chunks' path (heartbeats, a worker's stops) wait longer."""
         assert self._producer is not None
         partitions = [TopicPartition(topic, p) for p in sorted(await self._producer.partitions_for(topic))]
         consumer = AIOKafkaConsumer(
