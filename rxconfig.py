@@ -22,6 +22,15 @@ config = rx.Config(
     state_manager_mode=(
         rx.constants.StateManagerMode.REDIS if REDIS_URL else rx.constants.StateManagerMode.MEMORY
     ),
-    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
+    # Solid panels: Radix's default translucent ones put a 64 px backdrop blur behind every card,
+    # and a pane card's live metrics line, repainted ten times a second, made the browser blur all
+    # eight cards again on each frame (bench/RESULTS.md, session 6: the compositor's CPU 0.9 -> 0.13
+    # cores, frames 12 -> 52 a second while 8 panes stream).  On the plain page background the
+    # blur showed nothing.
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(accent_color="indigo", radius="medium", panel_background="solid")
+        )
+    ],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )
