@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from bench.tansu_probe import run_tansu_probe
 from tests.support.tansu import Tansu
 
 SECONDS = 6.0
+WINDOW_S = 5.0  # the broker's CPU is also sampled this often (for bench.tansu_history)
 RATE_HZ = 100  # chunks per second per run, as simulated:steady
 
 
@@ -43,6 +45,7 @@ class Case:
     partitions: int
     wait_for_ack: bool
     linger_ms: int = PRODUCER_LINGER_MS["worker"]
+    seconds: float = SECONDS
 
 
 CASES = [
@@ -83,20 +86,26 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, float]:
         await producer.start()
     await consumer.start()
     consumer.assign([TopicPartition(topic, p) for p in range(case.partitions)])
-    lags: list[float] = []
+    lags: list[tuple[float, float]] = []  # (received at, lag), both in seconds
+    windows: list[tuple[float, float]] = []  # (monotonic time, broker CPU seconds) every WINDOW_S
 
     async def consume() -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=1000)
             now = time.time()
             for records in batches.values():
-                lags.extend(now - json.loads(r.value)["t"] for r in records)
+                lags.extend((now, now - json.loads(r.value)["t"]) for r in records)
+
+    async def sample() -> None:
+        while True:
+            windows.append((time.monotonic(), cpu_seconds(broker_pid)))
+            await asyncio.sleep(WINDOW_S)
 
     async def stream(i: int) -> None:
         producer, key = producers[i % 2], uuid.uuid4().hex
         due = time.monotonic()
         seq = 0
-        while due - started < SECONDS:
+        while due - started < case.seconds:
             due += 1.0 / RATE_HZ
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             value = json.dumps(
@@ -120,10 +129,12 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, float]:
     reader = asyncio.create_task(consume())
     try:
         await asyncio.sleep(0.5)
-        cpu0, started = cpu_seconds(broker_pid), time.monotonic()
+        cpu0, started, wall0 = cpu_seconds(broker_pid), time.monotonic(), time.time()
+        sampler = asyncio.create_task(sample())
         await asyncio.gather(*(stream(i) for i in range(case.runs)))
         for producer in producers:
             await producer.flush()
+        sampler.cancel()
         elapsed = time.monotonic() - started
         broker_cores = (cpu_seconds(broker_pid) - cpu0) / elapsed
         await asyncio.sleep(0.5)
@@ -132,6 +143,7 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, float]:
         await consumer.stop()
         for producer in producers:
             await producer.stop()
+    first, last = (_window(windows, lags, wall0 - started, last) for last in (False, True))
     return {
         "runs": case.runs,
         "partitions": case.partitions,
@@ -140,9 +152,23 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, float]:
         "chunks_per_s": case.runs * RATE_HZ,
         "seconds": elapsed,
         "broker_cores": broker_cores,
-        "lag_p50_ms": percentile(lags, 50) * 1000.0,
-        "lag_p95_ms": percentile(lags, 95) * 1000.0,
+        "lag_p50_ms": percentile((lag for _, lag in lags), 50) * 1000.0,
+        "lag_p95_ms": percentile((lag for _, lag in lags), 95) * 1000.0,
+        "first_window": first,
+        "last_window": last,
     }
+
+
+def _window(
+    windows: list[tuple[float, float]], lags: list[tuple[float, float]], wall_offset: float, last: bool
+) -> dict[str, float]:
+    """The broker's cores and the lag p95 in the first or the last full sampling window
+    (`wall_offset` turns the windows' monotonic times into the lags' wall clock)."""
+    if len(windows) < 2:
+        return {"cores": math.nan, "lag_p95_ms": math.nan}
+    (t0, cpu0), (t1, cpu1) = windows[-2:] if last else windows[:2]
+    in_window = [lag for at, lag in lags if t0 + wall_offset <= at < t1 + wall_offset]
+    return {"cores": (cpu1 - cpu0) / (t1 - t0), "lag_p95_ms": percentile(in_window, 95) * 1000.0}
 
 
 def describe(case: Case, row: dict[str, float]) -> str:
@@ -151,7 +177,7 @@ def describe(case: Case, row: dict[str, float]) -> str:
         f"{'wait for ack' if case.wait_for_ack else 'no wait     '}, linger {case.linger_ms:2d} ms:"
         f" Tansu {row['broker_cores']:.2f} cores,"
         f" lag p50 {row['lag_p50_ms']:5.1f} / p95 {row['lag_p95_ms']:6.1f} ms"
-        f" ({row['seconds']:.1f} s for {SECONDS:.0f} s of chunks)"
+        f" ({row['seconds']:.1f} s for {case.seconds:.0f} s of chunks)"
     )
 
 

@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import Any
 
@@ -103,25 +104,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure(app: AppUnderTest, browser: Browser, plan: dict[str, Any]) -> dict[str, Any]:
-    """Every part of the benchmark against one running app.  A part that fails (say a pane that
-    never ends) is recorded under "errors" and shown in the table; the other parts still run."""
-    results: dict[str, Any] = {"mode": app.description, "app_start_seconds": app.start_seconds, **app.config}
+def measure(
+    start: Callable[[str], ContextManager[AppUnderTest]], browser: Browser, plan: dict[str, Any], keep: bool
+) -> dict[str, Any]:
+    """Every part of the benchmark, each against an app of its own (`start(part)`).
+
+    A fresh app (and, on Kafka, a fresh broker) per part: Tansu 0.6's memory storage makes every
+    fetch slower for each record batch it has ever stored (`python -m bench.tansu_history`), so a
+    part run after others measured the broker's history, not the app.  The embedded mode gets the
+    same treatment, so both modes' parts start alike.  A part that fails (say a pane that never
+    ends) is recorded under "errors" and shown in the table; the other parts still run."""
+    results: dict[str, Any] = {}
+    logs: list[dict[str, Any]] = []
     parts = plan["parts"]
 
-    def attempt(name: str, run: Callable[[], Any], fallback: Callable[[str], Any]) -> Any:
+    def attempt(
+        name: str, part: str, run: Callable[[AppUnderTest], Any], fallback: Callable[[str], Any]
+    ) -> Any:
         try:
-            return run()
+            with start(part) as app:
+                results.setdefault("mode", app.description)
+                results.setdefault("app_start_seconds", app.start_seconds)
+                results.update(app.config)
+                try:
+                    return run(app)
+                finally:
+                    logs.append(log_report(app, keep))
         except Exception as exc:
             message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
             log(f"    {name} failed: {message}")
             results.setdefault("errors", {})[name] = message
             return fallback(message)
 
-    def dom_case(sessions: int, timeout_s: float, warmup: bool) -> dict[str, Any]:
+    def dom_case(part: str, sessions: int, timeout_s: float, warmup: bool) -> dict[str, Any]:
         return attempt(
             f"(1) token-to-DOM, {sessions} session(s)",
-            lambda: bench_token_to_dom(
+            part,
+            lambda app: bench_token_to_dom(
                 browser,
                 app.base,
                 app.trace_paths,
@@ -138,32 +157,71 @@ def measure(app: AppUnderTest, browser: Browser, plan: dict[str, Any]) -> dict[s
             },
         )
 
-    with httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers) as http:
-        if "dom" in parts:
-            dom: dict[str, Any] = {}
-            if not trace_supported():
-                dom["skipped"] = "token-to-DOM: needs LLMDASH_TRACE_TOKENS support"
-                log(dom["skipped"])
-            else:
-                dom["sessions_1"] = dom_case(1, 60, True)
-                dom["sessions_max"] = dom_case(plan["sessions"], 180, False)
-            results["token_to_dom"] = dom
-        if "ws" in parts:
-            results["ws_bytes"] = attempt(
-                "(2) WS bytes",
-                lambda: bench_ws_bytes(browser, app.base, http, plan["ws_cases"], timeout_s=120),
-                lambda _: [],
-            )
+    def ws_bytes(app: AppUnderTest) -> Any:
+        with _api(app) as http:
+            rows = bench_ws_bytes(browser, app.base, http, plan["ws_cases"], timeout_s=120)
         if len(app.trace_paths) > 1:  # Kafka: did every worker process take runs?
             results["runs_per_worker"] = [len(read_trace(path)) for path in app.trace_paths]
-            log(f"    runs per worker process so far: {results['runs_per_worker']}")
-        if "ttft" in parts:
-            results["ttft"] = attempt(
-                "(3) TTFT",
-                lambda: bench_ttft(http, plan["ttft_runs"], plan["ttft_warmup"], app.trace_paths),
-                lambda _: None,
-            )
+            log(f"    runs per worker process: {results['runs_per_worker']}")
+        return rows
+
+    def ttft(app: AppUnderTest) -> Any:
+        with _api(app) as http:
+            return bench_ttft(http, plan["ttft_runs"], plan["ttft_warmup"], app.trace_paths)
+
+    if "dom" in parts:
+        dom: dict[str, Any] = {}
+        if not trace_supported():
+            dom["skipped"] = "token-to-DOM: needs LLMDASH_TRACE_TOKENS support"
+            log(dom["skipped"])
+        else:
+            dom["sessions_1"] = dom_case("dom-1", 1, 60, True)
+            dom["sessions_max"] = dom_case("dom-max", plan["sessions"], 180, False)
+        results["token_to_dom"] = dom
+    if "ws" in parts:
+        results["ws_bytes"] = attempt("(2) WS bytes", "ws", ws_bytes, lambda _: [])
+    if "ttft" in parts:
+        results["ttft"] = attempt("(3) TTFT", "ttft", ttft, lambda _: None)
+    results["app_log"] = _merged_logs(logs)
     return results
+
+
+def _api(app: AppUnderTest) -> httpx.Client:
+    return httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers)
+
+
+def _merged_logs(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One mode's log report over the apps its parts ran against."""
+    merged: dict[str, Any] = {"paths": [], "problem_lines": 0, "excerpt": []}
+    for report in reports:
+        for key, value in report.items():
+            if key == "paths":
+                merged["paths"] += value if isinstance(value, list) else [value]
+            elif key == "excerpt":
+                merged["excerpt"] = (merged["excerpt"] + value)[:40]
+            else:
+                merged[key] = merged.get(key, 0) + value
+    if merged["paths"] and all(isinstance(p, str) and p.startswith("(deleted") for p in merged["paths"]):
+        merged["paths"] = merged["paths"][0]
+    return merged
+
+
+def _starter(
+    mode: str, tmp: Path, concurrency: int, what_if: int | None
+) -> Callable[[str], ContextManager[AppUnderTest]]:
+    """How one mode starts a fresh app for a part (in a directory of the part's own)."""
+
+    def start(part: str) -> ContextManager[AppUnderTest]:
+        if mode == "embedded":
+            return embedded_app(tmp / part, concurrency)
+        return kafka_stack(
+            tmp / mode / part,
+            KAFKA_WORKERS,
+            concurrency,
+            fetch_max_wait_ms=what_if if mode != "kafka" else None,
+        )
+
+    return start
 
 
 def log_report(app: AppUnderTest, keep: bool) -> dict[str, Any]:
@@ -226,21 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 for mode in modes:
-                    starter = (
-                        embedded_app(tmp, concurrency)
-                        if mode == "embedded"
-                        else kafka_stack(
-                            tmp / mode,
-                            KAFKA_WORKERS,
-                            concurrency,
-                            fetch_max_wait_ms=what_if if mode != "kafka" else None,
-                        )
+                    results["modes"][mode] = measure(
+                        _starter(mode, tmp, concurrency, what_if), browser, plan, args.keep
                     )
-                    with starter as app:
-                        try:
-                            results["modes"][mode] = measure(app, browser, plan)
-                        finally:
-                            results["modes"].setdefault(mode, {})["app_log"] = log_report(app, args.keep)
             finally:
                 browser.close()
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -18,15 +19,19 @@ def run_tansu_probe(
     cases: Sequence[Case],
     measure: Callable[[Tansu, Case], Awaitable[Row]],
     describe: Callable[[Case, Row], str],
+    fresh_broker: bool = False,
 ) -> int:
-    """Start a Tansu broker, measure each case in turn against it, print `describe(case, row)`
-    as each ends and write the rows to bench/results/`results_name`.  Returns the exit status."""
+    """Start a Tansu broker (or, with `fresh_broker`, one per case), measure each case in turn
+    against it, print `describe(case, row)` as each ends and write the rows to
+    bench/results/`results_name`.  Returns the exit status."""
 
     async def run() -> list[Row]:
         rows = []
-        with tansu_broker() as broker:
+        with contextlib.ExitStack() as stack:
+            shared = None if fresh_broker else stack.enter_context(tansu_broker())
             for case in cases:
-                row = await measure(broker, case)
+                with contextlib.nullcontext(shared) if shared else tansu_broker() as broker:
+                    row = await measure(broker, case)
                 rows.append(row)
                 print(describe(case, row), flush=True)
         return rows
