@@ -45,11 +45,12 @@ class Settings(BaseSettings):
         default=6, ge=1, description="Partitions of the requests topic (upper bound on busy workers)."
     )
     kafka_event_partitions: int = Field(
-        default=6,
+        default=1,
         ge=1,
         description="Partitions of the events topic. Every web replica reads all of them (no consumer "
-        "group). On Tansu fewer cost the broker less CPU per request, but its memory storage fetches "
-        "slow down as a partition grows (bench/RESULTS.md, session 4).",
+        "group), so more only spread the topic over brokers. Each partition a worker writes to in a "
+        "linger window is a record batch of its own: on Tansu one partition cost the broker 0.33-0.41 "
+        "cores at one session's 800 chunks/s against 0.47-0.50 for six (bench/RESULTS.md, session 6).",
     )
     kafka_worker_group: str = Field(
         default="llmdash-workers", description="Consumer group shared by the worker processes."

@@ -51,8 +51,8 @@ class Case:
 CASES = [
     Case(8, 6, True, 2),  # 1 session's panes, as the workers sent them two versions ago
     Case(8, 6, False, 2),  # ... and one version ago
-    Case(8, 6, False),  # as they send them now (KAFKA_EVENT_PARTITIONS=6, the default)
-    Case(8, 1, False),
+    Case(8, 6, False),  # ... and before KAFKA_EVENT_PARTITIONS went from 6 to 1
+    Case(8, 1, False),  # as they send them now
     Case(80, 6, True, 2),  # 10 sessions' worth
     Case(80, 6, False, 2),
     Case(80, 6, False),

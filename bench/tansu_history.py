@@ -22,8 +22,8 @@ from bench.tansu_probe import run_tansu_probe
 
 SECONDS = 45.0
 CASES = [
-    Case(8, 6, False, seconds=SECONDS),  # as the workers send now (KAFKA_EVENT_PARTITIONS=6)
-    Case(8, 1, False, seconds=SECONDS),
+    Case(8, 6, False, seconds=SECONDS),  # KAFKA_EVENT_PARTITIONS=6, the default until session 6
+    Case(8, 1, False, seconds=SECONDS),  # as the workers send now
     Case(8, 6, False, linger_ms=50, seconds=SECONDS),
 ]
 
