@@ -19,6 +19,23 @@ function createStore() {
   const runs = new Map();
   const listeners = new Set();
   const notify = () => listeners.forEach((listener) => listener());
+  // Batches re-render the panes once per animation frame, not once per batch: the frame would
+  // show them together anyway, and a page that falls behind (a busy machine, many sessions on
+  // one) then takes in every queued batch cheaply and renders once, instead of re-parsing each
+  // pane's Markdown for each batch and falling further behind.  A hidden tab gets no frames;
+  // the timer renders it anyway, so it is current when shown.
+  let pending = null;
+  const notifyNextFrame = () => {
+    if (pending !== null) return;
+    const flush = () => {
+      if (pending === null) return;
+      cancelAnimationFrame(pending.frame);
+      clearTimeout(pending.timer);
+      pending = null;
+      notify();
+    };
+    pending = { frame: requestAnimationFrame(flush), timer: setTimeout(flush, 250) };
+  };
   return {
     // entry: [key, utf16Offset, newText, outputTokens] and, when the status changed or the
     // first token arrived, [ttftMs, elapsedMs, status] after it (see backend/streaming/follower.py).
@@ -43,7 +60,7 @@ function createStore() {
         runs.set(key, next);
       }
       if (typeof window !== "undefined") window.__llmLiveSeq = (window.__llmLiveSeq || 0) + 1;
-      notify();
+      notifyNextFrame();
     },
     get(key) {
       return runs.get(key);
