@@ -2,14 +2,14 @@
 
 Run from the project root:
 
-    .venv/bin/python -m bench.streaming                  # both modes, full run (~10 min)
+    .venv/bin/python -m bench.streaming                  # both modes, full run (~9-10 min)
     .venv/bin/python -m bench.streaming --quick          # both modes, smaller run, for a smoke check
     .venv/bin/python -m bench.streaming --mode embedded  # one mode only (embedded or kafka)
 
-Each mode starts the real app (bench/app_runs.py): `embedded` is the app alone
-(in-process broker and worker, SQLite); `kafka` is the production shape on this
-machine: a Tansu broker, 2 `python -m workers` processes, PostgreSQL and Redis
-behind one app process.  With `--mode both` (the default) the same
+Each mode starts the real app (bench/app_runs.py), afresh for each part below:
+`embedded` is the app alone (in-process broker and worker, SQLite); `kafka` is
+the production shape on this machine: a Tansu broker, 2 `python -m workers`
+processes, PostgreSQL and Redis behind one app process.  With `--mode both` (the default) the same
 measurements run against embedded, then Kafka, in one invocation, and the table
 puts them side by side with the Kafka/embedded ratio.  Each mode measures:
 
