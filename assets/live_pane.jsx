@@ -59,7 +59,6 @@ function createStore() {
         }
         runs.set(key, next);
       }
-      if (typeof window !== "undefined") window.__llmLiveSeq = (window.__llmLiveSeq || 0) + 1;
       notifyNextFrame();
     },
     get(key) {

@@ -24,6 +24,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -60,7 +61,7 @@ CASES = [
 ]
 
 
-async def run_case(broker: Tansu, case: Case) -> dict[str, float]:
+async def run_case(broker: Tansu, case: Case) -> dict[str, Any]:
     assert broker.pid is not None
     bootstrap, broker_pid = broker.bootstrap, broker.pid
     topic = f"cost-{uuid.uuid4().hex[:8]}"
@@ -171,7 +172,7 @@ def _window(
     return {"cores": (cpu1 - cpu0) / (t1 - t0), "lag_p95_ms": percentile(in_window, 95) * 1000.0}
 
 
-def describe(case: Case, row: dict[str, float]) -> str:
+def describe(case: Case, row: dict[str, Any]) -> str:
     return (
         f"{case.runs:3d} runs ({row['chunks_per_s']:5.0f} chunks/s), {case.partitions} partition(s), "
         f"{'wait for ack' if case.wait_for_ack else 'no wait     '}, linger {case.linger_ms:2d} ms:"

@@ -115,7 +115,7 @@ def measure(
     same treatment, so both modes' parts start alike.  A part that fails (say a pane that never
     ends) is recorded under "errors" and shown in the table; the other parts still run."""
     results: dict[str, Any] = {}
-    logs: list[dict[str, Any]] = []
+    log_paths: list[Path] = []
     parts = plan["parts"]
 
     def attempt(
@@ -129,7 +129,7 @@ def measure(
                 try:
                     return run(app)
                 finally:
-                    logs.append(log_report(app, keep))
+                    log_paths.extend(app.log_paths)
         except Exception as exc:
             message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
             log(f"    {name} failed: {message}")
@@ -182,28 +182,12 @@ def measure(
         results["ws_bytes"] = attempt("(2) WS bytes", "ws", ws_bytes, lambda _: [])
     if "ttft" in parts:
         results["ttft"] = attempt("(3) TTFT", "ttft", ttft, lambda _: None)
-    results["app_log"] = _merged_logs(logs)
+    results["app_log"] = log_report(log_paths, keep)
     return results
 
 
 def _api(app: AppUnderTest) -> httpx.Client:
     return httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers)
-
-
-def _merged_logs(reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """One mode's log report over the apps its parts ran against."""
-    merged: dict[str, Any] = {"paths": [], "problem_lines": 0, "excerpt": []}
-    for report in reports:
-        for key, value in report.items():
-            if key == "paths":
-                merged["paths"] += value if isinstance(value, list) else [value]
-            elif key == "excerpt":
-                merged["excerpt"] = (merged["excerpt"] + value)[:40]
-            else:
-                merged[key] = merged.get(key, 0) + value
-    if merged["paths"] and all(isinstance(p, str) and p.startswith("(deleted") for p in merged["paths"]):
-        merged["paths"] = merged["paths"][0]
-    return merged
 
 
 def _starter(
@@ -224,15 +208,16 @@ def _starter(
     return start
 
 
-def log_report(app: AppUnderTest, keep: bool) -> dict[str, Any]:
-    problems = [line for path in app.log_paths for line in app_log_problems(path)]
+def log_report(log_paths: list[Path], keep: bool) -> dict[str, Any]:
+    """Warnings and errors in the logs of the apps (and workers) one mode's parts ran against."""
+    problems = [line for path in log_paths for line in app_log_problems(path)]
     known = {
         "kafka_rewinds_to_0": "reading it from 0",  # a consumer took a partition for lost by the broker
         "reflex_state_lock_held_too_long": "held too long",
     }
     return {
         **{name: sum(needle in line for line in problems) for name, needle in known.items()},
-        "paths": [str(p) for p in app.log_paths] if keep else "(deleted; use --keep)",
+        "paths": [str(p) for p in log_paths] if keep else "(deleted; use --keep)",
         "problem_lines": len(problems),
         "excerpt": problems[:40],
     }

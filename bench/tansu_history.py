@@ -17,6 +17,8 @@ slow the climb.  2 cores shared with whatever else runs: compare rows of one run
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.kafka_cost import Case, run_case
 from bench.tansu_probe import run_tansu_probe
 
@@ -28,9 +30,8 @@ CASES = [
 ]
 
 
-def describe(case: Case, row: dict[str, object]) -> str:
+def describe(case: Case, row: dict[str, Any]) -> str:
     first, last = row["first_window"], row["last_window"]
-    assert isinstance(first, dict) and isinstance(last, dict)
     return (
         f"{case.partitions} partition(s), linger {case.linger_ms:2d} ms, {case.seconds:.0f} s:"
         f" Tansu {first['cores']:.2f} -> {last['cores']:.2f} cores,"
