@@ -15,7 +15,9 @@ import reflex as rx
 from backend import runtime
 from backend.auth import AuthError, Principal
 from backend.services.budgets import format_usd
-from state.auth import AuthState, signed_in_user, to_login
+from state.auth import AuthState
+from state.current_user import with_user
+from state.events import event
 
 
 @dataclasses.dataclass
@@ -70,11 +72,9 @@ class AccountState(rx.State):
     def confirm_password_error(self) -> str:
         return self.password_errors.get("confirm", "")
 
-    @rx.event
-    async def load(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def load(self, user: Principal) -> None:
         self.new_token = ""  # shown once: a reload does not show it again
         self.password_errors, self.password_message, self.sessions_message = {}, "", ""
         self.budget_error, self.budget_message, self.token_error = "", "", ""
@@ -110,11 +110,9 @@ class AccountState(rx.State):
         ]
 
     # --- password and sessions ---------------------------------------------------------
-    @rx.event
-    async def change_password(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def change_password(self, user: Principal, form: dict[str, str]) -> None:
         current, new = str(form.get("current", "")), str(form.get("new", ""))
         self.password_message = ""
         if new != str(form.get("confirm", "")):
@@ -130,11 +128,9 @@ class AccountState(rx.State):
         self.password_message = "Password changed. Other browsers were signed out."
         return None
 
-    @rx.event
-    async def sign_out_everywhere(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def sign_out_everywhere(self, user: Principal) -> None:
         auth = await self.get_state(AuthState)
         count = await runtime.current().accounts.sign_out_everywhere(user, keep_token=auth.session_token)
         others = "1 other browser" if count == 1 else f"{count} other browsers"
@@ -142,11 +138,9 @@ class AccountState(rx.State):
         return None
 
     # --- budget ----------------------------------------------------------------------
-    @rx.event
-    async def save_budget(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def save_budget(self, user: Principal, form: dict[str, str]) -> None:
         self.budget_message = ""
         try:
             amount = parse_budget(str(form.get("budget", "")))
@@ -163,11 +157,9 @@ class AccountState(rx.State):
         return None
 
     # --- API tokens ------------------------------------------------------------------
-    @rx.event
-    async def create_token(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def create_token(self, user: Principal, form: dict[str, str]) -> None:
         try:
             self.new_token = await runtime.current().accounts.create_api_token(
                 user, str(form.get("name", ""))
@@ -179,19 +171,15 @@ class AccountState(rx.State):
         await self._load_tokens(user)
         return None
 
-    @rx.event
-    async def revoke_token(self, token_id: str):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def revoke_token(self, user: Principal, token_id: str) -> None:
         await runtime.current().accounts.revoke_api_token(user, token_id)
         await self._load_tokens(user)
         return None
 
-    @rx.event
-    async def dismiss_token(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def dismiss_token(self, user: Principal) -> None:
         self.new_token = ""
         return None

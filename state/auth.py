@@ -11,9 +11,11 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AuthError, Principal, SignedIn
+from state.events import Followup, event
 
 SESSION_COOKIE = "llmdash_session"
 LOGIN_ROUTE = "/login"
@@ -50,13 +52,13 @@ class AuthState(rx.State):
     def password_error(self) -> str:
         return self.form_errors.get("password", "")
 
-    @rx.event
+    @event
     def set_mode(self, mode: str) -> None:
         self.mode = "sign_up" if mode == "sign_up" else "sign_in"
         self.form_errors, self.message = {}, ""
 
-    @rx.event
-    async def load_login(self):  # type: ignore[no-untyped-def]
+    @event
+    async def load_login(self) -> Followup:
         """The login page: a browser that is still signed in goes where it wanted to go."""
         self.sign_up_allowed = runtime.current().settings.allow_sign_up
         self._load_provider()
@@ -86,7 +88,7 @@ class AuthState(rx.State):
     def _next_page(self) -> str:
         return self._next or "/"
 
-    def _signed_in(self, result: SignedIn):  # type: ignore[no-untyped-def]
+    def _signed_in(self, result: SignedIn) -> EventSpec:
         self.session_token = result.token
         self._show(result.principal)
         self.form_errors, self.message = {}, ""
@@ -97,8 +99,8 @@ class AuthState(rx.State):
         self.user_name = principal.display_name if principal else ""
         self.is_admin = principal.is_admin if principal else False
 
-    @rx.event
-    async def sign_in(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    async def sign_in(self, form: dict[str, str]) -> Followup:
         if _firebase_mode():  # password accounts made here would outlive a switch back to builtin
             self.message = FIREBASE_ON
             return None
@@ -113,8 +115,8 @@ class AuthState(rx.State):
             return None
         return self._signed_in(result)
 
-    @rx.event
-    async def sign_up(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    async def sign_up(self, form: dict[str, str]) -> Followup:
         if _firebase_mode():
             self.message = FIREBASE_ON
             return None
@@ -130,8 +132,8 @@ class AuthState(rx.State):
             return None
         return self._signed_in(result)
 
-    @rx.event
-    async def sign_out(self):  # type: ignore[no-untyped-def]
+    @event
+    async def sign_out(self) -> Followup:
         await runtime.current().accounts.sign_out(self.session_token)
         self.session_token = ""
         self._show(None)
@@ -143,16 +145,16 @@ class AuthState(rx.State):
         return rx.redirect(LOGIN_ROUTE)
 
     # --- AUTH_PROVIDER=firebase: the page signs in with the Firebase JS SDK -----------
-    @rx.event
-    async def firebase_signed_in(self, id_token: str):  # type: ignore[no-untyped-def]
+    @event
+    async def firebase_signed_in(self, id_token: str) -> Followup:
         """The login page got an ID token: check it, keep it as the session cookie, go on."""
         if await self._accept_firebase_token(id_token) is None:
             return None
         self.form_errors, self.message = {}, ""
         return rx.redirect(self._next_page())
 
-    @rx.event
-    async def firebase_token_refreshed(self, id_token: str):  # type: ignore[no-untyped-def]
+    @event
+    async def firebase_token_refreshed(self, id_token: str) -> Followup:
         """The SDK renewed the (hourly) ID token on an open page: swap it in, stay on the page.
 
         Only for the session this tab has: a renewal never signs a tab in (after "Sign out",
@@ -206,7 +208,7 @@ def _firebase_mode() -> bool:
     return runtime.current().settings.auth_provider == "firebase"
 
 
-def to_login(state: rx.State):  # type: ignore[no-untyped-def]
+def to_login(state: rx.State) -> EventSpec:
     """Send a signed-out browser to the login page, coming back here afterwards."""
     path = state.router.url.path or "/"
     query = state.router.url.query or ""

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncGenerator
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
@@ -28,7 +30,8 @@ from backend.services.validation import (
     TEMPERATURE_RANGE,
 )
 from backend.streaming.follower import Follower, short_key
-from state.auth import AuthState, signed_in_user, signed_in_user_for, to_login
+from state.current_user import with_user
+from state.events import Followup, event
 from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
@@ -89,11 +92,9 @@ class CompareState(rx.State):
         return f"{len(self.panes)} of {MAX_PANES} panes"
 
     # --- loading -----------------------------------------------------------
-    @rx.event
-    async def load(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def load(self, user: Principal) -> Followup:
         rt = runtime.current()
         await self._load_projects(user)
         self.models = [option_from_entry(e) for e in await rt.comparisons.models(user)]
@@ -162,29 +163,29 @@ class CompareState(rx.State):
             self.project_id = (personal or runnable[0]).id if runnable else ""
 
     # --- editing -----------------------------------------------------------
-    @rx.event
+    @event
     def set_project(self, project_id: str) -> None:
         if project_id in {p.id for p in self.projects}:
             self.project_id = project_id
 
-    @rx.event
+    @event
     def set_prompt(self, value: str) -> None:
         self.prompt = value
         self.errors.pop("prompt", None)
 
-    @rx.event
+    @event
     def set_system_prompt(self, value: str) -> None:
         self.system_prompt = value
 
-    @rx.event
+    @event
     def toggle_system(self) -> None:
         self.show_system = not self.show_system
 
-    @rx.event
+    @event
     def set_picker(self, value: str) -> None:
         self.picker = value
 
-    @rx.event
+    @event
     def set_sync_settings(self, value: bool) -> None:
         self.sync_settings = value
         if value and self.panes:
@@ -192,15 +193,15 @@ class CompareState(rx.State):
             for pane in self.panes[1:]:
                 pane.temperature, pane.max_tokens = first.temperature, first.max_tokens
 
-    @rx.event
+    @event
     def set_sync_scroll(self, value: bool) -> None:
         self.sync_scroll = value
 
-    @rx.event
+    @event
     def set_use_cache(self, value: bool) -> None:
         self.use_cache = value
 
-    @rx.event
+    @event
     def add_pane(self) -> None:
         if len(self.panes) >= MAX_PANES:
             self.errors["panes"] = f"At most {MAX_PANES} panes can run at once."
@@ -215,7 +216,7 @@ class CompareState(rx.State):
         self.panes.append(pane)
         self.errors.pop("panes", None)
 
-    @rx.event
+    @event
     def remove_pane(self, pane_id: str) -> None:
         self.panes = [p for p in self.panes if p.pane_id != pane_id]
 
@@ -225,7 +226,7 @@ class CompareState(rx.State):
     def _targets(self, pane_id: str) -> list[PaneRow]:
         return list(self.panes) if self.sync_settings else [p for p in self.panes if p.pane_id == pane_id]
 
-    @rx.event
+    @event
     def set_pane_model(self, pane_id: str, model: str) -> None:
         pane = self._pane(pane_id)
         if pane is not None:
@@ -233,7 +234,7 @@ class CompareState(rx.State):
             fresh.pane_id = pane.pane_id
             self.panes[self.panes.index(pane)] = fresh
 
-    @rx.event
+    @event
     def set_pane_temperature(self, pane_id: str, value: str) -> None:
         try:
             temperature = float(value)
@@ -245,7 +246,7 @@ class CompareState(rx.State):
                 pane.temperature = temperature
             pane.field_error = "" if ok else TEMPERATURE_ERROR
 
-    @rx.event
+    @event
     def set_pane_max_tokens(self, pane_id: str, value: str) -> None:
         try:
             max_tokens = int(value)
@@ -257,13 +258,13 @@ class CompareState(rx.State):
                 pane.max_tokens = max_tokens
             pane.field_error = "" if ok else MAX_TOKENS_ERROR
 
-    @rx.event
+    @event
     def toggle_expand(self, pane_id: str) -> None:
         for pane in self.panes:
             pane.expanded = pane.pane_id == pane_id and not pane.expanded
 
-    @rx.event
-    def new_comparison(self):  # type: ignore[no-untyped-def]
+    @event
+    def new_comparison(self) -> Followup:
         self._generation += 1  # stops a stream task still following the old runs
         self.comparison_id = ""
         self.can_run = True
@@ -272,11 +273,9 @@ class CompareState(rx.State):
         return rx.redirect("/")
 
     # --- running -----------------------------------------------------------
-    @rx.event
-    async def run(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def run(self, user: Principal) -> Followup:
         if self.running:
             return None
         if any(p.field_error for p in self.panes):
@@ -330,21 +329,19 @@ class CompareState(rx.State):
         if any(k.startswith("panes.") for k in errors) and "panes" not in self.errors:
             self.errors["panes"] = "Some panes cannot run; see the messages on them."
 
-    @rx.event
-    async def stop(self):  # type: ignore[no-untyped-def]
+    @event
+    async def stop(self) -> Followup:
         return await self._cancel(None)
 
-    @rx.event
-    async def stop_pane(self, pane_id: str):  # type: ignore[no-untyped-def]
+    @event
+    async def stop_pane(self, pane_id: str) -> Followup:
         pane = self._pane(pane_id)
         if pane is not None and pane.run_id:
             return await self._cancel([pane.run_id])
         return None
 
-    async def _cancel(self, run_ids: list[str] | None):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @with_user
+    async def _cancel(self, user: Principal, run_ids: list[str] | None) -> None:
         if self.comparison_id:
             try:
                 await runtime.current().comparisons.cancel(user, self.comparison_id, run_ids)
@@ -352,11 +349,9 @@ class CompareState(rx.State):
                 self.errors = {"panes": str(exc)}
         return None
 
-    @rx.event
-    async def retry_pane(self, pane_id: str):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def retry_pane(self, user: Principal, pane_id: str) -> Followup:
         pane = self._pane(pane_id)
         if pane is None or not pane.run_id or not self.comparison_id:
             return None
@@ -376,25 +371,20 @@ class CompareState(rx.State):
         pane.tokens_in = pane.tokens_out = 0
         return CompareState.stream
 
-    @rx.event(background=True)
-    async def stream(self):  # type: ignore[no-untyped-def]
+    @event(background=True)
+    @with_user
+    async def stream(self, user: Principal) -> AsyncGenerator[EventSpec, None]:
         """Follow this session's runs until all have ended, flushing at a bounded rate."""
         rt = runtime.current()
         async with self:
             self._generation += 1
             generation = self._generation
             comparison_id = self.comparison_id
-            token = (await self.get_state(AuthState)).session_token
-            login = to_login(self)
-        # Like every other event, the stream checks the session and the right to read what it
-        # follows (only runs of a comparison this user may read now); the database is asked
-        # after the state lock is released.
-        user = await signed_in_user_for(token)
-        if user is None:
-            yield login
-            return
+        # Like every other event, the stream checks the session (@with_user) and the right to
+        # read what it follows (only runs of a comparison this user may read now); the
+        # database is asked after the state lock is released.
         try:
-            readable = await rt.comparisons.get(user, comparison_id) if user and comparison_id else None
+            readable = await rt.comparisons.get(user, comparison_id) if comparison_id else None
         except (AccessDenied, NotFound):
             readable = None
         if readable is None:

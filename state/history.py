@@ -5,7 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from backend import runtime
-from state.auth import signed_in_user, to_login
+from backend.auth import Principal
+from state.current_user import with_user
+from state.events import Followup, event
 from state.rows import HistoryRow, ProjectChoice
 
 PAGE_SIZE = 20
@@ -37,11 +39,9 @@ class HistoryState(rx.State):
     def page_label(self) -> str:
         return f"Page {self.page} of {self.page_count} · {self.total} comparisons"
 
-    @rx.event
-    async def load(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def load(self, user: Principal) -> Followup:
         rt = runtime.current()
         self.projects = [ProjectChoice(id=p.id, name=p.name) for p in await rt.projects.list_for(user)]
         wanted = self.router.url.query_parameters.get("project", "")
@@ -68,19 +68,19 @@ class HistoryState(rx.State):
         ]
         return None
 
-    @rx.event
-    async def set_project(self, project_id: str):  # type: ignore[no-untyped-def]
+    @event
+    async def set_project(self, project_id: str) -> Followup:
         self.project_id, self.page = project_id, 1
         return HistoryState.load
 
-    @rx.event
-    async def next_page(self):  # type: ignore[no-untyped-def]
+    @event
+    async def next_page(self) -> Followup:
         if self.has_next:
             self.page += 1
         return HistoryState.load
 
-    @rx.event
-    async def prev_page(self):  # type: ignore[no-untyped-def]
+    @event
+    async def prev_page(self) -> Followup:
         self.page = max(1, self.page - 1)
         return HistoryState.load
 

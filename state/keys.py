@@ -17,7 +17,8 @@ from backend.auth import AccessDenied, Principal
 from backend.providers.credentials import ENDPOINT_PREFIX, KEYED_FAMILIES
 from backend.services.credentials import CredentialError, SavedKey, endpoint_name
 from state.account import when
-from state.auth import signed_in_user, to_login
+from state.current_user import with_user
+from state.events import Followup, event
 
 NOT_SET = "not set"
 USER, DEPLOYMENT = "user", "deployment"
@@ -89,11 +90,9 @@ class KeysState(rx.State):
     def deployment_endpoint_error(self) -> str:
         return self.endpoint_errors.get(DEPLOYMENT, "")
 
-    @rx.event
-    async def load(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def load(self, user: Principal) -> Followup:
         self.message, self.endpoint_errors = "", {}
         await self._refresh(user)
         return None
@@ -128,12 +127,10 @@ class KeysState(rx.State):
         )
 
     # --- events ----------------------------------------------------------------------
-    @rx.event
-    async def save_key(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    @with_user
+    async def save_key(self, user: Principal, form: dict[str, str]) -> Followup:
         """A family's key: form fields provider, scope ("user" | "deployment") and api_key."""
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
         provider, deployment = str(form.get("provider", "")), form.get("scope") == DEPLOYMENT
         try:
             saved = await runtime.current().credentials.save(
@@ -147,12 +144,10 @@ class KeysState(rx.State):
         self.message = f"{saved.label} key saved ({saved.key_hint})."
         return None
 
-    @rx.event
-    async def save_endpoint(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    @with_user
+    async def save_endpoint(self, user: Principal, form: dict[str, str]) -> Followup:
         """An OpenAI-compatible endpoint: name, base_url and an optional api_key."""
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
         scope = DEPLOYMENT if form.get("scope") == DEPLOYMENT else USER
         name = str(form.get("name", "")).strip()
         try:
@@ -174,11 +169,9 @@ class KeysState(rx.State):
         self.message = f"Endpoint {endpoint_name(saved.provider)} saved."
         return None
 
-    @rx.event
-    async def delete_key(self, provider: str, deployment: bool):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def delete_key(self, user: Principal, provider: str, deployment: bool) -> Followup:
         try:
             await runtime.current().credentials.delete(user, provider, deployment=deployment)
         except AccessDenied as exc:
@@ -188,11 +181,9 @@ class KeysState(rx.State):
         self.message = "Key deleted."
         return None
 
-    @rx.event
-    async def test_key(self, provider: str, deployment: bool):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def test_key(self, user: Principal, provider: str, deployment: bool) -> Followup:
         try:
             result = await runtime.current().credentials.test(user, provider, deployment=deployment)
         except AccessDenied as exc:

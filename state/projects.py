@@ -8,7 +8,8 @@ from backend import runtime
 from backend.auth import AccessDenied, Principal
 from backend.services.access import NotFound
 from backend.services.projects import InvalidProject
-from state.auth import signed_in_user, to_login
+from state.current_user import with_user
+from state.events import Followup, event
 from state.rows import MemberRow, ProjectRow
 
 ROLES = ["owner", "editor", "viewer"]
@@ -63,20 +64,16 @@ class ProjectsState(rx.State):
                 for m in await rt.projects.members(user, self.selected_id)
             ]
 
-    @rx.event
-    async def load(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def load(self, user: Principal) -> Followup:
         self.errors, self.notice = {}, ""
         await self._reload(user)
         return None
 
-    @rx.event
-    async def select(self, project_id: str):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def select(self, user: Principal, project_id: str) -> Followup:
         self.selected_id, self.errors, self.notice = project_id, {}, ""
         await self._reload(user)
         return None
@@ -95,11 +92,9 @@ class ProjectsState(rx.State):
         await self._reload(user)
         return True
 
-    @rx.event
-    async def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def create(self, user: Principal, form: dict[str, str]) -> Followup:
         try:
             self.selected_id = await runtime.current().projects.create(user, str(form.get("name", "")))
         except InvalidProject as exc:
@@ -109,48 +104,38 @@ class ProjectsState(rx.State):
         await self._reload(user)
         return None
 
-    @rx.event
-    async def rename(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def rename(self, user: Principal, form: dict[str, str]) -> Followup:
         if await self._act(user, "rename", self.selected_id, str(form.get("name", ""))):
             self.notice = "Project renamed."
         return None
 
-    @rx.event
-    async def delete(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def delete(self, user: Principal) -> Followup:
         if await self._act(user, "delete", self.selected_id):
             self.notice = "Project deleted with its comparisons."
         return None
 
-    @rx.event
-    async def invite(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def invite(self, user: Principal, form: dict[str, str]) -> Followup:
         email, role = str(form.get("email", "")), str(form.get("role", "viewer"))
         if await self._act(user, "set_member", self.selected_id, email, role):
             self.notice = f"{email.strip()} can now {_role_words(role)} this project."
         return None
 
-    @rx.event
-    async def set_role(self, email: str, role: str):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def set_role(self, user: Principal, email: str, role: str) -> Followup:
         if await self._act(user, "set_member", self.selected_id, email, role):
             self.notice = f"{email} is now {role}."
         return None
 
-    @rx.event
-    async def remove(self, email: str):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def remove(self, user: Principal, email: str) -> Followup:
         if await self._act(user, "remove_member", self.selected_id, email):
             self.notice = f"{email} was removed."
         return None

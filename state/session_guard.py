@@ -27,7 +27,7 @@ from typing import Any
 
 import reflex as rx
 from reflex.middleware import Middleware
-from reflex.state import UpdateVarsInternalState
+from reflex.state import BaseState, UpdateVarsInternalState
 from reflex.utils.format import format_event_handler
 from reflex_base.constants.route import RouteVar
 from reflex_base.constants.state import FIELD_MARKER
@@ -57,8 +57,9 @@ def _presented_cookie(payload: dict[str, Any]) -> str | None:
     return ""
 
 
-def _app_states() -> list[type[rx.State]]:
-    found, pending = [], [rx.State]
+def _app_states() -> list[type[BaseState]]:
+    found: list[type[BaseState]] = []
+    pending: list[type[BaseState]] = [rx.State]
     while pending:
         for sub in pending.pop().get_substates():
             pending.append(sub)

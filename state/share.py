@@ -13,10 +13,13 @@ from urllib.parse import quote
 import reflex as rx
 
 from backend import runtime
+from backend.auth import Principal
 from backend.services.access import NotFound
 from backend.services.metrics import format_cost, format_ms, format_rate
 from backend.services.shares import SHARE_PATH, PublicComparison, PublicRun, ShareService
-from state.auth import signed_in_user, to_login
+from state.auth import signed_in_user
+from state.current_user import with_user
+from state.events import Followup, event
 
 
 @dataclasses.dataclass
@@ -79,7 +82,7 @@ class SharePageState(rx.State):
         by = f"Shared by {self.owner_name}" if self.owner_name else "Shared comparison"
         return f"{by} · {self.created}" if self.created else by
 
-    @rx.event
+    @event
     async def load(self) -> None:
         self._token = token_from_path(self.router.url.path)
         self.login_href = f"/login?next={quote(SHARE_PATH + self._token, safe='')}"
@@ -106,12 +109,10 @@ class SharePageState(rx.State):
         )
         self.panes = [shared_pane(run) for run in view.runs] if view else []
 
-    @rx.event
-    async def fork(self):  # type: ignore[no-untyped-def]
+    @event
+    @with_user
+    async def fork(self, user: Principal) -> Followup:
         """Copy the comparison into the visitor's own Personal project and open it there."""
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
         self.forking = True
         try:
             record = await ShareService(runtime.current().db).fork(user, self._token)

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 import reflex as rx
 
 from backend import runtime
-from backend.auth import AccessDenied
+from backend.auth import AccessDenied, Principal
 from backend.db.models import utcnow
 from backend.db.shares import ShareInfo
 from backend.services.access import NotFound
 from backend.services.shares import InvalidShare, ShareService
-from state.auth import signed_in_user, to_login
 from state.compare import CompareState
+from state.current_user import with_user
+from state.events import Followup, event
 
 EXPIRY_CHOICES: dict[str, timedelta | None] = {
     "never": None,
@@ -69,23 +70,21 @@ class ShareDialogState(rx.State):
     async def _comparison_id(self) -> str:
         return (await self.get_state(CompareState)).comparison_id
 
-    @rx.event
-    async def set_open(self, value: bool):  # type: ignore[no-untyped-def]
+    @event
+    async def set_open(self, value: bool) -> Followup:
         self.open = value
         self.new_link, self.error = "", ""  # the token is shown once: gone when the dialog closes
         if value:
             return await self._refresh()
         return None
 
-    @rx.event
+    @event
     def set_expiry(self, value: str) -> None:
         self.expiry = value if value in EXPIRY_CHOICES else "never"
 
-    @rx.event
-    async def create_link(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def create_link(self, user: Principal) -> Followup:
         try:
             created = await ShareService(runtime.current().db).create(
                 user, await self._comparison_id(), EXPIRY_CHOICES.get(self.expiry)
@@ -95,24 +94,26 @@ class ShareDialogState(rx.State):
             return None
         self.error = ""
         self.new_link = self.router.url.origin + created.url_path
-        return await self._refresh()
+        await self._show_links(user)
+        return None
 
-    @rx.event
-    async def revoke(self, share_id: str):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @event
+    @with_user
+    async def revoke(self, user: Principal, share_id: str) -> Followup:
         try:
             await ShareService(runtime.current().db).revoke(user, share_id)
         except (AccessDenied, NotFound) as exc:
             self.error = str(exc)
             return None
-        return await self._refresh()
+        await self._show_links(user)
+        return None
 
-    async def _refresh(self):  # type: ignore[no-untyped-def]
-        user = await signed_in_user(self)
-        if user is None:
-            return to_login(self)
+    @with_user
+    async def _refresh(self, user: Principal) -> None:
+        """Opening the dialog needs the user; closing it does not (a signed-out tab may close it)."""
+        await self._show_links(user)
+
+    async def _show_links(self, user: Principal) -> None:
         comparison_id = await self._comparison_id()
         if not comparison_id:
             self.links, self.error = [], "Run or open a saved comparison to share it."

@@ -1,6 +1,7 @@
 """Every event handler of every Reflex state in the `state` package, found by walking the
-state classes, either checks the session first (`signed_in_user`, directly or through a
-`self._helper` it calls) or is in ALLOWLIST with the reason it needs no check.
+state classes, either checks the session first (`signed_in_user`, directly, through the
+`@with_user` decorator or through a `self._helper` it calls) or is in ALLOWLIST with the
+reason it needs no check.
 
 Then, behaviourally: every checked handler, called from a tab with no session (but with
 another user's real ids planted in its state, as a crafted event would), answers with a
@@ -29,6 +30,7 @@ import reflex as rx
 import state as state_package
 from backend.runtime import Runtime
 from backend.services.shares import ShareService
+from state.current_user import CHECKS_SESSION
 from tests.backend.runtime_support import owner, wait_until_final
 from tests.security.support import saved_rows
 from tests.state.support import in_tree
@@ -122,17 +124,23 @@ def _calls(fn: Callable[..., Any]) -> tuple[set[str], set[str]]:
 
 
 # The functions that check a tab's session against the server (state/auth.py); the second
-# takes the token a background event read under the state lock.
+# takes the token a background event read under the state lock. A method wrapped in
+# state.current_user.with_user (marked CHECKS_SESSION) calls them through the decorator.
 SESSION_CHECKS = {"signed_in_user", "signed_in_user_for"}
 
 
 def _checks_session(cls: type[rx.State], handler: str) -> bool:
-    plain, helpers = _calls(cls.event_handlers[handler].fn)
+    fn = cls.event_handlers[handler].fn
+    if getattr(fn, CHECKS_SESSION, False):  # @with_user
+        return True
+    plain, helpers = _calls(fn)
     if SESSION_CHECKS & plain:
         return True
     for name in helpers:  # one level of `self._helper(...)`
         helper = inspect.getattr_static(cls, name, None)
-        if inspect.isfunction(helper) and SESSION_CHECKS & _calls(helper)[0]:
+        if inspect.isfunction(helper) and (
+            getattr(helper, CHECKS_SESSION, False) or SESSION_CHECKS & _calls(helper)[0]
+        ):
             return True
     return False
 
