@@ -126,7 +126,9 @@ class Runtime:
         return registry.get_provider(model_id, self.settings, credentials)
 
     async def start(self) -> None:
-        from workers.runner import Worker  # embedded mode runs the worker in-process
+        # Embedded mode runs the worker in-process.
+        from workers.leases import RunLeases, new_worker_id
+        from workers.runner import Worker
 
         await self.db.upgrade()
         await check_production(self.settings, self.db)
@@ -153,6 +155,9 @@ class Runtime:
             cache=self.cache,
             cache_ttl_s=self.settings.cache_ttl_seconds,
             credentials=self.credential_lookup.for_task,
+            # The same claims as worker processes: with Redis several backend processes share
+            # the database, and a replayed request must not call the provider twice here either.
+            leases=RunLeases(self.db, new_worker_id("embedded"), self.settings.run_lease_seconds),
         )
         self._tasks = (pump, asyncio.create_task(worker.run(), name="embedded-worker"))
 

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     embedded_workers: int = Field(
         default=16, ge=1, le=256, description="Concurrent runs in the in-process worker."
     )
+    run_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a worker's claim on a run lasts without renewal (renewed every third "
+        "of it while the run streams). A run whose worker died is retried by another worker once its "
+        "lease ends; until then a replayed request for it waits instead of calling the provider again.",
+    )
 
     # --- Kafka queue and worker processes -----------------------------------
     kafka_bootstrap_servers: str = Field(

@@ -19,9 +19,8 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from backend import runtime
-from backend.auth import AccessDenied, Action, Principal, allowed
+from backend.auth import AccessDenied, Principal
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
-from backend.services.projects import default_project
 from backend.services.validation import (
     MAX_PANES,
     MAX_PROMPT_CHARS,
@@ -113,7 +112,7 @@ class CompareState(rx.State):
                 self.comparison_id, self.panes = "", []
                 self.errors = {"panes": f"Comparison {wanted} was not found."}
                 return None
-            self.can_run = allowed(await rt.comparisons.role_for(user, record.id), Action.RUN)
+            self.can_run = (await rt.comparisons.role_for(user, record.id)) in ("owner", "editor")
             self.comparison_id = record.id
             if self.can_run:
                 self.project_id = record.project_id
@@ -155,11 +154,13 @@ class CompareState(rx.State):
         self.prompt = prompt[:MAX_PROMPT_CHARS]
 
     async def _load_projects(self, user: Principal) -> None:
-        runnable = await runtime.current().projects.runnable_for(user)
+        runnable = [
+            p for p in await runtime.current().projects.list_for(user) if p.role in ("owner", "editor")
+        ]
         self.projects = [ProjectChoice(id=p.id, name=p.name) for p in runnable]
         if self.project_id not in {p.id for p in runnable}:
-            chosen = default_project(runnable) or (runnable[0] if runnable else None)
-            self.project_id = chosen.id if chosen else ""
+            personal = next((p for p in runnable if p.name == "Personal" and p.role == "owner"), None)
+            self.project_id = (personal or runnable[0]).id if runnable else ""
 
     # --- editing -----------------------------------------------------------
     @event

@@ -5,12 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from backend import runtime
-from backend.auth import AccessDenied, Action, Principal, allowed
+from backend.auth import AccessDenied, Principal
 from backend.services.access import NotFound
 from backend.services.projects import InvalidProject
 from state.current_user import with_user
 from state.events import Followup, event
 from state.rows import MemberRow, ProjectRow
+
+ROLES = ["owner", "editor", "viewer"]
 
 
 class ProjectsState(rx.State):
@@ -49,7 +51,7 @@ class ProjectsState(rx.State):
                 role=p.role,
                 owner_name=p.owner_name,
                 n_comparisons=p.n_comparisons,
-                can_manage=allowed(p.role, Action.MANAGE),
+                can_manage=p.role == "owner",
             )
             for p in await rt.projects.list_for(user)
         ]

@@ -8,12 +8,13 @@ A new link's token is kept only until the dialog closes: it cannot be shown agai
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import reflex as rx
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
+from backend.db.models import utcnow
 from backend.db.shares import ShareInfo
 from backend.services.access import NotFound
 from backend.services.shares import InvalidShare, ShareService
@@ -122,6 +123,6 @@ class ShareDialogState(rx.State):
         except (AccessDenied, NotFound) as exc:
             self.links, self.error = [], str(exc)
             return None
-        now = datetime.now(UTC)
+        now = utcnow()
         self.links = [link_row(share, now) for share in shares]
         return None

@@ -1,7 +1,10 @@
 """`python -m workers`: one worker process on the Kafka queue.
 
 Run N of them; they share the requests topic through one consumer group.  Each
-one skips redelivered tasks whose run is already final in the database,
+one claims a task's run in the database before calling its provider (a lease of
+RUN_LEASE_SECONDS, renewed while the run streams; see workers/leases.py), so a
+redelivered task whose run is final or streams on another worker is not run again;
+a killed worker's runs are retried by another once their leases end.  Each
 publishes a heartbeat every WORKER_HEARTBEAT_SECONDS (shown by /api/v1/health),
 and on SIGTERM/SIGINT stops taking tasks, lets the runs in flight finish (up to
 a grace period) and exits 0; runs cut off are not acknowledged, so another
@@ -15,47 +18,24 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
-import uuid
 
 from backend.auth.crypto import secret_box
 from backend.cache import make_response_cache
-from backend.db import repository
 from backend.db.engine import Database
-from backend.db.records import FINAL_STATUSES
 from backend.providers import registry
 from backend.providers.base import ChatProvider
 from backend.providers.credentials import ProviderCredentials
 from backend.queue.kafka import KafkaBroker
-from backend.queue.messages import RunTask
 from backend.services.credential_lookup import CredentialLookup
 from backend.settings import Settings, get_settings
-from workers.runner import RunFilter, Worker
+from workers.leases import RunLeases, new_worker_id
+from workers.runner import Worker
 
 log = logging.getLogger("workers")
 
 SHUTDOWN_GRACE_S = 20.0
 REPUBLISH_FINALS_S = 30.0  # after the broker lost its state, finals published this recently go out again
-
-
-def make_should_run(db: Database) -> RunFilter:
-    async def should_run(task: RunTask) -> bool:
-        """False for a redelivered task whose attempt is already final (or superseded by a retry)."""
-        try:
-            async with db.session() as session:
-                runs = await repository.get_runs(session, [task.run_id])
-        except Exception:
-            log.warning("could not read run %s; running it", task.run_id, exc_info=True)
-            return True
-        if not runs:
-            return True
-        run = runs[0]
-        return not (
-            run.attempt > task.attempt or (run.attempt == task.attempt and run.status in FINAL_STATUSES)
-        )
-
-    return should_run
 
 
 async def _heartbeat(broker: KafkaBroker, worker_id: str, every_s: float) -> None:
@@ -68,7 +48,7 @@ async def _heartbeat(broker: KafkaBroker, worker_id: str, every_s: float) -> Non
 
 
 async def serve(settings: Settings) -> int:
-    worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    worker_id = new_worker_id()
     box = secret_box(settings)  # the web app's ENCRYPTION_KEY: stored keys are read from the database
     db = Database(settings.resolved_database_url, pool_size=2, max_overflow=4)
     broker = KafkaBroker(settings, role="worker")
@@ -95,7 +75,7 @@ async def serve(settings: Settings) -> int:
         idle_timeout_s=settings.provider_timeout_seconds,
         cache=cache,
         cache_ttl_s=settings.cache_ttl_seconds,
-        should_run=make_should_run(db),
+        leases=RunLeases(db, worker_id, settings.run_lease_seconds),
         credentials=CredentialLookup(db, box).for_task,
     )
     # The broker came back without its state: final events it acknowledged just before we noticed

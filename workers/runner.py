@@ -1,9 +1,15 @@
 """The worker: one provider call per task, streamed back as events.
 
-The worker knows nothing about which broker it is on, about the database or
-about browsers.  For each task it publishes `started`, one `chunk` per provider
-chunk (numbered, so consumers can drop duplicates) and exactly one `final`,
-then acknowledges the delivery (at-least-once on brokers that redeliver).
+The worker knows nothing about which broker it is on, or about browsers.  For
+each task it publishes `started`, one `chunk` per provider chunk (numbered, so
+consumers can drop duplicates) and exactly one `final`, then acknowledges the
+delivery (at-least-once on brokers that redeliver).
+
+With run leases (workers/leases.py; the app and worker processes always pass
+them), the worker claims the run in the database before it calls the provider
+and renews the claim until the final event goes out (the final save clears it),
+so a redelivered or replayed task never calls the provider a second time: a run
+already final is skipped, one that another live worker holds is waited for.
 
 With a response cache (optional), a task that allows caching (temperature 0,
 or `use_cache` set by the user) is first looked up: a hit replays the stored
@@ -22,7 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from backend.cache.base import CachedResponse, ResponseCache, cache_allowed, cache_key
 from backend.providers.base import (
@@ -40,6 +46,7 @@ from backend.providers.credentials import ProviderCredentials, key_provider, pro
 from backend.providers.registry import UnknownModel
 from backend.queue.base import Broker, Delivery
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
+from workers.leases import RunLeases
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,6 @@ class ProviderResolver(Protocol):
 # The stored key a task runs with (the user's, else the deployment's), or None: the environment's.
 # Read from the database by the worker, so keys never travel on the queue.
 CredentialHook = Callable[[RunTask], Awaitable[ProviderCredentials | None]]
-RunFilter = Callable[[RunTask], Awaitable[bool]]
 # Final errors that make a request poison (dead-lettered on brokers that have a dead-letter topic):
 # no provider serves the model, or the provider kept failing after the bounded retries.
 POISON_ERROR_KINDS = frozenset({"unknown_model", "rate_limit", "timeout", "unavailable"})
@@ -90,7 +96,7 @@ class Worker:
         retry: RetryPolicy | None = None,
         cache: ResponseCache | None = None,
         cache_ttl_s: float = 86_400.0,
-        should_run: RunFilter | None = None,
+        leases: RunLeases | None = None,
         credentials: CredentialHook | None = None,
     ) -> None:
         self._broker = broker
@@ -100,10 +106,14 @@ class Worker:
         self._retry = retry or RetryPolicy()
         self._cache = cache
         self._cache_ttl_s = cache_ttl_s
-        self._should_run = should_run or _always
+        self._leases = leases
         self._credentials = credentials
         self._closing = False
-        self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+        # A set per run: the same task delivered twice to this worker is two tasks (one runs, the
+        # other waits on its lease), and a Stop or a shutdown must reach both.
+        self._running: dict[tuple[str, int], set[asyncio.Task[None]]] = {}
+        # Tasks waiting for another worker's lease on their run: a shutdown stops them at once.
+        self._waiting: set[asyncio.Task[Any]] = set()
         # Finished here lately: a redelivery of one of these (a rebalance re-reads uncommitted
         # requests; a broker that lost its state gets lost runs queued again) publishes the same
         # final event again instead of calling the provider a second time.
@@ -122,11 +132,11 @@ class Worker:
                 await self._slots.acquire()
                 key = (delivery.task.run_id, delivery.task.attempt)
                 task = asyncio.create_task(self._handle(delivery), name=f"run:{key[0]}:{key[1]}")
-                self._running[key] = task
+                self._running.setdefault(key, set()).add(task)
                 task.add_done_callback(functools.partial(self._finished, key, delivery))
         finally:
             cancel_listener.cancel()
-            running = list(self._running.values())
+            running = self._all_running()
             for task in running:
                 task.cancel()
             # Wait (bounded) for the cancelled runs to wind up: a run cancelled mid-query that went on
@@ -140,11 +150,20 @@ class Worker:
         """Let the runs in flight finish (up to `grace_s`); runs cut off after that publish nothing
         and are not acknowledged, so a broker that redelivers hands them to another worker."""
         self._closing = True
-        if self._running:
-            await asyncio.wait(list(self._running.values()), timeout=grace_s)
+        for waiting in list(self._waiting):  # not started: left unacknowledged to the next worker
+            waiting.cancel()
+        running = self._all_running()
+        if running:
+            await asyncio.wait(running, timeout=grace_s)
+
+    def _all_running(self) -> list[asyncio.Task[None]]:
+        return [task for tasks in self._running.values() for task in tasks]
 
     def _finished(self, key: tuple[str, int], delivery: Delivery, task: asyncio.Task[None]) -> None:
-        self._running.pop(key, None)
+        tasks = self._running.get(key, set())
+        tasks.discard(task)
+        if not tasks:
+            self._running.pop(key, None)
         self._slots.release()
         if task.cancelled() and not self._closing:
             # Cancelled before its first step (a Stop right after the task arrived): `execute`
@@ -156,9 +175,10 @@ class Worker:
     async def _listen_for_cancellations(self) -> None:
         async for cancel in self._broker.cancellations():
             key = (cancel.run_id, cancel.attempt)
-            task = self._running.get(key)
-            if task is not None:
-                task.cancel()
+            tasks = self._running.get(key)
+            if tasks:
+                for task in tasks:
+                    task.cancel()
             else:  # not started here: remembered, so it is stopped before it starts
                 self._stopped[key] = None
                 while len(self._stopped) > RECENT_FINALS:
@@ -187,10 +207,6 @@ class Worker:
 
     async def _handle(self, delivery: Delivery) -> None:
         task = delivery.task
-        if not await self._should_run(task):  # a redelivered task whose run already finished
-            log.info("run %s attempt %d is already final; skipping it", task.run_id, task.attempt)
-            await delivery.ack()
-            return
         ended = self._recent_finals.get((task.run_id, task.attempt), (0.0, None))[1]
         if ended is not None:  # ended here, not saved yet (or its final event was lost): say it again
             log.info(
@@ -205,9 +221,13 @@ class Worker:
             await self._publish_and_ack(_stopped_final(task.run_id, task.attempt), delivery)
             return
         log.info("run %s attempt %d: %s", task.run_id, task.attempt, task.model)
-        final = self._unknown_model(task) or await self.execute(task)
+        # An unknown model calls no provider: nothing to claim.
+        final = self._unknown_model(task) or await self._execute_claimed(task)
         if self._trace is not None:
             self._trace.end_run(task.run_id, task.attempt)
+        if final is None:  # final already, superseded or gone; or another worker owns it now
+            await delivery.ack()
+            return
         log.info("run %s attempt %d ended: %s", task.run_id, task.attempt, final.status)
         if self._closing and final.status == "cancelled":
             return  # cut off by shutdown: not the user's stop, so another worker redoes it
@@ -220,6 +240,29 @@ class Worker:
         ):
             await delivery.dead_letter(f"{final.error_kind}: {final.error}")
         await delivery.ack()
+
+    async def _execute_claimed(self, task: RunTask) -> FinalEvent | None:
+        """`execute` under this worker's claim on the run (without leases: just `execute`).
+        None when the run must not run here, or its claim was lost mid-run: nothing to publish."""
+        if self._leases is None:
+            return await self.execute(task)
+        waiting = asyncio.current_task()
+        assert waiting is not None
+        self._waiting.add(waiting)
+        try:
+            lease = await self._leases.acquire(task)
+        finally:
+            self._waiting.discard(waiting)
+        if lease is None:
+            return None
+        final: FinalEvent | None = None
+        async with lease:  # renewed until the final event is ready
+            final = await self.execute(task)
+        if lease.lost or final is None:
+            return None
+        if self._closing and final.status == "cancelled":
+            await lease.release()  # cut off by shutdown: another worker may take it over at once
+        return final
 
     def _unknown_model(self, task: RunTask) -> FinalEvent | None:
         try:
@@ -380,10 +423,6 @@ def _stopped_final(run_id: str, attempt: int) -> FinalEvent:
         error="Stopped by the user.",
         finish_reason="cancelled",
     )
-
-
-async def _always(task: RunTask) -> bool:
-    return True
 
 
 def _error_message(error: ProviderError, task: RunTask, credentials: ProviderCredentials | None) -> str:

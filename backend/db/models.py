@@ -193,6 +193,10 @@ class Run(Base):
     original_total_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # The worker's claim on the current attempt (backend/db/leases.py): who holds it, until when.
+    # Cleared when the attempt ends or is retried.
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
 
     comparison: Mapped[Comparison] = relationship(back_populates="runs")
 

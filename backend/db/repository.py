@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from backend.db.accounts import add_personal_project
 from backend.db.engine import Database
+from backend.db.leases import NO_LEASE
 from backend.db.models import DEFAULT_PROJECT_NAME, Comparison, Project, Run, Share, User, new_id, utcnow
 from backend.db.projects import member_projects
 from backend.db.records import (
@@ -361,6 +362,7 @@ async def save_run_result(
             original_ttft_ms=original_ttft_ms,
             original_total_ms=original_total_ms,
             finished_at=utcnow(),
+            **NO_LEASE,  # the attempt ended: its worker's claim with it
         )
         .execution_options(synchronize_session=False)
     )
@@ -375,6 +377,7 @@ async def reset_run_for_retry(session: AsyncSession, run_id: str) -> RunRecord:
         .values(
             attempt=Run.attempt + 1,
             **_UNSTARTED,
+            **NO_LEASE,  # the new attempt is claimed afresh, not held up by the old one's worker
         )
         .execution_options(synchronize_session=False)
     )
@@ -390,7 +393,7 @@ async def cancel_runs(session: AsyncSession, run_ids: Sequence[str]) -> list[str
     stmt = (
         update(Run)
         .where(Run.id.in_(list(run_ids)), Run.status.in_(sorted(ACTIVE_STATUSES)))
-        .values(status=RunStatus.CANCELLED.value, finished_at=utcnow())
+        .values(status=RunStatus.CANCELLED.value, finished_at=utcnow(), **NO_LEASE)
         .returning(Run.id)
         .execution_options(synchronize_session=False)
     )
@@ -424,6 +427,7 @@ async def fail_unfinished_runs(session: AsyncSession, reason: str) -> int:
             error=reason,
             error_kind=INTERRUPTED,
             finished_at=utcnow(),
+            **NO_LEASE,
         )
         .execution_options(synchronize_session=False)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,16 @@ from backend import runtime as runtime_module
 from backend.db import repository
 from backend.db.engine import Database
 from backend.db.records import INTERRUPTED, NewRun
+from backend.queue.messages import RunTask
 from backend.runtime import Runtime, running
 from backend.settings import Settings
-from tests.backend.runtime_support import expected_output, make_settings, owner, wait_until_final
+from tests.backend.runtime_support import (
+    ProviderCalls,
+    expected_output,
+    make_settings,
+    owner,
+    wait_until_final,
+)
 
 
 async def test_running_starts_and_exposes_current(runtime_database_url: str, tmp_path: Path) -> None:
@@ -120,3 +128,32 @@ async def test_stopping_mid_run_then_restarting_interrupts_it(
     async with running(settings) as rt:
         run = (await rt.comparisons.get_unchecked(record.id)).runs[0]
         assert run.status == "error" and run.error_kind == INTERRUPTED
+
+
+async def test_a_request_replayed_while_its_run_streams_calls_the_provider_once(
+    runtime_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded worker claims runs as worker processes do: the replay finds the run leased
+    by the first delivery, waits, and is skipped once the run is saved final."""
+    provider = ProviderCalls(monkeypatch)
+    prompt = "[[simulate:tokens=50]] replayed"
+    async with running(make_settings(runtime_database_url, tmp_path, run_lease_seconds=1.0)) as rt:
+        record = await rt.comparisons.create(
+            await owner(rt), {"prompt": prompt, "panes": [{"model": "simulated:steady"}]}
+        )
+        run = record.runs[0]
+        # The same request again, as a requeue after a broker restart or a rebalance sends it.
+        await rt.broker.submit(
+            RunTask(
+                run_id=run.id,
+                comparison_id=record.id,
+                model=run.model,
+                prompt=prompt,
+                user_id=record.user_id,
+            )
+        )
+        saved = await wait_until_final(rt.comparisons, record.id)
+        await asyncio.sleep(0.5)  # the replay polls every 0.1 s: it has seen the run final
+    assert saved.runs[0].status == "done"
+    assert saved.runs[0].output_text == expected_output(saved.runs[0], prompt)
+    assert provider.calls == ["steady"]

@@ -1,0 +1,149 @@
+"""A worker's claims on runs: taken before the provider call, renewed while the run streams.
+
+`RunLeases.acquire(task)` claims the task's run in the database (the compare-and-set
+of backend/db/leases.py):
+
+- claimed: a `HeldLease`, which renews the lease every third of its length while the
+  run streams (`async with`), until the final event is published;
+- the attempt already ended, a retry superseded it, or the run is gone: None, skip it;
+- another live worker holds the lease: wait, polling, until its lease ends (that worker
+  died: claim it and run) or the run turns final (skip it).  The delivery stays
+  unacknowledged meanwhile, so a replayed or rebalanced request never calls the provider
+  a second time, and a dead worker's runs are retried once their leases end.
+
+A claim the database cannot answer is tried again (with backoff), never skipped: running
+without a claim is what could call a paid provider twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from types import TracebackType
+
+from backend.db.engine import Database
+from backend.db.leases import ClaimOutcome, claim_run, release_run_lease, renew_run_lease
+from backend.queue.messages import RunTask
+
+log = logging.getLogger(__name__)
+
+POLL_MAX_S = 1.0  # how often, at most, a task waiting on another worker's lease asks again
+CLAIM_RETRY_MAX_S = 5.0  # the longest pause between claims the database failed to answer
+
+
+def new_worker_id(kind: str = "worker") -> str:
+    """Unique per process start: names the worker in heartbeats and in the runs it claims."""
+    return f"{socket.gethostname()}-{os.getpid()}-{kind}-{uuid.uuid4().hex[:6]}"
+
+
+class RunLeases:
+    def __init__(self, db: Database, worker_id: str, lease_s: float) -> None:
+        self._db = db
+        self.worker_id = worker_id
+        self.lease_s = lease_s
+        self.poll_s = min(POLL_MAX_S, lease_s / 10)
+
+    async def acquire(self, task: RunTask) -> HeldLease | None:
+        """This worker's claim on the task's run (waiting while another worker holds it), or
+        None when the run must not run here: its attempt ended, was superseded, or is gone."""
+        holder = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"  # one per claim, even on one worker
+        failures = 0
+        waiting = False
+        while True:
+            try:
+                outcome = await claim_run(self._db, task.run_id, task.attempt, holder, self.lease_s)
+            except Exception as exc:
+                failures += 1
+                delay = min(self.poll_s * 2**failures, CLAIM_RETRY_MAX_S)
+                log.warning(
+                    "could not claim run %s attempt %d (%r); trying again in %.1f s",
+                    task.run_id,
+                    task.attempt,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            if outcome is ClaimOutcome.CLAIMED:
+                if waiting:
+                    log.info("run %s attempt %d: the other worker's lease ended; running it", *_key(task))
+                return HeldLease(self._db, task, holder, self.lease_s)
+            if outcome is not ClaimOutcome.HELD:
+                log.info("run %s attempt %d: %s; skipping it", task.run_id, task.attempt, outcome.value)
+                return None
+            if not waiting:
+                log.info("run %s attempt %d is leased by another worker; waiting", *_key(task))
+                waiting = True
+            await asyncio.sleep(self.poll_s)
+
+
+class HeldLease:
+    """A claim this worker holds.  Inside `async with`, the lease is renewed in the background;
+    if a renewal finds the claim gone (the run turned final or was retried, or the lease lapsed
+    and another worker took the run over), the task inside the block is cancelled and `lost`
+    set: the caller then publishes nothing, since someone else owns this attempt now."""
+
+    def __init__(self, db: Database, task: RunTask, holder: str, lease_s: float) -> None:
+        self._db = db
+        self._task = task
+        self.holder = holder
+        self._lease_s = lease_s
+        self.lost = False
+        self._owner: asyncio.Task[object] | None = None
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> HeldLease:
+        self._owner = asyncio.current_task()
+        self._renewer = asyncio.create_task(self._renew(), name=f"lease:{self._task.run_id}")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        assert self._renewer is not None and self._owner is not None
+        self._renewer.cancel()
+        # asyncio.wait, not `await`: a Stop landing right now must reach the caller, not be
+        # taken for the renewer's own cancellation.
+        await asyncio.wait([self._renewer])
+        if not self.lost:
+            return False
+        # The cancellation was ours, not a Stop or a shutdown: take it back and end quietly.
+        if self._owner.cancelling():
+            self._owner.uncancel()
+        return exc_type is asyncio.CancelledError
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            try:
+                kept = await renew_run_lease(
+                    self._db, self._task.run_id, self._task.attempt, self.holder, self._lease_s
+                )
+            except Exception as exc:  # the database is away: the lease may still hold; try again
+                log.warning("could not renew the lease of run %s: %r", self._task.run_id, exc)
+                continue
+            if not kept:
+                log.warning(
+                    "run %s attempt %d: the claim is gone (run ended, retried or taken over); stopping it",
+                    *_key(self._task),
+                )
+                self.lost = True
+                assert self._owner is not None
+                self._owner.cancel()
+                return
+
+    async def release(self) -> None:
+        """Give the run up at once (it ended here without a final event), so another worker need
+        not wait for the lease to end.  Best effort: if this fails, the lease expires."""
+        try:
+            await release_run_lease(self._db, self._task.run_id, self._task.attempt, self.holder)
+        except Exception as exc:
+            log.warning("could not release run %s (its lease will expire): %r", self._task.run_id, exc)
+
+
+def _key(task: RunTask) -> tuple[str, int]:
+    return task.run_id, task.attempt
