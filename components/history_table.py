@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ArrayVar
 
 
 def _row(row: Any) -> rx.Component:
@@ -29,7 +31,7 @@ def project_filter(projects: rx.Var, project_id: rx.Var[str], on_change: Any) ->
 
 
 def history_table(
-    rows: rx.Var,
+    rows: ArrayVar[Sequence[Any]],
     page_label: rx.Var[str],
     has_prev: rx.Var[bool],
     has_next: rx.Var[bool],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.vars import StringVar
 
 from components.layout import field_error
 
@@ -15,7 +16,7 @@ ROLE_CHOICES = ["owner", "editor", "viewer"]
 @dataclass(frozen=True)
 class ProjectsProps:
     projects: rx.Var
-    selected_id: rx.Var[str]
+    selected_id: StringVar
     selected_name: rx.Var[str]
     can_manage: rx.Var[bool]
     members: rx.Var

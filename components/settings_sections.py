@@ -3,10 +3,12 @@ and handler comes in as an argument).  Provider keys are in `key_sections`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ArrayVar
 
 from components.layout import field_error
 
@@ -186,7 +188,7 @@ def _new_token_box(token: rx.Var[str], on_dismiss: Any) -> rx.Component:
 
 
 def tokens_section(
-    tokens: rx.Var,
+    tokens: ArrayVar[Sequence[Any]],
     new_token: rx.Var[str],
     error: rx.Var[str],
     on_create: Any,

@@ -6,6 +6,7 @@ The prompt and errors are plain text; answers go through the strict SafeMarkdown
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ class SharedViewProps:
     byline: rx.Var[str]
     expires: rx.Var[str]
     panes: rx.Var
-    image_hosts: rx.Var[list[str]]
+    image_hosts: rx.Var[Sequence[str]]
     fork_error: rx.Var[str]
     forking: rx.Var[bool]
     viewer_signed_in: rx.Var[bool]
@@ -63,7 +64,7 @@ def _metrics(pane: Any) -> rx.Component:
     return run_metrics(pane, cached_label="cached · ", test_id="shared-metrics")
 
 
-def _pane(pane: Any, image_hosts: rx.Var[list[str]]) -> rx.Component:
+def _pane(pane: Any, image_hosts: rx.Var[Sequence[str]]) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(

@@ -45,20 +45,22 @@ def parse_budget(text: str) -> float | None:
 
 
 class AccountState(rx.State):
-    name: str = ""
-    email: str = ""
-    has_password: bool = True  # False for Firebase accounts: their password lives with Firebase
-    password_errors: dict[str, str] = {}
-    password_message: str = ""
-    sessions_message: str = ""
-    budget_input: str = ""
-    budget_label: str = ""
-    spent_label: str = ""
-    budget_error: str = ""
-    budget_message: str = ""
-    tokens: list[TokenRow] = []
-    new_token: str = ""
-    token_error: str = ""
+    name: rx.Field[str] = rx.field("")
+    email: rx.Field[str] = rx.field("")
+    has_password: rx.Field[bool] = rx.field(
+        True
+    )  # False for Firebase accounts: their password lives with Firebase
+    password_errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
+    password_message: rx.Field[str] = rx.field("")
+    sessions_message: rx.Field[str] = rx.field("")
+    budget_input: rx.Field[str] = rx.field("")
+    budget_label: rx.Field[str] = rx.field("")
+    spent_label: rx.Field[str] = rx.field("")
+    budget_error: rx.Field[str] = rx.field("")
+    budget_message: rx.Field[str] = rx.field("")
+    tokens: rx.Field[list[TokenRow]] = rx.field(default_factory=list)
+    new_token: rx.Field[str] = rx.field("")
+    token_error: rx.Field[str] = rx.field("")
 
     @rx.var(cache=True)
     def current_password_error(self) -> str:

@@ -27,18 +27,20 @@ FIREBASE_ON = "This server signs in with Firebase: use the buttons above."
 class AuthState(rx.State):
     # The session token lives in a cookie so a reload or a new tab stays signed in.
     session_token: str = rx.Cookie("", name=SESSION_COOKIE, same_site="strict", max_age=14 * 24 * 3600)
-    user_name: str = ""
-    user_email: str = ""
-    is_admin: bool = False
-    mode: str = "sign_in"  # sign_in | sign_up
-    form_errors: dict[str, str] = {}
-    message: str = ""
-    sign_up_allowed: bool = True
+    user_name: rx.Field[str] = rx.field("")
+    user_email: rx.Field[str] = rx.field("")
+    is_admin: rx.Field[bool] = rx.field(False)
+    mode: rx.Field[str] = rx.field("sign_in")  # sign_in | sign_up
+    form_errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
+    message: rx.Field[str] = rx.field("")
+    sign_up_allowed: rx.Field[bool] = rx.field(True)
     _next: str = "/"  # where to go after signing in, read from ?next= when /login loads
-    auth_provider: str = "builtin"  # builtin | firebase, set when /login loads
+    auth_provider: rx.Field[str] = rx.field("builtin")  # builtin | firebase, set when /login loads
     # The Firebase web config (apiKey, authDomain, projectId, emulatorHost): public by design.
-    firebase_config: dict[str, str] = {}
-    firebase_sign_out: bool = False  # the login page signs out of Firebase first (after sign-out)
+    firebase_config: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
+    firebase_sign_out: rx.Field[bool] = rx.field(
+        False
+    )  # the login page signs out of Firebase first (after sign-out)
 
     @rx.var(cache=True)
     def signed_in(self) -> bool:

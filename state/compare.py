@@ -19,8 +19,9 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from backend import runtime
-from backend.auth import AccessDenied, Principal
+from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
+from backend.services.projects import default_project
 from backend.services.validation import (
     MAX_PANES,
     MAX_PROMPT_CHARS,
@@ -50,20 +51,22 @@ DEFAULT_MODELS = ("simulated:swift", "simulated:ponder", "simulated:coder")
 
 
 class CompareState(rx.State):
-    prompt: str = ""
-    system_prompt: str = ""
-    show_system: bool = False
-    panes: list[PaneRow] = []
-    models: list[ModelOption] = []
-    picker: str = ""
-    sync_settings: bool = False
-    sync_scroll: bool = False
-    use_cache: bool = False  # replay cached answers even at temperature > 0
-    errors: dict[str, str] = {}
-    comparison_id: str = ""
-    can_run: bool = True  # False for a viewer of the comparison's project
-    projects: list[ProjectChoice] = []  # where the user may run; new comparisons go to project_id
-    project_id: str = ""
+    prompt: rx.Field[str] = rx.field("")
+    system_prompt: rx.Field[str] = rx.field("")
+    show_system: rx.Field[bool] = rx.field(False)
+    panes: rx.Field[list[PaneRow]] = rx.field(default_factory=list)
+    models: rx.Field[list[ModelOption]] = rx.field(default_factory=list)
+    picker: rx.Field[str] = rx.field("")
+    sync_settings: rx.Field[bool] = rx.field(False)
+    sync_scroll: rx.Field[bool] = rx.field(False)
+    use_cache: rx.Field[bool] = rx.field(False)  # replay cached answers even at temperature > 0
+    errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
+    comparison_id: rx.Field[str] = rx.field("")
+    can_run: rx.Field[bool] = rx.field(True)  # False for a viewer of the comparison's project
+    projects: rx.Field[list[ProjectChoice]] = rx.field(
+        default_factory=list
+    )  # where the user may run; new comparisons go to project_id
+    project_id: rx.Field[str] = rx.field("")
     _generation: int = 0
 
     # --- derived -----------------------------------------------------------
@@ -112,7 +115,7 @@ class CompareState(rx.State):
                 self.comparison_id, self.panes = "", []
                 self.errors = {"panes": f"Comparison {wanted} was not found."}
                 return None
-            self.can_run = (await rt.comparisons.role_for(user, record.id)) in ("owner", "editor")
+            self.can_run = allowed(await rt.comparisons.role_for(user, record.id), Action.RUN)
             self.comparison_id = record.id
             if self.can_run:
                 self.project_id = record.project_id
@@ -154,13 +157,11 @@ class CompareState(rx.State):
         self.prompt = prompt[:MAX_PROMPT_CHARS]
 
     async def _load_projects(self, user: Principal) -> None:
-        runnable = [
-            p for p in await runtime.current().projects.list_for(user) if p.role in ("owner", "editor")
-        ]
+        runnable = await runtime.current().projects.runnable_for(user)
         self.projects = [ProjectChoice(id=p.id, name=p.name) for p in runnable]
         if self.project_id not in {p.id for p in runnable}:
-            personal = next((p for p in runnable if p.name == "Personal" and p.role == "owner"), None)
-            self.project_id = (personal or runnable[0]).id if runnable else ""
+            chosen = default_project(runnable) or (runnable[0] if runnable else None)
+            self.project_id = chosen.id if chosen else ""
 
     # --- editing -----------------------------------------------------------
     @event

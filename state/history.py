@@ -17,11 +17,13 @@ ALL_PROJECTS = "all"
 
 
 class HistoryState(rx.State):
-    rows: list[HistoryRow] = []
-    page: int = 1
-    total: int = 0
-    projects: list[ProjectChoice] = []  # every project the user can read
-    project_id: str = ALL_PROJECTS
+    rows: rx.Field[list[HistoryRow]] = rx.field(default_factory=list)
+    page: rx.Field[int] = rx.field(1)
+    total: rx.Field[int] = rx.field(0)
+    projects: rx.Field[list[ProjectChoice]] = rx.field(
+        default_factory=list
+    )  # every project the user can read
+    project_id: rx.Field[str] = rx.field(ALL_PROJECTS)
 
     @rx.var(cache=True)
     def page_count(self) -> int:

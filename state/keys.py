@@ -74,13 +74,15 @@ def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
 
 
 class KeysState(rx.State):
-    keys: list[KeyRow] = []
-    endpoints: list[KeyRow] = []
-    deployment_keys: list[KeyRow] = []
-    deployment_endpoints: list[KeyRow] = []
-    is_admin: bool = False
-    endpoint_errors: dict[str, str] = {}  # "user" | "deployment" -> why the endpoint was refused
-    message: str = ""
+    keys: rx.Field[list[KeyRow]] = rx.field(default_factory=list)
+    endpoints: rx.Field[list[KeyRow]] = rx.field(default_factory=list)
+    deployment_keys: rx.Field[list[KeyRow]] = rx.field(default_factory=list)
+    deployment_endpoints: rx.Field[list[KeyRow]] = rx.field(default_factory=list)
+    is_admin: rx.Field[bool] = rx.field(False)
+    endpoint_errors: rx.Field[dict[str, str]] = rx.field(
+        default_factory=dict
+    )  # "user" | "deployment" -> why the endpoint was refused
+    message: rx.Field[str] = rx.field("")
 
     @rx.var(cache=True)
     def endpoint_error(self) -> str:

@@ -5,22 +5,20 @@ from __future__ import annotations
 import reflex as rx
 
 from backend import runtime
-from backend.auth import AccessDenied, Principal
+from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.services.access import NotFound
 from backend.services.projects import InvalidProject
 from state.current_user import with_user
 from state.events import Followup, event
 from state.rows import MemberRow, ProjectRow
 
-ROLES = ["owner", "editor", "viewer"]
-
 
 class ProjectsState(rx.State):
-    projects: list[ProjectRow] = []
-    selected_id: str = ""
-    members: list[MemberRow] = []
-    errors: dict[str, str] = {}
-    notice: str = ""
+    projects: rx.Field[list[ProjectRow]] = rx.field(default_factory=list)
+    selected_id: rx.Field[str] = rx.field("")
+    members: rx.Field[list[MemberRow]] = rx.field(default_factory=list)
+    errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
+    notice: rx.Field[str] = rx.field("")
 
     @rx.var(cache=True)
     def selected(self) -> ProjectRow | None:
@@ -51,7 +49,7 @@ class ProjectsState(rx.State):
                 role=p.role,
                 owner_name=p.owner_name,
                 n_comparisons=p.n_comparisons,
-                can_manage=p.role == "owner",
+                can_manage=allowed(p.role, Action.MANAGE),
             )
             for p in await rt.projects.list_for(user)
         ]

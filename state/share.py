@@ -62,19 +62,19 @@ def token_from_path(path: str) -> str:
 
 
 class SharePageState(rx.State):
-    found: bool = False
-    loaded: bool = False
-    prompt: str = ""
-    system_prompt: str = ""
-    owner_name: str = ""
-    created: str = ""
-    expires: str = ""
-    panes: list[SharedPane] = []
-    image_hosts: list[str] = []
-    fork_error: str = ""
-    forking: bool = False
-    viewer_signed_in: bool = False
-    login_href: str = "/login"
+    found: rx.Field[bool] = rx.field(False)
+    loaded: rx.Field[bool] = rx.field(False)
+    prompt: rx.Field[str] = rx.field("")
+    system_prompt: rx.Field[str] = rx.field("")
+    owner_name: rx.Field[str] = rx.field("")
+    created: rx.Field[str] = rx.field("")
+    expires: rx.Field[str] = rx.field("")
+    panes: rx.Field[list[SharedPane]] = rx.field(default_factory=list)
+    image_hosts: rx.Field[list[str]] = rx.field(default_factory=list)
+    fork_error: rx.Field[str] = rx.field("")
+    forking: rx.Field[bool] = rx.field(False)
+    viewer_signed_in: rx.Field[bool] = rx.field(False)
+    login_href: rx.Field[str] = rx.field("/login")
     _token: str = ""
 
     @rx.var(cache=True)

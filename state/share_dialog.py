@@ -8,13 +8,12 @@ A new link's token is kept only until the dialog closes: it cannot be shown agai
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import reflex as rx
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
-from backend.db.models import utcnow
 from backend.db.shares import ShareInfo
 from backend.services.access import NotFound
 from backend.services.shares import InvalidShare, ShareService
@@ -57,11 +56,11 @@ def link_row(share: ShareInfo, now: datetime) -> ShareLinkRow:
 
 
 class ShareDialogState(rx.State):
-    open: bool = False
-    expiry: str = "never"
-    new_link: str = ""
-    links: list[ShareLinkRow] = []
-    error: str = ""
+    open: rx.Field[bool] = rx.field(False)
+    expiry: rx.Field[str] = rx.field("never")
+    new_link: rx.Field[str] = rx.field("")
+    links: rx.Field[list[ShareLinkRow]] = rx.field(default_factory=list)
+    error: rx.Field[str] = rx.field("")
 
     @rx.var(cache=True)
     def active_count(self) -> int:
@@ -123,6 +122,6 @@ class ShareDialogState(rx.State):
         except (AccessDenied, NotFound) as exc:
             self.links, self.error = [], str(exc)
             return None
-        now = utcnow()
+        now = datetime.now(UTC)
         self.links = [link_row(share, now) for share in shares]
         return None
