@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from backend.auth.accounts import email_problem
-from backend.auth.permissions import Action, Principal, Role
+from backend.auth.permissions import Action, Principal, Role, allowed
 from backend.db import projects as repo
 from backend.db.engine import Database
+from backend.db.models import DEFAULT_PROJECT_NAME
 from backend.services.access import Access
 from backend.services.validation import InvalidComparison
 
@@ -34,6 +37,12 @@ def _role(role: str) -> Role:
         raise InvalidProject({"role": "Choose owner, editor or viewer."}) from None
 
 
+def default_project(projects: Iterable[repo.ProjectInfo]) -> repo.ProjectInfo | None:
+    """The user's own Personal project among `projects`, if listed: where a new comparison goes
+    unless the user picks another (ComparisonService.create falls back to it too)."""
+    return next((p for p in projects if p.name == DEFAULT_PROJECT_NAME and p.role == Role.OWNER), None)
+
+
 class ProjectService:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -42,6 +51,10 @@ class ProjectService:
     async def list_for(self, principal: Principal) -> list[repo.ProjectInfo]:
         async with self._db.session() as session:
             return await repo.list_projects(session, principal.user_id)
+
+    async def runnable_for(self, principal: Principal) -> list[repo.ProjectInfo]:
+        """The projects the user may run comparisons in."""
+        return [p for p in await self.list_for(principal) if allowed(p.role, Action.RUN)]
 
     async def role(self, principal: Principal, project_id: str) -> str | None:
         return await self._access.role(principal, project_id)
