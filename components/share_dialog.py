@@ -5,10 +5,12 @@ Pure: every value and handler comes in through ShareDialogProps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ArrayVar
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class ShareDialogProps:
     expiry: rx.Var[str]
     expiry_labels: dict[str, str]
     new_link: rx.Var[str]
-    links: rx.Var
+    links: ArrayVar[Sequence[Any]]
     error: rx.Var[str]
     on_open: Any
     on_expiry: Any
@@ -73,7 +75,7 @@ def _link_row(link: Any, on_revoke: Any) -> rx.Component:
 
 def _existing(p: ShareDialogProps) -> rx.Component:
     return rx.cond(
-        p.links.length() > 0,  # type: ignore[attr-defined]
+        p.links.length() > 0,
         rx.table.root(
             rx.table.header(
                 rx.table.row(

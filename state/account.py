@@ -7,14 +7,13 @@ dismisses it or leaves the page: it must reach the browser once to be copied.
 from __future__ import annotations
 
 import dataclasses
-import math
 from datetime import datetime
 
 import reflex as rx
 
 from backend import runtime
 from backend.auth import AuthError, Principal
-from backend.services.budgets import format_usd
+from backend.services.budgets import format_usd, parse_budget
 from state.auth import AuthState
 from state.current_user import with_user
 from state.events import event
@@ -31,17 +30,6 @@ class TokenRow:
 
 def when(moment: datetime | None, never: str = "never") -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else never
-
-
-def parse_budget(text: str) -> float | None:
-    """ "" -> no limit; "5" or "$5.00" -> 5.0; raises ValueError for anything else."""
-    cleaned = text.strip().removeprefix("$").replace(",", "").strip()
-    if not cleaned:
-        return None
-    value = float(cleaned)
-    if not math.isfinite(value):
-        raise ValueError(cleaned)
-    return value
 
 
 class AccountState(rx.State):

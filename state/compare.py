@@ -26,9 +26,9 @@ from backend.services.validation import (
     MAX_PANES,
     MAX_PROMPT_CHARS,
     MAX_TOKENS_ERROR,
-    MAX_TOKENS_RANGE,
     TEMPERATURE_ERROR,
-    TEMPERATURE_RANGE,
+    parse_max_tokens,
+    parse_temperature,
 )
 from backend.streaming.follower import Follower, short_key
 from state.current_user import with_user
@@ -237,27 +237,19 @@ class CompareState(rx.State):
 
     @event
     def set_pane_temperature(self, pane_id: str, value: str) -> None:
-        try:
-            temperature = float(value)
-        except ValueError:
-            temperature = float("nan")
-        ok = TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]
+        temperature = parse_temperature(value)
         for pane in self._targets(pane_id):
-            if ok:
+            if temperature is not None:
                 pane.temperature = temperature
-            pane.field_error = "" if ok else TEMPERATURE_ERROR
+            pane.field_error = "" if temperature is not None else TEMPERATURE_ERROR
 
     @event
     def set_pane_max_tokens(self, pane_id: str, value: str) -> None:
-        try:
-            max_tokens = int(value)
-        except ValueError:
-            max_tokens = 0
-        ok = MAX_TOKENS_RANGE[0] <= max_tokens <= MAX_TOKENS_RANGE[1]
+        max_tokens = parse_max_tokens(value)
         for pane in self._targets(pane_id):
-            if ok:
+            if max_tokens is not None:
                 pane.max_tokens = max_tokens
-            pane.field_error = "" if ok else MAX_TOKENS_ERROR
+            pane.field_error = "" if max_tokens is not None else MAX_TOKENS_ERROR
 
     @event
     def toggle_expand(self, pane_id: str) -> None:

@@ -11,6 +11,7 @@ rate limits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +61,18 @@ def max_cost_usd(system_prompt: str, prompt: str, panes: Iterable[tuple[str, int
         estimate_cost_usd(catalog.get(model), Usage(input_tokens=prompt_tokens, output_tokens=max_tokens))
         for model, max_tokens in panes
     )
+
+
+def parse_budget(text: str) -> float | None:
+    """A monthly budget as typed: "" -> no limit; "5" or "$5.00" -> 5.0; raises ValueError for
+    anything else."""
+    cleaned = text.strip().removeprefix("$").replace(",", "").strip()
+    if not cleaned:
+        return None
+    value = float(cleaned)
+    if not math.isfinite(value):
+        raise ValueError(cleaned)
+    return value
 
 
 def format_usd(amount: float, places: int = 2) -> str:

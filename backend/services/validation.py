@@ -59,6 +59,24 @@ class InvalidComparison(ValueError):
         self.errors = errors
 
 
+def parse_temperature(text: str) -> float | None:
+    """A pane's temperature as typed on the page, or None unless it is a number in range."""
+    try:
+        temperature = float(text)
+    except ValueError:
+        return None
+    return temperature if TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1] else None
+
+
+def parse_max_tokens(text: str) -> int | None:
+    """A pane's max tokens as typed on the page, or None unless it is a whole number in range."""
+    try:
+        max_tokens = int(text)
+    except ValueError:
+        return None
+    return max_tokens if MAX_TOKENS_RANGE[0] <= max_tokens <= MAX_TOKENS_RANGE[1] else None
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 

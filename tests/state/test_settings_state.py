@@ -10,7 +10,8 @@ import pytest
 import reflex as rx
 
 from backend.runtime import Runtime
-from state.account import AccountState, parse_budget
+from backend.services.budgets import parse_budget
+from state.account import AccountState
 from state.compare import CompareState
 from state.keys import DEPLOYMENT, NOT_SET, USER, KeysState
 from state.rows import PaneRow
