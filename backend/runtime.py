@@ -144,7 +144,6 @@ class Runtime:
         await self.broker.start()
         pump = asyncio.create_task(_supervised(self.pump.run, "event pump"), name="event-pump")
         if isinstance(self.broker, KafkaBroker):
-            self.broker.on_lost_state = self.comparisons.requeue_lost  # broker restarted empty
             self._tasks = (pump,)  # workers are separate processes
             return
         worker = Worker(

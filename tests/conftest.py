@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.tansu import Tansu, tansu_broker
+from tests.support.kafka_server import KafkaCluster, kafka_cluster
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -77,7 +77,8 @@ def _no_leaked_emulator_host(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tansu]:
-    """One Tansu Kafka broker for the session (tests isolate themselves by topic prefix and group)."""
-    with tansu_broker(tmp_path_factory.mktemp("tansu") / "tansu.log") as broker:
-        yield broker
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """One single-node Apache Kafka (KRaft) for the session, started on first use (~9 s here);
+    tests isolate themselves by topic prefix and consumer group."""
+    with kafka_cluster(tmp_path_factory.mktemp("kafka"), nodes=1) as cluster:
+        yield cluster

@@ -35,7 +35,6 @@ from workers.runner import Worker
 log = logging.getLogger("workers")
 
 SHUTDOWN_GRACE_S = 20.0
-REPUBLISH_FINALS_S = 30.0  # after the broker lost its state, finals published this recently go out again
 
 
 async def _heartbeat(broker: KafkaBroker, worker_id: str, every_s: float) -> None:
@@ -78,9 +77,6 @@ async def serve(settings: Settings) -> int:
         leases=RunLeases(db, worker_id, settings.run_lease_seconds),
         credentials=CredentialLookup(db, box).for_task,
     )
-    # The broker came back without its state: final events it acknowledged just before we noticed
-    # may be gone (Tansu on memory storage even acknowledges messages for topics not re-created yet).
-    broker.on_lost_state = lambda lost_at: worker.republish_finals(lost_at - REPUBLISH_FINALS_S)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

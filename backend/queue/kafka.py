@@ -12,13 +12,17 @@ comparison and run so a comparison's panes spread over partitions), `events`
   group without auto-commit; a delivery's `ack` commits its offset once the run's
   final event is out (at-least-once; see `kafka_requests`).  Unparseable
   requests go to the dead-letter topic and are committed.
-- Recovery: producing retries with backoff; a watchdog re-creates missing topics
-  (a restarted broker with memory storage loses them) and re-reads a tailed topic
-  from its start when its partitions changed, the broker's epoch marker changed (it
-  lost its state) or the partition is empty behind our position (Tansu then returns
-  empty fetches, not OFFSET_OUT_OF_RANGE).  The worker group rejoins and re-reads
-  uncommitted requests by itself.  Requests and final events the broker lost with
-  its state are the app's to queue again (`on_lost_state`).
+- Durability: every producer waits for all in-sync replicas (acks=all), so a message
+  acknowledged is on KAFKA_REPLICATION_FACTOR brokers (as many as the topic's
+  min.insync.replicas demands) and survives a broker's crash; a broker keeps its log
+  on disk across restarts.
+- Recovery is Kafka's own: clients reconnect and follow partition leadership by
+  themselves; producing retries with backoff while no broker takes the message; the
+  worker group rejoins and re-reads uncommitted requests; a group-less tail whose
+  position is no longer in the log (retention removed it, or the topic was deleted
+  and created again) gets OFFSET_OUT_OF_RANGE and starts again from the earliest
+  offset.  A watchdog creates topics that went missing and assigns partitions
+  added to a tailed topic.
 """
 
 from __future__ import annotations
@@ -28,15 +32,16 @@ import contextlib
 import json
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.client import ConnectionGroup
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from backend.queue.base import AnyEvent, Delivery
-from backend.queue.kafka_requests import RequestDeliveries, rewind_if_truncated
+from backend.queue.kafka_requests import RequestDeliveries
 from backend.queue.kafka_topics import Topics, ensure_topics
 from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
 from backend.settings import Settings
@@ -46,17 +51,12 @@ log = logging.getLogger(__name__)
 Role = Literal["web", "worker"]
 SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
 PRODUCER_BATCH_BYTES = 512 * 1024
-# How long sends gather into one produce request.  A worker's chunks: 10 ms, as Tansu's CPU goes
-# by record batch (at one session's 800 chunks/s: 0.30 cores at 2 ms, 0.12 at 10; on 2 cores what
-# the broker saves goes to the browser; bench/kafka_cost.py) and the page shows text at most 10
+# How long sends gather into one produce request.  A worker's chunks: 10 ms.  The broker's work
+# goes by produce request and record batch: at one session's 800 chunks/s on one node (acks=all,
+# 2 cores shared with the client) it used 0.14-0.17 cores at 10 ms against 0.14-0.32 at 2 ms, for
+# a chunk latency of 7-9 ms p50 against 4 ms, and the page shows text at most STREAM_FLUSH_HZ
 # times a second anyway.  The web's run requests and stops are few and on a user's wait: 2 ms.
 PRODUCER_LINGER_MS: dict[Role, int] = {"web": 2, "worker": 10}
-SLOW_FETCH_WAIT_MS = 500  # heartbeats: nobody waits on them to the millisecond (see `_tail`)
-# A worker's tail of the stops (one partition, few messages).  At the 20 ms of the chunks' path,
-# the fetches of idle workers cost CPU for nothing; at 100 ms (bench.kafka_stops: 2 idle workers
-# and a web replica) Tansu used 0.06 cores instead of 0.11 and the clients 0.05 instead of 0.07,
-# and a stop still arrived in 6 ms p50, 29 ms max (at 500 ms it waited 127 ms).
-CANCEL_FETCH_WAIT_MS = 100
 
 
 class KafkaBroker:
@@ -70,33 +70,27 @@ class KafkaBroker:
         self._events: AIOKafkaConsumer | None = None
         self._cancels: AIOKafkaConsumer | None = None
         self._requests = (
-            RequestDeliveries(
-                settings, self.topics.requests, dead_letter=self.dead_letter, same_epoch=self._same_epoch
-            )
+            RequestDeliveries(settings, self.topics.requests, dead_letter=self.dead_letter)
             if role == "worker"
             else None
         )
-        self._ensure_lock = asyncio.Lock()
-        self._ensured_at = 0.0
         self._closed = False
         self.heartbeats: dict[str, float] = {}  # worker id -> last heartbeat (web side)
         self._tails: list[tuple[AIOKafkaConsumer, str]] = []
-        self._epoch_reader: AIOKafkaConsumer | None = None
-        self._epoch: bytes | None = None
-        self._epoch_lock = asyncio.Lock()  # one reader of the epoch marker at a time
         self._background: list[asyncio.Task[None]] = []
-        # Called (with the monotonic time) when the broker is found to have lost its state, to
-        # send again what was lost with it: the web side queues silent runs again
-        # (ComparisonService.requeue_lost), a worker publishes its recent final events again.
-        self.on_lost_state: Callable[[float], Awaitable[object]] | None = None
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
-        await self._ensure_topics(force=True)
+        await ensure_topics(self._settings, self.topics)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             linger_ms=PRODUCER_LINGER_MS[self._role],
-            acks=1,
+            # Acknowledged once every in-sync replica has it: a request, a stop or a final event
+            # the app was told is sent survives the crash of the partition's leader.  Chunks lose
+            # nothing by it (they do not wait for acknowledgements, and consumers only see a record
+            # once the in-sync replicas have it anyway): at 800 chunks/s, one node, 7-8 ms p50 and
+            # 14-15 ms p95 with acks=1 or all; three nodes (3 replicas), 13 ms p50 with either.
+            acks="all",
             # The producer sends one request at a time, holding at most one batch per partition;
             # at the default 16 KB a worker streaming 8,000 chunks a second into one events
             # partition needed a round trip under 10 ms to keep up, and a backlog grew whenever
@@ -104,13 +98,12 @@ class KafkaBroker:
             max_batch_size=PRODUCER_BATCH_BYTES,
         )
         await self._producer.start()
-        self._epoch = await self._current_epoch()
         if self._role == "web":
             self._events = await self._tail(self.topics.events)
-            heartbeats = await self._tail(self.topics.heartbeats, back=200, fetch_wait_ms=SLOW_FETCH_WAIT_MS)
+            heartbeats = await self._tail(self.topics.heartbeats, back=200)
             self._background.append(asyncio.create_task(self._watch_heartbeats(heartbeats)))
         else:
-            self._cancels = await self._tail(self.topics.cancellations, fetch_wait_ms=CANCEL_FETCH_WAIT_MS)
+            self._cancels = await self._tail(self.topics.cancellations)
         self._background.append(asyncio.create_task(self._watchdog()))
 
     async def stop(self) -> None:
@@ -129,28 +122,18 @@ class KafkaBroker:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
 
-    async def _ensure_topics(self, force: bool = False) -> None:
-        async with self._ensure_lock:
-            if not force and time.monotonic() - self._ensured_at < 2.0:
-                return  # another sender just did it
-            await ensure_topics(self._settings, self.topics)
-            self._ensured_at = time.monotonic()
-
-    async def _tail(self, topic: str, back: int = 0, fetch_wait_ms: int | None = None) -> AIOKafkaConsumer:
+    async def _tail(self, topic: str, back: int = 0) -> AIOKafkaConsumer:
         """A group-less consumer on every partition of `topic`, positioned `back` messages from the end.
 
-        A fetch waits `fetch_wait_ms` at most (default KAFKA_FETCH_MAX_WAIT_MS) for data.  Tansu
-        answers a waiting fetch late even when data arrives meanwhile (a fetch over several
-        partitions when the wait runs out; over one, within 100-250 ms measured): its default
-        (500 ms) would sit on every streamed chunk's path (bench/RESULTS.md, "broker waits before
-        answering").  A short wait means frequent fetches, each costing the broker CPU, so topics
-        off the chunks' path (heartbeats, a worker's stops) wait longer."""
+        A fetch waits up to KAFKA_FETCH_MAX_WAIT_MS, but the broker answers as soon as a record
+        arrives: the wait bounds how often an idle consumer asks, not how late a chunk or a stop
+        comes (see Settings.kafka_fetch_max_wait_ms)."""
         assert self._producer is not None
         partitions = [TopicPartition(topic, p) for p in sorted(await self._producer.partitions_for(topic))]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=fetch_wait_ms or self._settings.kafka_fetch_max_wait_ms,
+            fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
         )
         await consumer.start()
         self._consumers.append(consumer)
@@ -161,102 +144,43 @@ class KafkaBroker:
         self._tails.append((consumer, topic))
         return consumer
 
-    async def _watchdog(self, every_s: float = 1.0, round_timeout_s: float = 8.0) -> None:
+    async def _watchdog(self, every_s: float = 5.0, round_timeout_s: float = 8.0) -> None:
         while True:
             await asyncio.sleep(every_s)
             try:
                 # A call on a connection the broker dropped can wait for ever; a round that hangs
-                # would keep the app from ever noticing a restart, so each round is bounded.
+                # would keep later rounds from running, so each round is bounded.
                 async with asyncio.timeout(round_timeout_s):
                     await self._check_topics()
             except TimeoutError:
                 log.warning("Kafka watchdog: a check took over %.0f s; trying again", round_timeout_s)
-            except Exception as exc:  # broker down: try again next round
+            except Exception as exc:  # no broker answers: try again next round
                 log.warning("Kafka watchdog: %r", exc)
 
-    @property
-    def epoch(self) -> bytes | None:
-        """The broker state this client follows; it changes when the broker lost its state."""
-        return self._epoch
-
-    async def _current_epoch(self) -> bytes:
-        """The marker at offset 0 of the epoch topic, written by whoever finds it empty.
-
-        A broker that lost its state (Tansu with memory storage, restarted) comes back
-        with new, empty topics, and messages produced since may sit at offsets our
-        consumers already passed.  A changed marker is the one reliable sign of that.
-        """
-        async with self._epoch_lock:
-            tp = TopicPartition(self.topics.epoch, 0)
-            if self._epoch_reader is None:
-                self._epoch_reader = AIOKafkaConsumer(
-                    bootstrap_servers=self._bootstrap, enable_auto_commit=False
-                )
-                await self._epoch_reader.start()
-                self._consumers.append(self._epoch_reader)
-                self._epoch_reader.assign([tp])
-            for _ in range(2):
-                self._epoch_reader.seek(tp, 0)
-                batch = await self._epoch_reader.getmany(tp, timeout_ms=1000, max_records=1)
-                if batch.get(tp):
-                    return bytes(batch[tp][0].value or b"")
-                await self._send(self.topics.epoch, uuid.uuid4().hex.encode(), key="epoch")
-            raise KafkaError("the epoch marker could not be read back")
-
     async def _check_topics(self) -> None:
-        """Notice a broker that lost its topics (restart) and put everything back on track."""
+        """Create topics that went missing (deleted by hand: with auto-creation off, nothing could
+        be sent to them) and follow partitions added to a tailed topic: a consumer with manually
+        assigned partitions never reads a new one by itself."""
         assert self._producer is not None
         client = self._producer.client
         cluster = await client.fetch_all_metadata()
         if not set(self.topics.partitions(self._settings)) <= cluster.topics():
-            log.warning("Kafka topics are missing (broker restarted?); creating them again")
-            await self._ensure_topics(force=True)
+            log.warning("Kafka topics are missing; creating them again")
+            await ensure_topics(self._settings, self.topics)
             cluster = await client.fetch_all_metadata()
-        epoch = await self._current_epoch()
-        if epoch != self._epoch:
-            log.warning("the Kafka broker lost its state (restarted); reading every topic again from 0")
-            await client.force_metadata_update()  # partitions may differ on the new broker
-            # From here on nothing awaits: a watchdog timeout cannot leave the epoch switched
-            # without the rewind.
-            self._epoch = epoch
-            self._rewind_all(cluster)
-            if self.on_lost_state is not None:
-                self._background.append(
-                    asyncio.create_task(self._recover(self.on_lost_state, time.monotonic()))
-                )
-            return
         for consumer, topic in self._tails:
             tps = {TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()}
-            if not tps:
+            current = consumer.assignment()
+            if not tps or tps <= current:
                 continue
-            if tps != consumer.assignment():
-                log.warning("partitions of %s changed; reading it again from the start", topic)
-                consumer.assign(sorted(tps))
-                for tp in tps:
-                    consumer.seek(tp, 0)
-                continue
-            await rewind_if_truncated(consumer, tps)
-        if self._requests is not None:
-            await self._requests.rewind_if_truncated()
-
-    @staticmethod
-    async def _recover(hook: Callable[[float], Awaitable[object]], lost_at: float) -> None:
-        try:
-            await hook(lost_at)
-        except Exception:
-            log.exception("could not queue again what the broker lost")
-
-    def _rewind_all(self, cluster: Any) -> None:
-        """Read everything again from offset 0: replays are harmless (the hub drops duplicate
-        chunks, the pump saves a final record once, workers skip finished runs)."""
-        for consumer, topic in self._tails:
-            tps = sorted(TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ())
-            if tps:
-                consumer.assign(tps)
-                for tp in tps:
-                    consumer.seek(tp, 0)
-        if self._requests is not None:
-            self._requests.rewind_after_lost_state()
+            added = tps - current
+            log.warning("%s gained partitions %s; reading them from the start", topic, sorted(added))
+            positions = {tp: await consumer.position(tp) for tp in current}
+            consumer.assign(sorted(current | tps))
+            for tp, offset in positions.items():
+                consumer.seek(tp, offset)
+            for tp in added:
+                consumer.seek(tp, 0)
 
     # --- producing -------------------------------------------------------------------
     async def _send(
@@ -290,8 +214,6 @@ class KafkaBroker:
                 log.warning("sending to %s failed (%r); retrying in %.1f s", topic, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 3.0)
-            with contextlib.suppress(Exception):
-                await self._ensure_topics()  # a restarted broker may have lost them
 
     async def submit(self, task: RunTask) -> None:
         await self._send(self.topics.requests, task.to_bytes(), f"{task.comparison_id}:{task.run_id}")
@@ -324,14 +246,41 @@ class KafkaBroker:
         return sorted(w for w, ts in self.heartbeats.items() if now - ts <= max_age_s)
 
     async def reachable(self, timeout_s: float = 2.0) -> bool:
-        """Whether a bootstrap server accepts a connection and answers a metadata request."""
+        """Whether a broker answers a metadata request within `timeout_s`.  Every known broker is
+        asked at once, so one that is down does not make the cluster look unreachable, and on
+        connections of their own: a broker answers one request per connection at a time, and the
+        producer's may be held by a produce waiting for acks=all (up to the moment the controller
+        drops a dead broker from the in-sync replicas)."""
         if self._producer is None:
             return False
+        client = self._producer.client
+        nodes = [broker.nodeId for broker in client.cluster.brokers()]
+        if not nodes:  # no metadata yet: ask the bootstrap servers
+            try:
+                metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout_s)
+            except (KafkaError, TimeoutError, OSError):
+                return False
+            return bool(metadata.brokers())
+        asks = [
+            asyncio.ensure_future(client.send(node, MetadataRequest([]), group=ConnectionGroup.COORDINATION))
+            for node in nodes
+        ]
         try:
-            metadata = await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout_s)
-        except (KafkaError, TimeoutError, OSError):
-            return False
-        return bool(metadata.brokers())
+            for answer in asyncio.as_completed(asks, timeout=timeout_s):
+                try:
+                    await answer
+                    return True
+                except TimeoutError:
+                    raise  # (an OSError too): time is up for all of them
+                except (KafkaError, OSError):
+                    continue  # this one is down: another may answer
+        except TimeoutError:
+            pass
+        finally:
+            for ask in asks:
+                ask.cancel()
+            await asyncio.gather(*asks, return_exceptions=True)
+        return False
 
     # --- consuming -------------------------------------------------------------------
     async def _records(self, consumer: AIOKafkaConsumer) -> AsyncIterator[Any]:
@@ -375,13 +324,6 @@ class KafkaBroker:
         """Requests, one at a time, as the worker takes them (see `kafka_requests`)."""
         assert self._requests is not None, "deliveries are for the worker role"
         return self._requests.deliveries()
-
-    async def _same_epoch(self, timeout_s: float = 5.0) -> bool:
-        """Whether the broker still has the state we follow (False when it cannot tell)."""
-        try:
-            return await asyncio.wait_for(self._current_epoch(), timeout_s) == self._epoch
-        except Exception:
-            return False
 
 
 def _log_undelivered(sent: asyncio.Future[Any]) -> None:

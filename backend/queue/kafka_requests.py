@@ -3,8 +3,7 @@
 Offsets are committed only once a run's final event is out (at-least-once; see
 `offsets.OffsetTracker`), a request redelivered while this process still runs
 it is not handed out twice, and unparseable requests go to the dead-letter
-topic.  The broker (`kafka.KafkaBroker`) owns the connection and tells this
-side when the broker lost its state.
+topic.  The broker (`kafka.KafkaBroker`) owns the producer.
 """
 
 from __future__ import annotations
@@ -35,19 +34,16 @@ class RequestDeliveries:
         topic: str,
         *,
         dead_letter: DeadLetter,
-        same_epoch: Callable[[], Awaitable[bool]],
     ) -> None:
         self._settings = settings
         self._topic = topic
         self._dead_letter = dead_letter
-        self._same_epoch = same_epoch  # whether the broker still has the state we follow
         self._consumer: AIOKafkaConsumer | None = None
         self._trackers: dict[TopicPartition, OffsetTracker] = {}
         # (run, attempt) -> where its request(s) sit: partition, offset and the tracker they were added to
         self._inflight: dict[tuple[str, int], list[_Offset]] = {}
         self._waiters: dict[tuple[str, int], asyncio.Event] = {}
         self._paused = False
-        self.lost_state_unseen_by_group = False  # the next assignment must ignore commits
 
     def pause(self) -> None:
         """Stop handing out new tasks (graceful shutdown); in-flight ones can still ack."""
@@ -160,53 +156,20 @@ class RequestDeliveries:
         for tp, offset, tracker in offsets:
             commit = tracker.complete(offset)
             # Only the tracker of the partition's current assignment commits: one from before a
-            # rebalance or a broker restart counts offsets that mean nothing now.
+            # rebalance counts offsets of a partition that is another consumer's now.
             if commit is not None and self._trackers.get(tp) is tracker:
                 commits[tp] = commit
         if commits and self._consumer is not None:
-            if not await self._same_epoch():
-                # The broker lost its state since these offsets were read: committing them into
-                # the new log (Tansu accepts it) would make the group skip its first messages.
-                log.warning("not committing %s: the broker lost its state meanwhile", commits)
-                return
             try:
                 await self._consumer.commit(commits)
             except Exception as exc:  # rebalanced meanwhile: the new owner will skip or redo it
                 log.warning("could not commit %s: %r", commits, exc)
 
-    # --- the broker lost its state, or the group changed -------------------------------
-    def rewind_after_lost_state(self) -> None:
-        """Read the assigned partitions again from 0.  Requests fetched before the restart still
-        run (the broker lost them), but their offsets are of the old log: fresh trackers keep
-        them from being committed."""
-        self.lost_state_unseen_by_group = True
-        if self._consumer is None:
-            return
-        for tp in self._consumer.assignment():
-            self._trackers[tp] = OffsetTracker()
-            self._consumer.seek(tp, 0)
-
-    async def rewind_if_truncated(self) -> None:
-        if self._consumer is not None and self._consumer.assignment():
-            await rewind_if_truncated(self._consumer, set(self._consumer.assignment()))
-
-    async def assigned(self, partitions: set[TopicPartition]) -> None:
-        """New request partitions: fresh offset trackers and, right after the broker lost its
-        state, reading from 0 rather than from the committed offsets.  A worker that finished a
-        run in the moment between the broker's restart and noticing it committed an offset of
-        the old log into the new one (Tansu accepts commits for a group it no longer knows);
-        starting there would skip every request queued since the restart."""
+    # --- the group changed ------------------------------------------------------------
+    def assigned(self, partitions: set[TopicPartition]) -> None:
+        """New request partitions: fresh offset trackers (reading starts at the group's commits)."""
         for tp in partitions:
             self._trackers[tp] = OffsetTracker()
-        if not partitions or self._consumer is None:
-            return
-        if self.lost_state_unseen_by_group or not await self._same_epoch():
-            log.warning(
-                "the broker lost its state: reading request partitions %s from 0", _partition_list(partitions)
-            )
-            for tp in partitions:
-                self._consumer.seek(tp, 0)
-            self.lost_state_unseen_by_group = False
 
     async def drain(self, partitions: set[TopicPartition], timeout_s: float) -> None:
         """Give in-flight runs of partitions being revoked a moment to finish (then they are redone)."""
@@ -227,25 +190,6 @@ class RequestDeliveries:
         return self._settings.kafka_session_timeout_ms / 2000
 
 
-async def rewind_if_truncated(consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
-    """A partition that is empty while we have read past its start was lost (broker restarted
-    with memory storage); Tansu answers fetches there with nothing, not OFFSET_OUT_OF_RANGE.
-
-    Only an empty partition counts: a restart is caught by the epoch marker, this is the fallback.
-    Comparing the end with our position in general is not reliable: Tansu reports the base
-    offset of a partition's last batch plus one as its end (after a batch of 3 records at
-    offsets 1..3 the end reads 2, not 4), so a healthy consumer that has read everything sits
-    "past the end" whenever the last batch held several records, and re-read the whole topic."""
-    positions = {tp: await consumer.position(tp) for tp in tps}
-    ends = await consumer.end_offsets(sorted(tps))
-    for tp in tps:
-        if ends[tp] == 0 < positions[tp]:
-            log.warning(
-                "%s is empty, we were at %d (broker restarted?); reading it from 0", tp, positions[tp]
-            )
-            consumer.seek(tp, 0)
-
-
 class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, requests: RequestDeliveries) -> None:
         self._requests = requests
@@ -257,7 +201,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("request partitions assigned: %s", _partition_list(assigned))
-        await self._requests.assigned(set(assigned))
+        self._requests.assigned(set(assigned))
 
 
 def _partition_list(tps: set[TopicPartition]) -> str:

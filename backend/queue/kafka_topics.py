@@ -23,7 +23,6 @@ class Topics:
     cancellations: str
     dead_letter: str
     heartbeats: str
-    epoch: str  # one marker message; a new one means the broker lost its state (see KafkaBroker)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topics:
@@ -34,7 +33,6 @@ class Topics:
             cancellations=f"{prefix}cancellations",
             dead_letter=f"{prefix}dead-letter",
             heartbeats=f"{prefix}heartbeats",
-            epoch=f"{prefix}epoch",
         )
 
     def partitions(self, settings: Settings) -> dict[str, int]:
@@ -44,12 +42,12 @@ class Topics:
             self.cancellations: 1,
             self.dead_letter: 1,
             self.heartbeats: 1,
-            self.epoch: 1,
         }
 
 
 async def ensure_topics(settings: Settings, topics: Topics, timeout_s: float = 10.0) -> None:
-    """Create every topic that does not exist yet (raises if the broker cannot be reached)."""
+    """Create every topic that does not exist yet (raises if the broker cannot be reached), each
+    with KAFKA_REPLICATION_FACTOR replicas.  Topics that exist are left as they are."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         request_timeout_ms=int(timeout_s * 1000),
@@ -59,7 +57,7 @@ async def ensure_topics(settings: Settings, topics: Topics, timeout_s: float = 1
         await asyncio.wait_for(admin.start(), timeout_s)
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name, num_partitions=n, replication_factor=1)
+            NewTopic(name, num_partitions=n, replication_factor=settings.kafka_replication_factor)
             for name, n in topics.partitions(settings).items()
             if name not in existing
         ]

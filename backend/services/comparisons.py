@@ -3,12 +3,10 @@ page's events and the HTTP API."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 
 from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
@@ -33,12 +31,6 @@ from backend.settings import Settings
 from backend.streaming.hub import RunHub
 
 AVAILABILITY_TTL_S = 5.0
-# After the queue lost its state: runs silent this long are queued again ...
-REQUEUE_QUIET_S = 5.0
-# ... for this long after the loss ...
-REQUEUE_RECOVERY_S = 120.0
-# ... if they were created this recently (older ones are not waited for any more).
-REQUEUE_AGE = timedelta(days=1)
 
 log = logging.getLogger(__name__)
 
@@ -268,52 +260,6 @@ class ComparisonService:
             run = await repository.reset_run_for_retry(session, run_id)
         await self._enqueue(record, run)
         return run
-
-    async def requeue_lost(
-        self, lost_at: float, quiet_s: float = REQUEUE_QUIET_S, window_s: float = REQUEUE_RECOVERY_S
-    ) -> int:
-        """The broker came back without its state (Kafka on memory storage, restarted): requests
-        still queued in it and events not yet read from it are gone, and messages sent around
-        the restart may be lost too (Tansu acknowledges messages for topics not re-created yet).
-
-        So for a while (`window_s`) every `quiet_s` seconds, every unfinished run not heard of
-        for `quiet_s` (no event since the loss, nor since it was last queued again) is queued
-        again with the same attempt.  A worker that still runs it ignores the copy; one that
-        finished it publishes its final event again; otherwise it runs again (a second provider
-        call).  The run is saved once whatever happens: the final save is guarded by attempt and
-        status.  Every backend replica does this, so with several replicas a run may be queued
-        once per replica.  Returns how many times runs were queued again."""
-        queued_again: dict[str, float] = {}
-        total = 0
-        deadline = lost_at + window_s
-        while time.monotonic() < deadline:
-            await asyncio.sleep(quiet_s)
-            now = time.monotonic()
-            async with self._db.session() as session:
-                ids = await repository.unfinished_comparison_ids(session, datetime.now(UTC) - REQUEUE_AGE)
-            if not ids:
-                break
-            for comparison_id in ids:
-                try:
-                    record = await self.get_unchecked(comparison_id)
-                except NotFound:
-                    continue  # deleted meanwhile
-                for run in record.runs:
-                    live = self._hub.get(run.id)
-                    current = live is not None and live.attempt == run.attempt
-                    if run.is_final or (current and live is not None and live.is_final):
-                        continue
-                    heard = max(
-                        lost_at, queued_again.get(run.id, 0.0), live.seen_at if current and live else 0.0
-                    )
-                    if now - heard < quiet_s:
-                        continue
-                    await self._enqueue(record, run)
-                    queued_again[run.id] = time.monotonic()
-                    total += 1
-        if total:
-            log.warning("the queue lost its state: unfinished runs queued again %d times", total)
-        return total
 
     async def delete(self, principal: Principal, comparison_id: str) -> None:
         """Stops its runs, then deletes the comparison with its runs and share links."""

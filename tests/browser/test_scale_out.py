@@ -1,6 +1,6 @@
 """Scale out: two app replicas and two worker processes behind nginx, browsers on each replica.
 
-The production shape on this machine: the session's Tansu broker (Kafka), a fresh
+The production shape on this machine: the session's Apache Kafka broker, a fresh
 PostgreSQL database, Redis (a database of its own, flushed at the end) for Reflex's
 session state and the app's cache and limits, two `python -m workers` processes, two
 `reflex run --env prod --single-port` replicas and nginx round-robin in front of them.
@@ -47,9 +47,9 @@ from backend.streaming.follower import short_key
 from tests.db_support import postgres_database
 from tests.support.accounts import TestAccount, account_in
 from tests.support.app_process import free_port, running_app
-from tests.support.kafka_workers import WorkerProcess, worker_env, worker_processes
+from tests.support.kafka_server import KafkaCluster
+from tests.support.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env, worker_processes
 from tests.support.nginx import Nginx, running_nginx
-from tests.support.tansu import Tansu
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
@@ -128,7 +128,7 @@ def _wait_for_workers(base_url: str, n: int, timeout_s: float = 30.0) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def stack(tansu: Tansu, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(kafka: KafkaCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("scale-out")
     tag = uuid.uuid4().hex[:8]
     lb_port = free_port()
@@ -141,10 +141,10 @@ def stack(tansu: Tansu, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
             "REDIS_URL": REDIS_URL,
             "REDIS_KEY_PREFIX": f"llmdash-test:{tag}:",
             "ENCRYPTION_KEY": Fernet.generate_key().decode(),  # web replicas and workers share it
-            "KAFKA_SESSION_TIMEOUT_MS": "4000",
+            "KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
             "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
         }
-        env = worker_env(tansu.bootstrap, database_url, f"s{tag}.", f"workers-{tag}", **shared)
+        env = worker_env(kafka.bootstrap, database_url, f"s{tag}.", f"workers-{tag}", **shared)
         workers = stack.enter_context(worker_processes(env, 2, tmp))
         app_env = {
             **{k: v for k, v in env.items() if k.startswith(("KAFKA_", "DATABASE_", "REDIS_"))},

@@ -10,13 +10,13 @@ import pytest
 
 from tests.db_support import make_database_url
 from tests.faults.support import KafkaFaultSetup
-from tests.support.tansu import Tansu
+from tests.support.kafka_server import KafkaCluster
 
 
 @pytest.fixture
-def kafka_setup(tansu: Tansu, tmp_path: Path) -> Iterator[KafkaFaultSetup]:
-    """The session's Tansu broker under a topic prefix and worker group of this test's own,
+def kafka_setup(kafka: KafkaCluster, tmp_path: Path) -> Iterator[KafkaFaultSetup]:
+    """The session's Kafka broker under a topic prefix and worker group of this test's own,
     and a fresh PostgreSQL database."""
     tag = uuid.uuid4().hex[:8]
     with make_database_url("postgresql", tmp_path) as url:
-        yield KafkaFaultSetup(tansu, url, f"f{tag}.", f"workers-{tag}", tmp_path)
+        yield KafkaFaultSetup(kafka.bootstrap, url, f"f{tag}.", f"workers-{tag}", tmp_path)

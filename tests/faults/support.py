@@ -37,8 +37,7 @@ from backend.runtime import Runtime
 from backend.settings import Settings
 from tests.backend.runtime_support import expected_output, make_settings
 from tests.support.app_process import free_port
-from tests.support.kafka_workers import WorkerProcess, worker_env
-from tests.support.tansu import Tansu
+from tests.support.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env
 
 RESULTS_DIR = Path(__file__).resolve().parent / ".results"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -159,9 +158,9 @@ def record_result(name: str, figures: dict[str, Any]) -> None:
 # --- Kafka ------------------------------------------------------------------------------
 @dataclass
 class KafkaFaultSetup:
-    """A topic prefix and worker group of its own on a Tansu broker, and a fresh database."""
+    """A topic prefix and worker group of its own on a Kafka cluster, and a fresh database."""
 
-    tansu: Tansu
+    bootstrap: str
     database_url: str
     prefix: str
     group: str
@@ -169,10 +168,10 @@ class KafkaFaultSetup:
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "kafka_bootstrap_servers": self.tansu.bootstrap,
+            "kafka_bootstrap_servers": self.bootstrap,
             "kafka_topic_prefix": self.prefix,
             "kafka_worker_group": self.group,
-            "kafka_session_timeout_ms": 4000,
+            "kafka_session_timeout_ms": SESSION_TIMEOUT_MS,
             "kafka_heartbeat_interval_ms": 500,
             "rate_limit_requests_per_minute": 0,  # load tests: the limits are not what is tested
             "rate_limit_tokens_per_day": 0,
@@ -181,7 +180,7 @@ class KafkaFaultSetup:
         return make_settings(self.database_url, self.tmp_path, **values)
 
     def env(self, **extra: str) -> dict[str, str]:
-        return worker_env(self.tansu.bootstrap, self.database_url, self.prefix, self.group, **extra)
+        return worker_env(self.bootstrap, self.database_url, self.prefix, self.group, **extra)
 
     def worker(self, name: str, **extra: str) -> WorkerProcess:
         return WorkerProcess(self.env(**extra), self.tmp_path / f"{name}.log")

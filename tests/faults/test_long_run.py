@@ -1,6 +1,6 @@
 """Fault 13: runs that stream for longer than the worker consumer's max poll interval.
 
-Kafka (the session's Tansu broker) and two `python -m workers` processes with
+Kafka (the session's broker) and two `python -m workers` processes with
 KAFKA_MAX_POLL_INTERVAL_MS=2000 and WORKER_CONCURRENCY=1, so each worker is busy
 with one run while the next waits for its slot: each run streams ~3.6 s, well
 past the 2 s a Kafka consumer may go without polling before the group expels it
@@ -93,9 +93,7 @@ async def test_runs_longer_than_the_max_poll_interval_cause_no_rebalance_or_seco
             topics = rt.broker.topics
             partitions = rt.settings.kafka_request_partitions
             for _ in range(50):  # the commit follows the final event by a moment
-                offsets = await _committed_vs_end(
-                    setup.tansu.bootstrap, setup.group, topics.requests, partitions
-                )
+                offsets = await _committed_vs_end(setup.bootstrap, setup.group, topics.requests, partitions)
                 if all(committed == end for committed, end in offsets.values()):
                     break
                 await asyncio.sleep(0.1)

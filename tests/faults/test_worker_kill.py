@@ -1,6 +1,6 @@
 """Fault 12: kill -9 one of two worker processes while 100 runs stream at once.
 
-Kafka (the session's Tansu broker), two `python -m workers` processes and the web
+Kafka (the session's broker), two `python -m workers` processes and the web
 runtime in this process, all on a fresh PostgreSQL database.  100 runs (25
 comparisons x 4 panes) are submitted together; once both workers stream, the one
 with more runs in flight is killed with SIGKILL (no goodbye to the group, no final

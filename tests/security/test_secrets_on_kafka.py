@@ -17,14 +17,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from cryptography.fernet import Fernet
 
+from backend.queue.kafka_topics import Topics
 from backend.runtime import running
 from backend.settings import Settings
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
 from tests.db_support import make_database_url
 from tests.security.echo_provider import echoing_provider
 from tests.security.live_app import LOGGING_SETUP
-from tests.support.kafka_workers import WorkerProcess, worker_env
-from tests.support.tansu import Tansu
+from tests.support.kafka_server import KafkaCluster
+from tests.support.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env
 
 pytestmark = pytest.mark.postgres
 
@@ -55,7 +56,7 @@ async def _every_record(settings: Settings, topics: list[str], timeout_s: float 
     return found
 
 
-async def test_no_key_on_any_topic_or_in_the_worker_log(tansu: Tansu, tmp_path: Path) -> None:
+async def test_no_key_on_any_topic_or_in_the_worker_log(kafka: KafkaCluster, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:10]
     env_key, user_key = f"sk-env-kafka-{tag}-SECRET", f"sk-user-kafka-{tag}-SECRET"
     encryption_key = Fernet.generate_key().decode()
@@ -68,10 +69,10 @@ async def test_no_key_on_any_topic_or_in_the_worker_log(tansu: Tansu, tmp_path: 
         settings = make_settings(
             url,
             tmp_path,
-            kafka_bootstrap_servers=tansu.bootstrap,
+            kafka_bootstrap_servers=kafka.bootstrap,
             kafka_topic_prefix=prefix,
             kafka_worker_group=group,
-            kafka_session_timeout_ms=4000,
+            kafka_session_timeout_ms=SESSION_TIMEOUT_MS,
             kafka_heartbeat_interval_ms=500,
             encryption_key=encryption_key,
             rate_limit_requests_per_minute=0,
@@ -79,7 +80,7 @@ async def test_no_key_on_any_topic_or_in_the_worker_log(tansu: Tansu, tmp_path: 
             **provider_settings,
         )
         env = worker_env(
-            tansu.bootstrap,
+            kafka.bootstrap,
             url,
             prefix,
             group,
@@ -100,8 +101,8 @@ async def test_no_key_on_any_topic_or_in_the_worker_log(tansu: Tansu, tmp_path: 
                     final = await wait_until_final(rt.comparisons, comparison_id, timeout=90)
                     assert [r.status for r in final.runs] == ["error"]
                     assert env_key not in final.runs[0].error and user_key not in final.runs[0].error
-                topics = [f"{prefix}{t}" for t in ("requests", "events", "cancellations", "dead-letter")]
-                topics += [f"{prefix}heartbeats", f"{prefix}epoch"]
+                topics = list(Topics.from_settings(settings).partitions(settings))  # every topic the app has
+                assert len(topics) == 5 and all(t.startswith(prefix) for t in topics)
                 records = await _every_record(settings, topics)
         finally:
             assert worker.terminate() == 0

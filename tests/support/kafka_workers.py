@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# How long a silent worker keeps its partitions in the tests: the shortest Apache Kafka accepts
+# (group.min.session.timeout.ms, 6 s by default; a shorter one fails the join).
+SESSION_TIMEOUT_MS = 6000
 
 
 def worker_env(
@@ -24,7 +27,7 @@ def worker_env(
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "KAFKA_TOPIC_PREFIX": topic_prefix,
             "KAFKA_WORKER_GROUP": group,
-            "KAFKA_SESSION_TIMEOUT_MS": "4000",
+            "KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
             "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
             "WORKER_HEARTBEAT_SECONDS": "1",
             "DATABASE_URL": database_url,
