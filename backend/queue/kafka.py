@@ -223,8 +223,8 @@ class KafkaBroker:
 
     async def publish(self, event: AnyEvent) -> None:
         # Chunks do not wait for the broker's acknowledgement.  Waiting held each stream to one
-        # chunk per round trip and made a produce request of every few chunks; Tansu's cost is per
-        # record batch (bench/RESULTS.md, `bench.kafka_cost`).  Not waiting lets the producer put
+        # chunk per round trip and made a produce request of every few chunks, and the broker's
+        # work goes by produce request and record batch.  Not waiting lets the producer put
         # all that came during one request into the next.  Order is kept: a run's
         # events share a key, so a partition, and the producer sends one request at a time.  A
         # chunk the broker never takes (down longer than the producer's request timeout) is lost
