@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 
 from components.layout import field_error
 
@@ -17,9 +17,9 @@ class AuthFormProps:
     email_error: rx.Var[str]
     password_error: rx.Var[str]
     sign_up_allowed: rx.Var[bool]
-    on_sign_in: Any
-    on_sign_up: Any
-    on_mode: Any
+    on_sign_in: EventCallback[dict[str, str]]
+    on_sign_up: EventCallback[dict[str, str]]
+    on_mode: EventCallback[str]
 
 
 def _input(name: str, label: str, kind: str = "text", auto: str = "") -> rx.Component:

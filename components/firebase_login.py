@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import reflex as rx
-from reflex.event import passthrough_event_spec
+from reflex.event import EventCallback, passthrough_event_spec
 
 _LIBRARY = "$/public/firebase_auth.jsx"
 _NPM = ["firebase@12.9.0"]
@@ -45,7 +43,7 @@ def firebase_sign_in(
     sign_out_first: rx.Var[bool],
     allow_sign_up: rx.Var[bool],
     message: rx.Var[str],
-    on_token: Any,
+    on_token: EventCallback[str],
 ) -> rx.Component:
     return FirebaseSignIn.create(
         config=config,
@@ -56,5 +54,5 @@ def firebase_sign_in(
     )
 
 
-def firebase_token_keeper(config: rx.Var[dict[str, str]], on_token: Any) -> rx.Component:
+def firebase_token_keeper(config: rx.Var[dict[str, str]], on_token: EventCallback[str]) -> rx.Component:
     return FirebaseTokenKeeper.create(config=config, on_token=on_token)

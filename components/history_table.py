@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
 
@@ -19,7 +20,7 @@ def _row(row: Any) -> rx.Component:
     )
 
 
-def project_filter(projects: rx.Var, project_id: rx.Var[str], on_change: Any) -> rx.Component:
+def project_filter(projects: rx.Var, project_id: rx.Var[str], on_change: EventCallback[str]) -> rx.Component:
     return rx.el.select(
         rx.el.option("All projects", value="all"),
         rx.foreach(projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
@@ -35,8 +36,8 @@ def history_table(
     page_label: rx.Var[str],
     has_prev: rx.Var[bool],
     has_next: rx.Var[bool],
-    on_prev: Any,
-    on_next: Any,
+    on_prev: EventCallback[()],
+    on_next: EventCallback[()],
 ) -> rx.Component:
     return rx.vstack(
         rx.table.root(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 
 from components.layout import field_error
 from components.settings_sections import notice, section
@@ -18,10 +19,10 @@ from components.settings_sections import notice, section
 
 @dataclass(frozen=True)
 class KeyActions:
-    on_save_key: Any  # form: provider, scope, api_key
-    on_save_endpoint: Any  # form: scope, name, base_url, api_key
-    on_delete: Any  # (provider, deployment)
-    on_test: Any  # (provider, deployment)
+    on_save_key: EventCallback[dict[str, str]]  # form: provider, scope, api_key
+    on_save_endpoint: EventCallback[dict[str, str]]  # form: scope, name, base_url, api_key
+    on_delete: EventCallback[str, bool]  # (provider, deployment)
+    on_test: EventCallback[str, bool]  # (provider, deployment)
 
 
 def _hidden(name: str, value: Any) -> rx.Component:

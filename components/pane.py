@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 
 from components.layout import field_error
 from components.live import live_markdown, live_metrics
-
-EventFactory = Callable[..., Any]
 
 _STATUS_COLORS = {
     "idle": "gray",
@@ -27,13 +25,13 @@ _STATUS_COLORS = {
 class PaneActions:
     """Event factories, each taking the pane id (and a value for setters)."""
 
-    set_model: EventFactory
-    set_temperature: EventFactory
-    set_max_tokens: EventFactory
-    stop: EventFactory
-    retry: EventFactory
-    remove: EventFactory
-    expand: EventFactory
+    set_model: EventCallback[str, str]
+    set_temperature: EventCallback[str, str]
+    set_max_tokens: EventCallback[str, str]
+    stop: EventCallback[str]
+    retry: EventCallback[str]
+    remove: EventCallback[str]
+    expand: EventCallback[str]
 
 
 def _status_badge(status: rx.Var[str]) -> rx.Component:

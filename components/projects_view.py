@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 from reflex.vars import StringVar
 
 from components.layout import field_error
@@ -23,13 +24,13 @@ class ProjectsProps:
     name_error: rx.Var[str]
     member_error: rx.Var[str]
     notice: rx.Var[str]
-    on_select: Any
-    on_create: Any
-    on_rename: Any
-    on_delete: Any
-    on_invite: Any
-    on_set_role: Any
-    on_remove: Any
+    on_select: EventCallback[str]
+    on_create: EventCallback[dict[str, str]]
+    on_rename: EventCallback[dict[str, str]]
+    on_delete: EventCallback[()]
+    on_invite: EventCallback[dict[str, str]]
+    on_set_role: EventCallback[str, str]
+    on_remove: EventCallback[str]
 
 
 def _project_item(p: ProjectsProps, row: Any) -> rx.Component:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 
 from components.layout import field_error
 
@@ -29,18 +29,18 @@ class PromptFormProps:
     projects: rx.Var  # list of ProjectChoice: where a new comparison is saved
     project_id: rx.Var[str]
     can_run: rx.Var[bool]  # False for a viewer of the open comparison's project
-    on_project: Any
-    on_prompt: Any
-    on_system_prompt: Any
-    on_toggle_system: Any
-    on_picker: Any
-    on_add_pane: Any
-    on_sync_settings: Any
-    on_sync_scroll: Any
-    on_use_cache: Any
-    on_run: Any
-    on_stop: Any
-    on_new: Any
+    on_project: EventCallback[str]
+    on_prompt: EventCallback[str]
+    on_system_prompt: EventCallback[str]
+    on_toggle_system: EventCallback[()]
+    on_picker: EventCallback[str]
+    on_add_pane: EventCallback[()]
+    on_sync_settings: EventCallback[bool]
+    on_sync_scroll: EventCallback[bool]
+    on_use_cache: EventCallback[bool]
+    on_run: EventCallback[()]
+    on_stop: EventCallback[()]
+    on_new: EventCallback[()]
 
 
 def _model_picker(p: PromptFormProps) -> rx.Component:

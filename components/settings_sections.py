@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
 from components.layout import field_error
@@ -59,8 +60,8 @@ class AccountProps:
     confirm_error: rx.Var[str]
     password_message: rx.Var[str]
     sessions_message: rx.Var[str]
-    on_change_password: Any
-    on_sign_out_everywhere: Any
+    on_change_password: EventCallback[dict[str, str]]
+    on_sign_out_everywhere: EventCallback[()]
 
 
 def account_section(p: AccountProps) -> rx.Component:
@@ -117,7 +118,7 @@ def budget_section(
     spent_label: rx.Var[str],
     error: rx.Var[str],
     message: rx.Var[str],
-    on_save: Any,
+    on_save: EventCallback[dict[str, str]],
 ) -> rx.Component:
     return section(
         "Budget",
@@ -152,7 +153,7 @@ def budget_section(
 # --- API tokens ---------------------------------------------------------------------------
 
 
-def _token_row(row: Any, on_revoke: Any) -> rx.Component:
+def _token_row(row: Any, on_revoke: EventCallback[str]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row.name),
         rx.table.cell(rx.code(row.prefix)),
@@ -165,7 +166,7 @@ def _token_row(row: Any, on_revoke: Any) -> rx.Component:
     )
 
 
-def _new_token_box(token: rx.Var[str], on_dismiss: Any) -> rx.Component:
+def _new_token_box(token: rx.Var[str], on_dismiss: EventCallback[()]) -> rx.Component:
     return rx.callout.root(
         rx.vstack(
             rx.text(
@@ -191,9 +192,9 @@ def tokens_section(
     tokens: ArrayVar[Sequence[Any]],
     new_token: rx.Var[str],
     error: rx.Var[str],
-    on_create: Any,
-    on_revoke: Any,
-    on_dismiss: Any,
+    on_create: EventCallback[dict[str, str]],
+    on_revoke: EventCallback[str],
+    on_dismiss: EventCallback[()],
 ) -> rx.Component:
     return section(
         "API tokens",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
 
@@ -21,10 +22,10 @@ class ShareDialogProps:
     new_link: rx.Var[str]
     links: ArrayVar[Sequence[Any]]
     error: rx.Var[str]
-    on_open: Any
-    on_expiry: Any
-    on_create: Any
-    on_revoke: Any
+    on_open: EventCallback[bool]
+    on_expiry: EventCallback[str]
+    on_create: EventCallback[()]
+    on_revoke: EventCallback[str]
 
 
 def _new_link(p: ShareDialogProps) -> rx.Component:
@@ -49,7 +50,7 @@ def _new_link(p: ShareDialogProps) -> rx.Component:
     )
 
 
-def _link_row(link: Any, on_revoke: Any) -> rx.Component:
+def _link_row(link: Any, on_revoke: EventCallback[str]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(link.created, size="1")),
         rx.table.cell(rx.text(link.expires, size="1")),

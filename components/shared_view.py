@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 
 from components.pane import run_metrics
 from components.safe_markdown import safe_markdown
@@ -32,7 +33,7 @@ class SharedViewProps:
     forking: rx.Var[bool]
     viewer_signed_in: rx.Var[bool]
     login_href: rx.Var[str]
-    on_fork: Any
+    on_fork: EventCallback[()]
 
 
 def _top_bar(p: SharedViewProps) -> rx.Component:
