@@ -1,5 +1,5 @@
 """ORM models: users and their sign-in sessions and API tokens, projects and their
-members, comparisons, their runs and share links, and stored provider keys.
+members, comparisons, their runs, share links and votes, and stored provider keys.
 
 Every primary key is a uuid4 hex string (unguessable in URLs and the same on
 SQLite and PostgreSQL). Timestamps are timezone-aware UTC on both engines.
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     Float,
@@ -238,6 +239,37 @@ class ProviderCredential(Base):
 
 
 DEPLOYMENT_SCOPE = "*"
+
+VOTE_COMMENT_MAX_CHARS = 2000
+
+
+class Vote(Base):
+    """One member's verdict on a finished comparison; changing it updates this row.
+
+    Exactly one of ``best_pane`` (a run position) and ``no_winner`` ("tie" | "all_bad") is set.
+    ``thumbs`` is a list in pane order of "up", "down" or None.
+    """
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("comparison_id", "user_id", name="uq_votes_comparison_id_user_id"),
+        CheckConstraint(
+            "(best_pane IS NULL AND no_winner IS NOT NULL) OR (best_pane IS NOT NULL AND no_winner IS NULL)",
+            name="one_choice",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    comparison_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    best_pane: Mapped[int | None] = mapped_column(Integer)
+    no_winner: Mapped[str | None] = mapped_column(String(16))
+    thumbs: Mapped[list[str | None]] = mapped_column(JSON, default=list)
+    comment: Mapped[str] = mapped_column(String(VOTE_COMMENT_MAX_CHARS), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 Index("ix_comparisons_project_created", Comparison.project_id, Comparison.created_at.desc())
