@@ -1,0 +1,187 @@
+"""Queries for votes: save one person's vote, read a comparison's votes, and gather a
+project's votes, runs and a cheap fingerprint of both for the leaderboard.
+
+Functions that write commit their own transaction. They return frozen records, never ORM
+objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.models import Comparison, Run, Vote, new_id, utcnow
+from backend.db.records import RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRecord:
+    comparison_id: str
+    user_id: str
+    best_pane: int | None  # a run position; None when no_winner is set
+    no_winner: str | None  # "tie" | "all_bad"
+    thumbs: tuple[str | None, ...]  # per pane, in pane order: "up", "down" or None
+    comment: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Pane:
+    position: int
+    model: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunSample:
+    """What the leaderboard reads of one finished run: its model's speed figures."""
+
+    model: str
+    ttft_ms: float | None
+    total_ms: float | None
+    output_tokens: int
+    finished_at: datetime | None
+
+
+def _record(vote: Vote) -> VoteRecord:
+    return VoteRecord(
+        comparison_id=vote.comparison_id,
+        user_id=vote.user_id,
+        best_pane=vote.best_pane,
+        no_winner=vote.no_winner,
+        thumbs=tuple(vote.thumbs or ()),
+        comment=vote.comment,
+        created_at=vote.created_at,
+        updated_at=vote.updated_at,
+    )
+
+
+async def panes_of(session: AsyncSession, comparison_id: str) -> list[Pane]:
+    """The comparison's runs in pane order, without their (possibly long) outputs."""
+    stmt = (
+        select(Run.position, Run.model, Run.status)
+        .where(Run.comparison_id == comparison_id)
+        .order_by(Run.position)
+    )
+    return [Pane(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def save_vote(
+    session: AsyncSession,
+    *,
+    comparison_id: str,
+    user_id: str,
+    best_pane: int | None,
+    no_winner: str | None,
+    thumbs: Sequence[str | None],
+    comment: str,
+) -> VoteRecord:
+    """Insert the voter's vote on the comparison, or replace the one they gave before."""
+    values: dict[str, Any] = {
+        "best_pane": best_pane,
+        "no_winner": no_winner,
+        "thumbs": list(thumbs),
+        "comment": comment,
+        "updated_at": utcnow(),
+    }
+    if not await _update(session, comparison_id, user_id, values):
+        session.add(
+            Vote(
+                id=new_id(),
+                comparison_id=comparison_id,
+                user_id=user_id,
+                created_at=values["updated_at"],
+                **values,
+            )
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            # The same person's other request inserted first (two tabs): theirs becomes this one.
+            await session.rollback()
+            await _update(session, comparison_id, user_id, values)
+    found = await my_vote(session, comparison_id, user_id)
+    assert found is not None  # just written, and only its comparison's deletion removes it
+    return found
+
+
+async def _update(session: AsyncSession, comparison_id: str, user_id: str, values: dict[str, Any]) -> bool:
+    result = await session.execute(
+        update(Vote).where(Vote.comparison_id == comparison_id, Vote.user_id == user_id).values(**values)
+    )
+    await session.commit()
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def my_vote(session: AsyncSession, comparison_id: str, user_id: str) -> VoteRecord | None:
+    stmt = select(Vote).where(Vote.comparison_id == comparison_id, Vote.user_id == user_id)
+    vote = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+    return None if vote is None else _record(vote)
+
+
+async def votes_of(session: AsyncSession, comparison_id: str) -> list[VoteRecord]:
+    stmt = select(Vote).where(Vote.comparison_id == comparison_id).order_by(Vote.created_at, Vote.id)
+    return [_record(v) for v in (await session.execute(stmt)).scalars()]
+
+
+async def project_votes(session: AsyncSession, project_id: str) -> list[tuple[VoteRecord, tuple[str, ...]]]:
+    """Every vote on the project's comparisons, each with its comparison's pane models."""
+    stmt = (
+        select(Vote)
+        .join(Comparison, Comparison.id == Vote.comparison_id)
+        .where(Comparison.project_id == project_id)
+    )
+    votes = [_record(v) for v in (await session.execute(stmt)).scalars()]
+    runs = await session.execute(
+        select(Run.comparison_id, Run.model)
+        .join(Comparison, Comparison.id == Run.comparison_id)
+        .where(
+            Comparison.project_id == project_id,
+            Run.comparison_id.in_(stmt.with_only_columns(Vote.comparison_id)),
+        )
+        .order_by(Run.comparison_id, Run.position)
+    )
+    models: dict[str, list[str]] = {}
+    for comparison_id, model in runs.all():
+        models.setdefault(comparison_id, []).append(model)
+    return [(v, tuple(models.get(v.comparison_id, ()))) for v in votes]
+
+
+async def project_run_samples(session: AsyncSession, project_id: str) -> list[RunSample]:
+    """The project's successful runs. A cache replay counts with the timings of the provider
+    call that produced the answer: its own near-zero figures say nothing about the model."""
+    stmt = (
+        select(
+            Run.model,
+            func.coalesce(Run.original_ttft_ms, Run.ttft_ms),
+            func.coalesce(Run.original_total_ms, Run.total_ms),
+            Run.output_tokens,
+            Run.finished_at,
+        )
+        .join(Comparison, Comparison.id == Run.comparison_id)
+        .where(Comparison.project_id == project_id, Run.status == RunStatus.DONE)
+    )
+    return [RunSample(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def project_fingerprint(session: AsyncSession, project_id: str) -> tuple[Any, ...]:
+    """Changes whenever a vote of the project is added, changed or deleted (with its
+    comparison) and whenever one of its runs finishes or goes: the leaderboard cache's key."""
+    votes = (
+        select(func.count(Vote.id), func.max(Vote.updated_at))
+        .join(Comparison, Comparison.id == Vote.comparison_id)
+        .where(Comparison.project_id == project_id)
+    )
+    runs = (
+        select(func.count(Run.id), func.max(Run.finished_at))
+        .join(Comparison, Comparison.id == Run.comparison_id)
+        .where(Comparison.project_id == project_id, Run.status == RunStatus.DONE)
+    )
+    return (*(await session.execute(votes)).one(), *(await session.execute(runs)).one())
