@@ -27,6 +27,8 @@ from backend.auth.throttle import SignInThrottle
 from backend.cache import ResponseCache, make_response_cache
 from backend.db import repository
 from backend.db.engine import Database
+from backend.execution.leases import RunLeases, new_worker_id
+from backend.execution.worker import Worker
 from backend.limits import RateLimiter, make_rate_limiter
 from backend.providers import registry
 from backend.providers.base import ChatProvider
@@ -126,10 +128,6 @@ class Runtime:
         return registry.get_provider(model_id, self.settings, credentials)
 
     async def start(self) -> None:
-        # Embedded mode runs the worker in-process.
-        from workers.leases import RunLeases, new_worker_id
-        from workers.runner import Worker
-
         await self.db.upgrade()
         await check_production(self.settings, self.db)
         lost = 0
@@ -146,6 +144,7 @@ class Runtime:
         if isinstance(self.broker, KafkaBroker):
             self._tasks = (pump,)  # workers are separate processes
             return
+        # Embedded mode runs the worker in-process.
         worker = Worker(
             self.broker,
             self.resolve_provider,

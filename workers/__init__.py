@@ -1,1 +1,1 @@
-"""LLM workers: take run tasks off the broker, stream the provider, publish events."""
+"""`python -m workers`: the worker process's entry point.  The worker itself is backend.execution."""

@@ -2,7 +2,7 @@
 
 Run N of them; they share the requests topic through one consumer group.  Each
 one claims a task's run in the database before calling its provider (a lease of
-RUN_LEASE_SECONDS, renewed while the run streams; see workers/leases.py), so a
+RUN_LEASE_SECONDS, renewed while the run streams; see backend/execution/leases.py), so a
 redelivered task whose run is final or streams on another worker is not run again;
 a killed worker's runs are retried by another once their leases end.  Each
 publishes a heartbeat every WORKER_HEARTBEAT_SECONDS (shown by /api/v1/health),
@@ -23,14 +23,14 @@ import sys
 from backend.auth.crypto import secret_box
 from backend.cache import make_response_cache
 from backend.db.engine import Database
+from backend.execution.leases import RunLeases, new_worker_id
+from backend.execution.worker import Worker
 from backend.providers import registry
 from backend.providers.base import ChatProvider
 from backend.providers.credentials import ProviderCredentials
 from backend.queue.kafka import KafkaBroker
 from backend.services.credential_lookup import CredentialLookup
 from backend.settings import Settings, get_settings
-from workers.leases import RunLeases, new_worker_id
-from workers.runner import Worker
 
 log = logging.getLogger("workers")
 

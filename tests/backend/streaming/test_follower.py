@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from backend.execution.worker import Worker
 from backend.providers.base import ChatRequest
 from backend.providers.registry import get_provider
 from backend.providers.simulated import simulated_text
@@ -13,7 +14,6 @@ from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.settings import Settings
 from backend.streaming.follower import Follower, utf16_len
 from backend.streaming.hub import RunHub
-from workers.runner import Worker
 
 KEY = "r:0"
 

@@ -10,6 +10,7 @@ import pytest
 
 from backend.auth.permissions import Principal
 from backend.db.records import ComparisonRecord
+from backend.execution.worker import Worker
 from backend.providers.base import BadRequest, ChatProvider, ChatRequest, StreamItem
 from backend.providers.credentials import ProviderCredentials
 from backend.queue.base import AnyEvent
@@ -20,7 +21,6 @@ from tests.backend.runtime_support import owner, wait_until_final
 from tests.db_support import DATABASE_KINDS, make_database_url
 from tests.support.fake_llm_server import FakeLLMServer
 from tests.support.keys import admin, bearers, fake_server, runtime_on
-from workers.runner import Worker
 
 ENV_KEY = "sk-env-000000000000-eeee"
 DEPLOYMENT_KEY = "sk-deployment-11111111-dddd"

@@ -5,7 +5,7 @@ each task it publishes `started`, one `chunk` per provider chunk (numbered, so
 consumers can drop duplicates) and exactly one `final`, then acknowledges the
 delivery (at-least-once on brokers that redeliver).
 
-With run leases (workers/leases.py; the app and worker processes always pass
+With run leases (backend/execution/leases.py; the app and worker processes always pass
 them), the worker claims the run in the database before it calls the provider
 and renews the claim until the final event goes out (the final save clears it),
 so a redelivered or replayed task never calls the provider a second time: a run
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from backend.cache.base import CachedResponse, ResponseCache, cache_allowed, cache_key
+from backend.execution.leases import RunLeases
 from backend.providers.base import (
     AuthenticationFailed,
     ChatProvider,
@@ -46,7 +47,6 @@ from backend.providers.credentials import ProviderCredentials, key_provider, pro
 from backend.providers.registry import UnknownModel
 from backend.queue.base import Broker, Delivery
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
-from workers.leases import RunLeases
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from backend.catalog import estimate_tokens
+from backend.execution.worker import RetryPolicy, Worker
 from backend.providers.base import (
     AuthenticationFailed,
     ChatProvider,
@@ -28,7 +29,6 @@ from backend.queue.base import AnyEvent, Delivery
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.messages import CancelRequest, ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.settings import Settings
-from workers.runner import RetryPolicy, Worker
 
 SETTINGS = Settings(
     _env_file=None,  # type: ignore[call-arg]

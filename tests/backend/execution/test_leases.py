@@ -1,4 +1,4 @@
-"""Workers claim a run in the database before they call its provider (workers/leases.py).
+"""Workers claim a run in the database before they call its provider (backend/execution/leases.py).
 
 Real workers on the embedded broker, the real simulated provider (its calls counted),
 a real database of each kind and, where finals must be saved, the real event pump.
@@ -19,15 +19,15 @@ from backend.db.engine import Database
 from backend.db.leases import ClaimOutcome, claim_run
 from backend.db.models import Run
 from backend.db.records import NewRun, RunRecord
+from backend.execution.leases import RunLeases
 from backend.providers.base import ChatProvider, ChatRequest, StreamItem
 from backend.queue.base import AnyEvent, Delivery
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
+from tests.backend.execution.test_worker import expected_tokens, simulated, worker_running
 from tests.db_support import DATABASE_KINDS, make_database_url
-from tests.workers.test_runner import expected_tokens, simulated, worker_running
-from workers.leases import RunLeases
 
 LEASE_S = 1.0  # polls every 0.1 s, renews every 0.33 s
 

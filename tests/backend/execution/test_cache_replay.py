@@ -12,8 +12,14 @@ from backend.cache import CachedResponse, InProcessResponseCache, RedisResponseC
 from backend.providers.base import ChatProvider, ChatRequest, ProviderError, StreamItem
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.messages import RunTask
+from tests.backend.execution.test_worker import (
+    events_until_final,
+    make_task,
+    simulated,
+    split,
+    worker_running,
+)
 from tests.redis_support import BACKENDS, redis_prefix
-from tests.workers.test_runner import events_until_final, make_task, simulated, split, worker_running
 
 PROMPT = "[[simulate:tokens=9]] Why is the sky blue?"
 

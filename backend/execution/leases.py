@@ -1,7 +1,7 @@
 """A worker's claims on runs: taken before the provider call, renewed while the run streams.
 
 `RunLeases.acquire(task)` claims the task's run in the database (the compare-and-set
-of backend/db/leases.py):
+of backend/db/leases.py), for the worker (worker.py):
 
 - claimed: a `HeldLease`, which renews the lease every third of its length while the
   run streams (`async with`), until the final event is published;
