@@ -1,0 +1,145 @@
+"""Votes on comparisons: who may vote, what a valid vote is, and a comparison's tally.
+
+Any member of the comparison's project may vote, viewers included (reading is all a vote
+needs); anyone else is told the comparison does not exist. A vote waits until every pane
+has finished: a half-streamed answer is not the one being judged. Each person has one vote
+per comparison; voting again replaces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from backend.auth.permissions import Action, Principal
+from backend.db import votes as repo
+from backend.db.engine import Database
+from backend.db.models import VOTE_COMMENT_MAX_CHARS
+from backend.db.records import FINAL_STATUSES
+from backend.db.votes import Pane, VoteRecord
+from backend.ranking import VoteChoice
+from backend.services.access import Access
+from backend.services.validation import InvalidComparison
+
+THUMBS = ("up", "down")
+
+
+class InvalidVote(InvalidComparison):
+    """A vote refused, with every problem keyed by field (the API answers 422 with them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaneTally:
+    position: int
+    model: str
+    best: int  # votes naming this pane the best
+    thumbs_up: int
+    thumbs_down: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    comparison_id: str
+    panes: tuple[PaneTally, ...]
+    tie: int
+    all_bad: int
+    votes: int
+    mine: VoteRecord | None  # the asking person's own vote
+
+
+class VoteService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._access = Access(db)
+
+    async def vote(
+        self,
+        principal: Principal,
+        comparison_id: str,
+        best: int | str,
+        thumbs: Sequence[str | None] = (),
+        comment: str = "",
+    ) -> Tally:
+        """Save (or replace) the principal's vote and return the new tally.
+
+        Raises NotFound for a non-member, InvalidVote (nothing saved) for a comparison still
+        running, a pane index it does not have, a thumb other than up/down or a long comment.
+        """
+        await self._access.require_comparison(principal, Action.READ, comparison_id)
+        async with self._db.session() as session:
+            panes = await repo.panes_of(session, comparison_id)
+            best_pane, no_winner, padded = _checked(panes, best, thumbs, comment)
+            await repo.save_vote(
+                session,
+                comparison_id=comparison_id,
+                user_id=principal.user_id,
+                best_pane=best_pane,
+                no_winner=no_winner,
+                thumbs=padded,
+                comment=comment,
+            )
+        return await self.tally(principal, comparison_id)
+
+    async def tally(self, principal: Principal, comparison_id: str) -> Tally:
+        await self._access.require_comparison(principal, Action.READ, comparison_id)
+        async with self._db.session() as session:
+            panes = await repo.panes_of(session, comparison_id)
+            votes = await repo.votes_of(session, comparison_id)
+        return _tally(comparison_id, panes, votes, principal.user_id)
+
+
+def _checked(
+    panes: Sequence[Pane], best: int | str, thumbs: Sequence[str | None], comment: str
+) -> tuple[int | None, str | None, list[str | None]]:
+    errors: dict[str, str] = {}
+    unfinished = sum(1 for p in panes if p.status not in FINAL_STATUSES)
+    if unfinished:
+        errors["comparison"] = (
+            f"This comparison is still running ({unfinished} of {len(panes)} panes unfinished): "
+            "vote once every pane has finished."
+        )
+    best_pane: int | None = None
+    no_winner: str | None = None
+    if isinstance(best, int) and not isinstance(best, bool) and 0 <= best < len(panes):
+        best_pane = best
+    elif best in (VoteChoice.TIE.value, VoteChoice.ALL_BAD.value):
+        no_winner = str(best)
+    else:
+        errors["best"] = (
+            f"Name the best pane by its index, 0 to {len(panes) - 1}, or say 'tie' or 'all_bad' "
+            f"(got {best!r})."
+        )
+    if len(thumbs) > len(panes):
+        errors["thumbs"] = f"This comparison has {len(panes)} panes; got {len(thumbs)} thumbs."
+    elif any(t is not None and t not in THUMBS for t in thumbs):
+        errors["thumbs"] = "Each pane's thumb is 'up', 'down' or null."
+    if len(comment) > VOTE_COMMENT_MAX_CHARS:
+        errors["comment"] = f"The comment is longer than {VOTE_COMMENT_MAX_CHARS:,} characters."
+    elif "\x00" in comment:
+        errors["comment"] = "The comment contains a NUL character."
+    if errors:
+        raise InvalidVote(errors)
+    return best_pane, no_winner, [*thumbs, *[None] * (len(panes) - len(thumbs))]
+
+
+def _tally(comparison_id: str, panes: Sequence[Pane], votes: Sequence[VoteRecord], user_id: str) -> Tally:
+    def count_thumbs(position: int, thumb: str) -> int:
+        return sum(1 for v in votes if position < len(v.thumbs) and v.thumbs[position] == thumb)
+
+    return Tally(
+        comparison_id=comparison_id,
+        panes=tuple(
+            PaneTally(
+                position=p.position,
+                model=p.model,
+                best=sum(1 for v in votes if v.best_pane == p.position),
+                thumbs_up=count_thumbs(p.position, "up"),
+                thumbs_down=count_thumbs(p.position, "down"),
+            )
+            for p in panes
+        ),
+        tie=sum(1 for v in votes if v.no_winner == VoteChoice.TIE),
+        all_bad=sum(1 for v in votes if v.no_winner == VoteChoice.ALL_BAD),
+        votes=len(votes),
+        mine=next((v for v in votes if v.user_id == user_id), None),
+    )
