@@ -28,6 +28,7 @@ from backend.cache import ResponseCache, make_response_cache
 from backend.db import repository
 from backend.db.engine import Database
 from backend.execution.leases import RunLeases, new_worker_id
+from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
 from backend.limits import RateLimiter, make_rate_limiter
 from backend.providers import registry
@@ -156,6 +157,7 @@ class Runtime:
             # The same claims as worker processes: with Redis several backend processes share
             # the database, and a replayed request must not call the provider twice here either.
             leases=RunLeases(self.db, new_worker_id("embedded"), self.settings.run_lease_seconds),
+            observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
         )
         self._tasks = (pump, asyncio.create_task(worker.run(), name="embedded-worker"))
 

@@ -24,6 +24,7 @@ from backend.auth.crypto import secret_box
 from backend.cache import make_response_cache
 from backend.db.engine import Database
 from backend.execution.leases import RunLeases, new_worker_id
+from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
 from backend.providers import registry
 from backend.providers.base import ChatProvider
@@ -76,6 +77,7 @@ async def serve(settings: Settings) -> int:
         cache_ttl_s=settings.cache_ttl_seconds,
         leases=RunLeases(db, worker_id, settings.run_lease_seconds),
         credentials=CredentialLookup(db, box).for_task,
+        observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

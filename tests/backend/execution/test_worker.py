@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from backend.catalog import estimate_tokens
-from backend.execution.worker import RetryPolicy, Worker
+from backend.execution.provider_call import RetryPolicy
+from backend.execution.worker import Worker
 from backend.providers.base import (
     AuthenticationFailed,
     ChatProvider,

@@ -1,0 +1,88 @@
+"""The response cache around an execution: a hit is replayed, a miss runs and is stored.
+
+A task that allows caching (temperature 0, or `use_cache` set by the user) is first
+looked up: a hit publishes the stored chunks at once, as the original call cut them,
+and its final event is marked `cache_hit` with the original call's timings; the
+wrapped execution (the provider call) does not run.  A miss that ends "done" is
+stored.  A failing cache never fails a run: it counts as a miss.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from backend.cache.base import CachedResponse, ResponseCache, cache_allowed, cache_key
+from backend.execution.recorder import Execution, RunRecorder
+from backend.providers.base import Usage
+from backend.queue.messages import ChunkEvent, FinalEvent, RunTask
+
+log = logging.getLogger(__name__)
+
+
+class CachedExecution:
+    """An `Execution` that answers from `cache` when it can, else runs `inner`."""
+
+    def __init__(
+        self,
+        inner: Execution,
+        cache: ResponseCache,
+        ttl_s: float,
+        publish: Callable[[ChunkEvent], Awaitable[None]],
+    ) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._ttl_s = ttl_s
+        self._publish = publish
+
+    async def __call__(self, task: RunTask, recorder: RunRecorder) -> FinalEvent:
+        if not cache_allowed(task.temperature, task.use_cache):
+            return await self._inner(task, recorder)
+        key = cache_key(
+            task.model,
+            task.system_prompt,
+            task.prompt,
+            task.temperature,
+            task.max_tokens,
+            task.seed,
+            owner=task.user_id,
+        )
+        cached = await self._get(key)
+        if cached is not None:
+            return await self._replay(cached, recorder)
+        final = await self._inner(task, recorder)
+        if final.status == "done":  # errors are not answers: the next call tries the provider again
+            await self._put(key, recorder.cached_response(final))
+        return final
+
+    async def _get(self, key: str) -> CachedResponse | None:
+        try:
+            return await self._cache.get(key)
+        except Exception:
+            log.warning("response cache lookup failed; calling the provider", exc_info=True)
+            return None
+
+    async def _put(self, key: str, value: CachedResponse) -> None:
+        try:
+            await self._cache.put(key, value, self._ttl_s)
+        except Exception:
+            log.warning("could not store a response in the cache", exc_info=True)
+
+    async def _replay(self, cached: CachedResponse, recorder: RunRecorder) -> FinalEvent:
+        """Publish a cached answer's chunks at once, as the original call chunked it."""
+        for text in cached.chunks:
+            if text:
+                await self._publish(recorder.chunk(text))
+        final = recorder.final(
+            "done",
+            Usage(input_tokens=cached.input_tokens, output_tokens=cached.output_tokens),
+            cached.finish_reason,
+        )
+        return final.model_copy(
+            update={
+                "output_text": cached.output_text,
+                "cache_hit": True,
+                "original_ttft_ms": cached.ttft_ms,
+                "original_total_ms": cached.total_ms,
+            }
+        )
