@@ -44,7 +44,8 @@ async def test_the_tally_counts_every_members_vote(rt: Runtime) -> None:
     members = [await owner(rt, f"m{i}@example.org") for i in range(4)]
     for member, role in zip(members, ("viewer", "editor", "viewer", "owner"), strict=True):
         await rt.projects.set_member(ada, comparison.project_id, member.email, role)
-    for member, best in zip(members, (0, "tie", "all_bad", 0), strict=True):
+    choices: tuple[int | str, ...] = (0, "tie", "all_bad", 0)
+    for member, best in zip(members, choices, strict=True):
         await votes.vote(member, comparison.id, best, ["up"])
     tally = await votes.tally(ada, comparison.id)
     assert (tally.votes, tally.tie, tally.all_bad) == (4, 1, 1)

@@ -1,0 +1,227 @@
+"""A project's leaderboard and recommendation, from its members' votes.
+
+Votes become pairwise outcomes (``backend.ranking.reduce_votes``: a pane's model comes from
+the comparison's run at that position) and are fitted with Bradley–Terry; beside each model
+go its list price per 1k output tokens (the catalog's, as run costs are computed; None for a
+model the catalog does not price) and its median TTFT and tokens/s over the project's
+successful runs.
+
+``source="judge"`` is accepted and answers an empty board until LLM-as-judge verdicts exist
+(issue 14's judge is not built yet): the two sources are never mixed.
+
+Results are cached in-process, keyed by a fingerprint of the project's votes and finished
+runs that one cheap query reads on every request: a new or changed vote, or a comparison
+deleted with its votes, changes it, in this process or any other sharing the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from backend.auth.permissions import Action, Principal
+from backend.catalog import load_catalog
+from backend.db import votes as repo
+from backend.db.engine import Database
+from backend.db.votes import RunSample, VoteRecord
+from backend.ranking import (
+    DEFAULT_MIN_COMPARISONS,
+    Leaderboard,
+    Outcome,
+    Recommendation,
+    Source,
+    Vote,
+    VoteChoice,
+    build_leaderboard,
+    recommend,
+    reduce_votes,
+)
+from backend.services.access import Access
+from backend.services.metrics import RunFigures
+from backend.services.validation import InvalidComparison
+
+CACHE_ENTRIES = 256  # boards and evidence kept per process, least recently used dropped first
+
+
+class InvalidLeaderboardQuery(InvalidComparison):
+    """A leaderboard or recommendation asked for with a bad parameter (the API answers 422)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFigures:
+    cost_per_1k_output_usd: float | None  # list price; None when the catalog does not price it
+    median_ttft_ms: float | None
+    median_tokens_per_second: float | None
+    runs: int  # successful runs the medians are taken over
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectLeaderboard:
+    project_id: str
+    source: Source
+    since: datetime | None
+    board: Leaderboard
+    figures: dict[str, ModelFigures]  # every model on the board
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What a project's boards are computed from, read once per fingerprint."""
+
+    outcomes: tuple[Outcome, ...]
+    samples: tuple[RunSample, ...]
+
+
+class LeaderboardService:
+    def __init__(self, db: Database, cache_entries: int = CACHE_ENTRIES) -> None:
+        self._db = db
+        self._access = Access(db)
+        self._cache: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
+        self._cache_entries = cache_entries
+
+    async def leaderboard(
+        self,
+        principal: Principal,
+        project_id: str,
+        *,
+        source: Source = Source.HUMAN,
+        since: datetime | None = None,
+        min_comparisons: int = DEFAULT_MIN_COMPARISONS,
+    ) -> ProjectLeaderboard:
+        """NotFound for a non-member; InvalidLeaderboardQuery for a naive ``since`` or a
+        negative ``min_comparisons``."""
+        _check_since(since)
+        if min_comparisons < 0:
+            raise InvalidLeaderboardQuery({"min_comparisons": "min_comparisons must be 0 or more."})
+        await self._access.require_project(principal, Action.READ, project_id)
+        fingerprint, evidence = await self._evidence(project_id)
+        key = ("board", project_id, source, since, min_comparisons)
+        cached = self._cached(key, fingerprint)
+        if cached is not None:
+            return cached
+        outcomes = evidence.outcomes if source is Source.HUMAN else ()
+        samples = [s for s in evidence.samples if since is None or (s.finished_at and s.finished_at >= since)]
+        board = await asyncio.to_thread(  # a fit of 10,000 votes takes tens of ms: off the event loop
+            build_leaderboard,
+            outcomes,
+            source=source,
+            since=since,
+            min_comparisons=min_comparisons,
+            models={s.model for s in samples},
+        )
+        figures = _figures([r.model for r in board.rows], samples)
+        result = ProjectLeaderboard(project_id, source, since, board, figures)
+        self._store(key, fingerprint, result)
+        return result
+
+    async def recommendation(
+        self,
+        principal: Principal,
+        project_id: str,
+        *,
+        baseline: str,
+        min_win_rate: float,
+        source: Source = Source.HUMAN,
+        since: datetime | None = None,
+    ) -> Recommendation:
+        """The cheapest priced model that wins or ties at least ``min_win_rate`` of its
+        comparisons against ``baseline`` (lower end of its 95% interval), or not enough evidence."""
+        if not isinstance(min_win_rate, int | float) or not 0.0 <= min_win_rate <= 1.0:
+            raise InvalidLeaderboardQuery(
+                {"min_win_rate": f"min_win_rate must be a number between 0 and 1 (got {min_win_rate!r})."}
+            )
+        _check_since(since)
+        await self._access.require_project(principal, Action.READ, project_id)
+        _, evidence = await self._evidence(project_id)
+        outcomes = evidence.outcomes if source is Source.HUMAN else ()
+        models = {m for o in outcomes for m in (o.model_a, o.model_b)} | {s.model for s in evidence.samples}
+        costs = {m: c for m in models if (c := _cost_per_1k_output(m)) is not None}
+        return recommend(
+            outcomes, baseline=baseline, costs=costs, min_win_rate=min_win_rate, source=source, since=since
+        )
+
+    async def _evidence(self, project_id: str) -> tuple[tuple[Any, ...], _Evidence]:
+        async with self._db.session() as session:
+            fingerprint = await repo.project_fingerprint(session, project_id)
+            key = ("evidence", project_id)
+            cached = self._cached(key, fingerprint)
+            if cached is not None:
+                return fingerprint, cached
+            votes = await repo.project_votes(session, project_id)
+            samples = await repo.project_run_samples(session, project_id)
+        evidence = _Evidence(tuple(reduce_votes(_ranking_votes(votes), Source.HUMAN)), tuple(samples))
+        self._store(key, fingerprint, evidence)
+        return fingerprint, evidence
+
+    def _cached(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...]) -> Any:
+        entry = self._cache.get(key)
+        if entry is None or entry[0] != fingerprint:
+            return None
+        self._cache.move_to_end(key)
+        return entry[1]
+
+    def _store(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...], value: Any) -> None:
+        self._cache[key] = (fingerprint, value)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
+
+
+def _check_since(since: datetime | None) -> None:
+    if since is not None and (since.tzinfo is None or since.utcoffset() is None):
+        raise InvalidLeaderboardQuery({"since": "since needs a time zone, e.g. 2026-12-01T00:00:00Z."})
+
+
+def _ranking_votes(rows: Iterable[tuple[VoteRecord, tuple[str, ...]]]) -> list[Vote]:
+    """The ranking engine's votes; a comparison of one pane says nothing about strengths."""
+    votes: list[Vote] = []
+    for record, models in rows:
+        if len(models) < 2:
+            continue
+        if record.best_pane is not None:
+            if record.best_pane >= len(models):
+                continue  # cannot happen through the service; never let one row break the board
+            best: int | VoteChoice = record.best_pane
+        else:
+            assert record.no_winner is not None  # the votes table's check constraint
+            best = VoteChoice(record.no_winner)
+        votes.append(Vote(record.user_id, record.comparison_id, models, best, record.updated_at))
+    return votes
+
+
+def _cost_per_1k_output(model: str) -> float | None:
+    info = load_catalog().get(model)
+    return None if info is None else info.output_price_per_mtok / 1000.0
+
+
+def _median(values: Sequence[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.median(finite) if finite else None
+
+
+def _figures(models: Iterable[str], samples: Sequence[RunSample]) -> dict[str, ModelFigures]:
+    by_model: dict[str, list[RunSample]] = {}
+    for s in samples:
+        by_model.setdefault(s.model, []).append(s)
+    figures: dict[str, ModelFigures] = {}
+    for model in models:
+        runs = by_model.get(model, [])
+        speeds = [
+            rate
+            for s in runs
+            if (rate := RunFigures(s.ttft_ms, s.total_ms, 0, s.output_tokens, 0.0).tokens_per_second)
+            is not None
+        ]
+        figures[model] = ModelFigures(
+            cost_per_1k_output_usd=_cost_per_1k_output(model),
+            median_ttft_ms=_median([s.ttft_ms for s in runs if s.ttft_ms is not None]),
+            median_tokens_per_second=_median(speeds),
+            runs=len(runs),
+        )
+    return figures

@@ -1,0 +1,110 @@
+"""The project leaderboard and recommendation from stored votes, and their cache."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backend.auth.permissions import Principal
+from backend.db.records import ComparisonRecord
+from backend.ranking import Source
+from backend.runtime import Runtime
+from backend.services.access import NotFound
+from backend.services.leaderboard import InvalidLeaderboardQuery, LeaderboardService
+from backend.services.votes import VoteService
+from tests.backend.runtime_support import owner, wait_until_final
+
+PROMPT = "[[simulate:tokens=3]] Name a prime"
+INSTANT, SWIFT = "simulated:instant", "simulated:swift"
+
+
+async def finished(rt: Runtime, ada: Principal, n: int) -> list[ComparisonRecord]:
+    """``n`` finished comparisons of instant (pane 0) against swift (pane 1)."""
+    created = [
+        await rt.comparisons.create(ada, {"prompt": PROMPT, "panes": [{"model": INSTANT}, {"model": SWIFT}]})
+        for _ in range(n)
+    ]
+    return list(await asyncio.gather(*(wait_until_final(rt.comparisons, c.id) for c in created)))
+
+
+async def swift_wins(rt: Runtime, n: int) -> tuple[Principal, list[ComparisonRecord]]:
+    ada = await owner(rt)
+    comparisons = await finished(rt, ada, n)
+    votes = VoteService(rt.db)
+    for c in comparisons:
+        await votes.vote(ada, c.id, 1)
+    return ada, comparisons
+
+
+async def test_a_model_voted_best_every_time_ranks_above(rt: Runtime) -> None:
+    ada, comparisons = await swift_wins(rt, 6)
+    result = await LeaderboardService(rt.db).leaderboard(ada, comparisons[0].project_id, min_comparisons=3)
+    top, bottom = result.board.rows
+    assert (top.model, top.wins, top.comparisons) == (SWIFT, 6, 6)
+    assert bottom.model == INSTANT and bottom.losses == 6
+    assert top.rank == 1 and top.rating is not None and bottom.rating is not None
+    assert top.rating > bottom.rating
+    swift = result.figures[SWIFT]
+    assert swift.cost_per_1k_output_usd == 0.0 and swift.runs == 6
+    assert swift.median_ttft_ms is not None and swift.median_ttft_ms > result.figures[INSTANT].median_ttft_ms  # type: ignore[operator]
+
+
+async def test_below_the_minimum_a_model_needs_n_more(rt: Runtime) -> None:
+    ada, comparisons = await swift_wins(rt, 4)
+    board = (await LeaderboardService(rt.db).leaderboard(ada, comparisons[0].project_id)).board
+    assert board.min_comparisons == 20
+    assert [(r.rank, r.needs_more) for r in board.rows] == [(None, 16), (None, 16)]
+
+
+async def test_the_cache_serves_until_a_vote_or_a_deletion_changes_the_board(rt: Runtime) -> None:
+    ada, comparisons = await swift_wins(rt, 4)
+    project_id = comparisons[0].project_id
+    service = LeaderboardService(rt.db)
+    first = await service.leaderboard(ada, project_id, min_comparisons=1)
+    assert await service.leaderboard(ada, project_id, min_comparisons=1) is first  # served from the cache
+
+    (extra,) = await finished(rt, ada, 1)
+    await VoteService(rt.db).vote(ada, extra.id, 0)  # a new vote: instant wins one
+    after_vote = await service.leaderboard(ada, project_id, min_comparisons=1)
+    assert after_vote is not first
+    assert after_vote.board.n_outcomes == 5 and after_vote.board.row(INSTANT).wins == 1
+
+    await VoteService(rt.db).vote(ada, extra.id, "tie")  # a changed vote
+    changed = await service.leaderboard(ada, project_id, min_comparisons=1)
+    assert changed.board.row(INSTANT).wins == 0 and changed.board.row(INSTANT).ties == 1
+
+    await rt.comparisons.delete(ada, extra.id)  # its vote goes with it
+    after_delete = await service.leaderboard(ada, project_id, min_comparisons=1)
+    assert after_delete.board.n_outcomes == 4 and after_delete.board.row(INSTANT).ties == 0
+
+
+async def test_judge_source_is_empty_and_since_filters(rt: Runtime) -> None:
+    ada, comparisons = await swift_wins(rt, 2)
+    service = LeaderboardService(rt.db)
+    project_id = comparisons[0].project_id
+    judge = (await service.leaderboard(ada, project_id, source=Source.JUDGE)).board
+    assert judge.n_outcomes == 0 and {r.model for r in judge.rows} == {INSTANT, SWIFT}
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert (await service.leaderboard(ada, project_id, since=future)).board.n_outcomes == 0
+    with pytest.raises(InvalidLeaderboardQuery) as naive:
+        await service.leaderboard(ada, project_id, since=datetime(2026, 1, 1))
+    assert "time zone" in naive.value.errors["since"]
+    with pytest.raises(NotFound):
+        await service.leaderboard(await owner(rt, "eve@example.org"), project_id)
+
+
+async def test_recommendation_finds_the_model_that_clears_the_bar(rt: Runtime) -> None:
+    ada, comparisons = await swift_wins(rt, 6)
+    service = LeaderboardService(rt.db)
+    project_id = comparisons[0].project_id
+    advice = await service.recommendation(ada, project_id, baseline=INSTANT, min_win_rate=0.5)
+    assert advice.model == SWIFT and advice.evidence is not None and advice.evidence.wins == 6
+    strict = await service.recommendation(ada, project_id, baseline=INSTANT, min_win_rate=0.9)
+    assert strict.model is None and strict.reason.startswith("not enough evidence")
+    for bad in (1.5, -0.1, math.nan):
+        with pytest.raises(InvalidLeaderboardQuery) as refused:
+            await service.recommendation(ada, project_id, baseline=INSTANT, min_win_rate=bad)
+        assert "between 0 and 1" in refused.value.errors["min_win_rate"]
