@@ -15,6 +15,7 @@ from backend.api.events import comparison_events
 from backend.api.project_routes import project_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.api.share_routes import share_router
+from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
@@ -155,4 +156,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
 
     api.include_router(share_router(get_runtime))
     api.include_router(project_router(get_runtime))
+    api.include_router(vote_router(get_runtime))
     return api
