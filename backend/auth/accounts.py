@@ -6,6 +6,8 @@ same accounts in :mod:`backend.auth.firebase`.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -64,11 +66,17 @@ def email_problem(email: str) -> str:
 
 
 class AccountService:
-    def __init__(self, db: Database, settings: Settings, throttle: SignInThrottle) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        throttle: SignInThrottle,
+        clock: Callable[[], float] = time.monotonic,  # times the API token cache; tests pass a fake one
+    ) -> None:
         self._db = db
         self._settings = settings
         self._throttle = throttle
-        self._api_tokens = PrincipalCache(settings.api_token_cache_seconds)
+        self._api_tokens = PrincipalCache(settings.api_token_cache_seconds, clock=clock)
 
     # --- sign up / in / out ----------------------------------------------------
     async def sign_up(self, email: str, password: str, display_name: str = "") -> SignedIn:

@@ -15,12 +15,17 @@ import asyncio
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
 
 from backend.redis_client import REDIS_ERRORS, RedisOutage
+
+# Seconds that only go forward (time.monotonic by default): the in-process counts' windows are
+# measured on it, so a test can pass a fake one and step past a lockout instead of sleeping through it.
+Clock = Callable[[], float]
 
 SLOW_AFTER = 3  # failures before attempts start to be slowed
 MAX_DELAY_S = 2.0
@@ -44,12 +49,13 @@ class _Counter(Protocol):
 
 
 class _MemoryCounter:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._counts: dict[str, tuple[int, float]] = {}  # key -> (failures, expires at)
 
     async def get(self, key: str) -> tuple[int, float]:
         count, expires = self._counts.get(key, (0, 0.0))
-        left = expires - time.monotonic()
+        left = expires - self._clock()
         if left <= 0:
             self._counts.pop(key, None)
             return 0, 0.0
@@ -58,7 +64,7 @@ class _MemoryCounter:
     async def incr(self, key: str, window_s: float) -> None:
         count, _ = await self.get(key)
         # Each failure restarts the window: a steady trickle of guesses stays locked out.
-        self._counts[key] = (count + 1, time.monotonic() + window_s)
+        self._counts[key] = (count + 1, self._clock() + window_s)
 
     async def clear(self, key: str) -> None:
         self._counts.pop(key, None)
@@ -91,9 +97,9 @@ class _RedisCounter:
 class _FallbackCounter:
     """Redis, or this process's counts while Redis is unreachable."""
 
-    def __init__(self, redis: _RedisCounter) -> None:
+    def __init__(self, redis: _RedisCounter, clock: Clock) -> None:
         self._redis = redis
-        self._memory = _MemoryCounter()
+        self._memory = _MemoryCounter(clock)
         self._outage = RedisOutage("failed sign-ins are counted in this process meanwhile")
 
     async def get(self, key: str) -> tuple[int, float]:
@@ -134,11 +140,15 @@ class SignInThrottle:
         redis: Redis | None = None,
         prefix: str = "",
         sleep: bool = True,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._max = max_failures
         self._lockout_s = lockout_s
+        # Redis keeps its own windows (PEXPIRE, on the server's clock); `clock` times the ones kept here.
         self._counter: _Counter = (
-            _FallbackCounter(_RedisCounter(redis, prefix)) if redis is not None else _MemoryCounter()
+            _FallbackCounter(_RedisCounter(redis, prefix), clock)
+            if redis is not None
+            else _MemoryCounter(clock)
         )
         self._sleep = sleep
 

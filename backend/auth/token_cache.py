@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from backend.auth.permissions import Principal
 
@@ -18,16 +19,19 @@ MAX_ENTRIES = 10_000
 
 
 class PrincipalCache:
-    def __init__(self, ttl_s: float, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self, ttl_s: float, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl_s = ttl_s
         self._max_entries = max_entries
+        self._clock = clock  # seconds that only go forward; a test passes a fake one to step past `ttl_s`
         self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
 
     def get(self, token_hash: str) -> Principal | None:
         entry = self._entries.get(token_hash)
         if entry is None:
             return None
-        if time.monotonic() - entry[0] > self._ttl_s:
+        if self._clock() - entry[0] > self._ttl_s:
             del self._entries[token_hash]
             return None
         return entry[1]
@@ -35,7 +39,7 @@ class PrincipalCache:
     def put(self, token_hash: str, principal: Principal) -> None:
         if self._ttl_s <= 0:
             return
-        self._entries[token_hash] = (time.monotonic(), principal)
+        self._entries[token_hash] = (self._clock(), principal)
         self._entries.move_to_end(token_hash)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)  # the oldest check

@@ -16,6 +16,7 @@ from backend.auth.tokens import token_hash
 from backend.db.models import ApiToken, AuthSession, utcnow
 from backend.runtime import Runtime, running
 from tests.backend.runtime_support import make_settings
+from tests.support.clock import FakeClock
 
 PASSWORD = "correct horse battery"
 
@@ -128,17 +129,19 @@ async def test_a_token_revoked_in_another_process_stops_within_the_cache_time(
 ) -> None:
     settings = make_settings(runtime_database_url, tmp_path, api_token_cache_seconds=0.3)
     async with running(settings) as rt:
-        ada = (await rt.accounts.sign_up("ada@example.org", PASSWORD)).principal
-        token = await rt.accounts.create_api_token(ada, "ci")
-        assert await rt.accounts.principal_for_api_token(token) is not None
+        clock = FakeClock()
+        accounts = AccountService(rt.db, rt.settings, SignInThrottle(100, 60.0, sleep=False), clock=clock)
+        ada = (await accounts.sign_up("ada@example.org", PASSWORD)).principal
+        token = await accounts.create_api_token(ada, "ci")
+        assert await accounts.principal_for_api_token(token) is not None
         async with rt.db.session() as session:  # as another replica would: straight in the database
             await session.execute(
                 update(ApiToken).where(ApiToken.token_hash == token_hash(token)).values(revoked_at=utcnow())
             )
             await session.commit()
-        assert await rt.accounts.principal_for_api_token(token) is not None  # still trusted here ...
-        await asyncio.sleep(0.35)
-        assert await rt.accounts.principal_for_api_token(token) is None  # ... for the cache time only
+        assert await accounts.principal_for_api_token(token) is not None  # still trusted here ...
+        clock.advance(0.35)
+        assert await accounts.principal_for_api_token(token) is None  # ... for the cache time only
 
 
 async def test_repeated_failures_lock_the_account_whether_or_not_it_exists(rt: Runtime) -> None:

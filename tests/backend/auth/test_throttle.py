@@ -3,39 +3,61 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from backend.auth.throttle import Lockout, SignInThrottle
 from tests.redis_support import BACKENDS, redis_prefix
+from tests.support.clock import FakeClock
+
+ThrottleFactory = Callable[[int, float], SignInThrottle]
+# Waits out a lockout window: the fake clock's hands move in-process; Redis expires its keys
+# (PEXPIRE) on the server's own clock, which only a real wait moves.
+WaitOut = Callable[[float], Awaitable[None]]
 
 
 @pytest.fixture(params=BACKENDS)
-async def make_throttle(request: pytest.FixtureRequest) -> AsyncIterator[object]:
+async def make_throttle(request: pytest.FixtureRequest) -> AsyncIterator[tuple[ThrottleFactory, WaitOut]]:
     if request.param == "memory":
-        yield lambda max_failures, lockout_s: SignInThrottle(max_failures, lockout_s, sleep=False)
+        clock = FakeClock()
+
+        def in_process(max_failures: int, lockout_s: float) -> SignInThrottle:
+            return SignInThrottle(max_failures, lockout_s, sleep=False, clock=clock)
+
+        async def step_past(seconds: float) -> None:
+            clock.advance(seconds)
+
+        yield in_process, step_past
         return
     async with redis_prefix() as (client, prefix):
-        yield lambda max_failures, lockout_s: SignInThrottle(
-            max_failures, lockout_s, redis=client, prefix=prefix, sleep=False
-        )
+
+        def on_redis(max_failures: int, lockout_s: float) -> SignInThrottle:
+            return SignInThrottle(max_failures, lockout_s, redis=client, prefix=prefix, sleep=False)
+
+        yield on_redis, asyncio.sleep
 
 
-async def test_locks_after_the_limit_and_unlocks_after_the_window(make_throttle) -> None:  # type: ignore[no-untyped-def]
-    throttle: SignInThrottle = make_throttle(2, 0.5)
+async def test_locks_after_the_limit_and_unlocks_after_the_window(
+    make_throttle: tuple[ThrottleFactory, WaitOut],
+) -> None:
+    factory, wait_out = make_throttle
+    throttle = factory(2, 0.5)
     for _ in range(2):
         await throttle.before_attempt("ada@example.org", "192.0.2.1")
         await throttle.failed("ada@example.org", "192.0.2.1")
     with pytest.raises(Lockout) as locked:
         await throttle.before_attempt("ADA@example.org ", "198.51.100.2")  # same account, any case
     assert 0 < locked.value.retry_after_s <= 0.5
-    await asyncio.sleep(0.6)
+    await wait_out(0.6)
     await throttle.before_attempt("ada@example.org", "192.0.2.1")  # the window has passed
 
 
-async def test_success_clears_the_account_count_but_not_the_address(make_throttle) -> None:  # type: ignore[no-untyped-def]
-    throttle: SignInThrottle = make_throttle(2, 30.0)
+async def test_success_clears_the_account_count_but_not_the_address(
+    make_throttle: tuple[ThrottleFactory, WaitOut],
+) -> None:
+    factory, _ = make_throttle
+    throttle = factory(2, 30.0)
     await throttle.failed("ada@example.org", "192.0.2.1")
     await throttle.succeeded("ada@example.org")
     await throttle.failed("ada@example.org", "192.0.2.1")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.auth import token_cache
 from backend.auth.permissions import Principal
 from backend.auth.token_cache import PrincipalCache
+from tests.support.clock import FakeClock
 
 
 def _principal(user_id: str) -> Principal:
@@ -14,23 +14,21 @@ def _principal(user_id: str) -> Principal:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    now = [1000.0]
-    monkeypatch.setattr(token_cache.time, "monotonic", lambda: now[0])
-    return now
+def clock() -> FakeClock:
+    return FakeClock()
 
 
-def test_an_entry_lasts_its_ttl_and_no_longer(clock: list[float]) -> None:
-    cache = PrincipalCache(ttl_s=5.0)
+def test_an_entry_lasts_its_ttl_and_no_longer(clock: FakeClock) -> None:
+    cache = PrincipalCache(ttl_s=5.0, clock=clock)
     cache.put("h1", _principal("ada"))
-    clock[0] += 5.0
+    clock.advance(5.0)
     assert cache.get("h1") == _principal("ada")
-    clock[0] += 0.01
+    clock.advance(0.01)
     assert cache.get("h1") is None
 
 
-def test_forgetting_a_user_drops_all_of_their_tokens_only(clock: list[float]) -> None:
-    cache = PrincipalCache(ttl_s=5.0)
+def test_forgetting_a_user_drops_all_of_their_tokens_only(clock: FakeClock) -> None:
+    cache = PrincipalCache(ttl_s=5.0, clock=clock)
     cache.put("ada-1", _principal("ada"))
     cache.put("ada-2", _principal("ada"))
     cache.put("bob-1", _principal("bob"))
@@ -39,15 +37,15 @@ def test_forgetting_a_user_drops_all_of_their_tokens_only(clock: list[float]) ->
     assert cache.get("bob-1") == _principal("bob")
 
 
-def test_the_oldest_check_goes_when_full(clock: list[float]) -> None:
-    cache = PrincipalCache(ttl_s=5.0, max_entries=2)
+def test_the_oldest_check_goes_when_full(clock: FakeClock) -> None:
+    cache = PrincipalCache(ttl_s=5.0, max_entries=2, clock=clock)
     for name in ("a", "b", "c"):
         cache.put(name, _principal(name))
     assert cache.get("a") is None
     assert cache.get("b") is not None and cache.get("c") is not None
 
 
-def test_ttl_zero_keeps_nothing(clock: list[float]) -> None:
-    cache = PrincipalCache(ttl_s=0.0)
+def test_ttl_zero_keeps_nothing(clock: FakeClock) -> None:
+    cache = PrincipalCache(ttl_s=0.0, clock=clock)
     cache.put("h1", _principal("ada"))
     assert cache.get("h1") is None
