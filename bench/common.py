@@ -84,7 +84,9 @@ def read_traces(paths: Iterable[Path]) -> dict[str, list[tuple[int, float]]]:
 
 
 def trace_supported() -> bool:
-    return "LLMDASH_TRACE_TOKENS" in (ROOT / "workers" / "runner.py").read_text()
+    """Whether the worker writes the token trace (wherever the worker's code lives now)."""
+    sources = [*(ROOT / "workers").glob("*.py"), *(ROOT / "backend").rglob("*.py")]
+    return any("LLMDASH_TRACE_TOKENS" in path.read_text(errors="replace") for path in sources)
 
 
 def app_log_problems(log_path: Path) -> list[str]:

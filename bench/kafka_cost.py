@@ -1,4 +1,4 @@
-"""Probe: the Tansu broker's CPU for the workers' way of producing run events, side by side.
+"""Probe: the Kafka broker's CPU for the workers' way of producing run events, side by side.
 
     .venv/bin/python -m bench.kafka_cost
 
@@ -8,8 +8,8 @@ lingers.  Each case streams R runs x 100
 chunk events a second (about 180 bytes, keyed by run as the workers do) from
 2 producers (acks=1, lingering L ms, as the workers) to a topic of P partitions
 that a consumer tails (fetch_max_wait_ms=20, as the web process), for a few
-seconds, and reports the broker's CPU (from /proc, in cores) and the
-producer-to-consumer lag.  "wait" sends each chunk with send_and_wait (one
+seconds, against one Apache Kafka node (KRaft), and reports the broker's CPU
+(from /proc, in cores) and the producer-to-consumer lag.  "wait" sends each chunk with send_and_wait (one
 chunk per round trip per run, as the workers did before); "no wait" only puts
 it in the producer's buffer, which sends what gathered in L ms as one request.
 The producer's batch size is the workers'.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,12 +30,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from backend.queue.kafka import PRODUCER_BATCH_BYTES, PRODUCER_LINGER_MS
 from bench.common import percentile
+from bench.kafka_probe import broker_pid as node_pid
+from bench.kafka_probe import run_kafka_probe
 from bench.proc_cpu import cpu_seconds
-from bench.tansu_probe import run_tansu_probe
-from tests.support.tansu import Tansu
+from tests.support.kafka_server import KafkaCluster
 
 SECONDS = 6.0
-WINDOW_S = 5.0  # the broker's CPU is also sampled this often (for bench.tansu_history)
 RATE_HZ = 100  # chunks per second per run, as simulated:steady
 
 
@@ -61,9 +60,8 @@ CASES = [
 ]
 
 
-async def run_case(broker: Tansu, case: Case) -> dict[str, Any]:
-    assert broker.pid is not None
-    bootstrap, broker_pid = broker.bootstrap, broker.pid
+async def run_case(broker: KafkaCluster, case: Case) -> dict[str, Any]:
+    bootstrap, broker_pid = broker.bootstrap, node_pid(broker)
     topic = f"cost-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -88,7 +86,6 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, Any]:
     await consumer.start()
     consumer.assign([TopicPartition(topic, p) for p in range(case.partitions)])
     lags: list[tuple[float, float]] = []  # (received at, lag), both in seconds
-    windows: list[tuple[float, float]] = []  # (monotonic time, broker CPU seconds) every WINDOW_S
 
     async def consume() -> None:
         while True:
@@ -96,11 +93,6 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, Any]:
             now = time.time()
             for records in batches.values():
                 lags.extend((now, now - json.loads(r.value)["t"]) for r in records)
-
-    async def sample() -> None:
-        while True:
-            windows.append((time.monotonic(), cpu_seconds(broker_pid)))
-            await asyncio.sleep(WINDOW_S)
 
     async def stream(i: int) -> None:
         producer, key = producers[i % 2], uuid.uuid4().hex
@@ -130,12 +122,10 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, Any]:
     reader = asyncio.create_task(consume())
     try:
         await asyncio.sleep(0.5)
-        cpu0, started, wall0 = cpu_seconds(broker_pid), time.monotonic(), time.time()
-        sampler = asyncio.create_task(sample())
+        cpu0, started = cpu_seconds(broker_pid), time.monotonic()
         await asyncio.gather(*(stream(i) for i in range(case.runs)))
         for producer in producers:
             await producer.flush()
-        sampler.cancel()
         elapsed = time.monotonic() - started
         broker_cores = (cpu_seconds(broker_pid) - cpu0) / elapsed
         await asyncio.sleep(0.5)
@@ -144,7 +134,6 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, Any]:
         await consumer.stop()
         for producer in producers:
             await producer.stop()
-    first, last = (_window(windows, lags, wall0 - started, last) for last in (False, True))
     return {
         "runs": case.runs,
         "partitions": case.partitions,
@@ -155,35 +144,21 @@ async def run_case(broker: Tansu, case: Case) -> dict[str, Any]:
         "broker_cores": broker_cores,
         "lag_p50_ms": percentile((lag for _, lag in lags), 50) * 1000.0,
         "lag_p95_ms": percentile((lag for _, lag in lags), 95) * 1000.0,
-        "first_window": first,
-        "last_window": last,
     }
-
-
-def _window(
-    windows: list[tuple[float, float]], lags: list[tuple[float, float]], wall_offset: float, last: bool
-) -> dict[str, float]:
-    """The broker's cores and the lag p95 in the first or the last full sampling window
-    (`wall_offset` turns the windows' monotonic times into the lags' wall clock)."""
-    if len(windows) < 2:
-        return {"cores": math.nan, "lag_p95_ms": math.nan}
-    (t0, cpu0), (t1, cpu1) = windows[-2:] if last else windows[:2]
-    in_window = [lag for at, lag in lags if t0 + wall_offset <= at < t1 + wall_offset]
-    return {"cores": (cpu1 - cpu0) / (t1 - t0), "lag_p95_ms": percentile(in_window, 95) * 1000.0}
 
 
 def describe(case: Case, row: dict[str, Any]) -> str:
     return (
         f"{case.runs:3d} runs ({row['chunks_per_s']:5.0f} chunks/s), {case.partitions} partition(s), "
         f"{'wait for ack' if case.wait_for_ack else 'no wait     '}, linger {case.linger_ms:2d} ms:"
-        f" Tansu {row['broker_cores']:.2f} cores,"
+        f" Kafka node {row['broker_cores']:.2f} cores,"
         f" lag p50 {row['lag_p50_ms']:5.1f} / p95 {row['lag_p95_ms']:6.1f} ms"
         f" ({row['seconds']:.1f} s for {case.seconds:.0f} s of chunks)"
     )
 
 
 def main() -> int:
-    return run_tansu_probe("kafka_cost.json", CASES, run_case, describe)
+    return run_kafka_probe("kafka_cost.json", CASES, run_case, describe)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,16 @@
-"""Probe: how long one message takes from producer to consumer on the Tansu broker.
+"""Probe: how long one message takes from producer to consumer on Apache Kafka.
 
     .venv/bin/python -m bench.kafka_fetch
 
-Explains most of the Kafka mode's extra latency in bench/streaming.py.  A
-consumer assigned several partitions (the web process reads every partition of
-the events topic; a worker reads its share of the requests topic) sends one
-fetch request for all of them.  Measured here, Tansu answers such a fetch only
-when `fetch_max_wait_ms` runs out (aiokafka's default: 500 ms), even once a
-message has arrived on one of the partitions; with a single partition it
-answers at once.  The probe sends one message at a time (every 137 ms, round
-robin over the partitions, acks=1, linger_ms=2 as the app's producer) and
-times send-to-receive for 1 and 6 partitions and a few `fetch_max_wait_ms`
-values.  2 cores shared with other processes: single milliseconds are noise.
+A consumer assigned several partitions (the web process reads every partition
+of the events topic; a worker reads its share of the requests topic) sends one
+fetch request for all of them; the broker answers it once `fetch_min_bytes`
+(1) have arrived on any of them or `fetch_max_wait_ms` runs out.  The probe
+sends one message at a time (every 137 ms, round robin over the partitions,
+acks=1, linger_ms=2 as the app's producer) and times send-to-receive for 1 and
+6 partitions and a few `fetch_max_wait_ms` values against one Apache Kafka
+node (KRaft); the wait should not show.  2 cores shared with other
+processes: single milliseconds are noise.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import percentile
-from bench.tansu_probe import run_tansu_probe
-from tests.support.tansu import Tansu
+from bench.kafka_probe import run_kafka_probe
+from tests.support.kafka_server import KafkaCluster
 
 MESSAGES = 20
 
@@ -64,7 +63,7 @@ async def probe(bootstrap: str, partitions: int, max_wait_ms: int) -> list[float
 CASES = [(partitions, max_wait_ms) for partitions in (1, 6) for max_wait_ms in (500, 100, 20)]
 
 
-async def measure(broker: Tansu, case: tuple[int, int]) -> dict[str, float]:
+async def measure(broker: KafkaCluster, case: tuple[int, int]) -> dict[str, float]:
     partitions, max_wait_ms = case
     values = await probe(broker.bootstrap, partitions, max_wait_ms)
     return {
@@ -84,7 +83,7 @@ def describe(case: tuple[int, int], row: dict[str, float]) -> str:
 
 
 def main() -> int:
-    return run_tansu_probe("kafka_fetch.json", CASES, measure, describe)
+    return run_kafka_probe("kafka_fetch.json", CASES, measure, describe)
 
 
 if __name__ == "__main__":

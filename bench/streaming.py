@@ -8,18 +8,20 @@ Run from the project root:
 
 Each mode starts the real app (bench/app_runs.py), afresh for each part below:
 `embedded` is the app alone (in-process broker and worker, SQLite); `kafka` is
-the production shape on this machine: a Tansu broker, 2 `python -m workers`
-processes, PostgreSQL and Redis behind one app process.  With `--mode both` (the default) the same
-measurements run against embedded, then Kafka, in one invocation, and the table
-puts them side by side with the Kafka/embedded ratio.  Each mode measures:
+the production shape on this machine: one Apache Kafka node (KRaft), 2
+`python -m workers` processes, PostgreSQL and Redis behind one app process.
+With `--mode both` (the default) the same measurements run against embedded,
+then Kafka, in one invocation, and the table puts them side by side with the
+Kafka/embedded ratio.  Each mode measures:
 
 1. token-to-DOM latency (p50/p95): from the moment the worker published a token
    (wall clock, written by the worker when LLMDASH_TRACE_TOKENS=path is set) to the
    first animation frame in which the pane's DOM had changed after the
    `window.__llmLive.apply` batch that carried it.  8 panes of simulated:steady
-   (100 tokens/s, exactly N tokens via `[[simulate:tokens=N]]`), for 1 browser
-   session and for 20 concurrent sessions (pages in separate contexts of one
-   chromium).  Browser, app and workers share the machine's clock.
+   (100 tokens/s, exactly N tokens via `[[simulate:tokens=N]]`) in 1 browser
+   session.  Browser, app and workers share the machine's clock.  (Many
+   sessions: `python -m bench.capacity`, protocol-level clients plus one page;
+   20 Chromium pages on 2 cores measured Chromium, not the server.)
 2. WebSocket payload bytes received by the page (Socket.IO frames, as decoded
    text: what the app sends, before any permessage-deflate) from the Run click
    until every pane is done (+ a short settle), divided by the UTF-8 size of
@@ -76,28 +78,18 @@ KAFKA_WORKERS = 2
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.streaming", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller run: 1 and 4 sessions, shorter answers")
+    parser.add_argument("--quick", action="store_true", help="smaller run: shorter answers, fewer probes")
     parser.add_argument(
         "--mode",
         choices=["embedded", "kafka", "both"],
         default="both",
         help="embedded app, Kafka stack (2 workers, PostgreSQL, Redis), or both side by side (default)",
     )
-    parser.add_argument("--sessions", type=int, default=None, help="concurrent sessions for (1) (default 20)")
     parser.add_argument(
         "--workers",
         type=int,
         default=None,
-        help="EMBEDDED_WORKERS, and WORKER_CONCURRENCY of each Kafka worker "
-        "(default: enough for every pane of (1) at once, max 256)",
-    )
-    parser.add_argument(
-        "--what-if-fetch-wait-ms",
-        type=int,
-        default=None,
-        metavar="MS",
-        help="also run the Kafka stack with every aiokafka consumer's fetch_max_wait_ms set to MS "
-        "(not the app as shipped: a diagnostic column, see bench/kafka_fetch.py)",
+        help="EMBEDDED_WORKERS, and WORKER_CONCURRENCY of each Kafka worker (default 16)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the apps' data dirs and logs")
     parser.add_argument("--only", choices=["dom", "ws", "ttft"], action="append", help="run only these parts")
@@ -109,10 +101,8 @@ def measure(
 ) -> dict[str, Any]:
     """Every part of the benchmark, each against an app of its own (`start(part)`).
 
-    A fresh app (and, on Kafka, a fresh broker) per part: Tansu 0.6's memory storage makes every
-    fetch slower for each record batch it has ever stored (`python -m bench.tansu_history`), so a
-    part run after others measured the broker's history, not the app.  The embedded mode gets the
-    same treatment, so both modes' parts start alike.  A part that fails (say a pane that never
+    A fresh app (and, on Kafka, a fresh broker) per part, so no part measures what an earlier
+    one left behind; both modes' parts start alike.  A part that fails (say a pane that never
     ends) is recorded under "errors" and shown in the table; the other parts still run."""
     results: dict[str, Any] = {}
     log_paths: list[Path] = []
@@ -176,7 +166,6 @@ def measure(
             log(dom["skipped"])
         else:
             dom["sessions_1"] = dom_case("dom-1", 1, 60, True)
-            dom["sessions_max"] = dom_case("dom-max", plan["sessions"], 180, False)
         results["token_to_dom"] = dom
     if "ws" in parts:
         results["ws_bytes"] = attempt("(2) WS bytes", "ws", ws_bytes, lambda _: [])
@@ -190,20 +179,13 @@ def _api(app: AppUnderTest) -> httpx.Client:
     return httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers)
 
 
-def _starter(
-    mode: str, tmp: Path, concurrency: int, what_if: int | None
-) -> Callable[[str], ContextManager[AppUnderTest]]:
+def _starter(mode: str, tmp: Path, concurrency: int) -> Callable[[str], ContextManager[AppUnderTest]]:
     """How one mode starts a fresh app for a part (in a directory of the part's own)."""
 
     def start(part: str) -> ContextManager[AppUnderTest]:
         if mode == "embedded":
             return embedded_app(tmp / part, concurrency)
-        return kafka_stack(
-            tmp / mode / part,
-            KAFKA_WORKERS,
-            concurrency,
-            fetch_max_wait_ms=what_if if mode != "kafka" else None,
-        )
+        return kafka_stack(tmp / mode / part, KAFKA_WORKERS, concurrency)
 
     return start
 
@@ -226,10 +208,8 @@ def log_report(log_paths: list[Path], keep: bool) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quick = args.quick
-    sessions = args.sessions or (4 if quick else 20)
     panes = 8
     plan: dict[str, Any] = {
-        "sessions": sessions,
         "panes": panes,
         "dom_tokens": 150 if quick else 300,
         "ws_cases": [(8, 500), (8, 1500)] if quick else [(8, 500), (8, 5000), (1, 500)],
@@ -237,11 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         "ttft_warmup": 2 if quick else 3,
         "parts": sorted(set(args.only or ["dom", "ws", "ttft"])),
     }
-    concurrency = args.workers or min(256, max(16, sessions * panes))
+    concurrency = args.workers or 16
     modes = ["embedded", "kafka"] if args.mode == "both" else [args.mode]
-    what_if = args.what_if_fetch_wait_ms
-    if what_if is not None and args.mode != "embedded":
-        modes.append(f"kafka-fw{what_if}")
     tmp = Path(tempfile.mkdtemp(prefix="llmdash-bench-"))
     results: dict[str, Any] = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -255,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "config": {**plan, "concurrency": concurrency, "stream_flush_hz": Settings().stream_flush_hz},
         "targets": {
-            "token_to_dom_p95_ms_20_sessions": TARGET_DOM_P95_MS,
+            "token_to_dom_p95_ms": TARGET_DOM_P95_MS,
             "kafka_over_embedded_token_to_dom_p95_max": TARGET_KAFKA_DOM_P95_RATIO,
             "ws_ratio_max": TARGET_WS_RATIO,
             "ws_ratio_similar_max_over_min": TARGET_WS_SIMILAR,
@@ -270,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for mode in modes:
                     results["modes"][mode] = measure(
-                        _starter(mode, tmp, concurrency, what_if), browser, plan, args.keep
+                        _starter(mode, tmp, concurrency), browser, plan, args.keep
                     )
             finally:
                 browser.close()
@@ -285,12 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table.render())
     print()
-    if what_if is not None:
-        print(
-            f"kafka-fw{what_if}: the Kafka stack with every aiokafka consumer's fetch_max_wait_ms"
-            f" = {what_if} ms"
-            " (aiokafka's default is 500): a what-if, not the app as shipped"
-        )
     for mode, r in results["modes"].items():
         problems = r.get("app_log", {})
         if problems.get("problem_lines"):

@@ -1,4 +1,4 @@
-"""Throughput: runs per second the stack completes with a zero-latency simulated model.
+"""Throughput: runs per second the stack completes with a simulated model (zero-latency by default).
 
 Run from the project root:
 
@@ -8,7 +8,8 @@ Run from the project root:
 For each setup (the embedded app, for reference; then the Kafka stack of
 bench/app_runs.py with 1 worker process, then a fresh one with 2) it submits
 K comparisons of P `simulated:instant` panes (no time to first token, no
-pacing; `[[simulate:tokens=N]]` sets the answer's length) through
+pacing; `--model simulated:steady` for a provider that takes time, 100 tokens/s;
+`[[simulate:tokens=N]]` sets the answer's length) through
 POST /api/v1/comparisons, at most --in-flight requests at a time, as fast as
 the app answers, and polls the database until every run is final:
 
@@ -22,15 +23,14 @@ the app answers, and polls the database until every run is final:
   full queue.  The consumer group's session timeout is raised for these
   stacks so the stopped workers keep their partitions.
 
-CPU use of each component (web process, each worker, Tansu, this database's
+CPU use of each component (web process, each worker, the Kafka node, this database's
 PostgreSQL backends, Redis, this client) is sampled from /proc over each
 window, in cores (1.0 = one core busy throughout), to show which one saturates.
 The machine has 2 cores, shared with anything else running at the time.
 It also counts, from the Kafka stack's logs, how often a consumer rewound a
-partition to offset 0 (backend/queue/kafka.py re-reads a partition it takes
-for lost by a restarted broker: "... reading it from 0"), how many
-replayed requests the workers skipped as already final, and how many runs a
-worker started more than once.  Writes bench/results/throughput.json.
+partition to offset 0 ("... reading it from 0"), how many replayed requests
+the workers skipped as already final, and how many runs a worker started more
+than once.  Writes bench/results/throughput.json.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--comparisons", type=int, default=None, help="K comparisons per round (150)")
     parser.add_argument("--panes", type=int, default=None, help="panes per comparison (4)")
     parser.add_argument("--tokens", type=int, default=20, help="tokens per answer (20)")
+    parser.add_argument("--model", default=MODEL, help=f"the panes' model ({MODEL})")
     parser.add_argument("--rounds", type=int, default=None, help="measured rounds per setup (2)")
     parser.add_argument("--in-flight", type=int, default=8, help="POSTs in flight at once (8)")
     parser.add_argument(
@@ -121,7 +122,7 @@ def cpu_groups(app: AppUnderTest) -> dict[str, Any]:
     for i, worker in enumerate(app.workers):
         groups[f"worker {i + 1}"] = lambda pid=worker.process.pid: [pid]
     if app.mode == "kafka":
-        groups["tansu"] = lambda: pids_matching(f"tcp://127.0.0.1:{app.config['bootstrap'].split(':')[1]}")
+        groups["kafka node"] = lambda: list(app.config.get("broker_pids", []))
         db_name = urllib.parse.urlsplit(app.database_url).path.lstrip("/")
         groups["postgresql (this db)"] = lambda: pids_matching(f" {db_name} ")
         groups["redis (shared)"] = lambda: pids_matching("redis-server")
@@ -130,7 +131,14 @@ def cpu_groups(app: AppUnderTest) -> dict[str, Any]:
 
 
 async def submit(
-    base: str, headers: dict[str, str], k: int, panes: int, tokens: int, tag: str, in_flight: int
+    base: str,
+    headers: dict[str, str],
+    k: int,
+    panes: int,
+    tokens: int,
+    tag: str,
+    in_flight: int,
+    model: str = MODEL,
 ) -> tuple[float, float, int]:
     """POST k comparisons; (wall time of the first POST, of the last answer, failures)."""
     gate = asyncio.Semaphore(in_flight)
@@ -142,7 +150,7 @@ async def submit(
             nonlocal failures
             body = {
                 "prompt": f"Throughput {tag} #{i}: explain queues [[simulate:tokens={tokens}]]",
-                "panes": [{"model": MODEL}] * panes,
+                "panes": [{"model": model}] * panes,
             }
             async with gate:
                 response = await http.post("/api/v1/comparisons", json=body)
@@ -212,7 +220,16 @@ def one_round(
     try:
         meter.start(time.time())
         first, last_post, failures = asyncio.run(
-            submit(app.base, app.account.api_headers, k, panes, args.tokens, tag, args.in_flight)
+            submit(
+                app.base,
+                app.account.api_headers,
+                k,
+                panes,
+                args.tokens,
+                tag,
+                args.in_flight,
+                getattr(args, "model", MODEL),
+            )
         )
         submit_cpu = meter.stop(time.time()) if drain else None
         start = first
@@ -362,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
         },
-        "config": {**vars(args), "model": MODEL},
+        "config": vars(args),
         "setups": setups,
     }
     started = time.monotonic()
@@ -393,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in results["verdict"]:
         print(line)
     print(
-        f"{args.comparisons} comparisons x {args.panes} panes x {args.tokens} tokens of {MODEL} per round,"
+        f"{args.comparisons} comparisons x {args.panes} panes x {args.tokens} tokens of {args.model}"
+        " per round,"
         f" {args.rounds} round(s); concurrency {args.concurrency}; 2 cores shared with every other process"
     )
     print(f"total {results['total_seconds']:.0f} s; results: {out.relative_to(ROOT)}")

@@ -1,0 +1,814 @@
+"""Capacity, measured as users meet it: a curve of N protocol-level sessions plus one real page.
+
+Run from the project root:
+
+    .venv/bin/python -m bench.capacity                                   # everything (~15-25 min)
+    .venv/bin/python -m bench.capacity --sessions 1,10 --mode embedded   # a quick subset
+    .venv/bin/python -m bench.capacity --parts curve --kafka-sessions 1,20
+
+Parts (`--parts`, default all):
+
+- curve: for each mode (embedded: the app alone; kafka: one Apache Kafka node,
+  2 `python -m workers` processes, PostgreSQL and Redis behind one app process;
+  bench/app_runs.py) and each N of `--sessions` (`--kafka-sessions` for Kafka),
+  N protocol sessions (bench/protocol_sessions.py: Python Socket.IO clients
+  speaking the page's Reflex event protocol, signed in, hydrated) and one
+  Chromium page (the compare page, bench/dom_latency.py's instrumentation) each
+  press Run on 4 panes of `simulated:steady` (100 tokens/s, `--tokens` each) at
+  once.  Per row: the page's token-to-DOM p50/p95; the sessions' token-to-receive
+  p50/p95 (arrival of the batch carrying a token minus the worker's emit time,
+  both wall clock: the LLMDASH_TRACE_TOKENS trace); the backend's CPU (cores,
+  /proc) and RSS (peak over the round minus the idle app's), in total and per
+  session (the page counts as one); WebSocket bytes received per byte of answer
+  text (the page's frames as Playwright sees them; the sessions' Engine.IO packets);
+  the machine's busy cores.  A row "0" is the page alone: target (b).
+- ttft: the API's added time to first token (bench/ttft.py), embedded.
+- sse: concurrent SSE streams (GET /api/v1/comparisons/{id}/events) one embedded
+  process holds without a stall (a gap of more than `STALL_MS` between two reads
+  of a stream before its `done`, or its `done` later than `PACE_SLACK` x the
+  model's time + 2 s after the streams opened: the text no longer keeps pace),
+  by levels of `--sse-levels`, each stream following its own run of
+  `simulated:steady` (up to 128 runs; beyond, streams share them).
+- throughput: runs/s of the Kafka stack with 1 and with 2 worker processes
+  (WORKER_CONCURRENCY 16 each, the default) for comparisons of 4 `simulated:steady`
+  panes x 50 tokens, 100 comparisons (about 0.6 s a run: the provider's wait is the work), end to
+  end and draining a full queue (bench/throughput.py), and the runs started twice.
+
+Prints one table with PASS/FAIL for the issue's targets (a)-(e), each from one
+run, and writes bench/results/capacity.json (gitignored).  Every wait is bounded;
+every address is loopback.  2 cores shared by the app, its workers, the broker,
+the databases, Chromium, these clients and whatever else runs at the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from bench import throughput
+from bench.app_runs import AppUnderTest, embedded_app, kafka_stack
+from bench.common import (
+    ROOT,
+    STEADY,
+    expected_text,
+    log,
+    read_traces,
+    summary,
+    verdict,
+    write_results,
+)
+from bench.dom_latency import run_round, token_latencies
+from bench.page_js import INIT_SCRIPT
+from bench.pages import click_run, signed_in_context, wait_all_ended
+from bench.proc_cpu import CpuMeter, _cmdline, _stat, group_pids, pids_matching
+from bench.protocol_sessions import SessionPool, prefill_path
+from bench.ttft import bench_ttft
+from bench.ws_bytes import FrameCounter
+from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS
+
+PANES = 4
+KAFKA_WORKERS = 2
+MAX_CONCURRENCY = 256  # EMBEDDED_WORKERS and WORKER_CONCURRENCY allow at most 256 (backend/settings.py)
+STALL_MS = 500.0
+PACE_SLACK = 1.5  # a level also stalls if its streams end later than 1.5 x the model's time + 2 s
+SSE_TOKENS = 600  # 6 s streams: long enough for every stream of a level to be open at once
+
+TARGET_A_MS = 100.0  # (a) embedded, 50 sessions + the page: DOM p95 and receive p95
+TARGET_A_SESSIONS = 50
+TARGET_B_MS = 50.0  # (b) the page alone: DOM p95
+TARGET_C_RATIO = 1.5  # (c) Kafka / embedded receive p95 at 1 and 20 sessions
+TARGET_C_SESSIONS = (1, 20)
+TARGET_D_RATIO = 1.8  # (d) 2 workers / 1 worker runs/s
+TARGET_E_MS = 2.0  # (e) API added TTFT p50, embedded
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", choices=["embedded", "kafka", "both"], default="both")
+    parser.add_argument(
+        "--sessions", default="1,10,20,50,100", help="N of the curve (embedded; 1,10,20,50,100)"
+    )
+    parser.add_argument("--kafka-sessions", default=None, help="N of the Kafka curve (default: --sessions)")
+    parser.add_argument("--tokens", type=int, default=300, help="tokens per pane in the curve (300: 3 s)")
+    parser.add_argument(
+        "--parts",
+        default="curve,ttft,sse,throughput",
+        help="comma-separated subset of curve,ttft,sse,throughput (default all)",
+    )
+    parser.add_argument(
+        "--sse-levels",
+        default="16,32,64,96,128,192,256,384,512",
+        help="concurrent SSE streams tried, up to the first that stalls",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the apps' data dirs and logs")
+    return parser.parse_args(argv)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+# --- processes ------------------------------------------------------------------
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def backend_pids(app: AppUnderTest) -> Callable[[], list[int]]:
+    """The app's backend: the process group `reflex run` started (the web process and its children)."""
+    port = urllib.parse.urlsplit(app.base).port
+    reflex = pids_matching(f"--frontend-port {port}")
+    group = reflex[0] if reflex else -1
+    return lambda: group_pids(group)
+
+
+class RssPeak:
+    """Samples the summed RSS of a group of processes every 0.25 s in a thread; keeps the peak."""
+
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
+        self.pids = pids
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now_kib(self) -> int:
+        return sum(_rss_kib(pid) for pid in self.pids())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, self.now_kib())
+            self._stop.wait(0.25)
+
+    def __enter__(self) -> RssPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root` (this benchmark's Playwright driver and the Chromium it started)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _stat(int(name))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(name))
+    found: list[int] = []
+    todo = list(children.get(root, []))
+    while todo and len(found) < 10_000:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def playwright_pids() -> list[int]:
+    """The Playwright driver this benchmark started and the Chromium below it (not the app, the
+    broker or the workers, which are this process's children too)."""
+    drivers = [pid for pid in descendants(os.getpid()) if "playwright" in _cmdline(pid)]
+    return [*drivers, *(child for pid in drivers for child in descendants(pid))]
+
+
+def _fixed(pids: list[int]) -> Callable[[], list[int]]:
+    return lambda: list(pids)
+
+
+def cpu_groups(app: AppUnderTest, backend: Callable[[], list[int]]) -> dict[str, Callable[[], list[int]]]:
+    groups: dict[str, Callable[[], list[int]]] = {"backend": backend}
+    for i, worker in enumerate(app.workers):
+        groups[f"worker {i + 1}"] = _fixed([worker.process.pid])
+    if app.config.get("broker_pids"):
+        groups["kafka node"] = lambda: list(app.config["broker_pids"])
+    groups["bench (sessions + driver)"] = lambda: [os.getpid()]
+    groups["chromium + playwright driver"] = playwright_pids
+    if app.database_url:
+        groups["postgresql + redis"] = lambda: pids_matching("postgres:") + pids_matching("redis-server")
+    return groups
+
+
+def other_cores(cpu: dict[str, float]) -> float:
+    """The machine's busy cores that none of the measured groups used (other engineers' processes)."""
+    ours = sum(v for k, v in cpu.items() if not k.startswith("machine"))
+    return max(0.0, cpu.get("machine (all processes)", 0.0) - ours)
+
+
+# --- the page ---------------------------------------------------------------------
+class BrowserPage:
+    """The one real page: compare page with 4 panes of steady, instrumented, its WebSocket counted;
+    its CONNECT packet (the hydrate in the Socket.IO auth) is the sessions' template."""
+
+    def __init__(self, browser: Browser, base: str, tokens: int) -> None:
+        self.prompt = f"Browser page: explain cache invalidation [[simulate:tokens={tokens}]]"
+        self.counter = FrameCounter()
+        self.connect_frames: list[str] = []
+        self.context: BrowserContext = signed_in_context(browser, base)
+        self.context.add_init_script(INIT_SCRIPT)
+        self.page: Page = self.context.new_page()
+        self.counter.attach(self.page)
+
+        def on_websocket(ws: Any) -> None:
+            def sent(payload: str | bytes) -> None:
+                if isinstance(payload, str) and payload.startswith("40/_event,"):
+                    self.connect_frames.append(payload)
+
+            ws.on("framesent", sent)
+
+        self.page.on("websocket", on_websocket)
+        self.page.goto(base + prefill_path(self.prompt, PANES), wait_until="load", timeout=60_000)
+        self.page.wait_for_function(
+            "(n) => document.querySelectorAll('[data-testid=pane]').length === n"
+            " && [...document.querySelectorAll('[data-testid=pane]')]"
+            ".every(p => p.dataset.model === 'simulated:steady')",
+            arg=PANES,
+            timeout=60_000,
+        )
+        deadline = time.monotonic() + 10
+        while not self.connect_frames and time.monotonic() < deadline:
+            self.page.wait_for_timeout(100)
+        if not self.connect_frames:
+            raise RuntimeError("the page's Socket.IO CONNECT packet was not seen")
+
+    def auth_template(self) -> dict[str, Any]:
+        return dict(json.loads(self.connect_frames[-1].split(",", 1)[1]))
+
+    def warm_up(self, timeout_s: float) -> None:
+        old = click_run(self.page)
+        wait_all_ended(self.page, PANES, old, timeout_s)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.context.close()
+
+
+# --- one row of the curve -----------------------------------------------------------
+def curve_row(
+    app: AppUnderTest,
+    page: BrowserPage,
+    sessions: int,
+    tokens: int,
+    idle_rss_kib: int,
+    backend: Callable[[], list[int]],
+) -> dict[str, Any]:
+    log(f"{app.mode}: {sessions} session(s) x {PANES} panes + the page")
+    row: dict[str, Any] = {"mode": app.mode, "sessions": sessions, "panes": PANES, "tokens": tokens}
+    stream_s = 0.1 + tokens / 100.0
+    timeout_s = 60.0 + stream_s * max(1.0, sessions / 10)
+    pool = SessionPool(app.base, page.auth_template(), PANES) if sessions else None
+    try:
+        if pool is not None:
+            prompts = [
+                f"Session {i} of {sessions}: explain queues [[simulate:tokens={tokens}]]"
+                for i in range(sessions)
+            ]
+            row["connect_seconds"] = pool.connect(prompts)
+            log(f"    {sessions} session(s) hydrated in {row['connect_seconds']:.1f} s")
+        meter = CpuMeter(cpu_groups(app, backend))
+        page.counter.received = page.counter.received_frames = 0
+        with RssPeak(backend) as rss:
+            page.counter.counting = True
+            meter.start(time.time())
+            started = time.monotonic()
+            if pool is not None:
+                pool.start_runs()
+            dom = run_round([page.page], [page.prompt], PANES, app.trace_paths, False, timeout_s)
+            unfinished = pool.wait_finished(timeout_s) if pool is not None else []
+            row["round_seconds"] = time.monotonic() - started
+            cpu = meter.stop(time.time())
+            cpu["other processes"] = other_cores(cpu)
+            page.counter.counting = False
+        row["page"] = dom
+        row["cpu_cores"] = cpu
+        row["rss_peak_mib"] = rss.peak_kib / 1024
+        row["rss_added_mib"] = max(0, rss.peak_kib - idle_rss_kib) / 1024
+        page_text = len(expected_text(page.prompt).encode()) * PANES
+        row["page_ws_bytes_per_text_byte"] = page.counter.received / page_text if page_text else math.nan
+        if pool is not None:
+            row.update(_session_figures(app, pool, unfinished))
+    finally:
+        if pool is not None:
+            pool.close()
+    per = sessions + 1  # the page counts as a session
+    row["backend_cores_per_session"] = cpu.get("backend", math.nan) / per
+    row["rss_added_mib_per_session"] = row["rss_added_mib"] / per
+    receive = row.get("receive_ms", {})
+    dom_ms = dom.get("token_to_dom_ms", {})
+    if sessions:
+        first, rest = row["receive_ms_first_second_of_run"], row["receive_ms_after_first_second"]
+        log(
+            f"    receive p95 in each run's first second {first['p95']:.0f} ms, after it {rest['p95']:.0f} ms"
+        )
+    log(
+        f"    DOM p50/p95 {dom_ms.get('p50', math.nan):.0f}/{dom_ms.get('p95', math.nan):.0f} ms,"
+        f" receive p50/p95 {receive.get('p50', math.nan):.0f}/{receive.get('p95', math.nan):.0f} ms;"
+        f" backend {cpu.get('backend', 0):.2f} cores, RSS peak {row['rss_peak_mib']:.0f} MiB"
+        f" (+{row['rss_added_mib']:.0f}); machine {cpu.get('machine (all processes)', 0):.2f} of"
+        f" {os.cpu_count()} (other processes {cpu['other processes']:.2f}); {row['round_seconds']:.1f} s"
+    )
+    return row
+
+
+def _session_figures(app: AppUnderTest, pool: SessionPool, unfinished: list[int]) -> dict[str, Any]:
+    trace = read_traces(app.trace_paths)
+    samples: list[list[Any]] = []
+    keys: set[str] = set()
+    mismatches: list[str] = []
+    text_bytes = 0
+    errors: list[str] = []
+    for session in pool.sessions:
+        samples.extend(session.samples)
+        keys.update(session.texts)
+        want = expected_text(session.prompt)
+        errors.extend(session.errors[:3])
+        for key, text in session.texts.items():
+            text_bytes += len(text.encode())
+            if text != want:
+                mismatches.append(f"session {session.index} {key}: {len(text)} chars, expected {len(want)}")
+        if len(session.texts) != PANES:
+            mismatches.append(f"session {session.index}: {len(session.texts)} runs seen, not {PANES}")
+    latencies, missing = token_latencies(trace, samples, keys, column=2)
+    # Where the tail comes from: a run's first second (the Run burst: comparisons saved, runs claimed
+    # and started together) against the rest of its stream.
+    early = {k: [(n, t) for n, t in rows if t - rows[0][1] < 1.0] for k, rows in trace.items() if rows}
+    late = {k: [(n, t) for n, t in rows if t - rows[0][1] >= 1.0] for k, rows in trace.items() if rows}
+    received = pool.received_bytes()
+    return {
+        "receive_ms": summary(latencies),
+        "receive_ms_first_second_of_run": summary(token_latencies(early, samples, keys, column=2)[0]),
+        "receive_ms_after_first_second": summary(token_latencies(late, samples, keys, column=2)[0]),
+        "traced_tokens": sum(len(trace.get(k, [])) for k in keys),
+        "tokens_never_received": missing,
+        "sessions_unfinished": len(unfinished),
+        "text_mismatch_count": len(mismatches),
+        "text_mismatches": mismatches[:10],
+        "session_errors": errors[:10],
+        "sessions_ws_bytes": received,
+        "sessions_text_bytes": text_bytes,
+        "sessions_ws_bytes_per_text_byte": received / text_bytes if text_bytes else math.nan,
+    }
+
+
+def run_curve(app: AppUnderTest, browser: Browser, counts: list[int], tokens: int) -> list[dict[str, Any]]:
+    backend = backend_pids(app)
+    page = BrowserPage(browser, app.base, tokens)
+    rows: list[dict[str, Any]] = []
+    try:
+        page.warm_up(60)  # the page's JIT and lazy chunks warm; not measured
+        time.sleep(1.0)
+        idle_rss = RssPeak(backend).now_kib()
+        names = sorted({_cmdline(pid)[:60] for pid in backend()})
+        log(f"{app.mode}: backend idle RSS {idle_rss / 1024:.0f} MiB; its processes: {names}")
+        for n in [0, *counts]:
+            try:
+                rows.append(curve_row(app, page, n, tokens, idle_rss, backend))
+            except Exception as exc:  # a row that fails is a FAIL row; the others still run
+                message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+                log(f"    {n} sessions failed: {message}")
+                rows.append({"mode": app.mode, "sessions": n, "error": message})
+            time.sleep(2.0)  # let the last round's saves and the sessions' goodbyes settle
+    finally:
+        page.close()
+    return rows
+
+
+# --- SSE streams ------------------------------------------------------------------------
+async def _sse_stream(
+    host: str, port: int, path: str, token: str, deadline: float, first_at: list[float]
+) -> dict[str, Any]:
+    reader, writer = await asyncio.open_connection(host, port)
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        "Accept: text/event-stream\r\n\r\n"
+    )
+    writer.write(request.encode())
+    loop = asyncio.get_running_loop()
+    last = first = None
+    max_gap = 0.0
+    done = False
+    tail = b""
+    deltas = 0
+    try:
+        while not done and loop.time() < deadline:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), max(0.01, deadline - loop.time()))
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            now = loop.time()
+            window = tail + chunk
+            deltas += chunk.count(b"event: delta")
+            if b"event: delta" in window and first is None:
+                first = now
+                first_at.append(now)
+            if first is not None and last is not None:
+                max_gap = max(max_gap, now - last)
+            if first is not None:
+                last = now
+            done = b"event: done" in window
+            tail = window[-16:]
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+    return {"done": done, "max_gap_ms": max_gap * 1000.0, "first": first, "last": last, "deltas": deltas}
+
+
+async def _sse_level(base: str, token: str, streams: int) -> dict[str, Any]:
+    comparisons = min(streams, MAX_CONCURRENCY // 2)
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60.0, limits=limits) as http:
+        gate = asyncio.Semaphore(16)
+
+        async def post(i: int) -> str:
+            body = {
+                "prompt": f"SSE level {streams} #{i}: explain streams [[simulate:tokens={SSE_TOKENS}]]",
+                "panes": [{"model": STEADY}],
+            }
+            async with gate:
+                response = await http.post("/api/v1/comparisons", json=body)
+            response.raise_for_status()
+            return str(response.json()["id"])
+
+        ids = await asyncio.gather(*(post(i) for i in range(comparisons)))
+    url = urllib.parse.urlsplit(base)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SSE_TOKENS / 100.0 + 30.0
+    first_at: list[float] = []
+    opened = loop.time()
+    results = await asyncio.gather(
+        *(
+            _sse_stream(
+                host, port, f"/api/v1/comparisons/{ids[i % comparisons]}/events", token, deadline, first_at
+            )
+            for i in range(streams)
+        ),
+        return_exceptions=True,
+    )
+    good = [r for r in results if isinstance(r, dict)]
+    failed = [f"{type(r).__name__}: {r}"[:120] for r in results if not isinstance(r, dict)]
+    gaps = [r["max_gap_ms"] for r in good if r["first"] is not None]
+    ends = [r["last"] for r in good if r["done"] and r["last"] is not None]
+    live_together = sum(1 for r in good if r["first"] is not None and ends and r["first"] < min(ends))
+    nominal = 0.1 + SSE_TOKENS / 100.0
+    late_after = opened + nominal * PACE_SLACK + 2.0  # the text came slower than the model made it
+    stalled = sum(
+        1 for r in good if not r["done"] or r["max_gap_ms"] > STALL_MS or r["last"] > late_after
+    ) + len(failed)
+    return {
+        "streams": streams,
+        "comparisons": comparisons,
+        "tokens": SSE_TOKENS,
+        "done": sum(1 for r in good if r["done"]),
+        "stalled_or_failed": stalled,
+        "streams_live_at_once": live_together,
+        "max_gap_ms": summary(gaps),
+        "open_to_first_delta_s": (max(first_at) - opened) if first_at else math.nan,
+        "open_to_last_done_s": (max(ends) - opened) if ends else math.nan,
+        "nominal_stream_s": nominal,
+        "deltas_per_stream_mean": sum(r["deltas"] for r in good) / len(good) if good else 0,
+        "errors": failed[:5],
+    }
+
+
+def run_sse(app: AppUnderTest, levels: list[int]) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    held = 0
+    meter_groups = {"backend": backend_pids(app), "bench": lambda: [os.getpid()]}
+    for streams in levels:
+        log(
+            f"SSE: {streams} concurrent streams ({SSE_TOKENS} tokens of {STEADY},"
+            f" stall = gap > {STALL_MS:.0f} ms)"
+        )
+        meter = CpuMeter(meter_groups)
+        meter.start(time.time())
+        try:
+            # in a thread: the sync Playwright API owns this thread's event loop
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                work = pool.submit(asyncio.run, _sse_level(app.base, app.account.api_token, streams))
+                row = work.result(timeout=SSE_TOKENS / 100.0 + 120.0)
+        except Exception as exc:
+            row = {
+                "streams": streams,
+                "error": f"{type(exc).__name__}: {exc}"[:200],
+                "stalled_or_failed": streams,
+            }
+        row["cpu_cores"] = meter.stop(time.time())
+        rows.append(row)
+        log(
+            f"    {row.get('done', 0)}/{streams} done, {row['stalled_or_failed']} stalled, late or failed,"
+            f" last done {row.get('open_to_last_done_s', math.nan):.1f} s after opening"
+            f" ({row.get('nominal_stream_s', math.nan):.1f} s of text),"
+            f" {row.get('streams_live_at_once', 0)} live at once, max gap p95"
+            f" {row.get('max_gap_ms', {}).get('p95', math.nan):.0f} ms;"
+            f" backend {row['cpu_cores']['backend']:.2f} cores"
+        )
+        if row["stalled_or_failed"]:
+            break
+        held = streams
+        time.sleep(2.0)
+    return {"levels": rows, "held_without_stalls": held, "stall_ms": STALL_MS}
+
+
+# --- throughput ----------------------------------------------------------------------------
+def run_throughput(tmp: Path) -> dict[str, Any]:
+    args = argparse.Namespace(
+        comparisons=100,
+        panes=4,
+        tokens=50,
+        rounds=1,
+        in_flight=8,
+        model=STEADY,
+        concurrency=16,
+    )
+    setups: dict[str, Any] = {}
+    for n in (1, 2):
+        name = f"kafka, {n} worker" + ("s" if n > 1 else "")
+        with kafka_stack(tmp / f"tp{n}", n, args.concurrency, trace=False, session_timeout_ms=60_000) as app:
+            setups[name] = throughput.measure(app, args, name)
+    twice = sum(r.get("provider_calls_beyond_one_per_run", 0) for s in setups.values() for r in s["rounds"])
+    return {"config": vars(args), "setups": setups, "runs_started_twice": twice}
+
+
+# --- the table ---------------------------------------------------------------------------------
+def _pair(d: dict[str, Any] | None, unit: str = "ms") -> str:
+    if not d or not d.get("n"):
+        return "n/a"
+    return f"{d['p50']:.0f} / {d['p95']:.0f} {unit}"
+
+
+def render_curve(rows: list[dict[str, Any]]) -> str:
+    header = (
+        "mode",
+        "sessions",
+        "page DOM p50/p95",
+        "sessions receive p50/p95",
+        "backend cores (/session)",
+        "workers + broker cores",
+        "backend RSS MiB (+/session)",
+        "WS B/text B page / sessions",
+        "machine cores (others)",
+        "problems",
+    )
+    lines: list[tuple[str, ...]] = [header]
+    for r in rows:
+        if "error" in r:
+            lines.append((r["mode"], str(r["sessions"]), r["error"][:60], "", "", "", "", "", "", "FAILED"))
+            continue
+        cpu = r["cpu_cores"]
+        problems = []
+        page = r["page"]
+        if page.get("tokens_never_in_dom") or page.get("text_mismatch_count"):
+            problems.append(
+                f"page: {page.get('tokens_never_in_dom')} lost, {page.get('text_mismatch_count')} bad"
+            )
+        if r.get("tokens_never_received") or r.get("text_mismatch_count") or r.get("sessions_unfinished"):
+            problems.append(
+                f"sessions: {r.get('tokens_never_received')} lost, {r.get('text_mismatch_count')} bad,"
+                f" {r.get('sessions_unfinished')} unfinished"
+            )
+        sessions_ws = r.get("sessions_ws_bytes_per_text_byte")
+        lines.append(
+            (
+                r["mode"],
+                str(r["sessions"]) if r["sessions"] else "0 (page alone)",
+                _pair(page.get("token_to_dom_ms")),
+                _pair(r.get("receive_ms")),
+                f"{cpu.get('backend', math.nan):.2f} ({r['backend_cores_per_session']:.3f})",
+                _stack_cores(cpu),
+                f"{r['rss_peak_mib']:.0f} (+{r['rss_added_mib_per_session']:.1f})",
+                f"{r['page_ws_bytes_per_text_byte']:.2f}x / "
+                + (f"{sessions_ws:.2f}x" if sessions_ws is not None else "-"),
+                f"{cpu.get('machine (all processes)', math.nan):.2f}"
+                f" ({cpu.get('other processes', math.nan):.2f})",
+                "; ".join(problems) or "-",
+            )
+        )
+    return _grid(lines)
+
+
+def _stack_cores(cpu: dict[str, float]) -> str:
+    """Kafka mode: the worker processes' cores and the broker's (embedded: the worker is the backend)."""
+    workers = sum(v for k, v in cpu.items() if k.startswith("worker "))
+    if "kafka node" not in cpu:
+        return "-"
+    return f"{workers:.2f} + {cpu['kafka node']:.2f}"
+
+
+def _grid(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _row(rows: list[dict[str, Any]], mode: str, n: int) -> dict[str, Any] | None:
+    return next((r for r in rows if r["mode"] == mode and r["sessions"] == n and "error" not in r), None)
+
+
+def _clean(row: dict[str, Any]) -> bool:
+    page = row["page"]
+    return not (
+        page.get("tokens_never_in_dom")
+        or page.get("text_mismatch_count")
+        or row.get("tokens_never_received")
+        or row.get("text_mismatch_count")
+        or row.get("sessions_unfinished")
+    )
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(target, measured, goal, PASS/FAIL/n/a)."""
+    rows: list[dict[str, Any]] = results.get("curve", [])
+    out: list[tuple[str, str, str, str]] = []
+    a = _row(rows, "embedded", TARGET_A_SESSIONS)
+    if a:
+        dom, rec = a["page"].get("token_to_dom_ms", {}), a.get("receive_ms", {})
+        ok = dom.get("p95", math.inf) < TARGET_A_MS and rec.get("p95", math.inf) < TARGET_A_MS and _clean(a)
+        measured = f"DOM p95 {dom.get('p95', math.nan):.0f} ms, receive p95 {rec.get('p95', math.nan):.0f} ms"
+        out.append(("(a) embedded, 50 sessions x 4 panes + page", measured, "both p95 < 100 ms", verdict(ok)))
+    else:
+        out.append(("(a) embedded, 50 sessions x 4 panes + page", "not run", "both p95 < 100 ms", "n/a"))
+    b = _row(rows, "embedded", 0)
+    if b:
+        p95 = b["page"].get("token_to_dom_ms", {}).get("p95", math.inf)
+        ok = p95 < TARGET_B_MS and _clean(b)
+        out.append(("(b) the page alone, embedded", f"DOM p95 {p95:.0f} ms", "p95 < 50 ms", verdict(ok)))
+    else:
+        out.append(("(b) the page alone, embedded", "not run", "p95 < 50 ms", "n/a"))
+    for n in TARGET_C_SESSIONS:
+        e, k = _row(rows, "embedded", n), _row(rows, "kafka", n)
+        name = f"(c) Kafka / embedded receive p95, {n} session(s)"
+        if e and k and e.get("receive_ms", {}).get("n") and k.get("receive_ms", {}).get("n"):
+            ratio = k["receive_ms"]["p95"] / e["receive_ms"]["p95"]
+            measured = f"{k['receive_ms']['p95']:.0f} / {e['receive_ms']['p95']:.0f} ms = {ratio:.2f}x"
+            out.append((name, measured, "<= 1.5x", verdict(ratio <= TARGET_C_RATIO and _clean(k))))
+        else:
+            out.append((name, "not run", "<= 1.5x", "n/a"))
+    tp = results.get("throughput")
+    if tp:
+        one, two = tp["setups"].get("kafka, 1 worker"), tp["setups"].get("kafka, 2 workers")
+        if one and two and one.get("drain") and two.get("drain"):
+            ratio = two["drain"] / one["drain"]
+            e2e = (two["end_to_end"] or 0) / (one["end_to_end"] or math.nan)
+            measured = (
+                f"drain {two['drain']:.1f} / {one['drain']:.1f} runs/s = {ratio:.2f}x"
+                f" (end to end {e2e:.2f}x); runs started twice: {tp['runs_started_twice']}"
+            )
+            ok = ratio >= TARGET_D_RATIO and tp["runs_started_twice"] == 0
+            out.append(
+                ("(d) 2 workers / 1 worker, steady 100 tok/s", measured, ">= 1.8x, 0 twice", verdict(ok))
+            )
+    else:
+        out.append(("(d) 2 workers / 1 worker, steady 100 tok/s", "not run", ">= 1.8x, 0 twice", "n/a"))
+    ttft = results.get("ttft")
+    if ttft:
+        added = ttft["added_p50_ms"]
+        out.append(
+            ("(e) API added TTFT p50, embedded", f"{added:.1f} ms", "< 2 ms", verdict(added < TARGET_E_MS))
+        )
+    else:
+        out.append(("(e) API added TTFT p50, embedded", "not run", "< 2 ms", "n/a"))
+    sse = results.get("sse")
+    if sse:
+        out.append(
+            (
+                "SSE streams one process holds (info)",
+                f"{sse['held_without_stalls']} without a stall"
+                f" (levels tried {[r['streams'] for r in sse['levels']]})",
+                "(best gateways ~512)",
+                "info",
+            )
+        )
+    return out
+
+
+# --- main ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _app(mode: str, tmp: Path, max_sessions: int) -> Iterator[AppUnderTest]:
+    runs = PANES * (max_sessions + 1)
+    if mode == "embedded":
+        with embedded_app(tmp / "embedded", min(MAX_CONCURRENCY, max(16, runs))) as app:
+            yield app
+    else:
+        per_worker = min(MAX_CONCURRENCY, max(16, -(-runs // KAFKA_WORKERS)))
+        with kafka_stack(tmp / "kafka", KAFKA_WORKERS, per_worker) as app:
+            yield app
+
+
+def measure_mode(
+    results: dict[str, Any],
+    mode: str,
+    parts: set[str],
+    tmp: Path,
+    browser: Browser,
+    counts: list[int],
+    args: argparse.Namespace,
+) -> None:
+    with _app(mode, tmp, max(counts, default=0)) as app:
+        results.setdefault("apps", {})[mode] = {"description": app.description, **app.config}
+        if "curve" in parts:
+            results["curve"].extend(run_curve(app, browser, counts, args.tokens))
+        if mode == "embedded" and "ttft" in parts:
+            with httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers) as http:
+                results["ttft"] = bench_ttft(http, 30, 3, app.trace_paths)
+        if mode == "embedded" and "sse" in parts:
+            results["sse"] = run_sse(app, _ints(args.sse_levels))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    counts = {"embedded": _ints(args.sessions), "kafka": _ints(args.kafka_sessions or args.sessions)}
+    modes = ["embedded", "kafka"] if args.mode == "both" else [args.mode]
+    tmp = Path(tempfile.mkdtemp(prefix="llmdash-capacity-"))
+    results: dict[str, Any] = {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "loadavg_at_start": os.getloadavg(),
+        },
+        "config": {**vars(args), "panes": PANES, "model": STEADY},
+        "curve": [],
+    }
+    started = time.monotonic()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for mode in modes:
+                    needs_app = "curve" in parts or (mode == "embedded" and parts & {"ttft", "sse"})
+                    if not needs_app:
+                        continue
+                    try:
+                        measure_mode(results, mode, parts, tmp, browser, counts[mode], args)
+                    except Exception as exc:  # the other mode and parts still run
+                        message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
+                        log(f"{mode} failed: {message}")
+                        results.setdefault("errors", {})[mode] = message
+            finally:
+                browser.close()
+        if "throughput" in parts and args.mode != "embedded":
+            try:
+                results["throughput"] = run_throughput(tmp)
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
+                log(f"throughput failed: {message}")
+                results.setdefault("errors", {})["throughput"] = message
+    finally:
+        results["total_seconds"] = time.monotonic() - started
+        results["loadavg_at_end"] = os.getloadavg()
+        results["targets"] = [
+            dict(zip(("target", "measured", "goal", "result"), t, strict=True)) for t in targets(results)
+        ]
+        out = write_results("capacity.json", results)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    if results["curve"]:
+        print(render_curve(results["curve"]))
+        print()
+    print(_grid([("target", "measured", "goal", "result"), *targets(results)]))
+    for part, message in results.get("errors", {}).items():
+        print(f"{part} did not complete: {message}")
+    print()
+    print(
+        f"total {results['total_seconds']:.0f} s; {os.cpu_count()} cores shared with every other process"
+        f" (load average {results['machine']['loadavg_at_start'][0]:.1f} at the start,"
+        f" {results['loadavg_at_end'][0]:.1f} at the end)"
+    )
+    print(f"results: {out.relative_to(ROOT)}")
+    return 1 if any(t[3] == "FAIL" for t in targets(results)) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
