@@ -135,8 +135,16 @@ def test_empty_prompt_is_refused_next_to_the_field(page: Page) -> None:
     assert set(_pane_statuses(page)) == {"idle"}
 
 
-def test_ctrl_enter_runs(page: Page) -> None:
+def test_ctrl_enter_runs(page: Page, app_url: str, user: TestAccount) -> None:
     _open_compare(page)
-    page.get_by_label("Prompt", exact=True).fill("Keyboard run [[simulate:tokens=5]]")
+    prompt = "Keyboard run [[simulate:tokens=5]]"
+    page.get_by_label("Prompt", exact=True).fill(prompt)
+    assert set(_pane_statuses(page)) == {"idle"}
     page.get_by_label("Prompt", exact=True).press("Control+Enter")
     _wait_all_done(page)
+    # The key press submitted the typed prompt: one comparison, every pane run to the end.
+    comparison = _saved(app_url, _comparison_id(page), user)
+    assert comparison["prompt"] == prompt
+    assert [r["status"] for r in comparison["runs"]] == ["done", "done", "done"]
+    for run in comparison["runs"]:
+        assert _live_text(page, _live_key(run)) == run["output_text"]

@@ -102,8 +102,24 @@ async def test_the_token_budget_is_per_day_and_refusal_consumes_nothing(
 async def test_zero_turns_a_limit_off(make: tuple[LimiterFactory, Clock]) -> None:
     factory, _ = make
     limiter = factory(Limits(requests_per_minute=0, tokens_per_day=0))
+    refused: list[str] = []
     for _ in range(3):
-        await limiter.reserve("alice", requests=100, tokens=10_000_000)
+        try:
+            await limiter.reserve("alice", requests=100, tokens=10_000_000)
+        except RateLimitExceeded as exc:
+            refused.append(exc.limit)
+    assert refused == []
+    # Only the limit set to zero is off: the other one still refuses.
+    requests_off = factory(Limits(requests_per_minute=0, tokens_per_day=1_000))
+    await requests_off.reserve("bob", requests=100, tokens=1_000)
+    with pytest.raises(RateLimitExceeded) as tokens_refused:
+        await requests_off.reserve("bob", requests=1, tokens=1)
+    assert tokens_refused.value.limit == "tokens_per_day"
+    tokens_off = factory(Limits(requests_per_minute=5, tokens_per_day=0))
+    await tokens_off.reserve("carol", requests=5, tokens=10_000_000)
+    with pytest.raises(RateLimitExceeded) as requests_refused:
+        await tokens_off.reserve("carol", requests=1, tokens=0)
+    assert requests_refused.value.limit == "requests_per_minute"
 
 
 async def test_redis_reservations_are_atomic_across_clients() -> None:
