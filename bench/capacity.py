@@ -352,6 +352,7 @@ def _session_figures(app: AppUnderTest, pool: SessionPool, unfinished: list[int]
                 mismatches.append(f"session {session.index} {key}: {len(text)} chars, expected {len(want)}")
         if len(session.texts) != PANES:
             mismatches.append(f"session {session.index}: {len(session.texts)} runs seen, not {PANES}")
+            errors.append(f"session {session.index} after Run: {session.seen[:8]}")
     latencies, missing = token_latencies(trace, samples, keys, column=2)
     # Where the tail comes from: a run's first second (the Run burst: comparisons saved, runs claimed
     # and started together) against the rest of its stream.

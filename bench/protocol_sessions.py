@@ -100,15 +100,23 @@ class Session:
     samples: list[list[Any]] = field(default_factory=list)  # [key, text length, wall ms]
     loaded_panes: int = 0
     pane_keys: list[str] = field(default_factory=list)  # live keys of the panes on screen (this round)
+    seen: list[str] = field(default_factory=list)  # what arrived after Run (the first 20), for a diagnosis
     errors: list[str] = field(default_factory=list)
     run_sent_at: float = 0.0
 
     def reset_round(self) -> None:
         self.finished = asyncio.Event()
-        self.texts, self.statuses, self.samples, self.pane_keys = {}, {}, [], []
+        self.texts, self.statuses, self.samples, self.pane_keys, self.seen = {}, {}, [], [], []
 
     def on_update(self, update: dict[str, Any]) -> None:
         now_ms = time.time() * 1000.0
+        if self.run_sent_at and len(self.seen) < 20:
+            names = [str(e.get("name")) for e in update.get("events") or []]
+            fields = [
+                f"{k.rsplit('.', 1)[-1]}:{','.join(sorted(v))}"
+                for k, v in (update.get("delta") or {}).items()
+            ]
+            self.seen.append(";".join(names + fields)[:300])
         for substate, delta in (update.get("delta") or {}).items():
             if delta.get("is_hydrated_rx_state_") is True:
                 self.hydrated.set()
