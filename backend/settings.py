@@ -30,8 +30,11 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load (PostgreSQL).")
 
     # --- queue ------------------------------------------------------------
+    # 64: a run mostly waits on its provider.  bench.capacity (2026-12-04) had one embedded process
+    # carry 44 concurrent runs at a token-to-receive p95 of 78-106 ms and 84 at 85-126 ms; at 16 the
+    # sixth person running 3 panes waited in a queue while the process idled.
     embedded_workers: int = Field(
-        default=16, ge=1, le=256, description="Concurrent runs in the in-process worker."
+        default=64, ge=1, le=256, description="Concurrent runs in the in-process worker."
     )
     run_lease_seconds: float = Field(
         default=30.0,
@@ -90,7 +93,12 @@ class Settings(BaseSettings):
         "workers cost the broker 0.05 cores at 500 against 0.07 at 20.",
     )
     worker_concurrency: int = Field(
-        default=16, ge=1, le=256, description="Concurrent runs per worker process (Kafka mode)."
+        # 64: at 16 a worker was bound by its slots (23.5 runs/s) at 0.2 cores; at ~100 runs one
+        # used 0.19-0.29 cores (bench.capacity, 2026-12-04).
+        default=64,
+        ge=1,
+        le=256,
+        description="Concurrent runs per worker process (Kafka mode).",
     )
     worker_heartbeat_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker process reports itself alive (see /api/v1/health)."
