@@ -4,7 +4,7 @@
   broker and worker and SQLite in its data dir (what `scripts/run` starts).
 - kafka: the production shape on this machine (see README "Running on the real
   services" and tests/browser/test_scale_out.py): one Apache Kafka node (KRaft,
-  tests/support/kafka_server.py) on a free port, a fresh PostgreSQL database on 127.0.0.1:5432,
+  devstack/kafka_server.py) on a free port, a fresh PostgreSQL database on 127.0.0.1:5432,
   Redis on 127.0.0.1:6379 (a database of its own, flushed afterwards) for Reflex's
   session state and the app's cache and limits, N `python -m workers` processes
   and one app replica with one backend process (GRANIAN_WORKERS=1), no nginx.
@@ -33,10 +33,10 @@ from typing import Any
 
 from bench.common import log
 from bench.pages import SESSION_COOKIES
-from tests.support.accounts import TestAccount, account_in
-from tests.support.app_process import running_app
-from tests.support.kafka_server import kafka_cluster
-from tests.support.kafka_workers import WorkerProcess, worker_env
+from devstack.accounts import TestAccount, account_in
+from devstack.app_process import running_app
+from devstack.kafka_server import kafka_cluster
+from devstack.kafka_workers import WorkerProcess, worker_env
 
 BENCH_EMAIL = "bench@example.org"
 # Reflex keeps its session keys in Redis unprefixed: a database of the benchmark's own, flushed at the end.
@@ -156,7 +156,7 @@ def kafka_stack(
     from cryptography.fernet import Fernet
     from redis import Redis
 
-    from tests.db_support import postgres_database
+    from devstack.postgres import postgres_database
 
     tag = uuid.uuid4().hex[:8]
     data_dir = tmp / f"kafka-{workers}w"

@@ -83,7 +83,7 @@ from bench.proc_cpu import CpuMeter, _cmdline, _stat, group_pids, pids_matching
 from bench.protocol_sessions import SessionPool, prefill_path
 from bench.ttft import bench_ttft
 from bench.ws_bytes import FrameCounter
-from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS
+from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 
 PANES = 4
 KAFKA_WORKERS = 2

@@ -33,7 +33,7 @@ from bench.common import percentile
 from bench.kafka_probe import broker_pid as node_pid
 from bench.kafka_probe import run_kafka_probe
 from bench.proc_cpu import cpu_seconds
-from tests.support.kafka_server import KafkaCluster
+from devstack.kafka_server import KafkaCluster
 
 SECONDS = 6.0
 RATE_HZ = 100  # chunks per second per run, as simulated:steady

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import percentile
 from bench.kafka_probe import run_kafka_probe
-from tests.support.kafka_server import KafkaCluster
+from devstack.kafka_server import KafkaCluster
 
 MESSAGES = 20
 

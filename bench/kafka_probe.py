@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.common import log, write_probe_rows
-from tests.support.kafka_server import KafkaCluster, kafka_cluster
+from devstack.kafka_server import KafkaCluster, kafka_cluster
 
 Case = TypeVar("Case")
 Row = dict[str, Any]
@@ -29,7 +29,7 @@ def run_kafka_probe(
     measure: Callable[[KafkaCluster, Case], Awaitable[Row]],
     describe: Callable[[Case, Row], str],
 ) -> int:
-    """Start one Apache Kafka node (KRaft, tests/support/kafka_server.py), measure each case in
+    """Start one Apache Kafka node (KRaft, devstack/kafka_server.py), measure each case in
     turn against it, print `describe(case, row)` as each ends and write the rows to
     bench/results/`results_name`.  Returns the exit status."""
 

@@ -25,7 +25,7 @@ from bench.common import percentile
 from bench.kafka_probe import broker_pid as node_pid
 from bench.kafka_probe import run_kafka_probe
 from bench.proc_cpu import cpu_seconds
-from tests.support.kafka_server import KafkaCluster
+from devstack.kafka_server import KafkaCluster
 
 WAITS_MS = (20, 100, 500)
 IDLE_S = 8.0

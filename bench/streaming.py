@@ -71,7 +71,7 @@ from bench.dom_latency import bench_token_to_dom
 from bench.report import build_table
 from bench.ttft import bench_ttft
 from bench.ws_bytes import bench_ws_bytes
-from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS
+from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 
 KAFKA_WORKERS = 2
 

@@ -6,7 +6,7 @@
 writes PREFIX/nginx.conf (PREFIX is created, world-traversable so that nginx's worker,
 which runs as "nobody" when the master is root, reaches its temp directories) and prints
 the command that runs nginx in the foreground with that prefix.  Used by scripts/stack
-and by the scale-out test (tests/support/nginx.py).
+and by the scale-out test (devstack/nginx.py).
 """
 
 from __future__ import annotations

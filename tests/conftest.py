@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.kafka_server import KafkaCluster, kafka_cluster
+from devstack.kafka_server import KafkaCluster, kafka_cluster
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from backend.runtime import Runtime, running
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import make_settings
-from tests.db_support import DATABASE_KINDS, make_database_url
+from tests.db_support import DATABASE_KINDS
 
 
 @pytest.fixture(params=DATABASE_KINDS)

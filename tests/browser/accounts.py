@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from tests.support.accounts import DEFAULT_PASSWORD
+from devstack.accounts import DEFAULT_PASSWORD
 
 
 def sign_up(page: Page, base_url: str, email: str, password: str = DEFAULT_PASSWORD, name: str = "") -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from tests.support.accounts import TestAccount, account_in
-from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
+from devstack.accounts import TestAccount, account_in
+from devstack.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
 from tests.support.fake_llm_server import FakeLLMServer
 
 # Model output a hostile or compromised model could send: each must render inert.

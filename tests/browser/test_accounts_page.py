@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Browser, expect
 
+from devstack.accounts import DEFAULT_PASSWORD
 from tests.browser.accounts import sign_in, sign_up
-from tests.support.accounts import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from backend.streaming.follower import short_key
-from tests.support.accounts import TestAccount
+from devstack.accounts import TestAccount
 
 pytestmark = pytest.mark.browser
 

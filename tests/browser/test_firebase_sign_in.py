@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.app_process import running_app
+from devstack.app_process import running_app
 from tests.support.firebase_emulator import PASSWORD, PROJECT_ID, FirebaseEmulator, firebase_emulator
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.accounts import account_in
+from devstack.accounts import account_in
 
 pytestmark = pytest.mark.browser
 

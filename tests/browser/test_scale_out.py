@@ -44,12 +44,12 @@ from redis import Redis
 from backend.providers.base import ChatRequest
 from backend.providers.simulated import simulated_text
 from backend.streaming.follower import short_key
-from tests.db_support import postgres_database
-from tests.support.accounts import TestAccount, account_in
-from tests.support.app_process import free_port, running_app
-from tests.support.kafka_server import KafkaCluster
-from tests.support.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env, worker_processes
-from tests.support.nginx import Nginx, running_nginx
+from devstack.accounts import TestAccount, account_in
+from devstack.app_process import free_port, running_app
+from devstack.kafka_server import KafkaCluster
+from devstack.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env, worker_processes
+from devstack.nginx import Nginx, running_nginx
+from devstack.postgres import postgres_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 

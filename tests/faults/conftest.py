@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.db_support import make_database_url
+from devstack.kafka_server import KafkaCluster
+from devstack.postgres import make_database_url
 from tests.faults.support import KafkaFaultSetup
-from tests.support.kafka_server import KafkaCluster
 
 
 @pytest.fixture

@@ -35,9 +35,9 @@ from sqlalchemy.engine import make_url
 from backend.db.records import ComparisonRecord
 from backend.runtime import Runtime
 from backend.settings import Settings
+from devstack.app_process import free_port
+from devstack.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env
 from tests.backend.runtime_support import expected_output, make_settings
-from tests.support.app_process import free_port
-from tests.support.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env
 
 RESULTS_DIR = Path(__file__).resolve().parent / ".results"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"

@@ -39,8 +39,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from backend.db.records import ComparisonRecord
 from backend.queue.kafka import KafkaBroker
 from backend.runtime import Runtime, running
+from devstack.kafka_server import kafka_cluster
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import owner
-from tests.db_support import make_database_url
 from tests.faults.support import (
     KafkaFaultSetup,
     install_final_audit,
@@ -50,7 +51,6 @@ from tests.faults.support import (
     wait_all_final,
     wait_for_workers,
 )
-from tests.support.kafka_server import kafka_cluster
 
 pytestmark = pytest.mark.postgres
 

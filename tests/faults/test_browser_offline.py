@@ -31,10 +31,10 @@ from playwright.sync_api import Page, expect, sync_playwright
 from backend.providers.base import ChatRequest
 from backend.providers.simulated import simulated_text
 from backend.streaming.follower import short_key
-from tests.db_support import postgres_database
+from devstack.accounts import TestAccount, account_in
+from devstack.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
+from devstack.postgres import postgres_database
 from tests.faults.support import final_saves, install_final_audit, record_result
-from tests.support.accounts import TestAccount, account_in
-from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 

@@ -25,8 +25,8 @@ import psycopg
 import pytest
 
 from backend.runtime import running
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import make_settings, owner
-from tests.db_support import make_database_url
 from tests.faults.support import install_final_audit, judge, libpq_dsn, record_result, wait_all_final
 
 pytestmark = pytest.mark.postgres

@@ -30,8 +30,8 @@ import pytest
 from backend.auth.accounts import AuthError
 from backend.db.records import ComparisonRecord
 from backend.runtime import Runtime, running
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import make_settings
-from tests.db_support import make_database_url
 from tests.faults.support import install_final_audit, judge, record_result, redis_server, wait_all_final
 
 pytestmark = pytest.mark.postgres

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from backend.runtime import running
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import ProviderCalls, expected_output, make_settings, owner
-from tests.db_support import make_database_url
 from tests.faults.support import final_saves, install_final_audit, record_result, wait_all_final
 
 pytestmark = pytest.mark.postgres

@@ -26,10 +26,10 @@ import pytest
 from cryptography.fernet import Fernet
 from redis import Redis
 
+from devstack.accounts import TestAccount, account_in
+from devstack.app_process import running_app
 from tests.browser.conftest import HOSTILE_REPLY
 from tests.security.echo_provider import echoing_provider
-from tests.support.accounts import TestAccount, account_in
-from tests.support.app_process import running_app
 from tests.support.fake_llm_server import FakeLLMServer
 
 if TYPE_CHECKING:

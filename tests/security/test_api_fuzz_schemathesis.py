@@ -26,8 +26,9 @@ from schemathesis.python import asgi
 from backend.api.app import create_api
 from backend.runtime import Runtime, running
 from backend.services.shares import ShareService
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
-from tests.db_support import DATABASE_KINDS, make_database_url
+from tests.db_support import DATABASE_KINDS
 
 EXAMPLES = 12  # per operation and generation mode
 OPENAPI_PATH = "/api/v1/openapi.json"

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, Request, expect, sync_playwright
 
+from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 from tests.security.live_app import HOSTILE_MODEL, LiveApp
-from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 

@@ -20,12 +20,12 @@ from cryptography.fernet import Fernet
 from backend.queue.kafka_topics import Topics
 from backend.runtime import running
 from backend.settings import Settings
+from devstack.kafka_server import KafkaCluster
+from devstack.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
-from tests.db_support import make_database_url
 from tests.security.echo_provider import echoing_provider
 from tests.security.live_app import LOGGING_SETUP
-from tests.support.kafka_server import KafkaCluster
-from tests.support.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env
 
 pytestmark = pytest.mark.postgres
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.app_process import free_port
+from devstack.app_process import free_port
 
 FIREBASE_CLI = Path(__file__).resolve().parents[2] / "tools/firebase/node_modules/.bin/firebase"
 PROJECT_ID = "demo-llmdash"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.support.kafka_workers import ROOT, worker_env
+from devstack.kafka_workers import ROOT, worker_env
 
 
 def test_worker_process_refuses_to_start_without_kafka() -> None:

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.engine import Database
-from tests.db_support import DATABASE_KINDS, make_database_url
+from devstack.postgres import make_database_url
+from tests.db_support import DATABASE_KINDS
 
 
 @pytest.fixture(params=DATABASE_KINDS)

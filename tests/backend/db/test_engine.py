@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from backend.db.engine import Database, to_async_url, to_sync_url
-from tests.db_support import postgres_database
+from devstack.postgres import postgres_database
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,9 @@ from backend.queue.embedded import EmbeddedBroker
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
+from devstack.postgres import make_database_url
 from tests.backend.execution.test_worker import expected_tokens, simulated, worker_running
-from tests.db_support import DATABASE_KINDS, make_database_url
+from tests.db_support import DATABASE_KINDS
 
 LEASE_S = 1.0  # polls every 0.1 s, renews every 0.33 s
 

@@ -17,8 +17,9 @@ from backend.queue.base import AnyEvent
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.messages import RunTask
 from backend.runtime import Runtime
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import owner, wait_until_final
-from tests.db_support import DATABASE_KINDS, make_database_url
+from tests.db_support import DATABASE_KINDS
 from tests.support.fake_llm_server import FakeLLMServer
 from tests.support.keys import admin, bearers, fake_server, runtime_on
 

@@ -39,7 +39,7 @@ class TestAccount:
 
 
 async def _account(data_dir: Path, email: str, password: str, name: str, database_url: str) -> TestAccount:
-    settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url)
     db = Database(settings.resolved_database_url)
     try:
         service = AccountService(db, settings, SignInThrottle(100, 1.0, sleep=False))

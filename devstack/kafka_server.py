@@ -13,7 +13,7 @@ session); `nodes=3` starts a three-voter quorum, every topic replicated three
 times with min.insync.replicas 2, so one node can be stopped under load
 (`stop_node`, `start_node`) while producers with acks=all keep writing.
 
-    python -m tests.support.kafka_server [--port 9092] [--data DIR]
+    python -m devstack.kafka_server [--port 9092] [--data DIR]
 
 runs one node in the foreground (scripts/stack).
 """
@@ -36,9 +36,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.app_process import free_port
+from devstack.app_process import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 POM = ROOT / "tools" / "kafka" / "pom.xml"
 LOG_CONFIG = ROOT / "tools" / "kafka" / "log4j2.yaml"
 STARTED = "Kafka Server started"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # How long a silent worker keeps its partitions in the tests: the shortest Apache Kafka accepts
 # (group.min.session.timeout.ms, 6 s by default; a shorter one fails the join).
 SESSION_TIMEOUT_MS = 6000
