@@ -1,8 +1,8 @@
 """Wires settings, database, broker, hub, event pump and (embedded) worker.
 
-With KAFKA_BOOTSTRAP_SERVERS the broker is Kafka and workers are separate
+With KAFKA_BOOTSTRAP_SERVERS the queue is Kafka and workers are separate
 processes (`python -m workers`); otherwise the embedded queue and an
-in-process worker.
+in-process worker (see `backend.queue.factory`).
 
 Nothing is created at import time: `Runtime.start()` is called from the app's
 lifespan (or a test fixture) and `current()` hands the running instance to
@@ -34,9 +34,8 @@ from backend.limits import RateLimiter, make_rate_limiter
 from backend.providers import registry
 from backend.providers.base import ChatProvider
 from backend.providers.credentials import ProviderCredentials
-from backend.queue.base import Broker
-from backend.queue.embedded import EmbeddedBroker
-from backend.queue.kafka import KafkaBroker
+from backend.queue.base import RemoteWorkers, RunQueue, WorkSource
+from backend.queue.factory import web_run_queue
 from backend.redis_client import redis_client
 from backend.safety import check_production
 from backend.services.budgets import BudgetGuard
@@ -60,7 +59,7 @@ WORKER_FRESH_SECONDS = 15.0  # a worker process whose last heartbeat is older co
 class Runtime:
     settings: Settings
     db: Database
-    broker: Broker
+    broker: RunQueue
     hub: RunHub
     pump: EventPump
     comparisons: ComparisonService
@@ -82,9 +81,7 @@ class Runtime:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )
-        broker: Broker = (
-            KafkaBroker(settings, role="web") if settings.kafka_bootstrap_servers else EmbeddedBroker()
-        )
+        broker = web_run_queue(settings)
         hub = RunHub()
         cache = make_response_cache(settings)
         limiter = make_rate_limiter(settings)
@@ -132,7 +129,7 @@ class Runtime:
         await self.db.upgrade()
         await check_production(self.settings, self.db)
         lost = 0
-        if not isinstance(self.broker, KafkaBroker) and not self.settings.redis_url:
+        if not isinstance(self.broker, RemoteWorkers) and not self.settings.redis_url:
             # Runs of a process that died cannot finish: say so instead of spinning forever.
             # (On Kafka they are not lost: the requests stay queued and worker processes finish them.
             # With Redis, Reflex runs several backend processes: another one's runs are alive.)
@@ -142,10 +139,12 @@ class Runtime:
             log.warning("%d unfinished runs from a previous process marked as interrupted", lost)
         await self.broker.start()
         pump = asyncio.create_task(_supervised(self.pump.run, "event pump"), name="event-pump")
-        if isinstance(self.broker, KafkaBroker):
+        if isinstance(self.broker, RemoteWorkers):
             self._tasks = (pump,)  # workers are separate processes
             return
-        # Embedded mode runs the worker in-process.
+        # Otherwise the worker runs in-process, on the same queue's worker side.
+        if not isinstance(self.broker, WorkSource):
+            raise TypeError(f"{type(self.broker).__name__} has no remote workers and serves no local one")
         worker = Worker(
             self.broker,
             self.resolve_provider,
@@ -170,11 +169,12 @@ class Runtime:
             report["database"] = "ok"
         except Exception as exc:
             report["database"] = f"error: {type(exc).__name__}"
-        if isinstance(self.broker, KafkaBroker):
-            report["queue"] = "kafka: ok" if await self.broker.reachable() else "kafka: error (unreachable)"
+        if isinstance(self.broker, RemoteWorkers):
+            reachable = await self.broker.reachable()
+            report["queue"] = f"{self.broker.name}: {'ok' if reachable else 'error (unreachable)'}"
             workers = self.broker.live_workers(WORKER_FRESH_SECONDS)
             report["workers"] = workers
-            healthy = report["queue"] == "kafka: ok" and bool(workers)
+            healthy = reachable and bool(workers)
         else:
             report["queue"] = "embedded"
             report["workers"] = "in-process"

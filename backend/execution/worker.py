@@ -35,7 +35,7 @@ from backend.execution.recorder import Execution, RunRecorder, stopped_final
 from backend.execution.token_trace import TokenObserver
 from backend.providers.base import Usage
 from backend.providers.registry import UnknownModel
-from backend.queue.base import Broker, Delivery
+from backend.queue.base import Delivery, WorkSource
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ STOP_GRACE_S = 5.0  # how long `run` waits, once cancelled, for the runs it canc
 class Worker:
     def __init__(
         self,
-        broker: Broker,
+        broker: WorkSource,
         resolve_provider: ProviderResolver,
         *,
         concurrency: int = 16,

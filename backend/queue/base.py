@@ -1,10 +1,17 @@
-"""The broker interface shared by the embedded queue and Kafka."""
+"""The queue's two sides, as the code that uses each one sees it.
+
+`RunQueue` is what the web backend needs (send runs and stops, read events);
+`WorkSource` is what a worker needs (take runs and stops, publish events).  The
+embedded queue serves both in one process; Kafka serves the side its role asks
+for.  What only some queues can do is a capability of its own (`RemoteWorkers`),
+checked with isinstance on the protocol, so callers never name a queue class.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from backend.queue.messages import CancelRequest, ChunkEvent, FinalEvent, RunTask, StartedEvent
 
@@ -21,21 +28,42 @@ class Delivery:
     dead_letter: Callable[[str], Awaitable[None]] | None = None
 
 
-class Broker(Protocol):
+class RunQueue(Protocol):
+    """The web backend's side: runs and stop requests go out, their events come back."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    # --- web backend side -------------------------------------------------
     async def submit(self, task: RunTask) -> None: ...
 
     async def request_cancel(self, cancel: CancelRequest) -> None: ...
 
     def events(self) -> AsyncIterator[AnyEvent]: ...
 
-    # --- worker side -------------------------------------------------------
+
+@runtime_checkable
+class WorkSource(Protocol):
+    """A worker's side: runs and stop requests come in, their events go out."""
+
     def deliveries(self) -> AsyncIterator[Delivery]: ...
 
     def cancellations(self) -> AsyncIterator[CancelRequest]: ...
 
     async def publish(self, event: AnyEvent) -> None: ...
+
+
+@runtime_checkable
+class RemoteWorkers(Protocol):
+    """A queue served by worker processes elsewhere, whose requests outlive this process.
+
+    The web backend then runs no worker of its own, leaves a previous process's
+    unfinished runs to those workers, and reports the queue's reachability and
+    which workers sent a heartbeat lately.
+    """
+
+    name: str  # how health reports call the queue
+
+    async def reachable(self) -> bool: ...
+
+    def live_workers(self, max_age_s: float) -> list[str]: ...

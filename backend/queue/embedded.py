@@ -18,6 +18,8 @@ async def _noop_ack() -> None:
 
 
 class EmbeddedBroker:
+    """Both sides in one process: the web backend's `RunQueue` and its in-process worker's `WorkSource`."""
+
     def __init__(self) -> None:
         self._tasks: asyncio.Queue[bytes] = asyncio.Queue()
         self._events: asyncio.Queue[bytes] = asyncio.Queue()

@@ -1,4 +1,4 @@
-"""The Broker on Kafka (aiokafka): the same contract as the embedded queue, across processes.
+"""The queue on Kafka (aiokafka): the same contract as the embedded queue, across processes.
 
 Topics (names from `kafka_topics.Topics`): `requests` (one RunTask per run, keyed by
 comparison and run so a comparison's panes spread over partitions), `events`
@@ -60,6 +60,11 @@ PRODUCER_LINGER_MS: dict[Role, int] = {"web": 2, "worker": 10}
 
 
 class KafkaBroker:
+    """`RunQueue` with role="web" (plus `RemoteWorkers`: reachability, worker heartbeats);
+    `WorkSource` with role="worker"."""
+
+    name = "kafka"
+
     def __init__(self, settings: Settings, role: Role) -> None:
         self._settings = settings
         self._role = role

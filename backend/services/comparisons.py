@@ -16,7 +16,7 @@ from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
 from backend.limits import InProcessRateLimiter, RateLimiter, RateLimitExceeded, limits_from
 from backend.providers import registry
 from backend.providers.credentials import key_provider
-from backend.queue.base import Broker
+from backend.queue.base import RunQueue
 from backend.queue.messages import CancelRequest, RunTask
 from backend.services.access import Access, NotFound
 from backend.services.budgets import BudgetGuard
@@ -45,7 +45,7 @@ class ComparisonService:
     def __init__(
         self,
         db: Database,
-        broker: Broker,
+        broker: RunQueue,
         hub: RunHub,
         settings: Settings,
         limiter: RateLimiter | None = None,

@@ -22,7 +22,7 @@ from backend.catalog import estimate_cost_usd, load_catalog
 from backend.db import repository
 from backend.db.engine import Database
 from backend.providers.base import Usage
-from backend.queue.base import Broker
+from backend.queue.base import RunQueue
 from backend.queue.messages import FinalEvent, StartedEvent
 from backend.streaming.hub import RunHub
 
@@ -34,7 +34,7 @@ TRANSIENT_DB_ERRORS = (DBAPIError, PoolTimeout, OSError, TimeoutError)
 
 
 class EventPump:
-    def __init__(self, broker: Broker, hub: RunHub, db: Database) -> None:
+    def __init__(self, broker: RunQueue, hub: RunHub, db: Database) -> None:
         self._broker = broker
         self._hub = hub
         self._db = db
