@@ -29,7 +29,7 @@ from backend.db.engine import Database
 from backend.db.models import Run, utcnow
 from backend.db.records import ACTIVE_STATUSES, FINAL_STATUSES
 
-# What ends a claim: the final save, a retry, a cancel, the start-up clean-up (see repository.py).
+# What ends a claim: the final save, a retry, a cancel, the start-up clean-up (see runs.py).
 NO_LEASE: dict[str, Any] = {"claimed_by": None, "lease_expires_at": None}
 
 

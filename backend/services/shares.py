@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from backend.auth.permissions import AccessDenied, Action, Principal, Role
 from backend.auth.tokens import new_token, token_hash
 from backend.catalog import load_catalog
-from backend.db import repository
 from backend.db import shares as repo
+from backend.db.comparisons import get_comparison
 from backend.db.engine import Database
 from backend.db.models import utcnow
 from backend.db.records import ComparisonRecord
+from backend.db.users import default_project_id
 from backend.services.access import Access, NotFound
 from backend.services.metrics import RunFigures
 from backend.services.validation import InvalidComparison
@@ -152,7 +153,7 @@ class ShareService:
         Personal project, ready to be edited and run again."""
         record, _ = await self._live(token)
         async with self._db.session() as session:
-            project_id = await repository.default_project_id(session, principal.user_id)
+            project_id = await default_project_id(session, principal.user_id)
             return await repo.copy_comparison(
                 session, record, user_id=principal.user_id, project_id=project_id
             )
@@ -164,7 +165,7 @@ class ShareService:
             share = await repo.share_by_token_hash(session, token_hash(token))
             if share is None or not share.active_at(utcnow()):
                 raise NotFound(LINK_NOT_FOUND)
-            record = await repository.get_comparison(session, share.comparison_id)
+            record = await get_comparison(session, share.comparison_id)
         if record is None:  # deleted between the two reads
             raise NotFound(LINK_NOT_FOUND)
         return record, share

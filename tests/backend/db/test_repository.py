@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.db import repository as repo
 from backend.db.engine import Database
 from backend.db.models import Comparison, Project, Run, User
-from backend.db.records import INTERRUPTED, ComparisonRecord, NewRun, RunRecord, UserRecord
+from backend.db.records import INTERRUPTED, ComparisonRecord, NewRun, RunRecord, UserRecord, prompt_first_line
 
 MODELS = ("simulated:fast", "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku")
 
@@ -266,8 +266,8 @@ async def test_list_comparisons_summary_fields(session: AsyncSession, database: 
     assert item.prompt_first_line == "x" * 119 + "…"
     assert len(item.prompt_first_line) == 120
     assert (item.n_runs, item.n_done, item.n_error, item.n_cancelled, item.n_active) == (3, 1, 1, 0, 1)
-    assert repo.prompt_first_line("short\nrest") == "short"
-    assert repo.prompt_first_line("") == ""
+    assert prompt_first_line("short\nrest") == "short"
+    assert prompt_first_line("") == ""
 
 
 async def test_list_comparisons_makes_no_n_plus_one(database: Database) -> None:

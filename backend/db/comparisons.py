@@ -1,0 +1,205 @@
+"""Comparisons and the runs saved with them: create (through ``Database.write``, on the path to
+the first token), read, page through, delete; as async functions over an ``AsyncSession``.
+
+Functions that write commit their own single transaction (on failure the session is rolled back
+and the error re-raised). They return frozen records from :mod:`backend.db.records`, never ORM
+objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from backend.db.engine import Database
+from backend.db.models import Comparison, Run, Share, new_id, utcnow
+from backend.db.projects import member_projects
+from backend.db.records import (
+    ACTIVE_STATUSES,
+    ComparisonRecord,
+    ComparisonSummary,
+    HistoryPage,
+    NewRun,
+    RunRecord,
+    RunStatus,
+    comparison_record,
+    prompt_first_line,
+)
+
+MAX_PAGE_SIZE = 100
+_PROMPT_HEAD_CHARS = 2000  # enough of each prompt to find its first non-blank line
+
+
+# A run before its attempt starts: how it is created, and how a retry leaves it.
+UNSTARTED: dict[str, Any] = {
+    "status": RunStatus.QUEUED.value,
+    "output_text": "",
+    "error": "",
+    "error_kind": "",
+    "ttft_ms": None,
+    "total_ms": None,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cost_usd": 0.0,
+    "cache_hit": False,
+    "original_ttft_ms": None,
+    "original_total_ms": None,
+    "finished_at": None,
+}
+
+
+async def create_comparison(
+    db: Database,
+    *,
+    user_id: str,
+    project_id: str,
+    prompt: str,
+    system_prompt: str = "",
+    settings: dict[str, Any] | None = None,
+    runs: Sequence[NewRun],
+) -> ComparisonRecord:
+    """Insert a comparison and one queued run per pane (positions 0..n-1), in one transaction."""
+    if not runs:
+        raise ValueError("a comparison needs at least one run")
+    now = utcnow()
+    comparison_id = new_id()
+    comparison_row: dict[str, Any] = {
+        "id": comparison_id,
+        "project_id": project_id,
+        "user_id": user_id,
+        "prompt": prompt,
+        "system_prompt": system_prompt,
+        "settings": dict(settings or {}),
+        "created_at": now,
+    }
+    run_records = tuple(
+        RunRecord(
+            id=new_id(),
+            comparison_id=comparison_id,
+            position=i,
+            provider=r.provider,
+            model=r.model,
+            params=dict(r.params),
+            attempt=0,
+            created_at=now,
+            **UNSTARTED,
+        )
+        for i, r in enumerate(runs)
+    )
+    run_rows = [
+        {
+            "id": r.id,
+            "comparison_id": comparison_id,
+            "position": r.position,
+            "provider": r.provider,
+            "model": r.model,
+            "params": r.params,
+            "status": r.status,
+            "created_at": now,
+        }
+        for r in run_records
+    ]
+
+    # Core inserts through Database.write, not ORM objects in a session: this sits on the path
+    # to a run's first token, where the unit of work and aiosqlite's thread hops cost more than
+    # the two statements themselves.
+    def insert_rows(connection: Connection) -> None:
+        connection.execute(insert(Comparison), [comparison_row])
+        connection.execute(insert(Run), run_rows)
+
+    await db.write(insert_rows)
+    return ComparisonRecord(**comparison_row, runs=run_records)
+
+
+async def get_comparison(session: AsyncSession, comparison_id: str) -> ComparisonRecord | None:
+    stmt = (
+        select(Comparison)
+        .where(Comparison.id == comparison_id)
+        .options(selectinload(Comparison.runs))
+        .execution_options(populate_existing=True)
+    )
+    comparison = (await session.execute(stmt)).scalar_one_or_none()
+    return None if comparison is None else comparison_record(comparison)
+
+
+async def list_comparisons(
+    session: AsyncSession,
+    *,
+    project_id: str | None = None,
+    user_id: str | None = None,
+    member_id: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> HistoryPage:
+    """Newest first; ``page`` is 1-based and clamped, ``page_size`` to 1..100. Three queries.
+
+    ``member_id`` keeps only comparisons in projects that user is a member of.
+    """
+    page = max(1, page)
+    page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+    filters = []
+    if project_id is not None:
+        filters.append(Comparison.project_id == project_id)
+    if user_id is not None:
+        filters.append(Comparison.user_id == user_id)
+    if member_id is not None:
+        filters.append(Comparison.project_id.in_(member_projects(member_id)))
+
+    total = (await session.execute(select(func.count(Comparison.id)).where(*filters))).scalar_one()
+    rows = (
+        await session.execute(
+            select(
+                Comparison.id,
+                Comparison.project_id,
+                func.substr(Comparison.prompt, 1, _PROMPT_HEAD_CHARS),
+                Comparison.created_at,
+            )
+            .where(*filters)
+            .order_by(Comparison.created_at.desc(), Comparison.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    ).all()
+
+    runs_by_comparison: dict[str, list[tuple[str, str]]] = {row[0]: [] for row in rows}
+    if rows:
+        run_rows = await session.execute(
+            select(Run.comparison_id, Run.model, Run.status)
+            .where(Run.comparison_id.in_(list(runs_by_comparison)))
+            .order_by(Run.comparison_id, Run.position)
+        )
+        for comparison_id, model, status in run_rows:
+            runs_by_comparison[comparison_id].append((model, status))
+
+    items = []
+    for comparison_id, comparison_project_id, prompt_head, created_at in rows:
+        runs = runs_by_comparison[comparison_id]
+        statuses = [status for _, status in runs]
+        items.append(
+            ComparisonSummary(
+                id=comparison_id,
+                project_id=comparison_project_id,
+                prompt_first_line=prompt_first_line(prompt_head or ""),
+                models=tuple(model for model, _ in runs),
+                created_at=created_at,
+                n_runs=len(runs),
+                n_done=statuses.count(RunStatus.DONE),
+                n_error=statuses.count(RunStatus.ERROR),
+                n_cancelled=statuses.count(RunStatus.CANCELLED),
+                n_active=sum(1 for s in statuses if s in ACTIVE_STATUSES),
+            )
+        )
+    return HistoryPage(items=tuple(items), total=total, page=page, page_size=page_size)
+
+
+async def delete_comparison(session: AsyncSession, comparison_id: str) -> None:
+    """The comparison; its runs and share links go with it (ON DELETE CASCADE)."""
+    await session.execute(delete(Run).where(Run.comparison_id == comparison_id))
+    await session.execute(delete(Share).where(Share.comparison_id == comparison_id))
+    await session.execute(delete(Comparison).where(Comparison.id == comparison_id))
+    await session.commit()

@@ -1,0 +1,182 @@
+"""Run state: started, saved, retried, cancelled, failed at start-up; as async functions over an
+``AsyncSession``.
+
+Run state is guarded by ``attempt``: a retry bumps it, and any event carrying an older attempt
+(a worker still streaming the previous try) is ignored. Functions that write commit their own
+single transaction; they return frozen records from :mod:`backend.db.records`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.comparisons import UNSTARTED
+from backend.db.leases import NO_LEASE
+from backend.db.models import Run, utcnow
+from backend.db.records import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    INTERRUPTED,
+    RunRecord,
+    RunStatus,
+    run_record,
+)
+from backend.db.users import NotFoundError
+
+
+async def get_runs(session: AsyncSession, run_ids: Sequence[str]) -> list[RunRecord]:
+    """The runs that exist, in the order of ``run_ids``."""
+    if not run_ids:
+        return []
+    stmt = select(Run).where(Run.id.in_(list(run_ids))).execution_options(populate_existing=True)
+    found = {run.id: run_record(run) for run in (await session.execute(stmt)).scalars()}
+    return [found[run_id] for run_id in dict.fromkeys(run_ids) if run_id in found]
+
+
+async def _get_run(session: AsyncSession, run_id: str) -> RunRecord:
+    runs = await get_runs(session, [run_id])
+    if not runs:
+        raise NotFoundError(f"run {run_id!r} does not exist")
+    return runs[0]
+
+
+async def _update_runs(session: AsyncSession, stmt: Any) -> int:
+    """Execute one UPDATE in its own transaction; rows changed."""
+    try:
+        result = cast(CursorResult[Any], await session.execute(stmt))
+        changed = result.rowcount
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    return changed
+
+
+async def mark_run_running(session: AsyncSession, run_id: str, attempt: int) -> bool:
+    """queued -> running, only for the current attempt. False if nothing changed."""
+    stmt = (
+        update(Run)
+        .where(Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.QUEUED.value)
+        .values(status=RunStatus.RUNNING.value)
+        .execution_options(synchronize_session=False)
+    )
+    return await _update_runs(session, stmt) == 1
+
+
+async def save_run_result(
+    session: AsyncSession,
+    *,
+    run_id: str,
+    attempt: int,
+    status: str,
+    output_text: str,
+    error: str = "",
+    error_kind: str = "",
+    ttft_ms: float | None,
+    total_ms: float | None,
+    input_tokens: int,
+    output_tokens: int,
+    cost_usd: float,
+    cache_hit: bool = False,
+    original_ttft_ms: float | None = None,
+    original_total_ms: float | None = None,
+) -> bool:
+    """Store a run's final result (``status`` done, error or cancelled) in one transaction.
+
+    Idempotent: returns False and changes nothing when ``attempt`` is stale or the
+    run is already final (a duplicate or late event).
+    """
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, not {status!r}")
+    stmt = (
+        update(Run)
+        .where(Run.id == run_id, Run.attempt == attempt, Run.status.in_(sorted(ACTIVE_STATUSES)))
+        .values(
+            status=status,
+            output_text=output_text,
+            error=error,
+            error_kind=error_kind,
+            ttft_ms=ttft_ms,
+            total_ms=total_ms,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost_usd,
+            cache_hit=cache_hit,
+            original_ttft_ms=original_ttft_ms,
+            original_total_ms=original_total_ms,
+            finished_at=utcnow(),
+            **NO_LEASE,  # the attempt ended: its worker's claim with it
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return await _update_runs(session, stmt) == 1
+
+
+async def reset_run_for_retry(session: AsyncSession, run_id: str) -> RunRecord:
+    """Bump ``attempt``, set queued and clear output, error and metrics (any prior status)."""
+    stmt = (
+        update(Run)
+        .where(Run.id == run_id)
+        .values(
+            attempt=Run.attempt + 1,
+            **UNSTARTED,
+            **NO_LEASE,  # the new attempt is claimed afresh, not held up by the old one's worker
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if await _update_runs(session, stmt) == 0:
+        raise NotFoundError(f"run {run_id!r} does not exist")
+    return await _get_run(session, run_id)
+
+
+async def cancel_runs(session: AsyncSession, run_ids: Sequence[str]) -> list[str]:
+    """Cancel those not yet final; returns the ids that changed, in the given order."""
+    if not run_ids:
+        return []
+    stmt = (
+        update(Run)
+        .where(Run.id.in_(list(run_ids)), Run.status.in_(sorted(ACTIVE_STATUSES)))
+        .values(status=RunStatus.CANCELLED.value, finished_at=utcnow(), **NO_LEASE)
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        changed = set((await session.execute(stmt)).scalars().all())
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    return [run_id for run_id in dict.fromkeys(run_ids) if run_id in changed]
+
+
+async def unfinished_comparison_ids(session: AsyncSession, since: datetime) -> list[str]:
+    """Comparisons with a queued or running run created since ``since``, oldest first."""
+    stmt = (
+        select(Run.comparison_id)
+        .where(Run.status.in_(sorted(ACTIVE_STATUSES)), Run.created_at >= since)
+        .group_by(Run.comparison_id)
+        .order_by(func.min(Run.created_at))
+    )
+    return [str(c) for c in (await session.execute(stmt)).scalars()]
+
+
+async def fail_unfinished_runs(session: AsyncSession, reason: str) -> int:
+    """At start-up: queued/running runs left by a dead process become error "interrupted"."""
+    stmt = (
+        update(Run)
+        .where(Run.status.in_(sorted(ACTIVE_STATUSES)))
+        .values(
+            status=RunStatus.ERROR.value,
+            error=reason,
+            error_kind=INTERRUPTED,
+            finished_at=utcnow(),
+            **NO_LEASE,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return await _update_runs(session, stmt)
