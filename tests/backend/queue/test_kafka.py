@@ -21,6 +21,9 @@ from backend.queue.kafka import KafkaBroker
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.runtime import Runtime, running
 from backend.settings import Settings
+from devstack.kafka_server import KafkaCluster, kafka_cluster
+from devstack.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env, worker_processes
+from devstack.postgres import make_database_url
 from tests.backend.runtime_support import (
     expected_output,
     make_settings,
@@ -28,10 +31,7 @@ from tests.backend.runtime_support import (
     wait_for_live_text,
     wait_until_final,
 )
-from tests.db_support import make_database_url
 from tests.faults.support import trace_starts
-from tests.support.kafka_server import KafkaCluster, kafka_cluster
-from tests.support.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env, worker_processes
 
 pytestmark = pytest.mark.postgres
 
