@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from backend import runtime as runtime_module
-from backend.db import repository
+from backend.db.comparisons import create_comparison
 from backend.db.engine import Database
 from backend.db.records import INTERRUPTED, NewRun
+from backend.db.runs import mark_run_running
+from backend.db.users import default_project_id
 from backend.queue.messages import RunTask
 from backend.runtime import Runtime, running
 from backend.settings import Settings
@@ -87,8 +89,8 @@ async def test_runs_left_by_a_previous_process_are_marked_interrupted(
     db = Database(settings.resolved_database_url)
     try:
         async with db.session() as session:
-            project_id = await repository.default_project_id(session, user_id)
-        orphan = await repository.create_comparison(
+            project_id = await default_project_id(session, user_id)
+        orphan = await create_comparison(
             db,
             user_id=user_id,
             project_id=project_id,
@@ -99,7 +101,7 @@ async def test_runs_left_by_a_previous_process_are_marked_interrupted(
             ],
         )
         async with db.session() as session:
-            assert await repository.mark_run_running(session, orphan.runs[1].id, 0)
+            assert await mark_run_running(session, orphan.runs[1].id, 0)
     finally:
         await db.dispose()
 

@@ -7,19 +7,21 @@ import asyncio
 
 from sqlalchemy import select
 
-from backend.db import repository as repo
+from backend.db.comparisons import create_comparison
 from backend.db.engine import Database
 from backend.db.leases import ClaimOutcome, claim_run, release_run_lease, renew_run_lease
 from backend.db.models import Run
 from backend.db.records import NewRun, RunRecord
+from backend.db.runs import cancel_runs, reset_run_for_retry, save_run_result
+from backend.db.users import ensure_user
 
 LONG_S = 30.0
 
 
 async def _runs(database: Database, n: int = 1) -> list[RunRecord]:
     async with database.session() as session:
-        user = await repo.ensure_user(session, "ada@example.com", "Ada")
-    record = await repo.create_comparison(
+        user = await ensure_user(session, "ada@example.com", "Ada")
+    record = await create_comparison(
         database,
         user_id=user.id,
         project_id=user.default_project_id,
@@ -84,7 +86,7 @@ async def test_a_final_run_cannot_be_claimed_and_its_lease_is_cleared(database: 
     done, cancelled = await _runs(database, 2)
     assert await claim_run(database, done.id, 0, "a/1", LONG_S) is ClaimOutcome.CLAIMED
     async with database.session() as session:
-        assert await repo.save_run_result(
+        assert await save_run_result(
             session,
             run_id=done.id,
             attempt=0,
@@ -96,7 +98,7 @@ async def test_a_final_run_cannot_be_claimed_and_its_lease_is_cleared(database: 
             output_tokens=1,
             cost_usd=0.0,
         )
-        assert await repo.cancel_runs(session, [cancelled.id]) == [cancelled.id]
+        assert await cancel_runs(session, [cancelled.id]) == [cancelled.id]
     assert await _lease(database, done.id) == (None, None)
     for run in (done, cancelled):
         assert await claim_run(database, run.id, 0, "b/1", LONG_S) is ClaimOutcome.FINAL
@@ -107,7 +109,7 @@ async def test_a_retry_supersedes_the_old_attempt_and_is_claimed_afresh(database
     (run,) = await _runs(database)
     assert await claim_run(database, run.id, 0, "a/1", LONG_S) is ClaimOutcome.CLAIMED
     async with database.session() as session:
-        retried = await repo.reset_run_for_retry(session, run.id)
+        retried = await reset_run_for_retry(session, run.id)
     assert retried.attempt == 1
     assert await claim_run(database, run.id, 0, "b/1", LONG_S) is ClaimOutcome.SUPERSEDED
     assert not await renew_run_lease(database, run.id, 0, "a/1", LONG_S)  # the old attempt's worker stops

@@ -9,10 +9,19 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db import repository as repo
+from backend.db.comparisons import MAX_PAGE_SIZE, create_comparison, get_comparison, list_comparisons
 from backend.db.engine import Database
 from backend.db.models import Comparison, Project, Run, User
 from backend.db.records import INTERRUPTED, ComparisonRecord, NewRun, RunRecord, UserRecord, prompt_first_line
+from backend.db.runs import (
+    cancel_runs,
+    fail_unfinished_runs,
+    get_runs,
+    mark_run_running,
+    reset_run_for_retry,
+    save_run_result,
+)
+from backend.db.users import NotFoundError, default_project_id, ensure_user
 
 MODELS = ("simulated:fast", "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku")
 
@@ -27,13 +36,13 @@ def _new_runs(models: tuple[str, ...] = MODELS) -> list[NewRun]:
 
 
 async def _user(session: AsyncSession, email: str = "ada@example.com") -> UserRecord:
-    return await repo.ensure_user(session, email, "Ada")
+    return await ensure_user(session, email, "Ada")
 
 
 async def _comparison(
     database: Database, user: UserRecord, prompt: str = "Hello", models: tuple[str, ...] = MODELS
 ) -> ComparisonRecord:
-    return await repo.create_comparison(
+    return await create_comparison(
         database,
         user_id=user.id,
         project_id=user.default_project_id,
@@ -58,14 +67,14 @@ async def _save_done(session: AsyncSession, run: RunRecord, text_: str = "answer
         "cache_hit": True,
     }
     args.update(kw)
-    return await repo.save_run_result(session, **args)
+    return await save_run_result(session, **args)
 
 
 # --- users and projects -----------------------------------------------------
 
 
 async def test_ensure_user_creates_user_and_personal_project(session: AsyncSession) -> None:
-    user = await repo.ensure_user(session, "  Ada@Example.COM ", "Ada Lovelace")
+    user = await ensure_user(session, "  Ada@Example.COM ", "Ada Lovelace")
     assert user.email == "ada@example.com"
     assert user.display_name == "Ada Lovelace"
     assert len(user.id) == 32 and int(user.id, 16) >= 0
@@ -73,12 +82,12 @@ async def test_ensure_user_creates_user_and_personal_project(session: AsyncSessi
     assert abs(datetime.now(UTC) - user.created_at) < timedelta(minutes=1)
     project = (await session.execute(select(Project).where(Project.owner_id == user.id))).scalar_one()
     assert (project.id, project.name) == (user.default_project_id, "Personal")
-    assert await repo.default_project_id(session, user.id) == project.id
+    assert await default_project_id(session, user.id) == project.id
 
 
 async def test_ensure_user_is_idempotent(session: AsyncSession) -> None:
-    first = await repo.ensure_user(session, "ada@example.com", "Ada")
-    again = await repo.ensure_user(session, "ADA@example.com", "Someone else")
+    first = await ensure_user(session, "ada@example.com", "Ada")
+    again = await ensure_user(session, "ADA@example.com", "Someone else")
     assert again == first
     assert (await session.execute(select(func.count()).select_from(User))).scalar_one() == 1
     assert (await session.execute(select(func.count()).select_from(Project))).scalar_one() == 1
@@ -87,7 +96,7 @@ async def test_ensure_user_is_idempotent(session: AsyncSession) -> None:
 async def test_ensure_user_concurrent_callers_agree(database: Database) -> None:
     async def one() -> UserRecord:
         async with database.session() as s:
-            return await repo.ensure_user(s, "race@example.com", "Racer")
+            return await ensure_user(s, "race@example.com", "Racer")
 
     users = await asyncio.gather(*(one() for _ in range(6)))
     assert len({u.id for u in users}) == 1
@@ -109,34 +118,34 @@ async def test_ensure_user_losing_the_race_rereads(
             calls += 1
             result = await original(*args, **kwargs)
             if calls == 1:  # the look-up missed; another request creates the user right now
-                await repo.ensure_user(winner, "race@example.com", "Winner")
+                await ensure_user(winner, "race@example.com", "Winner")
             return result
 
         monkeypatch.setattr(loser, "execute", execute)
-        user = await repo.ensure_user(loser, "race@example.com", "Loser")
-        first = await repo.ensure_user(winner, "race@example.com")
+        user = await ensure_user(loser, "race@example.com", "Loser")
+        first = await ensure_user(winner, "race@example.com")
     assert user == first
     assert user.display_name == "Winner"
 
 
 async def test_ensure_user_requires_email(session: AsyncSession) -> None:
     with pytest.raises(ValueError):
-        await repo.ensure_user(session, "   ", "x")
+        await ensure_user(session, "   ", "x")
 
 
 async def test_default_project_created_when_missing(session: AsyncSession) -> None:
     session.add(User(id="a" * 32, email="legacy@example.com", display_name="L"))
     await session.commit()
-    project_id = await repo.default_project_id(session, "a" * 32)
+    project_id = await default_project_id(session, "a" * 32)
     assert len(project_id) == 32
-    assert await repo.default_project_id(session, "a" * 32) == project_id
-    user = await repo.ensure_user(session, "legacy@example.com")
+    assert await default_project_id(session, "a" * 32) == project_id
+    user = await ensure_user(session, "legacy@example.com")
     assert (user.id, user.display_name, user.default_project_id) == ("a" * 32, "L", project_id)
 
 
 async def test_default_project_unknown_user(session: AsyncSession) -> None:
-    with pytest.raises(repo.NotFoundError):
-        await repo.default_project_id(session, "f" * 32)
+    with pytest.raises(NotFoundError):
+        await default_project_id(session, "f" * 32)
     assert (await session.execute(select(func.count()).select_from(Project))).scalar_one() == 0
 
 
@@ -168,9 +177,9 @@ async def test_create_and_get_comparison(session: AsyncSession, database: Databa
         assert run.comparison_id == created.id and not run.is_final
 
     session.expunge_all()
-    loaded = await repo.get_comparison(session, created.id)
+    loaded = await get_comparison(session, created.id)
     assert loaded == created
-    assert await repo.get_comparison(session, "0" * 32) is None
+    assert await get_comparison(session, "0" * 32) is None
 
 
 async def test_get_comparison_orders_runs_by_position(database: Database) -> None:
@@ -185,7 +194,7 @@ async def test_get_comparison_orders_runs_by_position(database: Database) -> Non
             await s.execute(text("UPDATE runs SET position = :p WHERE id = :i"), {"p": pos, "i": run_id})
         await s.commit()
     async with database.session() as s:
-        loaded = await repo.get_comparison(s, created.id)
+        loaded = await get_comparison(s, created.id)
     assert loaded is not None
     assert [r.model for r in loaded.runs] == list(reversed(MODELS))
 
@@ -193,11 +202,11 @@ async def test_get_comparison_orders_runs_by_position(database: Database) -> Non
 async def test_create_comparison_is_one_transaction(session: AsyncSession, database: Database) -> None:
     user = await _user(session)
     with pytest.raises(ValueError):
-        await repo.create_comparison(
+        await create_comparison(
             database, user_id=user.id, project_id=user.default_project_id, prompt="p", settings={}, runs=[]
         )
     with pytest.raises(IntegrityError):
-        await repo.create_comparison(
+        await create_comparison(
             database, user_id=user.id, project_id="9" * 32, prompt="p", settings={}, runs=_new_runs()
         )
     assert (await session.execute(select(func.count()).select_from(Comparison))).scalar_one() == 0
@@ -212,7 +221,7 @@ async def test_delete_comparison_cascades_to_runs(session: AsyncSession, databas
     await session.commit()
     remaining = (await session.execute(select(Run.comparison_id))).scalars().all()
     assert sorted(remaining) == [kept.id] * 3
-    assert await repo.get_runs(session, [r.id for r in doomed.runs]) == []
+    assert await get_runs(session, [r.id for r in doomed.runs]) == []
 
 
 # --- history ----------------------------------------------------------------
@@ -230,12 +239,12 @@ async def test_list_comparisons_pages_newest_first(database: Database) -> None:
 
     newest_first = list(reversed(created))
     async with database.session() as s:
-        p1 = await repo.list_comparisons(s, project_id=ada.default_project_id, page=1, page_size=2)
-        p2 = await repo.list_comparisons(s, project_id=ada.default_project_id, page=2, page_size=2)
-        p3 = await repo.list_comparisons(s, project_id=ada.default_project_id, page=3, page_size=2)
-        p4 = await repo.list_comparisons(s, project_id=ada.default_project_id, page=4, page_size=2)
-        by_user = await repo.list_comparisons(s, user_id=bob.id)
-        everything = await repo.list_comparisons(s, page=0, page_size=1000)
+        p1 = await list_comparisons(s, project_id=ada.default_project_id, page=1, page_size=2)
+        p2 = await list_comparisons(s, project_id=ada.default_project_id, page=2, page_size=2)
+        p3 = await list_comparisons(s, project_id=ada.default_project_id, page=3, page_size=2)
+        p4 = await list_comparisons(s, project_id=ada.default_project_id, page=4, page_size=2)
+        by_user = await list_comparisons(s, user_id=bob.id)
+        everything = await list_comparisons(s, page=0, page_size=1000)
 
     assert [i.id for i in p1.items + p2.items + p3.items] == [c.id for c in newest_first]
     assert [len(p.items) for p in (p1, p2, p3, p4)] == [2, 2, 1, 0]
@@ -248,7 +257,7 @@ async def test_list_comparisons_pages_newest_first(database: Database) -> None:
     assert all(i.project_id == ada.default_project_id for i in p1.items)
     assert [i.prompt_first_line for i in by_user.items] == ["bob's"]
     assert by_user.total == 1
-    assert (everything.total, everything.page, everything.page_size) == (6, 1, repo.MAX_PAGE_SIZE)
+    assert (everything.total, everything.page, everything.page_size) == (6, 1, MAX_PAGE_SIZE)
     assert everything.items[0].prompt_first_line == "bob's"
 
 
@@ -261,8 +270,8 @@ async def test_list_comparisons_summary_fields(session: AsyncSession, database: 
     assert await _save_done(
         session, r1, "", status="error", error="429", error_kind="rate_limit", ttft_ms=None, cache_hit=False
     )
-    assert await repo.mark_run_running(session, r2.id, 0)
-    item = (await repo.list_comparisons(session, user_id=user.id)).items[0]
+    assert await mark_run_running(session, r2.id, 0)
+    item = (await list_comparisons(session, user_id=user.id)).items[0]
     assert item.prompt_first_line == "x" * 119 + "…"
     assert len(item.prompt_first_line) == 120
     assert (item.n_runs, item.n_done, item.n_error, item.n_cancelled, item.n_active) == (3, 1, 1, 0, 1)
@@ -283,7 +292,7 @@ async def test_list_comparisons_makes_no_n_plus_one(database: Database) -> None:
     event.listen(database.engine.sync_engine, "before_cursor_execute", count)
     try:
         async with database.session() as s:
-            page = await repo.list_comparisons(s, user_id=user.id, page_size=8)
+            page = await list_comparisons(s, user_id=user.id, page_size=8)
     finally:
         event.remove(database.engine.sync_engine, "before_cursor_execute", count)
     assert len(page.items) == 8 and all(i.models == MODELS for i in page.items)
@@ -295,19 +304,19 @@ async def test_list_comparisons_makes_no_n_plus_one(database: Database) -> None:
 
 async def test_mark_run_running(session: AsyncSession, database: Database) -> None:
     run = (await _comparison(database, await _user(session))).runs[0]
-    assert not await repo.mark_run_running(session, run.id, attempt=1)
-    assert await repo.mark_run_running(session, run.id, attempt=0)
-    assert not await repo.mark_run_running(session, run.id, attempt=0)
-    assert not await repo.mark_run_running(session, "0" * 32, attempt=0)
-    [loaded] = await repo.get_runs(session, [run.id])
+    assert not await mark_run_running(session, run.id, attempt=1)
+    assert await mark_run_running(session, run.id, attempt=0)
+    assert not await mark_run_running(session, run.id, attempt=0)
+    assert not await mark_run_running(session, "0" * 32, attempt=0)
+    [loaded] = await get_runs(session, [run.id])
     assert (loaded.status, loaded.attempt) == ("running", 0)
 
 
 async def test_save_run_result_stores_everything_once(session: AsyncSession, database: Database) -> None:
     run = (await _comparison(database, await _user(session))).runs[1]
-    assert await repo.mark_run_running(session, run.id, 0)
+    assert await mark_run_running(session, run.id, 0)
     assert await _save_done(session, run, "first answer")
-    [saved] = await repo.get_runs(session, [run.id])
+    [saved] = await get_runs(session, [run.id])
     assert (saved.status, saved.output_text, saved.error, saved.error_kind) == (
         "done",
         "first answer",
@@ -323,8 +332,8 @@ async def test_save_run_result_stores_everything_once(session: AsyncSession, dat
     # A duplicate delivery, and a late error for the same attempt, change nothing.
     assert not await _save_done(session, run, "second answer", output_tokens=99)
     assert not await _save_done(session, run, "", status="error", error="late")
-    assert await repo.get_runs(session, [run.id]) == [saved]
-    assert not await repo.mark_run_running(session, run.id, 0)
+    assert await get_runs(session, [run.id]) == [saved]
+    assert not await mark_run_running(session, run.id, 0)
 
 
 async def test_save_run_result_validates_status(session: AsyncSession, database: Database) -> None:
@@ -332,17 +341,17 @@ async def test_save_run_result_validates_status(session: AsyncSession, database:
     with pytest.raises(ValueError):
         await _save_done(session, run, status="running")
     assert not await _save_done(session, run, run_id="0" * 32)
-    assert (await repo.get_runs(session, [run.id]))[0].status == "queued"
+    assert (await get_runs(session, [run.id]))[0].status == "queued"
 
 
 async def test_retry_bumps_attempt_and_ignores_stale_events(
     session: AsyncSession, database: Database
 ) -> None:
     run = (await _comparison(database, await _user(session))).runs[0]
-    assert await repo.mark_run_running(session, run.id, 0)
+    assert await mark_run_running(session, run.id, 0)
     assert await _save_done(session, run, "partial", status="error", error="timeout", error_kind="timeout")
 
-    retried = await repo.reset_run_for_retry(session, run.id)
+    retried = await reset_run_for_retry(session, run.id)
     assert (retried.id, retried.attempt, retried.status) == (run.id, 1, "queued")
     assert (retried.output_text, retried.error, retried.error_kind) == ("", "", "")
     assert (retried.ttft_ms, retried.total_ms, retried.finished_at) == (None, None, None)
@@ -355,32 +364,32 @@ async def test_retry_bumps_attempt_and_ignores_stale_events(
     assert (retried.model, retried.params, retried.position) == (run.model, run.params, run.position)
 
     # Events from the old attempt are stale now.
-    assert not await repo.mark_run_running(session, run.id, 0)
+    assert not await mark_run_running(session, run.id, 0)
     assert not await _save_done(session, run, "old worker")
-    assert await repo.get_runs(session, [run.id]) == [retried]
+    assert await get_runs(session, [run.id]) == [retried]
 
-    assert await repo.mark_run_running(session, run.id, 1)
+    assert await mark_run_running(session, run.id, 1)
     assert await _save_done(session, retried, "new answer")
-    [final] = await repo.get_runs(session, [run.id])
+    [final] = await get_runs(session, [run.id])
     assert (final.attempt, final.status, final.output_text) == (1, "done", "new answer")
 
     # Retrying a running run makes its in-flight worker stale too.
-    again = await repo.reset_run_for_retry(session, run.id)
+    again = await reset_run_for_retry(session, run.id)
     assert (again.attempt, again.status) == (2, "queued")
-    with pytest.raises(repo.NotFoundError):
-        await repo.reset_run_for_retry(session, "0" * 32)
+    with pytest.raises(NotFoundError):
+        await reset_run_for_retry(session, "0" * 32)
 
 
 async def test_cancel_runs(session: AsyncSession, database: Database) -> None:
     user = await _user(session)
     a, b, c = (await _comparison(database, user)).runs
     other = (await _comparison(database, user)).runs[0]
-    assert await repo.mark_run_running(session, b.id, 0)
+    assert await mark_run_running(session, b.id, 0)
     assert await _save_done(session, c)
 
-    changed = await repo.cancel_runs(session, [c.id, b.id, a.id, "0" * 32])
+    changed = await cancel_runs(session, [c.id, b.id, a.id, "0" * 32])
     assert changed == [b.id, a.id]
-    runs = {r.id: r for r in await repo.get_runs(session, [a.id, b.id, c.id, other.id])}
+    runs = {r.id: r for r in await get_runs(session, [a.id, b.id, c.id, other.id])}
     assert [runs[i].status for i in (a.id, b.id, c.id, other.id)] == [
         "cancelled",
         "cancelled",
@@ -389,8 +398,8 @@ async def test_cancel_runs(session: AsyncSession, database: Database) -> None:
     ]
     assert runs[a.id].finished_at is not None and runs[a.id].is_final
     assert runs[c.id].output_text == "answer"
-    assert await repo.cancel_runs(session, [a.id, b.id]) == []
-    assert await repo.cancel_runs(session, []) == []
+    assert await cancel_runs(session, [a.id, b.id]) == []
+    assert await cancel_runs(session, []) == []
     assert not await _save_done(session, a)  # a late result for a cancelled run is ignored
 
 
@@ -398,12 +407,12 @@ async def test_fail_unfinished_runs(session: AsyncSession, database: Database) -
     user = await _user(session)
     a, b, c = (await _comparison(database, user)).runs
     d = (await _comparison(database, user, models=MODELS[:1])).runs[0]
-    assert await repo.mark_run_running(session, b.id, 0)
+    assert await mark_run_running(session, b.id, 0)
     assert await _save_done(session, c)
-    assert await repo.cancel_runs(session, [d.id]) == [d.id]
+    assert await cancel_runs(session, [d.id]) == [d.id]
 
-    assert await repo.fail_unfinished_runs(session, "server restarted") == 2
-    runs = {r.id: r for r in await repo.get_runs(session, [a.id, b.id, c.id, d.id])}
+    assert await fail_unfinished_runs(session, "server restarted") == 2
+    runs = {r.id: r for r in await get_runs(session, [a.id, b.id, c.id, d.id])}
     for run_id in (a.id, b.id):
         assert (runs[run_id].status, runs[run_id].error, runs[run_id].error_kind) == (
             "error",
@@ -413,13 +422,13 @@ async def test_fail_unfinished_runs(session: AsyncSession, database: Database) -
         assert runs[run_id].finished_at is not None
     assert (runs[c.id].status, runs[c.id].error) == ("done", "")
     assert runs[d.id].status == "cancelled"
-    assert await repo.fail_unfinished_runs(session, "again") == 0
+    assert await fail_unfinished_runs(session, "again") == 0
 
 
 async def test_get_runs_keeps_requested_order(session: AsyncSession, database: Database) -> None:
     a, b, c = (await _comparison(database, await _user(session))).runs
-    got = await repo.get_runs(session, [c.id, "0" * 32, a.id, c.id])
+    got = await get_runs(session, [c.id, "0" * 32, a.id, c.id])
     assert [r.id for r in got] == [c.id, a.id]
     assert [r.model for r in got] == [MODELS[2], MODELS[0]]
-    assert await repo.get_runs(session, []) == []
+    assert await get_runs(session, []) == []
     assert b.comparison_id == got[0].comparison_id

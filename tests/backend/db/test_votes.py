@@ -9,18 +9,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from backend.db import repository
 from backend.db import votes as repo
+from backend.db.comparisons import create_comparison, delete_comparison
 from backend.db.engine import Database
 from backend.db.models import Vote
 from backend.db.records import ComparisonRecord, NewRun, UserRecord
+from backend.db.users import ensure_user
 from backend.db.votes import VoteRecord
 
 MODELS = ("simulated:instant", "simulated:swift")
 
 
 async def _comparison(database: Database, user: UserRecord) -> ComparisonRecord:
-    return await repository.create_comparison(
+    return await create_comparison(
         database,
         user_id=user.id,
         project_id=user.default_project_id,
@@ -49,7 +50,7 @@ async def _count(database: Database) -> int:
 
 async def test_voting_again_replaces_the_vote(database: Database) -> None:
     async with database.session() as session:
-        ada = await repository.ensure_user(session, "ada@example.org")
+        ada = await ensure_user(session, "ada@example.org")
     comparison = await _comparison(database, ada)
     first = await _save(database, comparison.id, ada.id, best=0)
     second = await _save(database, comparison.id, ada.id, best=None)
@@ -60,7 +61,7 @@ async def test_voting_again_replaces_the_vote(database: Database) -> None:
 
 async def test_two_requests_of_one_voter_at_once_leave_one_vote(database: Database) -> None:
     async with database.session() as session:
-        ada = await repository.ensure_user(session, "ada@example.org")
+        ada = await ensure_user(session, "ada@example.org")
     comparison = await _comparison(database, ada)
     await asyncio.gather(*(_save(database, comparison.id, ada.id, best=i % 2) for i in range(6)))
     assert await _count(database) == 1
@@ -68,7 +69,7 @@ async def test_two_requests_of_one_voter_at_once_leave_one_vote(database: Databa
 
 async def test_the_table_refuses_a_second_row_and_a_vote_naming_nothing(database: Database) -> None:
     async with database.session() as session:
-        ada = await repository.ensure_user(session, "ada@example.org")
+        ada = await ensure_user(session, "ada@example.org")
     comparison = await _comparison(database, ada)
     await _save(database, comparison.id, ada.id)
     for extra in (
@@ -83,15 +84,15 @@ async def test_the_table_refuses_a_second_row_and_a_vote_naming_nothing(database
 
 async def test_deleting_a_comparison_deletes_its_votes(database: Database) -> None:
     async with database.session() as session:
-        ada = await repository.ensure_user(session, "ada@example.org")
-        bob = await repository.ensure_user(session, "bob@example.org")
+        ada = await ensure_user(session, "ada@example.org")
+        bob = await ensure_user(session, "bob@example.org")
     kept, gone = await _comparison(database, ada), await _comparison(database, ada)
     for comparison_id in (kept.id, gone.id):
         await _save(database, comparison_id, ada.id)
     await _save(database, gone.id, bob.id, best=1)
     async with database.session() as session:
         before = await repo.project_fingerprint(session, ada.default_project_id)
-        await repository.delete_comparison(session, gone.id)
+        await delete_comparison(session, gone.id)
         after = await repo.project_fingerprint(session, ada.default_project_id)
         project = await repo.project_votes(session, ada.default_project_id)
     assert await _count(database) == 1

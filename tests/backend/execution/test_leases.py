@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from backend.db import repository
+from backend.db.comparisons import create_comparison
 from backend.db.engine import Database
 from backend.db.leases import ClaimOutcome, claim_run
 from backend.db.models import Run
 from backend.db.records import NewRun, RunRecord
+from backend.db.runs import get_runs, reset_run_for_retry, save_run_result
+from backend.db.users import ensure_user
 from backend.execution.leases import RunLeases
 from backend.providers.base import ChatProvider, ChatRequest, StreamItem
 from backend.queue.base import AnyEvent, Delivery
@@ -85,8 +87,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 async def _new_task(db: Database, prompt: str, model: str = "simulated:steady") -> tuple[RunRecord, RunTask]:
     async with db.session() as session:
-        user = await repository.ensure_user(session, "ada@example.com", "Ada")
-    record = await repository.create_comparison(
+        user = await ensure_user(session, "ada@example.com", "Ada")
+    record = await create_comparison(
         db,
         user_id=user.id,
         project_id=user.default_project_id,
@@ -160,7 +162,7 @@ async def test_a_replayed_task_calls_the_provider_once(db: Database, database_ur
         await second_db.dispose()
     assert provider.calls == 1
     async with db.session() as session:
-        (saved,) = await repository.get_runs(session, [run.id])
+        (saved,) = await get_runs(session, [run.id])
     assert saved.status == "done" and saved.output_text == "".join(expected_tokens(task))
     assert (await _run_row(db, run.id))[2] is None  # the final save cleared the claim
 
@@ -178,7 +180,7 @@ async def test_a_task_leased_by_another_live_worker_waits_then_is_skipped_once_f
         await asyncio.sleep(1.0)  # ten polls: the other worker's lease is live all along
         assert (provider.calls, broker.acks, events) == (0, 0, [])
         async with db.session() as session:  # the other worker's run ends and is saved
-            assert await repository.save_run_result(
+            assert await save_run_result(
                 session,
                 run_id=run.id,
                 attempt=0,
@@ -230,7 +232,7 @@ async def test_a_run_whose_claim_is_lost_stops_without_a_final_event(db: Databas
         await broker.submit(task)
         await _until(lambda: any(isinstance(e, ChunkEvent) for e in events), 5, "the first chunk")
         async with db.session() as session:
-            await repository.reset_run_for_retry(session, run.id)
+            await reset_run_for_retry(session, run.id)
         await _until(lambda: broker.acks == 1, 2, "the superseded delivery to be acknowledged")
         chunks = len([e for e in events if isinstance(e, ChunkEvent)])
         await asyncio.sleep(0.3)

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from backend.api.share_routes import PublicComparisonOut
 from backend.auth.permissions import AccessDenied, Principal
 from backend.auth.tokens import token_hash
-from backend.db import repository
+from backend.db.comparisons import create_comparison
 from backend.db.models import Run, Share, utcnow
 from backend.db.records import ComparisonRecord, NewRun
+from backend.db.users import default_project_id
 from backend.runtime import Runtime
 from backend.services.access import NotFound
 from backend.services.budgets import BudgetGuard
@@ -199,7 +200,7 @@ async def test_fork_copies_into_the_forkers_personal_project_and_leaves_the_orig
 
     fork = await shares.fork(bob, token)
     async with rt.db.session() as session:
-        bobs_project = await repository.default_project_id(session, bob.user_id)
+        bobs_project = await default_project_id(session, bob.user_id)
     assert fork.id != original.id
     assert (fork.project_id, fork.user_id) == (bobs_project, bob.user_id)
     copy = await rt.comparisons.get(bob, fork.id)  # bob may open it
@@ -228,8 +229,8 @@ async def test_fork_copies_into_the_forkers_personal_project_and_leaves_the_orig
 async def test_unfinished_runs_are_forked_as_cancelled(rt: Runtime) -> None:
     ada, bob = await owner(rt), await owner(rt, OTHER_EMAIL)
     async with rt.db.session() as session:
-        project_id = await repository.default_project_id(session, ada.user_id)
-    queued = await repository.create_comparison(  # saved, never queued: stays "queued"
+        project_id = await default_project_id(session, ada.user_id)
+    queued = await create_comparison(  # saved, never queued: stays "queued"
         rt.db,
         user_id=ada.user_id,
         project_id=project_id,
