@@ -10,9 +10,11 @@ from dataclasses import dataclass, replace
 
 from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
-from backend.db import repository
+from backend.db.comparisons import create_comparison, delete_comparison, get_comparison, list_comparisons
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
+from backend.db.runs import reset_run_for_retry
+from backend.db.users import default_project_id
 from backend.limits import InProcessRateLimiter, RateLimiter, RateLimitExceeded, limits_from
 from backend.providers import registry
 from backend.providers.credentials import key_provider
@@ -128,7 +130,7 @@ class ComparisonService:
             requests=len(data.panes),
             tokens=sum(prompt_tokens + pane.max_tokens for pane in data.panes),
         )
-        record = await repository.create_comparison(
+        record = await create_comparison(
             self._db,
             user_id=user_id,
             project_id=project_id,
@@ -156,7 +158,7 @@ class ComparisonService:
         """A user's default project never changes: look it up once per process."""
         if user_id not in self._default_projects:
             async with self._db.session() as session:
-                self._default_projects[user_id] = await repository.default_project_id(session, user_id)
+                self._default_projects[user_id] = await default_project_id(session, user_id)
         return self._default_projects[user_id]
 
     async def _enqueue(self, record: ComparisonRecord, run: RunRecord) -> None:
@@ -185,7 +187,7 @@ class ComparisonService:
     async def get_unchecked(self, comparison_id: str) -> ComparisonRecord:
         """Only for callers that authorized otherwise (a share link, the event pump)."""
         async with self._db.session() as session:
-            record = await repository.get_comparison(session, comparison_id)
+            record = await get_comparison(session, comparison_id)
         if record is None:
             raise NotFound(f"No comparison {comparison_id}.")
         return record
@@ -214,7 +216,7 @@ class ComparisonService:
         if project_id:
             await self._access.require_project(principal, Action.READ, project_id)
         async with self._db.session() as session:
-            return await repository.list_comparisons(
+            return await list_comparisons(
                 session,
                 member_id=principal.user_id,
                 project_id=project_id or None,
@@ -257,7 +259,7 @@ class ComparisonService:
         )
         await self._broker.request_cancel(CancelRequest(run_id=old.id, attempt=old.attempt))
         async with self._db.session() as session:
-            run = await repository.reset_run_for_retry(session, run_id)
+            run = await reset_run_for_retry(session, run_id)
         await self._enqueue(record, run)
         return run
 
@@ -266,7 +268,7 @@ class ComparisonService:
         await self._access.require_comparison(principal, Action.EDIT, comparison_id)
         await self.cancel(principal, comparison_id)
         async with self._db.session() as session:
-            await repository.delete_comparison(session, comparison_id)
+            await delete_comparison(session, comparison_id)
 
 
 def _prompt_tokens(system_prompt: str, prompt: str) -> int:

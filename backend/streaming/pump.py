@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend.catalog import estimate_cost_usd, load_catalog
-from backend.db import repository
 from backend.db.engine import Database
+from backend.db.runs import get_runs, mark_run_running, save_run_result
 from backend.providers.base import Usage
 from backend.queue.base import RunQueue
 from backend.queue.messages import FinalEvent, StartedEvent
@@ -63,7 +63,7 @@ class EventPump:
     async def _mark_running(self, event: StartedEvent) -> None:
         try:
             async with self._db.session() as session:
-                await repository.mark_run_running(session, event.run_id, event.attempt)
+                await mark_run_running(session, event.run_id, event.attempt)
         except TRANSIENT_DB_ERRORS as exc:  # cosmetic: the final save sets the status anyway
             log.warning("could not mark run %s running: %r", event.run_id, exc)
 
@@ -95,10 +95,10 @@ class EventPump:
 
     async def _save_once(self, event: FinalEvent) -> None:
         async with self._db.session() as session:
-            runs = await repository.get_runs(session, [event.run_id])
+            runs = await get_runs(session, [event.run_id])
             model = load_catalog().get(runs[0].model) if runs else None
             usage = Usage(input_tokens=event.input_tokens, output_tokens=event.output_tokens)
-            await repository.save_run_result(
+            await save_run_result(
                 session,
                 run_id=event.run_id,
                 attempt=event.attempt,
