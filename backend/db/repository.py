@@ -1,8 +1,8 @@
 """The queries that used to live here, re-exported from the modules they moved to (by aggregate,
 like ``accounts``, ``projects``, ``shares`` and ``votes``): ``users`` (a user and their
 "Personal" project), ``comparisons`` (create, read, page through, delete) and ``runs`` (run state,
-guarded by ``attempt``). New code imports those modules; this one stays while backend/runtime.py,
-backend/streaming/pump.py, backend/services/comparisons.py and the tests still use it.
+guarded by ``attempt``). New code imports those modules; this one stays while backend/runtime.py
+(``fail_unfinished_runs`` at start-up) still uses it.
 """
 
 from __future__ import annotations
