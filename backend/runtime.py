@@ -25,8 +25,8 @@ from backend.auth.crypto import secret_box
 from backend.auth.permissions import Principal
 from backend.auth.throttle import SignInThrottle
 from backend.cache import ResponseCache, make_response_cache
-from backend.db import repository
 from backend.db.engine import Database
+from backend.db.runs import fail_unfinished_runs
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
@@ -93,18 +93,21 @@ class Runtime:
         )
         lookup = CredentialLookup(db, box)
         credentials = CredentialService(db, settings, box, lookup)
+        budgets = BudgetGuard(db)
         return cls(
             settings=settings,
             db=db,
             broker=broker,
             hub=hub,
             pump=EventPump(broker, hub, db),
-            comparisons=ComparisonService(db, broker, hub, settings, limiter, credentials=credentials),
+            comparisons=ComparisonService(
+                db, broker, hub, settings, limiter, credentials=credentials, budget=budgets
+            ),
             accounts=AccountService(db, settings, throttle),
             projects=ProjectService(db),
             credentials=credentials,
             credential_lookup=lookup,
-            budgets=BudgetGuard(db),
+            budgets=budgets,
             cache=cache,
             limiter=limiter,
         )
@@ -134,7 +137,7 @@ class Runtime:
             # (On Kafka they are not lost: the requests stay queued and worker processes finish them.
             # With Redis, Reflex runs several backend processes: another one's runs are alive.)
             async with self.db.session() as session:
-                lost = await repository.fail_unfinished_runs(session, "Interrupted: the server restarted.")
+                lost = await fail_unfinished_runs(session, "Interrupted: the server restarted.")
         if lost:
             log.warning("%d unfinished runs from a previous process marked as interrupted", lost)
         await self.broker.start()

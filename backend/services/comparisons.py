@@ -52,6 +52,7 @@ class ComparisonService:
         settings: Settings,
         limiter: RateLimiter | None = None,
         credentials: CredentialService | None = None,
+        budget: BudgetGuard | None = None,
     ) -> None:
         self._db = db
         self._broker = broker
@@ -59,7 +60,7 @@ class ComparisonService:
         self._settings = settings
         self._limiter = limiter or InProcessRateLimiter(limits_from(settings))
         self._access = Access(db)
-        self._budget = BudgetGuard(db)
+        self._budget = budget or BudgetGuard(db)  # the runtime passes its one guard
         self._credentials = credentials  # stored keys make their models available to their users
         self._availability: dict[str, _CachedAvailability] = {}
         self._default_projects: dict[str, str] = {}
