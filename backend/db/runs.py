@@ -9,10 +9,9 @@ single transaction; they return frozen records from :mod:`backend.db.records`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.comparisons import UNSTARTED
@@ -152,17 +151,6 @@ async def cancel_runs(session: AsyncSession, run_ids: Sequence[str]) -> list[str
         await session.rollback()
         raise
     return [run_id for run_id in dict.fromkeys(run_ids) if run_id in changed]
-
-
-async def unfinished_comparison_ids(session: AsyncSession, since: datetime) -> list[str]:
-    """Comparisons with a queued or running run created since ``since``, oldest first."""
-    stmt = (
-        select(Run.comparison_id)
-        .where(Run.status.in_(sorted(ACTIVE_STATUSES)), Run.created_at >= since)
-        .group_by(Run.comparison_id)
-        .order_by(func.min(Run.created_at))
-    )
-    return [str(c) for c in (await session.execute(stmt)).scalars()]
 
 
 async def fail_unfinished_runs(session: AsyncSession, reason: str) -> int:

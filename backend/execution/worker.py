@@ -86,7 +86,7 @@ class Worker:
         # Finished here lately: a redelivery of one of these (a rebalance re-reads uncommitted
         # requests; a broker that lost its state gets lost runs queued again) publishes the same
         # final event again instead of calling the provider a second time.
-        self._recent_finals: OrderedDict[tuple[str, int], tuple[float, FinalEvent]] = OrderedDict()
+        self._recent_finals: OrderedDict[tuple[str, int], FinalEvent] = OrderedDict()
         # Stops for runs not started here (yet): a task waiting for a slot, or not delivered yet.
         self._stopped: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._publishing: set[asyncio.Future[None]] = set()
@@ -157,24 +157,13 @@ class Worker:
         await delivery.ack()
 
     def _remember_final(self, final: FinalEvent) -> None:
-        self._recent_finals[(final.run_id, final.attempt)] = (time.monotonic(), final)
+        self._recent_finals[(final.run_id, final.attempt)] = final
         while len(self._recent_finals) > RECENT_FINALS:
             self._recent_finals.popitem(last=False)
 
-    async def republish_finals(self, since: float) -> int:
-        """Publish again the final events published since `since` (monotonic): the broker lost
-        its state, and what it acknowledged around its restart may be gone (the event pump
-        saves a final record once, whatever the repeats)."""
-        finals = [final for at, final in list(self._recent_finals.values()) if at >= since]
-        for final in finals:
-            await self._broker.publish(final)
-        if finals:
-            log.warning("the broker lost its state: published %d recent final events again", len(finals))
-        return len(finals)
-
     async def _handle(self, delivery: Delivery) -> None:
         task = delivery.task
-        ended = self._recent_finals.get((task.run_id, task.attempt), (0.0, None))[1]
+        ended = self._recent_finals.get((task.run_id, task.attempt))
         if ended is not None:  # ended here, not saved yet (or its final event was lost): say it again
             log.info(
                 "run %s attempt %d ended here already; publishing its final again", task.run_id, task.attempt
