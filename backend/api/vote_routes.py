@@ -20,7 +20,7 @@ from backend.api.vote_schemas import LeaderboardOut, RecommendationOut, TallyOut
 from backend.db.engine import Database
 from backend.ranking import DEFAULT_MIN_COMPARISONS, Source
 from backend.runtime import Runtime
-from backend.services.leaderboard import LeaderboardService
+from backend.services.leaderboard import LeaderboardService, shared_leaderboard
 from backend.services.votes import VoteService
 
 API_PREFIX = "/api/v1"
@@ -43,7 +43,7 @@ _SERVICES: weakref.WeakKeyDictionary[Database, _Services] = weakref.WeakKeyDicti
 def _services(runtime: Runtime) -> _Services:
     found = _SERVICES.get(runtime.db)
     if found is None:
-        found = _SERVICES[runtime.db] = _Services(VoteService(runtime.db), LeaderboardService(runtime.db))
+        found = _SERVICES[runtime.db] = _Services(VoteService(runtime.db), shared_leaderboard(runtime.db))
     return found
 
 
@@ -91,5 +91,32 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
             user, project_id, baseline=baseline, min_win_rate=min_win_rate, source=Source(source), since=since
         )
         return RecommendationOut.of(project_id, result)
+
+    @router.get("/leaderboard", response_model=LeaderboardOut, tags=["votes"])
+    async def leaderboard_of_mine(
+        user: User,
+        source: Literal["human", "judge"] = "human",
+        since: AwareDatetime | None = None,
+        min_comparisons: int = Query(default=DEFAULT_MIN_COMPARISONS, ge=0, le=100_000),
+    ) -> LeaderboardOut:
+        """One board over every project I am a member of (any role; nobody else's), project_id null."""
+        result = await _services(get_runtime()).leaderboard.leaderboard_all(
+            user, source=Source(source), since=since, min_comparisons=min_comparisons
+        )
+        return LeaderboardOut.of(result)
+
+    @router.get("/recommendation", response_model=RecommendationOut, tags=["votes"])
+    async def recommendation_of_mine(
+        user: User,
+        baseline: str = Query(min_length=1, max_length=255),
+        min_win_rate: float = Query(description="Between 0 and 1."),
+        source: Literal["human", "judge"] = "human",
+        since: AwareDatetime | None = None,
+    ) -> RecommendationOut:
+        """The recommendation over every project I am a member of, project_id null."""
+        result = await _services(get_runtime()).leaderboard.recommendation_all(
+            user, baseline=baseline, min_win_rate=min_win_rate, source=Source(source), since=since
+        )
+        return RecommendationOut.of(None, result)
 
     return router

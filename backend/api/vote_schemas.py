@@ -126,7 +126,7 @@ class WinRatesOut(BaseModel):
 
 
 class LeaderboardOut(BaseModel):
-    project_id: str
+    project_id: str | None = Field(description="Null for the board over all my projects.")
     source: Literal["human", "judge"]
     since: datetime | None
     min_comparisons: int
@@ -192,7 +192,7 @@ class EvidenceOut(ModelRecordOut):
 
 
 class RecommendationOut(BaseModel):
-    project_id: str
+    project_id: str | None = Field(description="Null for the advice over all my projects.")
     baseline: str
     min_win_rate: float
     model: str | None = Field(description="Null: not enough evidence for any priced model.")
@@ -202,7 +202,7 @@ class RecommendationOut(BaseModel):
     candidates: list[EvidenceOut] = Field(description="Cheapest first.")
 
     @classmethod
-    def of(cls, project_id: str, r: Recommendation) -> RecommendationOut:
+    def of(cls, project_id: str | None, r: Recommendation) -> RecommendationOut:
         return cls(
             project_id=project_id,
             baseline=r.baseline,

@@ -9,6 +9,10 @@ successful runs.
 ``source="judge"`` is accepted and answers an empty board until LLM-as-judge verdicts exist
 (issue 14's judge is not built yet): the two sources are never mixed.
 
+"All my projects" (``leaderboard_all``, ``recommendation_all``) pools the evidence of every
+project the person is a member of, read project by project: nobody else's project is ever
+read, and a project the person leaves drops out of the next board.
+
 Results are cached in-process, keyed by a fingerprint of the project's votes and finished
 runs that one cheap query reads on every request: a new or changed vote, or a comparison
 deleted with its votes, changes it, in this process or any other sharing the database.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import statistics
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ from typing import Any
 
 from backend.auth.permissions import Action, Principal
 from backend.catalog import load_catalog
+from backend.db import projects as projects_repo
 from backend.db import votes as repo
 from backend.db.engine import Database
 from backend.db.votes import RunSample, VoteRecord
@@ -63,7 +69,7 @@ class ModelFigures:
 
 @dataclass(frozen=True, slots=True)
 class ProjectLeaderboard:
-    project_id: str
+    project_id: str | None  # None: every project the person can read
     source: Source
     since: datetime | None
     board: Leaderboard
@@ -96,12 +102,67 @@ class LeaderboardService:
     ) -> ProjectLeaderboard:
         """NotFound for a non-member; InvalidLeaderboardQuery for a naive ``since`` or a
         negative ``min_comparisons``."""
-        _check_since(since)
-        if min_comparisons < 0:
-            raise InvalidLeaderboardQuery({"min_comparisons": "min_comparisons must be 0 or more."})
+        _check_board_query(since, min_comparisons)
         await self._access.require_project(principal, Action.READ, project_id)
         fingerprint, evidence = await self._evidence(project_id)
         key = ("board", project_id, source, since, min_comparisons)
+        return await self._board(key, fingerprint, evidence, project_id, source, since, min_comparisons)
+
+    async def leaderboard_all(
+        self,
+        principal: Principal,
+        *,
+        source: Source = Source.HUMAN,
+        since: datetime | None = None,
+        min_comparisons: int = DEFAULT_MIN_COMPARISONS,
+    ) -> ProjectLeaderboard:
+        """One board over every project the principal is a member of (any role), and no other."""
+        _check_board_query(since, min_comparisons)
+        fingerprint, evidence = await self._evidence_of_mine(principal)
+        key = ("board-all", principal.user_id, source, since, min_comparisons)
+        return await self._board(key, fingerprint, evidence, None, source, since, min_comparisons)
+
+    async def recommendation(
+        self,
+        principal: Principal,
+        project_id: str,
+        *,
+        baseline: str,
+        min_win_rate: float,
+        source: Source = Source.HUMAN,
+        since: datetime | None = None,
+    ) -> Recommendation:
+        """The cheapest priced model that wins or ties at least ``min_win_rate`` of its
+        comparisons against ``baseline`` (lower end of its 95% interval), or not enough evidence."""
+        _check_recommendation_query(min_win_rate, since)
+        await self._access.require_project(principal, Action.READ, project_id)
+        _, evidence = await self._evidence(project_id)
+        return _recommend(evidence, baseline, min_win_rate, source, since)
+
+    async def recommendation_all(
+        self,
+        principal: Principal,
+        *,
+        baseline: str,
+        min_win_rate: float,
+        source: Source = Source.HUMAN,
+        since: datetime | None = None,
+    ) -> Recommendation:
+        """The recommendation over every project the principal is a member of."""
+        _check_recommendation_query(min_win_rate, since)
+        _, evidence = await self._evidence_of_mine(principal)
+        return _recommend(evidence, baseline, min_win_rate, source, since)
+
+    async def _board(
+        self,
+        key: tuple[Any, ...],
+        fingerprint: tuple[Any, ...],
+        evidence: _Evidence,
+        project_id: str | None,
+        source: Source,
+        since: datetime | None,
+        min_comparisons: int,
+    ) -> ProjectLeaderboard:
         cached = self._cached(key, fingerprint)
         if cached is not None:
             return cached
@@ -120,31 +181,18 @@ class LeaderboardService:
         self._store(key, fingerprint, result)
         return result
 
-    async def recommendation(
-        self,
-        principal: Principal,
-        project_id: str,
-        *,
-        baseline: str,
-        min_win_rate: float,
-        source: Source = Source.HUMAN,
-        since: datetime | None = None,
-    ) -> Recommendation:
-        """The cheapest priced model that wins or ties at least ``min_win_rate`` of its
-        comparisons against ``baseline`` (lower end of its 95% interval), or not enough evidence."""
-        if not isinstance(min_win_rate, int | float) or not 0.0 <= min_win_rate <= 1.0:
-            raise InvalidLeaderboardQuery(
-                {"min_win_rate": f"min_win_rate must be a number between 0 and 1 (got {min_win_rate!r})."}
-            )
-        _check_since(since)
-        await self._access.require_project(principal, Action.READ, project_id)
-        _, evidence = await self._evidence(project_id)
-        outcomes = evidence.outcomes if source is Source.HUMAN else ()
-        models = {m for o in outcomes for m in (o.model_a, o.model_b)} | {s.model for s in evidence.samples}
-        costs = {m: c for m in models if (c := _cost_per_1k_output(m)) is not None}
-        return recommend(
-            outcomes, baseline=baseline, costs=costs, min_win_rate=min_win_rate, source=source, since=since
+    async def _evidence_of_mine(self, principal: Principal) -> tuple[tuple[Any, ...], _Evidence]:
+        """The pooled evidence of the principal's projects; the fingerprint names each project,
+        so joining or leaving one changes it as a vote does."""
+        async with self._db.session() as session:
+            mine = sorted(p.id for p in await projects_repo.list_projects(session, principal.user_id))
+        parts = [(project_id, *await self._evidence(project_id)) for project_id in mine]
+        fingerprint = tuple((project_id, fp) for project_id, fp, _ in parts)
+        pooled = _Evidence(
+            tuple(o for _, _, e in parts for o in e.outcomes),
+            tuple(s for _, _, e in parts for s in e.samples),
         )
+        return fingerprint, pooled
 
     async def _evidence(self, project_id: str) -> tuple[tuple[Any, ...], _Evidence]:
         async with self._db.session() as session:
@@ -171,6 +219,43 @@ class LeaderboardService:
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_entries:
             self._cache.popitem(last=False)
+
+
+# One service per database for the process (the API's routes and the pages share it): its
+# cache must outlive a request, and a second one would fit the same board twice.
+_SHARED: weakref.WeakKeyDictionary[Database, LeaderboardService] = weakref.WeakKeyDictionary()
+
+
+def shared_leaderboard(db: Database) -> LeaderboardService:
+    found = _SHARED.get(db)
+    if found is None:
+        found = _SHARED[db] = LeaderboardService(db)
+    return found
+
+
+def _check_board_query(since: datetime | None, min_comparisons: int) -> None:
+    _check_since(since)
+    if min_comparisons < 0:
+        raise InvalidLeaderboardQuery({"min_comparisons": "min_comparisons must be 0 or more."})
+
+
+def _check_recommendation_query(min_win_rate: float, since: datetime | None) -> None:
+    if not isinstance(min_win_rate, int | float) or not 0.0 <= min_win_rate <= 1.0:
+        raise InvalidLeaderboardQuery(
+            {"min_win_rate": f"min_win_rate must be a number between 0 and 1 (got {min_win_rate!r})."}
+        )
+    _check_since(since)
+
+
+def _recommend(
+    evidence: _Evidence, baseline: str, min_win_rate: float, source: Source, since: datetime | None
+) -> Recommendation:
+    outcomes = evidence.outcomes if source is Source.HUMAN else ()
+    models = {m for o in outcomes for m in (o.model_a, o.model_b)} | {s.model for s in evidence.samples}
+    costs = {m: c for m in models if (c := _cost_per_1k_output(m)) is not None}
+    return recommend(
+        outcomes, baseline=baseline, costs=costs, min_win_rate=min_win_rate, source=source, since=since
+    )
 
 
 def _check_since(since: datetime | None) -> None:

@@ -130,3 +130,29 @@ async def test_a_vote_on_a_running_comparison_is_422_and_not_saved(rt: Runtime) 
         assert refused.status_code == 422 and "still running" in refused.json()["errors"]["comparison"]
         assert (await ada.get(url)).json()["votes"] == 0
         await ada.post(f"{PREFIX}/comparisons/{running['id']}/cancel")
+
+
+async def test_the_board_over_all_my_projects_leaves_out_other_peoples(rt: Runtime) -> None:
+    async with api_client(rt) as ada, api_client(rt, "eve@example.org") as eve:
+        for c in await _finished(rt, ada, 2):
+            await ada.post(f"{PREFIX}/comparisons/{c['id']}/votes", json={"best": 1})
+        other = {**BODY, "panes": [{"model": "simulated:terse"}, {"model": "simulated:steady"}]}
+        eves = (await eve.post(f"{PREFIX}/comparisons", json=other)).json()
+        await wait_until_final(rt.comparisons, eves["id"])
+        voted = await eve.post(f"{PREFIX}/comparisons/{eves['id']}/votes", json={"best": 0})
+        assert voted.status_code == 200, voted.text
+
+        board = (await ada.get(f"{PREFIX}/leaderboard", params={"min_comparisons": 1})).json()
+        assert board["project_id"] is None and board["n_outcomes"] == 2
+        assert {r["model"] for r in board["rows"]} == {"simulated:instant", "simulated:swift"}
+        theirs = (await eve.get(f"{PREFIX}/leaderboard")).json()
+        assert {r["model"] for r in theirs["rows"]} == {"simulated:terse", "simulated:steady"}
+        advice = await ada.get(
+            f"{PREFIX}/recommendation", params={"baseline": "simulated:instant", "min_win_rate": 0.5}
+        )
+        assert advice.status_code == 200, advice.text
+        assert {c["model"] for c in advice.json()["candidates"]} == {"simulated:swift"}
+        bad = await ada.get(f"{PREFIX}/recommendation", params={"baseline": "x", "min_win_rate": 2})
+        assert bad.status_code == 422 and "between 0 and 1" in bad.json()["errors"]["min_win_rate"]
+        paths = create_api(lambda: None).openapi()["paths"]  # type: ignore[arg-type,return-value]
+        assert "get" in paths[f"{PREFIX}/leaderboard"] and "get" in paths[f"{PREFIX}/recommendation"]

@@ -108,3 +108,44 @@ async def test_recommendation_finds_the_model_that_clears_the_bar(rt: Runtime) -
         with pytest.raises(InvalidLeaderboardQuery) as refused:
             await service.recommendation(ada, project_id, baseline=INSTANT, min_win_rate=bad)
         assert "between 0 and 1" in refused.value.errors["min_win_rate"]
+
+
+async def _voted(rt: Runtime, who: Principal, project_id: str, models: tuple[str, str], best: int) -> None:
+    created = await rt.comparisons.create(
+        who, {"prompt": PROMPT, "panes": [{"model": m} for m in models], "project_id": project_id}
+    )
+    await wait_until_final(rt.comparisons, created.id)
+    await VoteService(rt.db).vote(who, created.id, best)
+
+
+async def test_all_my_projects_pools_mine_and_never_reads_anyone_elses(rt: Runtime) -> None:
+    ada, comparisons = await swift_wins(rt, 2)  # Ada's Personal: swift beats instant twice
+    bob, eve = await owner(rt, "bob@example.org"), await owner(rt, "eve@example.org")
+    team = await rt.projects.create(bob, "Team")
+    await rt.projects.set_member(bob, team, ada.email, "viewer")  # Ada reads Team as a viewer
+    await _voted(rt, bob, team, ("simulated:coder", "simulated:ponder"), 0)
+    eves = (await rt.projects.list_for(eve))[0].id  # Eve's Personal: Ada is not a member
+    for _ in range(3):
+        await _voted(rt, eve, eves, ("simulated:terse", "simulated:steady"), 0)
+
+    service = LeaderboardService(rt.db)
+    mine = await service.leaderboard_all(ada, min_comparisons=1)
+    assert mine.project_id is None and mine.board.n_outcomes == 3
+    assert {r.model for r in mine.board.rows} == {INSTANT, SWIFT, "simulated:coder", "simulated:ponder"}
+    assert set(mine.figures) == {r.model for r in mine.board.rows}
+    assert mine.board.row(SWIFT).wins == 2 and mine.board.row("simulated:coder").wins == 1
+    eve_board = await service.leaderboard_all(eve, min_comparisons=1)
+    assert {r.model for r in eve_board.board.rows} == {"simulated:terse", "simulated:steady"}
+    assert eve_board.board.n_outcomes == 3
+    # A project's own board is still its own.
+    assert (await service.leaderboard(ada, comparisons[0].project_id)).board.n_outcomes == 2
+
+    advice = await service.recommendation_all(ada, baseline=INSTANT, min_win_rate=0.0)
+    assert {c.model for c in advice.candidates} == {SWIFT, "simulated:coder", "simulated:ponder"}
+
+    await rt.projects.remove_member(bob, team, ada.email)  # Ada leaves Team: it drops out at once
+    after = await service.leaderboard_all(ada, min_comparisons=1)
+    assert after is not mine and after.board.n_outcomes == 2
+    assert {r.model for r in after.board.rows} == {INSTANT, SWIFT}
+    with pytest.raises(InvalidLeaderboardQuery):
+        await service.recommendation_all(ada, baseline=INSTANT, min_win_rate=1.01)
