@@ -57,6 +57,7 @@ def shell(*children: rx.Component, title: str, account: rx.Component | None = No
             rx.hstack(
                 _nav_link("Compare", "/"),
                 _nav_link("History", "/history"),
+                _nav_link("Leaderboard", "/leaderboard"),
                 _nav_link("Projects", "/projects"),
                 rx.link("API", href="/api/v1/docs", size="3", is_external=True, underline="none"),
                 account if account is not None else rx.fragment(),

@@ -9,6 +9,7 @@ from backend.api.app import create_api
 from dashboard.event_socket import without_event_socket_cookies
 from dashboard.pages.compare import compare_page
 from dashboard.pages.history import history_page
+from dashboard.pages.leaderboard import leaderboard_page
 from dashboard.pages.login import login_page
 from dashboard.pages.projects import projects_page
 from dashboard.pages.settings import load_settings, settings_page
@@ -16,6 +17,7 @@ from dashboard.pages.share import share_page
 from state.auth import AuthState
 from state.compare import CompareState
 from state.history import HistoryState
+from state.leaderboard import LeaderboardState
 from state.projects import ProjectsState
 from state.session_guard import SessionBinding
 from state.share import SharePageState
@@ -31,6 +33,9 @@ app.add_middleware(SessionBinding(), index=0)
 app.add_page(compare_page, route="/", title="Compare · LLM Dashboard", on_load=CompareState.load)
 app.add_page(compare_page, route="/compare", title="Compare · LLM Dashboard", on_load=CompareState.load)
 app.add_page(history_page, route="/history", title="History · LLM Dashboard", on_load=HistoryState.load)
+app.add_page(
+    leaderboard_page, route="/leaderboard", title="Leaderboard · LLM Dashboard", on_load=LeaderboardState.load
+)
 app.add_page(login_page, route="/login", title="Sign in · LLM Dashboard", on_load=AuthState.load_login)
 app.add_page(settings_page, route="/settings", title="Settings · LLM Dashboard", on_load=load_settings)
 app.add_page(

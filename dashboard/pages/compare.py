@@ -8,6 +8,7 @@ from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from dashboard.pages.frame import signed_in_page
 from dashboard.pages.share_button import share_button
+from dashboard.pages.vote_section import vote_section
 from state.compare import CompareState as S
 
 _actions = PaneActions(
@@ -63,6 +64,7 @@ def compare_page() -> rx.Component:
                 gap="1em",
                 width="100%",
             ),
+            vote_section(),  # once every pane has finished
             width="100%",
             spacing="4",
         ),

@@ -54,6 +54,8 @@ ALLOWLIST: dict[str, str] = {
             "AccountState",
             "KeysState",
             "SessionBindingState",
+            "VoteState",
+            "LeaderboardState",
         )
     },
     "AuthState.set_mode": "ui: switches the form between sign in and sign up",
@@ -82,6 +84,14 @@ ALLOWLIST: dict[str, str] = {
     "HistoryState.next_page": "chains: turns the page, then HistoryState.load checks the session",
     "HistoryState.prev_page": "chains: turns the page, then HistoryState.load checks the session",
     "ShareDialogState.set_expiry": "ui: the expiry choice of the next link",
+    "VoteState.set_best": "ui: the unsaved choice of best answer (submit checks the session)",
+    "VoteState.set_comment": "ui: the unsaved comment (submit checks the session)",
+    "VoteState.toggle_thumb": "ui: an unsaved thumb (submit checks the session)",
+    "LeaderboardState.set_project": "chains: picks the project, then load checks the session",
+    "LeaderboardState.set_source": "chains: picks the source, then load checks the session",
+    "LeaderboardState.set_window": "chains: picks the window, then load checks the session",
+    "LeaderboardState.set_baseline": "ui: the unsaved baseline of the next recommendation",
+    "LeaderboardState.set_min_win_rate": "ui: the typed bar of the next recommendation",
     "SharePageState.load": "public: the shared page; the link's token is the secret (checks the "
     "session only to offer Fork)",
 }

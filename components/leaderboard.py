@@ -1,0 +1,259 @@
+"""The leaderboard page's parts: filters, the table, the strength chart, the win-rate matrix and
+the recommendation panel. Pure functions of typed rows and event handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventCallback
+
+from components.layout import field_error
+
+SOURCE_LABELS = (("human", "Human votes"), ("judge", "Judge verdicts"))
+WINDOW_LABELS = (("all", "All time"), ("30d", "Last 30 days"), ("7d", "Last 7 days"))
+
+
+@dataclass(frozen=True)
+class LeaderboardProps:
+    projects: rx.Var  # list[ProjectChoice]
+    project_id: rx.Var[str]
+    source: rx.Var[str]
+    window: rx.Var[str]
+    rows: rx.Var  # list[LeaderRow]
+    chart: rx.Var  # list[dict]: model, strength, error [below, above]
+    matrix_models: rx.Var  # list[str]
+    matrix: rx.Var  # list[MatrixRow]
+    summary: rx.Var[str]
+    empty: rx.Var[bool]
+    loaded: rx.Var[bool]
+    error: rx.Var[str]
+    on_project: EventCallback[str]
+    on_source: EventCallback[str]
+    on_window: EventCallback[str]
+
+
+@dataclass(frozen=True)
+class RecommendationProps:
+    models: rx.Var  # list[str]: the board's models
+    baseline: rx.Var[str]
+    min_win_rate: rx.Var[str]
+    error: rx.Var[str]
+    answered: rx.Var[bool]
+    model: rx.Var[str]  # "" when there is not enough evidence
+    detail: rx.Var[str]
+    on_baseline: EventCallback[str]
+    on_min_win_rate: EventCallback[str]
+    on_recommend: EventCallback[()]
+
+
+def _select(
+    label: str, value: rx.Var[str], on_change: EventCallback[str], *options: rx.Component
+) -> rx.Component:
+    return rx.el.label(
+        rx.text(label, size="2", weight="medium"),
+        rx.el.select(*options, value=value, on_change=on_change, class_name="model-picker"),
+        class_name="switch-label",
+    )
+
+
+def filters(p: LeaderboardProps) -> rx.Component:
+    return rx.hstack(
+        _select(
+            "Project",
+            p.project_id,
+            p.on_project,
+            rx.el.option("All my projects", value="all"),
+            rx.foreach(p.projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
+        ),
+        _select("Source", p.source, p.on_source, *[rx.el.option(t, value=v) for v, t in SOURCE_LABELS]),
+        _select("Time window", p.window, p.on_window, *[rx.el.option(t, value=v) for v, t in WINDOW_LABELS]),
+        spacing="4",
+        wrap="wrap",
+        align="center",
+    )
+
+
+def _row(row: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.cond(row.ranked, rx.text(row.rank, weight="bold"), rx.badge(row.rank, variant="soft"))
+        ),
+        rx.table.row_header_cell(rx.text(row.name), rx.text(row.model, size="1", color_scheme="gray")),
+        rx.table.cell(row.strength),
+        rx.table.cell(row.comparisons),
+        rx.table.cell(row.cost),
+        rx.table.cell(row.ttft),
+        rx.table.cell(row.tps),
+        data_testid="leaderboard-row",
+    )
+
+
+def board_table(rows: rx.Var) -> rx.Component:
+    headers = (
+        "Rank",
+        "Model",
+        "Strength (95% CI)",
+        "Comparisons",
+        "Cost / 1k output",
+        "Median TTFT",
+        "Median tok/s",
+    )
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(rx.foreach(rows, _row)),
+            aria_label="Models ranked by strength",
+            width="100%",
+        ),
+        overflow_x="auto",
+        width="100%",
+    )
+
+
+def strength_chart(chart: rx.Var) -> rx.Component:
+    """Each model's strength as a point with its 95% interval as an error bar."""
+    return rx.box(
+        rx.recharts.line_chart(
+            rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+            rx.recharts.x_axis(data_key="model", interval=0, angle=-20, text_anchor="end", height=70),
+            rx.recharts.y_axis(domain=["auto", "auto"], allow_decimals=False),
+            rx.recharts.graphing_tooltip(),
+            # Points only (the line is transparent): models on a category axis are not a series.
+            rx.recharts.line(
+                rx.recharts.error_bar(data_key="error", direction="y", width=8, stroke_width=2),
+                data_key="strength",
+                name="Strength",
+                stroke="transparent",
+                dot={"r": 5, "fill": "var(--accent-9)", "stroke": "var(--accent-9)"},
+                is_animation_active=False,
+            ),
+            data=chart,
+            height=300,
+            width="100%",
+        ),
+        role="img",
+        aria_label="Strength of each model with its 95% interval",
+        width="100%",
+    )
+
+
+def win_rate_matrix(models: rx.Var, matrix: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Model (row) against (column)"),
+                    rx.foreach(models, lambda m: rx.table.column_header_cell(m)),
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    matrix,
+                    lambda r: rx.table.row(
+                        rx.table.row_header_cell(r.model),
+                        rx.foreach(r.cells, lambda c: rx.table.cell(c)),
+                    ),
+                )
+            ),
+            size="1",
+            aria_label="Pairwise win rates",
+            width="100%",
+        ),
+        overflow_x="auto",
+        width="100%",
+    )
+
+
+def recommendation_panel(p: RecommendationProps) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Recommendation", size="4", as_="h2"),
+            rx.text(
+                "The cheapest model that wins or ties at least X% of its comparisons against your baseline.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.hstack(
+                _select(
+                    "Baseline model",
+                    p.baseline,
+                    p.on_baseline,
+                    rx.foreach(p.models, lambda m: rx.el.option(m, value=m)),
+                ),
+                rx.el.label(
+                    rx.text("Minimum win rate (%)", size="2", weight="medium"),
+                    rx.input(
+                        value=p.min_win_rate,
+                        on_change=p.on_min_win_rate,
+                        input_mode="decimal",
+                        width="6em",
+                    ),
+                    class_name="switch-label",
+                ),
+                rx.button("Recommend", on_click=p.on_recommend, type="button"),
+                spacing="4",
+                wrap="wrap",
+                align="center",
+            ),
+            field_error(p.error, "recommendation-error"),
+            rx.cond(
+                p.answered,
+                rx.box(
+                    rx.cond(
+                        p.model != "",
+                        rx.heading(p.model, size="3", as_="h3"),
+                        rx.heading("Not enough evidence", size="3", as_="h3"),
+                    ),
+                    rx.text(p.detail, size="2"),
+                    role="status",
+                    data_testid="recommendation",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def leaderboard_view(p: LeaderboardProps, rec: RecommendationProps) -> rx.Component:
+    return rx.vstack(
+        filters(p),
+        field_error(p.error, "leaderboard-error"),
+        rx.cond(
+            p.empty,
+            rx.callout(
+                rx.vstack(
+                    rx.text("No votes here yet.", weight="bold"),
+                    rx.text(
+                        "Run a comparison, then pick the best answer under its panes: models appear "
+                        "here with their strength once people have voted. Try another project or a "
+                        "longer time window.",
+                    ),
+                    rx.link("Go to Compare", href="/"),
+                    spacing="1",
+                ),
+                icon="info",
+                data_testid="leaderboard-empty",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            p.loaded & ~p.empty,
+            rx.vstack(
+                rx.text(p.summary, size="2", color_scheme="gray"),
+                board_table(p.rows),
+                rx.heading("Strength with 95% intervals", size="4", as_="h2"),
+                strength_chart(p.chart),
+                rx.heading("Pairwise win rates", size="4", as_="h2"),
+                win_rate_matrix(p.matrix_models, p.matrix),
+                recommendation_panel(rec),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )

@@ -1,0 +1,153 @@
+"""The vote panel under a finished comparison: my vote (best answer, thumbs, comment) and the tally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventCallback
+
+from components.layout import field_error
+
+
+@dataclass(frozen=True)
+class VoteProps:
+    panes: rx.Var  # list[VotePaneRow]
+    best: rx.Var[str]
+    comment: rx.Var[str]
+    tie: rx.Var[int]
+    all_bad: rx.Var[int]
+    votes_label: rx.Var[str]
+    save_label: rx.Var[str]
+    error: rx.Var[str]
+    notice: rx.Var[str]
+    on_best: EventCallback[str]
+    on_comment: EventCallback[str]
+    on_thumb: EventCallback[int, str]
+    on_submit: EventCallback[()]
+
+
+def _thumb(pane: Any, thumb: str, icon: str, word: str, on_thumb: EventCallback[int, str]) -> rx.Component:
+    pressed = pane.thumb == thumb
+    return rx.icon_button(
+        rx.icon(icon, size=16),
+        on_click=on_thumb(pane.position, thumb),
+        variant=rx.cond(pressed, "solid", "outline"),
+        color_scheme="green" if thumb == "up" else "red",
+        size="2",
+        aria_label=f"{word} for pane {pane.position + 1}",
+        aria_pressed=rx.cond(pressed, "true", "false"),
+        type="button",
+    )
+
+
+def _pane_choice(pane: Any, on_thumb: EventCallback[int, str]) -> rx.Component:
+    return rx.hstack(
+        rx.radio_group.item(pane.label, value=pane.position.to_string()),
+        rx.text(pane.model_name, size="2", color_scheme="gray"),
+        rx.spacer(),
+        _thumb(pane, "up", "thumbs-up", "Thumbs up", on_thumb),
+        _thumb(pane, "down", "thumbs-down", "Thumbs down", on_thumb),
+        align="center",
+        width="100%",
+        wrap="wrap",
+    )
+
+
+def _tally(p: VoteProps) -> rx.Component:
+    def row(pane: Any) -> rx.Component:
+        return rx.table.row(
+            rx.table.row_header_cell(pane.label),
+            rx.table.cell(pane.best_count),
+            rx.table.cell(pane.thumbs_up),
+            rx.table.cell(pane.thumbs_down),
+        )
+
+    return rx.vstack(
+        rx.heading("Tally", size="3", as_="h3"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Pane"),
+                    rx.table.column_header_cell("Best"),
+                    rx.table.column_header_cell("Thumbs up"),
+                    rx.table.column_header_cell("Thumbs down"),
+                )
+            ),
+            rx.table.body(rx.foreach(p.panes, row)),
+            size="1",
+            aria_label="Votes per pane",
+            width="100%",
+        ),
+        rx.text(
+            "Tie: ",
+            p.tie,
+            " · All bad: ",
+            p.all_bad,
+            " · ",
+            p.votes_label,
+            size="2",
+            data_testid="vote-totals",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def vote_panel(p: VoteProps) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Your vote", size="4", as_="h2"),
+            rx.text(
+                "Which answer is best? One vote per person; you can change it.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.radio_group.root(
+                rx.vstack(
+                    rx.foreach(p.panes, lambda pane: _pane_choice(pane, p.on_thumb)),
+                    rx.hstack(
+                        rx.radio_group.item("Tie", value="tie"),
+                        rx.radio_group.item("All bad", value="all_bad"),
+                        spacing="5",
+                    ),
+                    spacing="2",
+                    width="100%",
+                ),
+                value=p.best,
+                on_change=p.on_best,
+                aria_label="Best answer",
+                width="100%",
+            ),
+            rx.el.label(
+                rx.text("Comment (optional)", size="2", weight="medium"),
+                rx.text_area(
+                    value=p.comment,
+                    on_change=p.on_comment,
+                    rows="2",
+                    width="100%",
+                ),
+                width="100%",
+                display="flex",
+                flex_direction="column",
+                gap="0.25em",
+            ),
+            rx.hstack(
+                rx.button(p.save_label, on_click=p.on_submit, type="button"),
+                rx.cond(
+                    p.notice != "",
+                    rx.text(p.notice, size="2", color_scheme="green", role="status"),
+                ),
+                align="center",
+                wrap="wrap",
+            ),
+            field_error(p.error, "vote-error"),
+            rx.divider(),
+            _tally(p),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        data_testid="vote-panel",
+    )

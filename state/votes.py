@@ -1,0 +1,153 @@
+"""Votes on the comparison on screen: my vote (best pane, thumbs, comment) and the tally.
+
+The compare page shows the vote panel only once every pane has finished, and mounts it anew
+for each comparison (keyed on its id): mounting loads the tally, so the comparison id is read
+from CompareState on the server, never taken from the browser. Any member of the project may
+vote, viewers included; the service refuses anyone else and any vote it finds invalid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from backend import runtime
+from backend.auth import Principal
+from backend.catalog import load_catalog
+from backend.ranking import VoteChoice
+from backend.services.access import NotFound
+from backend.services.votes import InvalidVote, Tally, VoteService
+from state.compare import CompareState
+from state.current_user import with_user
+from state.events import Followup, event
+
+THUMB_UP, THUMB_DOWN = "up", "down"
+TIE, ALL_BAD = VoteChoice.TIE.value, VoteChoice.ALL_BAD.value
+PICK_FIRST = "Pick the best answer, or Tie or All bad, before saving your vote."
+
+
+@dataclasses.dataclass
+class VotePaneRow:
+    position: int
+    label: str  # "Pane 1: simulated:swift": the accessible name of its choice
+    model_name: str  # the catalog's display name
+    thumb: str = ""  # my thumb: "up", "down" or ""
+    best_count: int = 0
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+
+
+def _display_name(model: str) -> str:
+    info = load_catalog().get(model)
+    return info.display_name if info else model
+
+
+class VoteState(rx.State):
+    panes: rx.Field[list[VotePaneRow]] = rx.field(default_factory=list)
+    best: rx.Field[str] = rx.field("")  # "" | "0".."7" (a pane's position) | "tie" | "all_bad"
+    comment: rx.Field[str] = rx.field("")
+    tie: rx.Field[int] = rx.field(0)
+    all_bad: rx.Field[int] = rx.field(0)
+    votes: rx.Field[int] = rx.field(0)
+    voted: rx.Field[bool] = rx.field(False)  # I have a saved vote on this comparison
+    error: rx.Field[str] = rx.field("")
+    notice: rx.Field[str] = rx.field("")
+    _comparison_id: str = ""
+
+    @rx.var(cache=True)
+    def votes_label(self) -> str:
+        return "1 vote" if self.votes == 1 else f"{self.votes} votes"
+
+    @rx.var(cache=True)
+    def save_label(self) -> str:
+        return "Change my vote" if self.voted else "Save vote"
+
+    @event
+    @with_user
+    async def load(self, user: Principal) -> None:
+        """The tally of the comparison CompareState shows, with my vote in the form."""
+        self._comparison_id = (await self.get_state(CompareState)).comparison_id
+        self.error, self.notice = "", ""
+        if not self._comparison_id:
+            self._clear()
+            return
+        try:
+            tally = await VoteService(runtime.current().db).tally(user, self._comparison_id)
+        except NotFound as exc:
+            self._clear()
+            self.error = str(exc)
+            return
+        self._show(tally)
+
+    def _clear(self) -> None:
+        self.panes, self.best, self.comment, self.voted = [], "", "", False
+        self.tie = self.all_bad = self.votes = 0
+
+    def _show(self, tally: Tally) -> None:
+        """The tally, and my saved vote in the form."""
+        mine = tally.mine
+        thumbs = mine.thumbs if mine is not None else ()
+        self.panes = [
+            VotePaneRow(
+                position=p.position,
+                label=f"Pane {p.position + 1}: {p.model}",
+                model_name=_display_name(p.model),
+                thumb=(thumbs[p.position] or "") if p.position < len(thumbs) else "",
+                best_count=p.best,
+                thumbs_up=p.thumbs_up,
+                thumbs_down=p.thumbs_down,
+            )
+            for p in tally.panes
+        ]
+        self.tie, self.all_bad, self.votes = tally.tie, tally.all_bad, tally.votes
+        self.voted = mine is not None
+        if mine is None:
+            self.best, self.comment = "", ""
+        else:
+            self.best = str(mine.best_pane) if mine.best_pane is not None else (mine.no_winner or "")
+            self.comment = mine.comment
+
+    @event
+    def set_best(self, value: str) -> None:
+        self.best = value
+        self.error, self.notice = "", ""
+
+    @event
+    def set_comment(self, value: str) -> None:
+        self.comment = value
+        self.notice = ""
+
+    @event
+    def toggle_thumb(self, position: int, thumb: str) -> None:
+        """Press a thumb; pressing the one already pressed takes it back."""
+        if thumb not in (THUMB_UP, THUMB_DOWN):
+            return
+        for pane in self.panes:
+            if pane.position == position:
+                pane.thumb = "" if pane.thumb == thumb else thumb
+        self.notice = ""
+
+    @event
+    @with_user
+    async def submit(self, user: Principal) -> Followup:
+        if not self.best:
+            self.error = PICK_FIRST
+            return None
+        # A pane's position goes as a number; anything else as typed, for the service to judge.
+        best: int | str = int(self.best) if self.best.isdigit() else self.best
+        thumbs = [pane.thumb or None for pane in sorted(self.panes, key=lambda p: p.position)]
+        try:
+            tally = await VoteService(runtime.current().db).vote(
+                user, self._comparison_id, best, thumbs, self.comment
+            )
+        except InvalidVote as exc:
+            self.error = " ".join(exc.errors.values())
+            self.notice = ""
+            return None
+        except NotFound as exc:
+            self.error, self.notice = str(exc), ""
+            return None
+        self._show(tally)
+        self.error, self.notice = "", "Your vote is saved. You can change it at any time."
+        return None
