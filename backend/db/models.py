@@ -280,3 +280,6 @@ Index("ix_project_members_user", ProjectMember.user_id)
 Index("ix_auth_sessions_user", AuthSession.user_id)
 Index("ix_api_tokens_user", ApiToken.user_id)
 Index("ix_shares_comparison", Share.comparison_id)
+# The leaderboard cache's database stamp (backend.db.votes.database_stamp): latest change, one lookup.
+Index("ix_votes_updated", Vote.updated_at)
+Index("ix_runs_finished", Run.finished_at)

@@ -33,6 +33,17 @@ class VoteRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Ballot:
+    """A vote as the leaderboard reads it: the choice, and when it was last made."""
+
+    comparison_id: str
+    user_id: str
+    best_pane: int | None
+    no_winner: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Pane:
     position: int
     model: str
@@ -131,26 +142,28 @@ async def votes_of(session: AsyncSession, comparison_id: str) -> list[VoteRecord
     return [_record(v) for v in (await session.execute(stmt)).scalars()]
 
 
-async def project_votes(session: AsyncSession, project_id: str) -> list[tuple[VoteRecord, tuple[str, ...]]]:
-    """Every vote on the project's comparisons, each with its comparison's pane models."""
+async def project_votes(session: AsyncSession, project_id: str) -> list[tuple[Ballot, tuple[str, ...]]]:
+    """Every vote on the project's comparisons, as the leaderboard reads it (the choice and
+    when it was last made), each with its comparison's pane models in pane order."""
+    # Columns, not ORM objects, and only what a board needs: a board reads every vote of the
+    # project, and tracked objects with every timestamp parsed took most of a first request.
     stmt = (
-        select(Vote)
+        select(Vote.comparison_id, Vote.user_id, Vote.best_pane, Vote.no_winner, Vote.updated_at)
         .join(Comparison, Comparison.id == Vote.comparison_id)
         .where(Comparison.project_id == project_id)
     )
-    votes = [_record(v) for v in (await session.execute(stmt)).scalars()]
+    votes = [Ballot(*row) for row in (await session.execute(stmt)).all()]
+    voted = {v.comparison_id for v in votes}
     runs = await session.execute(
         select(Run.comparison_id, Run.model)
         .join(Comparison, Comparison.id == Run.comparison_id)
-        .where(
-            Comparison.project_id == project_id,
-            Run.comparison_id.in_(stmt.with_only_columns(Vote.comparison_id)),
-        )
+        .where(Comparison.project_id == project_id)
         .order_by(Run.comparison_id, Run.position)
     )
     models: dict[str, list[str]] = {}
     for comparison_id, model in runs.all():
-        models.setdefault(comparison_id, []).append(model)
+        if comparison_id in voted:
+            models.setdefault(comparison_id, []).append(model)
     return [(v, tuple(models.get(v.comparison_id, ()))) for v in votes]
 
 
@@ -185,3 +198,17 @@ async def project_fingerprint(session: AsyncSession, project_id: str) -> tuple[A
         .where(Comparison.project_id == project_id, Run.status == RunStatus.DONE)
     )
     return (*(await session.execute(votes)).one(), *(await session.execute(runs)).one())
+
+
+async def database_stamp(session: AsyncSession) -> tuple[Any, ...]:
+    """Moves whenever any vote is added, changed or deleted and whenever any run finishes or
+    goes, in any project: cheap (index-only counts, indexed maxima), so the leaderboard reads
+    it first and computes a project's fingerprint only when it has moved."""
+    votes = select(func.count(), func.max(Vote.updated_at)).select_from(Vote)
+    runs = select(func.count()).select_from(Run).where(Run.status == RunStatus.DONE)
+    finished = select(func.max(Run.finished_at))
+    return (
+        *(await session.execute(votes)).one(),
+        (await session.execute(runs)).scalar_one(),
+        (await session.execute(finished)).scalar_one(),
+    )

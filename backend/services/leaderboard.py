@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from backend.auth.permissions import Action, Principal
 from backend.catalog import load_catalog
 from backend.db import projects as projects_repo
 from backend.db import votes as repo
 from backend.db.engine import Database
-from backend.db.votes import RunSample, VoteRecord
+from backend.db.votes import Ballot, RunSample
 from backend.ranking import (
     DEFAULT_MIN_COMPARISONS,
     Leaderboard,
@@ -185,7 +187,8 @@ class LeaderboardService:
         """The pooled evidence of the principal's projects; the fingerprint names each project,
         so joining or leaving one changes it as a vote does."""
         async with self._db.session() as session:
-            mine = sorted(p.id for p in await projects_repo.list_projects(session, principal.user_id))
+            found = await session.execute(projects_repo.member_projects(principal.user_id))
+            mine = sorted({str(project_id) for project_id in found.scalars()})
         parts = [(project_id, *await self._evidence(project_id)) for project_id in mine]
         fingerprint = tuple((project_id, fp) for project_id, fp, _ in parts)
         pooled = _Evidence(
@@ -196,7 +199,7 @@ class LeaderboardService:
 
     async def _evidence(self, project_id: str) -> tuple[tuple[Any, ...], _Evidence]:
         async with self._db.session() as session:
-            fingerprint = await repo.project_fingerprint(session, project_id)
+            fingerprint = await self._fingerprint(session, project_id)
             key = ("evidence", project_id)
             cached = self._cached(key, fingerprint)
             if cached is not None:
@@ -206,6 +209,20 @@ class LeaderboardService:
         evidence = _Evidence(tuple(reduce_votes(_ranking_votes(votes), Source.HUMAN)), tuple(samples))
         self._store(key, fingerprint, evidence)
         return fingerprint, evidence
+
+    async def _fingerprint(self, session: AsyncSession, project_id: str) -> tuple[Any, ...]:
+        """The project's fingerprint; recomputed only when the database stamp has moved.
+
+        The stamp is read first: a change committed between the two reads is in the
+        fingerprint kept, or moves the stamp again, so it is never missed."""
+        stamp = await repo.database_stamp(session)
+        key = ("fingerprint", project_id)
+        known = self._cached(key, stamp)
+        if known is not None:
+            return known
+        fingerprint = await repo.project_fingerprint(session, project_id)
+        self._store(key, stamp, fingerprint)
+        return fingerprint
 
     def _cached(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...]) -> Any:
         entry = self._cache.get(key)
@@ -263,7 +280,7 @@ def _check_since(since: datetime | None) -> None:
         raise InvalidLeaderboardQuery({"since": "since needs a time zone, e.g. 2026-12-01T00:00:00Z."})
 
 
-def _ranking_votes(rows: Iterable[tuple[VoteRecord, tuple[str, ...]]]) -> list[Vote]:
+def _ranking_votes(rows: Iterable[tuple[Ballot, tuple[str, ...]]]) -> list[Vote]:
     """The ranking engine's votes; a comparison of one pane says nothing about strengths."""
     votes: list[Vote] = []
     for record, models in rows:

@@ -149,3 +149,16 @@ async def test_all_my_projects_pools_mine_and_never_reads_anyone_elses(rt: Runti
     assert {r.model for r in after.board.rows} == {INSTANT, SWIFT}
     with pytest.raises(InvalidLeaderboardQuery):
         await service.recommendation_all(ada, baseline=INSTANT, min_win_rate=1.01)
+
+
+async def test_a_vote_in_another_project_keeps_this_board_cached(rt: Runtime) -> None:
+    ada, comparisons = await swift_wins(rt, 2)
+    service = LeaderboardService(rt.db)
+    first = await service.leaderboard(ada, comparisons[0].project_id, min_comparisons=1)
+    eve = await owner(rt, "eve@example.org")
+    await _voted(rt, eve, (await rt.projects.list_for(eve))[0].id, (INSTANT, SWIFT), 0)
+    # The database stamp moved, the project's fingerprint did not: no refit.
+    assert await service.leaderboard(ada, comparisons[0].project_id, min_comparisons=1) is first
+    await VoteService(rt.db).vote(ada, comparisons[0].id, "all_bad")
+    changed = await service.leaderboard(ada, comparisons[0].project_id, min_comparisons=1)
+    assert changed is not first and changed.board.row(SWIFT).ties == 1
