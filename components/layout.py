@@ -63,9 +63,13 @@ def shell(*children: rx.Component, title: str, account: rx.Component | None = No
                 account if account is not None else rx.fragment(),
                 spacing="5",
                 align="center",
+                wrap="wrap",  # narrow screens: the links go on as many lines as they need
+                row_gap="0.5em",
             ),
             justify="between",
             align="center",
+            wrap="wrap",
+            row_gap="0.5em",
             padding_x="1.5em",
             padding_y="0.75em",
             border_bottom="1px solid var(--gray-a5)",

@@ -23,6 +23,7 @@ class LeaderboardProps:
     window: rx.Var[str]
     rows: rx.Var  # list[LeaderRow]
     chart: rx.Var  # list[dict]: model, strength, error [below, above]
+    chart_domain: rx.Var  # [low, high] of the strength axis
     matrix_models: rx.Var  # list[str]
     matrix: rx.Var  # list[MatrixRow]
     summary: rx.Var[str]
@@ -102,9 +103,10 @@ def board_table(rows: rx.Var) -> rx.Component:
     )
     return rx.box(
         rx.table.root(
+            # Radix puts the root's props on a wrapper div: the caption names the table itself.
+            rx.el.caption("Models ranked by strength", class_name="sr-only"),
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
             rx.table.body(rx.foreach(rows, _row)),
-            aria_label="Models ranked by strength",
             width="100%",
         ),
         overflow_x="auto",
@@ -112,17 +114,31 @@ def board_table(rows: rx.Var) -> rx.Component:
     )
 
 
-def strength_chart(chart: rx.Var) -> rx.Component:
+def strength_chart(chart: rx.Var, domain: rx.Var) -> rx.Component:
     """Each model's strength as a point with its 95% interval as an error bar."""
     return rx.box(
         rx.recharts.line_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-            rx.recharts.x_axis(data_key="model", interval=0, angle=-20, text_anchor="end", height=70),
-            rx.recharts.y_axis(domain=["auto", "auto"], allow_decimals=False),
+            rx.recharts.x_axis(
+                data_key="model",
+                interval=0,
+                angle=-20,
+                text_anchor="end",
+                height=80,
+                padding={"left": 60, "right": 60},  # room for the first and last labels
+            ),
+            # A domain from the intervals themselves, so no interval is cut off.
+            rx.recharts.y_axis(domain=domain, allow_decimals=False, allow_data_overflow=True),
             rx.recharts.graphing_tooltip(),
             # Points only (the line is transparent): models on a category axis are not a series.
             rx.recharts.line(
-                rx.recharts.error_bar(data_key="error", direction="y", width=8, stroke_width=2),
+                rx.recharts.error_bar(
+                    data_key="error",
+                    direction="y",
+                    width=8,
+                    stroke_width=2,
+                    custom_attrs={"isAnimationActive": False},  # drawn at once, like the points
+                ),
                 data_key="strength",
                 name="Strength",
                 stroke="transparent",
@@ -130,7 +146,8 @@ def strength_chart(chart: rx.Var) -> rx.Component:
                 is_animation_active=False,
             ),
             data=chart,
-            height=300,
+            margin={"top": 10, "right": 20, "left": 10, "bottom": 10},
+            height=320,
             width="100%",
         ),
         role="img",
@@ -142,6 +159,7 @@ def strength_chart(chart: rx.Var) -> rx.Component:
 def win_rate_matrix(models: rx.Var, matrix: rx.Var) -> rx.Component:
     return rx.box(
         rx.table.root(
+            rx.el.caption("Pairwise win rates", class_name="sr-only"),
             rx.table.header(
                 rx.table.row(
                     rx.table.column_header_cell("Model (row) against (column)"),
@@ -158,7 +176,6 @@ def win_rate_matrix(models: rx.Var, matrix: rx.Var) -> rx.Component:
                 )
             ),
             size="1",
-            aria_label="Pairwise win rates",
             width="100%",
         ),
         overflow_x="auto",
@@ -246,7 +263,7 @@ def leaderboard_view(p: LeaderboardProps, rec: RecommendationProps) -> rx.Compon
                 rx.text(p.summary, size="2", color_scheme="gray"),
                 board_table(p.rows),
                 rx.heading("Strength with 95% intervals", size="4", as_="h2"),
-                strength_chart(p.chart),
+                strength_chart(p.chart, p.chart_domain),
                 rx.heading("Pairwise win rates", size="4", as_="h2"),
                 win_rate_matrix(p.matrix_models, p.matrix),
                 recommendation_panel(rec),

@@ -67,6 +67,8 @@ def _tally(p: VoteProps) -> rx.Component:
     return rx.vstack(
         rx.heading("Tally", size="3", as_="h3"),
         rx.table.root(
+            # Radix puts the root's props on a wrapper div: the caption names the table itself.
+            rx.el.caption("Votes per pane", class_name="sr-only"),
             rx.table.header(
                 rx.table.row(
                     rx.table.column_header_cell("Pane"),
@@ -77,7 +79,6 @@ def _tally(p: VoteProps) -> rx.Component:
             ),
             rx.table.body(rx.foreach(p.panes, row)),
             size="1",
-            aria_label="Votes per pane",
             width="100%",
         ),
         rx.text(

@@ -128,6 +128,15 @@ class LeaderboardState(rx.State):
         return f"{pairs}; a model is ranked after {self.min_comparisons} comparisons."
 
     @rx.var(cache=True)
+    def chart_domain(self) -> list[int]:
+        """The strength axis: every interval, with a margin, in steps of 50."""
+        lows = [p["strength"] - p["error"][0] for p in self.chart]
+        highs = [p["strength"] + p["error"][1] for p in self.chart]
+        if not lows:
+            return [0, 2000]
+        return [int(min(lows) // 50 * 50 - 50), int(-(-max(highs) // 50) * 50 + 50)]
+
+    @rx.var(cache=True)
     def baseline_options(self) -> list[str]:
         return [r.model for r in self.rows]
 

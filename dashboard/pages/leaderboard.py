@@ -17,6 +17,7 @@ def leaderboard_page() -> rx.Component:
         window=L.window,
         rows=L.rows,
         chart=L.chart,
+        chart_domain=L.chart_domain,
         matrix_models=L.matrix_models,
         matrix=L.matrix,
         summary=L.summary,
