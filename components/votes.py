@@ -66,19 +66,23 @@ def _tally(p: VoteProps) -> rx.Component:
 
     return rx.vstack(
         rx.heading("Tally", size="3", as_="h3"),
-        rx.table.root(
-            # Radix puts the root's props on a wrapper div: the caption names the table itself.
-            rx.el.caption("Votes per pane", class_name="sr-only"),
-            rx.table.header(
-                rx.table.row(
-                    rx.table.column_header_cell("Pane"),
-                    rx.table.column_header_cell("Best"),
-                    rx.table.column_header_cell("Thumbs up"),
-                    rx.table.column_header_cell("Thumbs down"),
-                )
+        rx.box(
+            rx.table.root(
+                # Radix puts the root's props on a wrapper div: the caption names the table itself.
+                rx.el.caption("Votes per pane", class_name="sr-only"),
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Pane"),
+                        rx.table.column_header_cell("Best"),
+                        rx.table.column_header_cell("Thumbs up"),
+                        rx.table.column_header_cell("Thumbs down"),
+                    )
+                ),
+                rx.table.body(rx.foreach(p.panes, row)),
+                size="1",
+                width="100%",
             ),
-            rx.table.body(rx.foreach(p.panes, row)),
-            size="1",
+            overflow_x="auto",
             width="100%",
         ),
         rx.text(

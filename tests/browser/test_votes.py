@@ -87,6 +87,9 @@ def test_members_vote_change_it_and_see_the_tally(
     page.get_by_role("button", name="Change my vote").click()
     expect(page.get_by_test_id("vote-totals")).to_have_text("Tie: 0 · All bad: 1 · 1 vote", timeout=15_000)
     assert _tally_row(page, "Pane 2: simulated:swift") == ["0", "1", "0"]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path="/tmp/votes-ui-shots/compare-votes-390.png", full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
     # A viewer of the project votes too (Run stays disabled for them).
     viewer_email = f"viewer-{uuid.uuid4().hex[:8]}@example.org"
