@@ -155,6 +155,11 @@ def apply_live(row: PaneRow, live: LiveRun) -> None:
     set_cached(row, final.cache_hit, final.original_ttft_ms, final.original_total_ms)
 
 
+def apply_saved(row: PaneRow, run: RunRecord) -> None:
+    """A run the hub no longer follows (e.g. after a restart): how the database has it."""
+    row.status, row.error, row.text = run.status, run.error, run.output_text
+
+
 @dataclasses.dataclass
 class ProjectRow:
     id: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from backend.auth.permissions import AccessDenied, Action, Principal
@@ -30,6 +30,7 @@ from backend.services.validation import (
     parse_comparison,
 )
 from backend.settings import Settings
+from backend.streaming.follow import FollowBatch, Pacing, RunsSource, follow_runs
 from backend.streaming.hub import RunHub
 
 AVAILABILITY_TTL_S = 5.0
@@ -209,6 +210,20 @@ class ComparisonService:
                 )
             runs.append(run)
         return replace(record, runs=tuple(runs))
+
+    def follow(
+        self,
+        comparison_id: str,
+        following: dict[str, str],
+        *,
+        pacing: Pacing,
+        client_key: Callable[[str], str] = str,
+        reread: RunsSource | None = None,
+    ) -> AsyncGenerator[FollowBatch, None]:
+        """Follow runs of a comparison the caller may read (backend/streaming/follow.py)."""
+        return follow_runs(
+            self._hub, self, comparison_id, following, pacing=pacing, client_key=client_key, reread=reread
+        )
 
     async def history(
         self, principal: Principal, page: int = 1, page_size: int = 20, project_id: str | None = None
