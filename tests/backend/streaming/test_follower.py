@@ -227,7 +227,7 @@ async def test_restarted_run_is_sent_again_from_offset_zero() -> None:
     after = follower.collect({"r": KEY})
     assert [e[1:3] for e in after.entries] == [[0, "Hello"]]
 
-    # The browser applies (offset, text) as in live_pane.jsx: offset 0 replaces the text.
+    # The browser applies (offset, text) as in live_store.jsx: offset 0 replaces the text.
     browser = ""
     for update in (restarted, after):
         for _key, off, piece, *_ in update.entries:
