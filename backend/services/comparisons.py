@@ -20,6 +20,7 @@ from backend.providers import registry
 from backend.providers.credentials import key_provider
 from backend.queue.base import RunQueue
 from backend.queue.messages import CancelRequest, RunTask
+from backend.runs_model import RunParams
 from backend.services.access import Access, NotFound
 from backend.services.budgets import BudgetGuard
 from backend.services.credentials import CredentialService
@@ -143,11 +144,9 @@ class ComparisonService:
                 NewRun(
                     model=pane.model,
                     provider=pane.model.split(":", 1)[0],
-                    params={
-                        "temperature": pane.temperature,
-                        "max_tokens": pane.max_tokens,
-                        "seed": pane.seed,
-                    },
+                    params=RunParams(
+                        temperature=pane.temperature, max_tokens=pane.max_tokens, seed=pane.seed
+                    ),
                 )
                 for pane in data.panes
             ],
@@ -173,9 +172,9 @@ class ComparisonService:
                 model=run.model,
                 prompt=record.prompt,
                 system_prompt=record.system_prompt,
-                temperature=float(run.params.get("temperature", 0.7)),
-                max_tokens=int(run.params.get("max_tokens", 1024)),
-                seed=run.params.get("seed"),
+                temperature=run.params.temperature,
+                max_tokens=run.params.max_tokens,
+                seed=run.params.seed,
                 use_cache=bool(record.settings.get("use_cache", False)),
                 user_id=record.user_id,  # the worker looks up this user's provider keys
             )
@@ -270,8 +269,7 @@ class ComparisonService:
         await self._limiter.reserve(
             principal.user_id,
             requests=1,
-            tokens=_prompt_tokens(record.system_prompt, record.prompt)
-            + int(old.params.get("max_tokens", 1024)),
+            tokens=_prompt_tokens(record.system_prompt, record.prompt) + old.params.max_tokens,
         )
         await self._broker.request_cancel(CancelRequest(run_id=old.id, attempt=old.attempt))
         async with self._db.session() as session:

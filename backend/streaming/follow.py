@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from backend.db.records import ComparisonRecord, RunRecord
+from backend.queue.messages import FinalEvent
 from backend.streaming.follower import Follower, LiveEntry
 from backend.streaming.hub import LiveRun, RunHub
 
@@ -38,6 +39,16 @@ class SavedComparisons(Protocol):
     which raises a LookupError (its NotFound) for a comparison that is gone."""
 
     async def get_unchecked(self, comparison_id: str) -> ComparisonRecord: ...
+
+
+class RunChange(Protocol):
+    """A run whose status changed, as a batch reports it (the hub's LiveRun)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def final(self) -> FinalEvent | None: ...
 
 
 @dataclass(frozen=True, slots=True)
