@@ -1,7 +1,7 @@
 """JavaScript the benchmark installs in, or evaluates on, the compare page."""
 
 # Installed before any page script runs.  Wraps the live store's `apply` (the
-# store is created by assets/live_pane.jsx as window.__llmLive) and records, per
+# store is created by assets/live_store.jsx as window.__llmLive) and records, per
 # run key and text length reached: when the Socket.IO frame carrying the batch
 # reached the page (tFrameIn), when `apply` ran (tApply), whether React had
 # already changed the pane's DOM in the microtask after it (tCommit) and the

@@ -106,7 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def database_url(app: AppUnderTest) -> str:
     if app.database_url:
         return app.database_url
-    settings = Settings(_env_file=None, data_dir=app.data_dir, database_url="")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=app.data_dir, database_url="")
     return settings.resolved_database_url
 
 

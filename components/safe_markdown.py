@@ -1,4 +1,4 @@
-"""Saved model output for public pages: SafeMarkdown in assets/live_pane.jsx.
+"""Saved model output for public pages: SafeMarkdown in assets/safe_markdown.jsx.
 
 Raw HTML renders as text, links go only to http, https or mailto, and images load
 only from the allowed hosts (else their alt text shows).
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.live import _LIBRARY, _NPM
+from components.markdown_packages import MARKDOWN_PACKAGES
+
+SAFE_MARKDOWN_JS = "$/public/safe_markdown.jsx"
 
 
 class SafeMarkdown(rx.Component):
-    library = _LIBRARY
+    library = SAFE_MARKDOWN_JS
     tag = "SafeMarkdown"
-    lib_dependencies: list[str] = _NPM
+    lib_dependencies: list[str] = MARKDOWN_PACKAGES
 
     text: rx.Var[str]
     image_hosts: rx.Var[list[str]]

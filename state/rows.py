@@ -8,13 +8,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from backend.catalog import estimate_cost_usd, load_catalog
+from backend.catalog import load_catalog
 from backend.db.records import ComparisonRecord, RunRecord
-from backend.providers.base import Usage
 from backend.providers.registry import ModelEntry
+from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
 from backend.services.metrics import RunFigures, format_cost, format_ms, format_rate
+from backend.streaming.follow import RunChange
 from backend.streaming.follower import short_key
-from backend.streaming.hub import LiveRun
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -35,8 +35,8 @@ class PaneRow:
     model: str
     label: str
     simulated: bool = False
-    temperature: float = 0.7
-    max_tokens: int = 1024
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int = DEFAULT_MAX_TOKENS
     run_id: str = ""
     run_key: str = ""  # "<run id>:<attempt>": which attempt of which run this pane follows
     live_key: str = ""  # its short form, the key of the browser's live store (see follower.short_key)
@@ -76,7 +76,10 @@ def option_from_entry(entry: ModelEntry) -> ModelOption:
 
 
 def new_pane(
-    model: str, options: list[ModelOption], temperature: float = 0.7, max_tokens: int = 1024
+    model: str,
+    options: list[ModelOption],
+    temperature: float = DEFAULT_TEMPERATURE,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> PaneRow:
     option = next((o for o in options if o.id == model), None)
     return PaneRow(
@@ -126,15 +129,13 @@ def pane_from_run(run: RunRecord) -> PaneRow:
         model=run.model,
         label=_label(run.model),
         simulated=run.model.startswith("simulated:"),
-        temperature=float(run.params.get("temperature", 0.7)),
-        max_tokens=int(run.params.get("max_tokens", 1024)),
+        temperature=run.params.temperature,
+        max_tokens=run.params.max_tokens,
         run_id=run.id,
         run_key=f"{run.id}:{run.attempt}",
         live_key=short_key(f"{run.id}:{run.attempt}"),
     )
-    figures = RunFigures(run.ttft_ms, run.total_ms, run.input_tokens, run.output_tokens, run.cost_usd)
-    set_figures(row, figures, status=run.status, error=run.error, text=run.output_text)
-    set_cached(row, run.cache_hit, run.original_ttft_ms, run.original_total_ms)
+    set_outcome(row, run.outcome, text=run.output_text)
     return row
 
 
@@ -142,17 +143,26 @@ def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
     return [pane_from_run(run) for run in record.runs]
 
 
-def apply_live(row: PaneRow, live: LiveRun) -> None:
+def set_outcome(row: PaneRow, outcome: RunOutcome, *, text: str | None = None) -> None:
+    """Show a run's outcome: status, error, figures, whether it was a cache replay."""
+    figures = RunFigures(
+        outcome.ttft_ms, outcome.total_ms, outcome.input_tokens, outcome.output_tokens, outcome.cost_usd
+    )
+    set_figures(row, figures, status=outcome.status, error=outcome.error, text=text)
+    set_cached(row, outcome.cache_hit, outcome.original_ttft_ms, outcome.original_total_ms)
+
+
+def apply_live(row: PaneRow, live: RunChange) -> None:
     """Copy a run's status (and, once it has ended, its final figures) into its row."""
-    final = live.final
-    if final is None:
+    if live.final is None:
         row.status = live.status
         return
-    usage = Usage(input_tokens=final.input_tokens, output_tokens=final.output_tokens)
-    cost = 0.0 if final.cache_hit else estimate_cost_usd(load_catalog().get(row.model), usage)
-    figures = RunFigures(final.ttft_ms, final.total_ms, final.input_tokens, final.output_tokens, cost)
-    set_figures(row, figures, status=final.status, error=final.error)
-    set_cached(row, final.cache_hit, final.original_ttft_ms, final.original_total_ms)
+    set_outcome(row, final_outcome(live.final, row.model))
+
+
+def apply_saved(row: PaneRow, run: RunRecord) -> None:
+    """A run the hub no longer follows (e.g. after a restart): how the database has it."""
+    row.status, row.error, row.text = run.status, run.error, run.output_text
 
 
 @dataclasses.dataclass

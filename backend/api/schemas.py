@@ -1,4 +1,4 @@
-"""Response bodies of the HTTP API."""
+"""Response bodies of the HTTP API, read from the records' attributes (backend/db/records.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from backend.db.records import ComparisonRecord, RunRecord
-from backend.services.metrics import RunFigures
 
 
 class ModelOut(BaseModel):
@@ -44,27 +43,7 @@ class RunOut(BaseModel):
 
     @classmethod
     def of(cls, run: RunRecord) -> RunOut:
-        figures = RunFigures(run.ttft_ms, run.total_ms, run.input_tokens, run.output_tokens, run.cost_usd)
-        return cls(
-            id=run.id,
-            position=run.position,
-            model=run.model,
-            params=dict(run.params),
-            attempt=run.attempt,
-            status=run.status,
-            output_text=run.output_text,
-            error=run.error,
-            error_kind=run.error_kind,
-            ttft_ms=run.ttft_ms,
-            total_ms=run.total_ms,
-            tokens_per_second=figures.tokens_per_second,
-            input_tokens=run.input_tokens,
-            output_tokens=run.output_tokens,
-            cost_usd=run.cost_usd,
-            cache_hit=run.cache_hit,
-            original_ttft_ms=run.original_ttft_ms,
-            original_total_ms=run.original_total_ms,
-        )
+        return cls.model_validate(run, from_attributes=True)
 
 
 class ComparisonOut(BaseModel):
@@ -77,14 +56,7 @@ class ComparisonOut(BaseModel):
 
     @classmethod
     def of(cls, record: ComparisonRecord) -> ComparisonOut:
-        return cls(
-            id=record.id,
-            project_id=record.project_id,
-            prompt=record.prompt,
-            system_prompt=record.system_prompt,
-            created_at=record.created_at,
-            runs=[RunOut.of(r) for r in record.runs],
-        )
+        return cls.model_validate(record, from_attributes=True)
 
 
 class ErrorOut(BaseModel):

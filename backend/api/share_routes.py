@@ -84,31 +84,7 @@ class PublicComparisonOut(BaseModel):
 
     @classmethod
     def of(cls, view: PublicComparison) -> PublicComparisonOut:
-        return cls(
-            prompt=view.prompt,
-            system_prompt=view.system_prompt,
-            created_at=view.created_at,
-            owner_name=view.owner_name,
-            expires_at=view.expires_at,
-            runs=[
-                PublicRunOut(
-                    position=r.position,
-                    model=r.model,
-                    model_label=r.model_label,
-                    status=r.status,
-                    output_text=r.output_text,
-                    error=r.error,
-                    input_tokens=r.input_tokens,
-                    output_tokens=r.output_tokens,
-                    cost_usd=r.cost_usd,
-                    ttft_ms=r.ttft_ms,
-                    total_ms=r.total_ms,
-                    tokens_per_second=r.tokens_per_second,
-                    cached=r.cached,
-                )
-                for r in view.runs
-            ],
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 def share_router(get_runtime: Callable[[], Runtime]) -> APIRouter:

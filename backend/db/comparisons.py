@@ -30,27 +30,14 @@ from backend.db.records import (
     comparison_record,
     prompt_first_line,
 )
+from backend.runs_model import UNSTARTED_OUTCOME, RunParams
 
 MAX_PAGE_SIZE = 100
 _PROMPT_HEAD_CHARS = 2000  # enough of each prompt to find its first non-blank line
 
 
 # A run before its attempt starts: how it is created, and how a retry leaves it.
-UNSTARTED: dict[str, Any] = {
-    "status": RunStatus.QUEUED.value,
-    "output_text": "",
-    "error": "",
-    "error_kind": "",
-    "ttft_ms": None,
-    "total_ms": None,
-    "input_tokens": 0,
-    "output_tokens": 0,
-    "cost_usd": 0.0,
-    "cache_hit": False,
-    "original_ttft_ms": None,
-    "original_total_ms": None,
-    "finished_at": None,
-}
+UNSTARTED: dict[str, Any] = {**UNSTARTED_OUTCOME.columns(), "finished_at": None}
 
 
 async def create_comparison(
@@ -84,7 +71,7 @@ async def create_comparison(
             position=i,
             provider=r.provider,
             model=r.model,
-            params=dict(r.params),
+            params=RunParams.of(r.params),
             attempt=0,
             created_at=now,
             **UNSTARTED,
@@ -98,7 +85,7 @@ async def create_comparison(
             "position": r.position,
             "provider": r.provider,
             "model": r.model,
-            "params": r.params,
+            "params": r.params.stored(),
             "status": r.status,
             "created_at": now,
         }

@@ -1,7 +1,8 @@
 """Plain frozen records returned by the repository.
 
 Callers get these instead of ORM objects, so nothing ever lazy-loads from a
-closed session. ``params`` / ``settings`` dicts are copies owned by the record.
+closed session. ``settings`` dicts are copies owned by the record; a run's ``params`` and
+its outcome's fields are declared once in backend/runs_model.py.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from backend.runs_model import OUTCOME_FIELDS, RunOutcome, RunParams, tokens_per_second
 
 if TYPE_CHECKING:
     from backend.db.models import Comparison, Run
@@ -36,7 +39,7 @@ class NewRun:
 
     model: str
     provider: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: RunParams = field(default_factory=RunParams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,7 @@ class RunRecord:
     position: int
     provider: str
     model: str
-    params: dict[str, Any]
+    params: RunParams
     attempt: int
     status: str
     output_text: str
@@ -76,6 +79,15 @@ class RunRecord:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def outcome(self) -> RunOutcome:
+        """Its latest attempt's result (the empty queued one until that attempt ended)."""
+        return RunOutcome(**{name: getattr(self, name) for name in OUTCOME_FIELDS})
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return tokens_per_second(self.ttft_ms, self.total_ms, self.output_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +149,7 @@ def run_record(run: Run) -> RunRecord:
         position=run.position,
         provider=run.provider,
         model=run.model,
-        params=dict(run.params or {}),
+        params=RunParams.of(run.params),
         attempt=run.attempt,
         status=run.status,
         output_text=run.output_text,

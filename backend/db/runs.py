@@ -26,6 +26,7 @@ from backend.db.records import (
     run_record,
 )
 from backend.db.users import NotFoundError
+from backend.runs_model import RunOutcome
 
 
 async def get_runs(session: AsyncSession, run_ids: Sequence[str]) -> list[RunRecord]:
@@ -67,6 +68,28 @@ async def mark_run_running(session: AsyncSession, run_id: str, attempt: int) -> 
     return await _update_runs(session, stmt) == 1
 
 
+async def save_outcome(session: AsyncSession, run_id: str, attempt: int, outcome: RunOutcome) -> bool:
+    """Store how attempt ``attempt`` of a run ended (``status`` done, error or cancelled), in one
+    transaction.
+
+    Idempotent: returns False and changes nothing when ``attempt`` is stale or the
+    run is already final (a duplicate or late event).
+    """
+    if outcome.status not in FINAL_STATUSES:
+        raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, not {outcome.status!r}")
+    stmt = (
+        update(Run)
+        .where(Run.id == run_id, Run.attempt == attempt, Run.status.in_(sorted(ACTIVE_STATUSES)))
+        .values(
+            **outcome.columns(),
+            finished_at=utcnow(),
+            **NO_LEASE,  # the attempt ended: its worker's claim with it
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return await _update_runs(session, stmt) == 1
+
+
 async def save_run_result(
     session: AsyncSession,
     *,
@@ -74,46 +97,26 @@ async def save_run_result(
     attempt: int,
     status: str,
     output_text: str,
-    error: str = "",
-    error_kind: str = "",
     ttft_ms: float | None,
     total_ms: float | None,
     input_tokens: int,
     output_tokens: int,
     cost_usd: float,
-    cache_hit: bool = False,
-    original_ttft_ms: float | None = None,
-    original_total_ms: float | None = None,
+    **rest: Any,
 ) -> bool:
-    """Store a run's final result (``status`` done, error or cancelled) in one transaction.
-
-    Idempotent: returns False and changes nothing when ``attempt`` is stale or the
-    run is already final (a duplicate or late event).
-    """
-    if status not in FINAL_STATUSES:
-        raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, not {status!r}")
-    stmt = (
-        update(Run)
-        .where(Run.id == run_id, Run.attempt == attempt, Run.status.in_(sorted(ACTIVE_STATUSES)))
-        .values(
-            status=status,
-            output_text=output_text,
-            error=error,
-            error_kind=error_kind,
-            ttft_ms=ttft_ms,
-            total_ms=total_ms,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_usd=cost_usd,
-            cache_hit=cache_hit,
-            original_ttft_ms=original_ttft_ms,
-            original_total_ms=original_total_ms,
-            finished_at=utcnow(),
-            **NO_LEASE,  # the attempt ended: its worker's claim with it
-        )
-        .execution_options(synchronize_session=False)
+    """`save_outcome` with the outcome's fields as keywords (`error`, `cache_hit` and the other
+    optional ones in `rest`)."""
+    outcome = RunOutcome(
+        status=status,
+        output_text=output_text,
+        ttft_ms=ttft_ms,
+        total_ms=total_ms,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=cost_usd,
+        **rest,
     )
-    return await _update_runs(session, stmt) == 1
+    return await save_outcome(session, run_id, attempt, outcome)
 
 
 async def reset_run_for_retry(session: AsyncSession, run_id: str) -> RunRecord:

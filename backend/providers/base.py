@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
+
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     model: str  # provider-local name, e.g. "gpt-4o-mini" (no "openai:" prefix)
     prompt: str
     system_prompt: str = ""
-    temperature: float = 0.7
-    max_tokens: int = 1024
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int | None = None
 
 

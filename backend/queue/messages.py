@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
+
 
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,8 +27,8 @@ class RunTask(_Message):
     model: str  # full id, e.g. "openai:gpt-4o-mini"
     prompt: str
     system_prompt: str = ""
-    temperature: float = 0.7
-    max_tokens: int = 1024
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int | None = None
     use_cache: bool = False  # the user asked for the response cache even at temperature > 0
     # Whose provider keys to use: the worker reads them from the database, so no key ever

@@ -102,9 +102,7 @@ class BudgetGuard:
 
     async def check_retry(self, principal: Principal, record: ComparisonRecord, run: RunRecord) -> None:
         """A retry is spent by the comparison's owner (their keys, their budget)."""
-        cost = max_cost_usd(
-            record.system_prompt, record.prompt, [(run.model, int(run.params.get("max_tokens", 1024)))]
-        )
+        cost = max_cost_usd(record.system_prompt, record.prompt, [(run.model, run.params.max_tokens)])
         whose = "your" if principal.user_id == record.user_id else "the comparison owner's"
         await self._check(record.user_id, cost, "This retry", whose)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from backend.auth.permissions import AccessDenied, Action, Principal
@@ -20,6 +20,7 @@ from backend.providers import registry
 from backend.providers.credentials import key_provider
 from backend.queue.base import RunQueue
 from backend.queue.messages import CancelRequest, RunTask
+from backend.runs_model import RunParams
 from backend.services.access import Access, NotFound
 from backend.services.budgets import BudgetGuard
 from backend.services.credentials import CredentialService
@@ -30,6 +31,7 @@ from backend.services.validation import (
     parse_comparison,
 )
 from backend.settings import Settings
+from backend.streaming.follow import FollowBatch, Pacing, RunsSource, follow_runs
 from backend.streaming.hub import RunHub
 
 AVAILABILITY_TTL_S = 5.0
@@ -142,11 +144,9 @@ class ComparisonService:
                 NewRun(
                     model=pane.model,
                     provider=pane.model.split(":", 1)[0],
-                    params={
-                        "temperature": pane.temperature,
-                        "max_tokens": pane.max_tokens,
-                        "seed": pane.seed,
-                    },
+                    params=RunParams(
+                        temperature=pane.temperature, max_tokens=pane.max_tokens, seed=pane.seed
+                    ),
                 )
                 for pane in data.panes
             ],
@@ -172,9 +172,9 @@ class ComparisonService:
                 model=run.model,
                 prompt=record.prompt,
                 system_prompt=record.system_prompt,
-                temperature=float(run.params.get("temperature", 0.7)),
-                max_tokens=int(run.params.get("max_tokens", 1024)),
-                seed=run.params.get("seed"),
+                temperature=run.params.temperature,
+                max_tokens=run.params.max_tokens,
+                seed=run.params.seed,
                 use_cache=bool(record.settings.get("use_cache", False)),
                 user_id=record.user_id,  # the worker looks up this user's provider keys
             )
@@ -209,6 +209,20 @@ class ComparisonService:
                 )
             runs.append(run)
         return replace(record, runs=tuple(runs))
+
+    def follow(
+        self,
+        comparison_id: str,
+        following: dict[str, str],
+        *,
+        pacing: Pacing,
+        client_key: Callable[[str], str] = str,
+        reread: RunsSource | None = None,
+    ) -> AsyncGenerator[FollowBatch, None]:
+        """Follow runs of a comparison the caller may read (backend/streaming/follow.py)."""
+        return follow_runs(
+            self._hub, self, comparison_id, following, pacing=pacing, client_key=client_key, reread=reread
+        )
 
     async def history(
         self, principal: Principal, page: int = 1, page_size: int = 20, project_id: str | None = None
@@ -255,8 +269,7 @@ class ComparisonService:
         await self._limiter.reserve(
             principal.user_id,
             requests=1,
-            tokens=_prompt_tokens(record.system_prompt, record.prompt)
-            + int(old.params.get("max_tokens", 1024)),
+            tokens=_prompt_tokens(record.system_prompt, record.prompt) + old.params.max_tokens,
         )
         await self._broker.request_cancel(CancelRequest(run_id=old.id, attempt=old.attempt))
         async with self._db.session() as session:

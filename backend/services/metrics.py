@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.runs_model import tokens_per_second
+
 
 @dataclass(frozen=True, slots=True)
 class RunFigures:
@@ -15,13 +17,7 @@ class RunFigures:
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Output speed after the first token: what a reader feels as streaming speed."""
-        if self.total_ms is None or self.ttft_ms is None or self.output_tokens <= 1:
-            return None
-        generating_s = (self.total_ms - self.ttft_ms) / 1000.0
-        if generating_s <= 0:
-            return None
-        return (self.output_tokens - 1) / generating_s
+        return tokens_per_second(self.ttft_ms, self.total_ms, self.output_tokens)
 
 
 def format_ms(ms: float | None) -> str:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from backend.catalog import ModelInfo, estimate_tokens
+from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 
 MAX_PANES = 8
 MAX_PROMPT_CHARS = 400_000  # far beyond any context window; a hard ceiling on request size
@@ -25,8 +26,8 @@ class PaneInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1, max_length=200)
-    temperature: float = Field(default=0.7, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
-    max_tokens: int = Field(default=1024, ge=MAX_TOKENS_RANGE[0], le=MAX_TOKENS_RANGE[1])
+    temperature: float = Field(default=DEFAULT_TEMPERATURE, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
+    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=MAX_TOKENS_RANGE[0], le=MAX_TOKENS_RANGE[1])
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 

@@ -41,14 +41,43 @@ class _Sent:
     resets: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class LiveEntry:
+    """One run's news since the last flush: its new text from `offset` on (UTF-16 units) and its
+    live figures. `status_news` says whether its status changed or its first token arrived."""
+
+    run_id: str
+    attempt: int
+    key: str  # the client's key for the run (see `short_key`)
+    offset: int
+    text: str
+    tokens: int
+    ttft_ms: float | None
+    elapsed_ms: float
+    status: str
+    status_news: bool
+
+    def encode(self) -> list[Any]:
+        """The wire form the browser's live store applies (assets/live_store.jsx):
+        [key, utf16_offset, new_text, tokens], followed by [ttft_ms, elapsed_ms, status] only
+        with status news. Every byte here is paid on every flush of every pane, so the common
+        entry stays short."""
+        entry: list[Any] = [self.key, self.offset, self.text, self.tokens]
+        if self.status_news:
+            entry += [_ms(self.ttft_ms), _ms(self.elapsed_ms), self.status]
+        return entry
+
+
 @dataclass(slots=True)
 class FollowUpdate:
-    # One entry per run with news: [key, utf16_offset, new_text, tokens], followed by
-    # [ttft_ms, elapsed_ms, status] only when the status changed or the first token arrived.
-    # Every byte here is paid on every flush of every pane, so the common entry stays short.
-    entries: list[list[Any]] = field(default_factory=list)
+    live: list[LiveEntry] = field(default_factory=list)
     status_changed: dict[str, LiveRun] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
+
+    @property
+    def entries(self) -> list[list[Any]]:
+        """The entries in their wire form."""
+        return [entry.encode() for entry in self.live]
 
 
 class Follower:
@@ -75,11 +104,23 @@ class Follower:
             status_changed = live.status != sent.status
             first_token = live.ttft_ms is not None and not sent.ttft_sent
             if new_text or status_changed or first_token or live.output_tokens != sent.tokens:
-                entry: list[Any] = [self._client_key(run_key), sent.utf16, new_text, live.output_tokens]
-                if status_changed or first_token:
-                    entry += [_ms(live.ttft_ms), _ms(live.elapsed_ms), live.status]
+                status_news = status_changed or first_token
+                if status_news:
                     sent.ttft_sent = live.ttft_ms is not None
-                update.entries.append(entry)
+                update.live.append(
+                    LiveEntry(
+                        run_id=live.run_id,
+                        attempt=live.attempt,
+                        key=self._client_key(run_key),
+                        offset=sent.utf16,
+                        text=new_text,
+                        tokens=live.output_tokens,
+                        ttft_ms=live.ttft_ms,
+                        elapsed_ms=live.elapsed_ms,
+                        status=live.status,
+                        status_news=status_news,
+                    )
+                )
                 sent.chars += len(new_text)
                 sent.utf16 += utf16_len(new_text)
                 sent.tokens = live.output_tokens

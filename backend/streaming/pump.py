@@ -18,12 +18,11 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from backend.catalog import estimate_cost_usd, load_catalog
 from backend.db.engine import Database
-from backend.db.runs import get_runs, mark_run_running, save_run_result
-from backend.providers.base import Usage
+from backend.db.runs import get_runs, mark_run_running, save_outcome
 from backend.queue.base import RunQueue
 from backend.queue.messages import FinalEvent, StartedEvent
+from backend.runs_model import final_outcome
 from backend.streaming.hub import RunHub
 
 log = logging.getLogger(__name__)
@@ -96,23 +95,5 @@ class EventPump:
     async def _save_once(self, event: FinalEvent) -> None:
         async with self._db.session() as session:
             runs = await get_runs(session, [event.run_id])
-            model = load_catalog().get(runs[0].model) if runs else None
-            usage = Usage(input_tokens=event.input_tokens, output_tokens=event.output_tokens)
-            await save_run_result(
-                session,
-                run_id=event.run_id,
-                attempt=event.attempt,
-                status=event.status,
-                output_text=event.output_text,
-                error=event.error,
-                error_kind=event.error_kind,
-                ttft_ms=event.ttft_ms,
-                total_ms=event.total_ms,
-                input_tokens=event.input_tokens,
-                output_tokens=event.output_tokens,
-                # A cache replay called no provider: it cost nothing.
-                cost_usd=0.0 if event.cache_hit else estimate_cost_usd(model, usage),
-                cache_hit=event.cache_hit,
-                original_ttft_ms=event.original_ttft_ms,
-                original_total_ms=event.original_total_ms,
-            )
+            outcome = final_outcome(event, runs[0].model if runs else "")
+            await save_outcome(session, event.run_id, event.attempt, outcome)

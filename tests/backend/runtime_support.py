@@ -44,7 +44,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "rate_limit_tokens_per_day": 2_000_000,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def expected_output(run: RunRecord, prompt: str, system_prompt: str = "") -> str:

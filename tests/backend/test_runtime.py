@@ -53,7 +53,7 @@ def test_settings_ignore_the_environment_when_given_explicitly(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
     assert make_settings("", tmp_path).openai_api_key.get_secret_value() == ""
-    assert Settings(_env_file=None).openai_api_key.get_secret_value() == "sk-from-env"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).openai_api_key.get_secret_value() == "sk-from-env"
 
 
 async def test_runtime_resolves_providers_and_runs_a_comparison(

@@ -64,6 +64,7 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str, us
     # Streaming: text grows while a pane is running, before it is done.
     page.wait_for_function(ANY_RUNNING, timeout=10_000)
     running_key = page.locator("[data-testid=pane][data-status=running]").first.get_attribute("data-run-key")
+    assert running_key is not None
     first = len(_live_text(page, running_key))
     page.wait_for_timeout(400)
     later = len(_live_text(page, running_key))

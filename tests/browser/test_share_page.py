@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Request, expect
 
 from tests.browser.accounts import sign_up
 
@@ -67,7 +67,12 @@ def test_a_shared_comparison_is_public_inert_and_forkable(
     visitor = fresh_context.new_page()
     dialogs: list[str] = []
     outside: list[str] = []
-    visitor.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def _dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    visitor.on("dialog", _dismiss)
 
     def _record(request: Request) -> None:
         if not request.url.startswith(app_url) and not request.url.startswith(("data:", "blob:")):

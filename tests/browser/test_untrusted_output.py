@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Dialog, Page, Request, expect
 
 from tests.browser.conftest import HOSTILE_REPLY, open_with_first_pane
 
@@ -12,7 +12,12 @@ HOSTILE_MODEL = "openai-compatible:hostile/evil"
 def test_hostile_markup_in_a_pane_is_inert(page: Page, app_url: str) -> None:
     dialogs: list[str] = []
     outside: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def _dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", _dismiss)
 
     def _record(request: Request) -> None:
         if not request.url.startswith(app_url) and not request.url.startswith(("data:", "blob:")):

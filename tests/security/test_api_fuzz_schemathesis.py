@@ -98,7 +98,10 @@ def test_no_generated_request_gets_a_server_error(
     failures: list[str] = []
     tried = 0
     fixed_ids = {name: target.real_ids[name] for name in target.real_ids if "{" + name + "}" in path}
-    modes = [(GenerationMode.POSITIVE, {}), (GenerationMode.NEGATIVE, {})]
+    modes: list[tuple[GenerationMode, dict[str, str]]] = [
+        (GenerationMode.POSITIVE, {}),
+        (GenerationMode.NEGATIVE, {}),
+    ]
     if fixed_ids:  # also reach the code behind the 404: the caller's own, existing ids
         modes += [(GenerationMode.POSITIVE, fixed_ids), (GenerationMode.NEGATIVE, fixed_ids)]
 

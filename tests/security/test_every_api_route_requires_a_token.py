@@ -83,7 +83,8 @@ async def test_route_refuses_requests_without_a_valid_token(
     before = await saved_rows(rt)
     for headers in BAD_CREDENTIALS:
         async with anonymous(rt, headers) as client:
-            for body in (None, {}):  # no body, and an empty JSON object
+            bodies: tuple[dict[str, object] | None, ...] = (None, {})  # no body, and an empty JSON object
+            for body in bodies:
                 response = await client.request(method, _concrete(path), json=body)
                 assert response.status_code == 401, (method, path, headers, body, response.text)
                 assert response.headers.get("www-authenticate") == "Bearer"

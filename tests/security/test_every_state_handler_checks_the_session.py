@@ -304,5 +304,5 @@ async def test_chaining_handlers_hand_over_to_a_checked_load(qualified: str) -> 
     tab = in_tree(STATES[name])
     fn = STATES[name].event_handlers[handler].fn
     outcome = await _outcome(fn(tab, *_arguments(fn, {})))
-    assert outcome == [STATES[name].load]
+    assert outcome == [STATES[name].load]  # type: ignore[attr-defined]
     assert _checks_session(STATES[name], "load")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Playwright, Request, expect, sync_playwright
 
 from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 from tests.security.live_app import HOSTILE_MODEL, LiveApp
@@ -71,7 +71,12 @@ def page(browser: Browser, live_app: LiveApp) -> Iterator[Page]:
 def _watch(page: Page, base_url: str) -> tuple[list[str], list[str]]:
     dialogs: list[str] = []
     outside: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def _dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", _dismiss)
 
     def record(request: Request) -> None:
         if not request.url.startswith(base_url) and not request.url.startswith(("data:", "blob:")):

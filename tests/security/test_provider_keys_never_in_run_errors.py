@@ -76,14 +76,14 @@ async def test_echoed_keys_stay_out_of_errors_pages_api_and_database(
     eve = await owner(krt, "eve@example.org")
     ada = await owner(krt, "ada@example.org")
 
-    async def run(who: Principal) -> ComparisonRecord:
+    async def run_as(who: Principal) -> ComparisonRecord:
         record = await krt.comparisons.create(who, {"prompt": "hello", "panes": panes})
         return await wait_until_final(krt.comparisons, record.id, timeout=60)
 
-    records = [await run(eve)]  # the environment's three keys
+    records = [await run_as(eve)]  # the environment's three keys
     await krt.credentials.save(await admin(krt), "anthropic", DEPLOYMENT_ANTHROPIC, deployment=True)
     await krt.credentials.save(ada, "openai", USER_OPENAI)
-    records.append(await run(ada))  # her own OpenAI key, the deployment's Anthropic key
+    records.append(await run_as(ada))  # her own OpenAI key, the deployment's Anthropic key
     # Every key was really presented to (and echoed by) the provider.
     assert set(SECRETS) <= set(presented), presented
 

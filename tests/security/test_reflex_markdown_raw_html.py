@@ -5,7 +5,7 @@ Finding (Reflex 0.10.1, reflex-components-markdown 0.10.0): `rx.markdown(...)` t
 rehype-raw by default (`use_raw=True`), so raw HTML inside Markdown becomes real DOM
 elements, with no sanitizer: `<iframe srcdoc="<script>…">`, `<img src=…>` beacons,
 forms and the like from a model would be live. The app renders model output with its
-own components (assets/live_pane.jsx: react-markdown without rehype-raw, a URL filter,
+own components (assets/markdown.jsx and safe_markdown.jsx: react-markdown without rehype-raw, a URL filter,
 no image fetches), and these tests keep it that way.
 
 Field class: stored XSS through Markdown rendering of untrusted LLM output (Open WebUI,
@@ -53,7 +53,7 @@ def test_no_page_component_or_state_uses_rx_markdown() -> None:
 
 
 def test_the_apps_own_markdown_renderer_has_no_raw_html_plugin() -> None:
-    source = (ROOT / "assets" / "live_pane.jsx").read_text()
+    source = "\n".join((ROOT / "assets" / name).read_text() for name in ("markdown.jsx", "safe_markdown.jsx"))
     code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
     assert "rehype-raw" not in code and "rehypeRaw" not in code
     assert "dangerouslySetInnerHTML" not in code

@@ -37,10 +37,10 @@ def test_reflex_sees_the_parameters_without_the_user(handler: Any, parameters: l
 
 
 def test_argument_types_and_kinds_survive() -> None:
-    assert KeysState.delete_key._get_type_hints()["deployment"] is bool
+    assert KeysState.delete_key._get_type_hints()["deployment"] is bool  # type: ignore[attr-defined]
     assert inspect.iscoroutinefunction(AccountState.load.fn)
     stream = CompareState.stream
-    assert inspect.isasyncgenfunction(stream.fn) and stream.is_background
+    assert inspect.isasyncgenfunction(stream.fn) and stream.is_background  # type: ignore[attr-defined]
     assert stream.fn.__qualname__ == "CompareState.stream"
 
 

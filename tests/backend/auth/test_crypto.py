@@ -18,7 +18,7 @@ SECRET = "sk-test-0123456789abcdef"
 
 
 def settings(tmp_path: Path, **values: Any) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path / "data", **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=tmp_path / "data", **values)
 
 
 def test_a_configured_key_encrypts_and_decrypts_and_hides_the_plaintext(tmp_path: Path) -> None:
@@ -76,6 +76,6 @@ def test_a_value_from_another_key_fails_with_a_message_that_says_what_to_do(tmp_
 def test_mask_shows_only_the_last_four_characters() -> None:
     assert mask(SECRET) == "…cdef"
     assert mask("short") == "…"  # too short to show any of it safely
-    assert repr(secret_box(Settings(_env_file=None, encryption_key=Fernet.generate_key().decode()))) == (  # type: ignore[call-arg]
+    assert repr(secret_box(Settings(_env_file=None, encryption_key=Fernet.generate_key().decode()))) == (
         "SecretBox(<keys hidden>)"
     )

@@ -35,7 +35,7 @@ def _schema(url: str) -> tuple[set[str], dict[str, set[str]], str | None]:
             version = MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
-    return tables, {t: ix - {None} for t, ix in indexes.items()}, version  # type: ignore[operator]
+    return tables, {t: ix - {None} for t, ix in indexes.items()}, version  # type: ignore[misc]
 
 
 async def test_upgrade_downgrade_upgrade(database_url: str) -> None:

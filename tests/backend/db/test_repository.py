@@ -22,6 +22,7 @@ from backend.db.runs import (
     save_run_result,
 )
 from backend.db.users import NotFoundError, default_project_id, ensure_user
+from backend.runs_model import RunParams
 
 MODELS = ("simulated:fast", "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku")
 
@@ -29,7 +30,7 @@ MODELS = ("simulated:fast", "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku")
 def _new_runs(models: tuple[str, ...] = MODELS) -> list[NewRun]:
     return [
         NewRun(
-            model=m, provider=m.split(":")[0], params={"temperature": 0.1 * i, "max_tokens": 256, "seed": i}
+            model=m, provider=m.split(":")[0], params=RunParams(temperature=0.1 * i, max_tokens=256, seed=i)
         )
         for i, m in enumerate(models)
     ]

@@ -128,7 +128,12 @@ async def test_other_parameters_are_other_entries(cache: ResponseCache) -> None:
     broker = EmbeddedBroker()
     provider = CountingProvider()
     async with worker_running(broker, provider.resolve, cache=cache):
-        for run_id, kw in [("a", {}), ("b", {"max_tokens": 100}), ("c", {"system_prompt": "Be terse."})]:
+        cases: list[tuple[str, dict[str, Any]]] = [
+            ("a", {}),
+            ("b", {"max_tokens": 100}),
+            ("c", {"system_prompt": "Be terse."}),
+        ]
+        for run_id, kw in cases:
             _, _, final = split(await run_once(broker, make_task(PROMPT, run_id=run_id, temperature=0, **kw)))
             assert final.cache_hit is False
     assert len(provider.calls) == 3

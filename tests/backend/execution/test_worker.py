@@ -32,7 +32,7 @@ from backend.queue.messages import CancelRequest, ChunkEvent, FinalEvent, RunTas
 from backend.settings import Settings
 
 SETTINGS = Settings(
-    _env_file=None,  # type: ignore[call-arg]
+    _env_file=None,
     openai_api_key="",
     anthropic_api_key="",
     google_cloud_project="",
@@ -66,7 +66,7 @@ async def worker_running(
     broker: EmbeddedBroker, resolve: Callable[[str], ChatProvider] = simulated, **kw: Any
 ) -> AsyncIterator[Worker]:
     kw.setdefault("retry", FAST_RETRY)
-    worker = Worker(broker, resolve, **kw)
+    worker = Worker(broker, resolve, **kw)  # type: ignore[arg-type]  # no stored keys: called with the id alone
     task = asyncio.create_task(worker.run())
     # Let the worker register its cancellation listener before the test cancels anything.
     for _ in range(20):
@@ -202,7 +202,7 @@ async def test_final_is_published_before_the_delivery_is_acked() -> None:
     acked_after: list[list[str]] = []
 
     class RecordingBroker(EmbeddedBroker):
-        async def deliveries(self) -> AsyncIterator[Delivery]:  # type: ignore[override]
+        async def deliveries(self) -> AsyncIterator[Delivery]:
             async for delivery in super().deliveries():
 
                 async def ack() -> None:

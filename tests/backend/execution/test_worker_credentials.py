@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ class QueueSpy:
 
     def __init__(self, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
         self.wire: list[bytes] = []
-        broker = rt.broker
+        broker: Any = rt.broker  # embedded: the web side's queue and the workers' source in one
         submit, publish = broker.submit, broker.publish
 
         async def spy_submit(task: RunTask) -> None:

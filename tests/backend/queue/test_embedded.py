@@ -43,13 +43,13 @@ async def test_submitted_tasks_are_delivered_in_order_as_equal_copies() -> None:
     assert [d.task for d in received] == tasks
     assert all(d.task is not t for d, t in zip(received, tasks, strict=True))  # decoded, not shared
     assert broker.pending_tasks == 0
-    assert await received[0].ack() is None
+    assert await received[0].ack() is None  # type: ignore[func-returns-value]
     await broker.stop()
 
 
 async def test_events_are_decoded_to_their_types_in_publish_order() -> None:
     broker = EmbeddedBroker()
-    published = [
+    published: list[StartedEvent | ChunkEvent | FinalEvent] = [
         StartedEvent(run_id="r", attempt=0),
         ChunkEvent(run_id="r", attempt=0, seq=0, text="Hel", elapsed_ms=1.0, output_tokens=1),
         ChunkEvent(run_id="r", attempt=0, seq=1, text="lo 🌍", elapsed_ms=2.0, output_tokens=2),

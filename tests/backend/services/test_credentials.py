@@ -200,7 +200,7 @@ async def test_a_users_key_makes_the_family_available_to_that_user_only(krt: Run
     with pytest.raises(InvalidComparison):
         await krt.comparisons.validate(payload, bob)
 
-    def available(entries: list) -> bool:  # type: ignore[type-arg]
+    def available(entries: list) -> bool:
         return next(e for e in entries if e.id == "openai:gpt-4o-mini").available
 
     assert available(await krt.comparisons.models(ada))

@@ -164,7 +164,7 @@ def test_missing_field_message() -> None:
 @pytest.fixture
 def service(tmp_path: Path) -> ComparisonService:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=tmp_path,
         openai_api_key="",
         anthropic_api_key="",

@@ -154,10 +154,10 @@ async def test_only_runs_asked_for_are_collected() -> None:
 
 async def test_bytes_sent_over_a_whole_run_equal_the_answer() -> None:
     """Follow a real worker streaming a simulated answer, flushing after every few events."""
-    settings = Settings(_env_file=None, openai_api_key="", anthropic_api_key="")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, openai_api_key="", anthropic_api_key="")
     broker = EmbeddedBroker()
     hub = RunHub()
-    worker = Worker(broker, lambda model_id: get_provider(model_id, settings))
+    worker = Worker(broker, lambda model_id, credentials=None: get_provider(model_id, settings))
     worker_task = asyncio.create_task(worker.run())
     prompt = "[[simulate:tokens=120]] Explain streaming"
     expected = "".join(simulated_text("instant", ChatRequest(model="instant", prompt=prompt)))
@@ -227,7 +227,7 @@ async def test_restarted_run_is_sent_again_from_offset_zero() -> None:
     after = follower.collect({"r": KEY})
     assert [e[1:3] for e in after.entries] == [[0, "Hello"]]
 
-    # The browser applies (offset, text) as in live_pane.jsx: offset 0 replaces the text.
+    # The browser applies (offset, text) as in live_store.jsx: offset 0 replaces the text.
     browser = ""
     for update in (restarted, after):
         for _key, off, piece, *_ in update.entries:

@@ -29,7 +29,7 @@ def chunk(
 def final(text: str, status: str = "done", run_id: str = "r", attempt: int = 0, **kw: object) -> FinalEvent:
     values: dict[str, object] = {"chunks": 0, "output_tokens": 0, "ttft_ms": 5.0, "total_ms": 100.0}
     values.update(kw)
-    return FinalEvent(run_id=run_id, attempt=attempt, status=status, output_text=text, **values)  # type: ignore[arg-type]
+    return FinalEvent(run_id=run_id, attempt=attempt, status=status, output_text=text, **values)
 
 
 async def test_chunks_accumulate_in_order() -> None:

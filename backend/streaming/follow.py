@@ -1,0 +1,161 @@
+"""Following a comparison's runs: the one loop behind the comparison page and the SSE route.
+
+`follow_runs` waits for the hub to change, paces its flushes, collects what each followed run
+has new (`Follower`), asks the database how the runs the hub does not know ended (after a
+restart, or a run of another replica whose first event is still on the way), and yields one
+typed `FollowBatch` per turn. It stops once no followed run is left: a run leaves when it ends,
+and a caller that passes `reread` may change the set (the page re-reads which panes are on
+screen) or stop it (by answering None).
+
+The two callers differ only in their `Pacing`: the browser session coalesces to a bounded rate
+(every message costs a state round trip and a DOM update), an SSE client gets each change as
+soon as the hub has it and a keep-alive when nothing happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from backend.db.records import ComparisonRecord, RunRecord
+from backend.queue.messages import FinalEvent
+from backend.streaming.follower import Follower, LiveEntry
+from backend.streaming.hub import LiveRun, RunHub
+
+SLOW_FLUSH_INTERVAL_S = 0.1  # never fewer than 10 updates a second while text flows
+MIN_CHARS_PER_FAST_FLUSH = 120
+STATE_RECHECK_S = 0.5  # how often the page re-reads which panes it follows
+UNKNOWN_RECHECK_S = 1.0  # how often an SSE stream asks the database about runs the hub lacks
+
+RunsSource = Callable[[], Awaitable[dict[str, str] | None]]
+"""Which runs to follow now (run id -> "<run id>:<attempt>"), or None to stop following."""
+
+
+class SavedComparisons(Protocol):
+    """Where runs the hub no longer (or not yet) follows are read from: the comparison service,
+    which raises a LookupError (its NotFound) for a comparison that is gone."""
+
+    async def get_unchecked(self, comparison_id: str) -> ComparisonRecord: ...
+
+
+class RunChange(Protocol):
+    """A run whose status changed, as a batch reports it (the hub's LiveRun)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def final(self) -> FinalEvent | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    fast_interval_s: float = 0.0  # least time between two flushes while text flows fast
+    slow_interval_s: float = 0.0  # ... while little text flows
+    min_chars_per_fast_flush: int = 0
+    idle_wait_s: float = 1.0  # how long to wait for the hub to change before an idle turn
+    unknown_recheck_s: float = 0.0  # least time between database reads about unknown runs
+    reread_s: float = STATE_RECHECK_S  # how often `reread` is asked (when given)
+
+
+def page_pacing(flush_hz: float) -> Pacing:
+    """A browser session: at most `flush_hz` flushes a second, 10 a second while text trickles.
+
+    Little text per flush means the fixed cost of a message dominates: flush at the slowest
+    rate that still looks live (10/s) until text flows faster again."""
+    return Pacing(
+        fast_interval_s=1.0 / flush_hz,
+        slow_interval_s=SLOW_FLUSH_INTERVAL_S,
+        min_chars_per_fast_flush=MIN_CHARS_PER_FAST_FLUSH,
+    )
+
+
+def sse_pacing(keepalive_s: float) -> Pacing:
+    """An SSE client: every change at once (scripts care about latency, there is no DOM)."""
+    return Pacing(idle_wait_s=keepalive_s, unknown_recheck_s=UNKNOWN_RECHECK_S)
+
+
+@dataclass(slots=True)
+class FollowBatch:
+    live: list[LiveEntry] = field(default_factory=list)
+    """New text and live figures, one entry per run with news (send these first: a pane must
+    never show "done" before its last words arrived)."""
+    changed: dict[str, LiveRun] = field(default_factory=dict)
+    """Runs whose status changed, by run id (`LiveRun.final` holds the outcome once ended)."""
+    saved: dict[str, RunRecord] = field(default_factory=dict)
+    """Runs the hub does not know, as the database has them (whatever their status)."""
+    keepalive: bool = False
+    """Nothing happened for `Pacing.idle_wait_s`."""
+
+    @property
+    def ended(self) -> set[str]:
+        return {rid for rid, live in self.changed.items() if live.is_final} | {
+            rid for rid, run in self.saved.items() if run.is_final
+        }
+
+
+async def follow_runs(
+    hub: RunHub,
+    saved: SavedComparisons,
+    comparison_id: str,
+    following: dict[str, str],
+    *,
+    pacing: Pacing,
+    client_key: Callable[[str], str] = str,
+    reread: RunsSource | None = None,
+) -> AsyncGenerator[FollowBatch, None]:
+    """Follow `following` (run id -> run key) until every run has ended (see the module doc)."""
+    following = dict(following)
+    follower = Follower(hub, client_key=client_key)
+    interval, version, last_flush = pacing.fast_interval_s, -1, 0.0
+    reread_at = time.monotonic()
+    next_db_check = 0.0
+    unknown_before = False
+    while following:
+        wait = pacing.idle_wait_s
+        if unknown_before and pacing.unknown_recheck_s > 0:
+            wait = min(wait, pacing.unknown_recheck_s)
+        new_version = await hub.wait_for_change(version, timeout=wait)
+        idle = new_version == version and not unknown_before
+        version = new_version
+        delay = last_flush + interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        last_flush = time.monotonic()
+        if reread is not None and last_flush - reread_at >= pacing.reread_s:
+            # The page's set changes through its own events (Run, Stop, Retry) or through
+            # the status changes yielded here, so it is read a few times a second, not on
+            # every flush: with Redis state each read is a locked round trip of the state.
+            fresh = await reread()
+            if fresh is None:
+                return
+            following, reread_at = fresh, last_flush
+        update = follower.collect(following)
+        batch = FollowBatch(live=update.live, changed=update.status_changed, keepalive=idle)
+        if update.unknown and time.monotonic() >= next_db_check:
+            next_db_check = time.monotonic() + pacing.unknown_recheck_s
+            batch.saved = await _saved_runs(saved, comparison_id, update.unknown)
+        unknown_before = bool(update.unknown)
+        sent_chars = sum(len(entry.text) for entry in update.live)
+        fast = sent_chars >= pacing.min_chars_per_fast_flush
+        interval = pacing.fast_interval_s if fast else pacing.slow_interval_s
+        yield batch
+        for run_id in batch.ended:
+            following.pop(run_id, None)
+        if reread is not None and (batch.changed or batch.saved):
+            fresh = await reread()
+            if fresh is None:
+                return
+            following, reread_at = fresh, time.monotonic()
+
+
+async def _saved_runs(saved: SavedComparisons, comparison_id: str, run_ids: set[str]) -> dict[str, RunRecord]:
+    """Runs the hub no longer (or not yet) follows: what the database says of them."""
+    try:
+        record = await saved.get_unchecked(comparison_id)
+    except LookupError:
+        return {}
+    return {run.id: run for run in record.runs if run.id in run_ids}

@@ -1,0 +1,82 @@
+"""The one follow loop, as the page and the SSE route use it, on a whole runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from backend.db.records import ComparisonRecord
+from backend.runtime import Runtime
+from backend.streaming.follow import FollowBatch, page_pacing, sse_pacing
+from backend.streaming.follower import short_key
+from tests.backend.runtime_support import owner, wait_until_final
+
+PROMPT = "[[simulate:tokens=60]] Explain how tides work"
+
+
+async def create(rt: Runtime, models: list[str]) -> ComparisonRecord:
+    panes = [{"model": m} for m in models]
+    return await rt.comparisons.create(await owner(rt), {"prompt": PROMPT, "panes": panes})
+
+
+def keys(record: ComparisonRecord) -> dict[str, str]:
+    return {run.id: f"{run.id}:{run.attempt}" for run in record.runs}
+
+
+async def collect(updates: AsyncIterator[FollowBatch], timeout: float = 10.0) -> list[FollowBatch]:
+    async def drain() -> list[FollowBatch]:
+        return [batch async for batch in updates]
+
+    return await asyncio.wait_for(drain(), timeout)
+
+
+async def test_the_page_loop_sends_every_character_once_and_ends_with_the_runs(rt: Runtime) -> None:
+    created = await create(rt, ["simulated:swift", "simulated:instant"])
+    pacing = page_pacing(rt.settings.stream_flush_hz)
+    batches = await collect(
+        rt.comparisons.follow(created.id, keys(created), pacing=pacing, client_key=short_key)
+    )
+
+    saved = await wait_until_final(rt.comparisons, created.id)
+    received = {short_key(key): "" for key in keys(created).values()}
+    for batch in batches:
+        for entry in batch.live:
+            assert entry.key in received and entry.offset == len(received[entry.key])  # ASCII text
+            received[entry.key] += entry.text
+    assert received == {short_key(f"{r.id}:{r.attempt}"): r.output_text for r in saved.runs}
+    ended = {run_id for batch in batches for run_id in batch.ended}
+    assert ended == {r.id for r in created.runs}
+    final_statuses = {rid: live.status for b in batches for rid, live in b.changed.items() if live.is_final}
+    assert final_statuses == {r.id: "done" for r in created.runs}
+    assert len(batches) > 2  # streamed over several flushes, not one
+
+
+async def test_runs_the_hub_no_longer_follows_are_read_from_the_database(rt: Runtime) -> None:
+    created = await create(rt, ["simulated:instant"])
+    saved = await wait_until_final(rt.comparisons, created.id)
+    for run in created.runs:
+        rt.hub.forget(run.id)  # as after a restart
+    for pacing in (page_pacing(rt.settings.stream_flush_hz), sse_pacing(keepalive_s=15.0)):
+        batches = await collect(rt.comparisons.follow(created.id, keys(created), pacing=pacing))
+        assert len(batches) == 1
+        assert batches[0].live == [] and batches[0].changed == {}
+        assert {rid: r.output_text for rid, r in batches[0].saved.items()} == {
+            r.id: r.output_text for r in saved.runs
+        }
+        assert batches[0].ended == {r.id for r in created.runs}
+
+
+async def test_a_reread_answering_none_stops_the_loop(rt: Runtime) -> None:
+    created = await create(rt, ["simulated:stall"])
+    reads = 0
+
+    async def reread() -> dict[str, str] | None:
+        nonlocal reads
+        reads += 1
+        return None  # the page moved on (another comparison, Stop)
+
+    pacing = page_pacing(rt.settings.stream_flush_hz)
+    updates = rt.comparisons.follow(created.id, keys(created), pacing=pacing, reread=reread)
+    batches = await collect(updates, timeout=5.0)
+    assert reads == 1 and len(batches) <= 1
+    await rt.comparisons.cancel(await owner(rt), created.id, None)
