@@ -56,6 +56,8 @@ class ComparisonSummaryOut(BaseModel):
     n_done: int
     n_error: int
     n_active: int
+    blind: bool = False
+    masked: bool = False  # models holds pane labels until I vote or reveal
 
 
 class ComparisonPageOut(BaseModel):
@@ -126,6 +128,8 @@ def project_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
                     n_done=i.n_done,
                     n_error=i.n_error,
                     n_active=i.n_active,
+                    blind=i.blind,
+                    masked=i.masked,
                 )
                 for i in result.items
             ],

@@ -21,11 +21,13 @@ from backend.providers.credentials import key_provider
 from backend.queue.base import RunQueue
 from backend.queue.messages import CancelRequest, RunTask
 from backend.services.access import Access, NotFound
+from backend.services.blind import BLIND_SETTING, BlindView, draw_battle, shuffled
 from backend.services.budgets import BudgetGuard
 from backend.services.credentials import CredentialService
 from backend.services.validation import (
     ComparisonInput,
     InvalidComparison,
+    PaneInput,
     check_semantics,
     parse_comparison,
 )
@@ -64,6 +66,7 @@ class ComparisonService:
         self._credentials = credentials  # stored keys make their models available to their users
         self._availability: dict[str, _CachedAvailability] = {}
         self._default_projects: dict[str, str] = {}
+        self.blind = BlindView(db)  # every record a person reads passes through it
 
     # --- models ------------------------------------------------------------
     async def models(self, principal: Principal | None = None) -> list[registry.ModelEntry]:
@@ -118,7 +121,12 @@ class ComparisonService:
         comparison and its runs, then queue one task per run.  Raises InvalidComparison,
         NotFound, AccessDenied or RateLimitExceeded before anything is written."""
         user_id = principal.user_id
-        data = await self.validate(payload, principal)
+        data = parse_comparison(payload)
+        if data.battle:
+            drawn = draw_battle(await self.models(principal))
+            data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
+        data = await self.validate(data, principal)
+        panes = shuffled(data.panes) if data.blind else data.panes
         if data.project_id:
             await self._access.require_project(principal, Action.RUN, data.project_id)
             project_id = data.project_id
@@ -137,7 +145,7 @@ class ComparisonService:
             project_id=project_id,
             prompt=data.prompt,
             system_prompt=data.system_prompt,
-            settings={"use_cache": True} if data.use_cache else {},
+            settings=_settings_of(data),
             runs=[
                 NewRun(
                     model=pane.model,
@@ -148,12 +156,12 @@ class ComparisonService:
                         "seed": pane.seed,
                     },
                 )
-                for pane in data.panes
+                for pane in panes
             ],
         )
         for run in record.runs:
             await self._enqueue(record, run)
-        return record
+        return await self.blind.record(principal, record)
 
     async def _default_project(self, user_id: str) -> str:
         """A user's default project never changes: look it up once per process."""
@@ -182,8 +190,9 @@ class ComparisonService:
 
     # --- read --------------------------------------------------------------
     async def get(self, principal: Principal, comparison_id: str) -> ComparisonRecord:
+        """The comparison as the principal may see it (masked while blind and unrevealed)."""
         await self._access.require_comparison(principal, Action.READ, comparison_id)
-        return await self.get_unchecked(comparison_id)
+        return await self.blind.record(principal, await self.get_unchecked(comparison_id))
 
     async def get_unchecked(self, comparison_id: str) -> ComparisonRecord:
         """Only for callers that authorized otherwise (a share link, the event pump)."""
@@ -217,13 +226,19 @@ class ComparisonService:
         if project_id:
             await self._access.require_project(principal, Action.READ, project_id)
         async with self._db.session() as session:
-            return await list_comparisons(
+            found = await list_comparisons(
                 session,
                 member_id=principal.user_id,
                 project_id=project_id or None,
                 page=max(page, 1),
                 page_size=page_size,
             )
+        return await self.blind.page(principal, found)
+
+    async def reveal(self, principal: Principal, comparison_id: str) -> ComparisonRecord:
+        """Show the principal the models of a blind comparison; answers the unmasked record."""
+        await self.blind.reveal(principal, comparison_id)
+        return await self.get(principal, comparison_id)
 
     async def role_for(self, principal: Principal, comparison_id: str) -> str | None:
         """The user's role in the comparison's project, or None if they have none."""
@@ -262,7 +277,7 @@ class ComparisonService:
         async with self._db.session() as session:
             run = await reset_run_for_retry(session, run_id)
         await self._enqueue(record, run)
-        return run
+        return (await self.blind.record(principal, replace(record, runs=(run,)))).runs[0]
 
     async def delete(self, principal: Principal, comparison_id: str) -> None:
         """Stops its runs, then deletes the comparison with its runs and share links."""
@@ -270,6 +285,15 @@ class ComparisonService:
         await self.cancel(principal, comparison_id)
         async with self._db.session() as session:
             await delete_comparison(session, comparison_id)
+
+
+def _settings_of(data: ComparisonInput) -> dict[str, bool]:
+    settings = {}
+    if data.use_cache:
+        settings["use_cache"] = True
+    if data.blind:
+        settings[BLIND_SETTING] = True
+    return settings
 
 
 def _prompt_tokens(system_prompt: str, prompt: str) -> int:

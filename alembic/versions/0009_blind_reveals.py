@@ -1,0 +1,52 @@
+"""Blind comparisons: who has revealed the models of which comparison (issue 14).
+
+A blind comparison is flagged in its settings (``{"blind": true}``), so only the reveals
+need a table: one row per (comparison, person) that pressed "Reveal". Deleting the
+comparison deletes its reveals.
+
+Revision ID: 0009
+Revises: 0005
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+ID = sa.String(32)
+TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "comparison_reveals",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("comparison_id", ID, nullable=False),
+        sa.Column("user_id", ID, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["comparison_id"],
+            ["comparisons.id"],
+            name=op.f("fk_comparison_reveals_comparison_id_comparisons"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_comparison_reveals_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_comparison_reveals")),
+        sa.UniqueConstraint(
+            "comparison_id", "user_id", name=op.f("uq_comparison_reveals_comparison_id_user_id")
+        ),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("comparison_reveals")
