@@ -131,6 +131,8 @@ class Project(Base):
     owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id"))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The models a Battle draws from; empty: every model available to the person.
+    battle_pool: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class ProjectMember(Base):

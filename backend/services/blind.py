@@ -48,7 +48,10 @@ def draw_battle(entries: Sequence[ModelEntry], pool: Sequence[str] = ()) -> list
     """Two different models, at random, from the available ones (within ``pool`` if given)."""
     candidates = sorted({e.id for e in entries if e.available and (not pool or e.id in pool)})
     if len(candidates) < BATTLE_SIZE:
-        raise InvalidComparison({"panes": "A battle needs at least two available models."})
+        where = "of this project's battle pool " if pool else ""
+        raise InvalidComparison(
+            {"panes": f"A battle needs at least two available models {where}(found {len(candidates)})."}
+        )
     return _shuffler.sample(candidates, BATTLE_SIZE)
 
 

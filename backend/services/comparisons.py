@@ -12,6 +12,7 @@ from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db.comparisons import create_comparison, delete_comparison, get_comparison, list_comparisons
 from backend.db.engine import Database
+from backend.db.projects import battle_pool
 from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
 from backend.db.runs import reset_run_for_retry
 from backend.db.users import default_project_id
@@ -122,16 +123,18 @@ class ComparisonService:
         NotFound, AccessDenied or RateLimitExceeded before anything is written."""
         user_id = principal.user_id
         data = parse_comparison(payload)
-        if data.battle:
-            drawn = draw_battle(await self.models(principal))
-            data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
-        data = await self.validate(data, principal)
-        panes = shuffled(data.panes) if data.blind else data.panes
         if data.project_id:
             await self._access.require_project(principal, Action.RUN, data.project_id)
             project_id = data.project_id
         else:
             project_id = await self._default_project(user_id)
+        if data.battle:
+            async with self._db.session() as session:
+                pool = await battle_pool(session, project_id)
+            drawn = draw_battle(await self.models(principal), pool)
+            data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
+        data = await self.validate(data, principal)
+        panes = shuffled(data.panes) if data.blind else data.panes
         await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
         prompt_tokens = _prompt_tokens(data.system_prompt, data.prompt)
         await self._limiter.reserve(

@@ -60,3 +60,17 @@ async def test_a_battle_over_http_and_a_stranger_cannot_reveal(rt: Runtime) -> N
         assert created.status_code == 201, created.text
         assert [r["model"] for r in created.json()["runs"]] == ["Model A", "Model B"]
         assert (await eve.post(f"{PREFIX}/comparisons/{created.json()['id']}/reveal")).status_code == 404
+
+
+async def test_the_battle_pool_over_http(rt: Runtime) -> None:
+    async with api_client(rt) as ada, api_client(rt, "eve@example.org") as eve:
+        project_id = (await ada.get(f"{PREFIX}/projects")).json()[0]["id"]
+        url = f"{PREFIX}/projects/{project_id}/battle-pool"
+        assert (await ada.get(url)).json() == {"models": []}
+        bad = await ada.put(url, json={"models": ["simulated:swift"]})
+        assert bad.status_code == 422 and "at least two" in bad.json()["errors"]["models"]
+        pool = ["simulated:swift", "simulated:coder"]
+        assert (await ada.put(url, json={"models": pool})).json() == {"models": pool}
+        assert (await ada.get(url)).json() == {"models": pool}
+        assert (await eve.get(url)).status_code == 404
+        assert (await eve.put(url, json={"models": pool})).status_code == 404

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from backend.auth.permissions import AccessDenied
 from backend.runtime import Runtime
 from backend.services.blind import HIDDEN_ERROR, pane_label
+from backend.services.projects import InvalidProject
 from backend.services.validation import InvalidComparison
 from backend.services.votes import VoteService
 from tests.backend.runtime_support import owner, wait_until_final
@@ -113,3 +115,26 @@ async def test_a_battle_needs_two_available_models(rt: Runtime, monkeypatch: pyt
         await rt.comparisons.create(ada, {"prompt": PROMPT, "panes": [], "battle": True})
     assert "two available models" in refused.value.errors["panes"]
     assert (await rt.comparisons.history(ada)).total == 0
+
+
+async def test_a_battle_draws_from_the_projects_pool(rt: Runtime) -> None:
+    ada = await owner(rt)
+    project_id = (await rt.projects.list_for(ada))[0].id
+    pool = ["simulated:swift", "simulated:coder"]
+    assert await rt.projects.set_battle_pool(ada, project_id, [*pool, " simulated:swift "]) == pool
+    for _ in range(4):
+        created = await rt.comparisons.create(ada, {"prompt": PROMPT, "panes": [], "battle": True})
+        drawn = [r.model for r in (await rt.comparisons.get_unchecked(created.id)).runs]
+        assert sorted(drawn) == sorted(pool)
+
+
+async def test_a_pool_is_set_by_owners_and_needs_two_model_ids(rt: Runtime) -> None:
+    ada, ed = await owner(rt), await owner(rt, "ed@example.org")
+    project_id = (await rt.projects.list_for(ada))[0].id
+    await rt.projects.set_member(ada, project_id, ed.email, "editor")
+    with pytest.raises(AccessDenied):
+        await rt.projects.set_battle_pool(ed, project_id, ["simulated:swift", "simulated:coder"])
+    for bad in (["simulated:swift"], ["no family here", "simulated:coder"]):
+        with pytest.raises(InvalidProject):
+            await rt.projects.set_battle_pool(ada, project_id, bad)
+    assert await rt.projects.battle_pool(ed, project_id) == []

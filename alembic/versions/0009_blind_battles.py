@@ -1,8 +1,10 @@
-"""Blind comparisons: who has revealed the models of which comparison (issue 14).
+"""Blind comparisons and battles (issue 14): who has revealed which comparison, and the
+models a project's battles draw from.
 
 A blind comparison is flagged in its settings (``{"blind": true}``), so only the reveals
 need a table: one row per (comparison, person) that pressed "Reveal". Deleting the
-comparison deletes its reveals.
+comparison deletes its reveals. ``projects.battle_pool`` lists model ids (empty: any
+available model).
 
 Revision ID: 0009
 Revises: 0005
@@ -26,6 +28,8 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("projects") as batch:
+        batch.add_column(sa.Column("battle_pool", sa.JSON(), server_default="[]", nullable=False))
     op.create_table(
         "comparison_reveals",
         sa.Column("id", ID, nullable=False),
@@ -50,3 +54,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("comparison_reveals")
+    with op.batch_alter_table("projects") as batch:
+        batch.drop_column("battle_pool")
