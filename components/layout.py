@@ -51,26 +51,33 @@ def user_menu(name: rx.Var[str], email: rx.Var[str], on_sign_out: Any) -> rx.Com
 
 
 def shell(*children: rx.Component, title: str, account: rx.Component | None = None) -> rx.Component:
+    # The header wraps instead of overflowing: on a phone (390 px) the links go to a second
+    # row under the brand and the account menu, all of them reachable without scrolling.
     return rx.box(
-        rx.hstack(
+        rx.flex(
             _brand(),
-            rx.hstack(
-                _nav_link("Compare", "/"),
-                _nav_link("History", "/history"),
-                _nav_link("Leaderboard", "/leaderboard"),
-                _nav_link("Projects", "/projects"),
-                rx.link("API", href="/api/v1/docs", size="3", is_external=True, underline="none"),
-                account if account is not None else rx.fragment(),
-                spacing="5",
-                align="center",
-                wrap="wrap",  # narrow screens: the links go on as many lines as they need
-                row_gap="0.5em",
+            rx.box(account if account is not None else rx.fragment(), order="2"),
+            rx.el.nav(
+                rx.flex(
+                    _nav_link("Compare", "/"),
+                    _nav_link("History", "/history"),
+                    _nav_link("Leaderboard", "/leaderboard"),
+                    _nav_link("Projects", "/projects"),
+                    rx.link("API", href="/api/v1/docs", size="3", is_external=True, underline="none"),
+                    spacing=rx.breakpoints(initial="4", sm="5"),
+                    wrap="wrap",
+                    align="center",
+                ),
+                aria_label="Main",
+                order=rx.breakpoints(initial="3", md="1"),
+                width=rx.breakpoints(initial="100%", md="auto"),
             ),
+            wrap="wrap",
             justify="between",
             align="center",
-            wrap="wrap",
+            column_gap="1.5em",
             row_gap="0.5em",
-            padding_x="1.5em",
+            padding_x=rx.breakpoints(initial="1em", sm="1.5em"),
             padding_y="0.75em",
             border_bottom="1px solid var(--gray-a5)",
             width="100%",
@@ -78,7 +85,7 @@ def shell(*children: rx.Component, title: str, account: rx.Component | None = No
         rx.box(
             rx.heading(title, size="6", margin_bottom="0.75em", class_name="sr-only"),
             *children,
-            padding="1.25em 1.5em",
+            padding=rx.breakpoints(initial="1em 0.75em", sm="1.25em 1.5em"),
             width="100%",
         ),
         width="100%",

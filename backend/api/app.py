@@ -132,10 +132,20 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         runtime = get_runtime()
         await runtime.comparisons.get(user, comparison_id)  # 404 before the stream starts
         return StreamingResponse(
-            comparison_events(runtime.comparisons, runtime.hub, comparison_id),
+            comparison_events(runtime.comparisons, runtime.hub, comparison_id, user),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    @api.post(
+        f"{API_PREFIX}/comparisons/{{comparison_id}}/reveal",
+        response_model=ComparisonOut,
+        tags=["comparisons"],
+    )
+    async def reveal_comparison(user: User, comparison_id: str) -> ComparisonOut:
+        """Show me the models of a blind comparison (voting reveals them too)."""
+        service = get_runtime().comparisons
+        return ComparisonOut.of(service.with_live_output(await service.reveal(user, comparison_id)))
 
     @api.post(f"{API_PREFIX}/comparisons/{{comparison_id}}/cancel", tags=["comparisons"])
     async def cancel_comparison(user: User, comparison_id: str) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
+from backend.auth.permissions import Principal
 from backend.services.comparisons import ComparisonService
 from backend.streaming.follow import follow_runs, sse_pacing
 from backend.streaming.hub import FINAL_STATUSES, RunHub
@@ -38,7 +39,11 @@ async def _saved(hub: RunHub, run_ids: list[str], timeout_s: float = 5.0) -> Non
 
 
 async def comparison_events(
-    service: ComparisonService, hub: RunHub, comparison_id: str, keepalive_s: float = 15.0
+    service: ComparisonService,
+    hub: RunHub,
+    comparison_id: str,
+    principal: Principal,
+    keepalive_s: float = 15.0,
 ) -> AsyncIterator[bytes]:
     record = await service.get_unchecked(comparison_id)
     pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
@@ -61,7 +66,7 @@ async def comparison_events(
                     },
                 )
     await _saved(hub, list(pending))
-    final = await service.get_unchecked(comparison_id)
+    final = await service.blind.record(principal, await service.get_unchecked(comparison_id))
     from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer
 
     yield _sse("done", ComparisonOut.of(final).model_dump(mode="json"))

@@ -39,6 +39,13 @@ class MemberIn(BaseModel):
     role: Literal["owner", "editor", "viewer"]
 
 
+class BattlePool(BaseModel):
+    """The models a project's battles draw from; empty: any model available to the person."""
+
+    model_config = ConfigDict(extra="forbid")
+    models: list[str] = Field(default_factory=list, max_length=50)
+
+
 class MemberOut(BaseModel):
     email: str
     display_name: str
@@ -56,6 +63,8 @@ class ComparisonSummaryOut(BaseModel):
     n_done: int
     n_error: int
     n_active: int
+    blind: bool = False
+    masked: bool = False  # models holds pane labels until I vote or reveal
 
 
 class ComparisonPageOut(BaseModel):
@@ -86,6 +95,15 @@ def project_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
     async def delete_project(user: User, project_id: str) -> Response:
         await get_runtime().projects.delete(user, project_id)
         return Response(status_code=204)
+
+    @router.get("/projects/{project_id}/battle-pool", response_model=BattlePool, tags=["projects"])
+    async def get_battle_pool(user: User, project_id: str) -> BattlePool:
+        return BattlePool(models=await get_runtime().projects.battle_pool(user, project_id))
+
+    @router.put("/projects/{project_id}/battle-pool", response_model=BattlePool, tags=["projects"])
+    async def set_battle_pool(user: User, project_id: str, body: BattlePool) -> BattlePool:
+        """Owners only. Battles in this project then draw two models from this list."""
+        return BattlePool(models=await get_runtime().projects.set_battle_pool(user, project_id, body.models))
 
     @router.get("/projects/{project_id}/members", response_model=list[MemberOut], tags=["projects"])
     async def list_members(user: User, project_id: str) -> list[MemberOut]:
@@ -126,6 +144,8 @@ def project_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
                     n_done=i.n_done,
                     n_error=i.n_error,
                     n_active=i.n_active,
+                    blind=i.blind,
+                    masked=i.masked,
                 )
                 for i in result.items
             ],

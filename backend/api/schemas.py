@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from backend.db.records import ComparisonRecord, RunRecord
 
@@ -53,6 +53,12 @@ class ComparisonOut(BaseModel):
     system_prompt: str
     created_at: datetime
     runs: list[RunOut]
+    blind: bool = False
+    masked: bool = Field(
+        default=False,
+        description='Blind and not yet revealed to you: each run\'s model is its pane label ("Model A" …); '
+        "provider, cost, input tokens and error details are withheld until you vote or reveal.",
+    )
 
     @classmethod
     def of(cls, record: ComparisonRecord) -> ComparisonOut:

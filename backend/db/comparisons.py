@@ -145,6 +145,7 @@ async def list_comparisons(
                 Comparison.project_id,
                 func.substr(Comparison.prompt, 1, _PROMPT_HEAD_CHARS),
                 Comparison.created_at,
+                Comparison.settings,
             )
             .where(*filters)
             .order_by(Comparison.created_at.desc(), Comparison.id.desc())
@@ -164,7 +165,7 @@ async def list_comparisons(
             runs_by_comparison[comparison_id].append((model, status))
 
     items = []
-    for comparison_id, comparison_project_id, prompt_head, created_at in rows:
+    for comparison_id, comparison_project_id, prompt_head, created_at, settings in rows:
         runs = runs_by_comparison[comparison_id]
         statuses = [status for _, status in runs]
         items.append(
@@ -179,6 +180,7 @@ async def list_comparisons(
                 n_error=statuses.count(RunStatus.ERROR),
                 n_cancelled=statuses.count(RunStatus.CANCELLED),
                 n_active=sum(1 for s in statuses if s in ACTIVE_STATUSES),
+                blind=bool((settings or {}).get("blind", False)),
             )
         )
     return HistoryPage(items=tuple(items), total=total, page=page, page_size=page_size)

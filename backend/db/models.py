@@ -131,6 +131,8 @@ class Project(Base):
     owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id"))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The models a Battle draws from; empty: every model available to the person.
+    battle_pool: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class ProjectMember(Base):
@@ -200,6 +202,26 @@ class Run(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column()
 
     comparison: Mapped[Comparison] = relationship(back_populates="runs")
+
+
+class Reveal(Base):
+    """One person's "Reveal" on a blind comparison: from then on they see its model ids.
+
+    A vote reveals too (backend/services/blind.py reads both); this row is for revealing
+    without voting.
+    """
+
+    __tablename__ = "comparison_reveals"
+    __table_args__ = (
+        UniqueConstraint("comparison_id", "user_id", name="uq_comparison_reveals_comparison_id_user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    comparison_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Share(Base):

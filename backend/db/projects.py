@@ -168,3 +168,15 @@ async def remove_member(session: AsyncSession, project_id: str, email: str) -> b
     )
     await session.commit()
     return bool(getattr(result, "rowcount", 0))
+
+
+async def battle_pool(session: AsyncSession, project_id: str) -> list[str]:
+    pool = (
+        await session.execute(select(Project.battle_pool).where(Project.id == project_id))
+    ).scalar_one_or_none()
+    return list(pool or [])
+
+
+async def set_battle_pool(session: AsyncSession, project_id: str, models: list[str]) -> None:
+    await session.execute(update(Project).where(Project.id == project_id).values(battle_pool=list(models)))
+    await session.commit()

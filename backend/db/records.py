@@ -101,6 +101,14 @@ class ComparisonRecord:
     created_at: datetime
     runs: tuple[RunRecord, ...]
     """Ordered by ``position`` (pane order)."""
+    masked: bool = False
+    """A blind comparison as someone sees it before voting or revealing: each run's model is
+    its pane label and what would identify it (provider, cost, input tokens, error text) is
+    blank (backend/services/blind.py)."""
+
+    @property
+    def blind(self) -> bool:
+        return bool(self.settings.get("blind", False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,9 @@ class ComparisonSummary:
     n_cancelled: int
     n_active: int
     """Runs still queued or running."""
+    blind: bool = False
+    masked: bool = False
+    """As in ComparisonRecord: ``models`` holds pane labels."""
 
 
 @dataclass(frozen=True, slots=True)

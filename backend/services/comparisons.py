@@ -12,6 +12,7 @@ from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db.comparisons import create_comparison, delete_comparison, get_comparison, list_comparisons
 from backend.db.engine import Database
+from backend.db.projects import battle_pool
 from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
 from backend.db.runs import reset_run_for_retry
 from backend.db.users import default_project_id
@@ -22,11 +23,13 @@ from backend.queue.base import RunQueue
 from backend.queue.messages import CancelRequest, RunTask
 from backend.runs_model import RunParams
 from backend.services.access import Access, NotFound
+from backend.services.blind import BLIND_SETTING, BlindView, draw_battle, shuffled
 from backend.services.budgets import BudgetGuard
 from backend.services.credentials import CredentialService
 from backend.services.validation import (
     ComparisonInput,
     InvalidComparison,
+    PaneInput,
     check_semantics,
     parse_comparison,
 )
@@ -66,6 +69,7 @@ class ComparisonService:
         self._credentials = credentials  # stored keys make their models available to their users
         self._availability: dict[str, _CachedAvailability] = {}
         self._default_projects: dict[str, str] = {}
+        self.blind = BlindView(db)  # every record a person reads passes through it
 
     # --- models ------------------------------------------------------------
     async def models(self, principal: Principal | None = None) -> list[registry.ModelEntry]:
@@ -120,12 +124,19 @@ class ComparisonService:
         comparison and its runs, then queue one task per run.  Raises InvalidComparison,
         NotFound, AccessDenied or RateLimitExceeded before anything is written."""
         user_id = principal.user_id
-        data = await self.validate(payload, principal)
+        data = parse_comparison(payload)
         if data.project_id:
             await self._access.require_project(principal, Action.RUN, data.project_id)
             project_id = data.project_id
         else:
             project_id = await self._default_project(user_id)
+        if data.battle:
+            async with self._db.session() as session:
+                pool = await battle_pool(session, project_id)
+            drawn = draw_battle(await self.models(principal), pool)
+            data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
+        data = await self.validate(data, principal)
+        panes = shuffled(data.panes) if data.blind else data.panes
         await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
         prompt_tokens = _prompt_tokens(data.system_prompt, data.prompt)
         await self._limiter.reserve(
@@ -139,7 +150,7 @@ class ComparisonService:
             project_id=project_id,
             prompt=data.prompt,
             system_prompt=data.system_prompt,
-            settings={"use_cache": True} if data.use_cache else {},
+            settings=_settings_of(data),
             runs=[
                 NewRun(
                     model=pane.model,
@@ -148,12 +159,12 @@ class ComparisonService:
                         temperature=pane.temperature, max_tokens=pane.max_tokens, seed=pane.seed
                     ),
                 )
-                for pane in data.panes
+                for pane in panes
             ],
         )
         for run in record.runs:
             await self._enqueue(record, run)
-        return record
+        return await self.blind.record(principal, record)
 
     async def _default_project(self, user_id: str) -> str:
         """A user's default project never changes: look it up once per process."""
@@ -182,8 +193,9 @@ class ComparisonService:
 
     # --- read --------------------------------------------------------------
     async def get(self, principal: Principal, comparison_id: str) -> ComparisonRecord:
+        """The comparison as the principal may see it (masked while blind and unrevealed)."""
         await self._access.require_comparison(principal, Action.READ, comparison_id)
-        return await self.get_unchecked(comparison_id)
+        return await self.blind.record(principal, await self.get_unchecked(comparison_id))
 
     async def get_unchecked(self, comparison_id: str) -> ComparisonRecord:
         """Only for callers that authorized otherwise (a share link, the event pump)."""
@@ -231,13 +243,19 @@ class ComparisonService:
         if project_id:
             await self._access.require_project(principal, Action.READ, project_id)
         async with self._db.session() as session:
-            return await list_comparisons(
+            found = await list_comparisons(
                 session,
                 member_id=principal.user_id,
                 project_id=project_id or None,
                 page=max(page, 1),
                 page_size=page_size,
             )
+        return await self.blind.page(principal, found)
+
+    async def reveal(self, principal: Principal, comparison_id: str) -> ComparisonRecord:
+        """Show the principal the models of a blind comparison; answers the unmasked record."""
+        await self.blind.reveal(principal, comparison_id)
+        return await self.get(principal, comparison_id)
 
     async def role_for(self, principal: Principal, comparison_id: str) -> str | None:
         """The user's role in the comparison's project, or None if they have none."""
@@ -275,7 +293,7 @@ class ComparisonService:
         async with self._db.session() as session:
             run = await reset_run_for_retry(session, run_id)
         await self._enqueue(record, run)
-        return run
+        return (await self.blind.record(principal, replace(record, runs=(run,)))).runs[0]
 
     async def delete(self, principal: Principal, comparison_id: str) -> None:
         """Stops its runs, then deletes the comparison with its runs and share links."""
@@ -283,6 +301,15 @@ class ComparisonService:
         await self.cancel(principal, comparison_id)
         async with self._db.session() as session:
             await delete_comparison(session, comparison_id)
+
+
+def _settings_of(data: ComparisonInput) -> dict[str, bool]:
+    settings = {}
+    if data.use_cache:
+        settings["use_cache"] = True
+    if data.blind:
+        settings[BLIND_SETTING] = True
+    return settings
 
 
 def _prompt_tokens(system_prompt: str, prompt: str) -> int:

@@ -1,18 +1,22 @@
-"""Projects and their members: create, rename, delete, invite by email, change roles."""
+"""Projects and their members: create, rename, delete, invite by email, change roles; the
+models a project's battles draw from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from backend.auth.accounts import email_problem
 from backend.auth.permissions import Action, Principal, Role, allowed
 from backend.db import projects as repo
 from backend.db.engine import Database
 from backend.db.models import DEFAULT_PROJECT_NAME
+from backend.providers import registry
 from backend.services.access import Access
 from backend.services.validation import InvalidComparison
 
 MAX_PROJECT_NAME = 200
+MAX_BATTLE_POOL = 50
+MAX_MODEL_ID_CHARS = 200  # as PaneInput.model
 
 
 class InvalidProject(InvalidComparison):
@@ -104,3 +108,36 @@ class ProjectService:
                 await repo.remove_member(session, project_id, email)
             except repo.LastOwner:
                 raise InvalidProject({"email": "A project needs at least one owner."}) from None
+
+    async def battle_pool(self, principal: Principal, project_id: str) -> list[str]:
+        """The models this project's battles draw from (empty: any model available)."""
+        await self._access.require_project(principal, Action.READ, project_id)
+        async with self._db.session() as session:
+            return await repo.battle_pool(session, project_id)
+
+    async def set_battle_pool(
+        self, principal: Principal, project_id: str, models: Sequence[str]
+    ) -> list[str]:
+        """Owners choose the pool: none (any available model) or at least two model ids."""
+        await self._access.require_project(principal, Action.MANAGE, project_id)
+        pool = list(dict.fromkeys(m.strip() for m in models if m.strip()))
+        problems = [m for m in pool if not _is_model_id(m)]
+        if problems:
+            raise InvalidProject({"models": f"Not model ids (family:name): {', '.join(problems)}."})
+        if len(pool) == 1:
+            raise InvalidProject(
+                {"models": "A battle needs at least two models; leave the pool empty for any."}
+            )
+        if len(pool) > MAX_BATTLE_POOL:
+            raise InvalidProject({"models": f"At most {MAX_BATTLE_POOL} models in a battle pool."})
+        async with self._db.session() as session:
+            await repo.set_battle_pool(session, project_id, pool)
+        return pool
+
+
+def _is_model_id(model: str) -> bool:
+    try:
+        registry.parse_model_id(model)
+    except ValueError:
+        return False
+    return len(model) <= MAX_MODEL_ID_CHARS

@@ -42,6 +42,15 @@ class ComparisonInput(BaseModel):
         default=False,
         description="Replay cached answers even at temperature > 0 (temperature 0 always uses the cache).",
     )
+    blind: bool = Field(
+        default=False,
+        description='Label the panes "Model A", "Model B" … in a random order; model ids, costs and '
+        "provider errors stay hidden until you vote or reveal.",
+    )
+    battle: bool = Field(
+        default=False,
+        description="Ignore `panes`: two available models are drawn at random and run blind.",
+    )
 
     @field_validator("prompt", "system_prompt", "project_id")
     @classmethod

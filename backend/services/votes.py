@@ -9,7 +9,7 @@ per comparison; voting again replaces it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from backend.auth.permissions import Action, Principal
 from backend.db import votes as repo
@@ -19,6 +19,7 @@ from backend.db.records import FINAL_STATUSES
 from backend.db.votes import Pane, VoteRecord
 from backend.ranking import VoteChoice
 from backend.services.access import Access
+from backend.services.blind import BlindView, pane_label
 from backend.services.validation import InvalidComparison
 
 THUMBS = ("up", "down")
@@ -51,6 +52,7 @@ class VoteService:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._access = Access(db)
+        self._blind = BlindView(db)
 
     async def vote(
         self,
@@ -85,6 +87,8 @@ class VoteService:
         async with self._db.session() as session:
             panes = await repo.panes_of(session, comparison_id)
             votes = await repo.votes_of(session, comparison_id)
+        if await self._blind.hides_models(principal, comparison_id):
+            panes = [replace(p, model=pane_label(p.position)) for p in panes]
         return _tally(comparison_id, panes, votes, principal.user_id)
 
 
