@@ -90,6 +90,14 @@ class BlindView:
             return record
         return masked(record)
 
+    async def shared(self, record: ComparisonRecord) -> ComparisonRecord:
+        """The record behind a share link: masked until its creator has voted or revealed."""
+        if not record.blind or record.masked:
+            return record
+        async with self._db.session() as session:
+            revealed = await revealed_among(session, record.user_id, [record.id])
+        return record if revealed else masked(record)
+
     async def page(self, principal: Principal, page: HistoryPage) -> HistoryPage:
         blind_ids = [item.id for item in page.items if item.blind]
         if not blind_ids:

@@ -24,6 +24,7 @@ from backend.db.models import utcnow
 from backend.db.records import ComparisonRecord
 from backend.db.users import default_project_id
 from backend.services.access import Access, NotFound
+from backend.services.blind import BlindView
 from backend.services.metrics import RunFigures
 from backend.services.validation import InvalidComparison
 
@@ -97,6 +98,7 @@ class ShareService:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._access = Access(db)
+        self._blind = BlindView(db)
 
     # --- for the comparison's members ---------------------------------------
     async def create(
@@ -146,7 +148,7 @@ class ShareService:
         record, share = await self._live(token)
         async with self._db.session() as session:
             owner_name = await repo.display_name(session, record.user_id)
-        return _public_view(record, owner_name, share.expires_at)
+        return _public_view(await self._blind.shared(record), owner_name, share.expires_at)
 
     async def fork(self, principal: Principal, token: str) -> ComparisonRecord:
         """A copy of the shared comparison, outputs and metrics included, in the principal's

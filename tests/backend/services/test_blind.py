@@ -8,6 +8,7 @@ from backend.auth.permissions import AccessDenied
 from backend.runtime import Runtime
 from backend.services.blind import HIDDEN_ERROR, pane_label
 from backend.services.projects import InvalidProject
+from backend.services.shares import ShareService
 from backend.services.validation import InvalidComparison
 from backend.services.votes import VoteService
 from tests.backend.runtime_support import owner, wait_until_final
@@ -138,3 +139,17 @@ async def test_a_pool_is_set_by_owners_and_needs_two_model_ids(rt: Runtime) -> N
         with pytest.raises(InvalidProject):
             await rt.projects.set_battle_pool(ada, project_id, bad)
     assert await rt.projects.battle_pool(ed, project_id) == []
+
+
+async def test_a_share_link_shows_labels_until_its_creator_reveals(rt: Runtime) -> None:
+    ada = await owner(rt)
+    created = await rt.comparisons.create(ada, _blind_payload(MODELS[:2]))
+    await wait_until_final(rt.comparisons, created.id)
+    shares = ShareService(rt.db)
+    link = await shares.create(ada, created.id)
+    before = await shares.resolve(link.token)
+    assert [r.model for r in before.runs] == LABELS[:2]
+    assert [r.model_label for r in before.runs] == LABELS[:2]
+    await rt.comparisons.reveal(ada, created.id)
+    after = await shares.resolve(link.token)
+    assert sorted(r.model for r in after.runs) == sorted(MODELS[:2])
