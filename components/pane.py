@@ -45,18 +45,27 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     )
 
 
+def _model_select(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+    return rx.el.select(
+        rx.foreach(
+            models,
+            lambda m: rx.el.option(m.label, value=m.id, disabled=~m.available),
+        ),
+        value=pane.model,
+        on_change=lambda value: actions.set_model(pane.pane_id, value),
+        disabled=active,
+        aria_label="Model",
+        class_name="pane-model-select",
+    )
+
+
 def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
     return rx.hstack(
-        rx.el.select(
-            rx.foreach(
-                models,
-                lambda m: rx.el.option(m.label, value=m.id, disabled=~m.available),
-            ),
-            value=pane.model,
-            on_change=lambda value: actions.set_model(pane.pane_id, value),
-            disabled=active,
-            aria_label="Model",
-            class_name="pane-model-select",
+        # A blind pane shows only its label: the picker would name the model.
+        rx.cond(
+            pane.masked,
+            rx.heading(pane.model, size="3", as_="h3", data_testid="blind-label"),
+            _model_select(pane, models, active, actions),
         ),
         rx.cond(pane.simulated, rx.badge("simulated", color_scheme="purple", variant="outline")),
         _status_badge(pane.status),

@@ -29,6 +29,8 @@ class PromptFormProps:
     projects: rx.Var  # list of ProjectChoice: where a new comparison is saved
     project_id: rx.Var[str]
     can_run: rx.Var[bool]  # False for a viewer of the open comparison's project
+    blind: rx.Var[bool]  # the next Run hides which pane is which model
+    masked: rx.Var[bool]  # a blind comparison is on screen, its models not revealed
     on_project: EventCallback[str]
     on_prompt: EventCallback[str]
     on_system_prompt: EventCallback[str]
@@ -39,6 +41,8 @@ class PromptFormProps:
     on_sync_scroll: EventCallback[bool]
     on_use_cache: EventCallback[bool]
     on_run: EventCallback[()]
+    on_blind: EventCallback[bool]
+    on_battle: EventCallback[()]
     on_stop: EventCallback[()]
     on_new: EventCallback[()]
 
@@ -112,14 +116,28 @@ def _project_picker(p: PromptFormProps) -> rx.Component:
 def _buttons(p: PromptFormProps) -> rx.Component:
     return rx.hstack(
         _project_picker(p),
+        rx.el.label(
+            rx.switch(checked=p.blind, on_change=p.on_blind, size="1", disabled=p.running),
+            " Blind",
+            class_name="switch-label",
+            title='Label the panes "Model A", "Model B" … in a random order until you vote or reveal',
+        ),
         rx.button(
             rx.icon("play", size=14),
             "Run",
             id="run-button",
             on_click=p.on_run,
-            disabled=p.running | ~p.can_run,
+            disabled=p.running | ~p.can_run | p.masked,
             aria_label="Run",
             title="Run all panes (Ctrl+Enter)",
+        ),
+        rx.button(
+            rx.icon("swords", size=14),
+            "Battle",
+            variant="soft",
+            on_click=p.on_battle,
+            disabled=p.running | ~p.can_run,
+            title="Two models drawn at random, blind: vote, then see who they were",
         ),
         rx.button(
             rx.icon("square", size=14),

@@ -13,6 +13,7 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
+from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.projects import default_project
 from backend.services.validation import (
@@ -57,12 +58,21 @@ class CompareState(rx.State):
         default_factory=list
     )  # where the user may run; new comparisons go to project_id
     project_id: rx.Field[str] = rx.field("")
+    blind: rx.Field[bool] = rx.field(False)  # the next Run labels its panes "Model A", "Model B" …
     _generation: int = 0
+    # The panes as picked before a blind run or battle (their order, models, settings), for
+    # "New": the blind panes on screen carry labels, not models. Never sent to the browser.
+    _picked: list[tuple[str, float, int]] = []
 
     # --- derived -----------------------------------------------------------
     @rx.var(cache=True)
     def running(self) -> bool:
         return any(p.status in ACTIVE_STATUSES for p in self.panes)
+
+    @rx.var(cache=True)
+    def masked(self) -> bool:
+        """The open comparison is blind and its models are not revealed to this person yet."""
+        return any(p.masked for p in self.panes)
 
     @rx.var(cache=True)
     def can_add_pane(self) -> bool:
@@ -193,6 +203,47 @@ class CompareState(rx.State):
         self.use_cache = value
 
     @event
+    def set_blind(self, value: bool) -> None:
+        self.blind = value
+
+    @event
+    @with_user
+    async def reveal(self, user: Principal) -> Followup:
+        """Show this person the models of the blind comparison on screen (voting does it too)."""
+        if not self.comparison_id:
+            return None
+        rt = runtime.current()
+        try:
+            await rt.comparisons.reveal(user, self.comparison_id)
+        except NotFound as exc:
+            self.errors = {"panes": str(exc)}
+            return None
+        return await self._show_revealed(user)
+
+    @event
+    @with_user
+    async def refresh_models(self, user: Principal) -> Followup:
+        """After a vote: a blind comparison is revealed to its voter."""
+        return await self._show_revealed(user) if self.masked else None
+
+    async def _show_revealed(self, user: Principal) -> Followup:
+        rt = runtime.current()
+        try:
+            record = rt.comparisons.with_live_output(await rt.comparisons.get(user, self.comparison_id))
+        except NotFound:
+            return None
+        rows = panes_from_record(record)
+        by_run = {p.run_id: p for p in self.panes}
+        for row in rows:
+            shown = by_run.get(row.run_id)
+            if shown is not None:
+                row.pane_id, row.expanded = shown.pane_id, shown.expanded
+                if row.status in ACTIVE_STATUSES:
+                    row.text = ""  # live text keeps arriving through the stream
+        self.panes = rows
+        return None
+
+    @event
     def add_pane(self) -> None:
         if len(self.panes) >= MAX_PANES:
             self.errors["panes"] = f"At most {MAX_PANES} panes can run at once."
@@ -252,27 +303,48 @@ class CompareState(rx.State):
         self.comparison_id = ""
         self.can_run = True
         self.errors = {}
-        self.panes = [new_pane(p.model, self.models, p.temperature, p.max_tokens) for p in self.panes]
+        if self.masked:
+            picked = self._picked or [(m, DEFAULT_TEMPERATURE, DEFAULT_MAX_TOKENS) for m in DEFAULT_MODELS]
+            self.panes = [new_pane(m, self.models, t, n) for m, t, n in picked]
+        else:
+            self.panes = [new_pane(p.model, self.models, p.temperature, p.max_tokens) for p in self.panes]
         return rx.redirect("/")
 
     # --- running -----------------------------------------------------------
     @event
     @with_user
     async def run(self, user: Principal) -> Followup:
-        if self.running:
+        if self.running or self.masked:  # a blind comparison on screen: "New" first
             return None
         if any(p.field_error for p in self.panes):
             self.errors = {"panes": "Fix the highlighted pane settings first."}
             return None
+        return await self._start(user, battle=False)
+
+    @event
+    @with_user
+    async def battle(self, user: Principal) -> Followup:
+        """Two models drawn at random on the server (from the project's pool if it sets one), blind."""
+        if self.running:
+            return None
+        return await self._start(user, battle=True)
+
+    async def _start(self, user: Principal, *, battle: bool) -> Followup:
+        if not self.masked:
+            self._picked = [(p.model, p.temperature, p.max_tokens) for p in self.panes]
         payload = {
             "prompt": self.prompt,
             "system_prompt": self.system_prompt if self.show_system else "",
-            "panes": [
+            "panes": []
+            if battle
+            else [
                 {"model": p.model, "temperature": p.temperature, "max_tokens": p.max_tokens}
                 for p in self.panes
             ],
             "use_cache": self.use_cache,
             "project_id": self.project_id,
+            "blind": self.blind or battle,
+            "battle": battle,
         }
         rt = runtime.current()
         try:
@@ -289,8 +361,9 @@ class CompareState(rx.State):
         self.errors = {}
         self.comparison_id = record.id
         rows = panes_from_record(record)
-        for pane, row in zip(self.panes, rows, strict=True):
-            row.pane_id, row.label, row.expanded = pane.pane_id, pane.label, pane.expanded
+        if not record.blind:  # blind panes are in the server's shuffled order: nothing carries over
+            for pane, row in zip(self.panes, rows, strict=True):
+                row.pane_id, row.label, row.expanded = pane.pane_id, pane.label, pane.expanded
         self.panes = rows
         # The address now names the comparison: a reload or a bookmark reopens it.
         return [

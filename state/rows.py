@@ -12,6 +12,7 @@ from backend.catalog import load_catalog
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.providers.registry import ModelEntry
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
+from backend.services.blind import HIDDEN_ERROR
 from backend.services.metrics import RunFigures, format_cost, format_ms, format_rate
 from backend.streaming.follow import RunChange
 from backend.streaming.follower import short_key
@@ -53,6 +54,7 @@ class PaneRow:
     cached: bool = False  # replayed from the response cache
     original: str = ""  # on a replay: the original call's figures, shown next to the replay's
     expanded: bool = False
+    masked: bool = False  # a blind pane not yet revealed: `model` is its label ("Model A")
 
 
 @dataclasses.dataclass
@@ -140,7 +142,20 @@ def pane_from_run(run: RunRecord) -> PaneRow:
 
 
 def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
-    return [pane_from_run(run) for run in record.runs]
+    rows = [pane_from_run(run) for run in record.runs]
+    for row in rows:
+        if record.masked:
+            row.masked = True
+            _hide_identity(row)
+    return rows
+
+
+def _hide_identity(row: PaneRow) -> None:
+    """What would give a blind pane's model away stays hidden (backend/services/blind.py)."""
+    row.cost = "cost hidden"
+    row.tokens_in = 0
+    if row.error:
+        row.error = HIDDEN_ERROR
 
 
 def set_outcome(row: PaneRow, outcome: RunOutcome, *, text: str | None = None) -> None:
@@ -150,6 +165,8 @@ def set_outcome(row: PaneRow, outcome: RunOutcome, *, text: str | None = None) -
     )
     set_figures(row, figures, status=outcome.status, error=outcome.error, text=text)
     set_cached(row, outcome.cache_hit, outcome.original_ttft_ms, outcome.original_total_ms)
+    if row.masked:
+        _hide_identity(row)
 
 
 def apply_live(row: PaneRow, live: RunChange) -> None:
@@ -163,6 +180,8 @@ def apply_live(row: PaneRow, live: RunChange) -> None:
 def apply_saved(row: PaneRow, run: RunRecord) -> None:
     """A run the hub no longer follows (e.g. after a restart): how the database has it."""
     row.status, row.error, row.text = run.status, run.error, run.output_text
+    if row.masked:
+        _hide_identity(row)
 
 
 @dataclasses.dataclass

@@ -150,4 +150,4 @@ class VoteState(rx.State):
             return None
         self._show(tally)
         self.error, self.notice = "", "Your vote is saved. You can change it at any time."
-        return None
+        return CompareState.refresh_models  # a blind comparison shows its models to its voter

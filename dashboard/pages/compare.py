@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.blind import blind_notice
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from dashboard.pages.frame import signed_in_page
@@ -41,6 +42,8 @@ def compare_page() -> rx.Component:
         projects=S.projects,
         project_id=S.project_id,
         can_run=S.can_run,
+        blind=S.blind,
+        masked=S.masked,
         on_project=S.set_project,
         on_prompt=S.set_prompt,
         on_system_prompt=S.set_system_prompt,
@@ -51,6 +54,8 @@ def compare_page() -> rx.Component:
         on_sync_scroll=S.set_sync_scroll,
         on_use_cache=S.set_use_cache,
         on_run=S.run,
+        on_blind=S.set_blind,
+        on_battle=S.battle,
         on_stop=S.stop,
         on_new=S.new_comparison,
     )
@@ -58,6 +63,7 @@ def compare_page() -> rx.Component:
         rx.vstack(
             prompt_form(form),
             rx.cond((S.comparison_id != "") & S.can_run, share_button()),  # editors and owners may share
+            rx.cond(S.masked, blind_notice(S.reveal)),
             rx.grid(
                 rx.foreach(S.panes, lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions)),
                 columns="repeat(auto-fit, minmax(340px, 1fr))",

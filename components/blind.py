@@ -1,0 +1,22 @@
+"""The notice above a blind comparison's panes, with its "Reveal models" button."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex.event import EventCallback
+
+
+def blind_notice(on_reveal: EventCallback[()]) -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("eye-off")),
+        rx.callout.text(
+            "Blind comparison: the panes are labelled Model A, Model B … in a random order. "
+            "Which model wrote which answer, and what each cost, shows once you vote or reveal."
+        ),
+        rx.button(rx.icon("eye", size=14), "Reveal models", variant="soft", size="1", on_click=on_reveal),
+        color_scheme="indigo",
+        size="1",
+        width="100%",
+        role="status",
+        data_testid="blind-notice",
+    )
