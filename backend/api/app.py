@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 from backend.api.auth import User
 from backend.api.body_limit import BodySizeLimit
 from backend.api.events import comparison_events
+from backend.api.judge_routes import judge_router
 from backend.api.project_routes import project_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.api.share_routes import share_router
@@ -157,4 +158,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(share_router(get_runtime))
     api.include_router(project_router(get_runtime))
     api.include_router(vote_router(get_runtime))
+    api.include_router(judge_router(get_runtime))
     return api

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from backend.auth.permissions import AccessDenied, Action, Principal
@@ -125,13 +125,44 @@ class ComparisonService:
         else:
             project_id = await self._default_project(user_id)
         await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
-        prompt_tokens = _prompt_tokens(data.system_prompt, data.prompt)
-        await self._limiter.reserve(
-            user_id,
-            requests=len(data.panes),
-            tokens=sum(prompt_tokens + pane.max_tokens for pane in data.panes),
+        await self._reserve(user_id, [data])
+        record = await self._save(user_id, project_id, data)
+        for run in record.runs:
+            await self._enqueue(record, run)
+        return record
+
+    async def create_linked(
+        self,
+        principal: Principal,
+        project_id: str,
+        payloads: Sequence[object],
+        link: Callable[[list[ComparisonRecord]], Awaitable[None]],
+        what: str,
+    ) -> list[ComparisonRecord]:
+        """Several comparisons in one project, checked, budgeted and rate-limited as one request
+        (all or nothing); ``link`` runs once they are saved and before any of their runs is queued
+        (an LLM judge's runs, linked to the comparison they judge). The caller checks access."""
+        datas = [await self.validate(payload, principal) for payload in payloads]
+        await self._budget.check_many(principal, datas, what)
+        await self._reserve(principal.user_id, datas)
+        records = [await self._save(principal.user_id, project_id, data) for data in datas]
+        await link(records)
+        for record in records:
+            for run in record.runs:
+                await self._enqueue(record, run)
+        return records
+
+    async def _reserve(self, user_id: str, datas: Sequence[ComparisonInput]) -> None:
+        requests = sum(len(data.panes) for data in datas)
+        tokens = sum(
+            _prompt_tokens(data.system_prompt, data.prompt) + pane.max_tokens
+            for data in datas
+            for pane in data.panes
         )
-        record = await create_comparison(
+        await self._limiter.reserve(user_id, requests=requests, tokens=tokens)
+
+    async def _save(self, user_id: str, project_id: str, data: ComparisonInput) -> ComparisonRecord:
+        return await create_comparison(
             self._db,
             user_id=user_id,
             project_id=project_id,
@@ -151,9 +182,6 @@ class ComparisonService:
                 for pane in data.panes
             ],
         )
-        for run in record.runs:
-            await self._enqueue(record, run)
-        return record
 
     async def _default_project(self, user_id: str) -> str:
         """A user's default project never changes: look it up once per process."""
@@ -195,20 +223,21 @@ class ComparisonService:
 
     def with_live_output(self, record: ComparisonRecord) -> ComparisonRecord:
         """Overlay what is streaming right now onto runs the database has not finished."""
-        runs = []
-        for run in record.runs:
-            live = self._hub.get(run.id)
-            if live is not None and live.attempt == run.attempt and run.status not in ("done", "error"):
-                run = replace(
-                    run,
-                    status=live.status if live.status != "queued" else run.status,
-                    output_text=live.text,
-                    output_tokens=live.output_tokens,
-                    ttft_ms=live.ttft_ms,
-                    total_ms=live.elapsed_ms or None,
-                )
-            runs.append(run)
-        return replace(record, runs=tuple(runs))
+        return replace(record, runs=tuple(self.live_run(run) for run in record.runs))
+
+    def live_run(self, run: RunRecord) -> RunRecord:
+        """The run with what it has streamed so far, if the database has not finished it."""
+        live = self._hub.get(run.id)
+        if live is not None and live.attempt == run.attempt and run.status not in ("done", "error"):
+            run = replace(
+                run,
+                status=live.status if live.status != "queued" else run.status,
+                output_text=live.text,
+                output_tokens=live.output_tokens,
+                ttft_ms=live.ttft_ms,
+                total_ms=live.elapsed_ms or None,
+            )
+        return run
 
     async def history(
         self, principal: Principal, page: int = 1, page_size: int = 20, project_id: str | None = None
