@@ -146,8 +146,10 @@ async def test_who_may_judge_and_edit_the_rubric(rt: Runtime) -> None:
         assert saved.json()["is_default"] is False and saved.json()["max_chars"] == 4000
         started = await ed.post(judgements, json=JUDGE)  # an editor may run the judge
         assert started.status_code == 202 and started.json()["rubric"] == "Prefer brevity."
-        judge_run = started.json()["runs"][0]["run_comparison_id"]
-        assert "Prefer brevity." in (await ed.get(f"{PREFIX}/comparisons/{judge_run}")).json()["system_prompt"]
+        judge_run = (
+            await ed.get(f"{PREFIX}/comparisons/{started.json()['runs'][0]['run_comparison_id']}")
+        ).json()
+        assert "Prefer brevity." in judge_run["system_prompt"]
         await _judged(ed, comparison["id"])
         reset = (await ada.put(rubric, json={"rubric": ""})).json()
         assert reset["is_default"] is True and reset["rubric"] == DEFAULT_RUBRIC
