@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import Comparison, Judgement, JudgeRun, Rubric, Run, new_id, utcnow
@@ -224,11 +224,15 @@ async def is_judge_comparison(session: AsyncSession, comparison_id: str) -> bool
 async def unsettled(
     session: AsyncSession, *, project_id: str | None = None, run_ids: Sequence[str] | None = None
 ) -> list[Unsettled]:
-    """Judge runs whose run is final but whose verdict is not stored yet (in a project, or of runs)."""
+    """Judge runs whose run is final but whose verdict is not stored yet, or was stored before
+    the run last finished (it was retried); in a project, or of these runs."""
     stmt = (
         select(JudgeRun.id, Run.status, Run.output_text, Run.error)
         .join(Run, Run.comparison_id == JudgeRun.run_comparison_id)
-        .where(JudgeRun.settled_at.is_(None), Run.status.in_(sorted(FINAL_STATUSES)))
+        .where(
+            or_(JudgeRun.settled_at.is_(None), JudgeRun.settled_at < Run.finished_at),
+            Run.status.in_(sorted(FINAL_STATUSES)),
+        )
     )
     if project_id is not None:
         stmt = stmt.join(Comparison, Comparison.id == JudgeRun.run_comparison_id).where(
@@ -242,11 +246,12 @@ async def unsettled(
 async def save_verdict(
     session: AsyncSession, judge_run_id: str, *, winner: str | None, rationale: str, error: str
 ) -> None:
-    """Store one judge run's verdict (or why it has none); a run settled already is left alone."""
+    """Store one judge run's verdict (or why it has none). Two processes settling the same run
+    parse the same text: the second write changes nothing but the time."""
     try:
         await session.execute(
             update(JudgeRun)
-            .where(JudgeRun.id == judge_run_id, JudgeRun.settled_at.is_(None))
+            .where(JudgeRun.id == judge_run_id)
             .values(winner=winner, rationale=rationale, error=error, settled_at=utcnow())
             .execution_options(synchronize_session=False)
         )

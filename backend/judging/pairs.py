@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from backend.db.judgements import JudgementRecord, JudgeRunRecord
+from backend.db.records import ACTIVE_STATUSES
 from backend.judging.verdicts import PairResult, combine, pane_winner
 from backend.ranking import Outcome, Result, Source
 
@@ -37,18 +38,27 @@ def pairs_of(judgement: JudgementRecord) -> list[Pair]:
 
 
 def _pair(low: int, high: int, a_first: JudgeRunRecord | None, b_first: JudgeRunRecord | None) -> Pair:
-    both = (a_first, b_first)
-    if any(r is None or (r.settled_at is not None and r.winner is None) for r in both):
-        return Pair(low, high, a_first, b_first, "error", None, None)
-    if any(r is None or r.winner is None for r in both):
+    if any(r is not None and not _judged(r) for r in (a_first, b_first)):
         return Pair(low, high, a_first, b_first, "pending", None, None)
-    assert a_first is not None and b_first is not None and a_first.winner and b_first.winner
+    if a_first is None or b_first is None or a_first.winner is None or b_first.winner is None:
+        return Pair(low, high, a_first, b_first, "error", None, None)
     preferred = (
         pane_winner(a_first.winner, a_first.first_pane, a_first.second_pane),
         pane_winner(b_first.winner, b_first.first_pane, b_first.second_pane),
     )
     result, agreed = combine(low, high, preferred)
     return Pair(low, high, a_first, b_first, "done", result, agreed)
+
+
+def _judged(r: JudgeRunRecord) -> bool:
+    """Has this order's current attempt finished and been settled (with a verdict or an error)?"""
+    if r.settled_at is None:
+        return False
+    if r.run is None:
+        return True  # its run is gone: what was settled is all there will be
+    if r.run.status in ACTIVE_STATUSES:
+        return False  # retried: its new attempt is not judged yet
+    return r.run.finished_at is None or r.settled_at >= r.run.finished_at
 
 
 _RESULTS = {"a_wins": Result.A_WINS, "b_wins": Result.B_WINS, "tie": Result.TIE}

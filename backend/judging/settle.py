@@ -3,7 +3,8 @@
 Called when a judge run's final result is saved (the event pump's hook, in the process that
 started the judgement) and again before verdicts are read (the judgements API, the judge
 leaderboard), so a verdict whose run finished while another process was saving it, or before
-a restart, is never missed. Settling is idempotent: a row settled already is left alone.
+a restart, is never missed. A judge run retried after its verdict was stored is settled again
+once its new attempt finishes.
 """
 
 from __future__ import annotations

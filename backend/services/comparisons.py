@@ -12,6 +12,7 @@ from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db.comparisons import create_comparison, delete_comparison, get_comparison, list_comparisons
 from backend.db.engine import Database
+from backend.db.judgements import judged_children
 from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
 from backend.db.runs import reset_run_for_retry
 from backend.db.users import default_project_id
@@ -294,9 +295,15 @@ class ComparisonService:
         return run
 
     async def delete(self, principal: Principal, comparison_id: str) -> None:
-        """Stops its runs, then deletes the comparison with its runs and share links."""
+        """Stops its runs and its judges' runs, then deletes the comparison with its runs, share
+        links, votes and judgements."""
         await self._access.require_comparison(principal, Action.EDIT, comparison_id)
         await self.cancel(principal, comparison_id)
+        async with self._db.session() as session:
+            judges = await judged_children(session, comparison_id)
+        for judge_comparison_id in judges:
+            for run in (await self.get_unchecked(judge_comparison_id)).runs:
+                await self._broker.request_cancel(CancelRequest(run_id=run.id, attempt=run.attempt))
         async with self._db.session() as session:
             await delete_comparison(session, comparison_id)
 

@@ -161,3 +161,22 @@ async def test_a_judge_counts_against_the_rate_limit(
         with pytest.raises(RateLimitExceeded):
             await rt.judges.start(ada, comparison_id, "simulated:judge")  # 2 more: refused whole
         assert await _count(rt, Comparison) == before and await _count(rt, Judgement) == 0
+
+
+async def test_a_retried_judge_run_is_judged_again(jrt: Runtime, server: FakeLLMServer) -> None:
+    server.mode = "401"  # the judge's provider refuses both calls
+    ada = await owner(jrt)
+    comparison_id = await _comparison(jrt)
+    await jrt.judges.start(ada, comparison_id, JUDGE)
+    failed = await _finished(jrt, comparison_id)
+    assert all(r.winner is None and r.error for r in failed.judgement.runs)
+    assert failed.pairs[0].status == "error"
+
+    server.mode, server.responder = "ok", _content_judge
+    for order in failed.judgement.runs:
+        assert order.run is not None
+        await jrt.comparisons.retry(ada, order.run_comparison_id, order.run.id)
+        await wait_until_final(jrt.comparisons, order.run_comparison_id, attempt={order.run.id: 1})
+    view = await _finished(jrt, comparison_id)
+    assert [(r.winner, r.error) for r in view.judgement.runs] == [("B", ""), ("A", "")]
+    assert (view.pairs[0].result, view.pairs[0].agreed) == ("b_wins", True)
