@@ -32,6 +32,7 @@ from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
 from backend.judging.service import JudgeService
 from backend.limits import RateLimiter, make_rate_limiter
+from backend.prompting.service import PromptService
 from backend.providers import registry
 from backend.providers.base import ChatProvider
 from backend.providers.credentials import ProviderCredentials
@@ -70,6 +71,7 @@ class Runtime:
     credential_lookup: CredentialLookup  # which stored key a run uses (the embedded worker's hook)
     budgets: BudgetGuard
     judges: JudgeService  # LLM-as-judge over finished comparisons
+    prompts: PromptService  # improved prompts and prompt versions
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
     _tasks: tuple[asyncio.Task[None], ...] = ()
@@ -110,6 +112,7 @@ class Runtime:
             pump=pump,
             comparisons=comparisons,
             judges=judges,
+            prompts=PromptService(db, comparisons, settings),
             accounts=AccountService(db, settings, throttle),
             projects=ProjectService(db),
             credentials=credentials,

@@ -331,6 +331,27 @@ class JudgeRun(Base):
     settled_at: Mapped[datetime | None] = mapped_column()
 
 
+class PromptVersion(Base):
+    """A comparison as one version of a prompt: version 1 is the comparison an improvement was
+    first accepted from, each accepted improvement runs the next one. ``lineage_id`` is shared by
+    every version of one prompt (the first version's comparison id)."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (
+        UniqueConstraint("lineage_id", "version", name="uq_prompt_versions_lineage_id_version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    lineage_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    comparison_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE"), unique=True
+    )
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    proposed_by: Mapped[str] = mapped_column(String(255), default="", server_default="")  # the model
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 Index("ix_comparisons_project_created", Comparison.project_id, Comparison.created_at.desc())
 Index("ix_comparisons_user_created", Comparison.user_id, Comparison.created_at.desc())
 Index("ix_runs_comparison_position", Run.comparison_id, Run.position, unique=True)

@@ -153,6 +153,14 @@ class ComparisonService:
                 await self._enqueue(record, run)
         return records
 
+    async def admit(self, principal: Principal, payload: object) -> ComparisonInput:
+        """Validate a call that is not saved as a run (an improvement chain's) and count it
+        against the user's budget and rate limits, as a comparison of that payload would be."""
+        data = await self.validate(payload, principal)
+        await self._budget.check(principal, data)
+        await self._reserve(principal.user_id, [data])
+        return data
+
     async def _reserve(self, user_id: str, datas: Sequence[ComparisonInput]) -> None:
         requests = sum(len(data.panes) for data in datas)
         tokens = sum(

@@ -15,7 +15,7 @@ from backend.db.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 APP_TABLES = set(Base.metadata.tables)
-HEAD = "0006"
+HEAD = "0007"
 APP_INDEXES = {
     "comparisons": {"ix_comparisons_project_created", "ix_comparisons_user_created"},
     "runs": {"ix_runs_comparison_position", "ix_runs_status"},
@@ -49,7 +49,7 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
 
         await db.downgrade("-1")
         _, _, version = _schema(database_url)
-        assert version == "0005"
+        assert version == "0006"
         await db.downgrade("base")
         tables, indexes, version = _schema(database_url)
         assert tables == {"alembic_version"}
