@@ -63,6 +63,7 @@ class PromptService:
     async def propose(self, principal: Principal, comparison_id: str, model: str) -> Proposal:
         project_id = await self._access.require_comparison(principal, Action.RUN, comparison_id)
         record = await self._comparisons.get_unchecked(comparison_id)
+        await self._refuse_judge_runs(comparison_id)
         unfinished = sum(1 for r in record.runs if r.status not in FINAL_STATUSES)
         if unfinished:
             raise InvalidImprovement(
@@ -105,6 +106,13 @@ class PromptService:
         except ProviderError as exc:
             raise InvalidImprovement({"model": f"The model failed: {exc.message}"}) from None
 
+    async def _refuse_judge_runs(self, comparison_id: str) -> None:
+        async with self._db.session() as session:
+            if await judgements_repo.is_judge_comparison(session, comparison_id):
+                raise InvalidImprovement(
+                    {"comparison": "This comparison holds a judge's run, not a prompt of yours."}
+                )
+
     async def _evidence(self, record: ComparisonRecord) -> tuple[str, str]:
         """The answers, and the votes and judge rationales on them, as the chain shows them."""
         outputs = "\n\n".join(
@@ -141,6 +149,7 @@ class PromptService:
         """Run the revised prompt on the same panes, recorded as the prompt's next version."""
         project_id = await self._access.require_comparison(principal, Action.RUN, comparison_id)
         record = await self._comparisons.get_unchecked(comparison_id)
+        await self._refuse_judge_runs(comparison_id)
         panes = [
             {
                 "model": r.model,

@@ -82,6 +82,11 @@ async def test_a_judge_runs_both_orders_of_every_pair_through_the_worker(rt: Run
         assert all(p["status"] == "done" and p["agreed"] for p in judgement["pairs"])
         assert pairs[(0, 1)]["model_a"] == "simulated:terse"
 
+        # A judge's own run is not a comparison to judge or improve.
+        judge_run = judgement["runs"][0]["run_comparison_id"]
+        for path, body in (("judgements", JUDGE), ("improvements", {"model": "simulated:judge"})):
+            refused = await ada.post(f"{PREFIX}/comparisons/{judge_run}/{path}", json=body)
+            assert refused.status_code == 422 and "judge's run" in refused.json()["errors"]["comparison"]
         # The judge's comparisons stay out of the history; the judged one is there.
         page = await rt.comparisons.history(await owner(rt))
         assert [c.id for c in page.items] == [comparison["id"]] and page.total == 1

@@ -18,6 +18,7 @@ from backend.db.models import Comparison, PromptVersion
 from backend.providers.simulated_judge import IMPROVED_SUFFIX
 from backend.runtime import Runtime
 from tests.backend.runtime_support import api_client, owner, wait_until_final
+from tests.support.clock import clear_of_a_minute_boundary
 from tests.support.fake_llm_server import FakeLLMServer
 from tests.support.keys import fake_server, runtime_on
 
@@ -182,3 +183,18 @@ async def test_the_chain_sends_outputs_and_feedback_and_refuses_a_non_proposal(
         server.reply = ["Try adding an example."]
         refused = await ada.post(improve, json=model)
         assert refused.status_code == 422 and "not a proposal" in refused.json()["errors"]["model"]
+
+
+async def test_a_proposal_counts_against_the_rate_limit(
+    server: FakeLLMServer, runtime_database_url: str, tmp_path: Path
+) -> None:
+    async with (
+        runtime_on(server, runtime_database_url, tmp_path, rate_limit_requests_per_minute=3) as rt,
+        api_client(rt) as ada,
+    ):
+        await clear_of_a_minute_boundary()
+        v1 = await _finished(rt, ada)  # 2 of the 3 requests this minute
+        improve = f"{PREFIX}/comparisons/{v1['id']}/improvements"
+        assert (await ada.post(improve, json={"model": "simulated:judge"})).status_code == 200
+        refused = await ada.post(improve, json={"model": "simulated:judge"})
+        assert refused.status_code == 429 and refused.headers["Retry-After"]
