@@ -199,3 +199,15 @@ async def test_a_comparison_still_running_cannot_be_judged(rt: Runtime) -> None:
             runs = (await session.execute(select(func.count()).select_from(Run))).scalar_one()
         assert runs == 2
         await wait_until_final(rt.comparisons, created["id"])
+
+
+async def test_only_the_panes_that_answered_are_judged(rt: Runtime) -> None:
+    async with api_client(rt) as ada:
+        comparison = await _finished(rt, ada, ["simulated:flaky", "simulated:terse", "simulated:instant"])
+        saved = (await ada.get(f"{PREFIX}/comparisons/{comparison['id']}")).json()
+        assert [r["status"] for r in saved["runs"]] == ["error", "done", "done"]
+        started = await ada.post(f"{PREFIX}/comparisons/{comparison['id']}/judgements", json=JUDGE)
+        assert started.status_code == 202, started.text
+        assert [(r["first_pane"], r["second_pane"]) for r in started.json()["runs"]] == [(1, 2), (2, 1)]
+        (judgement,) = await _judged(ada, comparison["id"])
+        assert [(p["pane_a"], p["pane_b"], p["result"]) for p in judgement["pairs"]] == [(1, 2, "b_wins")]
