@@ -30,7 +30,9 @@ from backend.db.runs import fail_unfinished_runs
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
+from backend.judging.service import JudgeService
 from backend.limits import RateLimiter, make_rate_limiter
+from backend.prompting.service import PromptService
 from backend.providers import registry
 from backend.providers.base import ChatProvider
 from backend.providers.credentials import ProviderCredentials
@@ -68,6 +70,8 @@ class Runtime:
     credentials: CredentialService  # stored provider keys (Settings page)
     credential_lookup: CredentialLookup  # which stored key a run uses (the embedded worker's hook)
     budgets: BudgetGuard
+    judges: JudgeService  # LLM-as-judge over finished comparisons
+    prompts: PromptService  # improved prompts and prompt versions
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
     _tasks: tuple[asyncio.Task[None], ...] = ()
@@ -94,15 +98,21 @@ class Runtime:
         lookup = CredentialLookup(db, box)
         credentials = CredentialService(db, settings, box, lookup)
         budgets = BudgetGuard(db)
+        comparisons = ComparisonService(
+            db, broker, hub, settings, limiter, credentials=credentials, budget=budgets
+        )
+        judges = JudgeService(db, comparisons)
+        pump = EventPump(broker, hub, db)
+        pump.after_save = judges.run_finished
         return cls(
             settings=settings,
             db=db,
             broker=broker,
             hub=hub,
-            pump=EventPump(broker, hub, db),
-            comparisons=ComparisonService(
-                db, broker, hub, settings, limiter, credentials=credentials, budget=budgets
-            ),
+            pump=pump,
+            comparisons=comparisons,
+            judges=judges,
+            prompts=PromptService(db, comparisons, settings),
             accounts=AccountService(db, settings, throttle),
             projects=ProjectService(db),
             credentials=credentials,

@@ -12,7 +12,9 @@ from sqlalchemy.exc import DataError
 from backend.api.auth import User
 from backend.api.body_limit import BodySizeLimit
 from backend.api.events import comparison_events
+from backend.api.judge_routes import judge_router
 from backend.api.project_routes import project_router
+from backend.api.prompt_routes import prompt_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.api.share_routes import share_router
 from backend.api.vote_routes import vote_router
@@ -167,4 +169,6 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(share_router(get_runtime))
     api.include_router(project_router(get_runtime))
     api.include_router(vote_router(get_runtime))
+    api.include_router(judge_router(get_runtime))
+    api.include_router(prompt_router(get_runtime))
     return api

@@ -19,7 +19,7 @@ from typing import Any
 from backend.providers.base import Usage
 
 DEFAULT_CONTEXT_WINDOW = 8192
-SIMULATION_STYLES = frozenset({"prose", "bullets", "code", "terse"})
+SIMULATION_STYLES = frozenset({"prose", "bullets", "code", "terse", "judge"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.db.engine import Database
-from backend.db.models import Comparison, Run, Share, new_id, utcnow
+from backend.db.judgements import judge_comparison_ids, judged_children
+from backend.db.models import Comparison, Judgement, JudgeRun, Run, Share, new_id, utcnow
 from backend.db.projects import member_projects
 from backend.db.records import (
     ACTIVE_STATUSES,
@@ -125,11 +126,12 @@ async def list_comparisons(
 ) -> HistoryPage:
     """Newest first; ``page`` is 1-based and clamped, ``page_size`` to 1..100. Three queries.
 
-    ``member_id`` keeps only comparisons in projects that user is a member of.
+    ``member_id`` keeps only comparisons in projects that user is a member of. Comparisons that
+    hold an LLM judge's runs are shown with the comparison they judge, not here.
     """
     page = max(1, page)
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
-    filters = []
+    filters: list[ColumnElement[bool]] = [Comparison.id.not_in(judge_comparison_ids())]
     if project_id is not None:
         filters.append(Comparison.project_id == project_id)
     if user_id is not None:
@@ -187,8 +189,12 @@ async def list_comparisons(
 
 
 async def delete_comparison(session: AsyncSession, comparison_id: str) -> None:
-    """The comparison; its runs and share links go with it (ON DELETE CASCADE)."""
-    await session.execute(delete(Run).where(Run.comparison_id == comparison_id))
-    await session.execute(delete(Share).where(Share.comparison_id == comparison_id))
-    await session.execute(delete(Comparison).where(Comparison.id == comparison_id))
+    """The comparison; its runs, share links, votes and judgements go with it (ON DELETE
+    CASCADE), and so do the comparisons that hold its judges' runs."""
+    ids = [comparison_id, *await judged_children(session, comparison_id)]
+    await session.execute(delete(JudgeRun).where(JudgeRun.run_comparison_id.in_(ids)))
+    await session.execute(delete(Judgement).where(Judgement.comparison_id.in_(ids)))
+    await session.execute(delete(Run).where(Run.comparison_id.in_(ids)))
+    await session.execute(delete(Share).where(Share.comparison_id.in_(ids)))
+    await session.execute(delete(Comparison).where(Comparison.id.in_(ids)))
     await session.commit()

@@ -294,6 +294,86 @@ class Vote(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+RUBRIC_MAX_CHARS = 4000
+
+
+class Rubric(Base):
+    """A project's own judging rubric, edited by its owners; no row: the default rubric."""
+
+    __tablename__ = "rubrics"
+
+    project_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Judgement(Base):
+    """An LLM judge's pass over a finished comparison (issue 14): which model, against which rubric."""
+
+    __tablename__ = "judgements"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    comparison_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE")
+    )
+    judge_model: Mapped[str] = mapped_column(String(255))
+    rubric: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JudgeRun(Base):
+    """One order of one pair of panes shown to the judge, and its parsed verdict.
+
+    The judge's call is an ordinary one-pane comparison (``run_comparison_id``, same project and
+    user) so it goes through the queue, workers, budgets and rate limits like any run; history
+    and the pane leaderboards leave such comparisons out. ``winner`` is the position shown
+    first ("A"), second ("B") or "tie"; ``error`` says why a finished run gave no verdict.
+    """
+
+    __tablename__ = "judge_runs"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    judgement_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("judgements.id", ondelete="CASCADE")
+    )
+    run_comparison_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE"), unique=True
+    )
+    first_pane: Mapped[int] = mapped_column(Integer)
+    second_pane: Mapped[int] = mapped_column(Integer)
+    winner: Mapped[str | None] = mapped_column(String(8))
+    rationale: Mapped[str] = mapped_column(Text, default="", server_default="")
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    settled_at: Mapped[datetime | None] = mapped_column()
+
+
+class PromptVersion(Base):
+    """A comparison as one version of a prompt: version 1 is the comparison an improvement was
+    first accepted from, each accepted improvement runs the next one. ``lineage_id`` is shared by
+    every version of one prompt (the first version's comparison id)."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (
+        UniqueConstraint("lineage_id", "version", name="uq_prompt_versions_lineage_id_version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    lineage_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    comparison_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE"), unique=True
+    )
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    proposed_by: Mapped[str] = mapped_column(String(255), default="", server_default="")  # the model
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 Index("ix_comparisons_project_created", Comparison.project_id, Comparison.created_at.desc())
 Index("ix_comparisons_user_created", Comparison.user_id, Comparison.created_at.desc())
 Index("ix_runs_comparison_position", Run.comparison_id, Run.position, unique=True)
@@ -305,3 +385,5 @@ Index("ix_shares_comparison", Share.comparison_id)
 # The leaderboard cache's database stamp (backend.db.votes.database_stamp): latest change, one lookup.
 Index("ix_votes_updated", Vote.updated_at)
 Index("ix_runs_finished", Run.finished_at)
+Index("ix_judgements_comparison", Judgement.comparison_id)
+Index("ix_judge_runs_judgement", JudgeRun.judgement_id)

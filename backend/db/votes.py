@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.judgements import judge_comparison_ids
 from backend.db.models import Comparison, Run, Vote, new_id, utcnow
 from backend.db.records import RunStatus
 
@@ -168,8 +169,9 @@ async def project_votes(session: AsyncSession, project_id: str) -> list[tuple[Ba
 
 
 async def project_run_samples(session: AsyncSession, project_id: str) -> list[RunSample]:
-    """The project's successful runs. A cache replay counts with the timings of the provider
-    call that produced the answer: its own near-zero figures say nothing about the model."""
+    """The project's successful runs (not an LLM judge's). A cache replay counts with the timings
+    of the provider call that produced the answer: its own near-zero figures say nothing about
+    the model."""
     stmt = (
         select(
             Run.model,
@@ -179,7 +181,11 @@ async def project_run_samples(session: AsyncSession, project_id: str) -> list[Ru
             Run.finished_at,
         )
         .join(Comparison, Comparison.id == Run.comparison_id)
-        .where(Comparison.project_id == project_id, Run.status == RunStatus.DONE)
+        .where(
+            Comparison.project_id == project_id,
+            Run.status == RunStatus.DONE,
+            Comparison.id.not_in(judge_comparison_ids()),
+        )
     )
     return [RunSample(*row) for row in (await session.execute(stmt)).all()]
 

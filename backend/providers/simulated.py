@@ -13,6 +13,9 @@ can be provoked from the UI or a test without a special model:
     [[simulate:fail@N]]          raise ProviderUnavailable after N tokens
     [[simulate:stall@N:SECONDS]] pause SECONDS after N tokens, then continue
     [[simulate:tokens=N]]        answer with exactly N tokens (ignores max_tokens)
+
+The "judge" style (`simulated:judge`) answers a JSON verdict on the two answers of an
+LLM-as-judge prompt instead of Markdown (backend/providers/simulated_judge.py).
 """
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ def plan_for(model_name: str, request: ChatRequest) -> SimulationPlan:
             exact_length = int(match.group(5))
 
     seed = _seed(model_name, request)
+    if profile.style == "judge":  # a verdict on the two answers in the prompt (simulated_judge.py)
+        from backend.providers.simulated_judge import judge_reply
+
+        verdict = tuple(split_tokens(judge_reply(request.prompt)))
+        return SimulationPlan(verdict, "stop", fail_after, stall_after, stall_seconds, seed)
     rng = random.Random(seed)
     topics = topic_words(_DIRECTIVE.sub(" ", request.prompt), rng)
     target = exact_length if exact_length is not None else rng.randint(*LENGTH_RANGE[profile.style])

@@ -100,6 +100,16 @@ class BudgetGuard:
         )
         await self._check(principal.user_id, cost, "This comparison", "your")
 
+    async def check_many(self, principal: Principal, datas: Iterable[ComparisonInput], what: str) -> None:
+        """Raise BudgetExceeded if these comparisons together could take the user past their budget."""
+        cost = sum(
+            max_cost_usd(
+                data.system_prompt, data.prompt, ((pane.model, pane.max_tokens) for pane in data.panes)
+            )
+            for data in datas
+        )
+        await self._check(principal.user_id, cost, what, "your")
+
     async def check_retry(self, principal: Principal, record: ComparisonRecord, run: RunRecord) -> None:
         """A retry is spent by the comparison's owner (their keys, their budget)."""
         cost = max_cost_usd(record.system_prompt, record.prompt, [(run.model, run.params.max_tokens)])

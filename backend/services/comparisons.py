@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db.comparisons import create_comparison, delete_comparison, get_comparison, list_comparisons
 from backend.db.engine import Database
+from backend.db.judgements import judged_children
 from backend.db.projects import battle_pool
 from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
 from backend.db.runs import reset_run_for_retry
@@ -136,15 +137,55 @@ class ComparisonService:
             drawn = draw_battle(await self.models(principal), pool)
             data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
         data = await self.validate(data, principal)
-        panes = shuffled(data.panes) if data.blind else data.panes
+        if data.blind:  # saved in a random order: a pane's label says nothing of what was picked
+            data = data.model_copy(update={"panes": shuffled(data.panes)})
         await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
-        prompt_tokens = _prompt_tokens(data.system_prompt, data.prompt)
-        await self._limiter.reserve(
-            user_id,
-            requests=len(data.panes),
-            tokens=sum(prompt_tokens + pane.max_tokens for pane in data.panes),
+        await self._reserve(user_id, [data])
+        record = await self._save(user_id, project_id, data)
+        for run in record.runs:
+            await self._enqueue(record, run)
+        return await self.blind.record(principal, record)
+
+    async def create_linked(
+        self,
+        principal: Principal,
+        project_id: str,
+        payloads: Sequence[object],
+        link: Callable[[list[ComparisonRecord]], Awaitable[None]],
+        what: str,
+    ) -> list[ComparisonRecord]:
+        """Several comparisons in one project, checked, budgeted and rate-limited as one request
+        (all or nothing); ``link`` runs once they are saved and before any of their runs is queued
+        (an LLM judge's runs, linked to the comparison they judge). The caller checks access."""
+        datas = [await self.validate(payload, principal) for payload in payloads]
+        await self._budget.check_many(principal, datas, what)
+        await self._reserve(principal.user_id, datas)
+        records = [await self._save(principal.user_id, project_id, data) for data in datas]
+        await link(records)
+        for record in records:
+            for run in record.runs:
+                await self._enqueue(record, run)
+        return records
+
+    async def admit(self, principal: Principal, payload: object) -> ComparisonInput:
+        """Validate a call that is not saved as a run (an improvement chain's) and count it
+        against the user's budget and rate limits, as a comparison of that payload would be."""
+        data = await self.validate(payload, principal)
+        await self._budget.check(principal, data)
+        await self._reserve(principal.user_id, [data])
+        return data
+
+    async def _reserve(self, user_id: str, datas: Sequence[ComparisonInput]) -> None:
+        requests = sum(len(data.panes) for data in datas)
+        tokens = sum(
+            _prompt_tokens(data.system_prompt, data.prompt) + pane.max_tokens
+            for data in datas
+            for pane in data.panes
         )
-        record = await create_comparison(
+        await self._limiter.reserve(user_id, requests=requests, tokens=tokens)
+
+    async def _save(self, user_id: str, project_id: str, data: ComparisonInput) -> ComparisonRecord:
+        return await create_comparison(
             self._db,
             user_id=user_id,
             project_id=project_id,
@@ -159,12 +200,9 @@ class ComparisonService:
                         temperature=pane.temperature, max_tokens=pane.max_tokens, seed=pane.seed
                     ),
                 )
-                for pane in panes
+                for pane in data.panes
             ],
         )
-        for run in record.runs:
-            await self._enqueue(record, run)
-        return await self.blind.record(principal, record)
 
     async def _default_project(self, user_id: str) -> str:
         """A user's default project never changes: look it up once per process."""
@@ -207,20 +245,21 @@ class ComparisonService:
 
     def with_live_output(self, record: ComparisonRecord) -> ComparisonRecord:
         """Overlay what is streaming right now onto runs the database has not finished."""
-        runs = []
-        for run in record.runs:
-            live = self._hub.get(run.id)
-            if live is not None and live.attempt == run.attempt and run.status not in ("done", "error"):
-                run = replace(
-                    run,
-                    status=live.status if live.status != "queued" else run.status,
-                    output_text=live.text,
-                    output_tokens=live.output_tokens,
-                    ttft_ms=live.ttft_ms,
-                    total_ms=live.elapsed_ms or None,
-                )
-            runs.append(run)
-        return replace(record, runs=tuple(runs))
+        return replace(record, runs=tuple(self.live_run(run) for run in record.runs))
+
+    def live_run(self, run: RunRecord) -> RunRecord:
+        """The run with what it has streamed so far, if the database has not finished it."""
+        live = self._hub.get(run.id)
+        if live is not None and live.attempt == run.attempt and run.status not in ("done", "error"):
+            run = replace(
+                run,
+                status=live.status if live.status != "queued" else run.status,
+                output_text=live.text,
+                output_tokens=live.output_tokens,
+                ttft_ms=live.ttft_ms,
+                total_ms=live.elapsed_ms or None,
+            )
+        return run
 
     def follow(
         self,
@@ -296,9 +335,15 @@ class ComparisonService:
         return (await self.blind.record(principal, replace(record, runs=(run,)))).runs[0]
 
     async def delete(self, principal: Principal, comparison_id: str) -> None:
-        """Stops its runs, then deletes the comparison with its runs and share links."""
+        """Stops its runs and its judges' runs, then deletes the comparison with its runs, share
+        links, votes and judgements."""
         await self._access.require_comparison(principal, Action.EDIT, comparison_id)
         await self.cancel(principal, comparison_id)
+        async with self._db.session() as session:
+            judges = await judged_children(session, comparison_id)
+        for judge_comparison_id in judges:
+            for run in (await self.get_unchecked(judge_comparison_id)).runs:
+                await self._broker.request_cancel(CancelRequest(run_id=run.id, attempt=run.attempt))
         async with self._db.session() as session:
             await delete_comparison(session, comparison_id)
 

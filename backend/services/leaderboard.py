@@ -6,16 +6,17 @@ go its list price per 1k output tokens (the catalog's, as run costs are computed
 model the catalog does not price) and its median TTFT and tokens/s over the project's
 successful runs.
 
-``source="judge"`` is accepted and answers an empty board until LLM-as-judge verdicts exist
-(issue 14's judge is not built yet): the two sources are never mixed.
+``source="judge"`` fits LLM-as-judge verdicts instead (backend/judging/pairs.py: one outcome
+per pair of panes, from both orders); the two sources are never mixed.
 
 "All my projects" (``leaderboard_all``, ``recommendation_all``) pools the evidence of every
 project the person is a member of, read project by project: nobody else's project is ever
 read, and a project the person leaves drops out of the next board.
 
-Results are cached in-process, keyed by a fingerprint of the project's votes and finished
-runs that one cheap query reads on every request: a new or changed vote, or a comparison
-deleted with its votes, changes it, in this process or any other sharing the database.
+Results are cached in-process, keyed by a fingerprint of the project's votes, verdicts and
+finished runs, recomputed only when a cheap database-wide stamp moves: a new or changed vote
+or verdict, or a comparison deleted with its votes and judgements, changes it, in this process
+or any other sharing the database.
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.permissions import Action, Principal
 from backend.catalog import load_catalog
+from backend.db import judgements as judgements_repo
 from backend.db import projects as projects_repo
 from backend.db import votes as repo
 from backend.db.engine import Database
 from backend.db.votes import Ballot, RunSample
+from backend.judging.pairs import judge_outcomes
+from backend.judging.settle import settle
 from backend.ranking import (
     DEFAULT_MIN_COMPARISONS,
     Leaderboard,
@@ -82,7 +86,7 @@ class ProjectLeaderboard:
 class _Evidence:
     """What a project's boards are computed from, read once per fingerprint."""
 
-    outcomes: tuple[Outcome, ...]
+    outcomes: dict[Source, tuple[Outcome, ...]]
     samples: tuple[RunSample, ...]
 
 
@@ -168,7 +172,7 @@ class LeaderboardService:
         cached = self._cached(key, fingerprint)
         if cached is not None:
             return cached
-        outcomes = evidence.outcomes if source is Source.HUMAN else ()
+        outcomes = evidence.outcomes[source]
         samples = [s for s in evidence.samples if since is None or (s.finished_at and s.finished_at >= since)]
         board = await asyncio.to_thread(  # a fit of 10,000 votes takes tens of ms: off the event loop
             build_leaderboard,
@@ -192,12 +196,13 @@ class LeaderboardService:
         parts = [(project_id, *await self._evidence(project_id)) for project_id in mine]
         fingerprint = tuple((project_id, fp) for project_id, fp, _ in parts)
         pooled = _Evidence(
-            tuple(o for _, _, e in parts for o in e.outcomes),
+            {source: tuple(o for _, _, e in parts for o in e.outcomes[source]) for source in Source},
             tuple(s for _, _, e in parts for s in e.samples),
         )
         return fingerprint, pooled
 
     async def _evidence(self, project_id: str) -> tuple[tuple[Any, ...], _Evidence]:
+        await settle(self._db, project_id=project_id)  # verdicts of judge runs finished meanwhile
         async with self._db.session() as session:
             fingerprint = await self._fingerprint(session, project_id)
             key = ("evidence", project_id)
@@ -205,8 +210,13 @@ class LeaderboardService:
             if cached is not None:
                 return fingerprint, cached
             votes = await repo.project_votes(session, project_id)
+            judgements = await judgements_repo.project_judgements(session, project_id)
             samples = await repo.project_run_samples(session, project_id)
-        evidence = _Evidence(tuple(reduce_votes(_ranking_votes(votes), Source.HUMAN)), tuple(samples))
+        outcomes = {
+            Source.HUMAN: tuple(reduce_votes(_ranking_votes(votes), Source.HUMAN)),
+            Source.JUDGE: tuple(judge_outcomes(judgements)),
+        }
+        evidence = _Evidence(outcomes, tuple(samples))
         self._store(key, fingerprint, evidence)
         return fingerprint, evidence
 
@@ -215,12 +225,15 @@ class LeaderboardService:
 
         The stamp is read first: a change committed between the two reads is in the
         fingerprint kept, or moves the stamp again, so it is never missed."""
-        stamp = await repo.database_stamp(session)
+        stamp = (*await repo.database_stamp(session), *await judgements_repo.verdicts_stamp(session))
         key = ("fingerprint", project_id)
         known = self._cached(key, stamp)
         if known is not None:
             return known
-        fingerprint = await repo.project_fingerprint(session, project_id)
+        fingerprint = (
+            *await repo.project_fingerprint(session, project_id),
+            *await judgements_repo.verdicts_fingerprint(session, project_id),
+        )
         self._store(key, stamp, fingerprint)
         return fingerprint
 
@@ -267,7 +280,7 @@ def _check_recommendation_query(min_win_rate: float, since: datetime | None) -> 
 def _recommend(
     evidence: _Evidence, baseline: str, min_win_rate: float, source: Source, since: datetime | None
 ) -> Recommendation:
-    outcomes = evidence.outcomes if source is Source.HUMAN else ()
+    outcomes = evidence.outcomes[source]
     models = {m for o in outcomes for m in (o.model_a, o.model_b)} | {s.model for s in evidence.samples}
     costs = {m: c for m in models if (c := _cost_per_1k_output(m)) is not None}
     return recommend(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -32,12 +32,17 @@ SAVE_RETRY_S = 120.0  # keep trying to save a final record this long (the databa
 TRANSIENT_DB_ERRORS = (DBAPIError, PoolTimeout, OSError, TimeoutError)
 
 
+FinalHook = Callable[[FinalEvent], Awaitable[None]]
+
+
 class EventPump:
     def __init__(self, broker: RunQueue, hub: RunHub, db: Database) -> None:
         self._broker = broker
         self._hub = hub
         self._db = db
         self._saves: set[asyncio.Task[None]] = set()
+        # Called after a final result is saved (the LLM judge stores its verdict then).
+        self.after_save: FinalHook | None = None
 
     async def run(self) -> None:
         async for event in self._broker.events():
@@ -91,6 +96,11 @@ class EventPump:
         live = self._hub.get(event.run_id)
         if live is not None and live.attempt == event.attempt:
             live.saved = True
+        if self.after_save is not None:
+            try:
+                await self.after_save(event)
+            except Exception:  # the verdict is settled again when it is read
+                log.exception("the after-save hook failed for run %s", event.run_id)
 
     async def _save_once(self, event: FinalEvent) -> None:
         async with self._db.session() as session:

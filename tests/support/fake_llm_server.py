@@ -16,6 +16,9 @@ Retry-After), "404" (Ollama only: model not pulled), "error_event" (provider err
 `delay` seconds), "stall" (two chunks, then silence for `delay` seconds).
 Responses are chunked so a cut connection is detectable as an incomplete body.
 
+`responder` (OpenAI route only), when set, computes the reply chunks from the request body,
+e.g. a structured JSON verdict on the answers a judge prompt carries.
+
 `api_key` (empty: no check) makes every route except Ollama's demand that key,
 as `Authorization: Bearer <key>` or `x-api-key: <key>` (Anthropic SDKs send one or
 the other, by version), and answer 401 in the provider's format otherwise.
@@ -27,6 +30,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -52,6 +56,7 @@ class FakeLLMServer:
     ollama_models: list[str] = field(default_factory=lambda: ["llama3.2:latest", "qwen2.5:7b"])
     openai_models: list[str] = field(default_factory=lambda: ["local-a", "local-b"])
     api_key: str = ""
+    responder: Callable[[Any], list[str]] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -208,7 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(f"data: {json.dumps({**base, 'choices': choices, **extra})}\n\n")
 
         event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
-        for index, piece in enumerate(state.reply):
+        reply = state.reply if state.responder is None else state.responder(body)
+        for index, piece in enumerate(reply):
             if self._cut_short(index):
                 return
             if index == 2 and state.mode == "error_event":

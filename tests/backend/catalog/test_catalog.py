@@ -37,6 +37,7 @@ REQUIRED = {
     "simulated:instant",
     "simulated:flaky",
     "simulated:stall",
+    "simulated:judge",
 }
 
 
