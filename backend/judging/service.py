@@ -138,7 +138,7 @@ class JudgeService:
             raise
         except InvalidComparison as exc:
             raise InvalidJudgement(_judge_errors(exc.errors)) from None
-        return await self._view(created[0], record)
+        return await self._view(created[0], await self._comparisons.blind.record(principal, record))
 
     async def _comparison_errors(self, record: ComparisonRecord) -> dict[str, str]:
         async with self._db.session() as session:
@@ -173,7 +173,7 @@ class JudgeService:
         """The comparison's judgements, oldest first, with verdicts per order and per pair."""
         project_id = await self._access.require_comparison(principal, Action.READ, comparison_id)
         await settle(self._db, project_id=project_id)
-        record = await self._comparisons.get_unchecked(comparison_id)
+        record = await self._comparisons.get(principal, comparison_id)  # labels while blind
         async with self._db.session() as session:
             found = await repo.judgements_of(session, [comparison_id])
         return [self._live(j, record) for j in found]

@@ -74,3 +74,15 @@ async def test_the_battle_pool_over_http(rt: Runtime) -> None:
         assert (await ada.get(url)).json() == {"models": pool}
         assert (await eve.get(url)).status_code == 404
         assert (await eve.put(url, json={"models": pool})).status_code == 404
+
+
+async def test_a_judge_over_a_blind_comparison_names_panes_by_label(rt: Runtime) -> None:
+    async with api_client(rt) as ada:
+        body = (await ada.post(f"{PREFIX}/comparisons", json=BLIND)).json()
+        await wait_until_final(rt.comparisons, body["id"])
+        url = f"{PREFIX}/comparisons/{body['id']}/judgements"
+        started = await ada.post(url, json={"judge_model": "simulated:judge"})
+        assert started.status_code == 202, started.text
+        assert _names_a_model(started.text) == []
+        pair = (await ada.get(url)).json()[0]["pairs"][0]
+        assert {pair["model_a"], pair["model_b"]} == {"Model A", "Model B"}
