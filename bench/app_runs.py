@@ -25,7 +25,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,8 @@ from bench.pages import SESSION_COOKIES
 from devstack.accounts import TestAccount, account_in
 from devstack.app_process import running_app
 from devstack.kafka_server import kafka_cluster
-from devstack.kafka_workers import WorkerProcess, worker_env
+from devstack.kafka_workers import WorkerProcess
+from devstack.stack import kafka_backend
 
 BENCH_EMAIL = "bench@example.org"
 # Reflex keeps its session keys in Redis unprefixed: a database of the benchmark's own, flushed at the end.
@@ -153,50 +153,41 @@ def kafka_stack(
     web_processes: int = 1,
     session_timeout_ms: int = 6000,  # Apache Kafka's group.min.session.timeout.ms: it refuses less
 ) -> Iterator[AppUnderTest]:
-    from cryptography.fernet import Fernet
     from redis import Redis
 
-    from devstack.postgres import postgres_database
-
-    tag = uuid.uuid4().hex[:8]
     data_dir = tmp / f"kafka-{workers}w"
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    redis = Redis.from_url(REDIS_URL)
-    if redis.dbsize():  # left over by an earlier run (a process still writing after the flush)
-        log(f"kafka: flushing {REDIS_URL} ({redis.dbsize()} keys left over)")
-        redis.flushdb()
+    with Redis.from_url(REDIS_URL) as redis:
+        if redis.dbsize():  # left over by an earlier run (a process still writing after the flush)
+            log(f"kafka: flushing {REDIS_URL} ({redis.dbsize()} keys left over)")
+            redis.flushdb()
     log(
         f"kafka: starting Apache Kafka, a PostgreSQL database, {workers} worker(s) and the app"
         f" (data dir {data_dir})"
     )
+    trace_paths = [data_dir / f"trace-worker-{i}.jsonl" for i in range(workers)]
+
+    def tracing(i: int) -> dict[str, str]:
+        return {"LLMDASH_TRACE_TOKENS": str(trace_paths[i])} if trace else {}
+
     with (
         kafka_cluster(data_dir / "kafka", nodes=1) as broker,
-        postgres_database() as database_url,  # dropped last
+        kafka_backend(
+            broker.bootstrap,
+            data_dir,
+            workers=workers,
+            redis_url=REDIS_URL,
+            name="bench",
+            settings={**COMMON_ENV, "WORKER_CONCURRENCY": str(worker_concurrency)},
+            per_worker=tracing,
+            session_timeout_ms=session_timeout_ms,
+        ) as backend,
         contextlib.ExitStack() as stack,
     ):
-        stack.callback(redis.close)
-        stack.callback(redis.flushdb)
-        shared = {
-            **COMMON_ENV,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
-            "REDIS_KEY_PREFIX": f"llmdash-bench:{tag}:",
-            "ENCRYPTION_KEY": Fernet.generate_key().decode(),  # web and workers share it
-            "KAFKA_SESSION_TIMEOUT_MS": str(session_timeout_ms),
-            "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-            "WORKER_CONCURRENCY": str(worker_concurrency),
-        }
-        env = worker_env(broker.bootstrap, database_url, f"b{tag}.", f"bench-{tag}", **shared)
-        trace_paths = [data_dir / f"trace-worker-{i}.jsonl" for i in range(workers)]
-        procs: list[WorkerProcess] = []
-        for i in range(workers):
-            worker_env_i = {**env, "LLMDASH_TRACE_TOKENS": str(trace_paths[i])} if trace else env
-            procs.append(WorkerProcess(worker_env_i, data_dir / f"worker-{i}.log"))
-            stack.callback(procs[-1].kill)
+        env, database_url, procs = backend.worker_env, backend.database_url, backend.workers
         app_env = {
-            **{k: v for k, v in env.items() if k.startswith(("KAFKA_", "DATABASE_", "REDIS_"))},
-            **shared,
+            **backend.app_env,
             "GRANIAN_WORKERS": str(web_processes),  # with Redis, Reflex would start 2 x cores + 1
         }
         base, app_dir = stack.enter_context(_app(data_dir, app_env))

@@ -29,17 +29,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-from redis import Redis
 
 from backend.providers.base import ChatRequest
 from backend.providers.simulated import simulated_text
@@ -47,9 +44,9 @@ from backend.streaming.follower import short_key
 from devstack.accounts import TestAccount, account_in
 from devstack.app_process import free_port, running_app
 from devstack.kafka_server import KafkaCluster
-from devstack.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env, worker_processes
+from devstack.kafka_workers import WorkerProcess
 from devstack.nginx import Nginx, running_nginx
-from devstack.postgres import postgres_database
+from devstack.stack import kafka_backend
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
@@ -130,25 +127,14 @@ def _wait_for_workers(base_url: str, n: int, timeout_s: float = 30.0) -> dict[st
 @pytest.fixture(scope="module")
 def stack(kafka: KafkaCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("scale-out")
-    tag = uuid.uuid4().hex[:8]
     lb_port = free_port()
-    redis = Redis.from_url(REDIS_URL)
-    with postgres_database() as database_url, contextlib.ExitStack() as stack:  # dropped last
-        stack.callback(redis.close)
-        stack.callback(redis.flushdb)
-        shared = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
-            "REDIS_KEY_PREFIX": f"llmdash-test:{tag}:",
-            "ENCRYPTION_KEY": Fernet.generate_key().decode(),  # web replicas and workers share it
-            "KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
-            "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        }
-        env = worker_env(kafka.bootstrap, database_url, f"s{tag}.", f"workers-{tag}", **shared)
-        workers = stack.enter_context(worker_processes(env, 2, tmp))
+    with (
+        kafka_backend(kafka.bootstrap, tmp, workers=2, redis_url=REDIS_URL, name="scale-out") as backend,
+        contextlib.ExitStack() as stack,
+    ):
+        database_url, workers = backend.database_url, backend.workers
         app_env = {
-            **{k: v for k, v in env.items() if k.startswith(("KAFKA_", "DATABASE_", "REDIS_"))},
-            **shared,
+            **backend.app_env,
             "OPENAI_API_KEY": "",
             "ANTHROPIC_API_KEY": "",
             "GOOGLE_CLOUD_PROJECT": "",
