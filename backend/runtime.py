@@ -44,7 +44,9 @@ from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
 from backend.services.credential_lookup import CredentialLookup
 from backend.services.credentials import CredentialService
+from backend.services.leaderboard import LeaderboardService
 from backend.services.projects import ProjectService
+from backend.services.votes import VoteService
 from backend.settings import Settings, get_settings
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
@@ -72,6 +74,8 @@ class Runtime:
     budgets: BudgetGuard
     judges: JudgeService  # LLM-as-judge over finished comparisons
     prompts: PromptService  # improved prompts and prompt versions
+    votes: VoteService
+    leaderboard: LeaderboardService  # its cache of fitted boards lives as long as the runtime
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
     _tasks: tuple[asyncio.Task[None], ...] = ()
@@ -113,6 +117,8 @@ class Runtime:
             comparisons=comparisons,
             judges=judges,
             prompts=PromptService(db, comparisons, settings),
+            votes=VoteService(db),
+            leaderboard=LeaderboardService(db),
             accounts=AccountService(db, settings, throttle),
             projects=ProjectService(db),
             credentials=credentials,

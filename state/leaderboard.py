@@ -22,7 +22,6 @@ from backend.services.access import NotFound
 from backend.services.leaderboard import (
     InvalidLeaderboardQuery,
     ProjectLeaderboard,
-    shared_leaderboard,
 )
 from backend.services.metrics import format_ms, format_rate
 from state.current_user import with_user
@@ -148,7 +147,7 @@ class LeaderboardState(rx.State):
         self.projects = [ProjectChoice(id=p.id, name=p.name) for p in await rt.projects.list_for(user)]
         if self.project_id != ALL_PROJECTS and self.project_id not in {p.id for p in self.projects}:
             self.project_id = ALL_PROJECTS
-        service = shared_leaderboard(rt.db)
+        service = rt.leaderboard
         source, since = SOURCES.get(self.source, Source.HUMAN), _since(self.window)
         self.error = ""
         self._forget_recommendation()
@@ -253,7 +252,7 @@ class LeaderboardState(rx.State):
         if not self.baseline:
             self.recommendation_error = PICK_BASELINE
             return
-        service = shared_leaderboard(runtime.current().db)
+        service = runtime.current().leaderboard
         source, since = SOURCES.get(self.source, Source.HUMAN), _since(self.window)
         try:
             if self.project_id == ALL_PROJECTS:

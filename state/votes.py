@@ -17,7 +17,7 @@ from backend.auth import Principal
 from backend.catalog import load_catalog
 from backend.ranking import VoteChoice
 from backend.services.access import NotFound
-from backend.services.votes import InvalidVote, Tally, VoteService
+from backend.services.votes import InvalidVote, Tally
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
@@ -73,7 +73,7 @@ class VoteState(rx.State):
             self._clear()
             return
         try:
-            tally = await VoteService(runtime.current().db).tally(user, self._comparison_id)
+            tally = await runtime.current().votes.tally(user, self._comparison_id)
         except NotFound as exc:
             self._clear()
             self.error = str(exc)
@@ -138,9 +138,7 @@ class VoteState(rx.State):
         best: int | str = int(self.best) if self.best.isdigit() else self.best
         thumbs = [pane.thumb or None for pane in sorted(self.panes, key=lambda p: p.position)]
         try:
-            tally = await VoteService(runtime.current().db).vote(
-                user, self._comparison_id, best, thumbs, self.comment
-            )
+            tally = await runtime.current().votes.vote(user, self._comparison_id, best, thumbs, self.comment)
         except InvalidVote as exc:
             self.error = " ".join(exc.errors.values())
             self.notice = ""

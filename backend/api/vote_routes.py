@@ -6,9 +6,7 @@ the comparison or project did not exist. Bad input answers 422 in the app's erro
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -17,11 +15,8 @@ from pydantic import AwareDatetime
 from backend.api.auth import User
 from backend.api.schemas import ErrorOut
 from backend.api.vote_schemas import LeaderboardOut, RecommendationOut, TallyOut, VoteIn
-from backend.db.engine import Database
 from backend.ranking import DEFAULT_MIN_COMPARISONS, Source
 from backend.runtime import Runtime
-from backend.services.leaderboard import LeaderboardService, shared_leaderboard
-from backend.services.votes import VoteService
 
 API_PREFIX = "/api/v1"
 REFUSALS: dict[int | str, dict[str, object]] = {
@@ -30,36 +25,19 @@ REFUSALS: dict[int | str, dict[str, object]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Services:
-    votes: VoteService
-    leaderboard: LeaderboardService
-
-
-# One pair per database, for as long as it lives: the leaderboard's cache must outlive a request.
-_SERVICES: weakref.WeakKeyDictionary[Database, _Services] = weakref.WeakKeyDictionary()
-
-
-def _services(runtime: Runtime) -> _Services:
-    found = _SERVICES.get(runtime.db)
-    if found is None:
-        found = _SERVICES[runtime.db] = _Services(VoteService(runtime.db), shared_leaderboard(runtime.db))
-    return found
-
-
 def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, responses=REFUSALS)
 
     @router.post("/comparisons/{comparison_id}/votes", response_model=TallyOut, tags=["votes"])
     async def cast_vote(user: User, comparison_id: str, body: VoteIn) -> TallyOut:
         """Create or change my vote on a finished comparison; answers the new tally."""
-        service = _services(get_runtime()).votes
+        service = get_runtime().votes
         return TallyOut.of(await service.vote(user, comparison_id, body.best, body.thumbs, body.comment))
 
     @router.get("/comparisons/{comparison_id}/votes", response_model=TallyOut, tags=["votes"])
     async def get_votes(user: User, comparison_id: str) -> TallyOut:
         """The comparison's tally and my own vote (null if I have not voted)."""
-        return TallyOut.of(await _services(get_runtime()).votes.tally(user, comparison_id))
+        return TallyOut.of(await get_runtime().votes.tally(user, comparison_id))
 
     @router.get("/projects/{project_id}/leaderboard", response_model=LeaderboardOut, tags=["votes"])
     async def leaderboard(
@@ -71,7 +49,7 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
     ) -> LeaderboardOut:
         """Bradley–Terry ratings with 95% intervals from the project's votes. source=judge is
         empty until LLM-as-judge verdicts exist."""
-        result = await _services(get_runtime()).leaderboard.leaderboard(
+        result = await get_runtime().leaderboard.leaderboard(
             user, project_id, source=Source(source), since=since, min_comparisons=min_comparisons
         )
         return LeaderboardOut.of(result)
@@ -87,7 +65,7 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
     ) -> RecommendationOut:
         """The cheapest model that wins or ties at least min_win_rate of its comparisons against
         the baseline (the lower end of its 95% interval), or "not enough evidence"."""
-        result = await _services(get_runtime()).leaderboard.recommendation(
+        result = await get_runtime().leaderboard.recommendation(
             user, project_id, baseline=baseline, min_win_rate=min_win_rate, source=Source(source), since=since
         )
         return RecommendationOut.of(project_id, result)
@@ -100,7 +78,7 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         min_comparisons: int = Query(default=DEFAULT_MIN_COMPARISONS, ge=0, le=100_000),
     ) -> LeaderboardOut:
         """One board over every project I am a member of (any role; nobody else's), project_id null."""
-        result = await _services(get_runtime()).leaderboard.leaderboard_all(
+        result = await get_runtime().leaderboard.leaderboard_all(
             user, source=Source(source), since=since, min_comparisons=min_comparisons
         )
         return LeaderboardOut.of(result)
@@ -114,7 +92,7 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         since: AwareDatetime | None = None,
     ) -> RecommendationOut:
         """The recommendation over every project I am a member of, project_id null."""
-        result = await _services(get_runtime()).leaderboard.recommendation_all(
+        result = await get_runtime().leaderboard.recommendation_all(
             user, baseline=baseline, min_win_rate=min_win_rate, source=Source(source), since=since
         )
         return RecommendationOut.of(None, result)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import math
 import statistics
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -249,18 +248,6 @@ class LeaderboardService:
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_entries:
             self._cache.popitem(last=False)
-
-
-# One service per database for the process (the API's routes and the pages share it): its
-# cache must outlive a request, and a second one would fit the same board twice.
-_SHARED: weakref.WeakKeyDictionary[Database, LeaderboardService] = weakref.WeakKeyDictionary()
-
-
-def shared_leaderboard(db: Database) -> LeaderboardService:
-    found = _SHARED.get(db)
-    if found is None:
-        found = _SHARED[db] = LeaderboardService(db)
-    return found
 
 
 def _check_board_query(since: datetime | None, min_comparisons: int) -> None:
