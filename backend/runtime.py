@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -82,7 +83,8 @@ class Runtime:
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, clock: Callable[[], float] = time.time) -> Runtime:
+        """`clock` (epoch seconds) is the rate limits' clock."""
         box = secret_box(settings)  # first: production without ENCRYPTION_KEY stops here
         db = Database(
             settings.resolved_database_url,
@@ -92,7 +94,7 @@ class Runtime:
         broker = web_run_queue(settings)
         hub = RunHub()
         cache = make_response_cache(settings)
-        limiter = make_rate_limiter(settings)
+        limiter = make_rate_limiter(settings, clock)
         throttle = SignInThrottle(
             settings.sign_in_max_failures,
             settings.sign_in_lockout_seconds,
@@ -263,10 +265,12 @@ def current() -> Runtime:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings | None = None) -> AsyncIterator[Runtime]:
+async def running(
+    settings: Settings | None = None, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Runtime]:
     """Start a runtime, make it `current()`, and stop it on exit."""
     global _current
-    runtime = Runtime.build(settings or get_settings())
+    runtime = Runtime.build(settings or get_settings(), clock)
     await runtime.start()
     _current = runtime
     try:

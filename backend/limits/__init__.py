@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from backend.limits.base import Limits, RateLimiter, RateLimitExceeded
 from backend.limits.memory import InProcessRateLimiter
 from backend.limits.redis_limits import RedisRateLimiter
@@ -16,12 +19,13 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
-def make_rate_limiter(settings: Settings) -> RateLimiter:
+def make_rate_limiter(settings: Settings, clock: Callable[[], float] = time.time) -> RateLimiter:
+    """`clock` (epoch seconds) picks the limits' windows: tests pass one they move by hand."""
     if settings.redis_url:
         return RedisRateLimiter(
-            redis_client(settings.redis_url), limits_from(settings), settings.redis_key_prefix
+            redis_client(settings.redis_url), limits_from(settings), settings.redis_key_prefix, clock=clock
         )
-    return InProcessRateLimiter(limits_from(settings))
+    return InProcessRateLimiter(limits_from(settings), clock=clock)
 
 
 __all__ = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,19 +102,24 @@ async def wait_for_live_text(
 
 @contextlib.asynccontextmanager
 async def running_on(
-    backend: str, database_url: str, tmp_path: Path, **overrides: Any
+    backend: str,
+    database_url: str,
+    tmp_path: Path,
+    clock: Callable[[], float] = time.time,
+    **overrides: Any,
 ) -> AsyncIterator[Runtime]:
     """A started runtime whose response cache and rate limits are in-process ("memory") or on
-    the test Redis ("redis", under a fresh key prefix that is deleted afterwards)."""
+    the test Redis ("redis", under a fresh key prefix that is deleted afterwards); `clock` is
+    the rate limits' (a FakeClock keeps a test's requests in one window)."""
     if backend == "memory":
-        async with running(make_settings(database_url, tmp_path, **overrides)) as runtime:
+        async with running(make_settings(database_url, tmp_path, **overrides), clock) as runtime:
             yield runtime
         return
     async with redis_prefix() as (_, prefix):
         settings = make_settings(
             database_url, tmp_path, redis_url=TEST_REDIS_URL, redis_key_prefix=prefix, **overrides
         )
-        async with running(settings) as runtime:
+        async with running(settings, clock) as runtime:
             yield runtime
 
 

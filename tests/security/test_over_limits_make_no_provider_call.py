@@ -14,7 +14,7 @@ from state.compare import CompareState
 from state.rows import PaneRow
 from tests.backend.runtime_support import api_client, owner, wait_until_final
 from tests.state.support import in_tree, sign_in
-from tests.support.clock import clear_of_a_minute_boundary
+from tests.support.clock import FakeClock
 from tests.support.fake_llm_server import FakeLLMServer
 from tests.support.keys import fake_server, runtime_on
 
@@ -34,10 +34,10 @@ async def lrt(server: FakeLLMServer, runtime_database_url: str, tmp_path: Path) 
         server,
         runtime_database_url,
         tmp_path,
+        FakeClock(),  # the limits' window stays put while the test runs
         openai_api_key="sk-env-key-1234",
         rate_limit_requests_per_minute=2,
     ) as rt:
-        await clear_of_a_minute_boundary()
         yield rt
 
 

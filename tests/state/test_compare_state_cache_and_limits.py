@@ -14,7 +14,7 @@ from state.compare import CompareState
 from state.rows import PaneRow, apply_live, panes_from_record
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
 from tests.state.support import in_tree, sign_in
-from tests.support.clock import clear_of_a_minute_boundary
+from tests.support.clock import FakeClock
 
 S = CompareState
 
@@ -28,8 +28,7 @@ def _state(*models: str) -> CompareState:
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     settings = make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path, rate_limit_requests_per_minute=2)
-    async with running(settings) as rt:
-        await clear_of_a_minute_boundary()
+    async with running(settings, FakeClock()) as rt:  # the limits' window stays put
         yield rt
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,11 @@ def bearers(server: FakeLLMServer, path: str = "/v1/chat/completions") -> list[s
 
 @contextlib.asynccontextmanager
 async def runtime_on(
-    server: FakeLLMServer, database_url: str, tmp_path: Path, **overrides: Any
+    server: FakeLLMServer,
+    database_url: str,
+    tmp_path: Path,
+    clock: Callable[[], float] = time.time,
+    **overrides: Any,
 ) -> AsyncIterator[Runtime]:
     """A started runtime whose OpenAI and Anthropic families talk to `server` (no keys set
     unless `overrides` set them)."""
@@ -55,5 +60,5 @@ async def runtime_on(
         "allow_private_endpoints": True,
     }
     values.update(overrides)
-    async with running(make_settings(database_url, tmp_path, **values)) as runtime:
+    async with running(make_settings(database_url, tmp_path, **values), clock) as runtime:
         yield runtime

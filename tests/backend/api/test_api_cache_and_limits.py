@@ -12,7 +12,7 @@ import pytest
 from backend.runtime import Runtime
 from tests.backend.runtime_support import ProviderCalls, api_client, owner, running_on, wait_until_final
 from tests.redis_support import BACKENDS
-from tests.support.clock import clear_of_a_minute_boundary
+from tests.support.clock import FakeClock
 
 PREFIX = "/api/v1"
 PROMPT = "[[simulate:tokens=6]] Name three prime numbers"
@@ -27,9 +27,8 @@ async def api_rt(
 ) -> AsyncIterator[tuple[Runtime, ProviderCalls]]:
     calls = ProviderCalls(monkeypatch)
     async with running_on(
-        str(request.param), runtime_database_url, tmp_path, rate_limit_requests_per_minute=3
+        str(request.param), runtime_database_url, tmp_path, FakeClock(), rate_limit_requests_per_minute=3
     ) as runtime:
-        await clear_of_a_minute_boundary()
         yield runtime, calls
 
 

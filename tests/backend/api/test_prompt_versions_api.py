@@ -18,7 +18,7 @@ from backend.db.models import Comparison, PromptVersion
 from backend.providers.simulated_judge import IMPROVED_SUFFIX
 from backend.runtime import Runtime
 from tests.backend.runtime_support import api_client, owner, wait_until_final
-from tests.support.clock import clear_of_a_minute_boundary
+from tests.support.clock import FakeClock
 from tests.support.fake_llm_server import FakeLLMServer
 from tests.support.keys import fake_server, runtime_on
 
@@ -189,10 +189,11 @@ async def test_a_proposal_counts_against_the_rate_limit(
     server: FakeLLMServer, runtime_database_url: str, tmp_path: Path
 ) -> None:
     async with (
-        runtime_on(server, runtime_database_url, tmp_path, rate_limit_requests_per_minute=3) as rt,
+        runtime_on(
+            server, runtime_database_url, tmp_path, FakeClock(), rate_limit_requests_per_minute=3
+        ) as rt,
         api_client(rt) as ada,
     ):
-        await clear_of_a_minute_boundary()
         v1 = await _finished(rt, ada)  # 2 of the 3 requests this minute
         improve = f"{PREFIX}/comparisons/{v1['id']}/improvements"
         assert (await ada.post(improve, json={"model": "simulated:judge"})).status_code == 200

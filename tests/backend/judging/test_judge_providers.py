@@ -22,7 +22,7 @@ from backend.runtime import Runtime
 from backend.services.budgets import BudgetExceeded
 from backend.services.leaderboard import LeaderboardService
 from tests.backend.runtime_support import owner, wait_until_final
-from tests.support.clock import clear_of_a_minute_boundary
+from tests.support.clock import FakeClock
 from tests.support.fake_llm_server import FakeLLMServer
 from tests.support.keys import fake_server, runtime_on
 
@@ -153,8 +153,9 @@ async def test_a_judge_over_its_budget_is_refused_whole_and_its_runs_are_spent(
 async def test_a_judge_counts_against_the_rate_limit(
     server: FakeLLMServer, runtime_database_url: str, tmp_path: Path
 ) -> None:
-    async with runtime_on(server, runtime_database_url, tmp_path, rate_limit_requests_per_minute=3) as rt:
-        await clear_of_a_minute_boundary()
+    async with runtime_on(
+        server, runtime_database_url, tmp_path, FakeClock(), rate_limit_requests_per_minute=3
+    ) as rt:
         ada = await owner(rt)
         comparison_id = await _comparison(rt)  # 2 of the 3 requests this minute
         before = await _count(rt, Comparison)

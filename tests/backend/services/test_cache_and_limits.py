@@ -16,7 +16,7 @@ from backend.runtime import Runtime
 from backend.services.comparisons import RateLimitExceeded
 from tests.backend.runtime_support import ProviderCalls, expected_output, owner, running_on, wait_until_final
 from tests.redis_support import BACKENDS
-from tests.support.clock import clear_of_a_minute_boundary
+from tests.support.clock import FakeClock
 
 PROMPT = "[[simulate:tokens=10]] Explain how a bloom filter works"
 SYSTEM = "Be exact."
@@ -141,9 +141,9 @@ async def limited(
         runtime_database_url,
         tmp_path,
         rate_limit_requests_per_minute=3,
+        clock=FakeClock(),  # the limits' windows stay put while the test runs
         rate_limit_tokens_per_day=1_000,
     ) as runtime:
-        await clear_of_a_minute_boundary()
         yield runtime
 
 
