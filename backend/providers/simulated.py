@@ -12,7 +12,8 @@ can be provoked from the UI or a test without a special model:
 
     [[simulate:fail@N]]          raise ProviderUnavailable after N tokens
     [[simulate:stall@N:SECONDS]] pause SECONDS after N tokens, then continue
-    [[simulate:tokens=N]]        answer with exactly N tokens (ignores max_tokens)
+    [[simulate:tokens=N]]        answer with exactly N tokens, at most max_tokens (then it stops
+                                 there with finish reason "length", as a real model would)
 
 The "judge" style (`simulated:judge`) answers a JSON verdict on the two answers of an
 LLM-as-judge prompt instead of Markdown (backend/providers/simulated_judge.py).
@@ -87,7 +88,12 @@ def plan_for(model_name: str, request: ChatRequest) -> SimulationPlan:
         return SimulationPlan(verdict, "stop", fail_after, stall_after, stall_seconds, seed)
     rng = random.Random(seed)
     topics = topic_words(_DIRECTIVE.sub(" ", request.prompt), rng)
-    target = exact_length if exact_length is not None else rng.randint(*LENGTH_RANGE[profile.style])
+    # The answer is built before it streams: bounded by max_tokens (validated at 32,768 at most),
+    # never by the directive alone (issue 15: tokens=300000 once held the event loop 5 s).
+    limit = max(request.max_tokens, 1)
+    target = (
+        min(exact_length, limit) if exact_length is not None else rng.randint(*LENGTH_RANGE[profile.style])
+    )
     tokens: list[str] = []
     for block in blocks(profile.style, topics, rng):
         tokens.extend(split_tokens(("\n\n" if tokens else "") + block))
@@ -96,7 +102,7 @@ def plan_for(model_name: str, request: ChatRequest) -> SimulationPlan:
     finish_reason = "stop"
     if exact_length is not None:
         tokens = tokens[:exact_length]
-    elif len(tokens) > max(request.max_tokens, 1):
+    if len(tokens) > max(request.max_tokens, 1):  # a directive asks no more than a real model may write
         tokens, finish_reason = tokens[: max(request.max_tokens, 1)], "length"
     return SimulationPlan(tuple(tokens), finish_reason, fail_after, stall_after, stall_seconds, seed)
 

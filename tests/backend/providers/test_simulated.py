@@ -71,7 +71,7 @@ async def test_max_tokens_truncates_with_length_finish_reason() -> None:
 
 @pytest.mark.parametrize("count", [1, 57, 1500])
 async def test_tokens_directive_fixes_the_length_exactly(count: int) -> None:
-    result = await collect(SimulatedProvider(), req(f"Hi [[simulate:tokens={count}]]"))
+    result = await collect(SimulatedProvider(), req(f"Hi [[simulate:tokens={count}]]", max_tokens=2048))
     assert len(result.chunks) == count
     assert result.end is not None and result.end.usage.output_tokens == count
 
@@ -107,8 +107,17 @@ async def test_instant_model_never_sleeps(monkeypatch: pytest.MonkeyPatch) -> No
         raise AssertionError(f"instant model slept {delay}s")
 
     monkeypatch.setattr(asyncio, "sleep", no_sleep)
-    result = await collect(SimulatedProvider(), req("Hi [[simulate:tokens=2000]]"))
+    result = await collect(SimulatedProvider(), req("Hi [[simulate:tokens=2000]]", max_tokens=2000))
     assert result.error is None and len(result.chunks) == 2000
+
+
+async def test_the_tokens_directive_is_bounded_by_max_tokens() -> None:
+    # A directive may not ask more than a real model may write (issue 15: an unbounded one
+    # built a 300,000-token answer on the event loop).
+    capped = await collect(SimulatedProvider(), req("Hi [[simulate:tokens=300000]]", max_tokens=64))
+    assert len(capped.chunks) == 64 and capped.end is not None and capped.end.finish_reason == "length"
+    exact = await collect(SimulatedProvider(), req("Hi [[simulate:tokens=30]]", max_tokens=64))
+    assert len(exact.chunks) == 30 and exact.end is not None and exact.end.finish_reason == "stop"
 
 
 async def test_pacing_follows_the_profile_roughly() -> None:
