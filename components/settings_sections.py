@@ -60,8 +60,10 @@ class AccountProps:
     confirm_error: rx.Var[str]
     password_message: rx.Var[str]
     sessions_message: rx.Var[str]
+    revoke_tokens: rx.Var[bool]
     on_change_password: EventCallback[dict[str, str]]
     on_sign_out_everywhere: EventCallback[()]
+    on_revoke_tokens: EventCallback[bool]
 
 
 def account_section(p: AccountProps) -> rx.Component:
@@ -92,6 +94,12 @@ def account_section(p: AccountProps) -> rx.Component:
             p.has_password,
             password_form,
             rx.text("You sign in with your identity provider; change your password there.", size="2"),
+        ),
+        rx.el.label(
+            rx.checkbox(checked=p.revoke_tokens, on_change=p.on_revoke_tokens),
+            " Also revoke my API tokens when I change the password or sign out everywhere "
+            "(scripts that use them stop working; a token made from a stolen session ends too)",
+            class_name="switch-label",
         ),
         rx.hstack(
             rx.button(

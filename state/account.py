@@ -41,6 +41,9 @@ class AccountState(rx.State):
     password_errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     password_message: rx.Field[str] = rx.field("")
     sessions_message: rx.Field[str] = rx.field("")
+    # Changing the password or signing out everywhere also revokes API tokens unless unticked:
+    # a token minted from a stolen session would otherwise outlive it.
+    revoke_tokens: rx.Field[bool] = rx.field(True)
     budget_input: rx.Field[str] = rx.field("")
     budget_label: rx.Field[str] = rx.field("")
     spent_label: rx.Field[str] = rx.field("")
@@ -110,21 +113,33 @@ class AccountState(rx.State):
             return None
         auth = await self.get_state(AuthState)
         try:
-            await runtime.current().accounts.change_password(user, auth.session_token, current, new)
+            tokens = await runtime.current().accounts.change_password(
+                user, auth.session_token, current, new, revoke_api_tokens=self.revoke_tokens
+            )
         except AuthError as exc:
             self.password_errors = exc.errors or {"current": exc.message}
             return None
         self.password_errors = {}
-        self.password_message = "Password changed. Other browsers were signed out."
+        self.password_message = "Password changed. Other browsers were signed out" + _tokens_note(tokens)
+        if tokens:
+            await self._load_tokens(user)
         return None
+
+    @event
+    def set_revoke_tokens(self, value: bool) -> None:
+        self.revoke_tokens = value
 
     @event
     @with_user
     async def sign_out_everywhere(self, user: Principal) -> None:
         auth = await self.get_state(AuthState)
-        count = await runtime.current().accounts.sign_out_everywhere(user, keep_token=auth.session_token)
+        count, tokens = await runtime.current().accounts.sign_out_everywhere(
+            user, keep_token=auth.session_token, revoke_api_tokens=self.revoke_tokens
+        )
         others = "1 other browser" if count == 1 else f"{count} other browsers"
-        self.sessions_message = f"Signed out of {others}. This one stays signed in."
+        self.sessions_message = f"Signed out of {others}{_tokens_note(tokens)} This one stays signed in."
+        if tokens:
+            await self._load_tokens(user)
         return None
 
     # --- budget ----------------------------------------------------------------------
@@ -173,3 +188,9 @@ class AccountState(rx.State):
     async def dismiss_token(self, user: Principal) -> None:
         self.new_token = ""
         return None
+
+
+def _tokens_note(revoked: int) -> str:
+    if not revoked:
+        return "."
+    return "; 1 API token was revoked." if revoked == 1 else f"; {revoked} API tokens were revoked."

@@ -144,8 +144,12 @@ class AccountService:
         return None if account is None else principal_of(account)
 
     # --- account settings --------------------------------------------------------
-    async def change_password(self, principal: Principal, token: str, current: str, new: str) -> None:
-        """Checks the current password, sets the new one and signs out every other session."""
+    async def change_password(
+        self, principal: Principal, token: str, current: str, new: str, *, revoke_api_tokens: bool = True
+    ) -> int:
+        """Checks the current password, sets the new one and signs out every other session; with
+        `revoke_api_tokens` (the default: a stolen session may have minted one) every API token
+        ends too. Answers how many API tokens were revoked."""
         async with self._db.session() as session:
             account = await repo.account_by_id(session, principal.user_id)
         if account is None or not await verify_password(account.password_hash, current):
@@ -156,12 +160,23 @@ class AccountService:
         async with self._db.session() as session:
             await repo.update_account(session, principal.user_id, password_hash=hashed)
             await repo.revoke_user_sessions(session, principal.user_id, keep_hash=token_hash(token))
+        return await self._revoke_api_tokens(principal) if revoke_api_tokens else 0
 
-    async def sign_out_everywhere(self, principal: Principal, keep_token: str = "") -> int:
+    async def sign_out_everywhere(
+        self, principal: Principal, keep_token: str = "", *, revoke_api_tokens: bool = True
+    ) -> tuple[int, int]:
+        """Ends every other browser session and, by default, every API token: how many of each."""
         async with self._db.session() as session:
-            return await repo.revoke_user_sessions(
+            sessions = await repo.revoke_user_sessions(
                 session, principal.user_id, keep_hash=token_hash(keep_token) if keep_token else ""
             )
+        return sessions, await self._revoke_api_tokens(principal) if revoke_api_tokens else 0
+
+    async def _revoke_api_tokens(self, principal: Principal) -> int:
+        async with self._db.session() as session:
+            count = await repo.revoke_user_api_tokens(session, principal.user_id)
+        self._api_tokens.forget_user(principal.user_id)  # this process refuses them from now on
+        return count
 
     async def set_budget(self, principal: Principal, monthly_usd: float | None) -> None:
         if monthly_usd is not None and not (0 <= monthly_usd <= 1_000_000):

@@ -222,6 +222,17 @@ async def revoke_api_token(session: AsyncSession, user_id: str, token_id: str) -
     return bool(getattr(result, "rowcount", 0))
 
 
+async def revoke_user_api_tokens(session: AsyncSession, user_id: str) -> int:
+    """Revoke every live API token of the user; answers how many."""
+    result = await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 # Every API request and every Reflex event looks its caller up: these statements are built once
 # and run on the session's connection (Core), which skips the ORM's per-call statement handling.
 _API_TOKEN_ACCOUNT = (

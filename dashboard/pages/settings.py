@@ -32,6 +32,8 @@ def settings_page() -> rx.Component:
         confirm_error=A.confirm_password_error,
         password_message=A.password_message,
         sessions_message=A.sessions_message,
+        revoke_tokens=A.revoke_tokens,
+        on_revoke_tokens=A.set_revoke_tokens,
         on_change_password=A.change_password,
         on_sign_out_everywhere=A.sign_out_everywhere,
     )

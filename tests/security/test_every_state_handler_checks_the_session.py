@@ -73,6 +73,7 @@ ALLOWLIST: dict[str, str] = {
     "CompareState.set_sync_settings": "ui: copies settings between unsaved panes",
     "CompareState.set_sync_scroll": "ui: scroll panes together",
     "CompareState.set_use_cache": "ui: the unsaved 'use cache' switch (run re-checks)",
+    "AccountState.set_revoke_tokens": "ui: the unsaved 'also revoke API tokens' box (the action re-checks)",
     "CompareState.set_blind": "ui: the unsaved 'blind' switch (run re-checks)",
     "CompareState.add_pane": "ui: adds an unsaved pane",
     "CompareState.remove_pane": "ui: removes a pane from the view",

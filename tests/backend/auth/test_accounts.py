@@ -107,6 +107,31 @@ async def test_changing_the_password_signs_out_other_sessions(rt: Runtime) -> No
     ).principal.email == "ada@example.org"
 
 
+async def test_a_token_minted_by_a_stolen_session_ends_with_the_password_change(rt: Runtime) -> None:
+    here = await rt.accounts.sign_up("ada@example.org", PASSWORD)
+    thief = await rt.accounts.sign_in("ada@example.org", PASSWORD)
+    stolen = await rt.accounts.create_api_token(thief.principal, "thief's script")
+    assert await rt.accounts.principal_for_api_token(stolen) is not None
+    revoked = await rt.accounts.change_password(here.principal, here.token, PASSWORD, "a new password")
+    assert revoked == 1
+    assert await rt.accounts.principal_for_api_token(stolen) is None
+    assert await rt.authenticate(thief.token) is None
+
+
+async def test_signing_out_everywhere_revokes_api_tokens_unless_asked_not_to(rt: Runtime) -> None:
+    here = await rt.accounts.sign_up("ada@example.org", PASSWORD)
+    kept = await rt.accounts.create_api_token(here.principal, "ci")
+    assert await rt.accounts.sign_out_everywhere(here.principal, here.token, revoke_api_tokens=False) == (
+        0,
+        0,
+    )
+    assert await rt.accounts.principal_for_api_token(kept) is not None
+    other = await rt.accounts.sign_in("ada@example.org", PASSWORD)
+    assert await rt.accounts.sign_out_everywhere(here.principal, here.token) == (1, 1)
+    assert await rt.accounts.principal_for_api_token(kept) is None
+    assert await rt.authenticate(other.token) is None and await rt.authenticate(here.token) is not None
+
+
 async def test_api_tokens_are_shown_once_stored_hashed_and_revocable(rt: Runtime) -> None:
     ada = (await rt.accounts.sign_up("ada@example.org", PASSWORD)).principal
     token = await rt.accounts.create_api_token(ada, "ci")
