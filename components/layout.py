@@ -20,16 +20,33 @@ def _brand() -> rx.Component:
     )
 
 
+MAIN_ID = "main-content"
+
+
+def _skip_link() -> rx.Component:
+    """The first stop of the Tab key: straight past the header to the page's content."""
+    # The client router does not move focus on a fragment link: the click does it itself.
+    return rx.el.a(
+        "Skip to content",
+        href=f"#{MAIN_ID}",
+        class_name="skip-link",
+        on_click=rx.call_script(f"document.getElementById('{MAIN_ID}')?.focus()"),
+    )
+
+
 def bare_shell(*children: rx.Component, title: str) -> rx.Component:
     """Pages for people who are not signed in: brand, then the content centred."""
     return rx.box(
         rx.hstack(_brand(), padding_x="1.5em", padding_y="0.75em", width="100%"),
-        rx.center(
-            rx.heading(title, size="6", class_name="sr-only"),
-            *children,
-            padding="2em 1em",
+        rx.el.main(
+            rx.center(
+                rx.heading(title, size="6", class_name="sr-only"),
+                *children,
+                padding="2em 1em",
+                width="100%",
+                direction="column",
+            ),
             width="100%",
-            direction="column",
         ),
         width="100%",
         min_height="100vh",
@@ -54,6 +71,7 @@ def shell(*children: rx.Component, title: str, account: rx.Component | None = No
     # The header wraps instead of overflowing: on a phone (390 px) the links go to a second
     # row under the brand and the account menu, all of them reachable without scrolling.
     return rx.box(
+        _skip_link(),
         rx.flex(
             _brand(),
             rx.box(account if account is not None else rx.fragment(), order="2"),
@@ -82,11 +100,14 @@ def shell(*children: rx.Component, title: str, account: rx.Component | None = No
             border_bottom="1px solid var(--gray-a5)",
             width="100%",
         ),
-        rx.box(
+        rx.el.main(
             rx.heading(title, size="6", margin_bottom="0.75em", class_name="sr-only"),
             *children,
+            id=MAIN_ID,
+            tab_index=-1,  # the skip link moves focus here
             padding=rx.breakpoints(initial="1em 0.75em", sm="1.25em 1.5em"),
             width="100%",
+            outline="none",
         ),
         width="100%",
         min_height="100vh",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from devstack.accounts import TestAccount
 
@@ -26,3 +26,15 @@ def test_the_header_fits_the_screen(browser: Browser, app_url: str, user: TestAc
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
     finally:
         context.close()
+
+
+def test_the_first_tab_stop_skips_to_the_main_content(page: Page) -> None:
+    page.goto("/history")
+    expect(page.get_by_role("main")).to_be_attached(timeout=30_000)
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    skip.press("Enter")
+    assert page.evaluate("document.activeElement.tagName") == "MAIN"
