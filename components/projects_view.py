@@ -118,6 +118,7 @@ def _manage(p: ProjectsProps) -> rx.Component:
                     ),
                 ),
                 spacing="2",
+                wrap="wrap",  # a phone puts the buttons under the name
             ),
             on_submit=p.on_rename,
             reset_on_submit=False,
@@ -134,6 +135,7 @@ def _manage(p: ProjectsProps) -> rx.Component:
                 ),
                 rx.button("Invite", type="submit", id="invite-button"),
                 spacing="2",
+                wrap="wrap",
             ),
             on_submit=p.on_invite,
             reset_on_submit=True,
@@ -181,7 +183,7 @@ def projects_view(p: ProjectsProps) -> rx.Component:
             spacing="3",
             width="100%",
         ),
-        columns="minmax(220px, 1fr) 3fr",
+        columns=rx.breakpoints(initial="1fr", md="minmax(220px, 1fr) 3fr"),  # phones: one column
         spacing="6",
         width="100%",
     )

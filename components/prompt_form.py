@@ -150,6 +150,8 @@ def _buttons(p: PromptFormProps) -> rx.Component:
         ),
         rx.button("New", variant="outline", on_click=p.on_new, disabled=p.running),
         spacing="2",
+        wrap="wrap",  # a phone puts them on two rows
+        align="center",
     )
 
 

@@ -38,3 +38,24 @@ def test_the_first_tab_stop_skips_to_the_main_content(page: Page) -> None:
     expect(skip).to_be_visible()
     skip.press("Enter")
     assert page.evaluate("document.activeElement.tagName") == "MAIN"
+
+
+@pytest.mark.parametrize("path", ["/", "/history", "/leaderboard", "/projects", "/settings"])
+def test_no_page_is_wider_than_a_phone(browser: Browser, app_url: str, user: TestAccount, path: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=app_url)
+    context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
+    page = context.new_page()
+    try:
+        page.goto(path)
+        expect(page.get_by_role("main")).to_be_attached(timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('main *')]
+                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                .slice(0, 5)
+                .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+        )
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width, wide)
+    finally:
+        context.close()
