@@ -14,7 +14,8 @@ def blind_notice(on_reveal: EventCallback[()]) -> rx.Component:
         rx.flex(
             rx.callout.text(
                 "Blind comparison: the panes are labelled Model A, Model B … in a random order. "
-                "Which model wrote which answer, and what each cost, shows once you vote or reveal.",
+                "Which model wrote which answer, and what each cost, shows once you vote or reveal. "
+                "Run waits until then; New starts another comparison.",
                 flex="1 1 20em",
             ),
             rx.button(
