@@ -9,11 +9,27 @@ from reflex.event import EventCallback
 def blind_notice(on_reveal: EventCallback[()]) -> rx.Component:
     return rx.callout.root(
         rx.callout.icon(rx.icon("eye-off")),
-        rx.callout.text(
-            "Blind comparison: the panes are labelled Model A, Model B … in a random order. "
-            "Which model wrote which answer, and what each cost, shows once you vote or reveal."
+        # Text and button share the callout's second column: the button sits after the text
+        # (below it on a phone) at its own width, not stretched into a bar.
+        rx.flex(
+            rx.callout.text(
+                "Blind comparison: the panes are labelled Model A, Model B … in a random order. "
+                "Which model wrote which answer, and what each cost, shows once you vote or reveal. "
+                "Run waits until then; New starts another comparison.",
+                flex="1 1 20em",
+            ),
+            rx.button(
+                rx.icon("eye", size=14),
+                "Reveal models",
+                variant="soft",
+                size="1",
+                on_click=on_reveal,
+                title="Show the models now (for you only); voting shows them too",
+            ),
+            align="center",
+            gap="3",
+            wrap="wrap",
         ),
-        rx.button(rx.icon("eye", size=14), "Reveal models", variant="soft", size="1", on_click=on_reveal),
         color_scheme="indigo",
         size="1",
         width="100%",

@@ -56,6 +56,9 @@ def _model_select(pane: Any, models: rx.Var, active: rx.Var[bool], actions: Pane
         disabled=active,
         aria_label="Model",
         class_name="pane-model-select",
+        # Shrinks (cutting the name short) rather than push the pane's buttons out of a narrow pane.
+        min_width="0",
+        flex="0 1 auto",
     )
 
 
@@ -65,7 +68,14 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
         rx.cond(
             pane.masked,
             rx.heading(pane.model, size="3", as_="h3", data_testid="blind-label"),
-            _model_select(pane, models, active, actions),
+            rx.fragment(
+                # Revealed: the label the person voted on stays beside the model it was.
+                rx.cond(
+                    pane.blind_label != "",
+                    rx.badge(pane.blind_label, color_scheme="indigo", variant="soft", size="2"),
+                ),
+                _model_select(pane, models, active, actions),
+            ),
         ),
         rx.cond(pane.simulated, rx.badge("simulated", color_scheme="purple", variant="outline")),
         _status_badge(pane.status),
@@ -184,7 +194,30 @@ def _final_metrics(pane: Any) -> rx.Component:
 
 
 def _replay_metrics(pane: Any) -> rx.Component:
-    return run_metrics(pane, cached_label="replay: ", test_id="final-metrics")
+    return rx.cond(
+        pane.masked,
+        _masked_metrics(pane),
+        run_metrics(pane, cached_label="replay: ", test_id="final-metrics"),
+    )
+
+
+def _masked_metrics(pane: Any) -> rx.Component:
+    """A blind pane's figures: input tokens (tokenizers differ) and cost would name the model."""
+    return rx.text(
+        "TTFT ",
+        pane.ttft,
+        " · ",
+        pane.tps,
+        " · out ",
+        pane.tokens_out.to_string(),
+        " · ",
+        pane.elapsed,
+        " · ",
+        pane.cost,  # "cost hidden"
+        size="1",
+        color_scheme="gray",
+        data_testid="final-metrics",
+    )
 
 
 def run_metrics(pane: Any, cached_label: str, test_id: str) -> rx.Component:

@@ -137,7 +137,8 @@ def _buttons(p: PromptFormProps) -> rx.Component:
             variant="soft",
             on_click=p.on_battle,
             disabled=p.running | ~p.can_run,
-            title="Two models drawn at random, blind: vote, then see who they were",
+            title="Two models drawn at random (from the project's battle pool, if it sets one) "
+            "answer this prompt blind: vote, then see who they were",
         ),
         rx.button(
             rx.icon("square", size=14),
@@ -150,8 +151,8 @@ def _buttons(p: PromptFormProps) -> rx.Component:
         ),
         rx.button("New", variant="outline", on_click=p.on_new, disabled=p.running),
         spacing="2",
-        wrap="wrap",  # a phone puts them on two rows
         align="center",
+        wrap="wrap",  # seven controls do not fit a phone's width in one row
     )
 
 

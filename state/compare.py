@@ -218,7 +218,11 @@ class CompareState(rx.State):
         except NotFound as exc:
             self.errors = {"panes": str(exc)}
             return None
-        return await self._show_revealed(user)
+        await self._show_revealed(user)
+        # The vote panel names the panes too; state.votes imports this module, hence here.
+        from state.votes import VoteState
+
+        return VoteState.load
 
     @event
     @with_user
@@ -262,6 +266,10 @@ class CompareState(rx.State):
     def remove_pane(self, pane_id: str) -> None:
         self.panes = [p for p in self.panes if p.pane_id != pane_id]
 
+    def _blind_on_screen(self) -> bool:
+        """The panes are a blind comparison's (in its shuffled order), revealed or not."""
+        return any(p.blind_label for p in self.panes)
+
     def _pane(self, pane_id: str) -> PaneRow | None:
         return next((p for p in self.panes if p.pane_id == pane_id), None)
 
@@ -303,7 +311,7 @@ class CompareState(rx.State):
         self.comparison_id = ""
         self.can_run = True
         self.errors = {}
-        if self.masked:
+        if self._blind_on_screen():  # revealed or not, "New" brings back the panes as picked
             picked = self._picked or [(m, DEFAULT_TEMPERATURE, DEFAULT_MAX_TOKENS) for m in DEFAULT_MODELS]
             self.panes = [new_pane(m, self.models, t, n) for m, t, n in picked]
         else:
@@ -330,7 +338,7 @@ class CompareState(rx.State):
         return await self._start(user, battle=True)
 
     async def _start(self, user: Principal, *, battle: bool) -> Followup:
-        if not self.masked:
+        if not self._blind_on_screen():
             self._picked = [(p.model, p.temperature, p.max_tokens) for p in self.panes]
         payload = {
             "prompt": self.prompt,

@@ -12,7 +12,7 @@ from backend.catalog import load_catalog
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.providers.registry import ModelEntry
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
-from backend.services.blind import HIDDEN_ERROR
+from backend.services.blind import HIDDEN_ERROR, pane_label
 from backend.services.metrics import RunFigures, format_cost, format_ms, format_rate
 from backend.streaming.follow import RunChange
 from backend.streaming.follower import short_key
@@ -55,6 +55,7 @@ class PaneRow:
     original: str = ""  # on a replay: the original call's figures, shown next to the replay's
     expanded: bool = False
     masked: bool = False  # a blind pane not yet revealed: `model` is its label ("Model A")
+    blind_label: str = ""  # a blind comparison's pane: its label, kept once the model shows
 
 
 @dataclasses.dataclass
@@ -143,7 +144,9 @@ def pane_from_run(run: RunRecord) -> PaneRow:
 
 def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
     rows = [pane_from_run(run) for run in record.runs]
-    for row in rows:
+    for run, row in zip(record.runs, rows, strict=True):
+        if record.blind:  # revealed, the pane still says which label the person knew it by
+            row.blind_label = pane_label(run.position)
         if record.masked:
             row.masked = True
             _hide_identity(row)

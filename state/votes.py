@@ -17,6 +17,7 @@ from backend.auth import Principal
 from backend.catalog import load_catalog
 from backend.ranking import VoteChoice
 from backend.services.access import NotFound
+from backend.services.blind import pane_label
 from backend.services.votes import InvalidVote, Tally
 from state.compare import CompareState
 from state.current_user import with_user
@@ -30,12 +31,21 @@ PICK_FIRST = "Pick the best answer, or Tie or All bad, before saving your vote."
 @dataclasses.dataclass
 class VotePaneRow:
     position: int
-    label: str  # "Pane 1: simulated:swift": the accessible name of its choice
-    model_name: str  # the catalog's display name
+    # The accessible name of its choice: "Pane 1: simulated:swift"; in a blind comparison
+    # "Model A" until the person votes or reveals, then "Model A: simulated:swift".
+    label: str
+    model_name: str  # the catalog's display name ("" while a blind pane's model is hidden)
     thumb: str = ""  # my thumb: "up", "down" or ""
     best_count: int = 0
     thumbs_up: int = 0
     thumbs_down: int = 0
+
+
+def _choice_label(position: int, model: str, blind: bool) -> str:
+    if not blind:
+        return f"Pane {position + 1}: {model}"
+    label = pane_label(position)  # the name the person knew the pane by, before and after
+    return label if model == label else f"{label}: {model}"
 
 
 def _display_name(model: str) -> str:
@@ -54,6 +64,7 @@ class VoteState(rx.State):
     error: rx.Field[str] = rx.field("")
     notice: rx.Field[str] = rx.field("")
     _comparison_id: str = ""
+    _blind: bool = False  # a blind comparison: its choices keep the labels "Model A" …
 
     @rx.var(cache=True)
     def votes_label(self) -> str:
@@ -67,7 +78,9 @@ class VoteState(rx.State):
     @with_user
     async def load(self, user: Principal) -> None:
         """The tally of the comparison CompareState shows, with my vote in the form."""
-        self._comparison_id = (await self.get_state(CompareState)).comparison_id
+        compare = await self.get_state(CompareState)
+        self._comparison_id = compare.comparison_id
+        self._blind = any(p.blind_label for p in compare.panes)
         self.error, self.notice = "", ""
         if not self._comparison_id:
             self._clear()
@@ -78,21 +91,21 @@ class VoteState(rx.State):
             self._clear()
             self.error = str(exc)
             return
-        self._show(tally)
+        self._show(tally, self._blind)
 
     def _clear(self) -> None:
         self.panes, self.best, self.comment, self.voted = [], "", "", False
         self.tie = self.all_bad = self.votes = 0
 
-    def _show(self, tally: Tally) -> None:
-        """The tally, and my saved vote in the form."""
+    def _show(self, tally: Tally, blind: bool) -> None:
+        """The tally, and my saved vote in the form (`blind`: the comparison is a blind one)."""
         mine = tally.mine
         thumbs = mine.thumbs if mine is not None else ()
         self.panes = [
             VotePaneRow(
                 position=p.position,
-                label=f"Pane {p.position + 1}: {p.model}",
-                model_name=_display_name(p.model),
+                label=_choice_label(p.position, p.model, blind),
+                model_name="" if p.model == pane_label(p.position) else _display_name(p.model),
                 thumb=(thumbs[p.position] or "") if p.position < len(thumbs) else "",
                 best_count=p.best,
                 thumbs_up=p.thumbs_up,
@@ -146,6 +159,6 @@ class VoteState(rx.State):
         except NotFound as exc:
             self.error, self.notice = str(exc), ""
             return None
-        self._show(tally)
+        self._show(tally, self._blind)
         self.error, self.notice = "", "Your vote is saved. You can change it at any time."
         return CompareState.refresh_models  # a blind comparison shows its models to its voter

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from backend.auth.permissions import Action, Principal
+from backend.catalog import load_catalog
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, ComparisonSummary, HistoryPage, RunRecord
 from backend.db.reveals import add_reveal, is_blind, revealed_among
@@ -27,6 +28,7 @@ from backend.services.validation import InvalidComparison, PaneInput
 
 BLIND_SETTING = "blind"
 BATTLE_SIZE = 2
+JUDGE_STYLE = "judge"  # the catalog's simulation style of a model that only judges
 HIDDEN_ERROR = "This model's call failed; the details show once you vote or reveal the models."
 
 _shuffler = random.SystemRandom()  # the order must not be predictable from the outside
@@ -44,9 +46,19 @@ def shuffled(panes: Sequence[PaneInput]) -> list[PaneInput]:
     return order
 
 
+def _answers_prompts(model_id: str) -> bool:
+    """False for a judge-only model (``simulated:judge``): it answers a verdict on two answers,
+    not the prompt, which would be no contest and would name it at once."""
+    info = load_catalog().get(model_id)
+    return info is None or info.simulation is None or info.simulation.style != JUDGE_STYLE
+
+
 def draw_battle(entries: Sequence[ModelEntry], pool: Sequence[str] = ()) -> list[str]:
-    """Two different models, at random, from the available ones (within ``pool`` if given)."""
-    candidates = sorted({e.id for e in entries if e.available and (not pool or e.id in pool)})
+    """Two different models, at random, from the available ones (within ``pool`` if given;
+    without a pool, models that only judge are left out)."""
+    candidates = sorted(
+        {e.id for e in entries if e.available and (e.id in pool if pool else _answers_prompts(e.id))}
+    )
     if len(candidates) < BATTLE_SIZE:
         where = "of this project's battle pool " if pool else ""
         raise InvalidComparison(

@@ -58,10 +58,14 @@ async def test_a_blind_run_shows_labels_and_reveal_shows_the_models(runtime: Run
     assert state.masked and all(p.cost == "cost hidden" and p.tokens_in == 0 for p in state.panes)
     assert await S.run.fn(state) is None  # Run waits for "New" while a blind comparison is open
 
-    await S.reveal.fn(state)
+    assert await S.reveal.fn(state) == VoteState.load  # the vote panel names the models too
     assert not state.masked
     assert sorted(p.model for p in state.panes) == sorted(MODELS)
     assert all(p.cost.startswith("$") for p in state.panes)
+    # Each pane keeps the label the person knew it by, beside its model.
+    assert [p.blind_label for p in state.panes] == [f"Model {x}" for x in "ABC"]
+    S.new_comparison.fn(state)  # revealed too, "New" brings back the panes in the order picked
+    assert [(p.model, p.blind_label) for p in state.panes] == [(m, "") for m in MODELS]
 
 
 async def test_voting_reveals_the_models_to_the_voter(runtime: Runtime) -> None:
@@ -72,10 +76,11 @@ async def test_voting_reveals_the_models_to_the_voter(runtime: Runtime) -> None:
     await wait_until_final(runtime.comparisons, state.comparison_id)
     votes = await state.get_state(VoteState)
     await VoteState.load.fn(votes)
-    assert [p.label for p in votes.panes] == ["Pane 1: Model A", "Pane 2: Model B"]
+    assert [(p.label, p.model_name) for p in votes.panes] == [("Model A", ""), ("Model B", "")]
     VoteState.set_best.fn(votes, "0")
     follow_up = await VoteState.submit.fn(votes)
     assert follow_up == S.refresh_models
+    assert [p.label.split(": ", 1)[0] for p in votes.panes] == ["Model A", "Model B"]
     assert sorted(p.label.split(": ", 1)[1] for p in votes.panes) == sorted(MODELS[:2])
     await S.refresh_models.fn(state)
     assert not state.masked and sorted(p.model for p in state.panes) == sorted(MODELS[:2])

@@ -6,7 +6,7 @@ import pytest
 
 from backend.auth.permissions import AccessDenied
 from backend.runtime import Runtime
-from backend.services.blind import HIDDEN_ERROR, pane_label
+from backend.services.blind import HIDDEN_ERROR, draw_battle, pane_label
 from backend.services.projects import InvalidProject
 from backend.services.shares import ShareService
 from backend.services.validation import InvalidComparison
@@ -98,6 +98,17 @@ async def test_a_failed_blind_run_hides_the_providers_error(rt: Runtime) -> None
     seen = await rt.comparisons.get(ada, created.id)
     assert [r.error for r in seen.runs] == [HIDDEN_ERROR, HIDDEN_ERROR]
     assert all(r.error != HIDDEN_ERROR for r in raw.runs)
+
+
+async def test_a_battle_without_a_pool_leaves_the_judge_out(rt: Runtime) -> None:
+    """simulated:judge answers a verdict, not the prompt: no contest, and it would give itself away."""
+    ada = await owner(rt)
+    entries = [m for m in await rt.comparisons.models(ada) if m.id in ("simulated:judge", "simulated:swift")]
+    assert len(entries) == 2 and all(e.available for e in entries)
+    with pytest.raises(InvalidComparison):
+        draw_battle(entries)
+    pool = ["simulated:judge", "simulated:swift"]  # a project may still put it in its pool
+    assert sorted(draw_battle(entries, pool)) == pool
 
 
 def test_labels_run_past_z() -> None:
