@@ -28,6 +28,7 @@ from backend.streaming.follower import short_key
 from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
+from state.pane_forms import prefilled_panes, show_field_errors
 from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
@@ -139,21 +140,9 @@ class CompareState(rx.State):
         """Panes and prompt from a link; nothing runs until the user presses Run."""
         self._generation += 1  # stops a stream task still following an earlier comparison
         self.comparison_id, self.errors = "", {}
-        known = {m.id for m in self.models}
-        asked = [m.strip() for m in models.split(",") if m.strip()]
-        chosen = [m for m in asked if m in known]
-        problems = []
-        if unknown := [m for m in asked if m not in known]:
-            problems.append(f"Unknown models skipped: {', '.join(unknown)}.")
-        if len(chosen) > MAX_PANES:
-            problems.append(f"At most {MAX_PANES} panes can run at once; the rest were left out.")
-        if problems:
-            self.errors["panes"] = " ".join(problems)
-        if asked:
-            self.panes = [new_pane(m, self.models) for m in (chosen[:MAX_PANES] or DEFAULT_MODELS)]
-        else:  # a prompt alone keeps the panes on screen, as new, unrun ones
-            kept = [new_pane(p.model, self.models, p.temperature, p.max_tokens) for p in self.panes]
-            self.panes = kept or [new_pane(m, self.models) for m in DEFAULT_MODELS]
+        self.panes, problem = prefilled_panes(models, self.models, self.panes, DEFAULT_MODELS)
+        if problem:
+            self.errors["panes"] = problem
         self.prompt = prompt[:MAX_PROMPT_CHARS]
 
     async def _load_projects(self, user: Principal) -> None:
@@ -380,18 +369,7 @@ class CompareState(rx.State):
         ]
 
     def _show_errors(self, errors: dict[str, str]) -> None:
-        self.errors = {k: v for k, v in errors.items() if not k.startswith("panes.")}
-        for key, message in errors.items():
-            parts = key.split(".")
-            if (
-                len(parts) >= 2
-                and parts[0] == "panes"
-                and parts[1].isdigit()
-                and int(parts[1]) < len(self.panes)
-            ):
-                self.panes[int(parts[1])].field_error = message
-        if any(k.startswith("panes.") for k in errors) and "panes" not in self.errors:
-            self.errors["panes"] = "Some panes cannot run; see the messages on them."
+        self.errors = show_field_errors(errors, self.panes)
 
     @event
     async def stop(self) -> Followup:
