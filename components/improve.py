@@ -85,6 +85,7 @@ def _controls(p: ImproveProps) -> rx.Component:
             on_change=p.on_model,
             aria_label="Model that improves",
             class_name="model-picker",
+            max_width="min(22em, 100%)",  # the longest option names its reason: narrow screens
         ),
         rx.button(
             rx.icon("sparkles", size=14),
@@ -96,6 +97,7 @@ def _controls(p: ImproveProps) -> rx.Component:
         align="center",
         spacing="2",
         wrap="wrap",
+        width="100%",
     )
 
 
@@ -108,7 +110,9 @@ def _version_row(v: Any) -> rx.Component:
                 rx.link(v.label, href="/?c=" + v.comparison_id),
             )
         ),
-        rx.table.cell(rx.text(v.prompt, size="2"), rx.text(v.reason, size="1", color_scheme="gray")),
+        rx.table.cell(
+            rx.text(v.prompt, size="2"), rx.text(v.reason, size="1", color_scheme="gray"), min_width="14em"
+        ),
         rx.table.cell(v.votes),
         rx.table.cell(rx.text(v.vote_win_rates, size="2")),
         rx.table.cell(rx.text(v.judge_win_rates, size="2")),

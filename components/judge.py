@@ -124,6 +124,7 @@ def _controls(p: JudgeProps) -> rx.Component:
             on_change=p.on_model,
             aria_label="Judge model",
             class_name="model-picker",
+            max_width="min(22em, 100%)",  # the longest option names its reason: narrow screens
         ),
         rx.button(
             rx.icon("scale", size=14),
@@ -135,6 +136,7 @@ def _controls(p: JudgeProps) -> rx.Component:
         align="center",
         spacing="2",
         wrap="wrap",
+        width="100%",
     )
 
 

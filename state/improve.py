@@ -30,7 +30,7 @@ from state.current_user import with_user
 from state.events import Followup, event
 
 DEFAULT_PROPOSER = "simulated:judge"
-PROMPT_HEAD_CHARS = 80
+PROMPT_HEAD_CHARS = 140
 
 
 @dataclasses.dataclass
@@ -38,7 +38,7 @@ class VersionRow:
     comparison_id: str
     label: str  # "v2"
     current: bool  # the comparison on screen
-    prompt: str  # the prompt's first line
+    prompt: str  # the prompt's start, on one line
     reason: str
     votes: int
     vote_win_rates: str  # "simulated:swift 67% · simulated:ponder 33%", or "—"
@@ -52,7 +52,7 @@ def _rates(rates: dict[str, float]) -> str:
 
 def version_row(view: VersionView, current_id: str) -> VersionRow:
     v = view.record
-    head = v.prompt.strip().splitlines()[0] if v.prompt.strip() else "(empty prompt)"
+    head = " ".join(v.prompt.split()) or "(empty prompt)"  # a revision often adds lines at the end
     if len(head) > PROMPT_HEAD_CHARS:
         head = head[: PROMPT_HEAD_CHARS - 1] + "…"
     return VersionRow(

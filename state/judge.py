@@ -43,7 +43,7 @@ GENERAL = "comparison"  # errors not about the model or the rubric go under this
 @dataclasses.dataclass
 class JudgeOrderRow:
     key: str
-    shown: str  # "Pane 1 (simulated:swift) shown first"
+    shown: str  # "A: Pane 1 (simulated:swift) · B: Pane 2 (…)": the rationale names them A and B
     status: str  # the judge run's status: queued, running, done, error, cancelled
     verdict: str  # "Prefers Pane 2 (simulated:ponder)", "Tie", or "" until a verdict is stored
     rationale: str
@@ -94,7 +94,7 @@ def _order_row(r: JudgeRunRecord, names: list[str]) -> JudgeOrderRow:
     settled = r.settled_at is not None
     return JudgeOrderRow(
         key=r.id,
-        shown=f"{_name(names, r.first_pane)} shown first",
+        shown=f"A: {_name(names, r.first_pane)} · B: {_name(names, r.second_pane)}",
         status=status,
         verdict=verdict,
         rationale=r.rationale,

@@ -91,6 +91,7 @@ async def test_propose_discard_then_accept_opens_the_next_version(runtime: Runti
     assert second.version == 2 and second.version_label == "Version 2 of this prompt"
     assert [(v.label, v.current) for v in second.versions] == [("v1", False), ("v2", True)]
     assert second.versions[0].comparison_id == comparison_id and second.versions[0].prompt == PROMPT
+    assert second.versions[1].prompt == " ".join(revised.split())
     assert second.versions[1].reason == reason != "" and tab.has_proposal is False
     assert all(v.cost.startswith("$") for v in second.versions)
     first = await _tab(runtime, comparison_id)

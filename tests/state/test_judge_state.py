@@ -75,8 +75,8 @@ async def test_judge_streams_to_verdicts_per_order_and_a_result_per_pair(runtime
     assert pair.title == "Pane 1 (simulated:terse) vs Pane 2 (simulated:coder)"
     assert pair.result == "Pane 2 (simulated:coder) wins" and pair.note == "Both orders agree."
     assert [o.shown for o in pair.orders] == [
-        "Pane 1 (simulated:terse) shown first",
-        "Pane 2 (simulated:coder) shown first",
+        "A: Pane 1 (simulated:terse) · B: Pane 2 (simulated:coder)",
+        "A: Pane 2 (simulated:coder) · B: Pane 1 (simulated:terse)",
     ]
     assert all(o.verdict == "Prefers Pane 2 (simulated:coder)" and o.rationale for o in pair.orders)
     assert all(o.status == "done" and o.text == "" for o in pair.orders)
