@@ -12,7 +12,17 @@ from reflex.vars import ArrayVar
 
 def _row(row: Any) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.link(row.title, href="/?c=" + row.id, data_testid="history-link")),
+        rx.table.cell(
+            rx.hstack(
+                rx.link(row.title, href="/?c=" + row.id, data_testid="history-link"),
+                rx.cond(
+                    row.version != "",
+                    rx.badge(row.version, variant="soft", title="Version of this prompt"),
+                ),
+                align="center",
+                spacing="2",
+            )
+        ),
         rx.table.cell(rx.text(row.models, size="2")),
         rx.table.cell(rx.text(row.status, size="2")),
         rx.table.cell(rx.text(row.created, size="2", color_scheme="gray")),

@@ -58,6 +58,7 @@ class HistoryState(rx.State):
             project_id=None if self.project_id == ALL_PROJECTS else self.project_id,
         )
         self.total = result.total
+        versions = await rt.prompts.version_numbers(user, [item.id for item in result.items])
         self.rows = [
             HistoryRow(
                 id=item.id,
@@ -65,6 +66,7 @@ class HistoryState(rx.State):
                 models=", ".join(item.models),
                 created=item.created_at.strftime("%Y-%m-%d %H:%M UTC"),
                 status=_status(item.n_runs, item.n_done, item.n_error, item.n_active),
+                version=f"v{versions[item.id]}" if item.id in versions else "",
             )
             for item in result.items
         ]

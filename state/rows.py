@@ -65,6 +65,7 @@ class HistoryRow:
     models: str
     created: str
     status: str
+    version: str = ""  # "v2": the comparison is that version of a prompt (an accepted improvement)
 
 
 def option_from_entry(entry: ModelEntry) -> ModelOption:

@@ -3,6 +3,7 @@ cost and votes, and recording an accepted improvement."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import Comparison, PromptVersion, Run, new_id, utcnow
+from backend.db.projects import member_projects
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,24 @@ async def version_of(session: AsyncSession, comparison_id: str) -> tuple[str, in
     )
     row = (await session.execute(stmt)).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+async def version_numbers(
+    session: AsyncSession, comparison_ids: Sequence[str], *, member_id: str
+) -> dict[str, int]:
+    """Which version of its prompt each of these comparisons is (those that are one), among
+    comparisons in projects ``member_id`` belongs to: one query for a whole page of History."""
+    if not comparison_ids:
+        return {}
+    stmt = (
+        select(PromptVersion.comparison_id, PromptVersion.version)
+        .join(Comparison, Comparison.id == PromptVersion.comparison_id)
+        .where(
+            PromptVersion.comparison_id.in_(list(comparison_ids)),
+            Comparison.project_id.in_(member_projects(member_id)),
+        )
+    )
+    return {cid: int(version) for cid, version in (await session.execute(stmt)).all()}
 
 
 async def add_next_version(

@@ -9,6 +9,7 @@ the revised prompt. Reading versions is for any member; anyone else gets NotFoun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_core.exceptions import OutputParserException
@@ -170,6 +171,12 @@ class PromptService:
                 proposed_by=proposed_by,
             )
         return AcceptedVersion(created, lineage_id, version)
+
+    async def version_numbers(self, principal: Principal, comparison_ids: Sequence[str]) -> dict[str, int]:
+        """comparison id -> its version number, for those of the ids that are a prompt's version
+        and in a project the principal is a member of (History: one query per page)."""
+        async with self._db.session() as session:
+            return await repo.version_numbers(session, comparison_ids, member_id=principal.user_id)
 
     async def versions(self, principal: Principal, comparison_id: str) -> list[VersionView]:
         """The versions of the prompt this comparison is a version of (empty if none)."""

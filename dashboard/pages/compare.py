@@ -8,6 +8,7 @@ from components.blind import blind_notice
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from dashboard.pages.frame import signed_in_page
+from dashboard.pages.judge_section import improve_section, judge_section
 from dashboard.pages.share_button import share_button
 from dashboard.pages.vote_section import vote_section
 from state.compare import CompareState as S
@@ -71,6 +72,8 @@ def compare_page() -> rx.Component:
                 width="100%",
             ),
             vote_section(),  # once every pane has finished
+            judge_section(),
+            improve_section(),
             width="100%",
             spacing="4",
         ),

@@ -56,6 +56,8 @@ ALLOWLIST: dict[str, str] = {
             "SessionBindingState",
             "VoteState",
             "LeaderboardState",
+            "JudgeState",
+            "ImproveState",
         )
     },
     "AuthState.set_mode": "ui: switches the form between sign in and sign up",
@@ -94,6 +96,10 @@ ALLOWLIST: dict[str, str] = {
     "LeaderboardState.set_window": "chains: picks the window, then load checks the session",
     "LeaderboardState.set_baseline": "ui: the unsaved baseline of the next recommendation",
     "LeaderboardState.set_min_win_rate": "ui: the typed bar of the next recommendation",
+    "JudgeState.set_judge_model": "ui: the unsaved judge model choice (start checks the session)",
+    "JudgeState.set_rubric": "ui: the unsaved rubric text (start and save_rubric check the session)",
+    "ImproveState.set_model": "ui: the unsaved choice of model that improves (propose checks the session)",
+    "ImproveState.discard": "ui: drops the unsaved proposal from this tab's view",
     "SharePageState.load": "public: the shared page; the link's token is the secret (checks the "
     "session only to offer Fork)",
 }

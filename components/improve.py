@@ -1,0 +1,188 @@
+"""The "Improve prompt" panel under a finished comparison: ask a model for a revised prompt,
+accept or discard it; and the versions of this prompt with their win rates and cost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventCallback
+from reflex.vars import ArrayVar
+
+from components.layout import field_error
+
+
+@dataclass(frozen=True)
+class ImproveProps:
+    models: rx.Var  # list[ModelOption]: the catalog
+    model: rx.Var[str]
+    can_run: rx.Var[bool]
+    masked: rx.Var[bool]
+    proposing: rx.Var[bool]
+    has_proposal: rx.Var[bool]
+    proposed_prompt: rx.Var[str]
+    proposed_system_prompt: rx.Var[str]
+    reason: rx.Var[str]
+    versions: ArrayVar[Sequence[Any]]  # list[VersionRow]
+    version_label: rx.Var[str]
+    error: rx.Var[str]
+    on_model: EventCallback[str]
+    on_propose: EventCallback[()]
+    on_accept: EventCallback[()]
+    on_discard: EventCallback[()]
+
+
+def _labelled_text(label: str, value: rx.Var[str], test_id: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        rx.box(
+            rx.text(value, size="2", white_space="pre-wrap", word_break="break-word"),
+            padding="0.5em 0.75em",
+            background="var(--gray-a3)",
+            border_radius="var(--radius-2)",
+            width="100%",
+            data_testid=test_id,
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _proposal(p: ImproveProps) -> rx.Component:
+    return rx.vstack(
+        rx.heading("Proposed revision", size="3", as_="h3"),
+        _labelled_text("Revised prompt", p.proposed_prompt, "proposed-prompt"),
+        _labelled_text("Revised system prompt", p.proposed_system_prompt, "proposed-system-prompt"),
+        _labelled_text("Reason", p.reason, "proposal-reason"),
+        rx.hstack(
+            rx.button("Accept", on_click=p.on_accept, type="button"),
+            rx.button("Discard", on_click=p.on_discard, variant="soft", color_scheme="gray", type="button"),
+            rx.text("Accept runs it on the same panes as the next version.", size="1", color_scheme="gray"),
+            align="center",
+            spacing="2",
+            wrap="wrap",
+        ),
+        spacing="2",
+        width="100%",
+        data_testid="proposal",
+    )
+
+
+def _controls(p: ImproveProps) -> rx.Component:
+    return rx.hstack(
+        rx.el.select(
+            rx.foreach(
+                p.models,
+                lambda m: rx.el.option(
+                    rx.cond(m.available, m.label, m.label + " — " + m.reason),
+                    value=m.id,
+                    disabled=~m.available,
+                ),
+            ),
+            value=p.model,
+            on_change=p.on_model,
+            aria_label="Model that improves",
+            class_name="model-picker",
+            max_width="min(22em, 100%)",  # the longest option names its reason: narrow screens
+        ),
+        rx.button(
+            rx.icon("sparkles", size=14),
+            rx.cond(p.proposing, "Asking…", "Improve prompt"),
+            on_click=p.on_propose,
+            disabled=p.proposing,
+            type="button",
+        ),
+        align="center",
+        spacing="2",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def _version_row(v: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(
+            rx.cond(
+                v.current,
+                rx.text(v.label, " (this one)", weight="bold"),
+                rx.link(v.label, href="/?c=" + v.comparison_id),
+            )
+        ),
+        rx.table.cell(
+            rx.text(v.prompt, size="2"), rx.text(v.reason, size="1", color_scheme="gray"), min_width="14em"
+        ),
+        rx.table.cell(v.votes),
+        rx.table.cell(rx.text(v.vote_win_rates, size="2")),
+        rx.table.cell(rx.text(v.judge_win_rates, size="2")),
+        rx.table.cell(v.cost),
+    )
+
+
+def _versions(p: ImproveProps) -> rx.Component:
+    return rx.vstack(
+        rx.heading(p.version_label, size="3", as_="h3", data_testid="version-label"),
+        rx.box(
+            rx.table.root(
+                rx.el.caption("Versions of this prompt", class_name="sr-only"),
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Version"),
+                        rx.table.column_header_cell("Prompt"),
+                        rx.table.column_header_cell("Votes"),
+                        rx.table.column_header_cell("Best by votes"),
+                        rx.table.column_header_cell("Judge win rate"),
+                        rx.table.column_header_cell("Cost"),
+                    )
+                ),
+                rx.table.body(rx.foreach(p.versions, _version_row)),
+                size="1",
+                width="100%",
+            ),
+            overflow_x="auto",
+            width="100%",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def improve_panel(p: ImproveProps) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Improve prompt", size="4", as_="h2"),
+            rx.cond(
+                p.masked,
+                rx.text(
+                    "Vote or reveal the models first: an improvement and this prompt's versions "
+                    "would name them.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.fragment(
+                    rx.cond(
+                        p.can_run,
+                        rx.vstack(
+                            rx.text(
+                                "A model reads the prompt, the answers, the votes and the judge's "
+                                "rationales, and proposes a better prompt.",
+                                size="2",
+                                color_scheme="gray",
+                            ),
+                            _controls(p),
+                            spacing="2",
+                            width="100%",
+                        ),
+                    ),
+                    field_error(p.error, "improve-error"),
+                    rx.cond(p.has_proposal, _proposal(p)),
+                    rx.cond(p.versions.length() > 0, _versions(p)),
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        data_testid="improve-panel",
+    )

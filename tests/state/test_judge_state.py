@@ -1,0 +1,182 @@
+"""JudgeState driven through its handlers: start a judge, follow it to its verdicts, who may
+judge and save the rubric, and the refusals shown as messages (nothing saved)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.db.models import RUBRIC_MAX_CHARS, Judgement
+from backend.judging.prompts import DEFAULT_RUBRIC
+from backend.runtime import Runtime, running
+from state.compare import CompareState
+from state.judge import JudgeState
+from state.rows import option_from_entry
+from tests.backend.runtime_support import make_settings, owner, wait_until_final
+from tests.state.support import in_tree, sign_in
+
+J = JudgeState
+# terse loses to the longer, structured coder answer in either order (simulated:judge).
+PANES = [{"model": "simulated:terse"}, {"model": "simulated:coder"}]
+PROMPT = "Explain how a bloom filter answers membership queries"
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+        yield rt
+
+
+async def _finished(rt: Runtime) -> tuple[str, str]:
+    record = await rt.comparisons.create(await owner(rt), {"prompt": PROMPT, "panes": PANES})
+    await wait_until_final(rt.comparisons, record.id)
+    return record.id, record.project_id
+
+
+async def _tab(rt: Runtime, comparison_id: str, email: str = "ada@example.org") -> JudgeState:
+    """A signed-in tab whose compare page shows `comparison_id`, with its judge panel loaded."""
+    tab = in_tree(JudgeState)
+    await sign_in(tab, rt, email)
+    compare = await tab.get_state(CompareState)
+    compare.comparison_id = comparison_id
+    compare.models = [option_from_entry(e) for e in await rt.comparisons.models(await owner(rt, email))]
+    await J.load.fn(tab)
+    return tab
+
+
+async def _follow(tab: JudgeState) -> None:
+    async for _ in J.follow.fn(tab):
+        pass
+
+
+async def _judgements(rt: Runtime) -> int:
+    async with rt.db.session() as session:
+        return int((await session.execute(select(func.count()).select_from(Judgement))).scalar_one())
+
+
+async def test_judge_streams_to_verdicts_per_order_and_a_result_per_pair(runtime: Runtime) -> None:
+    comparison_id, _ = await _finished(runtime)
+    tab = await _tab(runtime, comparison_id)
+    assert (tab.can_run, tab.can_manage, tab.judge_model) == (True, True, "simulated:judge")
+    assert tab.rubric == DEFAULT_RUBRIC and tab.rubric_is_default and not tab.rubric_edited
+    assert tab.judgements == [] and tab.rubric_note == "The default rubric."
+
+    followup = await J.start.fn(tab)
+    assert followup == J.follow and tab.errors == {}
+    (started,) = tab.judgements
+    assert started.heading.startswith("simulated:judge · ")
+    await _follow(tab)
+    (judgement,) = tab.judgements
+    assert judgement.finished and judgement.status == "Finished" and not tab.judging
+    (pair,) = judgement.pairs
+    assert pair.title == "Pane 1 (simulated:terse) vs Pane 2 (simulated:coder)"
+    assert pair.result == "Pane 2 (simulated:coder) wins" and pair.note == "Both orders agree."
+    assert [o.shown for o in pair.orders] == [
+        "A: Pane 1 (simulated:terse) · B: Pane 2 (simulated:coder)",
+        "A: Pane 2 (simulated:coder) · B: Pane 1 (simulated:terse)",
+    ]
+    assert all(o.verdict == "Prefers Pane 2 (simulated:coder)" and o.rationale for o in pair.orders)
+    assert all(o.status == "done" and o.text == "" for o in pair.orders)
+
+    again = await _tab(runtime, comparison_id)  # a reload shows the saved verdicts
+    assert [j.id for j in again.judgements] == [judgement.id] and again.judgements[0].finished
+
+
+async def test_refusals_are_shown_and_save_nothing(runtime: Runtime) -> None:
+    comparison_id, _ = await _finished(runtime)
+    tab = await _tab(runtime, comparison_id)
+    J.set_judge_model.fn(tab, "openai:gpt-4o-mini")  # no key here: unavailable
+    await J.start.fn(tab)
+    assert "openai" in tab.model_error.lower() and tab.judgements == []
+    J.set_judge_model.fn(tab, "simulated:judge")
+    assert tab.model_error == ""
+    J.set_rubric.fn(tab, "x" * (RUBRIC_MAX_CHARS + 1))
+    assert tab.rubric_edited and tab.rubric_note.startswith("Edited")
+    await J.start.fn(tab)
+    too_long = f"The rubric is {RUBRIC_MAX_CHARS + 1:,} characters long; at most 4,000 are allowed."
+    assert tab.rubric_error == too_long
+    await J.save_rubric.fn(tab)
+    assert tab.rubric_error.startswith("The rubric is") and tab.notice == ""
+
+    stalled = await runtime.comparisons.create(
+        await owner(runtime), {"prompt": "[[simulate:stall@1:30]] slow", "panes": PANES}
+    )
+    running_tab = await _tab(runtime, stalled.id)
+    await J.start.fn(running_tab)
+    assert "still running" in running_tab.general_error and running_tab.judgements == []
+    await runtime.comparisons.cancel(await owner(runtime), stalled.id, None)
+    assert await _judgements(runtime) == 0
+
+
+async def test_an_edited_rubric_judges_once_and_owners_save_it(runtime: Runtime) -> None:
+    comparison_id, project_id = await _finished(runtime)
+    tab = await _tab(runtime, comparison_id)
+    J.set_rubric.fn(tab, "Prefer the shorter answer.")
+    await J.start.fn(tab)
+    await _follow(tab)
+    assert tab.judgements[0].rubric_note == "Edited rubric"
+    assert (await runtime.judges.rubric(await owner(runtime), project_id)).is_default  # not saved
+
+    await J.save_rubric.fn(tab)
+    assert tab.notice == "Rubric saved for this project." and not tab.rubric_is_default
+    assert tab.rubric_note == "This project's rubric." and not tab.rubric_edited
+    saved = await runtime.judges.rubric(await owner(runtime), project_id)
+    assert saved.text == "Prefer the shorter answer." and not saved.is_default
+    J.set_rubric.fn(tab, "")
+    await J.save_rubric.fn(tab)
+    assert tab.notice == "Default rubric restored." and tab.rubric == DEFAULT_RUBRIC
+
+
+async def test_a_viewer_reads_verdicts_but_may_not_judge_a_stranger_sees_nothing(runtime: Runtime) -> None:
+    comparison_id, project_id = await _finished(runtime)
+    ada = await owner(runtime)
+    await runtime.projects.set_member(ada, project_id, "ed@example.org", "editor")
+    await runtime.projects.set_member(ada, project_id, "vic@example.org", "viewer")
+    editor = await _tab(runtime, comparison_id, "ed@example.org")
+    assert (editor.can_run, editor.can_manage) == (True, False)
+    await J.start.fn(editor)
+    await _follow(editor)
+    await J.save_rubric.fn(editor)  # as if a crafted event got past the page
+    assert editor.general_error == "Your role (editor) does not allow you to manage this project."
+    assert (await runtime.judges.rubric(ada, project_id)).is_default
+
+    vic = await _tab(runtime, comparison_id, "vic@example.org")
+    assert (vic.can_run, vic.can_manage) == (False, False)
+    assert vic.judgements[0].pairs[0].result == "Pane 2 (simulated:coder) wins"
+    await J.start.fn(vic)  # a crafted event: refused, nothing saved
+    assert vic.general_error != "" and await _judgements(runtime) == 1
+
+    eve = await _tab(runtime, comparison_id, "eve@example.org")
+    assert eve.general_error == f"No comparison {comparison_id}." and eve.judgements == []
+    eve._comparison_id = comparison_id
+    await J.start.fn(eve)
+    assert eve.general_error == f"No comparison {comparison_id}." and await _judgements(runtime) == 1
+
+
+async def test_a_blind_comparison_is_judged_by_label(runtime: Runtime) -> None:
+    record = await runtime.comparisons.create(
+        await owner(runtime), {"prompt": PROMPT, "panes": PANES, "blind": True}
+    )
+    await wait_until_final(runtime.comparisons, record.id)
+    tab = await _tab(runtime, record.id)
+    await J.start.fn(tab)
+    await _follow(tab)
+    (pair,) = tab.judgements[0].pairs
+    assert pair.title == "Model A vs Model B" and pair.result in ("Model A wins", "Model B wins")
+    shown = repr(tab.judgements)
+    assert "simulated:terse" not in shown and "simulated:coder" not in shown
+
+
+async def test_signed_out_the_panel_sends_to_login(runtime: Runtime) -> None:
+    comparison_id, _ = await _finished(runtime)
+    tab = in_tree(JudgeState)
+    (await tab.get_state(CompareState)).comparison_id = comparison_id
+    tab._comparison_id = comparison_id
+    for event in (J.load.fn(tab), J.start.fn(tab), J.save_rubric.fn(tab)):
+        assert "/login?next=" in str(await event)
+    followed = [e async for e in J.follow.fn(tab)]
+    assert len(followed) == 1 and "/login?next=" in str(followed[0])
+    assert await _judgements(runtime) == 0
