@@ -10,7 +10,7 @@ the revised prompt. Reading versions is for any member; anyone else gets NotFoun
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from langchain_core.exceptions import OutputParserException
 
@@ -26,6 +26,7 @@ from backend.prompting.chain import TEMPLATE, Proposal, propose
 from backend.providers import registry
 from backend.providers.base import ProviderError
 from backend.services.access import Access
+from backend.services.blind import pane_label
 from backend.services.comparisons import ComparisonService
 from backend.services.validation import InvalidComparison
 from backend.settings import Settings
@@ -63,6 +64,7 @@ class PromptService:
 
     async def propose(self, principal: Principal, comparison_id: str, model: str) -> Proposal:
         project_id = await self._access.require_comparison(principal, Action.RUN, comparison_id)
+        await self._refuse_masked(principal, comparison_id)
         record = await self._comparisons.get_unchecked(comparison_id)
         await self._refuse_judge_runs(comparison_id)
         unfinished = sum(1 for r in record.runs if r.status not in FINAL_STATUSES)
@@ -107,6 +109,14 @@ class PromptService:
         except ProviderError as exc:
             raise InvalidImprovement({"model": f"The model failed: {exc.message}"}) from None
 
+    async def _refuse_masked(self, principal: Principal, comparison_id: str) -> None:
+        # A proposal reads the panes' models and the next version runs them in the open:
+        # either would tell a person who has not voted or revealed which model was which.
+        if await self._comparisons.blind.hides_models(principal, comparison_id):
+            raise InvalidImprovement(
+                {"comparison": "This blind comparison still hides its models: vote or reveal them first."}
+            )
+
     async def _refuse_judge_runs(self, comparison_id: str) -> None:
         async with self._db.session() as session:
             if await judgements_repo.is_judge_comparison(session, comparison_id):
@@ -149,6 +159,7 @@ class PromptService:
     ) -> AcceptedVersion:
         """Run the revised prompt on the same panes, recorded as the prompt's next version."""
         project_id = await self._access.require_comparison(principal, Action.RUN, comparison_id)
+        await self._refuse_masked(principal, comparison_id)
         record = await self._comparisons.get_unchecked(comparison_id)
         await self._refuse_judge_runs(comparison_id)
         panes = [
@@ -187,8 +198,15 @@ class PromptService:
                 return []
             records = await repo.lineage(session, found[0])
             views = []
+            hidden = {
+                v.comparison_id
+                for v in records
+                if await self._comparisons.blind.hides_models(principal, v.comparison_id)
+            }
             for v in records:
                 panes = await votes_repo.panes_of(session, v.comparison_id)
+                if v.comparison_id in hidden:  # blind, not revealed to this person: labels
+                    panes = [replace(p, model=pane_label(p.position)) for p in panes]
                 votes = await votes_repo.votes_of(session, v.comparison_id)
                 judgements = await judgements_repo.judgements_of(session, [v.comparison_id])
                 views.append(_view(v, tuple(p.model for p in panes), votes, judgements))

@@ -86,3 +86,15 @@ async def test_a_judge_over_a_blind_comparison_names_panes_by_label(rt: Runtime)
         assert _names_a_model(started.text) == []
         pair = (await ada.get(url)).json()[0]["pairs"][0]
         assert {pair["model_a"], pair["model_b"]} == {"Model A", "Model B"}
+
+
+async def test_improving_a_blind_comparison_waits_for_the_reveal(rt: Runtime) -> None:
+    async with api_client(rt) as ada:
+        body = (await ada.post(f"{PREFIX}/comparisons", json=BLIND)).json()
+        await wait_until_final(rt.comparisons, body["id"])
+        url = f"{PREFIX}/comparisons/{body['id']}/improvements"
+        refused = await ada.post(url, json={"model": "simulated:judge"})
+        assert refused.status_code == 422 and "vote or reveal" in refused.json()["errors"]["comparison"]
+        assert _names_a_model(refused.text) == []
+        await ada.post(f"{PREFIX}/comparisons/{body['id']}/reveal")
+        assert (await ada.post(url, json={"model": "simulated:judge"})).status_code == 200
