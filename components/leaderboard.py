@@ -21,6 +21,8 @@ class LeaderboardProps:
     project_id: rx.Var[str]
     source: rx.Var[str]
     window: rx.Var[str]
+    style_control: rx.Var[bool]
+    style_effects: rx.Var[str]
     rows: rx.Var  # list[LeaderRow]
     chart: rx.Var  # list[dict]: model, strength, error [below, above]
     chart_domain: rx.Var  # [low, high] of the strength axis
@@ -33,6 +35,7 @@ class LeaderboardProps:
     on_project: EventCallback[str]
     on_source: EventCallback[str]
     on_window: EventCallback[str]
+    on_style_control: EventCallback[bool]
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,14 @@ def filters(p: LeaderboardProps) -> rx.Component:
         ),
         _select("Source", p.source, p.on_source, *[rx.el.option(t, value=v) for v, t in SOURCE_LABELS]),
         _select("Time window", p.window, p.on_window, *[rx.el.option(t, value=v) for v, t in WINDOW_LABELS]),
+        rx.el.label(
+            rx.switch(checked=p.style_control, on_change=p.on_style_control, size="1"),
+            " Style control",
+            class_name="switch-label",
+            title="Fit answer length, headers, lists and bold as covariates, so formatting does not "
+            "rank a model up (human votes only)",
+        ),
+        rx.cond(p.style_effects != "", rx.text(p.style_effects, size="1", color_scheme="gray")),
         spacing="4",
         wrap="wrap",
         align="center",

@@ -17,7 +17,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
-from backend.ranking import Recommendation, Source
+from backend.ranking import ELO_PER_LOGIT, Recommendation, Source, StyleEffect
 from backend.services.access import NotFound
 from backend.services.leaderboard import (
     InvalidLeaderboardQuery,
@@ -102,6 +102,8 @@ class LeaderboardState(rx.State):
     project_id: rx.Field[str] = rx.field(ALL_PROJECTS)
     source: rx.Field[str] = rx.field("human")
     window: rx.Field[str] = rx.field("all")
+    style_control: rx.Field[bool] = rx.field(False)  # length and formatting fitted as covariates
+    style_effects: rx.Field[str] = rx.field("")  # what style control found, in words
     rows: rx.Field[list[LeaderRow]] = rx.field(default_factory=list)
     chart: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
     matrix_models: rx.Field[list[str]] = rx.field(default_factory=list)
@@ -151,11 +153,14 @@ class LeaderboardState(rx.State):
         source, since = SOURCES.get(self.source, Source.HUMAN), _since(self.window)
         self.error = ""
         self._forget_recommendation()
+        style = self.style_control and source is Source.HUMAN  # a judge is told to ignore style
         try:
             if self.project_id == ALL_PROJECTS:
-                result = await service.leaderboard_all(user, source=source, since=since)
+                result = await service.leaderboard_all(user, source=source, since=since, style_control=style)
             else:
-                result = await service.leaderboard(user, self.project_id, source=source, since=since)
+                result = await service.leaderboard(
+                    user, self.project_id, source=source, since=since, style_control=style
+                )
         except NotFound as exc:
             self._show(None)
             self.error = str(exc)
@@ -171,6 +176,7 @@ class LeaderboardState(rx.State):
         board_rows = board.rows if board is not None else ()
         figures = result.figures if result is not None else {}
         self.n_outcomes = board.n_outcomes if board is not None else 0
+        self.style_effects = _style_words(board.style) if board is not None else ""
         self.min_comparisons = board.min_comparisons if board is not None else 0
         self.rows = [
             LeaderRow(
@@ -220,6 +226,11 @@ class LeaderboardState(rx.State):
     @event
     def set_source(self, source: str) -> Followup:
         self.source = source if source in SOURCES else "human"
+        return LeaderboardState.load
+
+    @event
+    def set_style_control(self, value: bool) -> Followup:
+        self.style_control = value
         return LeaderboardState.load
 
     @event
@@ -295,3 +306,13 @@ class LeaderboardState(rx.State):
             f"({_percent(evidence.rate)}, 95% interval {interval}), "
             f"at {_money(evidence.cost_per_1k_output)} per 1k output tokens."
         )
+
+
+def _style_words(effects: tuple[StyleEffect, ...]) -> str:
+    """E.g. "Style effects on the rating (Elo): tokens +35 (10 to 60) · bold -4 (-20 to 12)"."""
+    parts = [
+        f"{e.name} {e.elo:+.0f} ({e.ci_low * ELO_PER_LOGIT:.0f} to {e.ci_high * ELO_PER_LOGIT:.0f})"
+        for e in effects
+        if math.isfinite(e.coefficient) and math.isfinite(e.ci_low) and math.isfinite(e.ci_high)
+    ]
+    return "Style effects on the rating (Elo): " + " · ".join(parts) if parts else ""

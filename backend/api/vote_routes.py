@@ -46,11 +46,20 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         source: Literal["human", "judge"] = "human",
         since: AwareDatetime | None = None,
         min_comparisons: int = Query(default=DEFAULT_MIN_COMPARISONS, ge=0, le=100_000),
+        style_control: bool = Query(
+            default=False,
+            description="Fit answer length, headers, lists and bold as covariates (human votes).",
+        ),
     ) -> LeaderboardOut:
-        """Bradley–Terry ratings with 95% intervals from the project's votes. source=judge is
-        empty until LLM-as-judge verdicts exist."""
+        """Bradley–Terry ratings with 95% intervals from the project's votes, or from LLM-judge
+        verdicts with source=judge (never the two mixed)."""
         result = await get_runtime().leaderboard.leaderboard(
-            user, project_id, source=Source(source), since=since, min_comparisons=min_comparisons
+            user,
+            project_id,
+            source=Source(source),
+            since=since,
+            min_comparisons=min_comparisons,
+            style_control=style_control,
         )
         return LeaderboardOut.of(result)
 
@@ -76,10 +85,18 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         source: Literal["human", "judge"] = "human",
         since: AwareDatetime | None = None,
         min_comparisons: int = Query(default=DEFAULT_MIN_COMPARISONS, ge=0, le=100_000),
+        style_control: bool = Query(
+            default=False,
+            description="Fit answer length, headers, lists and bold as covariates (human votes).",
+        ),
     ) -> LeaderboardOut:
         """One board over every project I am a member of (any role; nobody else's), project_id null."""
         result = await get_runtime().leaderboard.leaderboard_all(
-            user, source=Source(source), since=since, min_comparisons=min_comparisons
+            user,
+            source=Source(source),
+            since=since,
+            min_comparisons=min_comparisons,
+            style_control=style_control,
         )
         return LeaderboardOut.of(result)
 

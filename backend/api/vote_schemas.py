@@ -125,6 +125,15 @@ class WinRatesOut(BaseModel):
     counts: list[list[int]]
 
 
+class StyleEffectOut(BaseModel):
+    name: Literal["tokens", "headers", "lists", "bold"]
+    coefficient: float | None = Field(
+        description="Log-odds effect of the normalized difference (a-b)/(a+b) of this feature."
+    )
+    ci_low: float | None
+    ci_high: float | None
+
+
 class LeaderboardOut(BaseModel):
     project_id: str | None = Field(description="Null for the board over all my projects.")
     source: Literal["human", "judge"]
@@ -133,6 +142,11 @@ class LeaderboardOut(BaseModel):
     n_outcomes: int
     rows: list[LeaderboardRowOut]
     win_rates: WinRatesOut
+    style: list[StyleEffectOut] = Field(
+        default_factory=list,
+        description="With style_control: each style feature's effect, with its 95% interval.",
+    )
+    dropped_without_style: int = 0
 
     @classmethod
     def of(cls, result: ProjectLeaderboard) -> LeaderboardOut:
@@ -166,6 +180,16 @@ class LeaderboardOut(BaseModel):
                 rates=[[_finite(v) for v in row] for row in board.win_rates.rates],
                 counts=[list(row) for row in board.win_rates.counts],
             ),
+            style=[
+                StyleEffectOut(
+                    name=e.name,
+                    coefficient=_finite(e.coefficient),
+                    ci_low=_finite(e.ci_low),
+                    ci_high=_finite(e.ci_high),
+                )
+                for e in board.style
+            ],
+            dropped_without_style=board.dropped_without_style,
         )
 
 

@@ -168,6 +168,25 @@ async def project_votes(session: AsyncSession, project_id: str) -> list[tuple[Ba
     return [(v, tuple(models.get(v.comparison_id, ()))) for v in votes]
 
 
+async def voted_pane_answers(session: AsyncSession, project_id: str) -> dict[str, list[tuple[int, str]]]:
+    """(output tokens, text) of each pane, in pane order, of the project's comparisons that have
+    votes: what style control measures. Read only when a board asks for it (answers are long)."""
+    voted = (
+        select(Vote.comparison_id)
+        .join(Comparison, Comparison.id == Vote.comparison_id)
+        .where(Comparison.project_id == project_id)
+    )
+    rows = await session.execute(
+        select(Run.comparison_id, Run.output_tokens, Run.output_text)
+        .where(Run.comparison_id.in_(voted))
+        .order_by(Run.comparison_id, Run.position)
+    )
+    answers: dict[str, list[tuple[int, str]]] = {}
+    for comparison_id, tokens, text in rows.all():
+        answers.setdefault(comparison_id, []).append((tokens, text))
+    return answers
+
+
 async def project_run_samples(session: AsyncSession, project_id: str) -> list[RunSample]:
     """The project's successful runs (not an LLM judge's). A cache replay counts with the timings
     of the provider call that produced the answer: its own near-zero figures say nothing about

@@ -17,6 +17,7 @@ from backend.ranking.leaderboard import (
 )
 from backend.ranking.recommend import Evidence, Recommendation, recommend, wilson_interval
 from backend.ranking.select import select_outcomes
+from backend.ranking.style import style_of
 from backend.ranking.types import Outcome, Result, Source, StyleFeatures, Vote, VoteChoice
 from backend.ranking.votes import latest_votes, reduce_votes, vote_to_outcomes
 
@@ -44,6 +45,7 @@ __all__ = [
     "recommend",
     "reduce_votes",
     "select_outcomes",
+    "style_of",
     "vote_to_outcomes",
     "wilson_interval",
 ]

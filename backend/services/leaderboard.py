@@ -26,7 +26,7 @@ import math
 import statistics
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -47,11 +47,13 @@ from backend.ranking import (
     Outcome,
     Recommendation,
     Source,
+    StyleFeatures,
     Vote,
     VoteChoice,
     build_leaderboard,
     recommend,
     reduce_votes,
+    style_of,
 )
 from backend.services.access import Access
 from backend.services.metrics import RunFigures
@@ -87,6 +89,15 @@ class _Evidence:
 
     outcomes: dict[Source, tuple[Outcome, ...]]
     samples: tuple[RunSample, ...]
+    styled: tuple[Outcome, ...] = ()  # the human outcomes with each pane's style (when asked)
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    source: Source
+    since: datetime | None
+    min_comparisons: int
+    style_control: bool
 
 
 class LeaderboardService:
@@ -104,14 +115,17 @@ class LeaderboardService:
         source: Source = Source.HUMAN,
         since: datetime | None = None,
         min_comparisons: int = DEFAULT_MIN_COMPARISONS,
+        style_control: bool = False,
     ) -> ProjectLeaderboard:
-        """NotFound for a non-member; InvalidLeaderboardQuery for a naive ``since`` or a
-        negative ``min_comparisons``."""
-        _check_board_query(since, min_comparisons)
+        """NotFound for a non-member; InvalidLeaderboardQuery for a naive ``since``, a negative
+        ``min_comparisons`` or style control over judge verdicts. ``style_control`` fits length,
+        headers, lists and bold as covariates, so a model is not ranked up for its formatting."""
+        _check_board_query(since, min_comparisons, source, style_control)
         await self._access.require_project(principal, Action.READ, project_id)
-        fingerprint, evidence = await self._evidence(project_id)
-        key = ("board", project_id, source, since, min_comparisons)
-        return await self._board(key, fingerprint, evidence, project_id, source, since, min_comparisons)
+        fingerprint, evidence = await self._evidence(project_id, styled=style_control)
+        key = ("board", project_id, source, since, min_comparisons, style_control)
+        query = _Query(source, since, min_comparisons, style_control)
+        return await self._board(key, fingerprint, evidence, project_id, query)
 
     async def leaderboard_all(
         self,
@@ -120,12 +134,14 @@ class LeaderboardService:
         source: Source = Source.HUMAN,
         since: datetime | None = None,
         min_comparisons: int = DEFAULT_MIN_COMPARISONS,
+        style_control: bool = False,
     ) -> ProjectLeaderboard:
         """One board over every project the principal is a member of (any role), and no other."""
-        _check_board_query(since, min_comparisons)
-        fingerprint, evidence = await self._evidence_of_mine(principal)
-        key = ("board-all", principal.user_id, source, since, min_comparisons)
-        return await self._board(key, fingerprint, evidence, None, source, since, min_comparisons)
+        _check_board_query(since, min_comparisons, source, style_control)
+        fingerprint, evidence = await self._evidence_of_mine(principal, styled=style_control)
+        key = ("board-all", principal.user_id, source, since, min_comparisons, style_control)
+        query = _Query(source, since, min_comparisons, style_control)
+        return await self._board(key, fingerprint, evidence, None, query)
 
     async def recommendation(
         self,
@@ -164,14 +180,13 @@ class LeaderboardService:
         fingerprint: tuple[Any, ...],
         evidence: _Evidence,
         project_id: str | None,
-        source: Source,
-        since: datetime | None,
-        min_comparisons: int,
+        query: _Query,
     ) -> ProjectLeaderboard:
         cached = self._cached(key, fingerprint)
         if cached is not None:
             return cached
-        outcomes = evidence.outcomes[source]
+        source, since, min_comparisons = query.source, query.since, query.min_comparisons
+        outcomes = evidence.styled if query.style_control else evidence.outcomes[source]
         samples = [s for s in evidence.samples if since is None or (s.finished_at and s.finished_at >= since)]
         board = await asyncio.to_thread(  # a fit of 10,000 votes takes tens of ms: off the event loop
             build_leaderboard,
@@ -179,6 +194,7 @@ class LeaderboardService:
             source=source,
             since=since,
             min_comparisons=min_comparisons,
+            style_control=query.style_control,
             models={s.model for s in samples},
         )
         figures = _figures([r.model for r in board.rows], samples)
@@ -186,21 +202,41 @@ class LeaderboardService:
         self._store(key, fingerprint, result)
         return result
 
-    async def _evidence_of_mine(self, principal: Principal) -> tuple[tuple[Any, ...], _Evidence]:
+    async def _evidence_of_mine(
+        self, principal: Principal, *, styled: bool = False
+    ) -> tuple[tuple[Any, ...], _Evidence]:
         """The pooled evidence of the principal's projects; the fingerprint names each project,
         so joining or leaving one changes it as a vote does."""
         async with self._db.session() as session:
             found = await session.execute(projects_repo.member_projects(principal.user_id))
             mine = sorted({str(project_id) for project_id in found.scalars()})
-        parts = [(project_id, *await self._evidence(project_id)) for project_id in mine]
+        parts = [(project_id, *await self._evidence(project_id, styled=styled)) for project_id in mine]
         fingerprint = tuple((project_id, fp) for project_id, fp, _ in parts)
         pooled = _Evidence(
             {source: tuple(o for _, _, e in parts for o in e.outcomes[source]) for source in Source},
             tuple(s for _, _, e in parts for s in e.samples),
+            tuple(o for _, _, e in parts for o in e.styled),
         )
         return fingerprint, pooled
 
-    async def _evidence(self, project_id: str) -> tuple[tuple[Any, ...], _Evidence]:
+    async def _evidence(self, project_id: str, *, styled: bool = False) -> tuple[tuple[Any, ...], _Evidence]:
+        fingerprint, evidence = await self._plain_evidence(project_id)
+        if not styled:
+            return fingerprint, evidence
+        key = ("styled", project_id)
+        outcomes = self._cached(key, fingerprint)
+        if outcomes is None:
+            async with self._db.session() as session:
+                votes = await repo.project_votes(session, project_id)
+                answers = await repo.voted_pane_answers(session, project_id)
+            styles = {
+                cid: tuple(style_of(text, tokens) for tokens, text in panes) for cid, panes in answers.items()
+            }
+            outcomes = tuple(reduce_votes(_ranking_votes(votes, styles), Source.HUMAN))
+            self._store(key, fingerprint, outcomes)
+        return fingerprint, replace(evidence, styled=outcomes)
+
+    async def _plain_evidence(self, project_id: str) -> tuple[tuple[Any, ...], _Evidence]:
         await settle(self._db, project_id=project_id)  # verdicts of judge runs finished meanwhile
         async with self._db.session() as session:
             fingerprint = await self._fingerprint(session, project_id)
@@ -250,10 +286,16 @@ class LeaderboardService:
             self._cache.popitem(last=False)
 
 
-def _check_board_query(since: datetime | None, min_comparisons: int) -> None:
+def _check_board_query(
+    since: datetime | None, min_comparisons: int, source: Source = Source.HUMAN, style_control: bool = False
+) -> None:
     _check_since(since)
     if min_comparisons < 0:
         raise InvalidLeaderboardQuery({"min_comparisons": "min_comparisons must be 0 or more."})
+    if style_control and source is not Source.HUMAN:
+        raise InvalidLeaderboardQuery(
+            {"style_control": "Style control applies to human votes; a judge is told to ignore style."}
+        )
 
 
 def _check_recommendation_query(min_win_rate: float, since: datetime | None) -> None:
@@ -280,8 +322,11 @@ def _check_since(since: datetime | None) -> None:
         raise InvalidLeaderboardQuery({"since": "since needs a time zone, e.g. 2026-12-01T00:00:00Z."})
 
 
-def _ranking_votes(rows: Iterable[tuple[Ballot, tuple[str, ...]]]) -> list[Vote]:
-    """The ranking engine's votes; a comparison of one pane says nothing about strengths."""
+def _ranking_votes(
+    rows: Iterable[tuple[Ballot, tuple[str, ...]]], styles: dict[str, tuple[StyleFeatures, ...]] | None = None
+) -> list[Vote]:
+    """The ranking engine's votes (with each pane's style when `styles` has its comparison's);
+    a comparison of one pane says nothing about strengths."""
     votes: list[Vote] = []
     for record, models in rows:
         if len(models) < 2:
@@ -293,7 +338,10 @@ def _ranking_votes(rows: Iterable[tuple[Ballot, tuple[str, ...]]]) -> list[Vote]
         else:
             assert record.no_winner is not None  # the votes table's check constraint
             best = VoteChoice(record.no_winner)
-        votes.append(Vote(record.user_id, record.comparison_id, models, best, record.updated_at))
+        pane_styles = (styles or {}).get(record.comparison_id)
+        if pane_styles is not None and len(pane_styles) != len(models):
+            pane_styles = None  # never a board broken by one odd row
+        votes.append(Vote(record.user_id, record.comparison_id, models, best, record.updated_at, pane_styles))
     return votes
 
 

@@ -15,6 +15,8 @@ def leaderboard_page() -> rx.Component:
         project_id=L.project_id,
         source=L.source,
         window=L.window,
+        style_control=L.style_control,
+        style_effects=L.style_effects,
         rows=L.rows,
         chart=L.chart,
         chart_domain=L.chart_domain,
@@ -27,6 +29,7 @@ def leaderboard_page() -> rx.Component:
         on_project=L.set_project,
         on_source=L.set_source,
         on_window=L.set_window,
+        on_style_control=L.set_style_control,
     )
     advice = RecommendationProps(
         models=L.baseline_options,

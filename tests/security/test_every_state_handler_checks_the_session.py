@@ -94,6 +94,7 @@ ALLOWLIST: dict[str, str] = {
     "LeaderboardState.set_project": "chains: picks the project, then load checks the session",
     "LeaderboardState.set_source": "chains: picks the source, then load checks the session",
     "LeaderboardState.set_window": "chains: picks the window, then load checks the session",
+    "LeaderboardState.set_style_control": "chains: style control on or off, then load checks the session",
     "LeaderboardState.set_baseline": "ui: the unsaved baseline of the next recommendation",
     "LeaderboardState.set_min_win_rate": "ui: the typed bar of the next recommendation",
     "JudgeState.set_judge_model": "ui: the unsaved judge model choice (start checks the session)",

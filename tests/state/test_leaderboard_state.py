@@ -84,6 +84,12 @@ async def test_the_board_after_votes_its_chart_and_win_rates(runtime: Runtime) -
     assert tab.n_outcomes == 3
     L.set_window.fn(tab, "forever")  # not a window: back to all time
     assert tab.window == "all"
+    assert L.set_style_control.fn(tab, True) == L.load
+    await L.load.fn(tab)
+    assert tab.error == "" and tab.n_outcomes == 3  # the same votes, fitted with their answers' style
+    L.set_source.fn(tab, "judge")
+    await L.load.fn(tab)
+    assert tab.error == ""  # style control is for human votes: a judge board ignores the switch
 
 
 async def test_recommendation_and_its_bad_input(runtime: Runtime) -> None:

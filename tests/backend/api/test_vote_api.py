@@ -156,3 +156,16 @@ async def test_the_board_over_all_my_projects_leaves_out_other_peoples(rt: Runti
         assert bad.status_code == 422 and "between 0 and 1" in bad.json()["errors"]["min_win_rate"]
         paths = create_api(lambda: None).openapi()["paths"]  # type: ignore[arg-type,return-value]
         assert "get" in paths[f"{PREFIX}/leaderboard"] and "get" in paths[f"{PREFIX}/recommendation"]
+
+
+async def test_style_control_over_http(rt: Runtime) -> None:
+    async with api_client(rt) as ada:
+        (comparison,) = await _finished(rt, ada)
+        await ada.post(f"{PREFIX}/comparisons/{comparison['id']}/votes", json={"best": 1})
+        url = f"{PREFIX}/projects/{comparison['project_id']}/leaderboard"
+        styled = await ada.get(url, params={"style_control": "true", "min_comparisons": 1})
+        assert styled.status_code == 200, styled.text
+        assert styled.json()["dropped_without_style"] == 0 and "style" in styled.json()
+        refused = await ada.get(url, params={"style_control": "true", "source": "judge"})
+        assert refused.status_code == 422 and "style_control" in refused.json()["errors"]
+        assert (await ada.get(f"{PREFIX}/leaderboard", params={"style_control": "true"})).status_code == 200

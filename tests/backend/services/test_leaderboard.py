@@ -162,3 +162,38 @@ async def test_a_vote_in_another_project_keeps_this_board_cached(rt: Runtime) ->
     await VoteService(rt.db).vote(ada, comparisons[0].id, "all_bad")
     changed = await service.leaderboard(ada, comparisons[0].project_id, min_comparisons=1)
     assert changed is not first and changed.board.row(SWIFT).ties == 1
+
+
+async def test_style_control_fits_length_and_formatting_as_covariates(rt: Runtime) -> None:
+    ada = await owner(rt)
+    # Answers of 40 tokens capped by each pane's max_tokens: the longer pane alternates between
+    # the two models, and the votes mostly go to the longer answer.
+    caps = [(12, 40), (40, 12), (20, 40), (40, 20), (8, 40), (40, 8), (30, 40), (40, 30)]
+    created = [
+        await rt.comparisons.create(
+            ada,
+            {
+                "prompt": "[[simulate:tokens=40]] Explain caching",
+                "panes": [{"model": INSTANT, "max_tokens": a}, {"model": SWIFT, "max_tokens": b}],
+            },
+        )
+        for a, b in caps
+    ]
+    records = await asyncio.gather(*(wait_until_final(rt.comparisons, c.id) for c in created))
+    votes = VoteService(rt.db)
+    for i, (record, (a, b)) in enumerate(zip(records, caps, strict=True)):
+        longer = 0 if a > b else 1
+        await votes.vote(ada, record.id, longer if i % 4 else "tie")
+    service = LeaderboardService(rt.db)
+    project_id = records[0].project_id
+    plain = (await service.leaderboard(ada, project_id, min_comparisons=1)).board
+    styled = (await service.leaderboard(ada, project_id, min_comparisons=1, style_control=True)).board
+    assert plain.style == ()
+    names = [e.name for e in styled.style]  # a feature no answer varies in is left out of the fit
+    assert "tokens" in names and set(names) <= {"tokens", "headers", "lists", "bold"}
+    assert styled.dropped_without_style == 0 and styled.n_outcomes == plain.n_outcomes == len(caps)
+    tokens = styled.style[names.index("tokens")]
+    assert math.isfinite(tokens.coefficient) and tokens.coefficient > 0  # longer answers won
+    with pytest.raises(InvalidLeaderboardQuery) as refused:
+        await service.leaderboard(ada, project_id, source=Source.JUDGE, style_control=True)
+    assert "human votes" in refused.value.errors["style_control"]
