@@ -33,6 +33,9 @@ from tests.backend.execution.test_worker import expected_tokens, simulated, work
 from tests.db_support import DATABASE_KINDS
 
 LEASE_S = 1.0  # polls every 0.1 s, renews every 0.33 s
+# Where no worker dies, a lease that a loaded machine cannot miss: with 1 s, a renewal delayed
+# past the second on a busy CI runner let the other worker take the live run over (2 calls).
+LIVE_LEASE_S = 6.0
 
 
 class AckCountingBroker(EmbeddedBroker):
@@ -146,8 +149,8 @@ async def test_a_replayed_task_calls_the_provider_once(db: Database, database_ur
     second_db = Database(database_url)
     try:
         async with (
-            worker_running(broker, provider.resolve, leases=RunLeases(db, "w1", LEASE_S)),
-            worker_running(broker, provider.resolve, leases=RunLeases(second_db, "w2", LEASE_S)),
+            worker_running(broker, provider.resolve, leases=RunLeases(db, "w1", LIVE_LEASE_S)),
+            worker_running(broker, provider.resolve, leases=RunLeases(second_db, "w2", LIVE_LEASE_S)),
         ):
             for _ in range(3):
                 await broker.submit(task)
