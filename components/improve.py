@@ -12,6 +12,7 @@ from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
 from components.layout import field_error
+from components.model_select import model_select
 
 
 @dataclass(frozen=True)
@@ -72,21 +73,7 @@ def _proposal(p: ImproveProps) -> rx.Component:
 
 def _controls(p: ImproveProps) -> rx.Component:
     return rx.hstack(
-        rx.el.select(
-            rx.foreach(
-                p.models,
-                lambda m: rx.el.option(
-                    rx.cond(m.available, m.label, m.label + " — " + m.reason),
-                    value=m.id,
-                    disabled=~m.available,
-                ),
-            ),
-            value=p.model,
-            on_change=p.on_model,
-            aria_label="Model that improves",
-            class_name="model-picker",
-            max_width="min(22em, 100%)",  # the longest option names its reason: narrow screens
-        ),
+        model_select(p.models, p.model, p.on_model, "Model that improves", max_width="min(22em, 100%)"),
         rx.button(
             rx.icon("sparkles", size=14),
             rx.cond(p.proposing, "Asking…", "Improve prompt"),

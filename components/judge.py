@@ -12,6 +12,7 @@ from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
 from components.layout import field_error
+from components.model_select import model_select
 
 
 @dataclass(frozen=True)
@@ -111,21 +112,7 @@ def _judgement(judgement: Any) -> rx.Component:
 
 def _controls(p: JudgeProps) -> rx.Component:
     return rx.hstack(
-        rx.el.select(
-            rx.foreach(
-                p.models,
-                lambda m: rx.el.option(
-                    rx.cond(m.available, m.label, m.label + " — " + m.reason),
-                    value=m.id,
-                    disabled=~m.available,
-                ),
-            ),
-            value=p.judge_model,
-            on_change=p.on_model,
-            aria_label="Judge model",
-            class_name="model-picker",
-            max_width="min(22em, 100%)",  # the longest option names its reason: narrow screens
-        ),
+        model_select(p.models, p.judge_model, p.on_model, "Judge model", max_width="min(22em, 100%)"),
         rx.button(
             rx.icon("scale", size=14),
             rx.cond(p.judging, "Judging…", "Judge"),

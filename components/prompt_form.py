@@ -8,6 +8,7 @@ import reflex as rx
 from reflex.event import EventCallback
 
 from components.layout import field_error
+from components.model_select import model_select
 
 
 @dataclass(frozen=True)
@@ -49,20 +50,7 @@ class PromptFormProps:
 
 def _model_picker(p: PromptFormProps) -> rx.Component:
     return rx.hstack(
-        rx.el.select(
-            rx.foreach(
-                p.models,
-                lambda m: rx.el.option(
-                    rx.cond(m.available, m.label, m.label + " — " + m.reason),
-                    value=m.id,
-                    disabled=~m.available,
-                ),
-            ),
-            value=p.picker,
-            on_change=p.on_picker,
-            aria_label="Model to add",
-            class_name="model-picker",
-        ),
+        model_select(p.models, p.picker, p.on_picker, "Model to add"),
         rx.button(
             rx.icon("plus", size=14),
             "Add pane",

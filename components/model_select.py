@@ -1,0 +1,28 @@
+"""The catalog's models as a native select: unavailable ones disabled, with their reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+
+def model_select(
+    models: rx.Var, value: rx.Var[str], on_change: Any, label: str, **props: Any
+) -> rx.Component:
+    """`label` is the accessible name; `models` are ModelOption rows."""
+    return rx.el.select(
+        rx.foreach(
+            models,
+            lambda m: rx.el.option(
+                rx.cond(m.available, m.label, m.label + " — " + m.reason),
+                value=m.id,
+                disabled=~m.available,
+            ),
+        ),
+        value=value,
+        on_change=on_change,
+        aria_label=label,
+        class_name="model-picker",
+        **props,
+    )
