@@ -49,6 +49,7 @@ from backend.services.leaderboard import LeaderboardService
 from backend.services.projects import ProjectService
 from backend.services.votes import VoteService
 from backend.settings import Settings, get_settings
+from backend.streaming.follow import FlushShare
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
 
@@ -79,6 +80,7 @@ class Runtime:
     leaderboard: LeaderboardService  # its cache of fitted boards lives as long as the runtime
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
+    page_flushes: FlushShare  # the state updates a second this process sends to streaming pages
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -128,6 +130,7 @@ class Runtime:
             budgets=budgets,
             cache=cache,
             limiter=limiter,
+            page_flushes=FlushShare(settings.stream_flush_budget),
         )
 
     async def authenticate(self, token: str) -> Principal | None:
@@ -174,9 +177,12 @@ class Runtime:
             cache=self.cache,
             cache_ttl_s=self.settings.cache_ttl_seconds,
             credentials=self.credential_lookup.for_task,
-            # The same claims as worker processes: with Redis several backend processes share
-            # the database, and a replayed request must not call the provider twice here either.
-            leases=RunLeases(self.db, new_worker_id("embedded"), self.settings.run_lease_seconds),
+            # The same claims as worker processes (with Redis several backend processes share
+            # the database), but the embedded queue hands each task to this worker once, so
+            # a claim need not be answered before the provider call (execution/leases.py).
+            leases=RunLeases(
+                self.db, new_worker_id("embedded"), self.settings.run_lease_seconds, exclusive=True
+            ),
             observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
         )
         self._tasks = (pump, asyncio.create_task(worker.run(), name="embedded-worker"))

@@ -106,7 +106,17 @@ class Settings(BaseSettings):
 
     # --- streaming ---------------------------------------------------------
     stream_flush_hz: float = Field(
-        default=20.0, ge=10.0, le=60.0, description="State updates per second sent to each browser session."
+        default=40.0,
+        ge=10.0,
+        le=60.0,
+        description="Most state updates per second sent to one browser session while its runs stream.",
+    )
+    stream_flush_budget: float = Field(
+        default=1000.0,
+        ge=50.0,
+        description="State updates per second one backend process sends to all the browser sessions "
+        "streaming from it, shared evenly: above STREAM_FLUSH_BUDGET / STREAM_FLUSH_HZ sessions each "
+        "gets fewer than STREAM_FLUSH_HZ.",
     )
 
     # --- cache and limits ----------------------------------------------------

@@ -63,7 +63,7 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
     updates = rt.comparisons.follow(
         comparison_id,
         following,
-        pacing=page_pacing(rt.settings.stream_flush_hz),
+        pacing=page_pacing(rt.settings.stream_flush_hz, rt.page_flushes),
         client_key=short_key,
         reread=reread,
     )

@@ -1,8 +1,8 @@
 """Run leases: a worker claims a run in the database before it calls the provider.
 
-A claim is one compare-and-set UPDATE: it takes the run only if the task's attempt
-is the run's current one, the run is not final, and no other claim holds a live
-lease on it.  Both engines make that atomic: PostgreSQL locks the row and re-checks
+A claim is one compare-and-set UPDATE (which also marks the run running): it takes the
+run only if the task's attempt is the run's current one, the run is not final, and no
+other claim holds a live lease on it.  Both engines make that atomic: PostgreSQL locks the row and re-checks
 the WHERE clause once a concurrent writer commits; SQLite has one writer at a time.
 So of any number of workers racing for a run, exactly one wins; a replayed or
 rebalanced request finds the run claimed and does not call a paid provider again.
@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from backend.db.engine import Database
 from backend.db.models import Run, utcnow
-from backend.db.records import ACTIVE_STATUSES, FINAL_STATUSES
+from backend.db.records import ACTIVE_STATUSES, FINAL_STATUSES, RunStatus
 
 # What ends a claim: the final save, a retry, a cancel, the start-up clean-up (see runs.py).
 NO_LEASE: dict[str, Any] = {"claimed_by": None, "lease_expires_at": None}
@@ -64,7 +64,13 @@ async def claim_run(db: Database, run_id: str, attempt: int, holder: str, lease_
                 *_active(run_id, attempt),
                 or_(Run.claimed_by.is_(None), Run.claimed_by == holder, Run.lease_expires_at <= now),
             )
-            .values(claimed_by=holder, lease_expires_at=now + timedelta(seconds=lease_s))
+            # Claimed is started: the status moves to running in the same statement, so no
+            # second write per run marks it (the web process used to, on the started event).
+            .values(
+                claimed_by=holder,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                status=RunStatus.RUNNING.value,
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
         if taken == 1:
@@ -109,7 +115,7 @@ async def release_run_lease(db: Database, run_id: str, attempt: int, holder: str
             connection.execute(
                 update(Run)
                 .where(Run.id == run_id, Run.attempt == attempt, Run.claimed_by == holder)
-                .values(**NO_LEASE)
+                .values(**NO_LEASE, status=RunStatus.QUEUED.value)  # waiting for a worker again
                 .execution_options(synchronize_session=False)
             ).rowcount
             == 1

@@ -13,6 +13,13 @@ of backend/db/leases.py), for the worker (worker.py):
 
 A claim the database cannot answer is tried again (with backoff), never skipped: running
 without a claim is what could call a paid provider twice.
+
+A broker that hands each task to one worker once (the embedded, in-process queue) cannot
+replay or rebalance it, so that worker's `RunLeases(exclusive=True)` claims beside the
+provider call instead of before it: the first token does not wait for a database write
+(bench.capacity's API time to first token). The claim is still made and renewed, and an
+attempt whose claim is refused (stopped, retried or deleted meanwhile) is cancelled and
+publishes nothing, as a lost lease is.
 """
 
 from __future__ import annotations
@@ -40,16 +47,31 @@ def new_worker_id(kind: str = "worker") -> str:
 
 
 class RunLeases:
-    def __init__(self, db: Database, worker_id: str, lease_s: float) -> None:
+    def __init__(self, db: Database, worker_id: str, lease_s: float, *, exclusive: bool = False) -> None:
         self._db = db
         self.worker_id = worker_id
         self.lease_s = lease_s
         self.poll_s = min(POLL_MAX_S, lease_s / 10)
+        self.exclusive = exclusive  # the broker delivers each task once, to this worker only
 
-    async def acquire(self, task: RunTask) -> HeldLease | None:
+    async def acquire(self, task: RunTask, *, twin: bool = False) -> HeldLease | None:
         """This worker's claim on the task's run (waiting while another worker holds it), or
-        None when the run must not run here: its attempt ended, was superseded, or is gone."""
+        None when the run must not run here: its attempt ended, was superseded, or is gone.
+        With `exclusive`, a lease whose claim is still on its way (see the module doc), unless
+        the same attempt is already running here (`twin`: a duplicate delivery waits as on any
+        broker)."""
         holder = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"  # one per claim, even on one worker
+        if self.exclusive and not twin:
+            claim = asyncio.create_task(self._claim(task, holder), name=f"claim:{task.run_id}")
+            return HeldLease(self._db, task, holder, self.lease_s, pending_claim=claim)
+        outcome = await self._claim(task, holder, wait_while_held=True)
+        if outcome is not ClaimOutcome.CLAIMED:
+            return None
+        return HeldLease(self._db, task, holder, self.lease_s)
+
+    async def _claim(self, task: RunTask, holder: str, *, wait_while_held: bool = False) -> ClaimOutcome:
+        """Claim until the database answers; while another holder's lease is live, wait for it
+        to end (`wait_while_held`) or report HELD."""
         failures = 0
         waiting = False
         while True:
@@ -71,10 +93,10 @@ class RunLeases:
             if outcome is ClaimOutcome.CLAIMED:
                 if waiting:
                     log.info("run %s attempt %d: the other worker's lease ended; running it", *_key(task))
-                return HeldLease(self._db, task, holder, self.lease_s)
-            if outcome is not ClaimOutcome.HELD:
+                return outcome
+            if outcome is not ClaimOutcome.HELD or not wait_while_held:
                 log.info("run %s attempt %d: %s; skipping it", task.run_id, task.attempt, outcome.value)
-                return None
+                return outcome
             if not waiting:
                 log.info("run %s attempt %d is leased by another worker; waiting", *_key(task))
                 waiting = True
@@ -87,11 +109,19 @@ class HeldLease:
     and another worker took the run over), the task inside the block is cancelled and `lost`
     set: the caller then publishes nothing, since someone else owns this attempt now."""
 
-    def __init__(self, db: Database, task: RunTask, holder: str, lease_s: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        task: RunTask,
+        holder: str,
+        lease_s: float,
+        pending_claim: asyncio.Task[ClaimOutcome] | None = None,
+    ) -> None:
         self._db = db
         self._task = task
         self.holder = holder
         self._lease_s = lease_s
+        self._pending_claim = pending_claim  # an exclusive worker's claim, made beside the run
         self.lost = False
         self._owner: asyncio.Task[object] | None = None
         self._renewer: asyncio.Task[None] | None = None
@@ -109,6 +139,12 @@ class HeldLease:
         # asyncio.wait, not `await`: a Stop landing right now must reach the caller, not be
         # taken for the renewer's own cancellation.
         await asyncio.wait([self._renewer])
+        if self._pending_claim is not None and not self.lost:
+            # A run that ended before its claim was answered: the answer still decides whether
+            # this attempt was the run's to publish (a claim is never abandoned half-way).
+            await asyncio.wait([self._pending_claim])
+            if self._pending_claim.cancelled() or self._pending_claim.result() is not ClaimOutcome.CLAIMED:
+                self.lost = True
         if not self.lost:
             return False
         # The cancellation was ours, not a Stop or a shutdown: take it back and end quietly.
@@ -117,6 +153,11 @@ class HeldLease:
         return exc_type is asyncio.CancelledError
 
     async def _renew(self) -> None:
+        if self._pending_claim is not None:
+            outcome = await asyncio.shield(self._pending_claim)
+            if outcome is not ClaimOutcome.CLAIMED:
+                self._lose()
+                return
         while True:
             await asyncio.sleep(self._lease_s / 3)
             try:
@@ -131,10 +172,13 @@ class HeldLease:
                     "run %s attempt %d: the claim is gone (run ended, retried or taken over); stopping it",
                     *_key(self._task),
                 )
-                self.lost = True
-                assert self._owner is not None
-                self._owner.cancel()
+                self._lose()
                 return
+
+    def _lose(self) -> None:
+        self.lost = True
+        assert self._owner is not None
+        self._owner.cancel()
 
     async def release(self) -> None:
         """Give the run up at once (it ended here without a final event), so another worker need

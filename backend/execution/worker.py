@@ -205,8 +205,11 @@ class Worker:
         waiting = asyncio.current_task()
         assert waiting is not None
         self._waiting.add(waiting)
+        # Another delivery of this attempt already runs here: this one must not call the
+        # provider before its claim is answered, on any broker.
+        twin = len(self._running.get((task.run_id, task.attempt), ())) > 1
         try:
-            lease = await self._leases.acquire(task)
+            lease = await self._leases.acquire(task, twin=twin)
         finally:
             self._waiting.discard(waiting)
         if lease is None:

@@ -7,16 +7,21 @@ typed `FollowBatch` per turn. It stops once no followed run is left: a run leave
 and a caller that passes `reread` may change the set (the page re-reads which panes are on
 screen) or stop it (by answering None).
 
-The two callers differ only in their `Pacing`: the browser session coalesces to a bounded rate
-(every message costs a state round trip and a DOM update), an SSE client gets each change as
-soon as the hub has it and a keep-alive when nothing happens.
+The two callers differ only in their `Pacing`. Both flush on the leading edge (the first change
+after a quiet spell goes out at once) and then at most once per interval. A browser session's
+interval is the longer of its own floor (1 / STREAM_FLUSH_HZ) and its share of the process's
+flush budget (`FlushShare`): every message costs a state round trip and a DOM update, so one
+session alone gets the fastest updates and fifty share what the process can send. An SSE client
+coalesces only briefly (scripts care about latency, there is no DOM) and gets a keep-alive when
+nothing happens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import aclosing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,8 +30,7 @@ from backend.queue.messages import FinalEvent
 from backend.streaming.follower import Follower, LiveEntry
 from backend.streaming.hub import LiveRun, RunHub
 
-SLOW_FLUSH_INTERVAL_S = 0.1  # never fewer than 10 updates a second while text flows
-MIN_CHARS_PER_FAST_FLUSH = 120
+SSE_COALESCE_S = 0.01  # an SSE stream wakes at most 100 times a second, however many runs stream
 STATE_RECHECK_S = 0.5  # how often the page re-reads which panes it follows
 UNKNOWN_RECHECK_S = 1.0  # how often an SSE stream asks the database about runs the hub lacks
 
@@ -51,31 +55,52 @@ class RunChange(Protocol):
     def final(self) -> FinalEvent | None: ...
 
 
+class FlushShare:
+    """The flushes a second one process spends on the browser sessions following runs, shared
+    out evenly: with `followers` sessions streaming, each flushes at most every
+    `followers / per_second` seconds.  Latency is the cost of a low rate and CPU (a state
+    update, a WebSocket message, a DOM update) the cost of a high one: bench.capacity showed a
+    session alone waiting up to 100 ms for a batch at 10 updates a second, and fifty sessions
+    at 20 a second each crowding the process."""
+
+    def __init__(self, per_second: float) -> None:
+        self.per_second = per_second
+        self.followers = 0
+
+    def interval(self, floor_s: float) -> float:
+        return max(floor_s, self.followers / self.per_second)
+
+    @contextmanager
+    def following(self) -> Iterator[None]:
+        self.followers += 1
+        try:
+            yield
+        finally:
+            self.followers -= 1
+
+
 @dataclass(frozen=True, slots=True)
 class Pacing:
-    fast_interval_s: float = 0.0  # least time between two flushes while text flows fast
-    slow_interval_s: float = 0.0  # ... while little text flows
-    min_chars_per_fast_flush: int = 0
+    interval_s: float = 0.0  # least time between two flushes
+    share: FlushShare | None = None  # a process-wide budget that may lengthen the interval
     idle_wait_s: float = 1.0  # how long to wait for the hub to change before an idle turn
     unknown_recheck_s: float = 0.0  # least time between database reads about unknown runs
     reread_s: float = STATE_RECHECK_S  # how often `reread` is asked (when given)
 
+    def current_interval(self) -> float:
+        return self.interval_s if self.share is None else self.share.interval(self.interval_s)
 
-def page_pacing(flush_hz: float) -> Pacing:
-    """A browser session: at most `flush_hz` flushes a second, 10 a second while text trickles.
 
-    Little text per flush means the fixed cost of a message dominates: flush at the slowest
-    rate that still looks live (10/s) until text flows faster again."""
-    return Pacing(
-        fast_interval_s=1.0 / flush_hz,
-        slow_interval_s=SLOW_FLUSH_INTERVAL_S,
-        min_chars_per_fast_flush=MIN_CHARS_PER_FAST_FLUSH,
-    )
+def page_pacing(flush_hz: float, share: FlushShare) -> Pacing:
+    """A browser session: at most `flush_hz` flushes a second, fewer once the process's budget
+    (`share`) is spread over many sessions."""
+    return Pacing(interval_s=1.0 / flush_hz, share=share)
 
 
 def sse_pacing(keepalive_s: float) -> Pacing:
-    """An SSE client: every change at once (scripts care about latency, there is no DOM)."""
-    return Pacing(idle_wait_s=keepalive_s, unknown_recheck_s=UNKNOWN_RECHECK_S)
+    """An SSE client: each change within `SSE_COALESCE_S` (one wake-up per flush, not one per
+    chunk of every run the process streams), a keep-alive comment when nothing happens."""
+    return Pacing(interval_s=SSE_COALESCE_S, idle_wait_s=keepalive_s, unknown_recheck_s=UNKNOWN_RECHECK_S)
 
 
 @dataclass(slots=True)
@@ -108,9 +133,25 @@ async def follow_runs(
     reread: RunsSource | None = None,
 ) -> AsyncGenerator[FollowBatch, None]:
     """Follow `following` (run id -> run key) until every run has ended (see the module doc)."""
-    following = dict(following)
+    share = pacing.share.following() if pacing.share is not None else nullcontext()
+    with share:
+        batches = _follow(hub, saved, comparison_id, dict(following), pacing, client_key, reread)
+        async with aclosing(batches):
+            async for batch in batches:
+                yield batch
+
+
+async def _follow(
+    hub: RunHub,
+    saved: SavedComparisons,
+    comparison_id: str,
+    following: dict[str, str],
+    pacing: Pacing,
+    client_key: Callable[[str], str],
+    reread: RunsSource | None,
+) -> AsyncGenerator[FollowBatch, None]:
     follower = Follower(hub, client_key=client_key)
-    interval, version, last_flush = pacing.fast_interval_s, -1, 0.0
+    version, last_flush = -1, 0.0
     reread_at = time.monotonic()
     next_db_check = 0.0
     unknown_before = False
@@ -121,7 +162,7 @@ async def follow_runs(
         new_version = await hub.wait_for_change(version, timeout=wait)
         idle = new_version == version and not unknown_before
         version = new_version
-        delay = last_flush + interval - time.monotonic()
+        delay = last_flush + pacing.current_interval() - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         last_flush = time.monotonic()
@@ -139,9 +180,6 @@ async def follow_runs(
             next_db_check = time.monotonic() + pacing.unknown_recheck_s
             batch.saved = await _saved_runs(saved, comparison_id, update.unknown)
         unknown_before = bool(update.unknown)
-        sent_chars = sum(len(entry.text) for entry in update.live)
-        fast = sent_chars >= pacing.min_chars_per_fast_flush
-        interval = pacing.fast_interval_s if fast else pacing.slow_interval_s
         yield batch
         for run_id in batch.ended:
             following.pop(run_id, None)

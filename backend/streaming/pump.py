@@ -19,9 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend.db.engine import Database
-from backend.db.runs import get_runs, mark_run_running, save_outcome
+from backend.db.runs import get_runs, save_outcome
 from backend.queue.base import RunQueue
-from backend.queue.messages import FinalEvent, StartedEvent
+from backend.queue.messages import FinalEvent
 from backend.runs_model import final_outcome
 from backend.streaming.hub import RunHub
 
@@ -49,9 +49,9 @@ class EventPump:
             live = await self._hub.apply(event)
             if live is None:
                 continue
-            if isinstance(event, StartedEvent):
-                self._spawn(self._mark_running(event))
-            elif isinstance(event, FinalEvent):
+            # A started run is marked running in the database by the worker's claim
+            # (backend/db/leases.py), so only final events are written here.
+            if isinstance(event, FinalEvent):
                 self._spawn(self._save(event))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -63,13 +63,6 @@ class EventPump:
         """Wait for the saves in flight (used on shutdown and by tests)."""
         while self._saves:
             await asyncio.gather(*list(self._saves), return_exceptions=True)
-
-    async def _mark_running(self, event: StartedEvent) -> None:
-        try:
-            async with self._db.session() as session:
-                await mark_run_running(session, event.run_id, event.attempt)
-        except TRANSIENT_DB_ERRORS as exc:  # cosmetic: the final save sets the status anyway
-            log.warning("could not mark run %s running: %r", event.run_id, exc)
 
     async def _save(self, event: FinalEvent) -> None:
         deadline = time.monotonic() + SAVE_RETRY_S

@@ -135,7 +135,8 @@ async def test_stopping_mid_run_then_restarting_interrupts_it(
 async def test_a_request_replayed_while_its_run_streams_calls_the_provider_once(
     runtime_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The embedded worker claims runs as worker processes do: the replay finds the run leased
+    """The embedded worker claims runs as worker processes do (the first delivery beside its
+    provider call, a second one of the same attempt before it): the replay finds the run leased
     by the first delivery, waits, and is skipped once the run is saved final."""
     provider = ProviderCalls(monkeypatch)
     prompt = "[[simulate:tokens=50]] replayed"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backend.db.comparisons import create_comparison
 from backend.db.engine import Database
@@ -266,3 +266,67 @@ async def test_shutdown_releases_a_cut_off_run_and_leaves_a_waiting_task_unackno
     assert await _run_row(db, cut_off.id) == ("queued", 0, None)
     assert (await _run_row(db, held.id))[2] == "elsewhere/1"
     assert await claim_run(db, cut_off.id, 0, "next/1", 30.0) is ClaimOutcome.CLAIMED
+
+
+async def test_an_exclusive_worker_claims_beside_the_call_and_holds_the_run_while_it_streams(
+    db: Database,
+) -> None:
+    """The embedded queue's worker: the claim is made (and renewed) as on any broker, the run
+    is marked running by it, and the final event goes out as usual."""
+    run, task = await _new_task(db, "[[simulate:tokens=60]] exclusive")
+    broker = AckCountingBroker()
+    provider = CountingProvider()
+    async with (
+        collecting(broker) as events,
+        worker_running(broker, provider.resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True)),
+    ):
+        await broker.submit(task)
+        await _until(lambda: any(isinstance(e, ChunkEvent) for e in events), 5, "the first chunk")
+        await asyncio.sleep(0.1)
+        status, _, holder = await _run_row(db, run.id)
+        assert status == "running" and holder is not None and holder.startswith("here/")
+        await _until(lambda: broker.acks == 1, 5, "the run to end")
+    assert provider.calls == 1
+    final = next(e for e in events if isinstance(e, FinalEvent))
+    assert final.status == "done" and final.output_text == "".join(expected_tokens(task))
+
+
+@pytest.mark.parametrize("refusal", ["superseded", "held elsewhere", "deleted"])
+async def test_an_exclusive_worker_whose_claim_is_refused_publishes_nothing(
+    db: Database, refusal: str
+) -> None:
+    """The claim is answered after the call started: a refusal stops the attempt like a lost
+    lease, with no final event, and the run's row is left as the refusal found it."""
+    run, task = await _new_task(db, f"[[simulate:tokens=300]] refused: {refusal}")
+    if refusal == "superseded":
+        async with db.session() as session:
+            await reset_run_for_retry(session, run.id)  # attempt 1 now; the task is attempt 0
+    elif refusal == "held elsewhere":
+        assert await claim_run(db, run.id, 0, "elsewhere/1", 30.0) is ClaimOutcome.CLAIMED
+    else:
+        async with db.session() as session:
+            await session.execute(delete(Run).where(Run.id == run.id))
+            await session.commit()
+    before = await _row_or_none(db, run.id)
+    broker = AckCountingBroker()
+    provider = CountingProvider()
+    async with (
+        collecting(broker) as events,
+        worker_running(broker, provider.resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True)),
+    ):
+        await broker.submit(task)
+        await _until(lambda: broker.acks == 1, 5, "the refused delivery to be acknowledged")
+        chunks = len([e for e in events if isinstance(e, ChunkEvent)])
+        await asyncio.sleep(0.2)
+        assert len([e for e in events if isinstance(e, ChunkEvent)]) == chunks  # the stream stopped
+    assert chunks < 300
+    assert not [e for e in events if isinstance(e, FinalEvent)]
+    assert await _row_or_none(db, run.id) == before
+
+
+async def _row_or_none(db: Database, run_id: str) -> tuple[str, int, str | None] | None:
+    async with db.session() as session:
+        row = (
+            await session.execute(select(Run.status, Run.attempt, Run.claimed_by).where(Run.id == run_id))
+        ).one_or_none()
+    return None if row is None else (row.status, row.attempt, row.claimed_by)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 
 from backend.db.records import ComparisonRecord
 from backend.runtime import Runtime
-from backend.streaming.follow import FollowBatch, page_pacing, sse_pacing
+from backend.streaming.follow import FlushShare, FollowBatch, page_pacing, sse_pacing
 from backend.streaming.follower import short_key
 from tests.backend.runtime_support import owner, wait_until_final
 
@@ -32,7 +33,7 @@ async def collect(updates: AsyncIterator[FollowBatch], timeout: float = 10.0) ->
 
 async def test_the_page_loop_sends_every_character_once_and_ends_with_the_runs(rt: Runtime) -> None:
     created = await create(rt, ["simulated:swift", "simulated:instant"])
-    pacing = page_pacing(rt.settings.stream_flush_hz)
+    pacing = page_pacing(rt.settings.stream_flush_hz, rt.page_flushes)
     batches = await collect(
         rt.comparisons.follow(created.id, keys(created), pacing=pacing, client_key=short_key)
     )
@@ -56,7 +57,7 @@ async def test_runs_the_hub_no_longer_follows_are_read_from_the_database(rt: Run
     saved = await wait_until_final(rt.comparisons, created.id)
     for run in created.runs:
         rt.hub.forget(run.id)  # as after a restart
-    for pacing in (page_pacing(rt.settings.stream_flush_hz), sse_pacing(keepalive_s=15.0)):
+    for pacing in (page_pacing(rt.settings.stream_flush_hz, rt.page_flushes), sse_pacing(keepalive_s=15.0)):
         batches = await collect(rt.comparisons.follow(created.id, keys(created), pacing=pacing))
         assert len(batches) == 1
         assert batches[0].live == [] and batches[0].changed == {}
@@ -75,8 +76,43 @@ async def test_a_reread_answering_none_stops_the_loop(rt: Runtime) -> None:
         reads += 1
         return None  # the page moved on (another comparison, Stop)
 
-    pacing = page_pacing(rt.settings.stream_flush_hz)
+    pacing = page_pacing(rt.settings.stream_flush_hz, rt.page_flushes)
     updates = rt.comparisons.follow(created.id, keys(created), pacing=pacing, reread=reread)
     batches = await collect(updates, timeout=5.0)
     assert reads == 1 and len(batches) <= 1
     await rt.comparisons.cancel(await owner(rt), created.id, None)
+
+
+def test_a_session_alone_flushes_at_its_floor_and_many_share_the_budget() -> None:
+    share = FlushShare(per_second=1000.0)
+    pacing = page_pacing(40.0, share)
+    with share.following():
+        assert pacing.current_interval() == 1 / 40  # one session: its own floor
+        with ExitStack() as more:
+            for _ in range(99):
+                more.enter_context(share.following())
+            assert pacing.current_interval() == 100 / 1000  # a hundred share 1,000 a second
+        assert share.followers == 1
+    assert share.followers == 0
+
+
+async def test_a_page_loop_counts_as_a_follower_until_it_ends(rt: Runtime) -> None:
+    created = await create(rt, ["simulated:stall"])
+    updates = rt.comparisons.follow(
+        created.id, keys(created), pacing=page_pacing(rt.settings.stream_flush_hz, rt.page_flushes)
+    )
+    await anext(updates)
+    assert rt.page_flushes.followers == 1
+    await updates.aclose()  # the page moved on
+    assert rt.page_flushes.followers == 0
+    await rt.comparisons.cancel(await owner(rt), created.id, None)
+
+
+async def test_an_sse_stream_coalesces_many_chunks_into_few_flushes(rt: Runtime) -> None:
+    created = await create(rt, ["simulated:steady"] * 4)  # 4 runs x 60 chunks, 10 ms apart
+    before = rt.hub.version
+    batches = await collect(rt.comparisons.follow(created.id, keys(created), pacing=sse_pacing(15.0)))
+    changes = rt.hub.version - before
+    assert changes >= 240
+    # Woken once per 10 ms at most (about 60 flushes over 0.6 s), not once per chunk of every run.
+    assert len(batches) < changes / 2
