@@ -8,15 +8,12 @@ the UI can show.  No SDK is imported, so listing models stays fast.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from backend.settings import Settings
-
-VERTEX_INSTALL_HINT = "install llm-dashboard[vertexai] (langchain-google-vertexai) to use Vertex AI models"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +52,10 @@ def anthropic_availability(settings: Settings) -> Availability:
 
 
 def vertexai_availability(settings: Settings) -> Availability:
+    # Whether Application Default Credentials exist is checked on the Settings page
+    # (`google_credentials_status`), not here: finding them may ask the metadata server.
     if not settings.google_cloud_project:
         return Availability(False, "GOOGLE_CLOUD_PROJECT is not set")
-    if importlib.util.find_spec("langchain_google_vertexai") is None:
-        return Availability(False, VERTEX_INSTALL_HINT)
     return AVAILABLE
 
 
