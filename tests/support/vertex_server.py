@@ -8,8 +8,9 @@ mocks.  Routes, under `/{v1|v1beta1}/projects/{project}/locations/{location}/pub
     google/models/{model}:streamGenerateContent   Gemini, SSE `data:` chunks (with ?alt=sse)
                                                   or one JSON array; usageMetadata on each chunk
     google/models/{model}:generateContent         Gemini, one JSON response
-    google/models/{model}:predict                 text embeddings (text-embedding-005,
-                                                  gemini-embedding-001, ...)
+    google/models/{model}:predict                 text embeddings (text-embedding-005, ...)
+    google/models/{model}:embedContent            Gemini embeddings, one text
+    google/models/{model}:batchEmbedContents      Gemini embeddings (gemini-embedding-001, ...)
     anthropic/models/{model}:streamRawPredict      Claude on Vertex, Anthropic Messages SSE
     anthropic/models/{model}:rawPredict            Claude on Vertex, one Messages response
 
@@ -236,6 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
             ("google", "streamGenerateContent"): self._gemini_stream,
             ("google", "generateContent"): self._gemini_once,
             ("google", "predict"): self._embeddings,
+            ("google", "embedContent"): self._embed_content,
+            ("google", "batchEmbedContents"): self._batch_embed_contents,
             ("anthropic", "streamRawPredict"): self._claude_stream,
             ("anthropic", "rawPredict"): self._claude_once,
         }.get((request.publisher, request.method))
@@ -333,6 +336,23 @@ class _Handler(BaseHTTPRequestHandler):
         characters = sum(len(str(i.get("content", ""))) for i in instances)
         self._json(200, {"predictions": predictions, "metadata": {"billableCharacterCount": characters}})
 
+    def _embed_content(self, request: VertexRequest) -> None:
+        """The Gemini embedding models' single-text route (google-genai's EMBED_CONTENT)."""
+        text = _parts_text(request.body.get("content") or {})
+        size = (request.body.get("embedContentConfig") or request.body).get("outputDimensionality")
+        usage = {"promptTokenCount": len(re.findall(r"\w+", text))}
+        vector = self.server_state.embed(text, size)
+        self._json(200, {"embedding": {"values": vector}, "usageMetadata": usage, "truncated": False})
+
+    def _batch_embed_contents(self, request: VertexRequest) -> None:
+        """gemini-embedding-* through google-genai's BATCH_EMBED_CONTENTS."""
+        embeddings = []
+        for item in request.body.get("requests", []):
+            size = (item.get("embedContentConfig") or {}).get("outputDimensionality")
+            text = _parts_text(item.get("content") or {})
+            embeddings.append({"values": self.server_state.embed(text, size)})
+        self._json(200, {"embeddings": embeddings})
+
     # --- Claude on Vertex (Anthropic Messages in the body, model in the URL) ------------------
     def _claude_stream(self, request: VertexRequest) -> None:
         state = self.server_state
@@ -360,6 +380,10 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server_state
         content = [{"type": "text", "text": "".join(state.reply)}]
         self._json(200, _claude_message(request.model, state, content, "end_turn", state.output_tokens))
+
+
+def _parts_text(content: dict[str, Any]) -> str:
+    return " ".join(str(part.get("text", "")) for part in content.get("parts", []))
 
 
 def _usage(prompt: int, candidates: int) -> dict[str, Any]:
