@@ -48,6 +48,7 @@ _FINISH_REASONS = {
     "tool_use": "tool_calls",
 }
 _MAX_MESSAGE = 500
+PROMPT_BLOCKED = "prompt_blocked:"  # finish reason prefix: "prompt_blocked:safety"
 
 
 async def stream_chat_model(
@@ -112,8 +113,9 @@ def content_text(content: str | list[Any]) -> str:
 
 def _finish_reason(metadata: Mapping[str, Any]) -> str | None:
     feedback = metadata.get("prompt_feedback")
-    if isinstance(feedback, Mapping) and feedback.get("block_reason"):
-        return "prompt_blocked"  # Gemini refused the prompt itself: no candidate, no finish reason
+    if isinstance(feedback, Mapping) and (blocked := feedback.get("block_reason")):
+        # Gemini refused the prompt itself: no candidate, so no finish reason; keep why.
+        return f"{PROMPT_BLOCKED}{getattr(blocked, 'value', blocked)}".lower()
     for key in ("finish_reason", "stop_reason", "done_reason"):
         value = metadata.get(key)
         if isinstance(value, str) and value:

@@ -29,7 +29,13 @@ from backend.providers.base import (
     StreamEnd,
     StreamItem,
 )
-from backend.providers.langchain_adapter import ErrorRule, message_of, status_error, stream_chat_model
+from backend.providers.langchain_adapter import (
+    PROMPT_BLOCKED,
+    ErrorRule,
+    message_of,
+    status_error,
+    stream_chat_model,
+)
 from backend.settings import Settings
 
 API_VERSION = "v1"  # the GA surface; google-genai would use v1beta1 for Vertex AI by default
@@ -40,11 +46,12 @@ AUTH_HINT = (
     "service account on Cloud Run) and that the account has the Vertex AI User role in the project."
 )
 NO_CREDENTIALS = "Vertex AI: no Google credentials found ({detail}). " + AUTH_HINT
-BLOCKED = "Gemini stopped: Vertex AI blocked the {what} (finish reason {reason}). {hint}"
+BLOCKED = "Gemini stopped: Vertex AI blocked the {what} ({field} {reason}). {hint}"
 BLOCKED_HINT = "Rephrase the prompt; blocked output is not shown."
-# Gemini finish reasons that mean "withheld", not "finished" (lowercased by the adapter).
+# Gemini finish reasons that mean "withheld", not "finished" (lowercased by the adapter); a
+# blocked prompt comes as PROMPT_BLOCKED + its block reason.
 BLOCKED_REASONS = frozenset(
-    {"safety", "prohibited_content", "blocklist", "spii", "recitation", "image_safety", "prompt_blocked"}
+    {"safety", "prohibited_content", "blocklist", "spii", "recitation", "image_safety"}
 )
 
 
@@ -163,11 +170,17 @@ class VertexAIProvider:
         else:
             model, rules = self.chat_model(request), _gemini_error_rules()
         async for item in stream_chat_model(model, request, rules):
-            if isinstance(item, StreamEnd) and item.finish_reason in BLOCKED_REASONS:
-                what = "prompt" if item.finish_reason == "prompt_blocked" else "answer"
-                reason = item.finish_reason.removeprefix("prompt_").upper()
-                raise ContentBlocked(BLOCKED.format(what=what, reason=reason, hint=BLOCKED_HINT))
+            if isinstance(item, StreamEnd):
+                _raise_if_blocked(item.finish_reason)
             yield item
+
+
+def _raise_if_blocked(finish_reason: str) -> None:
+    prompt = finish_reason.startswith(PROMPT_BLOCKED)
+    if prompt or finish_reason in BLOCKED_REASONS:
+        what, field = ("prompt", "block reason") if prompt else ("answer", "finish reason")
+        reason = finish_reason.removeprefix(PROMPT_BLOCKED).upper()
+        raise ContentBlocked(BLOCKED.format(what=what, field=field, reason=reason, hint=BLOCKED_HINT))
 
 
 def from_settings(settings: Settings) -> VertexAIProvider:

@@ -165,7 +165,7 @@ async def test_blocked_prompt_is_shown_as_such(vertex_server: VertexServer) -> N
     vertex_server.mode = "prompt_blocked"
     result = await collect(provider(vertex_server.url), REQUEST)
     assert isinstance(result.error, ContentBlocked), repr(result.error)
-    assert "blocked the prompt" in result.error.message
+    assert "blocked the prompt (block reason SAFETY)" in result.error.message
     assert result.chunks == []
 
 
