@@ -14,6 +14,7 @@ request.  VERTEX_API_ENDPOINT replaces `https://{location}-aiplatform.googleapis
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -155,7 +156,9 @@ class VertexAIProvider:
             api_version=API_VERSION,
             temperature=request.temperature,
             max_tokens=request.max_tokens,
-            timeout=conn.timeout,
+            # No request timeout: google-genai's would bound the whole stream (a long answer would be
+            # cut); `stream` bounds the silence before each chunk instead, like the other providers.
+            timeout=None,
             max_retries=0,  # retry policy belongs to the worker
             **kwargs,
         )
@@ -169,10 +172,28 @@ class VertexAIProvider:
             rules = [*claude.error_rules(not_authorised), *_credential_rules()]
         else:
             model, rules = self.chat_model(request), _gemini_error_rules()
-        async for item in stream_chat_model(model, request, rules):
+        async for item in _idle_bounded(stream_chat_model(model, request, rules), self.connection.timeout):
             if isinstance(item, StreamEnd):
                 _raise_if_blocked(item.finish_reason)
             yield item
+
+
+async def _idle_bounded(items: AsyncIterator[StreamItem], seconds: float) -> AsyncIterator[StreamItem]:
+    """`items`, giving up when the next one takes longer than `seconds` (PROVIDER_TIMEOUT_SECONDS)."""
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(seconds):
+                    item = await anext(items)
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                raise ProviderTimeout(f"Vertex AI sent nothing for {seconds:g} s; gave up.") from exc
+            yield item
+    finally:
+        aclose = getattr(items, "aclose", None)  # an async generator: closes the HTTP response
+        if aclose is not None:
+            await aclose()
 
 
 def _raise_if_blocked(finish_reason: str) -> None:

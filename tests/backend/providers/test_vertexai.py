@@ -196,6 +196,14 @@ async def test_stall_mid_stream_is_provider_timeout(vertex_server: VertexServer)
     assert result.text == "one two "
 
 
+async def test_a_stream_longer_than_the_timeout_is_not_cut(vertex_server: VertexServer) -> None:
+    # PROVIDER_TIMEOUT_SECONDS bounds the silence between chunks, not the whole answer.
+    vertex_server.chunk_delay = 0.3
+    result = await collect(provider(vertex_server.url, timeout=0.8), REQUEST)  # ~1.2 s in all
+    assert result.error is None, repr(result.error)
+    assert result.text == "Hello, world! Bye."
+
+
 async def test_unreachable_endpoint_is_unavailable() -> None:
     result = await collect(provider(unused_url(), timeout=2.0), REQUEST)
     assert isinstance(result.error, ProviderUnavailable), repr(result.error)
