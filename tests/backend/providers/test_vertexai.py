@@ -245,3 +245,11 @@ async def test_cancelled_task_closes_the_connection(vertex_server: VertexServer)
         await task
     assert await _hung_up(vertex_server)
     assert len(received) < 20
+
+
+async def test_a_non_streaming_call_uses_generate_content(vertex_server: VertexServer) -> None:
+    # Not what a pane does, but what a one-shot caller (ainvoke) sends: the server answers it too.
+    message = await provider(vertex_server.url).chat_model(REQUEST).ainvoke("Say hello")
+    assert message.content == "Hello, world! Bye."
+    assert message.usage_metadata["output_tokens"] == vertex_server.output_tokens
+    assert vertex_server.last("generateContent").query.get("alt") is None
