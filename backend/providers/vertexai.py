@@ -48,7 +48,7 @@ AUTH_HINT = (
 )
 NO_CREDENTIALS = "Vertex AI: no Google credentials found ({detail}). " + AUTH_HINT
 BLOCKED = "Gemini stopped: Vertex AI blocked the {what} ({field} {reason}). {hint}"
-BLOCKED_HINT = "Rephrase the prompt; blocked output is not shown."
+BLOCKED_HINT = "Rephrasing the prompt may help; sending it again unchanged will not."
 # Gemini finish reasons that mean "withheld", not "finished" (lowercased by the adapter); a
 # blocked prompt comes as PROMPT_BLOCKED + its block reason.
 BLOCKED_REASONS = frozenset(
