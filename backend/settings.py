@@ -199,7 +199,19 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr = Field(default=SecretStr(""))
     anthropic_base_url: str = Field(default="")
     google_cloud_project: str = Field(default="", description="Vertex AI project; credentials via ADC.")
-    vertex_location: str = Field(default="us-central1")
+    vertex_location: str = Field(
+        default="us-central1", description="Vertex AI region, or 'global' (the only one for preview models)."
+    )
+    vertex_api_endpoint: str = Field(
+        default="",
+        description="Override Vertex AI's address (https://{location}-aiplatform.googleapis.com): "
+        "a Private Service Connect endpoint, a proxy, or the tests' local server.",
+    )
+    vertex_access_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="An OAuth access token used instead of Application Default Credentials "
+        "(e.g. `gcloud auth print-access-token`; it expires within an hour).",
+    )
     ollama_base_url: str = Field(default="http://127.0.0.1:11434")
     openai_compatible_endpoints: dict[str, dict[str, str]] = Field(
         default_factory=dict,

@@ -184,3 +184,27 @@ def keys_section(
 
 def keys_message(message: rx.Var[str]) -> rx.Component:
     return notice(message, test_id="keys-message")
+
+
+GOOGLE_TITLE = "Google Cloud (Vertex AI)"
+GOOGLE_DESCRIPTION = (
+    "Gemini and Claude on Vertex AI take no key here: they run with this server's Google "
+    "credentials (Application Default Credentials) in its Google Cloud project."
+)
+GOOGLE_CHECKING = "Looking for Google credentials…"
+
+
+def google_cloud_section(status: rx.Var[str], ok: rx.Var[bool], checked: rx.Var[bool]) -> rx.Component:
+    """Whether Vertex AI models can run: the project, the region and the credentials' state."""
+    return section(
+        GOOGLE_TITLE,
+        GOOGLE_DESCRIPTION,
+        rx.text(
+            rx.cond(checked, status, GOOGLE_CHECKING),
+            size="2",
+            color_scheme=rx.cond(checked, rx.cond(ok, "green", "red"), "gray"),
+            role="status",
+            data_testid="google-status",
+        ),
+        test_id="google-section",
+    )

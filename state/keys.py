@@ -9,12 +9,15 @@ session (nor in Redis) nor sent back to the browser: rows carry only "…abcd".
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncGenerator
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
 from backend.providers.credentials import ENDPOINT_PREFIX, KEYED_FAMILIES
+from backend.providers.discovery import Availability, google_credentials_status
 from backend.services.credentials import CredentialError, SavedKey, endpoint_name
 from state.account import when
 from state.current_user import with_user
@@ -22,6 +25,11 @@ from state.events import Followup, event
 
 NOT_SET = "not set"
 USER, DEPLOYMENT = "user", "deployment"
+GOOGLE_READY = "Ready: project {project}, region {location}, credentials found{how}."
+GOOGLE_MISSING = "Vertex AI models cannot run: {reason}."
+GOOGLE_MISSING_ASK_ADMIN = (
+    "Vertex AI models cannot run: this server has no Google credentials (ask an admin)."
+)
 
 
 @dataclasses.dataclass
@@ -57,6 +65,16 @@ def family_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
     return rows
 
 
+def google_status_text(status: Availability, project: str, location: str, token: bool, admin: bool) -> str:
+    """The Settings page's Vertex AI line; the reason (paths, project set-up) only for admins."""
+    if status.available:
+        how = " (VERTEX_ACCESS_TOKEN)" if token else " (Application Default Credentials)"
+        return GOOGLE_READY.format(project=project, location=location, how=how)
+    if not admin and project:
+        return GOOGLE_MISSING_ASK_ADMIN
+    return GOOGLE_MISSING.format(reason=status.reason)
+
+
 def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
     return [
         KeyRow(
@@ -83,6 +101,9 @@ class KeysState(rx.State):
         default_factory=dict
     )  # "user" | "deployment" -> why the endpoint was refused
     message: rx.Field[str] = rx.field("")
+    google_status: rx.Field[str] = rx.field("")
+    google_ok: rx.Field[bool] = rx.field(False)
+    google_checked: rx.Field[bool] = rx.field(False)
 
     @rx.var(cache=True)
     def endpoint_error(self) -> str:
@@ -98,6 +119,25 @@ class KeysState(rx.State):
         self.message, self.endpoint_errors = "", {}
         await self._refresh(user)
         return None
+
+    @event(background=True)
+    @with_user
+    async def check_google(self, user: Principal) -> AsyncGenerator[EventSpec, None]:
+        """Look for Vertex AI's credentials (google.auth.default() in a thread, may take seconds
+        outside Google Cloud): in the background, the page is usable meanwhile."""
+        settings = runtime.current().settings
+        status = await google_credentials_status(settings)
+        text = google_status_text(
+            status,
+            settings.google_cloud_project,
+            settings.vertex_location,
+            bool(settings.vertex_access_token.get_secret_value()),
+            user.is_admin,
+        )
+        async with self:
+            self.google_status, self.google_ok, self.google_checked = text, status.available, True
+        return
+        yield  # an async generator: what @with_user runs as a background event
 
     async def _refresh(self, user: Principal) -> None:
         service = runtime.current().credentials

@@ -79,6 +79,13 @@ class BadRequest(ProviderError):
     kind = "bad_request"
 
 
+class ContentBlocked(ProviderError):
+    """The provider withheld the answer (a safety filter, a blocked prompt): shown as such, not
+    as an empty answer, and not retried (the same prompt would be blocked again)."""
+
+    kind = "blocked"
+
+
 class ProviderTimeout(ProviderError):
     kind = "timeout"
     retryable = True

@@ -8,15 +8,14 @@ the UI can show.  No SDK is imported, so listing models stays fast.
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from backend.settings import Settings
-
-VERTEX_INSTALL_HINT = "install llm-dashboard[vertexai] (langchain-google-vertexai) to use Vertex AI models"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +54,45 @@ def anthropic_availability(settings: Settings) -> Availability:
 
 
 def vertexai_availability(settings: Settings) -> Availability:
+    # Whether Application Default Credentials exist is checked on the Settings page
+    # (`google_credentials_status`), not here: finding them may ask the metadata server.
     if not settings.google_cloud_project:
         return Availability(False, "GOOGLE_CLOUD_PROJECT is not set")
-    if importlib.util.find_spec("langchain_google_vertexai") is None:
-        return Availability(False, VERTEX_INSTALL_HINT)
     return AVAILABLE
+
+
+GOOGLE_CHECK_SECONDS = 10.0  # outside Google Cloud, google.auth.default() may wait on the metadata server
+ADC_HELP = (
+    "run `gcloud auth application-default login` where the server runs, set "
+    "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run on Cloud Run with a "
+    "service account that has the Vertex AI User role"
+)
+
+
+async def google_credentials_status(settings: Settings) -> Availability:
+    """Whether Vertex AI calls will find credentials: VERTEX_ACCESS_TOKEN, or Application
+    Default Credentials.  google.auth.default() reads files and may probe the metadata server,
+    so it runs in a worker thread, bounded by GOOGLE_CHECK_SECONDS; the event loop never waits."""
+    if not settings.google_cloud_project:
+        return Availability(False, "GOOGLE_CLOUD_PROJECT is not set")
+    if settings.vertex_access_token.get_secret_value():
+        return AVAILABLE
+    try:
+        async with asyncio.timeout(GOOGLE_CHECK_SECONDS):
+            await asyncio.to_thread(_find_application_default_credentials)
+    except TimeoutError:
+        return Availability(
+            False, f"looking for Application Default Credentials took over {GOOGLE_CHECK_SECONDS:.0f} s"
+        )
+    except Exception as exc:  # DefaultCredentialsError, an unreadable key file, ...
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return Availability(False, f"no Application Default Credentials ({first_line}): {ADC_HELP}")
+    return AVAILABLE
+
+
+def _find_application_default_credentials() -> None:
+    google_auth = importlib.import_module("google.auth")
+    google_auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
 
 
 def openai_compatible_availability(settings: Settings) -> Availability:

@@ -48,6 +48,7 @@ _FINISH_REASONS = {
     "tool_use": "tool_calls",
 }
 _MAX_MESSAGE = 500
+PROMPT_BLOCKED = "prompt_blocked:"  # finish reason prefix: "prompt_blocked:safety"
 
 
 async def stream_chat_model(
@@ -111,6 +112,10 @@ def content_text(content: str | list[Any]) -> str:
 
 
 def _finish_reason(metadata: Mapping[str, Any]) -> str | None:
+    feedback = metadata.get("prompt_feedback")
+    if isinstance(feedback, Mapping) and (blocked := feedback.get("block_reason")):
+        # Gemini refused the prompt itself: no candidate, so no finish reason; keep why.
+        return f"{PROMPT_BLOCKED}{getattr(blocked, 'value', blocked)}".lower()
     for key in ("finish_reason", "stop_reason", "done_reason"):
         value = metadata.get(key)
         if isinstance(value, str) and value:
@@ -124,7 +129,7 @@ def map_exception(exc: BaseException, rules: Sequence[ErrorRule]) -> ProviderErr
     for exc_type, convert in rules:
         if isinstance(exc, exc_type):
             return convert(exc)
-    message = _message(exc)
+    message = message_of(exc)
     if isinstance(exc, asyncio.TimeoutError | TimeoutError) or _is_httpx(exc, "TimeoutException"):
         return ProviderTimeout(message)
     if isinstance(exc, ConnectionError | OSError) or _is_httpx(exc, "TransportError"):
@@ -183,17 +188,18 @@ def sdk_error_rules(sdk: ModuleType) -> list[ErrorRule]:
     """Rules for the openai and anthropic SDKs, which share their exception names."""
 
     def from_status(exc: Any) -> ProviderError:
-        return status_error(exc.status_code, _message(exc), exc.response.headers)
+        return status_error(exc.status_code, message_of(exc), exc.response.headers)
 
     return [
-        (sdk.APITimeoutError, lambda exc: ProviderTimeout(_message(exc))),
-        (sdk.APIConnectionError, lambda exc: ProviderUnavailable(_message(exc))),
+        (sdk.APITimeoutError, lambda exc: ProviderTimeout(message_of(exc))),
+        (sdk.APIConnectionError, lambda exc: ProviderUnavailable(message_of(exc))),
         (sdk.APIStatusError, from_status),
         # An `error` event inside an otherwise successful (200) stream.
-        (sdk.APIError, lambda exc: ProviderUnavailable(_message(exc))),
+        (sdk.APIError, lambda exc: ProviderUnavailable(message_of(exc))),
     ]
 
 
-def _message(exc: BaseException) -> str:
+def message_of(exc: BaseException) -> str:
+    """An exception's text for users, cut to a readable length."""
     text = str(exc) or type(exc).__name__
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"

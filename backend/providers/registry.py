@@ -105,7 +105,11 @@ def get_provider(
 def _configured_secrets(settings: Settings) -> tuple[str, ...]:
     """Every provider key these settings hold (environment, stored, endpoints'): a provider may
     echo the one it was given in an error (OpenAI-style "Incorrect API key provided: sk-…")."""
-    keys = [settings.openai_api_key.get_secret_value(), settings.anthropic_api_key.get_secret_value()]
+    keys = [
+        settings.openai_api_key.get_secret_value(),
+        settings.anthropic_api_key.get_secret_value(),
+        settings.vertex_access_token.get_secret_value(),
+    ]
     keys += [endpoint.get("api_key", "") for endpoint in settings.openai_compatible_endpoints.values()]
     return tuple(sorted({key for key in keys if len(key) >= 8}, key=len, reverse=True))
 

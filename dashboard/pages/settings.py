@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.key_sections import KeyActions, keys_message, keys_section
+from components.key_sections import KeyActions, google_cloud_section, keys_message, keys_section
 from components.settings_sections import AccountProps, account_section, budget_section, tokens_section
 from dashboard.pages.frame import signed_in_page
 from state.account import AccountState as A
@@ -12,7 +12,7 @@ from state.keys import DEPLOYMENT, USER
 from state.keys import KeysState as K
 
 # The page's on_load: both states fill themselves (each checks the session first).
-load_settings = [A.load, K.load]
+load_settings = [A.load, K.load, K.check_google]
 
 _key_actions = KeyActions(
     on_save_key=K.save_key,
@@ -58,6 +58,7 @@ def settings_page() -> rx.Component:
                 actions=_key_actions,
                 test_id="keys-section",
             ),
+            google_cloud_section(K.google_status, K.google_ok, K.google_checked),
             rx.cond(
                 K.is_admin,
                 keys_section(

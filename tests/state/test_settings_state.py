@@ -13,7 +13,7 @@ from backend.runtime import Runtime
 from backend.services.budgets import parse_budget
 from state.account import AccountState
 from state.compare import CompareState
-from state.keys import DEPLOYMENT, NOT_SET, USER, KeysState
+from state.keys import DEPLOYMENT, GOOGLE_MISSING_ASK_ADMIN, NOT_SET, USER, KeysState
 from state.rows import PaneRow
 from tests.backend.runtime_support import owner
 from tests.state.support import in_tree, sign_in
@@ -240,3 +240,60 @@ async def test_an_over_budget_run_shows_in_the_limit_slot_and_starts_nothing(rt:
     await CompareState.run.fn(state)
     assert "would pass your monthly budget of $0.0001" in state.errors["limit"]
     assert state.comparison_id == ""
+
+
+# --- Google Cloud (Vertex AI) credentials -------------------------------------------------------
+
+
+@pytest.fixture
+async def google_rt(server: FakeLLMServer, tmp_path: Path) -> AsyncIterator[Runtime]:
+    url = f"sqlite:///{tmp_path / 'google.db'}"
+    async with runtime_on(
+        server, url, tmp_path, google_cloud_project="proj-1", vertex_location="europe-west4"
+    ) as r:
+        yield r
+
+
+async def check_google(state: Any) -> None:
+    assert [e async for e in K.check_google.fn(state)] == []
+
+
+async def test_missing_google_credentials_are_shown(
+    google_rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    user = await signed_in_state(K, google_rt)
+    await check_google(user)
+    assert user.google_checked and not user.google_ok
+    assert user.google_status == GOOGLE_MISSING_ASK_ADMIN  # no file paths for everyone
+
+    await admin(google_rt)
+    root = await signed_in_state(K, google_rt, ADMIN_EMAIL)
+    await check_google(root)
+    assert not root.google_ok
+    assert "no-such-key.json" in root.google_status
+    assert "gcloud auth application-default login" in root.google_status
+
+
+async def test_found_google_credentials_are_shown(
+    google_rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adc = tmp_path / "application_default_credentials.json"
+    adc.write_text(
+        '{"type": "authorized_user", "client_id": "i", "client_secret": "s", "refresh_token": "r"}'
+    )
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    state = await signed_in_state(K, google_rt)
+    await check_google(state)
+    assert state.google_ok
+    assert state.google_status == (
+        "Ready: project proj-1, region europe-west4, credentials found (Application Default Credentials)."
+    )
+    assert "refresh_token" not in state_text(state)
+
+
+async def test_checking_google_needs_a_session(google_rt: Runtime) -> None:
+    state = in_tree(K)
+    events = [e async for e in K.check_google.fn(state)]
+    assert events and "/login" in str(events[0])
+    assert not state.google_checked

@@ -29,6 +29,8 @@ REQUIRED = {
     "anthropic:claude-sonnet-4-5",
     "vertexai:gemini-2.5-flash",
     "vertexai:gemini-2.5-pro",
+    "vertexai:gemini-2.5-flash-lite",
+    "vertexai:claude-sonnet-4-5@20250929",
     "ollama:llama3.2",
     "simulated:swift",
     "simulated:steady",
