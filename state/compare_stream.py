@@ -23,6 +23,7 @@ from backend.streaming.follow import FollowBatch, page_pacing
 from backend.streaming.follower import short_key
 from components.live import apply_live_entries
 from state.rows import ACTIVE_STATUSES, apply_live, apply_saved
+from state.session_guard import BoundSocket
 
 if TYPE_CHECKING:
     from state.compare import CompareState
@@ -37,6 +38,7 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
         state._generation += 1
         generation = state._generation
         comparison_id = state.comparison_id
+        socket = BoundSocket.of(state)  # pushes go to this connection only (state.session_guard)
     # Like every other event, the stream checks the session (@with_user) and the right to
     # read what it follows (only runs of a comparison this user may read now); the
     # database is asked after the state lock is released.
@@ -54,6 +56,8 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
         return {p.run_id: p.run_key for p in active if p.run_id in own_runs}
 
     async def reread() -> dict[str, str] | None:
+        if not socket.holds_the_tab():
+            return None
         async with state:
             return on_screen(state) if state._generation == generation else None
 
@@ -69,6 +73,8 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
     )
     async with aclosing(updates):
         async for batch in updates:
+            if not socket.holds_the_tab():  # the tab closed, or another socket took its token
+                return
             if batch.live:
                 # Text first: a pane must never show "done" before its last words arrived.
                 yield apply_live_entries(batch.live)

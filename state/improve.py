@@ -28,6 +28,7 @@ from backend.services.metrics import format_cost
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
+from state.session_guard import BoundSocket
 
 DEFAULT_PROPOSER = "simulated:judge"
 PROMPT_HEAD_CHARS = 140
@@ -140,6 +141,7 @@ class ImproveState(rx.State):
             self.proposing, self.error = True, ""
             self._discard()
             comparison_id, model = self._comparison_id, self.model
+            socket = BoundSocket.of(self)  # the answer reaches this connection only
         error = ""
         try:
             proposal = await runtime.current().prompts.propose(user, comparison_id, model)
@@ -151,6 +153,8 @@ class ImproveState(rx.State):
             error = str(exc)
         async with self:
             self.proposing = False
+            if not socket.holds_the_tab():
+                return  # the tab closed or another socket took its token: keep the answer from it
             if self._comparison_id != comparison_id:
                 return  # the panel moved to another comparison meanwhile
             if error:

@@ -34,6 +34,7 @@ from backend.services.comparisons import RateLimitExceeded
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
+from state.session_guard import BoundSocket
 
 DEFAULT_JUDGE = "simulated:judge"
 POLL_SECONDS = 0.5
@@ -279,12 +280,15 @@ class JudgeState(rx.State):
         """Re-read the judgements until every one has finished (or the panel moved on)."""
         async with self:
             generation, comparison_id = self._generation, self._comparison_id
+            socket = BoundSocket.of(self)  # writes reach this connection only
         judges = runtime.current().judges
         while comparison_id:
             await asyncio.sleep(POLL_SECONDS)
             try:
                 views = await judges.judgements(user, comparison_id)
             except NotFound:
+                return
+            if not socket.holds_the_tab():
                 return
             async with self:
                 if self._generation != generation:

@@ -19,10 +19,18 @@ So every event first passes here:
 
 A wiped tab is signed out and shows nothing; its own browser, which holds the cookie, hydrates
 again with it and gets its data back from the server.
+
+Background streams push without an event to pass here: Reflex sends their updates to whatever
+socket holds the tab's client token when they are sent. So a stream binds itself to the
+connection of the event that started it (`BoundSocket`) and stops once that connection has
+gone or no longer holds the token: a socket that took over a closed tab's token, having
+proved nothing, gets none of its live answers. The tab's own browser, reconnecting, hydrates
+(the guard above) and its page starts a new stream.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
@@ -71,6 +79,35 @@ def _app_states() -> list[type[BaseState]]:
 async def _wipe(state: Any) -> None:
     for cls in _app_states():
         (await state.get_state(cls)).reset()
+
+
+@dataclass
+class BoundSocket:
+    """The connection a background stream started from (read under the state lock)."""
+
+    sid: str
+    token: str
+    _namespace: Any = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, state: Any) -> BoundSocket:
+        return cls(
+            sid=str(state.router_data.get(RouteVar.SESSION_ID, "")),
+            token=str(state.router_data.get(RouteVar.CLIENT_TOKEN, "")),
+        )
+
+    def holds_the_tab(self) -> bool:
+        """Whether that connection is still open and still the tab's: only then may the stream
+        push (Reflex would send to whichever socket holds the token now)."""
+        if not (self.sid and self.token):
+            return False
+        if self._namespace is None:
+            from reflex.utils.prerequisites import get_and_validate_app
+
+            self._namespace = get_and_validate_app().app.event_namespace
+        if self._namespace is None:  # no socket server in this process: nothing is pushed
+            return True
+        return bool(self._namespace.sid_to_token.get(self.sid) == self.token)
 
 
 class SessionBinding(Middleware):

@@ -254,3 +254,28 @@ async def test_unknown_and_backend_only_handlers_do_nothing(live_app: LiveApp, s
     assert saved_rows(live_app) == before
     assert eve.var(AuthState, "is_admin") in (None, False)
     assert _foreign(eve, scenario) == []
+
+
+@pytest.mark.parametrize("hydrate", [True, False], ids=["hydrates-without-cookie", "skips-hydrate"])
+async def test_a_closed_tabs_live_stream_reaches_no_other_socket(
+    live_app: LiveApp, scenario: Scenario, hydrate: bool
+) -> None:
+    """Ada runs a long comparison and closes her tab while it streams; a socket that connects
+    with her tab's token receives none of the live answers the tab's stream would push."""
+    ada = await (await _tab(live_app, "ada")).connect(cookie=live_app.ada.session_token, path="/")
+    await ada.wait_for(live_app.ada.email)
+    await ada.settle()
+    await ada.send(event_name(C, "set_prompt"), {"value": f"ada-live-{live_app.tag} [[simulate:tokens=600]]"})
+    await ada.send(event_name(C, "set_picker"), {"value": "simulated:steady"})
+    await ada.send(event_name(C, "add_pane"))
+    await ada.settle()
+    await ada.send(event_name(C, "run"))
+    await ada.wait_for("__llmLive.apply")  # her stream is live (6 s of text at 100 tokens/s)
+    await ada.close()
+
+    thief = await (await _tab(live_app, "eve", token=ada.token)).connect(cookie=None, hydrate=hydrate)
+    await thief.settle(quiet_s=1.5, timeout_s=5.0)
+    await asyncio.sleep(1.0)
+    await thief.close()
+    assert "__llmLive.apply" not in thief.text(), "the closed tab's stream pushed to another socket"
+    assert _foreign(thief, scenario) == []
