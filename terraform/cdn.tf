@@ -28,7 +28,7 @@ resource "google_compute_security_policy" "web" {
     priority = 1000
     match {
       expr {
-        expression = "evaluatePreconfiguredWaf('cve-canary')"
+        expression = "evaluatePreconfiguredExpr('cve-canary')"
       }
     }
   }
