@@ -49,8 +49,8 @@ RUN rm -rf /app/.web/node_modules \
  && chown app:app /app/.web
 USER 10001:10001
 EXPOSE 8080
-# Cloud Run ignores HEALTHCHECK (terraform/ gives it startup and liveness probes on the same
-# /ping); docker and compose use it. The worker and job entry points override it off.
+# Cloud Run ignores HEALTHCHECK (terraform/ gives the web service startup and liveness probes on
+# the same /ping); docker and compose use it. Run a worker with `--no-healthcheck`.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('PORT', '8080')}/ping\", timeout=4)"]
 CMD ["python", "deploy/serve_web.py"]

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,11 @@ def test_the_jobs_reach_the_database_and_the_admin_password(
     assert text(static_env(admin)["LLMDASH_ADMIN_PASSWORD_FILE"]) == f"{MOUNT}/admin-password/value"
     # the commands the jobs and docs/deploy.md use are the admin tool's own
     help_text = subprocess.run(
-        ["python", "-m", "backend.admin", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "backend.admin", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     assert "create-admin" in help_text and "migrate" in help_text
 
