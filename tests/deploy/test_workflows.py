@@ -92,3 +92,23 @@ def test_terraform_plans_on_pull_requests_and_applies_on_main_behind_environment
     apply = load("terraform-apply.yml")["jobs"]["apply"]
     assert apply["environment"] == "${{ inputs.environment }}"
     assert any("terraform apply" in s for s in steps_of(apply))
+
+
+def test_the_deploy_workflow_names_what_terraform_makes() -> None:
+    from tests.deploy.terraform_parse import locals_, resources, text
+
+    assert text(locals_()["name"]) == "llmdash-${var.environment}"
+    workflow = (WORKFLOWS / "deploy.yml").read_text(encoding="utf-8")
+    assert 'name="llmdash-${DEPLOY_ENV}"' in workflow
+    made = {
+        text(resources("google_cloud_run_v2_service")["web"]["name"]),
+        text(resources("google_cloud_run_v2_worker_pool")["workers"]["name"]),
+        text(resources("google_cloud_run_v2_job")["migrate"]["name"]),
+        text(resources("google_cloud_run_v2_job")["admin"]["name"]),
+    }
+    assert made == {f"${{local.name}}-{suffix}" for suffix in ("web", "workers", "migrate", "admin")}
+    for suffix in ("web", "workers", "migrate", "admin"):
+        assert f'"${{NAME}}-{suffix}"' in workflow, suffix
+    image_repo = text(resources("google_artifact_registry_repository")["images"]["repository_id"])
+    assert image_repo == "${local.name}"
+    assert "docker.pkg.dev/${PROJECT_ID}/${name}/llmdash:" in workflow
