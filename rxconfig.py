@@ -5,14 +5,24 @@ production.
 The state manager follows REDIS_URL, the same variable the backend's response
 cache and rate limits use: set, Reflex keeps session state in Redis so several
 backend replicas share it; empty or unset, state stays in this process.  It is
-read here from the environment directly (rxconfig never imports the backend).
+read here from the environment directly (rxconfig never imports the backend),
+or, like every secret setting, from the file REDIS_URL_FILE names (a mounted secret:
+its URL may hold Redis's AUTH string).
 """
 
 import os
+from pathlib import Path
 
 import reflex as rx
 
-REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+
+def _redis_url() -> str:
+    if path := os.environ.get("REDIS_URL_FILE", "").strip():
+        return Path(path).read_text(encoding="utf-8").strip()
+    return os.environ.get("REDIS_URL", "").strip()
+
+
+REDIS_URL = _redis_url()
 
 config = rx.Config(
     app_name="dashboard",

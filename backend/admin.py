@@ -1,11 +1,17 @@
 """Operator commands.
 
     python -m backend.admin create-admin EMAIL [--name NAME]
+    python -m backend.admin migrate
 
-The password is read from LLMDASH_ADMIN_PASSWORD or asked for on the terminal,
+The password is read from LLMDASH_ADMIN_PASSWORD, from the file named by
+LLMDASH_ADMIN_PASSWORD_FILE (a mounted secret), or asked for on the terminal,
 never taken from the command line (it would sit in the shell history and `ps`).
 In production this is how the first admin is made: the app does not let the
 first person to sign up become the admin there.
+
+`migrate` upgrades the database schema to the newest Alembic revision: a
+deployment runs it (a Cloud Run job) before moving traffic to a new revision,
+with MIGRATE_ON_START=false on the app.
 """
 
 from __future__ import annotations
@@ -41,14 +47,35 @@ async def create_admin(email: str, name: str, password: str) -> str:
         await db.dispose()
 
 
+async def migrate() -> str:
+    settings = get_settings()
+    db = Database(settings.resolved_database_url)
+    try:
+        await db.upgrade()
+        return "The database schema is up to date."
+    finally:
+        await db.dispose()
+
+
+def admin_password() -> str:
+    if path := os.environ.get("LLMDASH_ADMIN_PASSWORD_FILE", "").strip():
+        with open(path, encoding="utf-8") as file:
+            return file.read().rstrip("\r\n")
+    return os.environ.get("LLMDASH_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.admin")
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-admin", help="create an admin account, or make one an admin")
     create.add_argument("email")
     create.add_argument("--name", default="")
+    commands.add_parser("migrate", help="upgrade the database schema to the newest revision")
     args = parser.parse_args(argv)
-    password = os.environ.get("LLMDASH_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    if args.command == "migrate":
+        print(asyncio.run(migrate()))
+        return 0
+    password = admin_password()
     if problem := password_problem(password):
         print(problem, file=sys.stderr)
         return 2

@@ -150,7 +150,9 @@ class Runtime:
         return registry.get_provider(model_id, self.settings, credentials)
 
     async def start(self) -> None:
-        await self.db.upgrade()
+        if self.settings.migrate_on_start:
+            await self.db.upgrade()
+        # else: a deployment migrates before traffic moves (`python -m backend.admin migrate`)
         await check_production(self.settings, self.db)
         lost = 0
         if not isinstance(self.broker, RemoteWorkers) and not self.settings.redis_url:

@@ -8,16 +8,78 @@ service.  Only settings that the code honours are listed here.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+# Settings that hold a secret (or a URL with a password in it).  Each is read from its variable,
+# e.g. ENCRYPTION_KEY, or from the file named by the same name with `_FILE` appended, e.g.
+# ENCRYPTION_KEY_FILE=/run/secrets/encryption-key/value: a secret mounted from a secret store
+# (Cloud Run's Secret Manager volumes, Docker and Kubernetes secrets) never sits in the environment.
+SECRET_SETTINGS = (
+    "database_url",
+    "redis_url",
+    "encryption_key",
+    "openai_api_key",
+    "anthropic_api_key",
+    "openai_compatible_endpoints",
+    "firebase_web_api_key",
+)
+
+
+class SecretFileError(ValueError):
+    """A `*_FILE` setting that cannot be used: unreadable, or set together with its variable."""
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """The `*_FILE` form of every secret setting: the file's text, less its trailing newline."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every file at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_SETTINGS:
+            variable = name.upper()
+            path = _environ(f"{variable}_FILE")
+            if not path:
+                continue
+            if _environ(variable):
+                raise SecretFileError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise SecretFileError(f"{variable}_FILE={path}: {exc.strerror or exc}") from None
+        return values
+
+
+def _environ(name: str) -> str:
+    """The variable's value, matched case-insensitively as pydantic-settings matches them."""
+    value = os.environ.get(name)
+    if value is None:
+        value = next((v for k, v in os.environ.items() if k.upper() == name), "")
+    return value.strip()
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # A mounted secret comes before `.env`, so a stale development value there cannot shadow it.
+        return (init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings, file_secret_settings)
 
     # --- storage -----------------------------------------------------------
     data_dir: Path = Field(default=Path("data"), description="Where the embedded SQLite file lives.")
@@ -49,6 +111,12 @@ class Settings(BaseSettings):
         default="",
         description="host:port[,host:port] switches the queue to Kafka; workers then run as separate "
         "processes (`python -m workers`). Empty: embedded queue and in-process worker.",
+    )
+    kafka_auth: Literal["none", "google"] = Field(
+        default="none",
+        description="none: plaintext, no authentication (a broker on loopback or a private network). "
+        "google: TLS with SASL/OAUTHBEARER tokens from the runtime's Google credentials, as Google "
+        "Cloud Managed Service for Apache Kafka requires.",
     )
     kafka_topic_prefix: str = Field(default="llmdash.", description="Prefix of every Kafka topic name.")
     kafka_request_partitions: int = Field(
@@ -139,6 +207,13 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description="Tokens (estimated prompt + max tokens, per pane) per user per UTC day; 0 = off.",
+    )
+
+    # --- deployment ----------------------------------------------------------
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Upgrade the database schema (Alembic) when the app starts. Production on Cloud Run "
+        "sets false and runs `python -m backend.admin migrate` as a job before traffic moves.",
     )
 
     # --- accounts and security ---------------------------------------------------

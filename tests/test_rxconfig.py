@@ -35,3 +35,15 @@ def test_state_manager_follows_redis_url(redis_url: str, expected: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == expected
+
+
+def test_the_redis_url_may_come_from_a_mounted_secret(tmp_path: Path) -> None:
+    secret = tmp_path / "redis-url"
+    secret.write_text(TEST_REDIS_URL + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REFLEX_REDIS")}
+    env.update(REDIS_URL="", REDIS_URL_FILE=str(secret), REFLEX_TELEMETRY_ENABLED="false")
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == f"redis {TEST_REDIS_URL} StateManagerRedis"

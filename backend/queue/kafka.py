@@ -41,6 +41,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
 from backend.queue.base import AnyEvent, Delivery
+from backend.queue.kafka_auth import client_options
 from backend.queue.kafka_requests import RequestDeliveries
 from backend.queue.kafka_topics import Topics, ensure_topics
 from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
@@ -89,6 +90,7 @@ class KafkaBroker:
         await ensure_topics(self._settings, self.topics)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
+            **client_options(self._settings),
             linger_ms=PRODUCER_LINGER_MS[self._role],
             # Acknowledged once every in-sync replica has it: a request, a stop or a final event
             # the app was told is sent survives the crash of the partition's leader.  Chunks lose
@@ -137,6 +139,7 @@ class KafkaBroker:
         partitions = [TopicPartition(topic, p) for p in sorted(await self._producer.partitions_for(topic))]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
+            **client_options(self._settings),
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self._settings.kafka_fetch_max_wait_ms,
         )

@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from backend.queue.base import Delivery
+from backend.queue.kafka_auth import client_options
 from backend.queue.messages import RunTask
 from backend.queue.offsets import OffsetTracker
 from backend.settings import Settings
@@ -112,6 +113,7 @@ class RequestDeliveries:
         s = self._settings
         consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap_servers,
+            **client_options(s),
             group_id=s.kafka_worker_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

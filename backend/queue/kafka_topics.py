@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from backend.queue.kafka_auth import client_options
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ async def ensure_topics(settings: Settings, topics: Topics, timeout_s: float = 1
     with KAFKA_REPLICATION_FACTOR replicas.  Topics that exist are left as they are."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         request_timeout_ms=int(timeout_s * 1000),
         client_id="llmdash-admin",
     )
