@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from backend import log_redaction
 from backend.auth.accounts import AccountService
 from backend.auth.crypto import secret_box
 from backend.auth.permissions import Principal
@@ -278,6 +279,7 @@ async def running(
 ) -> AsyncIterator[Runtime]:
     """Start a runtime, make it `current()`, and stop it on exit."""
     global _current
+    log_redaction.install()  # before anything logs a tab token (Reflex does: see the module)
     runtime = Runtime.build(settings or get_settings(), clock)
     await runtime.start()
     _current = runtime

@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 
+from backend import log_redaction
 from backend.auth.crypto import secret_box
 from backend.cache import make_response_cache
 from backend.db.engine import Database
@@ -117,6 +118,7 @@ def main() -> int:
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    log_redaction.install()
     settings = get_settings()
     if not settings.kafka_bootstrap_servers:
         log.error(

@@ -64,6 +64,9 @@ def test_no_secret_in_the_app_log(live_app: LiveApp, scenario: Scenario) -> None
     assert _found(log, live_app.secrets, NEVER) == []
     tokens = _tokens(live_app, scenario)
     assert [name for name, value in tokens.items() if value in log] == []
+    # A tab's client token is a bearer credential for the tab's server-side state.
+    tab_tokens = {f"{whose}'s tab token {tab.token}" for whose, tab in live_app.tabs if tab.token in log}
+    assert len(live_app.tabs) >= 3 and tab_tokens == set()
     files = [p for p in live_app.data_dir.iterdir() if p.is_file()]
     for path in [p for p in files if not p.name.startswith("dashboard.db")]:
         text = path.read_bytes().decode(errors="replace")
