@@ -19,9 +19,10 @@ from reflex.event import EventSpec
 from backend import runtime
 from backend.auth import AccessDenied, Principal
 from backend.services.comparisons import NotFound
-from backend.streaming.follow import FollowBatch, page_pacing
+from backend.streaming.follow import AccessLost, FollowBatch, page_pacing
 from backend.streaming.follower import short_key
 from components.live import apply_live_entries
+from state.auth import AuthState, signed_in_user_for
 from state.rows import ACTIVE_STATUSES, apply_live, apply_saved
 from state.session_guard import BoundSocket
 
@@ -39,6 +40,7 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
         generation = state._generation
         comparison_id = state.comparison_id
         socket = BoundSocket.of(state)  # pushes go to this connection only (state.session_guard)
+        token = (await state.get_state(AuthState)).session_token
     # Like every other event, the stream checks the session (@with_user) and the right to
     # read what it follows (only runs of a comparison this user may read now); the
     # database is asked after the state lock is released.
@@ -64,22 +66,30 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
     following = await reread()
     if following is None:
         return
+    async def signed_in() -> bool:
+        return await signed_in_user_for(token) is not None
+
     updates = rt.comparisons.follow(
         comparison_id,
         following,
         pacing=page_pacing(rt.settings.stream_flush_hz, rt.page_flushes),
         client_key=short_key,
         reread=reread,
+        reader=user,
+        signed_in=signed_in,
     )
     async with aclosing(updates):
-        async for batch in updates:
-            if not socket.holds_the_tab():  # the tab closed, or another socket took its token
-                return
-            if batch.live:
-                # Text first: a pane must never show "done" before its last words arrived.
-                yield apply_live_entries(batch.live)
-            if (batch.changed or batch.saved) and not await _show_outcomes(state, generation, batch):
-                return
+        try:
+            async for batch in updates:
+                if not socket.holds_the_tab():  # the tab closed, or another socket took its token
+                    return
+                if batch.live:
+                    # Text first: a pane must never show "done" before its last words arrived.
+                    yield apply_live_entries(batch.live)
+                if (batch.changed or batch.saved) and not await _show_outcomes(state, generation, batch):
+                    return
+        except AccessLost:  # signed out, or removed from the project: the tab's next event says so
+            return
 
 
 async def _show_outcomes(state: CompareState, generation: int, batch: FollowBatch) -> bool:

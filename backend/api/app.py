@@ -130,11 +130,18 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         return ComparisonOut.of(service.with_live_output(await service.get(user, comparison_id)))
 
     @api.get(f"{API_PREFIX}/comparisons/{{comparison_id}}/events", tags=["comparisons"])
-    async def follow_comparison(user: User, comparison_id: str) -> StreamingResponse:
+    async def follow_comparison(user: User, comparison_id: str, request: Request) -> StreamingResponse:
         runtime = get_runtime()
         await runtime.comparisons.get(user, comparison_id)  # 404 before the stream starts
+        token: str = request.state.api_token
+
+        async def token_still_valid() -> bool:
+            return await runtime.accounts.principal_for_api_token(token) is not None
+
         return StreamingResponse(
-            comparison_events(runtime.comparisons, runtime.hub, comparison_id, user),
+            comparison_events(
+                runtime.comparisons, runtime.hub, comparison_id, user, signed_in=token_still_valid
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -34,9 +34,11 @@ async def current_principal(
     if len(tokens) != 1:
         raise _unauthorized(UNAUTHORIZED if not tokens else "Send one API token, not two.")
     runtime: Runtime = request.app.state.get_runtime()
-    found = await runtime.accounts.principal_for_api_token(tokens.pop())
+    token = tokens.pop()
+    found = await runtime.accounts.principal_for_api_token(token)
     if found is None:
         raise _unauthorized()
+    request.state.api_token = token  # for routes that check it again later (a long stream)
     return found
 
 

@@ -2,8 +2,9 @@
 
 The follow loop is the page's (backend/streaming/follow.py) with SSE pacing:
 unlike the browser session (which coalesces to a bounded rate), an SSE client
-gets each change as soon as the hub has it: scripts care about latency and
-there is no DOM to re-render.
+gets each change within 10 ms: scripts care about latency and there is no DOM
+to re-render. The reader's token and access are checked again every few
+seconds, and an `error` event ends the stream once either is gone.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from contextlib import aclosing
 
 from backend.auth.permissions import Principal
 from backend.services.comparisons import ComparisonService
-from backend.streaming.follow import follow_runs, sse_pacing
+from backend.streaming.follow import AccessCheck, AccessLost, sse_pacing
 from backend.streaming.hub import FINAL_STATUSES, RunHub
+
+ACCESS_LOST = "Your access to this comparison ended (signed out, token revoked or removed from its project)."
 
 
 def _sse(event: str, data: object) -> bytes:
@@ -44,27 +47,36 @@ async def comparison_events(
     comparison_id: str,
     principal: Principal,
     keepalive_s: float = 15.0,
+    signed_in: AccessCheck | None = None,
 ) -> AsyncIterator[bytes]:
+    """The stream of one comparison for `principal`, whose access (and, with `signed_in`, whose
+    token) is checked again every few seconds: once either is gone, an `error` event ends it."""
     record = await service.get_unchecked(comparison_id)
     pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
-    updates = follow_runs(hub, service, comparison_id, pending, pacing=sse_pacing(keepalive_s))
-    async with aclosing(updates):
-        async for batch in updates:
-            if batch.keepalive:
-                yield b": keep-alive\n\n"
-            for entry in batch.live:
-                yield _sse(
-                    "delta",
-                    {
-                        "run_id": entry.run_id,
-                        "attempt": entry.attempt,
-                        "text": entry.text,
-                        "output_tokens": entry.tokens,
-                        "ttft_ms": entry.ttft_ms,
-                        "elapsed_ms": entry.elapsed_ms,
-                        "status": entry.status,
-                    },
-                )
+    updates = service.follow(
+        comparison_id, pending, pacing=sse_pacing(keepalive_s), reader=principal, signed_in=signed_in
+    )
+    try:
+        async with aclosing(updates):
+            async for batch in updates:
+                if batch.keepalive:
+                    yield b": keep-alive\n\n"
+                for entry in batch.live:
+                    yield _sse(
+                        "delta",
+                        {
+                            "run_id": entry.run_id,
+                            "attempt": entry.attempt,
+                            "text": entry.text,
+                            "output_tokens": entry.tokens,
+                            "ttft_ms": entry.ttft_ms,
+                            "elapsed_ms": entry.elapsed_ms,
+                            "status": entry.status,
+                        },
+                    )
+    except AccessLost:
+        yield _sse("error", {"detail": ACCESS_LOST})
+        return
     await _saved(hub, list(pending))
     final = await service.blind.record(principal, await service.get_unchecked(comparison_id))
     from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer

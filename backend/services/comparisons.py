@@ -35,7 +35,7 @@ from backend.services.validation import (
     parse_comparison,
 )
 from backend.settings import Settings
-from backend.streaming.follow import FollowBatch, Pacing, RunsSource, follow_runs
+from backend.streaming.follow import AccessCheck, FollowBatch, Pacing, RunsSource, follow_runs
 from backend.streaming.hub import RunHub
 
 AVAILABILITY_TTL_S = 5.0
@@ -269,10 +269,35 @@ class ComparisonService:
         pacing: Pacing,
         client_key: Callable[[str], str] = str,
         reread: RunsSource | None = None,
+        reader: Principal | None = None,
+        signed_in: AccessCheck | None = None,
     ) -> AsyncGenerator[FollowBatch, None]:
-        """Follow runs of a comparison the caller may read (backend/streaming/follow.py)."""
+        """Follow runs of a comparison the caller may read (backend/streaming/follow.py).
+
+        With a `reader`, their access is checked again every few seconds while it streams
+        (and `signed_in`, their session or token); losing either raises AccessLost."""
+        allowed: AccessCheck | None = None
+        if reader is not None:
+
+            async def still_allowed() -> bool:
+                if signed_in is not None and not await signed_in():
+                    return False
+                try:
+                    await self._access.require_comparison(reader, Action.READ, comparison_id)
+                except (AccessDenied, NotFound):
+                    return False
+                return True
+
+            allowed = still_allowed
         return follow_runs(
-            self._hub, self, comparison_id, following, pacing=pacing, client_key=client_key, reread=reread
+            self._hub,
+            self,
+            comparison_id,
+            following,
+            pacing=pacing,
+            client_key=client_key,
+            reread=reread,
+            allowed=allowed,
         )
 
     async def history(

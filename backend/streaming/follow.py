@@ -33,9 +33,17 @@ from backend.streaming.hub import LiveRun, RunHub
 SSE_COALESCE_S = 0.01  # an SSE stream wakes at most 100 times a second, however many runs stream
 STATE_RECHECK_S = 0.5  # how often the page re-reads which panes it follows
 UNKNOWN_RECHECK_S = 1.0  # how often an SSE stream asks the database about runs the hub lacks
+ACCESS_RECHECK_S = 3.0  # how often a stream asks whether its reader may still read what it follows
 
 RunsSource = Callable[[], Awaitable[dict[str, str] | None]]
 """Which runs to follow now (run id -> "<run id>:<attempt>"), or None to stop following."""
+
+AccessCheck = Callable[[], Awaitable[bool]]
+"""Whether the reader may still read the comparison (signed in, still a member)."""
+
+
+class AccessLost(Exception):
+    """The reader's session ended or their access to the comparison went while it streamed."""
 
 
 class SavedComparisons(Protocol):
@@ -131,11 +139,15 @@ async def follow_runs(
     pacing: Pacing,
     client_key: Callable[[str], str] = str,
     reread: RunsSource | None = None,
+    allowed: AccessCheck | None = None,
 ) -> AsyncGenerator[FollowBatch, None]:
-    """Follow `following` (run id -> run key) until every run has ended (see the module doc)."""
+    """Follow `following` (run id -> run key) until every run has ended (see the module doc).
+
+    `allowed` is asked every ACCESS_RECHECK_S: once it answers False, AccessLost is raised and
+    nothing more is sent (a member removed from the project, a session signed out)."""
     share = pacing.share.following() if pacing.share is not None else nullcontext()
     with share:
-        batches = _follow(hub, saved, comparison_id, dict(following), pacing, client_key, reread)
+        batches = _follow(hub, saved, comparison_id, dict(following), pacing, client_key, reread, allowed)
         async with aclosing(batches):
             async for batch in batches:
                 yield batch
@@ -149,10 +161,11 @@ async def _follow(
     pacing: Pacing,
     client_key: Callable[[str], str],
     reread: RunsSource | None,
+    allowed: AccessCheck | None,
 ) -> AsyncGenerator[FollowBatch, None]:
     follower = Follower(hub, client_key=client_key)
     version, last_flush = -1, 0.0
-    reread_at = time.monotonic()
+    reread_at = checked_at = time.monotonic()
     next_db_check = 0.0
     unknown_before = False
     while following:
@@ -166,6 +179,10 @@ async def _follow(
         if delay > 0:
             await asyncio.sleep(delay)
         last_flush = time.monotonic()
+        if allowed is not None and last_flush - checked_at >= ACCESS_RECHECK_S:
+            if not await allowed():
+                raise AccessLost(comparison_id)
+            checked_at = time.monotonic()
         if reread is not None and last_flush - reread_at >= pacing.reread_s:
             # The page's set changes through its own events (Run, Stop, Retry) or through
             # the status changes yielded here, so it is read a few times a second, not on

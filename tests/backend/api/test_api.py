@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -276,3 +277,27 @@ async def test_openapi_lists_the_routes(client: httpx.AsyncClient) -> None:
     assert "ComparisonInput" in schema["components"]["schemas"]
     docs = await client.get(f"{PREFIX}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_a_token_revoked_while_its_stream_runs_ends_the_stream_with_an_error(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backend.streaming.follow as follow_module
+
+    monkeypatch.setattr(follow_module, "ACCESS_RECHECK_S", 0.2)
+    prompt = "[[simulate:tokens=300]] a long answer"
+    created = (
+        await client.post(
+            f"{PREFIX}/comparisons", json=body(prompt=prompt, panes=[{"model": "simulated:steady"}])
+        )
+    ).json()
+    stream = asyncio.create_task(client.get(f"{PREFIX}/comparisons/{created['id']}/events"))
+    await asyncio.sleep(0.5)
+    ada = await owner(rt)
+    for token in await rt.accounts.list_api_tokens(ada):
+        await rt.accounts.revoke_api_token(ada, token.id)
+    events = parse_sse((await asyncio.wait_for(stream, 5.0)).text)
+    names = [name for name, _ in events]
+    assert names[-1] == "error" and "done" not in names and "delta" in names
+    assert "access" in events[-1][1]["detail"]
+    await rt.comparisons.cancel(ada, created["id"])

@@ -6,9 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
 
+import pytest
+
+import backend.streaming.follow as follow_module
 from backend.db.records import ComparisonRecord
 from backend.runtime import Runtime
-from backend.streaming.follow import FlushShare, FollowBatch, page_pacing, sse_pacing
+from backend.streaming.follow import AccessLost, FlushShare, FollowBatch, page_pacing, sse_pacing
 from backend.streaming.follower import short_key
 from tests.backend.runtime_support import owner, wait_until_final
 
@@ -116,3 +119,60 @@ async def test_an_sse_stream_coalesces_many_chunks_into_few_flushes(rt: Runtime)
     assert changes >= 240
     # Woken once per 10 ms at most (about 60 flushes over 0.6 s), not once per chunk of every run.
     assert len(batches) < changes / 2
+
+
+@pytest.fixture
+def quick_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(follow_module, "ACCESS_RECHECK_S", 0.2)
+
+
+@pytest.mark.parametrize("lost", ["removed from the project", "signed out"])
+async def test_a_reader_who_loses_access_mid_stream_gets_no_more(
+    rt: Runtime, quick_recheck: None, lost: str
+) -> None:
+    ada = await owner(rt, "ada@example.org")
+    await owner(rt, "vi@example.org")
+    project_id = await rt.projects.create(ada, "Team")
+    await rt.projects.set_member(ada, project_id, "vi@example.org", "viewer")
+    vi = await owner(rt, "vi@example.org")
+    created = await rt.comparisons.create(
+        ada,
+        {
+            "prompt": "[[simulate:tokens=300]] long",
+            "panes": [{"model": "simulated:steady"}],
+            "project_id": project_id,
+        },
+    )
+    signed_in = True
+
+    async def session_alive() -> bool:
+        return signed_in
+
+    updates = rt.comparisons.follow(
+        created.id, keys(created), pacing=sse_pacing(15.0), reader=vi, signed_in=session_alive
+    )
+    received: list[FollowBatch] = [await anext(updates)]
+    if lost == "signed out":
+        signed_in = False
+    else:
+        await rt.projects.remove_member(ada, project_id, "vi@example.org")
+    with pytest.raises(AccessLost):
+        async with asyncio.timeout(2.0):
+            async for batch in updates:  # a few batches until the next check, then no more
+                received.append(batch)
+    assert not any(batch.ended for batch in received)  # the 3 s run was still streaming
+    await rt.comparisons.cancel(ada, created.id, None)
+
+
+async def test_a_reader_who_keeps_access_follows_to_the_end(rt: Runtime, quick_recheck: None) -> None:
+    ada = await owner(rt)
+    created = await create(rt, ["simulated:steady"])
+
+    async def session_alive() -> bool:
+        return True
+
+    updates = rt.comparisons.follow(
+        created.id, keys(created), pacing=sse_pacing(15.0), reader=ada, signed_in=session_alive
+    )
+    batches = await collect(updates)
+    assert {rid for b in batches for rid in b.ended} == {r.id for r in created.runs}
