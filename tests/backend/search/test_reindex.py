@@ -15,7 +15,6 @@ from backend.settings import get_settings
 from tests.backend.runtime_support import owner, running_on, wait_until_final
 from tests.support.fake_embeddings_server import FakeEmbeddingsServer, hashed_embedding
 
-
 PANE = "simulated:instant"
 
 
