@@ -101,9 +101,7 @@ def search_results(
         rx.cond(empty != "", rx.text(empty, size="2", role="status")),
         rx.cond(
             rows.length() > 0,
-            rx.vstack(
-                rx.foreach(rows, _hit), width="100%", spacing="2", aria_label=TEXT["results"], role="list"
-            ),
+            rx.vstack(rx.foreach(rows, _hit), width="100%", spacing="2", data_testid="search-results"),
         ),
         width="100%",
         spacing="2",
