@@ -81,6 +81,18 @@ class SearchResults:
     vector_used: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Similar:
+    """Past comparisons with a prompt like the one being typed, and the models that won them."""
+
+    hits: tuple[SearchHit, ...]
+    winning_models: tuple[str, ...]  # most wins first; only models the person may see
+
+
+SIMILAR_MIN_CHARS = 12  # shorter drafts match everything and nothing
+SIMILAR_POOL = 10
+
+
 class SearchService:
     def __init__(
         self,
@@ -126,6 +138,30 @@ class SearchService:
         hits = await self._present(principal, candidates, query, vector_parts, keyword_set, meaning_set)
         hits = [hit for hit in hits if _passes(hit, found[hit.comparison_id], filters)]
         return SearchResults(hits=tuple(hits[:limit]), note=note, vector_used=not note)
+
+    async def similar(
+        self, principal: Principal, prompt: str, project_id: str = "", limit: int = 3
+    ) -> Similar:
+        """Up to `limit` comparisons whose prompts are nearest by meaning to `prompt` (a draft on the
+        Compare page), with their winners, and the models that won the nearest voted ones. Quietly
+        empty when the draft is short or the vector side is down: it is a hint, not a search."""
+        draft = " ".join(prompt.split())[:MAX_QUERY_CHARS]
+        if len(draft) < SIMILAR_MIN_CHARS:
+            return Similar((), ())
+        project_ids = await self._project_ids(principal, project_id)
+        if not project_ids:
+            return Similar((), ())
+        ranked, parts, note = await self._vector_side(draft, project_ids, SearchFilters(), SIMILAR_POOL)
+        if note or not ranked:
+            return Similar((), ())
+        async with self._db.session() as session:
+            found = await recheck(session, principal.user_id, project_ids, ranked)
+        candidates = [found[cid] for cid in ranked if cid in found]
+        hits = await self._present(principal, candidates, "", parts, set(), set(ranked))
+        wins = Counter(
+            hit.winner for hit in hits if hit.winner and not hit.masked and hit.winner != MESSAGES["tie"]
+        )
+        return Similar(tuple(hits[:limit]), tuple(model for model, _ in wins.most_common(3)))
 
     async def _project_ids(self, principal: Principal, project_id: str) -> tuple[str, ...]:
         if project_id:

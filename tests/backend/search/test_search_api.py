@@ -178,3 +178,19 @@ async def test_retry_reindexes_and_delete_removes_vectors(rt: Runtime) -> None:
         assert (await ada.delete(f"{PREFIX}/comparisons/{cid}")).status_code == 204
         await indexed(rt)
         assert await index.query(hashed_embedding("sea", 64), VectorFilter((project,)), 20) == []
+
+
+async def test_similar_comparisons_for_a_draft_with_their_winning_models(rt: Runtime) -> None:
+    async with api_client(rt) as ada:
+        soup = await run(rt, ada, "[[simulate:tokens=3]] Recipe for a miso soup with tofu and leeks")
+        await run(rt, ada, "[[simulate:tokens=3]] Explain binary search trees to a child")
+        await ada.post(f"{PREFIX}/comparisons/{soup['id']}/votes", json={"best": 0})
+        await indexed(rt)
+        me = await owner(rt)
+        similar = await rt.search.similar(me, "a recipe for miso soup with tofu please")
+        assert similar.hits[0].comparison_id == soup["id"]
+        assert similar.hits[0].winner == "simulated:instant"
+        assert similar.winning_models == ("simulated:instant",)
+        assert (await rt.search.similar(me, "miso")).hits == ()  # too short a draft to mean much
+        other = await owner(rt, "eve@example.org")
+        assert (await rt.search.similar(other, "a recipe for miso soup with tofu please")).hits == ()
