@@ -29,6 +29,8 @@ from backend.settings import Settings
 
 TABLE = "comparisons"
 MODEL_KEY = b"llmdash.embedding_model"
+ANN_EF = 600  # HNSW candidates per query (only with an ANN index; below that the search is exact)
+ANN_REFINE = 5  # re-rank 5 x k candidates on the full vectors (the index stores them quantised)
 
 
 def _quote(value: str) -> str:
@@ -124,7 +126,9 @@ class LanceVectorIndex:
             .vector_search(list(vector))
             .distance_type("cosine")
             .where(where_clause(where))
-            .select(["comparison_id", "project_id", "part", "text"])
+            .select(["comparison_id", "project_id", "part", "text", "_distance"])
+            .ef(ANN_EF)  # with an ANN index: recall@10 0.97 on bench/search.py's random vectors
+            .refine_factor(ANN_REFINE)
             .limit(k)
             .to_list()
         )
