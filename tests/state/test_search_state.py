@@ -51,6 +51,7 @@ async def _comparison(rt: Runtime, email: str, prompt: str) -> tuple[str, str]:
 
 
 async def _indexed(rt: Runtime) -> None:
+    await rt.pump.drain()  # the after-save hooks that write the outbox rows
     for _ in range(200):
         async with rt.db.session() as session:
             if await pending_count(session) == 0:

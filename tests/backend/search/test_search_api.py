@@ -23,11 +23,13 @@ PREFIX = "/api/v1"
 
 
 @pytest.fixture
-async def rt(tmp_path: Path, embeddings_server: FakeEmbeddingsServer) -> AsyncIterator[Runtime]:
-    url = "sqlite:///" + str(tmp_path / "search.db")
+async def rt(
+    runtime_database_url: str, tmp_path: Path, embeddings_server: FakeEmbeddingsServer
+) -> AsyncIterator[Runtime]:
+    """SQLite and PostgreSQL (the keyword side and the outbox are SQL of each)."""
     async with running_on(
         "memory",
-        url,
+        runtime_database_url,
         tmp_path,
         search_embedder="openai-compatible",
         search_embedding_base_url=embeddings_server.url,
@@ -38,7 +40,9 @@ async def rt(tmp_path: Path, embeddings_server: FakeEmbeddingsServer) -> AsyncIt
 
 
 async def indexed(rt: Runtime, timeout: float = 10.0) -> None:
-    """Wait until the indexer's outbox is empty."""
+    """Wait until the indexer's outbox is empty (after the pump's saves and their hooks, which
+    write the outbox rows)."""
+    await rt.pump.drain()
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         async with rt.db.session() as session:
@@ -147,6 +151,7 @@ async def test_vector_side_down_keyword_only_and_nothing_lost(
         found = (await ada.get(f"{PREFIX}/search", params={"q": "猫"})).json()
         assert found["vector_used"] is False and "keyword matches only" in found["note"]
         assert [r["comparison_id"] for r in found["results"]] == [comparison["id"]]
+        await rt.pump.drain()
         async with rt.db.session() as session:
             assert await pending_count(session) == 1  # the indexer failed, and keeps the job
         embeddings_server.status = 200
