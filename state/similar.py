@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator
 
 import reflex as rx
-from reflex.event import EventSpec
 
 from backend import runtime
-from backend.auth import Principal
-from state.current_user import with_user
+from state.auth import AuthState, signed_in_user_for
 from state.events import Followup, event
 
 DEBOUNCE_S = 0.6
@@ -54,12 +51,17 @@ class SimilarState(rx.State):
         self.items, self.winners = [], []
 
     @event(background=True)
-    @with_user
-    async def settle(self, user: Principal, generation: int, value: str) -> AsyncGenerator[EventSpec, None]:
+    async def settle(self, generation: int, value: str) -> None:
+        """After the typing pauses: only the latest draft is looked up (and only then is the
+        session checked, so keystrokes cost no database round trip)."""
         await asyncio.sleep(DEBOUNCE_S)
         async with self:
             if generation != self._generation:
                 return
+            token = (await self.get_state(AuthState)).session_token
+        user = await signed_in_user_for(token)
+        if user is None:
+            return
         try:
             found = await runtime.current().search.similar(user, value)
         except Exception:  # a hint only: never in the way of typing
@@ -77,5 +79,3 @@ class SimilarState(rx.State):
                 for hit in found.hits
             ]
             self.winners = list(found.winning_models)
-        return
-        yield  # makes this a generator, as with_user's lock handling for background events needs
