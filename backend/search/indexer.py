@@ -184,6 +184,7 @@ class SearchIndexer:
             (record, part, text) for record in records for part, text in documents(record)
         ]
         vectors = await self._embedder.embed_passages([text[:EMBED_CHARS] for _, _, text in texts])
+        batch: list[tuple[str, str, list[VectorItem]]] = []
         for record in records:
             items = [
                 VectorItem(
@@ -199,5 +200,6 @@ class SearchIndexer:
                 for (owner, part, text), vector in zip(texts, vectors, strict=True)
                 if owner is record
             ]
-            await self._index.replace(record.project_id, record.id, items)
+            batch.append((record.project_id, record.id, items))
+        await self._index.replace_many(batch)
         return len(texts)

@@ -117,6 +117,16 @@ class LanceVectorIndex:
         if items:
             await table.add([_row(item) for item in items])
 
+    async def replace_many(self, batch: Sequence[tuple[str, str, Sequence[VectorItem]]]) -> None:
+        if not batch:
+            return
+        table = self._opened()
+        ids = ", ".join(_quote(comparison_id) for _, comparison_id, _ in batch)
+        await table.delete(f"comparison_id IN ({ids})")  # one new table version, not one per comparison
+        rows = [_row(item) for _, _, items in batch for item in items]
+        if rows:
+            await table.add(rows)
+
     async def delete(self, project_id: str, comparison_id: str) -> None:
         await self._opened().delete(f"comparison_id = {_quote(comparison_id)}")
 

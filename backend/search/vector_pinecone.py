@@ -121,6 +121,10 @@ class PineconeVectorIndex:
             "upsert", self._client().upsert(vectors=records, namespace=project_id, show_progress=False)
         )
 
+    async def replace_many(self, batch: Sequence[tuple[str, str, Sequence[VectorItem]]]) -> None:
+        for project_id, comparison_id, items in batch:
+            await self.replace(project_id, comparison_id, items)
+
     async def delete(self, project_id: str, comparison_id: str) -> None:
         await self._call("delete", self._client().delete(ids=part_ids(comparison_id), namespace=project_id))
 

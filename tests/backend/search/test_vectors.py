@@ -120,3 +120,16 @@ async def test_pinecone_down_or_wrong_key_is_a_clear_error(pinecone_server: Fake
         await index.query([1, 0, 0, 0], VectorFilter(("p1",)), k=3)
     await index.close()
     await wrong.close()
+
+
+async def test_replace_many_writes_several_comparisons_at_once(index: VectorIndex) -> None:
+    await index.replace("p1", "c1", [item("c1", "o3", "p1", [0, 0, 0, 1])])  # a stale part
+    await index.replace_many(
+        [
+            ("p1", "c1", [item("c1", "p", "p1", [1, 0, 0, 0])]),
+            ("p2", "c2", [item("c2", "p", "p2", [0, 1, 0, 0]), item("c2", "o0", "p2", [0, 0, 1, 0])]),
+        ]
+    )
+    assert await index.count() == 3
+    hits = await index.query([0, 0, 0, 1], VectorFilter(("p1", "p2")), k=10)
+    assert {(h.comparison_id, h.part) for h in hits} == {("c1", "p"), ("c2", "p"), ("c2", "o0")}
