@@ -80,8 +80,7 @@ class Candidate:
     created_at: datetime
     settings: dict[str, Any]
     runs: tuple[tuple[int, str, str, str], ...]  # (position, model, status, output) in pane order
-    best_panes: tuple[int, ...]  # each vote's best pane
-    no_winner_votes: int
+    choices: tuple[int | str, ...]  # each vote: its best pane, or "tie" / "all_bad"
 
 
 async def recheck(
@@ -126,8 +125,7 @@ async def recheck(
             created_at=created_at,
             settings=dict(settings or {}),
             runs=tuple(runs[cid]),
-            best_panes=tuple(best for best, _ in votes[cid] if best is not None),
-            no_winner_votes=sum(1 for best, _ in votes[cid] if best is None),
+            choices=tuple(best if best is not None else str(no_winner) for best, no_winner in votes[cid]),
         )
         for cid, project_id, prompt, system_prompt, created_at, settings in rows
     }

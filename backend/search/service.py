@@ -123,8 +123,12 @@ class SearchService:
             return SearchResults(hits=())
         pool = limit * 3
         vector_task = asyncio.create_task(self._vector_side(query, project_ids, filters, pool))
-        async with self._db.session() as session:
-            by_keyword = await keyword_ids(session, principal.user_id, project_ids, query, pool)
+        try:
+            async with self._db.session() as session:
+                by_keyword = await keyword_ids(session, principal.user_id, project_ids, query, pool)
+        except BaseException:
+            vector_task.cancel()
+            raise
         by_meaning, vector_parts, note = await vector_task
         scores: dict[str, float] = {}
         for ranking in (by_keyword, by_meaning):
@@ -159,7 +163,9 @@ class SearchService:
         candidates = [found[cid] for cid in ranked if cid in found]
         hits = await self._present(principal, candidates, "", parts, set(), set(ranked))
         wins = Counter(
-            hit.winner for hit in hits if hit.winner and not hit.masked and hit.winner != MESSAGES["tie"]
+            hit.winner
+            for hit in hits
+            if hit.winner and not hit.masked and hit.winner not in (MESSAGES["tie"], MESSAGES["all_bad"])
         )
         return Similar(tuple(hits[:limit]), tuple(model for model, _ in wins.most_common(3)))
 
@@ -270,21 +276,23 @@ def _passes(hit: SearchHit, candidate: Candidate, filters: SearchFilters) -> boo
         return False
     if filters.created_to and candidate.created_at >= filters.created_to:
         return False
-    voted = bool(candidate.best_panes) or candidate.no_winner_votes > 0
+    voted = bool(candidate.choices)
     return filters.has_votes is None or voted == filters.has_votes
 
 
 def _winner(candidate: Candidate, shown_models: tuple[str, ...]) -> str:
-    counts = Counter(candidate.best_panes)
-    if not counts and not candidate.no_winner_votes:
+    """The most chosen answer (its model, or label while masked), "Tie" or "All bad"; "Tie" too
+    when the top choices are level; "" without votes."""
+    ranked = Counter(candidate.choices).most_common()
+    if not ranked:
         return ""
-    if not counts:
-        return MESSAGES["tie"] if candidate.no_winner_votes else ""
-    (best, n), *rest = counts.most_common()
-    if (rest and rest[0][1] == n) or candidate.no_winner_votes > n:
+    (choice, n), *rest = ranked
+    if (rest and rest[0][1] == n) or choice == "tie":
         return MESSAGES["tie"]
+    if choice == "all_bad":
+        return MESSAGES["all_bad"]
     positions = [position for position, _, _, _ in candidate.runs]
-    return shown_models[positions.index(best)] if best in positions else ""
+    return shown_models[positions.index(choice)] if choice in positions else ""
 
 
 def _snippet(candidate: Candidate, query: str, vector_part: str) -> str:

@@ -89,6 +89,9 @@ async def test_finished_comparisons_are_found_by_keyword_and_by_meaning(rt: Runt
         ]
         unvoted = (await ada.get(f"{PREFIX}/search", params={"q": "binary", "has_votes": "false"})).json()
         assert len(unvoted["results"]) == 1
+        await ada.post(f"{PREFIX}/comparisons/{soup['id']}/votes", json={"best": "all_bad"})
+        changed = (await ada.get(f"{PREFIX}/search", params={"q": "soup"})).json()
+        assert changed["results"][0]["winner"] == "All bad"
         by_model = (await ada.get(f"{PREFIX}/search", params={"q": "soup", "model": "openai:gpt-4o"})).json()
         assert by_model["results"] == []
 
