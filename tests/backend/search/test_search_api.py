@@ -18,6 +18,7 @@ from backend.runtime import Runtime
 from backend.search.vectors import VectorFilter, VectorItem
 from tests.backend.runtime_support import api_client, owner, running_on, wait_until_final
 from tests.support.fake_embeddings_server import FakeEmbeddingsServer, hashed_embedding
+from tests.support.fake_pinecone_server import FakePinecone
 
 PREFIX = "/api/v1"
 
@@ -202,3 +203,44 @@ async def test_similar_comparisons_for_a_draft_with_their_winning_models(rt: Run
         assert (await rt.search.similar(me, "miso")).hits == ()  # too short a draft to mean much
         other = await owner(rt, "eve@example.org")
         assert (await rt.search.similar(other, "a recipe for miso soup with tofu please")).hits == ()
+
+
+async def test_on_pinecone_another_projects_planted_vectors_never_appear(
+    tmp_path: Path, embeddings_server: FakeEmbeddingsServer, pinecone_server: FakePinecone
+) -> None:
+    """The same guarantee with VECTOR_INDEX=pinecone (the SDK against the local data-plane server):
+    indexing goes to the project's namespace, and a vector of another project's comparison planted
+    in that namespace is returned by the index but never shown."""
+    async with (
+        running_on(
+            "memory",
+            "sqlite:///" + str(tmp_path / "pc.db"),
+            tmp_path,
+            search_embedder="openai-compatible",
+            search_embedding_base_url=embeddings_server.url,
+            search_embedding_model="hashed",
+            search_index_poll_seconds=0.1,
+            vector_index="pinecone",
+            pinecone_api_key=pinecone_server.api_key,
+            pinecone_index_host=pinecone_server.host,
+        ) as rt,
+        api_client(rt) as ada,
+        api_client(rt, "eve@example.org") as eve,
+    ):
+        mine = await run(rt, ada, "[[simulate:tokens=3]] Garden planting calendar")
+        theirs = await run(rt, eve, "[[simulate:tokens=3]] Private salary review notes")
+        await indexed(rt)
+        project = str(mine["project_id"])
+        assert f"{mine['id']}#p" in pinecone_server.namespaces[project]
+        pinecone_server.plant(
+            project,
+            f"{theirs['id']}#p",
+            hashed_embedding("passage: Private salary review notes", 64),
+            {"project_id": project, "text": "Private salary review notes", "models": [], "has_votes": False},
+        )
+        answer = (await ada.get(f"{PREFIX}/search", params={"q": "salary review notes"})).json()
+        assert answer["vector_used"] is True
+        assert str(theirs["id"]) not in {r["comparison_id"] for r in answer["results"]}
+        assert "salary" not in str(answer["results"]).lower()
+        queried = [body for path, body in pinecone_server.requests if path == "POST /query"]
+        assert queried and all(body["namespace"] == project for body in queried)
