@@ -238,6 +238,10 @@ async def test_on_pinecone_another_projects_planted_vectors_never_appear(
             hashed_embedding("passage: Private salary review notes", 64),
             {"project_id": project, "text": "Private salary review notes", "models": [], "has_votes": False},
         )
+        index = rt.search._index
+        assert index is not None
+        returned = await index.query(hashed_embedding("salary review notes", 64), VectorFilter((project,)), 5)
+        assert str(theirs["id"]) in {hit.comparison_id for hit in returned}  # the index does return it
         answer = (await ada.get(f"{PREFIX}/search", params={"q": "salary review notes"})).json()
         assert answer["vector_used"] is True
         assert str(theirs["id"]) not in {r["comparison_id"] for r in answer["results"]}
