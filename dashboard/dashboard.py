@@ -19,6 +19,7 @@ from state.compare import CompareState
 from state.history import HistoryState
 from state.leaderboard import LeaderboardState
 from state.projects import ProjectsState
+from state.search import SearchState
 from state.session_guard import SessionBinding
 from state.share import SharePageState
 
@@ -32,7 +33,12 @@ app.register_lifespan_task(runtime.running)
 app.add_middleware(SessionBinding(), index=0)
 app.add_page(compare_page, route="/", title="Compare · LLM Dashboard", on_load=CompareState.load)
 app.add_page(compare_page, route="/compare", title="Compare · LLM Dashboard", on_load=CompareState.load)
-app.add_page(history_page, route="/history", title="History · LLM Dashboard", on_load=HistoryState.load)
+app.add_page(
+    history_page,
+    route="/history",
+    title="History · LLM Dashboard",
+    on_load=[HistoryState.load, SearchState.load],
+)
 app.add_page(
     leaderboard_page, route="/leaderboard", title="Leaderboard · LLM Dashboard", on_load=LeaderboardState.load
 )

@@ -145,6 +145,12 @@ class CompareState(rx.State):
             self.errors["panes"] = problem
         self.prompt = prompt[:MAX_PROMPT_CHARS]
 
+    @event
+    def use_models(self, models: str) -> None:
+        """A new, unrun pane set of these models ("Similar comparisons"); the prompt stays."""
+        if not self.running:
+            self._prefill(models, self.prompt)
+
     async def _load_projects(self, user: Principal) -> None:
         runnable = await runtime.current().projects.runnable_for(user)
         self.projects = [ProjectChoice(id=p.id, name=p.name) for p in runnable]

@@ -16,6 +16,7 @@ from backend.api.judge_routes import judge_router
 from backend.api.project_routes import project_router
 from backend.api.prompt_routes import prompt_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
+from backend.api.search_routes import search_router
 from backend.api.share_routes import share_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
@@ -178,4 +179,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(vote_router(get_runtime))
     api.include_router(judge_router(get_runtime))
     api.include_router(prompt_router(get_runtime))
+    api.include_router(search_router(get_runtime))
     return api

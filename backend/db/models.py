@@ -374,6 +374,29 @@ class PromptVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SearchIndexJob(Base):
+    """A comparison whose search vectors must be (re)written or removed: the indexer's outbox.
+
+    Written when a comparison finishes, is retried, voted on or deleted; removed once the vector
+    index has it (backend/search/indexer.py). One row per comparison: a newer request replaces the
+    older one and bumps ``version``, so a job finishing late never erases a request made meanwhile.
+    No foreign key: a deletion's job outlives its comparison.
+    """
+
+    __tablename__ = "search_index_jobs"
+
+    comparison_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    action: Mapped[str] = mapped_column(String(16))  # index | delete
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_expires_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 Index("ix_comparisons_project_created", Comparison.project_id, Comparison.created_at.desc())
 Index("ix_comparisons_user_created", Comparison.user_id, Comparison.created_at.desc())
 Index("ix_runs_comparison_position", Run.comparison_id, Run.position, unique=True)
@@ -387,3 +410,4 @@ Index("ix_votes_updated", Vote.updated_at)
 Index("ix_runs_finished", Run.finished_at)
 Index("ix_judgements_comparison", Judgement.comparison_id)
 Index("ix_judge_runs_judgement", JudgeRun.judgement_id)
+Index("ix_search_index_jobs_not_before", SearchIndexJob.not_before)

@@ -71,6 +71,8 @@ class ComparisonService:
         self._availability: dict[str, _CachedAvailability] = {}
         self._default_projects: dict[str, str] = {}
         self.blind = BlindView(db)  # every record a person reads passes through it
+        # Told after a comparison is deleted, with its project (the search indexer removes its vectors).
+        self.on_delete: Callable[[str, str], Awaitable[None]] | None = None
 
     # --- models ------------------------------------------------------------
     async def models(self, principal: Principal | None = None) -> list[registry.ModelEntry]:
@@ -362,7 +364,7 @@ class ComparisonService:
     async def delete(self, principal: Principal, comparison_id: str) -> None:
         """Stops its runs and its judges' runs, then deletes the comparison with its runs, share
         links, votes and judgements."""
-        await self._access.require_comparison(principal, Action.EDIT, comparison_id)
+        project_id = await self._access.require_comparison(principal, Action.EDIT, comparison_id)
         await self.cancel(principal, comparison_id)
         async with self._db.session() as session:
             judges = await judged_children(session, comparison_id)
@@ -371,6 +373,11 @@ class ComparisonService:
                 await self._broker.request_cancel(CancelRequest(run_id=run.id, attempt=run.attempt))
         async with self._db.session() as session:
             await delete_comparison(session, comparison_id)
+        if self.on_delete is not None:
+            try:
+                await self.on_delete(comparison_id, project_id)
+            except Exception:  # deleted; a stale vector is dropped by search's database re-check
+                log.exception("could not request removal of %s from the search index", comparison_id)
 
 
 def _settings_of(data: ComparisonInput) -> dict[str, bool]:

@@ -8,7 +8,8 @@ per comparison; voting again replaces it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from backend.auth.permissions import Action, Principal
@@ -21,6 +22,8 @@ from backend.ranking import VoteChoice
 from backend.services.access import Access
 from backend.services.blind import BlindView, pane_label
 from backend.services.validation import InvalidComparison
+
+log = logging.getLogger(__name__)
 
 THUMBS = ("up", "down")
 
@@ -53,6 +56,8 @@ class VoteService:
         self._db = db
         self._access = Access(db)
         self._blind = BlindView(db)
+        # Told after a vote is saved (the search indexer re-indexes: "has votes", the winner).
+        self.on_change: Callable[[str], Awaitable[None]] | None = None
 
     async def vote(
         self,
@@ -80,6 +85,11 @@ class VoteService:
                 thumbs=padded,
                 comment=comment,
             )
+        if self.on_change is not None:
+            try:
+                await self.on_change(comparison_id)
+            except Exception:  # the vote is saved; search catches up on the next reindex
+                log.exception("could not request re-indexing of %s after a vote", comparison_id)
         return await self.tally(principal, comparison_id)
 
     async def tally(self, principal: Principal, comparison_id: str) -> Tally:

@@ -7,11 +7,13 @@ import reflex as rx
 from components.blind import blind_notice
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
+from components.similar import similar_panel
 from dashboard.pages.frame import signed_in_page
 from dashboard.pages.judge_section import improve_section, judge_section
 from dashboard.pages.share_button import share_button
 from dashboard.pages.vote_section import vote_section
 from state.compare import CompareState as S
+from state.similar import SimilarState
 
 _actions = PaneActions(
     set_model=S.set_pane_model,
@@ -47,6 +49,7 @@ def compare_page() -> rx.Component:
         masked=S.masked,
         on_project=S.set_project,
         on_prompt=S.set_prompt,
+        on_prompt_draft=SimilarState.typed,
         on_system_prompt=S.set_system_prompt,
         on_toggle_system=S.toggle_system,
         on_picker=S.set_picker,
@@ -63,6 +66,9 @@ def compare_page() -> rx.Component:
     return signed_in_page(
         rx.vstack(
             prompt_form(form),
+            similar_panel(
+                SimilarState.items, SimilarState.winners_label, SimilarState.winners_csv, S.use_models
+            ),
             rx.cond((S.comparison_id != "") & S.can_run, share_button()),  # editors and owners may share
             rx.cond(S.masked, blind_notice(S.reveal)),
             rx.grid(

@@ -5,12 +5,16 @@ from __future__ import annotations
 import reflex as rx
 
 from components.history_table import history_table, project_filter
+from components.search_box import search_form, search_results
 from dashboard.pages.frame import signed_in_page
 from state.history import HistoryState as H
+from state.search import SearchState as S
 
 
 def history_page() -> rx.Component:
     return signed_in_page(
+        search_form(S.projects, S.models, S.search, S.clear),
+        search_results(S.results, S.note, S.error, S.empty_message),
         project_filter(H.projects, H.project_id, H.set_project),
         history_table(H.rows, H.page_label, H.has_prev, H.has_next, H.prev_page, H.next_page),
         title="History",

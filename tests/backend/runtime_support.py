@@ -43,6 +43,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "redis_url": "",  # in-process cache and limits unless a test asks for Redis
         "rate_limit_requests_per_minute": 60,
         "rate_limit_tokens_per_day": 2_000_000,
+        # No embedding in tests of other features (the CPU is shared): search tests turn it on.
+        "search_embedder": "none",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

