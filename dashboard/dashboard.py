@@ -26,7 +26,7 @@ from state.share import SharePageState
 app = rx.App(
     stylesheets=["/styles.css"],
     # The API (which mounts Reflex's app), then, outermost: no Cookie header on the event socket.
-    api_transformer=[create_api(runtime.current), without_event_socket_cookies],
+    api_transformer=[create_api(runtime.current), without_event_socket_cookies, with_security_headers],
 )
 app.register_lifespan_task(runtime.running)
 # First, before any handler or hydrate: a tab's state belongs to the connection that proved its cookie.

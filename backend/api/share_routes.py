@@ -31,8 +31,8 @@ _PUBLIC_HEADERS = {
 class ShareCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expires_in_hours: float | None = Field(default=None, gt=0)
-    expires_in_days: float | None = Field(default=None, gt=0)
+    expires_in_hours: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    expires_in_days: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class ShareOut(BaseModel):

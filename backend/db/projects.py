@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from backend.db.accounts import normalize_email
-from backend.db.models import Comparison, Project, ProjectMember, User, new_id
+from backend.db.models import DEFAULT_PROJECT_NAME, Comparison, Project, ProjectMember, User, new_id
 
 
 class DuplicateName(ValueError):
@@ -109,6 +109,12 @@ async def rename_project(session: AsyncSession, project_id: str, name: str) -> N
     except IntegrityError as exc:
         await session.rollback()
         raise DuplicateName(name) from exc
+
+
+async def is_personal(session: AsyncSession, project_id: str) -> bool:
+    """Whether the project is its owner's "Personal" one (found by owner and name: see users.py)."""
+    stmt = select(Project.id).where(Project.id == project_id, Project.name == DEFAULT_PROJECT_NAME)
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def delete_project(session: AsyncSession, project_id: str) -> None:

@@ -19,6 +19,11 @@ MAX_BATTLE_POOL = 50
 MAX_MODEL_ID_CHARS = 200  # as PaneInput.model
 
 
+# Every account's comparisons without a project go to its Personal project (found by its name),
+# and processes cache which project that is: it cannot be deleted or renamed.
+PERSONAL_STAYS = "The Personal project cannot be deleted or renamed: comparisons without a project go there."
+
+
 class InvalidProject(InvalidComparison):
     """Bad input for a project or member, keyed by field like InvalidComparison."""
 
@@ -75,6 +80,8 @@ class ProjectService:
         await self._access.require_project(principal, Action.MANAGE, project_id)
         name = _clean_name(name)
         async with self._db.session() as session:
+            if await repo.is_personal(session, project_id):
+                raise InvalidProject({"name": PERSONAL_STAYS})
             try:
                 await repo.rename_project(session, project_id, name)
             except repo.DuplicateName:
@@ -83,6 +90,8 @@ class ProjectService:
     async def delete(self, principal: Principal, project_id: str) -> None:
         await self._access.require_project(principal, Action.MANAGE, project_id)
         async with self._db.session() as session:
+            if await repo.is_personal(session, project_id):
+                raise InvalidProject({"project": PERSONAL_STAYS})
             await repo.delete_project(session, project_id)
 
     async def members(self, principal: Principal, project_id: str) -> list[repo.MemberInfo]:

@@ -85,7 +85,11 @@ def expiry_from(hours: float | None = None, days: float | None = None) -> timede
         raise InvalidShare({"expires": "Give the expiry in hours or in days, not both."})
     if hours is None and days is None:
         return None
-    return _checked(timedelta(hours=hours) if hours is not None else timedelta(days=days or 0))
+    try:  # 1e308 hours (or inf) does not fit a timedelta: refused like any lifetime too long
+        lifetime = timedelta(hours=hours) if hours is not None else timedelta(days=days or 0)
+    except (OverflowError, ValueError):
+        lifetime = MAX_EXPIRY + timedelta(days=1)
+    return _checked(lifetime)
 
 
 def _checked(lifetime: timedelta) -> timedelta:

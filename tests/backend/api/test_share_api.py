@@ -118,6 +118,15 @@ async def test_bad_expiry_is_422(rt: Runtime) -> None:
         assert (await client.post(url, json={"expires_in_days": 400})).status_code == 422
         assert (await client.post(url, json={"expires_in_hours": -1})).status_code == 422
         assert (await client.post(url, json={"token": "chosen"})).status_code == 422
+        # Too large for a timedelta (a 500 before), or not a number at all: a 422 naming the field.
+        for huge in (
+            '{"expires_in_hours": 1e308}',
+            '{"expires_in_days": 1e12}',
+            '{"expires_in_hours": Infinity}',
+        ):
+            response = await client.post(url, content=huge, headers={"Content-Type": "application/json"})
+            assert response.status_code == 422, (huge, response.text)
+            assert "expires" in response.text
 
 
 async def test_fork_creates_a_comparison_of_the_caller(rt: Runtime) -> None:

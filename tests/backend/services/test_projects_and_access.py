@@ -139,3 +139,19 @@ async def test_deleting_a_project_deletes_its_comparisons(rt: Runtime) -> None:
     with pytest.raises(NotFound):
         await rt.comparisons.get(ada, comparison_id)
     assert [p.name for p in await rt.projects.list_for(ada)] == ["Personal"]
+
+
+async def test_the_personal_project_cannot_be_deleted_or_renamed(rt: Runtime) -> None:
+    ada = await owner(rt, "ada@example.org")
+    personal = (await rt.comparisons.get(ada, await _compare(rt, ada))).project_id
+    with pytest.raises(InvalidProject, match="Personal") as deleting:
+        await rt.projects.delete(ada, personal)
+    assert "project" in deleting.value.errors
+    with pytest.raises(InvalidProject, match="Personal"):
+        await rt.projects.rename(ada, personal, "Mine")
+    # Comparisons without a project still land there (the process's cached default is right).
+    again = await rt.comparisons.get(ada, await _compare(rt, ada))
+    assert again.project_id == personal
+    team = await rt.projects.create(ada, "Team")
+    await rt.projects.rename(ada, team, "Squad")
+    await rt.projects.delete(ada, team)
