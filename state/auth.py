@@ -8,6 +8,7 @@ effect on that browser's next event.
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import reflex as rx
@@ -15,13 +16,14 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AuthError, Principal, SignedIn
+from backend.i18n import N_
 from state.events import Followup, event
 
 SESSION_COOKIE = "llmdash_session"
 LOGIN_ROUTE = "/login"
 SIGNED_OUT_PARAM = "signed_out"  # /login?signed_out=1: the Firebase page signs out of Firebase too
-FIREBASE_OFF = "Firebase sign-in is not enabled on this server."
-FIREBASE_ON = "This server signs in with Firebase: use the buttons above."
+FIREBASE_OFF = N_("Firebase sign-in is not enabled on this server.")
+FIREBASE_ON = N_("This server signs in with Firebase: use the buttons above.")
 
 
 class AuthState(rx.State):
@@ -90,10 +92,13 @@ class AuthState(rx.State):
     def _next_page(self) -> str:
         return self._next or "/"
 
-    def _signed_in(self, result: SignedIn) -> EventSpec:
+    def _signed_in(self, result: SignedIn) -> Followup:
         self.session_token = result.token
         self._show(result.principal)
         self.form_errors, self.message = {}, ""
+        if result.language:  # the language this account chose, on any browser it signs in from
+            script = f"window.__i18n && window.__i18n.setLanguage({json.dumps(result.language)})"
+            return [rx.call_script(script), rx.redirect(self._next_page())]
         return rx.redirect(self._next_page())
 
     def _show(self, principal: Principal | None) -> None:

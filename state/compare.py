@@ -13,6 +13,7 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
+from backend.i18n import N_
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.projects import default_project
@@ -242,7 +243,7 @@ class CompareState(rx.State):
             self.errors["panes"] = f"At most {MAX_PANES} panes can run at once."
             return
         if not self.picker:
-            self.errors["panes"] = "Pick a model to add."
+            self.errors["panes"] = N_("Pick a model to add.")
             return
         template = self.panes[0] if self.sync_settings and self.panes else None
         pane = new_pane(self.picker, self.models)

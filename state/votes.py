@@ -15,6 +15,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
+from backend.i18n import N_
 from backend.ranking import VoteChoice
 from backend.services.access import NotFound
 from backend.services.blind import pane_label
@@ -72,7 +73,7 @@ class VoteState(rx.State):
 
     @rx.var(cache=True)
     def save_label(self) -> str:
-        return "Change my vote" if self.voted else "Save vote"
+        return N_("Change my vote") if self.voted else N_("Save vote")
 
     @event
     @with_user

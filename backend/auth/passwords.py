@@ -11,6 +11,8 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from backend.i18n import N_
+
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # beyond this, hashing is a denial-of-service lever
 
@@ -26,7 +28,7 @@ def password_problem(password: str) -> str:
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"Use at most {MAX_PASSWORD_LENGTH} characters."
     if not password.strip():
-        return "A password of only spaces is too easy to guess."
+        return N_("A password of only spaces is too easy to guess.")
     return ""
 
 

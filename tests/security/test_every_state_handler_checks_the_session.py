@@ -58,8 +58,12 @@ ALLOWLIST: dict[str, str] = {
             "LeaderboardState",
             "JudgeState",
             "ImproveState",
+            "LanguageState",
         )
     },
+    "LanguageState.choose": (
+        "public: sets this browser's language; saves it only on the session's own account"
+    ),
     "AuthState.set_mode": "ui: switches the form between sign in and sign up",
     "AuthState.load_login": "public: the login page; only redirects a tab that is already signed in",
     "AuthState.sign_in": "public: checks the presented email and password (throttled)",

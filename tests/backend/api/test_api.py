@@ -276,3 +276,14 @@ async def test_openapi_lists_the_routes(client: httpx.AsyncClient) -> None:
     assert "ComparisonInput" in schema["components"]["schemas"]
     docs = await client.get(f"{PREFIX}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_error_messages_for_people_follow_accept_language(client: httpx.AsyncClient) -> None:
+    payload = body(prompt="   ", panes=[{"model": "simulated:instant", "temperature": 5}])
+    japanese = await client.post(f"{PREFIX}/comparisons", json=payload, headers={"Accept-Language": "ja"})
+    assert japanese.status_code == 422
+    data = japanese.json()
+    assert data["errors"]["panes.0.temperature"] == "温度は 0.0 から 2.0 の間で指定してください。"
+    assert data["detail"].startswith("リクエストが正しくありません: ")
+    english = await client.post(f"{PREFIX}/comparisons", json=payload, headers={"Accept-Language": "en-US"})
+    assert english.json()["errors"]["panes.0.temperature"] == "Temperature must be between 0.0 and 2.0."
