@@ -105,8 +105,11 @@ def format_number(value: float, language: str | None) -> str:
     return babel_format_decimal(value, locale=_locale(language))
 
 
-def format_usd(amount: float, language: str | None, digits: int = 4) -> str:
-    """A cost in US dollars, with the locale's grouping and sign placement."""
+def format_usd(amount: float, language: str | None, digits: int = 2) -> str:
+    """A cost in US dollars, with the locale's grouping and sign placement; a small non-zero
+    amount keeps four decimals (so $0.0004 is not $0.00)."""
+    if 0 < amount < 10 ** (-digits):
+        digits = 4
     return babel_format_currency(
         amount, "USD", format="¤#,##0." + "0" * digits, locale=_locale(language), currency_digits=False
     )

@@ -70,7 +70,7 @@ def _tally(p: VoteProps) -> rx.Component:
         )
 
     return rx.vstack(
-        rx.heading("Tally", size="3", as_="h3"),
+        rx.heading(t("Tally"), size="3", as_="h3"),
         rx.box(
             rx.table.root(
                 # Radix puts the root's props on a wrapper div: the caption names the table itself.
@@ -109,7 +109,7 @@ def _tally(p: VoteProps) -> rx.Component:
 def vote_panel(p: VoteProps) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Your vote", size="4", as_="h2"),
+            rx.heading(t("Your vote"), size="4", as_="h2"),
             rx.text(
                 t("Which answer is best? One vote per person; you can change it."),
                 size="2",
@@ -132,7 +132,7 @@ def vote_panel(p: VoteProps) -> rx.Component:
                 width="100%",
             ),
             rx.el.label(
-                rx.text("Comment (optional)", size="2", weight="medium"),
+                rx.text(t("Comment (optional)"), size="2", weight="medium"),
                 rx.text_area(
                     value=p.comment,
                     on_change=p.on_comment,

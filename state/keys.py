@@ -14,6 +14,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
+from backend.i18n import N_
 from backend.providers.credentials import ENDPOINT_PREFIX, KEYED_FAMILIES
 from backend.services.credentials import CredentialError, SavedKey, endpoint_name
 from state.account import when
@@ -180,7 +181,7 @@ class KeysState(rx.State):
             self.message = str(exc)
             return None
         await self._refresh(user)
-        self.message = "Key deleted."
+        self.message = N_("Key deleted.")
         return None
 
     @event

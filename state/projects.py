@@ -6,6 +6,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
+from backend.i18n import N_
 from backend.services.access import NotFound
 from backend.services.projects import InvalidProject
 from state.current_user import with_user
@@ -106,14 +107,14 @@ class ProjectsState(rx.State):
     @with_user
     async def rename(self, user: Principal, form: dict[str, str]) -> Followup:
         if await self._act(user, "rename", self.selected_id, str(form.get("name", ""))):
-            self.notice = "Project renamed."
+            self.notice = N_("Project renamed.")
         return None
 
     @event
     @with_user
     async def delete(self, user: Principal) -> Followup:
         if await self._act(user, "delete", self.selected_id):
-            self.notice = "Project deleted with its comparisons."
+            self.notice = N_("Project deleted with its comparisons.")
         return None
 
     @event

@@ -26,7 +26,7 @@ from state.events import Followup, event
 
 THUMB_UP, THUMB_DOWN = "up", "down"
 TIE, ALL_BAD = VoteChoice.TIE.value, VoteChoice.ALL_BAD.value
-PICK_FIRST = "Pick the best answer, or Tie or All bad, before saving your vote."
+PICK_FIRST = N_("Pick the best answer, or Tie or All bad, before saving your vote.")
 
 
 @dataclasses.dataclass

@@ -50,5 +50,7 @@ def test_dates_and_money_follow_the_locale() -> None:
     moment = datetime(2026, 12, 4, 19, 5, tzinfo=UTC)
     assert format_datetime(moment, "en") == "Dec 4, 2026, 7:05:00 PM"
     assert format_datetime(moment, "ja") == "2026/12/04 19:05:00"
-    assert format_usd(1234.5, "en") == "$1,234.5000"
-    assert format_usd(0.0012, "ja", digits=4) == "$0.0012"
+    assert format_usd(1234.5, "en") == "$1,234.50"
+    assert format_usd(1234.5, "ja") == "$1,234.50"
+    assert format_usd(0.0004, "en") == "$0.0004"  # a small cost is not shown as $0.00
+    assert format_usd(0, "ja") == "$0.00"
