@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 from reflex.event import EventCallback
+from reflex.style import resolved_color_mode
 
 from components.i18n import LANGUAGE_NAMES, current_language, t
 
@@ -50,6 +51,21 @@ def language_select(on_change: EventCallback[str]) -> rx.Component:
     )
 
 
+def color_mode_toggle() -> rx.Component:
+    """Dark mode: the page starts as the system is set (Reflex's color mode "system"); this
+    button flips it, and the browser remembers the choice."""
+    return rx.icon_button(
+        rx.color_mode_cond(light=rx.icon("moon", size=16), dark=rx.icon("sun", size=16)),
+        on_click=rx.toggle_color_mode,
+        variant="ghost",
+        size="2",
+        aria_label=t("Dark mode"),
+        aria_pressed=rx.cond(resolved_color_mode == "dark", "true", "false"),
+        title=t("Dark mode"),
+        id="color-mode-toggle",
+    )
+
+
 def bare_shell(
     *children: rx.Component, title: rx.Var[str] | str, on_language: EventCallback[str]
 ) -> rx.Component:
@@ -59,6 +75,7 @@ def bare_shell(
             _brand(),
             rx.spacer(),
             language_select(on_language),
+            color_mode_toggle(),
             padding_x="1.5em",
             padding_y="0.75em",
             width="100%",
@@ -107,6 +124,7 @@ def shell(
             _brand(),
             rx.hstack(
                 language_select(on_language),
+                color_mode_toggle(),
                 account if account is not None else rx.fragment(),
                 order="2",
                 align="center",

@@ -87,6 +87,10 @@ def account_section(p: AccountProps) -> rx.Component:
         on_submit=p.on_change_password,
         reset_on_submit=True,
     )
+    revoke_text = t(
+        "Also revoke my API tokens when I change the password or sign out everywhere "
+        "(scripts that use them stop working; a token made from a stolen session ends too)"
+    )
     return section(
         t("Account"),
         t("Who you are signed in as."),
@@ -100,12 +104,10 @@ def account_section(p: AccountProps) -> rx.Component:
             rx.text(t("You sign in with your identity provider; change your password there."), size="2"),
         ),
         rx.el.label(
-            rx.checkbox(checked=p.revoke_tokens, on_change=p.on_revoke_tokens),
+            # Radix's checkbox is a <button>: the wrapping label's text does not name it for axe.
+            rx.checkbox(checked=p.revoke_tokens, on_change=p.on_revoke_tokens, aria_label=revoke_text),
             " ",
-            t(
-                "Also revoke my API tokens when I change the password or sign out everywhere "
-                "(scripts that use them stop working; a token made from a stolen session ends too)"
-            ),
+            revoke_text,
             class_name="switch-label",
         ),
         rx.hstack(

@@ -96,8 +96,12 @@ class AuthState(rx.State):
         self.session_token = result.token
         self._show(result.principal)
         self.form_errors, self.message = {}, ""
-        if result.language:  # the language this account chose, on any browser it signs in from
-            script = f"window.__i18n && window.__i18n.setLanguage({json.dumps(result.language)})"
+        return self._go_on(result.language)
+
+    def _go_on(self, language: str | None) -> Followup:
+        """After signing in: the account's language (on any browser it signs in from), then the page."""
+        if language:
+            script = f"window.__i18n && window.__i18n.setLanguage({json.dumps(language)})"
             return [rx.call_script(script), rx.redirect(self._next_page())]
         return rx.redirect(self._next_page())
 
@@ -155,10 +159,12 @@ class AuthState(rx.State):
     @event
     async def firebase_signed_in(self, id_token: str) -> Followup:
         """The login page got an ID token: check it, keep it as the session cookie, go on."""
-        if await self._accept_firebase_token(id_token) is None:
+        principal = await self._accept_firebase_token(id_token)
+        if principal is None:
             return None
         self.form_errors, self.message = {}, ""
-        return rx.redirect(self._next_page())
+        account = await runtime.current().accounts.account(principal)
+        return self._go_on(account.language if account else None)
 
     @event
     async def firebase_token_refreshed(self, id_token: str) -> Followup:

@@ -3,6 +3,7 @@ and stays with the account; the compare flow works in both, located by role and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.browser.a11y import serious_violations
 pytestmark = pytest.mark.browser
 
 RUN_TIMEOUT_MS = 60_000
+SHOTS = Path("/tmp/i18n-shots")  # the README's screenshots come from here (docs/compare-ja.png …)
 LANGUAGE = "Language / 言語"
 ALL_DONE = (
     "() => [...document.querySelectorAll('[data-testid=pane]')].every(p => p.dataset.status === 'done')"
@@ -43,6 +45,11 @@ def _violations(page: Page) -> list[str]:
     return [v for v in serious_violations(page) if not v.startswith("scrollable-region-focusable")]
 
 
+def _shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
 def _run_simulated(page: Page, prompt_label: str, run: str, done: str) -> None:
     """Fill the prompt, press Run, wait for the three simulated panes, see their status badges."""
     expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
@@ -68,6 +75,7 @@ def test_compare_flow_in_japanese_then_english(page: Page, user: TestAccount) ->
         _run_simulated(page, "プロンプト", "実行", "完了")
         expect(page.get_by_test_id("final-metrics").first).to_contain_text("出力")
         assert _violations(page) == []
+        _shoot(page, "compare-ja")
 
         # A reload keeps the choice (the cookie), before any event reaches the server.
         page.reload()
@@ -78,6 +86,7 @@ def test_compare_flow_in_japanese_then_english(page: Page, user: TestAccount) ->
     expect(page.locator("html")).to_have_attribute("lang", "en")
     _run_simulated(page, "Prompt", "Run", "done")
     assert _violations(page) == []
+    _shoot(page, "compare-en")
 
 
 def test_first_visit_follows_the_browser_language(
@@ -126,3 +135,60 @@ def test_the_choice_stays_with_the_account(
     expect(other.get_by_role("button", name="実行", exact=True)).to_be_visible(timeout=30_000)
     expect(other.get_by_role("navigation", name="メイン").get_by_role("link", name="履歴")).to_be_visible()
     _run_simulated(other, "プロンプト", "実行", "完了")
+
+
+def test_dark_mode_follows_the_system_and_toggles(
+    browser: Browser, app_url: str, user: TestAccount, contexts: list[BrowserContext]
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, base_url=app_url, color_scheme="dark", locale="ja-JP"
+    )
+    contexts.append(context)
+    context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
+    page = context.new_page()
+    page.goto("/")
+    toggle = page.get_by_role("button", name="ダークモード")
+    expect(toggle).to_have_attribute("aria-pressed", "true", timeout=30_000)
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+    expect(page.get_by_role("button", name="実行", exact=True)).to_be_visible()
+    assert _violations(page) == []  # contrast holds in the dark theme too
+    _shoot(page, "compare-dark-ja")
+
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("html")).to_have_class(re.compile(r"\blight\b"))
+    page.reload()  # the choice outlives the page
+    expect(page.get_by_role("button", name="ダークモード")).to_have_attribute(
+        "aria-pressed", "false", timeout=30_000
+    )
+
+
+def test_history_projects_settings_and_leaderboard_in_japanese(
+    browser: Browser, app_url: str, user: TestAccount, contexts: list[BrowserContext]
+) -> None:
+    context = _context(browser, app_url, contexts, "ja-JP")
+    context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
+    page = context.new_page()
+
+    page.goto("/history")
+    expect(page.get_by_role("columnheader", name="作成日時")).to_be_visible(timeout=30_000)
+    row = page.get_by_test_id("history-row").first
+    expect(row).to_contain_text("完了")  # e.g. "3/3 完了"
+    expect(row).to_contain_text(re.compile(r"\d{4}/\d{2}/\d{2} \d{1,2}:\d{2}:\d{2} UTC"))  # Babel's ja date
+    expect(page.get_by_role("button", name="古いもの")).to_be_visible()
+    assert _violations(page) == []
+
+    page.goto("/projects")
+    expect(page.get_by_role("button", name="作成", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("textbox", name="新しいプロジェクト名")).to_be_visible()
+    assert _violations(page) == []
+
+    page.goto("/settings")
+    expect(page.get_by_role("heading", name="アカウント")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("textbox", name="現在のパスワード")).to_be_visible()
+    expect(page.get_by_test_id("spent-label")).to_contain_text("今月の利用額（UTC）: $")
+    assert _violations(page) == []
+
+    page.goto("/leaderboard")
+    expect(page.get_by_role("combobox", name="データ元")).to_be_visible(timeout=30_000)
+    assert _violations(page) == []
