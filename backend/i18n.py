@@ -39,6 +39,25 @@ def catalog(language: str) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in po if m.id and isinstance(m.id, str) and m.string}
 
 
+class Message(str):
+    """English text with figures in it that remembers its msgid and figures, so that it can be
+    said again in another language (`gettext(lang, message)`, `localize`). Anywhere a str goes
+    it is the English text, so services, logs and existing callers see no difference."""
+
+    msgid: str
+    params: dict[str, object]
+
+    def __new__(cls, msgid: str, **params: object) -> Message:
+        text = super().__new__(cls, msgid.format(**params) if params else msgid)
+        text.msgid, text.params = msgid, params
+        return text
+
+
+def localize(language: str | None, text: str) -> str:
+    """A Message in `language`; other text as it is (fixed msgids are translated in the browser)."""
+    return gettext(language, text) if isinstance(text, Message) else text
+
+
 def N_(msgid: str) -> str:
     """Marks a message kept in English (a constant, a state var) that is translated where shown."""
     return msgid
@@ -54,6 +73,9 @@ def normalize(language: str | None) -> str | None:
 
 def gettext(language: str | None, msgid: str, **params: object) -> str:
     """`msgid` in `language` (English when unknown), with `{name}` placeholders filled in."""
+    if isinstance(msgid, Message):
+        message = msgid
+        msgid, params = message.msgid, {**message.params, **params}
     text = catalog(normalize(language) or DEFAULT_LANGUAGE).get(msgid) or msgid
     return text.format(**params) if params else text
 

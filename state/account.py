@@ -18,7 +18,7 @@ from backend.services.budgets import parse_budget
 from state.auth import AuthState
 from state.current_user import with_user
 from state.events import event
-from state.language import language_of
+from state.language import language_of, localized_all
 
 
 @dataclasses.dataclass
@@ -122,7 +122,7 @@ class AccountState(rx.State):
                 user, auth.session_token, current, new, revoke_api_tokens=self.revoke_tokens
             )
         except AuthError as exc:
-            self.password_errors = exc.errors or {"current": exc.message}
+            self.password_errors = await localized_all(self, exc.errors or {"current": exc.message})
             return None
         self.password_errors = {}
         self.password_message = "Password changed. Other browsers were signed out" + _tokens_note(tokens)

@@ -8,7 +8,6 @@ effect on that browser's next event.
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
 import reflex as rx
@@ -18,6 +17,7 @@ from backend import runtime
 from backend.auth import AuthError, Principal, SignedIn
 from backend.i18n import N_
 from state.events import Followup, event
+from state.language import apply_language, localized, localized_all
 
 SESSION_COOKIE = "llmdash_session"
 LOGIN_ROUTE = "/login"
@@ -101,8 +101,7 @@ class AuthState(rx.State):
     def _go_on(self, language: str | None) -> Followup:
         """After signing in: the account's language (on any browser it signs in from), then the page."""
         if language:
-            script = f"window.__i18n && window.__i18n.setLanguage({json.dumps(language)})"
-            return [rx.call_script(script), rx.redirect(self._next_page())]
+            return [apply_language(language), rx.redirect(self._next_page())]
         return rx.redirect(self._next_page())
 
     def _show(self, principal: Principal | None) -> None:
@@ -126,6 +125,10 @@ class AuthState(rx.State):
             return None
         return self._signed_in(result)
 
+    async def _refused(self, exc: AuthError) -> None:
+        self.form_errors = await localized_all(self, exc.errors)
+        self.message = await localized(self, exc.message)
+
     @event
     async def sign_up(self, form: dict[str, str]) -> Followup:
         if _firebase_mode():
@@ -139,7 +142,7 @@ class AuthState(rx.State):
                 str(form.get("display_name", "")),
             )
         except AuthError as exc:
-            self.form_errors, self.message = exc.errors, exc.message
+            await self._refused(exc)
             return None
         return self._signed_in(result)
 

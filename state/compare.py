@@ -29,6 +29,7 @@ from backend.streaming.follower import short_key
 from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized, localized_all
 from state.pane_forms import prefilled_panes, show_field_errors
 from state.rows import (
     ACTIVE_STATUSES,
@@ -348,13 +349,13 @@ class CompareState(rx.State):
         try:
             record = await rt.comparisons.create(user, payload)
         except InvalidComparison as exc:
-            self._show_errors(exc.errors)
+            self._show_errors(await localized_all(self, exc.errors))
             return None
         except (AccessDenied, NotFound) as exc:
             self.errors = {"panes": str(exc)}
             return None
         except RateLimitExceeded as exc:
-            self.errors = {"limit": exc.message}
+            self.errors = {"limit": await localized(self, exc.message)}
             return None
         self.errors = {}
         self.comparison_id = record.id
@@ -401,7 +402,7 @@ class CompareState(rx.State):
         try:
             run = await runtime.current().comparisons.retry(user, self.comparison_id, pane.run_id)
         except RateLimitExceeded as exc:
-            self.errors = {**self.errors, "limit": exc.message}
+            self.errors = {**self.errors, "limit": await localized(self, exc.message)}
             return None
         except (AccessDenied, NotFound) as exc:
             self.errors = {"panes": str(exc)}

@@ -14,8 +14,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from backend import runtime
-from backend.i18n import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, negotiate, normalize
-from state.auth import signed_in_user
+from backend.i18n import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, localize, negotiate, normalize
 from state.events import Followup, event
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -37,6 +36,8 @@ class LanguageState(rx.State):
     @event
     async def choose(self, language: str) -> Followup:
         """The header's Language select: switch this page now, and keep it on the account."""
+        from state.auth import signed_in_user  # here, not at the top: state.auth imports this module
+
         chosen = normalize(language) or DEFAULT_LANGUAGE
         self.lang_cookie = chosen
         principal = await signed_in_user(self)
@@ -48,3 +49,14 @@ class LanguageState(rx.State):
 async def language_of(state: rx.State) -> str:
     """The language of the tab `state` belongs to, for messages and formats made on the server."""
     return (await state.get_state(LanguageState))._language()
+
+
+async def localized(state: rx.State, text: str) -> str:
+    """A service's message with figures (backend.i18n.Message) in the tab's language; fixed
+    messages stay English msgids, which the browser translates (and re-translates on a switch)."""
+    return localize(await language_of(state), text)
+
+
+async def localized_all(state: rx.State, texts: dict[str, str]) -> dict[str, str]:
+    language = await language_of(state)
+    return {key: localize(language, text) for key, text in texts.items()}

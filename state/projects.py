@@ -11,6 +11,7 @@ from backend.services.access import NotFound
 from backend.services.projects import InvalidProject
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized_all
 from state.rows import MemberRow, ProjectRow
 
 
@@ -82,7 +83,7 @@ class ProjectsState(rx.State):
         try:
             await getattr(runtime.current().projects, action)(user, *args)
         except InvalidProject as exc:
-            self.errors = exc.errors
+            self.errors = await localized_all(self, exc.errors)
             return False
         except (AccessDenied, NotFound) as exc:
             self.errors = {"member": str(exc)}
@@ -97,7 +98,7 @@ class ProjectsState(rx.State):
         try:
             self.selected_id = await runtime.current().projects.create(user, str(form.get("name", "")))
         except InvalidProject as exc:
-            self.errors = exc.errors
+            self.errors = await localized_all(self, exc.errors)
             return None
         self.errors, self.notice = {}, "Project created."
         await self._reload(user)

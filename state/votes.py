@@ -23,6 +23,7 @@ from backend.services.votes import InvalidVote, Tally
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized_all
 
 THUMB_UP, THUMB_DOWN = "up", "down"
 TIE, ALL_BAD = VoteChoice.TIE.value, VoteChoice.ALL_BAD.value
@@ -154,7 +155,7 @@ class VoteState(rx.State):
         try:
             tally = await runtime.current().votes.vote(user, self._comparison_id, best, thumbs, self.comment)
         except InvalidVote as exc:
-            self.error = " ".join(exc.errors.values())
+            self.error = " ".join((await localized_all(self, exc.errors)).values())
             self.notice = ""
             return None
         except NotFound as exc:

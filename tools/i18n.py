@@ -5,7 +5,8 @@
     python -m tools.i18n check     # exit 1 when a msgid is missing or untranslated in a catalog
 
 Extraction is Babel's Python extractor with this app's keywords: `t("...")` (components),
-`gettext(lang, "...")` (server side, the msgid is the second argument) and `N_("...")` (a
+`gettext(lang, "...")` (server side, the msgid is the second argument), `Message("...", n=1)`
+(a service's message with figures, translated where it is shown) and `N_("...")` (a
 message kept in English in a constant or a state var and translated where it is shown).
 """
 
@@ -23,7 +24,7 @@ from backend.i18n import LANGUAGES, po_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("components", "dashboard", "state", "backend")
-KEYWORDS = {"t": None, "N_": None, "gettext": (2,)}
+KEYWORDS = {"t": None, "N_": None, "Message": None, "gettext": (2,)}
 BROWSER_CATALOGS = ROOT / "assets" / "i18n_catalogs.json"
 
 

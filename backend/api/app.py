@@ -74,8 +74,9 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         return _errors_response(request, exc.errors)
 
     @api.exception_handler(RateLimitExceeded)
-    async def _rate_limited(_: Request, exc: RateLimitExceeded) -> JSONResponse:
-        body = RateLimitOut(detail=exc.message, limit=exc.limit, retry_after_s=exc.retry_after_s)
+    async def _rate_limited(request: Request, exc: RateLimitExceeded) -> JSONResponse:
+        detail = gettext(language_of(request), exc.message)
+        body = RateLimitOut(detail=detail, limit=exc.limit, retry_after_s=exc.retry_after_s)
         return JSONResponse(
             status_code=429,
             content=body.model_dump(),

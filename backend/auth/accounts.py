@@ -19,7 +19,7 @@ from backend.auth.tokens import new_token, token_hash
 from backend.db import accounts as repo
 from backend.db.engine import Database
 from backend.db.models import utcnow
-from backend.i18n import LANGUAGES, N_
+from backend.i18n import LANGUAGES, N_, Message
 from backend.settings import Settings
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -88,7 +88,7 @@ class AccountService:
         if problem := password_problem(password):
             errors["password"] = problem
         if len(display_name) > MAX_NAME:
-            errors["display_name"] = f"Use at most {MAX_NAME} characters."
+            errors["display_name"] = Message("Use at most {n} characters.", n=MAX_NAME)
         if errors:
             raise AuthError(N_("Check the highlighted fields."), errors)
         async with self._db.session() as session:

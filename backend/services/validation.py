@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from backend.catalog import ModelInfo, estimate_tokens
-from backend.i18n import N_
+from backend.i18n import N_, Message
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 
 MAX_PANES = 8
@@ -101,9 +101,9 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 def friendly_message(error_type: str, msg: str, loc: tuple[int | str, ...]) -> str:
     field = str(loc[-1]) if loc else "value"
     if field == "panes" and error_type == "too_long":
-        return f"At most {MAX_PANES} panes can run at once."
+        return Message("At most {n} panes can run at once.", n=MAX_PANES)
     if field == "prompt" and error_type == "string_too_long":
-        return f"The prompt is longer than {MAX_PROMPT_CHARS:,} characters."
+        return Message("The prompt is longer than {n:,} characters.", n=MAX_PROMPT_CHARS)
     if field == "temperature":
         return TEMPERATURE_ERROR
     if field == "max_tokens":
@@ -151,9 +151,13 @@ def check_semantics(
         window = info.context_window if info else DEFAULT_CONTEXT_WINDOW
         if prompt_tokens + pane.max_tokens > window and "prompt" not in errors:
             name = info.display_name if info else pane.model
-            errors["prompt"] = (
-                f"The prompt is about {prompt_tokens:,} tokens; with max tokens {pane.max_tokens:,} "
-                f"it exceeds {name}'s context window of {window:,} tokens."
+            errors["prompt"] = Message(
+                "The prompt is about {tokens:,} tokens; with max tokens {max_tokens:,} "
+                "it exceeds {model}'s context window of {window:,} tokens.",
+                tokens=prompt_tokens,
+                max_tokens=pane.max_tokens,
+                model=name,
+                window=window,
             )
     if errors:
         raise InvalidComparison(errors)

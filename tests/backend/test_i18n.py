@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
 
 import pytest
 
 from backend.i18n import (
+    Message,
     cookie_language,
     format_datetime,
     format_usd,
     gettext,
+    localize,
     negotiate,
     request_language,
 )
@@ -54,3 +57,13 @@ def test_dates_and_money_follow_the_locale() -> None:
     assert format_usd(1234.5, "ja") == "$1,234.50"
     assert format_usd(0.0004, "en") == "$0.0004"  # a small cost is not shown as $0.00
     assert format_usd(0, "ja") == "$0.00"
+
+
+def test_a_message_with_figures_is_english_until_said_in_another_language() -> None:
+    message = Message("Use at least {n} characters.", n=8)
+    assert message == "Use at least 8 characters."  # callers that see a str see the English text
+    assert gettext("ja", message) == "8 文字以上にしてください。"
+    assert localize("ja", message) == "8 文字以上にしてください。"
+    assert localize("en", message) == "Use at least 8 characters."
+    assert localize("ja", "Enter a prompt.") == "Enter a prompt."  # fixed msgids: the browser's job
+    assert pickle.loads(pickle.dumps(message)).msgid == "Use at least {n} characters."  # state in Redis

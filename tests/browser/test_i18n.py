@@ -104,6 +104,14 @@ def test_first_visit_follows_the_browser_language(
     expect(english.get_by_role("button", name="Sign in", exact=True)).to_be_visible(timeout=30_000)
     expect(english.get_by_label(LANGUAGE)).to_have_value("en")
 
+    # A message with figures from the server, in the tab's language (Accept-Language here).
+    japanese.get_by_role("button", name="はじめての方: アカウントを作成").click()
+    japanese.get_by_label("メールアドレス").fill("short@example.org")
+    japanese.get_by_label("パスワード（8 文字以上）").fill("short")
+    japanese.get_by_role("button", name="アカウントを作成", exact=True).click()
+    expect(japanese.get_by_test_id("password-error")).to_have_text("8 文字以上にしてください。")
+    japanese.get_by_role("button", name="アカウントをお持ちの方: ログイン").click()
+
     # A wrong password's message comes from the catalogs too.
     japanese.get_by_label("メールアドレス").fill("nobody@example.org")
     japanese.get_by_label("パスワード").fill("not-the-password")
