@@ -1,6 +1,7 @@
 // The live pane: a run's text (LiveMarkdown) and figures (LiveMetrics) as they stream, read from
 // the live store (live_store.jsx) and rendered by the Markdown renderer (markdown.jsx).
 import React, { useEffect, useRef, useState } from "react";
+import { i18nT, useI18nLang } from "./i18n.js";
 import { hasWindow, store, useRun } from "./live_store.jsx";
 import { Markdown } from "./markdown.jsx";
 
@@ -90,6 +91,7 @@ function onTick(listener) {
 
 // Live metrics while a run streams; the backend sends final figures as state.
 export function LiveMetrics({ runKey, ...rest }) {
+  const lang = useI18nLang(); // the words in the page's language (components/live.py lists them)
   const live = useRun(runKey);
   const [, tick] = useState(0);
   const running = live && live.status === "running";
@@ -97,7 +99,7 @@ export function LiveMetrics({ runKey, ...rest }) {
   if (!live) {
     return (
       <span className="llm-metrics" {...rest}>
-        waiting…
+        {i18nT(lang, "waiting…")}
       </span>
     );
   }
@@ -106,7 +108,7 @@ export function LiveMetrics({ runKey, ...rest }) {
   const tps = genSeconds > 0.05 ? (live.tokens / genSeconds).toFixed(1) : "–";
   return (
     <span className="llm-metrics" data-testid="live-metrics" {...rest}>
-      TTFT {formatMs(live.ttft)} · {tps} tok/s · out {live.tokens} · {formatMs(elapsed)}
+      TTFT {formatMs(live.ttft)} · {tps} tok/s · {i18nT(lang, "out")} {live.tokens} · {formatMs(elapsed)}
     </span>
   );
 }

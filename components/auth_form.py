@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t
 from components.layout import field_error
 
 
@@ -22,9 +23,10 @@ class AuthFormProps:
     on_mode: EventCallback[str]
 
 
-def _input(name: str, label: str, kind: str = "text", auto: str = "") -> rx.Component:
+def _input(name: str, label: rx.Var[str], kind: str = "text", auto: str = "") -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", html_for=f"auth-{name}", size="2", weight="medium"),
+        # A real <label for>: rx.text(as_="label") put html_for into the CSS, leaving the field unnamed.
+        rx.el.label(label, html_for=f"auth-{name}", class_name="field-label"),
         rx.input(id=f"auth-{name}", name=name, type=kind, auto_complete=auto, width="100%", size="3"),
         spacing="1",
         width="100%",
@@ -34,11 +36,11 @@ def _input(name: str, label: str, kind: str = "text", auto: str = "") -> rx.Comp
 def auth_form(p: AuthFormProps) -> rx.Component:
     sign_in = rx.form(
         rx.vstack(
-            _input("email", "Email", "email", "username"),
+            _input("email", t("Email"), "email", "username"),
             field_error(p.email_error, "email-error"),
-            _input("password", "Password", "password", "current-password"),
+            _input("password", t("Password"), "password", "current-password"),
             field_error(p.password_error, "password-error"),
-            rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in-button"),
+            rx.button(t("Sign in"), type="submit", size="3", width="100%", id="sign-in-button"),
             spacing="3",
             width="100%",
         ),
@@ -48,12 +50,12 @@ def auth_form(p: AuthFormProps) -> rx.Component:
     )
     sign_up = rx.form(
         rx.vstack(
-            _input("display_name", "Name (shown to people you work with)", "text", "name"),
-            _input("email", "Email", "email", "username"),
+            _input("display_name", t("Name (shown to people you work with)"), "text", "name"),
+            _input("email", t("Email"), "email", "username"),
             field_error(p.email_error, "email-error"),
-            _input("password", "Password (8 characters or more)", "password", "new-password"),
+            _input("password", t("Password (8 characters or more)"), "password", "new-password"),
             field_error(p.password_error, "password-error"),
-            rx.button("Create account", type="submit", size="3", width="100%", id="sign-up-button"),
+            rx.button(t("Create account"), type="submit", size="3", width="100%", id="sign-up-button"),
             spacing="3",
             width="100%",
         ),
@@ -63,7 +65,7 @@ def auth_form(p: AuthFormProps) -> rx.Component:
     )
     return rx.card(
         rx.vstack(
-            rx.heading(rx.cond(p.mode == "sign_up", "Create an account", "Sign in"), size="6"),
+            rx.heading(rx.cond(p.mode == "sign_up", t("Create an account"), t("Sign in")), size="6"),
             rx.cond(
                 p.message != "",
                 rx.callout(p.message, icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
@@ -72,12 +74,12 @@ def auth_form(p: AuthFormProps) -> rx.Component:
             rx.cond(
                 p.mode == "sign_up",
                 rx.button(
-                    "I have an account: sign in", on_click=p.on_mode("sign_in"), variant="ghost", size="2"
+                    t("I have an account: sign in"), on_click=p.on_mode("sign_in"), variant="ghost", size="2"
                 ),
                 rx.cond(
                     p.sign_up_allowed,
                     rx.button(
-                        "New here? Create an account",
+                        t("New here? Create an account"),
                         on_click=p.on_mode("sign_up"),
                         variant="ghost",
                         size="2",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t
+
 
 def blind_notice(on_reveal: EventCallback[()]) -> rx.Component:
     return rx.callout.root(
@@ -13,18 +15,20 @@ def blind_notice(on_reveal: EventCallback[()]) -> rx.Component:
         # (below it on a phone) at its own width, not stretched into a bar.
         rx.flex(
             rx.callout.text(
-                "Blind comparison: the panes are labelled Model A, Model B … in a random order. "
-                "Which model wrote which answer, and what each cost, shows once you vote or reveal. "
-                "Run waits until then; New starts another comparison.",
+                t(
+                    "Blind comparison: the panes are labelled Model A, Model B … in a random order. "
+                    "Which model wrote which answer, and what each cost, shows once you vote or reveal. "
+                    "Run waits until then; New starts another comparison."
+                ),
                 flex="1 1 20em",
             ),
             rx.button(
                 rx.icon("eye", size=14),
-                "Reveal models",
+                t("Reveal models"),
                 variant="soft",
                 size="1",
                 on_click=on_reveal,
-                title="Show the models now (for you only); voting shows them too",
+                title=t("Show the models now (for you only); voting shows them too"),
             ),
             align="center",
             gap="3",

@@ -9,6 +9,8 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
+from components.i18n import t
+
 
 def _row(row: Any) -> rx.Component:
     return rx.table.row(
@@ -17,7 +19,7 @@ def _row(row: Any) -> rx.Component:
                 rx.link(row.title, href="/?c=" + row.id, data_testid="history-link"),
                 rx.cond(
                     row.version != "",
-                    rx.badge(row.version, variant="soft", title="Version of this prompt"),
+                    rx.badge(row.version, variant="soft", title=t("Version of this prompt")),
                 ),
                 align="center",
                 spacing="2",
@@ -32,11 +34,11 @@ def _row(row: Any) -> rx.Component:
 
 def project_filter(projects: rx.Var, project_id: rx.Var[str], on_change: EventCallback[str]) -> rx.Component:
     return rx.el.select(
-        rx.el.option("All projects", value="all"),
+        rx.el.option(t("All projects"), value="all"),
         rx.foreach(projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
         value=project_id,
         on_change=on_change,
-        aria_label="Project",
+        aria_label=t("Project"),
         class_name="model-picker",
     )
 
@@ -53,20 +55,20 @@ def history_table(
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    rx.table.column_header_cell("Prompt"),
-                    rx.table.column_header_cell("Models"),
-                    rx.table.column_header_cell("Status"),
-                    rx.table.column_header_cell("Created"),
+                    rx.table.column_header_cell(t("Prompt")),
+                    rx.table.column_header_cell(t("Models")),
+                    rx.table.column_header_cell(t("Status")),
+                    rx.table.column_header_cell(t("Created")),
                 )
             ),
             rx.table.body(rx.foreach(rows, _row)),
             width="100%",
         ),
-        rx.cond(rows.length() == 0, rx.text("No comparisons yet: run one from the Compare page.")),
+        rx.cond(rows.length() == 0, rx.text(t("No comparisons yet: run one from the Compare page."))),
         rx.hstack(
-            rx.button("Newer", on_click=on_prev, disabled=~has_prev, variant="soft"),
+            rx.button(t("Newer"), on_click=on_prev, disabled=~has_prev, variant="soft"),
             rx.text(page_label, size="2"),
-            rx.button("Older", on_click=on_next, disabled=~has_next, variant="soft"),
+            rx.button(t("Older"), on_click=on_next, disabled=~has_next, variant="soft"),
             align="center",
             spacing="3",
         ),

@@ -11,6 +11,7 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
+from components.i18n import t, t_var
 from components.layout import field_error
 from components.model_select import model_select
 
@@ -53,14 +54,18 @@ def _labelled_text(label: str, value: rx.Var[str], test_id: str) -> rx.Component
 
 def _proposal(p: ImproveProps) -> rx.Component:
     return rx.vstack(
-        rx.heading("Proposed revision", size="3", as_="h3"),
+        rx.heading(t("Proposed revision"), size="3", as_="h3"),
         _labelled_text("Revised prompt", p.proposed_prompt, "proposed-prompt"),
         _labelled_text("Revised system prompt", p.proposed_system_prompt, "proposed-system-prompt"),
         _labelled_text("Reason", p.reason, "proposal-reason"),
         rx.hstack(
-            rx.button("Accept", on_click=p.on_accept, type="button"),
-            rx.button("Discard", on_click=p.on_discard, variant="soft", color_scheme="gray", type="button"),
-            rx.text("Accept runs it on the same panes as the next version.", size="1", color_scheme="gray"),
+            rx.button(t("Accept"), on_click=p.on_accept, type="button"),
+            rx.button(
+                t("Discard"), on_click=p.on_discard, variant="soft", color_scheme="gray", type="button"
+            ),
+            rx.text(
+                t("Accept runs it on the same panes as the next version."), size="1", color_scheme="gray"
+            ),
             align="center",
             spacing="2",
             wrap="wrap",
@@ -73,10 +78,10 @@ def _proposal(p: ImproveProps) -> rx.Component:
 
 def _controls(p: ImproveProps) -> rx.Component:
     return rx.hstack(
-        model_select(p.models, p.model, p.on_model, "Model that improves", max_width="min(22em, 100%)"),
+        model_select(p.models, p.model, p.on_model, t("Model that improves"), max_width="min(22em, 100%)"),
         rx.button(
             rx.icon("sparkles", size=14),
-            rx.cond(p.proposing, "Asking…", "Improve prompt"),
+            rx.cond(p.proposing, t("Asking…"), t("Improve prompt")),
             on_click=p.on_propose,
             disabled=p.proposing,
             type="button",
@@ -112,15 +117,15 @@ def _versions(p: ImproveProps) -> rx.Component:
         rx.heading(p.version_label, size="3", as_="h3", data_testid="version-label"),
         rx.box(
             rx.table.root(
-                rx.el.caption("Versions of this prompt", class_name="sr-only"),
+                rx.el.caption(t("Versions of this prompt"), class_name="sr-only"),
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell("Version"),
-                        rx.table.column_header_cell("Prompt"),
-                        rx.table.column_header_cell("Votes"),
-                        rx.table.column_header_cell("Best by votes"),
-                        rx.table.column_header_cell("Judge win rate"),
-                        rx.table.column_header_cell("Cost"),
+                        rx.table.column_header_cell(t("Version")),
+                        rx.table.column_header_cell(t("Prompt")),
+                        rx.table.column_header_cell(t("Votes")),
+                        rx.table.column_header_cell(t("Best by votes")),
+                        rx.table.column_header_cell(t("Judge win rate")),
+                        rx.table.column_header_cell(t("Cost")),
                     )
                 ),
                 rx.table.body(rx.foreach(p.versions, _version_row)),
@@ -138,12 +143,14 @@ def _versions(p: ImproveProps) -> rx.Component:
 def improve_panel(p: ImproveProps) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Improve prompt", size="4", as_="h2"),
+            rx.heading(t("Improve prompt"), size="4", as_="h2"),
             rx.cond(
                 p.masked,
                 rx.text(
-                    "Vote or reveal the models first: an improvement and this prompt's versions "
-                    "would name them.",
+                    t(
+                        "Vote or reveal the models first: an improvement and this prompt's versions "
+                        "would name them."
+                    ),
                     size="2",
                     color_scheme="gray",
                 ),
@@ -152,8 +159,10 @@ def improve_panel(p: ImproveProps) -> rx.Component:
                         p.can_run,
                         rx.vstack(
                             rx.text(
-                                "A model reads the prompt, the answers, the votes and the judge's "
-                                "rationales, and proposes a better prompt.",
+                                t(
+                                    "A model reads the prompt, the answers, the votes and the judge's "
+                                    "rationales, and proposes a better prompt."
+                                ),
                                 size="2",
                                 color_scheme="gray",
                             ),
@@ -162,7 +171,7 @@ def improve_panel(p: ImproveProps) -> rx.Component:
                             width="100%",
                         ),
                     ),
-                    field_error(p.error, "improve-error"),
+                    field_error(t_var(p.error), "improve-error"),
                     rx.cond(p.has_proposal, _proposal(p)),
                     rx.cond(p.versions.length() > 0, _versions(p)),
                 ),

@@ -11,6 +11,7 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
+from components.i18n import t, t_var
 from components.layout import field_error
 from components.model_select import model_select
 
@@ -112,10 +113,10 @@ def _judgement(judgement: Any) -> rx.Component:
 
 def _controls(p: JudgeProps) -> rx.Component:
     return rx.hstack(
-        model_select(p.models, p.judge_model, p.on_model, "Judge model", max_width="min(22em, 100%)"),
+        model_select(p.models, p.judge_model, p.on_model, t("Judge model"), max_width="min(22em, 100%)"),
         rx.button(
             rx.icon("scale", size=14),
-            rx.cond(p.judging, "Judging…", "Judge"),
+            rx.cond(p.judging, t("Judging…"), t("Judge")),
             on_click=p.on_start,
             disabled=p.judging,
             type="button",
@@ -130,7 +131,7 @@ def _controls(p: JudgeProps) -> rx.Component:
 def _rubric(p: JudgeProps) -> rx.Component:
     return rx.vstack(
         rx.el.label(
-            rx.text("Rubric", size="2", weight="medium"),
+            rx.text(t("Rubric"), size="2", weight="medium"),
             rx.text_area(
                 value=p.rubric,
                 on_change=p.on_rubric,
@@ -150,18 +151,18 @@ def _rubric(p: JudgeProps) -> rx.Component:
             width="100%",
             wrap="wrap",
         ),
-        field_error(p.rubric_error, "rubric-error"),
+        field_error(t_var(p.rubric_error), "rubric-error"),
         rx.cond(
             p.can_manage,
             rx.hstack(
                 rx.button(
-                    "Save as project rubric",
+                    t("Save as project rubric"),
                     on_click=p.on_save_rubric,
                     variant="soft",
                     size="1",
                     type="button",
                 ),
-                rx.text("Saving an empty rubric restores the default.", size="1", color_scheme="gray"),
+                rx.text(t("Saving an empty rubric restores the default."), size="1", color_scheme="gray"),
                 align="center",
                 spacing="2",
                 wrap="wrap",
@@ -176,19 +177,22 @@ def _rubric(p: JudgeProps) -> rx.Component:
 def judge_panel(p: JudgeProps) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Judge", size="4", as_="h2"),
+            rx.heading(t("Judge"), size="4", as_="h2"),
             rx.text(
-                "An LLM judges every pair of answers, in both orders; orders that disagree count as a tie.",
+                t(
+                    "An LLM judges every pair of answers, in both orders; "
+                    "orders that disagree count as a tie."
+                ),
                 size="2",
                 color_scheme="gray",
             ),
             rx.cond(p.can_run, _controls(p)),
-            field_error(p.model_error, "judge-model-error"),
+            field_error(t_var(p.model_error), "judge-model-error"),
             _rubric(p),
-            field_error(p.general_error, "judge-error"),
+            field_error(t_var(p.general_error), "judge-error"),
             rx.cond(
                 p.judgements.length() == 0,
-                rx.text("No judge has run on this comparison yet.", size="2", color_scheme="gray"),
+                rx.text(t("No judge has run on this comparison yet."), size="2", color_scheme="gray"),
             ),
             rx.foreach(p.judgements, _judgement),
             spacing="3",

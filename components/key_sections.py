@@ -13,6 +13,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t, t_var
 from components.layout import field_error
 from components.settings_sections import notice, section
 
@@ -47,14 +48,14 @@ def _row_buttons(row: Any, actions: KeyActions) -> rx.Component:
         row.is_set,
         rx.hstack(
             rx.button(
-                "Test key",
+                t("Test key"),
                 on_click=actions.on_test(row.provider, row.deployment),
                 variant="soft",
                 size="1",
                 data_testid="test-key",
             ),
             rx.button(
-                "Delete",
+                t("Delete"),
                 on_click=actions.on_delete(row.provider, row.deployment),
                 color_scheme="red",
                 variant="soft",
@@ -85,8 +86,8 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
                     name="api_key",
                     type="password",
                     auto_complete="off",
-                    placeholder=rx.cond(row.is_set, "Paste a new key to replace it", "Paste the key"),
-                    aria_label=row.label + " key",
+                    placeholder=rx.cond(row.is_set, t("Paste a new key to replace it"), t("Paste the key")),
+                    aria_label=t("{provider} key", provider=row.label),
                     width="22em",
                 ),
                 rx.button(rx.cond(row.is_set, "Replace", "Save"), type="submit", size="2"),
@@ -96,7 +97,7 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
             on_submit=actions.on_save_key,
             reset_on_submit=True,
         ),
-        field_error(row.error, "key-error"),
+        field_error(t_var(row.error), "key-error"),
         _test_result(row),
         spacing="2",
         width="100%",
@@ -128,27 +129,29 @@ def _endpoint_form(scope: str, error: rx.Var[str], actions: KeyActions) -> rx.Co
     return rx.form(
         rx.hstack(
             _hidden("scope", scope),
-            rx.input(name="name", placeholder="Name, e.g. vllm", aria_label="Endpoint name", width="10em"),
+            rx.input(
+                name="name", placeholder=t("Name, e.g. vllm"), aria_label=t("Endpoint name"), width="10em"
+            ),
             rx.input(
                 name="base_url",
                 placeholder="https://host:8000/v1",
-                aria_label="Endpoint base URL",
+                aria_label=t("Endpoint base URL"),
                 width="18em",
             ),
             rx.input(
                 name="api_key",
                 type="password",
                 auto_complete="off",
-                placeholder="Key (optional)",
-                aria_label="Endpoint key",
+                placeholder=t("Key (optional)"),
+                aria_label=t("Endpoint key"),
                 width="14em",
             ),
-            rx.button("Save endpoint", type="submit", size="2"),
+            rx.button(t("Save endpoint"), type="submit", size="2"),
             spacing="2",
             align="center",
             wrap="wrap",
         ),
-        field_error(error, "endpoint-error"),
+        field_error(t_var(error), "endpoint-error"),
         on_submit=actions.on_save_endpoint,
         reset_on_submit=False,
     )
@@ -156,8 +159,8 @@ def _endpoint_form(scope: str, error: rx.Var[str], actions: KeyActions) -> rx.Co
 
 def keys_section(
     *,
-    title: str,
-    description: str,
+    title: rx.Var[str],
+    description: rx.Var[str],
     scope: str,  # "user" | "deployment"
     keys: rx.Var,
     endpoints: rx.Var,
@@ -169,10 +172,12 @@ def keys_section(
         title,
         description,
         rx.foreach(keys, lambda row: _family_row(row, scope, actions)),
-        rx.heading("OpenAI-compatible endpoints", size="3", as_="h3"),
+        rx.heading(t("OpenAI-compatible endpoints"), size="3", as_="h3"),
         rx.text(
-            "A server speaking OpenAI's API (vLLM, LM Studio, …). Its models appear as "
-            "openai-compatible:<name>/<model>; its key is only ever sent to its address.",
+            t(
+                "A server speaking OpenAI's API (vLLM, LM Studio, …). Its models appear as "
+                "openai-compatible:<name>/<model>; its key is only ever sent to its address."
+            ),
             size="2",
             color_scheme="gray",
         ),

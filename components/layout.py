@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
+from reflex.style import resolved_color_mode
+
+from components.i18n import LANGUAGE_NAMES, current_language, t
 
 
-def _nav_link(label: str, href: str) -> rx.Component:
+def _nav_link(label: rx.Var[str], href: str) -> rx.Component:
     return rx.link(label, href=href, size="3", weight="medium", underline="none")
 
 
@@ -27,17 +31,56 @@ def _skip_link() -> rx.Component:
     """The first stop of the Tab key: straight past the header to the page's content."""
     # The client router does not move focus on a fragment link: the click does it itself.
     return rx.el.a(
-        "Skip to content",
+        t("Skip to content"),
         href=f"#{MAIN_ID}",
         class_name="skip-link",
         on_click=rx.call_script(f"document.getElementById('{MAIN_ID}')?.focus()"),
     )
 
 
-def bare_shell(*children: rx.Component, title: str) -> rx.Component:
-    """Pages for people who are not signed in: brand, then the content centred."""
+def language_select(on_change: EventCallback[str]) -> rx.Component:
+    """The page's language, named in both languages so either reader finds it."""
+    return rx.el.select(
+        *[rx.el.option(name, value=code, lang=code) for code, name in LANGUAGE_NAMES.items()],
+        value=current_language(),
+        on_change=on_change,
+        aria_label="Language / 言語",
+        title="Language / 言語",
+        class_name="model-picker",
+        id="language-select",
+    )
+
+
+def color_mode_toggle() -> rx.Component:
+    """Dark mode: the page starts as the system is set (Reflex's color mode "system"); this
+    button flips it, and the browser remembers the choice."""
+    return rx.icon_button(
+        rx.color_mode_cond(light=rx.icon("moon", size=16), dark=rx.icon("sun", size=16)),
+        on_click=rx.toggle_color_mode,
+        variant="ghost",
+        size="2",
+        aria_label=t("Dark mode"),
+        aria_pressed=rx.cond(resolved_color_mode == "dark", "true", "false"),
+        title=t("Dark mode"),
+        id="color-mode-toggle",
+    )
+
+
+def bare_shell(
+    *children: rx.Component, title: rx.Var[str] | str, on_language: EventCallback[str]
+) -> rx.Component:
+    """Pages for people who are not signed in: brand and language, then the content centred."""
     return rx.box(
-        rx.hstack(_brand(), padding_x="1.5em", padding_y="0.75em", width="100%"),
+        rx.hstack(
+            _brand(),
+            rx.spacer(),
+            language_select(on_language),
+            color_mode_toggle(),
+            padding_x="1.5em",
+            padding_y="0.75em",
+            width="100%",
+            align="center",
+        ),
         rx.el.main(
             rx.center(
                 rx.heading(title, size="6", class_name="sr-only"),
@@ -60,33 +103,45 @@ def user_menu(name: rx.Var[str], email: rx.Var[str], on_sign_out: Any) -> rx.Com
         ),
         rx.menu.content(
             rx.box(rx.text(email, size="1", color_scheme="gray"), padding_x="0.75em", padding_y="0.25em"),
-            rx.menu.item("Settings", on_click=rx.redirect("/settings")),
+            rx.menu.item(t("Settings"), on_click=rx.redirect("/settings")),
             rx.menu.separator(),
-            rx.menu.item("Sign out", on_click=on_sign_out, id="sign-out", color_scheme="red"),
+            rx.menu.item(t("Sign out"), on_click=on_sign_out, id="sign-out", color_scheme="red"),
         ),
     )
 
 
-def shell(*children: rx.Component, title: str, account: rx.Component | None = None) -> rx.Component:
+def shell(
+    *children: rx.Component,
+    title: rx.Var[str] | str,
+    on_language: EventCallback[str],
+    account: rx.Component | None = None,
+) -> rx.Component:
     # The header wraps instead of overflowing: on a phone (390 px) the links go to a second
     # row under the brand and the account menu, all of them reachable without scrolling.
     return rx.box(
         _skip_link(),
         rx.flex(
             _brand(),
-            rx.box(account if account is not None else rx.fragment(), order="2"),
+            rx.hstack(
+                language_select(on_language),
+                color_mode_toggle(),
+                account if account is not None else rx.fragment(),
+                order="2",
+                align="center",
+                spacing="3",
+            ),
             rx.el.nav(
                 rx.flex(
-                    _nav_link("Compare", "/"),
-                    _nav_link("History", "/history"),
-                    _nav_link("Leaderboard", "/leaderboard"),
-                    _nav_link("Projects", "/projects"),
+                    _nav_link(t("Compare"), "/"),
+                    _nav_link(t("History"), "/history"),
+                    _nav_link(t("Leaderboard"), "/leaderboard"),
+                    _nav_link(t("Projects"), "/projects"),
                     rx.link("API", href="/api/v1/docs", size="3", is_external=True, underline="none"),
                     spacing=rx.breakpoints(initial="4", sm="5"),
                     wrap="wrap",
                     align="center",
                 ),
-                aria_label="Main",
+                aria_label=t("Main"),
                 order=rx.breakpoints(initial="3", md="1"),
                 width=rx.breakpoints(initial="100%", md="auto"),
             ),

@@ -9,10 +9,11 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t, t_var
 from components.layout import field_error
 
-SOURCE_LABELS = (("human", "Human votes"), ("judge", "Judge verdicts"))
-WINDOW_LABELS = (("all", "All time"), ("30d", "Last 30 days"), ("7d", "Last 7 days"))
+SOURCE_LABELS = (("human", t("Human votes")), ("judge", t("Judge verdicts")))
+WINDOW_LABELS = (("all", t("All time")), ("30d", t("Last 30 days")), ("7d", t("Last 7 days")))
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class RecommendationProps:
 
 
 def _select(
-    label: str, value: rx.Var[str], on_change: EventCallback[str], *options: rx.Component
+    label: rx.Var[str], value: rx.Var[str], on_change: EventCallback[str], *options: rx.Component
 ) -> rx.Component:
     return rx.el.label(
         rx.text(label, size="2", weight="medium"),
@@ -65,20 +66,30 @@ def _select(
 def filters(p: LeaderboardProps) -> rx.Component:
     return rx.hstack(
         _select(
-            "Project",
+            t("Project"),
             p.project_id,
             p.on_project,
-            rx.el.option("All my projects", value="all"),
+            rx.el.option(t("All my projects"), value="all"),
             rx.foreach(p.projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
         ),
-        _select("Source", p.source, p.on_source, *[rx.el.option(t, value=v) for v, t in SOURCE_LABELS]),
-        _select("Time window", p.window, p.on_window, *[rx.el.option(t, value=v) for v, t in WINDOW_LABELS]),
+        _select(
+            t("Source"), p.source, p.on_source, *[rx.el.option(text, value=v) for v, text in SOURCE_LABELS]
+        ),
+        _select(
+            t("Time window"),
+            p.window,
+            p.on_window,
+            *[rx.el.option(text, value=v) for v, text in WINDOW_LABELS],
+        ),
         rx.el.label(
             rx.switch(checked=p.style_control, on_change=p.on_style_control, size="1"),
-            " Style control",
+            " ",
+            t("Style control"),
             class_name="switch-label",
-            title="Fit answer length, headers, lists and bold as covariates, so formatting does not "
-            "rank a model up (human votes only)",
+            title=t(
+                "Fit answer length, headers, lists and bold as covariates, so formatting does not "
+                "rank a model up (human votes only)"
+            ),
         ),
         rx.cond(p.style_effects != "", rx.text(p.style_effects, size="1", color_scheme="gray")),
         spacing="4",
@@ -104,18 +115,18 @@ def _row(row: Any) -> rx.Component:
 
 def board_table(rows: rx.Var) -> rx.Component:
     headers = (
-        "Rank",
-        "Model",
-        "Strength (95% CI)",
-        "Comparisons",
-        "Cost / 1k output",
-        "Median TTFT",
-        "Median tok/s",
+        t("Rank"),
+        t("Model"),
+        t("Strength (95% CI)"),
+        t("Comparisons"),
+        t("Cost / 1k output"),
+        t("Median TTFT"),
+        t("Median tok/s"),
     )
     return rx.box(
         rx.table.root(
             # Radix puts the root's props on a wrapper div: the caption names the table itself.
-            rx.el.caption("Models ranked by strength", class_name="sr-only"),
+            rx.el.caption(t("Models ranked by strength"), class_name="sr-only"),
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
             rx.table.body(rx.foreach(rows, _row)),
             width="100%",
@@ -162,7 +173,7 @@ def strength_chart(chart: rx.Var, domain: rx.Var) -> rx.Component:
             width="100%",
         ),
         role="img",
-        aria_label="Strength of each model with its 95% interval",
+        aria_label=t("Strength of each model with its 95% interval"),
         width="100%",
     )
 
@@ -170,10 +181,10 @@ def strength_chart(chart: rx.Var, domain: rx.Var) -> rx.Component:
 def win_rate_matrix(models: rx.Var, matrix: rx.Var) -> rx.Component:
     return rx.box(
         rx.table.root(
-            rx.el.caption("Pairwise win rates", class_name="sr-only"),
+            rx.el.caption(t("Pairwise win rates"), class_name="sr-only"),
             rx.table.header(
                 rx.table.row(
-                    rx.table.column_header_cell("Model (row) against (column)"),
+                    rx.table.column_header_cell(t("Model (row) against (column)")),
                     rx.foreach(models, lambda m: rx.table.column_header_cell(m)),
                 )
             ),
@@ -197,21 +208,24 @@ def win_rate_matrix(models: rx.Var, matrix: rx.Var) -> rx.Component:
 def recommendation_panel(p: RecommendationProps) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Recommendation", size="4", as_="h2"),
+            rx.heading(t("Recommendation"), size="4", as_="h2"),
             rx.text(
-                "The cheapest model that wins or ties at least X% of its comparisons against your baseline.",
+                t(
+                    "The cheapest model that wins or ties at least X% of its comparisons "
+                    "against your baseline."
+                ),
                 size="2",
                 color_scheme="gray",
             ),
             rx.hstack(
                 _select(
-                    "Baseline model",
+                    t("Baseline model"),
                     p.baseline,
                     p.on_baseline,
                     rx.foreach(p.models, lambda m: rx.el.option(m, value=m)),
                 ),
                 rx.el.label(
-                    rx.text("Minimum win rate (%)", size="2", weight="medium"),
+                    rx.text(t("Minimum win rate (%)"), size="2", weight="medium"),
                     rx.input(
                         value=p.min_win_rate,
                         on_change=p.on_min_win_rate,
@@ -220,21 +234,21 @@ def recommendation_panel(p: RecommendationProps) -> rx.Component:
                     ),
                     class_name="switch-label",
                 ),
-                rx.button("Recommend", on_click=p.on_recommend, type="button"),
+                rx.button(t("Recommend"), on_click=p.on_recommend, type="button"),
                 spacing="4",
                 wrap="wrap",
                 align="center",
             ),
-            field_error(p.error, "recommendation-error"),
+            field_error(t_var(p.error), "recommendation-error"),
             rx.cond(
                 p.answered,
                 rx.box(
                     rx.cond(
                         p.model != "",
                         rx.heading(p.model, size="3", as_="h3"),
-                        rx.heading("Not enough evidence", size="3", as_="h3"),
+                        rx.heading(t("Not enough evidence"), size="3", as_="h3"),
                     ),
-                    rx.text(p.detail, size="2"),
+                    rx.text(t_var(p.detail), size="2"),
                     role="status",
                     data_testid="recommendation",
                 ),
@@ -249,18 +263,20 @@ def recommendation_panel(p: RecommendationProps) -> rx.Component:
 def leaderboard_view(p: LeaderboardProps, rec: RecommendationProps) -> rx.Component:
     return rx.vstack(
         filters(p),
-        field_error(p.error, "leaderboard-error"),
+        field_error(t_var(p.error), "leaderboard-error"),
         rx.cond(
             p.empty,
             rx.callout(
                 rx.vstack(
-                    rx.text("No votes here yet.", weight="bold"),
+                    rx.text(t("No votes here yet."), weight="bold"),
                     rx.text(
-                        "Run a comparison, then pick the best answer under its panes: models appear "
-                        "here with their strength once people have voted. Try another project or a "
-                        "longer time window.",
+                        t(
+                            "Run a comparison, then pick the best answer under its panes: models appear "
+                            "here with their strength once people have voted. Try another project or a "
+                            "longer time window."
+                        ),
                     ),
-                    rx.link("Go to Compare", href="/"),
+                    rx.link(t("Go to Compare"), href="/"),
                     spacing="1",
                 ),
                 icon="info",
@@ -273,9 +289,9 @@ def leaderboard_view(p: LeaderboardProps, rec: RecommendationProps) -> rx.Compon
             rx.vstack(
                 rx.text(p.summary, size="2", color_scheme="gray"),
                 board_table(p.rows),
-                rx.heading("Strength with 95% intervals", size="4", as_="h2"),
+                rx.heading(t("Strength with 95% intervals"), size="4", as_="h2"),
                 strength_chart(p.chart, p.chart_domain),
-                rx.heading("Pairwise win rates", size="4", as_="h2"),
+                rx.heading(t("Pairwise win rates"), size="4", as_="h2"),
                 win_rate_matrix(p.matrix_models, p.matrix),
                 recommendation_panel(rec),
                 spacing="4",

@@ -12,10 +12,14 @@ from collections.abc import Sequence
 import reflex as rx
 from reflex.event import EventSpec
 
+from backend.i18n import N_
 from backend.streaming.follower import LiveEntry
 from components.markdown_packages import MARKDOWN_PACKAGES
 
 LIVE_PANE_JS = "$/public/live_pane.jsx"
+# The words LiveMetrics shows, translated in the browser (assets/live_pane.jsx calls i18nT):
+# marked here so the catalogs keep them.
+LIVE_METRICS_WORDS = (N_("waiting…"), N_("out"))
 
 
 class LiveMarkdown(rx.Component):

@@ -8,7 +8,7 @@ import reflex as rx
 
 
 def model_select(
-    models: rx.Var, value: rx.Var[str], on_change: Any, label: str, **props: Any
+    models: rx.Var, value: rx.Var[str], on_change: Any, label: rx.Var[str] | str, **props: Any
 ) -> rx.Component:
     """`label` is the accessible name; `models` are ModelOption rows."""
     return rx.el.select(

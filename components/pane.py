@@ -8,16 +8,18 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t, t_var
 from components.layout import field_error
 from components.live import live_markdown, live_metrics
 
-_STATUS_COLORS = {
-    "idle": "gray",
-    "queued": "gray",
-    "running": "blue",
-    "done": "green",
-    "error": "red",
-    "cancelled": "orange",
+# status -> (badge colour, what the badge says)
+_STATUS_BADGES = {
+    "idle": ("gray", t("idle")),
+    "queued": ("gray", t("queued")),
+    "running": ("blue", t("running")),
+    "done": ("green", t("done")),
+    "error": ("red", t("error")),
+    "cancelled": ("orange", t("cancelled")),
 }
 
 
@@ -38,8 +40,8 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     return rx.match(
         status,
         *[
-            (name, rx.badge(name, color_scheme=color, variant="soft"))
-            for name, color in _STATUS_COLORS.items()
+            (name, rx.badge(label, color_scheme=color, variant="soft"))
+            for name, (color, label) in _STATUS_BADGES.items()
         ],
         rx.badge(status),
     )
@@ -54,7 +56,7 @@ def _model_select(pane: Any, models: rx.Var, active: rx.Var[bool], actions: Pane
         value=pane.model,
         on_change=lambda value: actions.set_model(pane.pane_id, value),
         disabled=active,
-        aria_label="Model",
+        aria_label=t("Model"),
         class_name="pane-model-select",
         # Shrinks (cutting the name short) rather than push the pane's buttons out of a narrow pane.
         min_width="0",
@@ -77,15 +79,15 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
                 _model_select(pane, models, active, actions),
             ),
         ),
-        rx.cond(pane.simulated, rx.badge("simulated", color_scheme="purple", variant="outline")),
+        rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),
         _status_badge(pane.status),
         rx.cond(
             pane.cached,
             rx.badge(
-                "cached",
+                t("cached"),
                 color_scheme="cyan",
                 variant="soft",
-                title="Replayed from the response cache: no model was called",
+                title=t("Replayed from the response cache: no model was called"),
                 data_testid="cached-badge",
             ),
         ),
@@ -98,8 +100,8 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
                 variant="soft",
                 color_scheme="red",
                 on_click=actions.stop(pane.pane_id),
-                aria_label="Stop pane",
-                title="Stop this pane",
+                aria_label=t("Stop pane"),
+                title=t("Stop this pane"),
             ),
             rx.cond(
                 pane.run_id != "",
@@ -108,8 +110,8 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
                     size="1",
                     variant="soft",
                     on_click=actions.retry(pane.pane_id),
-                    aria_label="Retry pane",
-                    title="Run this pane again",
+                    aria_label=t("Retry pane"),
+                    title=t("Run this pane again"),
                 ),
             ),
         ),
@@ -118,8 +120,8 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
             size="1",
             variant="ghost",
             on_click=actions.expand(pane.pane_id),
-            aria_label="Expand pane",
-            title="Full width",
+            aria_label=t("Expand pane"),
+            title=t("Full width"),
         ),
         rx.icon_button(
             rx.icon("x", size=14),
@@ -128,7 +130,7 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
             color_scheme="gray",
             on_click=actions.remove(pane.pane_id),
             disabled=active,
-            aria_label="Remove pane",
+            aria_label=t("Remove pane"),
         ),
         align="center",
         spacing="2",
@@ -139,7 +141,7 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
 def _settings(pane: Any, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.text("Temperature", size="1", color_scheme="gray"),
+            rx.text(t("Temperature"), size="1", color_scheme="gray"),
             rx.input(
                 default_value=pane.temperature.to_string(),
                 key=pane.pane_id + "-t-" + pane.temperature.to_string(),
@@ -151,9 +153,9 @@ def _settings(pane: Any, active: rx.Var[bool], actions: PaneActions) -> rx.Compo
                 size="1",
                 width="5em",
                 disabled=active,
-                aria_label="Temperature",
+                aria_label=t("Temperature"),
             ),
-            rx.text("Max tokens", size="1", color_scheme="gray"),
+            rx.text(t("Max tokens"), size="1", color_scheme="gray"),
             rx.input(
                 default_value=pane.max_tokens.to_string(),
                 key=pane.pane_id + "-m-" + pane.max_tokens.to_string(),
@@ -164,12 +166,12 @@ def _settings(pane: Any, active: rx.Var[bool], actions: PaneActions) -> rx.Compo
                 size="1",
                 width="6em",
                 disabled=active,
-                aria_label="Max tokens",
+                aria_label=t("Max tokens"),
             ),
             align="center",
             spacing="2",
         ),
-        field_error(pane.field_error, "pane-field-error"),
+        field_error(t_var(pane.field_error), "pane-field-error"),
         spacing="1",
         width="100%",
     )
@@ -197,7 +199,7 @@ def _replay_metrics(pane: Any) -> rx.Component:
     return rx.cond(
         pane.masked,
         _masked_metrics(pane),
-        run_metrics(pane, cached_label="replay: ", test_id="final-metrics"),
+        run_metrics(pane, cached_label=t("replay: "), test_id="final-metrics"),
     )
 
 
@@ -208,19 +210,21 @@ def _masked_metrics(pane: Any) -> rx.Component:
         pane.ttft,
         " · ",
         pane.tps,
-        " · out ",
+        " · ",
+        t("out"),
+        " ",
         pane.tokens_out.to_string(),
         " · ",
         pane.elapsed,
         " · ",
-        pane.cost,  # "cost hidden"
+        t_var(pane.cost),  # "cost hidden"
         size="1",
         color_scheme="gray",
         data_testid="final-metrics",
     )
 
 
-def run_metrics(pane: Any, cached_label: str, test_id: str) -> rx.Component:
+def run_metrics(pane: Any, cached_label: rx.Var[str] | str, test_id: str) -> rx.Component:
     """A run's saved figures on one line (the compare page's panes and the shared view)."""
     return rx.text(
         rx.cond(pane.cached, cached_label, ""),
@@ -228,9 +232,13 @@ def run_metrics(pane: Any, cached_label: str, test_id: str) -> rx.Component:
         pane.ttft,
         " · ",
         pane.tps,
-        " · in ",
+        " · ",
+        t("in"),
+        " ",
         pane.tokens_in.to_string(),
-        " / out ",
+        " / ",
+        t("out"),
+        " ",
         pane.tokens_out.to_string(),
         " · ",
         pane.elapsed,
@@ -251,7 +259,7 @@ def pane_card(pane: Any, models: rx.Var, sync_scroll: rx.Var[bool], actions: Pan
             rx.cond(
                 pane.error != "",
                 rx.callout(
-                    pane.error,
+                    t_var(pane.error),
                     icon="triangle-alert",
                     color_scheme="red",
                     size="1",

@@ -9,9 +9,11 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import StringVar
 
+from components.i18n import t, t_var
 from components.layout import field_error
 
 ROLE_CHOICES = ["owner", "editor", "viewer"]
+ROLE_LABELS = {"owner": t("owner"), "editor": t("editor"), "viewer": t("viewer")}
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def _project_item(p: ProjectsProps, row: Any) -> rx.Component:
     return rx.button(
         rx.hstack(
             rx.text(row.name, weight="medium"),
-            rx.badge(row.role, variant="soft"),
+            rx.badge(t_var(row.role), variant="soft"),
             rx.spacer(),
             rx.text(row.n_comparisons, size="1", color_scheme="gray"),
             width="100%",
@@ -56,7 +58,7 @@ def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
             rx.vstack(
                 rx.text(row.email, size="2"),
                 rx.cond(
-                    row.pending, rx.text("invited: joins when they sign up", size="1", color_scheme="gray")
+                    row.pending, rx.text(t("invited: joins when they sign up"), size="1", color_scheme="gray")
                 ),
                 spacing="0",
             )
@@ -65,13 +67,13 @@ def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
             rx.cond(
                 p.can_manage,
                 rx.el.select(
-                    *[rx.el.option(role, value=role) for role in ROLE_CHOICES],
+                    *[rx.el.option(ROLE_LABELS[role], value=role) for role in ROLE_CHOICES],
                     value=row.role,
                     on_change=lambda role: p.on_set_role(row.email, role),
-                    aria_label="Role of " + row.email,
+                    aria_label=t("Role of {email}", email=row.email),
                     class_name="model-picker",
                 ),
-                rx.text(row.role, size="2"),
+                rx.text(t_var(row.role), size="2"),
             )
         ),
         rx.table.cell(
@@ -82,7 +84,7 @@ def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
                     on_click=p.on_remove(row.email),
                     variant="ghost",
                     color_scheme="red",
-                    aria_label="Remove member",
+                    aria_label=t("Remove member"),
                 ),
             )
         ),
@@ -95,21 +97,26 @@ def _manage(p: ProjectsProps) -> rx.Component:
         rx.form(
             rx.hstack(
                 rx.input(
-                    name="name", default_value=p.selected_name, aria_label="Project name", key=p.selected_id
+                    name="name",
+                    default_value=p.selected_name,
+                    aria_label=t("Project name"),
+                    key=p.selected_id,
                 ),
-                rx.button("Rename", type="submit", variant="soft"),
+                rx.button(t("Rename"), type="submit", variant="soft"),
                 rx.alert_dialog.root(
-                    rx.alert_dialog.trigger(rx.button("Delete project", color_scheme="red", variant="soft")),
+                    rx.alert_dialog.trigger(
+                        rx.button(t("Delete project"), color_scheme="red", variant="soft")
+                    ),
                     rx.alert_dialog.content(
-                        rx.alert_dialog.title("Delete this project?"),
+                        rx.alert_dialog.title(t("Delete this project?")),
                         rx.alert_dialog.description(
-                            "Its comparisons and share links are deleted too. This cannot be undone."
+                            t("Its comparisons and share links are deleted too. This cannot be undone.")
                         ),
                         rx.hstack(
-                            rx.alert_dialog.cancel(rx.button("Keep it", variant="soft")),
+                            rx.alert_dialog.cancel(rx.button(t("Keep it"), variant="soft")),
                             rx.alert_dialog.action(
                                 rx.button(
-                                    "Delete", color_scheme="red", on_click=p.on_delete, id="confirm-delete"
+                                    t("Delete"), color_scheme="red", on_click=p.on_delete, id="confirm-delete"
                                 )
                             ),
                             justify="end",
@@ -125,15 +132,17 @@ def _manage(p: ProjectsProps) -> rx.Component:
         ),
         rx.form(
             rx.hstack(
-                rx.input(name="email", placeholder="colleague@example.org", type="email", aria_label="Email"),
+                rx.input(
+                    name="email", placeholder="colleague@example.org", type="email", aria_label=t("Email")
+                ),
                 rx.el.select(
-                    *[rx.el.option(role, value=role) for role in ROLE_CHOICES],
+                    *[rx.el.option(ROLE_LABELS[role], value=role) for role in ROLE_CHOICES],
                     name="role",
                     default_value="editor",
-                    aria_label="New member's role",
+                    aria_label=t("New member's role"),
                     class_name="model-picker",
                 ),
-                rx.button("Invite", type="submit", id="invite-button"),
+                rx.button(t("Invite"), type="submit", id="invite-button"),
                 spacing="2",
                 wrap="wrap",
             ),
@@ -148,38 +157,42 @@ def _manage(p: ProjectsProps) -> rx.Component:
 def projects_view(p: ProjectsProps) -> rx.Component:
     return rx.grid(
         rx.vstack(
-            rx.heading("Projects", size="4"),
+            rx.heading(t("Projects"), size="4"),
             rx.foreach(p.projects, lambda row: _project_item(p, row)),
             rx.form(
                 rx.hstack(
-                    rx.input(name="name", placeholder="New project name", aria_label="New project name"),
-                    rx.button("Create", type="submit", id="create-project"),
+                    rx.input(
+                        name="name", placeholder=t("New project name"), aria_label=t("New project name")
+                    ),
+                    rx.button(t("Create"), type="submit", id="create-project"),
                     spacing="2",
                 ),
                 on_submit=p.on_create,
                 reset_on_submit=True,
             ),
-            field_error(p.name_error, "name-error"),
+            field_error(t_var(p.name_error), "name-error"),
             spacing="2",
             width="100%",
         ),
         rx.vstack(
             rx.heading(p.selected_name, size="5"),
-            rx.cond(p.notice != "", rx.callout(p.notice, icon="check", color_scheme="green", size="1")),
+            rx.cond(
+                p.notice != "", rx.callout(t_var(p.notice), icon="check", color_scheme="green", size="1")
+            ),
             rx.cond(p.can_manage, _manage(p)),
-            field_error(p.member_error, "member-error"),
+            field_error(t_var(p.member_error), "member-error"),
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell("Member"),
-                        rx.table.column_header_cell("Role"),
+                        rx.table.column_header_cell(t("Member")),
+                        rx.table.column_header_cell(t("Role")),
                         rx.table.column_header_cell(""),
                     )
                 ),
                 rx.table.body(rx.foreach(p.members, lambda row: _member_row(p, row))),
                 width="100%",
             ),
-            rx.link("Open this project's comparisons", href="/history?project=" + p.selected_id, size="2"),
+            rx.link(t("Open this project's comparisons"), href="/history?project=" + p.selected_id, size="2"),
             spacing="3",
             width="100%",
         ),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t, t_var
 from components.layout import field_error
 from components.model_select import model_select
 
@@ -51,10 +52,10 @@ class PromptFormProps:
 
 def _model_picker(p: PromptFormProps) -> rx.Component:
     return rx.hstack(
-        model_select(p.models, p.picker, p.on_picker, "Model to add"),
+        model_select(p.models, p.picker, p.on_picker, t("Model to add")),
         rx.button(
             rx.icon("plus", size=14),
-            "Add pane",
+            t("Add pane"),
             variant="soft",
             on_click=p.on_add_pane,
             disabled=~p.can_add_pane | p.running,
@@ -70,19 +71,22 @@ def _switches(p: PromptFormProps) -> rx.Component:
     return rx.hstack(
         rx.el.label(
             rx.switch(checked=p.sync_settings, on_change=p.on_sync_settings, size="1"),
-            " Sync settings",
+            " ",
+            t("Sync settings"),
             class_name="switch-label",
         ),
         rx.el.label(
             rx.switch(checked=p.sync_scroll, on_change=p.on_sync_scroll, size="1"),
-            " Sync scrolling",
+            " ",
+            t("Sync scrolling"),
             class_name="switch-label",
         ),
         rx.el.label(
             rx.switch(checked=p.use_cache, on_change=p.on_use_cache, size="1", id="use-cache"),
-            " Use cache",
+            " ",
+            t("Use cache"),
             class_name="switch-label",
-            title="Replay cached answers even at temperature > 0 (temperature 0 always uses the cache)",
+            title=t("Replay cached answers even at temperature > 0 (temperature 0 always uses the cache)"),
         ),
         spacing="4",
         align="center",
@@ -95,8 +99,8 @@ def _project_picker(p: PromptFormProps) -> rx.Component:
         value=p.project_id,
         on_change=p.on_project,
         disabled=p.running,
-        aria_label="Project",
-        title="The project this comparison is saved in",
+        aria_label=t("Project"),
+        title=t("The project this comparison is saved in"),
         class_name="model-picker",
         id="project-picker",
     )
@@ -107,38 +111,41 @@ def _buttons(p: PromptFormProps) -> rx.Component:
         _project_picker(p),
         rx.el.label(
             rx.switch(checked=p.blind, on_change=p.on_blind, size="1", disabled=p.running),
-            " Blind",
+            " ",
+            t("Blind"),
             class_name="switch-label",
-            title='Label the panes "Model A", "Model B" … in a random order until you vote or reveal',
+            title=t('Label the panes "Model A", "Model B" … in a random order until you vote or reveal'),
         ),
         rx.button(
             rx.icon("play", size=14),
-            "Run",
+            t("Run"),
             id="run-button",
             on_click=p.on_run,
             disabled=p.running | ~p.can_run | p.masked,
-            aria_label="Run",
-            title="Run all panes (Ctrl+Enter)",
+            aria_label=t("Run"),
+            title=t("Run all panes (Ctrl+Enter)"),
         ),
         rx.button(
             rx.icon("swords", size=14),
-            "Battle",
+            t("Battle"),
             variant="soft",
             on_click=p.on_battle,
             disabled=p.running | ~p.can_run,
-            title="Two models drawn at random (from the project's battle pool, if it sets one) "
-            "answer this prompt blind: vote, then see who they were",
+            title=t(
+                "Two models drawn at random (from the project's battle pool, if it sets one) "
+                "answer this prompt blind: vote, then see who they were"
+            ),
         ),
         rx.button(
             rx.icon("square", size=14),
-            "Stop",
+            t("Stop"),
             color_scheme="red",
             variant="soft",
             on_click=p.on_stop,
             disabled=~p.running,
-            aria_label="Stop",
+            aria_label=t("Stop"),
         ),
-        rx.button("New", variant="outline", on_click=p.on_new, disabled=p.running),
+        rx.button(t("New"), variant="outline", on_click=p.on_new, disabled=p.running),
         spacing="2",
         align="center",
         wrap="wrap",  # seven controls do not fit a phone's width in one row
@@ -147,33 +154,33 @@ def _buttons(p: PromptFormProps) -> rx.Component:
 
 def prompt_form(p: PromptFormProps) -> rx.Component:
     return rx.vstack(
-        rx.el.label("Prompt", html_for="prompt", class_name="field-label"),
+        rx.el.label(t("Prompt"), html_for="prompt", class_name="field-label"),
         rx.text_area(
             id="prompt",
             value=p.prompt,
             on_change=[p.on_prompt, p.on_prompt_draft] if p.on_prompt_draft is not None else p.on_prompt,
-            placeholder="Ask every model the same thing… (Ctrl+Enter runs)",
+            placeholder=t("Ask every model the same thing… (Ctrl+Enter runs)"),
             rows="4",
             width="100%",
             aria_invalid=rx.cond(p.prompt_error != "", "true", "false"),
         ),
-        field_error(p.prompt_error, "prompt-error"),
+        field_error(t_var(p.prompt_error), "prompt-error"),
         rx.cond(
             p.show_system,
             rx.vstack(
-                rx.el.label("System prompt", html_for="system-prompt", class_name="field-label"),
+                rx.el.label(t("System prompt"), html_for="system-prompt", class_name="field-label"),
                 rx.text_area(
                     id="system-prompt",
                     value=p.system_prompt,
                     on_change=p.on_system_prompt,
                     rows="2",
                     width="100%",
-                    placeholder="Optional instructions for every model",
+                    placeholder=t("Optional instructions for every model"),
                 ),
                 width="100%",
                 spacing="1",
             ),
-            rx.link("+ System prompt", on_click=p.on_toggle_system, size="2", as_="button"),
+            rx.link(t("+ System prompt"), on_click=p.on_toggle_system, size="2", as_="button"),
         ),
         rx.hstack(
             _model_picker(p),
@@ -185,12 +192,12 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
             wrap="wrap",
             spacing="4",
         ),
-        field_error(p.panes_error, "panes-error"),
-        field_error(p.limit_error, "limit-error"),
+        field_error(t_var(p.panes_error), "panes-error"),
+        field_error(t_var(p.limit_error), "limit-error"),
         rx.cond(
             ~p.can_run,
             rx.text(
-                "You can read this comparison; your role in its project does not allow running it.",
+                t("You can read this comparison; your role in its project does not allow running it."),
                 size="2",
                 color_scheme="gray",
                 data_testid="read-only-note",

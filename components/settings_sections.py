@@ -11,10 +11,13 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
+from components.i18n import t, t_var
 from components.layout import field_error
 
 
-def section(title: str, description: str, *children: rx.Component, test_id: str) -> rx.Component:
+def section(
+    title: rx.Var[str] | str, description: rx.Var[str] | str, *children: rx.Component, test_id: str
+) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading(title, size="4", as_="h2"),
@@ -29,11 +32,12 @@ def section(title: str, description: str, *children: rx.Component, test_id: str)
 
 
 def labelled_input(
-    name: str, label: str, kind: str = "text", auto: str = "off", **props: Any
+    name: str, label: rx.Var[str], kind: str = "text", auto: str = "off", **props: Any
 ) -> rx.Component:
     field_id = f"settings-{name}"
     return rx.vstack(
-        rx.text(label, as_="label", html_for=field_id, size="2", weight="medium"),
+        # A real <label for>: rx.text(as_="label") put html_for into the CSS, leaving the field unnamed.
+        rx.el.label(label, html_for=field_id, class_name="field-label"),
         rx.input(id=field_id, name=name, type=kind, auto_complete=auto, width="100%", **props),
         spacing="1",
         width="100%",
@@ -43,7 +47,7 @@ def labelled_input(
 def notice(message: rx.Var[str], color: str = "green", test_id: str = "") -> rx.Component:
     return rx.cond(
         message != "",
-        rx.text(message, color_scheme=color, size="2", role="status", data_testid=test_id),
+        rx.text(t_var(message), color_scheme=color, size="2", role="status", data_testid=test_id),
     )
 
 
@@ -69,13 +73,13 @@ class AccountProps:
 def account_section(p: AccountProps) -> rx.Component:
     password_form = rx.form(
         rx.vstack(
-            labelled_input("current", "Current password", "password", "current-password"),
-            field_error(p.current_error, "current-password-error"),
-            labelled_input("new", "New password (8 characters or more)", "password", "new-password"),
-            field_error(p.new_error, "new-password-error"),
-            labelled_input("confirm", "New password again", "password", "new-password"),
-            field_error(p.confirm_error, "confirm-password-error"),
-            rx.button("Change password", type="submit", id="change-password"),
+            labelled_input("current", t("Current password"), "password", "current-password"),
+            field_error(t_var(p.current_error), "current-password-error"),
+            labelled_input("new", t("New password (8 characters or more)"), "password", "new-password"),
+            field_error(t_var(p.new_error), "new-password-error"),
+            labelled_input("confirm", t("New password again"), "password", "new-password"),
+            field_error(t_var(p.confirm_error), "confirm-password-error"),
+            rx.button(t("Change password"), type="submit", id="change-password"),
             notice(p.password_message, test_id="password-message"),
             spacing="2",
             width="min(420px, 100%)",
@@ -83,27 +87,32 @@ def account_section(p: AccountProps) -> rx.Component:
         on_submit=p.on_change_password,
         reset_on_submit=True,
     )
+    revoke_text = t(
+        "Also revoke my API tokens when I change the password or sign out everywhere "
+        "(scripts that use them stop working; a token made from a stolen session ends too)"
+    )
     return section(
-        "Account",
-        "Who you are signed in as.",
+        t("Account"),
+        t("Who you are signed in as."),
         rx.data_list.root(
-            rx.data_list.item(rx.data_list.label("Name"), rx.data_list.value(p.name)),
-            rx.data_list.item(rx.data_list.label("Email"), rx.data_list.value(p.email)),
+            rx.data_list.item(rx.data_list.label(t("Name")), rx.data_list.value(p.name)),
+            rx.data_list.item(rx.data_list.label(t("Email")), rx.data_list.value(p.email)),
         ),
         rx.cond(
             p.has_password,
             password_form,
-            rx.text("You sign in with your identity provider; change your password there.", size="2"),
+            rx.text(t("You sign in with your identity provider; change your password there."), size="2"),
         ),
         rx.el.label(
-            rx.checkbox(checked=p.revoke_tokens, on_change=p.on_revoke_tokens),
-            " Also revoke my API tokens when I change the password or sign out everywhere "
-            "(scripts that use them stop working; a token made from a stolen session ends too)",
+            # Radix's checkbox is a <button>: the wrapping label's text does not name it for axe.
+            rx.checkbox(checked=p.revoke_tokens, on_change=p.on_revoke_tokens, aria_label=revoke_text),
+            " ",
+            revoke_text,
             class_name="switch-label",
         ),
         rx.hstack(
             rx.button(
-                "Sign out everywhere else",
+                t("Sign out everywhere else"),
                 on_click=p.on_sign_out_everywhere,
                 color_scheme="red",
                 variant="soft",
@@ -129,9 +138,11 @@ def budget_section(
     on_save: EventCallback[dict[str, str]],
 ) -> rx.Component:
     return section(
-        "Budget",
-        "A monthly spend limit (USD, list prices, calendar month in UTC). A comparison that could "
-        "pass it is refused before it runs.",
+        t("Budget"),
+        t(
+            "A monthly spend limit (USD, list prices, calendar month in UTC). A comparison that could "
+            "pass it is refused before it runs."
+        ),
         rx.text(budget_label, size="2", data_testid="budget-label"),
         rx.text(spent_label, size="2", weight="medium", data_testid="spent-label"),
         rx.form(
@@ -140,19 +151,19 @@ def budget_section(
                     name="budget",
                     default_value=budget_input,
                     key=budget_input,  # re-render with the saved value after a save
-                    placeholder="No limit",
-                    aria_label="Monthly budget in USD",
+                    placeholder=t("No limit"),
+                    aria_label=t("Monthly budget in USD"),
                     id="settings-budget",
                     width="10em",
                 ),
-                rx.button("Save budget", type="submit", id="save-budget"),
+                rx.button(t("Save budget"), type="submit", id="save-budget"),
                 align="center",
                 spacing="2",
             ),
             on_submit=on_save,
             reset_on_submit=False,
         ),
-        field_error(error, "budget-error"),
+        field_error(t_var(error), "budget-error"),
         notice(message, test_id="budget-message"),
         test_id="budget-section",
     )
@@ -168,7 +179,7 @@ def _token_row(row: Any, on_revoke: EventCallback[str]) -> rx.Component:
         rx.table.cell(rx.text(row.created, size="2")),
         rx.table.cell(rx.text(row.last_used, size="2")),
         rx.table.cell(
-            rx.button("Revoke", on_click=on_revoke(row.id), color_scheme="red", variant="soft", size="1")
+            rx.button(t("Revoke"), on_click=on_revoke(row.id), color_scheme="red", variant="soft", size="1")
         ),
         data_testid="token-row",
     )
@@ -178,13 +189,13 @@ def _new_token_box(token: rx.Var[str], on_dismiss: EventCallback[()]) -> rx.Comp
     return rx.callout.root(
         rx.vstack(
             rx.text(
-                "Copy this token now: it is shown only once. Anyone who has it can act as you.",
+                t("Copy this token now: it is shown only once. Anyone who has it can act as you."),
                 weight="medium",
             ),
             rx.hstack(
                 rx.code(token, data_testid="new-token", style={"word_break": "break-all"}),
-                rx.button("Copy", on_click=rx.set_clipboard(token), size="1", variant="soft"),
-                rx.button("Done", on_click=on_dismiss, size="1", variant="outline"),
+                rx.button(t("Copy"), on_click=rx.set_clipboard(token), size="1", variant="soft"),
+                rx.button(t("Done"), on_click=on_dismiss, size="1", variant="outline"),
                 align="center",
                 spacing="2",
                 wrap="wrap",
@@ -205,38 +216,41 @@ def tokens_section(
     on_dismiss: EventCallback[()],
 ) -> rx.Component:
     return section(
-        "API tokens",
-        "Personal tokens for the HTTP API (Authorization: Bearer …). They act with your rights.",
+        t("API tokens"),
+        t("Personal tokens for the HTTP API (Authorization: Bearer …). They act with your rights."),
         rx.cond(new_token != "", _new_token_box(new_token, on_dismiss)),
         rx.form(
             rx.hstack(
                 rx.input(
-                    name="name", placeholder="Token name, e.g. CI", aria_label="Token name", width="16em"
+                    name="name",
+                    placeholder=t("Token name, e.g. CI"),
+                    aria_label=t("Token name"),
+                    width="16em",
                 ),
-                rx.button("Create token", type="submit", id="create-token"),
+                rx.button(t("Create token"), type="submit", id="create-token"),
                 align="center",
                 spacing="2",
             ),
             on_submit=on_create,
             reset_on_submit=True,
         ),
-        field_error(error, "token-error"),
+        field_error(t_var(error), "token-error"),
         rx.cond(
             tokens.length() > 0,
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell("Name"),
-                        rx.table.column_header_cell("Starts with"),
-                        rx.table.column_header_cell("Created"),
-                        rx.table.column_header_cell("Last used"),
+                        rx.table.column_header_cell(t("Name")),
+                        rx.table.column_header_cell(t("Starts with")),
+                        rx.table.column_header_cell(t("Created")),
+                        rx.table.column_header_cell(t("Last used")),
                         rx.table.column_header_cell(""),
                     )
                 ),
                 rx.table.body(rx.foreach(tokens, lambda row: _token_row(row, on_revoke))),
                 width="100%",
             ),
-            rx.text("No tokens yet.", size="2", color_scheme="gray"),
+            rx.text(t("No tokens yet."), size="2", color_scheme="gray"),
         ),
         test_id="tokens-section",
     )

@@ -13,6 +13,8 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
+from components.i18n import t, t_var
+
 
 @dataclass(frozen=True)
 class ShareDialogProps:
@@ -32,12 +34,12 @@ def _new_link(p: ShareDialogProps) -> rx.Component:
     return rx.cond(
         p.new_link != "",
         rx.vstack(
-            rx.text("Anyone with this link can read the comparison. It is shown only now.", size="2"),
+            rx.text(t("Anyone with this link can read the comparison. It is shown only now."), size="2"),
             rx.hstack(
                 rx.input(value=p.new_link, read_only=True, width="100%", id="share-link", size="2"),
                 rx.button(
                     rx.icon("copy", size=14),
-                    "Copy",
+                    t("Copy"),
                     on_click=rx.set_clipboard(p.new_link),
                     variant="soft",
                     id="copy-share-link",
@@ -61,7 +63,7 @@ def _link_row(link: Any, on_revoke: EventCallback[str]) -> rx.Component:
             rx.cond(
                 link.active,
                 rx.button(
-                    "Revoke",
+                    t("Revoke"),
                     size="1",
                     color_scheme="red",
                     variant="soft",
@@ -80,9 +82,9 @@ def _existing(p: ShareDialogProps) -> rx.Component:
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    rx.table.column_header_cell("Created"),
-                    rx.table.column_header_cell("Expires"),
-                    rx.table.column_header_cell("Status"),
+                    rx.table.column_header_cell(t("Created")),
+                    rx.table.column_header_cell(t("Expires")),
+                    rx.table.column_header_cell(t("Status")),
                     rx.table.column_header_cell(""),
                 )
             ),
@@ -90,36 +92,41 @@ def _existing(p: ShareDialogProps) -> rx.Component:
             size="1",
             width="100%",
         ),
-        rx.text("No links yet.", size="2", color_scheme="gray"),
+        rx.text(t("No links yet."), size="2", color_scheme="gray"),
     )
 
 
 def share_dialog(p: ShareDialogProps) -> rx.Component:
     return rx.dialog.root(
         rx.dialog.trigger(
-            rx.button(rx.icon("share-2", size=14), "Share", variant="soft", id="share-button"),
+            rx.button(rx.icon("share-2", size=14), t("Share"), variant="soft", id="share-button"),
         ),
         rx.dialog.content(
-            rx.dialog.title("Share a read-only link"),
+            rx.dialog.title(t("Share a read-only link")),
             rx.dialog.description(
-                "The link shows the prompt, each answer and its metrics as saved, to anyone who has it, "
-                "without an account. Your projects, keys and email stay private.",
+                t(
+                    "The link shows the prompt, each answer and its metrics as saved, to anyone who has it, "
+                    "without an account. Your projects, keys and email stay private."
+                ),
                 size="2",
             ),
             rx.vstack(
                 rx.hstack(
-                    rx.text("Expires", size="2"),
+                    rx.text(t("Expires"), size="2"),
                     rx.select.root(
                         rx.select.trigger(id="share-expiry"),
                         rx.select.content(
-                            *[rx.select.item(label, value=value) for value, label in p.expiry_labels.items()]
+                            *[
+                                rx.select.item(t_var(rx.Var.create(label)), value=value)
+                                for value, label in p.expiry_labels.items()
+                            ]
                         ),
                         value=p.expiry,
                         on_change=p.on_expiry,
                         size="2",
                     ),
                     rx.spacer(),
-                    rx.button("Create link", on_click=p.on_create, id="create-share-link"),
+                    rx.button(t("Create link"), on_click=p.on_create, id="create-share-link"),
                     width="100%",
                     align="center",
                 ),
@@ -128,10 +135,10 @@ def share_dialog(p: ShareDialogProps) -> rx.Component:
                     rx.callout(p.error, icon="triangle-alert", color_scheme="red", size="1", width="100%"),
                 ),
                 _new_link(p),
-                rx.heading("Links", size="3"),
+                rx.heading(t("Links"), size="3"),
                 _existing(p),
                 rx.hstack(
-                    rx.dialog.close(rx.button("Close", variant="outline", color_scheme="gray")),
+                    rx.dialog.close(rx.button(t("Close"), variant="outline", color_scheme="gray")),
                     justify="end",
                     width="100%",
                 ),

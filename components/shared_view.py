@@ -13,10 +13,18 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t
 from components.pane import run_metrics
 from components.safe_markdown import safe_markdown
 
-_STATUS_COLORS = {"done": "green", "error": "red", "cancelled": "orange", "running": "blue", "queued": "gray"}
+# status -> (badge colour, what the badge says)
+_STATUS_BADGES = {
+    "done": ("green", t("done")),
+    "error": ("red", t("error")),
+    "cancelled": ("orange", t("cancelled")),
+    "running": ("blue", t("running")),
+    "queued": ("gray", t("queued")),
+}
 
 
 @dataclass(frozen=True)
@@ -38,12 +46,12 @@ class SharedViewProps:
 
 def _top_bar(p: SharedViewProps) -> rx.Component:
     return rx.hstack(
-        rx.badge("Read-only shared link", color_scheme="gray", variant="soft"),
+        rx.badge(t("Read-only shared link"), color_scheme="gray", variant="soft"),
         rx.spacer(),
         rx.cond(
             p.viewer_signed_in,
-            rx.link("Open your dashboard", href="/", size="2", id="share-dashboard"),
-            rx.link("Sign in", href=p.login_href, size="2", id="share-sign-in"),
+            rx.link(t("Open your dashboard"), href="/", size="2", id="share-dashboard"),
+            rx.link(t("Sign in"), href=p.login_href, size="2", id="share-sign-in"),
         ),
         width="100%",
         align="center",
@@ -54,15 +62,15 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     return rx.match(
         status,
         *[
-            (name, rx.badge(name, color_scheme=color, variant="soft"))
-            for name, color in _STATUS_COLORS.items()
+            (name, rx.badge(label, color_scheme=color, variant="soft"))
+            for name, (color, label) in _STATUS_BADGES.items()
         ],
         rx.badge(status, variant="soft"),
     )
 
 
 def _metrics(pane: Any) -> rx.Component:
-    return run_metrics(pane, cached_label="cached · ", test_id="shared-metrics")
+    return run_metrics(pane, cached_label=t("cached · "), test_id="shared-metrics")
 
 
 def _pane(pane: Any, image_hosts: rx.Var[Sequence[str]]) -> rx.Component:
@@ -107,22 +115,22 @@ def _comparison(p: SharedViewProps) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.vstack(
-                rx.heading("Shared comparison", size="5"),
+                rx.heading(t("Shared comparison"), size="5"),
                 rx.text(p.byline, size="2", color_scheme="gray", data_testid="shared-byline"),
                 rx.cond(
                     p.expires != "",
-                    rx.text("Link expires ", p.expires, size="1", color_scheme="gray"),
+                    rx.text(t("Link expires {when}", when=p.expires), size="1", color_scheme="gray"),
                 ),
                 spacing="1",
             ),
             rx.spacer(),
             rx.button(
                 rx.icon("git-fork", size=14),
-                "Fork",
+                t("Fork"),
                 id="fork-button",
                 on_click=p.on_fork,
                 loading=p.forking,
-                title="Copy this comparison into your own project to edit and run it again",
+                title=t("Copy this comparison into your own project to edit and run it again"),
             ),
             width="100%",
             align="start",
@@ -134,7 +142,7 @@ def _comparison(p: SharedViewProps) -> rx.Component:
         rx.cond(
             p.system_prompt != "",
             rx.box(
-                rx.text("System prompt", size="1", weight="medium", color_scheme="gray"),
+                rx.text(t("System prompt"), size="1", weight="medium", color_scheme="gray"),
                 rx.text(
                     p.system_prompt, size="2", white_space="pre-wrap", data_testid="shared-system-prompt"
                 ),
@@ -142,7 +150,7 @@ def _comparison(p: SharedViewProps) -> rx.Component:
             ),
         ),
         rx.box(
-            rx.text("Prompt", size="1", weight="medium", color_scheme="gray"),
+            rx.text(t("Prompt"), size="1", weight="medium", color_scheme="gray"),
             rx.text(p.prompt, size="3", white_space="pre-wrap", data_testid="shared-prompt"),
             width="100%",
         ),
@@ -166,7 +174,7 @@ def shared_view(p: SharedViewProps) -> rx.Component:
                 p.found,
                 _comparison(p),
                 rx.callout(
-                    "This share link does not exist, has expired or was revoked.",
+                    t("This share link does not exist, has expired or was revoked."),
                     icon="link-2-off",
                     color_scheme="gray",
                     width="100%",

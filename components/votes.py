@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t, t_var
 from components.layout import field_error
 
 
@@ -28,7 +29,7 @@ class VoteProps:
     on_submit: EventCallback[()]
 
 
-def _thumb(pane: Any, thumb: str, icon: str, word: str, on_thumb: EventCallback[int, str]) -> rx.Component:
+def _thumb(pane: Any, thumb: str, icon: str, on_thumb: EventCallback[int, str]) -> rx.Component:
     pressed = pane.thumb == thumb
     return rx.icon_button(
         rx.icon(icon, size=16),
@@ -36,7 +37,11 @@ def _thumb(pane: Any, thumb: str, icon: str, word: str, on_thumb: EventCallback[
         variant=rx.cond(pressed, "solid", "outline"),
         color_scheme="green" if thumb == "up" else "red",
         size="2",
-        aria_label=f"{word} for pane {pane.position + 1}",
+        aria_label=(
+            t("Thumbs up for pane {n}", n=pane.position + 1)
+            if thumb == "up"
+            else t("Thumbs down for pane {n}", n=pane.position + 1)
+        ),
         aria_pressed=rx.cond(pressed, "true", "false"),
         type="button",
     )
@@ -47,8 +52,8 @@ def _pane_choice(pane: Any, on_thumb: EventCallback[int, str]) -> rx.Component:
         rx.radio_group.item(pane.label, value=pane.position.to_string()),
         rx.text(pane.model_name, size="2", color_scheme="gray"),
         rx.spacer(),
-        _thumb(pane, "up", "thumbs-up", "Thumbs up", on_thumb),
-        _thumb(pane, "down", "thumbs-down", "Thumbs down", on_thumb),
+        _thumb(pane, "up", "thumbs-up", on_thumb),
+        _thumb(pane, "down", "thumbs-down", on_thumb),
         align="center",
         width="100%",
         wrap="wrap",
@@ -65,17 +70,17 @@ def _tally(p: VoteProps) -> rx.Component:
         )
 
     return rx.vstack(
-        rx.heading("Tally", size="3", as_="h3"),
+        rx.heading(t("Tally"), size="3", as_="h3"),
         rx.box(
             rx.table.root(
                 # Radix puts the root's props on a wrapper div: the caption names the table itself.
-                rx.el.caption("Votes per pane", class_name="sr-only"),
+                rx.el.caption(t("Votes per pane"), class_name="sr-only"),
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell("Pane"),
-                        rx.table.column_header_cell("Best"),
-                        rx.table.column_header_cell("Thumbs up"),
-                        rx.table.column_header_cell("Thumbs down"),
+                        rx.table.column_header_cell(t("Pane")),
+                        rx.table.column_header_cell(t("Best")),
+                        rx.table.column_header_cell(t("Thumbs up")),
+                        rx.table.column_header_cell(t("Thumbs down")),
                     )
                 ),
                 rx.table.body(rx.foreach(p.panes, row)),
@@ -86,9 +91,10 @@ def _tally(p: VoteProps) -> rx.Component:
             width="100%",
         ),
         rx.text(
-            "Tie: ",
+            t("Tie: "),
             p.tie,
-            " · All bad: ",
+            " · ",
+            t("All bad: "),
             p.all_bad,
             " · ",
             p.votes_label,
@@ -103,9 +109,9 @@ def _tally(p: VoteProps) -> rx.Component:
 def vote_panel(p: VoteProps) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Your vote", size="4", as_="h2"),
+            rx.heading(t("Your vote"), size="4", as_="h2"),
             rx.text(
-                "Which answer is best? One vote per person; you can change it.",
+                t("Which answer is best? One vote per person; you can change it."),
                 size="2",
                 color_scheme="gray",
             ),
@@ -113,8 +119,8 @@ def vote_panel(p: VoteProps) -> rx.Component:
                 rx.vstack(
                     rx.foreach(p.panes, lambda pane: _pane_choice(pane, p.on_thumb)),
                     rx.hstack(
-                        rx.radio_group.item("Tie", value="tie"),
-                        rx.radio_group.item("All bad", value="all_bad"),
+                        rx.radio_group.item(t("Tie"), value="tie"),
+                        rx.radio_group.item(t("All bad"), value="all_bad"),
                         spacing="5",
                     ),
                     spacing="2",
@@ -122,11 +128,11 @@ def vote_panel(p: VoteProps) -> rx.Component:
                 ),
                 value=p.best,
                 on_change=p.on_best,
-                aria_label="Best answer",
+                aria_label=t("Best answer"),
                 width="100%",
             ),
             rx.el.label(
-                rx.text("Comment (optional)", size="2", weight="medium"),
+                rx.text(t("Comment (optional)"), size="2", weight="medium"),
                 rx.text_area(
                     value=p.comment,
                     on_change=p.on_comment,
@@ -139,7 +145,7 @@ def vote_panel(p: VoteProps) -> rx.Component:
                 gap="0.25em",
             ),
             rx.hstack(
-                rx.button(p.save_label, on_click=p.on_submit, type="button"),
+                rx.button(t_var(p.save_label), on_click=p.on_submit, type="button"),
                 rx.cond(
                     p.notice != "",
                     rx.text(p.notice, size="2", color_scheme="green", role="status"),
@@ -147,7 +153,7 @@ def vote_panel(p: VoteProps) -> rx.Component:
                 align="center",
                 wrap="wrap",
             ),
-            field_error(p.error, "vote-error"),
+            field_error(t_var(p.error), "vote-error"),
             rx.divider(),
             _tally(p),
             spacing="3",

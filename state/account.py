@@ -13,10 +13,12 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import AuthError, Principal
-from backend.services.budgets import format_usd, parse_budget
+from backend.i18n import N_, format_usd, gettext
+from backend.services.budgets import parse_budget
 from state.auth import AuthState
 from state.current_user import with_user
 from state.events import event
+from state.language import language_of, localized_all
 
 
 @dataclasses.dataclass
@@ -81,13 +83,16 @@ class AccountState(rx.State):
 
     async def _load_budget(self, user_id: str) -> None:
         spend = await runtime.current().budgets.spend(user_id)
+        language = await language_of(self)  # amounts as the reader writes them (Babel)
         if spend.budget_usd is None:
             self.budget_input = ""
-            self.budget_label = "No monthly limit."
+            self.budget_label = gettext(language, "No monthly limit.")
         else:
             self.budget_input = f"{spend.budget_usd:.2f}"
-            self.budget_label = f"Monthly limit: {format_usd(spend.budget_usd)}."
-        self.spent_label = f"Spent this month (UTC): {format_usd(spend.spent_usd)}."
+            limit = format_usd(spend.budget_usd, language)
+            self.budget_label = gettext(language, "Monthly limit: {amount}.", amount=limit)
+        spent = format_usd(spend.spent_usd, language)
+        self.spent_label = gettext(language, "Spent this month (UTC): {amount}.", amount=spent)
 
     async def _load_tokens(self, user: Principal) -> None:
         tokens = await runtime.current().accounts.list_api_tokens(user)
@@ -117,7 +122,7 @@ class AccountState(rx.State):
                 user, auth.session_token, current, new, revoke_api_tokens=self.revoke_tokens
             )
         except AuthError as exc:
-            self.password_errors = exc.errors or {"current": exc.message}
+            self.password_errors = await localized_all(self, exc.errors or {"current": exc.message})
             return None
         self.password_errors = {}
         self.password_message = "Password changed. Other browsers were signed out" + _tokens_note(tokens)
@@ -151,13 +156,15 @@ class AccountState(rx.State):
             amount = parse_budget(str(form.get("budget", "")))
             await runtime.current().accounts.set_budget(user, amount)
         except ValueError:
-            self.budget_error = "Enter an amount in USD, like 20 or 12.50, or leave it empty for no limit."
+            self.budget_error = N_(
+                "Enter an amount in USD, like 20 or 12.50, or leave it empty for no limit."
+            )
             return None
         except AuthError as exc:
             self.budget_error = exc.message
             return None
         self.budget_error = ""
-        self.budget_message = "Budget saved."
+        self.budget_message = N_("Budget saved.")
         await self._load_budget(user.user_id)
         return None
 

@@ -15,13 +15,15 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AuthError, Principal, SignedIn
+from backend.i18n import N_
 from state.events import Followup, event
+from state.language import apply_language, localized, localized_all
 
 SESSION_COOKIE = "llmdash_session"
 LOGIN_ROUTE = "/login"
 SIGNED_OUT_PARAM = "signed_out"  # /login?signed_out=1: the Firebase page signs out of Firebase too
-FIREBASE_OFF = "Firebase sign-in is not enabled on this server."
-FIREBASE_ON = "This server signs in with Firebase: use the buttons above."
+FIREBASE_OFF = N_("Firebase sign-in is not enabled on this server.")
+FIREBASE_ON = N_("This server signs in with Firebase: use the buttons above.")
 
 
 class AuthState(rx.State):
@@ -90,10 +92,16 @@ class AuthState(rx.State):
     def _next_page(self) -> str:
         return self._next or "/"
 
-    def _signed_in(self, result: SignedIn) -> EventSpec:
+    def _signed_in(self, result: SignedIn) -> Followup:
         self.session_token = result.token
         self._show(result.principal)
         self.form_errors, self.message = {}, ""
+        return self._go_on(result.language)
+
+    def _go_on(self, language: str | None) -> Followup:
+        """After signing in: the account's language (on any browser it signs in from), then the page."""
+        if language:
+            return [apply_language(language), rx.redirect(self._next_page())]
         return rx.redirect(self._next_page())
 
     def _show(self, principal: Principal | None) -> None:
@@ -117,6 +125,10 @@ class AuthState(rx.State):
             return None
         return self._signed_in(result)
 
+    async def _refused(self, exc: AuthError) -> None:
+        self.form_errors = await localized_all(self, exc.errors)
+        self.message = await localized(self, exc.message)
+
     @event
     async def sign_up(self, form: dict[str, str]) -> Followup:
         if _firebase_mode():
@@ -130,7 +142,7 @@ class AuthState(rx.State):
                 str(form.get("display_name", "")),
             )
         except AuthError as exc:
-            self.form_errors, self.message = exc.errors, exc.message
+            await self._refused(exc)
             return None
         return self._signed_in(result)
 
@@ -150,10 +162,12 @@ class AuthState(rx.State):
     @event
     async def firebase_signed_in(self, id_token: str) -> Followup:
         """The login page got an ID token: check it, keep it as the session cookie, go on."""
-        if await self._accept_firebase_token(id_token) is None:
+        principal = await self._accept_firebase_token(id_token)
+        if principal is None:
             return None
         self.form_errors, self.message = {}, ""
-        return rx.redirect(self._next_page())
+        account = await runtime.current().accounts.account(principal)
+        return self._go_on(account.language if account else None)
 
     @event
     async def firebase_token_refreshed(self, id_token: str) -> Followup:

@@ -13,6 +13,7 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
+from backend.i18n import N_
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.projects import default_project
@@ -28,6 +29,7 @@ from backend.streaming.follower import short_key
 from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized, localized_all
 from state.pane_forms import prefilled_panes, show_field_errors
 from state.rows import (
     ACTIVE_STATUSES,
@@ -248,7 +250,7 @@ class CompareState(rx.State):
             self.errors["panes"] = f"At most {MAX_PANES} panes can run at once."
             return
         if not self.picker:
-            self.errors["panes"] = "Pick a model to add."
+            self.errors["panes"] = N_("Pick a model to add.")
             return
         template = self.panes[0] if self.sync_settings and self.panes else None
         pane = new_pane(self.picker, self.models)
@@ -353,13 +355,13 @@ class CompareState(rx.State):
         try:
             record = await rt.comparisons.create(user, payload)
         except InvalidComparison as exc:
-            self._show_errors(exc.errors)
+            self._show_errors(await localized_all(self, exc.errors))
             return None
         except (AccessDenied, NotFound) as exc:
             self.errors = {"panes": str(exc)}
             return None
         except RateLimitExceeded as exc:
-            self.errors = {"limit": exc.message}
+            self.errors = {"limit": await localized(self, exc.message)}
             return None
         self.errors = {}
         self.comparison_id = record.id
@@ -406,7 +408,7 @@ class CompareState(rx.State):
         try:
             run = await runtime.current().comparisons.retry(user, self.comparison_id, pane.run_id)
         except RateLimitExceeded as exc:
-            self.errors = {**self.errors, "limit": exc.message}
+            self.errors = {**self.errors, "limit": await localized(self, exc.message)}
             return None
         except (AccessDenied, NotFound) as exc:
             self.errors = {"panes": str(exc)}

@@ -6,8 +6,10 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Principal
+from backend.i18n import format_datetime, gettext
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import language_of
 from state.rows import HistoryRow, ProjectChoice
 
 PAGE_SIZE = 20
@@ -59,13 +61,14 @@ class HistoryState(rx.State):
         )
         self.total = result.total
         versions = await rt.prompts.version_numbers(user, [item.id for item in result.items])
+        language = await language_of(self)
         self.rows = [
             HistoryRow(
                 id=item.id,
-                title=item.prompt_first_line or "(empty prompt)",
+                title=item.prompt_first_line or gettext(language, "(empty prompt)"),
                 models=", ".join(item.models),
-                created=item.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                status=_status(item.n_runs, item.n_done, item.n_error, item.n_active),
+                created=format_datetime(item.created_at, language) + " UTC",
+                status=_status(language, item.n_runs, item.n_done, item.n_error, item.n_active),
                 version=f"v{versions[item.id]}" if item.id in versions else "",
             )
             for item in result.items
@@ -89,9 +92,11 @@ class HistoryState(rx.State):
         return HistoryState.load
 
 
-def _status(n_runs: int, n_done: int, n_error: int, n_active: int) -> str:
+def _status(language: str, n_runs: int, n_done: int, n_error: int, n_active: int) -> str:
     if n_active:
-        return f"{n_active} running"
+        return gettext(language, "{n} running", n=n_active)
     if n_error:
-        return f"{n_done}/{n_runs} done, {n_error} failed"
-    return f"{n_done}/{n_runs} done"
+        return gettext(
+            language, "{done}/{runs} done, {failed} failed", done=n_done, runs=n_runs, failed=n_error
+        )
+    return gettext(language, "{done}/{runs} done", done=n_done, runs=n_runs)

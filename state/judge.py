@@ -25,6 +25,7 @@ from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.db.judgements import JudgeRunRecord
 from backend.db.models import RUBRIC_MAX_CHARS
+from backend.i18n import N_
 from backend.judging.pairs import Pair
 from backend.judging.service import InvalidJudgement, JudgementView
 from backend.judging.verdicts import pane_winner
@@ -271,7 +272,9 @@ class JudgeState(rx.State):
             return None
         self.project_rubric, self.rubric_is_default, self.rubric = saved.text, saved.is_default, saved.text
         self.errors = {}
-        self.notice = "Default rubric restored." if saved.is_default else "Rubric saved for this project."
+        self.notice = (
+            N_("Default rubric restored.") if saved.is_default else N_("Rubric saved for this project.")
+        )
         return None
 
     @event(background=True)

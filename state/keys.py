@@ -16,6 +16,7 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
+from backend.i18n import N_
 from backend.providers.credentials import ENDPOINT_PREFIX, KEYED_FAMILIES
 from backend.providers.discovery import Availability, google_credentials_status
 from backend.services.credentials import CredentialError, SavedKey, endpoint_name
@@ -220,7 +221,7 @@ class KeysState(rx.State):
             self.message = str(exc)
             return None
         await self._refresh(user)
-        self.message = "Key deleted."
+        self.message = N_("Key deleted.")
         return None
 
     @event

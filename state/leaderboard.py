@@ -17,6 +17,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
+from backend.i18n import N_
 from backend.ranking import ELO_PER_LOGIT, Recommendation, Source, StyleEffect
 from backend.services.access import NotFound
 from backend.services.leaderboard import (
@@ -32,8 +33,8 @@ ALL_PROJECTS = "all"
 SOURCES = {"human": Source.HUMAN, "judge": Source.JUDGE}
 WINDOWS = {"all": None, "30d": 30, "7d": 7}  # days back; None: all time
 DEFAULT_MIN_WIN_RATE = "50"
-BAD_MIN_WIN_RATE = "Enter a minimum win rate between 0 and 100 (%)."
-PICK_BASELINE = "Pick a baseline model first."
+BAD_MIN_WIN_RATE = N_("Enter a minimum win rate between 0 and 100 (%).")
+PICK_BASELINE = N_("Pick a baseline model first.")
 
 
 @dataclasses.dataclass

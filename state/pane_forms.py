@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from backend.i18n import N_
 from backend.services.validation import MAX_PANES
 from state.rows import ModelOption, PaneRow, new_pane
 
@@ -38,5 +39,5 @@ def show_field_errors(errors: dict[str, str], panes: list[PaneRow]) -> dict[str,
         if len(parts) >= 2 and parts[0] == "panes" and parts[1].isdigit() and int(parts[1]) < len(panes):
             panes[int(parts[1])].field_error = message
     if any(k.startswith("panes.") for k in errors) and "panes" not in page_errors:
-        page_errors["panes"] = "Some panes cannot run; see the messages on them."
+        page_errors["panes"] = N_("Some panes cannot run; see the messages on them.")
     return page_errors

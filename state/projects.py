@@ -6,10 +6,12 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
+from backend.i18n import N_
 from backend.services.access import NotFound
 from backend.services.projects import InvalidProject
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized_all
 from state.rows import MemberRow, ProjectRow
 
 
@@ -81,7 +83,7 @@ class ProjectsState(rx.State):
         try:
             await getattr(runtime.current().projects, action)(user, *args)
         except InvalidProject as exc:
-            self.errors = exc.errors
+            self.errors = await localized_all(self, exc.errors)
             return False
         except (AccessDenied, NotFound) as exc:
             self.errors = {"member": str(exc)}
@@ -96,7 +98,7 @@ class ProjectsState(rx.State):
         try:
             self.selected_id = await runtime.current().projects.create(user, str(form.get("name", "")))
         except InvalidProject as exc:
-            self.errors = exc.errors
+            self.errors = await localized_all(self, exc.errors)
             return None
         self.errors, self.notice = {}, "Project created."
         await self._reload(user)
@@ -106,14 +108,14 @@ class ProjectsState(rx.State):
     @with_user
     async def rename(self, user: Principal, form: dict[str, str]) -> Followup:
         if await self._act(user, "rename", self.selected_id, str(form.get("name", ""))):
-            self.notice = "Project renamed."
+            self.notice = N_("Project renamed.")
         return None
 
     @event
     @with_user
     async def delete(self, user: Principal) -> Followup:
         if await self._act(user, "delete", self.selected_id):
-            self.notice = "Project deleted with its comparisons."
+            self.notice = N_("Project deleted with its comparisons.")
         return None
 
     @event

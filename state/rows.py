@@ -10,6 +10,7 @@ import uuid
 
 from backend.catalog import load_catalog
 from backend.db.records import ComparisonRecord, RunRecord
+from backend.i18n import N_
 from backend.providers.registry import ModelEntry
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
 from backend.services.blind import HIDDEN_ERROR, pane_label
@@ -156,7 +157,7 @@ def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
 
 def _hide_identity(row: PaneRow) -> None:
     """What would give a blind pane's model away stays hidden (backend/services/blind.py)."""
-    row.cost = "cost hidden"
+    row.cost = N_("cost hidden")
     row.tokens_in = 0
     if row.error:
         row.error = HIDDEN_ERROR

@@ -15,6 +15,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import AccessDenied, Principal
 from backend.db.shares import ShareInfo
+from backend.i18n import N_
 from backend.services.access import NotFound
 from backend.services.shares import InvalidShare, ShareService
 from state.compare import CompareState
@@ -27,7 +28,7 @@ EXPIRY_CHOICES: dict[str, timedelta | None] = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
-EXPIRY_LABELS = {"never": "Never expires", "1d": "1 day", "7d": "7 days", "30d": "30 days"}
+EXPIRY_LABELS = {"never": N_("Never expires"), "1d": N_("1 day"), "7d": N_("7 days"), "30d": N_("30 days")}
 
 
 @dataclasses.dataclass

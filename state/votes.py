@@ -15,6 +15,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
+from backend.i18n import N_
 from backend.ranking import VoteChoice
 from backend.services.access import NotFound
 from backend.services.blind import pane_label
@@ -22,10 +23,11 @@ from backend.services.votes import InvalidVote, Tally
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized_all
 
 THUMB_UP, THUMB_DOWN = "up", "down"
 TIE, ALL_BAD = VoteChoice.TIE.value, VoteChoice.ALL_BAD.value
-PICK_FIRST = "Pick the best answer, or Tie or All bad, before saving your vote."
+PICK_FIRST = N_("Pick the best answer, or Tie or All bad, before saving your vote.")
 
 
 @dataclasses.dataclass
@@ -72,7 +74,7 @@ class VoteState(rx.State):
 
     @rx.var(cache=True)
     def save_label(self) -> str:
-        return "Change my vote" if self.voted else "Save vote"
+        return N_("Change my vote") if self.voted else N_("Save vote")
 
     @event
     @with_user
@@ -153,7 +155,7 @@ class VoteState(rx.State):
         try:
             tally = await runtime.current().votes.vote(user, self._comparison_id, best, thumbs, self.comment)
         except InvalidVote as exc:
-            self.error = " ".join(exc.errors.values())
+            self.error = " ".join((await localized_all(self, exc.errors)).values())
             self.notice = ""
             return None
         except NotFound as exc:

@@ -20,6 +20,7 @@ from backend.api.search_routes import search_router
 from backend.api.share_routes import share_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
+from backend.i18n import N_, gettext, request_language
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import ComparisonInput, friendly_message
@@ -28,11 +29,17 @@ from backend.settings import get_settings
 API_PREFIX = "/api/v1"
 
 
-def _errors_response(errors: dict[str, str]) -> JSONResponse:
-    body = ErrorOut(
-        detail="Invalid request: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors=errors
-    )
-    return JSONResponse(status_code=422, content=body.model_dump())
+def language_of(request: Request) -> str:
+    """The language a person reading this answer asked for (the page's cookie, else Accept-Language)."""
+    return request_language(request.headers.get("cookie"), request.headers.get("accept-language"))
+
+
+def _errors_response(request: Request, errors: dict[str, str]) -> JSONResponse:
+    # Messages for people follow the request's language; the field names (keys) never change.
+    language = language_of(request)
+    said = {field: gettext(language, message) for field, message in errors.items()}
+    detail = gettext(language, "Invalid request: ") + "; ".join(f"{k}: {v}" for k, v in said.items())
+    return JSONResponse(status_code=422, content=ErrorOut(detail=detail, errors=said).model_dump())
 
 
 def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
@@ -54,22 +61,23 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.add_middleware(BodySizeLimit, limit=max_request_bytes, prefix=API_PREFIX + "/")
 
     @api.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors: dict[str, str] = {}
         for err in exc.errors():
             loc = tuple(err["loc"][1:])  # drop the leading "body"
             errors.setdefault(
                 ".".join(str(p) for p in loc) or "body", friendly_message(err["type"], err["msg"], loc)
             )
-        return _errors_response(errors)
+        return _errors_response(request, errors)
 
     @api.exception_handler(InvalidComparison)
-    async def _invalid_comparison(_: Request, exc: InvalidComparison) -> JSONResponse:
-        return _errors_response(exc.errors)
+    async def _invalid_comparison(request: Request, exc: InvalidComparison) -> JSONResponse:
+        return _errors_response(request, exc.errors)
 
     @api.exception_handler(RateLimitExceeded)
-    async def _rate_limited(_: Request, exc: RateLimitExceeded) -> JSONResponse:
-        body = RateLimitOut(detail=exc.message, limit=exc.limit, retry_after_s=exc.retry_after_s)
+    async def _rate_limited(request: Request, exc: RateLimitExceeded) -> JSONResponse:
+        detail = gettext(language_of(request), exc.message)
+        body = RateLimitOut(detail=detail, limit=exc.limit, retry_after_s=exc.retry_after_s)
         return JSONResponse(
             status_code=429,
             content=body.model_dump(),
@@ -77,19 +85,21 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         )
 
     @api.exception_handler(AccessDenied)
-    async def _denied(_: Request, exc: AccessDenied) -> JSONResponse:
-        return JSONResponse(status_code=403, content={"detail": str(exc)})
+    async def _denied(request: Request, exc: AccessDenied) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": gettext(language_of(request), str(exc))})
 
     @api.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": gettext(language_of(request), str(exc))})
 
     @api.exception_handler(DataError)
-    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
         # A value the database refuses (PostgreSQL: NUL in text) is bad input, not a server fault;
         # the database's own message (with the SQL) stays out of the answer.
-        detail = "A value in the request cannot be stored or looked up (e.g. it contains a NUL character)."
-        return JSONResponse(status_code=422, content={"detail": detail})
+        detail = N_(
+            "A value in the request cannot be stored or looked up (e.g. it contains a NUL character)."
+        )
+        return JSONResponse(status_code=422, content={"detail": gettext(language_of(request), detail)})
 
     @api.get(f"{API_PREFIX}/models", response_model=list[ModelOut], tags=["models"])
     async def list_models(user: User) -> list[ModelOut]:

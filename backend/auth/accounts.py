@@ -19,13 +19,14 @@ from backend.auth.tokens import new_token, token_hash
 from backend.db import accounts as repo
 from backend.db.engine import Database
 from backend.db.models import utcnow
+from backend.i18n import LANGUAGES, N_, Message
 from backend.settings import Settings
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL = 320
 MAX_NAME = 100
 API_TOKEN_PREFIX = "llmd_"
-BAD_CREDENTIALS = "Email or password is incorrect."
+BAD_CREDENTIALS = N_("Email or password is incorrect.")
 
 
 class AuthError(Exception):
@@ -47,6 +48,7 @@ class SignInLocked(AuthError):
 class SignedIn:
     token: str  # goes to the browser once; only its hash is stored
     principal: Principal
+    language: str | None = None  # the UI language the account chose, None = follow the browser
 
 
 def principal_of(account: repo.Account, via: str = "session") -> Principal:
@@ -61,7 +63,7 @@ def principal_of(account: repo.Account, via: str = "session") -> Principal:
 
 def email_problem(email: str) -> str:
     if len(email) > MAX_EMAIL or not EMAIL_RE.match(email.strip()):
-        return "Enter an email address like name@example.com."
+        return N_("Enter an email address like name@example.com.")
     return ""
 
 
@@ -86,16 +88,16 @@ class AccountService:
         if problem := password_problem(password):
             errors["password"] = problem
         if len(display_name) > MAX_NAME:
-            errors["display_name"] = f"Use at most {MAX_NAME} characters."
+            errors["display_name"] = Message("Use at most {n} characters.", n=MAX_NAME)
         if errors:
-            raise AuthError("Check the highlighted fields.", errors)
+            raise AuthError(N_("Check the highlighted fields."), errors)
         async with self._db.session() as session:
             first = await repo.count_users(session) == 0
             # With sign-up off, only the very first account (the admin) can be created here, and
             # not in production: there the admin comes from `python -m backend.admin create-admin`.
             bootstrap = first and self._settings.environment != "production"
             if not self._settings.allow_sign_up and not bootstrap:
-                raise AuthError("Sign-up is closed on this server. Ask an admin for an invitation.")
+                raise AuthError(N_("Sign-up is closed on this server. Ask an admin for an invitation."))
             hashed = await hash_password(password)
             try:
                 account = await repo.create_account(
@@ -104,8 +106,8 @@ class AccountService:
             except repo.EmailTaken:
                 # Saying "taken" would reveal the account; the generic answer is still actionable.
                 raise AuthError(
-                    "That email cannot be used to sign up. If it is yours, sign in instead.",
-                    {"email": "Cannot sign up with this email."},
+                    N_("That email cannot be used to sign up. If it is yours, sign in instead."),
+                    {"email": N_("Cannot sign up with this email.")},
                 ) from None
         return await self._open_session(account)
 
@@ -128,7 +130,7 @@ class AccountService:
         expires = utcnow() + timedelta(hours=self._settings.session_ttl_hours)
         async with self._db.session() as session:
             await repo.create_session(session, account.id, token_hash(token), expires)
-        return SignedIn(token=token, principal=principal_of(account))
+        return SignedIn(token=token, principal=principal_of(account), language=account.language)
 
     async def sign_out(self, token: str) -> None:
         if token:
@@ -183,6 +185,13 @@ class AccountService:
             raise AuthError("Enter a monthly budget between 0 and 1,000,000 USD, or leave it empty.")
         async with self._db.session() as session:
             await repo.update_account(session, principal.user_id, monthly_budget_usd=monthly_usd)
+
+    async def set_language(self, principal: Principal, language: str | None) -> None:
+        """Keep the UI language on the account (None: follow the browser again)."""
+        if language is not None and language not in LANGUAGES:
+            raise AuthError(f"Unknown language {language!r}.")
+        async with self._db.session() as session:
+            await repo.update_account(session, principal.user_id, language=language)
 
     async def account(self, principal: Principal) -> repo.Account | None:
         async with self._db.session() as session:

@@ -11,6 +11,8 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from backend.i18n import N_, Message
+
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # beyond this, hashing is a denial-of-service lever
 
@@ -22,11 +24,11 @@ _DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
 def password_problem(password: str) -> str:
     """Why a new password is not acceptable, or "" if it is."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        return Message("Use at least {n} characters.", n=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+        return Message("Use at most {n} characters.", n=MAX_PASSWORD_LENGTH)
     if not password.strip():
-        return "A password of only spaces is too easy to guess."
+        return N_("A password of only spaces is too easy to guess.")
     return ""
 
 

@@ -42,6 +42,7 @@ class Account:
     monthly_budget_usd: float | None
     password_hash: str | None
     firebase_uid: str | None
+    language: str | None = None  # "en" | "ja", or None: follow the browser
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ _ACCOUNT_COLUMNS = (
     User.monthly_budget_usd,
     User.password_hash,
     User.firebase_uid,
+    User.language,
 )
 
 

@@ -92,6 +92,8 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Spend limit per calendar month (UTC) in USD; None = no limit.
     monthly_budget_usd: Mapped[float | None] = mapped_column(Float)
+    # The UI language the person chose ("en" | "ja"); None = follow the browser.
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+from backend.i18n import Message
+
 MINUTE_S = 60
 DAY_S = 86_400
 
@@ -55,23 +57,32 @@ def _wait(seconds: float) -> str:
 
 def requests_refused(limit: int, used: int, wanted: int, retry_after_s: float) -> RateLimitExceeded:
     if wanted > limit:
-        message = (
-            f"Rate limit: at most {limit:,} model requests a minute, and this comparison needs "
-            f"{wanted:,} (one per pane). Remove some panes."
+        message = Message(
+            "Rate limit: at most {limit:,} model requests a minute, and this comparison needs "
+            "{wanted:,} (one per pane). Remove some panes.",
+            limit=limit,
+            wanted=wanted,
         )
     else:
-        message = (
-            f"Rate limit reached: at most {limit:,} model requests a minute (one per pane; "
-            f"{used:,} used). Try again in {_wait(retry_after_s)}."
+        message = Message(
+            "Rate limit reached: at most {limit:,} model requests a minute (one per pane; "
+            "{used:,} used). Try again in {wait}.",
+            limit=limit,
+            used=used,
+            wait=_wait(retry_after_s),
         )
     return RateLimitExceeded(message, retry_after_s, "requests_per_minute")
 
 
 def tokens_refused(limit: int, used: int, wanted: int, retry_after_s: float) -> RateLimitExceeded:
-    message = (
-        f"Daily token budget reached: {used:,} of {limit:,} tokens used today and this comparison "
-        f"reserves {wanted:,} (prompt + max tokens per pane). Lower max tokens, or try again in "
-        f"{_wait(retry_after_s)}."
+    message = Message(
+        "Daily token budget reached: {used:,} of {limit:,} tokens used today and this comparison "
+        "reserves {wanted:,} (prompt + max tokens per pane). Lower max tokens, or try again in "
+        "{wait}.",
+        used=used,
+        limit=limit,
+        wanted=wanted,
+        wait=_wait(retry_after_s),
     )
     return RateLimitExceeded(message, retry_after_s, "tokens_per_day")
 

@@ -22,6 +22,7 @@ from backend.catalog import load_catalog
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, ComparisonSummary, HistoryPage, RunRecord
 from backend.db.reveals import add_reveal, is_blind, revealed_among
+from backend.i18n import N_
 from backend.providers.registry import ModelEntry
 from backend.services.access import Access
 from backend.services.validation import InvalidComparison, PaneInput
@@ -29,7 +30,7 @@ from backend.services.validation import InvalidComparison, PaneInput
 BLIND_SETTING = "blind"
 BATTLE_SIZE = 2
 JUDGE_STYLE = "judge"  # the catalog's simulation style of a model that only judges
-HIDDEN_ERROR = "This model's call failed; the details show once you vote or reveal the models."
+HIDDEN_ERROR = N_("This model's call failed; the details show once you vote or reveal the models.")
 
 _shuffler = random.SystemRandom()  # the order must not be predictable from the outside
 

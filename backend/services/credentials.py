@@ -19,6 +19,7 @@ from backend.auth.permissions import AccessDenied, Principal
 from backend.db import credentials as repo
 from backend.db.engine import Database
 from backend.db.models import DEPLOYMENT_SCOPE
+from backend.i18n import N_
 from backend.net import egress
 from backend.providers import discovery
 from backend.providers.base import AuthenticationFailed, ProviderError
@@ -253,4 +254,4 @@ class CredentialService:
 
 def _require_admin(principal: Principal) -> None:
     if not principal.is_admin:
-        raise AccessDenied("Only an admin can change the keys used for everyone.")
+        raise AccessDenied(N_("Only an admin can change the keys used for everyone."))

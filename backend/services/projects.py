@@ -10,6 +10,7 @@ from backend.auth.permissions import Action, Principal, Role, allowed
 from backend.db import projects as repo
 from backend.db.engine import Database
 from backend.db.models import DEFAULT_PROJECT_NAME
+from backend.i18n import Message
 from backend.providers import registry
 from backend.services.access import Access
 from backend.services.validation import InvalidComparison
@@ -33,7 +34,7 @@ def _clean_name(name: str) -> str:
     if not name:
         raise InvalidProject({"name": "Give the project a name."})
     if len(name) > MAX_PROJECT_NAME:
-        raise InvalidProject({"name": f"Use at most {MAX_PROJECT_NAME} characters."})
+        raise InvalidProject({"name": Message("Use at most {n} characters.", n=MAX_PROJECT_NAME)})
     if "\x00" in name:  # PostgreSQL cannot store it; refused on every database alike
         raise InvalidProject({"name": "A project name must not contain NUL (\\x00) characters."})
     return name
@@ -74,7 +75,9 @@ class ProjectService:
             try:
                 return await repo.create_project(session, principal.user_id, principal.email, name)
             except repo.DuplicateName:
-                raise InvalidProject({"name": f"You already have a project named {name!r}."}) from None
+                raise InvalidProject(
+                    {"name": Message("You already have a project named {name!r}.", name=name)}
+                ) from None
 
     async def rename(self, principal: Principal, project_id: str, name: str) -> None:
         await self._access.require_project(principal, Action.MANAGE, project_id)

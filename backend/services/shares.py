@@ -23,6 +23,7 @@ from backend.db.engine import Database
 from backend.db.models import utcnow
 from backend.db.records import ComparisonRecord
 from backend.db.users import default_project_id
+from backend.i18n import N_
 from backend.services.access import Access, NotFound
 from backend.services.blind import BlindView
 from backend.services.metrics import RunFigures
@@ -31,7 +32,7 @@ from backend.services.validation import InvalidComparison
 SHARE_PATH = "/share/"
 MAX_EXPIRY = timedelta(days=365)
 MAX_TOKEN_CHARS = 128  # ours are 43; anything far longer is not one, and is not worth hashing
-LINK_NOT_FOUND = "This share link does not exist, has expired or was revoked."
+LINK_NOT_FOUND = N_("This share link does not exist, has expired or was revoked.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,7 @@ class ShareService:
             raise NotFound(f"No share link {share_id}.") from None
         made_it = share.created_by == principal.user_id
         if not made_it and await self._access.role(principal, project_id) != Role.OWNER:
-            raise AccessDenied("Only the member who made this link or a project owner can revoke it.")
+            raise AccessDenied(N_("Only the member who made this link or a project owner can revoke it."))
         async with self._db.session() as session:
             await repo.revoke_share(session, share_id)
             revoked = await repo.get_share(session, share_id)

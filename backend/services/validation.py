@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from backend.catalog import ModelInfo, estimate_tokens
+from backend.i18n import N_, Message
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 
 MAX_PANES = 8
@@ -18,8 +19,14 @@ MAX_PROMPT_CHARS = 400_000  # far beyond any context window; a hard ceiling on r
 TEMPERATURE_RANGE = (0.0, 2.0)
 MAX_TOKENS_RANGE = (1, 32_768)
 DEFAULT_CONTEXT_WINDOW = 8_192
-TEMPERATURE_ERROR = f"Temperature must be between {TEMPERATURE_RANGE[0]} and {TEMPERATURE_RANGE[1]}."
-MAX_TOKENS_ERROR = f"Max tokens must be a whole number from {MAX_TOKENS_RANGE[0]} to {MAX_TOKENS_RANGE[1]:,}."
+# Literal text (the catalogs' msgids), checked against the ranges they state.
+TEMPERATURE_ERROR = N_("Temperature must be between 0.0 and 2.0.")
+MAX_TOKENS_ERROR = N_("Max tokens must be a whole number from 1 to 32,768.")
+assert f"Temperature must be between {TEMPERATURE_RANGE[0]} and {TEMPERATURE_RANGE[1]}." == TEMPERATURE_ERROR
+assert (
+    f"Max tokens must be a whole number from {MAX_TOKENS_RANGE[0]} to {MAX_TOKENS_RANGE[1]:,}."
+    == MAX_TOKENS_ERROR
+)
 
 
 class PaneInput(BaseModel):
@@ -94,9 +101,9 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 def friendly_message(error_type: str, msg: str, loc: tuple[int | str, ...]) -> str:
     field = str(loc[-1]) if loc else "value"
     if field == "panes" and error_type == "too_long":
-        return f"At most {MAX_PANES} panes can run at once."
+        return Message("At most {n} panes can run at once.", n=MAX_PANES)
     if field == "prompt" and error_type == "string_too_long":
-        return f"The prompt is longer than {MAX_PROMPT_CHARS:,} characters."
+        return Message("The prompt is longer than {n:,} characters.", n=MAX_PROMPT_CHARS)
     if field == "temperature":
         return TEMPERATURE_ERROR
     if field == "max_tokens":
@@ -131,9 +138,9 @@ def check_semantics(
     """
     errors: dict[str, str] = {}
     if not data.prompt.strip():
-        errors["prompt"] = "Enter a prompt."
+        errors["prompt"] = N_("Enter a prompt.")
     if not data.panes:
-        errors["panes"] = "Pick at least one model."
+        errors["panes"] = N_("Pick at least one model.")
     prompt_tokens = estimate_tokens(data.system_prompt + "\n" + data.prompt)
     for index, pane in enumerate(data.panes):
         key = f"panes.{index}.model"
@@ -144,9 +151,13 @@ def check_semantics(
         window = info.context_window if info else DEFAULT_CONTEXT_WINDOW
         if prompt_tokens + pane.max_tokens > window and "prompt" not in errors:
             name = info.display_name if info else pane.model
-            errors["prompt"] = (
-                f"The prompt is about {prompt_tokens:,} tokens; with max tokens {pane.max_tokens:,} "
-                f"it exceeds {name}'s context window of {window:,} tokens."
+            errors["prompt"] = Message(
+                "The prompt is about {tokens:,} tokens; with max tokens {max_tokens:,} "
+                "it exceeds {model}'s context window of {window:,} tokens.",
+                tokens=prompt_tokens,
+                max_tokens=pane.max_tokens,
+                model=name,
+                window=window,
             )
     if errors:
         raise InvalidComparison(errors)

@@ -18,6 +18,7 @@ from backend.db.engine import Database
 from backend.db.models import VOTE_COMMENT_MAX_CHARS
 from backend.db.records import FINAL_STATUSES
 from backend.db.votes import Pane, VoteRecord
+from backend.i18n import Message
 from backend.ranking import VoteChoice
 from backend.services.access import Access
 from backend.services.blind import BlindView, pane_label
@@ -108,9 +109,11 @@ def _checked(
     errors: dict[str, str] = {}
     unfinished = sum(1 for p in panes if p.status not in FINAL_STATUSES)
     if unfinished:
-        errors["comparison"] = (
-            f"This comparison is still running ({unfinished} of {len(panes)} panes unfinished): "
-            "vote once every pane has finished."
+        errors["comparison"] = Message(
+            "This comparison is still running ({unfinished} of {total} panes unfinished): "
+            "vote once every pane has finished.",
+            unfinished=unfinished,
+            total=len(panes),
         )
     best_pane: int | None = None
     no_winner: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.blind import blind_notice
+from components.i18n import t
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from components.similar import similar_panel
@@ -12,6 +13,7 @@ from dashboard.pages.frame import signed_in_page
 from dashboard.pages.judge_section import improve_section, judge_section
 from dashboard.pages.share_button import share_button
 from dashboard.pages.vote_section import vote_section
+from state.compare import MAX_PANES
 from state.compare import CompareState as S
 from state.similar import SimilarState
 
@@ -36,7 +38,7 @@ def compare_page() -> rx.Component:
         models=S.models,
         picker=S.picker,
         can_add_pane=S.can_add_pane,
-        pane_count_label=S.pane_count_label,
+        pane_count_label=t("{count} of {max} panes", count=S.panes.length(), max=MAX_PANES),
         running=S.running,
         sync_settings=S.sync_settings,
         sync_scroll=S.sync_scroll,
@@ -83,5 +85,5 @@ def compare_page() -> rx.Component:
             width="100%",
             spacing="4",
         ),
-        title="Compare",
+        title=t("Compare"),
     )

@@ -7,9 +7,10 @@ import reflex as rx
 from components.firebase_login import firebase_token_keeper
 from components.layout import shell, user_menu
 from state.auth import AuthState
+from state.language import LanguageState
 
 
-def signed_in_page(*children: rx.Component, title: str) -> rx.Component:
+def signed_in_page(*children: rx.Component, title: rx.Var[str] | str) -> rx.Component:
     return shell(
         *children,
         # With Firebase, the ID token in the session cookie lasts an hour: renew it while the page is open.
@@ -18,5 +19,6 @@ def signed_in_page(*children: rx.Component, title: str) -> rx.Component:
             firebase_token_keeper(AuthState.firebase_config, AuthState.firebase_token_refreshed),
         ),
         title=title,
+        on_language=LanguageState.choose,
         account=user_menu(AuthState.user_name, AuthState.user_email, AuthState.sign_out),
     )

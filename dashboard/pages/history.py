@@ -6,6 +6,7 @@ import reflex as rx
 
 from components.history_table import history_table, project_filter
 from components.search_box import search_form, search_results
+from components.i18n import t
 from dashboard.pages.frame import signed_in_page
 from state.history import HistoryState as H
 from state.search import SearchState as S
@@ -16,6 +17,13 @@ def history_page() -> rx.Component:
         search_form(S.projects, S.models, S.search, S.clear),
         search_results(S.results, S.note, S.error, S.empty_message),
         project_filter(H.projects, H.project_id, H.set_project),
-        history_table(H.rows, H.page_label, H.has_prev, H.has_next, H.prev_page, H.next_page),
-        title="History",
+        history_table(
+            H.rows,
+            t("Page {page} of {pages} · {total} comparisons", page=H.page, pages=H.page_count, total=H.total),
+            H.has_prev,
+            H.has_next,
+            H.prev_page,
+            H.next_page,
+        ),
+        title=t("History"),
     )

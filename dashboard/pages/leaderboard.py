@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.i18n import t
 from components.leaderboard import LeaderboardProps, RecommendationProps, leaderboard_view
 from dashboard.pages.frame import signed_in_page
 from state.leaderboard import LeaderboardState as L
@@ -43,4 +44,4 @@ def leaderboard_page() -> rx.Component:
         on_min_win_rate=L.set_min_win_rate,
         on_recommend=L.recommend,
     )
-    return signed_in_page(leaderboard_view(board, advice), title="Leaderboard")
+    return signed_in_page(leaderboard_view(board, advice), title=t("Leaderboard"))

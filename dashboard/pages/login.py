@@ -6,14 +6,16 @@ import reflex as rx
 
 from components.auth_form import AuthFormProps, auth_form
 from components.firebase_login import firebase_sign_in
+from components.i18n import t, t_var
 from components.layout import bare_shell
 from state.auth import AuthState as A
+from state.language import LanguageState
 
 
 def _firebase_card() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Sign in", size="6"),
+            rx.heading(t("Sign in"), size="6"),
             firebase_sign_in(
                 config=A.firebase_config,
                 sign_out_first=A.firebase_sign_out,
@@ -37,9 +39,9 @@ def login_page() -> rx.Component:
             auth_form(
                 AuthFormProps(
                     mode=A.mode,
-                    message=A.message,
-                    email_error=A.email_error,
-                    password_error=A.password_error,
+                    message=t_var(A.message),
+                    email_error=t_var(A.email_error),
+                    password_error=t_var(A.password_error),
                     sign_up_allowed=A.sign_up_allowed,
                     on_sign_in=A.sign_in,
                     on_sign_up=A.sign_up,
@@ -47,5 +49,6 @@ def login_page() -> rx.Component:
                 )
             ),
         ),
-        title="Sign in",
+        title=t("Sign in"),
+        on_language=LanguageState.choose,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.i18n import t
 from components.projects_view import ProjectsProps, projects_view
 from dashboard.pages.frame import signed_in_page
 from state.projects import ProjectsState as P
@@ -30,5 +31,5 @@ def projects_page() -> rx.Component:
                 on_remove=P.remove,
             )
         ),
-        title="Projects",
+        title=t("Projects"),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.i18n import t
 from components.key_sections import KeyActions, google_cloud_section, keys_message, keys_section
 from components.settings_sections import AccountProps, account_section, budget_section, tokens_section
 from dashboard.pages.frame import signed_in_page
@@ -48,9 +49,11 @@ def settings_page() -> rx.Component:
             ),
             keys_message(K.message),
             keys_section(
-                title="Provider keys",
-                description="Your own keys, used for your runs before this server's. Stored encrypted; "
-                "only the last four characters are ever shown.",
+                title=t("Provider keys"),
+                description=t(
+                    "Your own keys, used for your runs before this server's. Stored encrypted; "
+                    "only the last four characters are ever shown."
+                ),
                 scope=USER,
                 keys=K.keys,
                 endpoints=K.endpoints,
@@ -62,8 +65,8 @@ def settings_page() -> rx.Component:
             rx.cond(
                 K.is_admin,
                 keys_section(
-                    title="Deployment keys",
-                    description="Keys every user runs on when they have none of their own (admins only).",
+                    title=t("Deployment keys"),
+                    description=t("Keys every user runs on when they have none of their own (admins only)."),
                     scope=DEPLOYMENT,
                     keys=K.deployment_keys,
                     endpoints=K.deployment_endpoints,
@@ -75,5 +78,5 @@ def settings_page() -> rx.Component:
             spacing="4",
             width="min(900px, 100%)",
         ),
-        title="Settings",
+        title=t("Settings"),
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.i18n import t
 from components.layout import bare_shell
 from components.shared_view import SharedViewProps, shared_view
+from state.language import LanguageState
 from state.share import SharePageState as S
 
 
@@ -28,5 +30,6 @@ def share_page() -> rx.Component:
                 on_fork=S.fork,
             )
         ),
-        title="Shared comparison",
+        title=t("Shared comparison"),
+        on_language=LanguageState.choose,
     )

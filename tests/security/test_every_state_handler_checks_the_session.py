@@ -60,12 +60,16 @@ ALLOWLIST: dict[str, str] = {
             "ImproveState",
             "SearchState",
             "SimilarState",
+            "LanguageState",
         )
     },
     "SearchState.clear": "ui: empties this tab's search results",
     "SimilarState.typed": "chains: keeps the draft, then SimilarState.load checks the session",
     "SimilarState.clear": "ui: empties this tab's similar comparisons",
     "CompareState.use_models": "ui: an unsaved pane set of the suggested models (run re-checks)",
+    "LanguageState.choose": (
+        "public: sets this browser's language; saves it only on the session's own account"
+    ),
     "AuthState.set_mode": "ui: switches the form between sign in and sign up",
     "AuthState.load_login": "public: the login page; only redirects a tab that is already signed in",
     "AuthState.sign_in": "public: checks the presented email and password (throttled)",

@@ -301,3 +301,14 @@ async def test_a_token_revoked_while_its_stream_runs_ends_the_stream_with_an_err
     assert names[-1] == "error" and "done" not in names and "delta" in names
     assert "access" in events[-1][1]["detail"]
     await rt.comparisons.cancel(ada, created["id"])
+
+
+async def test_error_messages_for_people_follow_accept_language(client: httpx.AsyncClient) -> None:
+    payload = body(prompt="   ", panes=[{"model": "simulated:instant", "temperature": 5}])
+    japanese = await client.post(f"{PREFIX}/comparisons", json=payload, headers={"Accept-Language": "ja"})
+    assert japanese.status_code == 422
+    data = japanese.json()
+    assert data["errors"]["panes.0.temperature"] == "温度は 0.0 から 2.0 の間で指定してください。"
+    assert data["detail"].startswith("リクエストが正しくありません: ")
+    english = await client.post(f"{PREFIX}/comparisons", json=payload, headers={"Accept-Language": "en-US"})
+    assert english.json()["errors"]["panes.0.temperature"] == "Temperature must be between 0.0 and 2.0."

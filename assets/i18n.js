@@ -1,0 +1,78 @@
+// The browser side of the message catalogs (backend/i18n.py): which language this page speaks
+// and the lookup every `t("...")` of components/i18n.py compiles to.
+//
+// The language is the `lang` cookie when the person chose one (the header's select, or the
+// account's choice at sign-in), else the first of the browser's languages we speak, else English.
+// Components read it through `useI18nLang()`: during hydration the prerendered (English) text is
+// kept, then the page re-renders in the chosen language, and a switch re-renders every
+// translated string at once without a reload.
+import { useSyncExternalStore } from "react";
+import CATALOGS from "./i18n_catalogs.json";
+
+const LANGUAGES = ["en", "ja"];
+const DEFAULT_LANGUAGE = "en";
+const COOKIE = "lang";
+const COOKIE_MAX_AGE = 365 * 24 * 3600;
+
+function normalize(tag) {
+  const primary = String(tag || "").trim().replace("_", "-").split("-")[0].toLowerCase();
+  return LANGUAGES.includes(primary) ? primary : null;
+}
+
+function cookieLanguage() {
+  for (const part of document.cookie.split(";")) {
+    const [name, value] = part.trim().split("=");
+    if (name === COOKIE) return normalize(decodeURIComponent(value || ""));
+  }
+  return null;
+}
+
+function browserLanguage() {
+  for (const tag of navigator.languages || [navigator.language]) {
+    const language = normalize(tag);
+    if (language) return language;
+  }
+  return DEFAULT_LANGUAGE;
+}
+
+let current = null;
+const listeners = new Set();
+
+function language() {
+  if (current === null) {
+    current = cookieLanguage() || browserLanguage();
+    document.documentElement.lang = current;
+  }
+  return current;
+}
+
+export function setLanguage(tag) {
+  const next = normalize(tag) || DEFAULT_LANGUAGE;
+  document.cookie = `${COOKIE}=${next}; path=/; max-age=${COOKIE_MAX_AGE}; samesite=lax`;
+  current = next;
+  document.documentElement.lang = next;
+  listeners.forEach((listener) => listener());
+}
+
+function subscribe(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function useI18nLang() {
+  return useSyncExternalStore(subscribe, language, () => DEFAULT_LANGUAGE);
+}
+
+// `msgid` in `lang`, its {name} placeholders filled from `params`; the msgid itself when the
+// catalog has no entry (a message from the server that is not in the catalogs shows as sent).
+export function i18nT(lang, msgid, params) {
+  const table = CATALOGS[lang] || CATALOGS[DEFAULT_LANGUAGE] || {};
+  const text = table[msgid] || msgid;
+  if (!params) return text;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+if (typeof window !== "undefined") {
+  window.__i18n = { setLanguage, language };
+  language();
+}

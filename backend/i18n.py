@@ -1,0 +1,137 @@
+"""Japanese and English for everything the app says to people (issue 16).
+
+The catalogs are gettext .po files, one per language, in backend/locales/<lang>/LC_MESSAGES/
+messages.po; the msgid is the English text. `python -m tools.i18n extract` collects the msgids
+from the code with Babel (calls of `t(...)` in components/, `gettext(lang, ...)` and `N_(...)`
+everywhere) and `python -m tools.i18n build` turns the catalogs into assets/i18n_catalogs.json,
+which the browser reads (assets/i18n.js). Server code reads the .po files here, with Babel.
+
+Placeholders are `{name}` (str.format on the server, the same replacement in the browser).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_datetime as babel_format_datetime
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency as babel_format_currency
+from babel.numbers import format_decimal as babel_format_decimal
+
+LANGUAGES = ("en", "ja")
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_COOKIE = "lang"  # set by the browser (assets/i18n.js) when the person chooses
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+
+
+def po_path(language: str) -> Path:
+    return LOCALES_DIR / language / "LC_MESSAGES" / "messages.po"
+
+
+@functools.cache
+def catalog(language: str) -> dict[str, str]:
+    """msgid -> translation for `language` (untranslated entries left out: they fall back)."""
+    with open(po_path(language), "rb") as handle:
+        po = read_po(handle, locale=language)
+    return {str(m.id): str(m.string) for m in po if m.id and isinstance(m.id, str) and m.string}
+
+
+class Message(str):
+    """English text with figures in it that remembers its msgid and figures, so that it can be
+    said again in another language (`gettext(lang, message)`, `localize`). Anywhere a str goes
+    it is the English text, so services, logs and existing callers see no difference."""
+
+    msgid: str
+    params: dict[str, object]
+
+    def __new__(cls, msgid: str, **params: object) -> Message:
+        text = super().__new__(cls, msgid.format(**params) if params else msgid)
+        text.msgid, text.params = msgid, params
+        return text
+
+
+def localize(language: str | None, text: str) -> str:
+    """A Message in `language`; other text as it is (fixed msgids are translated in the browser)."""
+    return gettext(language, text) if isinstance(text, Message) else text
+
+
+def N_(msgid: str) -> str:
+    """Marks a message kept in English (a constant, a state var) that is translated where shown."""
+    return msgid
+
+
+def normalize(language: str | None) -> str | None:
+    """'ja-JP' -> 'ja'; None for a language the app does not speak."""
+    if not language:
+        return None
+    primary = language.strip().replace("_", "-").split("-", 1)[0].lower()
+    return primary if primary in LANGUAGES else None
+
+
+def gettext(language: str | None, msgid: str, **params: object) -> str:
+    """`msgid` in `language` (English when unknown), with `{name}` placeholders filled in."""
+    if isinstance(msgid, Message):
+        message = msgid
+        msgid, params = message.msgid, {**message.params, **params}
+    text = catalog(normalize(language) or DEFAULT_LANGUAGE).get(msgid) or msgid
+    return text.format(**params) if params else text
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best of our languages for an Accept-Language header (English when none fits)."""
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, rest = part.strip().partition(";")
+        quality = 1.0
+        if rest.strip().startswith("q="):
+            try:
+                quality = float(rest.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        language = normalize(tag)
+        if language and quality > 0:
+            choices.append((-quality, index, language))
+    return min(choices)[2] if choices else DEFAULT_LANGUAGE
+
+
+def cookie_language(cookie_header: str | None) -> str | None:
+    """The language chosen in this browser (the `lang` cookie), if any."""
+    for part in (cookie_header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == LANGUAGE_COOKIE:
+            return normalize(value)
+    return None
+
+
+def request_language(cookie_header: str | None, accept_language: str | None) -> str:
+    """The browser's choice first, then what it asks for."""
+    return cookie_language(cookie_header) or negotiate(accept_language)
+
+
+# --- formatting for the locale (Babel's CLDR data) -------------------------------------
+
+
+def _locale(language: str | None) -> Locale:
+    return Locale.parse(normalize(language) or DEFAULT_LANGUAGE)
+
+
+def format_datetime(moment: datetime, language: str | None) -> str:
+    """A date and time as people of `language` write it ('Dec 4, 2026, 7:55 PM' / '2026/12/04 19:55')."""
+    return babel_format_datetime(moment, "medium", locale=_locale(language)).replace("\u202f", " ")
+
+
+def format_number(value: float, language: str | None) -> str:
+    return babel_format_decimal(value, locale=_locale(language))
+
+
+def format_usd(amount: float, language: str | None, digits: int = 2) -> str:
+    """A cost in US dollars, with the locale's grouping and sign placement; a small non-zero
+    amount keeps four decimals (so $0.0004 is not $0.00)."""
+    if 0 < amount < 10 ** (-digits):
+        digits = 4
+    return babel_format_currency(
+        amount, "USD", format="¤#,##0." + "0" * digits, locale=_locale(language), currency_digits=False
+    )

@@ -1,0 +1,50 @@
+"""`t("English text")`: a string of the UI in the page's language, looked up in the browser.
+
+Components stay pure functions: `t` returns a Var (a JavaScript expression) that reads the
+page's language through a React hook (assets/i18n.js) and the catalogs built from
+backend/locales (`python -m tools.i18n build`). Nothing here knows about state classes.
+
+- `t("Run")`: a fixed string; tests/components/test_i18n_catalogs.py fails when its msgid is
+  missing from either catalog.
+- `t("{n} panes", n=var)`: placeholders filled in the browser from Vars or plain values.
+- `t_var(state_var)`: a message a handler set in English (marked with `N_` where it is
+  written); shown translated, or as sent when the catalogs do not have it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars.base import VarData
+from reflex.vars.function import FunctionStringVar
+
+from backend.i18n import LANGUAGES
+
+I18N_JS = "$/public/i18n.js"
+
+_LANG_HOOK = "const i18nLang = useI18nLang();"
+_LANG_VAR_DATA = VarData(imports={I18N_JS: ["useI18nLang", "i18nT"]}, hooks={_LANG_HOOK: None})
+_LANG: rx.Var[str] = rx.Var(_js_expr="i18nLang", _var_type=str, _var_data=_LANG_VAR_DATA)
+_LOOKUP: FunctionStringVar = FunctionStringVar.create("i18nT", _var_data=_LANG_VAR_DATA)
+
+LANGUAGE_NAMES = {"en": "English", "ja": "日本語"}
+assert set(LANGUAGE_NAMES) == set(LANGUAGES)
+
+
+def current_language() -> rx.Var[str]:
+    """The page's language ("en" | "ja") as a Var, e.g. for the language select's value."""
+    return _LANG
+
+
+def t(msgid: str, **params: Any) -> rx.Var[str]:
+    """`msgid` (its English text) in the page's language."""
+    args: list[Any] = [_LANG, msgid]
+    if params:
+        args.append(rx.Var.create(params))
+    return _LOOKUP.call(*args).to(str)
+
+
+def t_var(message: rx.Var[str]) -> rx.Var[str]:
+    """A message from state, kept in English there, in the page's language."""
+    return _LOOKUP.call(_LANG, message).to(str)

@@ -1,0 +1,69 @@
+"""Server-side catalogs: choosing the language and formatting for it (backend/i18n.py)."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+
+import pytest
+
+from backend.i18n import (
+    Message,
+    cookie_language,
+    format_datetime,
+    format_usd,
+    gettext,
+    localize,
+    negotiate,
+    request_language,
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("ja-JP,ja;q=0.9,en;q=0.8", "ja"),
+        ("en-US,en;q=0.9,ja;q=0.8", "en"),
+        ("fr-FR,ja;q=0.5,en;q=0.4", "ja"),  # French is not spoken here: the next best we speak
+        ("de", "en"),
+        ("", "en"),
+        ("ja;q=0, en", "en"),  # q=0 means "not this one"
+    ],
+)
+def test_negotiate_picks_our_best_language(header: str, language: str) -> None:
+    assert negotiate(header) == language
+
+
+def test_the_cookie_beats_the_header() -> None:
+    assert cookie_language("a=1; lang=ja; b=2") == "ja"
+    assert cookie_language("lang=xx") is None
+    assert request_language("lang=en", "ja-JP") == "en"
+    assert request_language("", "ja-JP") == "ja"
+
+
+def test_gettext_translates_and_fills_placeholders() -> None:
+    assert gettext("ja", "Run") == "実行"
+    assert gettext("en", "Run") == "Run"
+    assert gettext("ja", "{count} of {max} panes", count=2, max=8) == "2 / 8 ペイン"
+    assert gettext("ja", "A sentence not in the catalogs") == "A sentence not in the catalogs"
+    assert gettext("xx", "Run") == "Run"
+
+
+def test_dates_and_money_follow_the_locale() -> None:
+    moment = datetime(2026, 12, 4, 19, 5, tzinfo=UTC)
+    assert format_datetime(moment, "en") == "Dec 4, 2026, 7:05:00 PM"
+    assert format_datetime(moment, "ja") == "2026/12/04 19:05:00"
+    assert format_usd(1234.5, "en") == "$1,234.50"
+    assert format_usd(1234.5, "ja") == "$1,234.50"
+    assert format_usd(0.0004, "en") == "$0.0004"  # a small cost is not shown as $0.00
+    assert format_usd(0, "ja") == "$0.00"
+
+
+def test_a_message_with_figures_is_english_until_said_in_another_language() -> None:
+    message = Message("Use at least {n} characters.", n=8)
+    assert message == "Use at least 8 characters."  # callers that see a str see the English text
+    assert gettext("ja", message) == "8 文字以上にしてください。"
+    assert localize("ja", message) == "8 文字以上にしてください。"
+    assert localize("en", message) == "Use at least 8 characters."
+    assert localize("ja", "Enter a prompt.") == "Enter a prompt."  # fixed msgids: the browser's job
+    assert pickle.loads(pickle.dumps(message)).msgid == "Use at least {n} characters."  # state in Redis
