@@ -14,6 +14,7 @@ from dashboard.pages.login import login_page
 from dashboard.pages.projects import projects_page
 from dashboard.pages.settings import load_settings, settings_page
 from dashboard.pages.share import share_page
+from dashboard.security_headers import with_security_headers
 from state.auth import AuthState
 from state.compare import CompareState
 from state.history import HistoryState
@@ -25,7 +26,8 @@ from state.share import SharePageState
 
 app = rx.App(
     stylesheets=["/styles.css"],
-    # The API (which mounts Reflex's app), then, outermost: no Cookie header on the event socket.
+    # The API (which mounts Reflex's app), then no Cookie header on the event socket, then,
+    # outermost, the security headers of every response.
     api_transformer=[create_api(runtime.current), without_event_socket_cookies, with_security_headers],
 )
 app.register_lifespan_task(runtime.running)

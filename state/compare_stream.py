@@ -66,6 +66,7 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
     following = await reread()
     if following is None:
         return
+
     async def signed_in() -> bool:
         return await signed_in_user_for(token) is not None
 

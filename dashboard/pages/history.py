@@ -5,8 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from components.history_table import history_table, project_filter
-from components.search_box import search_form, search_results
 from components.i18n import t
+from components.search_box import search_form, search_results
 from dashboard.pages.frame import signed_in_page
 from state.history import HistoryState as H
 from state.search import SearchState as S
