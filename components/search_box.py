@@ -8,23 +8,24 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
-TEXT = {
-    "query": "Search comparisons",
-    "placeholder": "Search prompts and answers, in any language",
-    "button": "Search",
-    "clear": "Clear search",
-    "project": "Search in project",
-    "all_projects": "All projects",
-    "model": "Search model",
-    "any_model": "Any model",
-    "from": "From date",
-    "to": "To date",
-    "has_votes": "Has votes",
-    "winner": "Winner: ",
+from components.i18n import t, t_var
+
+TEXT: dict[str, rx.Var[str]] = {
+    "query": t("Search comparisons"),
+    "placeholder": t("Search prompts and answers, in any language"),
+    "button": t("Search"),
+    "clear": t("Clear search"),
+    "project": t("Search in project"),
+    "all_projects": t("All projects"),
+    "model": t("Search model"),
+    "any_model": t("Any model"),
+    "from": t("From date"),
+    "to": t("To date"),
+    "has_votes": t("Has votes"),
 }
 
 
-def _select(name: str, label: str, first: str, choices: rx.Var) -> rx.Component:
+def _select(name: str, label: rx.Var[str], first: rx.Var[str], choices: rx.Var) -> rx.Component:
     return rx.el.select(
         rx.el.option(first, value="all"),
         rx.foreach(choices, lambda c: rx.el.option(c.name, value=c.id)),
@@ -54,7 +55,7 @@ def search_form(
             rx.input(name="to", type="date", aria_label=TEXT["to"], width="10em"),
             rx.el.label(
                 rx.el.input(type="checkbox", name="has_votes"),
-                " " + TEXT["has_votes"],
+                TEXT["has_votes"],
                 style={"display": "flex", "alignItems": "center", "gap": "0.3em"},
             ),
             rx.button(TEXT["button"], type="submit", size="2"),
@@ -77,7 +78,7 @@ def _hit(row: Any) -> rx.Component:
             rx.text(row.snippet, size="2", data_testid="search-snippet"),
             rx.hstack(
                 rx.text(row.models, size="1"),
-                rx.cond(row.winner != "", rx.badge(TEXT["winner"] + row.winner, variant="soft")),
+                rx.cond(row.winner != "", rx.badge(t("Winner: {name}", name=row.winner), variant="soft")),
                 rx.text(row.created, size="1", color_scheme="gray"),
                 rx.text(row.matched, size="1", color_scheme="gray"),
                 spacing="3",
@@ -96,9 +97,15 @@ def search_results(
     rows: ArrayVar[Any], note: rx.Var[str], error: rx.Var[str], empty: rx.Var[str]
 ) -> rx.Component:
     return rx.vstack(
-        rx.cond(error != "", rx.callout(error, color_scheme="red", role="alert", data_testid="search-error")),
-        rx.cond(note != "", rx.callout(note, color_scheme="amber", role="status", data_testid="search-note")),
-        rx.cond(empty != "", rx.text(empty, size="2", role="status")),
+        rx.cond(
+            error != "",
+            rx.callout(t_var(error), color_scheme="red", role="alert", data_testid="search-error"),
+        ),
+        rx.cond(
+            note != "",
+            rx.callout(t_var(note), color_scheme="amber", role="status", data_testid="search-note"),
+        ),
+        rx.cond(empty != "", rx.text(t_var(empty), size="2", role="status")),
         rx.cond(
             rows.length() > 0,
             rx.vstack(rx.foreach(rows, _hit), width="100%", spacing="2", data_testid="search-results"),

@@ -9,18 +9,19 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
-TEXT = {
-    "title": "Similar comparisons",
-    "winner": "Winner: ",
-    "won": "Won on similar prompts: ",
-    "use": "Use these models",
+from components.i18n import t
+
+TEXT: dict[str, rx.Var[str]] = {
+    "title": t("Similar comparisons"),
+    "won": t("Won on similar prompts: "),
+    "use": t("Use these models"),
 }
 
 
 def _item(row: Any) -> rx.Component:
     return rx.hstack(
         rx.link(row.title, href="/?c=" + row.id, size="2", data_testid="similar-link"),
-        rx.cond(row.winner != "", rx.badge(TEXT["winner"] + row.winner, variant="soft")),
+        rx.cond(row.winner != "", rx.badge(t("Winner: {name}", name=row.winner), variant="soft")),
         rx.text(row.created, size="1", color_scheme="gray"),
         spacing="2",
         align="center",

@@ -14,6 +14,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Principal
+from backend.i18n import N_
 from backend.search.service import InvalidSearch, SearchFilters, SearchHit
 from backend.services.access import NotFound
 from state.current_user import with_user
@@ -22,9 +23,9 @@ from state.events import Followup, event
 ALL = "all"
 LIMIT = 20
 TEXT = {
-    "not_member": "You are not a member of that project.",
-    "bad_date": "Dates look like 2026-12-31.",
-    "none": "Nothing matches that search.",
+    "not_member": N_("You are not a member of that project."),
+    "bad_date": N_("Dates look like 2026-12-31."),
+    "none": N_("Nothing matches that search."),
     "by": {"both": "words and meaning", "keyword": "words", "meaning": "meaning"},
 }
 

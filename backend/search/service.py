@@ -19,6 +19,7 @@ from backend.auth.permissions import Action, Principal
 from backend.db.engine import Database
 from backend.db.projects import member_projects
 from backend.db.records import ComparisonSummary, HistoryPage, prompt_first_line
+from backend.i18n import N_
 from backend.search.embedding import Embedder, make_embedder
 from backend.search.indexer import SearchIndexer
 from backend.search.keyword import Candidate, keyword_ids, recheck, terms_of
@@ -37,12 +38,12 @@ VECTOR_TIMEOUT_S = 5.0
 SNIPPET_CHARS = 160
 
 MESSAGES = {
-    "empty": "Type a few words to search for.",
+    "empty": N_("Type a few words to search for."),
     "too_long": "The search is too long ({n:,} characters); use at most {max:,}.",
     "limit": "limit must be between 1 and {max}.",
-    "dates": "The 'from' date must be before the 'to' date.",
-    "off": "Search by meaning is turned off here (SEARCH_EMBEDDER=none): showing keyword matches only.",
-    "down": "Search by meaning is unavailable right now: showing keyword matches only.",
+    "dates": N_("The 'from' date must be before the 'to' date."),
+    "off": N_("Search by meaning is turned off here (SEARCH_EMBEDDER=none): showing keyword matches only."),
+    "down": N_("Search by meaning is unavailable right now: showing keyword matches only."),
     "tie": "Tie",
     "all_bad": "All bad",
 }
