@@ -32,7 +32,8 @@ Parts (`--parts`, default all):
 - throughput: runs/s of the Kafka stack with 1 and with 2 worker processes
   (WORKER_CONCURRENCY 16 each: slots, not the machine, bound one worker) for
   comparisons of 4 `simulated:steady` panes x 50 tokens, 100 comparisons (about
-  0.6 s a run: the provider's wait is the work), end to end and draining a full queue (bench/throughput.py), and the runs started twice.
+  0.6 s a run: the provider's wait is the work), end to end and draining a full
+  queue (bench/throughput.py), and the runs started twice.
 
 Prints one table with PASS/FAIL for the issue's targets (a)-(e), each from one
 run, and writes bench/results/capacity.json (gitignored).  Every wait is bounded;
