@@ -45,8 +45,10 @@ from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
 from backend.services.credential_lookup import CredentialLookup
 from backend.services.credentials import CredentialService
+from backend.services.export import ExportService
 from backend.services.leaderboard import LeaderboardService
 from backend.services.projects import ProjectService
+from backend.services.usage import UsageService
 from backend.services.votes import VoteService
 from backend.settings import Settings, get_settings
 from backend.streaming.follow import FlushShare
@@ -81,6 +83,8 @@ class Runtime:
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
     page_flushes: FlushShare  # the state updates a second this process sends to streaming pages
+    usage: UsageService  # spend, tokens and latency aggregates; the budget burn-down
+    exports: ExportService  # runs as CSV / JSON Lines, streamed
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -112,6 +116,7 @@ class Runtime:
         judges = JudgeService(db, comparisons)
         pump = EventPump(broker, hub, db)
         pump.after_save = judges.run_finished
+        usage = UsageService(db)
         return cls(
             settings=settings,
             db=db,
@@ -131,6 +136,8 @@ class Runtime:
             cache=cache,
             limiter=limiter,
             page_flushes=FlushShare(settings.stream_flush_budget),
+            usage=usage,
+            exports=ExportService(db, usage),
         )
 
     async def authenticate(self, token: str) -> Principal | None:

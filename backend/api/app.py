@@ -17,6 +17,7 @@ from backend.api.project_routes import project_router
 from backend.api.prompt_routes import prompt_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.api.share_routes import share_router
+from backend.api.usage_routes import usage_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
 from backend.runtime import Runtime
@@ -171,4 +172,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(vote_router(get_runtime))
     api.include_router(judge_router(get_runtime))
     api.include_router(prompt_router(get_runtime))
+    api.include_router(usage_router(get_runtime))
     return api
