@@ -1,8 +1,8 @@
-"""Finished runs for export, read in keyset-paged chunks.
+"""Finished runs for export, read through a server-side cursor in chunks.
 
-Each chunk is its own short query (``finished_at, id`` after the last row of the previous
-chunk), so an export of any size holds one chunk in memory and no connection or transaction
-stays open while a slow client reads.
+One query, sorted once by the database (a keyset page per chunk would have it sort the whole
+window again for every chunk), read ``CHUNK_ROWS`` at a time: an export of any size holds one
+chunk in memory. The connection stays open while the client reads the export.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from backend.db.engine import Database
 from backend.db.models import Comparison, Run
@@ -29,7 +29,7 @@ class ExportFilter:
     model: str | None = None
 
 
-def _page(filters: ExportFilter, after: tuple[datetime, str] | None, limit: int) -> Any:
+def export_query(filters: ExportFilter) -> Any:
     stmt = (
         select(
             Run.id,
@@ -58,14 +58,10 @@ def _page(filters: ExportFilter, after: tuple[datetime, str] | None, limit: int)
             scope_filter(filters.scope),
         )
         .order_by(Run.finished_at, Run.id)
-        .limit(limit)
     )
     if filters.model:
         # A blind run the reader has not revealed never matches a model filter: it would name it.
         stmt = stmt.where(Run.model == filters.model, ~hidden_from(filters.scope.reader_id))
-    if after is not None:
-        finished, run_id = after
-        stmt = stmt.where(or_(Run.finished_at > finished, and_(Run.finished_at == finished, Run.id > run_id)))
     return stmt
 
 
@@ -73,14 +69,7 @@ async def export_chunks(
     db: Database, filters: ExportFilter, chunk_rows: int = CHUNK_ROWS
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The filtered finished runs, oldest first, ``chunk_rows`` at a time (as column dicts)."""
-    after: tuple[datetime, str] | None = None
-    while True:
-        async with db.session() as session:
-            result = await session.execute(_page(filters, after, chunk_rows))
-            rows = [dict(row._mapping) for row in result]
-        if not rows:
-            return
-        yield rows
-        if len(rows) < chunk_rows:
-            return
-        after = (rows[-1]["finished_at"], rows[-1]["id"])
+    async with db.session() as session:
+        result = await session.stream(export_query(filters).execution_options(yield_per=chunk_rows))
+        async for partition in result.partitions(chunk_rows):
+            yield [dict(row._mapping) for row in partition]
