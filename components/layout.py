@@ -80,6 +80,7 @@ def shell(*children: rx.Component, title: str, account: rx.Component | None = No
                     _nav_link("Compare", "/"),
                     _nav_link("History", "/history"),
                     _nav_link("Leaderboard", "/leaderboard"),
+                    _nav_link("Usage", "/usage"),
                     _nav_link("Projects", "/projects"),
                     rx.link("API", href="/api/v1/docs", size="3", is_external=True, underline="none"),
                     spacing=rx.breakpoints(initial="4", sm="5"),

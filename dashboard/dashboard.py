@@ -14,6 +14,7 @@ from dashboard.pages.login import login_page
 from dashboard.pages.projects import projects_page
 from dashboard.pages.settings import load_settings, settings_page
 from dashboard.pages.share import share_page
+from dashboard.pages.usage import usage_page
 from state.auth import AuthState
 from state.compare import CompareState
 from state.history import HistoryState
@@ -21,6 +22,7 @@ from state.leaderboard import LeaderboardState
 from state.projects import ProjectsState
 from state.session_guard import SessionBinding
 from state.share import SharePageState
+from state.usage import UsageState
 
 app = rx.App(
     stylesheets=["/styles.css"],
@@ -36,6 +38,7 @@ app.add_page(history_page, route="/history", title="History · LLM Dashboard", o
 app.add_page(
     leaderboard_page, route="/leaderboard", title="Leaderboard · LLM Dashboard", on_load=LeaderboardState.load
 )
+app.add_page(usage_page, route="/usage", title="Usage · LLM Dashboard", on_load=UsageState.load)
 app.add_page(login_page, route="/login", title="Sign in · LLM Dashboard", on_load=AuthState.load_login)
 app.add_page(settings_page, route="/settings", title="Settings · LLM Dashboard", on_load=load_settings)
 app.add_page(
