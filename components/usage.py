@@ -54,6 +54,7 @@ class UsageProps:
     rows: rx.Var  # list[ModelUsageRow]
     chart: rx.Var  # list[dict]: bucket, cost, runs, errors, tokens_in, tokens_out
     burn: rx.Var  # list[dict]: day, spent, remaining, even pace
+    has_budget: rx.Var[bool]
     burn_text: rx.Var[str]
     total_text: rx.Var[str]
     loaded: rx.Var[bool]
@@ -177,23 +178,27 @@ def burn_down(p: UsageProps) -> rx.Component:
             is_animation_active=False,
         ),
     ]
+
+    def chart(*series: rx.Component) -> rx.Component:
+        return rx.recharts.line_chart(
+            rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+            rx.recharts.x_axis(data_key="day"),
+            rx.recharts.y_axis(width=60),
+            rx.recharts.graphing_tooltip(),
+            rx.recharts.legend(),
+            *series,
+            data=p.burn,
+            margin={"top": 10, "right": 10, "left": 0, "bottom": 10},
+            height=240,
+            width="100%",
+        )
+
     return rx.vstack(
         rx.heading(TEXT["burn"], size="4", as_="h2"),
         rx.text(p.burn_text, size="2", data_testid="burn-summary"),
         rx.box(
-            rx.recharts.line_chart(
-                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                rx.recharts.x_axis(data_key="day"),
-                rx.recharts.y_axis(width=60),
-                rx.recharts.graphing_tooltip(),
-                rx.recharts.legend(),
-                *lines,
-                *budget_lines,
-                data=p.burn,
-                margin={"top": 10, "right": 10, "left": 0, "bottom": 10},
-                height=240,
-                width="100%",
-            ),
+            # Without a budget there is nothing to burn down: the spend alone.
+            rx.cond(p.has_budget, chart(*lines, *budget_lines), chart(*lines)),
             role="img",
             aria_label=TEXT["burn_chart"],
             width="100%",

@@ -19,6 +19,7 @@ def usage_page() -> rx.Component:
         rows=U.rows,
         chart=U.chart,
         burn=U.burn,
+        has_budget=U.has_budget,
         burn_text=U.burn_text,
         total_text=U.total_text,
         loaded=U.loaded,
