@@ -120,6 +120,8 @@ class ExportService:
         export's body as an iterator of encoded chunks."""
         if format not in MEDIA_TYPES:
             raise InvalidUsageQuery({"format": "format must be csv or jsonl."})
+        if model and "\x00" in model:  # checked now: PostgreSQL would refuse it after the first byte
+            raise InvalidUsageQuery({"model": "A model id has no NUL character."})
         window = usage_window(since, until)
         scope = await self._usage.scope(principal, project_id, everyone)
         filters = ExportFilter(scope, window.since, window.until, model or None)

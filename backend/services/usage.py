@@ -80,8 +80,13 @@ def usage_window(since: datetime | None, until: datetime | None, now: datetime |
     for name, value in (("since", since), ("until", until)):
         if value is not None and (value.tzinfo is None or value.utcoffset() is None):
             raise InvalidUsageQuery({name: f"{name} needs a time zone, e.g. 2026-12-01T00:00:00Z."})
-    end = (until or now or datetime.now(UTC)).astimezone(UTC)
-    start = (since or end - timedelta(days=DEFAULT_DAYS)).astimezone(UTC)
+    try:
+        end = (until or now or datetime.now(UTC)).astimezone(UTC)
+        start = (since or end - timedelta(days=DEFAULT_DAYS)).astimezone(UTC)
+    except OverflowError:  # e.g. until=0001-01-01: there is no "30 days before"
+        raise InvalidUsageQuery(
+            {"since": "since and until must be dates between years 1 and 9999."}
+        ) from None
     if start >= end:
         raise InvalidUsageQuery({"since": "since must be before until."})
     if end - start > timedelta(days=MAX_DAYS):
@@ -97,6 +102,8 @@ class UsageService:
     async def scope(self, principal: Principal, project_id: str | None, everyone: bool = False) -> Scope:
         """The runs the principal may aggregate or export: NotFound for a project they are not in,
         AccessDenied for "everyone" unless an admin."""
+        if project_id and "\x00" in project_id:  # no id holds one; PostgreSQL would refuse it mid-export
+            raise InvalidUsageQuery({"project_id": "No project has this id."})
         if everyone:
             if not principal.is_admin:
                 raise AccessDenied("Only an admin may see everyone's usage.")

@@ -62,6 +62,9 @@ async def test_bad_parameters_are_422_before_anything_is_sent(rt: Runtime) -> No
             ("/usage", {"since": "2026-11-02T00:00:00Z", "until": "2026-11-01T00:00:00Z"}, "since"),
             ("/runs/export", {"format": "xlsx"}, "format"),
             ("/runs/export", {"since": "yesterday"}, "since"),
+            ("/runs/export", {"model": "a\x00b"}, "model"),
+            ("/runs/export", {"project_id": "a\x00b", "everyone": "true"}, "project_id"),
+            ("/usage", {"until": "0001-01-01T00:00:00Z"}, "since"),
         ):
             response = await ada.get(PREFIX + path, params=params)
             assert response.status_code == 422, (path, params, response.text)
