@@ -26,6 +26,7 @@ from backend.db.engine import Database
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
+from backend.observability import serve_metrics
 from backend.providers import registry
 from backend.providers.base import ChatProvider
 from backend.providers.credentials import ProviderCredentials
@@ -79,6 +80,7 @@ async def serve(settings: Settings) -> int:
         credentials=CredentialLookup(db, box).for_task,
         observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
     )
+    metrics = serve_metrics(settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -108,6 +110,8 @@ async def serve(settings: Settings) -> int:
         await running
     await cache.close()
     await db.dispose()
+    if metrics is not None:
+        metrics.shutdown()
     log.info("worker %s stopped", worker_id)
     return code
 

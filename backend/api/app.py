@@ -20,6 +20,7 @@ from backend.api.share_routes import share_router
 from backend.api.usage_routes import usage_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
+from backend.observability import RequestMetrics, exposition, token_matches
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import ComparisonInput, friendly_message
@@ -52,6 +53,26 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
             return get_settings().max_request_bytes
 
     api.add_middleware(BodySizeLimit, limit=max_request_bytes, prefix=API_PREFIX + "/")
+    api.add_middleware(RequestMetrics, prefix=API_PREFIX + "/")
+
+    def metrics_token() -> str:
+        try:
+            return get_runtime().settings.metrics_token.get_secret_value()
+        except RuntimeError:
+            return get_settings().metrics_token.get_secret_value()
+
+    @api.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics of this replica, for a bearer of METRICS_TOKEN (unset: not served)."""
+        token = metrics_token()
+        if not token:
+            return JSONResponse(status_code=404, content={"detail": "Not Found"})
+        if not token_matches(request.headers.get("authorization", ""), token):
+            return JSONResponse(
+                status_code=401, content={"detail": "Send the metrics token as a bearer token."}
+            )
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
