@@ -171,6 +171,12 @@ class Settings(BaseSettings):
         description="Fernet key (urlsafe base64, 32 bytes) for stored provider keys. Empty in "
         "development: a key is generated once into DATA_DIR/secret.key.",
     )
+    log_level: str = Field(default="INFO", description="Level of the app's logs (DEBUG, INFO, WARNING…).")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="json: one JSON object a line with request, user and run ids; text: readable "
+        "lines; auto: json in production, text in development.",
+    )
     metrics_token: SecretStr = Field(
         default=SecretStr(""),
         description="Bearer token of the web app's /metrics (Prometheus). Empty: /metrics answers 404.",
@@ -237,6 +243,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @property
+    def json_logs(self) -> bool:
+        """Logs as JSON lines: asked for, or by default in production."""
+        return self.log_format == "json" or (self.log_format == "auto" and self.environment == "production")
 
     @property
     def resolved_database_url(self) -> str:

@@ -6,6 +6,8 @@ import reflex as rx
 
 from backend import runtime
 from backend.api.app import create_api
+from backend.logs import configure_logging
+from backend.settings import get_settings
 from dashboard.event_socket import without_event_socket_cookies
 from dashboard.pages.compare import compare_page
 from dashboard.pages.history import history_page
@@ -23,6 +25,9 @@ from state.projects import ProjectsState
 from state.session_guard import SessionBinding
 from state.share import SharePageState
 from state.usage import UsageState
+
+if get_settings().json_logs:  # production: JSON lines; development keeps Reflex's readable text
+    configure_logging(get_settings().log_level, json_lines=True)
 
 app = rx.App(
     stylesheets=["/styles.css"],

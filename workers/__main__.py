@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 
@@ -26,6 +25,7 @@ from backend.db.engine import Database
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
+from backend.logs import configure_logging
 from backend.observability import serve_metrics
 from backend.providers import registry
 from backend.providers.base import ChatProvider
@@ -117,11 +117,9 @@ async def serve(settings: Settings) -> int:
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.json_logs)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     if not settings.kafka_bootstrap_servers:
         log.error(
             "KAFKA_BOOTSTRAP_SERVERS is not set. Worker processes serve the Kafka queue only; "

@@ -20,6 +20,7 @@ from backend.api.share_routes import share_router
 from backend.api.usage_routes import usage_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
+from backend.logs import RequestContext
 from backend.observability import RequestMetrics, exposition, token_matches
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
@@ -54,6 +55,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
 
     api.add_middleware(BodySizeLimit, limit=max_request_bytes, prefix=API_PREFIX + "/")
     api.add_middleware(RequestMetrics, prefix=API_PREFIX + "/")
+    api.add_middleware(RequestContext, prefix=API_PREFIX + "/")  # outermost: the id covers the rest
 
     def metrics_token() -> str:
         try:

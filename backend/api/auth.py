@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from backend.auth.permissions import Principal
+from backend.logs import USER_ID
 from backend.runtime import Runtime
 
 UNAUTHORIZED = (
@@ -37,6 +38,7 @@ async def current_principal(
     found = await runtime.accounts.principal_for_api_token(tokens.pop())
     if found is None:
         raise _unauthorized()
+    USER_ID.set(found.user_id)  # this request's log records name the user by id, never by email
     return found
 
 

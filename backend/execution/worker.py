@@ -33,6 +33,7 @@ from backend.execution.leases import RunLeases
 from backend.execution.provider_call import CredentialHook, ProviderCall, ProviderResolver, RetryPolicy
 from backend.execution.recorder import Execution, RunRecorder, stopped_final
 from backend.execution.token_trace import TokenObserver
+from backend.logs import COMPARISON_ID, RUN_ID
 from backend.observability import ACTIVE_STREAMS, record_run
 from backend.providers.base import Usage
 from backend.providers.registry import UnknownModel
@@ -164,6 +165,9 @@ class Worker:
 
     async def _handle(self, delivery: Delivery) -> None:
         task = delivery.task
+        # Its own asyncio task: the ids stay in this run's log records only.
+        RUN_ID.set(task.run_id)
+        COMPARISON_ID.set(task.comparison_id)
         ended = self._recent_finals.get((task.run_id, task.attempt))
         if ended is not None:  # ended here, not saved yet (or its final event was lost): say it again
             log.info(
