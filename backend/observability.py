@@ -68,7 +68,9 @@ def exposition() -> tuple[bytes, str]:
 def token_matches(authorization: str, token: str) -> bool:
     """Whether ``Authorization: Bearer <token>`` carries the configured metrics token."""
     scheme, _, given = authorization.partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
+    presented = given.strip().encode("utf-8", "surrogateescape")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(presented, token.encode())
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> Any:

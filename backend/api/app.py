@@ -65,13 +65,12 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
 
     @api.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
-        """Prometheus metrics of this replica, for a bearer of METRICS_TOKEN (unset: not served)."""
-        token = metrics_token()
-        if not token:
-            return JSONResponse(status_code=404, content={"detail": "Not Found"})
-        if not token_matches(request.headers.get("authorization", ""), token):
+        """Prometheus metrics of this replica, for a bearer of METRICS_TOKEN (unset: no one)."""
+        if not token_matches(request.headers.get("authorization", ""), metrics_token()):
             return JSONResponse(
-                status_code=401, content={"detail": "Send the metrics token as a bearer token."}
+                status_code=401,
+                content={"detail": "Send the metrics token (METRICS_TOKEN) as a bearer token."},
+                headers={"WWW-Authenticate": "Bearer"},
             )
         body, content_type = exposition()
         return Response(body, media_type=content_type)
