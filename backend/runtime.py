@@ -48,8 +48,10 @@ from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
 from backend.services.credential_lookup import CredentialLookup
 from backend.services.credentials import CredentialService
+from backend.services.export import ExportService
 from backend.services.leaderboard import LeaderboardService
 from backend.services.projects import ProjectService
+from backend.services.usage import UsageService
 from backend.services.votes import VoteService
 from backend.settings import Settings, get_settings
 from backend.streaming.follow import FlushShare
@@ -85,6 +87,8 @@ class Runtime:
     limiter: RateLimiter
     page_flushes: FlushShare  # the state updates a second this process sends to streaming pages
     search: SearchService  # hybrid keyword + vector search (its indexer runs as a task of start())
+    usage: UsageService  # spend, tokens and latency aggregates; the budget burn-down
+    exports: ExportService  # runs as CSV / JSON Lines, streamed
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -123,6 +127,7 @@ class Runtime:
             pump.after_save = _both(judges.run_finished, indexer.run_finished)
             votes.on_change = indexer.comparison_changed
             comparisons.on_delete = indexer.comparison_deleted
+        usage = UsageService(db)
         return cls(
             settings=settings,
             db=db,
@@ -143,6 +148,8 @@ class Runtime:
             cache=cache,
             limiter=limiter,
             page_flushes=FlushShare(settings.stream_flush_budget),
+            usage=usage,
+            exports=ExportService(db, usage),
         )
 
     async def authenticate(self, token: str) -> Principal | None:

@@ -246,6 +246,22 @@ class Settings(BaseSettings):
         description="Fernet key (urlsafe base64, 32 bytes) for stored provider keys. Empty in "
         "development: a key is generated once into DATA_DIR/secret.key.",
     )
+    log_level: str = Field(default="INFO", description="Level of the app's logs (DEBUG, INFO, WARNING…).")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="json: one JSON object a line with request, user and run ids; text: readable "
+        "lines; auto: json in production, text in development.",
+    )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token of the web app's /metrics (Prometheus). Empty: /metrics answers 404.",
+    )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="A worker process serves /metrics on this port; 0 = off."
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="The address a worker's metrics port listens on (not public)."
+    )
     firebase_project_id: str = Field(default="", description="Firebase project (AUTH_PROVIDER=firebase).")
     firebase_web_api_key: str = Field(default="", description="Firebase Web API key for the sign-in page.")
     firebase_auth_domain: str = Field(default="", description="Firebase authDomain for the sign-in page.")
@@ -332,6 +348,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @property
+    def json_logs(self) -> bool:
+        """Logs as JSON lines: asked for, or by default in production."""
+        return self.log_format == "json" or (self.log_format == "auto" and self.environment == "production")
 
     @property
     def resolved_database_url(self) -> str:

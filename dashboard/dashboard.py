@@ -6,6 +6,8 @@ import reflex as rx
 
 from backend import runtime
 from backend.api.app import create_api
+from backend.logs import configure_logging
+from backend.settings import get_settings
 from dashboard.event_socket import without_event_socket_cookies
 from dashboard.pages.compare import compare_page
 from dashboard.pages.history import history_page
@@ -14,6 +16,7 @@ from dashboard.pages.login import login_page
 from dashboard.pages.projects import projects_page
 from dashboard.pages.settings import load_settings, settings_page
 from dashboard.pages.share import share_page
+from dashboard.pages.usage import usage_page
 from dashboard.security_headers import with_security_headers
 from state.auth import AuthState
 from state.compare import CompareState
@@ -23,6 +26,10 @@ from state.projects import ProjectsState
 from state.search import SearchState
 from state.session_guard import SessionBinding
 from state.share import SharePageState
+from state.usage import UsageState
+
+if get_settings().json_logs:  # production: JSON lines; development keeps Reflex's readable text
+    configure_logging(get_settings().log_level, json_lines=True)
 
 app = rx.App(
     stylesheets=["/styles.css"],
@@ -44,6 +51,7 @@ app.add_page(
 app.add_page(
     leaderboard_page, route="/leaderboard", title="Leaderboard · LLM Dashboard", on_load=LeaderboardState.load
 )
+app.add_page(usage_page, route="/usage", title="Usage · LLM Dashboard", on_load=UsageState.load)
 app.add_page(login_page, route="/login", title="Sign in · LLM Dashboard", on_load=AuthState.load_login)
 app.add_page(settings_page, route="/settings", title="Settings · LLM Dashboard", on_load=load_settings)
 app.add_page(

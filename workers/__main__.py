@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 
@@ -27,6 +26,8 @@ from backend.db.engine import Database
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
+from backend.logs import configure_logging
+from backend.observability import serve_metrics
 from backend.providers import registry
 from backend.providers.base import ChatProvider
 from backend.providers.credentials import ProviderCredentials
@@ -80,6 +81,7 @@ async def serve(settings: Settings) -> int:
         credentials=CredentialLookup(db, box).for_task,
         observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
     )
+    metrics = serve_metrics(settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -109,17 +111,17 @@ async def serve(settings: Settings) -> int:
         await running
     await cache.close()
     await db.dispose()
+    if metrics is not None:
+        metrics.shutdown()
     log.info("worker %s stopped", worker_id)
     return code
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.json_logs)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     log_redaction.install()
-    settings = get_settings()
     if not settings.kafka_bootstrap_servers:
         log.error(
             "KAFKA_BOOTSTRAP_SERVERS is not set. Worker processes serve the Kafka queue only; "

@@ -18,9 +18,12 @@ from backend.api.prompt_routes import prompt_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.api.search_routes import search_router
 from backend.api.share_routes import share_router
+from backend.api.usage_routes import usage_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
 from backend.i18n import N_, gettext, request_language
+from backend.logs import RequestContext
+from backend.observability import RequestMetrics, exposition, token_matches
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import ComparisonInput, friendly_message
@@ -59,6 +62,26 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
             return get_settings().max_request_bytes
 
     api.add_middleware(BodySizeLimit, limit=max_request_bytes, prefix=API_PREFIX + "/")
+    api.add_middleware(RequestMetrics, prefix=API_PREFIX + "/")
+    api.add_middleware(RequestContext, prefix=API_PREFIX + "/")  # outermost: the id covers the rest
+
+    def metrics_token() -> str:
+        try:
+            return get_runtime().settings.metrics_token.get_secret_value()
+        except RuntimeError:
+            return get_settings().metrics_token.get_secret_value()
+
+    @api.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics of this replica, for a bearer of METRICS_TOKEN (unset: no one)."""
+        if not token_matches(request.headers.get("authorization", ""), metrics_token()):
+            return JSONResponse(
+                status_code=401,
+                content={"detail": "Send the metrics token (METRICS_TOKEN) as a bearer token."},
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -190,4 +213,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(judge_router(get_runtime))
     api.include_router(prompt_router(get_runtime))
     api.include_router(search_router(get_runtime))
+    api.include_router(usage_router(get_runtime))
     return api

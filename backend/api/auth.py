@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from backend.auth.permissions import Principal
+from backend.logs import USER_ID
 from backend.runtime import Runtime
 
 UNAUTHORIZED = (
@@ -39,6 +40,7 @@ async def current_principal(
     if found is None:
         raise _unauthorized()
     request.state.api_token = token  # for routes that check it again later (a long stream)
+    USER_ID.set(found.user_id)  # this request's log records name the user by id, never by email
     return found
 
 

@@ -410,6 +410,8 @@ Index("ix_shares_comparison", Share.comparison_id)
 # The leaderboard cache's database stamp (backend.db.votes.database_stamp): latest change, one lookup.
 Index("ix_votes_updated", Vote.updated_at)
 Index("ix_runs_finished", Run.finished_at)
+# Usage and export by model over a time window (backend/db/usage.py, backend/db/run_export.py).
+Index("ix_runs_model_finished", Run.model, Run.finished_at)
 Index("ix_judgements_comparison", Judgement.comparison_id)
 Index("ix_judge_runs_judgement", JudgeRun.judgement_id)
 Index("ix_search_index_jobs_not_before", SearchIndexJob.not_before)

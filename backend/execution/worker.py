@@ -33,6 +33,8 @@ from backend.execution.leases import RunLeases
 from backend.execution.provider_call import CredentialHook, ProviderCall, ProviderResolver, RetryPolicy
 from backend.execution.recorder import Execution, RunRecorder, stopped_final
 from backend.execution.token_trace import TokenObserver
+from backend.logs import COMPARISON_ID, RUN_ID
+from backend.observability import ACTIVE_STREAMS, record_run
 from backend.providers.base import Usage
 from backend.providers.registry import UnknownModel
 from backend.queue.base import Delivery, WorkSource
@@ -163,6 +165,9 @@ class Worker:
 
     async def _handle(self, delivery: Delivery) -> None:
         task = delivery.task
+        # Its own asyncio task: the ids stay in this run's log records only.
+        RUN_ID.set(task.run_id)
+        COMPARISON_ID.set(task.comparison_id)
         ended = self._recent_finals.get((task.run_id, task.attempt))
         if ended is not None:  # ended here, not saved yet (or its final event was lost): say it again
             log.info(
@@ -236,13 +241,20 @@ class Worker:
         """Stream one run, publishing start and chunk events; return the final event."""
         await self._broker.publish(StartedEvent(run_id=task.run_id, attempt=task.attempt))
         recorder = RunRecorder(task, time.perf_counter())
+        ACTIVE_STREAMS.inc()
         try:
-            return await self._execution(task, recorder)
+            final = await self._execution(task, recorder)
         except asyncio.CancelledError:
-            return recorder.final("cancelled", Usage(), "cancelled", error="Stopped by the user.")
+            final = recorder.final("cancelled", Usage(), "cancelled", error="Stopped by the user.")
         except Exception as exc:  # a failing replay (the provider call reports its own errors)
             log.exception("run %s failed unexpectedly", task.run_id)
-            return recorder.final("error", Usage(), "", error=f"Internal error: {exc}", error_kind="internal")
+            final = recorder.final(
+                "error", Usage(), "", error=f"Internal error: {exc}", error_kind="internal"
+            )
+        finally:
+            ACTIVE_STREAMS.dec()
+        record_run(task.model, final)
+        return final
 
     async def _publish_chunk(self, event: ChunkEvent) -> None:
         if self._observer is not None:  # the time the chunk left the provider, before the queue

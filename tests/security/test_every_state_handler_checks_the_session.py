@@ -61,6 +61,7 @@ ALLOWLIST: dict[str, str] = {
             "SearchState",
             "SimilarState",
             "LanguageState",
+            "UsageState",
         )
     },
     "SearchState.clear": "ui: empties this tab's search results",
@@ -107,6 +108,9 @@ ALLOWLIST: dict[str, str] = {
     "LeaderboardState.set_style_control": "chains: style control on or off, then load checks the session",
     "LeaderboardState.set_baseline": "ui: the unsaved baseline of the next recommendation",
     "LeaderboardState.set_min_win_rate": "ui: the typed bar of the next recommendation",
+    "UsageState.set_project": "chains: picks the project, then load checks the session",
+    "UsageState.set_group": "chains: day or week, then load checks the session",
+    "UsageState.set_window": "chains: picks the window, then load checks the session",
     "JudgeState.set_judge_model": "ui: the unsaved judge model choice (start checks the session)",
     "JudgeState.set_rubric": "ui: the unsaved rubric text (start and save_rubric check the session)",
     "ImproveState.set_model": "ui: the unsaved choice of model that improves (propose checks the session)",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import httpx
 import pytest
 from redis import Redis
 
@@ -134,3 +135,25 @@ def test_no_secret_in_any_delta_and_no_token_in_another_tab(live_app: LiveApp, s
         assert _found(text, live_app.secrets, NEVER) == [], whose
         foreign = [n for n, t in tokens.items() if t in tab.served_text() and not n.startswith(whose)]
         assert foreign == [], (whose, foreign)
+
+
+def test_no_secret_in_any_export(live_app: LiveApp, scenario: Scenario) -> None:
+    """The runs export (CSV and JSON Lines, every project of each person; everyone's for the admin)
+    and each comparison's Markdown and JSON export hold run errors: refused keys must not be in them."""
+    tokens = _tokens(live_app, scenario)
+    for who, account in (("ada", live_app.ada), ("eve", live_app.eve)):
+        with httpx.Client(base_url=live_app.url, headers=account.api_headers, timeout=30) as api:
+            texts = [
+                api.get("/api/v1/runs/export", params={"format": fmt, "everyone": str(who == "ada").lower()})
+                for fmt in ("csv", "jsonl")
+            ]
+            comparison = scenario.ada_comparison if who == "ada" else scenario.eve_comparison
+            texts += [
+                api.get(f"/api/v1/comparisons/{comparison}/export", params={"format": fmt})
+                for fmt in ("md", "json")
+            ]
+        assert [r.status_code for r in texts] == [200] * 4, who
+        assert sum(r.text.count("\n") for r in texts[:2]) > 2, who  # the exports hold runs
+        for response in texts:
+            assert _found(response.text, live_app.secrets, NEVER) == [], (who, response.url)
+            assert [name for name, value in tokens.items() if value in response.text] == [], response.url

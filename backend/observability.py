@@ -1,0 +1,108 @@
+"""Prometheus metrics of this process (prometheus-client's default registry): HTTP API requests
+and errors by route, runs by model and outcome, TTFT and run-duration histograms, active streams.
+
+The web app serves them at ``/metrics`` to a bearer of METRICS_TOKEN (none set: 404, so nothing
+is public by default); a worker process (``python -m workers``) serves them on its own port,
+METRICS_PORT on METRICS_HOST (loopback by default). Labels are bounded: a route is its template
+(``/api/v1/comparisons/{comparison_id}``), never the path a client typed; a model is one the
+worker resolved (an unknown model id never becomes a label).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+
+from backend.queue.messages import FinalEvent
+
+HTTP_REQUESTS = Counter(
+    "llmdash_http_requests_total",
+    "HTTP API requests by route, method and status.",
+    ["route", "method", "status"],
+)
+HTTP_ERRORS = Counter("llmdash_http_errors_total", "HTTP API answers of 5xx by route.", ["route", "method"])
+RUNS = Counter("llmdash_runs_total", "Runs this process executed, by model and outcome.", ["model", "status"])
+PROVIDER_ERRORS = Counter(
+    "llmdash_provider_errors_total", "Failed runs by model and error kind.", ["model", "kind"]
+)
+TTFT = Histogram(
+    "llmdash_run_ttft_seconds",
+    "Time to first token of successful runs.",
+    ["model"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32),
+)
+DURATION = Histogram(
+    "llmdash_run_duration_seconds",
+    "Whole run duration, every outcome.",
+    ["model"],
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)
+ACTIVE_STREAMS = Gauge("llmdash_active_streams", "Runs streaming from a provider in this process now.")
+
+UNMATCHED = "unmatched"  # a path no API route answers: one label, whatever was typed
+
+
+def record_run(model: str, final: FinalEvent) -> None:
+    RUNS.labels(model, final.status).inc()
+    if final.status == "error":
+        PROVIDER_ERRORS.labels(model, final.error_kind or "unknown").inc()
+    if final.status == "done" and final.ttft_ms is not None:
+        TTFT.labels(model).observe(final.ttft_ms / 1000.0)
+    DURATION.labels(model).observe(final.total_ms / 1000.0)
+
+
+def exposition() -> tuple[bytes, str]:
+    """This process's metrics in the Prometheus text format, and its content type."""
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def token_matches(authorization: str, token: str) -> bool:
+    """Whether ``Authorization: Bearer <token>`` carries the configured metrics token."""
+    scheme, _, given = authorization.partition(" ")
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
+    presented = given.strip().encode("utf-8", "surrogateescape")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(presented, token.encode())
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1") -> Any:
+    """A worker process's /metrics on its own port; returns the server (``shutdown()`` stops it)."""
+    server, _thread = start_http_server(port, addr=host)
+    return server
+
+
+class RequestMetrics:
+    """ASGI middleware: counts the API's requests and 5xx answers by route template."""
+
+    def __init__(self, app: Any, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        status = 500  # an exception before the answer started is a server error
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED  # FastAPI sets the matched route
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            if status >= 500:
+                HTTP_ERRORS.labels(route, method).inc()

@@ -1,0 +1,256 @@
+"""The usage page's parts: filters, spend and runs over time, the table by model, the month's
+budget burn-down and the export buttons. Pure functions of typed rows and event handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventCallback
+
+from components.layout import field_error
+
+TEXT = {
+    "project": "Project",
+    "all": "All my projects",
+    "everyone": "Everyone (admin)",
+    "group": "Group by",
+    "window": "Time window",
+    "over_time": "Spend and runs over time",
+    "over_time_chart": "Spend (USD) and runs per day or week",
+    "by_model": "By model",
+    "by_model_caption": "Usage by model",
+    "burn": "Budget burn-down this month",
+    "burn_chart": "This month's spend against the monthly budget, day by day",
+    "export": "Export runs",
+    "csv": "Download CSV",
+    "jsonl": "Download JSON Lines",
+    "empty": "No finished runs in this window. Run a comparison, or pick a longer window or another project.",
+}
+GROUP_LABELS = (("day", "Day"), ("week", "Week"))
+WINDOW_LABELS = (("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"))
+HEADERS = (
+    "Model",
+    "Runs",
+    "Error rate",
+    "Tokens in",
+    "Tokens out",
+    "Spend",
+    "TTFT p50",
+    "TTFT p95",
+    "tok/s p50",
+    "tok/s p95",
+)
+
+
+@dataclass(frozen=True)
+class UsageProps:
+    projects: rx.Var  # list[ProjectChoice]
+    is_admin: rx.Var[bool]
+    project_id: rx.Var[str]
+    group: rx.Var[str]
+    window: rx.Var[str]
+    rows: rx.Var  # list[ModelUsageRow]
+    chart: rx.Var  # list[dict]: bucket, cost, runs, errors, tokens_in, tokens_out
+    burn: rx.Var  # list[dict]: day, spent, remaining, even pace
+    has_budget: rx.Var[bool]
+    burn_text: rx.Var[str]
+    total_text: rx.Var[str]
+    loaded: rx.Var[bool]
+    empty: rx.Var[bool]
+    error: rx.Var[str]
+    export_error: rx.Var[str]
+    on_project: EventCallback[str]
+    on_group: EventCallback[str]
+    on_window: EventCallback[str]
+    on_export_csv: Any  # EventSpec: export("csv")
+    on_export_jsonl: Any
+
+
+def _select(
+    label: str, value: rx.Var[str], on_change: EventCallback[str], *options: rx.Component
+) -> rx.Component:
+    return rx.el.label(
+        rx.text(label, size="2", weight="medium"),
+        rx.el.select(*options, value=value, on_change=on_change, class_name="model-picker"),
+        class_name="switch-label",
+    )
+
+
+def filters(p: UsageProps) -> rx.Component:
+    return rx.hstack(
+        _select(
+            TEXT["project"],
+            p.project_id,
+            p.on_project,
+            rx.el.option(TEXT["all"], value="all"),
+            rx.cond(p.is_admin, rx.el.option(TEXT["everyone"], value="everyone")),
+            rx.foreach(p.projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
+        ),
+        _select(TEXT["group"], p.group, p.on_group, *[rx.el.option(t, value=v) for v, t in GROUP_LABELS]),
+        _select(TEXT["window"], p.window, p.on_window, *[rx.el.option(t, value=v) for v, t in WINDOW_LABELS]),
+        spacing="4",
+        wrap="wrap",
+        align="center",
+    )
+
+
+def over_time_chart(chart: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.recharts.composed_chart(
+            rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+            rx.recharts.x_axis(data_key="bucket"),
+            rx.recharts.y_axis(y_axis_id="cost", orientation="left", width=60),
+            rx.recharts.y_axis(y_axis_id="runs", orientation="right", allow_decimals=False, width=40),
+            rx.recharts.graphing_tooltip(),
+            rx.recharts.legend(),
+            rx.recharts.bar(data_key="cost", name="Spend (USD)", y_axis_id="cost", fill="var(--accent-9)"),
+            rx.recharts.line(
+                data_key="runs",
+                name="Runs",
+                y_axis_id="runs",
+                stroke="var(--orange-9)",
+                is_animation_active=False,
+            ),
+            rx.recharts.line(
+                data_key="errors",
+                name="Errors",
+                y_axis_id="runs",
+                stroke="var(--red-9)",
+                is_animation_active=False,
+            ),
+            data=chart,
+            margin={"top": 10, "right": 10, "left": 0, "bottom": 10},
+            height=280,
+            width="100%",
+        ),
+        role="img",
+        aria_label=TEXT["over_time_chart"],
+        width="100%",
+    )
+
+
+def _row(row: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(row.model),
+        rx.table.cell(row.runs),
+        rx.table.cell(row.error_rate),
+        rx.table.cell(row.tokens_in),
+        rx.table.cell(row.tokens_out),
+        rx.table.cell(row.cost),
+        rx.table.cell(row.ttft_p50),
+        rx.table.cell(row.ttft_p95),
+        rx.table.cell(row.tps_p50),
+        rx.table.cell(row.tps_p95),
+    )
+
+
+def model_table(rows: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.table.root(
+            rx.el.caption(TEXT["by_model_caption"], class_name="sr-only"),
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in HEADERS])),
+            rx.table.body(rx.foreach(rows, _row)),
+            size="1",
+            width="100%",
+        ),
+        overflow_x="auto",
+        width="100%",
+    )
+
+
+def burn_down(p: UsageProps) -> rx.Component:
+    lines = [
+        rx.recharts.line(
+            data_key="spent", name="Spent (USD)", stroke="var(--accent-9)", is_animation_active=False
+        ),
+    ]
+    budget_lines = [
+        rx.recharts.line(
+            data_key="remaining", name="Remaining (USD)", stroke="var(--green-9)", is_animation_active=False
+        ),
+        rx.recharts.line(
+            data_key="even pace",
+            name="Even pace (USD)",
+            stroke="var(--gray-9)",
+            stroke_dasharray="4 4",
+            is_animation_active=False,
+        ),
+    ]
+
+    def chart(*series: rx.Component) -> rx.Component:
+        return rx.recharts.line_chart(
+            rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+            rx.recharts.x_axis(data_key="day"),
+            rx.recharts.y_axis(width=60),
+            rx.recharts.graphing_tooltip(),
+            rx.recharts.legend(),
+            *series,
+            data=p.burn,
+            margin={"top": 10, "right": 10, "left": 0, "bottom": 10},
+            height=240,
+            width="100%",
+        )
+
+    return rx.vstack(
+        rx.heading(TEXT["burn"], size="4", as_="h2"),
+        rx.text(p.burn_text, size="2", data_testid="burn-summary"),
+        rx.box(
+            # Without a budget there is nothing to burn down: the spend alone.
+            rx.cond(p.has_budget, chart(*lines, *budget_lines), chart(*lines)),
+            role="img",
+            aria_label=TEXT["burn_chart"],
+            width="100%",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def export_buttons(p: UsageProps) -> rx.Component:
+    return rx.vstack(
+        rx.heading(TEXT["export"], size="4", as_="h2"),
+        rx.hstack(
+            rx.button(rx.icon("download", size=16), TEXT["csv"], on_click=p.on_export_csv, type="button"),
+            rx.button(
+                rx.icon("download", size=16),
+                TEXT["jsonl"],
+                on_click=p.on_export_jsonl,
+                type="button",
+                variant="soft",
+            ),
+            spacing="3",
+            wrap="wrap",
+        ),
+        field_error(p.export_error, "export-error"),
+        spacing="2",
+        width="100%",
+    )
+
+
+def usage_view(p: UsageProps) -> rx.Component:
+    return rx.vstack(
+        filters(p),
+        field_error(p.error, "usage-error"),
+        rx.cond(
+            p.empty,
+            rx.callout(TEXT["empty"], icon="info", data_testid="usage-empty", width="100%"),
+        ),
+        rx.cond(
+            p.loaded & ~p.empty & (p.error == ""),
+            rx.vstack(
+                rx.text(p.total_text, size="2", color_scheme="gray", data_testid="usage-total"),
+                rx.heading(TEXT["over_time"], size="4", as_="h2"),
+                over_time_chart(p.chart),
+                rx.heading(TEXT["by_model"], size="4", as_="h2"),
+                model_table(p.rows),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        rx.cond(p.loaded, burn_down(p)),
+        export_buttons(p),
+        spacing="4",
+        width="100%",
+    )
