@@ -99,8 +99,8 @@ class BoundSocket:
     def holds_the_tab(self) -> bool:
         """Whether that connection is still open and still the tab's: only then may the stream
         push (Reflex would send to whichever socket holds the token now)."""
-        if not (self.sid and self.token):
-            return False
+        if not self.sid:  # the event came over no socket (a direct call): there is none to guard
+            return True
         if self._namespace is None:
             from reflex.utils.prerequisites import get_and_validate_app
 
