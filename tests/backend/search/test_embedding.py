@@ -103,3 +103,27 @@ def test_registry_builds_the_configured_embedder(tmp_path, embeddings_server: Fa
     assert isinstance(remote, OpenAICompatibleEmbedder)
     with pytest.raises(EmbeddingError, match="SEARCH_EMBEDDING_BASE_URL"):
         make_embedder(make_settings(url, tmp_path, search_embedder="openai-compatible"))
+
+
+def pid_and_niceness() -> tuple[int, int]:
+    import os
+
+    return os.getpid(), os.nice(0)
+
+
+async def test_passages_are_embedded_by_a_lower_priority_process_with_the_same_vectors(
+    local_embedder: LocalE5Embedder,
+) -> None:
+    """Indexing is background work: the web process's cores stay with the streams."""
+    import os
+
+    from backend.search.embed_local import BACKGROUND_NICENESS, _embed_batch
+
+    text = "Kafka partitions keep the events of one run in order."
+    [in_child] = await local_embedder.embed_passages([text])
+    [in_process] = _embed_batch([text], "passage")
+    assert cosine(in_child, in_process) > 0.999
+    pool = local_embedder._passages()
+    pid, niceness = await asyncio.get_running_loop().run_in_executor(pool, pid_and_niceness)
+    assert pid != os.getpid()
+    assert niceness >= os.nice(0) + BACKGROUND_NICENESS or niceness == 19
