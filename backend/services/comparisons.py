@@ -282,12 +282,16 @@ class ComparisonService:
         if reader is not None:
 
             async def still_allowed() -> bool:
-                if signed_in is not None and not await signed_in():
-                    return False
                 try:
+                    if signed_in is not None and not await signed_in():
+                        return False
                     await self._access.require_comparison(reader, Action.READ, comparison_id)
                 except (AccessDenied, NotFound):
                     return False
+                except Exception as exc:  # the database did not answer: ask again at the next check
+                    # A stream that passed its checks is not cut off by a database hiccup (a
+                    # restart, a pool timeout under load); a lost right shows at the next check.
+                    log.warning("could not re-check access to comparison %s: %r", comparison_id, exc)
                 return True
 
             allowed = still_allowed

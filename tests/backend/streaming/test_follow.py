@@ -176,3 +176,25 @@ async def test_a_reader_who_keeps_access_follows_to_the_end(rt: Runtime, quick_r
     )
     batches = await collect(updates)
     assert {rid for b in batches for rid in b.ended} == {r.id for r in created.runs}
+
+
+async def test_a_database_hiccup_during_a_re_check_does_not_cut_the_stream(
+    rt: Runtime, quick_recheck: None
+) -> None:
+    ada = await owner(rt)
+    created = await create(rt, ["simulated:steady"])
+    checks = 0
+
+    async def flaky_session() -> bool:
+        nonlocal checks
+        checks += 1
+        if checks == 1:
+            raise ConnectionError("the database restarted")
+        return True
+
+    updates = rt.comparisons.follow(
+        created.id, keys(created), pacing=sse_pacing(15.0), reader=ada, signed_in=flaky_session
+    )
+    batches = await collect(updates)
+    assert checks >= 2  # asked again after the failure, and the stream went on to the end
+    assert {rid for b in batches for rid in b.ended} == {r.id for r in created.runs}
