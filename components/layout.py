@@ -99,7 +99,15 @@ def bare_shell(
 def user_menu(name: rx.Var[str], email: rx.Var[str], on_sign_out: Any) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
-            rx.button(rx.icon("circle-user", size=16), name, variant="soft", size="2", id="user-menu")
+            rx.button(
+                rx.icon("circle-user", size=16),
+                name,
+                variant="soft",
+                size="2",
+                id="user-menu",
+                # Named before the user's name arrives too (axe found it nameless for a moment).
+                aria_label=rx.cond(name != "", name, t("Account")),
+            )
         ),
         rx.menu.content(
             rx.box(rx.text(email, size="1", color_scheme="gray"), padding_x="0.75em", padding_y="0.25em"),
