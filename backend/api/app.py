@@ -21,6 +21,7 @@ from backend.api.share_routes import share_router
 from backend.api.usage_routes import usage_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
+from backend.db.records import ComparisonRecord
 from backend.i18n import N_, gettext, request_language
 from backend.logs import RequestContext
 from backend.observability import RequestMetrics, exposition, token_matches
@@ -30,6 +31,7 @@ from backend.services.validation import ComparisonInput, friendly_message
 from backend.settings import get_settings
 
 API_PREFIX = "/api/v1"
+SSE_MEDIA_TYPE = "text/event-stream"
 
 
 def language_of(request: Request) -> str:
@@ -146,11 +148,20 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         f"{API_PREFIX}/comparisons",
         response_model=ComparisonOut,
         status_code=201,
-        responses={422: {"model": ErrorOut}, 429: {"model": RateLimitOut}},
+        responses={
+            201: {"content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+            422: {"model": ErrorOut},
+            429: {"model": RateLimitOut},
+        },
         tags=["comparisons"],
     )
-    async def create_comparison(user: User, payload: ComparisonInput) -> Response:
+    async def create_comparison(user: User, payload: ComparisonInput, request: Request) -> Response:
+        """Start a comparison. With `Accept: text/event-stream` the answer is its event stream
+        (a `comparison` event with this body, then `delta`s and `done`, as from `/events`): one
+        request from the prompt to the first token, as OpenAI's `stream: true`."""
         record = await get_runtime().comparisons.create(user, payload)
+        if SSE_MEDIA_TYPE in request.headers.get("accept", ""):
+            return _event_stream(user, record.id, request, status_code=201, created=record)
         # Serialized here, once: returned as a model, FastAPI would validate it again against
         # response_model, on the path to the run's first token (the docs still show the model).
         body = ComparisonOut.of(record).model_dump_json()
@@ -165,18 +176,34 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
 
     @api.get(f"{API_PREFIX}/comparisons/{{comparison_id}}/events", tags=["comparisons"])
     async def follow_comparison(user: User, comparison_id: str, request: Request) -> StreamingResponse:
+        await get_runtime().comparisons.get(user, comparison_id)  # 404 before the stream starts
+        return _event_stream(user, comparison_id, request)
+
+    def _event_stream(
+        user: User,
+        comparison_id: str,
+        request: Request,
+        status_code: int = 200,
+        created: ComparisonRecord | None = None,
+    ) -> StreamingResponse:
         runtime = get_runtime()
-        await runtime.comparisons.get(user, comparison_id)  # 404 before the stream starts
         token: str = request.state.api_token
 
         async def token_still_valid() -> bool:
             return await runtime.accounts.principal_for_api_token(token) is not None
 
+        events = comparison_events(
+            runtime.comparisons,
+            runtime.hub,
+            comparison_id,
+            user,
+            signed_in=token_still_valid,
+            created=created,
+        )
         return StreamingResponse(
-            comparison_events(
-                runtime.comparisons, runtime.hub, comparison_id, user, signed_in=token_still_valid
-            ),
-            media_type="text/event-stream",
+            events,
+            status_code=status_code,
+            media_type=SSE_MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from backend.auth.permissions import Principal
+from backend.db.records import ComparisonRecord
 from backend.services.comparisons import ComparisonService
 from backend.streaming.follow import AccessCheck, AccessLost, sse_pacing
 from backend.streaming.hub import FINAL_STATUSES, RunHub
@@ -23,7 +24,11 @@ ACCESS_LOST = "Your access to this comparison ended (signed out, token revoked o
 
 
 def _sse(event: str, data: object) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+    return _sse_json(event, json.dumps(data, default=str))
+
+
+def _sse_json(event: str, data: str) -> bytes:
+    return f"event: {event}\ndata: {data}\n\n".encode()
 
 
 async def _saved(hub: RunHub, run_ids: list[str], timeout_s: float = 5.0) -> None:
@@ -48,10 +53,19 @@ async def comparison_events(
     principal: Principal,
     keepalive_s: float = 15.0,
     signed_in: AccessCheck | None = None,
+    created: ComparisonRecord | None = None,
 ) -> AsyncIterator[bytes]:
     """The stream of one comparison for `principal`, whose access (and, with `signed_in`, whose
-    token) is checked again every few seconds: once either is gone, an `error` event ends it."""
-    record = await service.get_unchecked(comparison_id)
+    token) is checked again every few seconds: once either is gone, an `error` event ends it.
+
+    `created`: the comparison this request just made (create-and-stream): its runs are known
+    without reading them back, and the stream opens with a `comparison` event carrying what the
+    plain POST would have answered (the ids a script needs to vote, cancel or fetch later)."""
+    from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer
+
+    if created is not None:
+        yield _sse_json("comparison", ComparisonOut.of(created).model_dump_json())
+    record = created or await service.get_unchecked(comparison_id)
     pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
     updates = service.follow(
         comparison_id, pending, pacing=sse_pacing(keepalive_s), reader=principal, signed_in=signed_in
@@ -79,6 +93,4 @@ async def comparison_events(
         return
     await _saved(hub, list(pending))
     final = await service.blind.record(principal, await service.get_unchecked(comparison_id))
-    from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer
-
-    yield _sse("done", ComparisonOut.of(final).model_dump(mode="json"))
+    yield _sse_json("done", ComparisonOut.of(final).model_dump_json())

@@ -137,6 +137,43 @@ async def test_create_get_and_follow_events(client: httpx.AsyncClient, rt: Runti
     assert swift["tokens_per_second"] is not None and swift["tokens_per_second"] > 0
 
 
+async def test_create_and_stream_in_one_request(client: httpx.AsyncClient, rt: Runtime) -> None:
+    # Accept: text/event-stream on the POST: the comparison, then its deltas and done, in one answer.
+    payload = body(panes=[{"model": "simulated:terse"}, {"model": "simulated:steady"}])
+    response = await client.post(
+        f"{PREFIX}/comparisons", json=payload, headers={"Accept": "text/event-stream"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-cache"
+    events = parse_sse(response.text)
+    names = [name for name, _ in events]
+    assert names[0] == "comparison" and names[-1] == "done"
+    assert set(names[1:-1]) == {"delta"}
+    created = events[0][1]
+    assert [r["model"] for r in created["runs"]] == ["simulated:terse", "simulated:steady"]
+    assert all(r["status"] == "queued" for r in created["runs"])
+
+    saved = await wait_until_final(rt.comparisons, created["id"])
+    streamed = {r["id"]: "" for r in created["runs"]}
+    for _, delta in events[1:-1]:
+        streamed[delta["run_id"]] += delta["text"]
+    for run in saved.runs:
+        assert streamed[run.id] == run.output_text == expected_output(run, PROMPT)
+    assert {r["id"]: r["status"] for r in events[-1][1]["runs"]} == {r.id: "done" for r in saved.runs}
+
+
+async def test_create_and_stream_refuses_bad_input_as_json(client: httpx.AsyncClient) -> None:
+    # Nothing is created, and the refusal is the plain JSON error, not a stream.
+    response = await client.post(
+        f"{PREFIX}/comparisons", json=body(panes=[]), headers={"Accept": "text/event-stream"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/json")
+    listed = (await client.get(f"{PREFIX}/comparisons")).json()
+    assert listed["items"] == []
+
+
 async def test_events_of_a_finished_comparison_is_just_done(client: httpx.AsyncClient, rt: Runtime) -> None:
     created = (await client.post(f"{PREFIX}/comparisons", json=body())).json()
     saved = await wait_until_final(rt.comparisons, created["id"])
