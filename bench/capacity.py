@@ -693,10 +693,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append(("(d) 2 workers / 1 worker, steady 100 tok/s", "not run", ">= 1.8x, 0 twice", "n/a"))
     ttft = results.get("ttft")
     if ttft:
-        added = ttft["added_p50_ms"]
-        out.append(
-            ("(e) API added TTFT p50, embedded", f"{added:.1f} ms", "< 2 ms", verdict(added < TARGET_E_MS))
-        )
+        added, two = ttft["added_p50_ms"], ttft.get("added_two_requests_p50_ms")
+        measured = f"{added:.1f} ms" + (f" (POST then GET: {two:.1f} ms)" if two is not None else "")
+        out.append(("(e) API added TTFT p50, embedded", measured, "< 2 ms", verdict(added < TARGET_E_MS)))
     else:
         out.append(("(e) API added TTFT p50, embedded", "not run", "< 2 ms", "n/a"))
     sse = results.get("sse")
