@@ -12,10 +12,11 @@ import hashlib
 import json
 import math
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.local_http import LocalHTTPServer
 
 
 def hashed_embedding(text: str, dimensions: int) -> list[float]:
@@ -33,34 +34,18 @@ def hashed_embedding(text: str, dimensions: int) -> list[float]:
 
 
 @dataclass
-class FakeEmbeddingsServer:
+class FakeEmbeddingsServer(LocalHTTPServer):
     dimensions: int = 64
     status: int = 200
     api_key: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        fake = self
-
-        class Handler(_Handler):
-            state = fake
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+        self._listen(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def start(self) -> FakeEmbeddingsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"{self.origin}/v1"
 
 
 class _Handler(BaseHTTPRequestHandler):

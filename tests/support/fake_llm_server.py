@@ -27,13 +27,13 @@ the other, by version), and answer 401 in the provider's format otherwise.
 from __future__ import annotations
 
 import json
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.local_http import LocalHTTPServer
 
 
 @dataclass
@@ -45,7 +45,7 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeLLMServer:
+class FakeLLMServer(LocalHTTPServer):
     reply: list[str] = field(default_factory=lambda: ["Hello", ", wor", "ld", "!", " Bye."])
     mode: str = "ok"
     input_tokens: int = 11
@@ -60,44 +60,19 @@ class FakeLLMServer:
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        fake = self
-
-        class Handler(_Handler):
-            server_state = fake
-
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        # A short poll interval keeps stop() (and so each test's teardown) fast.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+        self._listen(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeLLMServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return self.origin
 
     def last_body(self, path: str) -> Any:
         return [r for r in self.requests if r.path == path][-1].body
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out or hung up mid-stream is expected here.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_state: FakeLLMServer
+    state: FakeLLMServer
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
@@ -109,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw) if raw else None
         path = self.path.split("?")[0]
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server_state.requests.append(RecordedRequest(self.command, path, headers, body))
+        self.state.requests.append(RecordedRequest(self.command, path, headers, body))
         return body
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -140,14 +115,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _authorized(self) -> bool:
-        key = self.server_state.api_key
+        key = self.state.api_key
         if not key:
             return True
         return self.headers.get("Authorization") == f"Bearer {key}" or self.headers.get("x-api-key") == key
 
     def _error_status(self, errors: dict[str, Any]) -> bool:
         """Answer a wrong key and the error-status modes (and delay "slow"); True when handled."""
-        state = self.server_state
+        state = self.state
         if not self._authorized() and "401" in errors:
             self._json(401, errors["401"])
             return True
@@ -161,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _cut_short(self, index: int) -> bool:
         """After two chunks in the failure modes: True when the stream must stop."""
-        state = self.server_state
+        state = self.state
         if index < 2 or state.mode not in ("drop", "stall", "error_event"):
             return False
         if state.mode == "stall":
@@ -171,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- routes -------------------------------------------------------------
     def do_GET(self) -> None:
         self._record()
-        state = self.server_state
+        state = self.state
         path = self.path.split("?")[0]
         if path == "/api/tags":
             models = [{"name": n, "model": n, "size": 1, "digest": "0"} for n in state.ollama_models]
@@ -199,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
             route(body)
 
     def _openai(self, body: dict[str, Any]) -> None:
-        state = self.server_state
+        state = self.state
         errors = {
             "401": {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}},
             "429": {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit"}},
@@ -235,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._finish()
 
     def _anthropic(self, body: dict[str, Any]) -> None:
-        state = self.server_state
+        state = self.state
         errors = {
             "401": {
                 "type": "error",
@@ -279,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._finish()
 
     def _ollama(self, body: dict[str, Any]) -> None:
-        state = self.server_state
+        state = self.state
         errors = {
             "401": {"error": "unauthorized"},
             "404": {"error": f"model '{body['model']}' not found, try pulling it first"},

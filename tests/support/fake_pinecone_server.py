@@ -16,9 +16,11 @@ import json
 import math
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.local_http import LocalHTTPServer
 
 
 @dataclass
@@ -74,7 +76,7 @@ def matches(metadata: dict[str, Any], flt: dict[str, Any] | None) -> bool:
 
 
 @dataclass
-class FakePinecone:
+class FakePinecone(LocalHTTPServer):
     api_key: str = "pc-test-key"
     dimension: int = 0  # learnt from the first upsert
     down: bool = False
@@ -82,28 +84,12 @@ class FakePinecone:
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        fake = self
         self._lock = threading.Lock()
-
-        class Handler(_Handler):
-            state = fake
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+        self._listen(_Handler)
 
     @property
     def host(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakePinecone:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return self.origin
 
     def plant(self, namespace: str, vector_id: str, values: list[float], metadata: dict[str, Any]) -> None:
         """Put a vector straight into the index, as if someone else had written it."""

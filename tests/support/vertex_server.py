@@ -40,13 +40,14 @@ import hashlib
 import json
 import math
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.local_http import LocalHTTPServer
 
 _ROUTE = re.compile(
     r"^/(?P<version>v1|v1beta1)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
@@ -84,7 +85,7 @@ class VertexRequest:
 
 
 @dataclass
-class VertexServer:
+class VertexServer(LocalHTTPServer):
     reply: list[str] = field(default_factory=lambda: ["Hello", ", wor", "ld", "!", " Bye."])
     mode: str = "ok"
     token: str = "test-access-token"
@@ -101,26 +102,11 @@ class VertexServer:
     chunks_sent: int = 0
 
     def __post_init__(self) -> None:
-        fake = self
-
-        class Handler(_Handler):
-            server_state = fake
-
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+        self._listen(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> VertexServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return self.origin
 
     def last(self, method: str) -> VertexRequest:
         return [r for r in self.requests if r.method == method][-1]
@@ -136,18 +122,9 @@ class VertexServer:
         return [v / norm for v in vector]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that stopped reading or hung up mid-stream is expected here.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_state: VertexServer
+    state: VertexServer
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -181,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
         except ConnectionError:
-            self.server_state.hung_up.set()
+            self.state.hung_up.set()
             raise
 
     def _finish(self) -> None:
@@ -190,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error_mode(self, publisher: str) -> bool:
         """Answer a missing/wrong token and the error-status modes (and wait for "slow")."""
-        state = self.server_state
+        state = self.state
         status = 0
         if self.headers.get("Authorization") != f"Bearer {state.token}":
             status = 401
@@ -210,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _cut_short(self, index: int) -> bool:
         """After two chunks in the failure modes: True when the stream must end here."""
-        state = self.server_state
+        state = self.state
         if index < 2 or state.mode not in ("drop", "stall", "error_event", "safety"):
             return False
         if state.mode == "stall":
@@ -232,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=json.loads(raw) if raw else None,
             **match.groupdict(),
         )
-        self.server_state.requests.append(request)
+        self.state.requests.append(request)
         handler = {
             ("google", "streamGenerateContent"): self._gemini_stream,
             ("google", "generateContent"): self._gemini_once,
@@ -253,18 +230,18 @@ class _Handler(BaseHTTPRequestHandler):
         system = body.get("systemInstruction") or {}
         texts += [p.get("text", "") for p in system.get("parts", [])]
         size = sum(len(t) for t in texts)
-        if size <= self.server_state.max_prompt_chars:
+        if size <= self.state.max_prompt_chars:
             return False
         message = (
             f"The input token count ({math.ceil(size / 4)}) exceeds the maximum number of tokens "
-            f"allowed ({math.ceil(self.server_state.max_prompt_chars / 4)})."
+            f"allowed ({math.ceil(self.state.max_prompt_chars / 4)})."
         )
         self._google_error(400, message)
         return True
 
     def _gemini_chunks(self, model: str) -> list[dict[str, Any]]:
         """The response chunks, each with the cumulative usage so far (as Vertex AI sends it)."""
-        state = self.server_state
+        state = self.state
         if state.mode == "prompt_blocked":
             usage = {"promptTokenCount": state.input_tokens, "totalTokenCount": state.input_tokens}
             feedback = {"blockReason": "SAFETY", "blockReasonMessage": "The prompt was blocked."}
@@ -302,14 +279,14 @@ class _Handler(BaseHTTPRequestHandler):
         for index, chunk in enumerate(chunks):
             if self._cut_short(index):
                 return
-            if index == 2 and self.server_state.mode == "error_event":
+            if index == 2 and self.state.mode == "error_event":
                 error = {"code": 503, "message": _MESSAGES[503], "status": "UNAVAILABLE"}
                 self._send(f"data: {json.dumps({'error': error})}\r\n\r\n")
                 return self._finish()
-            if index and self.server_state.chunk_delay:
-                time.sleep(self.server_state.chunk_delay)
+            if index and self.state.chunk_delay:
+                time.sleep(self.state.chunk_delay)
             self._send(f"data: {json.dumps(chunk)}\r\n\r\n")
-            self.server_state.chunks_sent += 1
+            self.state.chunks_sent += 1
         self._finish()
 
     def _gemini_once(self, request: VertexRequest) -> None:
@@ -324,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, merged)
 
     def _embeddings(self, request: VertexRequest) -> None:
-        state = self.server_state
+        state = self.state
         instances = request.body.get("instances", [])
         parameters = request.body.get("parameters") or {}
         size = int(parameters.get("outputDimensionality") or state.embedding_dimensions)
@@ -341,7 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
         text = _parts_text(request.body.get("content") or {})
         size = (request.body.get("embedContentConfig") or request.body).get("outputDimensionality")
         usage = {"promptTokenCount": len(re.findall(r"\w+", text))}
-        vector = self.server_state.embed(text, size)
+        vector = self.state.embed(text, size)
         self._json(200, {"embedding": {"values": vector}, "usageMetadata": usage, "truncated": False})
 
     def _batch_embed_contents(self, request: VertexRequest) -> None:
@@ -350,12 +327,12 @@ class _Handler(BaseHTTPRequestHandler):
         for item in request.body.get("requests", []):
             size = (item.get("embedContentConfig") or {}).get("outputDimensionality")
             text = _parts_text(item.get("content") or {})
-            embeddings.append({"values": self.server_state.embed(text, size)})
+            embeddings.append({"values": self.state.embed(text, size)})
         self._json(200, {"embeddings": embeddings})
 
     # --- Claude on Vertex (Anthropic Messages in the body, model in the URL) ------------------
     def _claude_stream(self, request: VertexRequest) -> None:
-        state = self.server_state
+        state = self.state
         self._start_stream("text/event-stream")
 
         def event(name: str, payload: dict[str, Any]) -> None:
@@ -377,7 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._finish()
 
     def _claude_once(self, request: VertexRequest) -> None:
-        state = self.server_state
+        state = self.state
         content = [{"type": "text", "text": "".join(state.reply)}]
         self._json(200, _claude_message(request.model, state, content, "end_turn", state.output_tokens))
 
