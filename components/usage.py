@@ -9,38 +9,41 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.i18n import t, t_var
 from components.layout import field_error
 
 TEXT = {
-    "project": "Project",
-    "all": "All my projects",
-    "everyone": "Everyone (admin)",
-    "group": "Group by",
-    "window": "Time window",
-    "over_time": "Spend and runs over time",
-    "over_time_chart": "Spend (USD) and runs per day or week",
-    "by_model": "By model",
-    "by_model_caption": "Usage by model",
-    "burn": "Budget burn-down this month",
-    "burn_chart": "This month's spend against the monthly budget, day by day",
-    "export": "Export runs",
-    "csv": "Download CSV",
-    "jsonl": "Download JSON Lines",
-    "empty": "No finished runs in this window. Run a comparison, or pick a longer window or another project.",
+    "project": t("Project"),
+    "all": t("All my projects"),
+    "everyone": t("Everyone (admin)"),
+    "group": t("Group by"),
+    "window": t("Time window"),
+    "over_time": t("Spend and runs over time"),
+    "over_time_chart": t("Spend (USD) and runs per day or week"),
+    "by_model": t("By model"),
+    "by_model_caption": t("Usage by model"),
+    "burn": t("Budget burn-down this month"),
+    "burn_chart": t("This month's spend against the monthly budget, day by day"),
+    "export": t("Export runs"),
+    "csv": t("Download CSV"),
+    "jsonl": t("Download JSON Lines"),
+    "empty": t(
+        "No finished runs in this window. Run a comparison, or pick a longer window or another project."
+    ),
 }
-GROUP_LABELS = (("day", "Day"), ("week", "Week"))
-WINDOW_LABELS = (("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"))
+GROUP_LABELS = (("day", t("Day")), ("week", t("Week")))
+WINDOW_LABELS = (("7d", t("Last 7 days")), ("30d", t("Last 30 days")), ("90d", t("Last 90 days")))
 HEADERS = (
-    "Model",
-    "Runs",
-    "Error rate",
-    "Tokens in",
-    "Tokens out",
-    "Spend",
-    "TTFT p50",
-    "TTFT p95",
-    "tok/s p50",
-    "tok/s p95",
+    t("Model"),
+    t("Runs"),
+    t("Error rate"),
+    t("Tokens in"),
+    t("Tokens out"),
+    t("Spend"),
+    t("TTFT p50"),
+    t("TTFT p95"),
+    t("tok/s p50"),
+    t("tok/s p95"),
 )
 
 
@@ -69,7 +72,7 @@ class UsageProps:
 
 
 def _select(
-    label: str, value: rx.Var[str], on_change: EventCallback[str], *options: rx.Component
+    label: rx.Var[str], value: rx.Var[str], on_change: EventCallback[str], *options: rx.Component
 ) -> rx.Component:
     return rx.el.label(
         rx.text(label, size="2", weight="medium"),
@@ -105,17 +108,17 @@ def over_time_chart(chart: rx.Var) -> rx.Component:
             rx.recharts.y_axis(y_axis_id="runs", orientation="right", allow_decimals=False, width=40),
             rx.recharts.graphing_tooltip(),
             rx.recharts.legend(),
-            rx.recharts.bar(data_key="cost", name="Spend (USD)", y_axis_id="cost", fill="var(--accent-9)"),
+            rx.recharts.bar(data_key="cost", name=t("Spend (USD)"), y_axis_id="cost", fill="var(--accent-9)"),
             rx.recharts.line(
                 data_key="runs",
-                name="Runs",
+                name=t("Runs"),
                 y_axis_id="runs",
                 stroke="var(--orange-9)",
                 is_animation_active=False,
             ),
             rx.recharts.line(
                 data_key="errors",
-                name="Errors",
+                name=t("Errors"),
                 y_axis_id="runs",
                 stroke="var(--red-9)",
                 is_animation_active=False,
@@ -163,16 +166,19 @@ def model_table(rows: rx.Var) -> rx.Component:
 def burn_down(p: UsageProps) -> rx.Component:
     lines = [
         rx.recharts.line(
-            data_key="spent", name="Spent (USD)", stroke="var(--accent-9)", is_animation_active=False
+            data_key="spent", name=t("Spent (USD)"), stroke="var(--accent-9)", is_animation_active=False
         ),
     ]
     budget_lines = [
         rx.recharts.line(
-            data_key="remaining", name="Remaining (USD)", stroke="var(--green-9)", is_animation_active=False
+            data_key="remaining",
+            name=t("Remaining (USD)"),
+            stroke="var(--green-9)",
+            is_animation_active=False,
         ),
         rx.recharts.line(
             data_key="even pace",
-            name="Even pace (USD)",
+            name=t("Even pace (USD)"),
             stroke="var(--gray-9)",
             stroke_dasharray="4 4",
             is_animation_active=False,
@@ -223,7 +229,7 @@ def export_buttons(p: UsageProps) -> rx.Component:
             spacing="3",
             wrap="wrap",
         ),
-        field_error(p.export_error, "export-error"),
+        field_error(t_var(p.export_error), "export-error"),
         spacing="2",
         width="100%",
     )
@@ -232,7 +238,7 @@ def export_buttons(p: UsageProps) -> rx.Component:
 def usage_view(p: UsageProps) -> rx.Component:
     return rx.vstack(
         filters(p),
-        field_error(p.error, "usage-error"),
+        field_error(t_var(p.error), "usage-error"),
         rx.cond(
             p.empty,
             rx.callout(TEXT["empty"], icon="info", data_testid="usage-empty", width="100%"),

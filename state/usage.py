@@ -20,12 +20,13 @@ from backend import runtime
 from backend.auth import Principal
 from backend.auth.permissions import AccessDenied
 from backend.db.usage import UsageRow
+from backend.i18n import N_, format_number, format_usd, gettext
 from backend.services.access import NotFound
-from backend.services.budgets import format_usd
 from backend.services.metrics import format_ms, format_rate
 from backend.services.usage import BurnDown, InvalidUsageQuery
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import language_of
 from state.rows import ProjectChoice
 
 ALL_PROJECTS = "all"
@@ -34,11 +35,11 @@ GROUPS = ("day", "week")
 WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 PAGE_EXPORT_MAX_RUNS = 20_000
-TOO_MANY_RUNS = (
-    f"More than {PAGE_EXPORT_MAX_RUNS:,} runs in this window: pick a shorter one, or use the API "
+TOO_MANY_RUNS = N_(
+    "More than 20,000 runs in this window: pick a shorter one, or use the API "
     "(GET /api/v1/runs/export with an API token), which streams any number."
 )
-NO_BUDGET = "No monthly budget set (Settings)."
+assert f"{PAGE_EXPORT_MAX_RUNS:,}" in TOO_MANY_RUNS
 
 
 @dataclasses.dataclass
@@ -65,14 +66,14 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def model_row(r: UsageRow) -> ModelUsageRow:
+def model_row(r: UsageRow, language: str | None = None) -> ModelUsageRow:
     return ModelUsageRow(
         model=r.model,
         runs=r.runs,
         error_rate=_percent(r.error_rate),
         tokens_in=r.input_tokens,
         tokens_out=r.output_tokens,
-        cost=format_usd(r.cost_usd),
+        cost=format_usd(r.cost_usd, language),
         ttft_p50=format_ms(r.ttft_p50_ms),
         ttft_p95=format_ms(r.ttft_p95_ms),
         tps_p50=format_rate(r.tokens_per_s_p50),
@@ -108,14 +109,33 @@ def burn_points(burn: BurnDown) -> list[dict[str, Any]]:
     ]
 
 
-def burn_summary(burn: BurnDown) -> str:
+def burn_summary(burn: BurnDown, language: str | None = None) -> str:
+    spent = format_usd(burn.spent_usd, language)
     if burn.budget_usd is None:
-        return f"{format_usd(burn.spent_usd)} spent in {burn.month}. {NO_BUDGET}"
-    left = burn.budget_usd - burn.spent_usd
-    return (
-        f"{format_usd(burn.spent_usd)} of {format_usd(burn.budget_usd)} spent in {burn.month}; "
-        f"{format_usd(max(left, 0.0))} left."
+        return gettext(
+            language,
+            "{spent} spent in {month}. No monthly budget set (Settings).",
+            spent=spent,
+            month=burn.month,
+        )
+    left = format_usd(max(burn.budget_usd - burn.spent_usd, 0.0), language)
+    budget = format_usd(burn.budget_usd, language)
+    return gettext(
+        language,
+        "{spent} of {budget} spent in {month}; {left} left.",
+        spent=spent,
+        budget=budget,
+        month=burn.month,
+        left=left,
     )
+
+
+def total_summary(runs: int, cost_usd: float, days: int, language: str | None = None) -> str:
+    cost = format_usd(cost_usd, language)
+    if runs == 1:
+        return gettext(language, "1 run, {cost} in the last {days} days.", cost=cost, days=days)
+    n = format_number(runs, language)
+    return gettext(language, "{runs} runs, {cost} in the last {days} days.", runs=n, cost=cost, days=days)
 
 
 class UsageState(rx.State):
@@ -156,6 +176,7 @@ class UsageState(rx.State):
         project_id, everyone = self._scope()
         since, until = _window(self.window)
         group = self.group if self.group in GROUPS else "day"
+        language = await language_of(self)  # figures and sentences made here, as the reader writes them
         self.error, self.export_error = "", ""
         try:
             by_model = await rt.usage.usage(
@@ -169,16 +190,13 @@ class UsageState(rx.State):
         except InvalidUsageQuery as exc:
             self.rows, self.chart, self.total_text, self.error = [], [], "", " ".join(exc.errors.values())
         else:
-            self.rows = [model_row(r) for r in by_model.rows]
+            self.rows = [model_row(r, language) for r in by_model.rows]
             self.chart = over_time(by_time.rows)
-            runs = "1 run" if by_model.runs == 1 else f"{by_model.runs:,} runs"
-            self.total_text = (
-                f"{runs}, {format_usd(by_model.cost_usd)} in the last {WINDOWS[self.window]} days."
-            )
+            self.total_text = total_summary(by_model.runs, by_model.cost_usd, WINDOWS[self.window], language)
         burn = await rt.usage.burn_down(user)
         self.burn = burn_points(burn)
         self.has_budget = burn.budget_usd is not None
-        self.burn_text = burn_summary(burn)
+        self.burn_text = burn_summary(burn, language)
         self.loaded = True
 
     @event

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.i18n import t
 from components.usage import UsageProps, usage_view
 from dashboard.pages.frame import signed_in_page
 from state.usage import UsageState as U
@@ -32,4 +33,4 @@ def usage_page() -> rx.Component:
         on_export_csv=U.export("csv"),
         on_export_jsonl=U.export("jsonl"),
     )
-    return signed_in_page(usage_view(props), title="Usage")
+    return signed_in_page(usage_view(props), title=t("Usage"))

@@ -12,6 +12,7 @@ import pytest
 
 import state.usage as usage_module
 from backend.runtime import Runtime, running
+from state.language import LanguageState
 from state.usage import ALL_PROJECTS, EVERYONE, TOO_MANY_RUNS, UsageState
 from tests.backend.runtime_support import make_settings, owner
 from tests.backend.usage_support import R, personal_project, save_runs
@@ -32,6 +33,21 @@ async def _tab(rt: Runtime, email: str = "ada@example.org") -> UsageState:
     await sign_in(tab, rt, email)
     await U.load.fn(tab)
     return tab
+
+
+async def test_the_sentences_made_here_speak_the_tabs_language(runtime: Runtime) -> None:
+    ada = await owner(runtime, "ada@example.org")
+    now = datetime.now(UTC)
+    await save_runs(runtime, ada, await personal_project(runtime, ada), [R(at=now, cost_usd=0.5)])
+    tab = in_tree(UsageState)
+    await sign_in(tab, runtime, "ada@example.org")
+    (await tab.get_state(LanguageState)).lang_cookie = "ja"
+    await U.load.fn(tab)
+    assert tab.total_text == "過去 30 日で 1 回の実行、$0.50。"
+    assert "$0.50" in tab.burn_text and "月間予算は未設定です" in tab.burn_text
+    await runtime.accounts.set_budget(ada, 2.0)
+    await U.load.fn(tab)
+    assert "$2.00 のうち $0.50 を使用、残り $1.50。" in tab.burn_text
 
 
 async def test_my_usage_by_model_over_time_and_the_burn_down(runtime: Runtime) -> None:
