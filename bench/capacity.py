@@ -201,13 +201,17 @@ def _fixed(pids: list[int]) -> Callable[[], list[int]]:
     return lambda: list(pids)
 
 
+BENCH_GROUP = "bench (sessions + driver)"
+CLIENT_LAG_WARN_MS = 20.0
+
+
 def cpu_groups(app: AppUnderTest, backend: Callable[[], list[int]]) -> dict[str, Callable[[], list[int]]]:
     groups: dict[str, Callable[[], list[int]]] = {"backend": backend}
     for i, worker in enumerate(app.workers):
         groups[f"worker {i + 1}"] = _fixed([worker.process.pid])
     if app.config.get("broker_pids"):
         groups["kafka node"] = lambda: list(app.config["broker_pids"])
-    groups["bench (sessions + driver)"] = lambda: [os.getpid()]
+    groups[BENCH_GROUP] = lambda: [os.getpid()]
     groups["chromium + playwright driver"] = playwright_pids
     if app.database_url:
         groups["postgresql + redis"] = lambda: pids_matching("postgres:") + pids_matching("redis-server")
@@ -322,8 +326,12 @@ def curve_row(
     dom_ms = dom.get("token_to_dom_ms", {})
     if sessions:
         first, rest = row["receive_ms_first_second_of_run"], row["receive_ms_after_first_second"]
+        lag = row["client_loop_lag_ms"]
         log(
-            f"    receive p95 in each run's first second {first['p95']:.0f} ms, after it {rest['p95']:.0f} ms"
+            f"    receive p95 in each run's first second {first['p95']:.0f} ms,"
+            f" after it {rest['p95']:.0f} ms;"
+            f" the sessions' own loop woke late by p95 {lag.get('p95', math.nan):.0f} ms"
+            f" (max {lag.get('max', math.nan):.0f}), bench process {cpu.get(BENCH_GROUP, math.nan):.2f} cores"
         )
     log(
         f"    DOM p50/p95 {dom_ms.get('p50', math.nan):.0f}/{dom_ms.get('p95', math.nan):.0f} ms,"
@@ -373,6 +381,7 @@ def _session_figures(app: AppUnderTest, pool: SessionPool, unfinished: list[int]
         "sessions_ws_bytes": received,
         "sessions_text_bytes": text_bytes,
         "sessions_ws_bytes_per_text_byte": received / text_bytes if text_bytes else math.nan,
+        "client_loop_lag_ms": summary(pool.loop_lags_ms),
     }
 
 
@@ -597,6 +606,9 @@ def render_curve(rows: list[dict[str, Any]]) -> str:
                 f"sessions: {r.get('tokens_never_received')} lost, {r.get('text_mismatch_count')} bad,"
                 f" {r.get('sessions_unfinished')} unfinished"
             )
+        lag_p95 = r.get("client_loop_lag_ms", {}).get("p95", 0.0)
+        if lag_p95 > CLIENT_LAG_WARN_MS:  # arrival times late by the client's own backlog
+            problems.append(f"bench client loop late p95 {lag_p95:.0f} ms")
         sessions_ws = r.get("sessions_ws_bytes_per_text_byte")
         lines.append(
             (

@@ -172,6 +172,8 @@ class SessionPool:
         self._thread.start()
         root = str(auth_template["event"]["name"]).rsplit(".", 1)[0]  # reflex___state____state
         self.run_event = f"{root}.{COMPARE_STATE}.run"
+        self.loop_lags_ms: list[float] = []
+        self._ticker: asyncio.Task[None] | None = None
 
     def _call(self, coro: Any, timeout_s: float) -> Any:
         future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout_s), self.loop)
@@ -224,7 +226,18 @@ class SessionPool:
         return time.monotonic() - started
 
     # --- run -----------------------------------------------------------------
+    async def _tick(self, every_s: float = 0.01) -> None:
+        """How late this loop wakes up: a session's arrival time is only as true as its loop is
+        prompt, so a busy client (not the server) would show as latency; the row reports it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            planned = loop.time() + every_s
+            await asyncio.sleep(every_s)
+            self.loop_lags_ms.append(max(0.0, loop.time() - planned) * 1000.0)
+
     async def _start(self) -> None:
+        self.loop_lags_ms = []
+        self._ticker = asyncio.create_task(self._tick())
         for session in self.sessions:
             session.reset_round()
         router = None
@@ -251,6 +264,8 @@ class SessionPool:
                 await asyncio.wait_for(session.finished.wait(), left)
             except TimeoutError:
                 break
+        if self._ticker is not None:
+            self._ticker.cancel()
         return [s.index for s in self.sessions if not s.finished.is_set()]
 
     def wait_finished(self, timeout_s: float) -> list[int]:
