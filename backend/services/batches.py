@@ -10,6 +10,7 @@ queue, workers and run leases as any comparison.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -91,6 +92,12 @@ class BatchInput(BaseModel):
     temperature: float = Field(default=DEFAULT_TEMPERATURE, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
     max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=MAX_TOKENS_RANGE[0], le=MAX_TOKENS_RANGE[1])
     assertions: list[AssertionSpec] = Field(default_factory=list, max_length=MAX_ASSERTIONS)
+
+
+def _row_key(number: int, key: str) -> str:
+    """A comparison's error key as the batch's: a pane's model is the batch's model."""
+    pane_model = re.fullmatch(r"panes\.(\d+)\.model", key)
+    return f"models.{pane_model.group(1)}" if pane_model else f"rows.{number}.{key}"
 
 
 def _errors(exc: ValidationError, prefix: str = "") -> InvalidComparison:
@@ -295,19 +302,13 @@ class BatchService:
     async def _validated_rows(
         self, principal: Principal, data: BatchInput, prompt: str, system_prompt: str, table: Table
     ) -> list[ComparisonInput]:
+        """Each row as the comparison it becomes, checked as one would be; errors name the row
+        ("rows.3.prompt", 1-based) or the model ("models.0")."""
         panes = [
             {"model": m, "temperature": data.temperature, "max_tokens": data.max_tokens} for m in data.models
         ]
-        first = await self._comparisons.validate(
-            {
-                "prompt": render(prompt, table.rows[0]),
-                "system_prompt": render(system_prompt, table.rows[0]),
-                "panes": panes,
-            },
-            principal,
-        )
-        inputs = [first]
-        for number, values in enumerate(table.rows[1:], start=2):
+        inputs: list[ComparisonInput] = []
+        for number, values in enumerate(table.rows, start=1):
             payload = {
                 "prompt": render(prompt, values),
                 "system_prompt": render(system_prompt, values),
@@ -316,7 +317,7 @@ class BatchService:
             try:
                 inputs.append(await self._comparisons.validate(payload, principal))
             except InvalidComparison as exc:
-                raise InvalidComparison({f"rows.{number}.{k}": v for k, v in exc.errors.items()}) from exc
+                raise InvalidComparison({_row_key(number, k): v for k, v in exc.errors.items()}) from exc
         return inputs
 
     async def _readable(
