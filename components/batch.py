@@ -158,6 +158,7 @@ def _models_section(p: BatchProps) -> rx.Component:
                     rx.checkbox(
                         checked=p.chosen.contains(m.id),
                         on_change=lambda on: p.on_toggle_model(m.id, on),
+                        aria_label=m.label,  # axe's button-name does not count the wrapping label
                     ),
                     " ",
                     m.label,
@@ -276,8 +277,11 @@ def _cell(c: Any) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.badge(t_var(c.status), variant="soft"),
-                rx.cond(c.verdict == "pass", rx.badge(t("pass"), color_scheme="green")),
-                rx.cond(c.verdict == "fail", rx.badge(t("fail"), color_scheme="red", title=c.failed)),
+                rx.cond(c.verdict == "pass", rx.badge(t("pass"), color_scheme="green", high_contrast=True)),
+                rx.cond(
+                    c.verdict == "fail",
+                    rx.badge(t("fail"), color_scheme="red", high_contrast=True, title=c.failed),
+                ),
                 spacing="1",
             ),
             rx.text(c.text, size="1", white_space="pre-wrap"),
