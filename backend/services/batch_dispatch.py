@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CELLS_IN_FLIGHT = 64  # a batch's runs queued or running at once, at most (at least one row)
 POLL_S = 0.5  # how often running batches are looked at when nothing wakes the dispatcher
+IDLE_POLL_S = 5.0  # with none running (a batch created here wakes it; another process's sends its own)
 
 
 class BatchDispatcher:
@@ -66,21 +67,24 @@ class BatchDispatcher:
         if isinstance(self._broker, RemoteWorkers):
             await self._resubmit_queued()
         while True:
+            busy = True
             try:
-                await self.dispatch_once()
+                busy = await self.dispatch_once()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database away, say: the next pass tries again
                 log.exception("batch dispatch pass failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                await asyncio.wait_for(self._wake.wait(), self._poll_s if busy else IDLE_POLL_S)
 
-    async def dispatch_once(self) -> None:
+    async def dispatch_once(self) -> bool:
+        """One pass over the running batches; whether there were any."""
         async with self._db.session() as session:
             batches = await repo.running_batches(session)
         for batch in batches:
             await self._advance(batch)
+        return bool(batches)
 
     async def _advance(self, batch: repo.BatchRecord) -> None:
         now = datetime.now(UTC)
