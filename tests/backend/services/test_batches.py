@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend.db.models import Batch, Comparison, Run
+from backend.db.models import Batch, BatchRow, Comparison, Dataset, PromptTemplate, Run
 from backend.providers.base import ChatRequest
 from backend.providers.simulated import simulated_text
 from backend.runtime import Runtime
@@ -220,3 +220,24 @@ async def test_rate_limits_pace_a_batch_before_any_call(
                 ada, {"prompt": "{{city}}", "csv": csv_of(1), "models": MODELS + MODELS[:1]}
             )
         assert "Each row needs 5 model requests" in refused.value.errors["models"]
+
+
+async def test_deleting_a_project_deletes_its_templates_datasets_and_batches(brt: Runtime) -> None:
+    ada = await owner(brt)
+    project = await brt.projects.create(ada, "Evals")
+    await brt.batches.save_template(ada, {"project_id": project, "name": "T", "prompt": "{{city}}"})
+    await brt.batches.save_dataset(ada, {"project_id": project, "name": "D", "csv": csv_of(2)})
+    created = await brt.batches.create(
+        ada,
+        {
+            "project_id": project,
+            "prompt": "[[simulate:tokens=2]] {{city}}",
+            "csv": csv_of(3),
+            "models": MODELS,
+        },
+    )
+    await wait_until_ended(brt, created.batch.id)
+    await brt.projects.delete(ada, project)
+    async with brt.db.session() as session:
+        for table in (Batch, BatchRow, PromptTemplate, Dataset, Comparison):
+            assert (await session.execute(select(func.count()).select_from(table))).scalar_one() == 0, table
