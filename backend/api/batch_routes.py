@@ -20,8 +20,9 @@ from backend.api.auth import User
 from backend.api.schemas import ErrorOut, RateLimitOut
 from backend.db.templates import DatasetRecord, TemplateRecord
 from backend.runtime import Runtime
+from backend.services.batch_inputs import BatchInput, DatasetInput, TemplateInput
 from backend.services.batch_results import BatchView, ResultRow
-from backend.services.batches import BatchInput, BatchService, DatasetInput, TemplateInput
+from backend.services.batches import BatchService
 from backend.services.export import MEDIA_TYPES
 
 API_PREFIX = "/api/v1"

@@ -14,10 +14,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from backend.auth.permissions import Action, Principal
-from backend.batching.assertions import MAX_ASSERTIONS, AssertionSpec
 from backend.batching.tables import InvalidTable, Table, parse_csv, table_of_rows
 from backend.batching.variables import missing_variables, render, variables_of
 from backend.db import batches as repo
@@ -29,69 +28,19 @@ from backend.i18n import Message
 from backend.limits import RateLimitExceeded
 from backend.queue.base import RunQueue
 from backend.queue.messages import CancelRequest
-from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from backend.services.access import Access, NotFound
 from backend.services.batch_export import BatchFormat, encode
+from backend.services.batch_inputs import BatchInput, DatasetInput, TemplateInput
 from backend.services.batch_results import BatchView, ModelSummary, ResultRow, progress_of, result_rows
 from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
 from backend.services.validation import (
-    MAX_PANES,
-    MAX_PROMPT_CHARS,
-    MAX_TOKENS_RANGE,
-    TEMPERATURE_RANGE,
     ComparisonInput,
     InvalidComparison,
 )
 from backend.settings import Settings
 
-NAME_MAX_CHARS = 200
 EXPORT_PAGE_ROWS = 100
-
-
-class TemplateInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    project_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=NAME_MAX_CHARS)
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="Text with {{variables}}.")
-    system_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
-
-    @field_validator("name", "prompt", "system_prompt")
-    @classmethod
-    def _no_nul(cls, value: str) -> str:
-        if "\x00" in value:
-            raise ValueError("Text must not contain NUL (\\x00) characters.")
-        return value
-
-
-class DatasetInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    project_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=NAME_MAX_CHARS)
-    csv: str = Field(description="The table as CSV: the first line names the columns; at most 1,000 rows.")
-
-
-class BatchInput(BaseModel):
-    """A batch: a saved template (or a prompt given here), a saved dataset (or CSV, or rows given
-    here), the models, their settings and the assertions each answer is checked against."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    project_id: str | None = Field(default=None, max_length=64)
-    name: str = Field(default="", max_length=NAME_MAX_CHARS)
-    template_id: str | None = Field(default=None, max_length=64)
-    prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
-    system_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
-    dataset_id: str | None = Field(default=None, max_length=64)
-    csv: str | None = None
-    columns: list[str] | None = None
-    rows: list[dict[str, str]] | None = None
-    models: list[str] = Field(min_length=1, max_length=MAX_PANES)
-    temperature: float = Field(default=DEFAULT_TEMPERATURE, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
-    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=MAX_TOKENS_RANGE[0], le=MAX_TOKENS_RANGE[1])
-    assertions: list[AssertionSpec] = Field(default_factory=list, max_length=MAX_ASSERTIONS)
 
 
 def _row_key(number: int, key: str) -> str:
