@@ -44,6 +44,8 @@ from backend.queue.messages import FinalEvent
 from backend.redis_client import redis_client
 from backend.safety import check_production
 from backend.search.service import SearchService, build_search
+from backend.services.batch_dispatch import BatchDispatcher
+from backend.services.batches import BatchService
 from backend.services.budgets import BudgetGuard
 from backend.services.comparisons import ComparisonService
 from backend.services.credential_lookup import CredentialLookup
@@ -89,6 +91,8 @@ class Runtime:
     search: SearchService  # hybrid keyword + vector search (its indexer runs as a task of start())
     usage: UsageService  # spend, tokens and latency aggregates; the budget burn-down
     exports: ExportService  # runs as CSV / JSON Lines, streamed
+    batches: BatchService  # prompt templates, datasets and batch runs (issue 19)
+    batch_dispatcher: BatchDispatcher  # sends batches' rows, paced by the rate limits
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -128,6 +132,9 @@ class Runtime:
             votes.on_change = indexer.comparison_changed
             comparisons.on_delete = indexer.comparison_deleted
         usage = UsageService(db)
+        batches = BatchService(db, broker, comparisons, budgets, settings)
+        dispatcher = BatchDispatcher(db, broker, limiter, budgets)
+        batches.on_created = dispatcher.wake
         return cls(
             settings=settings,
             db=db,
@@ -150,6 +157,8 @@ class Runtime:
             page_flushes=FlushShare(settings.stream_flush_budget),
             usage=usage,
             exports=ExportService(db, usage),
+            batches=batches,
+            batch_dispatcher=dispatcher,
         )
 
     async def authenticate(self, token: str) -> Principal | None:
@@ -184,7 +193,10 @@ class Runtime:
             log.warning("%d unfinished runs from a previous process marked as interrupted", lost)
         await self.broker.start()
         pump = asyncio.create_task(_supervised(self.pump.run, "event pump"), name="event-pump")
-        background: tuple[asyncio.Task[None], ...] = (pump,)
+        dispatch = asyncio.create_task(
+            _supervised(self.batch_dispatcher.run, "batch dispatcher"), name="batches"
+        )
+        background: tuple[asyncio.Task[None], ...] = (pump, dispatch)
         if self.search.indexer is not None:  # off the request path; claims let replicas share it
             indexer = self.search.indexer
             background += (asyncio.create_task(_supervised(indexer.run, "search indexer"), name="indexer"),)

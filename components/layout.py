@@ -144,6 +144,7 @@ def shell(
                     _nav_link(t("History"), "/history"),
                     _nav_link(t("Leaderboard"), "/leaderboard"),
                     _nav_link(t("Usage"), "/usage"),
+                    _nav_link(t("Batches"), "/batches"),
                     _nav_link(t("Projects"), "/projects"),
                     rx.link("API", href="/api/v1/docs", size="3", is_external=True, underline="none"),
                     spacing=rx.breakpoints(initial="4", sm="5"),

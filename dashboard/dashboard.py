@@ -9,6 +9,7 @@ from backend.api.app import create_api
 from backend.logs import configure_logging
 from backend.settings import get_settings
 from dashboard.event_socket import without_event_socket_cookies
+from dashboard.pages.batches import batches_page
 from dashboard.pages.compare import compare_page
 from dashboard.pages.history import history_page
 from dashboard.pages.leaderboard import leaderboard_page
@@ -19,6 +20,7 @@ from dashboard.pages.share import share_page
 from dashboard.pages.usage import usage_page
 from dashboard.security_headers import with_security_headers
 from state.auth import AuthState
+from state.batch_state import BatchState
 from state.compare import CompareState
 from state.history import HistoryState
 from state.leaderboard import LeaderboardState
@@ -61,3 +63,4 @@ app.add_page(
     on_load=SharePageState.load,
 )
 app.add_page(projects_page, route="/projects", title="Projects · LLM Dashboard", on_load=ProjectsState.load)
+app.add_page(batches_page, route="/batches", title="Batches · LLM Dashboard", on_load=BatchState.load)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import DataError
 
 from backend.api.auth import User
+from backend.api.batch_routes import batch_router
 from backend.api.body_limit import BodySizeLimit
 from backend.api.events import comparison_events
 from backend.api.judge_routes import judge_router
@@ -241,4 +242,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(prompt_router(get_runtime))
     api.include_router(search_router(get_runtime))
     api.include_router(usage_router(get_runtime))
+    api.include_router(batch_router(get_runtime))
     return api

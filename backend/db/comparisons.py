@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from backend.db.engine import Database
 from backend.db.judgements import judge_comparison_ids, judged_children
-from backend.db.models import Comparison, Judgement, JudgeRun, Run, Share, new_id, utcnow
+from backend.db.models import BatchRow, Comparison, Judgement, JudgeRun, Run, Share, new_id, utcnow
 from backend.db.projects import member_projects
 from backend.db.records import (
     ACTIVE_STATUSES,
@@ -127,11 +127,15 @@ async def list_comparisons(
     """Newest first; ``page`` is 1-based and clamped, ``page_size`` to 1..100. Three queries.
 
     ``member_id`` keeps only comparisons in projects that user is a member of. Comparisons that
-    hold an LLM judge's runs are shown with the comparison they judge, not here.
+    hold an LLM judge's runs are shown with the comparison they judge, not here, and so are the
+    rows of a batch (with their batch).
     """
     page = max(1, page)
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
-    filters: list[ColumnElement[bool]] = [Comparison.id.not_in(judge_comparison_ids())]
+    filters: list[ColumnElement[bool]] = [
+        Comparison.id.not_in(judge_comparison_ids()),
+        Comparison.id.not_in(select(BatchRow.comparison_id).where(BatchRow.comparison_id.is_not(None))),
+    ]
     if project_id is not None:
         filters.append(Comparison.project_id == project_id)
     if user_id is not None:

@@ -399,6 +399,90 @@ class SearchIndexJob(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PromptTemplate(Base):
+    """One version of a project's prompt template (issue 19): text with ``{{name}}`` variables.
+
+    Versions work as prompt versions do (PromptVersion): every version of one template shares
+    ``lineage_id`` (its first version's id) and saving again adds version n+1; a template is never
+    edited in place, so a batch always names the exact text it ran."""
+
+    __tablename__ = "prompt_templates"
+    __table_args__ = (
+        UniqueConstraint("lineage_id", "version", name="uq_prompt_templates_lineage_id_version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("projects.id", ondelete="CASCADE"))
+    lineage_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    system_prompt: Mapped[str] = mapped_column(Text, default="", server_default="")
+    variables: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dataset(Base):
+    """A table of variable values saved in a project: one batch row per table row."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    columns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rows: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Batch(Base):
+    """A template run over a table of values across models; each table row becomes one hidden
+    comparison (its rendered prompt, one run per model) when the dispatcher sends it
+    (backend/services/batch_dispatch.py). ``status``: running | done | cancelled | stopped."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id"))
+    template_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("prompt_templates.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    prompt: Mapped[str] = mapped_column(Text)  # the template's text, as it ran
+    system_prompt: Mapped[str] = mapped_column(Text, default="", server_default="")
+    models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # temperature, max_tokens
+    assertions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")  # why it waits or stopped
+    not_before: Mapped[datetime | None] = mapped_column()  # a rate limit's window: dispatch after
+    total_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class BatchRow(Base):
+    """One row of a batch's table; ``comparison_id`` is set, once, when the row is sent."""
+
+    __tablename__ = "batch_rows"
+    __table_args__ = (UniqueConstraint("batch_id", "row_index", name="uq_batch_rows_batch_id_row_index"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    batch_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("batches.id", ondelete="CASCADE"))
+    row_index: Mapped[int] = mapped_column(Integer)
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    comparison_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="SET NULL"), unique=True
+    )
+
+
 Index("ix_comparisons_project_created", Comparison.project_id, Comparison.created_at.desc())
 Index("ix_comparisons_user_created", Comparison.user_id, Comparison.created_at.desc())
 Index("ix_runs_comparison_position", Run.comparison_id, Run.position, unique=True)
@@ -415,3 +499,7 @@ Index("ix_runs_model_finished", Run.model, Run.finished_at)
 Index("ix_judgements_comparison", Judgement.comparison_id)
 Index("ix_judge_runs_judgement", JudgeRun.judgement_id)
 Index("ix_search_index_jobs_not_before", SearchIndexJob.not_before)
+Index("ix_prompt_templates_project", PromptTemplate.project_id)
+Index("ix_datasets_project", Dataset.project_id)
+Index("ix_batches_project_created", Batch.project_id, Batch.created_at.desc())
+Index("ix_batches_status", Batch.status)

@@ -7,7 +7,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from devstack.accounts import TestAccount
 
-LINKS = ("Compare", "History", "Leaderboard", "Usage", "Projects", "API")
+LINKS = ("Compare", "History", "Leaderboard", "Usage", "Batches", "Projects", "API")
 
 
 @pytest.mark.parametrize("width", [390, 1400])

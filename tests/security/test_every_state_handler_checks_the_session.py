@@ -62,6 +62,7 @@ ALLOWLIST: dict[str, str] = {
             "SimilarState",
             "LanguageState",
             "UsageState",
+            "BatchState",
         )
     },
     "SearchState.clear": "ui: empties this tab's search results",
@@ -115,6 +116,15 @@ ALLOWLIST: dict[str, str] = {
     "JudgeState.set_rubric": "ui: the unsaved rubric text (start and save_rubric check the session)",
     "ImproveState.set_model": "ui: the unsaved choice of model that improves (propose checks the session)",
     "ImproveState.discard": "ui: drops the unsaved proposal from this tab's view",
+    "BatchState.set_project": "chains: picks the project, then BatchState.load checks the session",
+    "BatchState.set_name": "ui: the unsaved template name (save_template checks the session)",
+    "BatchState.set_prompt": "ui: the unsaved template text (save_template and run check the session)",
+    "BatchState.set_csv_text": "ui: the unsaved CSV text (run checks the session)",
+    "BatchState.toggle_model": "ui: the unsaved choice of models (run checks the session)",
+    "BatchState.set_assertion_kind": "ui: the unsaved assertion being added",
+    "BatchState.set_assertion_value": "ui: the unsaved assertion being added",
+    "BatchState.add_assertion": "ui: adds an unsaved assertion to the form",
+    "BatchState.remove_assertion": "ui: removes an unsaved assertion from the form",
     "SharePageState.load": "public: the shared page; the link's token is the secret (checks the "
     "session only to offer Fork)",
 }
