@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 from backend.api.auth import User
 from backend.api.body_limit import BodySizeLimit
 from backend.api.events import comparison_events
+from backend.api.image_routes import image_router
 from backend.api.judge_routes import judge_router
 from backend.api.project_routes import project_router
 from backend.api.prompt_routes import prompt_router
@@ -26,7 +27,7 @@ from backend.logs import RequestContext
 from backend.observability import RequestMetrics, exposition, token_matches
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
-from backend.services.validation import ComparisonInput, friendly_message
+from backend.services.validation import ComparisonInput, error_loc, friendly_message
 from backend.settings import get_settings
 
 API_PREFIX = "/api/v1"
@@ -87,7 +88,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors: dict[str, str] = {}
         for err in exc.errors():
-            loc = tuple(err["loc"][1:])  # drop the leading "body"
+            loc = error_loc(err["type"], tuple(err["loc"][1:]))  # without the leading "body"
             errors.setdefault(
                 ".".join(str(p) for p in loc) or "body", friendly_message(err["type"], err["msg"], loc)
             )
@@ -214,4 +215,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(prompt_router(get_runtime))
     api.include_router(search_router(get_runtime))
     api.include_router(usage_router(get_runtime))
+    api.include_router(image_router(get_runtime))
     return api

@@ -18,6 +18,8 @@ from backend.files.images import MAX_IMAGES, TOO_MANY_ERROR
 from backend.i18n import N_, Message
 from backend.run_options import (
     MAX_SEED,
+    MAX_STOP_CHARS,
+    MAX_STOP_SEQUENCES,
     PENALTY_ERROR,
     PENALTY_RANGE,
     SCHEMA_ERROR,
@@ -27,7 +29,6 @@ from backend.run_options import (
     TOP_P_RANGE,
     RunOptions,
     parse_schema,
-    parse_stop,
 )
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from backend.services.capability_rules import capability_errors
@@ -68,7 +69,7 @@ class PaneInput(BaseModel):
     @field_validator("stop")
     @classmethod
     def _stop_sequences(cls, value: list[str]) -> list[str]:
-        if parse_stop("\n".join(value)) != (tuple(value), True) or any(not s or "\n" in s for s in value):
+        if len(value) > MAX_STOP_SEQUENCES or any(not s or len(s) > MAX_STOP_CHARS for s in value):
             raise PydanticCustomError("stop_sequences", STOP_ERROR)
         return value
 
@@ -157,6 +158,15 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
+def error_loc(error_type: str, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Where an error is shown: a pane-level rule on its field, a stop sequence's on the list."""
+    if error_type == "json_schema" and "json_schema" not in loc:
+        return (*loc, "json_schema")
+    if "stop" in loc:
+        return loc[: loc.index("stop") + 1]
+    return loc
+
+
 def friendly_message(error_type: str, msg: str, loc: tuple[int | str, ...]) -> str:
     field = str(loc[-1]) if loc else "value"
     if field == "panes" and error_type == "too_long":
@@ -191,11 +201,7 @@ def parse_comparison(payload: object) -> ComparisonInput:
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for err in exc.errors():
-            loc = tuple(err["loc"])
-            if err["type"] == "json_schema":  # the pane-level rule belongs to its field
-                loc = (*loc, "json_schema")
-            if "stop" in loc:
-                loc = loc[: loc.index("stop") + 1]
+            loc = error_loc(err["type"], tuple(err["loc"]))
             errors.setdefault(_field_path(loc), friendly_message(err["type"], err["msg"], loc))
         raise InvalidComparison(errors) from None
 
