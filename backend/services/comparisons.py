@@ -144,7 +144,10 @@ class ComparisonService:
         if data.battle:
             async with self._db.session() as session:
                 pool = await battle_pool(session, project_id)
-            drawn = draw_battle(await self.models(principal), pool)
+            entries = await self.models(principal)
+            if data.images:  # a drawn model must read them (a refusal would name a hidden model)
+                entries = [e for e in entries if load_catalog().resolve(e.id).vision]
+            drawn = draw_battle(entries, pool)
             data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
         data = await self.validate(data, principal)
         if data.blind:  # saved in a random order: a pane's label says nothing of what was picked

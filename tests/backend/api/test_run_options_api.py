@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from backend.catalog import load_catalog
 from backend.runtime import Runtime
 from tests.backend.runtime_support import api_client, owner, wait_until_final
 
@@ -156,3 +157,15 @@ async def test_an_upload_that_is_not_an_image_is_422(
     response = await client.post(f"{PREFIX}/images", content=content, headers={"content-type": "image/gif"})
     assert response.status_code == 422
     assert message in response.json()["errors"]["image"]
+
+
+async def test_a_battle_with_an_image_draws_only_vision_models(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    uploaded = (await client.post(f"{PREFIX}/images", content=PNG)).json()
+    for _ in range(3):
+        payload = {"prompt": PROMPT, "images": [uploaded["id"]], "panes": [], "battle": True}
+        response = await client.post(f"{PREFIX}/comparisons", json=payload)
+        assert response.status_code == 201, response.text
+        record = await rt.comparisons.get_unchecked(response.json()["id"])
+        assert all(load_catalog().resolve(run.model).vision for run in record.runs), record.runs
