@@ -40,25 +40,29 @@ def prompt_images(
     on_remove: EventCallback[str],
     disabled: rx.Var[bool],
 ) -> rx.Component:
-    zone = rx.upload.root(
-        rx.hstack(
-            rx.button(
+    # The label wraps the dropzone and so its file input: the input's accessible name, and a click
+    # on it opens the file picker natively (no_click: the zone would open a second one).
+    # Dropping works on the zone; paste works while it has focus (Tab reaches it; Enter picks).
+    zone = rx.el.label(
+        rx.upload.root(
+            rx.hstack(
                 rx.icon("image-plus", size=14),
-                t("Attach images"),
-                size="1",
-                variant="soft",
-                disabled=disabled,
+                rx.text(t("Attach images"), size="2", weight="medium", color_scheme="iris"),
+                rx.text(
+                    t("or drop or paste them here (PNG, JPEG, GIF, WebP)"), size="1", color_scheme="gray"
+                ),
+                align="center",
+                spacing="2",
+                cursor=rx.cond(disabled, "default", "pointer"),
             ),
-            rx.text(t("or drop or paste them here (PNG, JPEG, GIF, WebP)"), size="1", color_scheme="gray"),
-            align="center",
-            spacing="2",
+            id=upload_id,
+            # No `accept` or size filter here: the server checks type (by content) and size and says
+            # what is wrong, the same check and words as the API's.
+            multiple=True,
+            disabled=disabled,
+            no_click=True,
+            on_drop=on_drop,
         ),
-        id=upload_id,
-        # No `accept` or size filter here: the server checks type (by content) and size and says
-        # what is wrong, the same check and words as the API's.
-        multiple=True,
-        disabled=disabled,
-        on_drop=on_drop,
     )
     return rx.vstack(
         rx.clipboard(zone, on_paste=on_paste),

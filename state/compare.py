@@ -32,7 +32,7 @@ from state.events import Followup, event
 from state.language import localized, localized_all
 from state.pane_forms import prefilled_panes, show_field_errors
 from state.pane_params import copy_options, pane_payload
-from state.prompt_images import PromptImagesState
+from state.prompt_images import PromptImagesState, attached_image_ids
 from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
@@ -344,7 +344,7 @@ class CompareState(rx.State):
             "prompt": self.prompt,
             "system_prompt": self.system_prompt if self.show_system else "",
             "panes": [] if battle else [pane_payload(p) for p in self.panes],
-            "images": (await self.get_state(PromptImagesState)).image_ids(),
+            "images": attached_image_ids(await self.get_state(PromptImagesState)),
             "use_cache": self.use_cache,
             "project_id": self.project_id,
             "blind": self.blind or battle,

@@ -59,7 +59,8 @@ def set_option(pane: PaneRow, field: str, text: str) -> None:
 
 
 def copy_options(source: PaneRow, target: PaneRow) -> None:
-    for field in OPTION_FIELDS:
+    """The options, and whether they are open, of a pane whose model changed."""
+    for field in (*OPTION_FIELDS, "show_options"):
         setattr(target, field, getattr(source, field))
 
 

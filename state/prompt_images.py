@@ -35,9 +35,6 @@ class PromptImagesState(rx.State):
     def has_images(self) -> bool:
         return bool(self.images)
 
-    def image_ids(self) -> list[str]:
-        return [image.id for image in self.images]
-
     @event
     @with_user
     async def upload_images(self, user: Principal, files: list[rx.UploadFile]) -> None:
@@ -71,7 +68,7 @@ class PromptImagesState(rx.State):
             except InvalidImage as exc:
                 self.image_error = await localized(self, exc.message)
                 continue
-            if image_id(ref) not in self.image_ids():
+            if image_id(ref) not in attached_image_ids(self):
                 self.images.append(
                     ImageRow(id=image_id(ref), name=name[:80], size=f"{max(len(data) // 1000, 1)} KB")
                 )
@@ -80,3 +77,8 @@ class PromptImagesState(rx.State):
     def remove_image(self, image: str) -> None:
         self.images = [i for i in self.images if i.id != image]
         self.image_error = ""
+
+
+def attached_image_ids(state: PromptImagesState) -> list[str]:
+    """What Run names in the comparison (a function: a public method would be an event handler)."""
+    return [image.id for image in state.images]

@@ -54,9 +54,7 @@ def test_an_image_goes_to_a_vision_model_and_models_without_vision_are_marked(
         page.get_by_role("button", name="Remove pane").nth(1 - extra).click()
     _first_pane_model(page, "simulated:swift")
 
-    with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Attach images").click()
-    chooser.value.set_files(str(image))
+    page.get_by_label("Attach images").set_input_files(str(image))
     expect(page.get_by_role("button", name="Remove image chart.png")).to_be_visible(timeout=15_000)
 
     no_vision = page.get_by_role("option", name=re.compile(r"^Terse \(simulated\) — no images$"))
