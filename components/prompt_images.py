@@ -16,8 +16,7 @@ def _image_chip(image: Any, on_remove: EventCallback[str], disabled: rx.Var[bool
     return rx.badge(
         rx.icon("image", size=12),
         image.name,
-        " · ",
-        image.size,
+        rx.cond(image.size != "", " · " + image.size, ""),
         rx.icon_button(
             rx.icon("x", size=10),
             size="1",

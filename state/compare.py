@@ -32,7 +32,7 @@ from state.events import Followup, event
 from state.language import localized, localized_all
 from state.pane_forms import prefilled_panes, show_field_errors
 from state.pane_params import copy_options, pane_payload
-from state.prompt_images import PromptImagesState, attached_image_ids
+from state.prompt_images import PromptImagesState, attached_image_ids, show_record_images
 from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
@@ -128,6 +128,7 @@ class CompareState(rx.State):
             self.system_prompt = record.system_prompt
             self.show_system = bool(record.system_prompt)
             self.use_cache = bool(record.settings.get("use_cache", False))
+            show_record_images(await self.get_state(PromptImagesState), record)
             self.panes = panes_from_record(record)
             for pane in self.panes:  # live text arrives through the stream, not the state
                 if pane.status in ACTIVE_STATUSES:

@@ -12,7 +12,8 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Principal
-from backend.files.images import MAX_IMAGES, TOO_MANY_ERROR, InvalidImage, image_id, save_image
+from backend.db.records import ComparisonRecord
+from backend.files.images import MAX_IMAGES, TOO_MANY_ERROR, InvalidImage, image_id, images_of, save_image
 from state.current_user import with_user
 from state.events import event
 from state.language import localized
@@ -82,3 +83,12 @@ class PromptImagesState(rx.State):
 def attached_image_ids(state: PromptImagesState) -> list[str]:
     """What Run names in the comparison (a function: a public method would be an event handler)."""
     return [image.id for image in state.images]
+
+
+def show_record_images(state: PromptImagesState, record: ComparisonRecord) -> None:
+    """A reopened comparison's images, so Run sends them again (its author's: the service
+    refuses another person's image ids)."""
+    state.images = [
+        ImageRow(id=image_id(ref), name=image_id(ref)[:12], size="") for ref in images_of(record.settings)
+    ]
+    state.image_error = ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from backend.catalog import ModelInfo, load_catalog
-from backend.i18n import Message
+from backend.i18n import N_, Message
 from backend.run_options import JSON_MODE, JSON_SCHEMA
 
 if TYPE_CHECKING:
@@ -17,13 +17,14 @@ if TYPE_CHECKING:
 
 # The pane field an unsupported capability's message goes on.
 _FIELD = {JSON_MODE: "response_format", JSON_SCHEMA: "response_format"}
-_LABEL = {
-    "top_p": "Top P",
-    "stop": "stop sequences",
-    "presence_penalty": "a presence penalty",
-    "frequency_penalty": "a frequency penalty",
-    JSON_MODE: "JSON output",
-    JSON_SCHEMA: "JSON-schema output",
+# One message per parameter, so each is translated whole.
+_REFUSALS = {
+    "top_p": N_("{model} does not take Top P."),
+    "stop": N_("{model} does not take stop sequences."),
+    "presence_penalty": N_("{model} does not take a presence penalty."),
+    "frequency_penalty": N_("{model} does not take a frequency penalty."),
+    JSON_MODE: N_("{model} does not give JSON output."),
+    JSON_SCHEMA: N_("{model} does not give JSON-schema output."),
 }
 
 
@@ -40,6 +41,6 @@ def capability_errors(data: ComparisonInput, models: dict[str, ModelInfo | None]
         for name in sorted(pane.options().used() - info.capabilities):
             errors.setdefault(
                 f"panes.{index}.{_FIELD.get(name, name)}",
-                Message("{model} does not take {param}.", model=info.display_name, param=_LABEL[name]),
+                Message(_REFUSALS[name], model=info.display_name),
             )
     return errors

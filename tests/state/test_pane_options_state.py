@@ -14,7 +14,7 @@ from backend.runtime import Runtime, running
 from state.compare import CompareState
 from state.pane_options import PaneOptionsState
 from state.pane_params import pane_payload
-from state.prompt_images import PromptImagesState
+from state.prompt_images import PromptImagesState, show_record_images
 from state.rows import new_pane
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
 from tests.state.support import in_tree, sign_in
@@ -118,3 +118,8 @@ async def test_run_saves_the_options_and_the_images(runtime: Runtime) -> None:
     assert record.runs[0].params.options.top_p == 0.25
     assert record.runs[0].output_text.startswith("I see 1 image(s) (image/png 40 bytes).")
     assert compare.panes[0].top_p == "0.25"  # shown again from the saved run
+
+    saved_ids = [i.id for i in images.images]
+    images.images = []
+    show_record_images(images, record)  # reopening the comparison brings its images back
+    assert [i.id for i in images.images] == saved_ids

@@ -77,7 +77,7 @@ async def test_options_are_saved_with_the_run_and_honoured(client: httpx.AsyncCl
         (
             {"model": "simulated:terse", "response_format": "json"},
             "panes.0.response_format",
-            "Terse (simulated) does not take JSON output.",
+            "Terse (simulated) does not give JSON output.",
         ),
         (
             {"model": "anthropic:claude-haiku-4-5", "presence_penalty": 0.5},
