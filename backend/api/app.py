@@ -22,9 +22,11 @@ from backend.api.share_routes import share_router
 from backend.api.usage_routes import usage_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
+from backend.catalog import load_catalog
 from backend.i18n import N_, gettext, request_language
 from backend.logs import RequestContext
 from backend.observability import RequestMetrics, exposition, token_matches
+from backend.run_options import VISION
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import ComparisonInput, error_loc, friendly_message
@@ -128,6 +130,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     @api.get(f"{API_PREFIX}/models", response_model=list[ModelOut], tags=["models"])
     async def list_models(user: User) -> list[ModelOut]:
         entries = await get_runtime().comparisons.models(user)
+        capabilities = {e.id: load_catalog().resolve(e.id).capabilities for e in entries}
         return [
             ModelOut(
                 id=e.id,
@@ -139,6 +142,8 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
                 context_window=e.context_window,
                 input_price_per_mtok=e.input_price_per_mtok,
                 output_price_per_mtok=e.output_price_per_mtok,
+                vision=VISION in capabilities[e.id],
+                params=sorted(capabilities[e.id] - {VISION}),
             )
             for e in entries
         ]
