@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from backend.run_options import NO_OPTIONS, RunOptions
+
 if TYPE_CHECKING:
     from backend.queue.messages import FinalEvent
 
@@ -29,6 +31,7 @@ class RunParams(Mapping[str, Any]):
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int | None = None
+    options: RunOptions = NO_OPTIONS  # top_p, stop, penalties, JSON output: stored only when set
 
     @classmethod
     def of(cls, stored: Mapping[str, Any] | None) -> RunParams:
@@ -41,19 +44,21 @@ class RunParams(Mapping[str, Any]):
             temperature=float(stored.get("temperature", DEFAULT_TEMPERATURE)),
             max_tokens=int(stored.get("max_tokens", DEFAULT_MAX_TOKENS)),
             seed=None if seed is None else int(seed),
+            options=RunOptions.of(stored),
         )
 
     def stored(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed}
+        base = {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed}
+        return base | self.options.stored()
 
     def __getitem__(self, key: str) -> Any:
         return self.stored()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(("temperature", "max_tokens", "seed"))
+        return iter(self.stored())
 
     def __len__(self) -> int:
-        return 3
+        return len(self.stored())
 
     def __repr__(self) -> str:
         return f"RunParams({self.stored()!r})"

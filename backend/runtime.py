@@ -221,6 +221,7 @@ class Runtime:
                 self.db, new_worker_id("embedded"), self.settings.run_lease_seconds, exclusive=True
             ),
             observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
+            files=self.comparisons.files,  # the prompts' images
         )
         self._tasks = (*background, asyncio.create_task(worker.run(), name="embedded-worker"))
 

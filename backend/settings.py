@@ -342,6 +342,17 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How often the indexer looks for work it was not told about."
     )
 
+    # --- file store (images attached to prompts) --------------------------
+    file_store: Literal["local", "gcs"] = Field(
+        default="local",
+        description="local: files under DATA_DIR/files; gcs: the Cloud Storage bucket FILE_STORE_BUCKET "
+        "(credentials: Application Default Credentials).",
+    )
+    file_store_bucket: str = Field(default="", description="Cloud Storage bucket (FILE_STORE=gcs).")
+    max_image_bytes: int = Field(
+        default=5_000_000, gt=0, le=20_000_000, description="Largest image a prompt may carry."
+    )
+
     @field_validator("openai_compatible_endpoints", mode="before")
     @classmethod
     def _parse_endpoints(cls, value: Any) -> Any:

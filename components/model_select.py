@@ -6,18 +6,30 @@ from typing import Any
 
 import reflex as rx
 
+from components.i18n import t
+
 
 def model_select(
-    models: rx.Var, value: rx.Var[str], on_change: Any, label: rx.Var[str] | str, **props: Any
+    models: rx.Var,
+    value: rx.Var[str],
+    on_change: Any,
+    label: rx.Var[str] | str,
+    has_images: rx.Var[bool] | bool = False,
+    **props: Any,
 ) -> rx.Component:
-    """`label` is the accessible name; `models` are ModelOption rows."""
+    """`label` is the accessible name; `models` are ModelOption rows. With `has_images` (the
+    prompt has images) a model without vision is marked "no images" and cannot be picked."""
     return rx.el.select(
         rx.foreach(
             models,
             lambda m: rx.el.option(
-                rx.cond(m.available, m.label, m.label + " — " + m.reason),
+                rx.cond(
+                    m.available,
+                    rx.cond(has_images & ~m.vision, m.label + " — " + t("no images"), m.label),
+                    m.label + " — " + m.reason,
+                ),
                 value=m.id,
-                disabled=~m.available,
+                disabled=~m.available | (has_images & ~m.vision),
             ),
         ),
         value=value,

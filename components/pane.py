@@ -11,6 +11,7 @@ from reflex.event import EventCallback
 from components.i18n import t, t_var
 from components.layout import field_error
 from components.live import live_markdown, live_metrics
+from components.pane_options import pane_options
 
 # status -> (badge colour, what the badge says)
 _STATUS_BADGES = {
@@ -34,6 +35,8 @@ class PaneActions:
     retry: EventCallback[str]
     remove: EventCallback[str]
     expand: EventCallback[str]
+    set_option: EventCallback[str, str, str] | None = None  # pane id, field, value (pane_options.py)
+    toggle_options: EventCallback[str] | None = None
 
 
 def _status_badge(status: rx.Var[str]) -> rx.Component:
@@ -47,11 +50,17 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     )
 
 
-def _model_select(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+def _model_select(
+    pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions, has_images: rx.Var[bool] | bool
+) -> rx.Component:
     return rx.el.select(
         rx.foreach(
             models,
-            lambda m: rx.el.option(m.label, value=m.id, disabled=~m.available),
+            lambda m: rx.el.option(
+                rx.cond(has_images & ~m.vision, m.label + " — " + t("no images"), m.label),
+                value=m.id,
+                disabled=~m.available | (has_images & ~m.vision),
+            ),
         ),
         value=pane.model,
         on_change=lambda value: actions.set_model(pane.pane_id, value),
@@ -64,7 +73,9 @@ def _model_select(pane: Any, models: rx.Var, active: rx.Var[bool], actions: Pane
     )
 
 
-def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+def _header(
+    pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions, has_images: rx.Var[bool] | bool
+) -> rx.Component:
     return rx.hstack(
         # A blind pane shows only its label: the picker would name the model.
         rx.cond(
@@ -76,7 +87,7 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
                     pane.blind_label != "",
                     rx.badge(pane.blind_label, color_scheme="indigo", variant="soft", size="2"),
                 ),
-                _model_select(pane, models, active, actions),
+                _model_select(pane, models, active, actions, has_images),
             ),
         ),
         rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),
@@ -171,6 +182,9 @@ def _settings(pane: Any, active: rx.Var[bool], actions: PaneActions) -> rx.Compo
             align="center",
             spacing="2",
         ),
+        rx.fragment()
+        if actions.set_option is None or actions.toggle_options is None
+        else pane_options(pane, active, actions.set_option, actions.toggle_options),
         field_error(t_var(pane.field_error), "pane-field-error"),
         spacing="1",
         width="100%",
@@ -250,11 +264,17 @@ def run_metrics(pane: Any, cached_label: rx.Var[str] | str, test_id: str) -> rx.
     )
 
 
-def pane_card(pane: Any, models: rx.Var, sync_scroll: rx.Var[bool], actions: PaneActions) -> rx.Component:
+def pane_card(
+    pane: Any,
+    models: rx.Var,
+    sync_scroll: rx.Var[bool],
+    actions: PaneActions,
+    has_images: rx.Var[bool] | bool = False,  # the prompt has images: models without vision are off
+) -> rx.Component:
     active = (pane.status == "queued") | (pane.status == "running")
     return rx.card(
         rx.vstack(
-            _header(pane, models, active, actions),
+            _header(pane, models, active, actions, has_images),
             _settings(pane, active, actions),
             rx.cond(
                 pane.error != "",

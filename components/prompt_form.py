@@ -48,11 +48,12 @@ class PromptFormProps:
     on_stop: EventCallback[()]
     on_new: EventCallback[()]
     on_prompt_draft: EventCallback[str] | None = None  # also told of each keystroke (similar comparisons)
+    has_images: rx.Var[bool] | bool = False  # the prompt has images: the picker marks models without vision
 
 
 def _model_picker(p: PromptFormProps) -> rx.Component:
     return rx.hstack(
-        model_select(p.models, p.picker, p.on_picker, t("Model to add")),
+        model_select(p.models, p.picker, p.on_picker, t("Model to add"), has_images=p.has_images),
         rx.button(
             rx.icon("plus", size=14),
             t("Add pane"),

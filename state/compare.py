@@ -31,6 +31,8 @@ from state.current_user import with_user
 from state.events import Followup, event
 from state.language import localized, localized_all
 from state.pane_forms import prefilled_panes, show_field_errors
+from state.pane_params import copy_options, pane_payload
+from state.prompt_images import PromptImagesState, attached_image_ids, show_record_images
 from state.rows import (
     ACTIVE_STATUSES,
     ModelOption,
@@ -126,6 +128,7 @@ class CompareState(rx.State):
             self.system_prompt = record.system_prompt
             self.show_system = bool(record.system_prompt)
             self.use_cache = bool(record.settings.get("use_cache", False))
+            show_record_images(await self.get_state(PromptImagesState), record)
             self.panes = panes_from_record(record)
             for pane in self.panes:  # live text arrives through the stream, not the state
                 if pane.status in ACTIVE_STATUSES:
@@ -279,6 +282,7 @@ class CompareState(rx.State):
         if pane is not None:
             fresh = new_pane(model, self.models, pane.temperature, pane.max_tokens)
             fresh.pane_id = pane.pane_id
+            copy_options(pane, fresh)  # shown (and sent) as far as the new model takes them
             self.panes[self.panes.index(pane)] = fresh
 
     @event
@@ -340,12 +344,8 @@ class CompareState(rx.State):
         payload = {
             "prompt": self.prompt,
             "system_prompt": self.system_prompt if self.show_system else "",
-            "panes": []
-            if battle
-            else [
-                {"model": p.model, "temperature": p.temperature, "max_tokens": p.max_tokens}
-                for p in self.panes
-            ],
+            "panes": [] if battle else [pane_payload(p) for p in self.panes],
+            "images": attached_image_ids(await self.get_state(PromptImagesState)),
             "use_cache": self.use_cache,
             "project_id": self.project_id,
             "blind": self.blind or battle,

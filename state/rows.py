@@ -12,11 +12,13 @@ from backend.catalog import load_catalog
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.i18n import N_
 from backend.providers.registry import ModelEntry
+from backend.run_options import VISION
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
 from backend.services.blind import HIDDEN_ERROR, pane_label
 from backend.services.metrics import RunFigures, format_cost, format_ms, format_rate
 from backend.streaming.follow import RunChange
 from backend.streaming.follower import short_key
+from state.pane_params import show_saved_options
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -29,6 +31,8 @@ class ModelOption:
     available: bool
     reason: str
     simulated: bool
+    vision: bool = False  # reads images in the prompt
+    caps: list[str] = dataclasses.field(default_factory=list)  # optional parameters it takes
 
 
 @dataclasses.dataclass
@@ -57,6 +61,17 @@ class PaneRow:
     expanded: bool = False
     masked: bool = False  # a blind pane not yet revealed: `model` is its label ("Model A")
     blind_label: str = ""  # a blind comparison's pane: its label, kept once the model shows
+    # The model's optional parameters (backend/run_options.py) and their values as typed; a field
+    # shows, and its value is sent, only when `caps` lists it. "" = not set.
+    caps: list[str] = dataclasses.field(default_factory=list)
+    show_options: bool = False
+    top_p: str = ""
+    seed: str = ""
+    stop: str = ""  # one stop sequence a line
+    presence_penalty: str = ""
+    frequency_penalty: str = ""
+    response_format: str = "text"
+    json_schema: str = ""
 
 
 @dataclasses.dataclass
@@ -70,6 +85,7 @@ class HistoryRow:
 
 
 def option_from_entry(entry: ModelEntry) -> ModelOption:
+    capabilities = load_catalog().resolve(entry.id).capabilities
     return ModelOption(
         id=entry.id,
         label=entry.display_name,
@@ -77,6 +93,8 @@ def option_from_entry(entry: ModelEntry) -> ModelOption:
         available=entry.available,
         reason=entry.reason,
         simulated=entry.simulated,
+        vision=VISION in capabilities,
+        caps=sorted(capabilities - {VISION}),
     )
 
 
@@ -94,6 +112,7 @@ def new_pane(
         simulated=model.startswith("simulated:"),
         temperature=temperature,
         max_tokens=max_tokens,
+        caps=sorted(load_catalog().resolve(model).capabilities - {VISION}),
     )
 
 
@@ -139,7 +158,9 @@ def pane_from_run(run: RunRecord) -> PaneRow:
         run_id=run.id,
         run_key=f"{run.id}:{run.attempt}",
         live_key=short_key(f"{run.id}:{run.attempt}"),
+        caps=sorted(load_catalog().resolve(run.model).capabilities - {VISION}),
     )
+    show_saved_options(row, run.params)
     set_outcome(row, run.outcome, text=run.output_text)
     return row
 

@@ -26,6 +26,7 @@ from backend.db.engine import Database
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
+from backend.files.store import file_store
 from backend.logs import configure_logging
 from backend.observability import serve_metrics
 from backend.providers import registry
@@ -80,6 +81,7 @@ async def serve(settings: Settings) -> int:
         leases=RunLeases(db, worker_id, settings.run_lease_seconds),
         credentials=CredentialLookup(db, box).for_task,
         observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
+        files=file_store(settings),  # the prompts' images: the web app's store (GCS in production)
     )
     metrics = serve_metrics(settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     stop = asyncio.Event()

@@ -13,6 +13,7 @@ from backend.api.auth import User
 from backend.api.batch_routes import batch_router
 from backend.api.body_limit import BodySizeLimit
 from backend.api.events import comparison_events
+from backend.api.image_routes import image_router
 from backend.api.judge_routes import judge_router
 from backend.api.project_routes import project_router
 from backend.api.prompt_routes import prompt_router
@@ -22,13 +23,15 @@ from backend.api.share_routes import share_router
 from backend.api.usage_routes import usage_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
+from backend.catalog import load_catalog
 from backend.db.records import ComparisonRecord
 from backend.i18n import N_, gettext, request_language
 from backend.logs import RequestContext
 from backend.observability import RequestMetrics, exposition, token_matches
+from backend.run_options import VISION
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
-from backend.services.validation import ComparisonInput, friendly_message
+from backend.services.validation import ComparisonInput, error_loc, friendly_message
 from backend.settings import get_settings
 
 API_PREFIX = "/api/v1"
@@ -90,7 +93,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors: dict[str, str] = {}
         for err in exc.errors():
-            loc = tuple(err["loc"][1:])  # drop the leading "body"
+            loc = error_loc(err["type"], tuple(err["loc"][1:]))  # without the leading "body"
             errors.setdefault(
                 ".".join(str(p) for p in loc) or "body", friendly_message(err["type"], err["msg"], loc)
             )
@@ -130,6 +133,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     @api.get(f"{API_PREFIX}/models", response_model=list[ModelOut], tags=["models"])
     async def list_models(user: User) -> list[ModelOut]:
         entries = await get_runtime().comparisons.models(user)
+        capabilities = {e.id: load_catalog().resolve(e.id).capabilities for e in entries}
         return [
             ModelOut(
                 id=e.id,
@@ -141,6 +145,8 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
                 context_window=e.context_window,
                 input_price_per_mtok=e.input_price_per_mtok,
                 output_price_per_mtok=e.output_price_per_mtok,
+                vision=VISION in capabilities[e.id],
+                params=sorted(capabilities[e.id] - {VISION}),
             )
             for e in entries
         ]
@@ -243,4 +249,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(search_router(get_runtime))
     api.include_router(usage_router(get_runtime))
     api.include_router(batch_router(get_runtime))
+    api.include_router(image_router(get_runtime))
     return api

@@ -19,6 +19,12 @@ class ModelOut(BaseModel):
     context_window: int
     input_price_per_mtok: float
     output_price_per_mtok: float
+    vision: bool = Field(default=False, description="Reads images in the prompt.")
+    params: list[str] = Field(
+        default_factory=list,
+        description="Optional pane parameters the model takes: top_p, seed, stop, presence_penalty, "
+        "frequency_penalty, json_mode, json_schema.",
+    )
 
 
 class RunOut(BaseModel):

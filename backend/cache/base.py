@@ -45,6 +45,7 @@ def cache_key(
     max_tokens: int,
     seed: int | None,
     owner: str = "",
+    extra: str = "",
 ) -> str:
     """sha256 (hex) of a canonical JSON of the request; the provider is the model id's family.
 
@@ -53,8 +54,11 @@ def cache_key(
     someone else's key.
     """
     provider = model.split(":", 1)[0]
+    # `extra`: the run's other options and its images' keys; keys without any stay as they were.
+    parts = {"extra": extra} if extra else {}
     canonical = json.dumps(
-        {
+        parts
+        | {
             "v": KEY_VERSION,
             "owner": owner,
             "provider": provider,

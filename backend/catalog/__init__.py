@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from backend.providers.base import Usage
+from backend.run_options import CAPABILITIES, VISION
 
 DEFAULT_CONTEXT_WINDOW = 8192
 SIMULATION_STYLES = frozenset({"prose", "bullets", "code", "terse", "judge"})
@@ -49,15 +51,26 @@ class ModelInfo:
     input_price_per_mtok: float
     output_price_per_mtok: float
     simulation: SimulationProfile | None = None
+    # Optional parameters the model takes and whether it reads images (backend/run_options.py)
+    capabilities: frozenset[str] = frozenset()
 
     @property
     def simulated(self) -> bool:
         return self.simulation is not None
 
+    @property
+    def vision(self) -> bool:
+        return VISION in self.capabilities
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
     models: tuple[ModelInfo, ...]
+    # Per family: the parameters its API takes, for models not listed (no vision: unknown).
+    family_capabilities: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def get(self, model_id: str) -> ModelInfo | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -79,17 +92,22 @@ class Catalog:
             context_window=DEFAULT_CONTEXT_WINDOW,
             input_price_per_mtok=0.0,
             output_price_per_mtok=0.0,
+            capabilities=self.family_capabilities.get(family, frozenset()) - {VISION},
         )
 
 
 def parse_catalog(text: str) -> Catalog:
     """Parse and validate catalog TOML; errors name the offending entry."""
     data = tomllib.loads(text)
+    families = {
+        name: _capabilities(table.get("params", []), f"family {name}")
+        for name, table in data.get("family", {}).items()
+    }
     models: list[ModelInfo] = []
     seen: set[str] = set()
     for index, raw in enumerate(data.get("model", [])):
         try:
-            info = _model_from_table(raw)
+            info = _model_from_table(raw, families)
         except (KeyError, TypeError, ValueError) as exc:
             label = raw.get("id", f"#{index}") if isinstance(raw, dict) else f"#{index}"
             raise ValueError(f"models.toml: invalid model {label}: {exc}") from exc
@@ -97,7 +115,7 @@ def parse_catalog(text: str) -> Catalog:
             raise ValueError(f"models.toml: duplicate model id {info.id!r}")
         seen.add(info.id)
         models.append(info)
-    return Catalog(models=tuple(models))
+    return Catalog(models=tuple(models), family_capabilities=families)
 
 
 @cache
@@ -127,7 +145,14 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4) if text else 0
 
 
-def _model_from_table(raw: dict[str, Any]) -> ModelInfo:
+def _capabilities(names: Any, where: str) -> frozenset[str]:
+    unknown = set(names) - CAPABILITIES
+    if not isinstance(names, list) or unknown:
+        raise ValueError(f"models.toml: {where}: params must be a list of {sorted(CAPABILITIES)}")
+    return frozenset(names)
+
+
+def _model_from_table(raw: dict[str, Any], families: Mapping[str, frozenset[str]]) -> ModelInfo:
     model_id = str(raw["id"])
     family, sep, name = model_id.partition(":")
     if not (sep and family and name):
@@ -140,6 +165,10 @@ def _model_from_table(raw: dict[str, Any]) -> ModelInfo:
     if input_price < 0 or output_price < 0:
         raise ValueError("prices must not be negative")
     simulation = raw.get("simulation")
+    params = raw.get("params")
+    capabilities = families.get(family, frozenset()) if params is None else _capabilities(params, model_id)
+    if raw.get("vision", False):
+        capabilities |= {VISION}
     return ModelInfo(
         id=model_id,
         family=family,
@@ -149,6 +178,7 @@ def _model_from_table(raw: dict[str, Any]) -> ModelInfo:
         input_price_per_mtok=input_price,
         output_price_per_mtok=output_price,
         simulation=_profile_from_table(simulation) if simulation is not None else None,
+        capabilities=capabilities,
     )
 
 

@@ -46,6 +46,7 @@ class CachedExecution:
             task.max_tokens,
             task.seed,
             owner=task.user_id,
+            extra=task.options.cache_part() + "".join(f"\x00{image.key}" for image in task.images),
         )
         cached = await self._get(key)
         if cached is not None:

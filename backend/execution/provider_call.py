@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from backend.execution.recorder import RunRecorder
+from backend.files.images import InvalidImage, load_images
+from backend.files.store import FileStore
 from backend.providers.base import (
     AuthenticationFailed,
+    BadRequest,
     ChatProvider,
     ChatRequest,
     ProviderError,
@@ -28,6 +31,7 @@ from backend.providers.base import (
 )
 from backend.providers.credentials import ProviderCredentials, key_provider, provider_label
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask
+from backend.run_options import ImageData
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +76,14 @@ class ProviderCall:
         idle_timeout_s: float,
         retry: RetryPolicy,
         credentials: CredentialHook | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self._resolve = resolve
         self._publish_chunk = publish_chunk
         self._idle_timeout_s = idle_timeout_s
         self._retry = retry
         self._credentials = credentials
+        self._files = files  # where the prompts' images are (backend/files)
 
     async def __call__(self, task: RunTask, recorder: RunRecorder) -> FinalEvent:
         credentials: ProviderCredentials | None = None
@@ -109,6 +115,8 @@ class ProviderCall:
             temperature=task.temperature,
             max_tokens=task.max_tokens,
             seed=task.seed,
+            options=task.options,
+            images=await self._images(task),
         )
         tries = 0
         while True:
@@ -119,6 +127,16 @@ class ProviderCall:
                     raise
                 await asyncio.sleep(self._retry.delay(tries, exc))
                 tries += 1
+
+    async def _images(self, task: RunTask) -> tuple[ImageData, ...]:
+        if not task.images:
+            return ()
+        if self._files is None:
+            raise BadRequest("This worker has no file store to read the prompt's images from.")
+        try:
+            return await load_images(self._files, task.images)
+        except InvalidImage as exc:
+            raise BadRequest(exc.message) from exc
 
     async def _stream_once(
         self, provider: ChatProvider, request: ChatRequest, recorder: RunRecorder

@@ -33,6 +33,7 @@ from backend.execution.leases import RunLeases
 from backend.execution.provider_call import CredentialHook, ProviderCall, ProviderResolver, RetryPolicy
 from backend.execution.recorder import Execution, RunRecorder, stopped_final
 from backend.execution.token_trace import TokenObserver
+from backend.files.store import FileStore
 from backend.logs import COMPARISON_ID, RUN_ID
 from backend.observability import ACTIVE_STREAMS, record_run
 from backend.providers.base import Usage
@@ -63,6 +64,7 @@ class Worker:
         leases: RunLeases | None = None,
         credentials: CredentialHook | None = None,
         observer: TokenObserver | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self._broker = broker
         self._resolve = resolve_provider
@@ -75,6 +77,7 @@ class Worker:
             idle_timeout_s=idle_timeout_s,
             retry=retry or RetryPolicy(),
             credentials=credentials,
+            files=files,
         )
         if cache is not None:  # replays publish straight to the broker: they left no provider
             execution = CachedExecution(execution, cache, cache_ttl_s, broker.publish)

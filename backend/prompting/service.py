@@ -165,7 +165,7 @@ class PromptService:
         panes = [
             {
                 "model": r.model,
-                **{k: r.params[k] for k in ("temperature", "max_tokens", "seed") if k in r.params},
+                **dict(r.params),  # every stored setting (RunParams' keys are the pane's fields)
             }
             for r in record.runs
         ]

@@ -11,6 +11,7 @@ from langchain_anthropic import ChatAnthropic
 
 from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
+from backend.providers.wire_options import anthropic_kwargs
 from backend.settings import Settings
 
 ERROR_RULES: list[ErrorRule] = sdk_error_rules(anthropic)
@@ -37,10 +38,10 @@ class AnthropicProvider:
 
     def chat_model(self, request: ChatRequest) -> ChatAnthropic:
         conn = self.connection
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = anthropic_kwargs(request.options)
         if conn.base_url:
             kwargs["base_url"] = conn.base_url
-        # The Messages API has no seed parameter, so request.seed is not sent.
+        # The Messages API has no seed, penalties or JSON mode: the catalog offers none of them.
         return ChatAnthropic(
             model=request.model,
             api_key=conn.api_key,

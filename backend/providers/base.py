@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from backend.run_options import NO_OPTIONS, ImageData, RunOptions
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 
 
@@ -23,6 +24,8 @@ class ChatRequest:
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int | None = None
+    options: RunOptions = NO_OPTIONS  # each set field goes out in the provider's wire format
+    images: tuple[ImageData, ...] = ()  # sent with the prompt as multimodal content
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from backend.providers.base import (
     TextChunk,
     Usage,
 )
+from backend.providers.wire_options import human_content
 
 # (exception class, converter); the first rule whose class matches wins, so
 # list subclasses before their bases (e.g. APITimeoutError before APIConnectionError).
@@ -58,7 +59,7 @@ async def stream_chat_model(
     messages: list[BaseMessage] = []
     if request.system_prompt:
         messages.append(SystemMessage(content=request.system_prompt))
-    messages.append(HumanMessage(content=request.prompt))
+    messages.append(HumanMessage(content=human_content(request.prompt, request.images)))
 
     usage: UsageMetadata | None = None
     finish_reason = "stop"

@@ -11,6 +11,7 @@ from langchain_ollama import ChatOllama
 
 from backend.providers.base import ChatRequest, ProviderError, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, status_error, stream_chat_model
+from backend.providers.wire_options import ollama_kwargs
 from backend.settings import Settings
 
 
@@ -46,6 +47,7 @@ class OllamaProvider:
             temperature=request.temperature,
             num_predict=request.max_tokens,
             seed=request.seed,
+            **ollama_kwargs(request.options),
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:

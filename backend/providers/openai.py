@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
+from backend.providers.wire_options import openai_kwargs
 from backend.settings import Settings
 
 ERROR_RULES: list[ErrorRule] = sdk_error_rules(openai)
@@ -59,6 +60,7 @@ def chat_openai(
         max_tokens=request.max_tokens,
         seed=request.seed,
         http_async_client=http_client,  # None: LangChain's shared client
+        **openai_kwargs(request.options),
     )
 
 

@@ -39,6 +39,7 @@ from backend.providers.base import (
     Usage,
 )
 from backend.providers.simulated_markdown import LENGTH_RANGE, blocks, split_tokens, topic_words
+from backend.providers.simulated_options import shaped_answer
 from backend.settings import Settings
 
 _DIRECTIVE = re.compile(r"\[\[simulate:(fail@(\d+)|stall@(\d+):(\d+(?:\.\d+)?)|tokens=(\d+))\]\]")
@@ -102,6 +103,7 @@ def plan_for(model_name: str, request: ChatRequest) -> SimulationPlan:
     finish_reason = "stop"
     if exact_length is not None:
         tokens = tokens[:exact_length]
+    tokens, _ = shaped_answer(tokens, request)  # images, JSON output, stop sequences
     if len(tokens) > max(request.max_tokens, 1):  # a directive asks no more than a real model may write
         tokens, finish_reason = tokens[: max(request.max_tokens, 1)], "length"
     return SimulationPlan(tuple(tokens), finish_reason, fail_after, stall_after, stall_seconds, seed)
@@ -183,7 +185,10 @@ class _Pacer:
 
 def _seed(model_name: str, request: ChatRequest) -> int:
     # sha256, not hash(): Python's str hash is randomised per process.
-    key = "\x00".join((model_name, request.system_prompt, request.prompt, str(request.seed)))
+    parts = [model_name, request.system_prompt, request.prompt, str(request.seed)]
+    if options := request.options.cache_part():  # sampling options vary the answer; none: as before
+        parts.append(options)
+    key = "\x00".join(parts)
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from backend.providers.base import AuthenticationFailed, ChatRequest, ProviderError
 from backend.providers.langchain_adapter import ErrorRule, message_of, sdk_error_rules
+from backend.providers.wire_options import anthropic_kwargs
 
 
 class ChatAnthropicOnVertex(ChatAnthropic):
@@ -55,6 +56,7 @@ def chat_model(request: ChatRequest, connection: Any) -> ChatAnthropicOnVertex:
         stream_usage=True,
         temperature=request.temperature,
         max_tokens=request.max_tokens,
+        **anthropic_kwargs(request.options),
     )
 
 

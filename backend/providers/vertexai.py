@@ -37,6 +37,7 @@ from backend.providers.langchain_adapter import (
     status_error,
     stream_chat_model,
 )
+from backend.providers.wire_options import gemini_kwargs
 from backend.settings import Settings
 
 API_VERSION = "v1"  # the GA surface; google-genai would use v1beta1 for Vertex AI by default
@@ -144,7 +145,9 @@ class VertexAIProvider:
     def chat_model(self, request: ChatRequest) -> Any:
         conn = self.connection
         module = importlib.import_module("langchain_google_genai")
-        kwargs: dict[str, Any] = {"seed": request.seed} if request.seed is not None else {}
+        kwargs: dict[str, Any] = gemini_kwargs(request.options)
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
         if conn.api_endpoint:
             kwargs["base_url"] = conn.api_endpoint
         return module.ChatGoogleGenerativeAI(

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from backend.run_options import NO_OPTIONS, ImageRef, RunOptions
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 
 
@@ -30,6 +31,9 @@ class RunTask(_Message):
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int | None = None
+    options: RunOptions = NO_OPTIONS
+    # The prompt's images by file-store key: the worker reads the bytes, the queue carries none.
+    images: tuple[ImageRef, ...] = ()
     use_cache: bool = False  # the user asked for the response cache even at temperature > 0
     # Whose provider keys to use: the worker reads them from the database, so no key ever
     # travels on the queue. Empty (tasks from older versions): the deployment's keys.

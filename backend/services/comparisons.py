@@ -17,6 +17,8 @@ from backend.db.projects import battle_pool
 from backend.db.records import ComparisonRecord, HistoryPage, NewRun, RunRecord
 from backend.db.runs import reset_run_for_retry
 from backend.db.users import default_project_id
+from backend.files.images import InvalidImage, images_of, images_setting, resolve_images
+from backend.files.store import file_store
 from backend.limits import InProcessRateLimiter, RateLimiter, RateLimitExceeded, limits_from
 from backend.providers import registry
 from backend.providers.credentials import key_provider
@@ -71,6 +73,7 @@ class ComparisonService:
         self._availability: dict[str, _CachedAvailability] = {}
         self._default_projects: dict[str, str] = {}
         self.blind = BlindView(db)  # every record a person reads passes through it
+        self.files = file_store(settings)  # the prompts' images (local folder, or Cloud Storage)
         # Told after a comparison is deleted, with its project (the search indexer removes its vectors).
         self.on_delete: Callable[[str, str], Awaitable[None]] | None = None
 
@@ -115,6 +118,11 @@ class ComparisonService:
                 unavailable[pane.model] = f"unknown simulated model {pane.model!r} (known: {known})"
         models = {pane.model: catalog.get(pane.model) for pane in data.panes}
         check_semantics(data, models, unavailable)
+        if data.images:  # each must be one of this user's uploads
+            try:
+                await resolve_images(self.files, principal.user_id if principal else "", data.images)
+            except InvalidImage as exc:
+                raise InvalidComparison({"images": exc.message}) from None
         return data
 
     async def _stored_keys(self, principal: Principal | None) -> set[str]:
@@ -136,7 +144,10 @@ class ComparisonService:
         if data.battle:
             async with self._db.session() as session:
                 pool = await battle_pool(session, project_id)
-            drawn = draw_battle(await self.models(principal), pool)
+            entries = await self.models(principal)
+            if data.images:  # a drawn model must read them (a refusal would name a hidden model)
+                entries = [e for e in entries if load_catalog().resolve(e.id).vision]
+            drawn = draw_battle(entries, pool)
             data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
         data = await self.validate(data, principal)
         if data.blind:  # saved in a random order: a pane's label says nothing of what was picked
@@ -193,13 +204,16 @@ class ComparisonService:
             project_id=project_id,
             prompt=data.prompt,
             system_prompt=data.system_prompt,
-            settings=_settings_of(data),
+            settings=_settings_of(data) | images_setting(user_id, data.images),
             runs=[
                 NewRun(
                     model=pane.model,
                     provider=pane.model.split(":", 1)[0],
                     params=RunParams(
-                        temperature=pane.temperature, max_tokens=pane.max_tokens, seed=pane.seed
+                        temperature=pane.temperature,
+                        max_tokens=pane.max_tokens,
+                        seed=pane.seed,
+                        options=pane.options(),
                     ),
                 )
                 for pane in data.panes
@@ -226,6 +240,8 @@ class ComparisonService:
                 temperature=run.params.temperature,
                 max_tokens=run.params.max_tokens,
                 seed=run.params.seed,
+                options=run.params.options,
+                images=images_of(record.settings),
                 use_cache=bool(record.settings.get("use_cache", False)),
                 user_id=record.user_id,  # the worker looks up this user's provider keys
             )
@@ -384,8 +400,8 @@ class ComparisonService:
                 log.exception("could not request removal of %s from the search index", comparison_id)
 
 
-def _settings_of(data: ComparisonInput) -> dict[str, bool]:
-    settings = {}
+def _settings_of(data: ComparisonInput) -> dict[str, object]:
+    settings: dict[str, object] = {}
     if data.use_cache:
         settings["use_cache"] = True
     if data.blind:

@@ -7,12 +7,31 @@ to its field or returned in a 422.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from backend.catalog import ModelInfo, estimate_tokens
+from backend.files.images import MAX_IMAGES, TOO_MANY_ERROR
 from backend.i18n import N_, Message
+from backend.run_options import (
+    MAX_SEED,
+    MAX_STOP_CHARS,
+    MAX_STOP_SEQUENCES,
+    PENALTY_ERROR,
+    PENALTY_RANGE,
+    SCHEMA_ERROR,
+    SEED_ERROR,
+    STOP_ERROR,
+    TOP_P_ERROR,
+    TOP_P_RANGE,
+    RunOptions,
+    parse_schema,
+)
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
+from backend.services.capability_rules import capability_errors
 
 MAX_PANES = 8
 MAX_PROMPT_CHARS = 400_000  # far beyond any context window; a hard ceiling on request size
@@ -35,7 +54,42 @@ class PaneInput(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     temperature: float = Field(default=DEFAULT_TEMPERATURE, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
     max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=MAX_TOKENS_RANGE[0], le=MAX_TOKENS_RANGE[1])
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    # Optional parameters (backend/run_options.py): sent only when set, refused for a model whose
+    # catalog entry does not list them.
+    top_p: float | None = Field(default=None, ge=TOP_P_RANGE[0], le=TOP_P_RANGE[1])
+    stop: list[str] = Field(default_factory=list, description="Stop sequences (at most 4).")
+    presence_penalty: float | None = Field(default=None, ge=PENALTY_RANGE[0], le=PENALTY_RANGE[1])
+    frequency_penalty: float | None = Field(default=None, ge=PENALTY_RANGE[0], le=PENALTY_RANGE[1])
+    response_format: Literal["text", "json", "json_schema"] = Field(
+        default="text", description='"json": any JSON object; "json_schema": JSON following `json_schema`.'
+    )
+    json_schema: dict[str, Any] | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_sequences(cls, value: list[str]) -> list[str]:
+        if len(value) > MAX_STOP_SEQUENCES or any(not s or len(s) > MAX_STOP_CHARS for s in value):
+            raise PydanticCustomError("stop_sequences", STOP_ERROR)
+        return value
+
+    @model_validator(mode="after")
+    def _schema_with_its_format(self) -> PaneInput:
+        if (self.response_format == "json_schema") != (self.json_schema is not None):
+            raise PydanticCustomError("json_schema", SCHEMA_ERROR)
+        if self.json_schema is not None and parse_schema(json.dumps(self.json_schema))[1] is False:
+            raise PydanticCustomError("json_schema", SCHEMA_ERROR)
+        return self
+
+    def options(self) -> RunOptions:
+        return RunOptions(
+            top_p=self.top_p,
+            stop=tuple(self.stop),
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+            response_format=self.response_format,
+            json_schema=self.json_schema,
+        )
 
 
 class ComparisonInput(BaseModel):
@@ -44,6 +98,12 @@ class ComparisonInput(BaseModel):
     prompt: str = Field(max_length=MAX_PROMPT_CHARS)
     system_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     panes: list[PaneInput] = Field(max_length=MAX_PANES)
+    images: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_IMAGES,
+        description="Ids of images uploaded with POST /api/v1/images, sent with the prompt "
+        "(every pane's model must accept images).",
+    )
     project_id: str | None = None
     use_cache: bool = Field(
         default=False,
@@ -98,6 +158,15 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
+def error_loc(error_type: str, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Where an error is shown: a pane-level rule on its field, a stop sequence's on the list."""
+    if error_type == "json_schema" and "json_schema" not in loc:
+        return (*loc, "json_schema")
+    if "stop" in loc:
+        return loc[: loc.index("stop") + 1]
+    return loc
+
+
 def friendly_message(error_type: str, msg: str, loc: tuple[int | str, ...]) -> str:
     field = str(loc[-1]) if loc else "value"
     if field == "panes" and error_type == "too_long":
@@ -108,6 +177,18 @@ def friendly_message(error_type: str, msg: str, loc: tuple[int | str, ...]) -> s
         return TEMPERATURE_ERROR
     if field == "max_tokens":
         return MAX_TOKENS_ERROR
+    if field == "top_p":
+        return TOP_P_ERROR
+    if field in ("presence_penalty", "frequency_penalty"):
+        return PENALTY_ERROR
+    if field == "seed":
+        return SEED_ERROR
+    if "stop" in loc:
+        return STOP_ERROR
+    if field == "images" and error_type == "too_long":
+        return TOO_MANY_ERROR
+    if error_type == "json_schema" or "json_schema" in loc:
+        return SCHEMA_ERROR
     return msg
 
 
@@ -120,7 +201,7 @@ def parse_comparison(payload: object) -> ComparisonInput:
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for err in exc.errors():
-            loc = tuple(err["loc"])
+            loc = error_loc(err["type"], tuple(err["loc"]))
             errors.setdefault(_field_path(loc), friendly_message(err["type"], err["msg"], loc))
         raise InvalidComparison(errors) from None
 
@@ -159,5 +240,7 @@ def check_semantics(
                 model=name,
                 window=window,
             )
+    for key, message in capability_errors(data, models).items():
+        errors.setdefault(key, message)
     if errors:
         raise InvalidComparison(errors)

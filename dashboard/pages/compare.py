@@ -8,6 +8,7 @@ from components.blind import blind_notice
 from components.i18n import t
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
+from components.prompt_images import prompt_images
 from components.similar import similar_panel
 from dashboard.pages.frame import signed_in_page
 from dashboard.pages.judge_section import improve_section, judge_section
@@ -15,6 +16,9 @@ from dashboard.pages.share_button import share_button
 from dashboard.pages.vote_section import vote_section
 from state.compare import MAX_PANES
 from state.compare import CompareState as S
+from state.pane_options import PaneOptionsState
+from state.prompt_images import UPLOAD_ID
+from state.prompt_images import PromptImagesState as Images
 from state.similar import SimilarState
 
 _actions = PaneActions(
@@ -25,6 +29,8 @@ _actions = PaneActions(
     retry=S.retry_pane,
     remove=S.remove_pane,
     expand=S.toggle_expand,
+    set_option=PaneOptionsState.set_pane_option,
+    toggle_options=PaneOptionsState.toggle_pane_options,
 )
 
 
@@ -64,17 +70,30 @@ def compare_page() -> rx.Component:
         on_battle=S.battle,
         on_stop=S.stop,
         on_new=S.new_comparison,
+        has_images=Images.has_images,
     )
     return signed_in_page(
         rx.vstack(
             prompt_form(form),
+            prompt_images(
+                UPLOAD_ID,
+                Images.images,
+                Images.image_error,
+                Images.upload_images(rx.upload_files(upload_id=UPLOAD_ID)),
+                Images.paste_images,
+                Images.remove_image,
+                S.running,
+            ),
             similar_panel(
                 SimilarState.items, SimilarState.winners_label, SimilarState.winners_csv, S.use_models
             ),
             rx.cond((S.comparison_id != "") & S.can_run, share_button()),  # editors and owners may share
             rx.cond(S.masked, blind_notice(S.reveal)),
             rx.grid(
-                rx.foreach(S.panes, lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions)),
+                rx.foreach(
+                    S.panes,
+                    lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions, Images.has_images),
+                ),
                 columns="repeat(auto-fit, minmax(340px, 1fr))",
                 gap="1em",
                 width="100%",

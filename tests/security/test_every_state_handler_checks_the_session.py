@@ -47,6 +47,8 @@ ALLOWLIST: dict[str, str] = {
         for name in (
             "AuthState",
             "CompareState",
+            "PaneOptionsState",
+            "PromptImagesState",
             "HistoryState",
             "ProjectsState",
             "SharePageState",
@@ -95,6 +97,9 @@ ALLOWLIST: dict[str, str] = {
     "CompareState.set_pane_temperature": "ui: an unsaved pane's temperature",
     "CompareState.set_pane_max_tokens": "ui: an unsaved pane's max tokens",
     "CompareState.toggle_expand": "ui: widens a pane",
+    "PaneOptionsState.set_pane_option": "ui: an unsaved pane's optional parameter (top_p, stop …)",
+    "PaneOptionsState.toggle_pane_options": "ui: shows or hides a pane's more settings",
+    "PromptImagesState.remove_image": "ui: drops an image from the unsaved prompt",
     "CompareState.new_comparison": "ui: clears the view and goes to /",
     "HistoryState.set_project": "chains: sets the filter, then HistoryState.load checks the session",
     "HistoryState.next_page": "chains: turns the page, then HistoryState.load checks the session",

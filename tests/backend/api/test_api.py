@@ -70,7 +70,14 @@ async def test_models(client: httpx.AsyncClient) -> None:
         "context_window",
         "input_price_per_mtok",
         "output_price_per_mtok",
+        "vision",
+        "params",
     }
+    assert models["simulated:swift"]["vision"] is True and "top_p" in models["simulated:swift"]["params"]
+    assert models["simulated:terse"]["vision"] is False and models["simulated:terse"]["params"] == [
+        "seed",
+        "stop",
+    ]
 
 
 async def test_create_get_and_follow_events(client: httpx.AsyncClient, rt: Runtime) -> None:

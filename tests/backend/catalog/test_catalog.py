@@ -147,3 +147,29 @@ def test_importing_the_catalog_does_no_work() -> None:
     script = "import backend.catalog as c; print(c.load_catalog.cache_info().currsize)"
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+def test_capabilities_come_from_the_family_or_the_model() -> None:
+    catalog = load_catalog()
+    gpt = catalog.get("openai:gpt-4o-mini")
+    assert gpt is not None and gpt.vision and gpt.supports("json_schema") and gpt.supports("seed")
+    claude = catalog.get("anthropic:claude-haiku-4-5")
+    assert claude is not None and claude.vision and claude.capabilities == {"stop", "vision"}
+    terse = catalog.get("simulated:terse")
+    assert terse is not None and not terse.vision and terse.capabilities == {"seed", "stop"}
+    pulled = catalog.resolve("ollama:llava")  # not listed: the family's parameters, no vision
+    assert pulled.supports("json_mode") and not pulled.vision
+
+
+def test_an_unknown_capability_is_refused() -> None:
+    toml = """
+[[model]]
+id = "x:y"
+display_name = "Y"
+context_window = 10
+input_price = 0
+output_price = 0
+params = ["telepathy"]
+"""
+    with pytest.raises(ValueError, match="params must be a list"):
+        parse_catalog(toml)

@@ -1,0 +1,76 @@
+"""Images attached to the prompt: attach (file picker or drop) or paste, each listed with a
+remove button; a model without vision cannot run a prompt with images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventCallback
+
+from components.i18n import t, t_var
+from components.layout import field_error
+
+
+def _image_chip(image: Any, on_remove: EventCallback[str], disabled: rx.Var[bool]) -> rx.Component:
+    return rx.badge(
+        rx.icon("image", size=12),
+        image.name,
+        rx.cond(image.size != "", " · " + image.size, ""),
+        rx.icon_button(
+            rx.icon("x", size=10),
+            size="1",
+            variant="ghost",
+            on_click=on_remove(image.id),
+            disabled=disabled,
+            aria_label=t("Remove image {name}", name=image.name),
+        ),
+        variant="soft",
+        size="2",
+    )
+
+
+def prompt_images(
+    upload_id: str,
+    images: rx.Var,
+    error: rx.Var[str],
+    on_drop: Any,
+    on_paste: EventCallback[list[tuple[str, str]]],
+    on_remove: EventCallback[str],
+    disabled: rx.Var[bool],
+) -> rx.Component:
+    # The label wraps the dropzone and so its file input: the input's accessible name, and a click
+    # on it opens the file picker natively (no_click: the zone would open a second one).
+    # Dropping works on the zone; paste works while it has focus (Tab reaches it; Enter picks).
+    zone = rx.el.label(
+        rx.upload.root(
+            rx.hstack(
+                rx.icon("image-plus", size=14),
+                rx.text(t("Attach images"), size="2", weight="medium", color_scheme="iris"),
+                rx.text(
+                    t("or drop or paste them here (PNG, JPEG, GIF, WebP)"), size="1", color_scheme="gray"
+                ),
+                align="center",
+                spacing="2",
+                cursor=rx.cond(disabled, "default", "pointer"),
+            ),
+            id=upload_id,
+            # No `accept` or size filter here: the server checks type (by content) and size and says
+            # what is wrong, the same check and words as the API's.
+            multiple=True,
+            disabled=disabled,
+            no_click=True,
+            on_drop=on_drop,
+        ),
+    )
+    return rx.vstack(
+        rx.clipboard(zone, on_paste=on_paste),
+        rx.hstack(
+            rx.foreach(images, lambda image: _image_chip(image, on_remove, disabled)),
+            wrap="wrap",
+            spacing="2",
+        ),
+        field_error(t_var(error), "image-error"),
+        spacing="1",
+        width="100%",
+    )

@@ -1,0 +1,68 @@
+"""A pane's capability-gated settings and an image attached to a vision model, in the browser.
+Located by role and accessible name only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+
+
+def _first_pane_model(page: Page, model: str) -> None:
+    select = page.get_by_role("combobox", name="Model", exact=True).first
+    select.select_option(model)
+    expect(select).to_have_value(model)
+
+
+def test_a_setting_shows_only_for_models_that_take_it_and_is_checked(page: Page) -> None:
+    page.goto("/")
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_count(3, timeout=30_000)
+    _first_pane_model(page, "simulated:terse")  # takes a seed and stop sequences only
+    page.get_by_role("button", name="More settings").first.click()
+    expect(page.get_by_role("spinbutton", name="Seed")).to_have_count(1)
+    expect(page.get_by_role("spinbutton", name="Top P")).to_have_count(0)
+    expect(page.get_by_role("combobox", name="Output format")).to_have_count(0)
+
+    _first_pane_model(page, "simulated:swift")  # takes them all
+    top_p = page.get_by_role("spinbutton", name="Top P")
+    expect(top_p).to_have_count(1)
+    expect(page.get_by_role("combobox", name="Output format")).to_have_count(1)
+    top_p.fill("1.5")
+    top_p.blur()
+    expect(page.get_by_role("alert").filter(has_text="Top P must be between 0.0 and 1.0.")).to_be_visible()
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(
+        page.get_by_role("alert").filter(has_text="Fix the highlighted pane settings first.")
+    ).to_be_visible()
+
+    top_p.fill("0.5")
+    top_p.blur()
+    expect(page.get_by_role("alert").filter(has_text="Top P must be")).to_have_count(0)
+
+
+def test_an_image_goes_to_a_vision_model_and_models_without_vision_are_marked(
+    page: Page, tmp_path: Path
+) -> None:
+    image = tmp_path / "chart.png"
+    image.write_bytes(PNG)
+    page.goto("/")
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_count(3, timeout=30_000)
+    for extra in range(2):  # one pane is enough: the default three would all answer
+        page.get_by_role("button", name="Remove pane").nth(1 - extra).click()
+    _first_pane_model(page, "simulated:swift")
+
+    page.get_by_label("Attach images").set_input_files(str(image))
+    expect(page.get_by_role("button", name="Remove image chart.png")).to_be_visible(timeout=15_000)
+
+    no_vision = page.get_by_role("option", name=re.compile(r"^Terse \(simulated\) — no images$"))
+    expect(no_vision.first).to_be_disabled()
+    expect(page.get_by_role("option", name="Swift (simulated)", exact=True).first).to_be_enabled()
+
+    page.get_by_label("Prompt", exact=True).fill("What does the chart show? [[simulate:tokens=10]]")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(
+        page.get_by_role("paragraph").filter(has_text="I see 1 image(s) (image/png 48 bytes).")
+    ).to_be_visible(timeout=30_000)

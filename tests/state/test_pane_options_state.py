@@ -1,0 +1,125 @@
+"""A pane's optional parameters and the prompt's images on the compare page's state: checked as
+the temperature is, sent with Run only for what the model takes, images refused for a model
+without vision."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from backend.run_options import PENALTY_ERROR, SCHEMA_ERROR, STOP_ERROR, TOP_P_ERROR
+from backend.runtime import Runtime, running
+from state.compare import CompareState
+from state.pane_options import PaneOptionsState
+from state.pane_params import pane_payload
+from state.prompt_images import PromptImagesState, show_record_images
+from state.rows import new_pane
+from tests.backend.runtime_support import make_settings, owner, wait_until_final
+from tests.state.support import in_tree, sign_in
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+async def _compare(options: PaneOptionsState, *models: str) -> CompareState:
+    compare = await options.get_state(CompareState)
+    compare.panes = [new_pane(m, []) for m in models]
+    return compare
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("top_p", "1.5", TOP_P_ERROR),
+        ("top_p", "abc", TOP_P_ERROR),
+        ("presence_penalty", "-3", PENALTY_ERROR),
+        ("frequency_penalty", "9", PENALTY_ERROR),
+        ("stop", "a\nb\nc\nd\ne", STOP_ERROR),
+        ("json_schema", "[1, 2]", SCHEMA_ERROR),
+    ],
+)
+async def test_a_bad_value_is_flagged_on_the_pane_and_not_kept(field: str, value: str, error: str) -> None:
+    state = in_tree(PaneOptionsState)
+    compare = await _compare(state, "simulated:swift")
+    pane_id = compare.panes[0].pane_id
+    await PaneOptionsState.set_pane_option.fn(state, pane_id, field, value)
+    assert compare.panes[0].field_error == error
+    assert getattr(compare.panes[0], field) == ""
+    compare.panes[0].field_error = ""
+
+
+async def test_good_values_are_sent_only_for_what_the_model_takes() -> None:
+    state = in_tree(PaneOptionsState)
+    compare = await _compare(state, "simulated:swift", "simulated:terse")
+    for pane in compare.panes:
+        for field, value in (
+            ("top_p", "0.5"),
+            ("seed", "7"),
+            ("stop", "END\n###"),
+            ("response_format", "json"),
+        ):
+            await PaneOptionsState.set_pane_option.fn(state, pane.pane_id, field, value)
+        assert pane.field_error == ""
+    swift, terse = (pane_payload(p) for p in compare.panes)
+    assert swift == {
+        "model": "simulated:swift",
+        "temperature": 0.7,
+        "max_tokens": 1024,
+        "top_p": 0.5,
+        "seed": 7,
+        "stop": ["END", "###"],
+        "response_format": "json",
+    }
+    # Terse takes a seed and stop sequences only: its other fields are hidden and not sent.
+    assert terse == {
+        "model": "simulated:terse",
+        "temperature": 0.7,
+        "max_tokens": 1024,
+        "seed": 7,
+        "stop": ["END", "###"],
+    }
+    assert compare.panes[1].caps == ["seed", "stop"]
+
+
+async def test_changing_the_model_keeps_the_options() -> None:
+    state = in_tree(PaneOptionsState)
+    compare = await _compare(state, "simulated:terse")
+    pane_id = compare.panes[0].pane_id
+    await PaneOptionsState.set_pane_option.fn(state, pane_id, "stop", "END")
+    CompareState.set_pane_model.fn(compare, pane_id, "simulated:swift")
+    assert compare.panes[0].stop == "END" and "top_p" in compare.panes[0].caps
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+        yield rt
+
+
+async def test_run_saves_the_options_and_the_images(runtime: Runtime) -> None:
+    images = in_tree(PromptImagesState)
+    await sign_in(images, runtime)
+    await images._keep(await owner(runtime), [("cat.png", PNG), ("notes.txt", b"hello")])
+    assert [i.name for i in images.images] == ["cat.png"]
+    assert images.image_error == "Only PNG, JPEG, GIF and WebP images can be attached."
+
+    compare = await images.get_state(CompareState)
+    compare.panes = [new_pane("simulated:terse", [])]
+    compare.prompt = "What is this? [[simulate:tokens=6]]"
+    assert await CompareState.run.fn(compare) is None  # terse has no vision: nothing runs
+    assert "does not accept images" in compare.panes[0].field_error
+
+    compare.panes = [new_pane("simulated:swift", [])]
+    compare.panes[0].top_p = "0.25"
+    await CompareState.run.fn(compare)
+    assert compare.comparison_id, compare.errors
+    record = await wait_until_final(runtime.comparisons, compare.comparison_id)
+    assert record.runs[0].params.options.top_p == 0.25
+    assert record.runs[0].output_text.startswith("I see 1 image(s) (image/png 40 bytes).")
+    assert compare.panes[0].top_p == "0.25"  # shown again from the saved run
+
+    saved_ids = [i.id for i in images.images]
+    images.images = []
+    show_record_images(images, record)  # reopening the comparison brings its images back
+    assert [i.id for i in images.images] == saved_ids
