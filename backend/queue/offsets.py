@@ -22,6 +22,10 @@ class OffsetTracker:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def first_pending(self) -> int | None:
+        """The lowest offset handed out and not done yet (what a commit waits for), if any."""
+        return next(iter(self._pending), None)
+
     def add(self, offset: int) -> None:
         self._pending.setdefault(offset, False)
 
