@@ -82,7 +82,8 @@ def record_run(model: str, final: FinalEvent) -> None:
     if final.status == "done" and final.ttft_ms is not None:
         TTFT.labels(model).observe(final.ttft_ms / 1000.0)
         streaming_s = (final.total_ms - final.ttft_ms) / 1000.0
-        if final.output_tokens > 1 and streaming_s > 0:  # the first token's wait is TTFT's
+        # The provider's pace: not a replay from the cache (all at once), not the first token's wait.
+        if not final.cache_hit and final.output_tokens > 1 and streaming_s > 0:
             TOKENS_PER_SECOND.labels(model).observe((final.output_tokens - 1) / streaming_s)
     DURATION.labels(model).observe(final.total_ms / 1000.0)
 

@@ -1,12 +1,18 @@
 """One trace across processes: an API request in the web process, its runs on Apache Kafka, a
 real `python -m workers` process, the saves back in the web process, all exported over OTLP/HTTP
-to a receiver the test runs (devstack/otlp_receiver.py)."""
+to a receiver the test runs (devstack/otlp_receiver.py).  The same worker's /metrics report its
+consumer lag per request partition."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+
+import httpx
 import pytest
 
 from backend.runtime import running
+from devstack.app_process import free_port
 from devstack.kafka_workers import WorkerProcess
 from devstack.otlp_receiver import ReceivedSpan, otlp_receiver
 from tests.backend.queue.test_kafka import KafkaSetup, setup, wait_for_workers
@@ -22,6 +28,7 @@ MODELS = ["simulated:instant", "simulated:swift"]
 async def test_one_trace_follows_an_api_comparison_through_kafka_and_a_worker_process(
     setup: KafkaSetup,
 ) -> None:
+    metrics_port = free_port()
     with otlp_receiver() as receiver:
         otel = {"otel_traces_exporter": "otlp", "otel_exporter_otlp_endpoint": receiver.endpoint}
         settings = setup.settings().model_copy(update=otel)
@@ -30,6 +37,7 @@ async def test_one_trace_follows_an_api_comparison_through_kafka_and_a_worker_pr
                 OTEL_TRACES_EXPORTER="otlp",
                 OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
                 OTEL_BSP_SCHEDULE_DELAY="200",  # the SDK's batch delay (ms): export soon
+                METRICS_PORT=str(metrics_port),
             ),
             setup.tmp_path / "worker.log",
         )
@@ -47,6 +55,8 @@ async def test_one_trace_follows_an_api_comparison_through_kafka_and_a_worker_pr
                 saved = await wait_until_final(rt.comparisons, comparison_id, timeout=30.0)
                 assert [r.status for r in saved.runs] == ["done", "done"]
                 await rt.pump.drain()  # the saves (and their spans) are over
+                lags = await _consumer_lags(metrics_port)
+                assert len(lags) == settings.kafka_request_partitions  # every partition is this worker's
         finally:
             assert worker.terminate() == 0, worker.log()  # a clean stop exports what is buffered
         # Leaving `running` shut the web process's tracing down, which exported its spans.
@@ -107,3 +117,17 @@ def _trace_of(spans: list[ReceivedSpan], comparison_id: str) -> list[ReceivedSpa
     if not any(s.kind == SERVER for s in trace):
         return None
     return trace
+
+
+async def _consumer_lags(port: int, timeout: float = 10.0) -> dict[str, float]:
+    """The worker's llmdash_queue_lag by partition, once every run is done there (all 0)."""
+    pattern = re.compile(r'^llmdash_queue_lag\{partition="(\d+)"\} (\S+)$', re.MULTILINE)
+    lags: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        for _ in range(int(timeout / 0.2)):
+            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            lags = {partition: float(value) for partition, value in pattern.findall(text)}
+            if lags and not any(lags.values()):
+                return lags
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the worker's consumer lag did not come down to 0: {lags}")
