@@ -28,6 +28,7 @@ from backend.settings import Settings
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,12 @@ def setup_tracing(settings: Settings, role: str, exporter: SpanExporter | None =
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+    from opentelemetry.sdk.trace.sampling import ParentBased
 
     service = f"{settings.otel_service_name}-{role}"
     provider = TracerProvider(
         resource=Resource.create({"service.name": service}),
-        sampler=ParentBased(TraceIdRatioBased(settings.otel_traces_sample_ratio)),
+        sampler=ParentBased(_roots(settings.otel_traces_sample_ratio)),
     )
     provider.add_span_processor(BatchSpanProcessor(exporter or _exporter(settings)))
     setup = Tracing(provider)
@@ -77,6 +78,37 @@ def setup_tracing(settings: Settings, role: str, exporter: SpanExporter | None =
     tracing.use_tracer(provider.get_tracer("llmdash"))
     log.info("tracing on: service %s, exporter %s", service, settings.otel_traces_exporter)
     return setup
+
+
+def _roots(ratio: float) -> Sampler:
+    """Which traces start: OTEL_TRACES_SAMPLE_RATIO of the requests, Runs and messages, and no
+    trace that would be a lone client call (a SQL statement, a connection, a Redis command or an
+    HTTP call no request, run or save asked for: the search indexer's and the leases' polls),
+    which would fill the collector with one-span traces and cost a span each."""
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
+    from opentelemetry.trace import SpanKind
+
+    kept = TraceIdRatioBased(ratio)
+
+    class Roots(Sampler):
+        def should_sample(
+            self,
+            parent_context: Any,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Any = None,
+            links: Any = None,
+            trace_state: Any = None,
+        ) -> SamplingResult:
+            if kind == SpanKind.CLIENT:
+                return SamplingResult(Decision.DROP)
+            return kept.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return f"Roots{{no lone client calls, {kept.get_description()}}}"
+
+    return Roots()
 
 
 def _exporter(settings: Settings) -> SpanExporter:

@@ -117,6 +117,8 @@ async def test_one_trace_from_the_api_request_to_the_saved_result_in_one_process
     assert provider.attributes["gen_ai.usage.output_tokens"] == run.output_tokens == 5
     assert provider.attributes["llmdash.ttft_ms"] == pytest.approx(run.ttft_ms, abs=0.01)
     assert any("db.system" in s.attributes or "db.system.name" in s.attributes for s in trace)
+    # The polls outside any trace (wait_until_final's reads here) start none: no lone SQL spans.
+    assert not [s for s in spans if s.kind == CLIENT and not s.parent_id]
 
     # The worker's log line about the run names the run's span.
     entries = [json.loads(line) for line in captured.lines]
