@@ -138,7 +138,10 @@ class Scraper:
 
 
 def measure_round(app: AppUnderTest, args: argparse.Namespace, tag: str, scrape: bool) -> dict[str, Any]:
-    meter = CpuMeter({"backend": backend_pids(app)})
+    backend = backend_pids(app)
+    if not backend():
+        raise RuntimeError(f"the processes of the app at {app.base} were not found")
+    meter = CpuMeter({"backend": backend})
     started = time.time()
     meter.start(started)
     with Scraper(app.base) if scrape else contextlib.nullcontext():
