@@ -110,18 +110,20 @@ class RequestDeliveries:
                         break  # revoked meanwhile: its new owner fetches it again
                     tracker.add(record.offset)
                     ready.put_nowait((tp, record, tracker))
-            await self._measure_lag(consumer)
+            self._measure_lag(consumer)
 
-    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+    def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """Each assigned partition's consumer lag (QUEUE_LAG): its end offset less the first
-        request not done here (in flight or waiting), else less the next one to fetch."""
+        request not done here (in flight or waiting), else less the one after the last fetched.
+        Nothing is asked of the broker: the end offset comes with every fetch's answer, and a
+        partition whose fetches brought nothing since it was assigned here is caught up."""
         for tp in consumer.assignment():
             end = consumer.highwater(tp)  # known once a fetch answered for the partition
             tracker = self._trackers.get(tp)
             if end is None or tracker is None:
                 continue
             first = tracker.first_pending()
-            start = first if first is not None else await consumer.position(tp)
+            start = first if first is not None else (tracker.next_offset or end)
             QUEUE_LAG.labels(str(tp.partition)).set(max(0, end - start))
 
     def _new_consumer(self) -> AIOKafkaConsumer:

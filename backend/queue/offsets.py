@@ -15,6 +15,7 @@ class OffsetTracker:
     def __init__(self) -> None:
         self._pending: dict[int, bool] = {}  # offset -> done, in delivery (ascending) order
         self.revoked = False  # its partition went to another consumer: its requests are theirs now
+        self.next_offset: int | None = None  # after the last offset handed out (None: none yet)
 
     def __contains__(self, offset: int) -> bool:
         return offset in self._pending
@@ -28,6 +29,7 @@ class OffsetTracker:
 
     def add(self, offset: int) -> None:
         self._pending.setdefault(offset, False)
+        self.next_offset = max(self.next_offset or 0, offset + 1)
 
     def complete(self, offset: int) -> int | None:
         """Mark `offset` done; return the offset to commit (last done of the prefix + 1), if it moved."""
