@@ -17,6 +17,7 @@ trace's spans say which process made them.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,6 +151,26 @@ def _httpx(provider: TracerProvider) -> Callable[[], None]:
     return instrumentor.uninstrument
 
 
+# A share link's token is a password in the path (/api/v1/shares/{token}); a query string may
+# carry anything.  Neither goes to a collector.
+_SECRET_SEGMENT = re.compile(r"(/shares/)[^/]+")
+
+
+def _without_secrets(span: Any, scope: dict[str, Any]) -> None:
+    """The request span's name and URL attributes without share tokens or the query string (the
+    name becomes the route template once the route is known: backend/observability.py)."""
+    if not span.is_recording():
+        return
+    path = _SECRET_SEGMENT.sub(r"\1{token}", scope.get("path", ""))
+    span.update_name(f"{scope.get('method', '')} {path}")
+    present = getattr(span, "attributes", None) or {}
+    for key in ("http.target", "url.path", "http.url", "url.full"):
+        if key in present:
+            span.set_attribute(key, path)
+    if "url.query" in present:
+        span.set_attribute("url.query", "")
+
+
 class TracedRequests:
     """ASGI middleware: each API request a server span (OpenTelemetry's ASGI middleware) while
     tracing is on; a plain pass-through while it is off.  Only spans of the request itself: the
@@ -170,7 +191,10 @@ class TracedRequests:
             from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
             middleware = OpenTelemetryMiddleware(
-                self.app, tracer_provider=provider, exclude_spans=["receive", "send"]
+                self.app,
+                tracer_provider=provider,
+                exclude_spans=["receive", "send"],
+                server_request_hook=_without_secrets,
             )
             self._traced = (provider, middleware)
         await self._traced[1](scope, receive, send)

@@ -128,6 +128,24 @@ async def test_one_trace_from_the_api_request_to_the_saved_result_in_one_process
     assert (started["trace_id"], started["span_id"]) == (execute.trace_id, execute.span_id)
 
 
+async def test_a_share_token_in_the_path_never_reaches_a_span(tmp_path: Path) -> None:
+    token = "share-token-that-is-a-password-12345"
+    with otlp_receiver() as receiver:
+        settings = make_settings(
+            f"sqlite:///{tmp_path / 'share.db'}",
+            tmp_path,
+            otel_traces_exporter="otlp",
+            otel_exporter_otlp_endpoint=receiver.endpoint,
+        )
+        async with running(settings) as rt, api_client(rt) as ada:
+            assert (await ada.get(f"/api/v1/shares/{token}?also={token}")).status_code == 404
+        spans = receiver.wait_for(lambda got: any(s.kind == SERVER for s in got))
+    (request,) = [s for s in spans if s.kind == SERVER]
+    assert request.name == "GET /api/v1/shares/{token}"
+    assert request.attributes["http.target"] == "/api/v1/shares/{token}"
+    assert not [s for s in spans if token in s.name or token in json.dumps(s.attributes)]
+
+
 def test_the_console_exporter_writes_spans_to_stdout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
