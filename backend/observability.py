@@ -4,7 +4,7 @@ run-duration and tokens/s histograms, active streams, sessions following runs, q
 worker group's Kafka consumer lag; the embedded queue's waiting runs) and response-cache lookups
 by result (the hit ratio is ``rate(..{result="hit"}) / rate(..)`` over all results).
 
-The web app serves them at ``/metrics`` to a bearer of METRICS_TOKEN (none set: 404, so nothing
+The web app serves them at ``/metrics`` to a bearer of METRICS_TOKEN (none set: 401 to everyone, so nothing
 is public by default); a worker process (``python -m workers``) serves them on its own port,
 METRICS_PORT on METRICS_HOST (loopback by default). Labels are bounded: a route is its template
 (``/api/v1/comparisons/{comparison_id}``), never the path a client typed; a model is one the
