@@ -4,7 +4,9 @@ text in development.
 The ids travel in context variables, set where they become known: the API's request id (from
 X-Request-ID when it looks like one, else a new one; echoed in the answer), the user id once a
 token is checked (never the email), and a run's id, attempt and comparison while a worker runs
-it. Every log record of that task carries them, whichever module logs.
+it. Every log record of that task carries them, whichever module logs.  While a span is current
+(tracing on: backend/tracing.py) a line also carries its trace_id and span_id, as OpenTelemetry
+writes them (32 and 16 hex digits), so a log line leads to its trace and back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+from opentelemetry import trace
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 USER_ID: contextvars.ContextVar[str] = contextvars.ContextVar("user_id", default="")
@@ -41,6 +45,10 @@ class JsonLines(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update({name: value for name, var in CONTEXT.items() if (value := var.get())})
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = trace.format_trace_id(span.trace_id)
+            entry["span_id"] = trace.format_span_id(span.span_id)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)

@@ -59,6 +59,7 @@ from backend.settings import Settings, get_settings
 from backend.streaming.follow import FlushShare
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
+from backend.tracing_setup import setup_tracing
 
 if TYPE_CHECKING:
     from backend.auth.firebase import FirebaseAuthenticator
@@ -330,11 +331,19 @@ async def running(
     """Start a runtime, make it `current()`, and stop it on exit."""
     global _current
     log_redaction.install()  # before anything logs a tab token (Reflex does: see the module)
-    runtime = Runtime.build(settings or get_settings(), clock)
-    await runtime.start()
-    _current = runtime
+    settings = settings or get_settings()
+    # Before the runtime is built: its database engines are made traced (OTEL_TRACES_EXPORTER=none,
+    # the default: nothing is set up).
+    traces = setup_tracing(settings, "web")
     try:
-        yield runtime
+        runtime = Runtime.build(settings, clock)
+        await runtime.start()
+        _current = runtime
+        try:
+            yield runtime
+        finally:
+            _current = None
+            await runtime.stop()
     finally:
-        _current = None
-        await runtime.stop()
+        if traces is not None:
+            traces.shutdown()  # exports the spans still buffered

@@ -262,6 +262,30 @@ class Settings(BaseSettings):
     metrics_host: str = Field(
         default="127.0.0.1", description="The address a worker's metrics port listens on (not public)."
     )
+    # The names are OpenTelemetry's own variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT,
+    # OTEL_SERVICE_NAME), read here like every other setting (backend/tracing_setup.py).
+    otel_traces_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none",
+        description="Distributed tracing: none (off: nothing is instrumented, no tracer runs), console "
+        "(spans as JSON on stdout) or otlp (OTLP/HTTP to a collector at OTEL_EXPORTER_OTLP_ENDPOINT; "
+        "Google Cloud Trace through the collector, see docs/observability.md).",
+    )
+    otel_exporter_otlp_endpoint: str = Field(
+        default="http://127.0.0.1:4318",
+        description="The OTLP/HTTP collector's base address; spans go to <it>/v1/traces.",
+    )
+    otel_service_name: str = Field(
+        default="llmdash",
+        description="Prefix of the service name of every span: <it>-web for the app, <it>-worker for "
+        "a worker process.",
+    )
+    otel_traces_sample_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of traces kept, decided where a trace starts (a Run, an API request) and "
+        "followed by every process it reaches.",
+    )
     firebase_project_id: str = Field(default="", description="Firebase project (AUTH_PROVIDER=firebase).")
     firebase_web_api_key: str = Field(default="", description="Firebase Web API key for the sign-in page.")
     firebase_auth_domain: str = Field(default="", description="Firebase authDomain for the sign-in page.")

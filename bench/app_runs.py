@@ -120,10 +120,12 @@ def _sign_in(base: str, data_dir: Path, database_url: str = "") -> TestAccount:
 
 
 @contextlib.contextmanager
-def embedded_app(tmp: Path, embedded_workers: int, trace: bool = True) -> Iterator[AppUnderTest]:
+def embedded_app(
+    tmp: Path, embedded_workers: int, trace: bool = True, extra_env: dict[str, str] | None = None
+) -> Iterator[AppUnderTest]:
     data_dir = tmp / "embedded"
     trace_path = tmp / "trace-embedded.jsonl"
-    env = {**COMMON_ENV, "EMBEDDED_WORKERS": str(embedded_workers)}
+    env = {**COMMON_ENV, "EMBEDDED_WORKERS": str(embedded_workers), **(extra_env or {})}
     if trace:
         env["LLMDASH_TRACE_TOKENS"] = str(trace_path)
     log(f"embedded: starting the app (data dir {data_dir}); it builds the front end first")

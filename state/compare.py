@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 import reflex as rx
 from reflex.event import EventSpec
 
-from backend import runtime
+from backend import runtime, tracing
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.i18n import N_
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
@@ -353,7 +353,10 @@ class CompareState(rx.State):
         }
         rt = runtime.current()
         try:
-            record = await rt.comparisons.create(user, payload)
+            # The trace's root when tracing is on: the Run pressed on the page (no HTTP request
+            # span here, the event came on the page's socket); the runs' spans join it.
+            with tracing.span("compare.run", attributes={"llmdash.battle": battle}):
+                record = await rt.comparisons.create(user, payload)
         except InvalidComparison as exc:
             self._show_errors(await localized_all(self, exc.errors))
             return None

@@ -35,6 +35,7 @@ from backend.providers.credentials import ProviderCredentials
 from backend.queue.kafka import KafkaBroker
 from backend.services.credential_lookup import CredentialLookup
 from backend.settings import Settings, get_settings
+from backend.tracing_setup import setup_tracing
 
 log = logging.getLogger("workers")
 
@@ -130,7 +131,12 @@ def main() -> int:
             "in the embedded mode the app runs its worker in-process."
         )
         return 2
-    return asyncio.run(serve(settings))
+    traces = setup_tracing(settings, "worker")  # before serve() makes its database engine
+    try:
+        return asyncio.run(serve(settings))
+    finally:
+        if traces is not None:
+            traces.shutdown()  # exports the spans still buffered
 
 
 if __name__ == "__main__":

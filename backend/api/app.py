@@ -33,6 +33,7 @@ from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.validation import ComparisonInput, error_loc, friendly_message
 from backend.settings import get_settings
+from backend.tracing_setup import TracedRequests
 
 API_PREFIX = "/api/v1"
 SSE_MEDIA_TYPE = "text/event-stream"
@@ -69,7 +70,9 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
 
     api.add_middleware(BodySizeLimit, limit=max_request_bytes, prefix=API_PREFIX + "/")
     api.add_middleware(RequestMetrics, prefix=API_PREFIX + "/")
-    api.add_middleware(RequestContext, prefix=API_PREFIX + "/")  # outermost: the id covers the rest
+    api.add_middleware(RequestContext, prefix=API_PREFIX + "/")  # the id covers the rest
+    # Outermost: the request's span (tracing on) covers the rest, and its log lines carry its ids.
+    api.add_middleware(TracedRequests, prefix=API_PREFIX + "/")
 
     def metrics_token() -> str:
         try:

@@ -15,10 +15,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from alembic import command
@@ -119,6 +121,9 @@ class Database:
         return self._engine
 
     def _create_engine(self) -> AsyncEngine:
+        # Through the module's attribute, looked up now: with tracing on, OpenTelemetry's SQLAlchemy
+        # instrumentation has wrapped it, and engines made from then on trace their statements.
+        create_async_engine = sqlalchemy_asyncio.create_async_engine
         if self.backend == "sqlite":
             self._ensure_sqlite_dir()
             engine = create_async_engine(self.async_url, echo=self._echo)
@@ -167,7 +172,7 @@ class Database:
         """The sync engine of :meth:`write`, made on the event loop's thread (no race)."""
         if self._sqlite_sync_engine is None:
             self._ensure_sqlite_dir()
-            engine = create_engine(self.sync_url, echo=self._echo)
+            engine = sqlalchemy.create_engine(self.sync_url, echo=self._echo)  # traced when on (above)
             _install_sqlite_pragmas(engine, foreign_keys=True)
             self._sqlite_sync_engine = engine
         return self._sqlite_sync_engine

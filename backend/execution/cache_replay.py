@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from backend.cache.base import CachedResponse, ResponseCache, cache_allowed, cache_key
 from backend.execution.recorder import Execution, RunRecorder
+from backend.observability import CACHE_LOOKUPS
 from backend.providers.base import Usage
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask
 
@@ -58,10 +59,13 @@ class CachedExecution:
 
     async def _get(self, key: str) -> CachedResponse | None:
         try:
-            return await self._cache.get(key)
+            found = await self._cache.get(key)
         except Exception:
             log.warning("response cache lookup failed; calling the provider", exc_info=True)
+            CACHE_LOOKUPS.labels("error").inc()
             return None
+        CACHE_LOOKUPS.labels("miss" if found is None else "hit").inc()
+        return found
 
     async def _put(self, key: str, value: CachedResponse) -> None:
         try:

@@ -27,6 +27,9 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from opentelemetry.trace import Span, SpanKind, StatusCode
+
+from backend import tracing
 from backend.cache.base import ResponseCache
 from backend.execution.cache_replay import CachedExecution
 from backend.execution.leases import RunLeases
@@ -171,6 +174,21 @@ class Worker:
         # Its own asyncio task: the ids stay in this run's log records only.
         RUN_ID.set(task.run_id)
         COMPARISON_ID.set(task.comparison_id)
+        # A child of the span that queued the run (its context came with the request), even in
+        # another process: the final event published inside carries this span on to the save.
+        attributes = {
+            "llmdash.run_id": task.run_id,
+            "llmdash.comparison_id": task.comparison_id,
+            "llmdash.attempt": task.attempt,
+            "gen_ai.request.model": task.model,
+        }
+        with tracing.span(
+            "run.execute", kind=SpanKind.CONSUMER, parent=delivery.trace, attributes=attributes
+        ):
+            await self._handle_delivery(delivery)
+
+    async def _handle_delivery(self, delivery: Delivery) -> None:
+        task = delivery.task
         ended = self._recent_finals.get((task.run_id, task.attempt))
         if ended is not None:  # ended here, not saved yet (or its final event was lost): say it again
             log.info(
@@ -245,17 +263,20 @@ class Worker:
         await self._broker.publish(StartedEvent(run_id=task.run_id, attempt=task.attempt))
         recorder = RunRecorder(task, time.perf_counter())
         ACTIVE_STREAMS.inc()
-        try:
-            final = await self._execution(task, recorder)
-        except asyncio.CancelledError:
-            final = recorder.final("cancelled", Usage(), "cancelled", error="Stopped by the user.")
-        except Exception as exc:  # a failing replay (the provider call reports its own errors)
-            log.exception("run %s failed unexpectedly", task.run_id)
-            final = recorder.final(
-                "error", Usage(), "", error=f"Internal error: {exc}", error_kind="internal"
-            )
-        finally:
-            ACTIVE_STREAMS.dec()
+        provider_attributes = {"gen_ai.request.model": task.model, "gen_ai.system": task.model.split(":")[0]}
+        with tracing.span("provider.stream", kind=SpanKind.CLIENT, attributes=provider_attributes) as span:
+            try:
+                final = await self._execution(task, recorder)
+            except asyncio.CancelledError:
+                final = recorder.final("cancelled", Usage(), "cancelled", error="Stopped by the user.")
+            except Exception as exc:  # a failing replay (the provider call reports its own errors)
+                log.exception("run %s failed unexpectedly", task.run_id)
+                final = recorder.final(
+                    "error", Usage(), "", error=f"Internal error: {exc}", error_kind="internal"
+                )
+            finally:
+                ACTIVE_STREAMS.dec()
+            _describe(span, final)
         record_run(task.model, final)
         return final
 
@@ -263,3 +284,27 @@ class Worker:
         if self._observer is not None:  # the time the chunk left the provider, before the queue
             self._observer.chunk_sent(event, time.time())
         await self._broker.publish(event)
+
+
+def _describe(span: Span, final: FinalEvent) -> None:
+    """The provider call's outcome on its span: tokens, time to first token, status (no text)."""
+    if not span.is_recording():
+        return
+    span.set_attributes(
+        {
+            "llmdash.status": final.status,
+            "gen_ai.usage.input_tokens": final.input_tokens,
+            "gen_ai.usage.output_tokens": final.output_tokens,
+            "llmdash.chunks": final.chunks,
+            "llmdash.total_ms": final.total_ms,
+            "llmdash.cache_hit": final.cache_hit,
+        }
+    )
+    if final.ttft_ms is not None:
+        span.set_attribute("llmdash.ttft_ms", final.ttft_ms)
+    if final.finish_reason:
+        span.set_attribute("gen_ai.response.finish_reasons", [final.finish_reason])
+    if final.status == "error":
+        # The kind, not the message: a provider's message may echo what the user sent.
+        span.set_attribute("error.type", final.error_kind or "unknown")
+        span.set_status(StatusCode.ERROR, final.error_kind or "error")

@@ -10,10 +10,11 @@ checked with isinstance on the protocol, so callers never name a queue class.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from backend.queue.messages import CancelRequest, ChunkEvent, FinalEvent, RunTask, StartedEvent
+from backend.tracing import NO_TRACE, Carrier
 
 AnyEvent = StartedEvent | ChunkEvent | FinalEvent
 
@@ -26,6 +27,8 @@ class Delivery:
     ack: Callable[[], Awaitable[None]]
     # Kafka: send the original request to the dead-letter topic with a reason (poison message).
     dead_letter: Callable[[str], Awaitable[None]] | None = None
+    # The trace context the request was sent with (backend/tracing.py): the run's spans join it.
+    trace: Carrier = field(default_factory=lambda: NO_TRACE)
 
 
 class RunQueue(Protocol):
@@ -40,6 +43,11 @@ class RunQueue(Protocol):
     async def request_cancel(self, cancel: CancelRequest) -> None: ...
 
     def events(self) -> AsyncIterator[AnyEvent]: ...
+
+    def traced_events(self) -> AsyncIterator[tuple[AnyEvent, Carrier]]:
+        """The events, each with the trace context it was published in (empty for chunks, and
+        while tracing is off)."""
+        ...
 
 
 @runtime_checkable

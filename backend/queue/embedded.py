@@ -1,7 +1,9 @@
 """In-process broker on asyncio queues: the laptop default.
 
 Messages are encoded to bytes on the way in and decoded on the way out, exactly
-as they would be on Kafka, so the embedded mode exercises the same contract.
+as they would be on Kafka, so the embedded mode exercises the same contract.  A run
+request and a final event travel with the trace context they were sent in, as on Kafka
+in the record's headers.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from backend import tracing
+from backend.observability import QUEUE_LAG
 from backend.queue.base import AnyEvent, Delivery
-from backend.queue.messages import CancelRequest, RunTask, decode_event
+from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
+from backend.tracing import NO_TRACE, Carrier
 
 
 async def _noop_ack() -> None:
@@ -21,18 +26,18 @@ class EmbeddedBroker:
     """Both sides in one process: the web backend's `RunQueue` and its in-process worker's `WorkSource`."""
 
     def __init__(self) -> None:
-        self._tasks: asyncio.Queue[bytes] = asyncio.Queue()
-        self._events: asyncio.Queue[bytes] = asyncio.Queue()
+        self._tasks: asyncio.Queue[tuple[bytes, Carrier]] = asyncio.Queue()
+        self._events: asyncio.Queue[tuple[bytes, Carrier]] = asyncio.Queue()
         self._cancel_listeners: list[asyncio.Queue[bytes]] = []
 
     async def start(self) -> None:
-        return None
+        QUEUE_LAG.labels("embedded").set_function(lambda: self._tasks.qsize())
 
     async def stop(self) -> None:
         return None
 
     async def submit(self, task: RunTask) -> None:
-        self._tasks.put_nowait(task.to_bytes())
+        self._tasks.put_nowait((task.to_bytes(), tracing.outgoing()))
 
     async def request_cancel(self, cancel: CancelRequest) -> None:
         data = cancel.to_bytes()
@@ -41,12 +46,18 @@ class EmbeddedBroker:
 
     async def events(self) -> AsyncIterator[AnyEvent]:
         while True:
-            yield decode_event(await self._events.get())
+            data, _ = await self._events.get()
+            yield decode_event(data)
+
+    async def traced_events(self) -> AsyncIterator[tuple[AnyEvent, Carrier]]:
+        while True:
+            data, trace = await self._events.get()
+            yield decode_event(data), trace
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
         while True:
-            data = await self._tasks.get()
-            yield Delivery(task=RunTask.from_bytes(data), ack=_noop_ack)
+            data, trace = await self._tasks.get()
+            yield Delivery(task=RunTask.from_bytes(data), ack=_noop_ack, trace=trace)
 
     async def cancellations(self) -> AsyncIterator[CancelRequest]:
         queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -58,7 +69,8 @@ class EmbeddedBroker:
             self._cancel_listeners.remove(queue)
 
     async def publish(self, event: AnyEvent) -> None:
-        self._events.put_nowait(event.to_bytes())
+        trace = NO_TRACE if isinstance(event, ChunkEvent) else tracing.outgoing()
+        self._events.put_nowait((event.to_bytes(), trace))
 
     @property
     def pending_tasks(self) -> int:

@@ -5,6 +5,8 @@ comparison and run so a comparison's panes spread over partitions), `events`
 (started/chunk/final, keyed by run so a run's events stay in order),
 `cancellations`, `dead-letter` and `heartbeats`.
 
+- Trace context (backend/tracing.py) rides in the record headers of run requests and
+  final events (`traceparent`, `tracestate`), never in the JSON body; chunks carry none.
 - Web side (`role="web"`): `submit`/`request_cancel` produce; `events()` reads every
   partition of the events topic from the end (no group: every replica sees every
   event, so whichever replica a browser is on gets its chunks).
@@ -40,12 +42,14 @@ from aiokafka.client import ConnectionGroup
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
+from backend import tracing
 from backend.queue.base import AnyEvent, Delivery
 from backend.queue.kafka_auth import client_options
 from backend.queue.kafka_requests import RequestDeliveries
 from backend.queue.kafka_topics import Topics, ensure_topics
 from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
 from backend.settings import Settings
+from backend.tracing import Carrier
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +228,10 @@ class KafkaBroker:
             delay = min(delay * 2, 3.0)
 
     async def submit(self, task: RunTask) -> None:
-        await self._send(self.topics.requests, task.to_bytes(), f"{task.comparison_id}:{task.run_id}")
+        headers = tracing.kafka_headers(tracing.outgoing())
+        await self._send(
+            self.topics.requests, task.to_bytes(), f"{task.comparison_id}:{task.run_id}", headers
+        )
 
     async def request_cancel(self, cancel: CancelRequest) -> None:
         await self._send(self.topics.cancellations, cancel.to_bytes(), cancel.run_id)
@@ -238,8 +245,9 @@ class KafkaBroker:
         # chunk the broker never takes (down longer than the producer's request timeout) is lost
         # to live viewers only: the final event, sent after the chunks and acknowledged, carries
         # the whole text, and the hub and the pump take that as the truth.
-        wait = not isinstance(event, ChunkEvent)
-        await self._send(self.topics.events, event.to_bytes(), event.run_id, wait_for_ack=wait)
+        chunk = isinstance(event, ChunkEvent)
+        headers = None if chunk else tracing.kafka_headers(tracing.outgoing())
+        await self._send(self.topics.events, event.to_bytes(), event.run_id, headers, wait_for_ack=not chunk)
 
     async def dead_letter(self, data: bytes, reason: str, source: str) -> None:
         headers = [("reason", reason.encode()), ("source", source.encode())]
@@ -299,12 +307,18 @@ class KafkaBroker:
                     yield record
 
     async def events(self) -> AsyncIterator[AnyEvent]:
+        async for event, _ in self.traced_events():
+            yield event
+
+    async def traced_events(self) -> AsyncIterator[tuple[AnyEvent, Carrier]]:
         assert self._events is not None, "events() is for the web role"
         async for record in self._records(self._events):
             try:
-                yield decode_event(record.value)
+                event = decode_event(record.value)
             except ValueError:
                 log.warning("dropping an undecodable event at %s/%s", record.partition, record.offset)
+                continue
+            yield event, tracing.from_kafka_headers(record.headers)
 
     async def cancellations(self) -> AsyncIterator[CancelRequest]:
         assert self._cancels is not None, "cancellations() is for the worker role"

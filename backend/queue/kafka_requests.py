@@ -16,6 +16,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from backend import tracing
+from backend.observability import QUEUE_LAG
 from backend.queue.base import Delivery
 from backend.queue.kafka_auth import client_options
 from backend.queue.messages import RunTask
@@ -108,6 +110,21 @@ class RequestDeliveries:
                         break  # revoked meanwhile: its new owner fetches it again
                     tracker.add(record.offset)
                     ready.put_nowait((tp, record, tracker))
+            self._measure_lag(consumer)
+
+    def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Each assigned partition's consumer lag (QUEUE_LAG): its end offset less the first
+        request not done here (in flight or waiting), else less the one after the last fetched.
+        Nothing is asked of the broker: the end offset comes with every fetch's answer, and a
+        partition whose fetches brought nothing since it was assigned here is caught up."""
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)  # known once a fetch answered for the partition
+            tracker = self._trackers.get(tp)
+            if end is None or tracker is None:
+                continue
+            first = tracker.first_pending()
+            start = first if first is not None else (tracker.next_offset or end)
+            QUEUE_LAG.labels(str(tp.partition)).set(max(0, end - start))
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         s = self._settings
@@ -151,7 +168,8 @@ class RequestDeliveries:
         async def dead_letter(reason: str) -> None:
             await self._dead_letter(record.value, reason, source)
 
-        return Delivery(task=task, ack=ack, dead_letter=dead_letter)
+        trace = tracing.from_kafka_headers(record.headers)  # the run's spans join the sender's trace
+        return Delivery(task=task, ack=ack, dead_letter=dead_letter, trace=trace)
 
     async def _complete(self, offsets: list[_Offset]) -> None:
         commits: dict[TopicPartition, int] = {}
@@ -186,6 +204,8 @@ class RequestDeliveries:
             tracker = self._trackers.pop(tp, None)
             if tracker is not None:
                 tracker.revoked = True
+            with contextlib.suppress(KeyError):  # another worker's lag to report now
+                QUEUE_LAG.remove(str(tp.partition))
 
     @property
     def drain_timeout_s(self) -> float:

@@ -15,6 +15,7 @@ class OffsetTracker:
     def __init__(self) -> None:
         self._pending: dict[int, bool] = {}  # offset -> done, in delivery (ascending) order
         self.revoked = False  # its partition went to another consumer: its requests are theirs now
+        self.next_offset: int | None = None  # after the last offset handed out (None: none yet)
 
     def __contains__(self, offset: int) -> bool:
         return offset in self._pending
@@ -22,8 +23,13 @@ class OffsetTracker:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def first_pending(self) -> int | None:
+        """The lowest offset handed out and not done yet (what a commit waits for), if any."""
+        return next(iter(self._pending), None)
+
     def add(self, offset: int) -> None:
         self._pending.setdefault(offset, False)
+        self.next_offset = max(self.next_offset or 0, offset + 1)
 
     def complete(self, offset: int) -> int | None:
         """Mark `offset` done; return the offset to commit (last done of the prefix + 1), if it moved."""

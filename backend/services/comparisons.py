@@ -8,6 +8,9 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from opentelemetry.trace import SpanKind
+
+from backend import tracing
 from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db.comparisons import create_comparison, delete_comparison, get_comparison, list_comparisons
@@ -134,30 +137,34 @@ class ComparisonService:
         """Validate, check the user may run in the project and is within rate limits, save the
         comparison and its runs, then queue one task per run.  Raises InvalidComparison,
         NotFound, AccessDenied or RateLimitExceeded before anything is written."""
-        user_id = principal.user_id
-        data = parse_comparison(payload)
-        if data.project_id:
-            await self._access.require_project(principal, Action.RUN, data.project_id)
-            project_id = data.project_id
-        else:
-            project_id = await self._default_project(user_id)
-        if data.battle:
-            async with self._db.session() as session:
-                pool = await battle_pool(session, project_id)
-            entries = await self.models(principal)
-            if data.images:  # a drawn model must read them (a refusal would name a hidden model)
-                entries = [e for e in entries if load_catalog().resolve(e.id).vision]
-            drawn = draw_battle(entries, pool)
-            data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
-        data = await self.validate(data, principal)
-        if data.blind:  # saved in a random order: a pane's label says nothing of what was picked
-            data = data.model_copy(update={"panes": shuffled(data.panes)})
-        await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
-        await self._reserve(user_id, [data])
-        record = await self._save(user_id, project_id, data)
-        for run in record.runs:
-            await self._enqueue(record, run)
-        return await self.blind.record(principal, record)
+        # Under the API request's span, or the page's Run (state/compare.py): the trace of the
+        # comparison's runs, which each worker and each save continue.
+        with tracing.span("comparison.create") as trace:
+            user_id = principal.user_id
+            data = parse_comparison(payload)
+            if data.project_id:
+                await self._access.require_project(principal, Action.RUN, data.project_id)
+                project_id = data.project_id
+            else:
+                project_id = await self._default_project(user_id)
+            if data.battle:
+                async with self._db.session() as session:
+                    pool = await battle_pool(session, project_id)
+                entries = await self.models(principal)
+                if data.images:  # a drawn model must read them (a refusal would name a hidden model)
+                    entries = [e for e in entries if load_catalog().resolve(e.id).vision]
+                drawn = draw_battle(entries, pool)
+                data = data.model_copy(update={"panes": [PaneInput(model=m) for m in drawn], "blind": True})
+            data = await self.validate(data, principal)
+            if data.blind:  # saved in a random order: a pane's label says nothing of what was picked
+                data = data.model_copy(update={"panes": shuffled(data.panes)})
+            await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
+            await self._reserve(user_id, [data])
+            record = await self._save(user_id, project_id, data)
+            trace.set_attribute("llmdash.comparison_id", record.id)
+            for run in record.runs:
+                await self._enqueue(record, run)
+            return await self.blind.record(principal, record)
 
     async def create_linked(
         self,
@@ -229,7 +236,16 @@ class ComparisonService:
 
     async def _enqueue(self, record: ComparisonRecord, run: RunRecord) -> None:
         self._hub.track(run.id, run.attempt)
-        await self._broker.submit(
+        attributes = {
+            "llmdash.run_id": run.id,
+            "llmdash.attempt": run.attempt,
+            "gen_ai.request.model": run.model,
+        }
+        with tracing.span("run.enqueue", kind=SpanKind.PRODUCER, attributes=attributes):
+            await self._submit(record, run)
+
+    async def _submit(self, record: ComparisonRecord, run: RunRecord) -> None:
+        await self._broker.submit(  # the queue sends the current span's context along
             RunTask(
                 run_id=run.id,
                 comparison_id=record.id,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from backend.db.records import ComparisonRecord, RunRecord
+from backend.observability import FOLLOWING_SESSIONS
 from backend.queue.messages import FinalEvent
 from backend.streaming.follower import Follower, LiveEntry
 from backend.streaming.hub import LiveRun, RunHub
@@ -146,7 +147,8 @@ async def follow_runs(
     `allowed` is asked every ACCESS_RECHECK_S: once it answers False, AccessLost is raised and
     nothing more is sent (a member removed from the project, a session signed out)."""
     share = pacing.share.following() if pacing.share is not None else nullcontext()
-    with share:
+    counted = FOLLOWING_SESSIONS.labels("page" if pacing.share is not None else "api").track_inprogress()
+    with share, counted:
         batches = _follow(hub, saved, comparison_id, dict(following), pacing, client_key, reread, allowed)
         async with aclosing(batches):
             async for batch in batches:

@@ -4,7 +4,9 @@ Chunks only touch memory.  Saving the final record happens in its own task so
 a slow database never holds up the chunks of other runs.  A save that fails on the
 connection (database restarted, connection dropped mid-transaction) is tried again
 with backoff: it is one transaction guarded by the run's attempt and status, so a
-retry either writes the whole record once or finds it already written.
+retry either writes the whole record once or finds it already written.  The save is a span
+(`run.save`) of the trace the final event came with: the worker's run, and through it the
+request that queued it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from backend import tracing
 from backend.db.engine import Database
 from backend.db.runs import get_runs, save_outcome
 from backend.queue.base import RunQueue
 from backend.queue.messages import FinalEvent
 from backend.runs_model import final_outcome
 from backend.streaming.hub import RunHub
+from backend.tracing import Carrier
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +50,14 @@ class EventPump:
         self.after_save: FinalHook | None = None
 
     async def run(self) -> None:
-        async for event in self._broker.events():
+        async for event, trace in self._broker.traced_events():
             live = await self._hub.apply(event)
             if live is None:
                 continue
             # A started run is marked running in the database by the worker's claim
             # (backend/db/leases.py), so only final events are written here.
             if isinstance(event, FinalEvent):
-                self._spawn(self._save(event))
+                self._spawn(self._traced_save(event, trace))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -63,6 +68,15 @@ class EventPump:
         """Wait for the saves in flight (used on shutdown and by tests)."""
         while self._saves:
             await asyncio.gather(*list(self._saves), return_exceptions=True)
+
+    async def _traced_save(self, event: FinalEvent, trace: Carrier) -> None:
+        attributes = {
+            "llmdash.run_id": event.run_id,
+            "llmdash.attempt": event.attempt,
+            "llmdash.status": event.status,
+        }
+        with tracing.span("run.save", kind=SpanKind.CONSUMER, parent=trace, attributes=attributes):
+            await self._save(event)
 
     async def _save(self, event: FinalEvent) -> None:
         deadline = time.monotonic() + SAVE_RETRY_S

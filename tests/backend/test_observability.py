@@ -1,9 +1,11 @@
 """Prometheus metrics: the web app's /metrics behind METRICS_TOKEN (no one's when unset), requests and
-errors by route template, runs by model and outcome with TTFT and duration from the worker, and a
-worker process's own metrics port."""
+errors by route template, runs by model and outcome with TTFT, duration and tokens/s from the worker,
+response-cache lookups, sessions following runs, the embedded queue's lag, and a worker process's
+own metrics port (its Kafka consumer lag: tests/backend/queue/test_kafka_tracing.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -66,6 +68,34 @@ async def test_no_metrics_token_means_no_metrics(tmp_path: Path) -> None:
         async with httpx.AsyncClient(transport=app, base_url="http://testserver") as client:
             answer = await client.get("/metrics", headers={"Authorization": "Bearer "})
     assert answer.status_code == 401  # an empty token never matches an unset one
+
+
+async def test_tokens_per_second_cache_lookups_following_sessions_and_queue_lag(runtime: Runtime) -> None:
+    model = "simulated:swift"
+    rates = _value("llmdash_run_tokens_per_second_count", model=model)
+    hits, misses = (
+        _value("llmdash_cache_lookups_total", result="hit"),
+        _value("llmdash_cache_lookups_total", result="miss"),
+    )
+    body = {"prompt": "[[simulate:tokens=20]] cache me", "panes": [{"model": model, "temperature": 0}]}
+    async with api_client(runtime) as ada:
+        first = (await ada.post("/api/v1/comparisons", json=body)).json()["id"]
+        # Followed over SSE while it streams: one API session, none once the stream ends.
+        following = asyncio.create_task(ada.get(f"/api/v1/comparisons/{first}/events"))
+        for _ in range(200):
+            if _value("llmdash_following_sessions", via="api") == 1 or following.done():
+                break
+            await asyncio.sleep(0.01)
+        assert _value("llmdash_following_sessions", via="api") == 1
+        assert "event: done" in (await following).text
+        assert _value("llmdash_following_sessions", via="api") == 0
+        await wait_until_final(runtime.comparisons, first)
+        second = (await ada.post("/api/v1/comparisons", json=body)).json()["id"]  # the same call: a hit
+        await wait_until_final(runtime.comparisons, second)
+    assert _value("llmdash_cache_lookups_total", result="miss") == misses + 1
+    assert _value("llmdash_cache_lookups_total", result="hit") == hits + 1
+    assert _value("llmdash_run_tokens_per_second_count", model=model) == rates + 1  # the replay is not a pace
+    assert _value("llmdash_queue_lag", partition="embedded") == 0  # nothing waits in the in-process queue
 
 
 def test_a_worker_serves_its_metrics_on_its_own_loopback_port() -> None:

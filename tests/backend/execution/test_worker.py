@@ -208,7 +208,8 @@ async def test_final_is_published_before_the_delivery_is_acked() -> None:
                 async def ack() -> None:
                     kinds = []
                     while not self._events.empty():
-                        kinds.append(type(self._decode(self._events.get_nowait())).__name__)
+                        data, _trace = self._events.get_nowait()
+                        kinds.append(type(self._decode(data)).__name__)
                     acked_after.append(kinds)
 
                 yield Delivery(task=delivery.task, ack=ack)

@@ -36,3 +36,15 @@ def test_gaps_between_offsets_and_unknown_offsets() -> None:
     tracker.add(11)
     assert tracker.complete(11) == 12
     assert tracker.complete(11) is None  # a second ack changes nothing
+
+
+def test_what_the_consumer_lag_is_counted_from() -> None:
+    tracker = OffsetTracker()
+    assert (tracker.first_pending(), tracker.next_offset) == (None, None)  # nothing fetched yet
+    for offset in (20, 21, 22):
+        tracker.add(offset)
+    tracker.complete(21)
+    assert (tracker.first_pending(), tracker.next_offset) == (20, 23)  # 20 still runs: lag from it
+    tracker.complete(20)
+    tracker.complete(22)
+    assert (tracker.first_pending(), tracker.next_offset) == (None, 23)  # all done: lag from 23

@@ -1,0 +1,200 @@
+"""Setting up OpenTelemetry tracing at a process's start: exporter, instrumentations, shutdown.
+
+Called explicitly, once a process knows its settings: the web app's runtime (``runtime.running``,
+role "web") and ``python -m workers`` (role "worker"); never on import.  With
+OTEL_TRACES_EXPORTER=none (the default) it sets up nothing and returns None: the SDK is not
+even imported, no library is patched, and the app's own spans (``backend.tracing``) stay off.
+
+Otherwise spans go through a batch processor (off the event loop's path: a background thread
+exports them) to the console or to an OTLP/HTTP collector.  The maintained instrumentations
+cover what the app's own spans do not: the HTTP API (OpenTelemetry's ASGI middleware, through
+``TracedRequests``), SQLAlchemy engines created from then on, Redis commands, and httpx
+requests (the providers' SDKs call through httpx, which passes the trace on as traceparent).
+The service name is OTEL_SERVICE_NAME plus the role (``llmdash-web``, ``llmdash-worker``), so a
+trace's spans say which process made them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from backend import tracing
+from backend.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
+
+log = logging.getLogger(__name__)
+
+ASGIApp = Callable[..., Any]
+_provider: TracerProvider | None = None  # the running process's, while tracing is on
+
+
+@dataclass
+class Tracing:
+    """Tracing as set up in this process; ``shutdown`` exports what is left and turns it off."""
+
+    provider: TracerProvider
+    _undo: list[Callable[[], None]] = field(default_factory=list)
+
+    def shutdown(self) -> None:
+        global _provider
+        tracing.use_tracer(None)
+        _provider = None
+        for undo in reversed(self._undo):
+            try:
+                undo()
+            except Exception:  # an instrumentation that cannot undo itself must not stop the rest
+                log.warning("undoing a tracing instrumentation failed", exc_info=True)
+        self.provider.shutdown()  # flushes the batch processor
+
+
+def setup_tracing(settings: Settings, role: str, exporter: SpanExporter | None = None) -> Tracing | None:
+    """Tracing for this process as the settings ask (``exporter``: one given by a test instead)."""
+    global _provider
+    if exporter is None and settings.otel_traces_exporter == "none":
+        return None
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased
+
+    service = f"{settings.otel_service_name}-{role}"
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service}),
+        sampler=ParentBased(_roots(settings.otel_traces_sample_ratio)),
+    )
+    provider.add_span_processor(BatchSpanProcessor(exporter or _exporter(settings)))
+    setup = Tracing(provider)
+    for instrument in (_sqlalchemy, _redis, _httpx):
+        setup._undo.append(instrument(provider))
+    _provider = provider
+    tracing.use_tracer(provider.get_tracer("llmdash"))
+    log.info("tracing on: service %s, exporter %s", service, settings.otel_traces_exporter)
+    return setup
+
+
+def _roots(ratio: float) -> Sampler:
+    """Which traces start: OTEL_TRACES_SAMPLE_RATIO of the requests, Runs and messages, and no
+    trace that would be a lone client call (a SQL statement, a connection, a Redis command or an
+    HTTP call no request, run or save asked for: the search indexer's and the leases' polls),
+    which would fill the collector with one-span traces and cost a span each."""
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
+    from opentelemetry.trace import SpanKind
+
+    kept = TraceIdRatioBased(ratio)
+
+    class Roots(Sampler):
+        def should_sample(
+            self,
+            parent_context: Any,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Any = None,
+            links: Any = None,
+            trace_state: Any = None,
+        ) -> SamplingResult:
+            if kind == SpanKind.CLIENT:
+                return SamplingResult(Decision.DROP)
+            return kept.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return f"Roots{{no lone client calls, {kept.get_description()}}}"
+
+    return Roots()
+
+
+def _exporter(settings: Settings) -> SpanExporter:
+    if settings.otel_traces_exporter == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter(out=sys.stdout)  # today's stdout, not the one at its import
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces")
+
+
+def _sqlalchemy(provider: TracerProvider) -> Callable[[], None]:
+    """Engines created from now on (backend.db.engine creates them through sqlalchemy's module
+    functions, which this patches) trace their statements."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    instrumentor = SQLAlchemyInstrumentor()
+    # Its release declares SQLAlchemy < 2.1 and would otherwise do nothing on the 2.1 installed
+    # here; the engine events it listens to are unchanged in 2.1, and the tests check that
+    # statements show up as spans (tests/backend/test_tracing.py).
+    instrumentor.instrument(tracer_provider=provider, enable_commenter=False, skip_dep_check=True)
+    return instrumentor.uninstrument
+
+
+def _redis(provider: TracerProvider) -> Callable[[], None]:
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    instrumentor = RedisInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    return instrumentor.uninstrument
+
+
+def _httpx(provider: TracerProvider) -> Callable[[], None]:
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    instrumentor = HTTPXClientInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    return instrumentor.uninstrument
+
+
+# A share link's token is a password in the path (/api/v1/shares/{token}); a query string may
+# carry anything.  Neither goes to a collector.
+_SECRET_SEGMENT = re.compile(r"(/shares/)[^/]+")
+
+
+def _without_secrets(span: Any, scope: dict[str, Any]) -> None:
+    """The request span's name and URL attributes without share tokens or the query string (the
+    name becomes the route template once the route is known: backend/observability.py)."""
+    if not span.is_recording():
+        return
+    path = _SECRET_SEGMENT.sub(r"\1{token}", scope.get("path", ""))
+    span.update_name(f"{scope.get('method', '')} {path}")
+    present = getattr(span, "attributes", None) or {}
+    for key in ("http.target", "url.path", "http.url", "url.full"):
+        if key in present:
+            span.set_attribute(key, path)
+    if "url.query" in present:
+        span.set_attribute("url.query", "")
+
+
+class TracedRequests:
+    """ASGI middleware: each API request a server span (OpenTelemetry's ASGI middleware) while
+    tracing is on; a plain pass-through while it is off.  Only spans of the request itself: the
+    middleware's spans of each body message sent or received are left out (an SSE stream sends
+    one per batch of chunks)."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+        self._traced: tuple[TracerProvider, ASGIApp] | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        provider = _provider
+        if provider is None or scope["type"] != "http" or not scope.get("path", "").startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        if self._traced is None or self._traced[0] is not provider:
+            from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+            middleware = OpenTelemetryMiddleware(
+                self.app,
+                tracer_provider=provider,
+                exclude_spans=["receive", "send"],
+                server_request_hook=_without_secrets,
+            )
+            self._traced = (provider, middleware)
+        await self._traced[1](scope, receive, send)

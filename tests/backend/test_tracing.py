@@ -1,0 +1,162 @@
+"""Tracing in one process (the embedded queue and worker): off by default with nothing set up,
+and when on, one trace from the API request through the queue, the provider call and the save,
+exported over OTLP/HTTP to a receiver the test runs; log lines carry the trace's ids."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+
+from backend import tracing
+from backend.logs import JsonLines
+from backend.runtime import running
+from backend.tracing_setup import setup_tracing
+from devstack.otlp_receiver import ReceivedSpan, otlp_receiver
+from tests.backend.runtime_support import api_client, make_settings, wait_until_final
+
+SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5  # OTLP's span kinds
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonLines())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def captured() -> Iterator[Lines]:
+    handler, root = Lines(), logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+async def test_tracing_is_off_by_default_and_sets_nothing_up(tmp_path: Path, captured: Lines) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'off.db'}", tmp_path)
+    assert settings.otel_traces_exporter == "none"
+    assert setup_tracing(settings, "web") is None
+    async with running(settings) as rt:
+        assert not tracing.enabled() and tracing.outgoing() is tracing.NO_TRACE
+        assert not hasattr(sqlalchemy_asyncio.create_async_engine, "__wrapped__")  # not instrumented
+        with tracing.span("anything") as span:
+            assert not span.is_recording()
+        async with api_client(rt) as ada:
+            answer = await ada.post(
+                "/api/v1/comparisons",
+                json={"prompt": "[[simulate:tokens=3]] off", "panes": [{"model": "simulated:instant"}]},
+            )
+        await wait_until_final(rt.comparisons, answer.json()["id"])
+    assert captured.lines and not any("trace_id" in json.loads(line) for line in captured.lines)
+
+
+async def test_one_trace_from_the_api_request_to_the_saved_result_in_one_process(
+    tmp_path: Path, captured: Lines
+) -> None:
+    with otlp_receiver() as receiver:
+        settings = make_settings(
+            f"sqlite:///{tmp_path / 'on.db'}",
+            tmp_path,
+            otel_traces_exporter="otlp",
+            otel_exporter_otlp_endpoint=receiver.endpoint,
+        )
+        async with running(settings) as rt:
+            assert tracing.enabled()
+            assert hasattr(sqlalchemy_asyncio.create_async_engine, "__wrapped__")
+            async with api_client(rt) as ada:
+                answer = await ada.post(
+                    "/api/v1/comparisons",
+                    json={"prompt": "[[simulate:tokens=5]] on", "panes": [{"model": "simulated:swift"}]},
+                )
+            comparison_id = answer.json()["id"]
+            (run,) = (await wait_until_final(rt.comparisons, comparison_id)).runs
+            await rt.pump.drain()
+        # Shut down with the runtime: spans exported, instrumentation undone.
+        assert not tracing.enabled() and not hasattr(sqlalchemy_asyncio.create_async_engine, "__wrapped__")
+        spans = receiver.wait_for(lambda got: any(s.name == "run.save" for s in got))
+
+    (create,) = [
+        s
+        for s in spans
+        if s.name == "comparison.create" and s.attributes["llmdash.comparison_id"] == comparison_id
+    ]
+    trace = [s for s in spans if s.trace_id == create.trace_id]
+    by_id = {s.span_id: s for s in trace}
+    assert {s.service for s in trace} == {"llmdash-web"}
+    (root,) = [s for s in trace if not s.parent_id]
+    assert (root.kind, root.name) == (SERVER, "POST /api/v1/comparisons")
+    assert root.attributes["http.route"] == "/api/v1/comparisons"
+    assert all(s.parent_id in by_id for s in trace if s is not root)
+
+    def named(name: str) -> ReceivedSpan:
+        (found,) = [s for s in trace if s.name == name]
+        return found
+
+    enqueue, execute, provider, save = (
+        named(n) for n in ("run.enqueue", "run.execute", "provider.stream", "run.save")
+    )
+    assert by_id[create.parent_id] is root and by_id[enqueue.parent_id] is create
+    # Through the embedded queue: the request carried its context to the worker's task.
+    assert (execute.kind, by_id[execute.parent_id]) == (CONSUMER, enqueue)
+    assert (provider.kind, by_id[provider.parent_id]) == (CLIENT, execute)
+    assert (save.kind, by_id[save.parent_id]) == (CONSUMER, execute)
+    assert provider.attributes["gen_ai.request.model"] == "simulated:swift"
+    assert provider.attributes["gen_ai.usage.output_tokens"] == run.output_tokens == 5
+    assert provider.attributes["llmdash.ttft_ms"] == pytest.approx(run.ttft_ms, abs=0.01)
+    assert any("db.system" in s.attributes or "db.system.name" in s.attributes for s in trace)
+    # The polls outside any trace (wait_until_final's reads here) start none: no lone SQL spans.
+    assert not [s for s in spans if s.kind == CLIENT and not s.parent_id]
+
+    # The worker's log line about the run names the run's span.
+    entries = [json.loads(line) for line in captured.lines]
+    (started,) = [
+        e for e in entries if e.get("run_id") == run.id and e["message"].endswith("simulated:swift")
+    ]
+    assert (started["trace_id"], started["span_id"]) == (execute.trace_id, execute.span_id)
+
+
+async def test_a_share_token_in_the_path_never_reaches_a_span(tmp_path: Path) -> None:
+    token = "share-token-that-is-a-password-12345"
+    with otlp_receiver() as receiver:
+        settings = make_settings(
+            f"sqlite:///{tmp_path / 'share.db'}",
+            tmp_path,
+            otel_traces_exporter="otlp",
+            otel_exporter_otlp_endpoint=receiver.endpoint,
+        )
+        async with running(settings) as rt, api_client(rt) as ada:
+            assert (await ada.get(f"/api/v1/shares/{token}?also={token}")).status_code == 404
+        spans = receiver.wait_for(lambda got: any(s.kind == SERVER for s in got))
+    (request,) = [s for s in spans if s.kind == SERVER]
+    assert request.name == "GET /api/v1/shares/{token}"
+    assert request.attributes["http.target"] == "/api/v1/shares/{token}"
+    assert not [s for s in spans if token in s.name or token in json.dumps(s.attributes)]
+
+
+def test_the_console_exporter_writes_spans_to_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, otel_traces_exporter="console")
+    traces = setup_tracing(settings, "worker")
+    assert traces is not None
+    try:
+        with tracing.span("console.check", attributes={"llmdash.run_id": "r-1"}):
+            carrier = tracing.outgoing()
+    finally:
+        traces.shutdown()
+    assert set(carrier) == {"traceparent"}
+    printed = capsys.readouterr().out
+    assert '"name": "console.check"' in printed and '"service.name": "llmdash-worker"' in printed
