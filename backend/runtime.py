@@ -51,6 +51,7 @@ from backend.services.credentials import CredentialService
 from backend.services.export import ExportService
 from backend.services.leaderboard import LeaderboardService
 from backend.services.projects import ProjectService
+from backend.services.turns import TurnService
 from backend.services.usage import UsageService
 from backend.services.votes import VoteService
 from backend.settings import Settings, get_settings
@@ -89,6 +90,7 @@ class Runtime:
     search: SearchService  # hybrid keyword + vector search (its indexer runs as a task of start())
     usage: UsageService  # spend, tokens and latency aggregates; the budget burn-down
     exports: ExportService  # runs as CSV / JSON Lines, streamed
+    turns: TurnService  # follow-up messages after a comparison's panes finish
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -150,6 +152,7 @@ class Runtime:
             page_flushes=FlushShare(settings.stream_flush_budget),
             usage=usage,
             exports=ExportService(db, usage),
+            turns=TurnService(db, comparisons),
         )
 
     async def authenticate(self, token: str) -> Principal | None:

@@ -72,6 +72,11 @@ class PublicRunOut(BaseModel):
     total_ms: float | None
     tokens_per_second: float | None
     cached: bool
+    turn: int = 1
+    message: str = Field(default="", description="The follow-up this answer replies to; empty on turn 1.")
+    earlier: list[tuple[str, str]] = Field(
+        default=[], description="This pane's earlier turns: [message, answer], oldest first."
+    )
 
 
 class PublicComparisonOut(BaseModel):

@@ -89,6 +89,7 @@ async def create_judgement(
     rubric: str,
     created_by: str,
     runs: Sequence[NewJudgeRun],
+    turn: int = 1,
 ) -> str:
     """Insert a judgement and its judge runs in one transaction; its id."""
     judgement_id = new_id()
@@ -99,6 +100,7 @@ async def create_judgement(
             judge_model=judge_model,
             rubric=rubric,
             created_by=created_by,
+            turn=turn,
             created_at=utcnow(),
         )
     )
@@ -191,7 +193,7 @@ async def project_judgements(
     judgements = await judgements_of(session, comparison_ids)
     runs = await session.execute(
         select(Run.comparison_id, Run.model)
-        .where(Run.comparison_id.in_(comparison_ids))
+        .where(Run.comparison_id.in_(comparison_ids), Run.turn == 1)  # a pane keeps its model every turn
         .order_by(Run.comparison_id, Run.position)
     )
     models: dict[str, list[str]] = {}

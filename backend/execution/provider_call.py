@@ -109,6 +109,7 @@ class ProviderCall:
             temperature=task.temperature,
             max_tokens=task.max_tokens,
             seed=task.seed,
+            history=task.history,
         )
         tries = 0
         while True:

@@ -61,6 +61,11 @@ class PublicRun:
     total_ms: float | None
     tokens_per_second: float | None
     cached: bool
+    turn: int = 1
+    message: str = ""
+    """The follow-up message this (latest) answer replies to; empty on turn 1 (the prompt)."""
+    earlier: tuple[tuple[str, str], ...] = ()
+    """This pane's earlier turns: (message, answer), oldest first (issue 19)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +204,9 @@ def _public_view(record: ComparisonRecord, owner_name: str, expires_at: datetime
                 total_ms=run.total_ms,
                 tokens_per_second=figures.tokens_per_second,
                 cached=run.cache_hit,
+                turn=run.turn,
+                message=record.message_of(run.turn) if run.turn > 1 else "",
+                earlier=tuple(record.history_of(run)),
             )
         )
     return PublicComparison(
