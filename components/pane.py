@@ -11,6 +11,7 @@ from reflex.event import EventCallback
 from components.i18n import t, t_var
 from components.layout import field_error
 from components.live import live_markdown, live_metrics
+from components.turns import conversation_view
 
 # status -> (badge colour, what the badge says)
 _STATUS_BADGES = {
@@ -267,6 +268,7 @@ def pane_card(pane: Any, models: rx.Var, sync_scroll: rx.Var[bool], actions: Pan
                     data_testid="pane-error",
                 ),
             ),
+            conversation_view(pane.earlier, pane.message, pane.turn),  # a follow-up's earlier turns
             live_markdown(
                 run_key=pane.live_key,
                 text=pane.text,

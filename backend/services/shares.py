@@ -47,6 +47,13 @@ class CreatedShare:
 
 
 @dataclass(frozen=True, slots=True)
+class PublicExchange:
+    turn: int
+    message: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
 class PublicRun:
     position: int
     model: str
@@ -64,8 +71,8 @@ class PublicRun:
     turn: int = 1
     message: str = ""
     """The follow-up message this (latest) answer replies to; empty on turn 1 (the prompt)."""
-    earlier: tuple[tuple[str, str], ...] = ()
-    """This pane's earlier turns: (message, answer), oldest first (issue 19)."""
+    earlier: tuple[PublicExchange, ...] = ()
+    """This pane's earlier turns, oldest first (issue 19)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +213,11 @@ def _public_view(record: ComparisonRecord, owner_name: str, expires_at: datetime
                 cached=run.cache_hit,
                 turn=run.turn,
                 message=record.message_of(run.turn) if run.turn > 1 else "",
-                earlier=tuple(record.history_of(run)),
+                earlier=tuple(
+                    PublicExchange(r.turn, record.message_of(r.turn), r.output_text)
+                    for r in record.pane_runs(run.position)
+                    if r.turn < run.turn
+                ),
             )
         )
     return PublicComparison(

@@ -9,12 +9,14 @@ from components.i18n import t
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from components.similar import similar_panel
+from components.turns import FollowUpProps, follow_up_form
 from dashboard.pages.frame import signed_in_page
 from dashboard.pages.judge_section import improve_section, judge_section
 from dashboard.pages.share_button import share_button
 from dashboard.pages.vote_section import vote_section
 from state.compare import MAX_PANES
 from state.compare import CompareState as S
+from state.conversation_state import ConversationState as C
 from state.similar import SimilarState
 
 _actions = PaneActions(
@@ -25,6 +27,18 @@ _actions = PaneActions(
     retry=S.retry_pane,
     remove=S.remove_pane,
     expand=S.toggle_expand,
+)
+
+_follow_up = FollowUpProps(
+    message=C.message,
+    target=C.target,
+    error=C.error,
+    panes=S.panes,
+    running=S.running,
+    can_run=S.can_run,
+    on_message=C.set_message,
+    on_target=C.set_target,
+    on_send=C.send,
 )
 
 
@@ -79,6 +93,7 @@ def compare_page() -> rx.Component:
                 gap="1em",
                 width="100%",
             ),
+            rx.cond(S.comparison_id != "", follow_up_form(_follow_up)),
             vote_section(),  # once every pane has finished
             judge_section(),
             improve_section(),

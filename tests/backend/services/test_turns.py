@@ -150,7 +150,9 @@ async def test_fork_and_share_page_keep_the_whole_conversation(rt: Runtime) -> N
 
     public = await shares.resolve(link.token)
     assert public.runs[0].message == "[[simulate:tokens=3]] more"
-    assert public.runs[0].earlier == ((PROMPT, first.runs[0].output_text),)
+    assert [(e.turn, e.message, e.answer) for e in public.runs[0].earlier] == [
+        (1, PROMPT, first.runs[0].output_text)
+    ]
     assert public.runs[1].message == "" and public.runs[1].earlier == ()
 
     fork = await shares.fork(await owner(rt, "eve@example.org"), link.token)
