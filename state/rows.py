@@ -81,6 +81,7 @@ class HistoryRow:
     created: str
     status: str
     version: str = ""  # "v2": the comparison is that version of a prompt (an accepted improvement)
+    turns: int = 1  # turns of its conversation (issue 19)
 
 
 def option_from_entry(entry: ModelEntry) -> ModelOption:

@@ -10,6 +10,7 @@ from backend.providers.base import ChatRequest
 from backend.providers.simulated import simulated_text
 from backend.runtime import Runtime
 from backend.services.comparisons import InvalidComparison
+from backend.services.export import comparison_markdown
 from backend.services.projects import ProjectService
 from backend.services.shares import ShareService
 from tests.backend.runtime_support import owner, wait_until_final
@@ -179,3 +180,15 @@ async def test_a_vote_records_the_turn_it_is_about(rt: Runtime) -> None:
     await wait_until_final(rt.comparisons, first.id)
     tally = await rt.votes.vote(ada, first.id, 1)
     assert tally.mine is not None and tally.mine.turn == 2 and tally.mine.best_pane == 1
+
+
+async def test_the_markdown_export_holds_the_whole_conversation(rt: Runtime) -> None:
+    first = await finished(rt)
+    await rt.turns.send(await owner(rt), first.id, {"message": "[[simulate:tokens=3]] more", "position": 1})
+    saved = await wait_until_final(rt.comparisons, first.id)
+    text = comparison_markdown(saved)
+    assert text.index("## Prompt") < text.index(first.runs[0].output_text) < text.index("## Turn 2")
+    after = text.split("## Turn 2", 1)[1]
+    assert "[[simulate:tokens=3]] more" in after
+    assert "## Pane 2: simulated:swift" in after and "## Pane 1:" not in after
+    assert saved.runs[1].output_text in after
