@@ -177,9 +177,12 @@ class ComparisonService:
         await self._reserve(principal.user_id, [data])
         return data
 
-    async def admit_many(self, principal: Principal, datas: Sequence[ComparisonInput], what: str) -> None:
-        """Budget and rate limits for several validated calls taken together (a follow-up turn)."""
-        await self._budget.check_many(principal, datas, what)
+    async def admit_many(
+        self, principal: Principal, datas: Sequence[ComparisonInput], what: str, payer_id: str
+    ) -> None:
+        """Budget (``payer_id``'s: whose keys the runs use) and the principal's rate limits for
+        several validated calls taken together (a follow-up turn)."""
+        await self._budget.check_many(principal, datas, what, payer_id)
         await self._reserve(principal.user_id, datas)
 
     async def enqueue(self, record: ComparisonRecord, runs: Sequence[RunRecord]) -> None:

@@ -107,7 +107,8 @@ class TurnService:
                 await self._comparisons.validate(check, principal)
             except InvalidComparison as exc:
                 raise InvalidComparison({_turn_field(k): v for k, v in exc.errors.items()}) from None
-        await self._comparisons.admit_many(principal, checks, "This follow-up")
+        # The comparison's owner pays (its runs use the owner's keys), as for a retry.
+        await self._comparisons.admit_many(principal, checks, "This follow-up", record.user_id)
         position = targets[0].position if len(targets) == 1 and len(record.runs) > 1 else None
         try:
             _, runs = await save_turn(
