@@ -42,6 +42,7 @@ class JudgementRecord:
     created_by: str
     created_at: datetime
     runs: tuple[JudgeRunRecord, ...]  # by pair, then order
+    turn: int = 1  # the conversation turn judged (the latest when the judgement started)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ async def judgements_of(session: AsyncSession, comparison_ids: Sequence[str]) ->
             created_by=j.created_by,
             created_at=j.created_at,
             runs=tuple(sorted(by_judgement.get(j.id, []), key=_pair_then_order)),
+            turn=j.turn,
         )
         for j in judgements
     ]

@@ -92,3 +92,20 @@ async def test_the_turns_route_is_in_the_openapi_document(rt: Runtime) -> None:
     assert {"201", "403", "404", "422", "429"} <= set(route["responses"])
     assert "TurnInput" in schema["components"]["schemas"]
     assert "turns" in schema["components"]["schemas"]["ComparisonOut"]["properties"]
+
+
+async def test_votes_and_judgements_say_which_turn_they_are_about(rt: Runtime) -> None:
+    async with api_client(rt) as ada:
+        cid = (await ada.post(f"{PREFIX}/comparisons", json=BODY)).json()["id"]
+        await wait_until_final(rt.comparisons, cid)
+        first = await ada.post(f"{PREFIX}/comparisons/{cid}/votes", json={"best": 0})
+        assert first.status_code == 200 and first.json()["mine"]["turn"] == 1
+        await ada.post(f"{PREFIX}/comparisons/{cid}/turns", json={"message": "[[simulate:tokens=3]] more"})
+        await wait_until_final(rt.comparisons, cid)
+        second = await ada.post(f"{PREFIX}/comparisons/{cid}/votes", json={"best": 1})
+        assert second.json()["mine"]["turn"] == 2 and second.json()["mine"]["best"] == 1
+        judged = await ada.post(
+            f"{PREFIX}/comparisons/{cid}/judgements", json={"judge_model": "simulated:judge"}
+        )
+        assert judged.status_code in (200, 201), judged.text
+        assert judged.json()["turn"] == 2
