@@ -107,5 +107,5 @@ async def test_votes_and_judgements_say_which_turn_they_are_about(rt: Runtime) -
         judged = await ada.post(
             f"{PREFIX}/comparisons/{cid}/judgements", json={"judge_model": "simulated:judge"}
         )
-        assert judged.status_code in (200, 201), judged.text
+        assert judged.status_code == 202, judged.text
         assert judged.json()["turn"] == 2
