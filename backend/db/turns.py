@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.engine import Database
-from backend.db.models import ComparisonTurn, Run, new_id, utcnow
+from backend.db.models import ComparisonTurn, JudgeRun, Run, new_id, utcnow
 from backend.db.records import RunRecord, TurnRecord
 from backend.runs_model import UNSTARTED_OUTCOME
 
@@ -119,3 +119,9 @@ async def copy_turns(session: AsyncSession, source_id: str, target_id: str, user
     ]
     if rows:
         await session.execute(insert(ComparisonTurn), rows)
+
+
+async def holds_judge_runs(session: AsyncSession, comparison_id: str) -> bool:
+    """The comparison is one an LLM judge's run lives in (one order of one pair): no follow-ups."""
+    stmt = select(JudgeRun.id).where(JudgeRun.run_comparison_id == comparison_id).limit(1)
+    return (await session.execute(stmt)).first() is not None

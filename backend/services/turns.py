@@ -16,7 +16,7 @@ from backend.auth.permissions import Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, RunRecord
-from backend.db.turns import TurnConflict, save_turn
+from backend.db.turns import TurnConflict, holds_judge_runs, save_turn
 from backend.i18n import N_, Message
 from backend.services.access import Access
 from backend.services.comparisons import ComparisonService
@@ -100,6 +100,9 @@ class TurnService:
         data = parse_turn(payload)
         await self._access.require_comparison(principal, Action.RUN, comparison_id)
         record = await self._comparisons.get_unchecked(comparison_id)
+        async with self._db.session() as session:
+            if await holds_judge_runs(session, comparison_id):
+                raise InvalidComparison({"message": N_("A judge's verdict takes no follow-up.")})
         targets = self._targets(record, data)
         checks = self._checked_inputs(record, targets, data.message)
         for check in checks:  # models still available (a key may have gone since the first turn)

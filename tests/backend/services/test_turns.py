@@ -192,3 +192,14 @@ async def test_the_markdown_export_holds_the_whole_conversation(rt: Runtime) -> 
     assert "[[simulate:tokens=3]] more" in after
     assert "## Pane 2: simulated:swift" in after and "## Pane 1:" not in after
     assert saved.runs[1].output_text in after
+
+
+async def test_a_judges_own_comparison_takes_no_follow_up(rt: Runtime) -> None:
+    ada = await owner(rt)
+    first = await finished(rt)
+    view = await rt.judges.start(ada, first.id, "simulated:judge")
+    judge_comparison = view.judgement.runs[0].run_comparison_id
+    await wait_until_final(rt.comparisons, judge_comparison)
+    with pytest.raises(InvalidComparison) as refused:
+        await rt.turns.send(ada, judge_comparison, {"message": "Are you sure?"})
+    assert refused.value.errors == {"message": "A judge's verdict takes no follow-up."}
