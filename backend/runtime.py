@@ -53,6 +53,7 @@ from backend.services.credentials import CredentialService
 from backend.services.export import ExportService
 from backend.services.leaderboard import LeaderboardService
 from backend.services.projects import ProjectService
+from backend.services.turns import TurnService
 from backend.services.usage import UsageService
 from backend.services.votes import VoteService
 from backend.settings import Settings, get_settings
@@ -94,6 +95,7 @@ class Runtime:
     exports: ExportService  # runs as CSV / JSON Lines, streamed
     batches: BatchService  # prompt templates, datasets and batch runs (issue 19)
     batch_dispatcher: BatchDispatcher  # sends batches' rows, paced by the rate limits
+    turns: TurnService  # follow-up messages after a comparison's panes finish
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -160,6 +162,7 @@ class Runtime:
             exports=ExportService(db, usage),
             batches=batches,
             batch_dispatcher=dispatcher,
+            turns=TurnService(db, comparisons),
         )
 
     async def authenticate(self, token: str) -> Principal | None:

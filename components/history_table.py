@@ -21,6 +21,10 @@ def _row(row: Any) -> rx.Component:
                     row.version != "",
                     rx.badge(row.version, variant="soft", title=t("Version of this prompt")),
                 ),
+                rx.cond(
+                    row.turns > 1,
+                    rx.badge(t("{n} turns", n=row.turns), variant="outline", data_testid="turns-badge"),
+                ),
                 align="center",
                 spacing="2",
             )

@@ -12,6 +12,7 @@ from components.i18n import t, t_var
 from components.layout import field_error
 from components.live import live_markdown, live_metrics
 from components.pane_options import pane_options
+from components.turns import conversation_view
 
 # status -> (badge colour, what the badge says)
 _STATUS_BADGES = {
@@ -287,6 +288,7 @@ def pane_card(
                     data_testid="pane-error",
                 ),
             ),
+            conversation_view(pane.earlier, pane.message, pane.turn),  # a follow-up's earlier turns
             live_markdown(
                 run_key=pane.live_key,
                 text=pane.text,

@@ -16,6 +16,7 @@ from reflex.event import EventCallback
 from components.i18n import t
 from components.pane import run_metrics
 from components.safe_markdown import safe_markdown
+from components.turns import conversation_view
 
 # status -> (badge colour, what the badge says)
 _STATUS_BADGES = {
@@ -96,6 +97,7 @@ def _pane(pane: Any, image_hosts: rx.Var[Sequence[str]]) -> rx.Component:
                     data_testid="shared-error",
                 ),
             ),
+            conversation_view(pane.earlier, pane.message, pane.turn),
             safe_markdown(
                 text=pane.text, image_hosts=image_hosts, height="55vh", data_testid="shared-output"
             ),

@@ -80,6 +80,11 @@ class CompareState(rx.State):
         return any(p.masked for p in self.panes)
 
     @rx.var(cache=True)
+    def latest_turn(self) -> int:
+        """The conversation's latest turn (issue 19): what the vote and the judge are about."""
+        return max((p.turn for p in self.panes), default=1)
+
+    @rx.var(cache=True)
     def can_add_pane(self) -> bool:
         return len(self.panes) < MAX_PANES
 

@@ -70,6 +70,7 @@ class HistoryState(rx.State):
                 created=format_datetime(item.created_at, language) + " UTC",
                 status=_status(language, item.n_runs, item.n_done, item.n_error, item.n_active),
                 version=f"v{versions[item.id]}" if item.id in versions else "",
+                turns=item.n_turns,
             )
             for item in result.items
         ]

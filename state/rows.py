@@ -36,6 +36,15 @@ class ModelOption:
 
 
 @dataclasses.dataclass
+class ExchangeRow:
+    """An earlier turn of one pane's conversation: the user's message and this pane's answer."""
+
+    turn: int
+    message: str
+    answer: str
+
+
+@dataclasses.dataclass
 class PaneRow:
     pane_id: str
     model: str
@@ -72,6 +81,11 @@ class PaneRow:
     frequency_penalty: str = ""
     response_format: str = "text"
     json_schema: str = ""
+    # A conversation (issue 19): the turns before the one shown live, and that turn's message
+    # ("" on turn 1: the prompt above is its message).
+    earlier: list[ExchangeRow] = dataclasses.field(default_factory=list)
+    message: str = ""
+    turn: int = 1
 
 
 @dataclasses.dataclass
@@ -82,6 +96,7 @@ class HistoryRow:
     created: str
     status: str
     version: str = ""  # "v2": the comparison is that version of a prompt (an accepted improvement)
+    turns: int = 1  # turns of its conversation (issue 19)
 
 
 def option_from_entry(entry: ModelEntry) -> ModelOption:
@@ -168,6 +183,13 @@ def pane_from_run(run: RunRecord) -> PaneRow:
 def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
     rows = [pane_from_run(run) for run in record.runs]
     for run, row in zip(record.runs, rows, strict=True):
+        row.turn = run.turn
+        row.message = record.message_of(run.turn) if run.turn > 1 else ""
+        row.earlier = [
+            ExchangeRow(turn=r.turn, message=record.message_of(r.turn), answer=r.output_text)
+            for r in record.pane_runs(run.position)
+            if r.turn < run.turn
+        ]
         if record.blind:  # revealed, the pane still says which label the person knew it by
             row.blind_label = pane_label(run.position)
         if record.masked:

@@ -20,6 +20,7 @@ from backend.services.shares import SHARE_PATH, PublicComparison, PublicRun, Sha
 from state.auth import signed_in_user
 from state.current_user import with_user
 from state.events import Followup, event
+from state.rows import ExchangeRow
 
 
 @dataclasses.dataclass
@@ -36,6 +37,10 @@ class SharedPane:
     elapsed: str
     cost: str
     cached: bool
+    # A conversation (issue 19): this pane's earlier turns, and the follow-up its answer replies to.
+    earlier: list[ExchangeRow] = dataclasses.field(default_factory=list)
+    message: str = ""
+    turn: int = 1
 
 
 def shared_pane(run: PublicRun) -> SharedPane:
@@ -52,6 +57,9 @@ def shared_pane(run: PublicRun) -> SharedPane:
         elapsed=format_ms(run.total_ms),
         cost=format_cost(run.cost_usd),
         cached=run.cached,
+        earlier=[ExchangeRow(turn=e.turn, message=e.message, answer=e.answer) for e in run.earlier],
+        message=run.message,
+        turn=run.turn,
     )
 
 

@@ -20,6 +20,7 @@ from backend.api.prompt_routes import prompt_router
 from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.api.search_routes import search_router
 from backend.api.share_routes import share_router
+from backend.api.turn_routes import turn_router
 from backend.api.usage_routes import usage_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
@@ -253,4 +254,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(usage_router(get_runtime))
     api.include_router(batch_router(get_runtime))
     api.include_router(image_router(get_runtime))
+    api.include_router(turn_router(get_runtime))
     return api

@@ -113,6 +113,7 @@ class JudgementOut(BaseModel):
     finished: bool = Field(description="Every pair has a result or an error.")
     runs: list[JudgeRunOut] = Field(description="By pair, then order.")
     pairs: list[PairOut]
+    turn: int = Field(default=1, description="The conversation turn judged (the latest when it started).")
 
     @classmethod
     def of(cls, view: JudgementView) -> JudgementOut:
@@ -126,4 +127,5 @@ class JudgementOut(BaseModel):
             finished=view.finished,
             runs=[JudgeRunOut.of(r) for r in j.runs],
             pairs=[PairOut.of(p, view.models) for p in view.pairs],
+            turn=j.turn,
         )

@@ -46,10 +46,44 @@ class RunOut(BaseModel):
     cache_hit: bool
     original_ttft_ms: float | None = None
     original_total_ms: float | None = None
+    turn: int = Field(default=1, description="The conversation turn this run answers (1: the prompt).")
 
     @classmethod
     def of(cls, run: RunRecord) -> RunOut:
         return cls.model_validate(run, from_attributes=True)
+
+
+class TurnOut(BaseModel):
+    """One turn of the conversation: the user's message and the answers of the panes it went to."""
+
+    turn: int
+    message: str
+    position: int | None = Field(description="The one pane it was sent to; null: every pane.")
+    created_at: datetime
+    runs: list[RunOut]
+
+
+def turns_of(record: ComparisonRecord) -> list[TurnOut]:
+    """Turn 1 (the prompt) and every follow-up, each with its runs in pane order."""
+    runs = sorted((*record.past_runs, *record.runs), key=lambda r: (r.turn, r.position))
+    first = TurnOut(
+        turn=1,
+        message=record.prompt,
+        position=None,
+        created_at=record.created_at,
+        runs=[RunOut.of(r) for r in runs if r.turn == 1],
+    )
+    later = [
+        TurnOut(
+            turn=t.turn,
+            message=t.message,
+            position=t.position,
+            created_at=t.created_at,
+            runs=[RunOut.of(r) for r in runs if r.turn == t.turn],
+        )
+        for t in record.turns
+    ]
+    return [first, *later]
 
 
 class ComparisonOut(BaseModel):
@@ -58,7 +92,9 @@ class ComparisonOut(BaseModel):
     prompt: str
     system_prompt: str
     created_at: datetime
-    runs: list[RunOut]
+    runs: list[RunOut] = Field(
+        description="Each pane's latest run (its answer to the latest turn it took part in)."
+    )
     blind: bool = False
     masked: bool = Field(
         default=False,
@@ -66,9 +102,14 @@ class ComparisonOut(BaseModel):
         "provider, cost, input tokens and error details are withheld until you vote or reveal.",
     )
 
+    turns: list[TurnOut] = Field(default=[], description="The whole conversation, turn 1 first.")
+
     @classmethod
     def of(cls, record: ComparisonRecord) -> ComparisonOut:
-        return cls.model_validate(record, from_attributes=True)
+        fields = {name: getattr(record, name) for name in cls.model_fields if name != "turns"}
+        out = cls.model_validate(fields, from_attributes=True)
+        out.turns = turns_of(record)
+        return out
 
 
 class ErrorOut(BaseModel):

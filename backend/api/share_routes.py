@@ -58,6 +58,12 @@ class ShareCreatedOut(ShareOut):
     token: str  # shown this once; only its hash is stored
 
 
+class PublicExchangeOut(BaseModel):
+    turn: int
+    message: str
+    answer: str
+
+
 class PublicRunOut(BaseModel):
     position: int
     model: str
@@ -72,6 +78,9 @@ class PublicRunOut(BaseModel):
     total_ms: float | None
     tokens_per_second: float | None
     cached: bool
+    turn: int = 1
+    message: str = Field(default="", description="The follow-up this answer replies to; empty on turn 1.")
+    earlier: list[PublicExchangeOut] = Field(default=[], description="Earlier turns, oldest first.")
 
 
 class PublicComparisonOut(BaseModel):

@@ -55,6 +55,7 @@ class VoteIn(BaseModel):
 class VoteOut(VoteIn):
     created_at: datetime
     updated_at: datetime
+    turn: int = Field(default=1, description="The conversation turn the vote is about.")
 
     @classmethod
     def of(cls, vote: VoteRecord) -> VoteOut:
@@ -65,6 +66,7 @@ class VoteOut(VoteIn):
             comment=vote.comment,
             created_at=vote.created_at,
             updated_at=vote.updated_at,
+            turn=vote.turn,
         )
 
 

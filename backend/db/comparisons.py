@@ -18,7 +18,17 @@ from sqlalchemy.orm import selectinload
 
 from backend.db.engine import Database
 from backend.db.judgements import judge_comparison_ids, judged_children
-from backend.db.models import BatchRow, Comparison, Judgement, JudgeRun, Run, Share, new_id, utcnow
+from backend.db.models import (
+    BatchRow,
+    Comparison,
+    ComparisonTurn,
+    Judgement,
+    JudgeRun,
+    Run,
+    Share,
+    new_id,
+    utcnow,
+)
 from backend.db.projects import member_projects
 from backend.db.records import (
     ACTIVE_STATUSES,
@@ -31,6 +41,7 @@ from backend.db.records import (
     comparison_record,
     prompt_first_line,
 )
+from backend.db.turns import turns_of
 from backend.runs_model import UNSTARTED_OUTCOME, RunParams
 
 MAX_PAGE_SIZE = 100
@@ -112,7 +123,9 @@ async def get_comparison(session: AsyncSession, comparison_id: str) -> Compariso
         .execution_options(populate_existing=True)
     )
     comparison = (await session.execute(stmt)).scalar_one_or_none()
-    return None if comparison is None else comparison_record(comparison)
+    if comparison is None:
+        return None
+    return comparison_record(comparison, await turns_of(session, comparison_id))
 
 
 async def list_comparisons(
@@ -160,19 +173,22 @@ async def list_comparisons(
         )
     ).all()
 
-    runs_by_comparison: dict[str, list[tuple[str, str]]] = {row[0]: [] for row in rows}
+    # Each pane's latest run (a later turn's run replaces its pane's earlier one), and turns.
+    runs_by_comparison: dict[str, dict[int, tuple[str, str]]] = {row[0]: {} for row in rows}
+    n_turns: dict[str, int] = {}
     if rows:
         run_rows = await session.execute(
-            select(Run.comparison_id, Run.model, Run.status)
+            select(Run.comparison_id, Run.position, Run.turn, Run.model, Run.status)
             .where(Run.comparison_id.in_(list(runs_by_comparison)))
-            .order_by(Run.comparison_id, Run.position)
+            .order_by(Run.comparison_id, Run.position, Run.turn)
         )
-        for comparison_id, model, status in run_rows:
-            runs_by_comparison[comparison_id].append((model, status))
+        for comparison_id, position, turn, model, status in run_rows:
+            runs_by_comparison[comparison_id][position] = (model, status)
+            n_turns[comparison_id] = max(n_turns.get(comparison_id, 1), turn)
 
     items = []
     for comparison_id, comparison_project_id, prompt_head, created_at, settings in rows:
-        runs = runs_by_comparison[comparison_id]
+        runs = list(runs_by_comparison[comparison_id].values())
         statuses = [status for _, status in runs]
         items.append(
             ComparisonSummary(
@@ -187,6 +203,7 @@ async def list_comparisons(
                 n_cancelled=statuses.count(RunStatus.CANCELLED),
                 n_active=sum(1 for s in statuses if s in ACTIVE_STATUSES),
                 blind=bool((settings or {}).get("blind", False)),
+                n_turns=n_turns.get(comparison_id, 1),
             )
         )
     return HistoryPage(items=tuple(items), total=total, page=page, page_size=page_size)
@@ -199,6 +216,7 @@ async def delete_comparison(session: AsyncSession, comparison_id: str) -> None:
     await session.execute(delete(JudgeRun).where(JudgeRun.run_comparison_id.in_(ids)))
     await session.execute(delete(Judgement).where(Judgement.comparison_id.in_(ids)))
     await session.execute(delete(Run).where(Run.comparison_id.in_(ids)))
+    await session.execute(delete(ComparisonTurn).where(ComparisonTurn.comparison_id.in_(ids)))
     await session.execute(delete(Share).where(Share.comparison_id.in_(ids)))
     await session.execute(delete(Comparison).where(Comparison.id.in_(ids)))
     await session.commit()

@@ -42,6 +42,7 @@ class JudgementRecord:
     created_by: str
     created_at: datetime
     runs: tuple[JudgeRunRecord, ...]  # by pair, then order
+    turn: int = 1  # the conversation turn judged (the latest when the judgement started)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ async def create_judgement(
     rubric: str,
     created_by: str,
     runs: Sequence[NewJudgeRun],
+    turn: int = 1,
 ) -> str:
     """Insert a judgement and its judge runs in one transaction; its id."""
     judgement_id = new_id()
@@ -99,6 +101,7 @@ async def create_judgement(
             judge_model=judge_model,
             rubric=rubric,
             created_by=created_by,
+            turn=turn,
             created_at=utcnow(),
         )
     )
@@ -153,6 +156,7 @@ async def judgements_of(session: AsyncSession, comparison_ids: Sequence[str]) ->
             created_by=j.created_by,
             created_at=j.created_at,
             runs=tuple(sorted(by_judgement.get(j.id, []), key=_pair_then_order)),
+            turn=j.turn,
         )
         for j in judgements
     ]
@@ -191,7 +195,7 @@ async def project_judgements(
     judgements = await judgements_of(session, comparison_ids)
     runs = await session.execute(
         select(Run.comparison_id, Run.model)
-        .where(Run.comparison_id.in_(comparison_ids))
+        .where(Run.comparison_id.in_(comparison_ids), Run.turn == 1)  # a pane keeps its model every turn
         .order_by(Run.comparison_id, Run.position)
     )
     models: dict[str, list[str]] = {}

@@ -179,6 +179,8 @@ class Run(Base):
         String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE")
     )
     position: Mapped[int] = mapped_column(Integer)
+    # The conversation turn this run answers (1: the comparison's prompt; backend/db/turns.py).
+    turn: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     provider: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(255))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -204,6 +206,27 @@ class Run(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column()
 
     comparison: Mapped[Comparison] = relationship(back_populates="runs")
+
+
+class ComparisonTurn(Base):
+    """A follow-up message in a comparison's conversation (turn 2, 3 ...); turn 1 is the
+    comparison's own prompt and has no row. ``position`` None: sent to every pane; else to that
+    pane only. The answers are the runs with this ``turn``."""
+
+    __tablename__ = "comparison_turns"
+    __table_args__ = (
+        UniqueConstraint("comparison_id", "turn", name="uq_comparison_turns_comparison_id_turn"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    comparison_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE")
+    )
+    turn: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    position: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Reveal(Base):
@@ -289,6 +312,8 @@ class Vote(Base):
     )
     user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
     best_pane: Mapped[int | None] = mapped_column(Integer)
+    # The conversation turn the vote is about (the latest when it was saved).
+    turn: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     no_winner: Mapped[str | None] = mapped_column(String(16))
     thumbs: Mapped[list[str | None]] = mapped_column(JSON, default=list)
     comment: Mapped[str] = mapped_column(String(VOTE_COMMENT_MAX_CHARS), default="", server_default="")
@@ -324,6 +349,8 @@ class Judgement(Base):
         String(ID_LENGTH), ForeignKey("comparisons.id", ondelete="CASCADE")
     )
     judge_model: Mapped[str] = mapped_column(String(255))
+    # The conversation turn judged (the latest when the judgement started).
+    turn: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     rubric: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -485,7 +512,7 @@ class BatchRow(Base):
 
 Index("ix_comparisons_project_created", Comparison.project_id, Comparison.created_at.desc())
 Index("ix_comparisons_user_created", Comparison.user_id, Comparison.created_at.desc())
-Index("ix_runs_comparison_position", Run.comparison_id, Run.position, unique=True)
+Index("ix_runs_comparison_position", Run.comparison_id, Run.position, Run.turn, unique=True)
 Index("ix_runs_status", Run.status)
 Index("ix_project_members_user", ProjectMember.user_id)
 Index("ix_auth_sessions_user", AuthSession.user_id)

@@ -75,6 +75,8 @@ class RunRecord:
     original_ttft_ms: float | None = None
     """On a cache replay: time to first token of the call that produced the answer."""
     original_total_ms: float | None = None
+    turn: int = 1
+    """The conversation turn this run answers (1: the comparison's prompt)."""
 
     @property
     def is_final(self) -> bool:
@@ -91,6 +93,17 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """A follow-up message of a comparison's conversation (turn 2 on; turn 1 is the prompt)."""
+
+    turn: int
+    message: str
+    position: int | None
+    """None: sent to every pane; else the one pane it was sent to."""
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ComparisonRecord:
     id: str
     project_id: str
@@ -100,15 +113,39 @@ class ComparisonRecord:
     settings: dict[str, Any]
     created_at: datetime
     runs: tuple[RunRecord, ...]
-    """Ordered by ``position`` (pane order)."""
+    """Each pane's latest run (the answer to the latest turn it took part in), in pane order."""
     masked: bool = False
     """A blind comparison as someone sees it before voting or revealing: each run's model is
     its pane label and what would identify it (provider, cost, input tokens, error text) is
     blank (backend/services/blind.py)."""
+    past_runs: tuple[RunRecord, ...] = ()
+    """The panes' earlier answers (turns before each pane's latest), by position then turn."""
+    turns: tuple[TurnRecord, ...] = ()
+    """The follow-up messages, turn 2 on, in order."""
 
     @property
     def blind(self) -> bool:
         return bool(self.settings.get("blind", False))
+
+    @property
+    def latest_turn(self) -> int:
+        return self.turns[-1].turn if self.turns else 1
+
+    def message_of(self, turn: int) -> str:
+        """The user's message of a turn (turn 1: the prompt)."""
+        return self.prompt if turn == 1 else next(t.message for t in self.turns if t.turn == turn)
+
+    def pane_runs(self, position: int) -> list[RunRecord]:
+        """One pane's answers, oldest turn first."""
+        runs = [r for r in (*self.past_runs, *self.runs) if r.position == position]
+        return sorted(runs, key=lambda r: r.turn)
+
+    def history_of(self, run: RunRecord) -> list[tuple[str, str]]:
+        """(user message, this pane's answer) of each earlier turn the run's pane answered: what
+        its model is sent before the run's own message. A failed or stopped answer is sent as
+        far as it got."""
+        earlier = [r for r in self.pane_runs(run.position) if r.turn < run.turn]
+        return [(self.message_of(r.turn), r.output_text) for r in earlier]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +167,8 @@ class ComparisonSummary:
     blind: bool = False
     masked: bool = False
     """As in ComparisonRecord: ``models`` holds pane labels."""
+    n_turns: int = 1
+    """Turns of its conversation (1: the prompt only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +215,13 @@ def run_record(run: Run) -> RunRecord:
         finished_at=run.finished_at,
         original_ttft_ms=run.original_ttft_ms,
         original_total_ms=run.original_total_ms,
+        turn=run.turn,
     )
 
 
-def comparison_record(comparison: Comparison) -> ComparisonRecord:
+def comparison_record(comparison: Comparison, turns: tuple[TurnRecord, ...] = ()) -> ComparisonRecord:
+    ordered = sorted(comparison.runs, key=lambda r: (r.position, r.turn))
+    latest = {r.position: r for r in ordered}  # the last turn of each position wins
     return ComparisonRecord(
         id=comparison.id,
         project_id=comparison.project_id,
@@ -188,7 +230,9 @@ def comparison_record(comparison: Comparison) -> ComparisonRecord:
         system_prompt=comparison.system_prompt,
         settings=dict(comparison.settings or {}),
         created_at=comparison.created_at,
-        runs=tuple(run_record(r) for r in sorted(comparison.runs, key=lambda r: r.position)),
+        runs=tuple(run_record(latest[p]) for p in sorted(latest)),
+        past_runs=tuple(run_record(r) for r in ordered if latest[r.position] is not r),
+        turns=turns,
     )
 
 

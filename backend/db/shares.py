@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import Comparison, Run, Share, User, new_id, utcnow
 from backend.db.records import FINAL_STATUSES, ComparisonRecord, RunRecord, RunStatus
+from backend.db.turns import copy_turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ async def copy_comparison(
     comparison_id = new_id()
     settings: dict[str, Any] = {**source.settings, "forked": True}  # a copy: its figures are the original's
     runs = tuple(_copied_run(run, comparison_id, now) for run in source.runs)
+    past_runs = tuple(_copied_run(run, comparison_id, now) for run in source.past_runs)
     try:
         await session.execute(
             insert(Comparison),
@@ -134,7 +136,8 @@ async def copy_comparison(
             ],
         )
         if runs:
-            await session.execute(insert(Run), [_run_row(run) for run in runs])
+            await session.execute(insert(Run), [_run_row(run) for run in (*runs, *past_runs)])
+        await copy_turns(session, source.id, comparison_id, user_id)  # the whole conversation
         await session.commit()
     except BaseException:
         await session.rollback()
@@ -148,6 +151,8 @@ async def copy_comparison(
         settings=settings,
         created_at=now,
         runs=runs,
+        past_runs=past_runs,
+        turns=source.turns,
     )
 
 
@@ -175,6 +180,7 @@ def _copied_run(run: RunRecord, comparison_id: str, now: datetime) -> RunRecord:
         finished_at=None,
         original_ttft_ms=run.original_ttft_ms,
         original_total_ms=run.original_total_ms,
+        turn=run.turn,
     )
 
 
@@ -183,6 +189,7 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
         "id": run.id,
         "comparison_id": run.comparison_id,
         "position": run.position,
+        "turn": run.turn,
         "provider": run.provider,
         "model": run.model,
         "params": run.params.stored(),

@@ -31,6 +31,7 @@ class VoteRecord:
     comment: str
     created_at: datetime
     updated_at: datetime
+    turn: int = 1  # the conversation turn it is about
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +73,19 @@ def _record(vote: Vote) -> VoteRecord:
         comment=vote.comment,
         created_at=vote.created_at,
         updated_at=vote.updated_at,
+        turn=vote.turn,
     )
 
 
 async def panes_of(session: AsyncSession, comparison_id: str) -> list[Pane]:
-    """The comparison's runs in pane order, without their (possibly long) outputs."""
+    """Each pane's latest run (the latest turn it answered) in pane order, without its output."""
     stmt = (
         select(Run.position, Run.model, Run.status)
         .where(Run.comparison_id == comparison_id)
-        .order_by(Run.position)
+        .order_by(Run.position, Run.turn)
     )
-    return [Pane(*row) for row in (await session.execute(stmt)).all()]
+    latest = {row[0]: Pane(*row) for row in (await session.execute(stmt)).all()}
+    return list(latest.values())
 
 
 async def save_vote(
@@ -94,9 +97,12 @@ async def save_vote(
     no_winner: str | None,
     thumbs: Sequence[str | None],
     comment: str,
+    turn: int = 1,
 ) -> VoteRecord:
-    """Insert the voter's vote on the comparison, or replace the one they gave before."""
+    """Insert the voter's vote on the comparison, or replace the one they gave before; ``turn``
+    is the conversation turn it is about."""
     values: dict[str, Any] = {
+        "turn": turn,
         "best_pane": best_pane,
         "no_winner": no_winner,
         "thumbs": list(thumbs),
@@ -158,7 +164,7 @@ async def project_votes(session: AsyncSession, project_id: str) -> list[tuple[Ba
     runs = await session.execute(
         select(Run.comparison_id, Run.model)
         .join(Comparison, Comparison.id == Run.comparison_id)
-        .where(Comparison.project_id == project_id)
+        .where(Comparison.project_id == project_id, Run.turn == 1)  # a pane keeps its model every turn
         .order_by(Run.comparison_id, Run.position)
     )
     models: dict[str, list[str]] = {}
@@ -178,7 +184,7 @@ async def voted_pane_answers(session: AsyncSession, project_id: str) -> dict[str
     )
     rows = await session.execute(
         select(Run.comparison_id, Run.output_tokens, Run.output_text)
-        .where(Run.comparison_id.in_(voted))
+        .where(Run.comparison_id.in_(voted), Run.turn == 1)  # one answer per pane: the first turn's
         .order_by(Run.comparison_id, Run.position)
     )
     answers: dict[str, list[tuple[int, str]]] = {}
@@ -236,3 +242,9 @@ async def database_stamp(session: AsyncSession) -> tuple[Any, ...]:
         select(func.max(Run.finished_at)).scalar_subquery(),
     )
     return tuple((await session.execute(stmt)).one())
+
+
+async def latest_turn(session: AsyncSession, comparison_id: str) -> int:
+    """The comparison's latest conversation turn (1 with no follow-up): what a vote is about."""
+    stmt = select(func.max(Run.turn)).where(Run.comparison_id == comparison_id)
+    return int((await session.execute(stmt)).scalar_one_or_none() or 1)

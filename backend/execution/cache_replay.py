@@ -9,6 +9,7 @@ stored.  A failing cache never fails a run: it counts as a miss.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -42,7 +43,7 @@ class CachedExecution:
         key = cache_key(
             task.model,
             task.system_prompt,
-            task.prompt,
+            _conversation(task),
             task.temperature,
             task.max_tokens,
             task.seed,
@@ -91,3 +92,10 @@ class CachedExecution:
                 "original_total_ms": cached.total_ms,
             }
         )
+
+
+def _conversation(task: RunTask) -> str:
+    """The prompt as the cache keys it: a follow-up's answer depends on the whole conversation."""
+    if not task.history:
+        return task.prompt
+    return json.dumps([*task.history, task.prompt])

@@ -117,6 +117,7 @@ class ProviderCall:
             seed=task.seed,
             options=task.options,
             images=await self._images(task),
+            history=task.history,
         )
         tries = 0
         while True:

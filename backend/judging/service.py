@@ -124,6 +124,7 @@ class JudgeService:
                         judge_model=judge_model,
                         rubric=rubric_text,
                         created_by=principal.user_id,
+                        turn=record.latest_turn,
                         runs=[
                             NewJudgeRun(r.id, first, second)
                             for r, (first, second) in zip(records, orders, strict=True)
@@ -212,7 +213,7 @@ def _judge_input(
     a malformed judge model id is refused by the comparison's own validation)."""
     system_prompt, prompt = judge_messages(
         rubric=rubric,
-        prompt=record.prompt,
+        prompt=record.message_of(record.latest_turn),  # the turn judged: the latest (issue 19)
         system_prompt=record.system_prompt,
         answer_a=first,
         answer_b=second,

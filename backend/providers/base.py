@@ -26,6 +26,17 @@ class ChatRequest:
     seed: int | None = None
     options: RunOptions = NO_OPTIONS  # each set field goes out in the provider's wire format
     images: tuple[ImageData, ...] = ()  # sent with the prompt as multimodal content
+    history: tuple[tuple[str, str], ...] = ()
+    """Earlier turns of this conversation, oldest first: (user message, this model's answer);
+    `prompt` is the newest user message."""
+
+    @property
+    def input_text(self) -> str:
+        """Everything the model reads (system prompt, history, prompt), for token estimates."""
+        if not self.history:
+            return self.system_prompt + self.prompt
+        earlier = "\n".join(text for pair in self.history for text in pair)
+        return f"{self.system_prompt}\n{earlier}\n{self.prompt}"
 
 
 @dataclass(frozen=True, slots=True)

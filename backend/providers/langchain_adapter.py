@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 
 from backend.catalog import estimate_tokens
@@ -56,10 +56,7 @@ async def stream_chat_model(
     model: BaseChatModel, request: ChatRequest, error_rules: Sequence[ErrorRule] = ()
 ) -> AsyncIterator[StreamItem]:
     """Stream `request` through `model`, ending with exactly one `StreamEnd`."""
-    messages: list[BaseMessage] = []
-    if request.system_prompt:
-        messages.append(SystemMessage(content=request.system_prompt))
-    messages.append(HumanMessage(content=human_content(request.prompt, request.images)))
+    messages = chat_messages(request)
 
     usage: UsageMetadata | None = None
     finish_reason = "stop"
@@ -91,12 +88,25 @@ async def stream_chat_model(
     if usage is None:
         # Some OpenAI-compatible servers ignore stream_options.include_usage.
         result = Usage(
-            input_tokens=estimate_tokens(request.system_prompt + request.prompt),
+            input_tokens=estimate_tokens(request.input_text),
             output_tokens=math.ceil(output_chars / 4),
         )
     else:
         result = Usage(input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"])
     yield StreamEnd(usage=result, finish_reason=finish_reason)
+
+
+def chat_messages(request: ChatRequest) -> list[BaseMessage]:
+    """The system prompt, each earlier turn as a user and an assistant message, then the prompt
+    (with the request's images, as multimodal content)."""
+    messages: list[BaseMessage] = []
+    if request.system_prompt:
+        messages.append(SystemMessage(content=request.system_prompt))
+    for question, answer in request.history:
+        messages.append(HumanMessage(content=question))
+        messages.append(AIMessage(content=answer))
+    messages.append(HumanMessage(content=human_content(request.prompt, request.images)))
+    return messages
 
 
 def content_text(content: str | list[Any]) -> str:

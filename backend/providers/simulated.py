@@ -138,7 +138,7 @@ class SimulatedProvider:
         if plan.fail_after is not None:  # a requested failure happens even if the answer is shorter
             raise ProviderUnavailable(f"simulated failure after {len(plan.tokens)} tokens")
         usage = Usage(
-            input_tokens=estimate_tokens(request.system_prompt + request.prompt),
+            input_tokens=estimate_tokens(request.input_text),
             output_tokens=len(plan.tokens),
         )
         yield StreamEnd(usage=usage, finish_reason=plan.finish_reason)
@@ -189,6 +189,8 @@ def _seed(model_name: str, request: ChatRequest) -> int:
     if options := request.options.cache_part():  # sampling options vary the answer; none: as before
         parts.append(options)
     key = "\x00".join(parts)
+    if request.history:  # a follow-up's answer depends on the conversation so far
+        key += "\x00" + "\x00".join(text for pair in request.history for text in pair)
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 

@@ -38,6 +38,9 @@ class RunTask(_Message):
     # Whose provider keys to use: the worker reads them from the database, so no key ever
     # travels on the queue. Empty (tasks from older versions): the deployment's keys.
     user_id: str = ""
+    # Earlier turns of the conversation, oldest first: (user message, this pane's answer);
+    # `prompt` is the newest message. Empty for a comparison's first turn.
+    history: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunTask:

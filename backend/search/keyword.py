@@ -108,7 +108,7 @@ async def recheck(
     if found:
         for cid, position, model, status, output in await session.execute(
             select(Run.comparison_id, Run.position, Run.model, Run.status, Run.output_text)
-            .where(Run.comparison_id.in_(found))
+            .where(Run.comparison_id.in_(found), Run.turn == 1)  # one row per pane
             .order_by(Run.comparison_id, Run.position)
         ):
             runs[cid].append((position, model, status, output))

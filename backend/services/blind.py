@@ -80,7 +80,12 @@ def _masked_run(run: RunRecord) -> RunRecord:
 
 
 def masked(record: ComparisonRecord) -> ComparisonRecord:
-    return replace(record, runs=tuple(_masked_run(r) for r in record.runs), masked=True)
+    return replace(
+        record,
+        runs=tuple(_masked_run(r) for r in record.runs),
+        past_runs=tuple(_masked_run(r) for r in record.past_runs),  # earlier turns too
+        masked=True,
+    )
 
 
 def _masked_summary(summary: ComparisonSummary) -> ComparisonSummary:

@@ -100,15 +100,20 @@ class BudgetGuard:
         )
         await self._check(principal.user_id, cost, "This comparison", "your")
 
-    async def check_many(self, principal: Principal, datas: Iterable[ComparisonInput], what: str) -> None:
-        """Raise BudgetExceeded if these comparisons together could take the user past their budget."""
+    async def check_many(
+        self, principal: Principal, datas: Iterable[ComparisonInput], what: str, payer_id: str | None = None
+    ) -> None:
+        """Raise BudgetExceeded if these comparisons together could take the user past their budget
+        (``payer_id``: another user who pays for them, as a comparison's owner pays its follow-ups)."""
         cost = sum(
             max_cost_usd(
                 data.system_prompt, data.prompt, ((pane.model, pane.max_tokens) for pane in data.panes)
             )
             for data in datas
         )
-        await self._check(principal.user_id, cost, what, "your")
+        payer = payer_id or principal.user_id
+        whose = "your" if payer == principal.user_id else "the comparison owner's"
+        await self._check(payer, cost, what, whose)
 
     async def check_retry(self, principal: Principal, record: ComparisonRecord, run: RunRecord) -> None:
         """A retry is spent by the comparison's owner (their keys, their budget)."""

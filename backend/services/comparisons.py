@@ -195,6 +195,19 @@ class ComparisonService:
         await self._reserve(principal.user_id, [data])
         return data
 
+    async def admit_many(
+        self, principal: Principal, datas: Sequence[ComparisonInput], what: str, payer_id: str
+    ) -> None:
+        """Budget (``payer_id``'s: whose keys the runs use) and the principal's rate limits for
+        several validated calls taken together (a follow-up turn)."""
+        await self._budget.check_many(principal, datas, what, payer_id)
+        await self._reserve(principal.user_id, datas)
+
+    async def enqueue(self, record: ComparisonRecord, runs: Sequence[RunRecord]) -> None:
+        """Queue saved runs of ``record`` (which must hold them, and their turns' messages)."""
+        for run in runs:
+            await self._enqueue(record, run)
+
     async def _reserve(self, user_id: str, datas: Sequence[ComparisonInput]) -> None:
         requests = sum(len(data.panes) for data in datas)
         tokens = sum(
@@ -251,8 +264,9 @@ class ComparisonService:
                 comparison_id=record.id,
                 attempt=run.attempt,
                 model=run.model,
-                prompt=record.prompt,
+                prompt=record.message_of(run.turn),  # a follow-up's own message, after its history
                 system_prompt=record.system_prompt,
+                history=tuple(record.history_of(run)),
                 temperature=run.params.temperature,
                 max_tokens=run.params.max_tokens,
                 seed=run.params.seed,

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from backend.auth.permissions import Principal
 from backend.db.engine import Database
-from backend.db.records import ComparisonRecord
+from backend.db.records import ComparisonRecord, RunRecord
 from backend.db.run_export import CHUNK_ROWS, ExportFilter, export_chunks
 from backend.runs_model import tokens_per_second
 from backend.services.blind import HIDDEN_ERROR, pane_label
@@ -137,12 +137,23 @@ class ExportService:
 
 
 def comparison_markdown(record: ComparisonRecord) -> str:
-    """A comparison as a Markdown document: the prompt, then each pane's model, figures and answer."""
+    """A comparison as a Markdown document: the prompt, then each pane's model, figures and answer;
+    a conversation's follow-ups after it, each with the answers of the panes it went to."""
     lines = [f"# Comparison {record.id}", "", f"Created: {record.created_at.isoformat()}", ""]
     if record.system_prompt:
         lines += ["## System prompt", "", _fenced(record.system_prompt), ""]
     lines += ["## Prompt", "", _fenced(record.prompt), ""]
-    for run in record.runs:
+    runs = sorted((*record.past_runs, *record.runs), key=lambda r: (r.turn, r.position))
+    lines += _answers([r for r in runs if r.turn == 1])
+    for turn in record.turns:
+        lines += [f"## Turn {turn.turn}", "", _fenced(turn.message), ""]
+        lines += _answers([r for r in runs if r.turn == turn.turn])
+    return "\n".join(lines)
+
+
+def _answers(runs: list[RunRecord]) -> list[str]:
+    lines: list[str] = []
+    for run in runs:
         rate = tokens_per_second(run.ttft_ms, run.total_ms, run.output_tokens)
         figures = [
             f"status {run.status}",
@@ -155,7 +166,7 @@ def comparison_markdown(record: ComparisonRecord) -> str:
         if run.error:
             lines += [f"Error: {run.error}", ""]
         lines += [run.output_text or "_(no output)_", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def _fenced(text: str) -> str:

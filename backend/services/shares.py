@@ -47,6 +47,13 @@ class CreatedShare:
 
 
 @dataclass(frozen=True, slots=True)
+class PublicExchange:
+    turn: int
+    message: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
 class PublicRun:
     position: int
     model: str
@@ -61,6 +68,11 @@ class PublicRun:
     total_ms: float | None
     tokens_per_second: float | None
     cached: bool
+    turn: int = 1
+    message: str = ""
+    """The follow-up message this (latest) answer replies to; empty on turn 1 (the prompt)."""
+    earlier: tuple[PublicExchange, ...] = ()
+    """This pane's earlier turns, oldest first (issue 19)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +211,13 @@ def _public_view(record: ComparisonRecord, owner_name: str, expires_at: datetime
                 total_ms=run.total_ms,
                 tokens_per_second=figures.tokens_per_second,
                 cached=run.cache_hit,
+                turn=run.turn,
+                message=record.message_of(run.turn) if run.turn > 1 else "",
+                earlier=tuple(
+                    PublicExchange(r.turn, record.message_of(r.turn), r.output_text)
+                    for r in record.pane_runs(run.position)
+                    if r.turn < run.turn
+                ),
             )
         )
     return PublicComparison(

@@ -85,6 +85,7 @@ class VoteService:
                 no_winner=no_winner,
                 thumbs=padded,
                 comment=comment,
+                turn=await repo.latest_turn(session, comparison_id),
             )
         if self.on_change is not None:
             try:

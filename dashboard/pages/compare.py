@@ -10,12 +10,14 @@ from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from components.prompt_images import prompt_images
 from components.similar import similar_panel
+from components.turns import FollowUpProps, follow_up_form
 from dashboard.pages.frame import signed_in_page
 from dashboard.pages.judge_section import improve_section, judge_section
 from dashboard.pages.share_button import share_button
 from dashboard.pages.vote_section import vote_section
 from state.compare import MAX_PANES
 from state.compare import CompareState as S
+from state.conversation_state import ConversationState as C
 from state.pane_options import PaneOptionsState
 from state.prompt_images import UPLOAD_ID
 from state.prompt_images import PromptImagesState as Images
@@ -31,6 +33,18 @@ _actions = PaneActions(
     expand=S.toggle_expand,
     set_option=PaneOptionsState.set_pane_option,
     toggle_options=PaneOptionsState.toggle_pane_options,
+)
+
+_follow_up = FollowUpProps(
+    message=C.message,
+    target=C.target,
+    error=C.error,
+    panes=S.panes,
+    running=S.running,
+    can_run=S.can_run,
+    on_message=C.set_message,
+    on_target=C.set_target,
+    on_send=C.send,
 )
 
 
@@ -98,6 +112,7 @@ def compare_page() -> rx.Component:
                 gap="1em",
                 width="100%",
             ),
+            rx.cond(S.comparison_id != "", follow_up_form(_follow_up)),
             vote_section(),  # once every pane has finished
             judge_section(),
             improve_section(),

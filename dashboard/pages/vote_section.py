@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.i18n import t
 from components.votes import VoteProps, vote_panel
 from state.compare import CompareState
 from state.votes import VoteState as V
@@ -31,5 +32,19 @@ def vote_section() -> rx.Component:
     )
     return rx.cond(
         (CompareState.comparison_id != "") & ~CompareState.running & (CompareState.panes.length() > 0),
-        rx.box(vote_panel(props), key=CompareState.comparison_id, on_mount=V.load, width="100%"),
+        rx.box(
+            rx.cond(
+                CompareState.latest_turn > 1,
+                rx.text(
+                    t("Votes are about the latest turn (turn {n}).", n=CompareState.latest_turn),
+                    size="2",
+                    color_scheme="gray",
+                ),
+            ),
+            vote_panel(props),
+            # Mounted anew after each turn too: the vote is about the latest one.
+            key=CompareState.comparison_id + "-" + CompareState.latest_turn.to_string(),
+            on_mount=V.load,
+            width="100%",
+        ),
     )

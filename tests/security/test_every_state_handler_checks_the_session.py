@@ -65,6 +65,7 @@ ALLOWLIST: dict[str, str] = {
             "LanguageState",
             "UsageState",
             "BatchState",
+            "ConversationState",
         )
     },
     "SearchState.clear": "ui: empties this tab's search results",
@@ -83,6 +84,8 @@ ALLOWLIST: dict[str, str] = {
     "AuthState.firebase_token_refreshed": "public: verifies the presented Firebase ID token",
     "CompareState.set_project": "ui: picks among the projects the load put in this tab (run re-checks)",
     "CompareState.set_prompt": "ui: edits the unsaved prompt",
+    "ConversationState.set_message": "ui: edits the unsaved follow-up message",
+    "ConversationState.set_target": "ui: picks the pane the follow-up goes to (send re-checks)",
     "CompareState.set_system_prompt": "ui: edits the unsaved system prompt",
     "CompareState.toggle_system": "ui: shows or hides the system prompt field",
     "CompareState.set_picker": "ui: the model picker's selection",

@@ -15,8 +15,8 @@ from backend.db.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 APP_TABLES = set(Base.metadata.tables)
-HEAD = "0013"
-BELOW_HEAD = "0012"  # where one downgrade step from HEAD lands
+HEAD = "0014"
+BELOW_HEAD = "0013"  # where one downgrade step from HEAD lands
 APP_INDEXES = {
     "comparisons": {"ix_comparisons_project_created", "ix_comparisons_user_created"},
     "runs": {"ix_runs_comparison_position", "ix_runs_status", "ix_runs_finished", "ix_runs_model_finished"},
@@ -119,3 +119,54 @@ async def test_existing_project_owners_become_owner_members(database_url: str) -
         engine.dispose()
         await db.dispose()
     assert [tuple(r) for r in rows] == [("p1", "u1", "a@x.org", "owner")]
+
+
+async def test_existing_comparisons_become_one_turn_conversations(database_url: str) -> None:
+    """0014 gives every run, vote and judgement saved before it turn 1, and no follow-up turns."""
+    db = Database(database_url)
+    await db.upgrade("0013")
+    engine = create_engine(to_sync_url(database_url), poolclass=NullPool)
+    t = {"t": "2025-01-01T00:00:00+00:00"}
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, email, created_at) VALUES ('u1', 'a@x.org', :t)"), t)
+            conn.execute(
+                text("INSERT INTO projects (id, owner_id, name, created_at) VALUES ('p1', 'u1', 'P', :t)"), t
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO comparisons (id, project_id, user_id, prompt, settings, created_at) "
+                    "VALUES ('c1', 'p1', 'u1', 'Hi', '{}', :t)"
+                ),
+                t,
+            )
+            for position in (0, 1):
+                conn.execute(
+                    text(
+                        "INSERT INTO runs (id, comparison_id, position, provider, model, params, created_at) "
+                        "VALUES (:id, 'c1', :p, 'simulated', 'simulated:swift', '{}', :t)"
+                    ),
+                    {**t, "id": f"r{position}", "p": position},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO votes (id, comparison_id, user_id, best_pane, thumbs, created_at, "
+                    "updated_at) VALUES ('v1', 'c1', 'u1', 1, '[]', :t, :t)"
+                ),
+                t,
+            )
+        await db.upgrade()
+        with engine.connect() as conn:
+            runs = conn.execute(text("SELECT id, turn FROM runs ORDER BY id")).all()
+            votes = conn.execute(text("SELECT turn FROM votes")).all()
+            turns = conn.execute(text("SELECT count(*) FROM comparison_turns")).scalar_one()
+        await db.downgrade("0013")
+        with engine.connect() as conn:
+            kept = conn.execute(text("SELECT count(*) FROM runs")).scalar_one()
+    finally:
+        engine.dispose()
+        await db.dispose()
+    assert [tuple(r) for r in runs] == [("r0", 1), ("r1", 1)]
+    assert [tuple(r) for r in votes] == [(1,)]
+    assert turns == 0
+    assert kept == 2

@@ -52,3 +52,19 @@ async def test_through_the_registry_uses_settings(fake_server: FakeLLMServer) ->
     result = await collect(get_provider("anthropic:claude-sonnet-4-5", settings), REQUEST)
     assert result.text == "Hello, world! Bye."
     assert sent_key(fake_server) == "sk-env"
+
+
+async def test_sends_the_conversation_history_as_alternating_messages(fake_server: FakeLLMServer) -> None:
+    """A follow-up turn (issue 19): the system prompt apart, then user/assistant pairs, then the new one."""
+    provider = AnthropicProvider(AnthropicConnection(api_key="sk-ant-test", base_url=fake_server.url))
+    request = ChatRequest(
+        model="claude-haiku-4-5", prompt="Again?", system_prompt="Be brief.", history=(("Hi", "Hello!"),)
+    )
+    assert (await collect(provider, request)).error is None
+    body = fake_server.last_body("/v1/messages")
+    assert body["system"] in ("Be brief.", [{"type": "text", "text": "Be brief."}])
+    assert [(m["role"], m["content"]) for m in body["messages"]] == [
+        ("user", "Hi"),
+        ("assistant", "Hello!"),
+        ("user", "Again?"),
+    ]

@@ -92,3 +92,25 @@ async def test_compatible_through_the_registry(fake_server: FakeLLMServer) -> No
     result = await collect(provider, ChatRequest(model="lab/local-a", prompt="Hi"))
     assert result.text == "Hello, world! Bye."
     assert fake_server.last_body(PATH)["model"] == "local-a"
+
+
+async def test_openai_sends_the_conversation_history_as_alternating_messages(
+    fake_server: FakeLLMServer,
+) -> None:
+    """A follow-up turn (issue 19): earlier messages and this model's own answers, then the new one."""
+    provider = OpenAIProvider(OpenAIConnection(api_key="sk-test", base_url=f"{fake_server.url}/v1"))
+    request = ChatRequest(
+        model="gpt-4o-mini",
+        prompt="And in French?",
+        system_prompt="Be brief.",
+        history=(("Say hello", "Hello!"), ("Louder", "HELLO!")),
+    )
+    assert (await collect(provider, request)).error is None
+    assert fake_server.last_body(PATH)["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Say hello"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Louder"},
+        {"role": "assistant", "content": "HELLO!"},
+        {"role": "user", "content": "And in French?"},
+    ]
