@@ -34,6 +34,7 @@ from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
 from backend.judging.service import JudgeService
 from backend.limits import RateLimiter, make_rate_limiter
+from backend.limits.streams import StreamSlots
 from backend.prompting.service import PromptService
 from backend.providers import registry
 from backend.providers.base import ChatProvider
@@ -89,6 +90,7 @@ class Runtime:
     search: SearchService  # hybrid keyword + vector search (its indexer runs as a task of start())
     usage: UsageService  # spend, tokens and latency aggregates; the budget burn-down
     exports: ExportService  # runs as CSV / JSON Lines, streamed
+    stream_slots: StreamSlots  # SSE streams each account holds open in this process
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -150,6 +152,7 @@ class Runtime:
             page_flushes=FlushShare(settings.stream_flush_budget),
             usage=usage,
             exports=ExportService(db, usage),
+            stream_slots=StreamSlots(settings.max_streams_per_user),
         )
 
     async def authenticate(self, token: str) -> Principal | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +19,7 @@ from backend.api.schemas import ComparisonOut, ErrorOut, ModelOut, RateLimitOut
 from backend.api.search_routes import search_router
 from backend.api.share_routes import share_router
 from backend.api.usage_routes import usage_router
+from backend.api.verify_routes import verify_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
 from backend.i18n import N_, gettext, request_language
@@ -163,7 +164,11 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         service = get_runtime().comparisons
         return ComparisonOut.of(service.with_live_output(await service.get(user, comparison_id)))
 
-    @api.get(f"{API_PREFIX}/comparisons/{{comparison_id}}/events", tags=["comparisons"])
+    @api.get(
+        f"{API_PREFIX}/comparisons/{{comparison_id}}/events",
+        responses={429: {"model": RateLimitOut}},
+        tags=["comparisons"],
+    )
     async def follow_comparison(user: User, comparison_id: str, request: Request) -> StreamingResponse:
         runtime = get_runtime()
         await runtime.comparisons.get(user, comparison_id)  # 404 before the stream starts
@@ -172,10 +177,19 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         async def token_still_valid() -> bool:
             return await runtime.accounts.principal_for_api_token(token) is not None
 
+        slot = runtime.stream_slots.take(user.user_id)  # 429 past MAX_STREAMS_PER_USER
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in comparison_events(
+                    runtime.comparisons, runtime.hub, comparison_id, user, signed_in=token_still_valid
+                ):
+                    yield chunk
+            finally:
+                slot.release()  # however the stream ends: done, lost access, the client gone
+
         return StreamingResponse(
-            comparison_events(
-                runtime.comparisons, runtime.hub, comparison_id, user, signed_in=token_still_valid
-            ),
+            events(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -214,4 +228,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(prompt_router(get_runtime))
     api.include_router(search_router(get_runtime))
     api.include_router(usage_router(get_runtime))
+    api.include_router(verify_router(get_runtime))
     return api
