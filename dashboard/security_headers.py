@@ -7,12 +7,18 @@ its own.
 - No Referer: share links carry their token in the address.
 - API answers are private (a new API token, a new share link, someone's comparison) and are
   never stored by a browser or proxy cache.
+- Redirects stay on this site: a redirect the app makes to its own host (Starlette's "add the
+  trailing slash", built from the request's Host header) goes out relative, so a request with
+  `Host: evil.example` is not sent to `http://evil.example/login/` (Host header poisoning of a
+  cache or a link in front of the app).
 
 The policy leaves scripts and styles alone: the compiled Reflex front end needs its inline
 bootstrap, and a script policy is a change of its own (see SECURITY.md, known and accepted).
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,9 +42,14 @@ def with_security_headers(app: ASGIApp) -> ASGIApp:
             return
         extra = PAGE_HEADERS + ((NO_STORE,) if str(scope.get("path", "")).startswith(API_PREFIX) else ())
 
+        host = _header(scope, b"host")
+
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = [
+                    (name, _relative(value, host) if name.lower() == b"location" else value)
+                    for name, value in message.get("headers", [])
+                ]
                 present = {name.lower() for name, _ in headers}
                 headers += [(name, value) for name, value in extra if name not in present]
                 message = {**message, "headers": headers}
@@ -47,3 +58,17 @@ def with_security_headers(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_secured)
 
     return secured
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    return next((value for key, value in scope.get("headers", []) if key.lower() == name), b"")
+
+
+def _relative(location: bytes, host: bytes) -> bytes:
+    """An absolute redirect to the request's own Host, as a path; any other left as it is."""
+    parts = urlsplit(location.decode("latin-1"))
+    if parts.scheme in ("http", "https") and host and parts.netloc.lower() == host.decode("latin-1").lower():
+        path = parts.path if parts.path.startswith("/") else "/" + parts.path
+        path = "/" + path.lstrip("/")  # never "//host": a protocol-relative address is absolute
+        return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
+    return location
