@@ -14,6 +14,7 @@ import contextlib
 import logging
 import re
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,9 +30,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
 from backend.api.app import create_api
+from backend.auth import AuthError
+from backend.db import accounts as accounts_repo
 from backend.db.models import EmailVerification, utcnow
 from backend.runtime import Runtime, running
+from tests.backend.auth.test_firebase import emulator, frt
 from tests.backend.runtime_support import make_settings, owner
+from tests.support.firebase_emulator import FirebaseEmulator
 
 NEWCOMER = "new.person@example.org"
 PASSWORD = "correct horse battery staple"
@@ -213,3 +218,59 @@ async def test_a_refused_smtp_server_is_not_a_failed_sign_up(
         signed = await asyncio.wait_for(rt.accounts.sign_up(NEWCOMER, PASSWORD), 20)
         assert signed.principal.email == NEWCOMER
         assert await _projects_of(rt, NEWCOMER) == {"Personal"}
+
+
+# --- Firebase: its email_verified claim is the proof ---------------------------------------------
+
+
+async def test_a_firebase_user_with_a_verified_address_takes_up_the_invitation(
+    frt: Runtime, emulator: FirebaseEmulator
+) -> None:
+    email = f"fb-{uuid.uuid4().hex[:10]}@example.org"
+    team = await _team(frt)
+    await frt.projects.set_member(await owner(frt), team, email, "viewer")
+    emulator.create_user(email)  # verified by default
+    principal = await frt.authenticate(emulator.id_token(email))
+    assert principal is not None
+    assert {p.name for p in await frt.projects.list_for(principal)} == {"Personal", "Team"}
+
+
+async def test_an_unverified_firebase_address_takes_up_nothing(
+    frt: Runtime, emulator: FirebaseEmulator
+) -> None:
+    email = f"fb-{uuid.uuid4().hex[:10]}@example.org"
+    team = await _team(frt)
+    await frt.projects.set_member(await owner(frt), team, email, "viewer")
+    emulator.create_user(email, verified=False)
+    with pytest.raises(AuthError):
+        await frt.firebase_auth().verify(emulator.id_token(email))
+    members = {m.email: m.pending for m in await frt.projects.members(await owner(frt), team)}
+    assert members[email] is True
+
+
+async def test_firebase_proves_an_unproven_password_account_it_links(
+    frt: Runtime, emulator: FirebaseEmulator
+) -> None:
+    email = f"fb-{uuid.uuid4().hex[:10]}@example.org"
+    async with frt.db.session() as session:  # a password account whose address was never proven
+        local = await accounts_repo.create_account(session, email=email, display_name="Squatter?")
+    team = await _team(frt)
+    await frt.projects.set_member(await owner(frt), team, email, "viewer")
+    members = {m.email: m.pending for m in await frt.projects.members(await owner(frt), team)}
+    assert members[email] is True
+    emulator.create_user(email)
+    principal = await frt.authenticate(emulator.id_token(email))
+    assert principal is not None and principal.user_id == local.id
+    assert {p.name for p in await frt.projects.list_for(principal)} == {"Personal", "Team"}
+
+
+async def test_a_firebase_address_mixing_scripts_is_refused(frt: Runtime, emulator: FirebaseEmulator) -> None:
+    email = f"\u0430fb-{uuid.uuid4().hex[:8]}@example.org"  # Cyrillic а, then Latin
+    emulator.create_user(email)
+    with pytest.raises(AuthError, match="alphabets"):
+        await frt.firebase_auth().verify(emulator.id_token(email))
+    async with frt.db.session() as session:
+        assert await accounts_repo.account_by_email(session, email) is None
+
+
+__all__ = ["emulator", "frt"]  # fixtures shared with tests/backend/auth/test_firebase.py
