@@ -119,3 +119,55 @@ async def test_existing_project_owners_become_owner_members(database_url: str) -
         engine.dispose()
         await db.dispose()
     assert [tuple(r) for r in rows] == [("p1", "u1", "a@x.org", "owner")]
+
+
+async def test_0013_writes_stored_emails_canonically_and_counts_existing_accounts_proven(
+    database_url: str,
+) -> None:
+    """0013: look-alike spellings stored before become the one spelling (a clash keeps the row as
+    it was); accounts that existed count as proven (their memberships stand)."""
+    db = Database(database_url)
+    await db.upgrade("0012")
+    engine = create_engine(to_sync_url(database_url), poolclass=NullPool)
+    t = {"t": "2025-01-01T00:00:00+00:00"}
+    users = [
+        ("u1", "ada\u200b@example.org."),  # zero-width space and a trailing dot
+        ("u2", "ｂｏｂ@example.org"),  # fullwidth
+        ("u3", "cy@example.org"),
+        ("u4", "cy@example.org\u200b"),  # clashes with u3 once canonical: kept as stored
+    ]
+    try:
+        with engine.begin() as conn:
+            for user_id, email in users:
+                conn.execute(
+                    text("INSERT INTO users (id, email, display_name, created_at) VALUES (:i, :e, 'x', :t)"),
+                    {"i": user_id, "e": email, **t},
+                )
+            conn.execute(
+                text("INSERT INTO projects (id, owner_id, name, created_at) VALUES ('p1', 'u1', 'P', :t)"), t
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO project_members (id, project_id, user_id, email, role, created_at) "
+                    "VALUES ('m1', 'p1', NULL, 'Ｎｅｗ@example.org', 'viewer', :t)"
+                ),
+                t,
+            )
+        await db.upgrade()
+        with engine.connect() as conn:
+            emails = dict(conn.execute(text("SELECT id, email FROM users")).all())
+            proven = conn.execute(
+                text("SELECT count(*) FROM users WHERE email_verified_at IS NOT NULL")
+            ).scalar()
+            invited = conn.execute(text("SELECT email FROM project_members")).scalars().all()
+    finally:
+        engine.dispose()
+        await db.dispose()
+    assert emails == {
+        "u1": "ada@example.org",
+        "u2": "bob@example.org",
+        "u3": "cy@example.org",
+        "u4": "cy@example.org\u200b",
+    }
+    assert proven == 4
+    assert invited == ["new@example.org"]
