@@ -155,7 +155,9 @@ async def test_0013_writes_stored_emails_canonically_and_counts_existing_account
             )
         await db.upgrade()
         with engine.connect() as conn:
-            emails = dict(conn.execute(text("SELECT id, email FROM users")).all())
+            emails: dict[str, str] = {
+                i: e for i, e in conn.execute(text("SELECT id, email FROM users")).all()
+            }
             proven = conn.execute(
                 text("SELECT count(*) FROM users WHERE email_verified_at IS NOT NULL")
             ).scalar()
