@@ -324,6 +324,12 @@ class Settings(BaseSettings):
         "127.0.0.1). false: they may reach public addresses only. Link-local and metadata "
         "addresses are refused either way; every connection goes through backend/net/egress.py.",
     )
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="JSON list of other origins whose pages may read the app's answers with the "
+        "visitor's cookies, e.g. [\"https://tools.example.org\"]. The app's own origin always may; "
+        "loopback origins may outside production (the development front end's port).",
+    )
     image_host_allowlist: list[str] = Field(
         default_factory=list,
         description='JSON list of hosts whose images model output may show, e.g. ["i.imgur.com"].',
