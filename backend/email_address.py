@@ -16,6 +16,8 @@ import unicodedata
 
 import idna
 
+from backend.i18n import N_
+
 # Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt, Unicode 15).
 _IGNORABLE_RANGES = (
     (0x00AD, 0x00AD),
@@ -45,7 +47,7 @@ _ALLOWED_MIXES = (
 )
 _SCRIPT_ALIASES = {"CJK": "HAN", "KATAKANA-HIRAGANA": "KATAKANA", "HALFWIDTH": "KATAKANA"}
 
-CONFUSABLE = "This address mixes alphabets (such as Latin and Cyrillic letters): type it in one alphabet."
+CONFUSABLE = N_("This address mixes alphabets (such as Latin and Cyrillic letters): type it in one alphabet.")
 
 
 def is_default_ignorable(char: str) -> bool:
@@ -94,7 +96,7 @@ def confusable_problem(email: str) -> str:
     try:
         labels = [idna.decode(p) if p.startswith("xn--") else p for p in domain.split(".")]
     except idna.IDNAError:
-        return "This address's domain is not a valid internationalised domain name."
+        return N_("This address's domain is not a valid internationalised domain name.")
     if any(_mixes_scripts(part) for part in (local, *labels)):
         return CONFUSABLE
     return ""
