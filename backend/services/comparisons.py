@@ -172,6 +172,7 @@ class ComparisonService:
         (an LLM judge's runs, linked to the comparison they judge). The caller checks access."""
         datas = [await self.validate(payload, principal) for payload in payloads]
         await self._budget.check_many(principal, datas, what)
+        await self._check_running(principal.user_id)
         await self._reserve(principal.user_id, datas)
         records = [await self._save(principal.user_id, project_id, data) for data in datas]
         await link(records)

@@ -126,3 +126,27 @@ def test_the_limits_have_defaults_a_person_never_reaches(setting: str) -> None:
 
     value = getattr(Settings(_env_file=None), setting)
     assert 10 <= value <= 100
+
+
+async def test_linked_comparisons_a_judge_makes_count_and_are_refused_too(
+    runtime_database_url: str, tmp_path: Path
+) -> None:
+    """create_linked (an LLM judge's runs) is bounded by the same limit, all or nothing."""
+    from backend.limits import RateLimitExceeded
+    from tests.backend.runtime_support import owner
+
+    async with limited(runtime_database_url, tmp_path, max_running_comparisons_per_user=1) as rt:
+        ada = await owner(rt)
+        first = await rt.comparisons.create(ada, SLOW)
+        linked: list[str] = []
+
+        async def link(records: list[Any]) -> None:
+            linked.extend(r.id for r in records)
+
+        with pytest.raises(RateLimitExceeded) as refused:
+            await rt.comparisons.create_linked(ada, first.project_id, [QUICK, QUICK], link, "judge")
+        assert refused.value.limit == "running_comparisons" and linked == []
+        await rt.comparisons.cancel(ada, first.id)
+        await wait_until_final(rt.comparisons, first.id)
+        made = await rt.comparisons.create_linked(ada, first.project_id, [QUICK], link, "judge")
+        assert [r.id for r in made] == linked
