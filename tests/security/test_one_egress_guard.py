@@ -239,3 +239,29 @@ def test_no_module_builds_a_plain_http_client() -> None:
             ):
                 plain.append(f"{rel}:{node.lineno}")
     assert not plain, plain
+
+
+async def test_a_stored_endpoint_that_now_resolves_to_loopback_is_not_probed(
+    runtime_database_url: str, tmp_path: Path, server: FakeLLMServer
+) -> None:
+    """The issue's case: a user's endpoint saved while allowed (here: loopback allowed, standing
+    in for a name that resolved to a public address), listed later where its address is not
+    allowed (the name now resolves to 127.0.0.1): the model listing's probe is refused at the
+    connect, and the user's key never reaches the server."""
+    from tests.backend.runtime_support import owner
+    from tests.support.keys import runtime_on
+
+    base = server.url.replace("127.0.0.1", "localhost") + "/v1"
+    async with runtime_on(server, runtime_database_url, tmp_path) as rt:
+        ada = await owner(rt)
+        await rt.credentials.save(ada, "openai-compatible:mine", KEY, base)
+        assert "openai-compatible:mine/local-a" in {
+            e.id for e in await rt.comparisons.models(ada) if e.available
+        }
+    assert server.requests
+    server.requests.clear()
+    async with runtime_on(server, runtime_database_url, tmp_path, allow_private_endpoints=False) as rt:
+        ada = await owner(rt)
+        listed = {e.id: e.available for e in await rt.comparisons.models(ada)}
+        assert not listed.get("openai-compatible:mine/local-a", False)
+    assert [r for r in server.requests if r.path == "/v1/models"] == []
