@@ -24,11 +24,20 @@ def _redis_url() -> str:
 
 REDIS_URL = _redis_url()
 
+
+def _trusted_proxy_hops() -> int:
+    """TRUSTED_PROXY_HOPS (backend/settings.py describes it): Reflex then takes the client's
+    address from X-Forwarded-For, that many entries from the right, and only then."""
+    raw = os.environ.get("TRUSTED_PROXY_HOPS", "").strip()
+    return int(raw) if raw.isdigit() else 0
+
+
 config = rx.Config(
     app_name="dashboard",
     telemetry_enabled=False,
     show_built_with_reflex=False,
     redis_url=REDIS_URL or None,
+    trusted_proxy_hops=_trusted_proxy_hops(),
     state_manager_mode=(
         rx.constants.StateManagerMode.REDIS if REDIS_URL else rx.constants.StateManagerMode.MEMORY
     ),

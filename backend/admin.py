@@ -46,7 +46,12 @@ async def create_admin(email: str, name: str, password: str) -> str:
                 await repo.update_account(session, existing.id, is_admin=True, password_hash=hashed)
                 return f"{existing.email} is now an admin (password replaced)."
             account = await repo.create_account(
-                session, email=email, display_name=name, password_hash=hashed, is_admin=True
+                session,
+                email=email,
+                display_name=name,
+                password_hash=hashed,
+                is_admin=True,
+                email_verified=True,
             )
             return f"Created admin {account.email}."
     finally:

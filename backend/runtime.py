@@ -34,6 +34,7 @@ from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
 from backend.judging.service import JudgeService
 from backend.limits import RateLimiter, make_rate_limiter
+from backend.limits.streams import StreamSlots
 from backend.prompting.service import PromptService
 from backend.providers import registry
 from backend.providers.base import ChatProvider
@@ -96,6 +97,7 @@ class Runtime:
     batches: BatchService  # prompt templates, datasets and batch runs (issue 19)
     batch_dispatcher: BatchDispatcher  # sends batches' rows, paced by the rate limits
     turns: TurnService  # follow-up messages after a comparison's panes finish
+    stream_slots: StreamSlots  # SSE streams each account holds open in this process
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -163,6 +165,7 @@ class Runtime:
             batches=batches,
             batch_dispatcher=dispatcher,
             turns=TurnService(db, comparisons),
+            stream_slots=StreamSlots(settings.max_streams_per_user),
         )
 
     async def authenticate(self, token: str) -> Principal | None:

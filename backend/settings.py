@@ -29,6 +29,7 @@ SECRET_SETTINGS = (
     "anthropic_api_key",
     "openai_compatible_endpoints",
     "firebase_web_api_key",
+    "smtp_password",
 )
 
 
@@ -235,6 +236,44 @@ class Settings(BaseSettings):
     sign_in_lockout_seconds: float = Field(
         default=900.0, gt=0, description="How long a locked-out account or address waits."
     )
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="Reverse proxies in front of the app that append the client's address to "
+        "X-Forwarded-For (the shipped nginx: 1). The client address is the entry that many hops "
+        "from the right; 0 ignores the header (a client could write anything in it).",
+    )
+    public_url: str = Field(
+        default="",
+        description="The app's address as people reach it (https://dash.example.org), for links "
+        "in emails (the API must answer under it). Empty: http://localhost:8000 (development).",
+    )
+    smtp_host: str = Field(
+        default="",
+        description="SMTP server for the emails that prove an address. Empty: in development the "
+        "mail is written to the log (with its link); in production it is not sent (logged as an error).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = Field(default="")
+    smtp_password: SecretStr = Field(default=SecretStr(""))
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+    mail_from: str = Field(default="llm-dashboard@localhost", description="The From: of the app's emails.")
+    email_verification_hours: float = Field(
+        default=48.0, gt=0, le=24 * 30, description="An emailed proof-of-address link works this long."
+    )
+    max_streams_per_user: int = Field(
+        default=20,
+        ge=1,
+        description="Live SSE streams one account may hold open at once (each tab's page stream "
+        "counts too); past it a new stream is 429 with Retry-After.",
+    )
+    max_running_comparisons_per_user: int = Field(
+        default=20,
+        ge=1,
+        description="Comparisons of one account with runs still queued or streaming; past it a new "
+        "one is 429 with Retry-After.",
+    )
     api_token_cache_seconds: float = Field(
         default=5.0,
         ge=0,
@@ -301,6 +340,19 @@ class Settings(BaseSettings):
         default=False,
         description="Let users save OpenAI-compatible endpoints on loopback or private networks "
         "(admins' deployment endpoints may always). Link-local and metadata addresses are never allowed.",
+    )
+    operator_egress_private: bool = Field(
+        default=True,
+        description="Let the addresses the operator configures (OLLAMA_BASE_URL, OPENAI_COMPATIBLE_"
+        "ENDPOINTS, SEARCH_EMBEDDING_BASE_URL) reach loopback and private networks (Ollama on "
+        "127.0.0.1). false: they may reach public addresses only. Link-local and metadata "
+        "addresses are refused either way; every connection goes through backend/net/egress.py.",
+    )
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="JSON list of other origins whose pages may read the app's answers with the "
+        "visitor's cookies, e.g. [\"https://tools.example.org\"]. The app's own origin always may; "
+        "loopback origins may outside production (the development front end's port).",
     )
     image_host_allowlist: list[str] = Field(
         default_factory=list,

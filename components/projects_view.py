@@ -33,6 +33,8 @@ class ProjectsProps:
     on_invite: EventCallback[dict[str, str]]
     on_set_role: EventCallback[str, str]
     on_remove: EventCallback[str]
+    keep_member_links: rx.Var[bool]
+    on_keep_member_links: EventCallback[bool]
 
 
 def _project_item(p: ProjectsProps, row: Any) -> rx.Component:
@@ -148,6 +150,12 @@ def _manage(p: ProjectsProps) -> rx.Component:
             ),
             on_submit=p.on_invite,
             reset_on_submit=True,
+        ),
+        rx.checkbox(
+            t("Keep the share links a removed member made"),
+            checked=p.keep_member_links,
+            on_change=p.on_keep_member_links,
+            size="1",
         ),
         spacing="3",
         width="100%",

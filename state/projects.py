@@ -21,6 +21,8 @@ class ProjectsState(rx.State):
     members: rx.Field[list[MemberRow]] = rx.field(default_factory=list)
     errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     notice: rx.Field[str] = rx.field("")
+    # Removing a member revokes the share links they made here unless the owner ticks "keep".
+    keep_member_links: rx.Field[bool] = rx.field(False)
 
     @rx.var(cache=True)
     def selected(self) -> ProjectRow | None:
@@ -136,8 +138,25 @@ class ProjectsState(rx.State):
     @event
     @with_user
     async def remove(self, user: Principal, email: str) -> Followup:
-        if await self._act(user, "remove_member", self.selected_id, email):
-            self.notice = f"{email} was removed."
+        try:
+            revoked = await runtime.current().projects.remove_member(
+                user, self.selected_id, email, revoke_links=not self.keep_member_links
+            )
+        except InvalidProject as exc:
+            self.errors = await localized_all(self, exc.errors)
+            return None
+        except (AccessDenied, NotFound) as exc:
+            self.errors = {"member": str(exc)}
+            return None
+        self.errors = {}
+        await self._reload(user)
+        self.notice = f"{email} was removed." + (f" Share links revoked: {revoked}." if revoked else "")
+        return None
+
+    @event
+    @with_user
+    async def set_keep_member_links(self, user: Principal, keep: bool) -> Followup:
+        self.keep_member_links = bool(keep)
         return None
 
 

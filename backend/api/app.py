@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,11 +22,13 @@ from backend.api.search_routes import search_router
 from backend.api.share_routes import share_router
 from backend.api.turn_routes import turn_router
 from backend.api.usage_routes import usage_router
+from backend.api.verify_routes import verify_router
 from backend.api.vote_routes import vote_router
 from backend.auth.permissions import AccessDenied
 from backend.catalog import load_catalog
 from backend.db.records import ComparisonRecord
 from backend.i18n import N_, gettext, request_language
+from backend.limits.streams import Slot
 from backend.logs import RequestContext
 from backend.observability import RequestMetrics, exposition, token_matches
 from backend.run_options import VISION
@@ -170,9 +172,17 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         """Start a comparison. With `Accept: text/event-stream` the answer is its event stream
         (a `comparison` event with this body, then `delta`s and `done`, as from `/events`): one
         request from the prompt to the first token, as OpenAI's `stream: true`."""
-        record = await get_runtime().comparisons.create(user, payload)
+        runtime = get_runtime()
         if SSE_MEDIA_TYPE in request.headers.get("accept", ""):
-            return _event_stream(user, record.id, request, status_code=201, created=record)
+            # The stream's slot first: past MAX_STREAMS_PER_USER the answer is 429, nothing created.
+            slot = runtime.stream_slots.take(user.user_id)
+            try:
+                record = await runtime.comparisons.create(user, payload)
+            except BaseException:
+                slot.release()
+                raise
+            return _event_stream(user, record.id, request, status_code=201, created=record, slot=slot)
+        record = await runtime.comparisons.create(user, payload)
         # Serialized here, once: returned as a model, FastAPI would validate it again against
         # response_model, on the path to the run's first token (the docs still show the model).
         body = ComparisonOut.of(record).model_dump_json()
@@ -185,7 +195,11 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         service = get_runtime().comparisons
         return ComparisonOut.of(service.with_live_output(await service.get(user, comparison_id)))
 
-    @api.get(f"{API_PREFIX}/comparisons/{{comparison_id}}/events", tags=["comparisons"])
+    @api.get(
+        f"{API_PREFIX}/comparisons/{{comparison_id}}/events",
+        responses={429: {"model": RateLimitOut}},
+        tags=["comparisons"],
+    )
     async def follow_comparison(user: User, comparison_id: str, request: Request) -> StreamingResponse:
         await get_runtime().comparisons.get(user, comparison_id)  # 404 before the stream starts
         return _event_stream(user, comparison_id, request)
@@ -196,6 +210,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         request: Request,
         status_code: int = 200,
         created: ComparisonRecord | None = None,
+        slot: Slot | None = None,
     ) -> StreamingResponse:
         runtime = get_runtime()
         token: str = request.state.api_token
@@ -203,16 +218,26 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         async def token_still_valid() -> bool:
             return await runtime.accounts.principal_for_api_token(token) is not None
 
-        events = comparison_events(
-            runtime.comparisons,
-            runtime.hub,
-            comparison_id,
-            user,
-            signed_in=token_still_valid,
-            created=created,
-        )
+        if slot is None:
+            slot = runtime.stream_slots.take(user.user_id)  # 429 past MAX_STREAMS_PER_USER
+        held = slot
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in comparison_events(
+                    runtime.comparisons,
+                    runtime.hub,
+                    comparison_id,
+                    user,
+                    signed_in=token_still_valid,
+                    created=created,
+                ):
+                    yield chunk
+            finally:
+                held.release()  # however the stream ends: done, lost access, the client gone
+
         return StreamingResponse(
-            events,
+            events(),
             status_code=status_code,
             media_type=SSE_MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -255,4 +280,5 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api.include_router(batch_router(get_runtime))
     api.include_router(image_router(get_runtime))
     api.include_router(turn_router(get_runtime))
+    api.include_router(verify_router(get_runtime))
     return api

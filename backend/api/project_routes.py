@@ -117,9 +117,21 @@ def project_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         return Response(status_code=204)
 
     @router.delete("/projects/{project_id}/members/{email}", status_code=204, tags=["projects"])
-    async def remove_member(user: User, project_id: str, email: str) -> Response:
-        await get_runtime().projects.remove_member(user, project_id, email)
-        return Response(status_code=204)
+    async def remove_member(
+        user: User,
+        project_id: str,
+        email: str,
+        keep_share_links: bool = Query(
+            default=False, description="Keep the share links the member made (revoked by default)."
+        ),
+    ) -> Response:
+        """Remove a member or an invitation. The share links the member made to this
+        project's comparisons are revoked unless `keep_share_links=true`; the answer's
+        `X-Share-Links-Revoked` header says how many."""
+        revoked = await get_runtime().projects.remove_member(
+            user, project_id, email, revoke_links=not keep_share_links
+        )
+        return Response(status_code=204, headers={"X-Share-Links-Revoked": str(revoked)})
 
     @router.get("/comparisons", response_model=ComparisonPageOut, tags=["comparisons"])
     async def list_comparisons(

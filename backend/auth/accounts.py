@@ -16,10 +16,13 @@ from backend.auth.permissions import Principal
 from backend.auth.throttle import Lockout, SignInThrottle
 from backend.auth.token_cache import PrincipalCache
 from backend.auth.tokens import new_token, token_hash
+from backend.auth.verification import EmailVerifier
 from backend.db import accounts as repo
 from backend.db.engine import Database
 from backend.db.models import utcnow
+from backend.email_address import canonical_email, confusable_problem
 from backend.i18n import LANGUAGES, N_, Message
+from backend.mail import Mailer
 from backend.settings import Settings
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -62,9 +65,13 @@ def principal_of(account: repo.Account, via: str = "session") -> Principal:
 
 
 def email_problem(email: str) -> str:
-    if len(email) > MAX_EMAIL or not EMAIL_RE.match(email.strip()):
+    """Checked on the canonical spelling (what is stored), so look-alikes are judged as stored."""
+    if len(email) > MAX_EMAIL:
         return N_("Enter an email address like name@example.com.")
-    return ""
+    canonical = canonical_email(email)
+    if len(canonical) > MAX_EMAIL or not EMAIL_RE.match(canonical):
+        return N_("Enter an email address like name@example.com.")
+    return confusable_problem(canonical)
 
 
 class AccountService:
@@ -74,10 +81,13 @@ class AccountService:
         settings: Settings,
         throttle: SignInThrottle,
         clock: Callable[[], float] = time.monotonic,  # times the API token cache; tests pass a fake one
+        verifier: EmailVerifier | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._throttle = throttle
+        # Proves sign-ups' addresses by email before their invitations are theirs.
+        self._verifier = verifier or EmailVerifier(db, settings, Mailer(settings))
         self._api_tokens = PrincipalCache(settings.api_token_cache_seconds, clock=clock)
 
     # --- sign up / in / out ----------------------------------------------------
@@ -109,7 +119,16 @@ class AccountService:
                     N_("That email cannot be used to sign up. If it is yours, sign in instead."),
                     {"email": N_("Cannot sign up with this email.")},
                 ) from None
+        await self._verifier.send(account.id)
         return await self._open_session(account)
+
+    async def send_verification(self, principal: Principal) -> bool:
+        """Email the account a new link proving its address (False: already proven, or not sent)."""
+        return await self._verifier.send(principal.user_id)
+
+    async def confirm_email(self, token: str) -> bool:
+        """Use an emailed link: the address is proven and its invitations are taken up."""
+        return await self._verifier.confirm(token)
 
     async def sign_in(self, email: str, password: str, address: str = "") -> SignedIn:
         try:
@@ -122,7 +141,7 @@ class AccountService:
         if not ok or account is None or account.disabled:
             await self._throttle.failed(email, address)
             raise AuthError(BAD_CREDENTIALS)
-        await self._throttle.succeeded(email)
+        await self._throttle.succeeded(email, address)
         return await self._open_session(account)
 
     async def _open_session(self, account: repo.Account) -> SignedIn:

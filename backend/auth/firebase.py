@@ -29,6 +29,7 @@ from backend.auth.firebase_tokens import (
 from backend.auth.permissions import Principal
 from backend.db import accounts as repo
 from backend.db.engine import Database
+from backend.email_address import confusable_problem
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,17 +82,20 @@ class FirebaseAuthenticator:
             raise AuthError(NO_EMAIL)
         if not who.email_verified:
             raise AuthError(UNVERIFIED)
+        if problem := confusable_problem(who.email):
+            raise AuthError(problem)
         existing = await repo.account_by_email(session, who.email)
         if existing is not None:
             if existing.firebase_uid is not None:  # another Firebase user has it
                 raise AuthError(EMAIL_IN_USE)
             await repo.update_account(session, existing.id, firebase_uid=who.uid)
+            await repo.mark_email_verified(session, existing.id)  # Firebase proved the address
             return replace(existing, firebase_uid=who.uid)
         if not self._settings.allow_sign_up and await repo.count_users(session) > 0:
             raise AuthError(SIGN_UP_CLOSED)
         try:
             return await repo.create_account(
-                session, email=who.email, display_name=who.name, firebase_uid=who.uid
+                session, email=who.email, display_name=who.name, firebase_uid=who.uid, email_verified=True
             )
         except repo.EmailTaken:
             # Two first events of the same user at once: the other one created it.

@@ -1,11 +1,21 @@
-"""Brute-force protection for sign-in: failures are counted per account and per
-address; past a few they slow every further attempt, past the limit they refuse
-it for a while.
+"""Brute-force protection for sign-in that a stranger cannot turn against the owner.
 
-The account key is the email as typed (hashed), whether or not an account has it,
-so the answers never tell which emails exist.  Counts live in Redis when
-REDIS_URL is set (shared by every replica), else in this process; while Redis is
-unreachable they are counted in this process, so sign-in keeps working and stays
+Failures are counted under three keys, each in a fixed window that starts at its first failure
+(a steady trickle of guesses does not keep a window open for ever):
+
+- account + address: past the limit that address may not try that account until the window
+  ends (the guesser is stopped; the owner at home is not);
+- address: past five times the limit the address may not sign in at all (one address
+  spraying many accounts);
+- account (any address): never a lock, a delay that grows with the failures (up to
+  MAX_DELAY_S a try), so guesses spread over many addresses stay slow while the right password
+  from the owner's own address still gets in.
+
+The account key is the email in its canonical form (hashed), whether or not an account has it,
+so the answers never tell which emails exist.  The address is the client's own, from the
+configured trusted proxy hops (TRUSTED_PROXY_HOPS), never from a header a client could write.
+Counts live in Redis when REDIS_URL is set (shared by every replica), else in this process;
+while Redis is unreachable they are counted in this process, so sign-in keeps working and stays
 throttled.
 """
 
@@ -21,6 +31,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from backend.email_address import canonical_email
 from backend.redis_client import REDIS_ERRORS, RedisOutage
 
 # Seconds that only go forward (time.monotonic by default): the in-process counts' windows are
@@ -28,7 +39,8 @@ from backend.redis_client import REDIS_ERRORS, RedisOutage
 Clock = Callable[[], float]
 
 SLOW_AFTER = 3  # failures before attempts start to be slowed
-MAX_DELAY_S = 2.0
+MAX_DELAY_S = 4.0
+ADDRESS_FACTOR = 5  # an address may fail this many times the per-account limit, over all accounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +74,10 @@ class _MemoryCounter:
         return count, left
 
     async def incr(self, key: str, window_s: float) -> None:
-        count, _ = await self.get(key)
-        # Each failure restarts the window: a steady trickle of guesses stays locked out.
-        self._counts[key] = (count + 1, self._clock() + window_s)
+        count, left = await self.get(key)
+        # A fixed window from the first failure: later failures do not push its end away.
+        expires = self._clock() + (left if count else window_s)
+        self._counts[key] = (count + 1, expires)
 
     async def clear(self, key: str) -> None:
         self._counts.pop(key, None)
@@ -86,8 +99,9 @@ class _RedisCounter:
 
     async def incr(self, key: str, window_s: float) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
+            # The window starts with the first failure (SET NX PX) and is never extended.
+            pipe.set(self._prefix + key, 0, nx=True, px=int(window_s * 1000))
             pipe.incr(self._prefix + key)
-            pipe.pexpire(self._prefix + key, int(window_s * 1000))
             await pipe.execute()
 
     async def clear(self, key: str) -> None:
@@ -153,24 +167,35 @@ class SignInThrottle:
         self._sleep = sleep
 
     @staticmethod
-    def keys(email: str, address: str) -> tuple[str, str]:
-        digest = hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:32]
-        return f"email:{digest}", f"addr:{address or 'unknown'}"
+    def keys(email: str, address: str) -> tuple[str, str, str]:
+        """(account + address, address, account) keys."""
+        digest = hashlib.sha256(canonical_email(email).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        addr = address or "unknown"
+        return f"email-addr:{digest}:{addr}", f"addr:{addr}", f"email:{digest}"
 
     async def before_attempt(self, email: str, address: str) -> None:
-        """Raise Lockout if either key is locked; otherwise wait the slow-down, if any."""
-        worst = 0
-        for key in self.keys(email, address):
-            count, left = await self._counter.get(key)
-            if count >= self._max:
-                raise Lockout(left)
-            worst = max(worst, count)
+        """Raise Lockout if this address may not try (this account, or at all); otherwise wait
+        the slow-down the account's failures from every address earned, if any."""
+        pair, addr, account = self.keys(email, address)
+        count, left = await self._counter.get(pair)
+        if count >= self._max:
+            raise Lockout(left)
+        count_addr, left_addr = await self._counter.get(addr)
+        if count_addr >= self._max * ADDRESS_FACTOR:
+            raise Lockout(left_addr)
+        worst = max(count, (await self._counter.get(account))[0])
         if self._sleep and worst >= SLOW_AFTER:
-            await asyncio.sleep(min(MAX_DELAY_S, 0.25 * 2 ** (worst - SLOW_AFTER)))
+            await asyncio.sleep(self.delay_for(worst))
+
+    @staticmethod
+    def delay_for(failures: int) -> float:
+        return 0.0 if failures < SLOW_AFTER else min(MAX_DELAY_S, 0.25 * 2 ** min(failures - SLOW_AFTER, 16))
 
     async def failed(self, email: str, address: str) -> None:
         for key in self.keys(email, address):
             await self._counter.incr(key, self._lockout_s)
 
-    async def succeeded(self, email: str) -> None:
-        await self._counter.clear(self.keys(email, "")[0])
+    async def succeeded(self, email: str, address: str = "") -> None:
+        """The right password: this address's count for the account starts again. The account's
+        count over all addresses is left to its window (a guesser elsewhere stays slowed)."""
+        await self._counter.clear(self.keys(email, address)[0])

@@ -24,6 +24,7 @@ from backend.db.models import (
     new_id,
     utcnow,
 )
+from backend.email_address import canonical_email
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -43,6 +44,7 @@ class Account:
     password_hash: str | None
     firebase_uid: str | None
     language: str | None = None  # "en" | "ja", or None: follow the browser
+    email_verified_at: datetime | None = None  # None: the address is not proven yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ _ACCOUNT_COLUMNS = (
     User.password_hash,
     User.firebase_uid,
     User.language,
+    User.email_verified_at,
 )
 
 
@@ -72,7 +75,8 @@ def _account(row: Sequence[object]) -> Account:
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The one spelling stored and looked up (NFKC, no invisible characters, IDNA domain)."""
+    return canonical_email(email)
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -94,8 +98,11 @@ async def create_account(
     password_hash: str | None = None,
     firebase_uid: str | None = None,
     is_admin: bool = False,
+    email_verified: bool = False,
 ) -> Account:
-    """A new user, its Personal project, and any invitations to its email claimed; one transaction."""
+    """A new user and its Personal project, one transaction. Invitations to its email are
+    claimed only if the address is proven (`email_verified`: Firebase's claim, an admin made
+    on the command line); otherwise when it is (`mark_email_verified`)."""
     email = normalize_email(email)
     user = User(
         id=new_id(),
@@ -104,16 +111,14 @@ async def create_account(
         password_hash=password_hash,
         firebase_uid=firebase_uid,
         is_admin=is_admin,
+        email_verified_at=utcnow() if email_verified else None,
     )
     session.add(user)
     try:
         await session.flush()
         add_personal_project(session, user.id, email)
-        await session.execute(
-            update(ProjectMember)
-            .where(ProjectMember.email == email, ProjectMember.user_id.is_(None))
-            .values(user_id=user.id)
-        )
+        if email_verified:
+            await _claim_invitations(session, user.id, email)
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
@@ -121,6 +126,30 @@ async def create_account(
     found = await account_by_id(session, user.id)
     assert found is not None
     return found
+
+
+async def _claim_invitations(session: AsyncSession, user_id: str, email: str) -> None:
+    await session.execute(
+        update(ProjectMember)
+        .where(ProjectMember.email == email, ProjectMember.user_id.is_(None))
+        .values(user_id=user_id)
+    )
+
+
+async def mark_email_verified(session: AsyncSession, user_id: str) -> bool:
+    """The account proved its current address: record it and let it take up the invitations to
+    that address; one transaction. False if there is no such account."""
+    email = (await session.execute(select(User.email).where(User.id == user_id))).scalar_one_or_none()
+    if email is None:
+        return False
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, User.email_verified_at.is_(None))
+        .values(email_verified_at=utcnow())
+    )
+    await _claim_invitations(session, user_id, email)
+    await session.commit()
+    return True
 
 
 async def account_by_email(session: AsyncSession, email: str) -> Account | None:

@@ -115,6 +115,26 @@ async def create_comparison(
     return ComparisonRecord(**comparison_row, runs=run_records)
 
 
+async def count_active_comparisons(session: AsyncSession, user_id: str, at_most: int) -> int:
+    """How many of the user's comparisons have a run queued or running, counted up to `at_most`
+    (the runs are found through ix_runs_status: few are ever active at once). A batch's rows do not
+    count: a batch bounds its own cells in flight, and one must not lock its owner out of the page."""
+    in_batches = select(BatchRow.comparison_id).where(BatchRow.comparison_id.is_not(None))
+    active = (
+        select(Comparison.id)
+        .join(Run, Run.comparison_id == Comparison.id)
+        .where(
+            Comparison.user_id == user_id,
+            Run.status.in_(sorted(ACTIVE_STATUSES)),
+            Comparison.id.not_in(in_batches),
+        )
+        .distinct()
+        .limit(at_most)
+        .subquery()
+    )
+    return int((await session.execute(select(func.count()).select_from(active))).scalar_one())
+
+
 async def get_comparison(session: AsyncSession, comparison_id: str) -> ComparisonRecord | None:
     stmt = (
         select(Comparison)

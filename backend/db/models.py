@@ -95,6 +95,25 @@ class User(Base):
     # The UI language the person chose ("en" | "ja"); None = follow the browser.
     language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the person proved they read this address (an emailed link, or Firebase's email_verified);
+    # None: unproven, so invitations to the address are not theirs yet.
+    email_verified_at: Mapped[datetime | None] = mapped_column()
+
+
+class EmailVerification(Base):
+    """A single-use link emailed to prove an address; the link holds a token, the row its SHA-256."""
+
+    __tablename__ = "email_verifications"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))  # the address the link went to
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
 
 
 class AuthSession(Base):

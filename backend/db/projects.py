@@ -17,7 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from backend.db.accounts import normalize_email
-from backend.db.models import DEFAULT_PROJECT_NAME, Comparison, Project, ProjectMember, User, new_id
+from backend.db.models import (
+    DEFAULT_PROJECT_NAME,
+    Comparison,
+    Project,
+    ProjectMember,
+    Share,
+    User,
+    new_id,
+    utcnow,
+)
 
 
 class DuplicateName(ValueError):
@@ -151,7 +160,10 @@ async def set_member(session: AsyncSession, project_id: str, email: str, role: s
     owners = await _owners(session, project_id)
     if role != "owner" and owners == {email}:
         raise LastOwner(email)
-    user_id = (await session.execute(select(User.id).where(User.email == email))).scalar_one_or_none()
+    # Only a proven address is linked at once; an unproven account takes it up once it proves it.
+    user_id = (
+        await session.execute(select(User.id).where(User.email == email, User.email_verified_at.is_not(None)))
+    ).scalar_one_or_none()
     existing = (
         await session.execute(
             select(ProjectMember).where(ProjectMember.project_id == project_id, ProjectMember.email == email)
@@ -165,15 +177,41 @@ async def set_member(session: AsyncSession, project_id: str, email: str, role: s
     await session.commit()
 
 
-async def remove_member(session: AsyncSession, project_id: str, email: str) -> bool:
+@dataclass(frozen=True, slots=True)
+class Removed:
+    removed: bool
+    links_revoked: int
+
+
+async def remove_member(
+    session: AsyncSession, project_id: str, email: str, *, revoke_links: bool = True
+) -> Removed:
+    """Remove the member and, unless told to keep them, revoke the share links they made to
+    this project's comparisons (a link outliving its maker's access would keep the door open);
+    one transaction."""
     email = normalize_email(email)
     if await _owners(session, project_id) == {email}:
         raise LastOwner(email)
-    result = await session.execute(
-        delete(ProjectMember).where(ProjectMember.project_id == project_id, ProjectMember.email == email)
-    )
+    member_filter = (ProjectMember.project_id == project_id, ProjectMember.email == email)
+    user_id = (
+        await session.execute(select(ProjectMember.user_id).where(*member_filter))
+    ).scalar_one_or_none()
+    result = await session.execute(delete(ProjectMember).where(*member_filter))
+    revoked = 0
+    if revoke_links and user_id is not None:
+        in_project = select(Comparison.id).where(Comparison.project_id == project_id)
+        revoked_rows = await session.execute(
+            update(Share)
+            .where(
+                Share.created_by == user_id,
+                Share.revoked_at.is_(None),
+                Share.comparison_id.in_(in_project),
+            )
+            .values(revoked_at=utcnow())
+        )
+        revoked = int(getattr(revoked_rows, "rowcount", 0) or 0)
     await session.commit()
-    return bool(getattr(result, "rowcount", 0))
+    return Removed(removed=bool(getattr(result, "rowcount", 0)), links_revoked=revoked)
 
 
 async def battle_pool(session: AsyncSession, project_id: str) -> list[str]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.accounts import add_personal_project
+from backend.db.accounts import add_personal_project, normalize_email
 from backend.db.models import DEFAULT_PROJECT_NAME, Project, User, new_id, utcnow
 from backend.db.records import (
     UserRecord,
@@ -35,7 +35,7 @@ async def ensure_user(session: AsyncSession, email: str, display_name: str = "")
     Idempotent; a concurrent creator losing the race re-reads the winner's row.
     An existing user's display name is left unchanged.
     """
-    email = email.strip().lower()
+    email = normalize_email(email)
     if not email:
         raise ValueError("email is required")
     stmt = select(User.id, User.email, User.display_name, User.created_at).where(User.email == email)

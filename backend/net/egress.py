@@ -29,7 +29,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpcore2
+import httpx
 import httpx2
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -180,3 +182,65 @@ def guarded_client(allow_private: bool, timeout: float) -> httpx2.AsyncClient:
         ssl_context=ssl_context, network_backend=GuardedBackend(allow_private)
     )
     return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+
+
+class GuardedBackendV1(httpcore.AsyncNetworkBackend):
+    """GuardedBackend for httpx/httpcore (the clients of the probes, Ollama and embeddings):
+    the same checks, the same pinned address."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._allow_private = allow_private
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        literal = _ip(host)
+        addresses = [literal] if literal is not None else await resolve(host, port)
+        try:
+            address = _first_allowed(addresses, self._allow_private)
+        except EgressRefused as refused:  # httpx maps httpcore's errors (not httpcore2's) to its own
+            raise httpcore.ConnectError(str(refused)) from None
+        return await self._inner.connect_tcp(
+            str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not endpoints.")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def guarded_transport(allow_private: bool) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection goes through the guard (for clients built by
+    libraries that take a transport, like Ollama's)."""
+    transport = httpx.AsyncHTTPTransport()
+    ssl_context = getattr(transport._pool, "_ssl_context", None)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context, network_backend=GuardedBackendV1(allow_private)
+    )
+    return transport
+
+
+def guarded_httpx_client(allow_private: bool, timeout: float) -> httpx.AsyncClient:
+    """The httpx form of `guarded_client`: checked connects, no redirects followed. Every
+    outbound HTTP call of the app goes through one of the two (tests/security/
+    test_one_egress_guard.py fails on a module that builds a client of its own)."""
+    return httpx.AsyncClient(
+        transport=guarded_transport(allow_private), timeout=timeout, follow_redirects=False
+    )
+
+
+def operator_private_ok(egress: str, operator_private: bool) -> bool:
+    """Whether a connection may reach loopback and private networks: a stored endpoint's own
+    mark ("private-ok" / "public-only"), else (an address the operator configured) the
+    OPERATOR_EGRESS_PRIVATE setting."""
+    if egress:
+        return egress == "private-ok"
+    return operator_private

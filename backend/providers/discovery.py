@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from backend.net.egress import guarded_httpx_client
 from backend.settings import Settings
 
 
@@ -110,21 +111,28 @@ async def probe_ollama(settings: Settings) -> ServerModels:
     """GET /api/tags: Ollama counts as available only if it answers."""
     base_url = settings.ollama_base_url.rstrip("/")
     try:
-        body = await _get_json(f"{base_url}/api/tags", settings.provider_probe_timeout_seconds)
+        body = await _get_json(
+            f"{base_url}/api/tags",
+            settings.provider_probe_timeout_seconds,
+            allow_private=settings.operator_egress_private,
+        )
     except (httpx.HTTPError, ValueError):
         return ServerModels(Availability(False, f"Ollama is not running at {base_url}"))
     names = tuple(str(m.get("name") or m.get("model")) for m in _items(body, "models"))
     return ServerModels(AVAILABLE, names)
 
 
-async def probe_openai_compatible(base_url: str, api_key: str, probe_seconds: float) -> ServerModels:
-    """GET {base_url}/models, the OpenAI model list."""
+async def probe_openai_compatible(
+    base_url: str, api_key: str, probe_seconds: float, allow_private: bool = False
+) -> ServerModels:
+    """GET {base_url}/models, the OpenAI model list, through the egress guard: the address is
+    resolved and checked at this connect, not only when the endpoint was saved (DNS rebinding)."""
     base_url = base_url.rstrip("/")
     if not base_url:
         return ServerModels(Availability(False, "endpoint has no base_url"))
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        body = await _get_json(f"{base_url}/models", probe_seconds, headers)
+        body = await _get_json(f"{base_url}/models", probe_seconds, headers, allow_private=allow_private)
     except httpx.HTTPStatusError as exc:
         status = exc.response.status_code
         return ServerModels(Availability(False, f"{base_url}/models answered HTTP {status}"))
@@ -136,8 +144,10 @@ async def probe_openai_compatible(base_url: str, api_key: str, probe_seconds: fl
     return ServerModels(AVAILABLE, names)
 
 
-async def _get_json(url: str, probe_seconds: float, headers: dict[str, str] | None = None) -> Any:
-    async with httpx.AsyncClient(timeout=probe_seconds) as client:
+async def _get_json(
+    url: str, probe_seconds: float, headers: dict[str, str] | None = None, *, allow_private: bool
+) -> Any:
+    async with guarded_httpx_client(allow_private, probe_seconds) as client:
         response = await client.get(url, headers=headers)
         response.raise_for_status()
         return response.json()

@@ -9,6 +9,7 @@ from typing import Any
 import ollama
 from langchain_ollama import ChatOllama
 
+from backend.net.egress import guarded_transport
 from backend.providers.base import ChatRequest, ProviderError, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, status_error, stream_chat_model
 from backend.providers.wire_options import ollama_kwargs
@@ -29,10 +30,15 @@ ERROR_RULES: list[ErrorRule] = [(ollama.ResponseError, _response_error)]
 class OllamaConnection:
     base_url: str = "http://127.0.0.1:11434"
     timeout: float = 120.0
+    allow_private: bool = True  # OPERATOR_EGRESS_PRIVATE: Ollama usually runs on this machine
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OllamaConnection:
-        return cls(base_url=settings.ollama_base_url.rstrip("/"), timeout=settings.provider_timeout_seconds)
+        return cls(
+            base_url=settings.ollama_base_url.rstrip("/"),
+            timeout=settings.provider_timeout_seconds,
+            allow_private=settings.operator_egress_private,
+        )
 
 
 class OllamaProvider:
@@ -43,6 +49,8 @@ class OllamaProvider:
         return ChatOllama(
             model=request.model,
             base_url=self.connection.base_url,
+            # Ollama's client takes httpx's arguments: its connections go through the egress guard.
+            async_client_kwargs={"transport": guarded_transport(self.connection.allow_private)},
             client_kwargs={"timeout": self.connection.timeout},
             temperature=request.temperature,
             num_predict=request.max_tokens,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from backend.net.egress import guarded_client
+from backend.net.egress import guarded_client, operator_private_ok
 from backend.providers.base import BadRequest, ChatRequest, StreamItem
 from backend.providers.discovery import configured_models
 from backend.providers.langchain_adapter import stream_chat_model
@@ -56,18 +56,19 @@ def split_model(local_name: str) -> tuple[str, str]:
 
 
 class OpenAICompatibleProvider:
-    def __init__(self, endpoints: dict[str, EndpointConnection]) -> None:
+    def __init__(self, endpoints: dict[str, EndpointConnection], operator_private: bool = True) -> None:
         self.endpoints = endpoints
+        self.operator_private = operator_private
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         endpoint_name, model_name = split_model(request.model)
         conn = self.endpoints.get(endpoint_name)
         if conn is None or not conn.base_url:
             raise BadRequest(f"no OpenAI-compatible endpoint named {endpoint_name!r} is configured")
-        client = (
-            guarded_client(allow_private=conn.egress == "private-ok", timeout=conn.timeout)
-            if conn.egress
-            else None
+        # Every endpoint through the egress guard: a stored one by its own mark, the operator's
+        # by OPERATOR_EGRESS_PRIVATE (link-local and metadata addresses never).
+        client = guarded_client(
+            allow_private=operator_private_ok(conn.egress, self.operator_private), timeout=conn.timeout
         )
         model = chat_openai(
             model_name, conn.api_key or PLACEHOLDER_KEY, conn.base_url, conn.timeout, request, client
@@ -77,4 +78,4 @@ class OpenAICompatibleProvider:
 
 
 def from_settings(settings: Settings) -> OpenAICompatibleProvider:
-    return OpenAICompatibleProvider(connections_from_settings(settings))
+    return OpenAICompatibleProvider(connections_from_settings(settings), settings.operator_egress_private)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from backend.catalog import ModelInfo, load_catalog
+from backend.net.egress import operator_private_ok
 from backend.providers import discovery
 from backend.providers.base import ChatProvider, ChatRequest, ProviderError, StreamItem
 from backend.providers.credentials import APPLIERS, ProviderCredentials, mask
@@ -237,6 +238,7 @@ async def _endpoint_models(settings: Settings) -> list[tuple[str, ServerModels]]
             str(raw.get("base_url") or ""),
             str(raw.get("api_key") or ""),
             settings.provider_probe_timeout_seconds,
+            allow_private=operator_private_ok(str(raw.get("egress") or ""), settings.operator_egress_private),
         )
 
     names = list(settings.openai_compatible_endpoints)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import httpx
 
+from backend.net.egress import guarded_httpx_client
 from backend.search.embedding import EmbeddingError
 from backend.settings import Settings
 
@@ -25,7 +26,9 @@ class OpenAICompatibleEmbedder:
         e5_prefixes: bool = False,
         timeout_s: float = 10.0,
         dimensions: int = 0,
+        allow_private: bool = True,  # the operator's address (OPERATOR_EGRESS_PRIVATE)
     ) -> None:
+        self._allow_private = allow_private
         if not base_url or not model:
             raise EmbeddingError(
                 "SEARCH_EMBEDDER=openai-compatible needs SEARCH_EMBEDDING_BASE_URL and SEARCH_EMBEDDING_MODEL"
@@ -46,7 +49,7 @@ class OpenAICompatibleEmbedder:
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
+        async with guarded_httpx_client(self._allow_private, self._timeout) as client:
             for start in range(0, len(texts), BATCH):
                 vectors.extend(await self._call(client, texts[start : start + BATCH]))
         if vectors:
@@ -81,4 +84,5 @@ def from_settings(settings: Settings) -> OpenAICompatibleEmbedder:
         settings.search_embedding_api_key.get_secret_value(),
         settings.search_embedding_e5_prefixes,
         settings.search_embedding_timeout_seconds,
+        allow_private=settings.operator_egress_private,
     )

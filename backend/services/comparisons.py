@@ -13,7 +13,13 @@ from opentelemetry.trace import SpanKind
 from backend import tracing
 from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, load_catalog
-from backend.db.comparisons import create_comparison, delete_comparison, get_comparison, list_comparisons
+from backend.db.comparisons import (
+    count_active_comparisons,
+    create_comparison,
+    delete_comparison,
+    get_comparison,
+    list_comparisons,
+)
 from backend.db.engine import Database
 from backend.db.judgements import judged_children
 from backend.db.projects import battle_pool
@@ -52,6 +58,10 @@ log = logging.getLogger(__name__)
 class _CachedAvailability:
     value: registry.Availability
     at: float
+
+
+RUNNING_RETRY_AFTER_S = 5.0
+RUNNING_LIMIT = "{limit} of your comparisons are still running. Wait for one to finish, then try again."
 
 
 class ComparisonService:
@@ -159,6 +169,7 @@ class ComparisonService:
             if data.blind:  # saved in a random order: a pane's label says nothing of what was picked
                 data = data.model_copy(update={"panes": shuffled(data.panes)})
             await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
+            await self._check_running(user_id)
             await self._reserve(user_id, [data])
             record = await self._save(user_id, project_id, data)
             trace.set_attribute("llmdash.comparison_id", record.id)
@@ -179,6 +190,7 @@ class ComparisonService:
         (an LLM judge's runs, linked to the comparison they judge). The caller checks access."""
         datas = [await self.validate(payload, principal) for payload in payloads]
         await self._budget.check_many(principal, datas, what)
+        await self._check_running(principal.user_id)
         await self._reserve(principal.user_id, datas)
         records = [await self._save(principal.user_id, project_id, data) for data in datas]
         await link(records)
@@ -207,6 +219,17 @@ class ComparisonService:
         """Queue saved runs of ``record`` (which must hold them, and their turns' messages)."""
         for run in runs:
             await self._enqueue(record, run)
+
+    async def _check_running(self, user_id: str) -> None:
+        """Refuse a new comparison while the user has MAX_RUNNING_COMPARISONS_PER_USER with runs
+        still queued or streaming: one person never waits on that many; a loop does."""
+        limit = self._settings.max_running_comparisons_per_user
+        async with self._db.session() as session:
+            running = await count_active_comparisons(session, user_id, limit)
+        if running >= limit:
+            raise RateLimitExceeded(
+                RUNNING_LIMIT.format(limit=limit), RUNNING_RETRY_AFTER_S, "running_comparisons"
+            )
 
     async def _reserve(self, user_id: str, datas: Sequence[ComparisonInput]) -> None:
         requests = sum(len(data.panes) for data in datas)

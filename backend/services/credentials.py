@@ -244,10 +244,13 @@ class CredentialService:
             credentials = None
         if credentials is None:
             return []
+        # Through the egress guard, checked at this connect (a name may resolve elsewhere now
+        # than when it was saved): private networks only as for its runs.
         server = await discovery.probe_openai_compatible(
             credentials.base_url,
             credentials.api_key,
             self._settings.provider_probe_timeout_seconds,
+            allow_private=credentials.scope == "*" or self._settings.allow_private_endpoints,
         )
         return endpoint_entries(endpoint_name(provider), server)
 

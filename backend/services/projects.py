@@ -113,13 +113,18 @@ class ProjectService:
             except repo.LastOwner:
                 raise InvalidProject({"role": "A project needs at least one owner."}) from None
 
-    async def remove_member(self, principal: Principal, project_id: str, email: str) -> None:
+    async def remove_member(
+        self, principal: Principal, project_id: str, email: str, revoke_links: bool = True
+    ) -> int:
+        """Remove a member (or an invitation); by default the share links they made to this
+        project's comparisons are revoked too. Returns how many links were revoked."""
         await self._access.require_project(principal, Action.MANAGE, project_id)
         async with self._db.session() as session:
             try:
-                await repo.remove_member(session, project_id, email)
+                removed = await repo.remove_member(session, project_id, email, revoke_links=revoke_links)
             except repo.LastOwner:
                 raise InvalidProject({"email": "A project needs at least one owner."}) from None
+        return removed.links_revoked
 
     async def battle_pool(self, principal: Principal, project_id: str) -> list[str]:
         """The models this project's battles draw from (empty: any model available)."""

@@ -29,6 +29,8 @@ def projects_page() -> rx.Component:
                 on_invite=P.invite,
                 on_set_role=P.set_role,
                 on_remove=P.remove,
+                keep_member_links=P.keep_member_links,
+                on_keep_member_links=P.set_keep_member_links,
             )
         ),
         title=t("Projects"),

@@ -19,6 +19,7 @@ VALUES = {
     "anthropic_api_key": "sk-ant-test-456",
     "openai_compatible_endpoints": '{"local": {"base_url": "http://10.0.0.7:8000/v1", "api_key": "k"}}',
     "firebase_web_api_key": "AIza-test",
+    "smtp_password": "smtp-app-password",
 }
 
 

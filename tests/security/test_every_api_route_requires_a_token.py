@@ -30,6 +30,8 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/docs/oauth2-redirect"): "static Swagger UI OAuth helper page, no data",
     ("HEAD", "/docs/oauth2-redirect"): "static Swagger UI OAuth helper page, no data",
     ("GET", "/api/v1/shares/{token}"): "public share link: the 256-bit token in the path is the secret",
+    ("GET", "/api/v1/verify-email"): "the emailed link's page: a button, uses nothing",
+    ("POST", "/api/v1/verify-email"): "the emailed proof of address: the 256-bit token is the secret",
 }
 
 BAD_CREDENTIALS: list[dict[str, str]] = [
@@ -98,6 +100,9 @@ async def test_public_routes_answer_without_a_token_and_leak_nothing(
 ) -> None:
     async with anonymous(rt) as client:
         response = await client.request(method, _concrete(path))
-    expected = 404 if "{token}" in path else 200
+    # An unknown share link is 404; an unknown proof-of-address token is the page's 400.
+    expected = (
+        404 if "{token}" in path else 400 if (method, path) == ("POST", "/api/v1/verify-email") else 200
+    )
     assert response.status_code == expected, response.text
     assert shows_no_db_error(response.text)

@@ -92,3 +92,41 @@ async def test_ids_of_projects_the_user_is_not_in_are_ignored(runtime: Runtime) 
     await P.select.fn(eve, secret_id)  # an id typed by hand
     assert eve.selected_name == "Personal"  # falls back to her own project
     assert all(m.email == "eve@example.org" for m in eve.members)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_removing_a_member_revokes_their_links_unless_the_box_is_ticked(
+    runtime: Runtime, keep: bool
+) -> None:
+    from backend.services.access import NotFound
+    from backend.services.shares import ShareService
+    from tests.backend.runtime_support import owner, wait_until_final
+
+    owner_tab = in_tree(ProjectsState)
+    await sign_in(owner_tab, runtime, "ada@example.org")
+    await P.load.fn(owner_tab)
+    await P.create.fn(owner_tab, {"name": "Team"})
+    await P.invite.fn(owner_tab, {"email": "vi@example.org", "role": "editor"})
+    vi = await owner(runtime, "vi@example.org")
+    record = await runtime.comparisons.create(
+        vi,
+        {
+            "prompt": "[[simulate:tokens=3]] hi",
+            "panes": [{"model": "simulated:instant"}],
+            "project_id": owner_tab.selected_id,
+        },
+    )
+    await wait_until_final(runtime.comparisons, record.id)
+    shares = ShareService(runtime.db)
+    link = await shares.create(vi, record.id)
+
+    assert owner_tab.keep_member_links is False  # revoking is the default
+    await P.set_keep_member_links.fn(owner_tab, keep)
+    await P.remove.fn(owner_tab, "vi@example.org")
+    assert [m.email for m in owner_tab.members] == ["ada@example.org"]
+    if keep:
+        assert (await shares.resolve(link.token)).prompt  # the public link still works
+    else:
+        with pytest.raises(NotFound):
+            await shares.resolve(link.token)
+    assert ("Share links revoked: 1." in owner_tab.notice) is not keep

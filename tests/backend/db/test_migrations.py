@@ -15,8 +15,8 @@ from backend.db.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 APP_TABLES = set(Base.metadata.tables)
-HEAD = "0014"
-BELOW_HEAD = "0013"  # where one downgrade step from HEAD lands
+HEAD = "0015"
+BELOW_HEAD = "0014"  # where one downgrade step from HEAD lands
 APP_INDEXES = {
     "comparisons": {"ix_comparisons_project_created", "ix_comparisons_user_created"},
     "runs": {"ix_runs_comparison_position", "ix_runs_status", "ix_runs_finished", "ix_runs_model_finished"},
@@ -170,3 +170,57 @@ async def test_existing_comparisons_become_one_turn_conversations(database_url: 
     assert [tuple(r) for r in votes] == [(1,)]
     assert turns == 0
     assert kept == 2
+
+
+async def test_0015_writes_stored_emails_canonically_and_counts_existing_accounts_proven(
+    database_url: str,
+) -> None:
+    """0015: look-alike spellings stored before become the one spelling (a clash keeps the row as
+    it was); accounts that existed count as proven (their memberships stand)."""
+    db = Database(database_url)
+    await db.upgrade("0014")
+    engine = create_engine(to_sync_url(database_url), poolclass=NullPool)
+    t = {"t": "2025-01-01T00:00:00+00:00"}
+    users = [
+        ("u1", "ada\u200b@example.org."),  # zero-width space and a trailing dot
+        ("u2", "ｂｏｂ@example.org"),  # fullwidth
+        ("u3", "cy@example.org"),
+        ("u4", "cy@example.org\u200b"),  # clashes with u3 once canonical: kept as stored
+    ]
+    try:
+        with engine.begin() as conn:
+            for user_id, email in users:
+                conn.execute(
+                    text("INSERT INTO users (id, email, display_name, created_at) VALUES (:i, :e, 'x', :t)"),
+                    {"i": user_id, "e": email, **t},
+                )
+            conn.execute(
+                text("INSERT INTO projects (id, owner_id, name, created_at) VALUES ('p1', 'u1', 'P', :t)"), t
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO project_members (id, project_id, user_id, email, role, created_at) "
+                    "VALUES ('m1', 'p1', NULL, 'Ｎｅｗ@example.org', 'viewer', :t)"
+                ),
+                t,
+            )
+        await db.upgrade()
+        with engine.connect() as conn:
+            emails: dict[str, str] = {
+                i: e for i, e in conn.execute(text("SELECT id, email FROM users")).all()
+            }
+            proven = conn.execute(
+                text("SELECT count(*) FROM users WHERE email_verified_at IS NOT NULL")
+            ).scalar()
+            invited = conn.execute(text("SELECT email FROM project_members")).scalars().all()
+    finally:
+        engine.dispose()
+        await db.dispose()
+    assert emails == {
+        "u1": "ada@example.org",
+        "u2": "bob@example.org",
+        "u3": "cy@example.org",
+        "u4": "cy@example.org\u200b",
+    }
+    assert proven == 4
+    assert invited == ["new@example.org"]

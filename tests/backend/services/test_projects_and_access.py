@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.auth import AccessDenied, Principal
+from backend.db import accounts as accounts_repo
 from backend.runtime import Runtime
 from backend.services.access import NotFound
 from backend.services.projects import InvalidProject
@@ -89,7 +90,7 @@ async def test_roles_decide_what_members_may_do(rt: Runtime) -> None:
         await rt.comparisons.get(ada, mine)
 
 
-async def test_an_invitation_to_an_unknown_email_is_claimed_at_sign_up(rt: Runtime) -> None:
+async def test_an_invitation_to_an_unknown_email_is_claimed_once_the_address_is_proven(rt: Runtime) -> None:
     ada = await owner(rt, "ada@example.org")
     project_id = await rt.projects.create(ada, "Team")
     await rt.projects.set_member(ada, project_id, "New.Person@Example.org", "editor")
@@ -99,6 +100,9 @@ async def test_an_invitation_to_an_unknown_email_is_claimed_at_sign_up(rt: Runti
         ("new.person@example.org", "editor", True),
     ]
     newcomer = (await rt.accounts.sign_up("new.person@example.org", "correct horse battery")).principal
+    assert {p.name for p in await rt.projects.list_for(newcomer)} == {"Personal"}  # not proven yet
+    async with rt.db.session() as session:  # as the emailed link does (tests/security: the link itself)
+        await accounts_repo.mark_email_verified(session, newcomer.user_id)
     assert {p.name: p.role for p in await rt.projects.list_for(newcomer)} == {
         "Personal": "owner",
         "Team": "editor",
