@@ -6,6 +6,8 @@ from typing import Any
 
 import reflex as rx
 
+from components.i18n import t_var
+
 
 def model_select(
     models: rx.Var, value: rx.Var[str], on_change: Any, label: rx.Var[str] | str, **props: Any
@@ -15,7 +17,7 @@ def model_select(
         rx.foreach(
             models,
             lambda m: rx.el.option(
-                rx.cond(m.available, m.label, m.label + " — " + m.reason),
+                rx.cond(m.available, m.label, m.label + " — " + t_var(m.reason)),
                 value=m.id,
                 disabled=~m.available,
             ),

@@ -9,7 +9,6 @@ import reflex as rx
 from reflex.event import EventCallback
 
 from components.i18n import t, t_var
-from components.layout import field_error
 from components.live import live_markdown, live_metrics
 
 # status -> (badge colour, what the badge says)
@@ -19,7 +18,7 @@ _STATUS_BADGES = {
     "running": ("blue", t("running")),
     "done": ("green", t("done")),
     "error": ("red", t("error")),
-    "cancelled": ("orange", t("cancelled")),
+    "cancelled": ("gray", t("stopped")),  # the person's own Stop: neutral, not a failure
 }
 
 
@@ -28,8 +27,7 @@ class PaneActions:
     """Event factories, each taking the pane id (and a value for setters)."""
 
     set_model: EventCallback[str, str]
-    set_temperature: EventCallback[str, str]
-    set_max_tokens: EventCallback[str, str]
+    set_param: EventCallback[str, str, str]  # pane id, parameter name, the text typed
     stop: EventCallback[str]
     retry: EventCallback[str]
     remove: EventCallback[str]
@@ -47,16 +45,31 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     )
 
 
-def _model_select(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+READ_ONLY_NOTE_ID = "read-only-note"  # the sentence that says why a viewer's controls are off
+
+
+def _why_locked(locked: rx.Var[bool] | bool) -> dict[str, Any]:
+    """A viewer's disabled control points at the sentence saying why (aria-describedby)."""
+    return {"aria_describedby": rx.cond(locked, READ_ONLY_NOTE_ID, "")}
+
+
+def _model_select(
+    pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions, locked: rx.Var[bool] | bool = False
+) -> rx.Component:
     return rx.el.select(
         rx.foreach(
             models,
-            lambda m: rx.el.option(m.label, value=m.id, disabled=~m.available),
+            lambda m: rx.el.option(
+                rx.cond(m.available, m.label, m.label + " — " + t_var(m.reason)),
+                value=m.id,
+                disabled=~m.available,
+            ),
         ),
         value=pane.model,
         on_change=lambda value: actions.set_model(pane.pane_id, value),
-        disabled=active,
+        disabled=active | locked,
         aria_label=t("Model"),
+        **_why_locked(locked),
         class_name="pane-model-select",
         # Shrinks (cutting the name short) rather than push the pane's buttons out of a narrow pane.
         min_width="0",
@@ -64,7 +77,9 @@ def _model_select(pane: Any, models: rx.Var, active: rx.Var[bool], actions: Pane
     )
 
 
-def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+def _header(
+    pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions, locked: rx.Var[bool] | bool
+) -> rx.Component:
     return rx.hstack(
         # A blind pane shows only its label: the picker would name the model.
         rx.cond(
@@ -76,7 +91,7 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
                     pane.blind_label != "",
                     rx.badge(pane.blind_label, color_scheme="indigo", variant="soft", size="2"),
                 ),
-                _model_select(pane, models, active, actions),
+                _model_select(pane, models, active, actions, locked),
             ),
         ),
         rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),
@@ -110,8 +125,10 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
                     size="1",
                     variant="soft",
                     on_click=actions.retry(pane.pane_id),
+                    disabled=locked,
                     aria_label=t("Retry pane"),
                     title=t("Run this pane again"),
+                    **_why_locked(locked),
                 ),
             ),
         ),
@@ -129,8 +146,9 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
             variant="ghost",
             color_scheme="gray",
             on_click=actions.remove(pane.pane_id),
-            disabled=active,
+            disabled=active | locked,
             aria_label=t("Remove pane"),
+            **_why_locked(locked),
         ),
         align="center",
         spacing="2",
@@ -138,40 +156,92 @@ def _header(pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneAction
     )
 
 
-def _settings(pane: Any, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+def param_input(
+    pane: Any,
+    name: str,
+    label: rx.Var[str] | str,
+    value: rx.Var,
+    active: rx.Var[bool],
+    actions: PaneActions,
+    locked: rx.Var[bool] | bool = False,
+    **props: Any,
+) -> rx.Component:
+    """One run parameter of a pane (state/pane_params.py): it shows the text typed when that
+    is not valid (with its message, and Run refuses), else the value the pane will run with."""
+    shown = pane.typed.get(name, value.to_string())
+    error = pane.field_errors.get(name, "")
+    error_id = pane.pane_id + "-" + name + "-error"
+    return rx.hstack(
+        rx.text(label, size="1", color_scheme="gray", aria_hidden="true"),
+        rx.input(
+            default_value=shown,
+            # A new key when the value shown changes (a synced pane, a fixed value) redraws the field.
+            key=pane.pane_id + "-" + name + "-" + shown,
+            on_blur=lambda text: actions.set_param(pane.pane_id, name, text),
+            size="1",
+            disabled=active | locked,
+            aria_label=label,
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            aria_describedby=rx.cond(error != "", error_id, rx.cond(locked, READ_ONLY_NOTE_ID, "")),
+            color_scheme=rx.cond(error != "", "red", "gray"),
+            **props,
+        ),
+        align="center",
+        spacing="1",
+    )
+
+
+def _param_errors(pane: Any) -> rx.Component:
+    return rx.foreach(
+        pane.field_errors.entries(),
+        lambda entry: rx.text(
+            t_var(entry[1].to(str)),
+            id=pane.pane_id + "-" + entry[0].to(str) + "-error",
+            color_scheme="red",
+            size="2",
+            role="alert",
+            data_testid="pane-field-error",
+        ),
+    )
+
+
+def _settings(
+    pane: Any, active: rx.Var[bool], actions: PaneActions, locked: rx.Var[bool] | bool
+) -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.text(t("Temperature"), size="1", color_scheme="gray"),
-            rx.input(
-                default_value=pane.temperature.to_string(),
-                key=pane.pane_id + "-t-" + pane.temperature.to_string(),
-                on_blur=lambda value: actions.set_temperature(pane.pane_id, value),
+            param_input(
+                pane,
+                "temperature",
+                t("Temperature"),
+                pane.temperature,
+                active,
+                actions,
+                locked,
                 type="number",
                 step="0.1",
                 min="0",
                 max="2",
-                size="1",
                 width="5em",
-                disabled=active,
-                aria_label=t("Temperature"),
             ),
-            rx.text(t("Max tokens"), size="1", color_scheme="gray"),
-            rx.input(
-                default_value=pane.max_tokens.to_string(),
-                key=pane.pane_id + "-m-" + pane.max_tokens.to_string(),
-                on_blur=lambda value: actions.set_max_tokens(pane.pane_id, value),
+            param_input(
+                pane,
+                "max_tokens",
+                t("Max tokens"),
+                pane.max_tokens,
+                active,
+                actions,
+                locked,
                 type="number",
                 step="1",
                 min="1",
-                size="1",
                 width="6em",
-                disabled=active,
-                aria_label=t("Max tokens"),
             ),
             align="center",
             spacing="2",
+            wrap="wrap",
         ),
-        field_error(t_var(pane.field_error), "pane-field-error"),
+        _param_errors(pane),
         spacing="1",
         width="100%",
     )
@@ -250,21 +320,39 @@ def run_metrics(pane: Any, cached_label: rx.Var[str] | str, test_id: str) -> rx.
     )
 
 
-def pane_card(pane: Any, models: rx.Var, sync_scroll: rx.Var[bool], actions: PaneActions) -> rx.Component:
+def pane_card(
+    pane: Any,
+    models: rx.Var,
+    sync_scroll: rx.Var[bool],
+    actions: PaneActions,
+    can_run: rx.Var[bool] | bool = True,  # False: a viewer; what it may not do is off, with why
+) -> rx.Component:
     active = (pane.status == "queued") | (pane.status == "running")
+    locked = ~can_run if isinstance(can_run, rx.Var) else not can_run
     return rx.card(
         rx.vstack(
-            _header(pane, models, active, actions),
-            _settings(pane, active, actions),
+            _header(pane, models, active, actions, locked),
+            _settings(pane, active, actions, locked),
             rx.cond(
                 pane.error != "",
-                rx.callout(
-                    t_var(pane.error),
-                    icon="triangle-alert",
-                    color_scheme="red",
-                    size="1",
-                    width="100%",
-                    data_testid="pane-error",
+                rx.cond(
+                    pane.status == "cancelled",
+                    rx.callout(
+                        t_var(pane.error),
+                        icon="circle-stop",
+                        color_scheme="gray",
+                        size="1",
+                        width="100%",
+                        data_testid="pane-stopped",
+                    ),
+                    rx.callout(
+                        t_var(pane.error),
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        width="100%",
+                        data_testid="pane-error",
+                    ),
                 ),
             ),
             live_markdown(
@@ -272,12 +360,15 @@ def pane_card(pane: Any, models: rx.Var, sync_scroll: rx.Var[bool], actions: Pan
                 text=pane.text,
                 sync_scroll=sync_scroll,
                 height=rx.cond(pane.expanded, "70vh", "48vh"),
+                label=t("Answer: {model}", model=pane.label),
                 data_testid="pane-text",
             ),
             rx.cond(active, live_metrics(run_key=pane.live_key), _final_metrics(pane)),
             spacing="2",
             width="100%",
         ),
+        role="group",
+        aria_label=pane.label,
         data_testid="pane",
         data_status=pane.status,
         data_model=pane.model,

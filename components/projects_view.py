@@ -9,6 +9,7 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import StringVar
 
+from components.delete_dialog import confirm_dialog
 from components.i18n import t, t_var
 from components.layout import field_error
 
@@ -79,12 +80,18 @@ def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 p.can_manage,
-                rx.icon_button(
-                    rx.icon("user-minus", size=14),
-                    on_click=p.on_remove(row.email),
-                    variant="ghost",
-                    color_scheme="red",
-                    aria_label=t("Remove member"),
+                confirm_dialog(
+                    rx.icon_button(
+                        rx.icon("user-minus", size=14),
+                        variant="ghost",
+                        color_scheme="red",
+                        aria_label=t("Remove member"),
+                        title=t("Remove {email}", email=row.email),
+                    ),
+                    t("Remove {email} from this project?", email=row.email),
+                    t("They lose access to its comparisons. A project keeps at least one owner."),
+                    t("Remove"),
+                    p.on_remove(row.email),
                 ),
             )
         ),

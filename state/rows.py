@@ -11,6 +11,7 @@ import uuid
 from backend.catalog import load_catalog
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.i18n import N_
+from backend.providers.credentials import KEYED_FAMILIES
 from backend.providers.registry import ModelEntry
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
 from backend.services.blind import HIDDEN_ERROR, pane_label
@@ -44,7 +45,9 @@ class PaneRow:
     live_key: str = ""  # its short form, the key of the browser's live store (see follower.short_key)
     status: str = "idle"  # idle | queued | running | done | error | cancelled
     error: str = ""
-    field_error: str = ""
+    # field name -> message: the person's invalid typing (state/pane_params.py) or the service's
+    field_errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    typed: dict[str, str] = dataclasses.field(default_factory=dict)  # invalid text, shown as typed
     text: str = ""  # saved text only; live text travels outside the state
     ttft: str = ""
     tps: str = ""
@@ -67,15 +70,22 @@ class HistoryRow:
     created: str
     status: str
     version: str = ""  # "v2": the comparison is that version of a prompt (an accepted improvement)
+    can_delete: bool = False  # the user edits in its project (editor or owner)
+
+
+# A keyed provider without a key: the person can fix it themselves, in Settings (the
+# deployment's environment variable the registry names is for operators).
+NO_KEY_REASON = N_("no key: add one in Settings → Provider keys")
 
 
 def option_from_entry(entry: ModelEntry) -> ModelOption:
+    no_key = not entry.available and entry.family in KEYED_FAMILIES
     return ModelOption(
         id=entry.id,
         label=entry.display_name,
         family=entry.family,
         available=entry.available,
-        reason=entry.reason,
+        reason=NO_KEY_REASON if no_key else entry.reason,
         simulated=entry.simulated,
     )
 

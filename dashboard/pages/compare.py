@@ -5,7 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from components.blind import blind_notice
-from components.i18n import t
+from components.delete_dialog import delete_button, delete_comparison_dialog
+from components.i18n import t, t_var
+from components.layout import field_error
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from components.similar import similar_panel
@@ -15,12 +17,12 @@ from dashboard.pages.share_button import share_button
 from dashboard.pages.vote_section import vote_section
 from state.compare import MAX_PANES
 from state.compare import CompareState as S
+from state.deletion import DeleteComparisonState
 from state.similar import SimilarState
 
 _actions = PaneActions(
     set_model=S.set_pane_model,
-    set_temperature=S.set_pane_temperature,
-    set_max_tokens=S.set_pane_max_tokens,
+    set_param=S.set_pane_param,
     stop=S.stop_pane,
     retry=S.retry_pane,
     remove=S.remove_pane,
@@ -64,6 +66,7 @@ def compare_page() -> rx.Component:
         on_battle=S.battle,
         on_stop=S.stop,
         on_new=S.new_comparison,
+        project_name=S.project_name,
     )
     return signed_in_page(
         rx.vstack(
@@ -71,10 +74,16 @@ def compare_page() -> rx.Component:
             similar_panel(
                 SimilarState.items, SimilarState.winners_label, SimilarState.winners_csv, S.use_models
             ),
-            rx.cond((S.comparison_id != "") & S.can_run, share_button()),  # editors and owners may share
+            rx.cond(  # editors and owners may share and delete
+                (S.comparison_id != "") & S.can_run,
+                share_button(delete_comparison_dialog(DeleteComparisonState.delete_open, delete_button())),
+            ),
+            field_error(t_var(DeleteComparisonState.error), "delete-error"),
             rx.cond(S.masked, blind_notice(S.reveal)),
             rx.grid(
-                rx.foreach(S.panes, lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions)),
+                rx.foreach(
+                    S.panes, lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions, S.can_run)
+                ),
                 columns="repeat(auto-fit, minmax(340px, 1fr))",
                 gap="1em",
                 width="100%",

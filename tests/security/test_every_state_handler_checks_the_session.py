@@ -47,6 +47,7 @@ ALLOWLIST: dict[str, str] = {
         for name in (
             "AuthState",
             "CompareState",
+            "DeleteComparisonState",
             "HistoryState",
             "ProjectsState",
             "SharePageState",
@@ -91,6 +92,7 @@ ALLOWLIST: dict[str, str] = {
     "CompareState.add_pane": "ui: adds an unsaved pane",
     "CompareState.remove_pane": "ui: removes a pane from the view",
     "CompareState.set_pane_model": "ui: an unsaved pane's model",
+    "CompareState.set_pane_param": "ui: an unsaved pane's run parameter (temperature, max tokens …)",
     "CompareState.set_pane_temperature": "ui: an unsaved pane's temperature",
     "CompareState.set_pane_max_tokens": "ui: an unsaved pane's max tokens",
     "CompareState.toggle_expand": "ui: widens a pane",
