@@ -25,7 +25,10 @@ def confirm_dialog(
             rx.alert_dialog.description(consequence),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button(t("Keep it"), variant="soft")),
-                rx.alert_dialog.action(rx.button(confirm_label, color_scheme="red", on_click=on_confirm)),
+                # Soft red: the solid red button's white text fails axe's contrast check.
+                rx.alert_dialog.action(
+                    rx.button(confirm_label, color_scheme="red", variant="soft", on_click=on_confirm)
+                ),
                 justify="end",
                 spacing="3",
                 margin_top="1em",

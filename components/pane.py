@@ -153,6 +153,7 @@ def _header(
         align="center",
         spacing="2",
         width="100%",
+        wrap="wrap",  # a narrow pane puts its buttons on a second line, inside the card
     )
 
 
@@ -373,7 +374,8 @@ def pane_card(
         data_status=pane.status,
         data_model=pane.model,
         data_run_key=pane.live_key,
-        grid_column=rx.cond(pane.expanded, "1 / -1", "auto"),
-        min_width="0",
+        # A row of panes (assets/styles.css .pane-row): each shrinks to a minimum width, then
+        # the row scrolls sideways; an expanded pane takes the row's whole width.
+        class_name=rx.cond(pane.expanded, "pane-card expanded", "pane-card"),
         overflow="hidden",
     )

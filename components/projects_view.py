@@ -34,6 +34,7 @@ class ProjectsProps:
     on_invite: EventCallback[dict[str, str]]
     on_set_role: EventCallback[str, str]
     on_remove: EventCallback[str]
+    personal: rx.Var[bool] | bool = False  # the selected project is the owner's Personal one
 
 
 def _project_item(p: ProjectsProps, row: Any) -> rx.Component:
@@ -99,8 +100,27 @@ def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
     )
 
 
+PERSONAL_NOTE_ID = "personal-note"
+
+
+def _why_personal(p: ProjectsProps) -> dict[str, Any]:
+    return {"aria_describedby": rx.cond(p.personal, PERSONAL_NOTE_ID, "")}
+
+
 def _manage(p: ProjectsProps) -> rx.Component:
     return rx.vstack(
+        rx.cond(
+            p.personal,
+            rx.text(
+                t(
+                    "The Personal project cannot be deleted or renamed: "
+                    "comparisons without a project go there."
+                ),
+                id=PERSONAL_NOTE_ID,
+                size="2",
+                color_scheme="gray",
+            ),
+        ),
         rx.form(
             rx.hstack(
                 rx.input(
@@ -109,10 +129,18 @@ def _manage(p: ProjectsProps) -> rx.Component:
                     aria_label=t("Project name"),
                     key=p.selected_id,
                 ),
-                rx.button(t("Rename"), type="submit", variant="soft"),
+                rx.button(
+                    t("Rename"), type="submit", variant="soft", disabled=p.personal, **_why_personal(p)
+                ),
                 rx.alert_dialog.root(
                     rx.alert_dialog.trigger(
-                        rx.button(t("Delete project"), color_scheme="red", variant="soft")
+                        rx.button(
+                            t("Delete project"),
+                            color_scheme="red",
+                            variant="soft",
+                            disabled=p.personal,
+                            **_why_personal(p),
+                        )
                     ),
                     rx.alert_dialog.content(
                         rx.alert_dialog.title(t("Delete this project?")),

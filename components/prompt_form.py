@@ -55,6 +55,9 @@ class PromptFormProps:
     on_new: EventCallback[()]
     on_prompt_draft: EventCallback[str] | None = None  # also told of each keystroke (similar comparisons)
     project_name: rx.Var[str] | str = ""  # the open comparison's project (a viewer cannot pick)
+    dense: rx.Var[bool] | None = None  # compact panes: more of them side by side
+    on_dense: EventCallback[bool] | None = None
+    beside_buttons: rx.Component | None = None  # Share and Delete: in the controls' row, not above the panes
 
 
 def _model_picker(p: PromptFormProps) -> rx.Component:
@@ -96,7 +99,17 @@ def _switches(p: PromptFormProps) -> rx.Component:
             class_name="switch-label",
             title=t("Replay cached answers even at temperature > 0 (temperature 0 always uses the cache)"),
         ),
+        rx.el.label(
+            rx.switch(checked=p.dense, on_change=p.on_dense, size="1"),
+            " ",
+            t("Compact panes"),
+            class_name="switch-label",
+            title=t("Smaller text and narrower panes: more of them side by side"),
+        )
+        if p.dense is not None and p.on_dense is not None
+        else rx.fragment(),
         spacing="4",
+        wrap="wrap",
         align="center",
     )
 
@@ -174,6 +187,7 @@ def _buttons(p: PromptFormProps) -> rx.Component:
             aria_label=t("Stop"),
         ),
         rx.button(t("New"), variant="outline", on_click=p.on_new, disabled=p.running),
+        p.beside_buttons if p.beside_buttons is not None else rx.fragment(),
         spacing="2",
         align="center",
         wrap="wrap",  # seven controls do not fit a phone's width in one row

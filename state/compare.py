@@ -48,6 +48,7 @@ class CompareState(rx.State):
     sync_settings: rx.Field[bool] = rx.field(False)
     sync_scroll: rx.Field[bool] = rx.field(False)
     use_cache: rx.Field[bool] = rx.field(False)  # replay cached answers even at temperature > 0
+    dense: rx.Field[bool] = rx.field(False)  # compact panes: smaller text, more side by side
     errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     comparison_id: rx.Field[str] = rx.field("")
     can_run: rx.Field[bool] = rx.field(True)  # False for a viewer of the comparison's project
@@ -193,6 +194,10 @@ class CompareState(rx.State):
     @event
     def set_sync_scroll(self, value: bool) -> None:
         self.sync_scroll = value
+
+    @event
+    def set_dense(self, value: bool) -> None:
+        self.dense = value
 
     @event
     def set_use_cache(self, value: bool) -> None:

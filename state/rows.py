@@ -207,6 +207,7 @@ class ProjectRow:
     owner_name: str
     n_comparisons: int
     can_manage: bool = False
+    personal: bool = False  # the owner's Personal project: it cannot be renamed or deleted
 
 
 @dataclasses.dataclass

@@ -83,7 +83,7 @@ class SharePageState(rx.State):
         return f"{by} · {self.created}" if self.created else by
 
     @event
-    async def load(self) -> None:
+    async def load(self) -> Followup:
         self._token = token_from_path(self.router.url.path)
         self.login_href = f"/login?next={quote(SHARE_PATH + self._token, safe='')}"
         self.fork_error, self.forking = "", False
@@ -97,6 +97,10 @@ class SharePageState(rx.State):
         else:
             self._show(view)
         self.loaded = True
+        # Back from signing in to fork (see `fork`): the intent survived the detour, so it happens.
+        if self.found and self.viewer_signed_in and self.router.url.query_parameters.get("fork") == "1":
+            return SharePageState.fork_now
+        return None
 
     def _show(self, view: PublicComparison | None) -> None:
         self.found = view is not None
@@ -110,8 +114,16 @@ class SharePageState(rx.State):
         self.panes = [shared_pane(run) for run in view.runs] if view else []
 
     @event
+    async def fork(self) -> Followup:
+        """Fork; a signed-out visitor signs in first and comes back with ?fork=1, which forks."""
+        if await signed_in_user(self) is None:
+            back = f"{SHARE_PATH}{self._token}?fork=1"
+            return rx.redirect(f"/login?next={quote(back, safe='')}")
+        return SharePageState.fork_now
+
+    @event
     @with_user
-    async def fork(self, user: Principal) -> Followup:
+    async def fork_now(self, user: Principal) -> Followup:
         """Copy the comparison into the visitor's own Personal project and open it there."""
         self.forking = True
         try:

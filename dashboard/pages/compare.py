@@ -67,6 +67,12 @@ def compare_page() -> rx.Component:
         on_stop=S.stop,
         on_new=S.new_comparison,
         project_name=S.project_name,
+        dense=S.dense,
+        on_dense=S.set_dense,
+        beside_buttons=rx.cond(  # editors and owners may share and delete
+            (S.comparison_id != "") & S.can_run,
+            share_button(delete_comparison_dialog(DeleteComparisonState.delete_open, delete_button())),
+        ),
     )
     return signed_in_page(
         rx.vstack(
@@ -74,18 +80,13 @@ def compare_page() -> rx.Component:
             similar_panel(
                 SimilarState.items, SimilarState.winners_label, SimilarState.winners_csv, S.use_models
             ),
-            rx.cond(  # editors and owners may share and delete
-                (S.comparison_id != "") & S.can_run,
-                share_button(delete_comparison_dialog(DeleteComparisonState.delete_open, delete_button())),
-            ),
             field_error(t_var(DeleteComparisonState.error), "delete-error"),
             rx.cond(S.masked, blind_notice(S.reveal)),
-            rx.grid(
+            rx.box(  # one row: panes shrink to a minimum width, then it scrolls (assets/styles.css)
                 rx.foreach(
                     S.panes, lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions, S.can_run)
                 ),
-                columns="repeat(auto-fit, minmax(340px, 1fr))",
-                gap="1em",
+                class_name=rx.cond(S.dense, "pane-row dense", "pane-row"),
                 width="100%",
             ),
             vote_section(),  # once every pane has finished

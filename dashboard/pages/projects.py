@@ -29,6 +29,7 @@ def projects_page() -> rx.Component:
                 on_invite=P.invite,
                 on_set_role=P.set_role,
                 on_remove=P.remove,
+                personal=P.selected_personal,
             )
         ),
         title=t("Projects"),

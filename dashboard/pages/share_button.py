@@ -21,4 +21,4 @@ def share_button(*beside: rx.Component) -> rx.Component:
         on_create=ShareDialogState.create_link,
         on_revoke=ShareDialogState.revoke,
     )
-    return rx.hstack(share_dialog(props), *beside, justify="end", width="100%")
+    return rx.hstack(share_dialog(props), *beside, spacing="2", align="center")

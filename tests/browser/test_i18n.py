@@ -130,7 +130,7 @@ def test_the_choice_stays_with_the_account(
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible(timeout=30_000)
     page.get_by_label(LANGUAGE).select_option("ja")
     expect(page.get_by_role("button", name="実行", exact=True)).to_be_visible()
-    page.locator("#user-menu").click()
+    page.get_by_role("button", name=re.compile(r"^アカウント")).click()
     page.get_by_role("menuitem", name="サインアウト").click()
     expect(page).to_have_url(f"{app_url}/login", timeout=15_000)
 

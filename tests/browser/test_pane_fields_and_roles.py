@@ -105,7 +105,10 @@ def test_a_viewer_sees_every_control_off_with_the_reason_and_the_project_named(
     viewer_email = f"reader-{uuid.uuid4().hex[:8]}@example.org"
     with httpx.Client(base_url=app_url, headers=user.api_headers, timeout=15) as api:
         project_id = api.post("/api/v1/projects", json={"name": project_name}).json()["id"]
-        api.post(f"/api/v1/projects/{project_id}/members", json={"email": viewer_email, "role": "viewer"})
+        invited = api.put(
+            f"/api/v1/projects/{project_id}/members", json={"email": viewer_email, "role": "viewer"}
+        )
+        assert invited.status_code < 300, invited.text
         body = {
             "prompt": "[[simulate:tokens=4]] for readers",
             "project_id": project_id,

@@ -92,6 +92,7 @@ ALLOWLIST: dict[str, str] = {
     "CompareState.add_pane": "ui: adds an unsaved pane",
     "CompareState.remove_pane": "ui: removes a pane from the view",
     "CompareState.set_pane_model": "ui: an unsaved pane's model",
+    "CompareState.set_dense": "ui: compact panes on this tab",
     "CompareState.set_pane_param": "ui: an unsaved pane's run parameter (temperature, max tokens …)",
     "CompareState.set_pane_temperature": "ui: an unsaved pane's temperature",
     "CompareState.set_pane_max_tokens": "ui: an unsaved pane's max tokens",
@@ -117,6 +118,8 @@ ALLOWLIST: dict[str, str] = {
     "JudgeState.set_rubric": "ui: the unsaved rubric text (start and save_rubric check the session)",
     "ImproveState.set_model": "ui: the unsaved choice of model that improves (propose checks the session)",
     "ImproveState.discard": "ui: drops the unsaved proposal from this tab's view",
+    "SharePageState.fork": "chains: a signed-out visitor goes to sign in (coming back to fork); "
+    "else fork_now, which checks the session",
     "SharePageState.load": "public: the shared page; the link's token is the secret (checks the "
     "session only to offer Fork)",
 }

@@ -87,7 +87,18 @@ async def test_fork_sends_a_signed_out_visitor_to_sign_in_and_back(runtime: Runt
     at(state, f"/share/{token}")
     await SharePageState.load.fn(state)
     result = await SharePageState.fork.fn(state)
-    assert redirect_target(result) == f"/login?next={quote(f'/share/{token}', safe='')}"
+    # The intent travels with the detour: back on the link, ?fork=1 forks.
+    assert redirect_target(result) == f"/login?next={quote(f'/share/{token}?fork=1', safe='')}"
+
+
+async def test_back_from_signing_in_to_fork_the_fork_happens(runtime: Runtime) -> None:
+    _, token = await shared_link(runtime)
+    state = in_tree(SharePageState)
+    await sign_in(state, runtime, "yuri@example.org")
+    at(state, f"/share/{token}?fork=1")
+    assert await SharePageState.load.fn(state) == SharePageState.fork_now
+    at(state, f"/share/{token}")  # without the intent, the page only shows the comparison
+    assert await SharePageState.load.fn(state) is None
 
 
 async def test_fork_copies_into_the_visitors_project_and_opens_it(runtime: Runtime) -> None:
@@ -97,7 +108,8 @@ async def test_fork_copies_into_the_visitors_project_and_opens_it(runtime: Runti
     at(state, f"/share/{token}")
     await SharePageState.load.fn(state)
     assert state.viewer_signed_in
-    result = await SharePageState.fork.fn(state)
+    assert await SharePageState.fork.fn(state) == SharePageState.fork_now
+    result = await SharePageState.fork_now.fn(state)
 
     target = redirect_target(result)
     assert target.startswith("/?c=")
