@@ -97,6 +97,10 @@ def _header(
         rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),
         _status_badge(pane.status),
         rx.cond(
+            pane.attempt > 1,
+            rx.badge(t("attempt {n} of {n}", n=pane.attempt), color_scheme="gray", variant="outline"),
+        ),
+        rx.cond(
             pane.cached,
             rx.badge(
                 t("cached"),
@@ -263,6 +267,43 @@ def _final_metrics(pane: Any) -> rx.Component:
             _original_metrics(pane),
             spacing="0",
         ),
+        rx.cond(  # failed or stopped before any output: what was sent still counts
+            ((pane.status == "error") | (pane.status == "cancelled")) & ~pane.masked,
+            rx.text(
+                t("Input: about {n} tokens", n=rx.cond(pane.tokens_in > 0, pane.tokens_in, pane.tokens_sent)),
+                size="1",
+                color_scheme="gray",
+            ),
+        ),
+    )
+
+
+def _earlier_attempt(pane: Any) -> rx.Component:
+    """The attempt before a Retry, folded away: its status, error and text (plain, not rendered)."""
+    return rx.cond(
+        pane.earlier_status != "",
+        rx.el.details(
+            rx.el.summary(t("Show attempt {n}", n=pane.attempt - 1), class_name="earlier-summary"),
+            rx.vstack(
+                _status_badge(pane.earlier_status),
+                rx.cond(
+                    pane.earlier_error != "",
+                    rx.text(t_var(pane.earlier_error), size="1", color_scheme="gray"),
+                ),
+                rx.box(
+                    rx.text(pane.earlier_text, size="1", white_space="pre-wrap"),
+                    role="region",
+                    aria_label=t("Attempt {n}", n=pane.attempt - 1),
+                    tab_index=0,
+                    max_height="30vh",
+                    overflow_y="auto",
+                    width="100%",
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            width="100%",
+        ),
     )
 
 
@@ -365,6 +406,7 @@ def pane_card(
                 data_testid="pane-text",
             ),
             rx.cond(active, live_metrics(run_key=pane.live_key), _final_metrics(pane)),
+            _earlier_attempt(pane),
             spacing="2",
             width="100%",
         ),

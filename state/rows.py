@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from backend.catalog import load_catalog
+from backend.catalog import estimate_tokens, load_catalog
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.i18n import N_
 from backend.providers.credentials import KEYED_FAMILIES
@@ -60,6 +60,12 @@ class PaneRow:
     expanded: bool = False
     masked: bool = False  # a blind pane not yet revealed: `model` is its label ("Model A")
     blind_label: str = ""  # a blind comparison's pane: its label, kept once the model shows
+    attempt: int = 1  # which attempt of the run the pane shows (Retry makes another): 1-based
+    # The attempt before a Retry made in this tab, kept to be looked at (not saved).
+    earlier_status: str = ""
+    earlier_error: str = ""
+    earlier_text: str = ""
+    tokens_sent: int = 0  # estimated input tokens of the prompt, shown when a run fails or is stopped
 
 
 @dataclasses.dataclass
@@ -149,6 +155,7 @@ def pane_from_run(run: RunRecord) -> PaneRow:
         run_id=run.id,
         run_key=f"{run.id}:{run.attempt}",
         live_key=short_key(f"{run.id}:{run.attempt}"),
+        attempt=run.attempt + 1,
     )
     set_outcome(row, run.outcome, text=run.output_text)
     return row
@@ -156,7 +163,9 @@ def pane_from_run(run: RunRecord) -> PaneRow:
 
 def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
     rows = [pane_from_run(run) for run in record.runs]
+    sent = estimate_tokens(record.system_prompt + "\n" + record.prompt)  # as validation estimates it
     for run, row in zip(record.runs, rows, strict=True):
+        row.tokens_sent = sent
         if record.blind:  # revealed, the pane still says which label the person knew it by
             row.blind_label = pane_label(run.position)
         if record.masked:

@@ -23,7 +23,7 @@ def test_copy_buttons_and_keyboard_scrolling(browser: Browser, app_url: str, use
     context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
     page = context.new_page()
     try:
-        prompt = "[[simulate:tokens=160]] sorting lists"
+        prompt = "[[simulate:tokens=600]] sorting lists"
         page.goto("/compare?" + urlencode({"models": "simulated:coder", "prompt": prompt}))
         page.get_by_role("button", name="Run", exact=True).click()
         expect(page.get_by_role("main").get_by_text("done", exact=True)).to_be_visible(timeout=60_000)
@@ -32,6 +32,8 @@ def test_copy_buttons_and_keyboard_scrolling(browser: Browser, app_url: str, use
         expect(answer).to_have_count(1)
         answer.focus()  # a keyboard reaches the answer, and the arrow keys scroll it
         expect(answer).to_be_focused()
+        assert answer.evaluate("el => el.scrollHeight > el.clientHeight"), "the answer does not scroll"
+        answer.evaluate("el => { el.scrollTop = 0; }")
         before = answer.evaluate("el => el.scrollTop")
         page.keyboard.press("PageDown")
         page.wait_for_function("(b) => document.activeElement.scrollTop > b", arg=before)

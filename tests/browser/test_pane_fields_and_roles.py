@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -196,3 +197,25 @@ def test_delete_from_the_comparison_asks_first(page: Page, app_url: str, user: T
     ).click()
     expect(page).not_to_have_url(re.compile(r"c="), timeout=15_000)
     assert not _exists(app_url, user, comparison_id)
+
+
+def test_stop_is_neutral_and_retry_keeps_the_attempt_before(page: Page) -> None:
+    page.goto(
+        "/compare?" + urlencode({"models": "simulated:swift", "prompt": "Wait [[simulate:stall@3:30]]"})
+    )
+    pane = _panes(page).first
+    expect(pane).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(pane.get_by_text("running", exact=True)).to_be_visible(timeout=30_000)
+    pane.get_by_role("button", name="Stop pane").click()
+    expect(pane.get_by_text("stopped", exact=True)).to_be_visible(timeout=30_000)
+    expect(pane.get_by_text("error", exact=True)).to_have_count(0)  # a person's Stop is no failure
+    expect(pane.get_by_text(re.compile(r"^Input: about \d+ tokens$"))).to_be_visible()
+
+    pane.get_by_role("button", name="Retry pane").click()
+    expect(pane.get_by_text("attempt 2 of 2")).to_be_visible(timeout=15_000)
+    pane.get_by_text("Show attempt 1").click()
+    earlier = pane.get_by_role("region", name="Attempt 1")
+    expect(earlier).to_be_visible()
+    expect(pane.get_by_text("stopped", exact=True).first).to_be_visible()
+    page.get_by_role("button", name="Stop", exact=True).click()

@@ -189,3 +189,21 @@ async def test_run_saves_the_comparison_and_hands_over_to_the_stream(runtime: Ru
     assert result[-1] == S.stream  # step two: the background event follows the runs
     record = await wait_until_final(runtime.comparisons, state.comparison_id)
     assert [r.output_tokens for r in record.runs] == [8, 8]
+
+
+async def test_retry_keeps_the_attempt_before_to_be_looked_at(runtime: Runtime) -> None:
+    state = _state("simulated:swift")
+    await sign_in(state, runtime)
+    state.prompt = "Break early [[simulate:fail@2]]"
+    await S.run.fn(state)
+    record = await wait_until_final(runtime.comparisons, state.comparison_id)
+    assert record.runs[0].status == "error"
+    assert state.panes[0].attempt == 1 and state.panes[0].tokens_sent > 0
+
+    assert await S.retry_pane.fn(state, state.panes[0].pane_id) == S.stream
+    pane = state.panes[0]
+    assert pane.attempt == 2
+    assert pane.run_key.endswith(":1")
+    assert pane.earlier_status == "error"
+    assert "simulated failure" in pane.earlier_error
+    assert pane.earlier_text == record.runs[0].output_text
