@@ -267,13 +267,20 @@ def _final_metrics(pane: Any) -> rx.Component:
             _original_metrics(pane),
             spacing="0",
         ),
-        rx.cond(  # failed or stopped before any output: what was sent still counts
-            ((pane.status == "error") | (pane.status == "cancelled")) & ~pane.masked,
-            rx.text(
-                t("Input: about {n} tokens", n=rx.cond(pane.tokens_in > 0, pane.tokens_in, pane.tokens_sent)),
-                size="1",
-                color_scheme="gray",
-            ),
+    )
+
+
+def _input_sent(pane: Any) -> rx.Component:
+    """A failed or stopped run still sent its input: its tokens (the provider's count, else the
+    estimate) show even when the provider reported none or no output came."""
+    return rx.cond(
+        ((pane.status == "error") | (pane.status == "cancelled"))
+        & ~pane.masked
+        & ((pane.ttft == "") | (pane.tokens_in == 0)),
+        rx.text(
+            t("Input: about {n} tokens", n=rx.cond(pane.tokens_in > 0, pane.tokens_in, pane.tokens_sent)),
+            size="1",
+            color_scheme="gray",
         ),
     )
 
@@ -406,6 +413,7 @@ def pane_card(
                 data_testid="pane-text",
             ),
             rx.cond(active, live_metrics(run_key=pane.live_key), _final_metrics(pane)),
+            _input_sent(pane),
             _earlier_attempt(pane),
             spacing="2",
             width="100%",

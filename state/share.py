@@ -75,6 +75,7 @@ class SharePageState(rx.State):
     forking: rx.Field[bool] = rx.field(False)
     viewer_signed_in: rx.Field[bool] = rx.field(False)
     login_href: rx.Field[str] = rx.field("/login")
+    confirm_fork: rx.Field[bool] = rx.field(False)  # already forked once: asks before another copy
     _token: str = ""
 
     @rx.var(cache=True)
@@ -124,6 +125,30 @@ class SharePageState(rx.State):
     @event
     @with_user
     async def fork_now(self, user: Principal) -> Followup:
+        """Fork, unless this visitor already has a copy: then ask first (fork_again)."""
+        try:
+            earlier = await ShareService(runtime.current().db).forks_by(user, self._token)
+        except NotFound as exc:
+            self.fork_error = str(exc)
+            self._show(None)
+            return None
+        if earlier:
+            self.confirm_fork = True
+            return None
+        return await self._fork(user)
+
+    @event
+    @with_user
+    async def fork_again(self, user: Principal) -> Followup:
+        """The visitor confirmed: another copy, next to the one they have."""
+        self.confirm_fork = False
+        return await self._fork(user)
+
+    @event
+    def set_confirm_fork(self, value: bool) -> None:
+        self.confirm_fork = value
+
+    async def _fork(self, user: Principal) -> Followup:
         """Copy the comparison into the visitor's own Personal project and open it there."""
         self.forking = True
         try:

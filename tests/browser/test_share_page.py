@@ -131,3 +131,17 @@ def test_a_shared_comparison_is_public_inert_and_forkable(
     expect(
         visitor.get_by_role("button", name="Share", exact=True)
     ).to_be_visible()  # the copy is the forker's own
+    first_copy = visitor.url
+
+    # A second Fork of the same link asks before making another copy.
+    visitor.goto(share_url)
+    visitor.get_by_role("button", name="Fork").click()
+    question = visitor.get_by_role("alertdialog", name="Fork this comparison again?")
+    expect(question).to_be_visible(timeout=15_000)
+    question.get_by_role("button", name="Cancel").click()
+    expect(question).to_have_count(0)
+    assert visitor.url.rstrip("/") == share_url.rstrip("/")
+    visitor.get_by_role("button", name="Fork").click()
+    visitor.get_by_role("alertdialog").get_by_role("button", name="Fork again").click()
+    visitor.wait_for_url("**/?c=*", timeout=15_000)
+    assert visitor.url != first_copy

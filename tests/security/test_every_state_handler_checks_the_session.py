@@ -118,8 +118,7 @@ ALLOWLIST: dict[str, str] = {
     "JudgeState.set_rubric": "ui: the unsaved rubric text (start and save_rubric check the session)",
     "ImproveState.set_model": "ui: the unsaved choice of model that improves (propose checks the session)",
     "ImproveState.discard": "ui: drops the unsaved proposal from this tab's view",
-    "SharePageState.fork": "chains: a signed-out visitor goes to sign in (coming back to fork); "
-    "else fork_now, which checks the session",
+    "SharePageState.set_confirm_fork": "ui: opens or closes this tab's 'Fork again?' question",
     "SharePageState.load": "public: the shared page; the link's token is the secret (checks the "
     "session only to offer Fork)",
 }

@@ -118,6 +118,25 @@ async def test_fork_copies_into_the_visitors_project_and_opens_it(runtime: Runti
     assert copy.id != comparison_id and copy.prompt == PROMPT
 
 
+async def test_a_second_fork_asks_before_another_copy(runtime: Runtime) -> None:
+    _, token = await shared_link(runtime)
+    state = in_tree(SharePageState)
+    await sign_in(state, runtime, "xena@example.org")
+    at(state, f"/share/{token}")
+    await SharePageState.load.fn(state)
+    first = redirect_target(await SharePageState.fork_now.fn(state))
+    assert first.startswith("/?c=") and not state.confirm_fork
+
+    assert await SharePageState.fork_now.fn(state) is None  # asks instead
+    assert state.confirm_fork
+    xena = await owner(runtime, "xena@example.org")
+    assert (await runtime.comparisons.history(xena)).total == 1
+
+    second = redirect_target(await SharePageState.fork_again.fn(state))
+    assert second.startswith("/?c=") and second != first and not state.confirm_fork
+    assert (await runtime.comparisons.history(xena)).total == 2
+
+
 async def test_the_dialog_makes_lists_and_revokes_links(runtime: Runtime) -> None:
     comparison_id, _ = await shared_link(runtime)
     dialog = in_tree(ShareDialogState)
