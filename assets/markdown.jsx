@@ -55,14 +55,15 @@ export function CodeBlock({ inline, className, children, ...props }) {
       </code>
     );
   }
-  // A code block scrolls sideways on its own: focusable (tabIndex) and named, so a keyboard
-  // reaches and scrolls it; its copy button copies the code as the model wrote it.
+  // A code block scrolls sideways on its own: the wrapper is the scroller (the highlighter's
+  // box does not scroll), focusable (tabIndex) and named, so a keyboard reaches and scrolls it;
+  // its copy button copies the code as the model wrote it.
   const name = i18nT(lang, "Code: {language}", { language: match[1] });
   return (
     <div className="llm-code">
       <CopyButton text={code} label={i18nT(lang, "Copy code")} className="llm-copy-code" />
       <div role="group" aria-label={name} tabIndex={0} className="llm-code-scroll">
-        <SyntaxHighlighter language={match[1]} style={oneLight} PreTag="div" customStyle={{ margin: "0.4em 0", fontSize: "0.85em", overflowX: "auto", maxWidth: "100%" }}>
+        <SyntaxHighlighter language={match[1]} style={oneLight} PreTag="div" customStyle={{ margin: "0.4em 0", fontSize: "0.85em", overflow: "visible", maxWidth: "none" }}>
           {code}
         </SyntaxHighlighter>
       </div>
