@@ -90,3 +90,18 @@ def test_signed_out_pages_fit_a_phone(browser: Browser, app_url: str, path: str)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         context.close()
+
+
+def test_history_keeps_its_main_columns_on_a_phone(browser: Browser, app_url: str, user: TestAccount) -> None:
+    page = _tab(browser, app_url, user, 390, 844)
+    try:
+        page.goto("/history")
+        expect(page.get_by_role("columnheader", name="Prompt")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("columnheader", name="Status")).to_be_visible()
+        for name in ("Models", "Created"):  # there, folded away
+            header = page.get_by_role("columnheader", name=name, include_hidden=True)
+            expect(header).to_have_count(1)
+            expect(header).to_be_hidden()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        page.context.close()
