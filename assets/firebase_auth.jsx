@@ -188,9 +188,9 @@ export function FirebaseSignIn({ config, signOutFirst, allowSignUp, message, onT
             Sign in with Google
           </button>
           <form style={box} onSubmit={withEmail}>
-            <input style={input} type="email" placeholder="Email" autoComplete="email" value={email}
+            <input style={input} type="email" placeholder="Email" aria-label="Email" autoComplete="email" value={email}
               onChange={(e) => setEmail(e.target.value)} id="firebase-email" required />
-            <input style={input} type="password" placeholder="Password" autoComplete="current-password"
+            <input style={input} type="password" placeholder="Password" aria-label="Password" autoComplete="current-password"
               value={password} onChange={(e) => setPassword(e.target.value)} id="firebase-password" required />
             <button type="submit" style={primary} disabled={busy} id="firebase-email-sign-in">
               Sign in

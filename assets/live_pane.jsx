@@ -3,7 +3,7 @@
 import React, { useEffect, useRef, useState } from "react";
 import { i18nT, useI18nLang } from "./i18n.js";
 import { hasWindow, store, useRun } from "./live_store.jsx";
-import { Markdown } from "./markdown.jsx";
+import { CopyButton, Markdown } from "./markdown.jsx";
 
 // Following the end of a growing answer: one animation frame scrolls every pane
 // that asked, so the layout is computed once per frame, not once per pane and flush.
@@ -22,7 +22,8 @@ function scrollToBottomNextFrame(el) {
 const scrollGroup = new Set();
 let syncing = false;
 
-export function LiveMarkdown({ runKey, text, syncScroll, height, ...rest }) {
+export function LiveMarkdown({ runKey, text, syncScroll, height, label, ...rest }) {
+  const lang = useI18nLang();
   const live = useRun(runKey);
   // `text` (state) is set only for a run that ended before the page (re)loaded it, from the saved
   // record: it wins over the live copy, which misses whatever came while the connection was down.
@@ -61,9 +62,23 @@ export function LiveMarkdown({ runKey, text, syncScroll, height, ...rest }) {
     });
   };
 
+  // The answer scrolls: a named region a keyboard can focus (tabIndex) and scroll with the
+  // arrow keys; the copy button copies the answer's Markdown as the model wrote it.
   return (
-    <div ref={ref} onScroll={onScroll} className="llm-pane-body" style={{ height, overflowY: "auto" }} {...rest}>
-      <Markdown text={shown} />
+    <div className="llm-pane-wrap">
+      {shown ? <CopyButton text={shown} label={i18nT(lang, "Copy answer")} className="llm-copy-answer" /> : null}
+      <div
+        ref={ref}
+        onScroll={onScroll}
+        className="llm-pane-body"
+        style={{ height, overflowY: "auto" }}
+        role="region"
+        aria-label={label || i18nT(lang, "Answer")}
+        tabIndex={0}
+        {...rest}
+      >
+        <Markdown text={shown} />
+      </div>
     </div>
   );
 }
@@ -121,6 +136,9 @@ if (hasWindow && !window.__llmRunShortcut) {
       const button = document.getElementById("run-button");
       if (button && !button.disabled) {
         event.preventDefault();
+        // A field being edited is left first: its blur hands its value over (or its error, and
+        // Run refuses) before Run reads the panes; what runs is what the fields show.
+        if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
         button.click();
       }
     }

@@ -9,10 +9,14 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
+from components.delete_dialog import delete_comparison_dialog, delete_icon_button
 from components.i18n import t
 
+# A phone keeps the prompt, status and actions; models and date show from the sm breakpoint up.
+_WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")
 
-def _row(row: Any) -> rx.Component:
+
+def _row(row: Any, on_delete: EventCallback[str] | None) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.hstack(
@@ -29,9 +33,14 @@ def _row(row: Any) -> rx.Component:
                 spacing="2",
             )
         ),
-        rx.table.cell(rx.text(row.models, size="2")),
+        rx.table.cell(rx.text(row.models, size="2"), display=_WIDE_ONLY),
         rx.table.cell(rx.text(row.status, size="2")),
-        rx.table.cell(rx.text(row.created, size="2", color_scheme="gray")),
+        rx.table.cell(rx.text(row.created, size="2", color_scheme="gray"), display=_WIDE_ONLY),
+        rx.table.cell(
+            rx.cond(row.can_delete, delete_comparison_dialog(on_delete(row.id), delete_icon_button()))
+            if on_delete is not None
+            else rx.fragment()
+        ),
         data_testid="history-row",
     )
 
@@ -54,18 +63,20 @@ def history_table(
     has_next: rx.Var[bool],
     on_prev: EventCallback[()],
     on_next: EventCallback[()],
+    on_delete: EventCallback[str] | None = None,
 ) -> rx.Component:
     return rx.vstack(
         rx.table.root(
             rx.table.header(
                 rx.table.row(
                     rx.table.column_header_cell(t("Prompt")),
-                    rx.table.column_header_cell(t("Models")),
+                    rx.table.column_header_cell(t("Models"), display=_WIDE_ONLY),
                     rx.table.column_header_cell(t("Status")),
-                    rx.table.column_header_cell(t("Created")),
+                    rx.table.column_header_cell(t("Created"), display=_WIDE_ONLY),
+                    rx.table.column_header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
                 )
             ),
-            rx.table.body(rx.foreach(rows, _row)),
+            rx.table.body(rx.foreach(rows, lambda row: _row(row, on_delete))),
             width="100%",
         ),
         rx.cond(rows.length() == 0, rx.text(t("No comparisons yet: run one from the Compare page."))),

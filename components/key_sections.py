@@ -13,6 +13,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.delete_dialog import confirm_dialog
 from components.i18n import t, t_var
 from components.layout import field_error
 from components.settings_sections import notice, section
@@ -54,13 +55,19 @@ def _row_buttons(row: Any, actions: KeyActions) -> rx.Component:
                 size="1",
                 data_testid="test-key",
             ),
-            rx.button(
+            confirm_dialog(
+                rx.button(
+                    t("Delete"),
+                    color_scheme="red",
+                    variant="soft",
+                    size="1",
+                    aria_label=t("Delete {provider} key", provider=row.label),
+                    data_testid="delete-key",
+                ),
+                t("Delete this key?"),
+                t("Models of this provider stop working until a key is saved again."),
                 t("Delete"),
-                on_click=actions.on_delete(row.provider, row.deployment),
-                color_scheme="red",
-                variant="soft",
-                size="1",
-                data_testid="delete-key",
+                actions.on_delete(row.provider, row.deployment),
             ),
             spacing="2",
         ),

@@ -105,8 +105,9 @@ def user_menu(name: rx.Var[str], email: rx.Var[str], on_sign_out: Any) -> rx.Com
                 variant="soft",
                 size="2",
                 id="user-menu",
-                # Named before the user's name arrives too (axe found it nameless for a moment).
-                aria_label=rx.cond(name != "", name, t("Account")),
+                # Named before the user's name arrives too (axe found it nameless for a moment);
+                # "Account: <name>" says what the button opens and keeps the name shown in it.
+                aria_label=rx.cond(name != "", t("Account: {name}", name=name), t("Account")),
             )
         ),
         rx.menu.content(

@@ -20,6 +20,15 @@ LIVE_PANE_JS = "$/public/live_pane.jsx"
 # The words LiveMetrics shows, translated in the browser (assets/live_pane.jsx calls i18nT):
 # marked here so the catalogs keep them.
 LIVE_METRICS_WORDS = (N_("waiting…"), N_("out"))
+# The copy buttons' words and the scroll regions' names (assets/markdown.jsx, live_pane.jsx).
+COPY_WORDS = (
+    N_("Copy"),
+    N_("Copied"),
+    N_("Copy answer"),
+    N_("Copy code"),
+    N_("Code: {language}"),
+    N_("Answer"),
+)
 
 
 class LiveMarkdown(rx.Component):
@@ -33,6 +42,7 @@ class LiveMarkdown(rx.Component):
     text: rx.Var[str]
     sync_scroll: rx.Var[bool]
     height: rx.Var[str]
+    label: rx.Var[str]  # the answer's accessible name (a focusable, scrollable region)
 
 
 class LiveMetrics(rx.Component):

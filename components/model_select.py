@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, t_var
 
 
 def model_select(
@@ -26,7 +26,7 @@ def model_select(
                 rx.cond(
                     m.available,
                     rx.cond(has_images & ~m.vision, m.label + " — " + t("no images"), m.label),
-                    m.label + " — " + m.reason,
+                    m.label + " — " + t_var(m.reason),
                 ),
                 value=m.id,
                 disabled=~m.available | (has_images & ~m.vision),

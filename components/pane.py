@@ -9,7 +9,6 @@ import reflex as rx
 from reflex.event import EventCallback
 
 from components.i18n import t, t_var
-from components.layout import field_error
 from components.live import live_markdown, live_metrics
 from components.pane_options import pane_options
 from components.turns import conversation_view
@@ -21,7 +20,7 @@ _STATUS_BADGES = {
     "running": ("blue", t("running")),
     "done": ("green", t("done")),
     "error": ("red", t("error")),
-    "cancelled": ("orange", t("cancelled")),
+    "cancelled": ("gray", t("stopped")),  # the person's own Stop: neutral, not a failure
 }
 
 
@@ -30,8 +29,7 @@ class PaneActions:
     """Event factories, each taking the pane id (and a value for setters)."""
 
     set_model: EventCallback[str, str]
-    set_temperature: EventCallback[str, str]
-    set_max_tokens: EventCallback[str, str]
+    set_param: EventCallback[str, str, str]  # pane id, parameter name, the text typed
     stop: EventCallback[str]
     retry: EventCallback[str]
     remove: EventCallback[str]
@@ -51,22 +49,40 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
     )
 
 
+READ_ONLY_NOTE_ID = "read-only-note"  # the sentence that says why a viewer's controls are off
+
+
+def _why_locked(locked: rx.Var[bool] | bool) -> dict[str, Any]:
+    """A viewer's disabled control points at the sentence saying why (aria-describedby)."""
+    return {"aria_describedby": rx.cond(locked, READ_ONLY_NOTE_ID, "")}
+
+
 def _model_select(
-    pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions, has_images: rx.Var[bool] | bool
+    pane: Any,
+    models: rx.Var,
+    active: rx.Var[bool],
+    actions: PaneActions,
+    has_images: rx.Var[bool] | bool,
+    locked: rx.Var[bool] | bool = False,
 ) -> rx.Component:
     return rx.el.select(
         rx.foreach(
             models,
             lambda m: rx.el.option(
-                rx.cond(has_images & ~m.vision, m.label + " — " + t("no images"), m.label),
+                rx.cond(
+                    m.available,
+                    rx.cond(has_images & ~m.vision, m.label + " — " + t("no images"), m.label),
+                    m.label + " — " + t_var(m.reason),
+                ),
                 value=m.id,
                 disabled=~m.available | (has_images & ~m.vision),
             ),
         ),
         value=pane.model,
         on_change=lambda value: actions.set_model(pane.pane_id, value),
-        disabled=active,
+        disabled=active | locked,
         aria_label=t("Model"),
+        **_why_locked(locked),
         class_name="pane-model-select",
         # Shrinks (cutting the name short) rather than push the pane's buttons out of a narrow pane.
         min_width="0",
@@ -75,7 +91,12 @@ def _model_select(
 
 
 def _header(
-    pane: Any, models: rx.Var, active: rx.Var[bool], actions: PaneActions, has_images: rx.Var[bool] | bool
+    pane: Any,
+    models: rx.Var,
+    active: rx.Var[bool],
+    actions: PaneActions,
+    has_images: rx.Var[bool] | bool,
+    locked: rx.Var[bool] | bool,
 ) -> rx.Component:
     return rx.hstack(
         # A blind pane shows only its label: the picker would name the model.
@@ -88,11 +109,15 @@ def _header(
                     pane.blind_label != "",
                     rx.badge(pane.blind_label, color_scheme="indigo", variant="soft", size="2"),
                 ),
-                _model_select(pane, models, active, actions, has_images),
+                _model_select(pane, models, active, actions, has_images, locked),
             ),
         ),
         rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),
         _status_badge(pane.status),
+        rx.cond(
+            pane.attempt > 1,
+            rx.badge(t("attempt {n} of {n}", n=pane.attempt), color_scheme="gray", variant="outline"),
+        ),
         rx.cond(
             pane.cached,
             rx.badge(
@@ -122,8 +147,10 @@ def _header(
                     size="1",
                     variant="soft",
                     on_click=actions.retry(pane.pane_id),
+                    disabled=locked,
                     aria_label=t("Retry pane"),
                     title=t("Run this pane again"),
+                    **_why_locked(locked),
                 ),
             ),
         ),
@@ -141,52 +168,106 @@ def _header(
             variant="ghost",
             color_scheme="gray",
             on_click=actions.remove(pane.pane_id),
-            disabled=active,
+            disabled=active | locked,
             aria_label=t("Remove pane"),
+            **_why_locked(locked),
         ),
         align="center",
         spacing="2",
         width="100%",
+        wrap="wrap",  # a narrow pane puts its buttons on a second line, inside the card
     )
 
 
-def _settings(pane: Any, active: rx.Var[bool], actions: PaneActions) -> rx.Component:
+def param_input(
+    pane: Any,
+    name: str,
+    label: rx.Var[str] | str,
+    value: rx.Var,
+    active: rx.Var[bool],
+    actions: PaneActions,
+    locked: rx.Var[bool] | bool = False,
+    **props: Any,
+) -> rx.Component:
+    """One run parameter of a pane (state/pane_params.py): it shows the text typed when that
+    is not valid (with its message, and Run refuses), else the value the pane will run with."""
+    shown = pane.typed.get(name, value.to_string())
+    error = pane.field_errors.get(name, "")
+    error_id = pane.pane_id + "-" + name + "-error"
+    return rx.hstack(
+        rx.text(label, size="1", color_scheme="gray", aria_hidden="true"),
+        rx.input(
+            default_value=shown,
+            # A new key when the value shown changes (a synced pane, a fixed value) redraws the field.
+            key=pane.pane_id + "-" + name + "-" + shown,
+            on_blur=lambda text: actions.set_param(pane.pane_id, name, text),
+            size="1",
+            disabled=active | locked,
+            aria_label=label,
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            aria_describedby=rx.cond(error != "", error_id, rx.cond(locked, READ_ONLY_NOTE_ID, "")),
+            color_scheme=rx.cond(error != "", "red", "gray"),
+            **props,
+        ),
+        align="center",
+        spacing="1",
+    )
+
+
+def _param_errors(pane: Any) -> rx.Component:
+    return rx.foreach(
+        pane.field_errors.entries(),
+        lambda entry: rx.text(
+            t_var(entry[1].to(str)),
+            id=pane.pane_id + "-" + entry[0].to(str) + "-error",
+            color_scheme="red",
+            size="2",
+            role="alert",
+            data_testid="pane-field-error",
+        ),
+    )
+
+
+def _settings(
+    pane: Any, active: rx.Var[bool], actions: PaneActions, locked: rx.Var[bool] | bool
+) -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.text(t("Temperature"), size="1", color_scheme="gray"),
-            rx.input(
-                default_value=pane.temperature.to_string(),
-                key=pane.pane_id + "-t-" + pane.temperature.to_string(),
-                on_blur=lambda value: actions.set_temperature(pane.pane_id, value),
+            param_input(
+                pane,
+                "temperature",
+                t("Temperature"),
+                pane.temperature,
+                active,
+                actions,
+                locked,
                 type="number",
                 step="0.1",
                 min="0",
                 max="2",
-                size="1",
                 width="5em",
-                disabled=active,
-                aria_label=t("Temperature"),
             ),
-            rx.text(t("Max tokens"), size="1", color_scheme="gray"),
-            rx.input(
-                default_value=pane.max_tokens.to_string(),
-                key=pane.pane_id + "-m-" + pane.max_tokens.to_string(),
-                on_blur=lambda value: actions.set_max_tokens(pane.pane_id, value),
+            param_input(
+                pane,
+                "max_tokens",
+                t("Max tokens"),
+                pane.max_tokens,
+                active,
+                actions,
+                locked,
                 type="number",
                 step="1",
                 min="1",
-                size="1",
                 width="6em",
-                disabled=active,
-                aria_label=t("Max tokens"),
             ),
             align="center",
             spacing="2",
+            wrap="wrap",
         ),
         rx.fragment()
         if actions.set_option is None or actions.toggle_options is None
         else pane_options(pane, active, actions.set_option, actions.toggle_options),
-        field_error(t_var(pane.field_error), "pane-field-error"),
+        _param_errors(pane),
         spacing="1",
         width="100%",
     )
@@ -206,6 +287,50 @@ def _final_metrics(pane: Any) -> rx.Component:
             _replay_metrics(pane),
             _original_metrics(pane),
             spacing="0",
+        ),
+    )
+
+
+def _input_sent(pane: Any) -> rx.Component:
+    """A failed or stopped run still sent its input: its tokens (the provider's count, else the
+    estimate) show even when the provider reported none or no output came."""
+    return rx.cond(
+        ((pane.status == "error") | (pane.status == "cancelled"))
+        & ~pane.masked
+        & ((pane.ttft == "") | (pane.tokens_in == 0)),
+        rx.text(
+            t("Input: about {n} tokens", n=rx.cond(pane.tokens_in > 0, pane.tokens_in, pane.tokens_sent)),
+            size="1",
+            color_scheme="gray",
+        ),
+    )
+
+
+def _earlier_attempt(pane: Any) -> rx.Component:
+    """The attempt before a Retry, folded away: its status, error and text (plain, not rendered)."""
+    return rx.cond(
+        pane.earlier_status != "",
+        rx.el.details(
+            rx.el.summary(t("Show attempt {n}", n=pane.attempt - 1), class_name="earlier-summary"),
+            rx.vstack(
+                _status_badge(pane.earlier_status),
+                rx.cond(
+                    pane.earlier_error != "",
+                    rx.text(t_var(pane.earlier_error), size="1", color_scheme="gray"),
+                ),
+                rx.box(
+                    rx.text(pane.earlier_text, size="1", white_space="pre-wrap"),
+                    role="region",
+                    aria_label=t("Attempt {n}", n=pane.attempt - 1),
+                    tab_index=0,
+                    max_height="30vh",
+                    overflow_y="auto",
+                    width="100%",
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            width="100%",
         ),
     )
 
@@ -270,22 +395,35 @@ def pane_card(
     models: rx.Var,
     sync_scroll: rx.Var[bool],
     actions: PaneActions,
+    can_run: rx.Var[bool] | bool = True,  # False: a viewer; what it may not do is off, with why
     has_images: rx.Var[bool] | bool = False,  # the prompt has images: models without vision are off
 ) -> rx.Component:
     active = (pane.status == "queued") | (pane.status == "running")
+    locked = ~can_run if isinstance(can_run, rx.Var) else not can_run
     return rx.card(
         rx.vstack(
-            _header(pane, models, active, actions, has_images),
-            _settings(pane, active, actions),
+            _header(pane, models, active, actions, has_images, locked),
+            _settings(pane, active, actions, locked),
             rx.cond(
                 pane.error != "",
-                rx.callout(
-                    t_var(pane.error),
-                    icon="triangle-alert",
-                    color_scheme="red",
-                    size="1",
-                    width="100%",
-                    data_testid="pane-error",
+                rx.cond(
+                    pane.status == "cancelled",
+                    rx.callout(
+                        t_var(pane.error),
+                        icon="circle-stop",
+                        color_scheme="gray",
+                        size="1",
+                        width="100%",
+                        data_testid="pane-stopped",
+                    ),
+                    rx.callout(
+                        t_var(pane.error),
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        width="100%",
+                        data_testid="pane-error",
+                    ),
                 ),
             ),
             conversation_view(pane.earlier, pane.message, pane.turn),  # a follow-up's earlier turns
@@ -294,17 +432,23 @@ def pane_card(
                 text=pane.text,
                 sync_scroll=sync_scroll,
                 height=rx.cond(pane.expanded, "70vh", "48vh"),
+                label=t("Answer: {model}", model=pane.label),
                 data_testid="pane-text",
             ),
             rx.cond(active, live_metrics(run_key=pane.live_key), _final_metrics(pane)),
+            _input_sent(pane),
+            _earlier_attempt(pane),
             spacing="2",
             width="100%",
         ),
+        role="group",
+        aria_label=pane.label,
         data_testid="pane",
         data_status=pane.status,
         data_model=pane.model,
         data_run_key=pane.live_key,
-        grid_column=rx.cond(pane.expanded, "1 / -1", "auto"),
-        min_width="0",
+        # A row of panes (assets/styles.css .pane-row): each shrinks to a minimum width, then
+        # the row scrolls sideways; an expanded pane takes the row's whole width.
+        class_name=rx.cond(pane.expanded, "pane-card expanded", "pane-card"),
         overflow="hidden",
     )

@@ -9,6 +9,7 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import StringVar
 
+from components.delete_dialog import confirm_dialog
 from components.i18n import t, t_var
 from components.layout import field_error
 
@@ -35,6 +36,7 @@ class ProjectsProps:
     on_remove: EventCallback[str]
     keep_member_links: rx.Var[bool]
     on_keep_member_links: EventCallback[bool]
+    personal: rx.Var[bool] | bool = False  # the selected project is the owner's Personal one
 
 
 def _project_item(p: ProjectsProps, row: Any) -> rx.Component:
@@ -81,12 +83,18 @@ def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 p.can_manage,
-                rx.icon_button(
-                    rx.icon("user-minus", size=14),
-                    on_click=p.on_remove(row.email),
-                    variant="ghost",
-                    color_scheme="red",
-                    aria_label=t("Remove member"),
+                confirm_dialog(
+                    rx.icon_button(
+                        rx.icon("user-minus", size=14),
+                        variant="ghost",
+                        color_scheme="red",
+                        aria_label=t("Remove member"),
+                        title=t("Remove {email}", email=row.email),
+                    ),
+                    t("Remove {email} from this project?", email=row.email),
+                    t("They lose access to its comparisons. A project keeps at least one owner."),
+                    t("Remove"),
+                    p.on_remove(row.email),
                 ),
             )
         ),
@@ -94,8 +102,27 @@ def _member_row(p: ProjectsProps, row: Any) -> rx.Component:
     )
 
 
+PERSONAL_NOTE_ID = "personal-note"
+
+
+def _why_personal(p: ProjectsProps) -> dict[str, Any]:
+    return {"aria_describedby": rx.cond(p.personal, PERSONAL_NOTE_ID, "")}
+
+
 def _manage(p: ProjectsProps) -> rx.Component:
     return rx.vstack(
+        rx.cond(
+            p.personal,
+            rx.text(
+                t(
+                    "The Personal project cannot be deleted or renamed: "
+                    "comparisons without a project go there."
+                ),
+                id=PERSONAL_NOTE_ID,
+                size="2",
+                color_scheme="gray",
+            ),
+        ),
         rx.form(
             rx.hstack(
                 rx.input(
@@ -104,10 +131,18 @@ def _manage(p: ProjectsProps) -> rx.Component:
                     aria_label=t("Project name"),
                     key=p.selected_id,
                 ),
-                rx.button(t("Rename"), type="submit", variant="soft"),
+                rx.button(
+                    t("Rename"), type="submit", variant="soft", disabled=p.personal, **_why_personal(p)
+                ),
                 rx.alert_dialog.root(
                     rx.alert_dialog.trigger(
-                        rx.button(t("Delete project"), color_scheme="red", variant="soft")
+                        rx.button(
+                            t("Delete project"),
+                            color_scheme="red",
+                            variant="soft",
+                            disabled=p.personal,
+                            **_why_personal(p),
+                        )
                     ),
                     rx.alert_dialog.content(
                         rx.alert_dialog.title(t("Delete this project?")),

@@ -10,6 +10,12 @@ from reflex.event import EventCallback
 from components.i18n import t, t_var
 from components.layout import field_error
 from components.model_select import model_select
+from components.pane import READ_ONLY_NOTE_ID
+
+
+def _why_locked(can_run: rx.Var[bool]) -> dict[str, rx.Var]:
+    """A control a viewer may not use points at the sentence saying why."""
+    return {"aria_describedby": rx.cond(can_run, "", READ_ONLY_NOTE_ID)}
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class PromptFormProps:
     on_new: EventCallback[()]
     on_prompt_draft: EventCallback[str] | None = None  # also told of each keystroke (similar comparisons)
     has_images: rx.Var[bool] | bool = False  # the prompt has images: the picker marks models without vision
+    project_name: rx.Var[str] | str = ""  # the open comparison's project (a viewer cannot pick)
+    dense: rx.Var[bool] | None = None  # compact panes: more of them side by side
+    on_dense: EventCallback[bool] | None = None
+    beside_buttons: rx.Component | None = None  # Share and Delete: in the controls' row, not above the panes
 
 
 def _model_picker(p: PromptFormProps) -> rx.Component:
@@ -59,7 +69,8 @@ def _model_picker(p: PromptFormProps) -> rx.Component:
             t("Add pane"),
             variant="soft",
             on_click=p.on_add_pane,
-            disabled=~p.can_add_pane | p.running,
+            disabled=~p.can_add_pane | p.running | ~p.can_run,
+            **_why_locked(p.can_run),
         ),
         rx.text(p.pane_count_label, size="2", color_scheme="gray"),
         align="center",
@@ -89,12 +100,40 @@ def _switches(p: PromptFormProps) -> rx.Component:
             class_name="switch-label",
             title=t("Replay cached answers even at temperature > 0 (temperature 0 always uses the cache)"),
         ),
+        rx.el.label(
+            rx.switch(checked=p.dense, on_change=p.on_dense, size="1"),
+            " ",
+            t("Compact panes"),
+            class_name="switch-label",
+            title=t("Smaller text and narrower panes: more of them side by side"),
+        )
+        if p.dense is not None and p.on_dense is not None
+        else rx.fragment(),
         spacing="4",
+        wrap="wrap",
         align="center",
     )
 
 
 def _project_picker(p: PromptFormProps) -> rx.Component:
+    """Where the comparison is saved. A viewer's comparison is in a project they cannot run
+    in: the picker names it (and is off) rather than show one of their own projects."""
+    return rx.cond(
+        p.can_run,
+        _runnable_projects(p),
+        rx.el.select(
+            rx.el.option(rx.cond(p.project_name != "", p.project_name, t("another project")), value=""),
+            value="",
+            disabled=True,
+            aria_label=t("Project"),
+            title=t("The project this comparison is saved in"),
+            class_name="model-picker",
+            **_why_locked(p.can_run),
+        ),
+    )
+
+
+def _runnable_projects(p: PromptFormProps) -> rx.Component:
     return rx.el.select(
         rx.foreach(p.projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
         value=p.project_id,
@@ -125,6 +164,7 @@ def _buttons(p: PromptFormProps) -> rx.Component:
             disabled=p.running | ~p.can_run | p.masked,
             aria_label=t("Run"),
             title=t("Run all panes (Ctrl+Enter)"),
+            **_why_locked(p.can_run),
         ),
         rx.button(
             rx.icon("swords", size=14),
@@ -132,6 +172,7 @@ def _buttons(p: PromptFormProps) -> rx.Component:
             variant="soft",
             on_click=p.on_battle,
             disabled=p.running | ~p.can_run,
+            **_why_locked(p.can_run),
             title=t(
                 "Two models drawn at random (from the project's battle pool, if it sets one) "
                 "answer this prompt blind: vote, then see who they were"
@@ -147,6 +188,7 @@ def _buttons(p: PromptFormProps) -> rx.Component:
             aria_label=t("Stop"),
         ),
         rx.button(t("New"), variant="outline", on_click=p.on_new, disabled=p.running),
+        p.beside_buttons if p.beside_buttons is not None else rx.fragment(),
         spacing="2",
         align="center",
         wrap="wrap",  # seven controls do not fit a phone's width in one row
@@ -201,6 +243,7 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
                 t("You can read this comparison; your role in its project does not allow running it."),
                 size="2",
                 color_scheme="gray",
+                id=READ_ONLY_NOTE_ID,
                 data_testid="read-only-note",
             ),
         ),

@@ -36,7 +36,14 @@ def _new_link(p: ShareDialogProps) -> rx.Component:
         rx.vstack(
             rx.text(t("Anyone with this link can read the comparison. It is shown only now."), size="2"),
             rx.hstack(
-                rx.input(value=p.new_link, read_only=True, width="100%", id="share-link", size="2"),
+                rx.input(
+                    value=p.new_link,
+                    read_only=True,
+                    width="100%",
+                    id="share-link",
+                    size="2",
+                    aria_label=t("Share link"),
+                ),
                 rx.button(
                     rx.icon("copy", size=14),
                     t("Copy"),
@@ -114,7 +121,7 @@ def share_dialog(p: ShareDialogProps) -> rx.Component:
                 rx.hstack(
                     rx.text(t("Expires"), size="2"),
                     rx.select.root(
-                        rx.select.trigger(id="share-expiry"),
+                        rx.select.trigger(id="share-expiry", aria_label=t("Expires")),
                         rx.select.content(
                             *[
                                 rx.select.item(t_var(rx.Var.create(label)), value=value)

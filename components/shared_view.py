@@ -43,6 +43,32 @@ class SharedViewProps:
     viewer_signed_in: rx.Var[bool]
     login_href: rx.Var[str]
     on_fork: EventCallback[()]
+    confirm_fork: rx.Var[bool] | None = None  # already forked once: the question is open
+    on_fork_again: EventCallback[()] | None = None
+    on_confirm_fork: EventCallback[bool] | None = None  # the question opened or closed
+
+
+def _fork_again_dialog(p: SharedViewProps) -> rx.Component:
+    """A second Fork of the same comparison asks before making another copy."""
+    if p.confirm_fork is None or p.on_fork_again is None or p.on_confirm_fork is None:
+        return rx.fragment()
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(t("Fork this comparison again?")),
+            rx.alert_dialog.description(
+                t("You already have a copy of it (see History). Another Fork makes a second copy.")
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button(t("Fork again"), on_click=p.on_fork_again)),
+                justify="end",
+                spacing="3",
+                margin_top="1em",
+            ),
+        ),
+        open=p.confirm_fork,
+        on_open_change=p.on_confirm_fork,
+    )
 
 
 def _top_bar(p: SharedViewProps) -> rx.Component:
@@ -137,6 +163,7 @@ def _comparison(p: SharedViewProps) -> rx.Component:
             width="100%",
             align="start",
         ),
+        _fork_again_dialog(p),
         rx.cond(
             p.fork_error != "",
             rx.callout(p.fork_error, icon="triangle-alert", color_scheme="red", size="1", width="100%"),

@@ -15,23 +15,17 @@ from backend import runtime, tracing
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.i18n import N_
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
+from backend.services.blind import HIDDEN_ERROR
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.projects import default_project
-from backend.services.validation import (
-    MAX_PANES,
-    MAX_PROMPT_CHARS,
-    MAX_TOKENS_ERROR,
-    TEMPERATURE_ERROR,
-    parse_max_tokens,
-    parse_temperature,
-)
+from backend.services.validation import MAX_PANES, MAX_PROMPT_CHARS
 from backend.streaming.follower import short_key
 from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
 from state.language import localized, localized_all
 from state.pane_forms import prefilled_panes, show_field_errors
-from state.pane_params import copy_options, pane_payload
+from state.pane_params import clear_service_errors, copy_params, invalid_panes, set_param
 from state.prompt_images import PromptImagesState, attached_image_ids, show_record_images
 from state.rows import (
     ACTIVE_STATUSES,
@@ -42,6 +36,7 @@ from state.rows import (
     option_from_entry,
     panes_from_record,
 )
+from state.run_option_fields import copy_options, pane_payload
 
 DEFAULT_MODELS = ("simulated:swift", "simulated:ponder", "simulated:coder")
 
@@ -56,6 +51,7 @@ class CompareState(rx.State):
     sync_settings: rx.Field[bool] = rx.field(False)
     sync_scroll: rx.Field[bool] = rx.field(False)
     use_cache: rx.Field[bool] = rx.field(False)  # replay cached answers even at temperature > 0
+    dense: rx.Field[bool] = rx.field(False)  # compact panes: smaller text, more side by side
     errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     comparison_id: rx.Field[str] = rx.field("")
     can_run: rx.Field[bool] = rx.field(True)  # False for a viewer of the comparison's project
@@ -63,6 +59,7 @@ class CompareState(rx.State):
         default_factory=list
     )  # where the user may run; new comparisons go to project_id
     project_id: rx.Field[str] = rx.field("")
+    project_name: rx.Field[str] = rx.field("")  # the open comparison's project, as its members call it
     blind: rx.Field[bool] = rx.field(False)  # the next Run labels its panes "Model A", "Model B" …
     _generation: int = 0
     # The panes as picked before a blind run or battle (their order, models, settings), for
@@ -129,6 +126,7 @@ class CompareState(rx.State):
             self.comparison_id = record.id
             if self.can_run:
                 self.project_id = record.project_id
+            self.project_name = await self._project_name(user, record.project_id)
             self.prompt = record.prompt
             self.system_prompt = record.system_prompt
             self.show_system = bool(record.system_prompt)
@@ -160,6 +158,10 @@ class CompareState(rx.State):
         """A new, unrun pane set of these models ("Similar comparisons"); the prompt stays."""
         if not self.running:
             self._prefill(models, self.prompt)
+
+    async def _project_name(self, user: Principal, project_id: str) -> str:
+        mine = await runtime.current().projects.list_for(user)
+        return next((p.name for p in mine if p.id == project_id), "")  # "" : the page says "another project"
 
     async def _load_projects(self, user: Principal) -> None:
         runnable = await runtime.current().projects.runnable_for(user)
@@ -195,13 +197,16 @@ class CompareState(rx.State):
     def set_sync_settings(self, value: bool) -> None:
         self.sync_settings = value
         if value and self.panes:
-            first = self.panes[0]
             for pane in self.panes[1:]:
-                pane.temperature, pane.max_tokens = first.temperature, first.max_tokens
+                copy_params(self.panes[0], pane)
 
     @event
     def set_sync_scroll(self, value: bool) -> None:
         self.sync_scroll = value
+
+    @event
+    def set_dense(self, value: bool) -> None:
+        self.dense = value
 
     @event
     def set_use_cache(self, value: bool) -> None:
@@ -263,7 +268,7 @@ class CompareState(rx.State):
         template = self.panes[0] if self.sync_settings and self.panes else None
         pane = new_pane(self.picker, self.models)
         if template is not None:
-            pane.temperature, pane.max_tokens = template.temperature, template.max_tokens
+            copy_params(template, pane)
         self.panes.append(pane)
         self.errors.pop("panes", None)
 
@@ -285,26 +290,28 @@ class CompareState(rx.State):
     def set_pane_model(self, pane_id: str, model: str) -> None:
         pane = self._pane(pane_id)
         if pane is not None:
-            fresh = new_pane(model, self.models, pane.temperature, pane.max_tokens)
+            fresh = new_pane(model, self.models)
             fresh.pane_id = pane.pane_id
             copy_options(pane, fresh)  # shown (and sent) as far as the new model takes them
+            copy_params(pane, fresh)  # invalid typing stays on screen, and so blocks Run
             self.panes[self.panes.index(pane)] = fresh
 
     @event
+    def set_pane_param(self, pane_id: str, name: str, value: str) -> None:
+        """A pane field left (blurred): its value if valid, else its message (state.pane_params)."""
+        self._set_param(pane_id, name, value)
+
+    @event
     def set_pane_temperature(self, pane_id: str, value: str) -> None:
-        temperature = parse_temperature(value)
-        for pane in self._targets(pane_id):
-            if temperature is not None:
-                pane.temperature = temperature
-            pane.field_error = "" if temperature is not None else TEMPERATURE_ERROR
+        self._set_param(pane_id, "temperature", value)
 
     @event
     def set_pane_max_tokens(self, pane_id: str, value: str) -> None:
-        max_tokens = parse_max_tokens(value)
+        self._set_param(pane_id, "max_tokens", value)
+
+    def _set_param(self, pane_id: str, name: str, value: str) -> None:
         for pane in self._targets(pane_id):
-            if max_tokens is not None:
-                pane.max_tokens = max_tokens
-            pane.field_error = "" if max_tokens is not None else MAX_TOKENS_ERROR
+            set_param(pane, name, value)
 
     @event
     def toggle_expand(self, pane_id: str) -> None:
@@ -321,7 +328,12 @@ class CompareState(rx.State):
             picked = self._picked or [(m, DEFAULT_TEMPERATURE, DEFAULT_MAX_TOKENS) for m in DEFAULT_MODELS]
             self.panes = [new_pane(m, self.models, t, n) for m, t, n in picked]
         else:
-            self.panes = [new_pane(p.model, self.models, p.temperature, p.max_tokens) for p in self.panes]
+            kept = []
+            for pane in self.panes:
+                fresh = new_pane(pane.model, self.models)
+                copy_params(pane, fresh)
+                kept.append(fresh)
+            self.panes = kept
         return rx.redirect("/")
 
     # --- running -----------------------------------------------------------
@@ -330,9 +342,10 @@ class CompareState(rx.State):
     async def run(self, user: Principal) -> Followup:
         if self.running or self.masked:  # a blind comparison on screen: "New" first
             return None
-        if any(p.field_error for p in self.panes):
-            self.errors = {"panes": "Fix the highlighted pane settings first."}
+        if invalid_panes(self.panes):  # what a pane runs is what it shows: never a stale value
+            self.errors = {"panes": N_("Fix the highlighted pane settings first.")}
             return None
+        clear_service_errors(self.panes)
         return await self._start(user, battle=False)
 
     @event
@@ -413,6 +426,7 @@ class CompareState(rx.State):
         pane = self._pane(pane_id)
         if pane is None or not pane.run_id or not self.comparison_id:
             return None
+        earlier = await self._saved_run(user, pane.run_id)
         try:
             run = await runtime.current().comparisons.retry(user, self.comparison_id, pane.run_id)
         except RateLimitExceeded as exc:
@@ -427,7 +441,21 @@ class CompareState(rx.State):
         pane.live_key = short_key(pane.run_key)
         pane.ttft = pane.tps = pane.elapsed = pane.cost = ""
         pane.tokens_in = pane.tokens_out = 0
+        pane.attempt = run.attempt + 1
+        if earlier is not None:  # the attempt before stays to be looked at ("Show attempt 1")
+            status, error, text = earlier
+            hidden = HIDDEN_ERROR if pane.masked and error else error  # a blind pane's error names no model
+            pane.earlier_status, pane.earlier_error, pane.earlier_text = status, hidden, text
         return CompareState.stream
+
+    async def _saved_run(self, user: Principal, run_id: str) -> tuple[str, str, str] | None:
+        """(status, error, text) of the run's current attempt as saved, before a Retry resets it."""
+        try:
+            record = await runtime.current().comparisons.get(user, self.comparison_id)
+        except NotFound:
+            return None
+        run = next((r for r in record.runs if r.id == run_id), None)
+        return (run.status, run.error, run.output_text) if run is not None else None
 
     @event(background=True)
     @with_user

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from backend import runtime
-from backend.auth import Principal
+from backend.auth import Action, Principal, allowed
 from backend.i18n import format_datetime, gettext
 from state.current_user import with_user
 from state.events import Followup, event
@@ -47,7 +47,9 @@ class HistoryState(rx.State):
     @with_user
     async def load(self, user: Principal) -> Followup:
         rt = runtime.current()
-        self.projects = [ProjectChoice(id=p.id, name=p.name) for p in await rt.projects.list_for(user)]
+        mine = await rt.projects.list_for(user)
+        self.projects = [ProjectChoice(id=p.id, name=p.name) for p in mine]
+        editable = {p.id for p in mine if allowed(p.role, Action.EDIT)}
         wanted = self.router.url.query_parameters.get("project", "")
         if wanted and wanted != self.project_id and wanted in {p.id for p in self.projects}:
             self.project_id, self.page = wanted, 1
@@ -71,6 +73,7 @@ class HistoryState(rx.State):
                 status=_status(language, item.n_runs, item.n_done, item.n_error, item.n_active),
                 version=f"v{versions[item.id]}" if item.id in versions else "",
                 turns=item.n_turns,
+                can_delete=item.project_id in editable,
             )
             for item in result.items
         ]

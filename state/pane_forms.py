@@ -37,7 +37,8 @@ def show_field_errors(errors: dict[str, str], panes: list[PaneRow]) -> dict[str,
     for key, message in errors.items():
         parts = key.split(".")
         if len(parts) >= 2 and parts[0] == "panes" and parts[1].isdigit() and int(parts[1]) < len(panes):
-            panes[int(parts[1])].field_error = message
+            pane = panes[int(parts[1])]
+            pane.field_errors = {**pane.field_errors, parts[2] if len(parts) > 2 else "pane": message}
     if any(k.startswith("panes.") for k in errors) and "panes" not in page_errors:
         page_errors["panes"] = N_("Some panes cannot run; see the messages on them.")
     return page_errors

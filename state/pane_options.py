@@ -7,7 +7,7 @@ import reflex as rx
 
 from state.compare import CompareState
 from state.events import event
-from state.pane_params import OPTION_FIELDS, set_option
+from state.run_option_fields import OPTION_FIELDS, set_option
 
 
 class PaneOptionsState(rx.State):

@@ -1,97 +1,85 @@
-"""A pane's optional parameters as the person types them: checked field by field as the
-temperature is (a bad value keeps the last good one and puts its message on the pane), and
-sent with Run only for the parameters the pane's model takes. Pure functions over rows."""
+"""A pane's run parameters as the person types them: one table, so that every parameter
+(temperature, max tokens, and any added later) is checked, shown and sent the same way.
+
+What a pane runs is what it shows: a value typed that is not valid stays on screen with its
+message, is never replaced silently by the last valid one, and blocks Run until it is fixed.
+To add a parameter: a field on PaneRow (state/rows.py), a row in PANE_PARAMS, and a
+`param_input` in components/pane.py.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from backend.run_options import (
-    FREQUENCY_PENALTY,
-    JSON_MODE,
-    JSON_SCHEMA,
-    PENALTY_ERROR,
-    PRESENCE_PENALTY,
-    RESPONSE_FORMATS,
-    SCHEMA_ERROR,
-    SEED,
-    SEED_ERROR,
-    STOP,
-    STOP_ERROR,
-    TOP_P,
-    TOP_P_ERROR,
-    parse_penalty,
-    parse_schema,
-    parse_seed,
-    parse_stop,
-    parse_top_p,
+from backend.services.validation import (
+    MAX_TOKENS_ERROR,
+    TEMPERATURE_ERROR,
+    parse_max_tokens,
+    parse_temperature,
 )
+from state.rows import PaneRow
+from state.run_option_fields import OPTION_FIELDS
 
-if TYPE_CHECKING:
-    from backend.runs_model import RunParams
-    from state.rows import PaneRow
 
-# field -> (parse the typed text into (value, ok), the message when not ok)
-_PARSERS: dict[str, tuple[Callable[[str], tuple[Any, bool]], str]] = {
-    TOP_P: (parse_top_p, TOP_P_ERROR),
-    SEED: (parse_seed, SEED_ERROR),
-    STOP: (parse_stop, STOP_ERROR),
-    PRESENCE_PENALTY: (parse_penalty, PENALTY_ERROR),
-    FREQUENCY_PENALTY: (parse_penalty, PENALTY_ERROR),
-    "json_schema": (parse_schema, SCHEMA_ERROR),
+@dataclass(frozen=True)
+class PaneParam:
+    parse: Callable[[str], Any]  # the value from the text typed; None when it is not valid
+    error: str  # the message (a msgid, shown through t_var) while the text is not valid
+    optional: bool = False  # an empty field means "not set" (sent as None), not an error
+
+
+PANE_PARAMS: dict[str, PaneParam] = {
+    "temperature": PaneParam(parse_temperature, TEMPERATURE_ERROR),
+    "max_tokens": PaneParam(parse_max_tokens, MAX_TOKENS_ERROR),
 }
-OPTION_FIELDS = (*_PARSERS, "response_format")
 
 
-def set_option(pane: PaneRow, field: str, text: str) -> None:
-    """Keep `text` in the pane's field when it is valid, else say why (as the temperature does)."""
-    if field == "response_format":
-        if text in RESPONSE_FORMATS:
-            pane.response_format = text
-        return
-    parse, error = _PARSERS[field]
-    _, ok = parse(text)
-    if ok:
-        setattr(pane, field, text.strip() if field != STOP else text)
-    pane.field_error = "" if ok else error
+def set_param(pane: PaneRow, name: str, text: str) -> bool:
+    """Apply the text typed into the pane's `name` field; False (and the message on the pane,
+    the text kept as typed) when it is not valid. Unknown names change nothing."""
+    param = PANE_PARAMS.get(name)
+    if param is None:
+        return False
+    stripped = text.strip()
+    value = None if param.optional and not stripped else param.parse(stripped)
+    if value is None and not (param.optional and not stripped):
+        pane.field_errors = {**pane.field_errors, name: param.error}
+        pane.typed = {**pane.typed, name: text}
+        return False
+    setattr(pane, name, value)
+    pane.field_errors = {k: v for k, v in pane.field_errors.items() if k != name}
+    pane.typed = {k: v for k, v in pane.typed.items() if k != name}
+    return True
 
 
-def copy_options(source: PaneRow, target: PaneRow) -> None:
-    """The options, and whether they are open, of a pane whose model changed."""
-    for field in (*OPTION_FIELDS, "show_options"):
-        setattr(target, field, getattr(source, field))
+def copy_params(source: PaneRow, target: PaneRow) -> None:
+    """`target` gets `source`'s parameters, invalid text and its messages included."""
+    for name in PANE_PARAMS:
+        setattr(target, name, getattr(source, name))
+    target.typed = {k: v for k, v in source.typed.items() if k in PANE_PARAMS}
+    kept = {k: v for k, v in target.field_errors.items() if k not in PANE_PARAMS}
+    target.field_errors = kept | {k: v for k, v in source.field_errors.items() if k in PANE_PARAMS}
 
 
-def show_saved_options(pane: PaneRow, params: RunParams) -> None:
-    """A saved run's parameters in its pane's fields."""
-    options = params.options
-    pane.seed = "" if params.seed is None else str(params.seed)
-    pane.top_p = "" if options.top_p is None else str(options.top_p)
-    pane.stop = "\n".join(options.stop)
-    pane.presence_penalty = "" if options.presence_penalty is None else str(options.presence_penalty)
-    pane.frequency_penalty = "" if options.frequency_penalty is None else str(options.frequency_penalty)
-    pane.response_format = options.response_format
-    pane.json_schema = json.dumps(dict(options.json_schema), indent=2) if options.json_schema else ""
+def params_of(pane: PaneRow) -> dict[str, Any]:
+    """What the pane sends to the service: exactly the values its fields show."""
+    return {name: getattr(pane, name) for name in PANE_PARAMS}
 
 
-def pane_payload(pane: PaneRow) -> dict[str, Any]:
-    """What Run sends for the pane: its settings, and of the optional ones those its model takes."""
-    payload: dict[str, Any] = {
-        "model": pane.model,
-        "temperature": pane.temperature,
-        "max_tokens": pane.max_tokens,
-    }
-    caps = set(pane.caps)
-    for field in (TOP_P, SEED, STOP, PRESENCE_PENALTY, FREQUENCY_PENALTY):
-        text = getattr(pane, field)
-        value, ok = _PARSERS[field][0](text)
-        if field in caps and ok and value not in (None, ()):
-            payload[field] = list(value) if field == STOP else value
-    wanted = {"json": JSON_MODE, "json_schema": JSON_SCHEMA}.get(pane.response_format)
-    if wanted in caps:
-        payload["response_format"] = pane.response_format
-        if pane.response_format == "json_schema":
-            payload["json_schema"] = parse_schema(pane.json_schema)[0]  # None: the service says it is missing
-    return payload
+# Fields the person types into: a message on one of these is theirs to fix (the service's own
+# messages, e.g. an unknown model, go when a new attempt starts).
+TYPED_FIELDS = frozenset(PANE_PARAMS) | frozenset(OPTION_FIELDS)
+
+
+def invalid_panes(panes: Iterable[PaneRow]) -> list[PaneRow]:
+    """Panes with a parameter field whose text is not valid (Run refuses while there are any)."""
+    return [p for p in panes if any(name in TYPED_FIELDS for name in p.field_errors)]
+
+
+def clear_service_errors(panes: Iterable[PaneRow]) -> None:
+    """Before a new attempt: drop the service's last messages (e.g. an unknown model); the
+    person's invalid typing stays until they fix it."""
+    for pane in panes:
+        pane.field_errors = {k: v for k, v in pane.field_errors.items() if k in TYPED_FIELDS}

@@ -8,7 +8,7 @@ from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.i18n import N_
 from backend.services.access import NotFound
-from backend.services.projects import InvalidProject
+from backend.services.projects import InvalidProject, default_project
 from state.current_user import with_user
 from state.events import Followup, event
 from state.language import localized_all
@@ -38,7 +38,11 @@ class ProjectsState(rx.State):
 
     @rx.var(cache=True)
     def name_error(self) -> str:
-        return self.errors.get("name", "")
+        return self.errors.get("name", "") or self.errors.get("project", "")
+
+    @rx.var(cache=True)
+    def selected_personal(self) -> bool:
+        return bool(self.selected and self.selected.personal)
 
     @rx.var(cache=True)
     def member_error(self) -> str:
@@ -46,6 +50,8 @@ class ProjectsState(rx.State):
 
     async def _reload(self, user: Principal) -> None:
         rt = runtime.current()
+        mine = await rt.projects.list_for(user)
+        personal = default_project(mine)
         self.projects = [
             ProjectRow(
                 id=p.id,
@@ -54,8 +60,9 @@ class ProjectsState(rx.State):
                 owner_name=p.owner_name,
                 n_comparisons=p.n_comparisons,
                 can_manage=allowed(p.role, Action.MANAGE),
+                personal=personal is not None and p.id == personal.id,
             )
-            for p in await rt.projects.list_for(user)
+            for p in mine
         ]
         if self.selected_id not in {p.id for p in self.projects}:
             self.selected_id = self.projects[0].id if self.projects else ""

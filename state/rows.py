@@ -8,9 +8,10 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from backend.catalog import load_catalog
+from backend.catalog import estimate_tokens, load_catalog
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.i18n import N_
+from backend.providers.credentials import KEYED_FAMILIES
 from backend.providers.registry import ModelEntry
 from backend.run_options import VISION
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
@@ -18,7 +19,7 @@ from backend.services.blind import HIDDEN_ERROR, pane_label
 from backend.services.metrics import RunFigures, format_cost, format_ms, format_rate
 from backend.streaming.follow import RunChange
 from backend.streaming.follower import short_key
-from state.pane_params import show_saved_options
+from state.run_option_fields import show_saved_options
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -57,7 +58,9 @@ class PaneRow:
     live_key: str = ""  # its short form, the key of the browser's live store (see follower.short_key)
     status: str = "idle"  # idle | queued | running | done | error | cancelled
     error: str = ""
-    field_error: str = ""
+    # field name -> message: the person's invalid typing (state/pane_params.py) or the service's
+    field_errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    typed: dict[str, str] = dataclasses.field(default_factory=dict)  # invalid text, shown as typed
     text: str = ""  # saved text only; live text travels outside the state
     ttft: str = ""
     tps: str = ""
@@ -86,6 +89,12 @@ class PaneRow:
     earlier: list[ExchangeRow] = dataclasses.field(default_factory=list)
     message: str = ""
     turn: int = 1
+    attempt: int = 1  # which attempt of the run the pane shows (Retry makes another): 1-based
+    # The attempt before a Retry made in this tab, kept to be looked at (not saved).
+    earlier_status: str = ""
+    earlier_error: str = ""
+    earlier_text: str = ""
+    tokens_sent: int = 0  # estimated input tokens of the prompt, shown when a run fails or is stopped
 
 
 @dataclasses.dataclass
@@ -97,16 +106,23 @@ class HistoryRow:
     status: str
     version: str = ""  # "v2": the comparison is that version of a prompt (an accepted improvement)
     turns: int = 1  # turns of its conversation (issue 19)
+    can_delete: bool = False  # the user edits in its project (editor or owner)
+
+
+# A keyed provider without a key: the person can fix it themselves, in Settings (the
+# deployment's environment variable the registry names is for operators).
+NO_KEY_REASON = N_("no key: add one in Settings → Provider keys")
 
 
 def option_from_entry(entry: ModelEntry) -> ModelOption:
     capabilities = load_catalog().resolve(entry.id).capabilities
+    no_key = not entry.available and entry.family in KEYED_FAMILIES
     return ModelOption(
         id=entry.id,
         label=entry.display_name,
         family=entry.family,
         available=entry.available,
-        reason=entry.reason,
+        reason=NO_KEY_REASON if no_key else entry.reason,
         simulated=entry.simulated,
         vision=VISION in capabilities,
         caps=sorted(capabilities - {VISION}),
@@ -174,6 +190,7 @@ def pane_from_run(run: RunRecord) -> PaneRow:
         run_key=f"{run.id}:{run.attempt}",
         live_key=short_key(f"{run.id}:{run.attempt}"),
         caps=sorted(load_catalog().resolve(run.model).capabilities - {VISION}),
+        attempt=run.attempt + 1,
     )
     show_saved_options(row, run.params)
     set_outcome(row, run.outcome, text=run.output_text)
@@ -182,6 +199,7 @@ def pane_from_run(run: RunRecord) -> PaneRow:
 
 def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
     rows = [pane_from_run(run) for run in record.runs]
+    sent = estimate_tokens(record.system_prompt + "\n" + record.prompt)  # as validation estimates it
     for run, row in zip(record.runs, rows, strict=True):
         row.turn = run.turn
         row.message = record.message_of(run.turn) if run.turn > 1 else ""
@@ -190,6 +208,7 @@ def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
             for r in record.pane_runs(run.position)
             if r.turn < run.turn
         ]
+        row.tokens_sent = sent
         if record.blind:  # revealed, the pane still says which label the person knew it by
             row.blind_label = pane_label(run.position)
         if record.masked:
@@ -240,6 +259,7 @@ class ProjectRow:
     owner_name: str
     n_comparisons: int
     can_manage: bool = False
+    personal: bool = False  # the owner's Personal project: it cannot be renamed or deleted
 
 
 @dataclasses.dataclass

@@ -83,6 +83,7 @@ class SharePageState(rx.State):
     forking: rx.Field[bool] = rx.field(False)
     viewer_signed_in: rx.Field[bool] = rx.field(False)
     login_href: rx.Field[str] = rx.field("/login")
+    confirm_fork: rx.Field[bool] = rx.field(False)  # already forked once: asks before another copy
     _token: str = ""
 
     @rx.var(cache=True)
@@ -91,7 +92,7 @@ class SharePageState(rx.State):
         return f"{by} · {self.created}" if self.created else by
 
     @event
-    async def load(self) -> None:
+    async def load(self) -> Followup:
         self._token = token_from_path(self.router.url.path)
         self.login_href = f"/login?next={quote(SHARE_PATH + self._token, safe='')}"
         self.fork_error, self.forking = "", False
@@ -105,6 +106,10 @@ class SharePageState(rx.State):
         else:
             self._show(view)
         self.loaded = True
+        # Back from signing in to fork (see `fork`): the intent survived the detour, so it happens.
+        if self.found and self.viewer_signed_in and self.router.url.query_parameters.get("fork") == "1":
+            return SharePageState.fork_now
+        return None
 
     def _show(self, view: PublicComparison | None) -> None:
         self.found = view is not None
@@ -118,8 +123,40 @@ class SharePageState(rx.State):
         self.panes = [shared_pane(run) for run in view.runs] if view else []
 
     @event
+    async def fork(self) -> Followup:
+        """Fork; a signed-out visitor signs in first and comes back with ?fork=1, which forks."""
+        if await signed_in_user(self) is None:
+            back = f"{SHARE_PATH}{self._token}?fork=1"
+            return rx.redirect(f"/login?next={quote(back, safe='')}")
+        return SharePageState.fork_now
+
+    @event
     @with_user
-    async def fork(self, user: Principal) -> Followup:
+    async def fork_now(self, user: Principal) -> Followup:
+        """Fork, unless this visitor already has a copy: then ask first (fork_again)."""
+        try:
+            earlier = await ShareService(runtime.current().db).forks_by(user, self._token)
+        except NotFound as exc:
+            self.fork_error = str(exc)
+            self._show(None)
+            return None
+        if earlier:
+            self.confirm_fork = True
+            return None
+        return await self._fork(user)
+
+    @event
+    @with_user
+    async def fork_again(self, user: Principal) -> Followup:
+        """The visitor confirmed: another copy, next to the one they have."""
+        self.confirm_fork = False
+        return await self._fork(user)
+
+    @event
+    def set_confirm_fork(self, value: bool) -> None:
+        self.confirm_fork = value
+
+    async def _fork(self, user: Principal) -> Followup:
         """Copy the comparison into the visitor's own Personal project and open it there."""
         self.forking = True
         try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import Comparison, Run, Share, User, new_id, utcnow
@@ -117,7 +117,8 @@ async def copy_comparison(
     """
     now = utcnow()
     comparison_id = new_id()
-    settings: dict[str, Any] = {**source.settings, "forked": True}  # a copy: its figures are the original's
+    # A copy: its figures are the original's; `forked_from` lets a second Fork ask first.
+    settings: dict[str, Any] = {**source.settings, "forked": True, "forked_from": source.id}
     runs = tuple(_copied_run(run, comparison_id, now) for run in source.runs)
     past_runs = tuple(_copied_run(run, comparison_id, now) for run in source.past_runs)
     try:
@@ -209,3 +210,13 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
         "created_at": run.created_at,
         "finished_at": run.finished_at,
     }
+
+
+async def forks_of(session: AsyncSession, source_id: str, user_id: str) -> int:
+    """How many copies of comparison ``source_id`` the user has made by forking it."""
+    stmt = (
+        select(func.count())
+        .select_from(Comparison)
+        .where(Comparison.user_id == user_id, Comparison.settings["forked_from"].as_string() == source_id)
+    )
+    return int((await session.execute(stmt)).scalar_one())

@@ -177,6 +177,12 @@ class ShareService:
                 session, record, user_id=principal.user_id, project_id=project_id
             )
 
+    async def forks_by(self, principal: Principal, token: str) -> int:
+        """How many times the principal has already forked the comparison behind this link."""
+        record, _ = await self._live(token)
+        async with self._db.session() as session:
+            return await repo.forks_of(session, record.id, principal.user_id)
+
     async def _live(self, token: str) -> tuple[ComparisonRecord, repo.ShareInfo]:
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise NotFound(LINK_NOT_FOUND)

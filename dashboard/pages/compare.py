@@ -5,7 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from components.blind import blind_notice
-from components.i18n import t
+from components.delete_dialog import delete_button, delete_comparison_dialog
+from components.i18n import t, t_var
+from components.layout import field_error
 from components.pane import PaneActions, pane_card
 from components.prompt_form import PromptFormProps, prompt_form
 from components.prompt_images import prompt_images
@@ -18,6 +20,7 @@ from dashboard.pages.vote_section import vote_section
 from state.compare import MAX_PANES
 from state.compare import CompareState as S
 from state.conversation_state import ConversationState as C
+from state.deletion import DeleteComparisonState
 from state.pane_options import PaneOptionsState
 from state.prompt_images import UPLOAD_ID
 from state.prompt_images import PromptImagesState as Images
@@ -25,8 +28,7 @@ from state.similar import SimilarState
 
 _actions = PaneActions(
     set_model=S.set_pane_model,
-    set_temperature=S.set_pane_temperature,
-    set_max_tokens=S.set_pane_max_tokens,
+    set_param=S.set_pane_param,
     stop=S.stop_pane,
     retry=S.retry_pane,
     remove=S.remove_pane,
@@ -85,6 +87,13 @@ def compare_page() -> rx.Component:
         on_stop=S.stop,
         on_new=S.new_comparison,
         has_images=Images.has_images,
+        project_name=S.project_name,
+        dense=S.dense,
+        on_dense=S.set_dense,
+        beside_buttons=rx.cond(  # editors and owners may share and delete
+            (S.comparison_id != "") & S.can_run,
+            share_button(delete_comparison_dialog(DeleteComparisonState.delete_open, delete_button())),
+        ),
     )
     return signed_in_page(
         rx.vstack(
@@ -101,15 +110,16 @@ def compare_page() -> rx.Component:
             similar_panel(
                 SimilarState.items, SimilarState.winners_label, SimilarState.winners_csv, S.use_models
             ),
-            rx.cond((S.comparison_id != "") & S.can_run, share_button()),  # editors and owners may share
+            field_error(t_var(DeleteComparisonState.error), "delete-error"),
             rx.cond(S.masked, blind_notice(S.reveal)),
-            rx.grid(
+            rx.box(  # one row: panes shrink to a minimum width, then it scrolls (assets/styles.css)
                 rx.foreach(
                     S.panes,
-                    lambda pane: pane_card(pane, S.models, S.sync_scroll, _actions, Images.has_images),
+                    lambda pane: pane_card(
+                        pane, S.models, S.sync_scroll, _actions, S.can_run, Images.has_images
+                    ),
                 ),
-                columns="repeat(auto-fit, minmax(340px, 1fr))",
-                gap="1em",
+                class_name=rx.cond(S.dense, "pane-row dense", "pane-row"),
                 width="100%",
             ),
             rx.cond(S.comparison_id != "", follow_up_form(_follow_up)),

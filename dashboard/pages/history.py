@@ -5,9 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from components.history_table import history_table, project_filter
-from components.i18n import t
+from components.i18n import t, t_var
+from components.layout import field_error
 from components.search_box import search_form, search_results
 from dashboard.pages.frame import signed_in_page
+from state.deletion import DeleteComparisonState as D
 from state.history import HistoryState as H
 from state.search import SearchState as S
 
@@ -24,6 +26,8 @@ def history_page() -> rx.Component:
             H.has_next,
             H.prev_page,
             H.next_page,
+            D.delete_listed,
         ),
+        field_error(t_var(D.error), "delete-error"),
         title=t("History"),
     )

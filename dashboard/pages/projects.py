@@ -31,6 +31,7 @@ def projects_page() -> rx.Component:
                 on_remove=P.remove,
                 keep_member_links=P.keep_member_links,
                 on_keep_member_links=P.set_keep_member_links,
+                personal=P.selected_personal,
             )
         ),
         title=t("Projects"),

@@ -28,6 +28,9 @@ def share_page() -> rx.Component:
                 viewer_signed_in=S.viewer_signed_in,
                 login_href=S.login_href,
                 on_fork=S.fork,
+                confirm_fork=S.confirm_fork,
+                on_fork_again=S.fork_again,
+                on_confirm_fork=S.set_confirm_fork,
             )
         ),
         title=t("Shared comparison"),

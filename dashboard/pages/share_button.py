@@ -8,7 +8,7 @@ from components.share_dialog import ShareDialogProps, share_dialog
 from state.share_dialog import EXPIRY_LABELS, ShareDialogState
 
 
-def share_button() -> rx.Component:
+def share_button(*beside: rx.Component) -> rx.Component:
     props = ShareDialogProps(
         open=ShareDialogState.open,
         expiry=ShareDialogState.expiry,
@@ -21,4 +21,4 @@ def share_button() -> rx.Component:
         on_create=ShareDialogState.create_link,
         on_revoke=ShareDialogState.revoke,
     )
-    return rx.hstack(share_dialog(props), justify="end", width="100%")
+    return rx.hstack(share_dialog(props), *beside, spacing="2", align="center")

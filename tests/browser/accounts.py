@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page
 
 from devstack.accounts import DEFAULT_PASSWORD
@@ -11,24 +13,24 @@ def sign_up(page: Page, base_url: str, email: str, password: str = DEFAULT_PASSW
     """Create an account on /login (the page must be on /login or redirect there)."""
     if "/login" not in page.url:
         page.goto(f"{base_url}/login")
-    page.locator("#to-sign-up").click()
-    page.locator("#auth-display_name").fill(name or email.split("@")[0])
-    page.locator("#auth-email").fill(email)
-    page.locator("#auth-password").fill(password)
-    page.locator("#sign-up-button").click()
+    page.get_by_role("button", name="New here? Create an account").click()
+    page.get_by_role("textbox", name="Name (shown to people you work with)").fill(name or email.split("@")[0])
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create account", exact=True).click()
     page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
 
 
 def sign_in(page: Page, base_url: str, email: str, password: str = DEFAULT_PASSWORD) -> None:
     if "/login" not in page.url:
         page.goto(f"{base_url}/login")
-    page.locator("#auth-email").fill(email)
-    page.locator("#auth-password").fill(password)
-    page.locator("#sign-in-button").click()
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
 
 
 def sign_out(page: Page) -> None:
-    page.locator("#user-menu").click()
-    page.locator("#sign-out").click()
+    page.get_by_role("button", name=re.compile(r"^Account")).click()
+    page.get_by_role("menuitem", name="Sign out").click()
     page.wait_for_url(lambda url: "/login" in url, timeout=15_000)

@@ -20,17 +20,17 @@ def test_a_visitor_is_sent_to_sign_in_then_back_to_the_page_asked_for(browser: B
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fhistory"), timeout=30_000)
     sign_up(page, app_url, "newcomer@example.org", name="Newcomer")
     expect(page).to_have_url(re.compile(r"/history/?$"))
-    expect(page.locator("#user-menu")).to_contain_text("Newcomer")
+    expect(page.get_by_role("button", name=re.compile(r"^Account"))).to_contain_text("Newcomer")
 
-    page.locator("#user-menu").click()
-    page.locator("#sign-out").click()
+    page.get_by_role("button", name=re.compile(r"^Account")).click()
+    page.get_by_role("menuitem", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login"), timeout=15_000)
     page.goto("/")  # the old session is gone: back to the login page
     expect(page).to_have_url(re.compile(r"/login"), timeout=15_000)
 
-    page.locator("#auth-email").fill("newcomer@example.org")
-    page.locator("#auth-password").fill("not the password")
-    page.locator("#sign-in-button").click()
+    page.get_by_role("textbox", name="Email").fill("newcomer@example.org")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("Email or password is incorrect.")
 
     sign_in(page, app_url, "newcomer@example.org", DEFAULT_PASSWORD)
@@ -42,11 +42,13 @@ def test_sign_up_problems_are_shown_next_to_the_fields(browser: Browser, app_url
     context = browser.new_context(base_url=app_url)
     page = context.new_page()
     page.goto("/login")
-    page.locator("#to-sign-up").click()
-    page.locator("#auth-email").fill("ada@localhost")  # the browser accepts it; the server does not
-    page.locator("#auth-password").fill("short")
-    page.locator("#sign-up-button").click()
-    expect(page.get_by_test_id("email-error")).to_contain_text("Enter an email address")
-    expect(page.get_by_test_id("password-error")).to_contain_text("at least 8 characters")
+    page.get_by_role("button", name="New here? Create an account").click()
+    page.get_by_role("textbox", name="Email").fill(
+        "ada@localhost"
+    )  # the browser accepts it; the server does not
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Create account", exact=True).click()
+    expect(page.get_by_role("alert").filter(has_text="Enter an email address")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="at least 8 characters")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/login"))
     context.close()

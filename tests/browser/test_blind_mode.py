@@ -248,4 +248,5 @@ def test_blind_run_of_three_models_names_none_until_the_vote(
     page.get_by_role("button", name="New").click()
     expect(pickers).to_have_count(3, timeout=15_000)
     expect(page.get_by_role("button", name="Run")).to_be_enabled()
-    assert [p.input_value() for p in pickers.all()] == picked
+    for i, model in enumerate(picked):  # waits for the redraw: the revealed panes are there first
+        expect(pickers.nth(i)).to_have_value(model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
@@ -70,7 +71,7 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str, us
     later = len(_live_text(page, running_key))
     assert later > first, "the running pane's text did not grow"
     expect(page.get_by_test_id("live-metrics").first).to_contain_text("TTFT")
-    box = page.get_by_test_id("pane-text").first.bounding_box()
+    box = page.get_by_role("region", name=re.compile("^Answer")).first.bounding_box()
     assert box is not None and box["width"] > 250, f"the answer is squeezed into {box}"
 
     _wait_all_done(page)
@@ -104,7 +105,7 @@ def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str, user: Te
         if live:
             assert live == run["output_text"]
         else:
-            expect(locator.get_by_test_id("pane-text")).not_to_be_empty()
+            expect(locator.get_by_role("region", name=re.compile("^Answer"))).not_to_be_empty()
 
 
 def test_history_lists_and_reopens_comparisons(page: Page, app_url: str, user: TestAccount) -> None:
@@ -116,23 +117,25 @@ def test_history_lists_and_reopens_comparisons(page: Page, app_url: str, user: T
     _wait_all_done(page)
 
     page.goto("/history")
-    first_row = page.get_by_test_id("history-row").first
+    first_row = page.get_by_role("row").filter(has=page.get_by_role("link")).first
     expect(first_row).to_contain_text(prompt, timeout=15_000)
     expect(first_row).to_contain_text("simulated:swift")
-    first_row.get_by_test_id("history-link").click()
+    first_row.get_by_role("link").click()
     page.wait_for_url(f"**/?c={comparison_id}")
     expect(page.locator("[data-testid=pane][data-status=done]")).to_have_count(3, timeout=15_000)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(prompt)
     saved = _saved(app_url, comparison_id, user)
     first_words = saved["runs"][0]["output_text"].split()[1]
-    expect(page.get_by_test_id("pane-text").first).to_contain_text(first_words.strip("*#`"))
+    expect(page.get_by_role("region", name=re.compile("^Answer")).first).to_contain_text(
+        first_words.strip("*#`")
+    )
 
 
 def test_empty_prompt_is_refused_next_to_the_field(page: Page) -> None:
     _open_compare(page)
     page.get_by_label("Prompt", exact=True).fill("   ")
     page.get_by_role("button", name="Run").click()
-    expect(page.get_by_test_id("prompt-error")).to_have_text("Enter a prompt.")
+    expect(page.get_by_role("alert").filter(has_text="Enter a prompt.")).to_have_text("Enter a prompt.")
     assert set(_pane_statuses(page)) == {"idle"}
 
 

@@ -45,9 +45,9 @@ def firebase_app(emulator: FirebaseEmulator, tmp_path_factory: pytest.TempPathFa
 
 def _sign_in(page: Page, email: str, password: str) -> None:
     page.goto("/login")
-    page.locator("#firebase-email").fill(email)
-    page.locator("#firebase-password").fill(password)
-    page.locator("#firebase-email-sign-in").click()
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_a_firebase_user_signs_in_runs_a_comparison_and_signs_out(
@@ -58,13 +58,13 @@ def test_a_firebase_user_signs_in_runs_a_comparison_and_signs_out(
     page = context.new_page()
 
     _sign_in(page, "fiona@example.org", "not the password")
-    expect(page.locator("#firebase-error")).to_contain_text("Email or password is incorrect.", timeout=30_000)
+    expect(page.get_by_role("alert")).to_contain_text("Email or password is incorrect.", timeout=30_000)
     expect(page).to_have_url(re.compile(r"/login"))
 
     _sign_in(page, "fiona@example.org", PASSWORD)
-    expect(page.locator("#user-menu")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name=re.compile(r"^Account"))).to_be_visible(timeout=30_000)
     expect(page).not_to_have_url(re.compile(r"/login"))
-    page.locator("#user-menu").click()
+    page.get_by_role("button", name=re.compile(r"^Account")).click()
     expect(page.get_by_role("menu")).to_contain_text("fiona@example.org")
     page.keyboard.press("Escape")
 
@@ -74,11 +74,11 @@ def test_a_firebase_user_signs_in_runs_a_comparison_and_signs_out(
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator("[data-testid=pane][data-status=done]")).to_have_count(3, timeout=60_000)
 
-    page.locator("#user-menu").click()
-    page.locator("#sign-out").click()
+    page.get_by_role("button", name=re.compile(r"^Account")).click()
+    page.get_by_role("menuitem", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login"), timeout=15_000)
     # Signed out of the SDK too: the login page shows the form, not an automatic sign-in.
-    expect(page.locator("#firebase-email")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("textbox", name="Email")).to_be_visible(timeout=15_000)
     page.goto("/history")
     expect(page).to_have_url(re.compile(r"/login"), timeout=15_000)
     context.close()
@@ -91,9 +91,9 @@ def test_an_unverified_address_is_refused_with_its_reason(
     context = browser.new_context(base_url=firebase_app)
     page = context.new_page()
     _sign_in(page, "unverified@example.org", PASSWORD)
-    refusal = page.locator("#firebase-message")
+    refusal = page.get_by_role("alert")
     expect(refusal).to_contain_text("Verify your email address first", timeout=30_000)
-    expect(page.locator("#firebase-verified")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("verified", re.I))).to_be_visible()
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/login"), timeout=15_000)
     context.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import HOSTILE_REPLY, open_with_first_pane
@@ -16,7 +18,7 @@ def test_a_failing_pane_shows_its_error_and_the_others_finish(page: Page) -> Non
 
     healthy = page.locator(f"[data-testid=pane][data-model='{OTHER_MODEL}']")
     expect(healthy).to_have_attribute("data-status", "done", timeout=30_000)
-    expect(healthy.get_by_test_id("pane-text")).to_contain_text(HOSTILE_REPLY[-1])
+    expect(healthy.get_by_role("region", name=re.compile("^Answer"))).to_contain_text(HOSTILE_REPLY[-1])
     failed = page.locator("[data-testid=pane][data-status=error]")
     expect(failed).to_have_count(2, timeout=30_000)
     expect(failed.first.get_by_test_id("pane-error")).to_contain_text("simulated failure")
@@ -48,7 +50,7 @@ def test_sync_scrolling_moves_the_other_panes(page: Page) -> None:
         "() => [...document.querySelectorAll('[data-testid=pane]')].every(p => p.dataset.status === 'done')",
         timeout=60_000,
     )
-    bodies = page.get_by_test_id("pane-text")
+    bodies = page.get_by_role("region", name=re.compile("^Answer"))
     scroll = "(el, top) => { el.scrollTop = top; el.dispatchEvent(new Event('scroll')); }"
     bodies.nth(1).evaluate("el => { el.scrollTop = 0; }")
     bodies.nth(0).evaluate(scroll, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -25,19 +26,20 @@ def test_owner_invites_a_viewer_who_reads_but_cannot_run(
     page: Page, browser: Browser, app_url: str, app_data_dir: Path
 ) -> None:
     page.goto("/projects")
-    expect(page.get_by_test_id("project-item").first).to_contain_text("Personal", timeout=30_000)
+    expect(page.get_by_role("button", name=re.compile("^Personal")).first).to_be_visible(timeout=30_000)
     page.get_by_label("New project name").fill("Field trial")
-    page.locator("#create-project").click()
+    page.get_by_role("button", name="Create", exact=True).click()
     expect(page.get_by_role("heading", name="Field trial")).to_be_visible()
     page.get_by_label("Email").fill("viewer@example.org")
     page.get_by_label("New member's role").select_option("viewer")
-    page.locator("#invite-button").click()
-    expect(page.get_by_test_id("member-row")).to_have_count(2)
-    expect(page.get_by_test_id("member-row").nth(1)).to_contain_text("invited")
+    page.get_by_role("button", name="Invite", exact=True).click()
+    members = page.get_by_role("row").filter(has=page.get_by_role("button", name="Remove member"))
+    expect(members).to_have_count(2)
+    expect(members.nth(1)).to_contain_text("invited")
 
     page.goto("/")
     expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
-    page.locator("#project-picker").select_option(label="Field trial")
+    page.get_by_role("combobox", name="Project").select_option(label="Field trial")
     page.get_by_label("Prompt", exact=True).fill("[[simulate:tokens=12]] Shared with the team")
     page.get_by_role("button", name="Run").click()
     page.wait_for_function("() => new URLSearchParams(location.search).get('c')", timeout=10_000)
@@ -50,14 +52,18 @@ def test_owner_invites_a_viewer_who_reads_but_cannot_run(
     viewer = _tab_of(browser, app_url, app_data_dir, "viewer@example.org")  # signs up after the invitation
     viewer.goto(f"/?c={comparison_id}")
     expect(viewer.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
-    expect(viewer.get_by_test_id("read-only-note")).to_be_visible()
+    expect(
+        viewer.get_by_text(
+            "You can read this comparison; your role in its project does not allow running it."
+        )
+    ).to_be_visible()
     expect(viewer.get_by_role("button", name="Run")).to_be_disabled()
     viewer.goto("/history")
-    expect(viewer.get_by_test_id("history-row")).to_have_count(1, timeout=15_000)
+    expect(viewer.get_by_role("row").filter(has=viewer.get_by_role("link"))).to_have_count(1, timeout=15_000)
     viewer.context.close()
 
     outsider = _tab_of(browser, app_url, app_data_dir, "outsider@example.org")
     outsider.goto(f"/?c={comparison_id}")
-    expect(outsider.get_by_test_id("panes-error")).to_contain_text("was not found", timeout=30_000)
+    expect(outsider.get_by_role("alert")).to_contain_text("was not found", timeout=30_000)
     expect(outsider.locator("[data-testid=pane]")).to_have_count(0)
     outsider.context.close()

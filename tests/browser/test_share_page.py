@@ -39,16 +39,16 @@ def _run_and_share(page: Page, app_url: str) -> str:
     expect(panes.first).to_have_attribute("data-model", HOSTILE_MODEL)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
     expect(panes.first).to_have_attribute("data-status", "idle")  # a link never runs by itself
-    expect(page.locator("#share-button")).to_have_count(0)  # nothing saved yet
+    expect(page.get_by_role("button", name="Share", exact=True)).to_have_count(0)  # nothing saved yet
 
     page.get_by_role("button", name="Run").click()
     for pane in panes.all():
         expect(pane).to_have_attribute("data-status", "done", timeout=30_000)
-    page.locator("#share-button").click()
-    page.locator("#share-expiry").click()
+    page.get_by_role("button", name="Share", exact=True).click()
+    page.get_by_role("combobox", name="Expires").click()
     page.get_by_role("option", name="7 days").click()
-    page.locator("#create-share-link").click()
-    link = page.locator("#share-link")
+    page.get_by_role("button", name="Create link").click()
+    link = page.get_by_role("textbox", name="Share link")
     expect(link).to_have_value(re.compile(r"/share/[\w-]{43}$"), timeout=15_000)
     expect(page.locator("[data-testid=share-row]")).to_have_count(1)
     return link.input_value()
@@ -117,17 +117,31 @@ def test_a_shared_comparison_is_public_inert_and_forkable(
     assert site_links and all(h.startswith("/login?next=") for h in site_links), site_links
 
     # Fork: sign up first, come back to the link, fork into the new account's project.
-    visitor.locator("#fork-button").click()
+    visitor.get_by_role("button", name="Fork").click()
     visitor.wait_for_url("**/login?next=*", timeout=15_000)
     sign_up(visitor, app_url, _email("forker"), name="Forker Fay")
-    visitor.wait_for_url(share_url, timeout=15_000)
-    visitor.locator("#fork-button").click()
-    visitor.wait_for_url("**/?c=*", timeout=15_000)
+    visitor.wait_for_url("**/?c=*", timeout=15_000)  # back on the link, the fork happened by itself
     forked = visitor.locator("[data-testid=pane]")
     expect(forked).to_have_count(2, timeout=30_000)
     for pane in forked.all():
         expect(pane).to_have_attribute("data-status", "done")
     expect(visitor.locator(f"[data-testid=pane][data-model='{HOSTILE_MODEL}']")).to_contain_text("End.")
     expect(visitor.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
-    expect(visitor.locator("#user-menu")).to_contain_text("Forker Fay")
-    expect(visitor.locator("#share-button")).to_be_visible()  # the copy is the forker's own
+    expect(visitor.get_by_role("button", name=re.compile(r"^Account"))).to_contain_text("Forker Fay")
+    expect(
+        visitor.get_by_role("button", name="Share", exact=True)
+    ).to_be_visible()  # the copy is the forker's own
+    first_copy = visitor.url
+
+    # A second Fork of the same link asks before making another copy.
+    visitor.goto(share_url)
+    visitor.get_by_role("button", name="Fork").click()
+    question = visitor.get_by_role("alertdialog", name="Fork this comparison again?")
+    expect(question).to_be_visible(timeout=15_000)
+    question.get_by_role("button", name="Cancel").click()
+    expect(question).to_have_count(0)
+    assert visitor.url.rstrip("/") == share_url.rstrip("/")
+    visitor.get_by_role("button", name="Fork").click()
+    visitor.get_by_role("alertdialog").get_by_role("button", name="Fork again").click()
+    visitor.wait_for_url("**/?c=*", timeout=15_000)
+    assert visitor.url != first_copy

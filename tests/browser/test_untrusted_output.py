@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Dialog, Page, Request, expect
 
 from tests.browser.conftest import HOSTILE_REPLY, open_with_first_pane
@@ -30,7 +32,7 @@ def test_hostile_markup_in_a_pane_is_inert(page: Page, app_url: str) -> None:
     pane = page.locator(f"[data-testid=pane][data-model='{HOSTILE_MODEL}']")
     expect(pane).to_have_attribute("data-status", "done", timeout=30_000)
 
-    body = pane.get_by_test_id("pane-text")
+    body = pane.get_by_role("region", name=re.compile("^Answer"))
     expect(body).to_contain_text("End.")
     # Raw HTML is shown as text, not turned into elements.
     expect(body).to_contain_text("<script>window.__pwned=2</script>")

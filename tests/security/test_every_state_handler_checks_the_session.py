@@ -49,6 +49,7 @@ ALLOWLIST: dict[str, str] = {
             "CompareState",
             "PaneOptionsState",
             "PromptImagesState",
+            "DeleteComparisonState",
             "HistoryState",
             "ProjectsState",
             "SharePageState",
@@ -97,6 +98,8 @@ ALLOWLIST: dict[str, str] = {
     "CompareState.add_pane": "ui: adds an unsaved pane",
     "CompareState.remove_pane": "ui: removes a pane from the view",
     "CompareState.set_pane_model": "ui: an unsaved pane's model",
+    "CompareState.set_dense": "ui: compact panes on this tab",
+    "CompareState.set_pane_param": "ui: an unsaved pane's run parameter (temperature, max tokens …)",
     "CompareState.set_pane_temperature": "ui: an unsaved pane's temperature",
     "CompareState.set_pane_max_tokens": "ui: an unsaved pane's max tokens",
     "CompareState.toggle_expand": "ui: widens a pane",
@@ -133,6 +136,7 @@ ALLOWLIST: dict[str, str] = {
     "BatchState.set_assertion_value": "ui: the unsaved assertion being added",
     "BatchState.add_assertion": "ui: adds an unsaved assertion to the form",
     "BatchState.remove_assertion": "ui: removes an unsaved assertion from the form",
+    "SharePageState.set_confirm_fork": "ui: opens or closes this tab's 'Fork again?' question",
     "SharePageState.load": "public: the shared page; the link's token is the secret (checks the "
     "session only to offer Fork)",
 }

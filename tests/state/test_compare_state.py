@@ -54,10 +54,12 @@ def test_same_model_twice_is_allowed_and_panes_are_distinct() -> None:
 def test_temperature_out_of_range_is_flagged_on_the_pane_and_not_applied(value: str) -> None:
     state = _state("simulated:swift")
     S.set_pane_temperature.fn(state, "p0", value)
-    assert state.panes[0].field_error == TEMPERATURE_ERROR
+    assert state.panes[0].field_errors == {"temperature": TEMPERATURE_ERROR}
+    assert state.panes[0].typed == {"temperature": value}  # the field keeps showing what was typed
     assert state.panes[0].temperature == 0.7
     S.set_pane_temperature.fn(state, "p0", "1.2")
-    assert state.panes[0].field_error == ""
+    assert state.panes[0].field_errors == {}
+    assert state.panes[0].typed == {}
     assert state.panes[0].temperature == 1.2
 
 
@@ -65,7 +67,7 @@ def test_temperature_out_of_range_is_flagged_on_the_pane_and_not_applied(value: 
 def test_max_tokens_out_of_range_is_flagged(value: str) -> None:
     state = _state("simulated:swift")
     S.set_pane_max_tokens.fn(state, "p0", value)
-    assert state.panes[0].field_error == MAX_TOKENS_ERROR
+    assert state.panes[0].field_errors == {"max_tokens": MAX_TOKENS_ERROR}
     assert state.panes[0].max_tokens == 1024
 
 
@@ -77,6 +79,40 @@ def test_sync_settings_applies_one_panes_settings_to_all() -> None:
     assert [p.temperature for p in state.panes] == [0.7, 0.7, 0.7]
     S.set_pane_max_tokens.fn(state, "p2", "300")
     assert [p.max_tokens for p in state.panes] == [300, 300, 300]
+
+
+def test_a_valid_field_does_not_clear_another_fields_error() -> None:
+    """The defect: fixing max tokens cleared the temperature's message, and Run then used 0.7
+    while the field still showed 5."""
+    state = _state("simulated:swift")
+    S.set_pane_param.fn(state, "p0", "temperature", "5")
+    S.set_pane_param.fn(state, "p0", "max_tokens", "300")
+    assert state.panes[0].field_errors == {"temperature": TEMPERATURE_ERROR}
+    assert state.panes[0].max_tokens == 300
+
+
+def test_changing_the_model_keeps_the_invalid_typing_and_its_message() -> None:
+    state = _state("simulated:swift")
+    S.set_pane_param.fn(state, "p0", "max_tokens", "0")
+    S.set_pane_model.fn(state, "p0", "simulated:coder")
+    assert state.panes[0].model == "simulated:coder"
+    assert state.panes[0].field_errors == {"max_tokens": MAX_TOKENS_ERROR}
+    assert state.panes[0].typed == {"max_tokens": "0"}
+
+
+def test_synced_panes_show_the_same_invalid_text() -> None:
+    state = _state("simulated:swift", "simulated:coder")
+    S.set_sync_settings.fn(state, True)
+    S.set_pane_param.fn(state, "p0", "temperature", "-1")
+    assert [p.typed for p in state.panes] == [{"temperature": "-1"}] * 2
+    assert all(p.field_errors == {"temperature": TEMPERATURE_ERROR} for p in state.panes)
+
+
+def test_an_unknown_parameter_name_changes_nothing() -> None:
+    state = _state("simulated:swift")
+    S.set_pane_param.fn(state, "p0", "label", "x")
+    assert state.panes[0].label == "simulated:swift"
+    assert state.panes[0].field_errors == {}
 
 
 def test_expand_is_exclusive_and_toggles() -> None:
@@ -110,9 +146,36 @@ async def test_run_with_bad_input_starts_nothing_and_says_why(runtime: Runtime) 
     result = await S.run.fn(state)
     assert result is None
     assert state.errors["prompt"] == "Enter a prompt."
-    assert "unknown simulated model" in state.panes[1].field_error
+    assert "unknown simulated model" in state.panes[1].field_errors["model"]
     assert state.comparison_id == ""
     assert (await runtime.comparisons.history(await owner(runtime))).total == 0
+
+
+@pytest.mark.parametrize(("name", "typed"), [("temperature", "5"), ("max_tokens", "0")])
+async def test_run_refuses_while_a_field_shows_an_invalid_value(
+    runtime: Runtime, name: str, typed: str
+) -> None:
+    state = _state("simulated:swift", "simulated:coder")
+    await sign_in(state, runtime)
+    state.prompt = "Hello [[simulate:tokens=4]]"
+    S.set_pane_param.fn(state, "p1", name, typed)
+    S.set_pane_param.fn(state, "p1", "max_tokens" if name == "temperature" else "temperature", "1")
+    assert await S.run.fn(state) is None
+    assert state.errors["panes"] == "Fix the highlighted pane settings first."
+    assert state.comparison_id == ""
+    assert (await runtime.comparisons.history(await owner(runtime))).total == 0
+
+
+async def test_the_saved_params_are_the_ones_the_fields_show(runtime: Runtime) -> None:
+    state = _state("simulated:swift", "simulated:coder")
+    await sign_in(state, runtime)
+    state.prompt = "Hello [[simulate:tokens=4]]"
+    S.set_pane_param.fn(state, "p0", "temperature", "5")
+    S.set_pane_param.fn(state, "p0", "temperature", "1.3")  # fixed
+    S.set_pane_param.fn(state, "p1", "max_tokens", "77")
+    await S.run.fn(state)
+    record = await wait_until_final(runtime.comparisons, state.comparison_id)
+    assert [(r.params.temperature, r.params.max_tokens) for r in record.runs] == [(1.3, 1024), (0.7, 77)]
 
 
 async def test_run_saves_the_comparison_and_hands_over_to_the_stream(runtime: Runtime) -> None:
@@ -126,3 +189,21 @@ async def test_run_saves_the_comparison_and_hands_over_to_the_stream(runtime: Ru
     assert result[-1] == S.stream  # step two: the background event follows the runs
     record = await wait_until_final(runtime.comparisons, state.comparison_id)
     assert [r.output_tokens for r in record.runs] == [8, 8]
+
+
+async def test_retry_keeps_the_attempt_before_to_be_looked_at(runtime: Runtime) -> None:
+    state = _state("simulated:swift")
+    await sign_in(state, runtime)
+    state.prompt = "Break early [[simulate:fail@2]]"
+    await S.run.fn(state)
+    record = await wait_until_final(runtime.comparisons, state.comparison_id)
+    assert record.runs[0].status == "error"
+    assert state.panes[0].attempt == 1 and state.panes[0].tokens_sent > 0
+
+    assert await S.retry_pane.fn(state, state.panes[0].pane_id) == S.stream
+    pane = state.panes[0]
+    assert pane.attempt == 2
+    assert pane.run_key.endswith(":1")
+    assert pane.earlier_status == "error"
+    assert "simulated failure" in pane.earlier_error
+    assert pane.earlier_text == record.runs[0].output_text

@@ -87,7 +87,18 @@ async def test_fork_sends_a_signed_out_visitor_to_sign_in_and_back(runtime: Runt
     at(state, f"/share/{token}")
     await SharePageState.load.fn(state)
     result = await SharePageState.fork.fn(state)
-    assert redirect_target(result) == f"/login?next={quote(f'/share/{token}', safe='')}"
+    # The intent travels with the detour: back on the link, ?fork=1 forks.
+    assert redirect_target(result) == f"/login?next={quote(f'/share/{token}?fork=1', safe='')}"
+
+
+async def test_back_from_signing_in_to_fork_the_fork_happens(runtime: Runtime) -> None:
+    _, token = await shared_link(runtime)
+    state = in_tree(SharePageState)
+    await sign_in(state, runtime, "yuri@example.org")
+    at(state, f"/share/{token}?fork=1")
+    assert await SharePageState.load.fn(state) == SharePageState.fork_now
+    at(state, f"/share/{token}")  # without the intent, the page only shows the comparison
+    assert await SharePageState.load.fn(state) is None
 
 
 async def test_fork_copies_into_the_visitors_project_and_opens_it(runtime: Runtime) -> None:
@@ -97,13 +108,33 @@ async def test_fork_copies_into_the_visitors_project_and_opens_it(runtime: Runti
     at(state, f"/share/{token}")
     await SharePageState.load.fn(state)
     assert state.viewer_signed_in
-    result = await SharePageState.fork.fn(state)
+    assert await SharePageState.fork.fn(state) == SharePageState.fork_now
+    result = await SharePageState.fork_now.fn(state)
 
     target = redirect_target(result)
     assert target.startswith("/?c=")
     zoe = await owner(runtime, "zoe@example.org")
     copy = await runtime.comparisons.get(zoe, target.removeprefix("/?c="))
     assert copy.id != comparison_id and copy.prompt == PROMPT
+
+
+async def test_a_second_fork_asks_before_another_copy(runtime: Runtime) -> None:
+    _, token = await shared_link(runtime)
+    state = in_tree(SharePageState)
+    await sign_in(state, runtime, "xena@example.org")
+    at(state, f"/share/{token}")
+    await SharePageState.load.fn(state)
+    first = redirect_target(await SharePageState.fork_now.fn(state))
+    assert first.startswith("/?c=") and not state.confirm_fork
+
+    assert await SharePageState.fork_now.fn(state) is None  # asks instead
+    assert state.confirm_fork
+    xena = await owner(runtime, "xena@example.org")
+    assert (await runtime.comparisons.history(xena)).total == 1
+
+    second = redirect_target(await SharePageState.fork_again.fn(state))
+    assert second.startswith("/?c=") and second != first and not state.confirm_fork
+    assert (await runtime.comparisons.history(xena)).total == 2
 
 
 async def test_the_dialog_makes_lists_and_revokes_links(runtime: Runtime) -> None:
