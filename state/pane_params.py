@@ -70,16 +70,17 @@ def params_of(pane: PaneRow) -> dict[str, Any]:
 
 # Fields the person types into: a message on one of these is theirs to fix (the service's own
 # messages, e.g. an unknown model, go when a new attempt starts).
-TYPED_FIELDS = frozenset(PANE_PARAMS) | frozenset(OPTION_FIELDS)
+def _typed(name: str) -> bool:
+    return name in PANE_PARAMS or name in OPTION_FIELDS
 
 
 def invalid_panes(panes: Iterable[PaneRow]) -> list[PaneRow]:
     """Panes with a parameter field whose text is not valid (Run refuses while there are any)."""
-    return [p for p in panes if any(name in TYPED_FIELDS for name in p.field_errors)]
+    return [p for p in panes if any(_typed(name) for name in p.field_errors)]
 
 
 def clear_service_errors(panes: Iterable[PaneRow]) -> None:
     """Before a new attempt: drop the service's last messages (e.g. an unknown model); the
     person's invalid typing stays until they fix it."""
     for pane in panes:
-        pane.field_errors = {k: v for k, v in pane.field_errors.items() if k in TYPED_FIELDS}
+        pane.field_errors = {k: v for k, v in pane.field_errors.items() if _typed(k)}
