@@ -15,6 +15,13 @@ def serious_violations(page: Page, include: str | None = None) -> list[str]:
     """'rule-id (impact): selectors' for every critical or serious violation in ``include``
     (a CSS selector; the whole page when None)."""
     context: Any = {"include": [[include]]} if include else None
+    # Colours are judged as painted: a dialog still fading in (Radix animates opacity) would be
+    # measured half transparent. Finite animations are waited for; endless ones (spinners) are not.
+    page.evaluate(
+        """() => Promise.all(document.getAnimations()
+            .filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+            .map(a => a.finished.catch(() => null)))"""
+    )
     results = Axe().run(page, context=context)
     return [
         f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
