@@ -48,6 +48,9 @@ WEB_WORKDIR = Path(tempfile.gettempdir()) / "llmdash-bench-web"
 COMMON_ENV = {
     "RATE_LIMIT_REQUESTS_PER_MINUTE": "0",
     "RATE_LIMIT_TOKENS_PER_DAY": "0",
+    # One account runs every session's comparisons (the product bounds one person at 20 running).
+    "MAX_RUNNING_COMPARISONS_PER_USER": "100000",
+    "MAX_STREAMS_PER_USER": "100000",
     "OPENAI_API_KEY": "",
     "ANTHROPIC_API_KEY": "",
     "GOOGLE_CLOUD_PROJECT": "",

@@ -83,7 +83,12 @@ def _java() -> str:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Kafka's form (a UUID in URL-safe base64), never starting with "-": the storage tool's
+    argument parser took such an id for an option and refused to format (1 start in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @dataclass
@@ -222,7 +227,7 @@ class KafkaCluster:
             config.write_text(node.properties(voters, self.nodes))
             subprocess.run(
                 [_java(), "-Xmx256m", f"-Dlog4j2.configurationFile={LOG_CONFIG}", "-cp", f"{libs}/*",
-                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+                 "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)],
                 check=True,
                 stdout=subprocess.DEVNULL,
             )  # fmt: skip

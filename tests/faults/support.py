@@ -175,6 +175,9 @@ class KafkaFaultSetup:
             "kafka_heartbeat_interval_ms": 500,
             "rate_limit_requests_per_minute": 0,  # load tests: the limits are not what is tested
             "rate_limit_tokens_per_day": 0,
+            # one account starts all of a load test's comparisons (the product's bound is 20)
+            "max_running_comparisons_per_user": 10_000,
+            "max_streams_per_user": 10_000,
         }
         values.update(overrides)
         return make_settings(self.database_url, self.tmp_path, **values)
