@@ -33,20 +33,27 @@ def _firebase_card() -> rx.Component:
 
 def login_page() -> rx.Component:
     return bare_shell(
+        # Nothing to type into before the page knows how this server signs in (is_hydrated turns
+        # true once load_login has run): a Firebase server's visitor typing into the built-in
+        # form during the first moment would be refused.
         rx.cond(
-            A.auth_provider == "firebase",
-            _firebase_card(),
-            auth_form(
-                AuthFormProps(
-                    mode=A.mode,
-                    message=t_var(A.message),
-                    email_error=t_var(A.email_error),
-                    password_error=t_var(A.password_error),
-                    sign_up_allowed=A.sign_up_allowed,
-                    on_sign_in=A.sign_in,
-                    on_sign_up=A.sign_up,
-                    on_mode=A.set_mode,
-                )
+            ~rx.State.is_hydrated,
+            rx.center(rx.spinner(size="3"), padding="4em"),
+            rx.cond(
+                A.auth_provider == "firebase",
+                _firebase_card(),
+                auth_form(
+                    AuthFormProps(
+                        mode=A.mode,
+                        message=t_var(A.message),
+                        email_error=t_var(A.email_error),
+                        password_error=t_var(A.password_error),
+                        sign_up_allowed=A.sign_up_allowed,
+                        on_sign_in=A.sign_in,
+                        on_sign_up=A.sign_up,
+                        on_mode=A.set_mode,
+                    )
+                ),
             ),
         ),
         title=t("Sign in"),
