@@ -49,9 +49,13 @@ def test_an_image_goes_to_a_vision_model_and_models_without_vision_are_marked(
     image = tmp_path / "chart.png"
     image.write_bytes(PNG)
     page.goto("/")
-    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_count(3, timeout=30_000)
-    for extra in range(2):  # one pane is enough: the default three would all answer
-        page.get_by_role("button", name="Remove pane").nth(1 - extra).click()
+    pickers = page.get_by_role("combobox", name="Model", exact=True)
+    expect(pickers).to_have_count(3, timeout=30_000)
+    for left in (2, 1):  # one pane is enough: the default three would all answer
+        page.get_by_role("button", name="Remove pane").first.click()
+        # Each removal shown before the next step: a model picked in a pane still on its way
+        # out would be lost with it (the run kept the last pane's model).
+        expect(pickers).to_have_count(left)
     _first_pane_model(page, "simulated:swift")
 
     page.get_by_label("Attach images").set_input_files(str(image))
