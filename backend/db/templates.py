@@ -94,13 +94,18 @@ async def save_template(
         created_by=created_by,
         created_at=utcnow(),
     )
+    await _save(session, row)
+    return _template(row)
+
+
+async def _save(session: AsyncSession, row: PromptTemplate | Dataset) -> None:
+    """Add and commit `row`; on any failure the session is rolled back (nothing half-saved)."""
     session.add(row)
     try:
         await session.commit()
     except BaseException:
         await session.rollback()
         raise
-    return _template(row)
 
 
 async def get_template(session: AsyncSession, template_id: str) -> TemplateRecord | None:
@@ -158,12 +163,7 @@ async def save_dataset(
         created_by=created_by,
         created_at=utcnow(),
     )
-    session.add(row)
-    try:
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+    await _save(session, row)
     return _dataset(row)
 
 
