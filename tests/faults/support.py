@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
+from backend.auth.permissions import Principal
 from backend.db.records import ComparisonRecord
 from backend.runtime import Runtime
 from backend.settings import Settings
@@ -240,6 +241,22 @@ async def wait_all_final(rt: Runtime, ids: list[str], timeout: float) -> list[Co
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(pending)} runs not final after {timeout} s: {pending[:8]}")
         await asyncio.sleep(0.2)
+
+
+async def warm_until_every_worker_streams(rt: Runtime, user: Principal, traces: list[Path]) -> list[set[str]]:
+    """Send small comparisons until every worker's token trace shows a run, so each worker owns
+    request partitions before the load starts; return the runs each trace holds by then (the
+    warm-up's, to subtract from what the test counts)."""
+    for _ in range(20):
+        warm = await rt.comparisons.create(
+            user, {"prompt": "[[simulate:tokens=3]] warm", "panes": [{"model": "simulated:instant"}] * 8}
+        )
+        await wait_all_final(rt, [warm.id], timeout=30)
+        if all(trace_runs(t) for t in traces):
+            break
+        await asyncio.sleep(0.5)
+    assert all(trace_runs(t) for t in traces), "every worker should own request partitions"
+    return [trace_runs(t) for t in traces]
 
 
 # --- a Redis server of the test's own -----------------------------------------------------

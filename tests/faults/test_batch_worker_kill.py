@@ -30,8 +30,8 @@ from tests.faults.support import (
     record_result,
     trace_runs,
     trace_starts,
-    wait_all_final,
     wait_for_workers,
+    warm_until_every_worker_streams,
 )
 
 pytestmark = pytest.mark.postgres
@@ -55,17 +55,7 @@ async def test_kill_9_of_one_worker_mid_batch_loses_no_row_and_runs_none_twice(
         try:
             await wait_for_workers(rt, 2)
             user = await owner(rt)
-            for _ in range(20):  # both workers must own request partitions before the batch
-                warm = await rt.comparisons.create(
-                    user,
-                    {"prompt": "[[simulate:tokens=3]] warm", "panes": [{"model": "simulated:instant"}] * 8},
-                )
-                await wait_all_final(rt, [warm.id], timeout=30)
-                if all(trace_runs(t) for t in traces):
-                    break
-                await asyncio.sleep(0.5)
-            assert all(trace_runs(t) for t in traces), "both workers should own request partitions"
-            warm_runs = [trace_runs(t) for t in traces]
+            warm_runs = await warm_until_every_worker_streams(rt, user, traces)
 
             csv = "n\n" + "".join(f"{i}\n" for i in range(ROWS))
             created = await rt.batches.create(user, {"prompt": TEMPLATE, "csv": csv, "models": MODELS})

@@ -33,6 +33,7 @@ from tests.faults.support import (
     trace_starts,
     wait_all_final,
     wait_for_workers,
+    warm_until_every_worker_streams,
 )
 
 pytestmark = pytest.mark.postgres
@@ -70,16 +71,7 @@ async def test_runs_longer_than_the_max_poll_interval_cause_no_rebalance_or_seco
         try:
             await wait_for_workers(rt, 2)
             user = await owner(rt)
-            for _ in range(20):  # until the group settled with partitions on both workers
-                warm = await rt.comparisons.create(
-                    user,
-                    {"prompt": "[[simulate:tokens=3]] warm", "panes": [{"model": "simulated:instant"}] * 8},
-                )
-                await wait_all_final(rt, [warm.id], timeout=30)
-                if all(trace_runs(t) for t in traces):
-                    break
-                await asyncio.sleep(0.5)
-            assert all(trace_runs(t) for t in traces), "both workers should own request partitions"
+            await warm_until_every_worker_streams(rt, user, traces)  # the group has settled
             await asyncio.sleep(1.0)
             settled = [len(w.log()) for w in workers]
 

@@ -30,6 +30,7 @@ from tests.faults.support import (
     trace_starts,
     wait_all_final,
     wait_for_workers,
+    warm_until_every_worker_streams,
 )
 
 pytestmark = pytest.mark.postgres
@@ -53,18 +54,7 @@ async def test_kill_9_of_one_worker_during_100_concurrent_runs(kafka_setup: Kafk
         try:
             await wait_for_workers(rt, 2)
             user = await owner(rt)
-            # Both workers must own partitions before the load starts: warm up until each streamed.
-            for _ in range(20):
-                warm = await rt.comparisons.create(
-                    user,
-                    {"prompt": "[[simulate:tokens=3]] warm", "panes": [{"model": "simulated:instant"}] * 8},
-                )
-                await wait_all_final(rt, [warm.id], timeout=30)
-                if all(trace_runs(t) for t in traces):
-                    break
-                await asyncio.sleep(0.5)
-            assert all(trace_runs(t) for t in traces), "both workers should own request partitions"
-            warm_runs = [trace_runs(t) for t in traces]
+            warm_runs = await warm_until_every_worker_streams(rt, user, traces)
 
             started = time.monotonic()
             records = await asyncio.gather(
