@@ -58,44 +58,6 @@ class ShareCreatedOut(ShareOut):
     token: str  # shown this once; only its hash is stored
 
 
-class PublicExchangeOut(BaseModel):
-    turn: int
-    message: str
-    answer: str
-
-
-class PublicRunOut(BaseModel):
-    position: int
-    model: str
-    model_label: str
-    status: str
-    output_text: str
-    error: str
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    ttft_ms: float | None
-    total_ms: float | None
-    tokens_per_second: float | None
-    cached: bool
-    turn: int = 1
-    message: str = Field(default="", description="The follow-up this answer replies to; empty on turn 1.")
-    earlier: list[PublicExchangeOut] = Field(default=[], description="Earlier turns, oldest first.")
-
-
-class PublicComparisonOut(BaseModel):
-    prompt: str
-    system_prompt: str
-    created_at: datetime
-    owner_name: str
-    expires_at: datetime | None
-    runs: list[PublicRunOut]
-
-    @classmethod
-    def of(cls, view: PublicComparison) -> PublicComparisonOut:
-        return cls.model_validate(view, from_attributes=True)
-
-
 def share_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
     router = APIRouter(tags=["shares"])
 
@@ -123,11 +85,11 @@ def share_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
     async def revoke_share(user: User, share_id: str) -> ShareOut:
         return ShareOut.of(await service().revoke(user, share_id))
 
-    @router.get(f"{API_PREFIX}/shares/{{token}}", response_model=PublicComparisonOut)
-    async def shared_comparison(token: str, response: Response) -> PublicComparisonOut:
+    @router.get(f"{API_PREFIX}/shares/{{token}}", response_model=PublicComparison)
+    async def shared_comparison(token: str, response: Response) -> PublicComparison:
         """Public: no API token. 404 for an unknown, expired or revoked link alike."""
         response.headers.update(_PUBLIC_HEADERS)
-        return PublicComparisonOut.of(await service().resolve(token))
+        return await service().resolve(token)
 
     @router.post(f"{API_PREFIX}/shares/{{token}}/fork", response_model=ComparisonOut, status_code=201)
     async def fork_shared(user: User, token: str) -> ComparisonOut:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import ConfigDict
+
 from backend.auth.permissions import AccessDenied, Action, Principal, Role
 from backend.auth.tokens import new_token, token_hash
 from backend.catalog import load_catalog
@@ -55,6 +57,7 @@ class PublicExchange:
 
 @dataclass(frozen=True, slots=True)
 class PublicRun:
+    __pydantic_config__ = ConfigDict(use_attribute_docstrings=True)  # the API documents its fields
     position: int
     model: str
     model_label: str
@@ -77,8 +80,9 @@ class PublicRun:
 
 @dataclass(frozen=True, slots=True)
 class PublicComparison:
-    """Everything a share link shows. No ids, emails, keys or project data: a new field
-    here is published to anyone holding the link."""
+    """Everything a share link shows, and the API's response for it (`GET /shares/{token}`).
+    No ids, emails, keys or project data: a new field here is published to anyone holding
+    the link."""
 
     prompt: str
     system_prompt: str

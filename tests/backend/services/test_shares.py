@@ -6,9 +6,9 @@ import base64
 from datetime import timedelta
 
 import pytest
+from pydantic import TypeAdapter
 from sqlalchemy import select, update
 
-from backend.api.share_routes import PublicComparisonOut
 from backend.auth.permissions import AccessDenied, Principal
 from backend.auth.tokens import token_hash
 from backend.db.comparisons import create_comparison
@@ -18,7 +18,7 @@ from backend.db.users import default_project_id
 from backend.runtime import Runtime
 from backend.services.access import NotFound
 from backend.services.budgets import BudgetGuard
-from backend.services.shares import LINK_NOT_FOUND, InvalidShare, ShareService, expiry_from
+from backend.services.shares import LINK_NOT_FOUND, InvalidShare, PublicComparison, ShareService, expiry_from
 from tests.backend.runtime_support import OWNER_EMAIL, owner, wait_until_final
 
 PROMPT = "[[simulate:tokens=6]] Explain tides to a child"
@@ -169,7 +169,7 @@ async def test_the_public_view_holds_nothing_private(rt: Runtime) -> None:
     bobs = await finished(rt, bob, prompt="[[simulate:tokens=3]] Bob's own question")
     created = await ShareService(rt.db).create(ada, comparison.id)
 
-    body = PublicComparisonOut.of(await ShareService(rt.db).resolve(created.token)).model_dump_json()
+    body = TypeAdapter(PublicComparison).dump_json(await ShareService(rt.db).resolve(created.token)).decode()
     assert PROMPT in body
     forbidden = [
         OWNER_EMAIL,
