@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 from backend.runtime import Runtime, running
-from devstack.postgres import make_database_url
+from devstack.postgres import make_migrated_database_url
 from tests.backend.runtime_support import make_settings
 from tests.db_support import DATABASE_KINDS
 
 
 @pytest.fixture(params=DATABASE_KINDS)
 def runtime_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of each kind for a runtime to migrate and use."""
-    with make_database_url(request.param, tmp_path) as url:
+    """A fresh database of each kind, already migrated (the runtime's own upgrade finds nothing
+    to do), for a runtime to use."""
+    with make_migrated_database_url(request.param, tmp_path) as url:
         yield url
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devstack.kafka_server import KafkaCluster
-from devstack.postgres import make_database_url
+from devstack.postgres import make_migrated_database_url
 from tests.faults.support import KafkaFaultSetup
 
 
@@ -18,5 +18,5 @@ def kafka_setup(kafka: KafkaCluster, tmp_path: Path) -> Iterator[KafkaFaultSetup
     """The session's Kafka broker under a topic prefix and worker group of this test's own,
     and a fresh PostgreSQL database."""
     tag = uuid.uuid4().hex[:8]
-    with make_database_url("postgresql", tmp_path) as url:
+    with make_migrated_database_url("postgresql", tmp_path) as url:
         yield KafkaFaultSetup(kafka.bootstrap, url, f"f{tag}.", f"workers-{tag}", tmp_path)

@@ -9,6 +9,7 @@ import pytest
 
 from backend.runtime import Runtime, running
 from backend.services.validation import MAX_PANES, MAX_TOKENS_ERROR, TEMPERATURE_ERROR
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.rows import ModelOption, PaneRow
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
@@ -135,7 +136,7 @@ def test_running_is_derived_from_pane_statuses() -> None:
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend.runtime import Runtime, running
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
 from tests.state.support import in_tree, sign_in
@@ -17,7 +18,7 @@ S = CompareState
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from backend.runtime import Runtime, running
 from backend.services.blind import HIDDEN_ERROR
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.rows import ModelOption, PaneRow
 from state.votes import VoteState
@@ -21,7 +22,7 @@ MODELS = ("simulated:swift", "simulated:coder", "simulated:instant")
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

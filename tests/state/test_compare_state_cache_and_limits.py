@@ -10,6 +10,7 @@ import pytest
 from backend.queue.messages import FinalEvent
 from backend.runtime import Runtime, running
 from backend.streaming.hub import LiveRun
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.rows import PaneRow, apply_live, panes_from_record
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
@@ -27,7 +28,7 @@ def _state(*models: str) -> CompareState:
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    settings = make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path, rate_limit_requests_per_minute=2)
+    settings = make_settings(migrated_sqlite_url(tmp_path), tmp_path, rate_limit_requests_per_minute=2)
     async with running(settings, FakeClock()) as rt:  # the limits' window stays put
         yield rt
 

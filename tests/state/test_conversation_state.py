@@ -9,6 +9,7 @@ import pytest
 
 from backend.runtime import Runtime, running
 from backend.services.projects import ProjectService
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.conversation_state import ALL_PANES, ConversationState
 from state.rows import ModelOption, PaneRow, panes_from_record
@@ -20,7 +21,7 @@ PROMPT = "[[simulate:tokens=5]] Name a river"
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from backend.db.models import Comparison, PromptVersion
 from backend.runtime import Runtime, running
 from backend.services.access import NotFound
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.history import HistoryState
 from state.improve import ImproveState
@@ -27,7 +28,7 @@ PROMPT = "[[simulate:tokens=12]] Explain a bloom filter"
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from backend.db.models import RUBRIC_MAX_CHARS, Judgement
 from backend.judging.prompts import DEFAULT_RUBRIC
 from backend.runtime import Runtime, running
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.judge import JudgeState
 from state.rows import option_from_entry
@@ -26,7 +27,7 @@ PROMPT = "Explain how a bloom filter answers membership queries"
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

@@ -12,6 +12,7 @@ import pytest
 from backend.auth.permissions import Principal
 from backend.runtime import Runtime, running
 from backend.services.votes import VoteService
+from devstack.postgres import migrated_sqlite_url
 from state.leaderboard import ALL_PROJECTS, BAD_MIN_WIN_RATE, LeaderboardState
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
 from tests.state.support import in_tree, sign_in
@@ -22,7 +23,7 @@ INSTANT, SWIFT = "simulated:instant", "simulated:swift"
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

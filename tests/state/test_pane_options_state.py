@@ -11,6 +11,7 @@ import pytest
 
 from backend.run_options import PENALTY_ERROR, SCHEMA_ERROR, STOP_ERROR, TOP_P_ERROR
 from backend.runtime import Runtime, running
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.pane_options import PaneOptionsState
 from state.pane_params import invalid_panes
@@ -99,7 +100,7 @@ async def test_changing_the_model_keeps_the_options() -> None:
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

@@ -12,6 +12,7 @@ import pytest
 from backend.db.search_jobs import pending_count
 from backend.runtime import Runtime, running
 from backend.search.vectors import VectorItem
+from devstack.postgres import migrated_sqlite_url
 from state.search import SearchState
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
 from tests.state.support import in_tree, sign_in
@@ -31,7 +32,7 @@ def embeddings() -> Iterator[FakeEmbeddingsServer]:
 @pytest.fixture
 async def runtime(tmp_path: Path, embeddings: FakeEmbeddingsServer) -> AsyncIterator[Runtime]:
     settings = make_settings(
-        f"sqlite:///{tmp_path / 'state.db'}",
+        migrated_sqlite_url(tmp_path),
         tmp_path,
         search_embedder="openai-compatible",
         search_embedding_base_url=embeddings.url,

@@ -11,6 +11,7 @@ import reflex as rx
 
 from backend.runtime import Runtime
 from backend.services.budgets import parse_budget
+from devstack.postgres import migrated_sqlite_url
 from state.account import AccountState
 from state.compare import CompareState
 from state.keys import DEPLOYMENT, GOOGLE_MISSING_ASK_ADMIN, NOT_SET, USER, KeysState
@@ -33,7 +34,7 @@ def server() -> Iterator[FakeLLMServer]:
 
 @pytest.fixture
 async def rt(server: FakeLLMServer, tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with runtime_on(server, f"sqlite:///{tmp_path / 'state.db'}", tmp_path) as runtime:
+    async with runtime_on(server, migrated_sqlite_url(tmp_path), tmp_path) as runtime:
         yield runtime
 
 

@@ -14,6 +14,7 @@ from reflex.istate.data import RouterData
 from backend.runtime import Runtime, running
 from backend.services.shares import ShareService
 from backend.services.validation import MAX_PANES, MAX_PROMPT_CHARS
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.share import SharePageState, token_from_path
 from state.share_dialog import ShareDialogState
@@ -26,7 +27,7 @@ PROMPT = "[[simulate:tokens=5]] Name three rivers"
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

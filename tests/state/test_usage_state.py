@@ -12,6 +12,7 @@ import pytest
 
 import state.usage as usage_module
 from backend.runtime import Runtime, running
+from devstack.postgres import migrated_sqlite_url
 from state.language import LanguageState
 from state.usage import ALL_PROJECTS, EVERYONE, TOO_MANY_RUNS, UsageState
 from tests.backend.runtime_support import make_settings, owner
@@ -24,7 +25,7 @@ A, B = "simulated:instant", "simulated:swift"
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

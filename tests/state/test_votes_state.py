@@ -10,6 +10,7 @@ import pytest
 from backend.db.models import VOTE_COMMENT_MAX_CHARS
 from backend.runtime import Runtime, running
 from backend.services.votes import VoteService
+from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.votes import PICK_FIRST, VoteState
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
@@ -21,7 +22,7 @@ PANES = [{"model": "simulated:instant"}, {"model": "simulated:swift"}]
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running(make_settings(f"sqlite:///{tmp_path / 'state.db'}", tmp_path)) as rt:
+    async with running(make_settings(migrated_sqlite_url(tmp_path), tmp_path)) as rt:
         yield rt
 
 

@@ -12,26 +12,31 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.engine import Database
-from devstack.postgres import make_database_url
+from devstack.postgres import make_database_url, make_migrated_database_url
 from tests.db_support import DATABASE_KINDS
 
 
 @pytest.fixture(params=DATABASE_KINDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty (not migrated) database URL of each kind."""
-    with make_database_url(request.param, tmp_path) as url:
+    with make_database_url(database_kind, tmp_path) as url:
         yield url
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    """A migrated ``Database`` on a fresh database of each kind."""
-    db = Database(database_url)
-    await db.upgrade()
-    try:
-        yield db
-    finally:
-        await db.dispose()
+async def database(database_kind: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated ``Database`` on a fresh database of each kind (a copy of a migrated template)."""
+    with make_migrated_database_url(database_kind, tmp_path) as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
 
 
 @pytest.fixture

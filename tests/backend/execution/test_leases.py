@@ -28,7 +28,7 @@ from backend.queue.embedded import EmbeddedBroker
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
-from devstack.postgres import make_database_url
+from devstack.postgres import make_migrated_database_url
 from tests.backend.execution.test_worker import expected_tokens, simulated, worker_running
 from tests.db_support import DATABASE_KINDS
 
@@ -74,14 +74,13 @@ class CountingProvider:
 
 @pytest.fixture(params=DATABASE_KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with make_database_url(request.param, tmp_path) as url:
+    with make_migrated_database_url(request.param, tmp_path) as url:
         yield url
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
-    await database.upgrade()
     try:
         yield database
     finally:

@@ -18,7 +18,7 @@ from backend.queue.base import AnyEvent
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.messages import RunTask
 from backend.runtime import Runtime
-from devstack.postgres import make_database_url
+from devstack.postgres import make_migrated_database_url
 from tests.backend.runtime_support import owner, wait_until_final
 from tests.db_support import DATABASE_KINDS
 from tests.support.fake_llm_server import FakeLLMServer
@@ -32,7 +32,7 @@ ALL_KEYS = (ENV_KEY, DEPLOYMENT_KEY, ADA_KEY)
 
 @pytest.fixture(params=DATABASE_KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with make_database_url(request.param, tmp_path) as url:
+    with make_migrated_database_url(request.param, tmp_path) as url:
         yield url
 
 
