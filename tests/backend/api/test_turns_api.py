@@ -19,17 +19,18 @@ async def test_a_follow_up_streams_and_the_comparison_holds_both_turns(rt: Runti
         await wait_until_final(rt.comparisons, cid)
 
         sent = await ada.post(
-            f"{PREFIX}/comparisons/{cid}/turns", json={"message": "[[simulate:tokens=4]] And?"}
+            f"{PREFIX}/comparisons/{cid}/turns", json={"message": "[[simulate:tokens=150]] And?"}
         )
         assert sent.status_code == 201, sent.text
         body = sent.json()
         assert [r["turn"] for r in body["runs"]] == [2, 2]
         assert [(t["turn"], t["message"], t["position"]) for t in body["turns"]] == [
             (1, PROMPT, None),
-            (2, "[[simulate:tokens=4]] And?", None),
+            (2, "[[simulate:tokens=150]] And?", None),
         ]
 
-        # the follow-up streams like any run: swift is paced, so its text arrives as deltas
+        # the follow-up streams like any run: swift is paced (~1.3 s for 150 tokens, so it is still
+        # streaming when the GET below starts, even on a loaded machine), so its text arrives as deltas
         events = parse_sse((await ada.get(f"{PREFIX}/comparisons/{cid}/events")).text)
         assert events[-1][0] == "done"
         swift_id = body["runs"][1]["id"]
