@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine.base import Engine
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 
 from backend import tracing
@@ -51,6 +52,8 @@ async def test_one_trace_from_the_api_request_to_the_saved_result_in_one_process
         async with running(settings) as rt:
             assert tracing.enabled()
             assert hasattr(sqlalchemy_asyncio.create_async_engine, "__wrapped__")
+            # Statements are traced; taking a connection from the pool starts no span at all.
+            assert not hasattr(Engine.connect, "__wrapped__")
             async with api_client(rt) as ada:
                 answer = await ada.post(
                     "/api/v1/comparisons",
