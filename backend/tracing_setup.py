@@ -85,9 +85,11 @@ def _sampler(ratio: float) -> Sampler:
     messages, and never at a lone client call (a SQL statement, a connection, a Redis command or
     an HTTP call no request, run or save asked for: the search indexer's and the leases' polls),
     which would fill the collector with one-span traces and cost a span each.  Inside a kept
-    trace every span is kept but SQLAlchemy's ``connect`` (a connection taken from the pool): a
+    trace every span is kept but SQLAlchemy's ``connect`` (a connection taken from the pool; not
+    even started since ``_sqlalchemy`` unwraps it, kept here in case a release wraps it again): a
     quarter of a run's spans, and the statements that follow it are spans of their own anyway
-    (it is never their parent).  A span costs 50-60 us of CPU here, created and exported."""
+    (it is never their parent).  A span costs 110-120 us of CPU in the app, created and exported
+    (bench/RESULTS.md)."""
     from opentelemetry.sdk.trace.sampling import (
         Decision,
         ParentBased,
