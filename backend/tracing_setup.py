@@ -64,12 +64,11 @@ def setup_tracing(settings: Settings, role: str, exporter: SpanExporter | None =
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ParentBased
 
     service = f"{settings.otel_service_name}-{role}"
     provider = TracerProvider(
         resource=Resource.create({"service.name": service}),
-        sampler=ParentBased(_roots(settings.otel_traces_sample_ratio)),
+        sampler=_sampler(settings.otel_traces_sample_ratio),
     )
     provider.add_span_processor(BatchSpanProcessor(exporter or _exporter(settings)))
     setup = Tracing(provider)
@@ -81,17 +80,29 @@ def setup_tracing(settings: Settings, role: str, exporter: SpanExporter | None =
     return setup
 
 
-def _roots(ratio: float) -> Sampler:
-    """Which traces start: OTEL_TRACES_SAMPLE_RATIO of the requests, Runs and messages, and no
-    trace that would be a lone client call (a SQL statement, a connection, a Redis command or an
-    HTTP call no request, run or save asked for: the search indexer's and the leases' polls),
-    which would fill the collector with one-span traces and cost a span each."""
-    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
-    from opentelemetry.trace import SpanKind
+def _sampler(ratio: float) -> Sampler:
+    """Which spans are kept.  A trace starts at OTEL_TRACES_SAMPLE_RATIO of the requests, Runs and
+    messages, and never at a lone client call (a SQL statement, a connection, a Redis command or
+    an HTTP call no request, run or save asked for: the search indexer's and the leases' polls),
+    which would fill the collector with one-span traces and cost a span each.  Inside a kept
+    trace every span is kept but SQLAlchemy's ``connect`` (a connection taken from the pool; not
+    even started since ``_sqlalchemy`` unwraps it, kept here in case a release wraps it again): a
+    quarter of a run's spans, and the statements that follow it are spans of their own anyway
+    (it is never their parent).  A span costs 110-120 us of CPU in the app, created and exported
+    (bench/RESULTS.md)."""
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        TraceIdRatioBased,
+    )
+    from opentelemetry.trace import SpanKind, get_current_span
 
-    kept = TraceIdRatioBased(ratio)
+    parent_based = ParentBased(TraceIdRatioBased(ratio))
+    dropped = SamplingResult(Decision.DROP)
 
-    class Roots(Sampler):
+    class Kept(Sampler):
         def should_sample(
             self,
             parent_context: Any,
@@ -102,14 +113,18 @@ def _roots(ratio: float) -> Sampler:
             links: Any = None,
             trace_state: Any = None,
         ) -> SamplingResult:
-            if kind == SpanKind.CLIENT:
-                return SamplingResult(Decision.DROP)
-            return kept.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+            if kind == SpanKind.CLIENT and (
+                name == "connect" or not get_current_span(parent_context).get_span_context().is_valid
+            ):
+                return dropped
+            return parent_based.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
 
         def get_description(self) -> str:
-            return f"Roots{{no lone client calls, {kept.get_description()}}}"
+            return f"Kept{{no lone client calls, no connects, {parent_based.get_description()}}}"
 
-    return Roots()
+    return Kept()
 
 
 def _exporter(settings: Settings) -> SpanExporter:
@@ -126,12 +141,25 @@ def _sqlalchemy(provider: TracerProvider) -> Callable[[], None]:
     """Engines created from now on (backend.db.engine creates them through sqlalchemy's module
     functions, which this patches) trace their statements."""
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.instrumentation.utils import unwrap
+    from opentelemetry.metrics import NoOpMeterProvider
+    from sqlalchemy.engine.base import Engine
 
     instrumentor = SQLAlchemyInstrumentor()
     # Its release declares SQLAlchemy < 2.1 and would otherwise do nothing on the 2.1 installed
     # here; the engine events it listens to are unchanged in 2.1, and the tests check that
     # statements show up as spans (tests/backend/test_tracing.py).
-    instrumentor.instrument(tracer_provider=provider, enable_commenter=False, skip_dep_check=True)
+    instrumentor.instrument(
+        tracer_provider=provider,
+        # Its pool gauge (connections idle and used) would go to no meter anyway: this app's
+        # metrics are Prometheus's.  Four updates per checkout, for nothing.
+        meter_provider=NoOpMeterProvider(),
+        enable_commenter=False,
+        skip_dep_check=True,
+    )
+    # Its span around Engine.connect (a connection taken from the pool) is dropped by the
+    # sampler; not starting it at all saves a span's worth of work per transaction.
+    unwrap(Engine, "connect")
     return instrumentor.uninstrument
 
 

@@ -2,26 +2,35 @@
 
 Run from the project root:
 
-    .venv/bin/python -m bench.tracing_overhead                        # 3 rounds x 10 streams x 4 panes
+    .venv/bin/python -m bench.tracing_overhead                        # 10 rounds x 10 streams x 4 panes
+    .venv/bin/python -m bench.tracing_overhead --sample-ratio 0.1     # "on" keeps a tenth of the traces
+    .venv/bin/python -m bench.tracing_overhead --control              # A/A: both apps off
     .venv/bin/python -m bench.tracing_overhead --rounds 1 --streams 2 --tokens 50   # a smoke run
 
-Two apps run side by side (bench/app_runs.py's embedded app, the token trace on in both):
-"off" with the defaults (OTEL_TRACES_EXPORTER=none, /metrics never asked), "on" with every span
-exported over OTLP/HTTP to a receiver in this process (devstack/otlp_receiver.py, as a collector
-would take them) and /metrics scraped every second with METRICS_TOKEN.  The Prometheus counters
-themselves count in both: they cannot be turned off.  Rounds alternate between the two apps (off,
-on, off, on ...), so a busy spell of the shared machine falls on both.
+Two apps run side by side (bench/app_runs.py's embedded app, the token trace on in both, search
+indexing off in both): "off" with the defaults (OTEL_TRACES_EXPORTER=none, /metrics never asked),
+"on" exporting its spans over OTLP/HTTP to a collector stand-in and scraped every second on
+/metrics with METRICS_TOKEN.  The stand-in (bench/collector.py) is a process of its own, so
+decoding spans and scraping never take the GIL from the clients that time the tokens; those
+clients are the same for both apps.  The Prometheus counters count in both: they cannot be
+turned off.  Rounds alternate between the two apps (off, on; on, off; ...), so a busy spell of
+the shared machine falls on both, and each round is printed, off beside on: how far apart two
+rounds of the same app are is the noise.  ``--control`` starts "on" with everything off too: the
+ratios then show what the bench cannot tell apart.
 
 A round: `--streams` API clients each create a comparison of `--panes` panes of
 `simulated:steady` (100 tokens/s) and follow it over SSE (GET /api/v1/comparisons/{id}/events).
 Per token, token-to-receive is the arrival of the SSE delta carrying it (this process's wall
 clock) minus the time the worker emitted it (the LLMDASH_TRACE_TOKENS trace; tokens emitted
 before their stream opened are left out).  The backend's CPU (the app's process group, /proc,
-bench/proc_cpu.py) over the round divided by the tokens streamed in it is the CPU per token.
+bench/proc_cpu.py), from the round's start to `--settle` seconds after its last stream ended
+(the saves, the last spans exported: "on" exports every 500 ms here), divided by the tokens
+streamed in it is the CPU per token.
 
-Prints both apps' figures side by side and the ratios on/off; the target is a difference under 5%
-for both.  Figures from a machine that other work keeps busy say little: the "other processes"
-column shows how busy it was.  Every address is loopback.
+Prints both apps' figures side by side and the ratios on/off (pooled over every round, and the
+median of the rounds' own ratios); the target is a difference under 5% for both.  The "others"
+columns say how busy the machine was besides this app, its clients and the collector.  Every
+address is loopback.
 """
 
 from __future__ import annotations
@@ -33,9 +42,8 @@ import json
 import math
 import os
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,24 +52,41 @@ import httpx
 from backend.streaming.follower import short_key
 from bench.app_runs import AppUnderTest, embedded_app
 from bench.capacity import backend_pids
-from bench.common import STEADY, log, read_traces, summary
+from bench.collector import Collector, collector_process
+from bench.common import STEADY, log, percentile, read_traces, summary
 from bench.dom_latency import token_latencies
 from bench.proc_cpu import CpuMeter
-from devstack.otlp_receiver import OtlpReceiver, otlp_receiver
 
 TARGET_RATIO = 1.05  # on / off: less than 5% worse
 METRICS_TOKEN = "bench-metrics-token"
-SCRAPE_EVERY_S = 1.0
+BSP_SCHEDULE_DELAY_MS = 500
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per app (they alternate)")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds per app (they alternate)")
     parser.add_argument("--streams", type=int, default=10, help="SSE clients per round, a comparison each")
     parser.add_argument("--panes", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=100, help="tokens per pane (100 a second)")
+    parser.add_argument(
+        "--sample-ratio",
+        type=float,
+        default=1.0,
+        help="the 'on' app's OTEL_TRACES_SAMPLE_RATIO: the share of traces kept (1.0: every one)",
+    )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="an A/A run: the 'on' app with tracing and metrics off too (what the bench itself tells apart)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=1.0,
+        help="seconds a round's CPU is still counted after its streams end (the saves, the last export)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/tracing_overhead.json"))
     return parser.parse_args(argv)
 
@@ -112,45 +137,24 @@ async def _round(base: str, token: str, streams: int, panes: int, tokens: int, t
 
 
 # --- one app -------------------------------------------------------------------------------
-class Scraper:
-    """Asks the "on" app's /metrics every SCRAPE_EVERY_S, as Prometheus would, in a thread."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.scrapes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=10.0) as http:
-            while not self._stop.wait(SCRAPE_EVERY_S):
-                with contextlib.suppress(httpx.HTTPError):
-                    answer = http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
-                    self.scrapes += answer.status_code == 200
-
-    def __enter__(self) -> Scraper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(15)
-
-
-def measure_round(app: AppUnderTest, args: argparse.Namespace, tag: str, scrape: bool) -> dict[str, Any]:
+def measure_round(
+    app: AppUnderTest, args: argparse.Namespace, tag: str, collector: Collector
+) -> dict[str, Any]:
     backend = backend_pids(app)
     if not backend():
         raise RuntimeError(f"the processes of the app at {app.base} were not found")
-    meter = CpuMeter({"backend": backend})
+    meter = CpuMeter(
+        {"backend": backend, "bench": lambda: [os.getpid()], "collector": lambda: [collector.pid]}
+    )
     started = time.time()
     meter.start(started)
-    with Scraper(app.base) if scrape else contextlib.nullcontext():
-        result = asyncio.run(
-            _round(app.base, app.account.api_token, args.streams, args.panes, args.tokens, tag)
-        )
+    result = asyncio.run(_round(app.base, app.account.api_token, args.streams, args.panes, args.tokens, tag))
+    streamed_s = time.time() - started
+    # The app's CPU until its last spans are exported (every BSP_SCHEDULE_DELAY_MS, or per 512).
+    # The same wait for both apps.
+    time.sleep(args.settle)
     ended = time.time()
     cpu = meter.stop(ended)
-    time.sleep(0.5)  # the trace is written when each run ends; let the last lines land
     trace = read_traces(app.trace_paths)
     runs: dict[str, float] = result["runs"]
     # Tokens emitted once their stream was open: the ones whose latency the stream can show.
@@ -159,7 +163,9 @@ def measure_round(app: AppUnderTest, args: argparse.Namespace, tag: str, scrape:
     }
     latencies, missing = token_latencies(counted, result["samples"], set(runs), column=2)
     streamed = sum(len(trace.get(key, [])) for key in runs)
-    backend_cpu_s = cpu["backend"] * (ended - started)
+    seconds = ended - started
+    backend_cpu_s = cpu["backend"] * seconds
+    machine = cpu["machine (all processes)"]
     return {
         "latencies_ms": latencies,
         "receive_ms": summary(latencies),
@@ -167,9 +173,14 @@ def measure_round(app: AppUnderTest, args: argparse.Namespace, tag: str, scrape:
         "tokens_never_received": missing,
         "backend_cpu_s": backend_cpu_s,
         "backend_cpu_ms_per_token": 1000.0 * backend_cpu_s / streamed if streamed else math.nan,
-        "machine_cores": cpu["machine (all processes)"],
-        "other_cores": max(0.0, cpu["machine (all processes)"] - cpu["backend"]),
-        "seconds": ended - started,
+        "bench_cores": cpu["bench"] * seconds / streamed_s,  # the SSE clients, while they stream
+        "collector_cpu_s": cpu["collector"] * seconds,
+        "machine_cores": machine,
+        # Everything but this app, the clients and the collector: the other app (idle) and other work.
+        "other_cores": max(0.0, machine - cpu["backend"] - cpu["bench"] - cpu["collector"]),
+        "load_average": os.getloadavg()[0],
+        "seconds": seconds,
+        "streaming_seconds": streamed_s,
     }
 
 
@@ -186,21 +197,59 @@ def _combined(rounds: list[dict[str, Any]]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def two_apps(tmp: Path, receiver: OtlpReceiver) -> Iterator[tuple[AppUnderTest, AppUnderTest]]:
+def two_apps(
+    tmp: Path, collector: Collector, sample_ratio: float, control: bool = False
+) -> Iterator[tuple[AppUnderTest, AppUnderTest]]:
+    # Search indexing off in both: its batches land in whichever round comes next (noise) and
+    # trace nothing (its polls start no trace).
+    both = {"SEARCH_EMBEDDER": "none"}
     on_env = {
+        **both,
         "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+        "OTEL_TRACES_SAMPLE_RATIO": str(sample_ratio),
+        # Spans leave within half a second (the SDK's default waits 5 s), so a round's CPU window
+        # closes soon after its streams: more, smaller exports, which cost more, not less.
+        "OTEL_BSP_SCHEDULE_DELAY": str(BSP_SCHEDULE_DELAY_MS),
         "METRICS_TOKEN": METRICS_TOKEN,
     }
     with (
-        embedded_app(tmp / "off", embedded_workers=64) as off,
-        embedded_app(tmp / "on", embedded_workers=64, extra_env=on_env) as on,
+        embedded_app(tmp / "off", embedded_workers=64, extra_env=both) as off,
+        embedded_app(tmp / "on", embedded_workers=64, extra_env=both if control else on_env) as on,
     ):
         yield off, on
 
 
-def render(off: dict[str, float], on: dict[str, float]) -> str:
-    rows = [("", "off", "on", "on / off", "target")]
+def _table(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+def render_rounds(off: list[dict[str, Any]], on: list[dict[str, Any]]) -> str:
+    """Round by round, off beside on: how far apart two rounds of the same app are is the noise."""
+    rows = [
+        ("round", "p95 off", "p95 on", "on/off", "CPU/token off", "CPU/token on", "on/off", "others off / on")
+    ]
+    for i, (a, b) in enumerate(zip(off, on, strict=True)):
+        p95_a, p95_b = a["receive_ms"]["p95"], b["receive_ms"]["p95"]
+        cpu_a, cpu_b = a["backend_cpu_ms_per_token"], b["backend_cpu_ms_per_token"]
+        rows.append(
+            (
+                f"{i + 1} ({'off, on' if i % 2 == 0 else 'on, off'})",
+                f"{p95_a:.1f} ms",
+                f"{p95_b:.1f} ms",
+                f"{p95_b / p95_a:.2f}",
+                f"{cpu_a:.4f} ms",
+                f"{cpu_b:.4f} ms",
+                f"{cpu_b / cpu_a:.3f}",
+                f"{a['other_cores']:.2f} / {b['other_cores']:.2f}",
+            )
+        )
+    return _table(rows)
+
+
+def render(off: dict[str, float], on: dict[str, float], pair_ratios: dict[str, float]) -> str:
+    rows = [("", "off", "on", "on / off", "median of rounds", "target")]
     for label, key in (
         ("token-to-receive p95 (ms)", "receive_p95_ms"),
         ("backend CPU per token (ms)", "backend_cpu_ms_per_token"),
@@ -208,44 +257,78 @@ def render(off: dict[str, float], on: dict[str, float]) -> str:
         ratio = on[key] / off[key] if off[key] else math.nan
         verdict = "PASS" if ratio < TARGET_RATIO else "FAIL"
         rows.append(
-            (label, f"{off[key]:.3f}", f"{on[key]:.3f}", f"{ratio:.3f}", f"< {TARGET_RATIO:.2f}: {verdict}")
+            (
+                label,
+                f"{off[key]:.4f}",
+                f"{on[key]:.4f}",
+                f"{ratio:.3f}",
+                f"{pair_ratios[key]:.3f}",
+                f"< {TARGET_RATIO:.2f}: {verdict}",
+            )
         )
-    rows.append(("tokens streamed", f"{off['tokens']:.0f}", f"{on['tokens']:.0f}", "", ""))
-    rows.append(("other processes (cores)", f"{off['other_cores']:.2f}", f"{on['other_cores']:.2f}", "", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+    rows.append(("tokens streamed", f"{off['tokens']:.0f}", f"{on['tokens']:.0f}", "", "", ""))
+    others = (f"{off['other_cores']:.2f}", f"{on['other_cores']:.2f}")
+    rows.append(("other processes (cores)", *others, "", "", ""))
+    return _table(rows)
+
+
+def _pair_ratios(off: list[dict[str, Any]], on: list[dict[str, Any]]) -> dict[str, float]:
+    """The median over rounds of on / off in the same round: a busy spell hits one round, not this."""
+    pairs = list(zip(off, on, strict=True))
+    cpu = "backend_cpu_ms_per_token"
+    return {
+        "receive_p95_ms": percentile([b["receive_ms"]["p95"] / a["receive_ms"]["p95"] for a, b in pairs], 50),
+        cpu: percentile([b[cpu] / a[cpu] for a, b in pairs], 50),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rounds: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
-    with tempfile.TemporaryDirectory(prefix="llmdash-overhead-") as tmp, otlp_receiver() as receiver:
-        with two_apps(Path(tmp), receiver) as (off, on):
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="llmdash-overhead-") as tmp, collector_process() as collector:
+        with two_apps(Path(tmp), collector, args.sample_ratio, args.control) as (off, on):
+            if not args.control:
+                collector.scrape(f"{on.base}/metrics", METRICS_TOKEN)
             apps = {"off": off, "on": on}
-            for name, app in apps.items():  # warm both: first requests, lazy imports, JIT of nothing
-                measure_round(app, argparse.Namespace(**{**vars(args), "streams": 1}), f"warm-{name}", False)
+            warm = argparse.Namespace(**{**vars(args), "streams": 2, "settle": 1.0})
+            for name, app in apps.items():  # warm both: first requests, lazy imports
+                measure_round(app, warm, f"warm-{name}", collector)
             for i in range(args.rounds):
                 for name in ("off", "on") if i % 2 == 0 else ("on", "off"):
-                    log(f"round {i + 1}/{args.rounds}, tracing and metrics {name}")
-                    row = measure_round(apps[name], args, f"{name}-{i}", scrape=name == "on")
+                    row = measure_round(apps[name], args, f"{name}-{i}", collector)
                     rounds[name].append(row)
                     log(
-                        f"    receive p95 {row['receive_ms']['p95']:.0f} ms,"
+                        f"round {i + 1}/{args.rounds} {name:3}:"
+                        f" receive p95 {row['receive_ms']['p95']:6.1f} ms,"
                         f" {row['tokens_streamed']} tokens,"
-                        f" backend {row['backend_cpu_ms_per_token']:.3f} ms CPU per token,"
-                        f" other processes {row['other_cores']:.2f} cores"
+                        f" backend {row['backend_cpu_ms_per_token']:.4f} ms CPU per token,"
+                        f" clients {row['bench_cores']:.2f} cores, other processes {row['other_cores']:.2f}"
+                        f" cores, load average {row['load_average']:.1f}"
                     )
-                    time.sleep(1.0)
-        spans = len(receiver.received())
+        stats = collector.stats()
     off_total, on_total = _combined(rounds["off"]), _combined(rounds["on"])
+    pair_ratios = _pair_ratios(rounds["off"], rounds["on"])
     for row in (*rounds["off"], *rounds["on"]):
         del row["latencies_ms"]  # summarised: not written out
     print()
     print(
-        f"{args.rounds} round(s) per app x {args.streams} streams x {args.panes} panes x {args.tokens} tokens"
-        f" of {STEADY}; {spans} spans received from the 'on' app; {os.cpu_count()} cores"
+        f"{args.rounds} round(s) per app, alternating, x {args.streams} streams x {args.panes} panes x"
+        f" {args.tokens} tokens of {STEADY};"
+        + (
+            " A/A CONTROL: 'on' runs with tracing and metrics off too;"
+            if args.control
+            else f" 'on' keeps {args.sample_ratio:.0%} of the traces;"
+        )
+        + " the collector stand-in (its own process) received"
+        f" {stats['spans']} spans in {stats['requests']} exports and scraped /metrics"
+        f" {stats['scrapes']} times; {os.cpu_count()} cores, load average {load_before[0]:.1f} at the"
+        f" start, {os.getloadavg()[0]:.1f} at the end"
     )
-    print(render(off_total, on_total))
+    print("spans by name:", ", ".join(f"{name} {n}" for name, n in stats["by_name"].items()))
+    print(render_rounds(rounds["off"], rounds["on"]))
+    print()
+    print(render(off_total, on_total, pair_ratios))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -254,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
                 "rounds": rounds,
                 "off": off_total,
                 "on": on_total,
-                "spans": spans,
+                "median_round_ratios": pair_ratios,
+                "collector": stats,
+                "load_average_before": load_before,
             },
             indent=2,
         )

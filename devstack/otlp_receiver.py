@@ -99,6 +99,13 @@ class OtlpReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
     @property
     def endpoint(self) -> str:
         """The base address an exporter is given (OTEL_EXPORTER_OTLP_ENDPOINT)."""
@@ -125,9 +132,8 @@ class OtlpReceiver:
 @contextmanager
 def otlp_receiver() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver()
-    receiver._thread.start()
+    receiver.start()
     try:
         yield receiver
     finally:
-        receiver._server.shutdown()
-        receiver._server.server_close()
+        receiver.stop()

@@ -11,6 +11,7 @@ from backend.runtime import Runtime, running
 from devstack.postgres import make_migrated_database_url
 from tests.backend.runtime_support import make_settings
 from tests.db_support import DATABASE_KINDS
+from tests.support.log_lines import LogLines, captured_log_lines
 
 
 @pytest.fixture(params=DATABASE_KINDS)
@@ -26,3 +27,10 @@ async def rt(runtime_database_url: str, tmp_path: Path) -> AsyncIterator[Runtime
     """A started runtime (migrated database, event pump, embedded worker)."""
     async with running(make_settings(runtime_database_url, tmp_path)) as runtime:
         yield runtime
+
+
+@pytest.fixture
+def captured() -> Iterator[LogLines]:
+    """Log records (INFO and up) of the test, as JSON lines."""
+    with captured_log_lines() as lines:
+        yield lines

@@ -5,38 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backend.logs import USER_ID, JsonLines, RequestContext, request_id_from
+from backend.logs import USER_ID, RequestContext, request_id_from
 from backend.runtime import Runtime, running
 from tests.backend.runtime_support import OWNER_EMAIL, api_client, make_settings, wait_until_final
-
-
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(JsonLines())
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-@pytest.fixture
-def captured() -> Iterator[Lines]:
-    handler, root = Lines(), logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
+from tests.support.log_lines import LogLines
 
 
 @pytest.fixture
@@ -45,7 +23,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
         yield rt
 
 
-async def test_a_run_logs_its_ids_and_no_email(runtime: Runtime, captured: Lines) -> None:
+async def test_a_run_logs_its_ids_and_no_email(runtime: Runtime, captured: LogLines) -> None:
     async with api_client(runtime) as ada:
         answer = await ada.post(
             "/api/v1/comparisons",
@@ -65,7 +43,7 @@ async def test_a_run_logs_its_ids_and_no_email(runtime: Runtime, captured: Lines
     assert all(OWNER_EMAIL not in line for line in captured.lines)
 
 
-async def test_the_request_context_reaches_every_record_of_the_request(captured: Lines) -> None:
+async def test_the_request_context_reaches_every_record_of_the_request(captured: LogLines) -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         USER_ID.set("user-1")
         logging.getLogger("tests.app").warning("inside")

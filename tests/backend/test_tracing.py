@@ -5,47 +5,23 @@ exported over OTLP/HTTP to a receiver the test runs; log lines carry the trace's
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine.base import Engine
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 
 from backend import tracing
-from backend.logs import JsonLines
 from backend.runtime import running
-from backend.tracing_setup import setup_tracing
+from backend.tracing_setup import _sampler, setup_tracing
 from devstack.otlp_receiver import ReceivedSpan, otlp_receiver
 from tests.backend.runtime_support import api_client, make_settings, wait_until_final
+from tests.support.log_lines import LogLines
 
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5  # OTLP's span kinds
 
 
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(JsonLines())
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-@pytest.fixture
-def captured() -> Iterator[Lines]:
-    handler, root = Lines(), logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-
-
-async def test_tracing_is_off_by_default_and_sets_nothing_up(tmp_path: Path, captured: Lines) -> None:
+async def test_tracing_is_off_by_default_and_sets_nothing_up(tmp_path: Path, captured: LogLines) -> None:
     settings = make_settings(f"sqlite:///{tmp_path / 'off.db'}", tmp_path)
     assert settings.otel_traces_exporter == "none"
     assert setup_tracing(settings, "web") is None
@@ -64,7 +40,7 @@ async def test_tracing_is_off_by_default_and_sets_nothing_up(tmp_path: Path, cap
 
 
 async def test_one_trace_from_the_api_request_to_the_saved_result_in_one_process(
-    tmp_path: Path, captured: Lines
+    tmp_path: Path, captured: LogLines
 ) -> None:
     with otlp_receiver() as receiver:
         settings = make_settings(
@@ -76,6 +52,8 @@ async def test_one_trace_from_the_api_request_to_the_saved_result_in_one_process
         async with running(settings) as rt:
             assert tracing.enabled()
             assert hasattr(sqlalchemy_asyncio.create_async_engine, "__wrapped__")
+            # Statements are traced; taking a connection from the pool starts no span at all.
+            assert not hasattr(Engine.connect, "__wrapped__")
             async with api_client(rt) as ada:
                 answer = await ada.post(
                     "/api/v1/comparisons",
@@ -117,6 +95,11 @@ async def test_one_trace_from_the_api_request_to_the_saved_result_in_one_process
     assert provider.attributes["gen_ai.usage.output_tokens"] == run.output_tokens == 5
     assert provider.attributes["llmdash.ttft_ms"] == pytest.approx(run.ttft_ms, abs=0.01)
     assert any("db.system" in s.attributes or "db.system.name" in s.attributes for s in trace)
+    # The statements are spans (the claim's under run.execute, the save's under run.save); the
+    # pool's connects are not: a quarter of a run's spans, parents of nothing.
+    assert any(s.parent_id == execute.span_id and s.name.startswith("UPDATE") for s in trace)
+    assert any(s.parent_id == save.span_id and s.name.startswith("UPDATE") for s in trace)
+    assert not [s for s in spans if s.name == "connect"]
     # The polls outside any trace (wait_until_final's reads here) start none: no lone SQL spans.
     assert not [s for s in spans if s.kind == CLIENT and not s.parent_id]
 
@@ -160,3 +143,35 @@ def test_the_console_exporter_writes_spans_to_stdout(
     assert set(carrier) == {"traceparent"}
     printed = capsys.readouterr().out
     assert '"name": "console.check"' in printed and '"service.name": "llmdash-worker"' in printed
+
+
+def test_the_sampler_keeps_the_ratio_of_traces_and_no_pool_connects() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind
+
+    def kept(ratio: float) -> dict[str, bool]:
+        """Which spans of a request, and of a poll outside any request, are recorded."""
+        tracer = TracerProvider(sampler=_sampler(ratio)).get_tracer("test")
+        recorded: dict[str, bool] = {}
+
+        with tracer.start_as_current_span("POST /api/v1/comparisons", kind=SpanKind.SERVER) as request:
+            recorded["request"] = request.is_recording()
+            with tracer.start_as_current_span("connect", kind=SpanKind.CLIENT) as connect:
+                recorded["connect"] = connect.is_recording()
+                # What the connect's hooks run (SQLite's pragmas) goes with it.
+                with tracer.start_as_current_span("PRAGMA", kind=SpanKind.CLIENT) as pragma:
+                    recorded["pragma"] = pragma.is_recording()
+            with tracer.start_as_current_span("SELECT dashboard.db", kind=SpanKind.CLIENT) as statement:
+                recorded["statement"] = statement.is_recording()
+        with tracer.start_as_current_span("SELECT dashboard.db", kind=SpanKind.CLIENT) as poll:
+            recorded["lone poll"] = poll.is_recording()
+        return recorded
+
+    assert kept(1.0) == {
+        "request": True,
+        "connect": False,
+        "pragma": False,
+        "statement": True,
+        "lone poll": False,
+    }
+    assert not any(kept(0.0).values())
