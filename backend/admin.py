@@ -79,6 +79,7 @@ async def reindex(rebuild: bool = False, batch: int = 32, out: TextIO = sys.stde
     """Backfill the search index from the database; answers the number of comparisons indexed."""
     from sqlalchemy import select
 
+    from backend.db.comparisons import batch_row_ids
     from backend.db.models import Comparison, JudgeRun
     from backend.search.embedding import make_embedder
     from backend.search.indexer import SearchIndexer
@@ -103,7 +104,10 @@ async def reindex(rebuild: bool = False, batch: int = 32, out: TextIO = sys.stde
                 (
                     await session.execute(
                         select(Comparison.id)
-                        .where(Comparison.id.not_in(select(JudgeRun.run_comparison_id)))
+                        .where(
+                            Comparison.id.not_in(select(JudgeRun.run_comparison_id)),
+                            Comparison.id.not_in(batch_row_ids()),
+                        )
                         .order_by(Comparison.created_at)
                     )
                 ).scalars()

@@ -35,6 +35,9 @@ class JudgeProps:
     on_rubric: EventCallback[str]
     on_start: EventCallback[()]
     on_save_rubric: EventCallback[()]
+    turn: rx.Var[str]  # the conversation turn to judge
+    turn_options: ArrayVar[Sequence[Any]]  # every turn of the comparison ("1", "2" …)
+    on_turn: EventCallback[str]
 
 
 def _order(order: Any) -> rx.Component:
@@ -92,10 +95,11 @@ def _pair(pair: Any) -> rx.Component:
     )
 
 
-def _judgement(judgement: Any) -> rx.Component:
+def _judgement(judgement: Any, conversation: rx.Var[bool]) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.heading(judgement.heading, size="3", as_="h3"),
+            rx.cond(conversation, rx.badge(t("Turn {n}", n=judgement.turn), color_scheme="gray")),
             rx.badge(judgement.status, color_scheme=rx.cond(judgement.finished, "green", "amber")),
             rx.text(judgement.rubric_note, size="1", color_scheme="gray"),
             align="center",
@@ -114,6 +118,15 @@ def _judgement(judgement: Any) -> rx.Component:
 def _controls(p: JudgeProps) -> rx.Component:
     return rx.hstack(
         model_select(p.models, p.judge_model, p.on_model, t("Judge model"), max_width="min(22em, 100%)"),
+        rx.cond(
+            p.turn_options.length() > 1,
+            rx.el.select(
+                rx.foreach(p.turn_options, lambda n: rx.el.option(t("Turn {n}", n=n), value=n)),
+                value=p.turn,
+                on_change=p.on_turn,
+                aria_label=t("Turn to judge"),
+            ),
+        ),
         rx.button(
             rx.icon("scale", size=14),
             rx.cond(p.judging, t("Judging…"), t("Judge")),
@@ -194,7 +207,7 @@ def judge_panel(p: JudgeProps) -> rx.Component:
                 p.judgements.length() == 0,
                 rx.text(t("No judge has run on this comparison yet."), size="2", color_scheme="gray"),
             ),
-            rx.foreach(p.judgements, _judgement),
+            rx.foreach(p.judgements, lambda j: _judgement(j, p.turn_options.length() > 1)),
             spacing="3",
             width="100%",
         ),

@@ -1,5 +1,6 @@
-"""Images attached to the prompt: attach (file picker or drop) or paste, each listed with a
-remove button; a model without vision cannot run a prompt with images."""
+"""Images attached to the prompt: attach (file picker or drop) or paste (into the prompt or the
+drop zone), each listed with its thumbnail and a remove button; a model without vision cannot
+run a prompt with images."""
 
 from __future__ import annotations
 
@@ -11,10 +12,19 @@ from reflex.event import EventCallback
 from components.i18n import t, t_var
 from components.layout import field_error
 
+ZONE_ID = "prompt-images-zone"
+
 
 def _image_chip(image: Any, on_remove: EventCallback[str], disabled: rx.Var[bool]) -> rx.Component:
     return rx.badge(
-        rx.icon("image", size=12),
+        rx.cond(
+            image.thumbnail != "",
+            # The image's own bytes as a data: URI (checked by content: PNG, JPEG, GIF or WebP)
+            rx.image(
+                src=image.thumbnail, alt=image.name, height="28px", max_width="56px", border_radius="2px"
+            ),
+            rx.icon("image", size=12),
+        ),
         image.name,
         rx.cond(image.size != "", " · " + image.size, ""),
         rx.icon_button(
@@ -38,10 +48,12 @@ def prompt_images(
     on_paste: EventCallback[list[tuple[str, str]]],
     on_remove: EventCallback[str],
     disabled: rx.Var[bool],
+    prompt_id: str = "prompt",
 ) -> rx.Component:
     # The label wraps the dropzone and so its file input: the input's accessible name, and a click
     # on it opens the file picker natively (no_click: the zone would open a second one).
-    # Dropping works on the zone; paste works while it has focus (Tab reaches it; Enter picks).
+    # Dropping works on the zone; pasting an image works in the prompt (`prompt_id`) and while the
+    # zone has focus (Tab reaches it; Enter picks). Text pasted into the prompt stays text.
     zone = rx.el.label(
         rx.upload.root(
             rx.hstack(
@@ -62,9 +74,10 @@ def prompt_images(
             no_click=True,
             on_drop=on_drop,
         ),
+        id=ZONE_ID,
     )
     return rx.vstack(
-        rx.clipboard(zone, on_paste=on_paste),
+        rx.clipboard(zone, targets=[ZONE_ID, prompt_id], on_paste=on_paste),
         rx.hstack(
             rx.foreach(images, lambda image: _image_chip(image, on_remove, disabled)),
             wrap="wrap",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
 from reflex.event import EventCallback
+from reflex.vars import ArrayVar
 
 from components.i18n import t, t_var
 from components.layout import field_error
@@ -27,6 +29,25 @@ class VoteProps:
     on_comment: EventCallback[str]
     on_thumb: EventCallback[int, str]
     on_submit: EventCallback[()]
+
+
+def turn_picker(
+    turn: rx.Var[str], turns: ArrayVar[Sequence[Any]], on_turn: EventCallback[str]
+) -> rx.Component:
+    """In a conversation: which turn the vote and tally below are about (one vote per turn)."""
+    return rx.hstack(
+        rx.el.label(t("Vote on turn"), html_for="vote-turn", class_name="field-label"),
+        rx.el.select(
+            rx.foreach(turns, lambda n: rx.el.option(t("Turn {n}", n=n), value=n)),
+            id="vote-turn",
+            value=turn,
+            on_change=on_turn,
+        ),
+        rx.text(t("Each turn has its own vote."), size="2", color_scheme="gray"),
+        align="center",
+        spacing="2",
+        wrap="wrap",
+    )
 
 
 def _thumb(pane: Any, thumb: str, icon: str, on_thumb: EventCallback[int, str]) -> rx.Component:

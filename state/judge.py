@@ -71,6 +71,7 @@ class JudgementRow:
     status: str  # "Judging…" | "Finished"
     rubric_note: str  # "Project rubric" or "Rubric edited for this judgement"
     pairs: list[JudgePairRow] = dataclasses.field(default_factory=list)
+    turn: int = 1  # the conversation turn judged
 
 
 def _names(models: Sequence[str]) -> list[str]:
@@ -139,6 +140,7 @@ def judgement_row(view: JudgementView, project_rubric: str) -> JudgementRow:
         status="Finished" if view.finished else "Judging…",
         rubric_note="Project rubric" if j.rubric.strip() == project_rubric.strip() else "Edited rubric",
         pairs=[_pair_row(p, names) for p in view.pairs],
+        turn=j.turn,
     )
 
 
@@ -152,6 +154,8 @@ class JudgeState(rx.State):
     can_manage: rx.Field[bool] = rx.field(False)  # may save the project's rubric (owners)
     errors: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     notice: rx.Field[str] = rx.field("")
+    turn: rx.Field[str] = rx.field("")  # the conversation turn to judge ("1", "2" …)
+    turn_options: rx.Field[list[str]] = rx.field(default_factory=list)  # every turn, "1" first
     _comparison_id: str = ""
     _project_id: str = ""
     _generation: int = 0  # a poll of an earlier mount stops when this moves on
@@ -211,6 +215,8 @@ class JudgeState(rx.State):
             self.errors = {GENERAL: str(exc)}
             return None
         self._project_id = record.project_id
+        self.turn = str(record.latest_turn)  # the latest turn unless another is picked
+        self.turn_options = [str(n) for n in range(1, record.latest_turn + 1)]
         self.can_run, self.can_manage = allowed(role, Action.RUN), allowed(role, Action.MANAGE)
         self.project_rubric, self.rubric_is_default, self.rubric = rubric.text, rubric.is_default, rubric.text
         self._show(views)
@@ -224,6 +230,11 @@ class JudgeState(rx.State):
     def set_judge_model(self, value: str) -> None:
         self.judge_model = value
         self.errors.pop("judge_model", None)
+
+    @event
+    def set_turn(self, value: str) -> None:
+        self.turn = value
+        self.errors.pop("turn", None)
 
     @event
     def set_rubric(self, value: str) -> None:
@@ -241,7 +252,13 @@ class JudgeState(rx.State):
         override = self.rubric if self.rubric_edited else None
         self.notice = ""
         try:
-            view = await runtime.current().judges.start(user, self._comparison_id, self.judge_model, override)
+            view = await runtime.current().judges.start(
+                user,
+                self._comparison_id,
+                self.judge_model,
+                override,
+                int(self.turn) if self.turn.isdigit() else None,
+            )
         except InvalidJudgement as exc:
             self.errors = dict(exc.errors)
             return None

@@ -19,6 +19,7 @@ from state.events import event
 from state.language import localized
 
 UPLOAD_ID = "prompt-images"
+THUMBNAIL_MAX_BYTES = 150_000  # larger images show an icon: their bytes would weigh on every update
 
 
 @dataclasses.dataclass
@@ -26,6 +27,7 @@ class ImageRow:
     id: str  # "<sha256>.<ext>": what the comparison names
     name: str
     size: str  # "12 KB"
+    thumbnail: str = ""  # the image as a data: URI (small images only), or "": an icon
 
 
 class PromptImagesState(rx.State):
@@ -44,7 +46,8 @@ class PromptImagesState(rx.State):
     @event
     @with_user
     async def paste_images(self, user: Principal, items: list[tuple[str, str]]) -> None:
-        """Clipboard items as (type, data URI); text and other types are ignored."""
+        """Clipboard items as (type, data URI) pasted into the prompt or the drop zone; text and
+        other types are ignored (the prompt keeps pasted text as typed)."""
         pasted = []
         for media_type, data_uri in items:
             if not media_type.startswith("image/"):
@@ -71,13 +74,25 @@ class PromptImagesState(rx.State):
                 continue
             if image_id(ref) not in attached_image_ids(self):
                 self.images.append(
-                    ImageRow(id=image_id(ref), name=name[:80], size=f"{max(len(data) // 1000, 1)} KB")
+                    ImageRow(
+                        id=image_id(ref),
+                        name=name[:80],
+                        size=f"{max(len(data) // 1000, 1)} KB",
+                        thumbnail=_thumbnail(ref.media_type, data),
+                    )
                 )
 
     @event
     def remove_image(self, image: str) -> None:
         self.images = [i for i in self.images if i.id != image]
         self.image_error = ""
+
+
+def _thumbnail(media_type: str, data: bytes) -> str:
+    """A small image as a data: URI for its chip (its type was told by content: no SVG)."""
+    if len(data) > THUMBNAIL_MAX_BYTES:
+        return ""
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def attached_image_ids(state: PromptImagesState) -> list[str]:

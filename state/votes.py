@@ -3,7 +3,9 @@
 The compare page shows the vote panel only once every pane has finished, and mounts it anew
 for each comparison (keyed on its id): mounting loads the tally, so the comparison id is read
 from CompareState on the server, never taken from the browser. Any member of the project may
-vote, viewers included; the service refuses anyone else and any vote it finds invalid.
+vote, viewers included; the service refuses anyone else and any vote it finds invalid. A vote is
+about one conversation turn: the latest when the panel mounts, or the one picked in "Vote on
+turn" (each turn has its own vote and tally).
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ class VoteState(rx.State):
     tie: rx.Field[int] = rx.field(0)
     all_bad: rx.Field[int] = rx.field(0)
     votes: rx.Field[int] = rx.field(0)
-    voted: rx.Field[bool] = rx.field(False)  # I have a saved vote on this comparison
+    voted: rx.Field[bool] = rx.field(False)  # I have a saved vote on this turn
+    turn: rx.Field[str] = rx.field("")  # the turn voted on ("1", "2" …)
+    turn_options: rx.Field[list[str]] = rx.field(default_factory=list)  # every turn, "1" first
     error: rx.Field[str] = rx.field("")
     notice: rx.Field[str] = rx.field("")
     _comparison_id: str = ""
@@ -87,17 +91,32 @@ class VoteState(rx.State):
         if not self._comparison_id:
             self._clear()
             return
+        await self._load_turn(user, None)
+
+    @event
+    @with_user
+    async def set_turn(self, user: Principal, value: str) -> None:
+        """Show (and vote on) another turn of the conversation."""
+        self.error, self.notice = "", ""
+        if self._comparison_id and value.isdigit():
+            await self._load_turn(user, int(value))
+
+    async def _load_turn(self, user: Principal, turn: int | None) -> None:
         try:
-            tally = await runtime.current().votes.tally(user, self._comparison_id)
+            tally = await runtime.current().votes.tally(user, self._comparison_id, turn)
         except NotFound as exc:
             self._clear()
             self.error = str(exc)
+            return
+        except InvalidVote as exc:
+            self.error = " ".join((await localized_all(self, exc.errors)).values())
             return
         self._show(tally, self._blind)
 
     def _clear(self) -> None:
         self.panes, self.best, self.comment, self.voted = [], "", "", False
         self.tie = self.all_bad = self.votes = 0
+        self.turn, self.turn_options = "", []
 
     def _show(self, tally: Tally, blind: bool) -> None:
         """The tally, and my saved vote in the form (`blind`: the comparison is a blind one)."""
@@ -116,6 +135,8 @@ class VoteState(rx.State):
             for p in tally.panes
         ]
         self.tie, self.all_bad, self.votes = tally.tie, tally.all_bad, tally.votes
+        self.turn = str(tally.turn)
+        self.turn_options = [str(n) for n in range(1, tally.latest_turn + 1)]
         self.voted = mine is not None
         if mine is None:
             self.best, self.comment = "", ""
@@ -152,8 +173,11 @@ class VoteState(rx.State):
         # A pane's position goes as a number; anything else as typed, for the service to judge.
         best: int | str = int(self.best) if self.best.isdigit() else self.best
         thumbs = [pane.thumb or None for pane in sorted(self.panes, key=lambda p: p.position)]
+        turn = int(self.turn) if self.turn.isdigit() else None
         try:
-            tally = await runtime.current().votes.vote(user, self._comparison_id, best, thumbs, self.comment)
+            tally = await runtime.current().votes.vote(
+                user, self._comparison_id, best, thumbs, self.comment, turn
+            )
         except InvalidVote as exc:
             self.error = " ".join((await localized_all(self, exc.errors)).values())
             self.notice = ""

@@ -34,9 +34,9 @@ def judge_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         responses={429: {"model": RateLimitOut}},
     )
     async def start_judge(user: User, comparison_id: str, body: JudgeIn) -> JudgementOut:
-        """Run a catalog model as judge over every pair of the finished comparison's answers, in
-        both orders; answers at once with the queued judge runs (follow them with GET)."""
-        view = await get_runtime().judges.start(user, comparison_id, body.judge_model, body.rubric)
+        """Run a catalog model as judge over every pair of the answers to a finished turn (default:
+        the latest), in both orders; answers at once with the queued judge runs (follow them with GET)."""
+        view = await get_runtime().judges.start(user, comparison_id, body.judge_model, body.rubric, body.turn)
         return JudgementOut.of(view)
 
     @router.get("/comparisons/{comparison_id}/judgements", response_model=list[JudgementOut])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from backend.db.judgements import JudgeRunRecord
 from backend.db.models import RUBRIC_MAX_CHARS
@@ -23,6 +23,9 @@ class JudgeIn(BaseModel):
     )
     rubric: str | None = Field(
         default=None, description="This judgement only; default: the project's. " + RUBRIC_LIMIT
+    )
+    turn: StrictInt | None = Field(
+        default=None, ge=1, description="The conversation turn to judge (from 1); default: the latest."
     )
 
 

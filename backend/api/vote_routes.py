@@ -30,14 +30,20 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
 
     @router.post("/comparisons/{comparison_id}/votes", response_model=TallyOut, tags=["votes"])
     async def cast_vote(user: User, comparison_id: str, body: VoteIn) -> TallyOut:
-        """Create or change my vote on a finished comparison; answers the new tally."""
+        """Create or change my vote on a finished turn of a comparison (one vote per person per
+        turn; default: the latest turn); answers that turn's new tally."""
         service = get_runtime().votes
-        return TallyOut.of(await service.vote(user, comparison_id, body.best, body.thumbs, body.comment))
+        tally = await service.vote(user, comparison_id, body.best, body.thumbs, body.comment, body.turn)
+        return TallyOut.of(tally)
 
     @router.get("/comparisons/{comparison_id}/votes", response_model=TallyOut, tags=["votes"])
-    async def get_votes(user: User, comparison_id: str) -> TallyOut:
-        """The comparison's tally and my own vote (null if I have not voted)."""
-        return TallyOut.of(await get_runtime().votes.tally(user, comparison_id))
+    async def get_votes(
+        user: User,
+        comparison_id: str,
+        turn: int | None = Query(default=None, ge=1, description="Default: the latest turn."),
+    ) -> TallyOut:
+        """A turn's tally and my own vote on it (null if I have not voted on that turn)."""
+        return TallyOut.of(await get_runtime().votes.tally(user, comparison_id, turn))
 
     @router.get("/projects/{project_id}/leaderboard", response_model=LeaderboardOut, tags=["votes"])
     async def leaderboard(

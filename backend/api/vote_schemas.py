@@ -50,6 +50,9 @@ class VoteIn(BaseModel):
         default_factory=list, max_length=MAX_PANES, description="Per pane in order: 'up', 'down' or null."
     )
     comment: str = Field(default="", max_length=VOTE_COMMENT_MAX_CHARS)
+    turn: StrictInt | None = Field(
+        default=None, ge=1, description="The conversation turn voted on (from 1); default: the latest."
+    )
 
 
 class VoteOut(VoteIn):
@@ -85,6 +88,8 @@ class TallyOut(BaseModel):
     all_bad: int
     votes: int
     mine: VoteOut | None
+    turn: int = Field(description="The conversation turn tallied (one vote per person per turn).")
+    latest_turn: int = Field(description="The comparison's latest turn.")
 
     @classmethod
     def of(cls, tally: Tally) -> TallyOut:
@@ -95,6 +100,8 @@ class TallyOut(BaseModel):
             all_bad=tally.all_bad,
             votes=tally.votes,
             mine=None if tally.mine is None else VoteOut.of(tally.mine),
+            turn=tally.turn,
+            latest_turn=tally.latest_turn,
         )
 
 

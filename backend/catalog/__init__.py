@@ -21,6 +21,7 @@ from backend.providers.base import Usage
 from backend.run_options import CAPABILITIES, VISION
 
 DEFAULT_CONTEXT_WINDOW = 8192
+DEFAULT_IMAGE_TOKENS = 1000  # what one image counts as when neither model nor family says
 SIMULATION_STYLES = frozenset({"prose", "bullets", "code", "terse", "judge"})
 
 
@@ -53,6 +54,8 @@ class ModelInfo:
     simulation: SimulationProfile | None = None
     # Optional parameters the model takes and whether it reads images (backend/run_options.py)
     capabilities: frozenset[str] = frozenset()
+    # Prompt tokens one image is counted as before a run (models.toml: image_tokens)
+    image_tokens: int = DEFAULT_IMAGE_TOKENS
 
     @property
     def simulated(self) -> bool:
@@ -71,6 +74,7 @@ class Catalog:
     models: tuple[ModelInfo, ...]
     # Per family: the parameters its API takes, for models not listed (no vision: unknown).
     family_capabilities: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    family_image_tokens: Mapping[str, int] = field(default_factory=dict)
 
     def get(self, model_id: str) -> ModelInfo | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -93,6 +97,7 @@ class Catalog:
             input_price_per_mtok=0.0,
             output_price_per_mtok=0.0,
             capabilities=self.family_capabilities.get(family, frozenset()) - {VISION},
+            image_tokens=self.family_image_tokens.get(family, DEFAULT_IMAGE_TOKENS),
         )
 
 
@@ -103,11 +108,15 @@ def parse_catalog(text: str) -> Catalog:
         name: _capabilities(table.get("params", []), f"family {name}")
         for name, table in data.get("family", {}).items()
     }
+    image_tokens = {
+        name: _image_tokens(table.get("image_tokens", DEFAULT_IMAGE_TOKENS), f"family {name}")
+        for name, table in data.get("family", {}).items()
+    }
     models: list[ModelInfo] = []
     seen: set[str] = set()
     for index, raw in enumerate(data.get("model", [])):
         try:
-            info = _model_from_table(raw, families)
+            info = _model_from_table(raw, families, image_tokens)
         except (KeyError, TypeError, ValueError) as exc:
             label = raw.get("id", f"#{index}") if isinstance(raw, dict) else f"#{index}"
             raise ValueError(f"models.toml: invalid model {label}: {exc}") from exc
@@ -115,7 +124,7 @@ def parse_catalog(text: str) -> Catalog:
             raise ValueError(f"models.toml: duplicate model id {info.id!r}")
         seen.add(info.id)
         models.append(info)
-    return Catalog(models=tuple(models), family_capabilities=families)
+    return Catalog(models=tuple(models), family_capabilities=families, family_image_tokens=image_tokens)
 
 
 @cache
@@ -145,6 +154,17 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4) if text else 0
 
 
+def image_tokens(model_id: str) -> int:
+    """The prompt tokens one image counts as for this model, before a run."""
+    return load_catalog().resolve(model_id).image_tokens
+
+
+def _image_tokens(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"models.toml: {where}: image_tokens must be a whole number >= 0")
+    return value
+
+
 def _capabilities(names: Any, where: str) -> frozenset[str]:
     unknown = set(names) - CAPABILITIES
     if not isinstance(names, list) or unknown:
@@ -152,7 +172,9 @@ def _capabilities(names: Any, where: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _model_from_table(raw: dict[str, Any], families: Mapping[str, frozenset[str]]) -> ModelInfo:
+def _model_from_table(
+    raw: dict[str, Any], families: Mapping[str, frozenset[str]], image_tokens: Mapping[str, int]
+) -> ModelInfo:
     model_id = str(raw["id"])
     family, sep, name = model_id.partition(":")
     if not (sep and family and name):
@@ -179,6 +201,9 @@ def _model_from_table(raw: dict[str, Any], families: Mapping[str, frozenset[str]
         output_price_per_mtok=output_price,
         simulation=_profile_from_table(simulation) if simulation is not None else None,
         capabilities=capabilities,
+        image_tokens=_image_tokens(
+            raw.get("image_tokens", image_tokens.get(family, DEFAULT_IMAGE_TOKENS)), model_id
+        ),
     )
 
 

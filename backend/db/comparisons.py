@@ -148,6 +148,13 @@ async def get_comparison(session: AsyncSession, comparison_id: str) -> Compariso
     return comparison_record(comparison, await turns_of(session, comparison_id))
 
 
+def batch_row_ids() -> Any:
+    """A subquery of every comparison that is a batch's row: shown with its batch (the results
+    grid), never in History, search or "Similar comparisons" (a batch of 1,000 rows of one
+    template would bury everything else)."""
+    return select(BatchRow.comparison_id).where(BatchRow.comparison_id.is_not(None))
+
+
 async def list_comparisons(
     session: AsyncSession,
     *,
@@ -167,7 +174,7 @@ async def list_comparisons(
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
     filters: list[ColumnElement[bool]] = [
         Comparison.id.not_in(judge_comparison_ids()),
-        Comparison.id.not_in(select(BatchRow.comparison_id).where(BatchRow.comparison_id.is_not(None))),
+        Comparison.id.not_in(batch_row_ids()),
     ]
     if project_id is not None:
         filters.append(Comparison.project_id == project_id)

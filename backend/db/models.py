@@ -310,7 +310,7 @@ VOTE_COMMENT_MAX_CHARS = 2000
 
 
 class Vote(Base):
-    """One member's verdict on a finished comparison; changing it updates this row.
+    """One member's verdict on one turn of a finished comparison; changing it updates this row.
 
     Exactly one of ``best_pane`` (a run position) and ``no_winner`` ("tie" | "all_bad") is set.
     ``thumbs`` is a list in pane order of "up", "down" or None.
@@ -318,7 +318,7 @@ class Vote(Base):
 
     __tablename__ = "votes"
     __table_args__ = (
-        UniqueConstraint("comparison_id", "user_id", name="uq_votes_comparison_id_user_id"),
+        UniqueConstraint("comparison_id", "user_id", "turn", name="uq_votes_comparison_id_user_id_turn"),
         CheckConstraint(
             "(best_pane IS NULL AND no_winner IS NOT NULL) OR (best_pane IS NOT NULL AND no_winner IS NULL)",
             name="one_choice",
@@ -331,7 +331,7 @@ class Vote(Base):
     )
     user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
     best_pane: Mapped[int | None] = mapped_column(Integer)
-    # The conversation turn the vote is about (the latest when it was saved).
+    # The conversation turn the vote is about: one vote per person per comparison per turn.
     turn: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     no_winner: Mapped[str | None] = mapped_column(String(16))
     thumbs: Mapped[list[str | None]] = mapped_column(JSON, default=list)

@@ -1,5 +1,9 @@
-"""Queries for votes: save one person's vote, read a comparison's votes, and gather a
-project's votes, runs and a cheap fingerprint of both for the leaderboard.
+"""Queries for votes: save one person's vote on one turn, read a comparison's votes, and gather
+a project's votes, runs and a cheap fingerprint of both for the leaderboard.
+
+A person has one vote per comparison per conversation turn. What counts a comparison once (the
+leaderboard, prompt versions' win rates) takes each person's vote on the latest turn they voted
+on: before votes were per turn, that was the one vote a person had.
 
 Functions that write commit their own transaction. They return frozen records, never ORM
 objects.
@@ -77,11 +81,22 @@ def _record(vote: Vote) -> VoteRecord:
     )
 
 
-async def panes_of(session: AsyncSession, comparison_id: str) -> list[Pane]:
-    """Each pane's latest run (the latest turn it answered) in pane order, without its output."""
+def latest_per_person(votes: Sequence[VoteRecord]) -> list[VoteRecord]:
+    """Each person's vote on the latest turn they voted on: one per person, in ``votes``' order."""
+    latest: dict[str, VoteRecord] = {}
+    for vote in votes:
+        if vote.user_id not in latest or vote.turn > latest[vote.user_id].turn:
+            latest[vote.user_id] = vote
+    kept = {id(v) for v in latest.values()}
+    return [v for v in votes if id(v) in kept]
+
+
+async def panes_of(session: AsyncSession, comparison_id: str, turn: int | None = None) -> list[Pane]:
+    """Each pane's latest run up to ``turn`` (default: the latest turn it answered) in pane
+    order, without its output: a pane a follow-up skipped shows its earlier answer."""
     stmt = (
         select(Run.position, Run.model, Run.status)
-        .where(Run.comparison_id == comparison_id)
+        .where(Run.comparison_id == comparison_id, *([] if turn is None else [Run.turn <= turn]))
         .order_by(Run.position, Run.turn)
     )
     latest = {row[0]: Pane(*row) for row in (await session.execute(stmt)).all()}
@@ -99,8 +114,8 @@ async def save_vote(
     comment: str,
     turn: int = 1,
 ) -> VoteRecord:
-    """Insert the voter's vote on the comparison, or replace the one they gave before; ``turn``
-    is the conversation turn it is about."""
+    """Insert the voter's vote on the comparison's ``turn``, or replace the one they gave on that
+    turn before (their votes on other turns stay)."""
     values: dict[str, Any] = {
         "turn": turn,
         "best_pane": best_pane,
@@ -109,7 +124,7 @@ async def save_vote(
         "comment": comment,
         "updated_at": utcnow(),
     }
-    if not await _update(session, comparison_id, user_id, values):
+    if not await _update(session, comparison_id, user_id, turn, values):
         session.add(
             Vote(
                 id=new_id(),
@@ -124,42 +139,55 @@ async def save_vote(
         except IntegrityError:
             # The same person's other request inserted first (two tabs): theirs becomes this one.
             await session.rollback()
-            await _update(session, comparison_id, user_id, values)
-    found = await my_vote(session, comparison_id, user_id)
+            await _update(session, comparison_id, user_id, turn, values)
+    found = await my_vote(session, comparison_id, user_id, turn)
     assert found is not None  # just written, and only its comparison's deletion removes it
     return found
 
 
-async def _update(session: AsyncSession, comparison_id: str, user_id: str, values: dict[str, Any]) -> bool:
+async def _update(
+    session: AsyncSession, comparison_id: str, user_id: str, turn: int, values: dict[str, Any]
+) -> bool:
     result = await session.execute(
-        update(Vote).where(Vote.comparison_id == comparison_id, Vote.user_id == user_id).values(**values)
+        update(Vote)
+        .where(Vote.comparison_id == comparison_id, Vote.user_id == user_id, Vote.turn == turn)
+        .values(**values)
     )
     await session.commit()
     return bool(getattr(result, "rowcount", 0))
 
 
-async def my_vote(session: AsyncSession, comparison_id: str, user_id: str) -> VoteRecord | None:
-    stmt = select(Vote).where(Vote.comparison_id == comparison_id, Vote.user_id == user_id)
+async def my_vote(session: AsyncSession, comparison_id: str, user_id: str, turn: int) -> VoteRecord | None:
+    stmt = select(Vote).where(Vote.comparison_id == comparison_id, Vote.user_id == user_id, Vote.turn == turn)
     vote = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
     return None if vote is None else _record(vote)
 
 
-async def votes_of(session: AsyncSession, comparison_id: str) -> list[VoteRecord]:
+async def votes_of(session: AsyncSession, comparison_id: str, turn: int | None = None) -> list[VoteRecord]:
+    """The comparison's votes on ``turn``, or on every turn (None), oldest first."""
     stmt = select(Vote).where(Vote.comparison_id == comparison_id).order_by(Vote.created_at, Vote.id)
+    if turn is not None:
+        stmt = stmt.where(Vote.turn == turn)
     return [_record(v) for v in (await session.execute(stmt)).scalars()]
 
 
 async def project_votes(session: AsyncSession, project_id: str) -> list[tuple[Ballot, tuple[str, ...]]]:
-    """Every vote on the project's comparisons, as the leaderboard reads it (the choice and
-    when it was last made), each with its comparison's pane models in pane order."""
+    """The project's votes as the leaderboard reads them (the choice and when it was last made),
+    each with its comparison's pane models in pane order: one per person per comparison, their
+    vote on the latest turn they voted on (a comparison counts once, as before votes were per
+    turn; every turn has the same pane models)."""
     # Columns, not ORM objects, and only what a board needs: a board reads every vote of the
     # project, and tracked objects with every timestamp parsed took most of a first request.
     stmt = (
         select(Vote.comparison_id, Vote.user_id, Vote.best_pane, Vote.no_winner, Vote.updated_at)
         .join(Comparison, Comparison.id == Vote.comparison_id)
         .where(Comparison.project_id == project_id)
+        .order_by(Vote.comparison_id, Vote.user_id, Vote.turn)
     )
-    votes = [Ballot(*row) for row in (await session.execute(stmt)).all()]
+    latest: dict[tuple[str, str], Ballot] = {}
+    for row in (await session.execute(stmt)).all():
+        latest[(row[0], row[1])] = Ballot(*row)  # ordered by turn: the latest turn's stays
+    votes = list(latest.values())
     voted = {v.comparison_id for v in votes}
     runs = await session.execute(
         select(Run.comparison_id, Run.model)
@@ -245,6 +273,7 @@ async def database_stamp(session: AsyncSession) -> tuple[Any, ...]:
 
 
 async def latest_turn(session: AsyncSession, comparison_id: str) -> int:
-    """The comparison's latest conversation turn (1 with no follow-up): what a vote is about."""
+    """The comparison's latest conversation turn (1 with no follow-up): what a vote is about
+    unless it names another."""
     stmt = select(func.max(Run.turn)).where(Run.comparison_id == comparison_id)
     return int((await session.execute(stmt)).scalar_one_or_none() or 1)

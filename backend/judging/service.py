@@ -22,7 +22,7 @@ from backend.db import judgements as repo
 from backend.db.engine import Database
 from backend.db.judgements import JudgementRecord, NewJudgeRun
 from backend.db.models import RUBRIC_MAX_CHARS
-from backend.db.records import FINAL_STATUSES, ComparisonRecord, RunStatus
+from backend.db.records import FINAL_STATUSES, ComparisonRecord, RunRecord, RunStatus
 from backend.judging.pairs import Pair, pairs_of
 from backend.judging.prompts import DEFAULT_RUBRIC, judge_messages
 from backend.judging.settle import settle
@@ -86,18 +86,25 @@ class JudgeService:
 
     # --- judging -------------------------------------------------------------
     async def start(
-        self, principal: Principal, comparison_id: str, judge_model: str, rubric: str | None = None
+        self,
+        principal: Principal,
+        comparison_id: str,
+        judge_model: str,
+        rubric: str | None = None,
+        turn: int | None = None,
     ) -> JudgementView:
-        """Queue the judge's runs over every pair of the comparison's finished panes, both orders.
+        """Queue the judge's runs over every pair of the answers to ``turn`` (default: the
+        latest), both orders.
 
-        NotFound for a non-member, AccessDenied for a viewer; InvalidJudgement for a comparison
-        still running or with fewer than two answers, an unknown or unavailable judge model or a
-        rubric over its limit; RateLimitExceeded (a budget too) for runs over the user's limits.
-        Nothing is saved or queued on any of these.
+        NotFound for a non-member, AccessDenied for a viewer; InvalidJudgement for a turn the
+        comparison does not have, a turn still running or with fewer than two answers, an
+        unknown or unavailable judge model or a rubric over its limit; RateLimitExceeded (a
+        budget too) for runs over the user's limits. Nothing is saved or queued on any of these.
         """
         project_id = await self._access.require_comparison(principal, Action.RUN, comparison_id)
         record = await self._comparisons.get_unchecked(comparison_id)
-        errors = await self._comparison_errors(record)
+        chosen = record.latest_turn if turn is None else turn
+        errors = await self._comparison_errors(record, chosen)
         try:
             override = _checked_rubric(rubric, "rubric")
         except InvalidJudgement as exc:
@@ -105,13 +112,13 @@ class JudgeService:
         if errors:
             raise InvalidJudgement(errors)
         rubric_text = override or (await self._rubric(project_id)).text
-        answers = {r.position: r.output_text for r in record.runs if r.status == RunStatus.DONE}
+        answers = {r.position: r.output_text for r in _runs_of(record, chosen) if r.status == RunStatus.DONE}
         orders = [
             order for low, high in combinations(sorted(answers), 2) for order in ((low, high), (high, low))
         ]
         payloads = [
-            _judge_input(record, project_id, judge_model, rubric_text, answers[first], answers[second])
-            for first, second in orders
+            _judge_input(record, chosen, project_id, judge_model, rubric_text, (answers[a], answers[b]))
+            for a, b in orders
         ]
         created: list[str] = []
 
@@ -124,7 +131,7 @@ class JudgeService:
                         judge_model=judge_model,
                         rubric=rubric_text,
                         created_by=principal.user_id,
-                        turn=record.latest_turn,
+                        turn=chosen,
                         runs=[
                             NewJudgeRun(r.id, first, second)
                             for r, (first, second) in zip(records, orders, strict=True)
@@ -141,19 +148,26 @@ class JudgeService:
             raise InvalidJudgement(_judge_errors(exc.errors)) from None
         return await self._view(created[0], await self._comparisons.blind.record(principal, record))
 
-    async def _comparison_errors(self, record: ComparisonRecord) -> dict[str, str]:
+    async def _comparison_errors(self, record: ComparisonRecord, turn: int) -> dict[str, str]:
         async with self._db.session() as session:
             if await repo.is_judge_comparison(session, record.id):
                 return {"comparison": "This comparison holds a judge's run; judge the comparison it judged."}
-        unfinished = sum(1 for r in record.runs if r.status not in FINAL_STATUSES)
+        if isinstance(turn, bool) or not isinstance(turn, int) or not 1 <= turn <= record.latest_turn:
+            return {
+                "turn": f"This comparison has turns 1 to {record.latest_turn}; "
+                f"there is no turn {turn} to judge."
+            }
+        runs = _runs_of(record, turn)
+        unfinished = sum(1 for r in runs if r.status not in FINAL_STATUSES)
         if unfinished:
             return {
-                "comparison": f"This comparison is still running ({unfinished} of {len(record.runs)} "
+                "comparison": f"This comparison is still running ({unfinished} of {len(runs)} "
                 "panes unfinished): judge it once every pane has finished."
             }
-        if sum(1 for r in record.runs if r.status == RunStatus.DONE) < 2:
+        if sum(1 for r in runs if r.status == RunStatus.DONE) < 2:
             return {
-                "comparison": "A judge compares answers: fewer than two panes of this comparison answered."
+                "comparison": "A judge compares answers: fewer than two panes of this comparison answered"
+                + ("." if turn == 1 else f" turn {turn}.")
             }
         return {}
 
@@ -206,17 +220,27 @@ def _checked_rubric(text: str | None, field: str) -> str:
     return cleaned
 
 
+def _runs_of(record: ComparisonRecord, turn: int) -> list[RunRecord]:
+    """The runs that answered ``turn`` (a follow-up sent to one pane has one)."""
+    return [r for r in (*record.past_runs, *record.runs) if r.turn == turn]
+
+
 def _judge_input(
-    record: ComparisonRecord, project_id: str, judge_model: str, rubric: str, first: str, second: str
+    record: ComparisonRecord,
+    turn: int,
+    project_id: str,
+    judge_model: str,
+    rubric: str,
+    answers: tuple[str, str],
 ) -> dict[str, Any]:
     """A one-pane comparison asking the judge about one order of one pair, as a raw payload (so
     a malformed judge model id is refused by the comparison's own validation)."""
     system_prompt, prompt = judge_messages(
         rubric=rubric,
-        prompt=record.message_of(record.latest_turn),  # the turn judged: the latest (issue 19)
+        prompt=record.message_of(turn),  # the turn judged (issue 19)
         system_prompt=record.system_prompt,
-        answer_a=first,
-        answer_b=second,
+        answer_a=answers[0],
+        answer_b=answers[1],
     )
     return {
         "prompt": prompt,

@@ -207,7 +207,8 @@ class PromptService:
                 panes = await votes_repo.panes_of(session, v.comparison_id)
                 if v.comparison_id in hidden:  # blind, not revealed to this person: labels
                     panes = [replace(p, model=pane_label(p.position)) for p in panes]
-                votes = await votes_repo.votes_of(session, v.comparison_id)
+                # one vote per person: their vote on the latest turn they voted on
+                votes = votes_repo.latest_per_person(await votes_repo.votes_of(session, v.comparison_id))
                 judgements = await judgements_repo.judgements_of(session, [v.comparison_id])
                 views.append(_view(v, tuple(p.model for p in panes), votes, judgements))
         return views

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import func, select
 
 from backend.db import search_jobs as jobs
-from backend.db.comparisons import get_comparison
+from backend.db.comparisons import batch_row_ids, get_comparison
 from backend.db.engine import Database
-from backend.db.models import Comparison, JudgeRun, Run, Vote
+from backend.db.models import BatchRow, Comparison, JudgeRun, Run, Vote
 from backend.db.records import FINAL_STATUSES, ComparisonRecord
 from backend.queue.messages import FinalEvent
 from backend.search.embedding import Embedder
@@ -154,21 +154,22 @@ class SearchIndexer:
 
     async def index_comparisons(self, comparison_ids: Sequence[str]) -> int:
         """Embed and write these comparisons' vectors (all their parts at once); those that no longer
-        exist and judges' comparisons are skipped. Idempotent. Answers the number of vectors written."""
+        exist, judges' comparisons and batches' rows are skipped (browsed with their batch, not
+        searched). Idempotent. Answers the number of vectors written."""
         records: list[ComparisonRecord] = []
         async with self._db.session() as session:
-            judges = set(
+            skipped = set(
                 (
                     await session.execute(
-                        select(JudgeRun.run_comparison_id).where(
-                            JudgeRun.run_comparison_id.in_(list(comparison_ids))
-                        )
+                        select(JudgeRun.run_comparison_id)
+                        .where(JudgeRun.run_comparison_id.in_(list(comparison_ids)))
+                        .union(batch_row_ids().where(BatchRow.comparison_id.in_(list(comparison_ids))))
                     )
                 ).scalars()
             )
             for comparison_id in comparison_ids:
                 record = await get_comparison(session, comparison_id)
-                if record is not None and comparison_id not in judges:
+                if record is not None and comparison_id not in skipped:
                     records.append(record)
             voted = set(
                 (

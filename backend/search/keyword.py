@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.comparisons import batch_row_ids
 from backend.db.models import Comparison, JudgeRun, Run, Vote
 from backend.db.projects import member_projects
 
@@ -45,11 +46,13 @@ def _matches(term: str) -> ColumnElement[bool]:
 
 
 def _readable(user_id: str, project_ids: Sequence[str]) -> list[ColumnElement[bool]]:
-    """Comparisons of the given projects that the user is a member of, judges' own excluded."""
+    """Comparisons of the given projects that the user is a member of, judges' own and batches'
+    rows excluded (a vector index may still hold rows indexed before they were left out)."""
     return [
         Comparison.project_id.in_(list(project_ids)),
         Comparison.project_id.in_(member_projects(user_id)),
         Comparison.id.not_in(select(JudgeRun.run_comparison_id)),
+        Comparison.id.not_in(batch_row_ids()),
     ]
 
 

@@ -1,7 +1,8 @@
 """Per-user monthly budgets: refuse a run that could take a user past their limit.
 
 The check is made before anything is saved or queued, with the most a run can
-cost: its estimated prompt tokens at the input price plus all of its max tokens
+cost: its estimated prompt tokens (each image counted as its model's fixed
+``image_tokens``, backend/catalog/models.toml) at the input price plus all of its max tokens
 at the output price (list prices from the catalog; unlisted models are free).
 Spend is what the user's runs that finished this calendar month (UTC) cost.
 A refusal is a :class:`RateLimitExceeded`, so the API answers 429 with
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from backend.auth.permissions import Principal
-from backend.catalog import estimate_cost_usd, estimate_tokens, load_catalog
+from backend.catalog import estimate_cost_usd, estimate_tokens, image_tokens, load_catalog
 from backend.db import spend as repo
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, RunRecord
+from backend.files.images import images_of
 from backend.limits import RateLimitExceeded
 from backend.providers.base import Usage
 from backend.services.validation import ComparisonInput
@@ -52,13 +54,17 @@ def next_month_start(now: datetime) -> datetime:
     return start.replace(month=start.month + 1)
 
 
-def max_cost_usd(system_prompt: str, prompt: str, panes: Iterable[tuple[str, int]]) -> float:
-    """The most these runs can cost: each pane is (model id, max tokens)."""
+def max_cost_usd(system_prompt: str, prompt: str, panes: Iterable[tuple[str, int]], images: int = 0) -> float:
+    """The most these runs can cost: each pane is (model id, max tokens); ``images``: how many
+    images go with the prompt."""
     # The same prompt estimate the token rate limit and the context check use.
     prompt_tokens = estimate_tokens(system_prompt + "\n" + prompt)
     catalog = load_catalog()
     return sum(
-        estimate_cost_usd(catalog.get(model), Usage(input_tokens=prompt_tokens, output_tokens=max_tokens))
+        estimate_cost_usd(
+            catalog.get(model),
+            Usage(input_tokens=prompt_tokens + images * image_tokens(model), output_tokens=max_tokens),
+        )
         for model, max_tokens in panes
     )
 
@@ -96,7 +102,10 @@ class BudgetGuard:
     async def check(self, principal: Principal, data: ComparisonInput) -> None:
         """Raise BudgetExceeded if the new comparison could take the user past their budget."""
         cost = max_cost_usd(
-            data.system_prompt, data.prompt, ((pane.model, pane.max_tokens) for pane in data.panes)
+            data.system_prompt,
+            data.prompt,
+            ((pane.model, pane.max_tokens) for pane in data.panes),
+            len(data.images),
         )
         await self._check(principal.user_id, cost, "This comparison", "your")
 
@@ -107,7 +116,10 @@ class BudgetGuard:
         (``payer_id``: another user who pays for them, as a comparison's owner pays its follow-ups)."""
         cost = sum(
             max_cost_usd(
-                data.system_prompt, data.prompt, ((pane.model, pane.max_tokens) for pane in data.panes)
+                data.system_prompt,
+                data.prompt,
+                ((pane.model, pane.max_tokens) for pane in data.panes),
+                len(data.images),
             )
             for data in datas
         )
@@ -117,7 +129,8 @@ class BudgetGuard:
 
     async def check_retry(self, principal: Principal, record: ComparisonRecord, run: RunRecord) -> None:
         """A retry is spent by the comparison's owner (their keys, their budget)."""
-        cost = max_cost_usd(record.system_prompt, record.prompt, [(run.model, run.params.max_tokens)])
+        images = len(images_of(record.settings))
+        cost = max_cost_usd(record.system_prompt, record.prompt, [(run.model, run.params.max_tokens)], images)
         whose = "your" if principal.user_id == record.user_id else "the comparison owner's"
         await self._check(record.user_id, cost, "This retry", whose)
 

@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind
 
 from backend import tracing
 from backend.auth.permissions import AccessDenied, Action, Principal
-from backend.catalog import estimate_tokens, load_catalog
+from backend.catalog import estimate_tokens, image_tokens, load_catalog
 from backend.db.comparisons import (
     count_active_comparisons,
     create_comparison,
@@ -234,7 +234,9 @@ class ComparisonService:
     async def _reserve(self, user_id: str, datas: Sequence[ComparisonInput]) -> None:
         requests = sum(len(data.panes) for data in datas)
         tokens = sum(
-            _prompt_tokens(data.system_prompt, data.prompt) + pane.max_tokens
+            _prompt_tokens(data.system_prompt, data.prompt)
+            + len(data.images) * image_tokens(pane.model)
+            + pane.max_tokens
             for data in datas
             for pane in data.panes
         )
@@ -426,7 +428,9 @@ class ComparisonService:
         await self._limiter.reserve(
             principal.user_id,
             requests=1,
-            tokens=_prompt_tokens(record.system_prompt, record.prompt) + old.params.max_tokens,
+            tokens=_prompt_tokens(record.system_prompt, record.prompt)
+            + len(images_of(record.settings)) * image_tokens(old.model)
+            + old.params.max_tokens,
         )
         await self._broker.request_cancel(CancelRequest(run_id=old.id, attempt=old.attempt))
         async with self._db.session() as session:

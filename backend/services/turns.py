@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from backend.auth.permissions import Action, Principal
-from backend.catalog import estimate_tokens, load_catalog
+from backend.catalog import estimate_tokens, image_tokens, load_catalog
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.db.turns import TurnConflict, holds_judge_runs, save_turn
+from backend.files.images import images_of
 from backend.i18n import N_, Message
 from backend.services.access import Access
 from backend.services.comparisons import ComparisonService
@@ -26,6 +27,7 @@ from backend.services.validation import (
     ComparisonInput,
     InvalidComparison,
     PaneInput,
+    context_message,
 )
 
 MAX_TURNS = 50  # a conversation this long is far past any use a side-by-side comparison has
@@ -83,8 +85,10 @@ def conversation_text(record: ComparisonRecord, run: RunRecord, message: str) ->
 
 
 def conversation_tokens(record: ComparisonRecord, run: RunRecord, message: str) -> int:
-    """The estimate the context check uses (as validation estimates a prompt)."""
-    return estimate_tokens(record.system_prompt + "\n" + conversation_text(record, run, message))
+    """The estimate the context check uses (as validation estimates a prompt), the comparison's
+    images included: they go with every turn's request."""
+    images = len(images_of(record.settings)) * image_tokens(run.model)
+    return estimate_tokens(record.system_prompt + "\n" + conversation_text(record, run, message)) + images
 
 
 class TurnService:
@@ -110,6 +114,10 @@ class TurnService:
                 await self._comparisons.validate(check, principal)
             except InvalidComparison as exc:
                 raise InvalidComparison({_turn_field(k): v for k, v in exc.errors.items()}) from None
+        # The images go with every turn: the budget and the token rate limit count them (by
+        # number only; validation above must not look them up among this sender's uploads).
+        if images := [ref.key for ref in images_of(record.settings)]:
+            checks = [check.model_copy(update={"images": images}) for check in checks]
         # The comparison's owner pays (its runs use the owner's keys), as for a retry.
         await self._comparisons.admit_many(principal, checks, "This follow-up", record.user_id)
         position = targets[0].position if len(targets) == 1 and len(record.runs) > 1 else None
@@ -162,18 +170,16 @@ class TurnService:
             info = catalog.get(run.model)
             window = info.context_window if info else DEFAULT_CONTEXT_WINDOW
             if tokens + run.params.max_tokens > window:
-                raise InvalidComparison(
-                    {
-                        "message": Message(
-                            "The conversation is about {tokens:,} tokens; with max tokens "
-                            "{max_tokens:,} it exceeds {model}'s context window of {window:,} tokens.",
-                            tokens=tokens,
-                            max_tokens=run.params.max_tokens,
-                            model=info.display_name if info else run.model,
-                            window=window,
-                        )
-                    }
+                message_ = context_message(
+                    tokens,
+                    len(images_of(record.settings)),
+                    image_tokens(run.model),
+                    run.params.max_tokens,
+                    info.display_name if info else run.model,
+                    window,
+                    "conversation",
                 )
+                raise InvalidComparison({"message": message_})
             conversation = conversation_text(record, run, message)
             pane = PaneInput(
                 model=run.model,

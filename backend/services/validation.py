@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from backend.catalog import ModelInfo, estimate_tokens
+from backend.catalog import ModelInfo, estimate_tokens, image_tokens
 from backend.files.images import MAX_IMAGES, TOO_MANY_ERROR
 from backend.i18n import N_, Message
 from backend.run_options import (
@@ -224,23 +224,56 @@ def check_semantics(
         errors["panes"] = N_("Pick at least one model.")
     prompt_tokens = estimate_tokens(data.system_prompt + "\n" + data.prompt)
     for index, pane in enumerate(data.panes):
+        per_image = image_tokens(pane.model)  # each image counts as a fixed number of tokens
         key = f"panes.{index}.model"
         if pane.model in unavailable:
             errors[key] = unavailable[pane.model]
             continue
         info = models.get(pane.model)
         window = info.context_window if info else DEFAULT_CONTEXT_WINDOW
-        if prompt_tokens + pane.max_tokens > window and "prompt" not in errors:
+        tokens = prompt_tokens + per_image * len(data.images)
+        if tokens + pane.max_tokens > window and "prompt" not in errors:
             name = info.display_name if info else pane.model
-            errors["prompt"] = Message(
-                "The prompt is about {tokens:,} tokens; with max tokens {max_tokens:,} "
-                "it exceeds {model}'s context window of {window:,} tokens.",
-                tokens=prompt_tokens,
-                max_tokens=pane.max_tokens,
-                model=name,
-                window=window,
-            )
+            images = len(data.images)
+            errors["prompt"] = context_message(tokens, images, per_image, pane.max_tokens, name, window)
     for key, message in capability_errors(data, models).items():
         errors.setdefault(key, message)
     if errors:
         raise InvalidComparison(errors)
+
+
+_TOO_LARGE = {
+    ("prompt", False): N_(
+        "The prompt is about {tokens:,} tokens; with max tokens {max_tokens:,} "
+        "it exceeds {model}'s context window of {window:,} tokens."
+    ),
+    ("prompt", True): N_(
+        "The prompt is about {tokens:,} tokens, counting {images} image(s) at {per_image:,} tokens "
+        "each; with max tokens {max_tokens:,} it exceeds {model}'s context window of {window:,} tokens."
+    ),
+    ("conversation", False): N_(
+        "The conversation is about {tokens:,} tokens; with max tokens "
+        "{max_tokens:,} it exceeds {model}'s context window of {window:,} tokens."
+    ),
+    ("conversation", True): N_(
+        "The conversation is about {tokens:,} tokens, counting {images} image(s) at {per_image:,} "
+        "tokens each; with max tokens {max_tokens:,} it exceeds {model}'s context window of "
+        "{window:,} tokens."
+    ),
+}
+
+
+def context_message(
+    tokens: int, images: int, per_image: int, max_tokens: int, model: str, window: int, what: str = "prompt"
+) -> Message:
+    """Why a prompt (or a follow-up's whole conversation) does not fit the model's context
+    window; with images, how many tokens they were counted as."""
+    figures: dict[str, object] = {
+        "tokens": tokens,
+        "max_tokens": max_tokens,
+        "model": model,
+        "window": window,
+    }
+    if images:
+        figures |= {"images": images, "per_image": per_image}
+    return Message(_TOO_LARGE[(what, bool(images))], **figures)

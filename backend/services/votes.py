@@ -3,7 +3,8 @@
 Any member of the comparison's project may vote, viewers included (reading is all a vote
 needs); anyone else is told the comparison does not exist. A vote waits until every pane
 has finished: a half-streamed answer is not the one being judged. Each person has one vote
-per comparison; voting again replaces it.
+per comparison per conversation turn (the latest turn unless the vote names one); voting on
+that turn again replaces it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.permissions import Action, Principal
 from backend.db import votes as repo
@@ -49,7 +52,9 @@ class Tally:
     tie: int
     all_bad: int
     votes: int
-    mine: VoteRecord | None  # the asking person's own vote
+    mine: VoteRecord | None  # the asking person's own vote on this turn
+    turn: int = 1  # the conversation turn tallied
+    latest_turn: int = 1  # the comparison's latest turn
 
 
 class VoteService:
@@ -67,15 +72,19 @@ class VoteService:
         best: int | str,
         thumbs: Sequence[str | None] = (),
         comment: str = "",
+        turn: int | None = None,
     ) -> Tally:
-        """Save (or replace) the principal's vote and return the new tally.
+        """Save (or replace) the principal's vote on ``turn`` (default: the latest) and return
+        that turn's new tally.
 
-        Raises NotFound for a non-member, InvalidVote (nothing saved) for a comparison still
-        running, a pane index it does not have, a thumb other than up/down or a long comment.
+        Raises NotFound for a non-member, InvalidVote (nothing saved) for a turn the comparison
+        does not have or still running, a pane index it does not have, a thumb other than
+        up/down or a long comment.
         """
         await self._access.require_comparison(principal, Action.READ, comparison_id)
         async with self._db.session() as session:
-            panes = await repo.panes_of(session, comparison_id)
+            chosen = await _turn(session, comparison_id, turn)
+            panes = await repo.panes_of(session, comparison_id, chosen)
             best_pane, no_winner, padded = _checked(panes, best, thumbs, comment)
             await repo.save_vote(
                 session,
@@ -85,23 +94,46 @@ class VoteService:
                 no_winner=no_winner,
                 thumbs=padded,
                 comment=comment,
-                turn=await repo.latest_turn(session, comparison_id),
+                turn=chosen,
             )
         if self.on_change is not None:
             try:
                 await self.on_change(comparison_id)
             except Exception:  # the vote is saved; search catches up on the next reindex
                 log.exception("could not request re-indexing of %s after a vote", comparison_id)
-        return await self.tally(principal, comparison_id)
+        return await self.tally(principal, comparison_id, chosen)
 
-    async def tally(self, principal: Principal, comparison_id: str) -> Tally:
+    async def tally(self, principal: Principal, comparison_id: str, turn: int | None = None) -> Tally:
+        """The votes on ``turn`` (default: the latest), with my own. InvalidVote for a turn the
+        comparison does not have."""
         await self._access.require_comparison(principal, Action.READ, comparison_id)
         async with self._db.session() as session:
-            panes = await repo.panes_of(session, comparison_id)
-            votes = await repo.votes_of(session, comparison_id)
+            latest = await repo.latest_turn(session, comparison_id)
+            chosen = await _turn(session, comparison_id, turn)
+            panes = await repo.panes_of(session, comparison_id, chosen)
+            votes = await repo.votes_of(session, comparison_id, chosen)
         if await self._blind.hides_models(principal, comparison_id):
             panes = [replace(p, model=pane_label(p.position)) for p in panes]
-        return _tally(comparison_id, panes, votes, principal.user_id)
+        tally = _tally(comparison_id, panes, votes, principal.user_id)
+        return replace(tally, turn=chosen, latest_turn=latest)
+
+
+async def _turn(session: AsyncSession, comparison_id: str, turn: int | None) -> int:
+    """The turn a vote or tally is about: ``turn`` if the comparison has it, else InvalidVote."""
+    latest = await repo.latest_turn(session, comparison_id)
+    if turn is None:
+        return latest
+    if isinstance(turn, bool) or not isinstance(turn, int) or not 1 <= turn <= latest:
+        raise InvalidVote(
+            {
+                "turn": Message(
+                    "This comparison has turns 1 to {latest}; there is no turn {turn} to vote on.",
+                    latest=latest,
+                    turn=turn,
+                )
+            }
+        )
+    return turn
 
 
 def _checked(

@@ -43,6 +43,9 @@ def judge_section() -> rx.Component:
         on_rubric=J.set_rubric,
         on_start=J.start,
         on_save_rubric=J.save_rubric,
+        turn=J.turn,
+        turn_options=J.turn_options,
+        on_turn=J.set_turn,
     )
     return rx.cond(
         _finished(),

@@ -1,15 +1,15 @@
 """The compare page's vote panel, wired to VoteState.
 
-Mounted anew for each comparison (its key is the comparison id), and only once every pane
-has finished: mounting loads the tally and my vote.
+Mounted anew for each comparison and each new turn (its key is the comparison id and latest
+turn), and only once every pane has finished: mounting loads the latest turn's tally and my
+vote on it; in a conversation "Vote on turn" picks another turn.
 """
 
 from __future__ import annotations
 
 import reflex as rx
 
-from components.i18n import t
-from components.votes import VoteProps, vote_panel
+from components.votes import VoteProps, turn_picker, vote_panel
 from state.compare import CompareState
 from state.votes import VoteState as V
 
@@ -35,14 +35,10 @@ def vote_section() -> rx.Component:
         rx.box(
             rx.cond(
                 CompareState.latest_turn > 1,
-                rx.text(
-                    t("Votes are about the latest turn (turn {n}).", n=CompareState.latest_turn),
-                    size="2",
-                    color_scheme="gray",
-                ),
+                turn_picker(V.turn, V.turn_options, V.set_turn),
             ),
             vote_panel(props),
-            # Mounted anew after each turn too: the vote is about the latest one.
+            # Mounted anew after each turn too: the vote starts on the latest one.
             key=CompareState.comparison_id + "-" + CompareState.latest_turn.to_string(),
             on_mount=V.load,
             width="100%",

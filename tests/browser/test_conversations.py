@@ -102,3 +102,31 @@ def test_a_viewer_cannot_send_a_follow_up(
         context.close()
     with httpx.Client(base_url=app_url, headers=user.api_headers, timeout=15) as api:
         assert len(api.get(f"/api/v1/comparisons/{comparison_id}").json()["turns"]) == 1
+
+
+def test_each_turn_has_its_own_vote(page: Page, app_url: str, user: TestAccount) -> None:
+    comparison_id = _run(page)
+    expect(page.get_by_role("combobox", name="Vote on turn")).to_have_count(0)  # one turn: no picker
+    page.get_by_role("textbox", name="Follow-up").fill("[[simulate:tokens=4]] And a lake?")
+    page.get_by_role("button", name="Send follow-up").click()
+    turn = page.get_by_role("combobox", name="Vote on turn")
+    expect(turn).to_have_value("2", timeout=RUN_TIMEOUT_MS)  # the latest turn by default
+
+    page.get_by_role("radio", name="Pane 2: simulated:swift").click()
+    page.get_by_role("button", name="Save vote").click()
+    expect(page.get_by_role("button", name="Change my vote")).to_be_visible(timeout=15_000)
+
+    turn.select_option("1")  # the first turn has no vote of mine yet
+    expect(page.get_by_role("button", name="Save vote")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("radio", name="Pane 2: simulated:swift")).not_to_be_checked()
+    page.get_by_role("radio", name="Tie").click()
+    page.get_by_role("button", name="Save vote").click()
+    expect(page.get_by_role("button", name="Change my vote")).to_be_visible(timeout=15_000)
+
+    turn.select_option("2")
+    expect(page.get_by_role("radio", name="Pane 2: simulated:swift")).to_be_checked(timeout=15_000)
+    with httpx.Client(base_url=app_url, headers=user.api_headers, timeout=15) as api:
+        votes = f"/api/v1/comparisons/{comparison_id}/votes"
+        assert api.get(votes, params={"turn": 1}).json()["mine"]["best"] == "tie"
+        assert api.get(votes, params={"turn": 2}).json()["mine"]["best"] == 1
+    assert serious_violations(page) == []

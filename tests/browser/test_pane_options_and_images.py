@@ -4,6 +4,8 @@ Located by role and accessible name only."""
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -70,3 +72,40 @@ def test_an_image_goes_to_a_vision_model_and_models_without_vision_are_marked(
     expect(
         page.get_by_role("paragraph").filter(has_text="I see 1 image(s) (image/png 48 bytes).")
     ).to_be_visible(timeout=30_000)
+
+
+def _png(width: int = 2, height: int = 2) -> bytes:
+    """A real (red) PNG, so the thumbnail has something to draw."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+PASTE = """(el, bytes) => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(bytes)], "screenshot.png", {type: "image/png"}));
+    el.focus();
+    el.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
+}"""
+
+
+def test_an_image_pasted_into_the_prompt_is_attached_with_its_thumbnail(page: Page) -> None:
+    page.goto("/")
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_count(3, timeout=30_000)
+    prompt = page.get_by_label("Prompt", exact=True)
+    prompt.fill("What is in the screenshot?")
+    prompt.evaluate(PASTE, list(_png()))
+
+    thumbnail = page.get_by_role("img", name="pasted image")
+    expect(thumbnail).to_be_visible(timeout=15_000)
+    expect(thumbnail).to_have_js_property("naturalWidth", 2)  # the pasted picture itself, drawn
+    expect(page.get_by_role("button", name="Remove image pasted image")).to_be_visible()
+    expect(prompt).to_have_value("What is in the screenshot?")  # the prompt's text is untouched
+
+    page.get_by_role("button", name="Remove image pasted image").click()
+    expect(thumbnail).to_have_count(0)

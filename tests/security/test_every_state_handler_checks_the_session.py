@@ -125,6 +125,7 @@ ALLOWLIST: dict[str, str] = {
     "UsageState.set_window": "chains: picks the window, then load checks the session",
     "JudgeState.set_judge_model": "ui: the unsaved judge model choice (start checks the session)",
     "JudgeState.set_rubric": "ui: the unsaved rubric text (start and save_rubric check the session)",
+    "JudgeState.set_turn": "ui: the turn the next judge is about (start checks the session)",
     "ImproveState.set_model": "ui: the unsaved choice of model that improves (propose checks the session)",
     "ImproveState.discard": "ui: drops the unsaved proposal from this tab's view",
     "BatchState.set_project": "chains: picks the project, then BatchState.load checks the session",

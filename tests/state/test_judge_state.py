@@ -181,3 +181,26 @@ async def test_signed_out_the_panel_sends_to_login(runtime: Runtime) -> None:
     followed = [e async for e in J.follow.fn(tab)]
     assert len(followed) == 1 and "/login?next=" in str(followed[0])
     assert await _judgements(runtime) == 0
+
+
+async def test_in_a_conversation_the_panel_judges_the_turn_picked(runtime: Runtime) -> None:
+    comparison_id, _ = await _finished(runtime)
+    await runtime.turns.send(await owner(runtime), comparison_id, {"message": "And a cuckoo filter?"})
+    await wait_until_final(runtime.comparisons, comparison_id)
+    tab = await _tab(runtime, comparison_id)
+    assert (tab.turn, tab.turn_options) == ("2", ["1", "2"])  # the latest turn by default
+
+    J.set_turn.fn(tab, "1")
+    await J.start.fn(tab)
+    await _follow(tab)
+    J.set_turn.fn(tab, "2")
+    await J.start.fn(tab)
+    await _follow(tab)
+    assert tab.errors == {}
+    assert [j.turn for j in tab.judgements] == [2, 1]  # newest first
+    saved = await runtime.judges.judgements(await owner(runtime), comparison_id)
+    assert [v.judgement.turn for v in saved] == [1, 2]
+
+    J.set_turn.fn(tab, "9")  # not a turn of this comparison: a clear message, nothing started
+    await J.start.fn(tab)
+    assert "no turn 9" in tab.general_error and len(tab.judgements) == 2

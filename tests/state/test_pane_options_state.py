@@ -4,6 +4,7 @@ without vision."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.pane_options import PaneOptionsState
 from state.pane_params import invalid_panes
-from state.prompt_images import PromptImagesState, show_record_images
+from state.prompt_images import THUMBNAIL_MAX_BYTES, PromptImagesState, show_record_images
 from state.rows import new_pane
 from state.run_option_fields import pane_payload
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
@@ -130,3 +131,17 @@ async def test_run_saves_the_options_and_the_images(runtime: Runtime) -> None:
     images.images = []
     show_record_images(images, record)  # reopening the comparison brings its images back
     assert [i.id for i in images.images] == saved_ids
+
+
+async def test_a_pasted_image_is_kept_with_its_thumbnail_and_pasted_text_is_not(runtime: Runtime) -> None:
+    images = in_tree(PromptImagesState)
+    await sign_in(images, runtime)
+    pasted = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    await PromptImagesState.paste_images.fn(
+        images, [("text/plain", "a line of the prompt"), ("image/png", pasted)]
+    )
+    [image] = images.images
+    assert (image.name, image.thumbnail, images.image_error) == ("pasted image", pasted, "")
+    big = b"\x89PNG\r\n\x1a\n" + b"\x01" * (THUMBNAIL_MAX_BYTES + 1)  # too big to ship as a thumbnail
+    await images._keep(await owner(runtime), [("big.png", big)])
+    assert [(i.name, i.thumbnail) for i in images.images] == [("pasted image", pasted), ("big.png", "")]

@@ -122,3 +122,33 @@ async def test_signed_out_the_panel_sends_to_login(runtime: Runtime) -> None:
     for event in (V.load.fn(tab), V.submit.fn(tab)):
         assert "/login?next=" in str(await event)
     assert (await VoteService(runtime.db).tally(await owner(runtime), comparison_id)).votes == 0
+
+
+async def test_in_a_conversation_the_panel_votes_on_the_turn_picked(runtime: Runtime) -> None:
+    comparison_id, _ = await _finished(runtime)
+    await runtime.turns.send(await owner(runtime), comparison_id, {"message": "[[simulate:tokens=3]] And?"})
+    await wait_until_final(runtime.comparisons, comparison_id)
+    tab = await _tab(runtime, comparison_id)
+    assert (tab.turn, tab.turn_options) == ("2", ["1", "2"])  # the latest turn by default
+
+    V.set_best.fn(tab, "1")
+    await V.submit.fn(tab)
+    assert tab.error == "" and tab.voted
+
+    await V.set_turn.fn(tab, "1")  # the first turn: no vote of mine on it yet
+    assert (tab.turn, tab.voted, tab.best, tab.votes) == ("1", False, "", 0)
+    V.set_best.fn(tab, "tie")
+    await V.submit.fn(tab)
+    assert (tab.turn, tab.voted, tab.tie) == ("1", True, 1)
+
+    service = VoteService(runtime.db)
+    ada = await owner(runtime)
+    first = (await service.tally(ada, comparison_id, 1)).mine
+    second = (await service.tally(ada, comparison_id)).mine
+    assert first is not None and (first.turn, first.no_winner) == (1, "tie")
+    assert second is not None and (second.turn, second.best_pane) == (2, 1)
+
+    await V.set_turn.fn(tab, "2")
+    assert (tab.turn, tab.best, tab.voted) == ("2", "1", True)
+    await V.set_turn.fn(tab, "7")  # not a turn of this comparison: a clear message, the form stays
+    assert "no turn 7" in tab.error and tab.turn == "2"

@@ -95,18 +95,50 @@ async def test_the_turns_route_is_in_the_openapi_document(rt: Runtime) -> None:
     assert "turns" in schema["components"]["schemas"]["ComparisonOut"]["properties"]
 
 
-async def test_votes_and_judgements_say_which_turn_they_are_about(rt: Runtime) -> None:
+async def test_each_turn_has_its_own_vote_and_the_judge_judges_the_turn_asked(rt: Runtime) -> None:
     async with api_client(rt) as ada:
-        cid = (await ada.post(f"{PREFIX}/comparisons", json=BODY)).json()["id"]
+        created = (await ada.post(f"{PREFIX}/comparisons", json=BODY)).json()
+        cid, project_id = created["id"], created["project_id"]
         await wait_until_final(rt.comparisons, cid)
-        first = await ada.post(f"{PREFIX}/comparisons/{cid}/votes", json={"best": 0})
+        votes = f"{PREFIX}/comparisons/{cid}/votes"
+        first = await ada.post(votes, json={"best": 0})
         assert first.status_code == 200 and first.json()["mine"]["turn"] == 1
         await ada.post(f"{PREFIX}/comparisons/{cid}/turns", json={"message": "[[simulate:tokens=3]] more"})
-        await wait_until_final(rt.comparisons, cid)
-        second = await ada.post(f"{PREFIX}/comparisons/{cid}/votes", json={"best": 1})
-        assert second.json()["mine"]["turn"] == 2 and second.json()["mine"]["best"] == 1
-        judged = await ada.post(
-            f"{PREFIX}/comparisons/{cid}/judgements", json={"judge_model": "simulated:judge"}
-        )
+        after = await wait_until_final(rt.comparisons, cid)
+
+        second = (await ada.post(votes, json={"best": 1})).json()  # default: the latest turn
+        assert (second["turn"], second["latest_turn"]) == (2, 2)
+        assert second["mine"]["turn"] == 2 and second["mine"]["best"] == 1 and second["votes"] == 1
+        kept = (await ada.get(votes, params={"turn": 1})).json()  # the first turn's vote stays
+        assert kept["turn"] == 1 and kept["votes"] == 1 and kept["mine"]["best"] == 0
+        changed = (await ada.post(votes, json={"best": "tie", "turn": 1})).json()
+        assert changed["mine"]["best"] == "tie" and changed["tie"] == 1 and changed["votes"] == 1
+        latest = (await ada.get(votes)).json()
+        assert latest["turn"] == 2 and latest["mine"]["best"] == 1 and latest["tie"] == 0
+        for bad in ({"best": 0, "turn": 3}, {"best": 0, "turn": 0}, {"best": 0, "turn": "1"}):
+            refused = await ada.post(votes, json=bad)
+            assert refused.status_code == 422 and "turn" in refused.json()["errors"], refused.text
+        assert (await ada.get(votes, params={"turn": 5})).status_code == 422
+
+        # the leaderboard counts one outcome per person per comparison: the latest turn's vote
+        board = (await ada.get(f"{PREFIX}/projects/{project_id}/leaderboard?min_comparisons=0")).json()
+        assert board["n_outcomes"] == 1
+        wins = {r["model"]: r["wins"] for r in board["rows"]}
+        assert wins == {"simulated:instant": 0, "simulated:swift": 1}
+
+        judge = f"{PREFIX}/comparisons/{cid}/judgements"
+        latest_judged = await ada.post(judge, json={"judge_model": "simulated:judge"})
+        assert latest_judged.status_code == 202, latest_judged.text
+        assert latest_judged.json()["turn"] == 2
+        judged = await ada.post(judge, json={"judge_model": "simulated:judge", "turn": 1})
         assert judged.status_code == 202, judged.text
-        assert judged.json()["turn"] == 2
+        assert judged.json()["turn"] == 1
+        judge_run = judged.json()["runs"][0]
+        shown = await rt.comparisons.get_unchecked(judge_run["run_comparison_id"])
+        first_answers = {r.position: r.output_text for r in after.past_runs}
+        assert first_answers[judge_run["first_pane"]] in shown.prompt
+        assert PROMPT in shown.prompt and "[[simulate:tokens=3]] more" not in shown.prompt
+        assert all(r.output_text not in shown.prompt for r in after.runs)
+        for bad_turn in (3, 0):
+            refused = await ada.post(judge, json={"judge_model": "simulated:judge", "turn": bad_turn})
+            assert refused.status_code == 422 and "turn" in refused.json()["errors"], refused.text

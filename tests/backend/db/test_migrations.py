@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from backend.db.engine import Database, to_sync_url
@@ -15,8 +16,8 @@ from backend.db.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 APP_TABLES = set(Base.metadata.tables)
-HEAD = "0015"
-BELOW_HEAD = "0014"  # where one downgrade step from HEAD lands
+HEAD = "0016"
+BELOW_HEAD = "0015"  # where one downgrade step from HEAD lands
 APP_INDEXES = {
     "comparisons": {"ix_comparisons_project_created", "ix_comparisons_user_created"},
     "runs": {"ix_runs_comparison_position", "ix_runs_status", "ix_runs_finished", "ix_runs_model_finished"},
@@ -224,3 +225,52 @@ async def test_0015_writes_stored_emails_canonically_and_counts_existing_account
     }
     assert proven == 4
     assert invited == ["new@example.org"]
+
+
+async def test_0016_lets_a_person_vote_on_each_turn_and_going_down_keeps_the_latest(
+    database_url: str,
+) -> None:
+    """0016: one vote per person per comparison per turn (a second vote on the same turn is still
+    refused); going down keeps each person's vote on the latest turn they voted on."""
+    db = Database(database_url)
+    await db.upgrade()
+    engine = create_engine(to_sync_url(database_url), poolclass=NullPool)
+    t = {"t": "2025-01-01T00:00:00+00:00"}
+    vote = text(
+        "INSERT INTO votes (id, comparison_id, user_id, best_pane, thumbs, comment, turn, created_at, "
+        "updated_at) VALUES (:id, 'c1', :u, :best, '[]', '', :turn, :t, :t)"
+    )
+    try:
+        with engine.begin() as conn:
+            for user_id in ("u1", "u2"):
+                conn.execute(
+                    text("INSERT INTO users (id, email, display_name, created_at) VALUES (:i, :e, 'x', :t)"),
+                    {"i": user_id, "e": f"{user_id}@x.org", **t},
+                )
+            conn.execute(
+                text("INSERT INTO projects (id, owner_id, name, created_at) VALUES ('p1', 'u1', 'P', :t)"), t
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO comparisons (id, project_id, user_id, prompt, settings, created_at) "
+                    "VALUES ('c1', 'p1', 'u1', 'Hi', '{}', :t)"
+                ),
+                t,
+            )
+            for id_, user_id, best, turn in (("v1", "u1", 0, 1), ("v2", "u1", 1, 2), ("v3", "u2", 0, 1)):
+                conn.execute(vote, {**t, "id": id_, "u": user_id, "best": best, "turn": turn})
+        refused = False
+        try:
+            with engine.begin() as conn:
+                conn.execute(vote, {**t, "id": "v4", "u": "u1", "best": 0, "turn": 2})
+        except IntegrityError:
+            refused = True
+        await db.downgrade("0015")
+        with engine.connect() as conn:
+            kept = conn.execute(text("SELECT id, best_pane FROM votes ORDER BY id")).all()
+        await db.upgrade()
+    finally:
+        engine.dispose()
+        await db.dispose()
+    assert refused
+    assert [tuple(r) for r in kept] == [("v2", 1), ("v3", 0)]

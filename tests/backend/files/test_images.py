@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +20,7 @@ from backend.files.images import (
 from backend.files.store import FileNotStored, GCSFileStore, LocalFileStore, file_store
 from backend.run_options import ImageData
 from backend.settings import Settings
+from tests.support.fake_gcs_server import FakeGCSServer, gcs_client
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"pixels"
 JPEG = b"\xff\xd8\xff\xe0" + b"jfif"
@@ -84,43 +85,45 @@ def test_settings_pick_the_store(tmp_path: Path) -> None:
         file_store(Settings(_env_file=None, file_store="gcs"))
 
 
-class _Blob:
-    """google-cloud-storage's Blob surface the store uses (Cloud Storage itself is not
-    reachable from the tests: this checks our calls, not Google's service)."""
-
-    def __init__(self, objects: dict[str, tuple[bytes, str]], name: str) -> None:
-        self._objects, self._name = objects, name
-
-    def upload_from_string(self, data: bytes, content_type: str) -> None:
-        self._objects[self._name] = (data, content_type)
-
-    def download_as_bytes(self) -> bytes:
-        return self._objects[self._name][0]
-
-    def exists(self) -> bool:
-        return self._name in self._objects
+@pytest.fixture
+def gcs() -> Iterator[FakeGCSServer]:
+    server = FakeGCSServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
-class _Client:
-    def __init__(self) -> None:
-        self.objects: dict[str, tuple[bytes, str]] = {}
-        self.buckets: list[str] = []
+async def test_gcs_store_round_trips_through_the_json_api(gcs: FakeGCSServer) -> None:
+    """google-cloud-storage's real client against a local server speaking the JSON API."""
+    store = GCSFileStore("llmdash-files", client=gcs_client(gcs))
+    ref = await save_image(store, "u1", PNG, 1_000)
+    stored = gcs.objects[("llmdash-files", ref.key)]
+    assert (stored.data, stored.content_type) == (PNG, "image/png")
+    assert await store.exists(ref.key)
+    assert await store.get(ref.key) == PNG
+    assert await load_images(store, [ref]) == (ImageData("image/png", PNG),)
+    again = await save_image(store, "u1", PNG, 1_000)  # the same image: one object, stored once
+    assert again == ref and len(gcs.objects) == 1
+    assert "upload" in gcs.routes() and "download" in gcs.routes()
+    assert {r.name for r in gcs.requests if r.route != "bucket"} == {ref.key}  # "u1/<sha>.png", slash and all
 
-    def bucket(self, name: str) -> Any:
-        self.buckets.append(name)
-        objects = self.objects
 
-        class Bucket:
-            def blob(self, key: str) -> _Blob:
-                return _Blob(objects, key)
-
-        return Bucket()
-
-
-async def test_gcs_store_writes_objects_with_their_content_type() -> None:
-    client = _Client()
+async def test_gcs_store_says_a_deleted_object_is_not_stored(gcs: FakeGCSServer) -> None:
+    client = gcs_client(gcs)
     store = GCSFileStore("llmdash-files", client=client)
     ref = await save_image(store, "u1", PNG, 1_000)
-    assert client.objects[ref.key] == (PNG, "image/png")
-    assert client.buckets[-1] == "llmdash-files"
-    assert await store.exists(ref.key) and await store.get(ref.key) == PNG
+    client.bucket("llmdash-files").blob(ref.key).delete()  # gone (a lifecycle rule, an operator)
+    assert gcs.routes()[-1] == "delete" and gcs.objects == {}
+    assert not await store.exists(ref.key)
+    with pytest.raises(FileNotStored):
+        await store.get(ref.key)
+    with pytest.raises(InvalidImage, match="no longer stored"):
+        await load_images(store, [ref])
+
+
+async def test_gcs_store_in_a_bucket_that_does_not_exist_fails_loudly(gcs: FakeGCSServer) -> None:
+    store = GCSFileStore("no-such-bucket", client=gcs_client(gcs))
+    with pytest.raises(Exception, match="bucket"):
+        await save_image(store, "u1", PNG, 1_000)
+    assert gcs.objects == {}

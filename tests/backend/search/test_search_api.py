@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from backend.db.models import BatchRow
 from backend.db.search_jobs import pending_count
 from backend.runtime import Runtime
 from backend.search.vectors import VectorFilter, VectorItem
@@ -248,3 +250,49 @@ async def test_on_pinecone_another_projects_planted_vectors_never_appear(
         assert "salary" not in str(answer["results"]).lower()
         queried = [body for path, body in pinecone_server.requests if path == "POST /query"]
         assert queried and all(body["namespace"] == project for body in queried)
+
+
+async def test_batch_rows_are_neither_indexed_nor_found_nor_similar(rt: Runtime) -> None:
+    """A batch's rows are browsed in its results grid: search, "Similar comparisons" and the
+    index leave them out (a thousand rows of one template would bury everything else), even a
+    row a vector index still holds from before."""
+    async with api_client(rt) as ada:
+        soup = await run(rt, ada, "[[simulate:tokens=3]] Recipe for a miso soup with tofu and leeks")
+        me = await owner(rt)
+        csv = "extra\ntofu and leeks\ntofu and seaweed\n"
+        template = "[[simulate:tokens=3]] Recipe for a miso soup with {{extra}}"
+        created = await rt.batches.create(
+            me, {"prompt": template, "csv": csv, "models": ["simulated:instant"]}
+        )
+        deadline = asyncio.get_running_loop().time() + 20
+        while (view := await rt.batches.get(me, created.batch.id)).batch.status == "running":
+            assert asyncio.get_running_loop().time() < deadline, view.progress
+            await asyncio.sleep(0.1)
+        assert view.batch.status == "done"
+        async with rt.db.session() as session:
+            stmt = select(BatchRow.comparison_id).where(BatchRow.batch_id == created.batch.id)
+            row_ids = {str(cid) for cid in (await session.execute(stmt)).scalars()}
+        assert len(row_ids) == 2 and soup["id"] not in row_ids
+        await indexed(rt)
+
+        index = rt.search._index
+        assert index is not None
+        project = str(soup["project_id"])
+        vectors = await index.query(hashed_embedding("passage: miso soup", 64), VectorFilter((project,)), 50)
+        assert {h.comparison_id for h in vectors} == {soup["id"]}  # no batch row was indexed
+
+        found = (await ada.get(f"{PREFIX}/search", params={"q": "miso soup"})).json()
+        assert [r["comparison_id"] for r in found["results"]] == [soup["id"]]
+        similar = await rt.search.similar(me, "a recipe for miso soup with tofu and leeks")
+        assert [h.comparison_id for h in similar.hits] == [soup["id"]]
+
+        # A row indexed before batch rows were left out is still never shown.
+        planted = sorted(row_ids)[0]
+        item = VectorItem(
+            planted, "p", project, hashed_embedding("passage: miso soup", 64), "miso", (), 0.0, False
+        )
+        await index.replace(project, planted, [item])
+        found = (await ada.get(f"{PREFIX}/search", params={"q": "miso soup"})).json()
+        assert [r["comparison_id"] for r in found["results"]] == [soup["id"]]
+        similar = await rt.search.similar(me, "a recipe for miso soup with tofu and leeks")
+        assert [h.comparison_id for h in similar.hits] == [soup["id"]]

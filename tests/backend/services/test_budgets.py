@@ -152,3 +152,27 @@ def test_amounts_keep_small_values_visible() -> None:
     assert format_usd(0.0004) == "$0.0004"
     assert format_usd(0.0123, 4) == "$0.0123"
     assert format_usd(1234.5) == "$1,234.50"
+
+
+async def test_images_count_in_the_budget_at_their_models_fixed_token_cost(brt: Runtime) -> None:
+    """gpt-4o counts an image as 765 prompt tokens (models.toml): four of them tip a comparison
+    that fits the budget without them over it."""
+    model, max_tokens = str(PRICED["model"]), int(PRICED["max_tokens"])  # type: ignore[call-overload]
+    without = max_cost_usd("", PROMPT, [(model, max_tokens)])
+    with_four = max_cost_usd("", PROMPT, [(model, max_tokens)], images=4)
+    assert with_four - without == pytest.approx(4 * 765 * 2.50 / 1_000_000)
+    ada = await owner(brt)
+    await set_budget(brt, ada, 5.00)
+    await spend(brt, ada, 5.00 - (without + with_four) / 2)
+    async with api_client(brt) as client:
+        images = []
+        for n in range(4):
+            uploaded = await client.post("/api/v1/images", content=b"\x89PNG\r\n\x1a\n" + bytes([n]) * 64)
+            assert uploaded.status_code == 201, uploaded.text
+            images.append(uploaded.json()["id"])
+    before = await comparison_count(brt)
+    with pytest.raises(BudgetExceeded) as caught:
+        await brt.comparisons.create(ada, {**priced_payload(), "images": images})
+    assert caught.value.message.startswith(f"This comparison could cost up to {format_usd(with_four, 4)},")
+    assert await comparison_count(brt) == before
+    await brt.comparisons.create(ada, priced_payload())  # the same prompt without its images fits
