@@ -32,14 +32,21 @@ def _hidden(name: str, value: Any) -> rx.Component:
 
 
 def _test_result(row: Any) -> rx.Component:
+    """The stored key's last test, beside it: never tested, failed (why) or tested (when)."""
     return rx.cond(
-        row.test_message != "",
+        row.is_set,
         rx.text(
-            row.test_message,
+            rx.match(
+                row.test_state,
+                ("ok", t("tested {date}", date=row.tested)),
+                ("failed", t("test failed: {reason}", reason=t_var(row.test_message))),
+                t("never tested"),
+            ),
             size="2",
-            color_scheme=rx.cond(row.test_ok, "green", "red"),
+            color_scheme=rx.match(row.test_state, ("ok", "green"), ("failed", "red"), "amber"),
+            weight=rx.cond(row.test_state == "ok", "regular", "medium"),
             role="status",
-            data_testid="key-test-result",
+            aria_label=t("{provider} key test", provider=row.label),
         ),
     )
 
@@ -53,6 +60,7 @@ def _row_buttons(row: Any, actions: KeyActions) -> rx.Component:
                 on_click=actions.on_test(row.provider, row.deployment),
                 variant="soft",
                 size="1",
+                aria_label=t("Test {provider} key", provider=row.label),
                 data_testid="test-key",
             ),
             confirm_dialog(
@@ -79,7 +87,10 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
         rx.hstack(
             rx.text(row.label, weight="medium", width="8em"),
             rx.code(row.hint, data_testid="key-hint"),
-            rx.cond(row.updated != "", rx.text("saved " + row.updated, size="1", color_scheme="gray")),
+            rx.cond(
+                row.updated != "", rx.text(t("saved {date}", date=row.updated), size="1", color_scheme="gray")
+            ),
+            _test_result(row),
             _row_buttons(row, actions),
             align="center",
             spacing="3",
@@ -97,7 +108,16 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
                     aria_label=t("{provider} key", provider=row.label),
                     width="22em",
                 ),
-                rx.button(rx.cond(row.is_set, "Replace", "Save"), type="submit", size="2"),
+                rx.button(
+                    rx.cond(row.is_set, t("Replace"), t("Save")),
+                    type="submit",
+                    size="2",
+                    aria_label=rx.cond(
+                        row.is_set,
+                        t("Replace {provider} key", provider=row.label),
+                        t("Save {provider} key", provider=row.label),
+                    ),
+                ),
                 spacing="2",
                 align="center",
             ),
@@ -105,7 +125,6 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
             reset_on_submit=True,
         ),
         field_error(t_var(row.error), "key-error"),
-        _test_result(row),
         spacing="2",
         width="100%",
         padding_y="0.5em",
@@ -120,12 +139,12 @@ def _endpoint_row(row: Any, actions: KeyActions) -> rx.Component:
             rx.text(row.label, weight="medium"),
             rx.code(row.base_url),
             rx.code(row.hint, data_testid="key-hint"),
+            _test_result(row),
             _row_buttons(row, actions),
             align="center",
             spacing="3",
             wrap="wrap",
         ),
-        _test_result(row),
         spacing="1",
         width="100%",
         data_testid="endpoint-row",

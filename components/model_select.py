@@ -18,14 +18,20 @@ def model_select(
     **props: Any,
 ) -> rx.Component:
     """`label` is the accessible name; `models` are ModelOption rows. With `has_images` (the
-    prompt has images) a model without vision is marked "no images" and cannot be picked."""
+    prompt has images) a model without vision is marked "no images" and cannot be picked. A
+    model whose stored key failed its last test is marked (it can still be picked: the key may
+    work again, and Run says why if it does not)."""
     return rx.el.select(
         rx.foreach(
             models,
             lambda m: rx.el.option(
                 rx.cond(
                     m.available,
-                    rx.cond(has_images & ~m.vision, m.label + " — " + t("no images"), m.label),
+                    rx.cond(
+                        has_images & ~m.vision,
+                        m.label + " — " + t("no images"),
+                        rx.cond(m.key_failed, m.label + " — " + t("key test failed: see Settings"), m.label),
+                    ),
                     m.label + " — " + t_var(m.reason),
                 ),
                 value=m.id,
