@@ -129,6 +129,8 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
         width="100%",
         padding_y="0.5em",
         border_bottom="1px solid var(--gray-a4)",
+        role="group",
+        aria_label=row.label,
         data_testid="key-row",
     )
 
@@ -147,6 +149,8 @@ def _endpoint_row(row: Any, actions: KeyActions) -> rx.Component:
         ),
         spacing="1",
         width="100%",
+        role="group",
+        aria_label=row.label,
         data_testid="endpoint-row",
     )
 
@@ -217,21 +221,16 @@ def keys_message(message: rx.Var[str]) -> rx.Component:
     return notice(message, test_id="keys-message")
 
 
-GOOGLE_TITLE = "Google Cloud (Vertex AI)"
-GOOGLE_DESCRIPTION = (
-    "Gemini and Claude on Vertex AI take no key here: they run with this server's Google "
-    "credentials (Application Default Credentials) in its Google Cloud project."
-)
-GOOGLE_CHECKING = "Looking for Google credentials…"
-
-
 def google_cloud_section(status: rx.Var[str], ok: rx.Var[bool], checked: rx.Var[bool]) -> rx.Component:
     """Whether Vertex AI models can run: the project, the region and the credentials' state."""
     return section(
-        GOOGLE_TITLE,
-        GOOGLE_DESCRIPTION,
+        t("Google Cloud (Vertex AI)"),
+        t(
+            "Gemini and Claude on Vertex AI take no key here: they run with this server's Google "
+            "credentials (Application Default Credentials) in its Google Cloud project."
+        ),
         rx.text(
-            rx.cond(checked, status, GOOGLE_CHECKING),
+            rx.cond(checked, t_var(status), t("Looking for Google credentials…")),
             size="2",
             color_scheme=rx.cond(checked, rx.cond(ok, "green", "red"), "gray"),
             role="status",

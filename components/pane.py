@@ -339,7 +339,7 @@ def _replay_metrics(pane: Any) -> rx.Component:
     return rx.cond(
         pane.masked,
         _masked_metrics(pane),
-        run_metrics(pane, cached_label=t("replay: "), test_id="final-metrics"),
+        run_metrics(pane, cached_label=t("replay: ")),
     )
 
 
@@ -360,11 +360,12 @@ def _masked_metrics(pane: Any) -> rx.Component:
         t_var(pane.cost),  # "cost hidden"
         size="1",
         color_scheme="gray",
-        data_testid="final-metrics",
+        role="group",
+        aria_label=t("Figures"),
     )
 
 
-def run_metrics(pane: Any, cached_label: rx.Var[str] | str, test_id: str) -> rx.Component:
+def run_metrics(pane: Any, cached_label: rx.Var[str] | str) -> rx.Component:
     """A run's saved figures on one line (the compare page's panes and the shared view)."""
     return rx.text(
         rx.cond(pane.cached, cached_label, ""),
@@ -386,7 +387,8 @@ def run_metrics(pane: Any, cached_label: rx.Var[str] | str, test_id: str) -> rx.
         pane.cost,
         size="1",
         color_scheme="gray",
-        data_testid=test_id,
+        role="group",
+        aria_label=t("Figures"),
     )
 
 
@@ -422,7 +424,8 @@ def pane_card(
                         color_scheme="red",
                         size="1",
                         width="100%",
-                        data_testid="pane-error",
+                        role="group",
+                        aria_label=t("Pane error"),
                     ),
                 ),
             ),

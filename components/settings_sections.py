@@ -143,8 +143,8 @@ def budget_section(
             "A monthly spend limit (USD, list prices, calendar month in UTC). A comparison that could "
             "pass it is refused before it runs."
         ),
-        rx.text(budget_label, size="2", data_testid="budget-label"),
-        rx.text(spent_label, size="2", weight="medium", data_testid="spent-label"),
+        rx.text(budget_label, size="2", role="group", aria_label=t("Monthly budget")),
+        rx.text(spent_label, size="2", weight="medium", role="group", aria_label=t("Spent this month")),
         rx.form(
             rx.hstack(
                 rx.input(

@@ -29,7 +29,7 @@ NEVER_TESTED, TEST_FAILED, TEST_OK = "never", "failed", "ok"
 USER, DEPLOYMENT = "user", "deployment"
 GOOGLE_READY = "Ready: project {project}, region {location}, credentials found{how}."
 GOOGLE_MISSING = "Vertex AI models cannot run: {reason}."
-GOOGLE_MISSING_ASK_ADMIN = (
+GOOGLE_MISSING_ASK_ADMIN = N_(
     "Vertex AI models cannot run: this server has no Google credentials (ask an admin)."
 )
 

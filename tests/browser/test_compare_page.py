@@ -70,7 +70,7 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str, us
     page.wait_for_timeout(400)
     later = len(_live_text(page, running_key))
     assert later > first, "the running pane's text did not grow"
-    expect(page.get_by_test_id("live-metrics").first).to_contain_text("TTFT")
+    expect(page.get_by_role("group", name="Live figures").first).to_contain_text("TTFT")
     box = page.get_by_role("region", name=re.compile("^Answer")).first.bounding_box()
     assert box is not None and box["width"] > 250, f"the answer is squeezed into {box}"
 
@@ -81,8 +81,8 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str, us
         key = _live_key(run)
         assert _live_text(page, key) == run["output_text"], "the browser lost or duplicated text"
         assert run["output_tokens"] > 0 and run["ttft_ms"] is not None
-    expect(page.get_by_test_id("final-metrics")).to_have_count(3)
-    expect(page.get_by_test_id("final-metrics").first).to_contain_text("tok/s")
+    expect(page.get_by_role("group", name="Figures", exact=True)).to_have_count(3)
+    expect(page.get_by_role("group", name="Figures", exact=True).first).to_contain_text("tok/s")
 
 
 def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str, user: TestAccount) -> None:

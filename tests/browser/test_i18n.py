@@ -71,7 +71,7 @@ def test_compare_flow_in_japanese_then_english(page: Page, user: TestAccount) ->
         expect(page.get_by_role("button", name="ペインを削除").first).to_be_visible()
         expect(page.locator("html")).to_have_attribute("lang", "ja")
         _run_simulated(page, "プロンプト", "実行", "完了")
-        expect(page.get_by_test_id("final-metrics").first).to_contain_text("出力")
+        expect(page.get_by_role("group", name="計測値", exact=True).first).to_contain_text("出力")
         assert _violations(page) == []
         _shoot(page, "compare-ja")
 
@@ -192,7 +192,7 @@ def test_history_projects_settings_and_leaderboard_in_japanese(
     page.goto("/settings")
     expect(page.get_by_role("heading", name="アカウント")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("textbox", name="現在のパスワード")).to_be_visible()
-    expect(page.get_by_test_id("spent-label")).to_contain_text("今月の利用額（UTC）: $")
+    expect(page.get_by_role("group", name="今月の利用額")).to_contain_text("今月の利用額（UTC）: $")
     assert _violations(page) == []
 
     page.goto("/leaderboard")

@@ -21,7 +21,7 @@ def test_a_failing_pane_shows_its_error_and_the_others_finish(page: Page) -> Non
     expect(healthy.get_by_role("region", name=re.compile("^Answer"))).to_contain_text(HOSTILE_REPLY[-1])
     failed = page.locator("[data-testid=pane][data-status=error]")
     expect(failed).to_have_count(2, timeout=30_000)
-    expect(failed.first.get_by_test_id("pane-error")).to_contain_text("simulated failure")
+    expect(failed.first.get_by_role("group", name="Pane error")).to_contain_text("simulated failure")
 
 
 def test_expand_gives_a_pane_the_full_width(page: Page) -> None:

@@ -53,7 +53,7 @@ def test_search_box_finds_comparisons_and_explains_bad_input(
 
         box.fill("味噌汁")
         search.get_by_role("button", name="Search", exact=True).click()
-        results = page.get_by_test_id("search-result")
+        results = page.get_by_role("list", name="Search results").get_by_role("listitem")
         expect(results.first).to_contain_text("味噌汁の作り方", timeout=30_000)
         expect(page.get_by_role("alert")).to_have_count(0)
         page.mouse.move(700, 900)
