@@ -86,7 +86,7 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.text(row.label, weight="medium", width="8em"),
-            rx.code(row.hint, data_testid="key-hint"),
+            rx.code(t_var(row.hint), data_testid="key-hint"),
             rx.cond(
                 row.updated != "", rx.text(t("saved {date}", date=row.updated), size="1", color_scheme="gray")
             ),
@@ -140,7 +140,7 @@ def _endpoint_row(row: Any, actions: KeyActions) -> rx.Component:
         rx.hstack(
             rx.text(row.label, weight="medium"),
             rx.code(row.base_url),
-            rx.code(row.hint, data_testid="key-hint"),
+            rx.code(t_var(row.hint), data_testid="key-hint"),
             _test_result(row),
             _row_buttons(row, actions),
             align="center",

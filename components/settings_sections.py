@@ -177,9 +177,16 @@ def _token_row(row: Any, on_revoke: EventCallback[str]) -> rx.Component:
         rx.table.cell(row.name),
         rx.table.cell(rx.code(row.prefix)),
         rx.table.cell(rx.text(row.created, size="2")),
-        rx.table.cell(rx.text(row.last_used, size="2")),
+        rx.table.cell(rx.text(t_var(row.last_used), size="2")),
         rx.table.cell(
-            rx.button(t("Revoke"), on_click=on_revoke(row.id), color_scheme="red", variant="soft", size="1")
+            rx.button(
+                t("Revoke"),
+                on_click=on_revoke(row.id),
+                color_scheme="red",
+                variant="soft",
+                size="1",
+                white_space="nowrap",  # on a phone it was squeezed to one character a line
+            )
         ),
         data_testid="token-row",
     )

@@ -24,7 +24,7 @@ from state.account import when
 from state.current_user import with_user
 from state.events import Followup, event
 
-NOT_SET = "not set"
+NOT_SET = N_("not set")
 NEVER_TESTED, TEST_FAILED, TEST_OK = "never", "failed", "ok"
 USER, DEPLOYMENT = "user", "deployment"
 GOOGLE_READY = "Ready: project {project}, region {location}, credentials found{how}."
@@ -97,7 +97,7 @@ def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
         KeyRow(
             provider=key.provider,
             label=endpoint_name(key.provider),
-            hint=key.key_hint or "no key",
+            hint=key.key_hint or N_("no key"),
             is_set=True,
             deployment=deployment,
             base_url=key.base_url,
