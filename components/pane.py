@@ -113,7 +113,8 @@ def _header(
             ),
         ),
         rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),
-        _status_badge(pane.status),
+        # A polite live region: a pane's status change is announced (its tokens are not).
+        rx.box(_status_badge(pane.status), role="status", display="inline-flex"),
         rx.cond(
             pane.attempt > 1,
             rx.badge(t("attempt {n} of {n}", n=pane.attempt), color_scheme="gray", variant="outline"),

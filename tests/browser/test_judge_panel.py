@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from devstack.accounts import TestAccount, account_in
 from tests.browser.a11y import serious_violations
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -26,10 +27,8 @@ SHOTS = Path("/tmp/judge-ui-shots")
 
 
 def _run_to_the_end(page: Page) -> None:
-    panes = page.locator("[data-testid=pane]")
-    expect(panes).to_have_count(2, timeout=30_000)
-    for pane in panes.all():
-        expect(pane).to_have_attribute("data-status", "done", timeout=RUN_TIMEOUT_MS)
+    expect(panes(page)).to_have_count(2, timeout=30_000)
+    expect(panes(page).get_by_role("status")).to_have_text(["done"] * 2, timeout=RUN_TIMEOUT_MS)
 
 
 def _viewer_tab(browser: Browser, app_url: str, account: TestAccount) -> Page:
@@ -43,7 +42,7 @@ def test_judge_then_improve_and_open_version_2(
 ) -> None:
     SHOTS.mkdir(exist_ok=True)
     page.goto("/compare?" + urlencode({"models": MODELS, "prompt": PROMPT}))
-    expect(page.locator("[data-testid=pane]")).to_have_count(2, timeout=30_000)
+    expect(panes(page)).to_have_count(2, timeout=30_000)
     page.get_by_role("button", name="Run").click()
     expect(page).to_have_url(re.compile(r"\?c=\w+"), timeout=15_000)
     comparison_id = page.url.split("?c=")[1]

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, expect
 
 from devstack.accounts import TestAccount, account_in
 from tests.browser.a11y import serious_violations
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +65,6 @@ def test_search_box_finds_comparisons_and_explains_bad_input(
         search.get_by_role("button", name="Search", exact=True).click()
         expect(results.first).to_contain_text("味噌汁", timeout=30_000)
         results.first.get_by_role("link").click()
-        expect(page.locator("[data-testid=pane]")).to_have_count(1, timeout=30_000)
+        expect(panes(page)).to_have_count(1, timeout=30_000)
     finally:
         context.close()

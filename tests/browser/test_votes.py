@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from devstack.accounts import TestAccount, account_in
 from tests.browser.a11y import serious_violations
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -28,14 +29,13 @@ def _run(page: Page) -> str:
     """Open a prefilled comparison, Run it, check no vote controls while it streams, wait
     until every pane has finished; returns the comparison id."""
     page.goto("/compare?" + urlencode({"models": MODELS, "prompt": PROMPT}))
-    panes = page.locator("[data-testid=pane]")
-    expect(panes).to_have_count(2, timeout=30_000)
+    shown = panes(page)
+    expect(shown).to_have_count(2, timeout=30_000)
     page.get_by_role("button", name="Run").click()
     expect(page).to_have_url(re.compile(r"\?c=\w+"), timeout=15_000)
-    expect(panes.first).to_have_attribute("data-status", "running", timeout=15_000)
+    expect(shown.first.get_by_role("status")).to_have_text("running", timeout=15_000)
     expect(page.get_by_role("radiogroup", name="Best answer")).to_have_count(0)
-    for pane in panes.all():
-        expect(pane).to_have_attribute("data-status", "done", timeout=RUN_TIMEOUT_MS)
+    expect(shown.get_by_role("status")).to_have_text(["done"] * 2, timeout=RUN_TIMEOUT_MS)
     return page.url.split("?c=")[1]
 
 
