@@ -175,7 +175,7 @@ def budget_section(
 def _token_row(row: Any, on_revoke: EventCallback[str]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row.name),
-        rx.table.cell(rx.code(row.prefix)),
+        rx.table.cell(rx.code(row.prefix), class_name="wide-only"),  # a phone needs the room
         rx.table.cell(rx.text(row.created, size="2")),
         rx.table.cell(rx.text(t_var(row.last_used), size="2")),
         rx.table.cell(
@@ -248,7 +248,7 @@ def tokens_section(
                 rx.table.header(
                     rx.table.row(
                         rx.table.column_header_cell(t("Name")),
-                        rx.table.column_header_cell(t("Starts with")),
+                        rx.table.column_header_cell(t("Starts with"), class_name="wide-only"),
                         rx.table.column_header_cell(t("Created")),
                         rx.table.column_header_cell(t("Last used")),
                         rx.table.column_header_cell(""),
