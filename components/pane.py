@@ -10,6 +10,7 @@ from reflex.event import EventCallback
 
 from components.i18n import t, t_var
 from components.live import live_markdown, live_metrics
+from components.model_select import model_option
 from components.pane_options import pane_options
 from components.turns import conversation_view
 
@@ -66,18 +67,7 @@ def _model_select(
     locked: rx.Var[bool] | bool = False,
 ) -> rx.Component:
     return rx.el.select(
-        rx.foreach(
-            models,
-            lambda m: rx.el.option(
-                rx.cond(
-                    m.available,
-                    rx.cond(has_images & ~m.vision, m.label + " — " + t("no images"), m.label),
-                    m.label + " — " + t_var(m.reason),
-                ),
-                value=m.id,
-                disabled=~m.available | (has_images & ~m.vision),
-            ),
-        ),
+        rx.foreach(models, lambda m: model_option(m, has_images)),  # marks as the "Model to add" picker
         value=pane.model,
         on_change=lambda value: actions.set_model(pane.pane_id, value),
         disabled=active | locked,

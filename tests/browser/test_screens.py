@@ -22,7 +22,7 @@ RUN_TIMEOUT_MS = 90_000
 FOUR = ["simulated:swift", "simulated:steady", "simulated:ponder", "simulated:coder"]
 EIGHT = [*FOUR, "simulated:terse", "simulated:instant", "simulated:swift", "simulated:coder"]
 PROMPT = "How does a hash map handle collisions? Give a short example."
-SLOW = " [[simulate:tokens=400]]"
+SLOW = " [[simulate:tokens=400]]"  # still streaming when Stop is pressed
 # The words the checks look for, per language.
 WORDS = {
     "en": {"run": "Run", "stop": "Stop", "model": "Model", "live": "Live figures", "figures": "Figures"},
@@ -58,8 +58,8 @@ def _shoot(page: Page, name: str, full_page: bool = False) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
-def _run(page: Page, models: list[str], words: dict[str, str]) -> None:
-    page.goto("/compare?" + urlencode({"models": ",".join(models), "prompt": PROMPT + SLOW}))
+def _run(page: Page, models: list[str], words: dict[str, str], prompt: str = PROMPT) -> None:
+    page.goto("/compare?" + urlencode({"models": ",".join(models), "prompt": prompt}))
     run = page.get_by_role("button", name=words["run"], exact=True)
     expect(run).to_be_enabled(timeout=30_000)
     expect(page.get_by_role("combobox", name=words["model"], exact=True)).to_have_count(len(models))
@@ -96,7 +96,7 @@ def test_every_screen_fits_and_is_photographed(
         _fits(page, width, "compare, done")
         _shoot(page, f"{tag}-compare-done")
 
-        _run(page, EIGHT, words)
+        _run(page, EIGHT, words, PROMPT + SLOW)
         _fits(page, width, "compare, 8 panes streaming")
         _shoot(page, f"{tag}-compare-8-streaming")
         page.get_by_role("button", name=words["stop"], exact=True).click()

@@ -55,6 +55,8 @@ def test_a_saved_key_says_whether_it_was_tested_and_the_picker_marks_a_failed_on
     gpt = picker.get_by_role("option", name="GPT-4o mini" + failed, exact=True)
     expect(gpt).to_have_count(1, timeout=15_000)
     expect(picker.get_by_role("option", name=re.compile("^Claude .*" + failed))).to_have_count(0)
+    pane_picker = page.get_by_role("combobox", name="Model", exact=True).first  # each pane's too
+    expect(pane_picker.get_by_role("option", name="GPT-4o mini" + failed, exact=True)).to_have_count(1)
 
     page.goto("/settings")  # another visit: the outcome was kept
     expect(test_status).to_have_text(re.compile(r"^test failed: \S"), timeout=30_000)
