@@ -113,7 +113,7 @@ export function LiveMetrics({ runKey, ...rest }) {
   useEffect(() => (running ? onTick(() => tick((n) => n + 1)) : undefined), [running]);
   if (!live) {
     return (
-      <span className="llm-metrics" {...rest}>
+      <span className="llm-metrics" role="group" aria-label={i18nT(lang, "Live figures")} {...rest}>
         {i18nT(lang, "waiting…")}
       </span>
     );
@@ -122,7 +122,7 @@ export function LiveMetrics({ runKey, ...rest }) {
   const genSeconds = live.ttft !== null ? (elapsed - live.ttft) / 1000 : 0;
   const tps = genSeconds > 0.05 ? (live.tokens / genSeconds).toFixed(1) : "–";
   return (
-    <span className="llm-metrics" data-testid="live-metrics" {...rest}>
+    <span className="llm-metrics" role="group" aria-label={i18nT(lang, "Live figures")} {...rest}>
       TTFT {formatMs(live.ttft)} · {tps} tok/s · {i18nT(lang, "out")} {live.tokens} · {formatMs(elapsed)}
     </span>
   );

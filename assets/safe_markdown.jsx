@@ -48,14 +48,15 @@ function SharedImage({ src, alt, hosts }) {
   );
 }
 
-export function SafeMarkdown({ text, imageHosts, height, ...rest }) {
+export function SafeMarkdown({ text, imageHosts, height, label, ...rest }) {
   const hostsKey = (imageHosts || []).join("\n");
   const components = React.useMemo(() => {
     const hosts = new Set(hostsKey ? hostsKey.split("\n").map((h) => h.trim().toLowerCase()) : []);
     return { code: CodeBlock, a: SharedLink, img: ({ src, alt }) => <SharedImage src={src} alt={alt} hosts={hosts} /> };
   }, [hostsKey]);
   return (
-    <div className="llm-pane-body" style={{ height, overflowY: "auto" }} {...rest}>
+    // A named region a keyboard can focus and scroll, as the compare page's answers.
+    <div className="llm-pane-body" style={{ height, overflowY: "auto" }} role="region" aria-label={label} tabIndex={0} {...rest}>
       <ReactMarkdown remarkPlugins={[remarkGfm]} skipHtml={false} urlTransform={sharedUrlTransform} components={components}>
         {text || ""}
       </ReactMarkdown>

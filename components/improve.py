@@ -36,16 +36,17 @@ class ImproveProps:
     on_discard: EventCallback[()]
 
 
-def _labelled_text(label: str, value: rx.Var[str], test_id: str) -> rx.Component:
+def _labelled_text(label: rx.Var[str], value: rx.Var[str]) -> rx.Component:
     return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
+        rx.text(label, size="2", weight="medium", aria_hidden="true"),
         rx.box(
             rx.text(value, size="2", white_space="pre-wrap", word_break="break-word"),
             padding="0.5em 0.75em",
             background="var(--gray-a3)",
             border_radius="var(--radius-2)",
             width="100%",
-            data_testid=test_id,
+            role="group",
+            aria_label=label,
         ),
         spacing="1",
         width="100%",
@@ -55,9 +56,9 @@ def _labelled_text(label: str, value: rx.Var[str], test_id: str) -> rx.Component
 def _proposal(p: ImproveProps) -> rx.Component:
     return rx.vstack(
         rx.heading(t("Proposed revision"), size="3", as_="h3"),
-        _labelled_text("Revised prompt", p.proposed_prompt, "proposed-prompt"),
-        _labelled_text("Revised system prompt", p.proposed_system_prompt, "proposed-system-prompt"),
-        _labelled_text("Reason", p.reason, "proposal-reason"),
+        _labelled_text(t("Revised prompt"), p.proposed_prompt),
+        _labelled_text(t("Revised system prompt"), p.proposed_system_prompt),
+        _labelled_text(t("Reason"), p.reason),
         rx.hstack(
             rx.button(t("Accept"), on_click=p.on_accept, type="button"),
             rx.button(
@@ -72,7 +73,8 @@ def _proposal(p: ImproveProps) -> rx.Component:
         ),
         spacing="2",
         width="100%",
-        data_testid="proposal",
+        role="group",
+        aria_label=t("Proposed revision"),
     )
 
 
@@ -180,5 +182,7 @@ def improve_panel(p: ImproveProps) -> rx.Component:
             width="100%",
         ),
         width="100%",
+        role="region",
+        aria_label=t("Improve prompt"),
         data_testid="improve-panel",
     )

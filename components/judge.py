@@ -69,7 +69,8 @@ def _order(order: Any) -> rx.Component:
         padding_left="0.75em",
         border_left="2px solid var(--gray-a5)",
         width="100%",
-        data_testid="judge-order",
+        role="group",
+        aria_label=t("Judge order"),
     )
 
 
@@ -81,7 +82,8 @@ def _pair(pair: Any) -> rx.Component:
                 pair.result,
                 size="2",
                 color_scheme=rx.match(pair.status, ("done", "green"), ("error", "red"), "gray"),
-                data_testid="judge-result",
+                role="group",
+                aria_label=t("Pair result"),
             ),
             align="center",
             spacing="2",
@@ -111,7 +113,8 @@ def _judgement(judgement: Any, conversation: rx.Var[bool]) -> rx.Component:
         width="100%",
         padding_top="0.5em",
         border_top="1px solid var(--gray-a5)",
-        data_testid="judgement",
+        role="group",
+        aria_label=t("Judgement"),
     )
 
 
@@ -212,5 +215,7 @@ def judge_panel(p: JudgeProps) -> rx.Component:
             width="100%",
         ),
         width="100%",
+        role="region",
+        aria_label=t("Judge"),
         data_testid="judge-panel",
     )

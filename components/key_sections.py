@@ -32,14 +32,21 @@ def _hidden(name: str, value: Any) -> rx.Component:
 
 
 def _test_result(row: Any) -> rx.Component:
+    """The stored key's last test, beside it: never tested, failed (why) or tested (when)."""
     return rx.cond(
-        row.test_message != "",
+        row.is_set,
         rx.text(
-            row.test_message,
+            rx.match(
+                row.test_state,
+                ("ok", t("tested {date}", date=row.tested)),
+                ("failed", t("test failed: {reason}", reason=t_var(row.test_message))),
+                t("never tested"),
+            ),
             size="2",
-            color_scheme=rx.cond(row.test_ok, "green", "red"),
+            color_scheme=rx.match(row.test_state, ("ok", "green"), ("failed", "red"), "amber"),
+            weight=rx.cond(row.test_state == "ok", "regular", "medium"),
             role="status",
-            data_testid="key-test-result",
+            aria_label=t("{provider} key test", provider=row.label),
         ),
     )
 
@@ -53,6 +60,7 @@ def _row_buttons(row: Any, actions: KeyActions) -> rx.Component:
                 on_click=actions.on_test(row.provider, row.deployment),
                 variant="soft",
                 size="1",
+                aria_label=t("Test {provider} key", provider=row.label),
                 data_testid="test-key",
             ),
             confirm_dialog(
@@ -78,8 +86,11 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.text(row.label, weight="medium", width="8em"),
-            rx.code(row.hint, data_testid="key-hint"),
-            rx.cond(row.updated != "", rx.text("saved " + row.updated, size="1", color_scheme="gray")),
+            rx.code(t_var(row.hint), data_testid="key-hint"),
+            rx.cond(
+                row.updated != "", rx.text(t("saved {date}", date=row.updated), size="1", color_scheme="gray")
+            ),
+            _test_result(row),
             _row_buttons(row, actions),
             align="center",
             spacing="3",
@@ -97,7 +108,16 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
                     aria_label=t("{provider} key", provider=row.label),
                     width="22em",
                 ),
-                rx.button(rx.cond(row.is_set, "Replace", "Save"), type="submit", size="2"),
+                rx.button(
+                    rx.cond(row.is_set, t("Replace"), t("Save")),
+                    type="submit",
+                    size="2",
+                    aria_label=rx.cond(
+                        row.is_set,
+                        t("Replace {provider} key", provider=row.label),
+                        t("Save {provider} key", provider=row.label),
+                    ),
+                ),
                 spacing="2",
                 align="center",
             ),
@@ -105,11 +125,12 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
             reset_on_submit=True,
         ),
         field_error(t_var(row.error), "key-error"),
-        _test_result(row),
         spacing="2",
         width="100%",
         padding_y="0.5em",
         border_bottom="1px solid var(--gray-a4)",
+        role="group",
+        aria_label=row.label,
         data_testid="key-row",
     )
 
@@ -119,15 +140,17 @@ def _endpoint_row(row: Any, actions: KeyActions) -> rx.Component:
         rx.hstack(
             rx.text(row.label, weight="medium"),
             rx.code(row.base_url),
-            rx.code(row.hint, data_testid="key-hint"),
+            rx.code(t_var(row.hint), data_testid="key-hint"),
+            _test_result(row),
             _row_buttons(row, actions),
             align="center",
             spacing="3",
             wrap="wrap",
         ),
-        _test_result(row),
         spacing="1",
         width="100%",
+        role="group",
+        aria_label=row.label,
         data_testid="endpoint-row",
     )
 
@@ -198,21 +221,16 @@ def keys_message(message: rx.Var[str]) -> rx.Component:
     return notice(message, test_id="keys-message")
 
 
-GOOGLE_TITLE = "Google Cloud (Vertex AI)"
-GOOGLE_DESCRIPTION = (
-    "Gemini and Claude on Vertex AI take no key here: they run with this server's Google "
-    "credentials (Application Default Credentials) in its Google Cloud project."
-)
-GOOGLE_CHECKING = "Looking for Google credentials…"
-
-
 def google_cloud_section(status: rx.Var[str], ok: rx.Var[bool], checked: rx.Var[bool]) -> rx.Component:
     """Whether Vertex AI models can run: the project, the region and the credentials' state."""
     return section(
-        GOOGLE_TITLE,
-        GOOGLE_DESCRIPTION,
+        t("Google Cloud (Vertex AI)"),
+        t(
+            "Gemini and Claude on Vertex AI take no key here: they run with this server's Google "
+            "credentials (Application Default Credentials) in its Google Cloud project."
+        ),
         rx.text(
-            rx.cond(checked, status, GOOGLE_CHECKING),
+            rx.cond(checked, t_var(status), t("Looking for Google credentials…")),
             size="2",
             color_scheme=rx.cond(checked, rx.cond(ok, "green", "red"), "gray"),
             role="status",

@@ -19,7 +19,7 @@ from components.markdown_packages import MARKDOWN_PACKAGES
 LIVE_PANE_JS = "$/public/live_pane.jsx"
 # The words LiveMetrics shows, translated in the browser (assets/live_pane.jsx calls i18nT):
 # marked here so the catalogs keep them.
-LIVE_METRICS_WORDS = (N_("waiting…"), N_("out"))
+LIVE_METRICS_WORDS = (N_("waiting…"), N_("out"), N_("Live figures"))
 # The copy buttons' words and the scroll regions' names (assets/markdown.jsx, live_pane.jsx).
 COPY_WORDS = (
     N_("Copy"),

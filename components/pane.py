@@ -10,6 +10,7 @@ from reflex.event import EventCallback
 
 from components.i18n import t, t_var
 from components.live import live_markdown, live_metrics
+from components.model_select import model_option
 from components.pane_options import pane_options
 from components.turns import conversation_view
 
@@ -66,18 +67,7 @@ def _model_select(
     locked: rx.Var[bool] | bool = False,
 ) -> rx.Component:
     return rx.el.select(
-        rx.foreach(
-            models,
-            lambda m: rx.el.option(
-                rx.cond(
-                    m.available,
-                    rx.cond(has_images & ~m.vision, m.label + " — " + t("no images"), m.label),
-                    m.label + " — " + t_var(m.reason),
-                ),
-                value=m.id,
-                disabled=~m.available | (has_images & ~m.vision),
-            ),
-        ),
+        rx.foreach(models, lambda m: model_option(m, has_images)),  # marks as the "Model to add" picker
         value=pane.model,
         on_change=lambda value: actions.set_model(pane.pane_id, value),
         disabled=active | locked,
@@ -113,7 +103,8 @@ def _header(
             ),
         ),
         rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),
-        _status_badge(pane.status),
+        # A polite live region: a pane's status change is announced (its tokens are not).
+        rx.box(_status_badge(pane.status), role="status", display="inline-flex"),
         rx.cond(
             pane.attempt > 1,
             rx.badge(t("attempt {n} of {n}", n=pane.attempt), color_scheme="gray", variant="outline"),
@@ -339,7 +330,7 @@ def _replay_metrics(pane: Any) -> rx.Component:
     return rx.cond(
         pane.masked,
         _masked_metrics(pane),
-        run_metrics(pane, cached_label=t("replay: "), test_id="final-metrics"),
+        run_metrics(pane, cached_label=t("replay: ")),
     )
 
 
@@ -360,11 +351,12 @@ def _masked_metrics(pane: Any) -> rx.Component:
         t_var(pane.cost),  # "cost hidden"
         size="1",
         color_scheme="gray",
-        data_testid="final-metrics",
+        role="group",
+        aria_label=t("Figures"),
     )
 
 
-def run_metrics(pane: Any, cached_label: rx.Var[str] | str, test_id: str) -> rx.Component:
+def run_metrics(pane: Any, cached_label: rx.Var[str] | str) -> rx.Component:
     """A run's saved figures on one line (the compare page's panes and the shared view)."""
     return rx.text(
         rx.cond(pane.cached, cached_label, ""),
@@ -386,7 +378,8 @@ def run_metrics(pane: Any, cached_label: rx.Var[str] | str, test_id: str) -> rx.
         pane.cost,
         size="1",
         color_scheme="gray",
-        data_testid=test_id,
+        role="group",
+        aria_label=t("Figures"),
     )
 
 
@@ -422,7 +415,8 @@ def pane_card(
                         color_scheme="red",
                         size="1",
                         width="100%",
-                        data_testid="pane-error",
+                        role="group",
+                        aria_label=t("Pane error"),
                     ),
                 ),
             ),

@@ -91,7 +91,7 @@ def _switches(p: PromptFormProps) -> rx.Component:
             rx.switch(checked=p.sync_scroll, on_change=p.on_sync_scroll, size="1"),
             " ",
             t("Sync scrolling"),
-            class_name="switch-label",
+            class_name="switch-label wide-only",  # a phone shows one pane at a time (styles.css)
         ),
         rx.el.label(
             rx.switch(checked=p.use_cache, on_change=p.on_use_cache, size="1", id="use-cache"),
@@ -104,7 +104,7 @@ def _switches(p: PromptFormProps) -> rx.Component:
             rx.switch(checked=p.dense, on_change=p.on_dense, size="1"),
             " ",
             t("Compact panes"),
-            class_name="switch-label",
+            class_name="switch-label wide-only",
             title=t("Smaller text and narrower panes: more of them side by side"),
         )
         if p.dense is not None and p.on_dense is not None
@@ -227,7 +227,7 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
         ),
         rx.hstack(
             _model_picker(p),
-            rx.spacer(),
+            rx.spacer(class_name="wide-only"),  # wrapped on a phone it was a blank row of its own
             _switches(p),
             _buttons(p),
             width="100%",

@@ -58,9 +58,14 @@ def prompt_images(
         rx.upload.root(
             rx.hstack(
                 rx.icon("image-plus", size=14),
-                rx.text(t("Attach images"), size="2", weight="medium", color_scheme="iris"),
                 rx.text(
-                    t("or drop or paste them here (PNG, JPEG, GIF, WebP)"), size="1", color_scheme="gray"
+                    t("Attach images"), size="2", weight="medium", color_scheme="iris", white_space="nowrap"
+                ),
+                rx.text(
+                    t("or drop or paste them here (PNG, JPEG, GIF, WebP)"),
+                    size="1",
+                    color_scheme="gray",
+                    class_name="drop-hint",  # not on a phone: nothing to drop there (styles.css)
                 ),
                 align="center",
                 spacing="2",

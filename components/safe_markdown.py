@@ -21,6 +21,7 @@ class SafeMarkdown(rx.Component):
     text: rx.Var[str]
     image_hosts: rx.Var[list[str]]
     height: rx.Var[str]
+    label: rx.Var[str]  # the answer's accessible name (a focusable, scrollable region)
 
 
 safe_markdown = SafeMarkdown.create

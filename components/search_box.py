@@ -89,7 +89,7 @@ def _hit(row: Any) -> rx.Component:
             align="start",
         ),
         width="100%",
-        data_testid="search-result",
+        role="listitem",
     )
 
 
@@ -108,7 +108,13 @@ def search_results(
         rx.cond(empty != "", rx.text(t_var(empty), size="2", role="status")),
         rx.cond(
             rows.length() > 0,
-            rx.vstack(rx.foreach(rows, _hit), width="100%", spacing="2", data_testid="search-results"),
+            rx.vstack(
+                rx.foreach(rows, _hit),
+                width="100%",
+                spacing="2",
+                role="list",
+                aria_label=t("Search results"),
+            ),
         ),
         width="100%",
         spacing="2",

@@ -143,8 +143,8 @@ def budget_section(
             "A monthly spend limit (USD, list prices, calendar month in UTC). A comparison that could "
             "pass it is refused before it runs."
         ),
-        rx.text(budget_label, size="2", data_testid="budget-label"),
-        rx.text(spent_label, size="2", weight="medium", data_testid="spent-label"),
+        rx.text(budget_label, size="2", role="group", aria_label=t("Monthly budget")),
+        rx.text(spent_label, size="2", weight="medium", role="group", aria_label=t("Spent this month")),
         rx.form(
             rx.hstack(
                 rx.input(
@@ -175,11 +175,18 @@ def budget_section(
 def _token_row(row: Any, on_revoke: EventCallback[str]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row.name),
-        rx.table.cell(rx.code(row.prefix)),
+        rx.table.cell(rx.code(row.prefix), class_name="wide-only"),  # a phone needs the room
         rx.table.cell(rx.text(row.created, size="2")),
-        rx.table.cell(rx.text(row.last_used, size="2")),
+        rx.table.cell(rx.text(t_var(row.last_used), size="2")),
         rx.table.cell(
-            rx.button(t("Revoke"), on_click=on_revoke(row.id), color_scheme="red", variant="soft", size="1")
+            rx.button(
+                t("Revoke"),
+                on_click=on_revoke(row.id),
+                color_scheme="red",
+                variant="soft",
+                size="1",
+                white_space="nowrap",  # on a phone it was squeezed to one character a line
+            )
         ),
         data_testid="token-row",
     )
@@ -241,7 +248,7 @@ def tokens_section(
                 rx.table.header(
                     rx.table.row(
                         rx.table.column_header_cell(t("Name")),
-                        rx.table.column_header_cell(t("Starts with")),
+                        rx.table.column_header_cell(t("Starts with"), class_name="wide-only"),
                         rx.table.column_header_cell(t("Created")),
                         rx.table.column_header_cell(t("Last used")),
                         rx.table.column_header_cell(""),

@@ -97,7 +97,7 @@ def _status_badge(status: rx.Var[str]) -> rx.Component:
 
 
 def _metrics(pane: Any) -> rx.Component:
-    return run_metrics(pane, cached_label=t("cached · "), test_id="shared-metrics")
+    return run_metrics(pane, cached_label=t("cached · "))
 
 
 def _pane(pane: Any, image_hosts: rx.Var[Sequence[str]]) -> rx.Component:
@@ -125,12 +125,18 @@ def _pane(pane: Any, image_hosts: rx.Var[Sequence[str]]) -> rx.Component:
             ),
             conversation_view(pane.earlier, pane.message, pane.turn),
             safe_markdown(
-                text=pane.text, image_hosts=image_hosts, height="55vh", data_testid="shared-output"
+                text=pane.text,
+                image_hosts=image_hosts,
+                height="55vh",
+                label=t("Answer: {model}", model=pane.label),
+                data_testid="shared-output",
             ),
             _metrics(pane),
             spacing="2",
             width="100%",
         ),
+        role="group",
+        aria_label=pane.label,
         data_testid="shared-pane",
         data_model=pane.model,
         data_status=pane.status,
@@ -144,7 +150,7 @@ def _comparison(p: SharedViewProps) -> rx.Component:
         rx.hstack(
             rx.vstack(
                 rx.heading(t("Shared comparison"), size="5"),
-                rx.text(p.byline, size="2", color_scheme="gray", data_testid="shared-byline"),
+                rx.text(p.byline, size="2", color_scheme="gray", role="group", aria_label=t("Shared by")),
                 rx.cond(
                     p.expires != "",
                     rx.text(t("Link expires {when}", when=p.expires), size="1", color_scheme="gray"),
@@ -180,7 +186,7 @@ def _comparison(p: SharedViewProps) -> rx.Component:
         ),
         rx.box(
             rx.text(t("Prompt"), size="1", weight="medium", color_scheme="gray"),
-            rx.text(p.prompt, size="3", white_space="pre-wrap", data_testid="shared-prompt"),
+            rx.text(p.prompt, size="3", white_space="pre-wrap", role="group", aria_label=t("Shared prompt")),
             width="100%",
         ),
         rx.grid(

@@ -201,7 +201,7 @@ def burn_down(p: UsageProps) -> rx.Component:
 
     return rx.vstack(
         rx.heading(TEXT["burn"], size="4", as_="h2"),
-        rx.text(p.burn_text, size="2", data_testid="burn-summary"),
+        rx.text(p.burn_text, size="2", role="group", aria_label=t("Budget burn-down summary")),
         rx.box(
             # Without a budget there is nothing to burn down: the spend alone.
             rx.cond(p.has_budget, chart(*lines, *budget_lines), chart(*lines)),
@@ -241,12 +241,14 @@ def usage_view(p: UsageProps) -> rx.Component:
         field_error(t_var(p.error), "usage-error"),
         rx.cond(
             p.empty,
-            rx.callout(TEXT["empty"], icon="info", data_testid="usage-empty", width="100%"),
+            rx.callout(TEXT["empty"], icon="info", role="status", aria_label=t("Usage status"), width="100%"),
         ),
         rx.cond(
             p.loaded & ~p.empty & (p.error == ""),
             rx.vstack(
-                rx.text(p.total_text, size="2", color_scheme="gray", data_testid="usage-total"),
+                rx.text(
+                    p.total_text, size="2", color_scheme="gray", role="group", aria_label=t("Usage total")
+                ),
                 rx.heading(TEXT["over_time"], size="4", as_="h2"),
                 over_time_chart(p.chart),
                 rx.heading(TEXT["by_model"], size="4", as_="h2"),

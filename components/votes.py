@@ -120,7 +120,8 @@ def _tally(p: VoteProps) -> rx.Component:
             " · ",
             p.votes_label,
             size="2",
-            data_testid="vote-totals",
+            role="group",
+            aria_label=t("Vote totals"),
         ),
         spacing="2",
         width="100%",
@@ -181,5 +182,7 @@ def vote_panel(p: VoteProps) -> rx.Component:
             width="100%",
         ),
         width="100%",
+        role="region",
+        aria_label=t("Your vote"),
         data_testid="vote-panel",
     )

@@ -30,7 +30,10 @@ class TokenRow:
     last_used: str
 
 
-def when(moment: datetime | None, never: str = "never") -> str:
+NEVER = N_("never")  # shown translated (t_var) where a date is missing
+
+
+def when(moment: datetime | None, never: str = NEVER) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else never
 
 

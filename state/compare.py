@@ -15,7 +15,6 @@ from backend import runtime, tracing
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.i18n import N_
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
-from backend.services.blind import HIDDEN_ERROR
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.projects import default_project
 from backend.services.validation import MAX_PANES, MAX_PROMPT_CHARS
@@ -35,6 +34,7 @@ from state.rows import (
     new_pane,
     option_from_entry,
     panes_from_record,
+    show_earlier_attempts,
 )
 from state.run_option_fields import copy_options, pane_payload
 
@@ -133,6 +133,7 @@ class CompareState(rx.State):
             self.use_cache = bool(record.settings.get("use_cache", False))
             show_record_images(await self.get_state(PromptImagesState), record)
             self.panes = panes_from_record(record)
+            show_earlier_attempts(self.panes, await rt.comparisons.earlier_attempts(user, record.id))
             for pane in self.panes:  # live text arrives through the stream, not the state
                 if pane.status in ACTIVE_STATUSES:
                     pane.text = ""
@@ -247,6 +248,7 @@ class CompareState(rx.State):
         except NotFound:
             return None
         rows = panes_from_record(record)
+        show_earlier_attempts(rows, await rt.comparisons.earlier_attempts(user, record.id))
         by_run = {p.run_id: p for p in self.panes}
         for row in rows:
             shown = by_run.get(row.run_id)
@@ -426,7 +428,6 @@ class CompareState(rx.State):
         pane = self._pane(pane_id)
         if pane is None or not pane.run_id or not self.comparison_id:
             return None
-        earlier = await self._saved_run(user, pane.run_id)
         try:
             run = await runtime.current().comparisons.retry(user, self.comparison_id, pane.run_id)
         except RateLimitExceeded as exc:
@@ -442,20 +443,10 @@ class CompareState(rx.State):
         pane.ttft = pane.tps = pane.elapsed = pane.cost = ""
         pane.tokens_in = pane.tokens_out = 0
         pane.attempt = run.attempt + 1
-        if earlier is not None:  # the attempt before stays to be looked at ("Show attempt 1")
-            status, error, text = earlier
-            hidden = HIDDEN_ERROR if pane.masked and error else error  # a blind pane's error names no model
-            pane.earlier_status, pane.earlier_error, pane.earlier_text = status, hidden, text
+        # The attempt before stays to be looked at ("Show attempt 1"), as it was saved.
+        kept = await runtime.current().comparisons.earlier_attempts(user, self.comparison_id)
+        show_earlier_attempts([pane], kept)
         return CompareState.stream
-
-    async def _saved_run(self, user: Principal, run_id: str) -> tuple[str, str, str] | None:
-        """(status, error, text) of the run's current attempt as saved, before a Retry resets it."""
-        try:
-            record = await runtime.current().comparisons.get(user, self.comparison_id)
-        except NotFound:
-            return None
-        run = next((r for r in record.runs if r.id == run_id), None)
-        return (run.status, run.error, run.output_text) if run is not None else None
 
     @event(background=True)
     @with_user

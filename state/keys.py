@@ -24,11 +24,12 @@ from state.account import when
 from state.current_user import with_user
 from state.events import Followup, event
 
-NOT_SET = "not set"
+NOT_SET = N_("not set")
+NEVER_TESTED, TEST_FAILED, TEST_OK = "never", "failed", "ok"
 USER, DEPLOYMENT = "user", "deployment"
 GOOGLE_READY = "Ready: project {project}, region {location}, credentials found{how}."
 GOOGLE_MISSING = "Vertex AI models cannot run: {reason}."
-GOOGLE_MISSING_ASK_ADMIN = (
+GOOGLE_MISSING_ASK_ADMIN = N_(
     "Vertex AI models cannot run: this server has no Google credentials (ask an admin)."
 )
 
@@ -43,8 +44,22 @@ class KeyRow:
     base_url: str = ""
     updated: str = ""
     error: str = ""  # why the last save of this row was refused
+    # The stored key's last test: "never" (not since it was saved), "failed" or "ok"; its
+    # message (why it failed) and when.
+    test_state: str = NEVER_TESTED
     test_message: str = ""
-    test_ok: bool = False
+    tested: str = ""
+
+
+def test_fields(key: SavedKey | None) -> dict[str, str]:
+    """A row's test columns from the stored key's last test."""
+    if key is None or key.tested_at is None:
+        return {"test_state": NEVER_TESTED, "test_message": "", "tested": ""}
+    return {
+        "test_state": TEST_OK if key.test_ok else TEST_FAILED,
+        "test_message": key.test_message,
+        "tested": when(key.tested_at, ""),
+    }
 
 
 def family_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
@@ -61,6 +76,7 @@ def family_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
                 is_set=key is not None,
                 deployment=deployment,
                 updated=when(key.updated_at if key else None, ""),
+                **test_fields(key),
             )
         )
     return rows
@@ -81,11 +97,12 @@ def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
         KeyRow(
             provider=key.provider,
             label=endpoint_name(key.provider),
-            hint=key.key_hint or "no key",
+            hint=key.key_hint or N_("no key"),
             is_set=True,
             deployment=deployment,
             base_url=key.base_url,
             updated=when(key.updated_at, ""),
+            **test_fields(key),
         )
         for key in saved
         if key.provider.startswith(ENDPOINT_PREFIX)
@@ -228,9 +245,9 @@ class KeysState(rx.State):
     @with_user
     async def test_key(self, user: Principal, provider: str, deployment: bool) -> Followup:
         try:
-            result = await runtime.current().credentials.test(user, provider, deployment=deployment)
+            await runtime.current().credentials.test(user, provider, deployment=deployment)
         except AccessDenied as exc:
             self.message = str(exc)
             return None
-        self._mark(provider, deployment, test_message=result.message, test_ok=result.ok)
+        await self._refresh(user)  # the rows show the test as it was stored
         return None

@@ -9,6 +9,7 @@ import dataclasses
 import uuid
 
 from backend.catalog import estimate_tokens, load_catalog
+from backend.db.attempts import AttemptRecord
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.i18n import N_
 from backend.providers.credentials import KEYED_FAMILIES
@@ -34,6 +35,7 @@ class ModelOption:
     simulated: bool
     vision: bool = False  # reads images in the prompt
     caps: list[str] = dataclasses.field(default_factory=list)  # optional parameters it takes
+    key_failed: bool = False  # the stored key it would run with failed its last test
 
 
 @dataclasses.dataclass
@@ -90,7 +92,7 @@ class PaneRow:
     message: str = ""
     turn: int = 1
     attempt: int = 1  # which attempt of the run the pane shows (Retry makes another): 1-based
-    # The attempt before a Retry made in this tab, kept to be looked at (not saved).
+    # The attempt before the one shown (a Retry replaced it), as saved: to be looked at.
     earlier_status: str = ""
     earlier_error: str = ""
     earlier_text: str = ""
@@ -126,6 +128,7 @@ def option_from_entry(entry: ModelEntry) -> ModelOption:
         simulated=entry.simulated,
         vision=VISION in capabilities,
         caps=sorted(capabilities - {VISION}),
+        key_failed=bool(entry.key_failed),
     )
 
 
@@ -215,6 +218,15 @@ def panes_from_record(record: ComparisonRecord) -> list[PaneRow]:
             row.masked = True
             _hide_identity(row)
     return rows
+
+
+def show_earlier_attempts(rows: list[PaneRow], attempts: dict[str, list[AttemptRecord]]) -> None:
+    """Each retried pane's attempt before the one it shows, under "Show attempt N"."""
+    for row in rows:
+        if kept := attempts.get(row.run_id):
+            last = kept[-1]
+            row.earlier_status, row.earlier_text = last.status, last.output_text
+            row.earlier_error = HIDDEN_ERROR if row.masked and last.error else last.error  # names no model
 
 
 def _hide_identity(row: PaneRow) -> None:

@@ -50,7 +50,7 @@ def link_row(share: ShareInfo, now: datetime) -> ShareLinkRow:
     return ShareLinkRow(
         id=share.id,
         created=_when(share.created_at, ""),
-        expires=_when(share.expires_at, "never"),
+        expires=_when(share.expires_at, N_("never")),
         status=status,
         active=active,
     )

@@ -25,6 +25,7 @@ from backend.db.models import (
     Judgement,
     JudgeRun,
     Run,
+    RunAttempt,
     Share,
     new_id,
     utcnow,
@@ -242,6 +243,8 @@ async def delete_comparison(session: AsyncSession, comparison_id: str) -> None:
     ids = [comparison_id, *await judged_children(session, comparison_id)]
     await session.execute(delete(JudgeRun).where(JudgeRun.run_comparison_id.in_(ids)))
     await session.execute(delete(Judgement).where(Judgement.comparison_id.in_(ids)))
+    run_ids = select(Run.id).where(Run.comparison_id.in_(ids)).scalar_subquery()
+    await session.execute(delete(RunAttempt).where(RunAttempt.run_id.in_(run_ids)))
     await session.execute(delete(Run).where(Run.comparison_id.in_(ids)))
     await session.execute(delete(ComparisonTurn).where(ComparisonTurn.comparison_id.in_(ids)))
     await session.execute(delete(Share).where(Share.comparison_id.in_(ids)))

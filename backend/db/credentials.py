@@ -26,6 +26,9 @@ class StoredKey:
     key_hint: str
     updated_at: datetime
     encrypted_key: str = field(default="", repr=False)
+    tested_at: datetime | None = None  # the last test of this key; None: never tested
+    test_ok: bool | None = None
+    test_message: str = ""
 
 
 _COLUMNS = (
@@ -35,6 +38,9 @@ _COLUMNS = (
     ProviderCredential.key_hint,
     ProviderCredential.updated_at,
     ProviderCredential.encrypted_key,
+    ProviderCredential.tested_at,
+    ProviderCredential.test_ok,
+    ProviderCredential.test_message,
 )
 
 
@@ -47,6 +53,10 @@ async def save_key(
         "encrypted_key": encrypted_key,
         "key_hint": key_hint,
         "updated_at": utcnow(),
+        # A new key has not been tested: the last test was of the key it replaces.
+        "tested_at": None,
+        "test_ok": None,
+        "test_message": "",
     }
     where = (ProviderCredential.scope == scope, ProviderCredential.provider == provider)
     for _ in range(2):  # a concurrent first save of the same key wins the insert; then update it
@@ -74,6 +84,35 @@ async def keys_for(session: AsyncSession, scopes: Sequence[str], provider: str) 
         ProviderCredential.scope.in_(scopes), ProviderCredential.provider == provider
     )
     return [StoredKey(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def record_test(
+    session: AsyncSession, scope: str, provider: str, *, ok: bool, message: str, updated_at: datetime
+) -> bool:
+    """Store how the test of the key saved at ``updated_at`` went; a key replaced meanwhile
+    keeps its own (untested) state. False if nothing matched."""
+    result = await session.execute(
+        update(ProviderCredential)
+        .where(
+            ProviderCredential.scope == scope,
+            ProviderCredential.provider == provider,
+            ProviderCredential.updated_at == updated_at,
+        )
+        .values(tested_at=utcnow(), test_ok=ok, test_message=message)
+    )
+    await session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def failed_key_scopes(session: AsyncSession, scopes: Sequence[str]) -> dict[str, dict[str, str]]:
+    """provider -> {scope: message} of the keys in ``scopes`` whose last test failed."""
+    stmt = select(
+        ProviderCredential.provider, ProviderCredential.scope, ProviderCredential.test_message
+    ).where(ProviderCredential.scope.in_(scopes), ProviderCredential.test_ok.is_(False))
+    failed: dict[str, dict[str, str]] = {}
+    for provider, scope, message in (await session.execute(stmt)).all():
+        failed.setdefault(provider, {})[scope] = message
+    return failed
 
 
 async def providers_with_keys(session: AsyncSession, scopes: Sequence[str]) -> set[str]:

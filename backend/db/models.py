@@ -227,6 +227,26 @@ class Run(Base):
     comparison: Mapped[Comparison] = relationship(back_populates="runs")
 
 
+class RunAttempt(Base):
+    """An earlier attempt of a run, as it ended when a Retry replaced it (the run's row holds
+    the current attempt)."""
+
+    __tablename__ = "run_attempts"
+    __table_args__ = (UniqueConstraint("run_id", "attempt", name="uq_run_attempts_run_id_attempt"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("runs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)  # 0-based, as runs.attempt
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    output_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    finished_at: Mapped[datetime | None] = mapped_column()
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ComparisonTurn(Base):
     """A follow-up message in a comparison's conversation (turn 2, 3 ...); turn 1 is the
     comparison's own prompt and has no row. ``position`` None: sent to every pane; else to that
@@ -302,6 +322,10 @@ class ProviderCredential(Base):
     key_hint: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "…abcd"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The stored key's last test (None: never tested since it was saved); a save clears it.
+    tested_at: Mapped[datetime | None] = mapped_column()
+    test_ok: Mapped[bool | None] = mapped_column(Boolean)
+    test_message: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 DEPLOYMENT_SCOPE = "*"

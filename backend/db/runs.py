@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.attempts import keep_current_attempt
 from backend.db.comparisons import UNSTARTED
 from backend.db.leases import NO_LEASE
 from backend.db.models import Run, utcnow
@@ -120,20 +122,35 @@ async def save_run_result(
 
 
 async def reset_run_for_retry(session: AsyncSession, run_id: str) -> RunRecord:
-    """Bump ``attempt``, set queued and clear output, error and metrics (any prior status)."""
-    stmt = (
-        update(Run)
-        .where(Run.id == run_id)
-        .values(
-            attempt=Run.attempt + 1,
-            **UNSTARTED,
-            **NO_LEASE,  # the new attempt is claimed afresh, not held up by the old one's worker
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if await _update_runs(session, stmt) == 0:
-        raise NotFoundError(f"run {run_id!r} does not exist")
-    return await _get_run(session, run_id)
+    """Keep the current attempt as an earlier one (backend/db/attempts.py), then bump
+    ``attempt``, set queued and clear output, error and metrics (any prior status); in one
+    transaction. Two retries at once: the second finds the attempt moved on and keeps that one."""
+    for _ in range(3):
+        try:
+            attempt = await keep_current_attempt(session, run_id)
+            if attempt is None:
+                raise NotFoundError(f"run {run_id!r} does not exist")
+            stmt = (
+                update(Run)
+                .where(Run.id == run_id, Run.attempt == attempt)
+                .values(
+                    attempt=Run.attempt + 1,
+                    **UNSTARTED,
+                    **NO_LEASE,  # the new attempt is claimed afresh, not held up by the old one's worker
+                )
+                .execution_options(synchronize_session=False)
+            )
+            changed = cast(CursorResult[Any], await session.execute(stmt)).rowcount
+            if changed:
+                await session.commit()
+                return await _get_run(session, run_id)
+            await session.rollback()
+        except IntegrityError:  # the same attempt kept by a concurrent retry
+            await session.rollback()
+        except BaseException:
+            await session.rollback()
+            raise
+    raise RuntimeError(f"could not retry run {run_id!r}: it kept changing")
 
 
 async def cancel_runs(session: AsyncSession, run_ids: Sequence[str]) -> list[str]:

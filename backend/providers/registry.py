@@ -170,6 +170,7 @@ class ModelEntry:
     simulated: bool
     available: bool
     reason: str = ""
+    key_failed: str = ""  # the stored key this model would run with failed its last test: why
 
     @classmethod
     def of(cls, info: ModelInfo, availability: Availability) -> ModelEntry:

@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind
 from backend import tracing
 from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, image_tokens, load_catalog
+from backend.db.attempts import AttemptRecord, earlier_attempts
 from backend.db.comparisons import (
     count_active_comparisons,
     create_comparison,
@@ -405,6 +406,14 @@ class ComparisonService:
         except NotFound:
             return None
         return await self._access.role(principal, project_id)
+
+    async def earlier_attempts(
+        self, principal: Principal, comparison_id: str
+    ) -> dict[str, list[AttemptRecord]]:
+        """run id -> the attempts a Retry replaced, oldest first (for "Show attempt 1")."""
+        await self._access.require_comparison(principal, Action.READ, comparison_id)
+        async with self._db.session() as session:
+            return await earlier_attempts(session, comparison_id)
 
     # --- control -----------------------------------------------------------
     async def cancel(

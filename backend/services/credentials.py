@@ -41,6 +41,7 @@ MAX_URL_CHARS = 2000
 KEY_TEST_TIMEOUT_S = 10.0
 ENDPOINT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KEY_WORKS = "Key works"
+KEY_FAILED = "The key failed its test."
 
 
 class CredentialError(ValueError):
@@ -62,6 +63,9 @@ class SavedKey:
     base_url: str
     updated_at: datetime
     deployment: bool  # the admin-set key for everyone
+    tested_at: datetime | None = None  # the key's last test; None: never tested since saved
+    test_ok: bool | None = None
+    test_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,9 @@ class CredentialService:
                 base_url=row.base_url,
                 updated_at=row.updated_at,
                 deployment=scope == DEPLOYMENT_SCOPE,
+                tested_at=row.tested_at,
+                test_ok=row.test_ok,
+                test_message=row.test_message,
             )
             for row in rows
         ]
@@ -189,13 +196,22 @@ class CredentialService:
 
     # --- test ----------------------------------------------------------------------
     async def test(self, principal: Principal, provider: str, *, deployment: bool = False) -> KeyTestResult:
-        """One cheap authenticated call with the stored key; the answer never contains it."""
+        """One cheap authenticated call with the stored key; the answer never contains it. The
+        outcome is kept with the key (Settings and the model picker show it)."""
         scope = self._scope(principal, deployment)
         async with self._db.session() as session:
             rows = await repo.keys_for(session, [scope], provider)
         if not rows:
             return KeyTestResult(False, f"No key is saved for {provider_label(provider)}.")
         row = rows[0]
+        result = await self._check_stored(row, provider, scope)
+        async with self._db.session() as session:
+            await repo.record_test(
+                session, scope, provider, ok=result.ok, message=result.message, updated_at=row.updated_at
+            )
+        return result
+
+    async def _check_stored(self, row: repo.StoredKey, provider: str, scope: str) -> KeyTestResult:
         try:
             api_key = self._lookup.decrypt(row.encrypted_key, provider)
         except AuthenticationFailed as exc:  # saved under another ENCRYPTION_KEY
@@ -218,10 +234,25 @@ class CredentialService:
         async with self._db.session() as session:
             return await repo.providers_with_keys(session, [principal.user_id, DEPLOYMENT_SCOPE])
 
+    async def failed_keys(self, principal: Principal) -> dict[str, str]:
+        """provider -> why: the stored keys this user's runs would use (their own, else the
+        deployment's) whose last test failed."""
+        scopes = [principal.user_id, DEPLOYMENT_SCOPE]
+        async with self._db.session() as session:
+            failed = await repo.failed_key_scopes(session, scopes)
+            own = await repo.providers_with_keys(session, [principal.user_id]) if failed else set()
+        used = {
+            provider: by_scope.get(principal.user_id if provider in own else DEPLOYMENT_SCOPE)
+            for provider, by_scope in failed.items()
+        }
+        return {provider: message for provider, message in used.items() if message is not None}
+
     async def with_stored_keys(self, principal: Principal, entries: list[ModelEntry]) -> list[ModelEntry]:
-        """The model picker for this user: families they have a key for are available, and the
-        models of their (and the deployment's) saved endpoints are listed."""
+        """The model picker for this user: families they have a key for are available (marked
+        when that key failed its last test), and the models of their (and the deployment's)
+        saved endpoints are listed."""
         usable = await self.usable_providers(principal)
+        failed = await self.failed_keys(principal)
         marked = [
             replace(entry, available=True, reason="")
             if not entry.available and key_provider(entry.id) in usable
@@ -229,12 +260,17 @@ class CredentialService:
             for entry in entries
         ]
         endpoints = sorted(p for p in usable if p.startswith(ENDPOINT_PREFIX))
-        if not endpoints:
-            return marked
-        listed = await asyncio.gather(*(self._endpoint_models(principal, p) for p in endpoints))
-        extra = [entry for found in listed for entry in found]
-        ids = {entry.id for entry in extra}
-        return [entry for entry in marked if entry.id not in ids] + extra
+        if endpoints:
+            listed = await asyncio.gather(*(self._endpoint_models(principal, p) for p in endpoints))
+            extra = [entry for found in listed for entry in found]
+            ids = {entry.id for entry in extra}
+            marked = [entry for entry in marked if entry.id not in ids] + extra
+        return [
+            replace(entry, key_failed=failed[provider] or KEY_FAILED)
+            if (provider := key_provider(entry.id)) in failed
+            else entry
+            for entry in marked
+        ]
 
     async def _endpoint_models(self, principal: Principal, provider: str) -> list[ModelEntry]:
         model_id = f"{provider}/_"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 
 from devstack.accounts import TestAccount, account_in
 from devstack.app_process import CHROMIUM, CHROMIUM_ARGS, running_app
@@ -78,9 +78,20 @@ def page(browser: Browser, app_url: str, user: TestAccount) -> Iterator[Page]:
     context.close()
 
 
+def panes(page: Page, model: str = "Model") -> Locator:
+    """The compare page's panes, by role: the groups in <main> that hold a pane's model picker
+    (named `model`: "モデル" in Japanese). Each pane's status is its `status` live region."""
+    return (
+        page.get_by_role("main")
+        .get_by_role("group")
+        .filter(has=page.get_by_role("combobox", name=model, exact=True))
+    )
+
+
 def open_with_first_pane(page: Page, model: str) -> None:
     """Open the comparison page and switch its first pane to `model`."""
     page.goto("/")
-    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
-    page.locator("[data-testid=pane]").first.get_by_label("Model").select_option(model)
-    expect(page.locator("[data-testid=pane]").first).to_have_attribute("data-model", model)
+    expect(panes(page)).to_have_count(3, timeout=30_000)
+    picker = panes(page).first.get_by_role("combobox", name="Model", exact=True)
+    picker.select_option(model)
+    expect(picker).to_have_value(model)

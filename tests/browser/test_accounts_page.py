@@ -9,6 +9,7 @@ from playwright.sync_api import Browser, expect
 
 from devstack.accounts import DEFAULT_PASSWORD
 from tests.browser.accounts import sign_in, sign_up
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +35,7 @@ def test_a_visitor_is_sent_to_sign_in_then_back_to_the_page_asked_for(browser: B
     expect(page.get_by_role("alert")).to_contain_text("Email or password is incorrect.")
 
     sign_in(page, app_url, "newcomer@example.org", DEFAULT_PASSWORD)
-    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    expect(panes(page)).to_have_count(3, timeout=30_000)
     context.close()
 
 

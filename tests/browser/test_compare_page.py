@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from backend.streaming.follower import short_key
 from devstack.accounts import TestAccount
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -22,11 +23,11 @@ ANY_RUNNING = (
 
 def _open_compare(page: Page) -> None:
     page.goto("/")
-    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    expect(panes(page)).to_have_count(3, timeout=30_000)
 
 
 def _pane_statuses(page: Page) -> list[str]:
-    return [p.get_attribute("data-status") or "" for p in page.locator("[data-testid=pane]").all()]
+    return [status.inner_text() for status in panes(page).get_by_role("status").all()]
 
 
 def _live_text(page: Page, run_key: str) -> str:
@@ -70,7 +71,7 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str, us
     page.wait_for_timeout(400)
     later = len(_live_text(page, running_key))
     assert later > first, "the running pane's text did not grow"
-    expect(page.get_by_test_id("live-metrics").first).to_contain_text("TTFT")
+    expect(page.get_by_role("group", name="Live figures").first).to_contain_text("TTFT")
     box = page.get_by_role("region", name=re.compile("^Answer")).first.bounding_box()
     assert box is not None and box["width"] > 250, f"the answer is squeezed into {box}"
 
@@ -81,8 +82,8 @@ def test_three_simulated_models_stream_side_by_side(page: Page, app_url: str, us
         key = _live_key(run)
         assert _live_text(page, key) == run["output_text"], "the browser lost or duplicated text"
         assert run["output_tokens"] > 0 and run["ttft_ms"] is not None
-    expect(page.get_by_test_id("final-metrics")).to_have_count(3)
-    expect(page.get_by_test_id("final-metrics").first).to_contain_text("tok/s")
+    expect(page.get_by_role("group", name="Figures", exact=True)).to_have_count(3)
+    expect(page.get_by_role("group", name="Figures", exact=True).first).to_contain_text("tok/s")
 
 
 def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str, user: TestAccount) -> None:
@@ -92,7 +93,7 @@ def test_reload_mid_run_reattaches_live_panes(page: Page, app_url: str, user: Te
     comparison_id = _comparison_id(page)
     page.wait_for_function(ANY_RUNNING, timeout=10_000)
     page.reload()
-    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    expect(panes(page)).to_have_count(3, timeout=30_000)
     statuses = _pane_statuses(page)
     assert any(s in ("running", "queued") for s in statuses) or all(s == "done" for s in statuses)
     _wait_all_done(page)
@@ -122,7 +123,7 @@ def test_history_lists_and_reopens_comparisons(page: Page, app_url: str, user: T
     expect(first_row).to_contain_text("simulated:swift")
     first_row.get_by_role("link").click()
     page.wait_for_url(f"**/?c={comparison_id}")
-    expect(page.locator("[data-testid=pane][data-status=done]")).to_have_count(3, timeout=15_000)
+    expect(panes(page).get_by_role("status")).to_have_text(["done"] * 3, timeout=15_000)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(prompt)
     saved = _saved(app_url, comparison_id, user)
     first_words = saved["runs"][0]["output_text"].split()[1]

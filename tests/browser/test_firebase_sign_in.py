@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from devstack.app_process import running_app
+from tests.browser.conftest import panes
 from tests.support.firebase_emulator import PASSWORD, PROJECT_ID, FirebaseEmulator, firebase_emulator
 
 pytestmark = pytest.mark.browser
@@ -69,10 +70,9 @@ def test_a_firebase_user_signs_in_runs_a_comparison_and_signs_out(
     page.keyboard.press("Escape")
 
     page.get_by_label("Prompt").fill("Firebase sign-in, then a run.")
-    panes = page.locator("[data-testid=pane]")
-    expect(panes).to_have_count(3, timeout=30_000)
+    expect(panes(page)).to_have_count(3, timeout=30_000)
     page.get_by_role("button", name="Run", exact=True).click()
-    expect(page.locator("[data-testid=pane][data-status=done]")).to_have_count(3, timeout=60_000)
+    expect(panes(page).get_by_role("status")).to_have_text(["done"] * 3, timeout=60_000)
 
     page.get_by_role("button", name=re.compile(r"^Account")).click()
     page.get_by_role("menuitem", name="Sign out").click()

@@ -12,15 +12,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from devstack.accounts import TestAccount, account_in
 from tests.browser.a11y import serious_violations
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
 RUN_TIMEOUT_MS = 60_000
 SHOTS = Path("/tmp/i18n-shots")  # the README's screenshots come from here (docs/compare-ja.png …)
 LANGUAGE = "Language / 言語"
-ALL_DONE = (
-    "() => [...document.querySelectorAll('[data-testid=pane]')].every(p => p.dataset.status === 'done')"
-)
 
 
 @pytest.fixture
@@ -48,13 +46,13 @@ def _shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-def _run_simulated(page: Page, prompt_label: str, run: str, done: str) -> None:
-    """Fill the prompt, press Run, wait for the three simulated panes, see their status badges."""
-    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+def _run_simulated(page: Page, prompt_label: str, run: str, done: str, model: str) -> None:
+    """Fill the prompt, press Run, wait for the three simulated panes' status badges to say done."""
+    shown = panes(page, model)
+    expect(shown).to_have_count(3, timeout=30_000)
     page.get_by_label(prompt_label, exact=True).fill("Compare quicksort and mergesort")
     page.get_by_role("button", name=run, exact=True).click()
-    page.wait_for_function(ALL_DONE, timeout=RUN_TIMEOUT_MS)
-    expect(page.locator("[data-testid=pane]").first).to_contain_text(done)
+    expect(shown.get_by_role("status")).to_have_text([done] * 3, timeout=RUN_TIMEOUT_MS)
 
 
 def test_compare_flow_in_japanese_then_english(page: Page, user: TestAccount) -> None:
@@ -70,8 +68,8 @@ def test_compare_flow_in_japanese_then_english(page: Page, user: TestAccount) ->
         expect(page.get_by_role("combobox", name="モデル").first).to_be_visible()
         expect(page.get_by_role("button", name="ペインを削除").first).to_be_visible()
         expect(page.locator("html")).to_have_attribute("lang", "ja")
-        _run_simulated(page, "プロンプト", "実行", "完了")
-        expect(page.get_by_test_id("final-metrics").first).to_contain_text("出力")
+        _run_simulated(page, "プロンプト", "実行", "完了", "モデル")
+        expect(page.get_by_role("group", name="計測値", exact=True).first).to_contain_text("出力")
         assert _violations(page) == []
         _shoot(page, "compare-ja")
 
@@ -82,7 +80,7 @@ def test_compare_flow_in_japanese_then_english(page: Page, user: TestAccount) ->
         page.get_by_label(LANGUAGE).select_option("en")  # the shared account goes back to English
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    _run_simulated(page, "Prompt", "Run", "done")
+    _run_simulated(page, "Prompt", "Run", "done", "Model")
     assert _violations(page) == []
     _shoot(page, "compare-en")
 
@@ -140,7 +138,7 @@ def test_the_choice_stays_with_the_account(
     other.get_by_role("button", name="Sign in", exact=True).click()
     expect(other.get_by_role("button", name="実行", exact=True)).to_be_visible(timeout=30_000)
     expect(other.get_by_role("navigation", name="メイン").get_by_role("link", name="履歴")).to_be_visible()
-    _run_simulated(other, "プロンプト", "実行", "完了")
+    _run_simulated(other, "プロンプト", "実行", "完了", "モデル")
 
 
 def test_dark_mode_follows_the_system_and_toggles(
@@ -192,7 +190,7 @@ def test_history_projects_settings_and_leaderboard_in_japanese(
     page.goto("/settings")
     expect(page.get_by_role("heading", name="アカウント")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("textbox", name="現在のパスワード")).to_be_visible()
-    expect(page.get_by_test_id("spent-label")).to_contain_text("今月の利用額（UTC）: $")
+    expect(page.get_by_role("group", name="今月の利用額")).to_contain_text("今月の利用額（UTC）: $")
     assert _violations(page) == []
 
     page.goto("/leaderboard")

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from devstack.accounts import TestAccount, account_in
 from tests.browser.a11y import serious_violations
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -26,10 +27,8 @@ SHOTS = Path("/tmp/judge-ui-shots")
 
 
 def _run_to_the_end(page: Page) -> None:
-    panes = page.locator("[data-testid=pane]")
-    expect(panes).to_have_count(2, timeout=30_000)
-    for pane in panes.all():
-        expect(pane).to_have_attribute("data-status", "done", timeout=RUN_TIMEOUT_MS)
+    expect(panes(page)).to_have_count(2, timeout=30_000)
+    expect(panes(page).get_by_role("status")).to_have_text(["done"] * 2, timeout=RUN_TIMEOUT_MS)
 
 
 def _viewer_tab(browser: Browser, app_url: str, account: TestAccount) -> Page:
@@ -43,13 +42,13 @@ def test_judge_then_improve_and_open_version_2(
 ) -> None:
     SHOTS.mkdir(exist_ok=True)
     page.goto("/compare?" + urlencode({"models": MODELS, "prompt": PROMPT}))
-    expect(page.locator("[data-testid=pane]")).to_have_count(2, timeout=30_000)
+    expect(panes(page)).to_have_count(2, timeout=30_000)
     page.get_by_role("button", name="Run").click()
     expect(page).to_have_url(re.compile(r"\?c=\w+"), timeout=15_000)
     comparison_id = page.url.split("?c=")[1]
     _run_to_the_end(page)
 
-    panel = page.get_by_test_id("judge-panel")
+    panel = page.get_by_role("region", name="Judge", exact=True)
     expect(panel.get_by_role("heading", name="Judge")).to_be_visible(timeout=15_000)
     expect(page.get_by_role("combobox", name="Judge model")).to_have_value("simulated:judge")
     rubric = page.get_by_role("textbox", name="Rubric", exact=True)
@@ -61,15 +60,15 @@ def test_judge_then_improve_and_open_version_2(
     expect(panel.get_by_role("alert")).to_have_text(
         "The rubric is 4,001 characters long; at most 4,000 are allowed.", timeout=15_000
     )
-    expect(panel.get_by_test_id("judgement")).to_have_count(0)
+    expect(panel.get_by_role("group", name="Judgement", exact=True)).to_have_count(0)
     rubric.fill("Prefer the more complete, better organised answer.")
     expect(panel.get_by_role("alert")).to_have_count(0)
     judge.click()
 
-    result = panel.get_by_test_id("judge-result")
+    result = panel.get_by_role("group", name="Pair result")
     expect(result).to_have_text("Pane 2 (simulated:coder) wins", timeout=30_000)
-    expect(panel.get_by_test_id("judgement").get_by_text("Finished")).to_be_visible()
-    orders = panel.get_by_test_id("judge-order")
+    expect(panel.get_by_role("group", name="Judgement", exact=True).get_by_text("Finished")).to_be_visible()
+    orders = panel.get_by_role("group", name="Judge order")
     expect(orders).to_have_count(2)
     expect(orders.first).to_contain_text("A: Pane 1 (simulated:terse) · B: Pane 2 (simulated:coder)")
     expect(orders.first).to_contain_text("Prefers Pane 2 (simulated:coder)")
@@ -93,7 +92,7 @@ def test_judge_then_improve_and_open_version_2(
     viewer = _viewer_tab(browser, app_url, account_in(app_data_dir, viewer_email))
     try:
         viewer.goto(f"/?c={comparison_id}")
-        expect(viewer.get_by_test_id("judge-result")).to_have_text(
+        expect(viewer.get_by_role("group", name="Pair result")).to_have_text(
             "Pane 2 (simulated:coder) wins", timeout=30_000
         )
         expect(viewer.get_by_role("button", name="Judge", exact=True)).to_have_count(0)
@@ -103,15 +102,17 @@ def test_judge_then_improve_and_open_version_2(
         viewer.context.close()
 
     # Improve prompt: a proposal, discarded, asked again and accepted: version 2 opens.
-    improve = page.get_by_test_id("improve-panel")
+    improve = page.get_by_role("region", name="Improve prompt")
     expect(page.get_by_role("combobox", name="Model that improves")).to_have_value("simulated:judge")
     page.get_by_role("button", name="Improve prompt").click()
-    expect(page.get_by_test_id("proposed-prompt")).to_contain_text(PROMPT, timeout=30_000)
-    expect(page.get_by_test_id("proposal-reason")).not_to_be_empty()
+    expect(page.get_by_role("group", name="Revised prompt", exact=True)).to_contain_text(
+        PROMPT, timeout=30_000
+    )
+    expect(page.get_by_role("group", name="Reason", exact=True)).not_to_be_empty()
     page.get_by_role("button", name="Discard").click()
-    expect(page.get_by_test_id("proposal")).to_have_count(0)
+    expect(page.get_by_role("group", name="Proposed revision")).to_have_count(0)
     page.get_by_role("button", name="Improve prompt").click()
-    expect(page.get_by_test_id("proposed-system-prompt")).not_to_be_empty(timeout=30_000)
+    expect(page.get_by_role("group", name="Revised system prompt")).not_to_be_empty(timeout=30_000)
     assert serious_violations(page, "[data-testid=improve-panel]") == []
     improve.screenshot(path=str(SHOTS / "improve-proposal-1400.png"))
     page.get_by_role("button", name="Accept").click()
@@ -128,11 +129,13 @@ def test_judge_then_improve_and_open_version_2(
     expect(versions.get_by_role("row")).to_have_count(3)  # header, v1, v2
     expect(versions.get_by_role("link", name="v1")).to_have_attribute("href", f"/?c={comparison_id}")
     expect(versions.get_by_role("rowheader", name="v2 (this one)")).to_be_visible()
-    expect(page.get_by_test_id("judgement")).to_have_count(0)  # the new version has no judge yet
+    expect(page.get_by_role("group", name="Judgement", exact=True)).to_have_count(
+        0
+    )  # the new version has no judge yet
     assert serious_violations(page, "[data-testid=improve-panel]") == []
-    page.get_by_test_id("improve-panel").screenshot(path=str(SHOTS / "versions-1400.png"))
+    improve.screenshot(path=str(SHOTS / "versions-1400.png"))
     page.set_viewport_size({"width": 390, "height": 844})
-    page.get_by_test_id("improve-panel").screenshot(path=str(SHOTS / "versions-390.png"))
+    improve.screenshot(path=str(SHOTS / "versions-390.png"))
     page.set_viewport_size({"width": 1400, "height": 1000})
 
     # History badges both versions.

@@ -50,7 +50,9 @@ def test_empty_then_ranked_with_a_recommendation(browser: Browser, app_url: str,
         page.get_by_role("link", name="Leaderboard").click()  # in the header
         expect(page).to_have_url(f"{app_url}/leaderboard", timeout=15_000)
         page.mouse.move(700, 900)  # off the link: axe judges the page at rest, not a hovered link
-        expect(page.get_by_test_id("leaderboard-empty")).to_contain_text("No votes here yet.", timeout=30_000)
+        expect(page.get_by_role("status", name="Leaderboard status")).to_contain_text(
+            "No votes here yet.", timeout=30_000
+        )
         project = page.get_by_label("Project")
         expect(project.locator("option")).to_have_text(["All my projects", "Personal"])
         assert serious_violations(page) == []
@@ -77,7 +79,7 @@ def test_empty_then_ranked_with_a_recommendation(browser: Browser, app_url: str,
         rate = page.get_by_label("Minimum win rate (%)")
         rate.fill("50")
         page.get_by_role("button", name="Recommend").click()
-        advice = page.get_by_test_id("recommendation")
+        advice = page.get_by_role("status", name="Recommendation result")
         expect(advice).to_contain_text(f"Swift (simulated) ({SWIFT})", timeout=15_000)
         expect(advice).to_contain_text("6 of 6 comparisons")
         assert serious_violations(page) == []
@@ -85,16 +87,14 @@ def test_empty_then_ranked_with_a_recommendation(browser: Browser, app_url: str,
 
         rate.fill("150")
         page.get_by_role("button", name="Recommend").click()
-        expect(page.get_by_test_id("recommendation-error")).to_have_text(
-            "Enter a minimum win rate between 0 and 100 (%)."
-        )
+        expect(page.get_by_role("alert")).to_have_text("Enter a minimum win rate between 0 and 100 (%).")
         expect(advice).to_have_count(0)
         rate.fill("90")  # 6 of 6 leaves the interval's lower end near 61%
         page.get_by_role("button", name="Recommend").click()
         expect(advice).to_contain_text("Not enough evidence", timeout=15_000)
 
         page.get_by_label("Source").select_option("judge")  # no judge verdicts yet
-        expect(page.get_by_test_id("leaderboard-empty")).to_be_visible(timeout=15_000)
+        expect(page.get_by_role("status", name="Leaderboard status")).to_be_visible(timeout=15_000)
         page.get_by_label("Source").select_option("human")
         page.get_by_label("Time window").select_option("7d")
         expect(table.get_by_role("row")).to_have_count(3, timeout=15_000)

@@ -219,3 +219,13 @@ def test_stop_is_neutral_and_retry_keeps_the_attempt_before(page: Page) -> None:
     expect(earlier).to_be_visible()
     expect(pane.get_by_text("stopped", exact=True).first).to_be_visible()
     page.get_by_role("button", name="Stop", exact=True).click()
+    expect(pane.get_by_text("stopped", exact=True)).to_have_count(2, timeout=30_000)  # both attempts
+
+    # After a reload the attempt before comes from the database, not from this tab's memory.
+    attempt_one = earlier.inner_text()
+    page.reload()
+    pane = _panes(page).first
+    expect(pane.get_by_text("attempt 2 of 2")).to_be_visible(timeout=30_000)
+    pane.get_by_text("Show attempt 1").click()
+    expect(pane.get_by_role("region", name="Attempt 1")).to_have_text(attempt_one)
+    expect(pane.get_by_text("stopped", exact=True)).to_have_count(2)

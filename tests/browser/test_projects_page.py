@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from devstack.accounts import account_in
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -38,20 +39,17 @@ def test_owner_invites_a_viewer_who_reads_but_cannot_run(
     expect(members.nth(1)).to_contain_text("invited")
 
     page.goto("/")
-    expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    expect(panes(page)).to_have_count(3, timeout=30_000)
     page.get_by_role("combobox", name="Project").select_option(label="Field trial")
     page.get_by_label("Prompt", exact=True).fill("[[simulate:tokens=12]] Shared with the team")
     page.get_by_role("button", name="Run").click()
     page.wait_for_function("() => new URLSearchParams(location.search).get('c')", timeout=10_000)
     comparison_id = page.evaluate("() => new URLSearchParams(location.search).get('c')")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=pane]')].every(p => p.dataset.status === 'done')",
-        timeout=RUN_TIMEOUT_MS,
-    )
+    expect(panes(page).get_by_role("status")).to_have_text(["done"] * 3, timeout=RUN_TIMEOUT_MS)
 
     viewer = _tab_of(browser, app_url, app_data_dir, "viewer@example.org")  # signs up after the invitation
     viewer.goto(f"/?c={comparison_id}")
-    expect(viewer.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+    expect(panes(viewer)).to_have_count(3, timeout=30_000)
     expect(
         viewer.get_by_text(
             "You can read this comparison; your role in its project does not allow running it."
@@ -65,5 +63,5 @@ def test_owner_invites_a_viewer_who_reads_but_cannot_run(
     outsider = _tab_of(browser, app_url, app_data_dir, "outsider@example.org")
     outsider.goto(f"/?c={comparison_id}")
     expect(outsider.get_by_role("alert")).to_contain_text("was not found", timeout=30_000)
-    expect(outsider.locator("[data-testid=pane]")).to_have_count(0)
+    expect(panes(outsider)).to_have_count(0)
     outsider.context.close()

@@ -47,6 +47,7 @@ from devstack.kafka_server import KafkaCluster
 from devstack.kafka_workers import WorkerProcess
 from devstack.nginx import Nginx, running_nginx
 from devstack.stack import kafka_backend
+from tests.browser.conftest import panes
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
@@ -188,7 +189,7 @@ def _session(browser: Browser, base_url: str, account: TestAccount, pin: bool) -
 
 def _open_prefilled(page: Page, models: list[str], prompt: str) -> None:
     page.goto("/compare?" + urllib.parse.urlencode({"models": ",".join(models), "prompt": prompt}))
-    expect(page.locator("[data-testid=pane]")).to_have_count(len(models), timeout=30_000)
+    expect(panes(page)).to_have_count(len(models), timeout=30_000)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(prompt)
 
 
@@ -296,7 +297,7 @@ def test_two_replicas_two_workers_browsers_on_each_replica_stream_at_once(
                 assert _live_text(s.page, run) == expected, (
                     f"the browser on {s.page.url} lost, duplicated or mixed up chunks of {run['model']}"
                 )
-            assert s.page.locator("[data-testid=pane][data-status=done]").count() == len(saved["runs"])
+            expect(panes(s.page).get_by_role("status")).to_have_text(["done"] * len(saved["runs"]))
 
         # Each pinned browser's event socket went to its own replica; the third one through nginx.
         expected_ports = [_port(stack.replicas[0]), _port(stack.replicas[1]), _port(stack.lb.url)]

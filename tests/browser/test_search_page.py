@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, expect
 
 from devstack.accounts import TestAccount, account_in
 from tests.browser.a11y import serious_violations
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +54,7 @@ def test_search_box_finds_comparisons_and_explains_bad_input(
 
         box.fill("味噌汁")
         search.get_by_role("button", name="Search", exact=True).click()
-        results = page.get_by_test_id("search-result")
+        results = page.get_by_role("list", name="Search results").get_by_role("listitem")
         expect(results.first).to_contain_text("味噌汁の作り方", timeout=30_000)
         expect(page.get_by_role("alert")).to_have_count(0)
         page.mouse.move(700, 900)
@@ -64,6 +65,6 @@ def test_search_box_finds_comparisons_and_explains_bad_input(
         search.get_by_role("button", name="Search", exact=True).click()
         expect(results.first).to_contain_text("味噌汁", timeout=30_000)
         results.first.get_by_role("link").click()
-        expect(page.locator("[data-testid=pane]")).to_have_count(1, timeout=30_000)
+        expect(panes(page)).to_have_count(1, timeout=30_000)
     finally:
         context.close()

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Request, expect
 
 from tests.browser.accounts import sign_up
+from tests.browser.conftest import panes
 
 HOSTILE_MODEL = "openai-compatible:hostile/evil"
 FRIENDLY_MODEL = "simulated:instant"
@@ -34,23 +35,25 @@ def _run_and_share(page: Page, app_url: str) -> str:
     page.goto("/login")
     sign_up(page, app_url, _email("sharer"), name="Sharer Sam")
     page.goto("/compare?" + urlencode({"models": f"{HOSTILE_MODEL},{FRIENDLY_MODEL}", "prompt": PROMPT}))
-    panes = page.locator("[data-testid=pane]")
-    expect(panes).to_have_count(2, timeout=30_000)
-    expect(panes.first).to_have_attribute("data-model", HOSTILE_MODEL)
+    shown = panes(page)
+    expect(shown).to_have_count(2, timeout=30_000)
+    expect(shown.first.get_by_role("combobox", name="Model", exact=True)).to_have_value(HOSTILE_MODEL)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
-    expect(panes.first).to_have_attribute("data-status", "idle")  # a link never runs by itself
+    expect(shown.first.get_by_role("status")).to_have_text("idle")  # a link never runs by itself
     expect(page.get_by_role("button", name="Share", exact=True)).to_have_count(0)  # nothing saved yet
 
     page.get_by_role("button", name="Run").click()
-    for pane in panes.all():
-        expect(pane).to_have_attribute("data-status", "done", timeout=30_000)
+    expect(shown.get_by_role("status")).to_have_text(["done"] * 2, timeout=30_000)
     page.get_by_role("button", name="Share", exact=True).click()
     page.get_by_role("combobox", name="Expires").click()
     page.get_by_role("option", name="7 days").click()
     page.get_by_role("button", name="Create link").click()
     link = page.get_by_role("textbox", name="Share link")
     expect(link).to_have_value(re.compile(r"/share/[\w-]{43}$"), timeout=15_000)
-    expect(page.locator("[data-testid=share-row]")).to_have_count(1)
+    links = (
+        page.get_by_role("dialog").get_by_role("row").filter(has=page.get_by_role("button", name="Revoke"))
+    )
+    expect(links).to_have_count(1)
     return link.input_value()
 
 
@@ -81,18 +84,16 @@ def test_a_shared_comparison_is_public_inert_and_forkable(
     visitor.on("request", _record)
     visitor.goto(share_url)
 
-    expect(visitor.get_by_test_id("shared-prompt")).to_have_text(PROMPT, timeout=30_000)
-    expect(visitor.get_by_test_id("shared-byline")).to_contain_text("Shared by Sharer Sam")
-    panes = visitor.locator("[data-testid=shared-pane]")
-    expect(panes).to_have_count(2)
-    hostile = visitor.locator(f"[data-testid=shared-pane][data-model='{HOSTILE_MODEL}']")
-    body = hostile.get_by_test_id("shared-output")
+    expect(visitor.get_by_role("group", name="Shared prompt")).to_have_text(PROMPT, timeout=30_000)
+    expect(visitor.get_by_role("group", name="Shared by")).to_contain_text("Shared by Sharer Sam")
+    answers = visitor.get_by_role("region", name=re.compile(r"^Answer: "))
+    expect(answers).to_have_count(2)  # in pane order: the hostile model's, then the friendly one's
+    body = answers.first
     expect(body).to_contain_text("End.")
     expect(body).to_contain_text("<script>window.__pwned=2</script>")  # raw HTML shows as text
     expect(body).to_contain_text("tracker")  # a disallowed image shows its alt text
-    expect(hostile.get_by_test_id("shared-metrics")).to_contain_text("TTFT")
-    friendly = visitor.locator(f"[data-testid=shared-pane][data-model='{FRIENDLY_MODEL}']")
-    expect(friendly.get_by_test_id("shared-output")).not_to_be_empty()
+    expect(visitor.get_by_role("group", name="Figures", exact=True).first).to_contain_text("TTFT")
+    expect(answers.nth(1)).not_to_be_empty()
 
     for tag in ("img", "script", "iframe", "math"):
         assert body.locator(tag).count() == 0, f"a <{tag}> element was created from model output"
@@ -121,11 +122,11 @@ def test_a_shared_comparison_is_public_inert_and_forkable(
     visitor.wait_for_url("**/login?next=*", timeout=15_000)
     sign_up(visitor, app_url, _email("forker"), name="Forker Fay")
     visitor.wait_for_url("**/?c=*", timeout=15_000)  # back on the link, the fork happened by itself
-    forked = visitor.locator("[data-testid=pane]")
+    forked = panes(visitor)
     expect(forked).to_have_count(2, timeout=30_000)
-    for pane in forked.all():
-        expect(pane).to_have_attribute("data-status", "done")
-    expect(visitor.locator(f"[data-testid=pane][data-model='{HOSTILE_MODEL}']")).to_contain_text("End.")
+    expect(forked.get_by_role("status")).to_have_text(["done"] * 2)
+    expect(forked.first.get_by_role("combobox", name="Model", exact=True)).to_have_value(HOSTILE_MODEL)
+    expect(forked.first.get_by_role("region", name=re.compile("^Answer"))).to_contain_text("End.")
     expect(visitor.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
     expect(visitor.get_by_role("button", name=re.compile(r"^Account"))).to_contain_text("Forker Fay")
     expect(

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from devstack.accounts import account_in
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -34,15 +35,14 @@ def test_similar_comparisons_appear_while_typing(browser: Browser, app_url: str,
     page = context.new_page()
     try:
         page.goto("/")
-        expect(page.locator("[data-testid=pane]")).to_have_count(3, timeout=30_000)
+        expect(panes(page)).to_have_count(3, timeout=30_000)
         page.get_by_label("Prompt", exact=True).press_sequentially("a limerick about a jazz cat", delay=20)
         panel = page.get_by_role("region", name="Similar comparisons")
         expect(panel).to_contain_text("Write a limerick about a cat who loves jazz", timeout=30_000)
         expect(panel).to_contain_text("Winner: simulated:terse")
         panel.get_by_role("button", name="Use these models").click()
-        panes = page.locator("[data-testid=pane]")
-        expect(panes).to_have_count(1, timeout=15_000)
-        expect(panes.first).to_have_attribute("data-model", "simulated:terse")
+        expect(panes(page)).to_have_count(1, timeout=15_000)
+        expect(panes(page).get_by_role("combobox", name="Model", exact=True)).to_have_value("simulated:terse")
         expect(page.get_by_label("Prompt", exact=True)).to_have_value("a limerick about a jazz cat")
     finally:
         context.close()

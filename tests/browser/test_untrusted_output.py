@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Dialog, Page, Request, expect
 
-from tests.browser.conftest import HOSTILE_REPLY, open_with_first_pane
+from tests.browser.conftest import HOSTILE_REPLY, open_with_first_pane, panes
 
 HOSTILE_MODEL = "openai-compatible:hostile/evil"
 
@@ -29,8 +29,8 @@ def test_hostile_markup_in_a_pane_is_inert(page: Page, app_url: str) -> None:
     open_with_first_pane(page, HOSTILE_MODEL)
     page.get_by_label("Prompt", exact=True).fill("Say something nasty")
     page.get_by_role("button", name="Run").click()
-    pane = page.locator(f"[data-testid=pane][data-model='{HOSTILE_MODEL}']")
-    expect(pane).to_have_attribute("data-status", "done", timeout=30_000)
+    pane = panes(page).first  # open_with_first_pane put the hostile model there
+    expect(pane.get_by_role("status")).to_have_text("done", timeout=30_000)
 
     body = pane.get_by_role("region", name=re.compile("^Answer"))
     expect(body).to_contain_text("End.")

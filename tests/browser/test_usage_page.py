@@ -53,7 +53,7 @@ def test_usage_figures_filters_and_export(
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage").click()
         expect(page).to_have_url(f"{app_url}/usage", timeout=15_000)
         page.mouse.move(700, 900)  # off the link: axe judges the page at rest
-        expect(page.get_by_test_id("usage-empty")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("status", name="Usage status")).to_be_visible(timeout=30_000)
         expect(page.get_by_label("Project").locator("option")).to_have_text(["All my projects", "Personal"])
         assert serious_violations(page) == []
 
@@ -65,14 +65,18 @@ def test_usage_figures_filters_and_export(
         expect(instant.get_by_role("cell").nth(0)).to_have_text("3")  # runs
         expect(instant.get_by_role("cell").nth(1)).to_have_text("0%")  # error rate
         expect(instant.get_by_role("cell").nth(5)).to_contain_text("ms")  # TTFT p50
-        expect(page.get_by_test_id("usage-total")).to_have_text("6 runs, $0.00 in the last 30 days.")
+        expect(page.get_by_role("group", name="Usage total")).to_have_text(
+            "6 runs, $0.00 in the last 30 days."
+        )
         chart = page.get_by_role("img", name="Spend (USD) and runs per day or week")
         expect(chart).to_be_visible()
         expect(chart.locator(".recharts-line")).to_have_count(2)  # runs and errors
         expect(
             page.get_by_role("img", name="This month's spend against the monthly budget, day by day")
         ).to_be_visible()
-        expect(page.get_by_test_id("burn-summary")).to_contain_text("No monthly budget set")
+        expect(page.get_by_role("group", name="Budget burn-down summary")).to_contain_text(
+            "No monthly budget set"
+        )
         burn = page.get_by_role("img", name="This month's spend against the monthly budget, day by day")
         expect(burn.locator(".recharts-line")).to_have_count(1)  # no budget: the spend alone
         assert serious_violations(page) == []
@@ -80,7 +84,7 @@ def test_usage_figures_filters_and_export(
 
         page.get_by_label("Group by").select_option("week")
         page.get_by_label("Time window").select_option("7d")
-        expect(page.get_by_test_id("usage-total")).to_have_text(
+        expect(page.get_by_role("group", name="Usage total")).to_have_text(
             "6 runs, $0.00 in the last 7 days.", timeout=15_000
         )
         page.get_by_label("Project").select_option(label="Personal")
@@ -99,9 +103,9 @@ def test_usage_figures_filters_and_export(
         page.goto("/settings")
         page.get_by_label("Monthly budget in USD").fill("5")
         page.get_by_role("button", name="Save budget").click()
-        expect(page.get_by_test_id("budget-label")).to_contain_text("5", timeout=15_000)
+        expect(page.get_by_role("group", name="Monthly budget")).to_contain_text("5", timeout=15_000)
         page.goto("/usage")
-        expect(page.get_by_test_id("burn-summary")).to_have_text(
+        expect(page.get_by_role("group", name="Budget burn-down summary")).to_have_text(
             re.compile(r"\$0\.00 of \$5\.00 spent in \d{4}-\d{2}; \$5\.00 left\."), timeout=30_000
         )
         burn = page.get_by_role("img", name="This month's spend against the monthly budget, day by day")

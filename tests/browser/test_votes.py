@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from devstack.accounts import TestAccount, account_in
 from tests.browser.a11y import serious_violations
+from tests.browser.conftest import panes
 
 pytestmark = pytest.mark.browser
 
@@ -28,14 +29,13 @@ def _run(page: Page) -> str:
     """Open a prefilled comparison, Run it, check no vote controls while it streams, wait
     until every pane has finished; returns the comparison id."""
     page.goto("/compare?" + urlencode({"models": MODELS, "prompt": PROMPT}))
-    panes = page.locator("[data-testid=pane]")
-    expect(panes).to_have_count(2, timeout=30_000)
+    shown = panes(page)
+    expect(shown).to_have_count(2, timeout=30_000)
     page.get_by_role("button", name="Run").click()
     expect(page).to_have_url(re.compile(r"\?c=\w+"), timeout=15_000)
-    expect(panes.first).to_have_attribute("data-status", "running", timeout=15_000)
+    expect(shown.first.get_by_role("status")).to_have_text("running", timeout=15_000)
     expect(page.get_by_role("radiogroup", name="Best answer")).to_have_count(0)
-    for pane in panes.all():
-        expect(pane).to_have_attribute("data-status", "done", timeout=RUN_TIMEOUT_MS)
+    expect(shown.get_by_role("status")).to_have_text(["done"] * 2, timeout=RUN_TIMEOUT_MS)
     return page.url.split("?c=")[1]
 
 
@@ -71,12 +71,12 @@ def test_members_vote_change_it_and_see_the_tally(
     page.get_by_label("Comment (optional)").fill("Swift names the river.")
     save.click()
     expect(page.get_by_role("status").filter(has_text="Your vote is saved")).to_be_visible(timeout=15_000)
-    expect(page.get_by_test_id("vote-totals")).to_have_text("Tie: 0 · All bad: 0 · 1 vote")
+    expect(page.get_by_role("group", name="Vote totals")).to_have_text("Tie: 0 · All bad: 0 · 1 vote")
     assert _tally_row(page, "Pane 2: simulated:swift") == ["1", "1", "0"]
     assert _tally_row(page, "Pane 1: simulated:instant") == ["0", "0", "1"]
     assert serious_violations(page, "[data-testid=vote-panel]") == []
     Path("/tmp/votes-ui-shots").mkdir(exist_ok=True)
-    page.get_by_test_id("vote-panel").screenshot(path="/tmp/votes-ui-shots/vote-panel.png")
+    page.get_by_role("region", name="Your vote").screenshot(path="/tmp/votes-ui-shots/vote-panel.png")
 
     page.reload()  # the form shows my vote
     expect(page.get_by_role("radio", name="Pane 2: simulated:swift")).to_be_checked(timeout=30_000)
@@ -85,7 +85,9 @@ def test_members_vote_change_it_and_see_the_tally(
     expect(page.get_by_label("Comment (optional)")).to_have_value("Swift names the river.")
     page.get_by_role("radio", name="All bad").click()
     page.get_by_role("button", name="Change my vote").click()
-    expect(page.get_by_test_id("vote-totals")).to_have_text("Tie: 0 · All bad: 1 · 1 vote", timeout=15_000)
+    expect(page.get_by_role("group", name="Vote totals")).to_have_text(
+        "Tie: 0 · All bad: 1 · 1 vote", timeout=15_000
+    )
     assert _tally_row(page, "Pane 2: simulated:swift") == ["0", "1", "0"]
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path="/tmp/votes-ui-shots/compare-votes-390.png", full_page=True)
@@ -105,7 +107,7 @@ def test_members_vote_change_it_and_see_the_tally(
         expect(viewer.get_by_role("button", name="Run")).to_be_disabled(timeout=30_000)
         viewer.get_by_role("radio", name="Tie").click()
         viewer.get_by_role("button", name="Save vote").click()
-        totals = viewer.get_by_test_id("vote-totals")
+        totals = viewer.get_by_role("group", name="Vote totals")
         expect(totals).to_have_text("Tie: 1 · All bad: 1 · 2 votes", timeout=15_000)
     finally:
         viewer.context.close()
@@ -114,7 +116,7 @@ def test_members_vote_change_it_and_see_the_tally(
     visitor = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=app_url).new_page()
     try:
         visitor.goto(share_path)
-        expect(visitor.get_by_test_id("shared-prompt")).to_have_text(PROMPT, timeout=30_000)
+        expect(visitor.get_by_role("group", name="Shared prompt")).to_have_text(PROMPT, timeout=30_000)
         time.sleep(1)  # give any late component a chance to appear before asserting absence
         expect(visitor.get_by_role("radiogroup", name="Best answer")).to_have_count(0)
         expect(visitor.get_by_role("button", name=re.compile("vote", re.I))).to_have_count(0)

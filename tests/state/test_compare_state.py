@@ -208,3 +208,11 @@ async def test_retry_keeps_the_attempt_before_to_be_looked_at(runtime: Runtime) 
     assert pane.earlier_status == "error"
     assert "simulated failure" in pane.earlier_error
     assert pane.earlier_text == record.runs[0].output_text
+
+    reopened = _state()  # another tab, or after a reload: the attempt before comes from the database
+    await sign_in(reopened, runtime)
+    reopened.comparison_id = state.comparison_id
+    await S.load.fn(reopened)
+    [again] = reopened.panes
+    assert (again.attempt, again.earlier_status) == (2, "error")
+    assert "simulated failure" in again.earlier_error and again.earlier_text == record.runs[0].output_text

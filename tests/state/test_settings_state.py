@@ -14,7 +14,16 @@ from backend.services.budgets import parse_budget
 from devstack.postgres import migrated_sqlite_url
 from state.account import AccountState
 from state.compare import CompareState
-from state.keys import DEPLOYMENT, GOOGLE_MISSING_ASK_ADMIN, NOT_SET, USER, KeysState
+from state.keys import (
+    DEPLOYMENT,
+    GOOGLE_MISSING_ASK_ADMIN,
+    NEVER_TESTED,
+    NOT_SET,
+    TEST_FAILED,
+    TEST_OK,
+    USER,
+    KeysState,
+)
 from state.rows import PaneRow
 from tests.backend.runtime_support import owner
 from tests.state.support import in_tree, sign_in
@@ -176,15 +185,21 @@ async def test_keys_are_listed_per_provider_and_a_saved_key_only_ever_masked(rt:
     assert KEY not in state_text(state) and "0123456789" not in state_text(state)
 
 
-async def test_test_key_shows_its_result_on_the_row(rt: Runtime) -> None:
+async def test_test_key_shows_its_result_on_the_row_and_a_reload_keeps_it(rt: Runtime) -> None:
     state = await signed_in_state(K, rt)
     await K.save_key.fn(state, {"provider": "openai", "scope": USER, "api_key": KEY})
+    assert (state.keys[0].test_state, state.keys[0].tested) == (NEVER_TESTED, "")
     await K.test_key.fn(state, "openai", False)
-    assert (state.keys[0].test_message, state.keys[0].test_ok) == ("Key works", True)
+    assert (state.keys[0].test_state, state.keys[0].test_message) == (TEST_OK, "Key works")
+    assert state.keys[0].tested.endswith(" UTC")
     await K.save_key.fn(state, {"provider": "anthropic", "scope": USER, "api_key": "sk-bad-000000000-zzzz"})
     await K.test_key.fn(state, "anthropic", False)
-    assert state.keys[1].test_ok is False and "refused this key" in state.keys[1].test_message
+    assert state.keys[1].test_state == TEST_FAILED and "refused this key" in state.keys[1].test_message
     assert "sk-bad-000000000" not in state_text(state)
+    await K.load.fn(state)  # a new visit: the outcomes come from the database
+    assert [r.test_state for r in state.keys] == [TEST_OK, TEST_FAILED]
+    await K.save_key.fn(state, {"provider": "anthropic", "scope": USER, "api_key": KEY})
+    assert state.keys[1].test_state == NEVER_TESTED  # a new key has not been tested
 
 
 async def test_bad_saves_show_on_their_row_and_a_delete_clears_the_key(rt: Runtime) -> None:
@@ -210,7 +225,7 @@ async def test_endpoints_are_saved_with_their_address_and_errors_shown(
     assert (row.label, row.base_url, row.hint) == ("lab", f"{server.url}/v1", "…wxyz")
     assert state.endpoint_error == ""
     await K.test_key.fn(state, row.provider, False)
-    assert state.endpoints[0].test_message == "Key works"
+    assert (state.endpoints[0].test_state, state.endpoints[0].test_message) == (TEST_OK, "Key works")
 
 
 async def test_only_admins_see_and_change_deployment_keys(rt: Runtime) -> None:

@@ -16,8 +16,8 @@ from backend.db.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 APP_TABLES = set(Base.metadata.tables)
-HEAD = "0016"
-BELOW_HEAD = "0015"  # where one downgrade step from HEAD lands
+HEAD = "0017"
+BELOW_HEAD = "0016"  # where one downgrade step from HEAD lands
 APP_INDEXES = {
     "comparisons": {"ix_comparisons_project_created", "ix_comparisons_user_created"},
     "runs": {"ix_runs_comparison_position", "ix_runs_status", "ix_runs_finished", "ix_runs_model_finished"},

@@ -9,6 +9,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.attempts import earlier_attempts
 from backend.db.comparisons import MAX_PAGE_SIZE, create_comparison, get_comparison, list_comparisons
 from backend.db.engine import Database
 from backend.db.models import Comparison, Project, Run, User
@@ -379,6 +380,13 @@ async def test_retry_bumps_attempt_and_ignores_stale_events(
     assert (again.attempt, again.status) == (2, "queued")
     with pytest.raises(NotFoundError):
         await reset_run_for_retry(session, "0" * 32)
+
+    # Every attempt a retry replaced is kept, as it ended.
+    kept = (await earlier_attempts(session, run.comparison_id))[run.id]
+    assert [(a.attempt, a.status, a.output_text, a.error) for a in kept] == [
+        (0, "error", "partial", "timeout"),
+        (1, "done", "new answer", ""),
+    ]
 
 
 async def test_cancel_runs(session: AsyncSession, database: Database) -> None:

@@ -187,6 +187,42 @@ async def test_test_key_explains_a_missing_key_and_an_unreachable_server(
     assert RIGHT not in result.message
 
 
+async def test_each_keys_last_test_is_kept_until_the_key_is_replaced(krt: Runtime) -> None:
+    user = await owner(krt)
+    await krt.credentials.save(user, "openai", RIGHT)
+    [never] = await krt.credentials.list_keys(user)
+    assert (never.tested_at, never.test_ok, never.test_message) == (None, None, "")
+    await krt.credentials.test(user, "openai")
+    [passed] = await krt.credentials.list_keys(user)
+    assert passed.tested_at is not None and (passed.test_ok, passed.test_message) == (True, KEY_WORKS)
+    await krt.credentials.save(user, "openai", WRONG)
+    [replaced] = await krt.credentials.list_keys(user)
+    assert (replaced.tested_at, replaced.test_ok) == (None, None)
+    await krt.credentials.test(user, "openai")
+    [failed] = await krt.credentials.list_keys(user)
+    assert failed.test_ok is False and "refused this key" in failed.test_message
+    assert failed.tested_at is not None and WRONG not in failed.test_message
+
+
+async def test_the_picker_marks_models_whose_key_failed_its_test(krt: Runtime) -> None:
+    """The key a run would use counts: the user's own, else the deployment's."""
+    root, ada, bob = await admin(krt), await owner(krt), await owner(krt, "bob@example.org")
+    await krt.credentials.save(root, "openai", WRONG, deployment=True)
+    await krt.credentials.save(ada, "openai", RIGHT)
+
+    def mark(entries: list) -> str:
+        return str(next(e for e in entries if e.id == "openai:gpt-4o-mini").key_failed)
+
+    assert mark(await krt.comparisons.models(bob)) == ""  # never tested: nothing to say yet
+    assert not (await krt.credentials.test(root, "openai", deployment=True)).ok
+    assert "refused this key" in mark(await krt.comparisons.models(bob))
+    assert mark(await krt.comparisons.models(ada)) == ""  # runs with her own key
+    await krt.credentials.save(ada, "openai", WRONG)
+    await krt.credentials.test(ada, "openai")
+    assert "refused this key" in mark(await krt.comparisons.models(ada))
+    assert mark(await krt.comparisons.models(ada)) != "" and mark(await krt.comparisons.models()) == ""
+
+
 # --- stored keys make their models usable --------------------------------------------------
 
 
