@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 from alembic import context
 from backend.db.engine import sqlite_file_path, to_sync_url
 from backend.db.models import Base
+from backend.db.search_text import include_object
 
 config = context.config
 
@@ -44,6 +45,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         render_as_batch=url.startswith("sqlite"),
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -54,6 +56,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,10 +1,17 @@
 """The keyword side of search, and the database re-check every hit passes.
 
-Keyword matching is LIKE/ILIKE over the saved prompts, system prompts and answers: every word
-of the query must appear somewhere in the comparison. Plain substring matching needs no
-tokenizer, so Japanese (written without spaces) matches as well as English; SQLite's FTS5 and
-PostgreSQL's full-text search would rank better but tokenise Japanese poorly without extensions.
-It scans, so it is the part to replace at a very large scale.
+Every word of the query must appear somewhere in the comparison (its prompt, system prompt or
+an answer), found through a full-text index (migration 0018, backend/db/search_text.py):
+
+- SQLite: FTS5 with the trigram tokenizer over one document per comparison. Trigrams need no
+  word boundaries, so Japanese (written without spaces) is indexed like English; a term of 3+
+  characters is a phrase of the MATCH, a shorter one (trigrams cannot find it) a LIKE on the
+  same documents. Ranked by FTS5's bm25, a match in the prompt counting most, and the words
+  standing together as typed more than apart.
+- PostgreSQL: ILIKE '%term%', answered from pg_trgm GIN indexes (Japanese too), ranked by
+  pg_trgm's word_similarity of the query to the prompt or system prompt (so a comparison whose
+  prompt holds the words together comes before one that has them only in an answer).
+Ties (and queries of short terms only, on SQLite) go to the newest comparison.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, or_, select, table, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.comparisons import batch_row_ids
@@ -22,6 +29,18 @@ from backend.db.models import Comparison, JudgeRun, Run, Vote
 from backend.db.projects import member_projects
 
 MAX_TERMS = 8
+TRIGRAM = 3  # the shortest term the trigram indexes can find
+BM25_WEIGHTS = (4.0, 2.0, 1.0)  # prompt, system prompt, answers
+
+_docs = table(
+    "search_docs",
+    column("doc_id"),
+    column("comparison_id"),
+    column("prompt"),
+    column("system_prompt"),
+    column("answers"),
+)
+_fts = table("search_fts", column("rowid"))
 
 
 def terms_of(query: str) -> list[str]:
@@ -33,16 +52,16 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _matches(term: str) -> ColumnElement[bool]:
-    pattern = _like(term)
-    in_answers = exists().where(
-        Run.comparison_id == Comparison.id, Run.output_text.ilike(pattern, escape="\\")
-    )
-    return or_(
-        Comparison.prompt.ilike(pattern, escape="\\"),
-        Comparison.system_prompt.ilike(pattern, escape="\\"),
-        in_answers,
-    )
+def fts_query(terms: Sequence[str]) -> str:
+    """An FTS5 MATCH expression: every term a quoted phrase (a substring, with trigrams). With
+    several terms, "OR" the whole query as one phrase: it matches nothing more (the phrase holds
+    every term), but bm25 scores each phrase of the expression, so comparisons where the words
+    stand together as typed rank first."""
+    phrases = ['"' + term.replace('"', '""') + '"' for term in terms]
+    if len(phrases) == 1:
+        return phrases[0]
+    together = '"' + " ".join(terms).replace('"', '""') + '"'
+    return f"({' AND '.join(phrases)}) OR {together}"
 
 
 def _readable(user_id: str, project_ids: Sequence[str]) -> list[ColumnElement[bool]]:
@@ -56,20 +75,71 @@ def _readable(user_id: str, project_ids: Sequence[str]) -> list[ColumnElement[bo
     ]
 
 
+def _sqlite(terms: list[str], readable: list[ColumnElement[bool]]) -> Select[Any]:
+    stmt = (
+        select(_docs.c.comparison_id)
+        .select_from(_docs)
+        .join(Comparison, Comparison.id == _docs.c.comparison_id)
+        .where(*readable)
+    )
+    for term in terms:
+        if len(term) < TRIGRAM:
+            pattern = _like(term)
+            stmt = stmt.where(
+                or_(
+                    *(
+                        _docs.c[name].like(pattern, escape="\\")
+                        for name in ("prompt", "system_prompt", "answers")
+                    )
+                )
+            )
+    long_terms = [term for term in terms if len(term) >= TRIGRAM]
+    if not long_terms:
+        return stmt.order_by(Comparison.created_at.desc())
+    return (
+        stmt.join(_fts, _fts.c.rowid == _docs.c.doc_id)
+        .where(text("search_fts MATCH :fts_query").bindparams(fts_query=fts_query(long_terms)))
+        .order_by(func.bm25(literal_column("search_fts"), *BM25_WEIGHTS), Comparison.created_at.desc())
+    )
+
+
+def _containing(term: str) -> ColumnElement[bool]:
+    """The comparison has the term in its prompt, system prompt or an answer: a union of two
+    index-answerable selects rather than one OR over a join (which would scan)."""
+    pattern = _like(term)
+    in_prompts = select(Comparison.id).where(
+        or_(
+            Comparison.prompt.ilike(pattern, escape="\\"),
+            Comparison.system_prompt.ilike(pattern, escape="\\"),
+        )
+    )
+    in_answers = select(Run.comparison_id).where(Run.output_text.ilike(pattern, escape="\\"))
+    return Comparison.id.in_(union(in_prompts, in_answers))
+
+
+def _postgresql(terms: list[str], query: str, readable: list[ColumnElement[bool]]) -> Select[Any]:
+    score = func.greatest(
+        func.word_similarity(query, Comparison.prompt), func.word_similarity(query, Comparison.system_prompt)
+    )
+    return (
+        select(Comparison.id)
+        .where(*readable, *(_containing(term) for term in terms))
+        .order_by(score.desc(), Comparison.created_at.desc())
+    )
+
+
 async def keyword_ids(
     session: AsyncSession, user_id: str, project_ids: Sequence[str], query: str, limit: int
 ) -> list[str]:
-    """Newest first: comparisons containing every word of the query."""
+    """Best first: comparisons containing every word of the query."""
     terms = terms_of(query)
     if not terms:
         return []
-    stmt = (
-        select(Comparison.id)
-        .where(*_readable(user_id, project_ids), and_(*(_matches(t) for t in terms)))
-        .order_by(Comparison.created_at.desc())
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars())
+    readable = _readable(user_id, project_ids)
+    dialect = session.get_bind().dialect.name
+    # PostgreSQL is the only other engine the project runs on.
+    stmt = _sqlite(terms, readable) if dialect == "sqlite" else _postgresql(terms, " ".join(terms), readable)
+    return list((await session.execute(stmt.limit(limit))).scalars())
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,12 @@ from sqlalchemy.pool import NullPool
 
 from backend.db.engine import Database, to_sync_url
 from backend.db.models import Base
+from backend.db.search_text import PG_INDEXES, include_object, is_search_text_table
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 APP_TABLES = set(Base.metadata.tables)
-HEAD = "0017"
-BELOW_HEAD = "0016"  # where one downgrade step from HEAD lands
+HEAD = "0018"
+BELOW_HEAD = "0017"  # where one downgrade step from HEAD lands
 APP_INDEXES = {
     "comparisons": {"ix_comparisons_project_created", "ix_comparisons_user_created"},
     "runs": {"ix_runs_comparison_position", "ix_runs_status", "ix_runs_finished", "ix_runs_model_finished"},
@@ -28,6 +29,8 @@ APP_INDEXES = {
 
 
 def _schema(url: str) -> tuple[set[str], dict[str, set[str]], str | None]:
+    """The app's tables (the keyword index's own, on SQLite, under "search_text"), their indexes
+    and the revision."""
     engine = create_engine(to_sync_url(url), poolclass=NullPool)
     try:
         with engine.connect() as conn:
@@ -37,7 +40,17 @@ def _schema(url: str) -> tuple[set[str], dict[str, set[str]], str | None]:
             version = MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
-    return tables, {t: ix - {None} for t, ix in indexes.items()}, version  # type: ignore[misc]
+    search_text = {t for t in tables if is_search_text_table(t)}
+    named: dict[str, set[str]] = {t: ix - {None} for t, ix in indexes.items()}  # type: ignore[misc]
+    named["search_text"] = search_text
+    return tables - search_text, named, version
+
+
+def _has_keyword_index(url: str, indexes: dict[str, set[str]]) -> bool:
+    """Migration 0018's full-text index: FTS5 tables on SQLite, pg_trgm GIN indexes on PostgreSQL."""
+    if url.startswith("sqlite"):
+        return {"search_docs", "search_fts"} <= indexes["search_text"]
+    return indexes["comparisons"] | indexes["runs"] >= PG_INDEXES
 
 
 async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
@@ -49,10 +62,12 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         assert version == HEAD
         for table, names in APP_INDEXES.items():
             assert names <= indexes[table]
+        assert _has_keyword_index(database_url, indexes)
 
         await db.downgrade("-1")
-        _, _, version = _schema(database_url)
+        _, indexes, version = _schema(database_url)
         assert version == BELOW_HEAD
+        assert not indexes["search_text"] and not _has_keyword_index(database_url, indexes)
         await db.downgrade("base")
         tables, indexes, version = _schema(database_url)
         assert tables == {"alembic_version"}
@@ -73,7 +88,8 @@ async def test_models_match_migrations(database_url: str) -> None:
     engine = create_engine(to_sync_url(database_url), poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            context = MigrationContext.configure(conn, opts={"include_object": include_object})
+            diff = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert diff == []
