@@ -176,3 +176,16 @@ async def api_client(rt: Runtime, email: str = OWNER_EMAIL) -> AsyncIterator[htt
         headers={"Authorization": f"Bearer {token}"},
     ) as client:
         yield client
+
+
+async def wait_for_workers(rt: Runtime, n: int, timeout: float = 60.0) -> dict[str, Any]:
+    """Until `n` worker processes report healthy (a worker's start imports the providers' SDKs:
+    seconds on a loaded machine, so the limit is generous; it costs nothing when they are quick)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        health = await rt.health()
+        if len(health["workers"]) >= n:
+            return health
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{n} workers not healthy in {timeout} s: {health}")
+        await asyncio.sleep(0.2)

@@ -190,17 +190,6 @@ class KafkaFaultSetup:
         return WorkerProcess(self.env(**extra), self.tmp_path / f"{name}.log")
 
 
-async def wait_for_workers(rt: Runtime, n: int, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        health = await rt.health()
-        if len(health["workers"]) >= n:
-            return health
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{n} workers not healthy in {timeout} s: {health}")
-        await asyncio.sleep(0.2)
-
-
 def trace_starts(trace: Path) -> Counter[str]:
     """Run id -> provider streams that produced a first chunk, from a worker's token trace."""
     starts: Counter[str] = Counter()

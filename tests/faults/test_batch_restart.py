@@ -32,13 +32,12 @@ from backend.db.engine import Database
 from backend.db.models import BatchRow
 from backend.runtime import running
 from backend.services.batch_dispatch import CELLS_IN_FLIGHT
-from tests.backend.runtime_support import owner
+from tests.backend.runtime_support import owner, wait_for_workers
 from tests.faults.support import (
     KafkaFaultSetup,
     install_final_audit,
     judge,
     trace_starts,
-    wait_for_workers,
 )
 
 pytestmark = pytest.mark.postgres

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from backend.db.models import BatchRow
 from backend.runtime import running
-from tests.backend.runtime_support import owner
+from tests.backend.runtime_support import owner, wait_for_workers
 from tests.faults.support import (
     KafkaFaultSetup,
     install_final_audit,
@@ -30,7 +30,6 @@ from tests.faults.support import (
     record_result,
     trace_runs,
     trace_starts,
-    wait_for_workers,
     warm_until_every_worker_streams,
 )
 

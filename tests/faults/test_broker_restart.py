@@ -41,7 +41,7 @@ from backend.queue.kafka import KafkaBroker
 from backend.runtime import Runtime, running
 from devstack.kafka_server import kafka_cluster
 from devstack.postgres import make_database_url
-from tests.backend.runtime_support import owner
+from tests.backend.runtime_support import owner, wait_for_workers
 from tests.faults.support import (
     KafkaFaultSetup,
     install_final_audit,
@@ -49,7 +49,6 @@ from tests.faults.support import (
     record_result,
     trace_starts,
     wait_all_final,
-    wait_for_workers,
 )
 
 pytestmark = pytest.mark.postgres

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from backend.queue.kafka import KafkaBroker
 from backend.runtime import running
-from tests.backend.runtime_support import owner
+from tests.backend.runtime_support import owner, wait_for_workers
 from tests.faults.support import (
     KafkaFaultSetup,
     install_final_audit,
@@ -32,7 +32,6 @@ from tests.faults.support import (
     trace_runs,
     trace_starts,
     wait_all_final,
-    wait_for_workers,
     warm_until_every_worker_streams,
 )
 

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from backend.runtime import running
-from tests.backend.runtime_support import owner
+from tests.backend.runtime_support import owner, wait_for_workers
 from tests.faults.support import (
     KafkaFaultSetup,
     install_final_audit,
@@ -29,7 +29,6 @@ from tests.faults.support import (
     trace_runs,
     trace_starts,
     wait_all_final,
-    wait_for_workers,
     warm_until_every_worker_streams,
 )
 

@@ -12,8 +12,8 @@ from backend.ranking import Source
 from backend.runtime import Runtime
 from backend.services.leaderboard import LeaderboardService
 from devstack.kafka_workers import worker_processes
-from tests.backend.queue.test_kafka import KafkaSetup, rt, setup, wait_for_workers
-from tests.backend.runtime_support import owner, wait_until_final
+from tests.backend.queue.test_kafka import KafkaSetup, rt, setup
+from tests.backend.runtime_support import owner, wait_for_workers, wait_until_final
 
 pytestmark = pytest.mark.postgres
 __all__ = ["rt", "setup"]  # the Kafka runtime fixtures, shared with the queue's tests

@@ -29,6 +29,7 @@ from tests.backend.runtime_support import (
     make_settings,
     owner,
     wait_for_live_text,
+    wait_for_workers,
     wait_until_final,
 )
 from tests.faults.support import trace_starts
@@ -73,17 +74,6 @@ def setup(kafka: KafkaCluster, tmp_path: Path) -> Iterator[KafkaSetup]:
 async def rt(setup: KafkaSetup) -> AsyncIterator[Runtime]:
     async with running(setup.settings()) as runtime:
         yield runtime
-
-
-async def wait_for_workers(rt: Runtime, n: int, timeout: float = 20.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while True:
-        health = await rt.health()
-        if len(health["workers"]) >= n:
-            return health
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{n} workers not healthy in {timeout} s: {health}")
-        await asyncio.sleep(0.2)
 
 
 async def run_comparison(rt: Runtime, prompt: str, models: list[str], timeout: float = 30.0) -> None:

@@ -15,8 +15,8 @@ from backend.runtime import running
 from devstack.app_process import free_port
 from devstack.kafka_workers import WorkerProcess
 from devstack.otlp_receiver import ReceivedSpan, otlp_receiver
-from tests.backend.queue.test_kafka import KafkaSetup, setup, wait_for_workers
-from tests.backend.runtime_support import api_client, wait_until_final
+from tests.backend.queue.test_kafka import KafkaSetup, setup
+from tests.backend.runtime_support import api_client, wait_for_workers, wait_until_final
 
 pytestmark = pytest.mark.postgres
 __all__ = ["setup"]  # the Kafka fixture, shared with the queue's tests
