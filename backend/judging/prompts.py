@@ -8,6 +8,8 @@ prompt of the judge's run. The answers sit between fixed markers, which the simu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
@@ -34,7 +36,7 @@ _TEMPLATE = ChatPromptTemplate.from_messages(
         ),
         (
             "human",
-            "The request's system prompt:\n{system_prompt}\n\nThe request:\n{prompt}\n\n"
+            "The request's system prompt:\n{system_prompt}\n\n{earlier}The request:\n{prompt}\n\n"
             + ANSWER_A_START
             + "\n{answer_a}\n"
             + ANSWER_A_END
@@ -49,16 +51,33 @@ _TEMPLATE = ChatPromptTemplate.from_messages(
 
 
 def judge_messages(
-    *, rubric: str, prompt: str, system_prompt: str, answer_a: str, answer_b: str
+    *,
+    rubric: str,
+    prompt: str,
+    system_prompt: str,
+    answer_a: str,
+    answer_b: str,
+    earlier: Sequence[str] = (),
 ) -> tuple[str, str]:
-    """(system prompt, prompt) of one judge run: answer A is shown first."""
+    """(system prompt, prompt) of one judge run: answer A is shown first. ``earlier``: the
+    person's messages before ``prompt`` in a conversation, oldest first, so a follow-up such as
+    "And in Python?" is judged as the question it is (each model answered them in its own
+    conversation, so only the person's side is common to both answers)."""
     messages: list[BaseMessage] = _TEMPLATE.format_messages(
         rubric=rubric,
         format_instructions=VERDICT_PARSER.get_format_instructions(),
         system_prompt=system_prompt or "(none)",
+        earlier=_earlier_block(earlier),
         prompt=prompt,
         answer_a=answer_a,
         answer_b=answer_b,
     )
     system, human = messages
     return str(system.content), str(human.content)
+
+
+def _earlier_block(earlier: Sequence[str]) -> str:
+    if not earlier:
+        return ""
+    numbered = "\n".join(f"{i}. {message}" for i, message in enumerate(earlier, start=1))
+    return f"The person's earlier messages in this conversation, oldest first:\n{numbered}\n\n"

@@ -239,6 +239,10 @@ def _judge_input(
         rubric=rubric,
         prompt=record.message_of(turn),  # the turn judged (issue 19)
         system_prompt=record.system_prompt,
+        # what every pane was asked before it (a message sent to one pane is not common context)
+        earlier=[record.prompt, *(t.message for t in record.turns if t.turn < turn and t.position is None)]
+        if turn > 1
+        else (),
         answer_a=answers[0],
         answer_b=answers[1],
     )

@@ -130,6 +130,17 @@ async def test_each_turn_has_its_own_vote_and_the_judge_judges_the_turn_asked(rt
         latest_judged = await ada.post(judge, json={"judge_model": "simulated:judge"})
         assert latest_judged.status_code == 202, latest_judged.text
         assert latest_judged.json()["turn"] == 2
+        # a follow-up is judged with what the person asked before it (the panes' earlier answers
+        # differ, so only the person's side is common context)
+        latest_shown = await rt.comparisons.get_unchecked(
+            latest_judged.json()["runs"][0]["run_comparison_id"]
+        )
+        earlier = latest_shown.prompt.index("earlier messages in this conversation")
+        assert (
+            earlier
+            < latest_shown.prompt.index(PROMPT)
+            < latest_shown.prompt.index("[[simulate:tokens=3]] more")
+        )
         judged = await ada.post(judge, json={"judge_model": "simulated:judge", "turn": 1})
         assert judged.status_code == 202, judged.text
         assert judged.json()["turn"] == 1
@@ -138,6 +149,7 @@ async def test_each_turn_has_its_own_vote_and_the_judge_judges_the_turn_asked(rt
         first_answers = {r.position: r.output_text for r in after.past_runs}
         assert first_answers[judge_run["first_pane"]] in shown.prompt
         assert PROMPT in shown.prompt and "[[simulate:tokens=3]] more" not in shown.prompt
+        assert "earlier messages" not in shown.prompt  # turn 1 has none
         assert all(r.output_text not in shown.prompt for r in after.runs)
         for bad_turn in (3, 0):
             refused = await ada.post(judge, json={"judge_model": "simulated:judge", "turn": bad_turn})
