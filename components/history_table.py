@@ -46,13 +46,21 @@ def _row(row: Any, on_delete: EventCallback[str] | None) -> rx.Component:
 
 
 def project_filter(projects: rx.Var, project_id: rx.Var[str], on_change: EventCallback[str]) -> rx.Component:
-    return rx.el.select(
-        rx.el.option(t("All projects"), value="all"),
-        rx.foreach(projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
-        value=project_id,
-        on_change=on_change,
-        aria_label=t("Project"),
-        class_name="model-picker",
+    """The list's own project filter, labelled on screen: beside the search form's "Search in
+    project" select, two bare "All projects" selects read as one control shown twice."""
+    return rx.hstack(
+        rx.el.label(t("Project"), html_for="history-project", style={"fontWeight": 500}),
+        rx.el.select(
+            rx.el.option(t("All projects"), value="all"),
+            rx.foreach(projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
+            id="history-project",
+            value=project_id,
+            on_change=on_change,
+            class_name="model-picker",
+        ),
+        align="center",
+        spacing="2",
+        margin_top="0.75em",
     )
 
 

@@ -57,7 +57,13 @@ def test_owner_invites_a_viewer_who_reads_but_cannot_run(
     ).to_be_visible()
     expect(viewer.get_by_role("button", name="Run")).to_be_disabled()
     viewer.goto("/history")
-    expect(viewer.get_by_role("row").filter(has=viewer.get_by_role("link"))).to_have_count(1, timeout=15_000)
+    listed = viewer.get_by_role("row").filter(has=viewer.get_by_role("link"))
+    expect(listed).to_have_count(1, timeout=15_000)
+    # The list's own filter, named on screen apart from the search form's "Search in project".
+    viewer.get_by_role("combobox", name="Project", exact=True).select_option(label="Personal")
+    expect(listed).to_have_count(0, timeout=15_000)
+    viewer.get_by_role("combobox", name="Project", exact=True).select_option(label="Field trial")
+    expect(listed).to_have_count(1, timeout=15_000)
     viewer.context.close()
 
     outsider = _tab_of(browser, app_url, app_data_dir, "outsider@example.org")
