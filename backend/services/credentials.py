@@ -42,6 +42,10 @@ KEY_TEST_TIMEOUT_S = 10.0
 ENDPOINT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KEY_WORKS = "Key works"
 KEY_FAILED = "The key failed its test."
+# Kept with the key and shown beside it later, so fixed texts (msgids the page translates), not
+# sentences with the provider's name in them: the row already names the provider.
+KEY_REFUSED = N_("The provider refused this key: it is wrong, revoked or lacks access.")
+NO_KEY_SAVED = N_("No key is saved for this provider.")
 
 
 class CredentialError(ValueError):
@@ -202,7 +206,7 @@ class CredentialService:
         async with self._db.session() as session:
             rows = await repo.keys_for(session, [scope], provider)
         if not rows:
-            return KeyTestResult(False, f"No key is saved for {provider_label(provider)}.")
+            return KeyTestResult(False, NO_KEY_SAVED)
         row = rows[0]
         result = await self._check_stored(row, provider, scope)
         async with self._db.session() as session:
@@ -221,9 +225,7 @@ class CredentialService:
             await check_key(provider.partition(":")[0], credentials, self._settings, KEY_TEST_TIMEOUT_S)
         except AuthenticationFailed:
             # Providers echo parts of a refused key ("sk-ab…wxyz"): say it in our own words.
-            return KeyTestResult(
-                False, f"{provider_label(provider)} refused this key: it is wrong, revoked or lacks access."
-            )
+            return KeyTestResult(False, KEY_REFUSED)
         except ProviderError as exc:
             return KeyTestResult(False, f"Could not check the key: {credentials.redact(exc.message)}")
         return KeyTestResult(True, KEY_WORKS)

@@ -11,8 +11,15 @@ from sqlalchemy import select
 
 from backend.auth.permissions import AccessDenied
 from backend.db.models import DEPLOYMENT_SCOPE, ProviderCredential
+from backend.i18n import catalog
 from backend.runtime import Runtime
-from backend.services.credentials import KEY_WORKS, CredentialError, base_url_problem
+from backend.services.credentials import (
+    KEY_REFUSED,
+    KEY_WORKS,
+    NO_KEY_SAVED,
+    CredentialError,
+    base_url_problem,
+)
 from backend.services.validation import InvalidComparison
 from tests.backend.runtime_support import owner
 from tests.support.fake_llm_server import FakeLLMServer
@@ -180,7 +187,7 @@ async def test_test_key_explains_a_missing_key_and_an_unreachable_server(
     krt: Runtime, server: FakeLLMServer
 ) -> None:
     user = await owner(krt)
-    assert (await krt.credentials.test(user, "openai")).message == "No key is saved for OpenAI."
+    assert (await krt.credentials.test(user, "openai")).message == NO_KEY_SAVED
     await krt.credentials.save(user, "openai-compatible:gone", RIGHT, "http://127.0.0.1:9/v1")
     result = await krt.credentials.test(user, "openai-compatible:gone")
     assert not result.ok and result.message.startswith("Could not check the key")
@@ -200,7 +207,8 @@ async def test_each_keys_last_test_is_kept_until_the_key_is_replaced(krt: Runtim
     assert (replaced.tested_at, replaced.test_ok) == (None, None)
     await krt.credentials.test(user, "openai")
     [failed] = await krt.credentials.list_keys(user)
-    assert failed.test_ok is False and "refused this key" in failed.test_message
+    assert failed.test_ok is False and failed.test_message == KEY_REFUSED
+    assert catalog("ja").get(failed.test_message), "a kept test message is a msgid the page translates"
     assert failed.tested_at is not None and WRONG not in failed.test_message
 
 
