@@ -19,6 +19,7 @@ from dashboard.pages.settings import load_settings, settings_page
 from dashboard.pages.share import share_page
 from dashboard.pages.usage import usage_page
 from dashboard.security_headers import with_security_headers
+from dashboard.session_cookie import with_session_cookie_route
 from state.auth import AuthState
 from state.batch_state import BatchState
 from state.compare import CompareState
@@ -35,9 +36,15 @@ if get_settings().json_logs:  # production: JSON lines; development keeps Reflex
 
 app = rx.App(
     stylesheets=["/styles.css"],
-    # The API (which mounts Reflex's app), then no Cookie header on the event socket, then,
-    # outermost, the security headers of every response.
-    api_transformer=[create_api(runtime.current), without_event_socket_cookies, with_security_headers],
+    # The API (which mounts Reflex's app), then no Cookie header on the event socket (only the
+    # session it proves), the HttpOnly session cookie's route, then, outermost, the security
+    # headers of every response.
+    api_transformer=[
+        create_api(runtime.current),
+        without_event_socket_cookies,
+        with_session_cookie_route,
+        with_security_headers,
+    ],
 )
 app.register_lifespan_task(runtime.running)
 # First, before any handler or hydrate: a tab's state belongs to the connection that proved its cookie.

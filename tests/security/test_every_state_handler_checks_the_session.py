@@ -56,7 +56,6 @@ ALLOWLIST: dict[str, str] = {
             "ShareDialogState",
             "AccountState",
             "KeysState",
-            "SessionBindingState",
             "VoteState",
             "LeaderboardState",
             "JudgeState",
