@@ -23,6 +23,7 @@ from dashboard.session_cookie import with_session_cookie_route
 from state.auth import AuthState
 from state.batch_state import BatchState
 from state.compare import CompareState
+from state.email_notice import EmailNoticeState
 from state.history import HistoryState
 from state.leaderboard import LeaderboardState
 from state.projects import ProjectsState
@@ -69,5 +70,10 @@ app.add_page(
     title="Shared comparison · LLM Dashboard",
     on_load=SharePageState.load,
 )
-app.add_page(projects_page, route="/projects", title="Projects · LLM Dashboard", on_load=ProjectsState.load)
+app.add_page(
+    projects_page,
+    route="/projects",
+    title="Projects · LLM Dashboard",
+    on_load=[ProjectsState.load, EmailNoticeState.load],
+)
 app.add_page(batches_page, route="/batches", title="Batches · LLM Dashboard", on_load=BatchState.load)

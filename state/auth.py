@@ -8,6 +8,7 @@ effect on that browser's next event.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
@@ -107,7 +108,10 @@ class AuthState(rx.State):
     def _go_on(self, language: str | None, token: str) -> Followup:
         """After signing in: the cookie, the account's language (on any browser it signs in
         from), then the page (a navigation in the page: the connection stays)."""
-        events = [keep_cookie(token)]
+        from state.email_notice import EmailNoticeState  # it checks the session through this module
+
+        # The cookie, then whether invitations wait for the address to be proven.
+        events: list[Any] = [keep_cookie(token), EmailNoticeState.load]
         if language:
             events.append(apply_language(language))
         return [*events, rx.redirect(self._next_page())]

@@ -57,6 +57,7 @@ ALLOWLIST: dict[str, str] = {
             "AccountState",
             "KeysState",
             "VoteState",
+            "EmailNoticeState",
             "LeaderboardState",
             "JudgeState",
             "ImproveState",
