@@ -24,6 +24,7 @@ its own.
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -108,11 +109,26 @@ async def _send_page(held: list[Message], send: Send, sources: tuple[str, ...]) 
     """The held page with its policy: the usual one plus the scripts of this very page."""
     start, bodies = held[0], held[1:]
     body = b"".join(m.get("body", b"") for m in bodies)
-    policy = PAGE_HEADERS[0][1] + b"; " + script_src(body, sources).encode("ascii")
+    encoding = next((v for n, v in start["headers"] if n.lower() == b"content-encoding"), b"identity")
+    policy = PAGE_HEADERS[0][1] + b"; " + script_src(_decoded(body, encoding), sources).encode("ascii")
     headers = [(n, policy if n == CSP else v) for n, v in start["headers"]]
     held.clear()
     await send({**start, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _decoded(body: bytes, encoding: bytes) -> bytes:
+    """The page's text, to hash its scripts: Reflex serves its compiled pages gzipped (the
+    build's precompressed `.gz` files). Another encoding gives no hashes (its inline scripts
+    are refused, and the browser tests say so)."""
+    if encoding.lower() in (b"identity", b""):
+        return body
+    if encoding.lower() == b"gzip":
+        try:
+            return gzip.decompress(body)
+        except (OSError, EOFError):
+            return b""
+    return b""
 
 
 def _header(scope: Scope, name: bytes) -> bytes:

@@ -21,6 +21,7 @@ LibreChat advisories on rendered model output).
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import re
 from collections.abc import Iterator
@@ -90,19 +91,23 @@ async def test_a_page_gets_the_hashes_of_exactly_its_inline_scripts(chunks: int)
     assert inline_script_hashes(PAGE) == expected  # the src script is not hashed; no repeats
 
 
-async def test_a_static_page_sent_by_path_is_hashed_too(tmp_path: Any) -> None:
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+async def test_a_static_page_sent_by_path_is_hashed_too(tmp_path: Any, gzipped: bool) -> None:
     """Starlette's FileResponse hands the file to the server by path (Granian's pathsend), not
-    as a body: the compiled pages come that way (found by the live test's first run)."""
-    page_file = tmp_path / "index.html"
-    page_file.write_bytes(PAGE)
+    as a body, and Reflex serves its compiled pages from precompressed `.gz` files: both found
+    by the live tests' first runs (a crash, then pages with no hashes)."""
+    page_file = tmp_path / ("index.html.gz" if gzipped else "index.html")
+    page_file.write_bytes(gzip.compress(PAGE) if gzipped else PAGE)
 
     async def by_path(scope: Any, receive: Any, send: Any) -> None:
-        headers = [(b"content-type", HTML), (b"content-length", str(len(PAGE)).encode())]
+        headers = [(b"content-type", HTML), (b"content-length", str(page_file.stat().st_size).encode())]
+        if gzipped:
+            headers.append((b"content-encoding", b"gzip"))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.pathsend", "path": str(page_file)})
 
     response = await _get(by_path)
-    assert response.content == PAGE
+    assert response.content == PAGE  # httpx undoes the gzip
     assert _script_src(response).endswith(_sha(b'import "/assets/x.js";'))
 
 
