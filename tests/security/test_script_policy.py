@@ -137,9 +137,9 @@ INLINE = re.compile(rb"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script\s*>", re.S | 
 
 def test_every_page_of_the_app_has_each_inline_script_hashed(live_app: LiveApp, record_property: Any) -> None:
     paths = ("/", "/login", "/history", "/projects", "/settings", "/share/not-a-token", "/api/v1/docs")
-    with httpx.Client(base_url=live_app.url, timeout=30) as client:
+    with httpx.Client(base_url=live_app.url, timeout=30, follow_redirects=True) as client:
         client.cookies.set(SESSION_COOKIE, live_app.ada.session_token)
-        for path in paths:
+        for path in paths:  # /login answers with a redirect to /login/ first
             response = client.get(path)
             assert response.status_code == 200 and "text/html" in response.headers["content-type"], path
             sources = set(_script_src(response).split()[1:])
