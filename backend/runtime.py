@@ -25,6 +25,7 @@ from backend import log_redaction
 from backend.auth.accounts import AccountService
 from backend.auth.crypto import secret_box
 from backend.auth.permissions import Principal
+from backend.auth.session_cookie import CookieGrants
 from backend.auth.throttle import SignInThrottle
 from backend.cache import ResponseCache, make_response_cache
 from backend.db.engine import Database
@@ -98,6 +99,7 @@ class Runtime:
     batch_dispatcher: BatchDispatcher  # sends batches' rows, paced by the rate limits
     turns: TurnService  # follow-up messages after a comparison's panes finish
     stream_slots: StreamSlots  # SSE streams each account holds open in this process
+    cookie_grants: CookieGrants  # one-time grants a page trades for its HttpOnly session cookie
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
 
@@ -166,6 +168,7 @@ class Runtime:
             batch_dispatcher=dispatcher,
             turns=TurnService(db, comparisons),
             stream_slots=StreamSlots(settings.max_streams_per_user),
+            cookie_grants=CookieGrants(box),
         )
 
     async def authenticate(self, token: str) -> Principal | None:

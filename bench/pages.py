@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from bench.page_js import ALL_ENDED_JS, RUN_KEYS_JS
 
 # The bench account's session cookie per app address (set once the app is up).
-SESSION_COOKIES: dict[str, dict[str, str]] = {}
+SESSION_COOKIES: dict[str, dict[str, str | bool]] = {}
 
 
 def signed_in_context(browser: Browser, base: str) -> BrowserContext:

@@ -19,9 +19,11 @@ from dashboard.pages.settings import load_settings, settings_page
 from dashboard.pages.share import share_page
 from dashboard.pages.usage import usage_page
 from dashboard.security_headers import with_security_headers
+from dashboard.session_cookie import with_session_cookie_route
 from state.auth import AuthState
 from state.batch_state import BatchState
 from state.compare import CompareState
+from state.email_notice import EmailNoticeState
 from state.history import HistoryState
 from state.leaderboard import LeaderboardState
 from state.projects import ProjectsState
@@ -35,9 +37,15 @@ if get_settings().json_logs:  # production: JSON lines; development keeps Reflex
 
 app = rx.App(
     stylesheets=["/styles.css"],
-    # The API (which mounts Reflex's app), then no Cookie header on the event socket, then,
-    # outermost, the security headers of every response.
-    api_transformer=[create_api(runtime.current), without_event_socket_cookies, with_security_headers],
+    # The API (which mounts Reflex's app), then no Cookie header on the event socket (only the
+    # session it proves), the HttpOnly session cookie's route, then, outermost, the security
+    # headers of every response.
+    api_transformer=[
+        create_api(runtime.current),
+        without_event_socket_cookies,
+        with_session_cookie_route,
+        with_security_headers,
+    ],
 )
 app.register_lifespan_task(runtime.running)
 # First, before any handler or hydrate: a tab's state belongs to the connection that proved its cookie.
@@ -62,5 +70,10 @@ app.add_page(
     title="Shared comparison · LLM Dashboard",
     on_load=SharePageState.load,
 )
-app.add_page(projects_page, route="/projects", title="Projects · LLM Dashboard", on_load=ProjectsState.load)
+app.add_page(
+    projects_page,
+    route="/projects",
+    title="Projects · LLM Dashboard",
+    on_load=[ProjectsState.load, EmailNoticeState.load],
+)
 app.add_page(batches_page, route="/batches", title="Batches · LLM Dashboard", on_load=BatchState.load)

@@ -16,18 +16,23 @@ its own.
   `Host: evil.example` is not sent to `http://evil.example/login/` (Host header poisoning of a
   cache or a link in front of the app).
 
-The policy leaves scripts and styles alone: the compiled Reflex front end needs its inline
-bootstrap, and a script policy is a change of its own (see SECURITY.md, known and accepted).
+- HTML pages get a script policy too (dashboard/script_policy.py): their own origin, their own
+  inline scripts by hash, eval (Reflex's call_script needs it); no 'unsafe-inline'. Styles are
+  left alone (Radix and Reflex set inline styles).
 """
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.settings import Settings, get_settings
+from dashboard.script_policy import FIREBASE_SCRIPTS, SWAGGER_SCRIPTS, script_src
 
 PAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (
@@ -39,7 +44,9 @@ PAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
 )
 API_PREFIX = "/api/"
+SWAGGER_PAGE = "/api/v1/docs"
 NO_STORE = (b"cache-control", b"no-store")
+CSP = b"content-security-policy"
 
 
 def with_security_headers(app: ASGIApp, settings: Callable[[], Settings] = get_settings) -> ASGIApp:
@@ -55,6 +62,8 @@ def with_security_headers(app: ASGIApp, settings: Callable[[], Settings] = get_s
             origin.decode("latin-1"), host.decode("latin-1"), settings()
         )
 
+        held: list[Message] = []  # an HTML page's start and body, until its scripts are hashed
+
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
@@ -65,11 +74,61 @@ def with_security_headers(app: ASGIApp, settings: Callable[[], Settings] = get_s
                 present = {name.lower() for name, _ in headers}
                 headers += [(name, value) for name, value in extra if name not in present]
                 message = {**message, "headers": headers}
+                if CSP not in present and _is_html(headers):
+                    held.append(message)
+                    return
+            elif held and message["type"] == "http.response.pathsend":  # a static file (Granian)
+                body = await asyncio.to_thread(Path(message["path"]).read_bytes)
+                held.append({"type": "http.response.body", "body": body})
+                await _send_page(held, send, _script_sources(str(scope.get("path", "")), settings()))
+                return
+            elif held and message["type"] == "http.response.body":
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                await _send_page(held, send, _script_sources(str(scope.get("path", "")), settings()))
+                return
             await send(message)
 
         await app(scope, receive, send_secured)
 
     return secured
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    kind = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+    return kind.lower().startswith(b"text/html")
+
+
+def _script_sources(path: str, settings: Settings) -> tuple[str, ...]:
+    sources = (FIREBASE_SCRIPTS,) if settings.auth_provider == "firebase" else ()
+    return sources + ((SWAGGER_SCRIPTS,) if path.rstrip("/") == SWAGGER_PAGE else ())
+
+
+async def _send_page(held: list[Message], send: Send, sources: tuple[str, ...]) -> None:
+    """The held page with its policy: the usual one plus the scripts of this very page."""
+    start, bodies = held[0], held[1:]
+    body = b"".join(m.get("body", b"") for m in bodies)
+    encoding = next((v for n, v in start["headers"] if n.lower() == b"content-encoding"), b"identity")
+    policy = PAGE_HEADERS[0][1] + b"; " + script_src(_decoded(body, encoding), sources).encode("ascii")
+    headers = [(n, policy if n == CSP else v) for n, v in start["headers"]]
+    held.clear()
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _decoded(body: bytes, encoding: bytes) -> bytes:
+    """The page's text, to hash its scripts: Reflex serves its compiled pages gzipped (the
+    build's precompressed `.gz` files). Another encoding gives no hashes (its inline scripts
+    are refused, and the browser tests say so)."""
+    if encoding.lower() in (b"identity", b""):
+        return body
+    if encoding.lower() == b"gzip":
+        try:
+            return gzip.decompress(body)
+        except (OSError, EOFError):
+            return b""
+    return b""
 
 
 def _header(scope: Scope, name: bytes) -> bytes:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.auth.accounts import AccountService, AuthError
+from backend.auth.session_cookie import SESSION_COOKIE
 from backend.auth.throttle import SignInThrottle
 from backend.db import accounts as accounts_repo
 from backend.db.engine import Database
 from backend.settings import Settings
-from state.auth import SESSION_COOKIE
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
@@ -31,8 +31,15 @@ class TestAccount:
     session_token: str
     api_token: str
 
-    def cookie(self, base_url: str) -> dict[str, str]:
-        return {"name": SESSION_COOKIE, "value": self.session_token, "url": base_url}
+    def cookie(self, base_url: str) -> dict[str, str | bool]:
+        """The session cookie as the app sets it (HttpOnly: no script on the page reads it)."""
+        return {
+            "name": SESSION_COOKIE,
+            "value": self.session_token,
+            "url": base_url,
+            "httpOnly": True,
+            "sameSite": "Strict",
+        }
 
     @property
     def api_headers(self) -> dict[str, str]:

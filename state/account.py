@@ -122,7 +122,7 @@ class AccountState(rx.State):
         auth = await self.get_state(AuthState)
         try:
             tokens = await runtime.current().accounts.change_password(
-                user, auth.session_token, current, new, revoke_api_tokens=self.revoke_tokens
+                user, auth._session_token, current, new, revoke_api_tokens=self.revoke_tokens
             )
         except AuthError as exc:
             self.password_errors = await localized_all(self, exc.errors or {"current": exc.message})
@@ -142,7 +142,7 @@ class AccountState(rx.State):
     async def sign_out_everywhere(self, user: Principal) -> None:
         auth = await self.get_state(AuthState)
         count, tokens = await runtime.current().accounts.sign_out_everywhere(
-            user, keep_token=auth.session_token, revoke_api_tokens=self.revoke_tokens
+            user, keep_token=auth._session_token, revoke_api_tokens=self.revoke_tokens
         )
         others = "1 other browser" if count == 1 else f"{count} other browsers"
         self.sessions_message = f"Signed out of {others}{_tokens_note(tokens)} This one stays signed in."

@@ -8,6 +8,7 @@ effect on that browser's next event.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
@@ -16,10 +17,10 @@ from reflex.event import EventSpec
 from backend import runtime
 from backend.auth import AuthError, Principal, SignedIn
 from backend.i18n import N_
+from state.connection_session import keep_cookie, prove
 from state.events import Followup, event
 from state.language import apply_language, localized, localized_all
 
-SESSION_COOKIE = "llmdash_session"
 LOGIN_ROUTE = "/login"
 SIGNED_OUT_PARAM = "signed_out"  # /login?signed_out=1: the Firebase page signs out of Firebase too
 FIREBASE_OFF = N_("Firebase sign-in is not enabled on this server.")
@@ -27,8 +28,9 @@ FIREBASE_ON = N_("This server signs in with Firebase: use the buttons above.")
 
 
 class AuthState(rx.State):
-    # The session token lives in a cookie so a reload or a new tab stays signed in.
-    session_token: str = rx.Cookie("", name=SESSION_COOKIE, same_site="strict", max_age=14 * 24 * 3600)
+    # The session this tab's connection proved (state/session_guard.py): server-side only. The
+    # browser keeps it in the HttpOnly cookie SESSION_COOKIE, which no script on the page reads.
+    _session_token: str = ""
     user_name: rx.Field[str] = rx.field("")
     user_email: rx.Field[str] = rx.field("")
     is_admin: rx.Field[bool] = rx.field(False)
@@ -93,16 +95,26 @@ class AuthState(rx.State):
         return self._next or "/"
 
     def _signed_in(self, result: SignedIn) -> Followup:
-        self.session_token = result.token
+        self._set_session(result.token)
         self._show(result.principal)
         self.form_errors, self.message = {}, ""
-        return self._go_on(result.language)
+        return self._go_on(result.language, result.token)
 
-    def _go_on(self, language: str | None) -> Followup:
-        """After signing in: the account's language (on any browser it signs in from), then the page."""
+    def _set_session(self, token: str) -> None:
+        """The tab's session, proved by its connection (the sign-in came over it)."""
+        self._session_token = token
+        prove(self, token)
+
+    def _go_on(self, language: str | None, token: str) -> Followup:
+        """After signing in: the cookie, the account's language (on any browser it signs in
+        from), then the page (a navigation in the page: the connection stays)."""
+        from state.email_notice import EmailNoticeState  # it checks the session through this module
+
+        # The cookie, then whether invitations wait for the address to be proven.
+        events: list[Any] = [keep_cookie(token), EmailNoticeState.load]
         if language:
-            return [apply_language(language), rx.redirect(self._next_page())]
-        return rx.redirect(self._next_page())
+            events.append(apply_language(language))
+        return [*events, rx.redirect(self._next_page())]
 
     def _show(self, principal: Principal | None) -> None:
         self.user_email = principal.email if principal else ""
@@ -148,15 +160,15 @@ class AuthState(rx.State):
 
     @event
     async def sign_out(self) -> Followup:
-        await runtime.current().accounts.sign_out(self.session_token)
-        self.session_token = ""
+        await runtime.current().accounts.sign_out(self._session_token)
+        self._set_session("")
         self._show(None)
         if _firebase_mode():  # else the Firebase SDK, still signed in, would sign straight back in
             # Set here too, not only by the login page's load: the page mounts with this tab's
             # state before that load answers, and must not take the SDK's user meanwhile.
             self.firebase_sign_out = True
-            return rx.redirect(f"{LOGIN_ROUTE}?{SIGNED_OUT_PARAM}=1")
-        return rx.redirect(LOGIN_ROUTE)
+            return [keep_cookie(""), rx.redirect(f"{LOGIN_ROUTE}?{SIGNED_OUT_PARAM}=1")]
+        return [keep_cookie(""), rx.redirect(LOGIN_ROUTE)]
 
     # --- AUTH_PROVIDER=firebase: the page signs in with the Firebase JS SDK -----------
     @event
@@ -167,7 +179,7 @@ class AuthState(rx.State):
             return None
         self.form_errors, self.message = {}, ""
         account = await runtime.current().accounts.account(principal)
-        return self._go_on(account.language if account else None)
+        return self._go_on(account.language if account else None, self._session_token)
 
     @event
     async def firebase_token_refreshed(self, id_token: str) -> Followup:
@@ -177,16 +189,16 @@ class AuthState(rx.State):
         a page whose SDK has not signed out yet would sign it straight back in) nor switches it
         to another user; signing in is the login page's, with the user there."""
         signed_in_as = self.user_email
-        if not self.session_token:
+        if not self._session_token:
             return to_login(self)
         principal = await self._accept_firebase_token(id_token)
         if principal is None:
             return to_login(self)
         if signed_in_as and principal.email != signed_in_as:
-            self.session_token = ""
+            self._set_session("")
             self._show(None)
             return to_login(self)
-        return None
+        return keep_cookie(self._session_token)  # the renewed token is the cookie now
 
     async def _accept_firebase_token(self, id_token: str) -> Principal | None:
         if not _firebase_mode():
@@ -195,11 +207,11 @@ class AuthState(rx.State):
         try:
             principal = await runtime.current().firebase_auth().verify(str(id_token))
         except AuthError as refusal:
-            self.session_token = ""
+            self._set_session("")
             self._show(None)
             self.message = refusal.message
             return None
-        self.session_token = id_token
+        self._set_session(id_token)
         self._show(principal)
         return principal
 
@@ -215,7 +227,7 @@ async def signed_in_user(state: rx.State) -> Principal | None:
     auth = await state.get_state(AuthState)
     if auth.auth_provider != runtime.current().settings.auth_provider:
         auth._load_provider()  # once per tab: pages that keep a Firebase token fresh need the config
-    principal = await runtime.current().authenticate(auth.session_token)
+    principal = await runtime.current().authenticate(auth._session_token)
     auth._show(principal)
     return principal
 

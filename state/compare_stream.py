@@ -40,7 +40,7 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
         generation = state._generation
         comparison_id = state.comparison_id
         socket = BoundSocket.of(state)  # pushes go to this connection only (state.session_guard)
-        token = (await state.get_state(AuthState)).session_token
+        token = (await state.get_state(AuthState))._session_token
     # Like every other event, the stream checks the session (@with_user) and the right to
     # read what it follows (only runs of a comparison this user may read now); the
     # database is asked after the state lock is released.

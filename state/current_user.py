@@ -57,7 +57,7 @@ def with_user(method: Callable[..., Any]) -> Callable[..., Any]:
             # hold it during the database round trip: read the token under the lock, check it
             # after. (On a state that is not a background task's proxy the lock is a no-op.)
             async with self:
-                token = (await self.get_state(AuthState)).session_token
+                token = (await self.get_state(AuthState))._session_token
                 login = to_login(self)
             user = await signed_in_user_for(token)
             if user is None:

@@ -1,4 +1,4 @@
-"""A tab's server-side state belongs to the connection that proved the tab's session cookie.
+"""A tab's server-side state belongs to the session its connection proved.
 
 Reflex keys each tab's state by a client token that the browser keeps in sessionStorage and
 sends in the Socket.IO address. Whoever connects with that token gets that state, including
@@ -7,18 +7,13 @@ just made) as soon as it hydrates, before any handler runs. A token can leak (pr
 the WebSocket URL, Reflex's own log lines), and a browser tab that closed leaves its state
 behind for a while.
 
-So every event first passes here:
-
-- the hydrate on connect (which carries the browser's cookies): if the cookie differs from
-  the session the state last held, the state is someone else's (or stale) and is wiped
-  before the snapshot is built; then the state is bound to this connection;
-- an event that presents a different cookie (a navigation's client-storage sync) wipes the
-  same way;
-- an event from a connection that never hydrated with the right cookie (a client that
-  skipped the hydrate, or a second connection) wipes the state before the handler runs.
-
-A wiped tab is signed out and shows nothing; its own browser, which holds the cookie, hydrates
-again with it and gets its data back from the server.
+So every event first passes here. The session cookie is HttpOnly (no script reads it, so the
+page never sends it in an event): a connection proves a session by the cookie its handshake
+carried, or by signing in over it (state/connection_session.py). If the session the tab's
+state holds is not the one its connection proved (another user's state, a closed tab's state
+reached with no cookie, a session that ended), the app's states are wiped before the handler
+or the hydrate's snapshot, and the state takes the connection's session. The owner's browser,
+which holds the cookie, gets its data back from the server.
 
 Background streams push without an event to pass here: Reflex sends their updates to whatever
 socket holds the tab's client token when they are sent. So a stream binds itself to the
@@ -35,34 +30,11 @@ from typing import Any
 
 import reflex as rx
 from reflex.middleware import Middleware
-from reflex.state import BaseState, UpdateVarsInternalState
-from reflex.utils.format import format_event_handler
+from reflex.state import BaseState
 from reflex_base.constants.route import RouteVar
-from reflex_base.constants.state import FIELD_MARKER
 
 from state.auth import AuthState
-
-HYDRATE_EVENT = format_event_handler(rx.State.event_handlers["hydrate_and_load"])
-STORAGE_SYNC_EVENT = format_event_handler(UpdateVarsInternalState.event_handlers["update_vars_internal"])
-_COOKIE_VAR = f"{AuthState.get_full_name()}.session_token"
-
-
-class SessionBindingState(rx.State):
-    """Which Socket.IO connection presented this tab's session cookie (backend only)."""
-
-    _sid: str = ""
-
-
-def _presented_cookie(payload: dict[str, Any]) -> str | None:
-    """The session cookie an event carries (hydrate, client-storage sync), or None if it carries
-    no client storage at all. A hydrate without the cookie presents "" (no session)."""
-    storage = payload.get("vars")
-    if not isinstance(storage, dict):
-        return None
-    for key, value in storage.items():
-        if str(key).removesuffix(FIELD_MARKER) == _COOKIE_VAR:
-            return str(value) if value is not None else ""
-    return ""
+from state.connection_session import proven_session
 
 
 def _app_states() -> list[type[BaseState]]:
@@ -71,7 +43,7 @@ def _app_states() -> list[type[BaseState]]:
     while pending:
         for sub in pending.pop().get_substates():
             pending.append(sub)
-            if sub.__module__.startswith("state.") and sub is not SessionBindingState:
+            if sub.__module__.startswith("state."):
                 found.append(sub)
     return found
 
@@ -112,18 +84,11 @@ class BoundSocket:
 
 class SessionBinding(Middleware):
     async def preprocess(self, app: Any, state: Any, event: Any) -> None:
-        sid = str(state.router_data.get(RouteVar.SESSION_ID, ""))
-        binding = await state.get_state(SessionBindingState)
+        proven = proven_session(app, str(state.router_data.get(RouteVar.SESSION_ID, "")))
+        if proven is None:  # not over a connection of this process: nothing was presented
+            return None
         auth = await state.get_state(AuthState)
-        payload = event.payload if isinstance(event.payload, dict) else {}
-        if event.name == HYDRATE_EVENT:
-            if (_presented_cookie(payload) or "") != auth.session_token:
-                await _wipe(state)
-            binding._sid = sid
-        elif binding._sid != sid:
+        if auth._session_token != proven:
             await _wipe(state)
-        elif event.name == STORAGE_SYNC_EVENT:
-            presented = _presented_cookie(payload)
-            if presented is not None and presented != auth.session_token:
-                await _wipe(state)
+            (await state.get_state(AuthState))._session_token = proven
         return None

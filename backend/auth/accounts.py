@@ -126,6 +126,11 @@ class AccountService:
         """Email the account a new link proving its address (False: already proven, or not sent)."""
         return await self._verifier.send(principal.user_id)
 
+    async def invitations_waiting(self, principal: Principal) -> int:
+        """Project invitations to the account's address that wait for it to be proven."""
+        async with self._db.session() as session:
+            return await repo.invitations_waiting(session, principal.user_id)
+
     async def confirm_email(self, token: str) -> bool:
         """Use an emailed link: the address is proven and its invitations are taken up."""
         return await self._verifier.confirm(token)

@@ -49,6 +49,17 @@ class SecretBox:
                 "A stored key could not be decrypted: was ENCRYPTION_KEY changed? Save the key again."
             ) from None
 
+    def seal(self, plaintext: str) -> str:
+        """A short-lived sealed value (encrypted and signed, with its time): `unseal` reads it."""
+        return self._fernet.encrypt(plaintext.encode()).decode("ascii")
+
+    def unseal(self, token: str, max_age_s: int) -> str | None:
+        """What `seal` sealed, if it was sealed with one of these keys at most `max_age_s` ago."""
+        try:
+            return self._fernet.decrypt(token.encode("ascii"), ttl=max_age_s).decode()
+        except (InvalidToken, UnicodeError, ValueError):
+            return None
+
     def __repr__(self) -> str:
         return "SecretBox(<keys hidden>)"
 

@@ -136,6 +136,18 @@ async def _claim_invitations(session: AsyncSession, user_id: str, email: str) ->
     )
 
 
+async def invitations_waiting(session: AsyncSession, user_id: str) -> int:
+    """How many project invitations to the account's address wait for it to be proven (0 once
+    it is: they were taken up then)."""
+    user = (
+        await session.execute(select(User.email, User.email_verified_at).where(User.id == user_id))
+    ).one_or_none()
+    if user is None or user.email_verified_at is not None:
+        return 0
+    stmt = select(func.count()).where(ProjectMember.email == user.email, ProjectMember.user_id.is_(None))
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def mark_email_verified(session: AsyncSession, user_id: str) -> bool:
     """The account proved its current address: record it and let it take up the invitations to
     that address; one transaction. False if there is no such account."""

@@ -25,6 +25,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import weakref
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -139,13 +140,21 @@ def _first_allowed(addresses: Iterable[IPAddress], allow_private: bool) -> IPAdd
     raise EgressRefused(problems[0] if problems else "The host has no address.")
 
 
-class GuardedBackend(httpcore2.AsyncNetworkBackend):
+class GuardedBackend:
     """Resolves, checks and connects to the checked address itself: a host name cannot
-    resolve to an allowed address for the check and to a forbidden one for the connect."""
+    resolve to an allowed address for the check and to a forbidden one for the connect.
 
-    def __init__(self, allow_private: bool) -> None:
+    One connect path for both HTTP stacks: `inner` is httpcore's or httpcore2's own network
+    backend (the pools take any object with these methods), and a refusal is raised as that
+    stack's ConnectError (httpx maps only its own httpcore's errors to its exceptions)."""
+
+    def __init__(self, allow_private: bool, inner: Any, refused: type[Exception]) -> None:
         self._allow_private = allow_private
-        self._inner = httpcore2.AnyIOBackend()
+        self._inner = inner
+        self._refused = refused
+
+    def _refuse(self, why: str) -> Exception:
+        return EgressRefused(why) if self._refused is EgressRefused else self._refused(why)
 
     async def connect_tcp(
         self,
@@ -154,87 +163,85 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        literal = _ip(host)
-        addresses = [literal] if literal is not None else await resolve(host, port)
-        address = _first_allowed(addresses, self._allow_private)
-        return await self._inner.connect_tcp(
-            str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore2.AsyncNetworkStream:
-        raise EgressRefused("Unix sockets are not endpoints.")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def guarded_client(allow_private: bool, timeout: float) -> httpx2.AsyncClient:
-    """A client for user-saved endpoints: checked connects, no redirects followed.
-
-    httpx2 (the OpenAI SDK's HTTP client, which LangChain's ChatOpenAI passes it to) takes no
-    network backend itself; its connection pool does, so the transport gets a guarded pool
-    with the transport's own TLS settings.
-    """
-    transport = httpx2.AsyncHTTPTransport()
-    ssl_context = getattr(transport._pool, "_ssl_context", None)
-    transport._pool = httpcore2.AsyncConnectionPool(
-        ssl_context=ssl_context, network_backend=GuardedBackend(allow_private)
-    )
-    return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
-
-
-class GuardedBackendV1(httpcore.AsyncNetworkBackend):
-    """GuardedBackend for httpx/httpcore (the clients of the probes, Ollama and embeddings):
-    the same checks, the same pinned address."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self._allow_private = allow_private
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> Any:
         literal = _ip(host)
         addresses = [literal] if literal is not None else await resolve(host, port)
         try:
             address = _first_allowed(addresses, self._allow_private)
-        except EgressRefused as refused:  # httpx maps httpcore's errors (not httpcore2's) to its own
-            raise httpcore.ConnectError(str(refused)) from None
+        except EgressRefused as refused:
+            raise self._refuse(str(refused)) from None
         return await self._inner.connect_tcp(
             str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
 
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("Unix sockets are not endpoints.")
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+        raise self._refuse("Unix sockets are not endpoints.")
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
 
 
-def guarded_transport(allow_private: bool) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose every connection goes through the guard (for clients built by
-    libraries that take a transport, like Ollama's)."""
-    transport = httpx.AsyncHTTPTransport()
+def _guard(transport: Any, core: Any, refused: type[Exception], allow_private: bool) -> Any:
+    """`transport` with its connection pool replaced by a guarded one (same TLS settings)."""
     ssl_context = getattr(transport._pool, "_ssl_context", None)
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl_context, network_backend=GuardedBackendV1(allow_private)
-    )
+    backend = GuardedBackend(allow_private, core.AnyIOBackend(), refused)
+    transport._pool = core.AsyncConnectionPool(ssl_context=ssl_context, network_backend=backend)
     return transport
 
 
-def guarded_httpx_client(allow_private: bool, timeout: float) -> httpx.AsyncClient:
-    """The httpx form of `guarded_client`: checked connects, no redirects followed. Every
-    outbound HTTP call of the app goes through one of the two (tests/security/
-    test_one_egress_guard.py fails on a module that builds a client of its own)."""
-    return httpx.AsyncClient(
-        transport=guarded_transport(allow_private), timeout=timeout, follow_redirects=False
+def guarded_transport(allow_private: bool) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection goes through the guard (for clients built by
+    libraries that take a transport: Ollama's, Pinecone's)."""
+    guarded: httpx.AsyncHTTPTransport = _guard(
+        httpx.AsyncHTTPTransport(), httpcore, httpcore.ConnectError, allow_private
     )
+    return guarded
+
+
+def guarded_transport2(allow_private: bool) -> httpx2.AsyncHTTPTransport:
+    """The httpx2 form of `guarded_transport` (google-genai takes one in its client_args)."""
+    plain = httpx2.AsyncHTTPTransport()
+    guarded: httpx2.AsyncHTTPTransport = _guard(plain, httpcore2, EgressRefused, allow_private)
+    return guarded
+
+
+def guarded_client(allow_private: bool, timeout: float) -> httpx2.AsyncClient:
+    """An httpx2 client (the OpenAI and Anthropic SDKs' HTTP stack): checked connects, no
+    redirects followed. A new one: its owner closes it (an SDK client used `async with`)."""
+    return httpx2.AsyncClient(
+        transport=guarded_transport2(allow_private), timeout=timeout, follow_redirects=False
+    )
+
+
+def guarded_httpx_client(
+    allow_private: bool, timeout: float, base_url: str = "", headers: dict[str, str] | None = None
+) -> httpx.AsyncClient:
+    """The httpx form of `guarded_client`. Every outbound HTTP call of the app goes through
+    one of these (tests/security/test_one_egress_guard.py fails on a module that builds a
+    client of its own)."""
+    return httpx.AsyncClient(
+        transport=guarded_transport(allow_private),
+        timeout=timeout,
+        follow_redirects=False,
+        base_url=base_url,
+        headers=headers,
+    )
+
+
+# Per event loop (a client's connections belong to the loop that opened them), per setting.
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[bool, float], httpx2.AsyncClient]]
+_SHARED = weakref.WeakKeyDictionary()
+
+
+def shared_guarded_client(allow_private: bool, timeout: float) -> httpx2.AsyncClient:
+    """A guarded httpx2 client kept for reuse, as LangChain keeps its own per base URL: the
+    provider models built per request share its connections (time to first token). Never
+    closed by its users."""
+    clients = _SHARED.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get((allow_private, timeout))
+    if client is None or client.is_closed:
+        client = clients[(allow_private, timeout)] = guarded_client(allow_private, timeout)
+    return client
 
 
 def operator_private_ok(egress: str, operator_private: bool) -> bool:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import anthropic
 from langchain_anthropic import ChatAnthropic
+from pydantic import Field
 
+from backend.net.egress import shared_guarded_client
 from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
 from backend.providers.wire_options import anthropic_kwargs
@@ -22,6 +25,7 @@ class AnthropicConnection:
     api_key: str = field(repr=False)
     base_url: str | None = None  # None: the SDK default; tests point it at a local server
     timeout: float = 120.0
+    allow_private: bool = True  # OPERATOR_EGRESS_PRIVATE: the operator's ANTHROPIC_BASE_URL may be local
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnthropicConnection:
@@ -29,20 +33,35 @@ class AnthropicConnection:
             api_key=settings.anthropic_api_key.get_secret_value(),
             base_url=settings.anthropic_base_url or None,
             timeout=settings.provider_timeout_seconds,
+            allow_private=settings.operator_egress_private,
         )
+
+
+class GuardedChatAnthropic(ChatAnthropic):
+    """ChatAnthropic whose SDK client connects through the egress guard (LangChain's own
+    builds a plain HTTP client and takes none from outside)."""
+
+    egress_private: bool = Field(default=True, exclude=True)
+
+    @cached_property
+    def _async_client(self) -> Any:
+        timeout = self.default_request_timeout or 600.0
+        http_client = shared_guarded_client(self.egress_private, float(timeout))
+        return anthropic.AsyncClient(**self._client_params, http_client=http_client)
 
 
 class AnthropicProvider:
     def __init__(self, connection: AnthropicConnection) -> None:
         self.connection = connection
 
-    def chat_model(self, request: ChatRequest) -> ChatAnthropic:
+    def chat_model(self, request: ChatRequest) -> GuardedChatAnthropic:
         conn = self.connection
         kwargs: dict[str, Any] = anthropic_kwargs(request.options)
         if conn.base_url:
             kwargs["base_url"] = conn.base_url
         # The Messages API has no seed, penalties or JSON mode: the catalog offers none of them.
-        return ChatAnthropic(
+        return GuardedChatAnthropic(
+            egress_private=conn.allow_private,
             model=request.model,
             api_key=conn.api_key,
             timeout=conn.timeout,

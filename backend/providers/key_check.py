@@ -40,7 +40,7 @@ async def check_key(
 
 
 async def _list_openai_models(
-    api_key: str, base_url: str | None, timeout: float, http_client: httpx2.AsyncClient | None = None
+    api_key: str, base_url: str | None, timeout: float, http_client: httpx2.AsyncClient
 ) -> None:
     import openai
 
@@ -58,8 +58,10 @@ async def _list_openai_models(
 async def check_openai(
     family: str, credentials: ProviderCredentials, settings: Settings, timeout: float
 ) -> None:
-    # The configured address (OPENAI_BASE_URL or the SDK's), never one the user typed.
-    await _list_openai_models(credentials.api_key, settings.openai_base_url or None, timeout)
+    # The configured address (OPENAI_BASE_URL or the SDK's), never one the user typed; through
+    # the egress guard like every outbound call (OPERATOR_EGRESS_PRIVATE for the operator's).
+    client = guarded_client(allow_private=settings.operator_egress_private, timeout=timeout)
+    await _list_openai_models(credentials.api_key, settings.openai_base_url or None, timeout, client)
 
 
 async def check_endpoint(
@@ -84,6 +86,7 @@ async def check_anthropic(
             base_url=settings.anthropic_base_url or None,
             timeout=timeout,
             max_retries=0,
+            http_client=guarded_client(allow_private=settings.operator_egress_private, timeout=timeout),
         ) as client:
             await client.models.list(limit=1)
     except Exception as exc:

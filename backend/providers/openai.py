@@ -10,6 +10,7 @@ import openai
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
+from backend.net.egress import shared_guarded_client
 from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
 from backend.providers.wire_options import openai_kwargs
@@ -25,6 +26,7 @@ class OpenAIConnection:
     api_key: str = field(repr=False)
     base_url: str | None = None  # None: the SDK default
     timeout: float = 120.0
+    allow_private: bool = True  # OPERATOR_EGRESS_PRIVATE: the operator's OPENAI_BASE_URL may be local
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIConnection:
@@ -32,6 +34,7 @@ class OpenAIConnection:
             api_key=settings.openai_api_key.get_secret_value(),
             base_url=settings.openai_base_url or None,
             timeout=settings.provider_timeout_seconds,
+            allow_private=settings.operator_egress_private,
         )
 
 
@@ -41,13 +44,13 @@ def chat_openai(
     base_url: str | None,
     timeout: float,
     request: ChatRequest,
-    http_client: httpx2.AsyncClient | None = None,
+    http_client: httpx2.AsyncClient,
 ) -> ChatOpenAI:
     """A ChatOpenAI for one request; shared with the OpenAI-compatible family.
 
-    LangChain caches the underlying httpx client per (base_url, timeout), so
-    building the model per request keeps connection reuse and lets temperature,
-    max_tokens and seed vary per request.
+    The HTTP client is the egress guard's shared one (backend/net/egress.py), kept per
+    setting like LangChain's own cache, so building the model per request keeps connection
+    reuse and lets temperature, max_tokens and seed vary per request.
     """
     return ChatOpenAI(
         model=model,
@@ -59,7 +62,7 @@ def chat_openai(
         temperature=request.temperature,
         max_tokens=request.max_tokens,
         seed=request.seed,
-        http_async_client=http_client,  # None: LangChain's shared client
+        http_async_client=http_client,
         **openai_kwargs(request.options),
     )
 
@@ -72,7 +75,8 @@ class OpenAIProvider:
         conn = self.connection
         if not conn.api_key:
             raise AuthenticationFailed("OPENAI_API_KEY is not set")
-        model = chat_openai(request.model, conn.api_key, conn.base_url, conn.timeout, request)
+        client = shared_guarded_client(conn.allow_private, conn.timeout)
+        model = chat_openai(request.model, conn.api_key, conn.base_url, conn.timeout, request, client)
         async for item in stream_chat_model(model, request, ERROR_RULES):
             yield item
 

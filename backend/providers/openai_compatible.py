@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from backend.net.egress import guarded_client, operator_private_ok
+from backend.net.egress import operator_private_ok, shared_guarded_client
 from backend.providers.base import BadRequest, ChatRequest, StreamItem
 from backend.providers.discovery import configured_models
 from backend.providers.langchain_adapter import stream_chat_model
@@ -67,7 +67,7 @@ class OpenAICompatibleProvider:
             raise BadRequest(f"no OpenAI-compatible endpoint named {endpoint_name!r} is configured")
         # Every endpoint through the egress guard: a stored one by its own mark, the operator's
         # by OPERATOR_EGRESS_PRIVATE (link-local and metadata addresses never).
-        client = guarded_client(
+        client = shared_guarded_client(
             allow_private=operator_private_ok(conn.egress, self.operator_private), timeout=conn.timeout
         )
         model = chat_openai(

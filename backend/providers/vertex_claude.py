@@ -19,6 +19,7 @@ import anthropic
 from langchain_anthropic import ChatAnthropic
 from pydantic import Field
 
+from backend.net.egress import shared_guarded_client
 from backend.providers.base import AuthenticationFailed, ChatRequest, ProviderError
 from backend.providers.langchain_adapter import ErrorRule, message_of, sdk_error_rules
 from backend.providers.wire_options import anthropic_kwargs
@@ -29,6 +30,10 @@ class ChatAnthropicOnVertex(ChatAnthropic):
     vertex_location: str
     vertex_base_url: str | None = None  # None: https://{location}-aiplatform.googleapis.com/v1
     vertex_access_token: str | None = Field(default=None, repr=False)  # None: ADC, loaded in a thread
+    egress_private: bool = Field(default=True, exclude=True)  # the connection's allow_private
+
+    def _timeout_s(self) -> float:
+        return float(self.default_request_timeout or 600)
 
     @cached_property
     def _async_client(self) -> Any:
@@ -39,6 +44,8 @@ class ChatAnthropicOnVertex(ChatAnthropic):
             base_url=self.vertex_base_url,
             max_retries=self.max_retries,
             timeout=self.default_request_timeout,
+            # Through the egress guard (backend/net/egress.py), like every outbound call.
+            http_client=shared_guarded_client(self.egress_private, self._timeout_s()),
         )
 
 
@@ -51,6 +58,7 @@ def chat_model(request: ChatRequest, connection: Any) -> ChatAnthropicOnVertex:
         vertex_location=connection.location,
         vertex_base_url=f"{endpoint}/v1" if endpoint else None,
         vertex_access_token=connection.access_token or None,
+        egress_private=connection.allow_private,
         timeout=connection.timeout,
         max_retries=0,  # retry policy belongs to the worker
         stream_usage=True,

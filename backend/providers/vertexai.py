@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.net.egress import guarded_transport2
 from backend.providers.base import (
     AuthenticationFailed,
     ChatRequest,
@@ -64,6 +65,7 @@ class VertexConnection:
     api_endpoint: str = ""  # empty: Google's regional endpoint
     access_token: str = field(default="", repr=False)  # empty: Application Default Credentials
     timeout: float = 120.0
+    allow_private: bool = True  # OPERATOR_EGRESS_PRIVATE: VERTEX_API_ENDPOINT may be local (tests)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VertexConnection:
@@ -73,6 +75,7 @@ class VertexConnection:
             api_endpoint=settings.vertex_api_endpoint,
             access_token=settings.vertex_access_token.get_secret_value(),
             timeout=settings.provider_timeout_seconds,
+            allow_private=settings.operator_egress_private,
         )
 
     def credentials(self) -> Any:
@@ -163,6 +166,10 @@ class VertexAIProvider:
             # cut); `stream` bounds the silence before each chunk instead, like the other providers.
             timeout=None,
             max_retries=0,  # retry policy belongs to the worker
+            # Through the egress guard (a transport of google-genai's httpx2 stack; given one,
+            # google-genai uses it rather than aiohttp). Google's token refresh (ADC) is
+            # google-auth's own call to Google's fixed hosts.
+            client_args={"transport": guarded_transport2(conn.allow_private)},
             **kwargs,
         )
 

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from backend.net.egress import guarded_httpx_client
 from backend.search.vectors import (
     TEXT_METADATA_CHARS,
     IndexModelMismatch,
@@ -49,18 +50,27 @@ def metadata_filter(where: VectorFilter) -> dict[str, Any]:
 class PineconeVectorIndex:
     name = "pinecone"
 
-    def __init__(self, api_key: str, host: str) -> None:
+    def __init__(self, api_key: str, host: str, allow_private: bool = True) -> None:
         if not api_key or not host:
             raise VectorIndexError("VECTOR_INDEX=pinecone needs PINECONE_API_KEY and PINECONE_INDEX_HOST")
         self._api_key = api_key
         self._host = host
+        self._allow_private = allow_private  # OPERATOR_EGRESS_PRIVATE: the operator's index host
         self._index: Any = None
 
     def _client(self) -> Any:
         if self._index is None:
             from pinecone import AsyncIndex
 
-            self._index = AsyncIndex(host=self._host, api_key=self._api_key, timeout=TIMEOUT_S)
+            index = AsyncIndex(host=self._host, api_key=self._api_key, timeout=TIMEOUT_S)
+            # Through the egress guard: the SDK builds its httpx client on first use and takes
+            # no transport from outside, so the client it would build (its base URL, its
+            # headers with the key) is made here first, on a guarded transport.
+            http = index._http
+            http._client = guarded_httpx_client(
+                self._allow_private, TIMEOUT_S, base_url=index.host, headers=http._headers
+            )
+            self._index = index
         return self._index
 
     async def _call(self, what: str, coro: Any) -> Any:
@@ -176,4 +186,8 @@ class PineconeVectorIndex:
 
 
 def from_settings(settings: Settings) -> PineconeVectorIndex:
-    return PineconeVectorIndex(settings.pinecone_api_key.get_secret_value(), settings.pinecone_index_host)
+    return PineconeVectorIndex(
+        settings.pinecone_api_key.get_secret_value(),
+        settings.pinecone_index_host,
+        allow_private=settings.operator_egress_private,
+    )

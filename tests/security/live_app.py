@@ -171,13 +171,13 @@ async def _wait(predicate: Callable[[], bool], what: str, timeout_s: float = 60.
 
 
 async def _act(app: LiveApp) -> Scenario:
+    from backend.auth.session_cookie import SESSION_COOKIE
     from state.account import AccountState
     from state.auth import AuthState
     from state.compare import CompareState
     from state.keys import KeysState
-    from state.session_guard import STORAGE_SYNC_EVENT as STORAGE_SYNC
     from state.share_dialog import ShareDialogState
-    from tests.security.raw_socket import COOKIE_VAR, RawTab, event_name
+    from tests.security.raw_socket import RawTab, event_name
 
     keys = {
         "ada's own OpenAI key": f"sk-ada-own-{app.tag}-SECRET-adak",
@@ -198,11 +198,12 @@ async def _act(app: LiveApp) -> Scenario:
     good = {"email": app.eve.email, "password": app.secrets["eve password"]}
     await login.send(event_name(AuthState, "sign_in"), {"form": good}, "/login")
     await login.wait_for(app.eve.email)
-    # The page then navigates: its client-storage sync carries the new cookie, and the tab
-    # keeps its data (the session guard wipes a tab only for a cookie it was not given).
-    await _wait(lambda: bool(login.var(AuthState, "session_token")), "the new session cookie")
-    cookie = {COOKIE_VAR: str(login.var(AuthState, "session_token"))}
-    await login.send(STORAGE_SYNC, {"vars": cookie}, "/settings")
+    # The page trades its one-time grant for the HttpOnly cookie, then navigates: the same
+    # connection proved the new session by signing in, and the tab keeps its data.
+    await _wait(lambda: bool(login.scripts()), "the cookie grant")
+    answer = await login.trade_grant()
+    assert answer.status_code == 204 and "httponly" in answer.headers["set-cookie"].lower()
+    app.secrets["eve session from the login form"] = answer.cookies[SESSION_COOKIE]
     await login.send(event_name(AccountState, "load"), {}, "/settings")
     await _wait(lambda: login.var(AccountState, "email") == app.eve.email, "Settings after sign-in")
     await login.close()

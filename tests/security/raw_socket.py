@@ -4,12 +4,14 @@ What the compiled frontend does (`.web/utils/state.js`, `context.jsx`):
 
 - connect to `<base>/_event/` (Engine.IO path and Socket.IO namespace `/_event`), websocket
   transport, with `?token=<client token>` (a UUID the tab keeps in sessionStorage) and a
-  CONNECT auth packet `{"event": <hydrate_and_load event>}` whose payload carries the
-  browser's cookies: `{"vars": {"<AuthState full name>.session_token_rx_state_": <cookie>}}`;
+  CONNECT auth packet `{"event": <hydrate_and_load event>}`; the browser's cookies go with the
+  WebSocket handshake (the session cookie is HttpOnly: the page cannot read it to send it);
 - send every event as `emit("event", {"name": "<state full name>.<handler>", "payload":
   {<arg>: <value>}, "router_data": {"pathname": ..., "asPath": ...}})`;
 - receive `event` messages `{"delta": {<state>: {<var>: value}}, "events": [...], "final": ...}`
-  and `new_token` when the token is already connected elsewhere.
+  and `new_token` when the token is already connected elsewhere;
+- after a sign-in, run a `_call_script` that posts a one-time grant to `/_session`, whose
+  answer sets the HttpOnly cookie (`trade_grant` does it here).
 
 This client does the same, but sends whatever a test wants: no cookie, someone else's
 token, wrong types, unknown or backend-only handler names, oversized payloads.
@@ -19,19 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from typing import Any
 
+import httpx
 import socketio
 from reflex.utils.format import format_event_handler
 from reflex_base.constants.state import FIELD_MARKER
 
-from state.auth import SESSION_COOKIE, AuthState
+from backend.auth.session_cookie import COOKIE_PATH, REQUEST_HEADER, SESSION_COOKIE
 
 NAMESPACE = "/_event"
-COOKIE_VAR = f"{AuthState.get_full_name()}.session_token{FIELD_MARKER}"
 HYDRATE = "reflex___state____state.hydrate_and_load"
+GRANT_IN_SCRIPT = re.compile(r'method: "POST".*body: "([^"]+)"')
 
 
 def event_name(state_cls: Any, handler: str) -> str:
@@ -71,10 +75,7 @@ class RawTab:
 
     async def connect(self, cookie: str | None = None, path: str = "/", hydrate: bool = True) -> RawTab:
         """Connect as the frontend does; `cookie` is the session cookie's value (None: no cookie)."""
-        auth = None
-        if hydrate:
-            payload = {"vars": {COOKIE_VAR: cookie}} if cookie is not None else {}
-            auth = {"event": _event(HYDRATE, payload, path)}
+        auth = {"event": _event(HYDRATE, {}, path)} if hydrate else None
         await self.sio.connect(
             f"{self.base_url}?token={self.token}",
             # A browser also sends its cookies with the WebSocket handshake (same origin).
@@ -145,6 +146,22 @@ class RawTab:
                 if event.get("name") == "_redirect":
                     paths.append(str(event.get("payload", {}).get("path", "")))
         return paths
+
+    def scripts(self) -> list[str]:
+        """The JavaScript the server asked this tab to run (`rx.call_script`)."""
+        found = []
+        for update in self.received:
+            for event in update.get("events", []) if isinstance(update, dict) else []:
+                if event.get("name") == "_call_script":
+                    found.append(str(event.get("payload", {}).get("javascript_code", "")))
+        return found
+
+    async def trade_grant(self) -> httpx.Response:
+        """Do what the page's script does after a sign-in: post the last grant to /_session."""
+        grants = [m.group(1) for s in self.scripts() if (m := GRANT_IN_SCRIPT.search(s))]
+        assert grants, f"no cookie grant in {self.scripts()}"
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as client:
+            return await client.post(COOKIE_PATH, content=grants[-1], headers={REQUEST_HEADER: "1"})
 
     def var(self, state_cls: Any, name: str) -> Any:
         """The last value received for `state_cls.name` (None if never sent)."""

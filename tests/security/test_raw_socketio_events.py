@@ -28,7 +28,7 @@ from state.keys import KeysState
 from state.projects import ProjectsState
 from state.share_dialog import ShareDialogState
 from tests.security.live_app import LiveApp, Scenario, saved_rows
-from tests.security.raw_socket import COOKIE_VAR, RawTab, event_name
+from tests.security.raw_socket import RawTab, event_name
 
 pytestmark = [pytest.mark.redis]
 
@@ -231,6 +231,7 @@ async def test_unknown_and_backend_only_handlers_do_nothing(live_app: LiveApp, s
         (event_name(C, "setvar"), {"var_name": "_generation", "value": 0}),
         (event_name(AuthState, "setvar"), {"var_name": "user_email", "value": live_app.ada.email}),
         (event_name(AuthState, "setvar"), {"var_name": "is_admin", "value": True}),
+        (event_name(AuthState, "setvar"), {"var_name": "_session_token", "value": scenario.ada_markers[-1]}),
         (
             "reflex___state____state.reflex___state____update_vars_internal_state.update_vars_internal",
             {
@@ -238,7 +239,10 @@ async def test_unknown_and_backend_only_handlers_do_nothing(live_app: LiveApp, s
                     f"{compare}.comparison_id_rx_state_": scenario.ada_comparison,
                     f"{auth}.user_email_rx_state_": live_app.ada.email,
                     f"{auth}.is_admin_rx_state_": True,
-                    COOKIE_VAR: "a-cookie-the-attacker-made-up",
+                    # The session cookie is no client var any more; planting the server-side
+                    # field, with a made-up value and with Ada's real session, changes nothing.
+                    f"{auth}.session_token_rx_state_": "a-cookie-the-attacker-made-up",
+                    f"{auth}._session_token_rx_state_": live_app.ada.session_token,
                 }
             },
         ),

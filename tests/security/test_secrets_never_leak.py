@@ -2,9 +2,10 @@
 typed into the Settings page and passwords into the login form, no provider key,
 password or ENCRYPTION_KEY appears in the app's log, in any text column or the raw
 file of the database, in any Redis key or value, or in any state delta a browser
-received. Session and API tokens appear only where they must: in their own tab's deltas
-(the cookie and the shown-once token) and in that tab's Reflex state in Redis (see
-SECURITY.md); never in the log, the database (hashes only) or another tab.
+received. A session token never reaches any tab (the cookie is HttpOnly and set by an HTTP
+answer; the state keeps it server-side only); an API token appears only in its own tab's
+deltas (the shown-once token); both are in that tab's Reflex state in Redis (see
+SECURITY.md), never in the log, the database (hashes only) or another tab.
 
 Field class: credential exposure in logs, caches and client payloads (LiteLLM advisories:
 keys in logs, in the proxy's cache and in error responses; Langfuse and Dify: provider
@@ -46,6 +47,7 @@ def _tokens(app: LiveApp, scenario: Scenario) -> dict[str, str]:
     return {
         "ada session": app.ada.session_token,
         "eve session": app.eve.session_token,
+        "eve session from the login form": app.secrets["eve session from the login form"],
         "ada api token": app.ada.api_token,
         "eve api token": app.eve.api_token,
         "ada api token made on the page": scenario.ada_new_api_token,
@@ -135,6 +137,8 @@ def test_no_secret_in_any_delta_and_no_token_in_another_tab(live_app: LiveApp, s
         assert _found(text, live_app.secrets, NEVER) == [], whose
         foreign = [n for n, t in tokens.items() if t in tab.served_text() and not n.startswith(whose)]
         assert foreign == [], (whose, foreign)
+        sessions = [n for n, t in tokens.items() if "session" in n and t in text]
+        assert sessions == [], (whose, sessions)  # not even its own: no script may read it
 
 
 def test_no_secret_in_any_export(live_app: LiveApp, scenario: Scenario) -> None:

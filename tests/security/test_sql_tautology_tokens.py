@@ -62,7 +62,7 @@ async def test_tautology_session_cookie_is_not_signed_in(rt: Runtime, tautology:
     from state.auth import AuthState, signed_in_user
 
     auth = await tab.get_state(AuthState)
-    auth.session_token = tautology  # what a forged cookie becomes
+    auth._session_token = tautology  # what a forged cookie becomes
     before = await saved_rows(rt)
     assert await signed_in_user(tab) is None
     assert auth.user_email == "" and not auth.is_admin

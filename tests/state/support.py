@@ -34,5 +34,5 @@ async def sign_in(state: rx.State, rt: Runtime, email: str = OWNER_EMAIL) -> str
             session, principal.user_id, token_hash(token), utcnow() + timedelta(hours=1)
         )
     auth = await state.get_state(AuthState)
-    auth.session_token = token
+    auth._session_token = token
     return token
