@@ -16,19 +16,20 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
-from backend.i18n import N_
+from backend.i18n import N_, Message
 from backend.providers.credentials import ENDPOINT_PREFIX, KEYED_FAMILIES
 from backend.providers.discovery import Availability, google_credentials_status
 from backend.services.credentials import CredentialError, SavedKey, endpoint_name
 from state.account import when
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized
 
 NOT_SET = N_("not set")
 NEVER_TESTED, TEST_FAILED, TEST_OK = "never", "failed", "ok"
 USER, DEPLOYMENT = "user", "deployment"
-GOOGLE_READY = "Ready: project {project}, region {location}, credentials found{how}."
-GOOGLE_MISSING = "Vertex AI models cannot run: {reason}."
+GOOGLE_READY = N_("Ready: project {project}, region {location}, credentials found{how}.")
+GOOGLE_MISSING = N_("Vertex AI models cannot run: {reason}.")
 GOOGLE_MISSING_ASK_ADMIN = N_(
     "Vertex AI models cannot run: this server has no Google credentials (ask an admin)."
 )
@@ -86,10 +87,10 @@ def google_status_text(status: Availability, project: str, location: str, token:
     """The Settings page's Vertex AI line; the reason (paths, project set-up) only for admins."""
     if status.available:
         how = " (VERTEX_ACCESS_TOKEN)" if token else " (Application Default Credentials)"
-        return GOOGLE_READY.format(project=project, location=location, how=how)
+        return Message(GOOGLE_READY, project=project, location=location, how=how)
     if not admin and project:
         return GOOGLE_MISSING_ASK_ADMIN
-    return GOOGLE_MISSING.format(reason=status.reason)
+    return Message(GOOGLE_MISSING, reason=status.reason)
 
 
 def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
@@ -153,6 +154,7 @@ class KeysState(rx.State):
             user.is_admin,
         )
         async with self:
+            text = await localized(self, text)  # the tab's language, read under the lock
             self.google_status, self.google_ok, self.google_checked = text, status.available, True
         return
         yield  # an async generator: what @with_user runs as a background event

@@ -24,6 +24,7 @@ from state.keys import (
     USER,
     KeysState,
 )
+from state.language import LanguageState
 from state.rows import PaneRow
 from tests.backend.runtime_support import owner
 from tests.state.support import in_tree, sign_in
@@ -306,6 +307,14 @@ async def test_found_google_credentials_are_shown(
         "Ready: project proj-1, region europe-west4, credentials found (Application Default Credentials)."
     )
     assert "refresh_token" not in state_text(state)
+
+    ja = await signed_in_state(K, google_rt)  # a tab whose language is Japanese
+    (await ja.get_state(LanguageState)).lang_cookie = "ja"
+    await check_google(ja)
+    assert ja.google_status == (
+        "準備完了: プロジェクト proj-1、リージョン europe-west4、"
+        "認証情報あり (Application Default Credentials)。"
+    )
 
 
 async def test_checking_google_needs_a_session(google_rt: Runtime) -> None:
