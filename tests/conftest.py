@@ -3,10 +3,6 @@
 No test may reach a host outside this machine: real LLM APIs are not reachable
 here and a test that silently depended on one would pass for the wrong reason.
 Every outbound socket connection to a non-loopback address fails the test.
-
-The suite runs on several pytest-xdist workers (``scripts/test``: ``--dist loadgroup``). Tests
-that share an expensive session fixture (the built app, the Kafka broker, the Firebase
-emulator, the embedding model) are put in one group so that it starts once, on one worker.
 """
 
 from __future__ import annotations
@@ -78,42 +74,6 @@ def _no_leaked_emulator_host(monkeypatch: pytest.MonkeyPatch) -> None:
     sets it process-wide; undo it after every test so no later test inherits emulator mode."""
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "")  # records the original value for undo
     monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST")
-
-
-# Session fixture -> the group of every test that uses it; then paths, for tests that start
-# their own app (they build into the checkout's .web, which one worker at a time may do) or
-# their own brokers (heavy: kept beside the other Kafka tests rather than on top of them).
-_GROUP_BY_FIXTURE = {
-    "app_url": "app",
-    "live_app": "app",
-    "scenario": "app",
-    "kafka": "kafka",
-    "kafka_setup": "kafka",
-    "emulator": "firebase",
-    "local_embedder": "embedder",
-}
-_GROUP_BY_PATH = (
-    ("tests/browser/", "app"),
-    ("tests/faults/test_browser_offline.py", "app"),
-    ("tests/faults/", "kafka"),
-    ("tests/backend/queue/test_kafka.py", "kafka"),
-)
-
-
-def _group_of(item: pytest.Item) -> str | None:
-    fixtures = getattr(item, "fixturenames", ())
-    for fixture, group in _GROUP_BY_FIXTURE.items():
-        if fixture in fixtures:
-            return group
-    path = item.nodeid.split("::", 1)[0]
-    return next((group for prefix, group in _GROUP_BY_PATH if path.startswith(prefix)), None)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        group = _group_of(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,11 @@ FINAL = {"done", "error", "cancelled"}
 PANES = [{"model": "simulated:instant"}, {"model": "simulated:terse"}]
 
 
+def _found_by_meaning(api: httpx.Client, comparison_id: str) -> bool:
+    found = api.get("/api/v1/search", params={"q": "limerick about a jazz cat"}).json()["results"]
+    return any(r["comparison_id"] == comparison_id and r["matched_by"] in ("meaning", "both") for r in found)
+
+
 def test_similar_comparisons_appear_while_typing(browser: Browser, app_url: str, app_data_dir: Path) -> None:
     account = account_in(app_data_dir, f"similar-{uuid.uuid4().hex[:8]}@example.org")
     body = {"prompt": "[[simulate:tokens=3]] Write a limerick about a cat who loves jazz", "panes": PANES}
@@ -30,6 +35,13 @@ def test_similar_comparisons_appear_while_typing(browser: Browser, app_url: str,
             assert time.monotonic() < deadline
             time.sleep(0.2)
         assert api.post(f"/api/v1/comparisons/{cid}/votes", json={"best": 1}).status_code == 200
+        # Indexing is off the request path, in a niced child process that first loads the model:
+        # on a machine busy with other tests that takes a while, so wait until the comparison is
+        # findable by meaning (what the panel uses) before typing.
+        deadline = time.monotonic() + 180
+        while not _found_by_meaning(api, cid):
+            assert time.monotonic() < deadline, "the comparison was not indexed in 180 s"
+            time.sleep(1.0)
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=app_url)
     context.add_cookies([account.cookie(app_url)])  # type: ignore[list-item]
     page = context.new_page()
