@@ -13,16 +13,14 @@ what the SMTP server then receives; the link's pages in both languages, the toke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from backend.auth import Principal
-from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 from state.auth import AuthState
 from state.email_notice import LINK_SENT, EmailNoticeState
 from tests.backend.runtime_support import owner
@@ -145,14 +143,6 @@ async def test_the_links_pages_speak_the_readers_language(
 
 
 # --- a real browser ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.mark.browser
 def test_the_notice_in_the_page_in_english_and_japanese(browser: Browser, live_app: LiveApp) -> None:
     """Eve invites someone with no account; they sign up on the page (development: the mail goes

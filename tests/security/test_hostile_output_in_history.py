@@ -17,24 +17,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, Playwright, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Request, expect
 
-from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 from tests.security.live_app import HOSTILE_MODEL, LiveApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
 HOSTILE_TITLE = '<img src=x onerror="window.__pwned=11"><script>window.__pwned=12</script> title'
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        yield _launch(playwright)
-
-
-def _launch(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 @pytest.fixture(scope="module")

@@ -24,18 +24,16 @@ import base64
 import gzip
 import hashlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, expect
 
 from backend.auth.session_cookie import SESSION_COOKIE
 from backend.settings import Settings
 from dashboard.script_policy import FIREBASE_SCRIPTS, SWAGGER_SCRIPTS, inline_script_hashes
 from dashboard.security_headers import with_security_headers
-from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 from tests.security.live_app import LiveApp
 
 PAGE = (
@@ -151,14 +149,6 @@ def test_every_page_of_the_app_has_each_inline_script_hashed(live_app: LiveApp, 
 
 
 # --- a real browser ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 INJECT = """() => {
   window.__csp = [];
   document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective));

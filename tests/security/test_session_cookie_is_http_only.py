@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -34,7 +33,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from cryptography.fernet import Fernet, MultiFernet
-from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, expect
 
 from backend.auth.crypto import SecretBox
 from backend.auth.session_cookie import (
@@ -47,7 +46,6 @@ from backend.auth.session_cookie import (
 from backend.settings import Settings
 from dashboard.event_socket import SESSION_SCOPE_KEY, without_event_socket_cookies
 from dashboard.session_cookie import with_session_cookie_route
-from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 from tests.security.live_app import LiveApp
 from tests.security.raw_socket import HYDRATE, RawTab
 
@@ -206,14 +204,6 @@ async def _handshake_not_page(live_app: LiveApp) -> None:
 
 
 # --- a real browser ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.mark.browser
 def test_no_script_reads_the_session_and_the_app_still_works(browser: Browser, live_app: LiveApp) -> None:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=live_app.url)
