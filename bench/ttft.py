@@ -1,11 +1,22 @@
-"""(3) Time to first token through the HTTP API against the simulated provider called in-process."""
+"""(3) The API's added time to first token.
+
+The target's figure is measured as gateways measure theirs (LiteLLM's proxy overhead, for one):
+the same provider called directly over HTTP, and through the app (POST /api/v1/comparisons with
+`Accept: text/event-stream`, the app's worker calling that provider); the difference is what the
+app adds. The provider is a local OpenAI-compatible server in this process
+(tests/support/fake_llm_server.py), known to the app as an operator endpoint. The stricter figure
+of earlier runs is printed beside it: the simulated model through the API against the simulated
+model called in-process (no HTTP in the baseline, so the client's own request is counted too).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +27,41 @@ from backend.providers.base import ChatRequest, TextChunk
 from backend.settings import Settings
 from backend.streaming.follower import short_key
 from bench.common import STEADY, log, read_traces, summary
+from tests.support.fake_llm_server import FakeLLMServer
+
+ENDPOINT = "bench"  # the operator endpoint's name in OPENAI_COMPATIBLE_ENDPOINTS
+ENDPOINT_MODEL = "local-a"
+NETWORKED = f"openai-compatible:{ENDPOINT}/{ENDPOINT_MODEL}"
+
+
+@contextlib.contextmanager
+def networked_provider() -> Iterator[tuple[str, dict[str, str]]]:
+    """A local OpenAI-compatible server for the whole benchmark: (its /v1 URL, the app's env
+    that names it). Start it before the app: operator endpoints are read at start."""
+    server = FakeLLMServer(reply=["Hello", " there", "."], openai_models=[ENDPOINT_MODEL]).start()
+    base_url = f"{server.url}/v1"
+    env = {
+        "OPENAI_COMPATIBLE_ENDPOINTS": json.dumps({ENDPOINT: {"base_url": base_url}}),
+        "OPERATOR_EGRESS_PRIVATE": "true",  # the operator's endpoint is on loopback
+    }
+    try:
+        yield base_url, env
+    finally:
+        server.stop()
+
+
+def direct_http_ttft_once(http: httpx.Client, base_url: str, prompt: str) -> float:
+    """ms from before the provider request to its first content delta (a keep-alive client)."""
+    body = {"model": ENDPOINT_MODEL, "stream": True, "messages": [{"role": "user", "content": prompt}]}
+    start = time.perf_counter()
+    with http.stream("POST", f"{base_url}/chat/completions", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith("data:") and line != "data: [DONE]":
+                choices = json.loads(line.split(":", 1)[1])["choices"]
+                if choices and choices[0]["delta"].get("content"):
+                    return (time.perf_counter() - start) * 1000.0
+    raise RuntimeError("the provider sent no text")
 
 
 async def direct_ttfts(n: int, warmup: int) -> list[float]:
@@ -78,12 +124,14 @@ def api_ttft_once(http: httpx.Client, prompt: str, timeout_s: float) -> tuple[fl
     return first, post_ms, final_status, wall, run_key
 
 
-def api_stream_ttft_once(http: httpx.Client, prompt: str, timeout_s: float) -> tuple[float, str, float, str]:
+def api_stream_ttft_once(
+    http: httpx.Client, prompt: str, timeout_s: float, model: str = STEADY
+) -> tuple[float, str, float, str]:
     """One request, POST with Accept: text/event-stream: (ms to the first text, final statuses,
     wall time of the POST, run key)."""
     wall = time.time()
     start = time.perf_counter()
-    body = {"prompt": prompt, "panes": [{"model": STEADY}]}
+    body = {"prompt": prompt, "panes": [{"model": model}]}
     headers = {"Accept": "text/event-stream"}
     with http.stream("POST", "/api/v1/comparisons", json=body, headers=headers) as events:
         events.raise_for_status()
@@ -117,45 +165,70 @@ def split_by_trace(
 
 
 def bench_ttft(
-    http: httpx.Client, n: int, warmup: int, trace_paths: list[Path] | None = None
+    http: httpx.Client,
+    n: int,
+    warmup: int,
+    trace_paths: list[Path] | None = None,
+    provider_url: str | None = None,
 ) -> dict[str, Any]:
-    """The target's figure is the one-request form (POST with Accept: text/event-stream), as a
-    gateway's overhead is measured on one streaming call; the POST-then-GET form is reported too."""
-    log(f"(3) TTFT: {n} runs (after {warmup} warm-up) in-process and through the API, two ways")
+    """The target's figure: the networked provider through the one-request form (POST with
+    Accept: text/event-stream) against the same provider called directly (`provider_url`, from
+    `networked_provider`; None: not measured). Beside it the in-process baseline, in both the
+    one-request and the POST-then-GET form."""
+    log(f"(3) TTFT: {n} runs (after {warmup} warm-up): direct and through the API, three ways")
     # in a thread: the sync Playwright API may own this thread's event loop
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         direct = pool.submit(asyncio.run, direct_ttfts(n, warmup)).result()
     one: list[float] = []
     two: list[float] = []
     posts: list[float] = []
+    http_direct: list[float] = []
+    http_api: list[float] = []
     statuses: list[str] = []
     probes: list[tuple[float, str, float]] = []
-    for i in range(n + warmup):  # interleaved: both forms meet the same machine
-        value, status, wall, key = api_stream_ttft_once(
-            http, f"TTFT probe {i} [[simulate:tokens=3]]", timeout_s=30
-        )
-        value2, post_ms, status2, _, _ = api_ttft_once(
-            http, f"TTFT probe {i}b [[simulate:tokens=3]]", timeout_s=30
-        )
-        statuses += [status, status2]
-        if i >= warmup:
-            one.append(value)
-            two.append(value2)
-            posts.append(post_ms)
-            probes.append((wall, key, value))
+    with httpx.Client(timeout=30.0) as provider_http:
+        for i in range(n + warmup):  # interleaved: every form meets the same machine
+            if provider_url:
+                via_direct = direct_http_ttft_once(provider_http, provider_url, f"TTFT probe {i}c")
+                via_api, status3, _, _ = api_stream_ttft_once(http, f"TTFT probe {i}c", 30, NETWORKED)
+                statuses.append(status3)
+            value, status, wall, key = api_stream_ttft_once(
+                http, f"TTFT probe {i} [[simulate:tokens=3]]", timeout_s=30
+            )
+            value2, post_ms, status2, _, _ = api_ttft_once(
+                http, f"TTFT probe {i}b [[simulate:tokens=3]]", timeout_s=30
+            )
+            statuses += [status, status2]
+            if i >= warmup:
+                one.append(value)
+                two.append(value2)
+                posts.append(post_ms)
+                probes.append((wall, key, value))
+                if provider_url:
+                    http_direct.append(via_direct)
+                    http_api.append(via_api)
     d, a, a2 = summary(direct), summary(one), summary(two)
     log(
-        f"    direct p50 {d['p50']:.1f} ms, API p50 {a['p50']:.1f} ms in one request (added"
-        f" {a['p50'] - d['p50']:.1f} ms), {a2['p50']:.1f} ms as POST then GET events"
+        f"    in-process baseline: direct p50 {d['p50']:.1f} ms, API p50 {a['p50']:.1f} ms in one request"
+        f" (added {a['p50'] - d['p50']:.1f} ms), {a2['p50']:.1f} ms as POST then GET events"
     )
+    networked: dict[str, Any] = {}
+    if provider_url:
+        hd, ha = summary(http_direct), summary(http_api)
+        networked = {"model": NETWORKED, "direct_ms": hd, "api_ms": ha, "added_p50_ms": ha["p50"] - hd["p50"]}
+        log(
+            f"    networked provider: direct p50 {hd['p50']:.1f} ms, through the API p50 {ha['p50']:.1f} ms"
+            f" (added {networked['added_p50_ms']:.1f} ms)"
+        )
     split = split_by_trace(trace_paths, probes, d["p50"]) if trace_paths else {}
     if split.get("request_to_worker_ms", {}).get("n"):
         before, after = split["request_to_worker_ms"], split["first_chunk_to_client_ms"]
         log(
-            f"    of which before the first chunk p50 {before['p50']:.1f} ms,"
+            f"    of the in-process form's: before the first chunk p50 {before['p50']:.1f} ms,"
             f" after it p50 {after['p50']:.1f} ms"
         )
     return {
+        "networked": networked,
         "split": split,
         "model": STEADY,
         "direct_ms": d,
@@ -166,7 +239,9 @@ def bench_ttft(
         "added_p95_ms": a["p95"] - d["p95"],
         "added_two_requests_p50_ms": a2["p50"] - d["p50"],
         "non_done_runs": [s for s in statuses if s != "done"],
-        "method": "direct: registry.get_provider(...).stream() until the first TextChunk; "
-        "API: from before the POST with Accept: text/event-stream (keep-alive client) to its first "
-        "delta with text; two requests: POST, then GET .../events to the first delta",
+        "method": "networked (the target): a local OpenAI-compatible server called directly (httpx, "
+        "keep-alive) until the first content delta, and through the API (POST with Accept: "
+        "text/event-stream, the operator endpoint's model) until its first delta with text; in-process: "
+        "registry.get_provider(...).stream() until the first TextChunk against the simulated model "
+        "through the API, in one request and as POST then GET .../events",
     }

@@ -116,10 +116,12 @@ async def create_comparison(
     return ComparisonRecord(**comparison_row, runs=run_records)
 
 
-async def count_active_comparisons(session: AsyncSession, user_id: str, at_most: int) -> int:
+def count_active_comparisons(connection: Connection, user_id: str, at_most: int) -> int:
     """How many of the user's comparisons have a run queued or running, counted up to `at_most`
     (the runs are found through ix_runs_status: few are ever active at once). A batch's rows do not
-    count: a batch bounds its own cells in flight, and one must not lock its owner out of the page."""
+    count: a batch bounds its own cells in flight, and one must not lock its owner out of the page.
+    Sync Core, for `Database.read`: it sits on the path to a run's first token, where an async
+    session's thread hops cost more than the statement."""
     in_batches = select(BatchRow.comparison_id).where(BatchRow.comparison_id.is_not(None))
     active = (
         select(Comparison.id)
@@ -133,7 +135,7 @@ async def count_active_comparisons(session: AsyncSession, user_id: str, at_most:
         .limit(at_most)
         .subquery()
     )
-    return int((await session.execute(select(func.count()).select_from(active))).scalar_one())
+    return int(connection.execute(select(func.count()).select_from(active)).scalar_one())
 
 
 async def get_comparison(session: AsyncSession, comparison_id: str) -> ComparisonRecord | None:

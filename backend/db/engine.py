@@ -168,6 +168,11 @@ class Database:
         async with self.engine.begin() as connection:
             return await connection.run_sync(work)
 
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` (sync Core reads on a Connection) in one transaction and return its result:
+        :meth:`write`'s single hop, for reads on the path to a run's first token."""
+        return await self.write(work)
+
     def _sqlite_engine(self) -> Engine:
         """The sync engine of :meth:`write`, made on the event loop's thread (no race)."""
         if self._sqlite_sync_engine is None:

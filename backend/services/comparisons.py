@@ -225,8 +225,7 @@ class ComparisonService:
         """Refuse a new comparison while the user has MAX_RUNNING_COMPARISONS_PER_USER with runs
         still queued or streaming: one person never waits on that many; a loop does."""
         limit = self._settings.max_running_comparisons_per_user
-        async with self._db.session() as session:
-            running = await count_active_comparisons(session, user_id, limit)
+        running = await self._db.read(lambda connection: count_active_comparisons(connection, user_id, limit))
         if running >= limit:
             raise RateLimitExceeded(
                 RUNNING_LIMIT.format(limit=limit), RUNNING_RETRY_AFTER_S, "running_comparisons"
