@@ -177,10 +177,14 @@ class SessionPool:
 
     def _call(self, coro: Any, timeout_s: float) -> Any:
         future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout_s), self.loop)
+        started = time.monotonic()
         try:
             return future.result(timeout_s + 5)
-        except concurrent.futures.TimeoutError as exc:
+        except concurrent.futures.TimeoutError as exc:  # the builtin TimeoutError, from any step
             future.cancel()
+            took = time.monotonic() - started
+            if took < timeout_s:  # a step's own limit (the socket's connect, a hydrate), not ours
+                raise TimeoutError(f"protocol sessions: a step timed out after {took:.0f} s: {exc!r}") from exc
             raise TimeoutError(f"protocol sessions: no answer within {timeout_s:.0f} s") from exc
 
     # --- connect -------------------------------------------------------------

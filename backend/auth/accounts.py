@@ -165,8 +165,8 @@ class AccountService:
         """The signed-in user of a session token, or None if it is unknown, expired or revoked."""
         if not token or len(token) > 200:
             return None
-        async with self._db.session() as session:
-            account = await repo.account_for_session(session, token_hash(token))
+        hashed = token_hash(token)
+        account = await self._db.read(lambda connection: repo.account_for_session(connection, hashed))
         return None if account is None else principal_of(account)
 
     # --- account settings --------------------------------------------------------

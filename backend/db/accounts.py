@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -205,10 +206,11 @@ _SESSION_ACCOUNT = (
 )
 
 
-async def account_for_session(session: AsyncSession, hashed: str) -> Account | None:
-    """The account of a live session: not revoked, not expired, user not disabled."""
-    connection = await session.connection()
-    row = (await connection.execute(_SESSION_ACCOUNT, {"hashed": hashed, "now": utcnow()})).one_or_none()
+def account_for_session(connection: Connection, hashed: str) -> Account | None:
+    """The account of a live session: not revoked, not expired, user not disabled. Sync Core, for
+    `Database.read`: every page event checks its session, and an async session's thread hops cost
+    more than the statement."""
+    row = connection.execute(_SESSION_ACCOUNT, {"hashed": hashed, "now": utcnow()}).one_or_none()
     return None if row is None else _account(row)
 
 

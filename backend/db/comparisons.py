@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from backend.db.engine import Database
 from backend.db.judgements import judge_comparison_ids, judged_children
@@ -39,10 +39,11 @@ from backend.db.records import (
     NewRun,
     RunRecord,
     RunStatus,
+    TurnRecord,
     comparison_record,
     prompt_first_line,
 )
-from backend.db.turns import turns_of
+from backend.db.turns import turns_statement
 from backend.runs_model import UNSTARTED_OUTCOME, RunParams
 
 MAX_PAGE_SIZE = 100
@@ -138,17 +139,20 @@ def count_active_comparisons(connection: Connection, user_id: str, at_most: int)
     return int(connection.execute(select(func.count()).select_from(active)).scalar_one())
 
 
+def load_comparison(connection: Connection, comparison_id: str) -> ComparisonRecord | None:
+    """A comparison with its runs and turns, sync, for `Database.read` (a page's stream and the
+    API's reads start here: one thread hop instead of an async session's several)."""
+    stmt = select(Comparison).where(Comparison.id == comparison_id).options(selectinload(Comparison.runs))
+    with Session(bind=connection) as session:  # a fresh identity map: nothing stale
+        comparison = session.execute(stmt).scalar_one_or_none()
+        if comparison is None:
+            return None
+        turns = tuple(TurnRecord(*row) for row in session.execute(turns_statement(comparison_id)).all())
+        return comparison_record(comparison, turns)
+
+
 async def get_comparison(session: AsyncSession, comparison_id: str) -> ComparisonRecord | None:
-    stmt = (
-        select(Comparison)
-        .where(Comparison.id == comparison_id)
-        .options(selectinload(Comparison.runs))
-        .execution_options(populate_existing=True)
-    )
-    comparison = (await session.execute(stmt)).scalar_one_or_none()
-    if comparison is None:
-        return None
-    return comparison_record(comparison, await turns_of(session, comparison_id))
+    return await session.run_sync(lambda sync: load_comparison(sync.connection(), comparison_id))
 
 
 def batch_row_ids() -> Any:

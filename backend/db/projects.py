@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
@@ -67,9 +68,21 @@ async def role_in_project(session: AsyncSession, user_id: str, project_id: str) 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def project_of_comparison(session: AsyncSession, comparison_id: str) -> str | None:
-    stmt = select(Comparison.project_id).where(Comparison.id == comparison_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+def comparison_project_and_role(
+    connection: Connection, comparison_id: str, user_id: str
+) -> tuple[str, str | None] | None:
+    """(the comparison's project id, the user's role there or None), or None when there is no such
+    comparison: one statement, sync Core for `Database.read` (every read and every live stream's
+    re-check asks it, and an async session's thread hops cost more than the statement)."""
+    role = (
+        select(ProjectMember.role)
+        .where(ProjectMember.project_id == Comparison.project_id, ProjectMember.user_id == user_id)
+        .scalar_subquery()
+    )
+    row = connection.execute(
+        select(Comparison.project_id, role).where(Comparison.id == comparison_id)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def list_projects(session: AsyncSession, user_id: str) -> list[ProjectInfo]:

@@ -9,9 +9,10 @@ conflict instead of both becoming the same turn.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,15 +29,19 @@ class TurnConflict(Exception):
     """Another follow-up took this turn number first."""
 
 
-async def turns_of(session: AsyncSession, comparison_id: str) -> tuple[TurnRecord, ...]:
-    stmt = (
+def turns_statement(comparison_id: str) -> Select[int, str, int | None, datetime]:
+    """A comparison's follow-up turns in order, as `TurnRecord` fields."""
+    return (
         select(
             ComparisonTurn.turn, ComparisonTurn.message, ComparisonTurn.position, ComparisonTurn.created_at
         )
         .where(ComparisonTurn.comparison_id == comparison_id)
         .order_by(ComparisonTurn.turn)
     )
-    return tuple(TurnRecord(*row) for row in (await session.execute(stmt)).all())
+
+
+async def turns_of(session: AsyncSession, comparison_id: str) -> tuple[TurnRecord, ...]:
+    return tuple(TurnRecord(*row) for row in (await session.execute(turns_statement(comparison_id))).all())
 
 
 async def save_turn(

@@ -44,14 +44,11 @@ class Access:
 
     async def require_comparison(self, principal: Principal, action: Action, comparison_id: str) -> str:
         """The comparison's project id, if the principal may do ``action`` to it."""
-        async with self._db.session() as session:
-            project_id = await repo.project_of_comparison(session, comparison_id)
-            role = (
-                None
-                if project_id is None
-                else await repo.role_in_project(session, principal.user_id, project_id)
-            )
-        if project_id is None or role is None:
+        found = await self._db.read(
+            lambda connection: repo.comparison_project_and_role(connection, comparison_id, principal.user_id)
+        )
+        project_id, role = found if found is not None else ("", None)
+        if role is None:
             raise NotFound(f"No comparison {comparison_id}.")
         if not allowed(role, action):
             raise AccessDenied(_denied(role, action))

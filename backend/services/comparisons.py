@@ -18,8 +18,8 @@ from backend.db.comparisons import (
     count_active_comparisons,
     create_comparison,
     delete_comparison,
-    get_comparison,
     list_comparisons,
+    load_comparison,
 )
 from backend.db.engine import Database
 from backend.db.judgements import judged_children
@@ -310,8 +310,7 @@ class ComparisonService:
 
     async def get_unchecked(self, comparison_id: str) -> ComparisonRecord:
         """Only for callers that authorized otherwise (a share link, the event pump)."""
-        async with self._db.session() as session:
-            record = await get_comparison(session, comparison_id)
+        record = await self._db.read(lambda connection: load_comparison(connection, comparison_id))
         if record is None:
             raise NotFound(f"No comparison {comparison_id}.")
         return record

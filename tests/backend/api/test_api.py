@@ -15,6 +15,7 @@ from tests.backend.runtime_support import api_client, expected_output, owner, wa
 
 PREFIX = "/api/v1"
 PROMPT = "[[simulate:tokens=12]] How do tides work?"
+LONG_PROMPT = "[[simulate:tokens=60]] How do tides work?"
 
 
 @pytest.fixture
@@ -81,9 +82,11 @@ async def test_models(client: httpx.AsyncClient) -> None:
 
 
 async def test_create_get_and_follow_events(client: httpx.AsyncClient, rt: Runtime) -> None:
-    # Paced models (first token after 50+ ms): the event stream starts before any run is final,
-    # so every run's text arrives as deltas.  (Runs already final when it starts are only in `done`.)
+    # Paced models and 60 tokens each (the fastest takes about half a second): the event stream
+    # starts before any run is final even on a loaded machine, so every run's text arrives as
+    # deltas.  (Runs already final when it starts are only in `done`.)
     payload = body(
+        prompt=LONG_PROMPT,
         system_prompt="Be brief.",
         panes=[
             {"model": "simulated:terse"},
@@ -95,7 +98,7 @@ async def test_create_get_and_follow_events(client: httpx.AsyncClient, rt: Runti
     assert response.status_code == 201, response.text
     created = response.json()
     comparison_id = created["id"]
-    assert created["prompt"] == PROMPT and created["system_prompt"] == "Be brief."
+    assert created["prompt"] == LONG_PROMPT and created["system_prompt"] == "Be brief."
     assert [r["model"] for r in created["runs"]] == ["simulated:terse", "simulated:swift", "simulated:steady"]
     assert created["runs"][1]["params"] == {"temperature": 0.1, "max_tokens": 1024, "seed": 3}
     assert all(r["attempt"] == 0 for r in created["runs"])
@@ -126,19 +129,19 @@ async def test_create_get_and_follow_events(client: httpx.AsyncClient, rt: Runti
     assert done["id"] == comparison_id
     done_runs = {r["id"]: r for r in done["runs"]}
     for run in saved.runs:
-        exact = expected_output(run, PROMPT, "Be brief.")
+        exact = expected_output(run, LONG_PROMPT, "Be brief.")
         assert run.output_text == exact
         assert streamed[run.id] == exact  # every character sent once, in order
         assert done_runs[run.id]["output_text"] == exact
         assert done_runs[run.id]["status"] == "done"
-        assert done_runs[run.id]["output_tokens"] == 12
+        assert done_runs[run.id]["output_tokens"] == 60
 
     # after the run: GET returns the saved figures
     final = (await client.get(f"{PREFIX}/comparisons/{comparison_id}")).json()
     for run in final["runs"]:
         assert run["status"] == "done"
         assert run["ttft_ms"] is not None and run["total_ms"] >= run["ttft_ms"]
-        assert run["output_tokens"] == 12
+        assert run["output_tokens"] == 60
         assert run["cost_usd"] == 0.0
     swift = next(r for r in final["runs"] if r["model"] == "simulated:swift")
     assert swift["tokens_per_second"] is not None and swift["tokens_per_second"] > 0
