@@ -168,7 +168,7 @@ class Runtime:
             batch_dispatcher=dispatcher,
             turns=TurnService(db, comparisons),
             stream_slots=StreamSlots(settings.max_streams_per_user),
-            cookie_grants=CookieGrants(box),
+            cookie_grants=CookieGrants(box, cache),  # used grants claimed in the shared cache
         )
 
     async def authenticate(self, token: str) -> Principal | None:
