@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 from backend.api.auth import User
 from backend.api.batch_routes import batch_router
 from backend.api.body_limit import BodySizeLimit
+from backend.api.docs_routes import add_docs_page
 from backend.api.events import comparison_events
 from backend.api.image_routes import image_router
 from backend.api.judge_routes import judge_router
@@ -40,6 +41,7 @@ from backend.tracing_setup import TracedRequests
 
 API_PREFIX = "/api/v1"
 SSE_MEDIA_TYPE = "text/event-stream"
+DOCS_PATH = f"{API_PREFIX}/docs"  # the Swagger page (its script policy: dashboard/script_policy.py)
 
 
 def language_of(request: Request) -> str:
@@ -59,10 +61,11 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api = FastAPI(
         title="LLM Dashboard API",
         version="1",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by add_docs_page: Swagger UI from the app, not a CDN
         openapi_url=f"{API_PREFIX}/openapi.json",
         redoc_url=None,
     )
+    add_docs_page(api, DOCS_PATH, f"{API_PREFIX}/openapi.json")
     api.state.get_runtime = get_runtime
 
     def max_request_bytes() -> int:
