@@ -35,7 +35,7 @@ from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
 from backend.judging.service import JudgeService
 from backend.limits import RateLimiter, make_rate_limiter
-from backend.limits.streams import StreamSlots
+from backend.limits.streams import RedisStreamSlots, StreamSlots, make_stream_slots
 from backend.prompting.service import PromptService
 from backend.providers import registry
 from backend.providers.base import ChatProvider
@@ -98,7 +98,7 @@ class Runtime:
     batches: BatchService  # prompt templates, datasets and batch runs (issue 19)
     batch_dispatcher: BatchDispatcher  # sends batches' rows, paced by the rate limits
     turns: TurnService  # follow-up messages after a comparison's panes finish
-    stream_slots: StreamSlots  # SSE streams each account holds open in this process
+    stream_slots: StreamSlots | RedisStreamSlots  # SSE streams per account (Redis: all replicas)
     cookie_grants: CookieGrants  # one-time grants a page trades for its HttpOnly session cookie
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
@@ -167,8 +167,8 @@ class Runtime:
             batches=batches,
             batch_dispatcher=dispatcher,
             turns=TurnService(db, comparisons),
-            stream_slots=StreamSlots(settings.max_streams_per_user),
-            cookie_grants=CookieGrants(box),
+            stream_slots=make_stream_slots(settings),
+            cookie_grants=CookieGrants(box, cache),  # used grants claimed in the shared cache
         )
 
     async def authenticate(self, token: str) -> Principal | None:
@@ -270,6 +270,7 @@ class Runtime:
         await self.broker.stop()
         await self.cache.close()
         await self.limiter.close()
+        await self.stream_slots.close()
         await self.search.close()
         if self._firebase is not None:
             self._firebase.close()

@@ -12,7 +12,9 @@
   itself sends over its event socket, not of page markup.
 - With Firebase sign-in, `https://apis.google.com`: the Firebase SDK's Google pop-up loads its
   helper script from there.
-- The API's Swagger page loads Swagger UI from `cdn.jsdelivr.net` (FastAPI's page).
+- The API's Swagger page (`DOCS_PATH`) is served whole by the app (backend/api/docs_routes.py):
+  its policy is this origin and its one inline script, without eval, and it may fetch and show
+  images from this origin only (`DOCS_PAGE_EXTRA`): no other host is reached from it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import base64
 import hashlib
 import re
 
+from backend.api.app import DOCS_PATH
+
 INLINE_SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script\s*>", re.S | re.I)
 _SRC = re.compile(rb"\bsrc\s*=", re.I)
 FIREBASE_SCRIPTS = "https://apis.google.com"
-SWAGGER_SCRIPTS = "https://cdn.jsdelivr.net"
+DOCS_PAGE_EXTRA = "connect-src 'self'; img-src 'self' data:"
 
 
 def inline_script_hashes(html: bytes) -> list[str]:
@@ -40,5 +44,13 @@ def inline_script_hashes(html: bytes) -> list[str]:
     return found
 
 
-def script_src(html: bytes, extra_sources: tuple[str, ...] = ()) -> str:
-    return " ".join(["script-src 'self' 'unsafe-eval'", *extra_sources, *inline_script_hashes(html)])
+def script_src(html: bytes, extra_sources: tuple[str, ...] = (), *, eval_allowed: bool = True) -> str:
+    first = "script-src 'self' 'unsafe-eval'" if eval_allowed else "script-src 'self'"
+    return " ".join([first, *extra_sources, *inline_script_hashes(html)])
+
+
+def page_script_policy(path: str, html: bytes, firebase: bool) -> str:
+    """The script directives of the HTML page at `path` (and, for the Swagger page, its fetches)."""
+    if path.rstrip("/") == DOCS_PATH:
+        return script_src(html, eval_allowed=False) + "; " + DOCS_PAGE_EXTRA
+    return script_src(html, (FIREBASE_SCRIPTS,) if firebase else ())

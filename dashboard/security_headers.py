@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.settings import Settings, get_settings
-from dashboard.script_policy import FIREBASE_SCRIPTS, SWAGGER_SCRIPTS, script_src
+from dashboard.script_policy import page_script_policy
 
 PAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (
@@ -44,7 +44,6 @@ PAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
 )
 API_PREFIX = "/api/"
-SWAGGER_PAGE = "/api/v1/docs"
 NO_STORE = (b"cache-control", b"no-store")
 CSP = b"content-security-policy"
 
@@ -80,13 +79,13 @@ def with_security_headers(app: ASGIApp, settings: Callable[[], Settings] = get_s
             elif held and message["type"] == "http.response.pathsend":  # a static file (Granian)
                 body = await asyncio.to_thread(Path(message["path"]).read_bytes)
                 held.append({"type": "http.response.body", "body": body})
-                await _send_page(held, send, _script_sources(str(scope.get("path", "")), settings()))
+                await _send_page(held, send, str(scope.get("path", "")), settings())
                 return
             elif held and message["type"] == "http.response.body":
                 held.append(message)
                 if message.get("more_body", False):
                     return
-                await _send_page(held, send, _script_sources(str(scope.get("path", "")), settings()))
+                await _send_page(held, send, str(scope.get("path", "")), settings())
                 return
             await send(message)
 
@@ -100,17 +99,13 @@ def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
     return kind.lower().startswith(b"text/html")
 
 
-def _script_sources(path: str, settings: Settings) -> tuple[str, ...]:
-    sources = (FIREBASE_SCRIPTS,) if settings.auth_provider == "firebase" else ()
-    return sources + ((SWAGGER_SCRIPTS,) if path.rstrip("/") == SWAGGER_PAGE else ())
-
-
-async def _send_page(held: list[Message], send: Send, sources: tuple[str, ...]) -> None:
+async def _send_page(held: list[Message], send: Send, path: str, settings: Settings) -> None:
     """The held page with its policy: the usual one plus the scripts of this very page."""
     start, bodies = held[0], held[1:]
     body = b"".join(m.get("body", b"") for m in bodies)
     encoding = next((v for n, v in start["headers"] if n.lower() == b"content-encoding"), b"identity")
-    policy = PAGE_HEADERS[0][1] + b"; " + script_src(_decoded(body, encoding), sources).encode("ascii")
+    scripts = page_script_policy(path, _decoded(body, encoding), settings.auth_provider == "firebase")
+    policy = PAGE_HEADERS[0][1] + b"; " + scripts.encode("ascii")
     headers = [(n, policy if n == CSP else v) for n, v in start["headers"]]
     held.clear()
     await send({**start, "headers": headers})

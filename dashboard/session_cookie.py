@@ -2,7 +2,8 @@
 (backend/auth/session_cookie.py says why), and where sign-out deletes it.
 
 - `POST` with the grant as the body and the `X-LLMDash-Session` header: 204 and the cookie, or
-  403 for a used, late, forged or missing grant (nothing set);
+  403 for a used (here or on another replica), late, forged or missing grant (nothing set), or
+  503 while the shared cache (Redis) that records used grants cannot be reached;
 - `DELETE` with the header: 204 and the cookie deleted;
 - a request from another site's page (its Origin not this site's) or without the header: 403.
   The header makes every cross-origin request a preflighted one, which the CORS layer grants
@@ -13,6 +14,7 @@ Anything else goes on to the app.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend import runtime
 from backend.auth.session_cookie import COOKIE_PATH, REQUEST_HEADER, clear_cookie_header, set_cookie_header
+from backend.redis_client import REDIS_ERRORS
 from dashboard.security_headers import origin_allowed
+
+log = logging.getLogger(__name__)
 
 MAX_GRANT_BYTES = 4096
 
@@ -45,7 +50,12 @@ def with_session_cookie_route(app: ASGIApp, get_runtime: Callable[[], Any] = run
             await _answer(send, 204, clear_cookie_header(secure))
             return
         grant = await _body(receive)
-        token = get_runtime().cookie_grants.redeem(grant) if grant else None
+        try:
+            token = await get_runtime().cookie_grants.redeem(grant) if grant else None
+        except REDIS_ERRORS as exc:  # its use cannot be recorded where every replica looks
+            log.warning("session grant refused: the shared cache is unreachable (%s)", type(exc).__name__)
+            await _answer(send, 503)
+            return
         if token is None:
             await _answer(send, 403)
             return

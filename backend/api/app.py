@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 from backend.api.auth import User
 from backend.api.batch_routes import batch_router
 from backend.api.body_limit import BodySizeLimit
+from backend.api.docs_routes import add_docs_page
 from backend.api.events import comparison_events
 from backend.api.image_routes import image_router
 from backend.api.judge_routes import judge_router
@@ -40,6 +41,7 @@ from backend.tracing_setup import TracedRequests
 
 API_PREFIX = "/api/v1"
 SSE_MEDIA_TYPE = "text/event-stream"
+DOCS_PATH = f"{API_PREFIX}/docs"  # the Swagger page (its script policy: dashboard/script_policy.py)
 
 
 def language_of(request: Request) -> str:
@@ -59,10 +61,11 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     api = FastAPI(
         title="LLM Dashboard API",
         version="1",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by add_docs_page: Swagger UI from the app, not a CDN
         openapi_url=f"{API_PREFIX}/openapi.json",
         redoc_url=None,
     )
+    add_docs_page(api, DOCS_PATH, f"{API_PREFIX}/openapi.json")
     api.state.get_runtime = get_runtime
 
     def max_request_bytes() -> int:
@@ -175,13 +178,13 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         runtime = get_runtime()
         if SSE_MEDIA_TYPE in request.headers.get("accept", ""):
             # The stream's slot first: past MAX_STREAMS_PER_USER the answer is 429, nothing created.
-            slot = runtime.stream_slots.take(user.user_id)
+            slot = await runtime.stream_slots.take(user.user_id)
             try:
                 record = await runtime.comparisons.create(user, payload)
             except BaseException:
                 slot.release()
                 raise
-            return _event_stream(user, record.id, request, status_code=201, created=record, slot=slot)
+            return _event_stream(user, record.id, request, slot, status_code=201, created=record)
         record = await runtime.comparisons.create(user, payload)
         # Serialized here, once: returned as a model, FastAPI would validate it again against
         # response_model, on the path to the run's first token (the docs still show the model).
@@ -202,15 +205,16 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
     )
     async def follow_comparison(user: User, comparison_id: str, request: Request) -> StreamingResponse:
         await get_runtime().comparisons.get(user, comparison_id)  # 404 before the stream starts
-        return _event_stream(user, comparison_id, request)
+        slot = await get_runtime().stream_slots.take(user.user_id)  # 429 past MAX_STREAMS_PER_USER
+        return _event_stream(user, comparison_id, request, slot)
 
     def _event_stream(
         user: User,
         comparison_id: str,
         request: Request,
+        slot: Slot,
         status_code: int = 200,
         created: ComparisonRecord | None = None,
-        slot: Slot | None = None,
     ) -> StreamingResponse:
         runtime = get_runtime()
         token: str = request.state.api_token
@@ -218,8 +222,6 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         async def token_still_valid() -> bool:
             return await runtime.accounts.principal_for_api_token(token) is not None
 
-        if slot is None:
-            slot = runtime.stream_slots.take(user.user_id)  # 429 past MAX_STREAMS_PER_USER
         held = slot
 
         async def events() -> AsyncIterator[bytes]:

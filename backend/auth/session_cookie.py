@@ -13,9 +13,10 @@ event_socket.py), never from the page.
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import time
 from http.cookies import CookieError, SimpleCookie
+from typing import Protocol
 
 from backend.auth.crypto import SecretBox
 
@@ -26,31 +27,49 @@ COOKIE_PATH = "/_session"  # where the page trades a grant for the cookie (dashb
 REQUEST_HEADER = "x-llmdash-session"
 GRANT_SECONDS = 60
 _GRANT_PREFIX = "session-grant:"
+# How long a used grant stays recorded: as long as any replica could still open it. Fernet
+# accepts a token stamped up to 60 s in its future (clock skew), so a replica whose clock lags
+# the sealing one's opens it for up to GRANT_SECONDS + 60 s; +1 for the stamp's whole seconds.
+CLAIM_SECONDS = GRANT_SECONDS + 60 + 1
+_CLAIM_PREFIX = "session-grant:"  # the claim's key: this and the sha256 of the grant
+
+
+class OneTimeClaims(Protocol):
+    """The shared cache's set-if-absent (backend/cache: Redis with REDIS_URL, else in-process)."""
+
+    async def claim(self, key: str, ttl: float) -> bool: ...
 
 
 class CookieGrants:
-    """Seals a session token into a one-time grant and opens it once (in this process; on
-    other replicas, once each within GRANT_SECONDS)."""
+    """Seals a session token into a one-time grant and opens it once, across every replica:
+    a grant's use is claimed in the shared cache (Redis's SET NX PX with REDIS_URL), for as
+    long as the grant could still be opened."""
 
-    def __init__(self, box: SecretBox) -> None:
+    def __init__(self, box: SecretBox, claims: OneTimeClaims) -> None:
         self._box = box
-        self._used: dict[str, float] = {}  # sha256 of used grants -> when they expire
+        self._claims = claims
 
     def issue(self, session_token: str) -> str:
         return self._box.seal(_GRANT_PREFIX + session_token)
 
-    def redeem(self, grant: str) -> str | None:
-        """The session token of a fresh, unused grant (None for anything else)."""
-        now = time.monotonic()
-        self._used = {k: until for k, until in self._used.items() if until > now}
-        digest = hashlib.sha256(grant.encode("utf-8", "replace")).hexdigest()
-        if digest in self._used:
-            return None
+    async def redeem(self, grant: str) -> str | None:
+        """The session token of a fresh, unused grant (None for anything else). A cache that
+        cannot be reached raises: nothing is granted that might have been used elsewhere."""
         opened = self._box.unseal(grant, GRANT_SECONDS)
         if opened is None or not opened.startswith(_GRANT_PREFIX):
+            return None  # only a genuine grant is recorded: made-up ones cost no cache entry
+        if not await self._claims.claim(_CLAIM_PREFIX + _canonical_digest(grant), CLAIM_SECONDS):
             return None
-        self._used[digest] = now + GRANT_SECONDS + 1
         return opened.removeprefix(_GRANT_PREFIX) or None
+
+
+def _canonical_digest(grant: str) -> str:
+    """The sha256 of the grant's bytes, not of its text: Fernet's base64 decoding skips
+    characters outside its alphabet and ignores a last character's unused bits, so `grant + "!"`
+    or one letter up in the last place opens too. Keyed on the text, each spelling was a fresh
+    grant (a used grant replayed); keyed on the decoded bytes, they are all one."""
+    canonical = base64.urlsafe_b64decode(grant.encode("ascii"))  # opened above: valid base64
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def set_cookie_header(token: str, max_age_s: int, secure: bool) -> str:

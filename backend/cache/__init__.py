@@ -1,4 +1,4 @@
-"""Response cache: in-process by default, Redis when REDIS_URL is set."""
+"""Response cache (and one-time claims): in-process by default, Redis when REDIS_URL is set."""
 
 from __future__ import annotations
 

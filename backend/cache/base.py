@@ -88,4 +88,10 @@ class ResponseCache(Protocol):
         """Store `value` for `ttl` seconds (replacing any entry under `key`)."""
         ...
 
+    async def claim(self, key: str, ttl: float) -> bool:
+        """Record `key` for `ttl` seconds unless it is recorded already, in one atomic step: True
+        for the one caller (of every process sharing the cache) that recorded it. What must
+        happen once across replicas (a one-time grant's use) claims its key here."""
+        ...
+
     async def close(self) -> None: ...

@@ -24,6 +24,10 @@ class InProcessResponseCache:
         self._entries: TLRUCache[str, tuple[CachedResponse, float]] = TLRUCache(
             maxsize=max_entries, ttu=_expires_at, timer=timer
         )
+        self._timer = timer
+        # Claimed keys -> when they expire. Not an LRU: evicting a live claim would let it be
+        # claimed twice; the expired ones are dropped on every claim.
+        self._claims: dict[str, float] = {}
 
     async def get(self, key: str) -> CachedResponse | None:
         entry = self._entries.get(key)
@@ -33,5 +37,14 @@ class InProcessResponseCache:
         if ttl > 0:
             self._entries[key] = (value, ttl)
 
+    async def claim(self, key: str, ttl: float) -> bool:
+        now = self._timer()
+        self._claims = {k: until for k, until in self._claims.items() if until > now}
+        if key in self._claims:
+            return False
+        self._claims[key] = now + ttl  # no await between the check and the record: atomic
+        return True
+
     async def close(self) -> None:
         self._entries.clear()
+        self._claims.clear()

@@ -9,7 +9,11 @@ browser's state receives). Tried here:
 
 - the `/_session` route: a grant buys the cookie once; made-up, late, foreign-key, wrong-kind
   (a stored provider key's ciphertext, sealed with the same key), empty and oversized grants,
-  a request without the header or from another site's page buy nothing;
+  a request without the header or from another site's page buy nothing; a used grant spelled
+  otherwise (a character base64 skips, a last letter's unused bits) buys nothing either;
+- once across replicas: two runtimes sharing Redis (each its own client), a grant used on one
+  is refused on the other, and of twelve requests racing with one grant on both, one wins; in
+  one embedded process the same race; Redis unreachable: 503, nothing granted;
 - the event socket's layer: the Cookie header (one or several, with other cookies) never
   reaches Reflex; only the session's value goes aside; other paths keep their cookies;
 - the running app: a session sent by the page in an event proves nothing, the handshake's
@@ -25,8 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
+import string
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,9 +52,14 @@ from backend.auth.session_cookie import (
     SESSION_COOKIE,
     CookieGrants,
 )
+from backend.cache import InProcessResponseCache, make_response_cache
+from backend.runtime import Runtime, running
 from backend.settings import Settings
 from dashboard.event_socket import SESSION_SCOPE_KEY, without_event_socket_cookies
 from dashboard.session_cookie import with_session_cookie_route
+from devstack.postgres import make_migrated_database_url
+from tests.backend.runtime_support import make_settings
+from tests.redis_support import TEST_REDIS_URL, redis_prefix
 from tests.security.live_app import LiveApp
 from tests.security.raw_socket import HYDRATE, RawTab
 
@@ -65,15 +79,24 @@ def _box() -> SecretBox:
     return SecretBox(MultiFernet([Fernet(Fernet.generate_key())]))
 
 
-def _route(environment: str = "development") -> tuple[httpx.AsyncClient, _Runtime]:
-    async def app_behind(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 404, "headers": []})
-        await send({"type": "http.response.body", "body": b"the app"})
+def _grants() -> CookieGrants:
+    return CookieGrants(_box(), InProcessResponseCache())
 
-    rt = _Runtime(Settings(_env_file=None, environment=environment), CookieGrants(_box()))
-    app = with_session_cookie_route(app_behind, get_runtime=lambda: rt)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN)
-    return client, rt
+
+async def _app_behind(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 404, "headers": []})
+    await send({"type": "http.response.body", "body": b"the app"})
+
+
+def _client_of(rt: Any) -> httpx.AsyncClient:
+    """The route in front of an app, reading `rt` as it reads the running runtime."""
+    app = with_session_cookie_route(_app_behind, get_runtime=lambda: rt)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN)
+
+
+def _route(environment: str = "development") -> tuple[httpx.AsyncClient, _Runtime]:
+    rt = _Runtime(Settings(_env_file=None, environment=environment), _grants())
+    return _client_of(rt), rt
 
 
 async def _post(client: httpx.AsyncClient, grant: str | bytes, **headers: str) -> httpx.Response:
@@ -116,7 +139,7 @@ async def test_grants_that_buy_nothing(record_property: Any) -> None:
     attempts: dict[str, tuple[str | bytes, dict[str, str]]] = {
         "made up": ("gAAAAABmadeupmadeupmadeup", {}),
         "the session token itself": (TOKEN, {}),
-        "sealed with another key": (CookieGrants(_box()).issue(TOKEN), {}),
+        "sealed with another key": (_grants().issue(TOKEN), {}),
         "late": (late.decode(), {}),
         "a stored key's ciphertext (same key, not a grant)": (box.encrypt(TOKEN), {}),
         "empty": ("", {}),
@@ -136,6 +159,89 @@ async def test_grants_that_buy_nothing(record_property: Any) -> None:
     unplain = await client.delete(COOKIE_PATH)
     assert unplain.status_code == 403 and "set-cookie" not in unplain.headers
     record_property("cases_tried", len(attempts) + 2)
+
+
+ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+
+
+def _unused_bits_set(grant: str) -> str:
+    """The grant with its last letter's unused bits changed: the same bytes to a base64 decoder."""
+    last = grant.rstrip("=")[-1]
+    at = len(grant.rstrip("=")) - 1
+    return grant[:at] + ALPHABET[ALPHABET.index(last) ^ 1] + grant[at + 1 :]
+
+
+async def test_a_used_grant_spelled_otherwise_buys_nothing(record_property: Any) -> None:
+    """Found here: the used grants were recorded by their text, and Fernet's base64 decoding
+    skips characters outside its alphabet and a last letter's unused bits, so a used grant with
+    a `!` appended opened as a fresh one (a replay within the minute)."""
+    client, rt = _route()
+    grant = rt.cookie_grants.issue(secrets.token_urlsafe(32))  # a session token's length: padded
+    assert grant.endswith("=")
+    assert (await _post(client, grant)).status_code == 204
+    respelled = {
+        "a character base64 skips, appended": grant + "!",
+        "a dot inside": grant[:10] + "." + grant[10:],
+        "a tab inside": grant[:20] + "\t" + grant[20:],
+        "the last letter's unused bits set": _unused_bits_set(grant),
+        "without its padding": grant.rstrip("=") + "==" + "=",
+    }
+    for name, spelling in respelled.items():
+        assert spelling != grant
+        assert rt.cookie_grants._box.unseal(spelling, GRANT_SECONDS) is not None, name  # it opens
+        answer = await _post(client, spelling)
+        assert answer.status_code == 403 and "set-cookie" not in answer.headers, name
+    record_property("cases_tried", len(respelled))
+
+
+@asynccontextmanager
+async def _replicas(tmp_path: Path, prefix: str, encryption_key: str) -> AsyncIterator[list[Runtime]]:
+    """Two started runtimes as two replicas: one database, one Redis (each its own client)."""
+    with make_migrated_database_url("sqlite", tmp_path) as url:
+        settings = make_settings(
+            url, tmp_path, redis_url=TEST_REDIS_URL, redis_key_prefix=prefix, encryption_key=encryption_key
+        )
+        async with running(settings) as first, running(settings) as second:
+            yield [first, second]
+
+
+async def _race(clients: list[httpx.AsyncClient], grant: str, tries: int) -> list[int]:
+    answers = await asyncio.gather(*(_post(clients[i % len(clients)], grant) for i in range(tries)))
+    return sorted(answer.status_code for answer in answers)
+
+
+@pytest.mark.redis
+async def test_a_grant_is_used_once_across_replicas(tmp_path: Path, record_property: Any) -> None:
+    key = Fernet.generate_key().decode()
+    async with redis_prefix() as (redis, prefix), _replicas(tmp_path, prefix, key) as rts:
+        one, other = (_client_of(rt) for rt in rts)
+        assert rts[0].cache is not rts[1].cache  # each replica its own client of the one Redis
+        grant = rts[0].cookie_grants.issue(TOKEN)
+        assert (await _post(other, grant)).status_code == 204  # used on the replica that did not issue it
+        for client in (one, other):
+            answer = await _post(client, grant)
+            assert answer.status_code == 403 and "set-cookie" not in answer.headers
+        assert (await _race([one, other], rts[1].cookie_grants.issue(TOKEN), 12)) == [204] + [403] * 11
+        # What Redis keeps: one key per used grant, expiring with the grant, no session in it.
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}once:*")]
+        assert len(keys) == 2
+        for key in keys:
+            assert GRANT_SECONDS < await redis.ttl(key) <= GRANT_SECONDS + 61
+            assert TOKEN.encode() not in key and await redis.get(key) == b"1"
+    record_property("cases_tried", 4)
+
+
+async def test_a_grant_is_used_once_in_one_embedded_process() -> None:
+    client, rt = _route()
+    assert (await _race([client], rt.cookie_grants.issue(TOKEN), 12)) == [204] + [403] * 11
+
+
+async def test_no_grant_while_redis_is_unreachable(tmp_path: Path) -> None:
+    """Its use could not be recorded where the other replicas look: refused, not granted twice."""
+    settings = make_settings("sqlite://", tmp_path, redis_url="redis://127.0.0.1:9/0")  # nothing listens
+    rt = _Runtime(settings, CookieGrants(_box(), make_response_cache(settings)))
+    answer = await _post(_client_of(rt), rt.cookie_grants.issue(TOKEN))
+    assert answer.status_code == 503 and "set-cookie" not in answer.headers
 
 
 async def _through_socket_layer(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from backend.cache import (
     CachedResponse,
@@ -130,7 +131,31 @@ async def test_zero_ttl_stores_nothing(cache: ResponseCache) -> None:
     assert await cache.get("k") is None
 
 
+async def test_a_key_is_claimed_once_until_its_ttl_ends(cache: ResponseCache) -> None:
+    claims = await asyncio.gather(*(cache.claim("grant", ttl=0.4) for _ in range(20)))
+    assert sorted(claims) == [False] * 19 + [True]  # of twenty at once, one
+    assert await cache.claim("another", ttl=60) is True
+    assert await cache.get("grant") is None  # claims are no cached answers
+    await asyncio.sleep(0.6)
+    assert await cache.claim("grant", ttl=60) is True  # expired: claimable again
+    assert await cache.claim("another", ttl=60) is False
+
+
 # --- Redis specifics --------------------------------------------------------------
+
+
+async def test_redis_claims_hold_across_clients() -> None:
+    """Two replicas: each its own client of the one Redis; a key one claimed the other cannot."""
+    async with redis_prefix() as (client, prefix):
+        other_client = Redis.from_url(TEST_REDIS_URL)
+        try:
+            one = RedisResponseCache(client, prefix, owns_client=False)
+            other = RedisResponseCache(other_client, prefix, owns_client=False)
+            assert await one.claim("g", ttl=30) is True
+            assert await other.claim("g", ttl=30) is False
+            assert 29_000 < await client.pttl(f"{prefix}once:g") <= 30_000
+        finally:
+            await other_client.aclose()
 
 
 async def test_redis_stores_json_under_the_prefix_with_an_expiry() -> None:

@@ -50,6 +50,9 @@ class BrokenCache:
     async def put(self, key: str, value: CachedResponse, ttl: float) -> None:
         raise ConnectionError("cache down")
 
+    async def claim(self, key: str, ttl: float) -> bool:
+        raise ConnectionError("cache down")
+
     async def close(self) -> None:
         pass
 

@@ -103,12 +103,41 @@ async def test_stall_directive_pauses_then_continues() -> None:
 
 
 async def test_instant_model_never_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    handovers: list[float] = []
+    real_sleep = asyncio.sleep
+
     async def no_sleep(delay: float, result: object = None) -> None:
-        raise AssertionError(f"instant model slept {delay}s")
+        if delay > 0:
+            raise AssertionError(f"instant model slept {delay}s")
+        handovers.append(delay)
+        await real_sleep(0)
 
     monkeypatch.setattr(asyncio, "sleep", no_sleep)
     result = await collect(SimulatedProvider(), req("Hi [[simulate:tokens=2000]]", max_tokens=2000))
     assert result.error is None and len(result.chunks) == 2000
+    assert len(handovers) == 1999 // 64  # no timer: only the loop handed over between bursts
+
+
+async def test_a_long_instant_answer_hands_the_event_loop_over() -> None:
+    """Issue 15 (bounded work): the instant model never awaited, so the largest allowed answer
+    (32,768 tokens) held the event loop for its whole length. Counted, not timed: how often
+    another task runs while it streams."""
+    turns = 0
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    other = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    before = turns
+    result = await collect(SimulatedProvider(), req("Hi [[simulate:tokens=32768]]", max_tokens=32_768))
+    during = turns - before
+    other.cancel()
+    assert len(result.chunks) == 32_768
+    assert during >= 32_768 // 64 - 1, during  # at least once every 64 tokens
 
 
 async def test_the_tokens_directive_is_bounded_by_max_tokens() -> None:
