@@ -184,7 +184,9 @@ class SessionPool:
             future.cancel()
             took = time.monotonic() - started
             if took < timeout_s:  # a step's own limit (the socket's connect, a hydrate), not ours
-                raise TimeoutError(f"protocol sessions: a step timed out after {took:.0f} s: {exc!r}") from exc
+                raise TimeoutError(f"protocol sessions: a step timed out after {took:.0f} s: {exc!r}") from (
+                    exc
+                )
             raise TimeoutError(f"protocol sessions: no answer within {timeout_s:.0f} s") from exc
 
     # --- connect -------------------------------------------------------------
