@@ -32,7 +32,7 @@ def unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("exact_below", [0, 200_000])  # the HNSW graph, and the whole scan
+@pytest.mark.parametrize("exact_below", [0, 500_000])  # the HNSW graph, and the whole scan
 async def test_the_filter_is_applied_in_the_query_and_matches_exact_search(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact_below: int
 ) -> None:
