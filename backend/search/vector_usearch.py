@@ -54,6 +54,7 @@ OVERFETCH = 4  # candidates per k from each index, ranked again on float32
 EF_SEARCH = 256  # HNSW candidate list, for projects past EXACT_BELOW
 CONNECTIVITY = 16
 EF_ADD = 128
+CATCH_UP_CHUNK = 20_000  # rows read at a time when catching up
 SAVE_EVERY = 5_000  # changes applied before the graph is saved again (and on close)
 
 _SCHEMA = """
@@ -278,22 +279,27 @@ class UsearchVectorIndex:
         graph.unsaved = 0
 
     def _catch_up(self) -> None:
-        """Apply what any process wrote since this one last looked (one read transaction)."""
+        """Apply what any process wrote since this one last looked."""
         db, graph = self._opened()
         if self._info("generation") != graph.generation:  # another process rebuilt the index
             self._dimensions = int(self._info("dimensions"))
             graph = self._graph = _Graph(self._dimensions, self._info("generation"))
-        with db:
-            db.execute("BEGIN")
+        while True:  # the new rows in chunks: a rebuild of 100,000 never holds them all at once
             added = db.execute(
-                "SELECT key, project_id, vector FROM vectors WHERE key > ? ORDER BY key", (graph.last_key,)
+                "SELECT key, project_id, vector FROM vectors WHERE key > ? ORDER BY key LIMIT ?",
+                (graph.last_key, CATCH_UP_CHUNK),
             ).fetchall()
-            removed = db.execute(
-                "SELECT seq, key FROM removed WHERE seq > ? ORDER BY seq", (graph.last_removed,)
-            ).fetchall()
-        if added:
-            vectors = np.frombuffer(b"".join(row[2] for row in added), dtype=np.float32)
-            graph.add([row[0] for row in added], [row[1] for row in added], vectors.reshape(len(added), -1))
+            if added:
+                vectors = np.frombuffer(b"".join(row[2] for row in added), dtype=np.float32)
+                graph.add(
+                    [row[0] for row in added], [row[1] for row in added], vectors.reshape(len(added), -1)
+                )
+            if len(added) < CATCH_UP_CHUNK:
+                break
+        # After the rows: a tombstone of a row not read yet means the row is gone, never read.
+        removed = db.execute(
+            "SELECT seq, key FROM removed WHERE seq > ? ORDER BY seq", (graph.last_removed,)
+        ).fetchall()
         if removed:
             graph.remove(row[1] for row in removed)
             graph.last_removed = removed[-1][0]

@@ -57,7 +57,10 @@ async def test_the_filter_is_applied_in_the_query_and_matches_exact_search(
     await index.close()
 
 
-async def test_processes_sharing_the_store_see_each_others_writes(tmp_path: Path) -> None:
+async def test_processes_sharing_the_store_see_each_others_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vector_usearch, "CATCH_UP_CHUNK", 2)  # the reader catches up in 2 reads
     writer, reader = UsearchVectorIndex(tmp_path / "v"), UsearchVectorIndex(tmp_path / "v")
     await writer.open(MODEL, DIM)
     await reader.open(MODEL, DIM)
