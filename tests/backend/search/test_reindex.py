@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend import admin
-from backend.search.vector_lance import LanceVectorIndex
+from backend.search.vector_usearch import UsearchVectorIndex
 from backend.search.vectors import IndexModelMismatch, VectorFilter
 from backend.settings import get_settings
 from tests.backend.runtime_support import owner, running_on, wait_until_final
@@ -49,7 +49,7 @@ async def test_reindex_backfills_idempotently_and_rebuilds_for_a_new_model(
         assert await admin.reindex(out=out) == 3
         assert "3/3 comparisons" in out.getvalue()
         assert await admin.reindex(out=io.StringIO()) == 3  # again: replaced, not duplicated
-        index = LanceVectorIndex(tmp_path / "vectors")
+        index = UsearchVectorIndex(tmp_path / "vectors-usearch")  # the default index
         await index.open(f"openai-compatible:{embeddings_server.url}#hashed", 64)
         assert await index.count() == 6  # a prompt and an answer each
         hits = await index.query(hashed_embedding("volcanoes", 64), VectorFilter((created[0].project_id,)), 1)

@@ -1,5 +1,5 @@
-"""Both vector indexes through one contract: LanceDB on disk, and Pinecone's SDK against a local
-server speaking its data-plane REST protocol."""
+"""The vector indexes through one contract: usearch + SQLite and LanceDB on disk, and Pinecone's
+SDK against a local server speaking its data-plane REST protocol."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from backend.search.vector_lance import LanceVectorIndex
 from backend.search.vector_pinecone import PineconeVectorIndex
+from backend.search.vector_usearch import UsearchVectorIndex
 from backend.search.vectors import IndexModelMismatch, VectorFilter, VectorIndex, VectorIndexError, VectorItem
 from tests.support.fake_pinecone_server import FakePinecone
 
@@ -30,10 +31,12 @@ def item(comparison_id: str, part: str, project: str, vector: list[float], **kw:
     )
 
 
-@pytest.fixture(params=["lancedb", "pinecone"])
+@pytest.fixture(params=["usearch", "lancedb", "pinecone"])
 async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorIndex]:
     made: VectorIndex
-    if request.param == "lancedb":
+    if request.param == "usearch":
+        made = UsearchVectorIndex(tmp_path / "vectors-usearch")
+    elif request.param == "lancedb":
         made = LanceVectorIndex(tmp_path / "vectors")
     else:
         server = FakePinecone().start()
