@@ -22,7 +22,7 @@ from backend.streaming.follower import short_key
 from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import localized, localized_all
+from state.language import language_of, localized, localized_all
 from state.pane_forms import prefilled_panes, show_field_errors
 from state.pane_params import clear_service_errors, copy_params, invalid_panes, set_param
 from state.prompt_images import PromptImagesState, attached_image_ids, show_record_images
@@ -107,7 +107,8 @@ class CompareState(rx.State):
     async def load(self, user: Principal) -> Followup:
         rt = runtime.current()
         await self._load_projects(user)
-        self.models = [option_from_entry(e) for e in await rt.comparisons.models(user)]
+        language = await language_of(self)
+        self.models = [option_from_entry(e, language) for e in await rt.comparisons.models(user)]
         if not self.picker and self.models:
             self.picker = next((m.id for m in self.models if m.available), self.models[0].id)
         query = self.router.url.query_parameters
@@ -227,7 +228,7 @@ class CompareState(rx.State):
         try:
             await rt.comparisons.reveal(user, self.comparison_id)
         except NotFound as exc:
-            self.errors = {"panes": str(exc)}
+            self.errors = {"panes": await localized(self, str(exc))}
             return None
         await self._show_revealed(user)
         # The vote panel names the panes too; state.votes imports this module, hence here.
@@ -381,7 +382,7 @@ class CompareState(rx.State):
             self._show_errors(await localized_all(self, exc.errors))
             return None
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"panes": str(exc)}
+            self.errors = {"panes": await localized(self, str(exc))}
             return None
         except RateLimitExceeded as exc:
             self.errors = {"limit": await localized(self, exc.message)}
@@ -419,7 +420,7 @@ class CompareState(rx.State):
             try:
                 await runtime.current().comparisons.cancel(user, self.comparison_id, run_ids)
             except (AccessDenied, NotFound) as exc:
-                self.errors = {"panes": str(exc)}
+                self.errors = {"panes": await localized(self, str(exc))}
         return None
 
     @event
@@ -434,7 +435,7 @@ class CompareState(rx.State):
             self.errors = {**self.errors, "limit": await localized(self, exc.message)}
             return None
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"panes": str(exc)}
+            self.errors = {"panes": await localized(self, str(exc))}
             return None
         self.errors.pop("limit", None)
         pane.cached, pane.original = False, ""

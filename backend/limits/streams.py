@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from backend.i18n import N_, Message
 from backend.limits.base import RateLimitExceeded
 
 RETRY_AFTER_S = 5.0
-STREAMS = "Too many live streams open at once ({limit}). Close one, or try again shortly."
+STREAMS = N_("Too many live streams open at once ({limit}). Close one, or try again shortly.")
 
 
 class Slot:
@@ -36,7 +37,7 @@ class StreamSlots:
 
     def take(self, user_id: str) -> Slot:
         if self._open[user_id] >= self._limit:
-            raise RateLimitExceeded(STREAMS.format(limit=self._limit), RETRY_AFTER_S, "concurrent_streams")
+            raise RateLimitExceeded(Message(STREAMS, limit=self._limit), RETRY_AFTER_S, "concurrent_streams")
         self._open[user_id] += 1
         return Slot(self, user_id)
 
