@@ -8,7 +8,7 @@ from backend import runtime
 from backend.api.app import create_api
 from backend.logs import configure_logging
 from backend.settings import get_settings
-from components.i18n import t
+from components.i18n import language_boot_script, t
 from dashboard.event_socket import without_event_socket_cookies
 from dashboard.pages.batches import batches_page
 from dashboard.pages.compare import compare_page
@@ -38,6 +38,7 @@ if get_settings().json_logs:  # production: JSON lines; development keeps Reflex
 
 app = rx.App(
     stylesheets=["/styles.css"],
+    head_components=[language_boot_script()],
     # The API (which mounts Reflex's app), then no Cookie header on the event socket (only the
     # session it proves), the HttpOnly session cookie's route, then, outermost, the security
     # headers of every response.

@@ -119,9 +119,9 @@ class CompareState(rx.State):
         if wanted:
             try:
                 record = rt.comparisons.with_live_output(await rt.comparisons.get(user, wanted))
-            except NotFound:
+            except NotFound as exc:
                 self.comparison_id, self.panes = "", []
-                self.errors = {"panes": f"Comparison {wanted} was not found."}
+                self.errors = {"panes": await localized(self, str(exc))}
                 return None
             self.can_run = allowed(await rt.comparisons.role_for(user, record.id), Action.RUN)
             self.comparison_id = record.id
