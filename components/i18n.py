@@ -73,4 +73,6 @@ def language_boot_script() -> rx.Component:
     """The <head> script that keeps a non-English page hidden until it speaks its language."""
     others = [language for language in LANGUAGES if language != DEFAULT_LANGUAGE]
     code = _BOOT % {"others": json.dumps(others), "default": DEFAULT_LANGUAGE, "ms": PENDING_FALLBACK_MS}
-    return rx.script(code)
+    return rx.el.script(
+        code
+    )  # a plain <script> in the document's head (rx.script goes through Helmet, after hydration)
