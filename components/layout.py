@@ -72,15 +72,17 @@ def bare_shell(
 ) -> rx.Component:
     """Pages for people who are not signed in: brand and language, then the content centred."""
     return rx.box(
-        rx.hstack(
-            _brand(),
-            rx.spacer(),
-            language_select(on_language, id="language-select"),
-            color_mode_toggle(id="color-mode-toggle"),
-            padding_x="1.5em",
-            padding_y="0.75em",
-            width="100%",
-            align="center",
+        rx.el.header(  # a landmark (banner), as every signed-in page's header
+            rx.hstack(
+                _brand(),
+                rx.spacer(),
+                language_select(on_language, id="language-select"),
+                color_mode_toggle(id="color-mode-toggle"),
+                padding_x="1.5em",
+                padding_y="0.75em",
+                width="100%",
+                align="center",
+            ),
         ),
         rx.el.main(
             rx.center(

@@ -92,7 +92,7 @@ def _existing(p: ShareDialogProps) -> rx.Component:
                     rx.table.column_header_cell(t("Created")),
                     rx.table.column_header_cell(t("Expires")),
                     rx.table.column_header_cell(t("Status")),
-                    rx.table.column_header_cell(""),
+                    rx.table.column_header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
                 )
             ),
             rx.table.body(rx.foreach(p.links, lambda link: _link_row(link, p.on_revoke))),
