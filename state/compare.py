@@ -19,6 +19,7 @@ from backend.services.comparisons import InvalidComparison, NotFound, RateLimitE
 from backend.services.projects import default_project
 from backend.services.validation import MAX_PANES, MAX_PROMPT_CHARS
 from backend.streaming.follower import short_key
+from components.prompt_form import SYSTEM_PROMPT_ID, SYSTEM_PROMPT_OPEN_ID
 from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
@@ -188,8 +189,15 @@ class CompareState(rx.State):
         self.system_prompt = value
 
     @event
-    def toggle_system(self) -> None:
+    def toggle_system(self) -> Followup:
+        """Open or close the system prompt; focus follows (into the field, or back to the link
+        that opens it), once the page has drawn the change."""
         self.show_system = not self.show_system
+        target = SYSTEM_PROMPT_ID if self.show_system else SYSTEM_PROMPT_OPEN_ID
+        return rx.call_script(
+            "requestAnimationFrame(() => requestAnimationFrame(() => "
+            f"document.getElementById({target!r})?.focus()))"
+        )
 
     @event
     def set_picker(self, value: str) -> None:

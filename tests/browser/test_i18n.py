@@ -254,6 +254,9 @@ def test_service_messages_and_the_tab_title_in_japanese(
             "option", name=re.compile(r"^Llama 3\.2 \(Ollama\) — .+ で Ollama が動いていません$")
         )
     ).to_have_count(1)
+    # A provider with no key points to where the person adds one (not to an environment variable).
+    no_key = "Claude Haiku 4.5 — キーがありません: 設定 → プロバイダーキー で追加してください"
+    expect(picker.get_by_role("option", name=no_key, exact=True)).to_have_count(1)
 
     page.goto("/?c=no-such-comparison")
     expect(page.get_by_role("alert")).to_have_text(
