@@ -108,10 +108,10 @@ def test_no_page_is_wider_than_a_phone(browser: Browser, app_url: str, user: Tes
 def test_focus_goes_into_the_system_prompt_and_back(page: Page) -> None:
     """A section that opens takes the focus; closing it gives the focus back to what opened it."""
     page.goto("/")
-    opener = page.get_by_role("button", name="+ System prompt")
+    opener = page.get_by_role("link", name="+ System prompt")
     expect(opener).to_be_visible(timeout=30_000)
     opener.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("textbox", name="System prompt", exact=True)).to_be_focused(timeout=15_000)
-    page.get_by_role("button", name="Hide system prompt").click()
-    expect(page.get_by_role("button", name="+ System prompt")).to_be_focused(timeout=15_000)
+    page.get_by_role("link", name="Hide system prompt").click()
+    expect(page.get_by_role("link", name="+ System prompt")).to_be_focused(timeout=15_000)
