@@ -84,7 +84,10 @@ def test_the_first_tab_stop_skips_to_the_main_content(page: Page) -> None:
     assert page.evaluate("document.activeElement.tagName") == "MAIN"
 
 
-@pytest.mark.parametrize("path", ["/", "/history", "/leaderboard", "/usage", "/projects", "/settings"])
+SIGNED_IN_PAGES = ["/", "/history", "/leaderboard", "/usage", "/batches", "/projects", "/settings"]
+
+
+@pytest.mark.parametrize("path", SIGNED_IN_PAGES)
 def test_no_page_is_wider_than_a_phone(browser: Browser, app_url: str, user: TestAccount, path: str) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=app_url)
     context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
