@@ -5,8 +5,10 @@
 // account's choice at sign-in), else the first of the browser's languages we speak, else English.
 // Components read it through `useI18nLang()`: during hydration the prerendered (English) text is
 // kept, then the page re-renders in the chosen language, and a switch re-renders every
-// translated string at once without a reload.
-import { useSyncExternalStore } from "react";
+// translated string at once without a reload. A page opened in another language than English is
+// kept hidden until then (components/i18n.py's boot script marks it `i18n-pending`; the first
+// render in the chosen language takes the mark away), so it never shows its English first.
+import { useEffect, useSyncExternalStore } from "react";
 import CATALOGS from "./i18n_catalogs.json";
 
 const LANGUAGES = ["en", "ja"];
@@ -59,8 +61,19 @@ function subscribe(listener) {
   return () => listeners.delete(listener);
 }
 
+function reveal() {
+  const html = document.documentElement;
+  if (!html.classList.contains("i18n-pending")) return;
+  html.classList.remove("i18n-pending");
+  html.style.removeProperty("visibility");
+}
+
 export function useI18nLang() {
-  return useSyncExternalStore(subscribe, language, () => DEFAULT_LANGUAGE);
+  const lang = useSyncExternalStore(subscribe, language, () => DEFAULT_LANGUAGE);
+  useEffect(() => {
+    if (lang === language()) reveal(); // committed in the chosen language (not hydration's English)
+  }, [lang]);
+  return lang;
 }
 
 // `msgid` in `lang`, its {name} placeholders filled from `params`; the msgid itself when the

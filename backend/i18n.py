@@ -12,14 +12,17 @@ Placeholders are `{name}` (str.format on the server, the same replacement in the
 from __future__ import annotations
 
 import functools
+import math
 from datetime import datetime
 from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_datetime as babel_format_datetime
+from babel.lists import format_list
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency as babel_format_currency
 from babel.numbers import format_decimal as babel_format_decimal
+from babel.units import format_unit
 
 LANGUAGES = ("en", "ja")
 DEFAULT_LANGUAGE = "en"
@@ -39,18 +42,60 @@ def catalog(language: str) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in po if m.id and isinstance(m.id, str) and m.string}
 
 
-class Message(str):
+class Localizable:
+    """A figure of a Message that reads differently per language (a duration, an amount, a
+    nested Message): filled in as `in_language(language)` where the message is said."""
+
+    def in_language(self, language: str | None) -> str:
+        raise NotImplementedError
+
+
+def _figures(params: dict[str, object], language: str | None) -> dict[str, object]:
+    return {k: v.in_language(language) if isinstance(v, Localizable) else v for k, v in params.items()}
+
+
+class Message(str, Localizable):
     """English text with figures in it that remembers its msgid and figures, so that it can be
     said again in another language (`gettext(lang, message)`, `localize`). Anywhere a str goes
-    it is the English text, so services, logs and existing callers see no difference."""
+    it is the English text, so services, logs and existing callers see no difference. A figure
+    may itself be Localizable (Duration, Usd, another Message): it is said in the same language."""
 
     msgid: str
     params: dict[str, object]
 
     def __new__(cls, msgid: str, **params: object) -> Message:
-        text = super().__new__(cls, msgid.format(**params) if params else msgid)
+        text = super().__new__(cls, msgid.format(**_figures(params, DEFAULT_LANGUAGE)) if params else msgid)
         text.msgid, text.params = msgid, params
         return text
+
+    def __str__(self) -> str:
+        # str(message) and str(exception) keep the Message (a str all the same), so a handler
+        # showing `str(exc)` can still say it in the reader's language.
+        return self
+
+    def in_language(self, language: str | None) -> str:
+        return gettext(language, self)
+
+
+class Duration(Localizable):
+    """A wait as people of the language say it: whole seconds under two minutes, then whole
+    minutes (rounded up: never shorter than the wait), then hours and minutes (Babel's units)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = max(1, math.ceil(seconds))
+
+    def in_language(self, language: str | None) -> str:
+        return format_duration(self.seconds, language)
+
+
+class Usd(Localizable):
+    """An amount in US dollars, in the locale's currency format (format_usd)."""
+
+    def __init__(self, amount: float, digits: int = 2) -> None:
+        self.amount, self.digits = amount, digits
+
+    def in_language(self, language: str | None) -> str:
+        return format_usd(self.amount, language, self.digits)
 
 
 def localize(language: str | None, text: str) -> str:
@@ -77,7 +122,7 @@ def gettext(language: str | None, msgid: str, **params: object) -> str:
         message = msgid
         msgid, params = message.msgid, {**message.params, **params}
     text = catalog(normalize(language) or DEFAULT_LANGUAGE).get(msgid) or msgid
-    return text.format(**params) if params else text
+    return text.format(**_figures(params, language)) if params else text
 
 
 def negotiate(accept_language: str | None) -> str:
@@ -135,3 +180,18 @@ def format_usd(amount: float, language: str | None, digits: int = 2) -> str:
     return babel_format_currency(
         amount, "USD", format="¤#,##0." + "0" * digits, locale=_locale(language), currency_digits=False
     )
+
+
+def format_duration(seconds: int, language: str | None) -> str:
+    """'45 seconds' / '45 秒', '3 minutes' / '3 分', '2 hours, 5 minutes' / '2 時間 5 分'; minutes
+    and hours rounded up, as a wait should be."""
+    locale = _locale(language)
+    if seconds < 120:
+        return format_unit(seconds, "duration-second", length="long", locale=locale)
+    minutes = math.ceil(seconds / 60)
+    if minutes < 120:
+        return format_unit(minutes, "duration-minute", length="long", locale=locale)
+    parts = [format_unit(minutes // 60, "duration-hour", length="long", locale=locale)]
+    if minutes % 60:
+        parts.append(format_unit(minutes % 60, "duration-minute", length="long", locale=locale))
+    return format_list(parts, style="unit", locale=locale)

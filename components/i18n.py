@@ -13,13 +13,14 @@ backend/locales (`python -m tools.i18n build`). Nothing here knows about state c
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import reflex as rx
 from reflex.vars.base import VarData
 from reflex.vars.function import FunctionStringVar
 
-from backend.i18n import LANGUAGES
+from backend.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 I18N_JS = "$/public/i18n.js"
 
@@ -48,3 +49,30 @@ def t(msgid: str, **params: Any) -> rx.Var[str]:
 def t_var(message: rx.Var[str]) -> rx.Var[str]:
     """A message from state, kept in English there, in the page's language."""
     return _LOOKUP.call(_LANG, message).to(str)
+
+
+# Before the first paint of a prerendered page (English): when this browser will show another
+# language (the same choice as assets/i18n.js: the `lang` cookie, else the first of the
+# browser's languages we speak), hide the page until it has rendered in that language, so the
+# English never flashes. A fallback shows it after a few seconds whatever happens. (The style
+# is set through the CSSOM, which the page's CSP allows, so it holds before styles.css loads.)
+PENDING_FALLBACK_MS = 4000
+_BOOT = (
+    "(function(){var d=document.documentElement,o=%(others)s,"
+    "c=document.cookie.match(/(?:^|;\\s*)lang=([^;]*)/),"
+    "t=c?[c[1]]:(navigator.languages||[navigator.language]),i,l;"
+    "for(i=0;i<t.length;i++){l=String(t[i]||'').split(/[-_]/)[0].toLowerCase();"
+    "if(l==='%(default)s'){return}if(o.indexOf(l)>=0){break}l=null}"
+    "if(!l){return}d.classList.add('i18n-pending');d.style.visibility='hidden';"
+    "setTimeout(function(){d.classList.remove('i18n-pending');d.style.removeProperty('visibility')},%(ms)d)"
+    "})();"
+)
+
+
+def language_boot_script() -> rx.Component:
+    """The <head> script that keeps a non-English page hidden until it speaks its language."""
+    others = [language for language in LANGUAGES if language != DEFAULT_LANGUAGE]
+    code = _BOOT % {"others": json.dumps(others), "default": DEFAULT_LANGUAGE, "ms": PENDING_FALLBACK_MS}
+    return rx.el.script(
+        code
+    )  # a plain <script> in the document's head (rx.script goes through Helmet, after hydration)

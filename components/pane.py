@@ -74,9 +74,14 @@ def _model_select(
         aria_label=t("Model"),
         **_why_locked(locked),
         class_name="pane-model-select",
-        # Shrinks (cutting the name short) rather than push the pane's buttons out of a narrow pane.
+        # The model's whole name on hover (the option list shows it whole when opened, and a
+        # screen reader reads the selected option whole; the pane itself is named after it).
+        title=pane.label,
+        # Grows to the room it has; in a narrow pane (eight at 1440 px) it takes a line of its
+        # own, the badges and buttons wrapping below it inside the card, so the name is cut as
+        # little as the pane's width allows.
         min_width="0",
-        flex="0 1 auto",
+        flex="1 1 12em",
     )
 
 
@@ -100,6 +105,10 @@ def _header(
                     rx.badge(pane.blind_label, color_scheme="indigo", variant="soft", size="2"),
                 ),
                 _model_select(pane, models, active, actions, has_images, locked),
+                # A narrow pane (assets/styles.css: a container query) cannot show a long name in
+                # its picker: the whole name wraps here under it. Hidden from screen readers, who
+                # hear the picker's value and the pane's name, both whole.
+                rx.text(pane.label, size="1", class_name="pane-model-name", aria_hidden="true"),
             ),
         ),
         rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),

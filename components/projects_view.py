@@ -229,7 +229,7 @@ def projects_view(p: ProjectsProps) -> rx.Component:
                     rx.table.row(
                         rx.table.column_header_cell(t("Member")),
                         rx.table.column_header_cell(t("Role")),
-                        rx.table.column_header_cell(""),
+                        rx.table.column_header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
                     )
                 ),
                 rx.table.body(rx.foreach(p.members, lambda row: _member_row(p, row))),

@@ -12,6 +12,12 @@ from components.layout import field_error
 from components.model_select import model_select
 from components.pane import READ_ONLY_NOTE_ID
 
+# The system prompt's section: focus goes into it when it opens and back to "+ System prompt"
+# when it closes (state/compare.py's toggle_system).
+SYSTEM_PROMPT_ID = "system-prompt"
+SYSTEM_PROMPT_OPEN_ID = "system-prompt-open"
+SYSTEM_PROMPT_CLOSE_ID = "system-prompt-close"
+
 
 def _why_locked(can_run: rx.Var[bool]) -> dict[str, rx.Var]:
     """A control a viewer may not use points at the sentence saying why."""
@@ -213,17 +219,31 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
             rx.vstack(
                 rx.el.label(t("System prompt"), html_for="system-prompt", class_name="field-label"),
                 rx.text_area(
-                    id="system-prompt",
+                    id=SYSTEM_PROMPT_ID,
                     value=p.system_prompt,
                     on_change=p.on_system_prompt,
                     rows="2",
                     width="100%",
                     placeholder=t("Optional instructions for every model"),
                 ),
+                # Hidden, it is kept but not sent (what runs is what the page shows).
+                rx.link(
+                    t("Hide system prompt"),
+                    on_click=p.on_toggle_system,
+                    size="2",
+                    as_="button",
+                    id=SYSTEM_PROMPT_CLOSE_ID,
+                ),
                 width="100%",
                 spacing="1",
             ),
-            rx.link(t("+ System prompt"), on_click=p.on_toggle_system, size="2", as_="button"),
+            rx.link(
+                t("+ System prompt"),
+                on_click=p.on_toggle_system,
+                size="2",
+                as_="button",
+                id=SYSTEM_PROMPT_OPEN_ID,
+            ),
         ),
         rx.hstack(
             _model_picker(p),

@@ -47,7 +47,11 @@ def search_form(
                 aria_label=TEXT["query"],
                 type="search",
                 max_length=2000,
-                width="24em",
+                # Wide enough for the placeholder in Japanese too (full-width characters), and
+                # never wider than the screen.
+                flex="1 1 28em",
+                max_width="100%",
+                min_width="min(100%, 18em)",
             ),
             _select("project", TEXT["project"], TEXT["all_projects"], projects),
             _select("model", TEXT["model"], TEXT["any_model"], models),

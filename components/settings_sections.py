@@ -251,7 +251,7 @@ def tokens_section(
                         rx.table.column_header_cell(t("Starts with"), class_name="wide-only"),
                         rx.table.column_header_cell(t("Created")),
                         rx.table.column_header_cell(t("Last used")),
-                        rx.table.column_header_cell(""),
+                        rx.table.column_header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
                     )
                 ),
                 rx.table.body(rx.foreach(tokens, lambda row: _token_row(row, on_revoke))),

@@ -8,6 +8,7 @@ from backend import runtime
 from backend.api.app import create_api
 from backend.logs import configure_logging
 from backend.settings import get_settings
+from components.i18n import language_boot_script, t
 from dashboard.event_socket import without_event_socket_cookies
 from dashboard.pages.batches import batches_page
 from dashboard.pages.compare import compare_page
@@ -37,6 +38,7 @@ if get_settings().json_logs:  # production: JSON lines; development keeps Reflex
 
 app = rx.App(
     stylesheets=["/styles.css"],
+    head_components=[language_boot_script()],
     # The API (which mounts Reflex's app), then no Cookie header on the event socket (only the
     # session it proves), the HttpOnly session cookie's route, then, outermost, the security
     # headers of every response.
@@ -50,30 +52,34 @@ app = rx.App(
 app.register_lifespan_task(runtime.running)
 # First, before any handler or hydrate: a tab's state belongs to the connection that proved its cookie.
 app.add_middleware(SessionBinding(), index=0)
-app.add_page(compare_page, route="/", title="Compare · LLM Dashboard", on_load=CompareState.load)
-app.add_page(compare_page, route="/compare", title="Compare · LLM Dashboard", on_load=CompareState.load)
+# The tab's title follows the page's language (a Var: the browser looks it up, and again on a switch).
+app.add_page(compare_page, route="/", title=t("Compare · LLM Dashboard"), on_load=CompareState.load)
+app.add_page(compare_page, route="/compare", title=t("Compare · LLM Dashboard"), on_load=CompareState.load)
 app.add_page(
     history_page,
     route="/history",
-    title="History · LLM Dashboard",
+    title=t("History · LLM Dashboard"),
     on_load=[HistoryState.load, SearchState.load],
 )
 app.add_page(
-    leaderboard_page, route="/leaderboard", title="Leaderboard · LLM Dashboard", on_load=LeaderboardState.load
+    leaderboard_page,
+    route="/leaderboard",
+    title=t("Leaderboard · LLM Dashboard"),
+    on_load=LeaderboardState.load,
 )
-app.add_page(usage_page, route="/usage", title="Usage · LLM Dashboard", on_load=UsageState.load)
-app.add_page(login_page, route="/login", title="Sign in · LLM Dashboard", on_load=AuthState.load_login)
-app.add_page(settings_page, route="/settings", title="Settings · LLM Dashboard", on_load=load_settings)
+app.add_page(usage_page, route="/usage", title=t("Usage · LLM Dashboard"), on_load=UsageState.load)
+app.add_page(login_page, route="/login", title=t("Sign in · LLM Dashboard"), on_load=AuthState.load_login)
+app.add_page(settings_page, route="/settings", title=t("Settings · LLM Dashboard"), on_load=load_settings)
 app.add_page(
     share_page,
     route="/share/[share_token]",
-    title="Shared comparison · LLM Dashboard",
+    title=t("Shared comparison · LLM Dashboard"),
     on_load=SharePageState.load,
 )
 app.add_page(
     projects_page,
     route="/projects",
-    title="Projects · LLM Dashboard",
+    title=t("Projects · LLM Dashboard"),
     on_load=[ProjectsState.load, EmailNoticeState.load],
 )
-app.add_page(batches_page, route="/batches", title="Batches · LLM Dashboard", on_load=BatchState.load)
+app.add_page(batches_page, route="/batches", title=t("Batches · LLM Dashboard"), on_load=BatchState.load)

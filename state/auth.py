@@ -70,6 +70,9 @@ class AuthState(rx.State):
         self._load_provider()
         self.firebase_sign_out = SIGNED_OUT_PARAM in self.router.url.query_parameters
         self.mode, self.form_errors, self.message = "sign_in", {}, ""
+        # The first visit: no account yet, so the page opens on sign-up (the first one is the admin).
+        if not await runtime.current().accounts.has_accounts():
+            self.mode = "sign_up"
         target = self.router.url.query_parameters.get("next", "/")
         # Only paths on this site: "//evil.example" or "https://…" would be an open redirect.
         self._next = target if target.startswith("/") and not target.startswith("//") else "/"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from backend.i18n import N_
+from backend.i18n import N_, format_usd
 from backend.services.batch_results import BatchView, CellView, ModelSummary, ResultRow
-from backend.services.budgets import format_usd
 from backend.services.metrics import format_cost, format_ms
 
 CELL_PREVIEW_CHARS = 240
@@ -112,5 +111,5 @@ def summary_row(s: ModelSummary) -> SummaryRow:
         passed=s.passed,
         failed=s.failed,
         mean_latency=format_ms(s.mean_total_ms),
-        cost=format_usd(s.cost_usd),
+        cost=format_usd(s.cost_usd, None),
     )

@@ -251,7 +251,7 @@ class BatchState(rx.State):
             self.errors = await localized_all(self, exc.errors)
             return
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"prompt": str(exc)}
+            self.errors = {"prompt": await localized(self, str(exc))}
             return
         self.template_id, self.template_version, self.name = saved.id, str(saved.version), saved.name
         self.notice = N_("Template saved.")
@@ -283,7 +283,7 @@ class BatchState(rx.State):
             self.errors = {"run": await localized(self, exc.message)}
             return None
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"run": str(exc)}
+            self.errors = {"run": await localized(self, str(exc))}
             return None
         self.offset = 0
         await self._reload_lists(user)
@@ -313,7 +313,7 @@ class BatchState(rx.State):
         try:
             await _service().cancel(user, self.selected_id)
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"run": str(exc)}
+            self.errors = {"run": await localized(self, str(exc))}
             return
         await self._show(user, self.selected_id)
 
@@ -327,7 +327,7 @@ class BatchState(rx.State):
             body = await _service().export(user, self.selected_id, format)  # type: ignore[arg-type]
             data = b"".join([chunk async for chunk in body])
         except NotFound as exc:
-            self.errors = {"run": str(exc)}
+            self.errors = {"run": await localized(self, str(exc))}
             return None
         return rx.download(
             data=data, filename=f"batch-{self.selected_id}.{format}", mime_type=FORMATS[format]

@@ -19,10 +19,11 @@ from backend.services.comparisons import InvalidComparison, NotFound, RateLimitE
 from backend.services.projects import default_project
 from backend.services.validation import MAX_PANES, MAX_PROMPT_CHARS
 from backend.streaming.follower import short_key
+from components.prompt_form import SYSTEM_PROMPT_ID, SYSTEM_PROMPT_OPEN_ID
 from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import localized, localized_all
+from state.language import language_of, localized, localized_all
 from state.pane_forms import prefilled_panes, show_field_errors
 from state.pane_params import clear_service_errors, copy_params, invalid_panes, set_param
 from state.prompt_images import PromptImagesState, attached_image_ids, show_record_images
@@ -107,7 +108,8 @@ class CompareState(rx.State):
     async def load(self, user: Principal) -> Followup:
         rt = runtime.current()
         await self._load_projects(user)
-        self.models = [option_from_entry(e) for e in await rt.comparisons.models(user)]
+        language = await language_of(self)
+        self.models = [option_from_entry(e, language) for e in await rt.comparisons.models(user)]
         if not self.picker and self.models:
             self.picker = next((m.id for m in self.models if m.available), self.models[0].id)
         query = self.router.url.query_parameters
@@ -118,9 +120,9 @@ class CompareState(rx.State):
         if wanted:
             try:
                 record = rt.comparisons.with_live_output(await rt.comparisons.get(user, wanted))
-            except NotFound:
+            except NotFound as exc:
                 self.comparison_id, self.panes = "", []
-                self.errors = {"panes": f"Comparison {wanted} was not found."}
+                self.errors = {"panes": await localized(self, str(exc))}
                 return None
             self.can_run = allowed(await rt.comparisons.role_for(user, record.id), Action.RUN)
             self.comparison_id = record.id
@@ -187,8 +189,15 @@ class CompareState(rx.State):
         self.system_prompt = value
 
     @event
-    def toggle_system(self) -> None:
+    def toggle_system(self) -> Followup:
+        """Open or close the system prompt; focus follows (into the field, or back to the link
+        that opens it), once the page has drawn the change."""
         self.show_system = not self.show_system
+        target = SYSTEM_PROMPT_ID if self.show_system else SYSTEM_PROMPT_OPEN_ID
+        return rx.call_script(
+            "requestAnimationFrame(() => requestAnimationFrame(() => "
+            f"document.getElementById({target!r})?.focus()))"
+        )
 
     @event
     def set_picker(self, value: str) -> None:
@@ -227,7 +236,7 @@ class CompareState(rx.State):
         try:
             await rt.comparisons.reveal(user, self.comparison_id)
         except NotFound as exc:
-            self.errors = {"panes": str(exc)}
+            self.errors = {"panes": await localized(self, str(exc))}
             return None
         await self._show_revealed(user)
         # The vote panel names the panes too; state.votes imports this module, hence here.
@@ -381,7 +390,7 @@ class CompareState(rx.State):
             self._show_errors(await localized_all(self, exc.errors))
             return None
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"panes": str(exc)}
+            self.errors = {"panes": await localized(self, str(exc))}
             return None
         except RateLimitExceeded as exc:
             self.errors = {"limit": await localized(self, exc.message)}
@@ -419,7 +428,7 @@ class CompareState(rx.State):
             try:
                 await runtime.current().comparisons.cancel(user, self.comparison_id, run_ids)
             except (AccessDenied, NotFound) as exc:
-                self.errors = {"panes": str(exc)}
+                self.errors = {"panes": await localized(self, str(exc))}
         return None
 
     @event
@@ -434,7 +443,7 @@ class CompareState(rx.State):
             self.errors = {**self.errors, "limit": await localized(self, exc.message)}
             return None
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"panes": str(exc)}
+            self.errors = {"panes": await localized(self, str(exc))}
             return None
         self.errors.pop("limit", None)
         pane.cached, pane.original = False, ""

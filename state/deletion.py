@@ -15,6 +15,7 @@ from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
 from state.history import HistoryState
+from state.language import localized
 
 
 class DeleteComparisonState(rx.State):
@@ -24,7 +25,7 @@ class DeleteComparisonState(rx.State):
         try:
             await runtime.current().comparisons.delete(user, comparison_id)
         except (AccessDenied, NotFound) as exc:
-            self.error = str(exc)
+            self.error = await localized(self, str(exc))
             return False
         self.error = ""
         return True

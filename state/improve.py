@@ -28,6 +28,7 @@ from backend.services.metrics import format_cost
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized
 from state.session_guard import BoundSocket
 
 DEFAULT_PROPOSER = "simulated:judge"
@@ -106,7 +107,7 @@ class ImproveState(rx.State):
             role = await rt.comparisons.role_for(user, self._comparison_id)
             views = [] if self.masked else await rt.prompts.versions(user, self._comparison_id)
         except NotFound as exc:
-            self.error = str(exc)
+            self.error = await localized(self, str(exc))
             return None
         self.can_run = allowed(role, Action.RUN)
         self.versions = [version_row(v, self._comparison_id) for v in views]
@@ -158,7 +159,7 @@ class ImproveState(rx.State):
             if self._comparison_id != comparison_id:
                 return  # the panel moved to another comparison meanwhile
             if error:
-                self.error = error
+                self.error = await localized(self, error)  # the tab's language, read under the lock
                 return
             self.has_proposal, self._proposed_by = True, model
             self.proposed_prompt, self.proposed_system_prompt = proposal.prompt, proposal.system_prompt
@@ -188,7 +189,7 @@ class ImproveState(rx.State):
             self.error = exc.message
             return None
         except (AccessDenied, NotFound) as exc:
-            self.error = str(exc)
+            self.error = await localized(self, str(exc))
             return None
         self._discard()
         self.error = ""

@@ -35,6 +35,7 @@ from backend.services.comparisons import RateLimitExceeded
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized
 from state.session_guard import BoundSocket
 
 DEFAULT_JUDGE = "simulated:judge"
@@ -212,7 +213,7 @@ class JudgeState(rx.State):
             rubric = await rt.judges.rubric(user, record.project_id)
             views = await rt.judges.judgements(user, self._comparison_id)
         except NotFound as exc:
-            self.errors = {GENERAL: str(exc)}
+            self.errors = {GENERAL: await localized(self, str(exc))}
             return None
         self._project_id = record.project_id
         self.turn = str(record.latest_turn)  # the latest turn unless another is picked
@@ -266,7 +267,7 @@ class JudgeState(rx.State):
             self.errors = {GENERAL: exc.message}
             return None
         except (AccessDenied, NotFound) as exc:
-            self.errors = {GENERAL: str(exc)}
+            self.errors = {GENERAL: await localized(self, str(exc))}
             return None
         self.errors = {}
         self.judgements = [judgement_row(view, self.project_rubric), *self.judgements]
@@ -285,7 +286,7 @@ class JudgeState(rx.State):
             self.errors, self.notice = dict(exc.errors), ""
             return None
         except (AccessDenied, NotFound) as exc:
-            self.errors, self.notice = {GENERAL: str(exc)}, ""
+            self.errors, self.notice = {GENERAL: await localized(self, str(exc))}, ""
             return None
         self.project_rubric, self.rubric_is_default, self.rubric = saved.text, saved.is_default, saved.text
         self.errors = {}

@@ -224,7 +224,7 @@ class KeysState(rx.State):
             self.endpoint_errors = {scope: exc.message}
             return None
         except AccessDenied as exc:
-            self.endpoint_errors = {scope: str(exc)}
+            self.endpoint_errors = {scope: await localized(self, str(exc))}
             return None
         self.endpoint_errors = {}
         await self._refresh(user)
@@ -237,7 +237,7 @@ class KeysState(rx.State):
         try:
             await runtime.current().credentials.delete(user, provider, deployment=deployment)
         except AccessDenied as exc:
-            self.message = str(exc)
+            self.message = await localized(self, str(exc))
             return None
         await self._refresh(user)
         self.message = N_("Key deleted.")
@@ -249,7 +249,7 @@ class KeysState(rx.State):
         try:
             await runtime.current().credentials.test(user, provider, deployment=deployment)
         except AccessDenied as exc:
-            self.message = str(exc)
+            self.message = await localized(self, str(exc))
             return None
         await self._refresh(user)  # the rows show the test as it was stored
         return None

@@ -27,6 +27,7 @@ from backend.services.leaderboard import (
 from backend.services.metrics import format_ms, format_rate
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized
 from state.rows import ProjectChoice
 
 ALL_PROJECTS = "all"
@@ -164,7 +165,7 @@ class LeaderboardState(rx.State):
                 )
         except NotFound as exc:
             self._show(None)
-            self.error = str(exc)
+            self.error = await localized(self, str(exc))
         except InvalidLeaderboardQuery as exc:
             self._show(None)
             self.error = " ".join(exc.errors.values())
@@ -281,7 +282,7 @@ class LeaderboardState(rx.State):
                     since=since,
                 )
         except NotFound as exc:
-            self.recommendation_error = str(exc)
+            self.recommendation_error = await localized(self, str(exc))
             return
         except InvalidLeaderboardQuery as exc:
             self.recommendation_error = " ".join(exc.errors.values())

@@ -11,7 +11,7 @@ from backend.services.access import NotFound
 from backend.services.projects import InvalidProject, default_project
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import localized_all
+from state.language import localized, localized_all
 from state.rows import MemberRow, ProjectRow
 
 
@@ -95,7 +95,7 @@ class ProjectsState(rx.State):
             self.errors = await localized_all(self, exc.errors)
             return False
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"member": str(exc)}
+            self.errors = {"member": await localized(self, str(exc))}
             return False
         self.errors = {}
         await self._reload(user)
@@ -153,7 +153,7 @@ class ProjectsState(rx.State):
             self.errors = await localized_all(self, exc.errors)
             return None
         except (AccessDenied, NotFound) as exc:
-            self.errors = {"member": str(exc)}
+            self.errors = {"member": await localized(self, str(exc))}
             return None
         self.errors = {}
         await self._reload(user)

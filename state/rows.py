@@ -11,9 +11,8 @@ import uuid
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db.attempts import AttemptRecord
 from backend.db.records import ComparisonRecord, RunRecord
-from backend.i18n import N_
-from backend.providers.credentials import KEYED_FAMILIES
-from backend.providers.registry import ModelEntry
+from backend.i18n import N_, localize
+from backend.providers.registry import ModelEntry, picker_reason
 from backend.run_options import VISION
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
 from backend.services.blind import HIDDEN_ERROR, pane_label
@@ -111,20 +110,16 @@ class HistoryRow:
     can_delete: bool = False  # the user edits in its project (editor or owner)
 
 
-# A keyed provider without a key: the person can fix it themselves, in Settings (the
-# deployment's environment variable the registry names is for operators).
-NO_KEY_REASON = N_("no key: add one in Settings → Provider keys")
-
-
-def option_from_entry(entry: ModelEntry) -> ModelOption:
+def option_from_entry(entry: ModelEntry, language: str | None = None) -> ModelOption:
+    """A picker's row; a reason with figures (an address, an error) said in `language`, a fixed
+    one kept as its msgid (the browser translates it, and again on a switch)."""
     capabilities = load_catalog().resolve(entry.id).capabilities
-    no_key = not entry.available and entry.family in KEYED_FAMILIES
     return ModelOption(
         id=entry.id,
         label=entry.display_name,
         family=entry.family,
         available=entry.available,
-        reason=NO_KEY_REASON if no_key else entry.reason,
+        reason="" if entry.available else localize(language, picker_reason(entry.family, entry.reason)),
         simulated=entry.simulated,
         vision=VISION in capabilities,
         caps=sorted(capabilities - {VISION}),

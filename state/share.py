@@ -20,6 +20,7 @@ from backend.services.shares import SHARE_PATH, PublicComparison, PublicRun, Sha
 from state.auth import signed_in_user
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized
 from state.rows import ExchangeRow
 
 
@@ -137,7 +138,7 @@ class SharePageState(rx.State):
         try:
             earlier = await ShareService(runtime.current().db).forks_by(user, self._token)
         except NotFound as exc:
-            self.fork_error = str(exc)
+            self.fork_error = await localized(self, str(exc))
             self._show(None)
             return None
         if earlier:
@@ -162,7 +163,7 @@ class SharePageState(rx.State):
         try:
             record = await ShareService(runtime.current().db).fork(user, self._token)
         except NotFound as exc:
-            self.forking, self.fork_error = False, str(exc)
+            self.forking, self.fork_error = False, await localized(self, str(exc))
             self._show(None)
             return None
         return rx.redirect(f"/?c={record.id}")

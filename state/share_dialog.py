@@ -21,6 +21,7 @@ from backend.services.shares import InvalidShare, ShareService
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized
 
 EXPIRY_CHOICES: dict[str, timedelta | None] = {
     "never": None,
@@ -90,7 +91,7 @@ class ShareDialogState(rx.State):
                 user, await self._comparison_id(), EXPIRY_CHOICES.get(self.expiry)
             )
         except (AccessDenied, NotFound, InvalidShare) as exc:
-            self.error = str(exc)
+            self.error = await localized(self, str(exc))
             return None
         self.error = ""
         self.new_link = self.router.url.origin + created.url_path
@@ -103,7 +104,7 @@ class ShareDialogState(rx.State):
         try:
             await ShareService(runtime.current().db).revoke(user, share_id)
         except (AccessDenied, NotFound) as exc:
-            self.error = str(exc)
+            self.error = await localized(self, str(exc))
             return None
         await self._show_links(user)
         return None
@@ -121,7 +122,7 @@ class ShareDialogState(rx.State):
         try:
             shares = await ShareService(runtime.current().db).list(user, comparison_id)
         except (AccessDenied, NotFound) as exc:
-            self.links, self.error = [], str(exc)
+            self.links, self.error = [], await localized(self, str(exc))
             return None
         now = datetime.now(UTC)
         self.links = [link_row(share, now) for share in shares]

@@ -26,7 +26,7 @@ from backend.services.metrics import format_ms, format_rate
 from backend.services.usage import BurnDown, InvalidUsageQuery
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of
+from state.language import language_of, localized
 from state.rows import ProjectChoice
 
 ALL_PROJECTS = "all"
@@ -186,7 +186,7 @@ class UsageState(rx.State):
                 user, project_id, group_by=group, since=since, until=until, everyone=everyone
             )
         except (NotFound, AccessDenied) as exc:
-            self.rows, self.chart, self.total_text, self.error = [], [], "", str(exc)
+            self.rows, self.chart, self.total_text, self.error = [], [], "", await localized(self, str(exc))
         except InvalidUsageQuery as exc:
             self.rows, self.chart, self.total_text, self.error = [], [], "", " ".join(exc.errors.values())
         else:
@@ -237,7 +237,7 @@ class UsageState(rx.State):
                     return None
                 parts.append(chunk)
         except (NotFound, AccessDenied) as exc:
-            self.export_error = str(exc)
+            self.export_error = await localized(self, str(exc))
             return None
         name = f"runs-{since:%Y%m%d}-{until:%Y%m%d}.{format}"
         return rx.download(data=b"".join(parts), filename=name, mime_type=FORMATS[format])

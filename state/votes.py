@@ -25,7 +25,7 @@ from backend.services.votes import InvalidVote, Tally
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import localized_all
+from state.language import localized, localized_all
 
 THUMB_UP, THUMB_DOWN = "up", "down"
 TIE, ALL_BAD = VoteChoice.TIE.value, VoteChoice.ALL_BAD.value
@@ -106,7 +106,7 @@ class VoteState(rx.State):
             tally = await runtime.current().votes.tally(user, self._comparison_id, turn)
         except NotFound as exc:
             self._clear()
-            self.error = str(exc)
+            self.error = await localized(self, str(exc))
             return
         except InvalidVote as exc:
             self.error = " ".join((await localized_all(self, exc.errors)).values())
@@ -183,7 +183,7 @@ class VoteState(rx.State):
             self.notice = ""
             return None
         except NotFound as exc:
-            self.error, self.notice = str(exc), ""
+            self.error, self.notice = await localized(self, str(exc)), ""
             return None
         self._show(tally, self._blind)
         self.error, self.notice = "", "Your vote is saved. You can change it at any time."

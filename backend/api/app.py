@@ -140,8 +140,9 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": gettext(language_of(request), detail)})
 
     @api.get(f"{API_PREFIX}/models", response_model=list[ModelOut], tags=["models"])
-    async def list_models(user: User) -> list[ModelOut]:
+    async def list_models(request: Request, user: User) -> list[ModelOut]:
         entries = await get_runtime().comparisons.models(user)
+        language = language_of(request)
         capabilities = {e.id: load_catalog().resolve(e.id).capabilities for e in entries}
         return [
             ModelOut(
@@ -150,7 +151,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
                 family=e.family,
                 simulated=e.simulated,
                 available=e.available,
-                reason=e.reason,
+                reason=gettext(language, e.reason) if e.reason else "",
                 context_window=e.context_window,
                 input_price_per_mtok=e.input_price_per_mtok,
                 output_price_per_mtok=e.output_price_per_mtok,

@@ -217,6 +217,11 @@ class AccountService:
         async with self._db.session() as session:
             await repo.update_account(session, principal.user_id, language=language)
 
+    async def has_accounts(self) -> bool:
+        """Whether anyone has signed up yet (before the first account, sign-in has no one to let in)."""
+        async with self._db.session() as session:
+            return await repo.count_users(session) > 0
+
     async def account(self, principal: Principal) -> repo.Account | None:
         async with self._db.session() as session:
             return await repo.account_by_id(session, principal.user_id)

@@ -19,13 +19,21 @@ from backend.auth.tokens import new_token, token_hash
 from backend.db import accounts as repo
 from backend.db.engine import Database
 from backend.db.models import EmailVerification, User, utcnow
+from backend.i18n import N_, gettext
 from backend.mail import Mailer, MailNotSent
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
 VERIFY_PATH = "/api/v1/verify-email"
-SUBJECT = "Confirm your email address for LLM Dashboard"
+# Said in the account's language (users.language; English until one is chosen).
+SUBJECT = N_("Confirm your email address for LLM Dashboard")
+BODY = N_(
+    "Someone (we hope you) created an LLM Dashboard account with this address.\n"
+    "Open this link to confirm it; projects you were invited to then appear:\n\n"
+    "{link}\n\n"
+    "If it was not you, ignore this mail: nothing joins a project without the link."
+)
 
 
 class EmailVerifier:
@@ -55,14 +63,11 @@ class EmailVerifier:
                 )
             )
             await session.commit()
-        body = (
-            "Someone (we hope you) created an LLM Dashboard account with this address.\n"
-            "Open this link to confirm it; projects you were invited to then appear:\n\n"
-            f"{self.link(token)}\n\n"
-            "If it was not you, ignore this mail: nothing joins a project without the link."
-        )
+        language = account.language
         try:
-            await self._mailer.send(account.email, SUBJECT, body)
+            await self._mailer.send(
+                account.email, gettext(language, SUBJECT), gettext(language, BODY, link=self.link(token))
+            )
         except MailNotSent:
             return False
         return True

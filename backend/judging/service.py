@@ -23,6 +23,7 @@ from backend.db.engine import Database
 from backend.db.judgements import JudgementRecord, NewJudgeRun
 from backend.db.models import RUBRIC_MAX_CHARS
 from backend.db.records import FINAL_STATUSES, ComparisonRecord, RunRecord, RunStatus
+from backend.i18n import N_
 from backend.judging.pairs import Pair, pairs_of
 from backend.judging.prompts import DEFAULT_RUBRIC, judge_messages
 from backend.judging.settle import settle
@@ -141,7 +142,9 @@ class JudgeService:
             self._track(run.id for r in records for run in r.runs)
 
         try:
-            await self._comparisons.create_linked(principal, project_id, payloads, link, "This judge's runs")
+            await self._comparisons.create_linked(
+                principal, project_id, payloads, link, N_("This judge's runs")
+            )
         except InvalidJudgement:
             raise
         except InvalidComparison as exc:

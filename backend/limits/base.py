@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from backend.i18n import Message
+from backend.i18n import Duration, Message
 
 MINUTE_S = 60
 DAY_S = 86_400
@@ -45,16 +45,6 @@ def window_remaining(now: float, window_s: int) -> float:
     return (math.floor(now / window_s) + 1) * window_s - now
 
 
-def _wait(seconds: float) -> str:
-    seconds = max(1, math.ceil(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    minutes = math.ceil(seconds / 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
-
-
 def requests_refused(limit: int, used: int, wanted: int, retry_after_s: float) -> RateLimitExceeded:
     if wanted > limit:
         message = Message(
@@ -69,7 +59,7 @@ def requests_refused(limit: int, used: int, wanted: int, retry_after_s: float) -
             "{used:,} used). Try again in {wait}.",
             limit=limit,
             used=used,
-            wait=_wait(retry_after_s),
+            wait=Duration(retry_after_s),
         )
     return RateLimitExceeded(message, retry_after_s, "requests_per_minute")
 
@@ -82,7 +72,7 @@ def tokens_refused(limit: int, used: int, wanted: int, retry_after_s: float) -> 
         used=used,
         limit=limit,
         wanted=wanted,
-        wait=_wait(retry_after_s),
+        wait=Duration(retry_after_s),
     )
     return RateLimitExceeded(message, retry_after_s, "tokens_per_day")
 

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from backend.i18n import N_, Message
 from backend.limits.base import RateLimitExceeded
 from backend.redis_client import REDIS_ERRORS, RedisOutage, redis_client
 from backend.settings import Settings
@@ -33,7 +34,7 @@ from backend.settings import Settings
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5.0
-STREAMS = "Too many live streams open at once ({limit}). Close one, or try again shortly."
+STREAMS = N_("Too many live streams open at once ({limit}). Close one, or try again shortly.")
 SLOT_TTL_S = 30.0  # a slot no one renews (its replica died) is free after this
 
 
@@ -68,7 +69,7 @@ class StreamSlots:
 
     def take_now(self, user_id: str) -> _LocalSlot:
         if self._open[user_id] >= self._limit:
-            raise RateLimitExceeded(STREAMS.format(limit=self._limit), RETRY_AFTER_S, "concurrent_streams")
+            raise RateLimitExceeded(Message(STREAMS, limit=self._limit), RETRY_AFTER_S, "concurrent_streams")
         self._open[user_id] += 1
         return _LocalSlot(self, user_id)
 
@@ -163,7 +164,7 @@ class RedisStreamSlots:
             return self._here.take_now(user_id)
         self._outage.recovered()
         if not taken:
-            raise RateLimitExceeded(STREAMS.format(limit=self._limit), RETRY_AFTER_S, "concurrent_streams")
+            raise RateLimitExceeded(Message(STREAMS, limit=self._limit), RETRY_AFTER_S, "concurrent_streams")
         return _SharedSlot(self, user_id, slot_id)
 
     def open_for(self, user_id: str) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from backend.i18n import N_, Duration, Message
 from backend.net.egress import guarded_httpx_client
 from backend.settings import Settings
 
@@ -39,35 +40,36 @@ class ServerModels:
 def simulated_availability(settings: Settings) -> Availability:
     if settings.simulated_enabled:
         return AVAILABLE
-    return Availability(False, "simulated models are disabled (SIMULATED_ENABLED=false)")
+    return Availability(False, N_("simulated models are disabled (SIMULATED_ENABLED=false)"))
 
 
 def openai_availability(settings: Settings) -> Availability:
     if settings.openai_api_key.get_secret_value():
         return AVAILABLE
-    return Availability(False, "OPENAI_API_KEY is not set")
+    return Availability(False, N_("OPENAI_API_KEY is not set"))
 
 
 def anthropic_availability(settings: Settings) -> Availability:
     if settings.anthropic_api_key.get_secret_value():
         return AVAILABLE
-    return Availability(False, "ANTHROPIC_API_KEY is not set")
+    return Availability(False, N_("ANTHROPIC_API_KEY is not set"))
 
 
 def vertexai_availability(settings: Settings) -> Availability:
     # Whether Application Default Credentials exist is checked on the Settings page
     # (`google_credentials_status`), not here: finding them may ask the metadata server.
     if not settings.google_cloud_project:
-        return Availability(False, "GOOGLE_CLOUD_PROJECT is not set")
+        return Availability(False, GOOGLE_PROJECT_UNSET)
     return AVAILABLE
 
 
 GOOGLE_CHECK_SECONDS = 10.0  # outside Google Cloud, google.auth.default() may wait on the metadata server
-ADC_HELP = (
+ADC_HELP = N_(
     "run `gcloud auth application-default login` where the server runs, set "
     "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run on Cloud Run with a "
     "service account that has the Vertex AI User role"
 )
+GOOGLE_PROJECT_UNSET = N_("GOOGLE_CLOUD_PROJECT is not set")
 
 
 async def google_credentials_status(settings: Settings) -> Availability:
@@ -75,7 +77,7 @@ async def google_credentials_status(settings: Settings) -> Availability:
     Default Credentials.  google.auth.default() reads files and may probe the metadata server,
     so it runs in a worker thread, bounded by GOOGLE_CHECK_SECONDS; the event loop never waits."""
     if not settings.google_cloud_project:
-        return Availability(False, "GOOGLE_CLOUD_PROJECT is not set")
+        return Availability(False, GOOGLE_PROJECT_UNSET)
     if settings.vertex_access_token.get_secret_value():
         return AVAILABLE
     try:
@@ -83,11 +85,22 @@ async def google_credentials_status(settings: Settings) -> Availability:
             await asyncio.to_thread(_find_application_default_credentials)
     except TimeoutError:
         return Availability(
-            False, f"looking for Application Default Credentials took over {GOOGLE_CHECK_SECONDS:.0f} s"
+            False,
+            Message(
+                "looking for Application Default Credentials took over {wait}",
+                wait=Duration(GOOGLE_CHECK_SECONDS),
+            ),
         )
     except Exception as exc:  # DefaultCredentialsError, an unreadable key file, ...
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return Availability(False, f"no Application Default Credentials ({first_line}): {ADC_HELP}")
+        return Availability(
+            False,
+            Message(
+                "no Application Default Credentials ({error}): {help}",
+                error=first_line,
+                help=Message(ADC_HELP),
+            ),
+        )
     return AVAILABLE
 
 
@@ -99,7 +112,9 @@ def _find_application_default_credentials() -> None:
 def openai_compatible_availability(settings: Settings) -> Availability:
     if settings.openai_compatible_endpoints:
         return AVAILABLE
-    return Availability(False, "no OpenAI-compatible endpoint is configured (OPENAI_COMPATIBLE_ENDPOINTS)")
+    return Availability(
+        False, N_("no OpenAI-compatible endpoint is configured (OPENAI_COMPATIBLE_ENDPOINTS)")
+    )
 
 
 def configured_models(endpoint: dict[str, str]) -> tuple[str, ...]:
@@ -117,7 +132,7 @@ async def probe_ollama(settings: Settings) -> ServerModels:
             allow_private=settings.operator_egress_private,
         )
     except (httpx.HTTPError, ValueError):
-        return ServerModels(Availability(False, f"Ollama is not running at {base_url}"))
+        return ServerModels(Availability(False, Message("Ollama is not running at {url}", url=base_url)))
     names = tuple(str(m.get("name") or m.get("model")) for m in _items(body, "models"))
     return ServerModels(AVAILABLE, names)
 
@@ -129,18 +144,22 @@ async def probe_openai_compatible(
     resolved and checked at this connect, not only when the endpoint was saved (DNS rebinding)."""
     base_url = base_url.rstrip("/")
     if not base_url:
-        return ServerModels(Availability(False, "endpoint has no base_url"))
+        return ServerModels(Availability(False, N_("endpoint has no base_url")))
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         body = await _get_json(f"{base_url}/models", probe_seconds, headers, allow_private=allow_private)
     except httpx.HTTPStatusError as exc:
         status = exc.response.status_code
-        return ServerModels(Availability(False, f"{base_url}/models answered HTTP {status}"))
+        return ServerModels(
+            Availability(False, Message("{url}/models answered HTTP {status}", url=base_url, status=status))
+        )
     except (httpx.HTTPError, ValueError):
-        return ServerModels(Availability(False, f"no OpenAI-compatible server answers at {base_url}"))
+        return ServerModels(
+            Availability(False, Message("no OpenAI-compatible server answers at {url}", url=base_url))
+        )
     names = tuple(str(m["id"]) for m in _items(body, "data") if m.get("id"))
     if not names:
-        return ServerModels(Availability(False, f"{base_url}/models lists no models"))
+        return ServerModels(Availability(False, Message("{url}/models lists no models", url=base_url)))
     return ServerModels(AVAILABLE, names)
 
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from backend.catalog import ModelInfo, load_catalog
+from backend.i18n import N_, Message
 from backend.net.egress import operator_private_ok
 from backend.providers import discovery
 from backend.providers.base import ChatProvider, ChatRequest, ProviderError, StreamItem
-from backend.providers.credentials import APPLIERS, ProviderCredentials, mask
+from backend.providers.credentials import APPLIERS, KEYED_FAMILIES, ProviderCredentials, mask
 from backend.providers.discovery import Availability, ServerModels
 from backend.settings import Settings
 
@@ -55,6 +56,26 @@ __all__ = [
 ]
 
 
+# A keyed provider without a key: the person can add one themselves, in Settings (the
+# deployment's environment variable the availability check names is for operators). The
+# picker's option names the model already; a refused Run or judge names the provider.
+NO_KEY_REASON = N_("no key: add one in Settings → Provider keys")
+NO_KEY_FOR = N_("No {provider} key: add one in Settings → Provider keys.")
+
+
+def unavailable_reason(family: str, reason: str) -> str:
+    """What a refused Run (or judge, or improvement) says of a family that cannot run for this
+    person."""
+    if family in KEYED_FAMILIES:
+        return Message(NO_KEY_FOR, provider=KEYED_FAMILIES[family])
+    return reason or Message("{family} is not available.", family=family)
+
+
+def picker_reason(family: str, reason: str) -> str:
+    """The same, shorter, beside a model's name in a picker."""
+    return NO_KEY_REASON if family in KEYED_FAMILIES else unavailable_reason(family, reason)
+
+
 class UnknownModel(ValueError):
     """The model id is malformed or names a family no provider serves."""
 
@@ -63,15 +84,26 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
     """'family:name' -> (family, name); the name may itself contain ':' or '/'."""
     family, sep, name = model_id.partition(":")
     if not sep:
-        raise UnknownModel(f"model id {model_id!r} must look like 'family:name', e.g. 'openai:gpt-4o-mini'")
+        raise UnknownModel(
+            Message("model id {id!r} must look like 'family:name', e.g. 'openai:gpt-4o-mini'", id=model_id)
+        )
     if family not in _FACTORIES:
         raise UnknownModel(
-            f"unknown model family {family!r} in {model_id!r}; known families: {', '.join(FAMILIES)}"
+            Message(
+                "unknown model family {family!r} in {id!r}; known families: {known}",
+                family=family,
+                id=model_id,
+                known=", ".join(FAMILIES),
+            )
         )
     if not name.strip():
-        raise UnknownModel(f"model id {model_id!r} has no model name after '{family}:'")
+        raise UnknownModel(
+            Message("model id {id!r} has no model name after '{family}:'", id=model_id, family=family)
+        )
     if family == "openai-compatible" and "/" not in name.strip("/"):
-        raise UnknownModel(f"model id {model_id!r} must look like 'openai-compatible:<endpoint>/<model>'")
+        raise UnknownModel(
+            Message("model id {id!r} must look like 'openai-compatible:<endpoint>/<model>'", id=model_id)
+        )
     return family, name
 
 
@@ -152,7 +184,7 @@ async def check_availability(family: str, settings: Settings) -> Availability:
         return (await discovery.probe_ollama(settings)).availability
     check = _SETTINGS_CHECKS.get(family)
     if check is None:
-        return Availability(False, f"unknown model family {family!r}")
+        return Availability(False, Message("unknown model family {family!r}", family=family))
     return check(settings)
 
 
@@ -218,7 +250,9 @@ def _ollama_entries(probe: ServerModels) -> list[ModelEntry]:
     entries = []
     for info in catalog.by_family("ollama"):
         if probe.availability.available and info.name not in pulled:
-            status = Availability(False, f"not pulled in Ollama: run `ollama pull {info.name}`")
+            status = Availability(
+                False, Message("not pulled in Ollama: run `ollama pull {name}`", name=info.name)
+            )
         else:
             status = probe.availability
         entries.append(ModelEntry.of(info, status))

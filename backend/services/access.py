@@ -10,18 +10,21 @@ from __future__ import annotations
 from backend.auth.permissions import AccessDenied, Action, Principal, allowed
 from backend.db import projects as repo
 from backend.db.engine import Database
+from backend.i18n import N_, Message
 
 
 class NotFound(LookupError):
-    pass
+    """Nothing the person may see has this id; the argument is the message for people (a
+    backend.i18n.Message naming the id, said in the reader's language)."""
 
 
-ACTION_WORDS = {
-    Action.READ: "see",
-    Action.RUN: "run comparisons in",
-    Action.EDIT: "change comparisons in",
-    Action.SHARE: "share comparisons of",
-    Action.MANAGE: "manage",
+# One whole sentence per action (a translation cannot be assembled from English fragments).
+DENIED = {
+    Action.READ: N_("Your role ({role}) does not allow you to see this project."),
+    Action.RUN: N_("Your role ({role}) does not allow you to run comparisons in this project."),
+    Action.EDIT: N_("Your role ({role}) does not allow you to change comparisons in this project."),
+    Action.SHARE: N_("Your role ({role}) does not allow you to share comparisons of this project."),
+    Action.MANAGE: N_("Your role ({role}) does not allow you to manage this project."),
 }
 
 
@@ -37,7 +40,7 @@ class Access:
         """The principal's role in the project, if it allows ``action``."""
         role = await self.role(principal, project_id)
         if role is None:
-            raise NotFound(f"No project {project_id}.")
+            raise NotFound(Message("No project {id}.", id=project_id))
         if not allowed(role, action):
             raise AccessDenied(_denied(role, action))
         return role
@@ -49,11 +52,11 @@ class Access:
         )
         project_id, role = found if found is not None else ("", None)
         if role is None:
-            raise NotFound(f"No comparison {comparison_id}.")
+            raise NotFound(Message("No comparison {id}.", id=comparison_id))
         if not allowed(role, action):
             raise AccessDenied(_denied(role, action))
         return project_id
 
 
 def _denied(role: str, action: Action) -> str:
-    return f"Your role ({role}) does not allow you to {ACTION_WORDS[action]} this project."
+    return Message(DENIED[action], role=Message(role))

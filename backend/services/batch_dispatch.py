@@ -27,6 +27,7 @@ from backend.catalog import estimate_tokens
 from backend.db import batches as repo
 from backend.db.engine import Database
 from backend.db.records import RunRecord
+from backend.i18n import N_
 from backend.limits import RateLimiter, RateLimitExceeded
 from backend.queue.base import RemoteWorkers, RunQueue
 from backend.queue.messages import CancelRequest, RunTask
@@ -144,7 +145,7 @@ class BatchDispatcher:
             panes=[PaneInput.model_construct(model=m, max_tokens=max_tokens) for m in batch.models],
         )
         owner = Principal(user_id=batch.user_id, email="", display_name="")
-        await self._budget.check_many(owner, [data], "This batch's next row")
+        await self._budget.check_many(owner, [data], N_("This batch's next row"))
         tokens = (estimate_tokens(system_prompt + "\n" + prompt) + max_tokens) * len(batch.models)
         await self._limiter.reserve(batch.user_id, requests=len(batch.models), tokens=tokens)
 

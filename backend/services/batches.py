@@ -24,7 +24,7 @@ from backend.db import templates as templates_repo
 from backend.db.engine import Database
 from backend.db.templates import DatasetRecord, TemplateRecord
 from backend.db.users import default_project_id
-from backend.i18n import Message
+from backend.i18n import N_, Message
 from backend.limits import RateLimitExceeded
 from backend.queue.base import RunQueue
 from backend.queue.messages import CancelRequest
@@ -86,7 +86,7 @@ class BatchService:
             async with self._db.session() as session:
                 versions = await templates_repo.template_versions(session, lineage_id)
             if not versions or versions[0].project_id != data.project_id:
-                raise NotFound(f"No template {lineage_id}.")
+                raise NotFound(Message("No template {id}.", id=lineage_id))
         async with self._db.session() as session:
             return await templates_repo.save_template(
                 session,
@@ -108,7 +108,7 @@ class BatchService:
         async with self._db.session() as session:
             found = await templates_repo.get_template(session, template_id)
         if found is None or await self._access.role(principal, found.project_id) is None:
-            raise NotFound(f"No template {template_id}.")
+            raise NotFound(Message("No template {id}.", id=template_id))
         return found
 
     async def template_versions(self, principal: Principal, template_id: str) -> list[TemplateRecord]:
@@ -152,7 +152,7 @@ class BatchService:
         async with self._db.session() as session:
             found = await templates_repo.get_dataset(session, dataset_id)
         if found is None or await self._access.role(principal, found.project_id) is None:
-            raise NotFound(f"No dataset {dataset_id}.")
+            raise NotFound(Message("No dataset {id}.", id=dataset_id))
         return found
 
     async def delete_dataset(self, principal: Principal, dataset_id: str) -> None:
@@ -185,7 +185,7 @@ class BatchService:
             )
         self._check_rate_fits(data)
         inputs = await self._validated_rows(principal, data, prompt, system_prompt, table)
-        await self._budget.check_many(principal, inputs, "This batch")
+        await self._budget.check_many(principal, inputs, N_("This batch"))
         batch_id = await repo.create_batch(
             self._db,
             project_id=project_id,
@@ -275,7 +275,7 @@ class BatchService:
         async with self._db.session() as session:
             batch = await repo.get_batch(session, batch_id)
         if batch is None or await self._access.role(principal, batch.project_id) is None:
-            raise NotFound(f"No batch {batch_id}.")
+            raise NotFound(Message("No batch {id}.", id=batch_id))
         await self._access.require_project(principal, action, batch.project_id)
         return batch
 

@@ -22,7 +22,7 @@ from backend.catalog import load_catalog
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, ComparisonSummary, HistoryPage, RunRecord
 from backend.db.reveals import add_reveal, is_blind, revealed_among
-from backend.i18n import N_
+from backend.i18n import N_, Message
 from backend.providers.registry import ModelEntry
 from backend.services.access import Access
 from backend.services.validation import InvalidComparison, PaneInput
@@ -54,6 +54,12 @@ def _answers_prompts(model_id: str) -> bool:
     return info is None or info.simulation is None or info.simulation.style != JUDGE_STYLE
 
 
+BATTLE_NEEDS = N_("A battle needs at least two available models (found {n}).")
+BATTLE_NEEDS_POOL = N_(
+    "A battle needs at least two available models of this project's battle pool (found {n})."
+)
+
+
 def draw_battle(entries: Sequence[ModelEntry], pool: Sequence[str] = ()) -> list[str]:
     """Two different models, at random, from the available ones (within ``pool`` if given;
     without a pool, models that only judge are left out)."""
@@ -61,10 +67,8 @@ def draw_battle(entries: Sequence[ModelEntry], pool: Sequence[str] = ()) -> list
         {e.id for e in entries if e.available and (e.id in pool if pool else _answers_prompts(e.id))}
     )
     if len(candidates) < BATTLE_SIZE:
-        where = "of this project's battle pool " if pool else ""
-        raise InvalidComparison(
-            {"panes": f"A battle needs at least two available models {where}(found {len(candidates)})."}
-        )
+        needs = BATTLE_NEEDS_POOL if pool else BATTLE_NEEDS
+        raise InvalidComparison({"panes": Message(needs, n=len(candidates))})
     return _shuffler.sample(candidates, BATTLE_SIZE)
 
 

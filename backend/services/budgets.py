@@ -23,6 +23,7 @@ from backend.db import spend as repo
 from backend.db.engine import Database
 from backend.db.records import ComparisonRecord, RunRecord
 from backend.files.images import images_of
+from backend.i18n import N_, Message, Usd
 from backend.limits import RateLimitExceeded
 from backend.providers.base import Usage
 from backend.services.validation import ComparisonInput
@@ -81,11 +82,16 @@ def parse_budget(text: str) -> float | None:
     return value
 
 
-def format_usd(amount: float, places: int = 2) -> str:
-    """Dollars with `places` decimals, more for small non-zero amounts (so $0.0004 is not $0.00)."""
-    if 0 < amount < 10 ** (-places):
-        return f"${amount:.4f}"
-    return f"${amount:,.{places}f}"
+# What would pass the budget (`what`: a noun phrase such as "This comparison", marked N_ where
+# it is named), and whose budget: the person's own, or the owner's of the comparison they add to.
+OVER_OWN_BUDGET = N_(
+    "{what} could cost up to {up_to}, which would pass your monthly budget of {budget} "
+    "({spent} spent this month)."
+)
+OVER_OWNER_BUDGET = N_(
+    "{what} could cost up to {up_to}, which would pass the comparison owner's monthly budget "
+    "of {budget} ({spent} spent this month)."
+)
 
 
 class BudgetGuard:
@@ -107,13 +113,14 @@ class BudgetGuard:
             ((pane.model, pane.max_tokens) for pane in data.panes),
             len(data.images),
         )
-        await self._check(principal.user_id, cost, "This comparison", "your")
+        await self._check(principal.user_id, cost, N_("This comparison"), own=True)
 
     async def check_many(
         self, principal: Principal, datas: Iterable[ComparisonInput], what: str, payer_id: str | None = None
     ) -> None:
         """Raise BudgetExceeded if these comparisons together could take the user past their budget
-        (``payer_id``: another user who pays for them, as a comparison's owner pays its follow-ups)."""
+        (``what``: an N_-marked noun phrase, "This batch"; ``payer_id``: another user who pays
+        for them, as a comparison's owner pays its follow-ups)."""
         cost = sum(
             max_cost_usd(
                 data.system_prompt,
@@ -124,17 +131,15 @@ class BudgetGuard:
             for data in datas
         )
         payer = payer_id or principal.user_id
-        whose = "your" if payer == principal.user_id else "the comparison owner's"
-        await self._check(payer, cost, what, whose)
+        await self._check(payer, cost, what, own=payer == principal.user_id)
 
     async def check_retry(self, principal: Principal, record: ComparisonRecord, run: RunRecord) -> None:
         """A retry is spent by the comparison's owner (their keys, their budget)."""
         images = len(images_of(record.settings))
         cost = max_cost_usd(record.system_prompt, record.prompt, [(run.model, run.params.max_tokens)], images)
-        whose = "your" if principal.user_id == record.user_id else "the comparison owner's"
-        await self._check(record.user_id, cost, "This retry", whose)
+        await self._check(record.user_id, cost, N_("This retry"), own=principal.user_id == record.user_id)
 
-    async def _check(self, user_id: str, cost: float, what: str, whose: str) -> None:
+    async def _check(self, user_id: str, cost: float, what: str, *, own: bool) -> None:
         if cost <= 0:  # free models never move the spend
             return
         now = datetime.now(UTC)
@@ -145,9 +150,11 @@ class BudgetGuard:
             spent = await repo.spent_since(session, user_id, month_start(now))
         if spent + cost <= budget:
             return
-        up_to = format_usd(cost, 4 if cost < 1 else 2)
-        message = (
-            f"{what} could cost up to {up_to}, which would pass {whose} monthly budget "
-            f"of {format_usd(budget)} ({format_usd(spent)} spent this month)."
+        message = Message(
+            OVER_OWN_BUDGET if own else OVER_OWNER_BUDGET,
+            what=Message(what),
+            up_to=Usd(cost, 4 if cost < 1 else 2),
+            budget=Usd(budget),
+            spent=Usd(spent),
         )
         raise BudgetExceeded(message, (next_month_start(now) - now).total_seconds())

@@ -29,6 +29,7 @@ from backend.db.runs import reset_run_for_retry
 from backend.db.users import default_project_id
 from backend.files.images import InvalidImage, images_of, images_setting, resolve_images
 from backend.files.store import file_store
+from backend.i18n import N_, Message
 from backend.limits import InProcessRateLimiter, RateLimiter, RateLimitExceeded, limits_from
 from backend.providers import registry
 from backend.providers.credentials import key_provider
@@ -62,7 +63,7 @@ class _CachedAvailability:
 
 
 RUNNING_RETRY_AFTER_S = 5.0
-RUNNING_LIMIT = "{limit} of your comparisons are still running. Wait for one to finish, then try again."
+RUNNING_LIMIT = N_("{limit} of your comparisons are still running. Wait for one to finish, then try again.")
 
 
 class ComparisonService:
@@ -125,11 +126,13 @@ class ComparisonService:
                 if stored_keys is None:
                     stored_keys = await self._stored_keys(principal)
                 if key_provider(pane.model) not in stored_keys:  # no key of their own or the deployment's
-                    unavailable[pane.model] = availability.reason or f"{family} is not available."
+                    unavailable[pane.model] = registry.unavailable_reason(family, availability.reason)
             elif family == "simulated" and catalog.get(pane.model) is None:
                 # Only catalog entries exist in this family; anything else would fail in the worker.
                 known = ", ".join(m.id for m in catalog.by_family("simulated"))
-                unavailable[pane.model] = f"unknown simulated model {pane.model!r} (known: {known})"
+                unavailable[pane.model] = Message(
+                    "unknown simulated model {id!r} (known: {known})", id=pane.model, known=known
+                )
         models = {pane.model: catalog.get(pane.model) for pane in data.panes}
         check_semantics(data, models, unavailable)
         if data.images:  # each must be one of this user's uploads
@@ -228,7 +231,7 @@ class ComparisonService:
         running = await self._db.read(lambda connection: count_active_comparisons(connection, user_id, limit))
         if running >= limit:
             raise RateLimitExceeded(
-                RUNNING_LIMIT.format(limit=limit), RUNNING_RETRY_AFTER_S, "running_comparisons"
+                Message(RUNNING_LIMIT, limit=limit), RUNNING_RETRY_AFTER_S, "running_comparisons"
             )
 
     async def _reserve(self, user_id: str, datas: Sequence[ComparisonInput]) -> None:
@@ -312,7 +315,7 @@ class ComparisonService:
         """Only for callers that authorized otherwise (a share link, the event pump)."""
         record = await self._db.read(lambda connection: load_comparison(connection, comparison_id))
         if record is None:
-            raise NotFound(f"No comparison {comparison_id}.")
+            raise NotFound(Message("No comparison {id}.", id=comparison_id))
         return record
 
     def with_live_output(self, record: ComparisonRecord) -> ComparisonRecord:
@@ -428,7 +431,7 @@ class ComparisonService:
         await self._access.require_comparison(principal, Action.RUN, comparison_id)
         record = await self.get_unchecked(comparison_id)
         if run_id not in {r.id for r in record.runs}:
-            raise NotFound(f"No run {run_id} in comparison {comparison_id}.")
+            raise NotFound(Message("No run {run} in comparison {id}.", run=run_id, id=comparison_id))
         old = next(r for r in record.runs if r.id == run_id)
         await self._budget.check_retry(principal, record, old)
         # A retry calls the provider again: one more request and its tokens.

@@ -19,7 +19,7 @@ from backend.auth.permissions import AccessDenied, Principal
 from backend.db import credentials as repo
 from backend.db.engine import Database
 from backend.db.models import DEPLOYMENT_SCOPE
-from backend.i18n import N_
+from backend.i18n import N_, Message
 from backend.net import egress
 from backend.providers import discovery
 from backend.providers.base import AuthenticationFailed, ProviderError
@@ -164,9 +164,9 @@ class CredentialService:
                 errors["api_key"] = "Paste the key."
             if base_url:
                 # The family's address is the deployment's; a key for another server is an endpoint.
-                errors["base_url"] = (
-                    f"{KEYED_FAMILIES[provider]} keys go to {KEYED_FAMILIES[provider]}; "
-                    "add another server as an OpenAI-compatible endpoint."
+                errors["base_url"] = Message(
+                    "{provider} keys go to {provider}; add another server as an OpenAI-compatible endpoint.",
+                    provider=KEYED_FAMILIES[provider],
                 )
         elif provider.startswith(ENDPOINT_PREFIX):
             if not ENDPOINT_NAME_RE.match(endpoint_name(provider)):
@@ -175,7 +175,10 @@ class CredentialService:
             if problem := base_url_problem(base_url, self._private_ok(deployment), production):
                 errors["base_url"] = problem
         else:
-            errors["provider"] = f"Keys can be stored for {', '.join(KEYED_FAMILIES.values())} and endpoints."
+            errors["provider"] = Message(
+                "Keys can be stored for {providers} and endpoints.",
+                providers=", ".join(KEYED_FAMILIES.values()),
+            )
         if len(api_key) > MAX_KEY_CHARS or any(c.isspace() for c in api_key):
             errors["api_key"] = "That does not look like a key (too long, or it contains spaces)."
         if errors:

@@ -39,6 +39,7 @@ from backend.db import projects as projects_repo
 from backend.db import votes as repo
 from backend.db.engine import Database
 from backend.db.votes import Ballot, RunSample
+from backend.i18n import Message
 from backend.judging.pairs import judge_outcomes
 from backend.judging.settle import settle
 from backend.ranking import (
@@ -301,7 +302,11 @@ def _check_board_query(
 def _check_recommendation_query(min_win_rate: float, since: datetime | None) -> None:
     if not isinstance(min_win_rate, int | float) or not 0.0 <= min_win_rate <= 1.0:
         raise InvalidLeaderboardQuery(
-            {"min_win_rate": f"min_win_rate must be a number between 0 and 1 (got {min_win_rate!r})."}
+            {
+                "min_win_rate": Message(
+                    "min_win_rate must be a number between 0 and 1 (got {value!r}).", value=min_win_rate
+                )
+            }
         )
     _check_since(since)
 

@@ -10,7 +10,7 @@ from backend.auth.permissions import Action, Principal, Role, allowed
 from backend.db import projects as repo
 from backend.db.engine import Database
 from backend.db.models import DEFAULT_PROJECT_NAME
-from backend.i18n import Message
+from backend.i18n import N_, Message
 from backend.providers import registry
 from backend.services.access import Access
 from backend.services.validation import InvalidComparison
@@ -22,7 +22,10 @@ MAX_MODEL_ID_CHARS = 200  # as PaneInput.model
 
 # Every account's comparisons without a project go to its Personal project (found by its name),
 # and processes cache which project that is: it cannot be deleted or renamed.
-PERSONAL_STAYS = "The Personal project cannot be deleted or renamed: comparisons without a project go there."
+PERSONAL_STAYS = N_(
+    "The Personal project cannot be deleted or renamed: comparisons without a project go there."
+)
+LAST_OWNER = N_("A project needs at least one owner.")
 
 
 class InvalidProject(InvalidComparison):
@@ -88,7 +91,9 @@ class ProjectService:
             try:
                 await repo.rename_project(session, project_id, name)
             except repo.DuplicateName:
-                raise InvalidProject({"name": f"The owner already has a project named {name!r}."}) from None
+                raise InvalidProject(
+                    {"name": Message("The owner already has a project named {name!r}.", name=name)}
+                ) from None
 
     async def delete(self, principal: Principal, project_id: str) -> None:
         await self._access.require_project(principal, Action.MANAGE, project_id)
@@ -111,7 +116,7 @@ class ProjectService:
             try:
                 await repo.set_member(session, project_id, email, _role(role).value)
             except repo.LastOwner:
-                raise InvalidProject({"role": "A project needs at least one owner."}) from None
+                raise InvalidProject({"role": LAST_OWNER}) from None
 
     async def remove_member(
         self, principal: Principal, project_id: str, email: str, revoke_links: bool = True
@@ -123,7 +128,7 @@ class ProjectService:
             try:
                 removed = await repo.remove_member(session, project_id, email, revoke_links=revoke_links)
             except repo.LastOwner:
-                raise InvalidProject({"email": "A project needs at least one owner."}) from None
+                raise InvalidProject({"email": LAST_OWNER}) from None
         return removed.links_revoked
 
     async def battle_pool(self, principal: Principal, project_id: str) -> list[str]:
@@ -140,13 +145,17 @@ class ProjectService:
         pool = list(dict.fromkeys(m.strip() for m in models if m.strip()))
         problems = [m for m in pool if not _is_model_id(m)]
         if problems:
-            raise InvalidProject({"models": f"Not model ids (family:name): {', '.join(problems)}."})
+            raise InvalidProject(
+                {"models": Message("Not model ids (family:name): {ids}.", ids=", ".join(problems))}
+            )
         if len(pool) == 1:
             raise InvalidProject(
-                {"models": "A battle needs at least two models; leave the pool empty for any."}
+                {"models": N_("A battle needs at least two models; leave the pool empty for any.")}
             )
         if len(pool) > MAX_BATTLE_POOL:
-            raise InvalidProject({"models": f"At most {MAX_BATTLE_POOL} models in a battle pool."})
+            raise InvalidProject(
+                {"models": Message("At most {n} models in a battle pool.", n=MAX_BATTLE_POOL)}
+            )
         async with self._db.session() as session:
             await repo.set_battle_pool(session, project_id, pool)
         return pool

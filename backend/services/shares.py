@@ -25,7 +25,7 @@ from backend.db.engine import Database
 from backend.db.models import utcnow
 from backend.db.records import ComparisonRecord
 from backend.db.users import default_project_id
-from backend.i18n import N_
+from backend.i18n import N_, Message
 from backend.services.access import Access, NotFound
 from backend.services.blind import BlindView
 from backend.services.metrics import RunFigures
@@ -99,7 +99,7 @@ class InvalidShare(InvalidComparison):
 def expiry_from(hours: float | None = None, days: float | None = None) -> timedelta | None:
     """The lifetime asked for (hours or days, not both); None = never expires."""
     if hours is not None and days is not None:
-        raise InvalidShare({"expires": "Give the expiry in hours or in days, not both."})
+        raise InvalidShare({"expires": N_("Give the expiry in hours or in days, not both.")})
     if hours is None and days is None:
         return None
     try:  # 1e308 hours (or inf) does not fit a timedelta: refused like any lifetime too long
@@ -111,7 +111,7 @@ def expiry_from(hours: float | None = None, days: float | None = None) -> timede
 
 def _checked(lifetime: timedelta) -> timedelta:
     if lifetime <= timedelta(0) or lifetime > MAX_EXPIRY:
-        raise InvalidShare({"expires": f"A link can last at most {MAX_EXPIRY.days} days."})
+        raise InvalidShare({"expires": Message("A link can last at most {n} days.", n=MAX_EXPIRY.days)})
     return lifetime
 
 
@@ -149,11 +149,11 @@ class ShareService:
         async with self._db.session() as session:
             share = await repo.get_share(session, share_id)
         if share is None:
-            raise NotFound(f"No share link {share_id}.")
+            raise NotFound(Message("No share link {id}.", id=share_id))
         try:
             project_id = await self._access.require_comparison(principal, Action.READ, share.comparison_id)
         except NotFound:
-            raise NotFound(f"No share link {share_id}.") from None
+            raise NotFound(Message("No share link {id}.", id=share_id)) from None
         made_it = share.created_by == principal.user_id
         if not made_it and await self._access.role(principal, project_id) != Role.OWNER:
             raise AccessDenied(N_("Only the member who made this link or a project owner can revoke it."))

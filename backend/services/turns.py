@@ -119,7 +119,7 @@ class TurnService:
         if images := [ref.key for ref in images_of(record.settings)]:
             checks = [check.model_copy(update={"images": images}) for check in checks]
         # The comparison's owner pays (its runs use the owner's keys), as for a retry.
-        await self._comparisons.admit_many(principal, checks, "This follow-up", record.user_id)
+        await self._comparisons.admit_many(principal, checks, N_("This follow-up"), record.user_id)
         position = targets[0].position if len(targets) == 1 and len(record.runs) > 1 else None
         try:
             _, runs = await save_turn(

@@ -17,6 +17,7 @@ from backend.db import spend as spend_repo
 from backend.db import usage as repo
 from backend.db.engine import Database
 from backend.db.usage import GroupBy, Scope, UsageRow
+from backend.i18n import N_, Message
 from backend.services.access import Access
 from backend.services.budgets import month_start, next_month_start
 from backend.services.validation import InvalidComparison
@@ -79,18 +80,20 @@ def usage_window(since: datetime | None, until: datetime | None, now: datetime |
     """The half-open window [since, until): by default the last 30 days up to now."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-            raise InvalidUsageQuery({name: f"{name} needs a time zone, e.g. 2026-12-01T00:00:00Z."})
+            raise InvalidUsageQuery(
+                {name: Message("{name} needs a time zone, e.g. 2026-12-01T00:00:00Z.", name=name)}
+            )
     try:
         end = (until or now or datetime.now(UTC)).astimezone(UTC)
         start = (since or end - timedelta(days=DEFAULT_DAYS)).astimezone(UTC)
     except OverflowError:  # e.g. until=0001-01-01: there is no "30 days before"
         raise InvalidUsageQuery(
-            {"since": "since and until must be dates between years 1 and 9999."}
+            {"since": N_("since and until must be dates between years 1 and 9999.")}
         ) from None
     if start >= end:
-        raise InvalidUsageQuery({"since": "since must be before until."})
+        raise InvalidUsageQuery({"since": N_("since must be before until.")})
     if end - start > timedelta(days=MAX_DAYS):
-        raise InvalidUsageQuery({"since": f"Ask for at most {MAX_DAYS} days at a time."})
+        raise InvalidUsageQuery({"since": Message("Ask for at most {n} days at a time.", n=MAX_DAYS)})
     return UsageWindow(start, end)
 
 
@@ -124,7 +127,9 @@ class UsageService:
         everyone: bool = False,
     ) -> Usage:
         if group_by not in GROUPS:
-            raise InvalidUsageQuery({"group_by": f"group_by must be one of {', '.join(GROUPS)}."})
+            raise InvalidUsageQuery(
+                {"group_by": Message("group_by must be one of {names}.", names=", ".join(GROUPS))}
+            )
         window = usage_window(since, until)
         scope = await self.scope(principal, project_id, everyone)
         async with self._db.session() as session:

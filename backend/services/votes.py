@@ -21,7 +21,7 @@ from backend.db.engine import Database
 from backend.db.models import VOTE_COMMENT_MAX_CHARS
 from backend.db.records import FINAL_STATUSES
 from backend.db.votes import Pane, VoteRecord
-from backend.i18n import Message
+from backend.i18n import N_, Message
 from backend.ranking import VoteChoice
 from backend.services.access import Access
 from backend.services.blind import BlindView, pane_label
@@ -155,18 +155,21 @@ def _checked(
     elif best in (VoteChoice.TIE.value, VoteChoice.ALL_BAD.value):
         no_winner = str(best)
     else:
-        errors["best"] = (
-            f"Name the best pane by its index, 0 to {len(panes) - 1}, or say 'tie' or 'all_bad' "
-            f"(got {best!r})."
+        errors["best"] = Message(
+            "Name the best pane by its index, 0 to {last}, or say 'tie' or 'all_bad' (got {value!r}).",
+            last=len(panes) - 1,
+            value=best,
         )
     if len(thumbs) > len(panes):
-        errors["thumbs"] = f"This comparison has {len(panes)} panes; got {len(thumbs)} thumbs."
+        errors["thumbs"] = Message(
+            "This comparison has {panes} panes; got {thumbs} thumbs.", panes=len(panes), thumbs=len(thumbs)
+        )
     elif any(t is not None and t not in THUMBS for t in thumbs):
-        errors["thumbs"] = "Each pane's thumb is 'up', 'down' or null."
+        errors["thumbs"] = N_("Each pane's thumb is 'up', 'down' or null.")
     if len(comment) > VOTE_COMMENT_MAX_CHARS:
-        errors["comment"] = f"The comment is longer than {VOTE_COMMENT_MAX_CHARS:,} characters."
+        errors["comment"] = Message("The comment is longer than {n:,} characters.", n=VOTE_COMMENT_MAX_CHARS)
     elif "\x00" in comment:
-        errors["comment"] = "The comment contains a NUL character."
+        errors["comment"] = N_("The comment contains a NUL character.")
     if errors:
         raise InvalidVote(errors)
     return best_pane, no_winner, [*thumbs, *[None] * (len(panes) - len(thumbs))]

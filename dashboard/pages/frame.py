@@ -6,7 +6,7 @@ import reflex as rx
 
 from components.email_notice import email_notice
 from components.firebase_login import firebase_token_keeper
-from components.layout import shell, user_menu
+from components.layout import Account, shell
 from state.auth import AuthState
 from state.email_notice import EmailNoticeState
 from state.language import LanguageState
@@ -28,5 +28,5 @@ def signed_in_page(*children: rx.Component, title: rx.Var[str] | str) -> rx.Comp
         ),
         title=title,
         on_language=LanguageState.choose,
-        account=user_menu(AuthState.user_name, AuthState.user_email, AuthState.sign_out),
+        account=Account(AuthState.user_name, AuthState.user_email, AuthState.sign_out),
     )

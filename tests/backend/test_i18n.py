@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from backend.i18n import (
+    Duration,
     Message,
+    Usd,
     cookie_language,
     format_datetime,
     format_usd,
@@ -67,3 +69,46 @@ def test_a_message_with_figures_is_english_until_said_in_another_language() -> N
     assert localize("en", message) == "Use at least 8 characters."
     assert localize("ja", "Enter a prompt.") == "Enter a prompt."  # fixed msgids: the browser's job
     assert pickle.loads(pickle.dumps(message)).msgid == "Use at least {n} characters."  # state in Redis
+
+
+def test_a_wait_is_said_in_the_readers_language() -> None:
+    """Whole seconds under two minutes, then minutes rounded up (never shorter than the wait),
+    then hours and minutes: CLDR's units, so Japanese reads 分 and 時間, not "min" and "h"."""
+    cases = [
+        (45, "45 seconds", "45 秒"),
+        (118.5, "119 seconds", "119 秒"),
+        (121, "3 minutes", "3 分"),
+        (7_500, "2 hours, 5 minutes", "2 時間 5 分"),
+        (7_200, "2 hours", "2 時間"),
+    ]
+    for seconds, english, japanese in cases:
+        wait = Duration(seconds)
+        assert (wait.in_language("en"), wait.in_language("ja")) == (english, japanese)
+    message = Message("Try again in {wait}.", wait=Duration(180))
+    assert message == "Try again in 3 minutes."  # the English text, for every caller
+
+
+def test_a_message_says_its_figures_and_nested_messages_in_the_same_language() -> None:
+    refusal = Message(
+        "{what} could cost up to {up_to}, which would pass your monthly budget of {budget} "
+        "({spent} spent this month).",
+        what=Message("This retry"),
+        up_to=Usd(0.0123, 4),
+        budget=Usd(1234.5),
+        spent=Usd(1200),
+    )
+    assert refusal == (
+        "This retry could cost up to $0.0123, which would pass your monthly budget of $1,234.50 "
+        "($1,200.00 spent this month)."
+    )
+    assert gettext("ja", refusal) == (
+        "この再試行は最大 $0.0123 かかる可能性があり、月間予算 $1,234.50 を超えます"
+        "（今月の使用額 $1,200.00）。"
+    )
+
+
+def test_an_exception_keeps_its_message_through_str() -> None:
+    """Handlers show `str(exc)`: a Message survives it, so the reader's language still applies."""
+    error = LookupError(Message("No comparison {id}.", id="c-1"))
+    assert isinstance(str(error), Message)
+    assert gettext("ja", str(error)) == "比較 c-1 は見つかりません。"

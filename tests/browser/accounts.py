@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from devstack.accounts import DEFAULT_PASSWORD
 
@@ -13,7 +13,13 @@ def sign_up(page: Page, base_url: str, email: str, password: str = DEFAULT_PASSW
     """Create an account on /login (the page must be on /login or redirect there)."""
     if "/login" not in page.url:
         page.goto(f"{base_url}/login")
-    page.get_by_role("button", name="New here? Create an account").click()
+    # With no account yet the page opens on sign-up (the first account is the admin).
+    to_sign_up = page.get_by_role("button", name="New here? Create an account")
+    expect(to_sign_up.or_(page.get_by_role("button", name="Create account", exact=True))).to_be_visible(
+        timeout=30_000
+    )
+    if to_sign_up.is_visible():
+        to_sign_up.click()
     page.get_by_role("textbox", name="Name (shown to people you work with)").fill(name or email.split("@")[0])
     page.get_by_role("textbox", name="Email").fill(email)
     page.get_by_label("Password").fill(password)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -19,6 +20,14 @@ pytestmark = pytest.mark.browser
 RUN_TIMEOUT_MS = 60_000
 SHOTS = Path("/tmp/i18n-shots")  # the README's screenshots come from here (docs/compare-ja.png …)
 LANGUAGE = "Language / 言語"
+# Whether `text` fits inside a text field as its font draws it (the placeholder is not in the DOM).
+TEXT_FITS = """(field, text) => {
+    const style = getComputedStyle(field);
+    const context = document.createElement('canvas').getContext('2d');
+    context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = field.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return context.measureText(text).width <= room;
+}"""
 
 
 @pytest.fixture
@@ -181,6 +190,10 @@ def test_history_projects_settings_and_leaderboard_in_japanese(
     expect(row).to_contain_text(re.compile(r"\d{4}/\d{2}/\d{2} \d{1,2}:\d{2}:\d{2} UTC"))  # Babel's ja date
     expect(page.get_by_role("button", name="古いもの")).to_be_visible()
     assert _violations(page) == []
+    search = page.get_by_role("searchbox", name="比較を検索")
+    assert search.evaluate(TEXT_FITS, search.get_attribute("placeholder")), (
+        "the Japanese placeholder is cut off"
+    )
 
     page.goto("/projects")
     expect(page.get_by_role("button", name="作成", exact=True)).to_be_visible(timeout=30_000)
@@ -196,3 +209,86 @@ def test_history_projects_settings_and_leaderboard_in_japanese(
     page.goto("/leaderboard")
     expect(page.get_by_role("combobox", name="データ元")).to_be_visible(timeout=30_000)
     assert _violations(page) == []
+
+
+def test_service_messages_and_the_tab_title_in_japanese(
+    browser: Browser, app_url: str, app_data_dir: Path, contexts: list[BrowserContext]
+) -> None:
+    """Messages the services make with figures (the budget refusal with its amounts, a 404
+    naming an id, a model's availability reason) reach a Japanese tab in Japanese, and the
+    tab's title follows the language both ways."""
+    account = account_in(app_data_dir, "budget-ja@example.org", name="Budget Reader")
+    context = _context(browser, app_url, contexts, "en-US")
+    context.add_cookies([account.cookie(app_url)])  # type: ignore[list-item]
+    page = context.new_page()
+    page.goto("/settings")
+    expect(page).to_have_title("Settings · LLM Dashboard", timeout=30_000)
+    openai = page.get_by_role("group", name="OpenAI", exact=True)
+    openai.get_by_role("textbox", name="OpenAI key").fill("sk-budget-0123456789-made-up")
+    openai.get_by_role("button", name="Save OpenAI key").click()
+    expect(openai.get_by_role("status", name="OpenAI key test")).to_have_text("never tested", timeout=15_000)
+    page.get_by_label("Monthly budget in USD").fill("0.001")
+    page.get_by_role("button", name="Save budget").click()
+    expect(page.get_by_role("group", name="Monthly budget")).to_contain_text("0.001", timeout=15_000)
+
+    page.get_by_label(LANGUAGE).select_option("ja")
+    expect(page).to_have_title("設定 · LLM Dashboard")
+
+    page.goto("/?" + urlencode({"models": "openai:gpt-4o", "prompt": "予算の確認"}))
+    expect(page).to_have_title("比較 · LLM Dashboard", timeout=30_000)
+    expect(panes(page, "モデル")).to_have_count(1, timeout=30_000)
+    page.get_by_role("button", name="実行", exact=True).click()
+    refusal = page.get_by_role("alert").filter(has_text="月間予算")
+    expect(refusal).to_have_text(
+        re.compile(
+            r"^この比較は最大 \$0\.\d{4} かかる可能性があり、月間予算 \$0\.0010 を超えます"
+            r"（今月の使用額 \$0\.00）。$"
+        ),
+        timeout=30_000,
+    )
+
+    # A model that cannot run says why in Japanese, figures (its server's address) included.
+    picker = page.get_by_role("combobox", name="追加するモデル")
+    expect(
+        picker.get_by_role(
+            "option", name=re.compile(r"^Llama 3\.2 \(Ollama\) — .+ で Ollama が動いていません$")
+        )
+    ).to_have_count(1)
+    # A provider with no key points to where the person adds one (not to an environment variable).
+    no_key = "Claude Haiku 4.5 — キーがありません: 設定 → プロバイダーキー で追加してください"
+    expect(picker.get_by_role("option", name=no_key, exact=True)).to_have_count(1)
+
+    page.goto("/?c=no-such-comparison")
+    expect(page.get_by_role("alert")).to_have_text(
+        "比較 no-such-comparison は見つかりません。", timeout=30_000
+    )
+
+    page.get_by_label(LANGUAGE).select_option("en")
+    expect(page).to_have_title("Compare · LLM Dashboard")
+
+
+def test_a_page_opened_in_japanese_never_shows_its_english_first(
+    browser: Browser, app_url: str, contexts: list[BrowserContext]
+) -> None:
+    """The prerendered page is English; a Japanese tab keeps it hidden (visibility) from the
+    first paint until it has rendered in Japanese, an English tab shows it at once."""
+    watch = """document.addEventListener('DOMContentLoaded', () => {
+        const html = document.documentElement;
+        window.__hiddenAtFirstParse = getComputedStyle(html).visibility === 'hidden';
+        window.__englishWhileShown = [];
+        new MutationObserver(() => {
+            const shown = getComputedStyle(html).visibility !== 'hidden';
+            const english = document.body.innerText.includes('Create account');
+            if (shown && english) window.__englishWhileShown.push(1);
+        }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+    });"""
+    for locale, hidden, sign_in in (("ja-JP", True, "ログイン"), ("en-US", False, "Sign in")):
+        context = _context(browser, app_url, contexts, locale)
+        context.add_init_script(watch)
+        page = context.new_page()
+        page.goto("/login")
+        expect(page.get_by_role("button", name=sign_in, exact=True)).to_be_visible(timeout=30_000)
+        assert page.evaluate("window.__hiddenAtFirstParse") is hidden, locale
+        expect(page.locator("html")).not_to_have_class(re.compile("i18n-pending"))
+        if hidden:
+            assert page.evaluate("window.__englishWhileShown.length") == 0

@@ -1,29 +1,73 @@
-"""The header on a phone and on a desktop: every link and the account menu on screen."""
+"""The header on a phone and on a desktop: every link and the account menu on screen (on a
+phone, in the page menu)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from devstack.accounts import TestAccount
+from tests.browser.a11y import serious_violations
 
 LINKS = ("Compare", "History", "Leaderboard", "Usage", "Batches", "Projects", "API")
 
 
-@pytest.mark.parametrize("width", [390, 1400])
-def test_the_header_fits_the_screen(browser: Browser, app_url: str, user: TestAccount, width: int) -> None:
+def test_the_header_fits_a_desktop(browser: Browser, app_url: str, user: TestAccount) -> None:
+    width = 1400
     context = browser.new_context(viewport={"width": width, "height": 800}, base_url=app_url)
     context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
     page = context.new_page()
     try:
         page.goto("/history")
         nav = page.get_by_role("navigation", name="Main")
-        account = page.get_by_role("button", name="Browser Tester")  # tests/browser/conftest.py
+        account = page.get_by_role("button", name="Account: Browser Tester")  # tests/browser/conftest.py
         expect(account).to_be_visible(timeout=30_000)
         for target in [*(nav.get_by_role("link", name=name, exact=True) for name in LINKS), account]:
             expect(target).to_be_visible()
             box = target.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
+        expect(page.get_by_role("button", name="Menu")).to_have_count(0)  # the page menu is a phone's
+    finally:
+        context.close()
+
+
+def test_a_phone_gets_a_one_row_header_and_a_menu(browser: Browser, app_url: str, user: TestAccount) -> None:
+    """On a phone the header is the brand and a Menu button (it took ~165 px when it wrapped);
+    the menu holds the links, the language, dark mode and the account's Settings and Sign out."""
+    width, height = 390, 844
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=app_url)
+    context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
+    page = context.new_page()
+    try:
+        page.goto("/history")
+        menu_button = page.get_by_role("button", name="Menu")
+        expect(menu_button).to_be_visible(timeout=30_000)
+        header = page.get_by_role("banner").bounding_box()
+        assert header is not None and header["height"] <= 64, header
+        expect(page.get_by_role("navigation", name="Main")).to_have_count(0)  # folded away
+
+        menu_button.click()
+        menu = page.get_by_role("dialog", name="Menu")
+        expect(menu).to_be_visible()
+        targets = [
+            *(menu.get_by_role("link", name=name, exact=True) for name in LINKS),
+            menu.get_by_role("combobox", name="Language / 言語"),
+            menu.get_by_role("button", name="Dark mode"),
+            menu.get_by_role("link", name="Settings", exact=True),
+            menu.get_by_role("button", name="Sign out"),
+        ]
+        for target in targets:
+            expect(target).to_be_visible()
+            box = target.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height, box
+        assert serious_violations(page) == []
+
+        menu.get_by_role("link", name="Settings", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/settings/?$"), timeout=30_000)
+        expect(page.get_by_role("button", name="Menu")).to_be_visible(timeout=30_000)
     finally:
         context.close()
 
@@ -40,7 +84,10 @@ def test_the_first_tab_stop_skips_to_the_main_content(page: Page) -> None:
     assert page.evaluate("document.activeElement.tagName") == "MAIN"
 
 
-@pytest.mark.parametrize("path", ["/", "/history", "/leaderboard", "/usage", "/projects", "/settings"])
+SIGNED_IN_PAGES = ["/", "/history", "/leaderboard", "/usage", "/batches", "/projects", "/settings"]
+
+
+@pytest.mark.parametrize("path", SIGNED_IN_PAGES)
 def test_no_page_is_wider_than_a_phone(browser: Browser, app_url: str, user: TestAccount, path: str) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=app_url)
     context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
@@ -59,3 +106,15 @@ def test_no_page_is_wider_than_a_phone(browser: Browser, app_url: str, user: Tes
         assert width <= 390, (path, width, wide)
     finally:
         context.close()
+
+
+def test_focus_goes_into_the_system_prompt_and_back(page: Page) -> None:
+    """A section that opens takes the focus; closing it gives the focus back to what opened it."""
+    page.goto("/")
+    opener = page.get_by_role("link", name="+ System prompt")
+    expect(opener).to_be_visible(timeout=30_000)
+    opener.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("textbox", name="System prompt", exact=True)).to_be_focused(timeout=15_000)
+    page.get_by_role("link", name="Hide system prompt").click()
+    expect(page.get_by_role("link", name="+ System prompt")).to_be_focused(timeout=15_000)

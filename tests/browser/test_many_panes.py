@@ -3,6 +3,7 @@ one pane at a time with its buttons inside its card. Found by role and accessibl
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -13,7 +14,21 @@ from devstack.accounts import TestAccount
 
 pytestmark = pytest.mark.browser
 
-EIGHT = ",".join(["simulated:swift", "simulated:coder"] * 4)
+EIGHT = ",".join(["simulated:instant", "simulated:steady", "simulated:ponder", "simulated:coder"] * 2)
+# Whether a pane shows its model's whole name: in its picker (the text fits beside the arrow), or
+# written out in the pane, unclipped (a narrow pane wraps it under the picker).
+WHOLE_NAME_SHOWN = """(pane) => {
+    const select = pane.querySelector('select');
+    const name = select.selectedOptions[0].text;
+    const style = getComputedStyle(select);
+    const context = document.createElement('canvas').getContext('2d');
+    context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
+    if (context.measureText(name).width <= room) return true;
+    return [...pane.querySelectorAll('*')].some(e => e !== select && e.textContent === name
+        && e.getClientRects().length > 0 && getComputedStyle(e).visibility === 'visible'
+        && e.scrollWidth <= e.clientWidth);
+}"""
 
 
 def _tab(browser: Browser, app_url: str, user: TestAccount, width: int, height: int) -> Page:
@@ -45,6 +60,11 @@ def test_eight_panes_fit_side_by_side_at_1440(browser: Browser, app_url: str, us
         assert boxes[0] and boxes[0]["y"] < 900, "the panes start below the fold"
         assert page.evaluate("document.documentElement.scrollWidth") <= 1440
         expect(page.get_by_role("button", name="Run", exact=True)).to_be_in_viewport()
+        # Each model's whole name is shown (not cut off by a narrow pane) and on hover (title).
+        for pane in panes.all():
+            picker = pane.get_by_role("combobox", name="Model", exact=True)
+            expect(picker).to_have_attribute("title", re.compile(r"^\w+ \(simulated\)$"))
+            assert pane.evaluate(WHOLE_NAME_SHOWN), picker.get_attribute("title")
 
         compact = page.get_by_role("switch", name="Compact panes")
         compact.click()

@@ -68,6 +68,6 @@ def test_owner_invites_a_viewer_who_reads_but_cannot_run(
 
     outsider = _tab_of(browser, app_url, app_data_dir, "outsider@example.org")
     outsider.goto(f"/?c={comparison_id}")
-    expect(outsider.get_by_role("alert")).to_contain_text("was not found", timeout=30_000)
+    expect(outsider.get_by_role("alert")).to_contain_text("No comparison", timeout=30_000)
     expect(panes(outsider)).to_have_count(0)
     outsider.context.close()

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Request, expect
 
+from tests.browser.a11y import serious_violations
 from tests.browser.accounts import sign_up
 from tests.browser.conftest import panes
 
@@ -54,6 +55,7 @@ def _run_and_share(page: Page, app_url: str) -> str:
         page.get_by_role("dialog").get_by_role("row").filter(has=page.get_by_role("button", name="Revoke"))
     )
     expect(links).to_have_count(1)
+    assert serious_violations(page, "[role=dialog]") == []  # the share dialog, with its link listed
     return link.input_value()
 
 

@@ -46,7 +46,7 @@ async def test_another_users_comparison_id_is_not_found_and_untouched(runtime: R
     await sign_in(eve, runtime, "eve@example.org")
     eve.comparison_id = comparison_id  # as if the id were typed into a crafted event
     await S.load.fn(eve)
-    assert eve.errors["panes"] == f"Comparison {comparison_id} was not found."
+    assert eve.errors["panes"] == f"No comparison {comparison_id}."
     assert eve.panes == [] and eve.comparison_id == ""
 
     eve.comparison_id = comparison_id

@@ -238,7 +238,7 @@ async def test_events_report_errors_and_cancel_endpoint(client: httpx.AsyncClien
         ),
         (body(panes=[{"model": "nosuch:model"}]), "panes.0.model", "unknown model family 'nosuch'"),
         (body(panes=[{"model": "simulated:gpt-17"}]), "panes.0.model", "unknown simulated model"),
-        (body(panes=[{"model": "openai:gpt-4o"}]), "panes.0.model", "OPENAI_API_KEY is not set"),
+        (body(panes=[{"model": "openai:gpt-4o"}]), "panes.0.model", "No OpenAI key: add one in Settings"),
         (body(prompt=123), "prompt", "valid string"),
         (body(panes="simulated:instant"), "panes", "valid list"),
         (
@@ -303,7 +303,10 @@ async def test_missing_or_malformed_body_is_422(client: httpx.AsyncClient) -> No
 async def test_unknown_comparison_is_404(client: httpx.AsyncClient, method: str, path: str) -> None:
     response = await client.request(method, PREFIX + path)
     assert response.status_code == 404
-    assert "does-not-exist" in response.json()["detail"]
+    assert response.json()["detail"] == "No comparison does-not-exist."
+    # The id is a figure of the message, which a Japanese reader gets in Japanese.
+    japanese = await client.request(method, PREFIX + path, headers={"Accept-Language": "ja"})
+    assert japanese.json()["detail"] == "比較 does-not-exist は見つかりません。"
 
 
 async def test_openapi_lists_the_routes(client: httpx.AsyncClient) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.i18n import gettext
 from backend.limits import (
     InProcessRateLimiter,
     Limits,
@@ -57,8 +58,11 @@ async def test_the_n_plus_first_request_in_a_minute_is_refused(
     assert refused.value.retry_after_s == pytest.approx(45.0)
     assert refused.value.retry_after_header == "45"
     assert refused.value.message == (
-        "Rate limit reached: at most 5 model requests a minute (one per pane; 5 used). Try again in 45 s."
+        "Rate limit reached: at most 5 model requests a minute (one per pane; 5 used). "
+        "Try again in 45 seconds."
     )
+    # The wait is said in the reader's language too, not "45 s" in both.
+    assert gettext("ja", refused.value.message).endswith("45 秒 後にもう一度お試しください。")
     await limiter.reserve("bob", requests=5, tokens=0)  # per user
     clock.now += 45.0  # the next minute starts
     await limiter.reserve("alice", requests=5, tokens=0)
@@ -88,7 +92,7 @@ async def test_the_token_budget_is_per_day_and_refusal_consumes_nothing(
     assert refused.value.retry_after_s == pytest.approx(86_400 - 28_815)  # until 00:00 UTC
     assert refused.value.message == (
         "Daily token budget reached: 1,500 of 2,000 tokens used today and this comparison reserves "
-        "600 (prompt + max tokens per pane). Lower max tokens, or try again in 16 h 0 min."
+        "600 (prompt + max tokens per pane). Lower max tokens, or try again in 16 hours."
     )
     # neither the requests nor the tokens of the refused call were counted
     await limiter.reserve("alice", requests=9, tokens=500)

@@ -12,15 +12,10 @@ from sqlalchemy import func, select, update
 
 from backend.auth.permissions import Principal
 from backend.db.models import Comparison, Run
+from backend.i18n import format_usd, gettext
 from backend.limits import RateLimitExceeded
 from backend.runtime import Runtime
-from backend.services.budgets import (
-    BudgetExceeded,
-    format_usd,
-    max_cost_usd,
-    month_start,
-    next_month_start,
-)
+from backend.services.budgets import BudgetExceeded, max_cost_usd, month_start, next_month_start
 from tests.backend.runtime_support import api_client, owner, wait_until_final
 from tests.support.fake_llm_server import FakeLLMServer
 from tests.support.keys import fake_server, runtime_on
@@ -79,8 +74,13 @@ async def test_a_comparison_that_could_pass_the_budget_is_refused_and_nothing_is
     cost = max_cost_usd("", PROMPT, [(PRICED["model"], PRICED["max_tokens"])])  # type: ignore[list-item]
     assert 0.01 < cost < 0.03
     assert caught.value.message == (
-        f"This comparison could cost up to {format_usd(cost, 4)}, which would pass your monthly budget "
+        f"This comparison could cost up to {format_usd(cost, 'en', 4)}, which would pass your monthly budget "
         "of $5.00 ($4.99 spent this month)."
+    )
+    # The page and the API say it again in the reader's language, amounts in the locale's format.
+    assert gettext("ja", caught.value.message) == (
+        f"この比較は最大 {format_usd(cost, 'ja', 4)} かかる可能性があり、月間予算 $5.00 を超えます"
+        "（今月の使用額 $4.99）。"
     )
     assert isinstance(caught.value, RateLimitExceeded) and caught.value.limit == "monthly_budget"
     now = datetime.now(UTC)
@@ -148,10 +148,10 @@ def test_month_boundaries_are_utc_calendar_months() -> None:
 
 
 def test_amounts_keep_small_values_visible() -> None:
-    assert format_usd(5) == "$5.00"
-    assert format_usd(0.0004) == "$0.0004"
-    assert format_usd(0.0123, 4) == "$0.0123"
-    assert format_usd(1234.5) == "$1,234.50"
+    assert format_usd(5, "en") == "$5.00"
+    assert format_usd(0.0004, "en") == "$0.0004"
+    assert format_usd(0.0123, "en", 4) == "$0.0123"
+    assert format_usd(1234.5, "en") == "$1,234.50"
 
 
 async def test_images_count_in_the_budget_at_their_models_fixed_token_cost(brt: Runtime) -> None:
@@ -173,6 +173,8 @@ async def test_images_count_in_the_budget_at_their_models_fixed_token_cost(brt: 
     before = await comparison_count(brt)
     with pytest.raises(BudgetExceeded) as caught:
         await brt.comparisons.create(ada, {**priced_payload(), "images": images})
-    assert caught.value.message.startswith(f"This comparison could cost up to {format_usd(with_four, 4)},")
+    assert caught.value.message.startswith(
+        f"This comparison could cost up to {format_usd(with_four, 'en', 4)},"
+    )
     assert await comparison_count(brt) == before
     await brt.comparisons.create(ada, priced_payload())  # the same prompt without its images fits

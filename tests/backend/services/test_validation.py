@@ -9,6 +9,7 @@ import pytest
 
 from backend.catalog import load_catalog
 from backend.db.engine import Database
+from backend.i18n import gettext
 from backend.queue.embedded import EmbeddedBroker
 from backend.services.comparisons import ComparisonService
 from backend.services.validation import (
@@ -198,9 +199,22 @@ async def test_model_id_without_family(service: ComparisonService) -> None:
 
 
 async def test_unavailable_family_says_why(service: ComparisonService) -> None:
+    """A keyed family without a key points the person to Settings, where they can add one (the
+    deployment's OPENAI_API_KEY is for operators)."""
     with pytest.raises(InvalidComparison) as info:
         await service.validate(payload(panes=[{"model": "openai:gpt-4o-mini"}, {"model": "simulated:swift"}]))
-    assert info.value.errors == {"panes.0.model": "OPENAI_API_KEY is not set"}
+    assert info.value.errors == {"panes.0.model": "No OpenAI key: add one in Settings → Provider keys."}
+    said = gettext("ja", info.value.errors["panes.0.model"])
+    assert said == "OpenAI のキーがありません: 設定 → プロバイダーキー で追加してください。"
+
+
+async def test_a_server_family_says_why_in_the_readers_language(service: ComparisonService) -> None:
+    """Ollama is not keyed: the reason names its address, and is a Message said in Japanese too."""
+    with pytest.raises(InvalidComparison) as info:
+        await service.validate(payload(panes=[{"model": "ollama:llama3.2"}]))
+    reason = info.value.errors["panes.0.model"]
+    assert reason.startswith("Ollama is not running at http")
+    assert "で Ollama が動いていません" in gettext("ja", reason)
 
 
 async def test_unknown_simulated_model_is_rejected(service: ComparisonService) -> None:
@@ -213,7 +227,10 @@ async def test_unknown_simulated_model_is_rejected(service: ComparisonService) -
 async def test_service_reports_semantic_and_model_errors_together(service: ComparisonService) -> None:
     with pytest.raises(InvalidComparison) as info:
         await service.validate(payload(prompt=" ", panes=[{"model": "anthropic:claude-haiku-4-5"}]))
-    assert info.value.errors == {"prompt": "Enter a prompt.", "panes.0.model": "ANTHROPIC_API_KEY is not set"}
+    assert info.value.errors == {
+        "prompt": "Enter a prompt.",
+        "panes.0.model": "No Anthropic key: add one in Settings → Provider keys.",
+    }
 
 
 async def test_structural_errors_come_first_through_the_service(service: ComparisonService) -> None:
