@@ -33,6 +33,7 @@ from backend.db.runs import fail_unfinished_runs
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
+from backend.heap import freeze_startup_heap
 from backend.judging.service import JudgeService
 from backend.limits import RateLimiter, make_rate_limiter
 from backend.limits.streams import RedisStreamSlots, StreamSlots, make_stream_slots
@@ -332,6 +333,15 @@ def current() -> Runtime:
     if _current is None:
         raise RuntimeError("The runtime is not started; it starts with the app's lifespan.")
     return _current
+
+
+@contextlib.asynccontextmanager
+async def serving() -> AsyncIterator[Runtime]:
+    """`running()` for a server process (the app's lifespan): once started, the start-up heap is
+    frozen out of the garbage collector's walks (backend/heap.py)."""
+    async with running() as runtime:
+        freeze_startup_heap()
+        yield runtime
 
 
 @contextlib.asynccontextmanager

@@ -303,7 +303,12 @@ def curve_row(
     row: dict[str, Any] = {"mode": app.mode, "sessions": sessions, "panes": PANES, "tokens": tokens}
     stream_s = 0.1 + tokens / 100.0
     timeout_s = 60.0 + stream_s * max(1.0, sessions / 10)
-    pool = SessionPool(app.base, page.auth_template(), PANES) if sessions else None
+    cookie = app.account.cookie(app.base)
+    pool = (
+        SessionPool(app.base, page.auth_template(), PANES, cookie=f"{cookie['name']}={cookie['value']}")
+        if sessions
+        else None
+    )
     try:
         if pool is not None:
             prompts = [

@@ -162,8 +162,11 @@ def _utf16_len(text: str) -> int:
 class SessionPool:
     """N protocol sessions on an event loop in a thread of their own; every call blocks, bounded."""
 
-    def __init__(self, base: str, auth_template: dict[str, Any], panes: int) -> None:
+    def __init__(self, base: str, auth_template: dict[str, Any], panes: int, cookie: str = "") -> None:
+        """`cookie`: the Cookie header of the socket's handshake, where the page's browser sends its
+        HttpOnly session cookie (the server binds the session to the connection there)."""
         self.base = base
+        self.cookie = cookie
         self.auth_template = auth_template
         self.panes = panes
         self.sessions: list[Session] = []
@@ -201,6 +204,7 @@ class SessionPool:
             transports=["websocket"],
             namespaces=[EVENT_NAMESPACE],
             auth=auth_for(self.auth_template, session.path),
+            headers={"Cookie": self.cookie} if self.cookie else {},
             wait_timeout=30,
         )
         await asyncio.wait_for(session.hydrated.wait(), 60)

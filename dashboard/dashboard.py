@@ -49,7 +49,7 @@ app = rx.App(
         with_security_headers,
     ],
 )
-app.register_lifespan_task(runtime.running)
+app.register_lifespan_task(runtime.serving)
 # First, before any handler or hydrate: a tab's state belongs to the connection that proved its cookie.
 app.add_middleware(SessionBinding(), index=0)
 # The tab's title follows the page's language (a Var: the browser looks it up, and again on a switch).

@@ -27,6 +27,7 @@ from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
 from backend.files.store import file_store
+from backend.heap import freeze_startup_heap
 from backend.logs import configure_logging
 from backend.observability import serve_metrics
 from backend.providers import registry
@@ -84,6 +85,7 @@ async def serve(settings: Settings) -> int:
         observer=token_trace_from_env(),  # the benchmark's token trace, when LLMDASH_TRACE_TOKENS asks
         files=file_store(settings),  # the prompts' images: the web app's store (GCS in production)
     )
+    freeze_startup_heap()  # the collector walks only what the worker makes from now on
     metrics = serve_metrics(settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
