@@ -229,3 +229,23 @@ def test_the_sampler_keeps_the_ratio_of_traces_and_no_pool_connects() -> None:
         "lone poll": False,
     }
     assert [name for name, recorded in kept(0.0).items() if recorded] == ["chosen request"]
+
+
+def test_the_resource_is_hashed_once_and_equals_the_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The encoder hashes the resource once per span: ours computes it once, to the SDK's value."""
+    from opentelemetry.sdk import resources
+    from opentelemetry.sdk.resources import Resource
+
+    resource = tracing_setup._resource("llmdash-web")
+    plain = Resource.create({"service.name": "llmdash-web"})
+    assert resource == plain and hash(resource) == hash(plain)
+    encoded: list[object] = []
+    real_dumps = resources.dumps  # what Resource.__hash__ encodes the attributes with
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        encoded.append(args)
+        return real_dumps(*args, **kwargs)
+
+    monkeypatch.setattr(resources, "dumps", counted)
+    assert {hash(resource) for _ in range(3)} == {hash(plain)}
+    assert len(encoded) == 1  # the plain one's, once; ours none
