@@ -47,7 +47,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,12 +154,23 @@ async def _round(base: str, token: str, streams: int, panes: int, tokens: int, t
 
 
 # --- one app -------------------------------------------------------------------------------
+def found_backend(app: AppUnderTest, wait_s: float = 10.0) -> Callable[[], list[int]]:
+    """The app's backend processes; looked for again for a while if none is seen (once, a scan
+    of /proc right after an app came up found none)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        backend = backend_pids(app)
+        if backend():
+            return backend
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the processes of the app at {app.base} were not found")
+        time.sleep(0.5)
+
+
 def measure_round(
     app: AppUnderTest, args: argparse.Namespace, tag: str, collector: Collector
 ) -> dict[str, Any]:
-    backend = backend_pids(app)
-    if not backend():
-        raise RuntimeError(f"the processes of the app at {app.base} were not found")
+    backend = found_backend(app)
     meter = CpuMeter(
         {"backend": backend, "bench": lambda: [os.getpid()], "collector": lambda: [collector.pid]}
     )
@@ -204,7 +215,7 @@ def measure_round(
 def scrape_cost(app: AppUnderTest, scrapes: int) -> dict[str, float]:
     """The app's CPU for one /metrics scrape: ``scrapes`` back to back, less its idle CPU over as
     long (measured right after), per scrape; and the answer's size."""
-    backend = backend_pids(app)
+    backend = found_backend(app)
 
     def cpu() -> float:
         return sum(cpu_seconds(pid) for pid in backend())
