@@ -118,6 +118,19 @@ def unsampled() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def outside_traces() -> Iterator[None]:
+    """No trace current and nothing suppressed inside the block: for what outlives the work that
+    made it.  A SQLAlchemy engine made under ``unsampled`` (lazily, by the first request, a trace
+    not kept) would never trace a statement: OpenTelemetry's wrapper instruments an engine only
+    if instrumentation is on when the engine is made."""
+    token = otel_context.attach(otel_context.Context())
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 def outgoing() -> Carrier:
     """The current span's context, to send along with a message: empty while tracing is off or
     the current trace is not kept (the receiver then starts none)."""

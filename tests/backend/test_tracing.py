@@ -249,3 +249,36 @@ def test_the_resource_is_hashed_once_and_equals_the_sdks(monkeypatch: pytest.Mon
     monkeypatch.setattr(resources, "dumps", counted)
     assert {hash(resource) for _ in range(3)} == {hash(plain)}
     assert len(encoded) == 1  # the plain one's, once; ours none
+
+
+async def test_engines_made_inside_a_trace_not_kept_still_trace_the_kept_ones(tmp_path: Path) -> None:
+    """The database's engines are made lazily, maybe by a request whose trace is not kept:
+    OpenTelemetry instruments an engine only if instrumentation is on when it is made."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from sqlalchemy import text
+
+    from backend.db.engine import Database
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path, otel_traces_sample_ratio=1.0)
+    exporter = InMemorySpanExporter()
+    traces = setup_tracing(settings, "web", exporter=exporter)
+    assert traces is not None
+    db = Database(settings.database_url)
+    try:
+        with tracing.unsampled():  # the first use of both engines: a trace not kept
+            await db.write(lambda connection: connection.execute(text("SELECT 1")).scalar())
+            async with db.session() as session:
+                await session.execute(text("SELECT 2"))
+        with tracing.span("kept") as kept:
+            await db.write(lambda connection: connection.execute(text("SELECT 3")).scalar())
+            async with db.session() as session:
+                await session.execute(text("SELECT 4"))
+    finally:
+        await db.engine.dispose()
+        traces.shutdown()
+    statements = [
+        s.attributes.get("db.statement")
+        for s in exporter.get_finished_spans()
+        if s.parent is not None and s.parent.span_id == kept.get_span_context().span_id
+    ]
+    assert statements == ["SELECT 3", "SELECT 4"]
