@@ -277,7 +277,7 @@ async def test_engines_made_inside_a_trace_not_kept_still_trace_the_kept_ones(tm
         await db.engine.dispose()
         traces.shutdown()
     statements = [
-        s.attributes.get("db.statement")
+        (s.attributes or {}).get("db.statement")
         for s in exporter.get_finished_spans()
         if s.parent is not None and s.parent.span_id == kept.get_span_context().span_id
     ]
