@@ -155,8 +155,7 @@ async def _round(base: str, token: str, streams: int, panes: int, tokens: int, t
 
 # --- one app -------------------------------------------------------------------------------
 def found_backend(app: AppUnderTest, wait_s: float = 10.0) -> Callable[[], list[int]]:
-    """The app's backend processes; looked for again for a while if none is seen (once, a scan
-    of /proc right after an app came up found none)."""
+    """The app's backend processes; looked for again for a while if none is seen."""
     deadline = time.monotonic() + wait_s
     while True:
         backend = backend_pids(app)
