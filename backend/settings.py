@@ -319,11 +319,13 @@ class Settings(BaseSettings):
         "a worker process.",
     )
     otel_traces_sample_ratio: float = Field(
-        default=1.0,
+        default=0.1,
         ge=0.0,
         le=1.0,
-        description="Share of traces kept, decided where a trace starts (a Run, an API request) and "
-        "followed by every process it reaches.",
+        description="Share of traces kept, decided where a trace starts (a Run, an API request, a "
+        "batch's row) and followed by every process it reaches; the others cost no OpenTelemetry "
+        "work past that choice. 0.1 by default (what tracing costs: bench/RESULTS.md); 1.0 keeps "
+        "every trace (development, a test).",
     )
     firebase_project_id: str = Field(default="", description="Firebase project (AUTH_PROVIDER=firebase).")
     firebase_web_api_key: str = Field(default="", description="Firebase Web API key for the sign-in page.")

@@ -17,6 +17,7 @@ trace's spans say which process made them.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import sys
 from collections.abc import Callable
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 ASGIApp = Callable[..., Any]
 _provider: TracerProvider | None = None  # the running process's, while tracing is on
+_ratio = 1.0  # OTEL_TRACES_SAMPLE_RATIO of the running process: TracedRequests' share of requests
 
 
 @dataclass
@@ -58,38 +60,56 @@ class Tracing:
 
 def setup_tracing(settings: Settings, role: str, exporter: SpanExporter | None = None) -> Tracing | None:
     """Tracing for this process as the settings ask (``exporter``: one given by a test instead)."""
-    global _provider
+    global _provider, _ratio
     if exporter is None and settings.otel_traces_exporter == "none":
         return None
-    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     service = f"{settings.otel_service_name}-{role}"
     provider = TracerProvider(
-        resource=Resource.create({"service.name": service}),
+        resource=_resource(service),
         sampler=_sampler(settings.otel_traces_sample_ratio),
     )
     provider.add_span_processor(BatchSpanProcessor(exporter or _exporter(settings)))
     setup = Tracing(provider)
     for instrument in (_sqlalchemy, _redis, _httpx):
         setup._undo.append(instrument(provider))
-    _provider = provider
+    _provider, _ratio = provider, settings.otel_traces_sample_ratio
     tracing.use_tracer(provider.get_tracer("llmdash"))
     log.info("tracing on: service %s, exporter %s", service, settings.otel_traces_exporter)
     return setup
 
 
+def _resource(service: str) -> Any:
+    """The process's resource (its service name), hashed once.  The OTLP encoder groups each
+    export's spans by resource, hashing it once per span, and the SDK's ``Resource.__hash__``
+    JSON-encodes its attributes every time: 20 of the 48 us a span's encoding took (min of 7
+    runs of 2,000 spans, bench/RESULTS.md).  A resource never changes once made."""
+    from opentelemetry.sdk.resources import Resource
+
+    class HashedOnce(Resource):
+        def __init__(self, attributes: Any, schema_url: str | None = None) -> None:
+            super().__init__(attributes, schema_url)
+            self._hash = super().__hash__()
+
+        def __hash__(self) -> int:
+            return self._hash
+
+    made = Resource.create({"service.name": service})
+    return HashedOnce(made.attributes, made.schema_url)
+
+
 def _sampler(ratio: float) -> Sampler:
-    """Which spans are kept.  A trace starts at OTEL_TRACES_SAMPLE_RATIO of the requests, Runs and
-    messages, and never at a lone client call (a SQL statement, a connection, a Redis command or
-    an HTTP call no request, run or save asked for: the search indexer's and the leases' polls),
-    which would fill the collector with one-span traces and cost a span each.  Inside a kept
-    trace every span is kept but SQLAlchemy's ``connect`` (a connection taken from the pool; not
-    even started since ``_sqlalchemy`` unwraps it, kept here in case a release wraps it again): a
-    quarter of a run's spans, and the statements that follow it are spans of their own anyway
-    (it is never their parent).  A span costs 110-120 us of CPU in the app, created and exported
-    (bench/RESULTS.md)."""
+    """Which spans are kept.  A trace starts at OTEL_TRACES_SAMPLE_RATIO of the Runs and batch
+    rows (the ratio, on a span with no parent) and of the API requests (``TracedRequests``
+    chooses them before OpenTelemetry's middleware is entered: a request's server span with no
+    parent is one it chose, kept here); everything else follows its parent.  Never a trace at a
+    lone client call (a SQL statement, a Redis command or an HTTP call no request, run or save
+    asked for: the search indexer's and the leases' polls), which would fill the collector with
+    one-span traces.  Inside a kept trace every span is kept but SQLAlchemy's ``connect`` (a
+    connection taken from the pool; not even started since ``_sqlalchemy`` unwraps it, kept here
+    in case a release wraps it again): the statements that follow it are spans of their own."""
     from opentelemetry.sdk.trace.sampling import (
         Decision,
         ParentBased,
@@ -101,6 +121,7 @@ def _sampler(ratio: float) -> Sampler:
 
     parent_based = ParentBased(TraceIdRatioBased(ratio))
     dropped = SamplingResult(Decision.DROP)
+    chosen = SamplingResult(Decision.RECORD_AND_SAMPLE)
 
     class Kept(Sampler):
         def should_sample(
@@ -113,16 +134,21 @@ def _sampler(ratio: float) -> Sampler:
             links: Any = None,
             trace_state: Any = None,
         ) -> SamplingResult:
-            if kind == SpanKind.CLIENT and (
-                name == "connect" or not get_current_span(parent_context).get_span_context().is_valid
-            ):
-                return dropped
+            if kind == SpanKind.CLIENT or kind == SpanKind.SERVER:
+                has_parent = get_current_span(parent_context).get_span_context().is_valid
+                if kind == SpanKind.SERVER and not has_parent:
+                    return chosen  # a request TracedRequests chose (at the ratio)
+                if kind == SpanKind.CLIENT and (name == "connect" or not has_parent):
+                    return dropped
             return parent_based.should_sample(
                 parent_context, trace_id, name, kind, attributes, links, trace_state
             )
 
         def get_description(self) -> str:
-            return f"Kept{{no lone client calls, no connects, {parent_based.get_description()}}}"
+            return (
+                "Kept{requests chosen by TracedRequests, no lone client calls, no connects, "
+                f"{parent_based.get_description()}}}"
+            )
 
     return Kept()
 
@@ -200,10 +226,19 @@ def _without_secrets(span: Any, scope: dict[str, Any]) -> None:
 
 
 class TracedRequests:
-    """ASGI middleware: each API request a server span (OpenTelemetry's ASGI middleware) while
-    tracing is on; a plain pass-through while it is off.  Only spans of the request itself: the
+    """ASGI middleware: OTEL_TRACES_SAMPLE_RATIO of the API requests get a server span
+    (OpenTelemetry's ASGI middleware) while tracing is on; the others, chosen here before that
+    middleware is entered (its attribute collection, its span and its wrapped ``send`` cost the
+    same whether the span is kept or not), run under ``tracing.unsampled``: no span, and no
+    instrumentation at work on their statements.  A request that carries a ``traceparent`` goes
+    to the middleware, which follows the caller's choice.  Only spans of the request itself: the
     middleware's spans of each body message sent or received are left out (an SSE stream sends
-    one per batch of chunks)."""
+    one per batch of chunks).
+
+    A run's event stream (``.../events``, the API's SSE follow) is never traced: it reads the run,
+    it is not on its path (the run's trace is the same without it), its span lasts as long as the
+    run streams and says nothing the run's spans do not, and its statements (the same reads of
+    the comparison at its start and end) were a quarter of a comparison's spans."""
 
     def __init__(self, app: ASGIApp, prefix: str) -> None:
         self.app = app
@@ -212,8 +247,13 @@ class TracedRequests:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         provider = _provider
-        if provider is None or scope["type"] != "http" or not scope.get("path", "").startswith(self.prefix):
+        path = scope.get("path", "")
+        if provider is None or scope["type"] != "http" or not path.startswith(self.prefix):
             await self.app(scope, receive, send)
+            return
+        if path.endswith(_FOLLOW_SUFFIX) or not (_carries_trace(scope) or _chosen(_ratio)):
+            with tracing.unsampled():
+                await self.app(scope, receive, send)
             return
         if self._traced is None or self._traced[0] is not provider:
             from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -226,3 +266,14 @@ class TracedRequests:
             )
             self._traced = (provider, middleware)
         await self._traced[1](scope, receive, send)
+
+
+_FOLLOW_SUFFIX = "/events"
+
+
+def _chosen(ratio: float) -> bool:
+    return ratio >= 1.0 or random.random() < ratio
+
+
+def _carries_trace(scope: dict[str, Any]) -> bool:
+    return any(name == b"traceparent" for name, _ in scope.get("headers", ()))

@@ -149,16 +149,24 @@ def backend_pids(app: AppUnderTest) -> Callable[[], list[int]]:
     """The app's backend: the process group `reflex run` started (the web process and its children)
     but the search indexer's niced embedder, which is counted apart (`indexer_pids`): it takes only
     cores the streams leave idle, and would otherwise read as the streams' cost."""
-    port = urllib.parse.urlsplit(app.base).port
-    reflex = pids_matching(f"--frontend-port {port}")
-    group = reflex[0] if reflex else -1
+    group = _app_group(app)
     return lambda: [pid for pid in group_pids(group) if not _spawned(pid)]
 
 
-def indexer_pids(app: AppUnderTest) -> Callable[[], list[int]]:
+def _app_group(app: AppUnderTest) -> int:
+    """The process group of the app's `reflex run` processes (-1: none found).  Their group, not
+    the first one's pid: once pids wrap around, a child's pid may come before its parent's."""
     port = urllib.parse.urlsplit(app.base).port
-    reflex = pids_matching(f"--frontend-port {port}")
-    group = reflex[0] if reflex else -1
+    for pid in pids_matching(f"--frontend-port {port}"):
+        try:
+            return os.getpgid(pid)
+        except ProcessLookupError:
+            continue
+    return -1
+
+
+def indexer_pids(app: AppUnderTest) -> Callable[[], list[int]]:
+    group = _app_group(app)
     return lambda: [pid for pid in group_pids(group) if _spawned(pid)]
 
 

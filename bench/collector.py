@@ -5,9 +5,10 @@ sends it costs the app, never the clients that time the tokens.
 
 It takes OTLP/HTTP spans as a collector would (devstack/otlp_receiver.py decodes each request)
 and, once told where (the app starts after it: it needs the OTLP endpoint), asks an app's /metrics
-every second with a bearer token, as Prometheus would.  Its first stdout line gives its two
-addresses: the OTLP endpoint, and a control one (``GET /stats``: the spans, export requests and
-scrapes seen so far; ``POST /scrape`` with ``{"url": ..., "token": ...}``).  Loopback only.
+every so often (the interval it is given) with a bearer token, as Prometheus would.  Its first
+stdout line gives its two addresses: the OTLP endpoint, and a control one (``GET /stats``: the
+spans, export requests and scrapes seen so far; ``POST /scrape`` with ``{"url": ..., "token":
+..., "every_s": ...}``).  Loopback only.
 
 `collector_process` starts it from the benchmark and stops it at the end.
 """
@@ -30,19 +31,17 @@ from typing import Any
 
 from devstack.otlp_receiver import OtlpReceiver
 
-SCRAPE_EVERY_S = 1.0
-
 
 class _Scraper:
-    def __init__(self, url: str, token: str) -> None:
-        self.url, self.token = url, token
+    def __init__(self, url: str, token: str, every_s: float) -> None:
+        self.url, self.token, self.every_s = url, token, every_s
         self.scrapes = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         request = urllib.request.Request(self.url, headers={"Authorization": f"Bearer {self.token}"})
-        while not self.stop.wait(SCRAPE_EVERY_S):
+        while not self.stop.wait(self.every_s):
             with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=10) as answer:
                 answer.read()
                 self.scrapes += answer.status == 200
@@ -55,7 +54,7 @@ def serve() -> None:
     class Control(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             asked = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            scraper = _Scraper(str(asked["url"]), str(asked["token"]))
+            scraper = _Scraper(str(asked["url"]), str(asked["token"]), float(asked["every_s"]))
             scrapers.append(scraper)
             scraper.thread.start()
             self._answer({"scraping": scraper.url})
@@ -107,9 +106,9 @@ class Collector:
         with urllib.request.urlopen(f"{self.control}/stats", timeout=10) as answer:
             return dict(json.load(answer))
 
-    def scrape(self, metrics_url: str, token: str) -> None:
-        """From now on, ask ``metrics_url`` every second with ``token``, as Prometheus would."""
-        body = json.dumps({"url": metrics_url, "token": token}).encode()
+    def scrape(self, metrics_url: str, token: str, every_s: float) -> None:
+        """From now on, ask ``metrics_url`` every ``every_s`` seconds with ``token``, as Prometheus would."""
+        body = json.dumps({"url": metrics_url, "token": token, "every_s": every_s}).encode()
         asked = urllib.request.Request(f"{self.control}/scrape", data=body, method="POST")
         with urllib.request.urlopen(asked, timeout=10) as answer:
             answer.read()

@@ -3,20 +3,24 @@
 Run from the project root:
 
     .venv/bin/python -m bench.tracing_overhead                        # 10 rounds x 10 streams x 4 panes
-    .venv/bin/python -m bench.tracing_overhead --sample-ratio 0.1     # "on" keeps a tenth of the traces
+    .venv/bin/python -m bench.tracing_overhead --sample-ratio 1.0     # "on" keeps every trace
     .venv/bin/python -m bench.tracing_overhead --control              # A/A: both apps off
     .venv/bin/python -m bench.tracing_overhead --rounds 1 --streams 2 --tokens 50   # a smoke run
 
 Two apps run side by side (bench/app_runs.py's embedded app, the token trace on in both, search
-indexing off in both): "off" with the defaults (OTEL_TRACES_EXPORTER=none, /metrics never asked),
-"on" exporting its spans over OTLP/HTTP to a collector stand-in and scraped every second on
-/metrics with METRICS_TOKEN.  The stand-in (bench/collector.py) is a process of its own, so
-decoding spans and scraping never take the GIL from the clients that time the tokens; those
-clients are the same for both apps.  The Prometheus counters count in both: they cannot be
-turned off.  Rounds alternate between the two apps (off, on; on, off; ...), so a busy spell of
-the shared machine falls on both, and each round is printed, off beside on: how far apart two
-rounds of the same app are is the noise.  ``--control`` starts "on" with everything off too: the
-ratios then show what the bench cannot tell apart.
+indexing off in both): "off" with the defaults (OTEL_TRACES_EXPORTER=none, /metrics never
+asked), "on" as production would run it: its spans exported over OTLP/HTTP to a collector
+stand-in at the default OTEL_TRACES_SAMPLE_RATIO (backend/settings.py; ``--sample-ratio``), and
+/metrics scraped with METRICS_TOKEN every 15 s (``--scrape-interval``: a common Prometheus
+scrape_interval; its default is 1 min). Before the rounds, the cost of one scrape of the "on"
+app is measured apart (``--scrapes`` back to back, less the app's idle CPU over as long). The
+stand-in (bench/collector.py) is a process of its own, so decoding spans and scraping never take
+the GIL from the clients that time the tokens; those clients are the same for both apps. The
+Prometheus counters count in both: they cannot be turned off. Rounds alternate between the two
+apps (off, on; on, off; ...), so a busy spell of the shared machine falls on both, and each
+round is printed, off beside on: how far apart two rounds of the same app are is the noise.
+``--control`` starts "on" with everything off too: the ratios then show what the bench cannot
+tell apart.
 
 A round: `--streams` API clients each create a comparison of `--panes` panes of
 `simulated:steady` (100 tokens/s) and follow it over SSE (GET /api/v1/comparisons/{id}/events).
@@ -43,21 +47,23 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from backend.settings import Settings
 from backend.streaming.follower import short_key
 from bench.app_runs import AppUnderTest, embedded_app
 from bench.capacity import backend_pids
 from bench.collector import Collector, collector_process
 from bench.common import STEADY, log, percentile, read_traces, summary
 from bench.dom_latency import token_latencies
-from bench.proc_cpu import CpuMeter
+from bench.proc_cpu import CpuMeter, cpu_seconds
 
 TARGET_RATIO = 1.05  # on / off: less than 5% worse
+DEFAULT_SAMPLE_RATIO = float(Settings.model_fields["otel_traces_sample_ratio"].default)
 METRICS_TOKEN = "bench-metrics-token"
 BSP_SCHEDULE_DELAY_MS = 500
 
@@ -73,8 +79,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--sample-ratio",
         type=float,
-        default=1.0,
-        help="the 'on' app's OTEL_TRACES_SAMPLE_RATIO: the share of traces kept (1.0: every one)",
+        default=DEFAULT_SAMPLE_RATIO,
+        help="the 'on' app's OTEL_TRACES_SAMPLE_RATIO: the share of traces kept (1.0: every one;"
+        f" default: the app's, {DEFAULT_SAMPLE_RATIO})",
+    )
+    parser.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=15.0,
+        help="seconds between two scrapes of the 'on' app's /metrics (Prometheus: 1 min by default,"
+        " 15 s is common)",
+    )
+    parser.add_argument(
+        "--scrapes", type=int, default=100, help="scrapes back to back to measure one's cost (0: skip)"
     )
     parser.add_argument(
         "--control",
@@ -137,12 +154,22 @@ async def _round(base: str, token: str, streams: int, panes: int, tokens: int, t
 
 
 # --- one app -------------------------------------------------------------------------------
+def found_backend(app: AppUnderTest, wait_s: float = 10.0) -> Callable[[], list[int]]:
+    """The app's backend processes; looked for again for a while if none is seen."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        backend = backend_pids(app)
+        if backend():
+            return backend
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the processes of the app at {app.base} were not found")
+        time.sleep(0.5)
+
+
 def measure_round(
     app: AppUnderTest, args: argparse.Namespace, tag: str, collector: Collector
 ) -> dict[str, Any]:
-    backend = backend_pids(app)
-    if not backend():
-        raise RuntimeError(f"the processes of the app at {app.base} were not found")
+    backend = found_backend(app)
     meter = CpuMeter(
         {"backend": backend, "bench": lambda: [os.getpid()], "collector": lambda: [collector.pid]}
     )
@@ -181,6 +208,32 @@ def measure_round(
         "load_average": os.getloadavg()[0],
         "seconds": seconds,
         "streaming_seconds": streamed_s,
+    }
+
+
+def scrape_cost(app: AppUnderTest, scrapes: int) -> dict[str, float]:
+    """The app's CPU for one /metrics scrape: ``scrapes`` back to back, less its idle CPU over as
+    long (measured right after), per scrape; and the answer's size."""
+    backend = found_backend(app)
+
+    def cpu() -> float:
+        return sum(cpu_seconds(pid) for pid in backend())
+
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    with httpx.Client(base_url=app.base, headers=headers, timeout=10.0) as http:
+        started, before = time.time(), cpu()
+        for _ in range(scrapes):
+            answer = http.get("/metrics")
+            answer.raise_for_status()
+        busy_s, busy_cpu = time.time() - started, cpu() - before
+    idle_before = cpu()
+    time.sleep(busy_s)
+    idle_cpu = cpu() - idle_before
+    return {
+        "cpu_ms_per_scrape": 1000.0 * (busy_cpu - idle_cpu) / scrapes,
+        "idle_cpu_ms_per_s": 1000.0 * idle_cpu / busy_s,
+        "bytes": float(len(answer.content)),
+        "series": float(sum(1 for line in answer.text.splitlines() if line and not line.startswith("#"))),
     }
 
 
@@ -288,12 +341,20 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="llmdash-overhead-") as tmp, collector_process() as collector:
         with two_apps(Path(tmp), collector, args.sample_ratio, args.control) as (off, on):
-            if not args.control:
-                collector.scrape(f"{on.base}/metrics", METRICS_TOKEN)
             apps = {"off": off, "on": on}
             warm = argparse.Namespace(**{**vars(args), "streams": 2, "settle": 1.0})
             for name, app in apps.items():  # warm both: first requests, lazy imports
                 measure_round(app, warm, f"warm-{name}", collector)
+            scrape: dict[str, float] = {}
+            if not args.control:
+                if args.scrapes:  # after the warm-up: the metrics have their series
+                    scrape = scrape_cost(on, args.scrapes)
+                    log(
+                        f"one /metrics scrape: {scrape['cpu_ms_per_scrape']:.2f} ms of the app's CPU"
+                        f" ({scrape['series']:.0f} series, {scrape['bytes'] / 1000:.1f} kB; idle app"
+                        f" {scrape['idle_cpu_ms_per_s']:.1f} ms CPU a second)"
+                    )
+                collector.scrape(f"{on.base}/metrics", METRICS_TOKEN, args.scrape_interval)
             for i in range(args.rounds):
                 for name in ("off", "on") if i % 2 == 0 else ("on", "off"):
                     row = measure_round(apps[name], args, f"{name}-{i}", collector)
@@ -318,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         + (
             " A/A CONTROL: 'on' runs with tracing and metrics off too;"
             if args.control
-            else f" 'on' keeps {args.sample_ratio:.0%} of the traces;"
+            else f" 'on' keeps {args.sample_ratio:.0%} of the traces, /metrics every"
+            f" {args.scrape_interval:g} s;"
         )
         + " the collector stand-in (its own process) received"
         f" {stats['spans']} spans in {stats['requests']} exports and scraped /metrics"
@@ -326,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         f" start, {os.getloadavg()[0]:.1f} at the end"
     )
     print("spans by name:", ", ".join(f"{name} {n}" for name, n in stats["by_name"].items()))
+    if scrape:
+        print(
+            f"one /metrics scrape: {scrape['cpu_ms_per_scrape']:.2f} ms of the app's CPU"
+            f" ({scrape['series']:.0f} series, {scrape['bytes'] / 1000:.1f} kB)"
+        )
     print(render_rounds(rounds["off"], rounds["on"]))
     print()
     print(render(off_total, on_total, pair_ratios))
@@ -339,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                 "on": on_total,
                 "median_round_ratios": pair_ratios,
                 "collector": stats,
+                "scrape": scrape,
                 "load_average_before": load_before,
             },
             indent=2,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from alembic import command
+from backend import tracing
 
 T = TypeVar("T")
 
@@ -121,6 +122,11 @@ class Database:
         return self._engine
 
     def _create_engine(self) -> AsyncEngine:
+        # Outside any trace: made inside a trace not kept, the engine would never be instrumented.
+        with tracing.outside_traces():
+            return self._new_engine()
+
+    def _new_engine(self) -> AsyncEngine:
         # Through the module's attribute, looked up now: with tracing on, OpenTelemetry's SQLAlchemy
         # instrumentation has wrapped it, and engines made from then on trace their statements.
         create_async_engine = sqlalchemy_asyncio.create_async_engine
@@ -177,7 +183,8 @@ class Database:
         """The sync engine of :meth:`write`, made on the event loop's thread (no race)."""
         if self._sqlite_sync_engine is None:
             self._ensure_sqlite_dir()
-            engine = sqlalchemy.create_engine(self.sync_url, echo=self._echo)  # traced when on (above)
+            with tracing.outside_traces():  # made by the first write: maybe inside a trace not kept
+                engine = sqlalchemy.create_engine(self.sync_url, echo=self._echo)  # traced when on (above)
             _install_sqlite_pragmas(engine, foreign_keys=True)
             self._sqlite_sync_engine = engine
         return self._sqlite_sync_engine

@@ -21,6 +21,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
+from backend import tracing
 from backend.auth.permissions import Principal
 from backend.batching.variables import render
 from backend.catalog import estimate_tokens
@@ -126,8 +127,12 @@ class BatchDispatcher:
             if result is None:  # sent by another process meanwhile, or the batch was stopped
                 continue
             comparison_id, runs = result
-            for run in runs:
-                await self._submit(batch, comparison_id, run, prompt, system_prompt)
+            # A row is where its comparison's trace starts (kept at the ratio, as a request's):
+            # its runs' spans in the workers follow it.
+            attributes = {"llmdash.batch_id": batch.id, "llmdash.comparison_id": comparison_id}
+            with tracing.span("batch.row", attributes=attributes):
+                for run in runs:
+                    await self._submit(batch, comparison_id, run, prompt, system_prompt)
             sent += runs
         else:
             if batch.note and sent:

@@ -22,6 +22,7 @@ async def test_a_run_pressed_on_the_page_is_the_root_of_its_runs_trace(tmp_path:
             tmp_path,
             otel_traces_exporter="otlp",
             otel_exporter_otlp_endpoint=receiver.endpoint,
+            otel_traces_sample_ratio=1.0,
         )
         async with running(settings) as rt:
             state = in_tree(CompareState)

@@ -30,7 +30,13 @@ async def test_one_trace_follows_an_api_comparison_through_kafka_and_a_worker_pr
 ) -> None:
     metrics_port = free_port()
     with otlp_receiver() as receiver:
-        otel = {"otel_traces_exporter": "otlp", "otel_exporter_otlp_endpoint": receiver.endpoint}
+        # Every trace kept where it starts (the web process); the worker keeps its default ratio
+        # and follows the web's choice, which the record's headers carry.
+        otel = {
+            "otel_traces_exporter": "otlp",
+            "otel_exporter_otlp_endpoint": receiver.endpoint,
+            "otel_traces_sample_ratio": 1.0,
+        }
         settings = setup.settings().model_copy(update=otel)
         worker = WorkerProcess(
             setup.env(
