@@ -85,10 +85,6 @@ class ImproveState(rx.State):
     _comparison_id: str = ""
     _proposed_by: str = ""  # the model that proposed what is shown
 
-    @rx.var(cache=True)
-    def version_label(self) -> str:
-        return f"Version {self.version} of this prompt" if self.version else ""
-
     # --- loading -------------------------------------------------------------
     @event
     @with_user
