@@ -227,3 +227,7 @@ async def test_a_japanese_tab_reads_the_pairs_and_orders_in_japanese(runtime: Ru
         "A：ペイン 2（simulated:coder）・B：ペイン 1（simulated:terse）",
     ]
     assert {o.verdict for o in pair.orders} == {"ペイン 2（simulated:coder） を支持"}
+
+    J.set_rubric.fn(tab, "x" * (RUBRIC_MAX_CHARS + 1))  # a service's refusal, in the tab's language
+    await J.start.fn(tab)
+    assert tab.rubric_error == "評価基準が 4,001 文字あります。4,000 文字までにしてください。"
