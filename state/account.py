@@ -179,7 +179,7 @@ class AccountState(rx.State):
                 user, str(form.get("name", ""))
             )
         except AuthError as exc:
-            self.token_error = exc.message
+            self.token_error = await localized(self, exc.message)
             return None
         self.token_error = ""
         await self._load_tokens(user)

@@ -143,6 +143,8 @@ async def test_a_japanese_tab_is_told_it_signed_out_elsewhere_in_japanese(rt: Ru
     assert state.sessions_message == (
         "他のブラウザ 2 件からサインアウトしました。このブラウザはサインインしたままです。"
     )
+    await A.create_token.fn(state, {"name": "  "})  # a service's refusal with a figure
+    assert state.token_error.startswith("トークンに名前を付けてください（1〜")
 
 
 async def test_budget_is_validated_saved_and_shown(rt: Runtime) -> None:
