@@ -46,8 +46,8 @@ def _order(order: Any) -> rx.Component:
             rx.text(order.shown, size="2", weight="medium"),
             rx.cond(
                 order.verdict != "",
-                rx.badge(order.verdict, variant="soft", color_scheme="indigo"),
-                rx.badge(order.status, variant="outline", color_scheme="gray"),
+                rx.badge(t_var(order.verdict), variant="soft", color_scheme="indigo"),
+                rx.badge(t_var(order.status), variant="outline", color_scheme="gray"),
             ),
             align="center",
             spacing="2",
@@ -79,7 +79,7 @@ def _pair(pair: Any) -> rx.Component:
         rx.hstack(
             rx.heading(pair.title, size="2", as_="h4"),
             rx.badge(
-                pair.result,
+                t_var(pair.result),
                 size="2",
                 color_scheme=rx.match(pair.status, ("done", "green"), ("error", "red"), "gray"),
                 role="group",
@@ -89,7 +89,7 @@ def _pair(pair: Any) -> rx.Component:
             spacing="2",
             wrap="wrap",
         ),
-        rx.cond(pair.note != "", rx.text(pair.note, size="1", color_scheme="gray")),
+        rx.cond(pair.note != "", rx.text(t_var(pair.note), size="1", color_scheme="gray")),
         rx.foreach(pair.orders, _order),
         spacing="2",
         width="100%",
@@ -102,8 +102,8 @@ def _judgement(judgement: Any, conversation: rx.Var[bool]) -> rx.Component:
         rx.hstack(
             rx.heading(judgement.heading, size="3", as_="h3"),
             rx.cond(conversation, rx.badge(t("Turn {n}", n=judgement.turn), color_scheme="gray")),
-            rx.badge(judgement.status, color_scheme=rx.cond(judgement.finished, "green", "amber")),
-            rx.text(judgement.rubric_note, size="1", color_scheme="gray"),
+            rx.badge(t_var(judgement.status), color_scheme=rx.cond(judgement.finished, "green", "amber")),
+            rx.text(t_var(judgement.rubric_note), size="1", color_scheme="gray"),
             align="center",
             spacing="2",
             wrap="wrap",
@@ -161,7 +161,7 @@ def _rubric(p: JudgeProps) -> rx.Component:
             gap="0.25em",
         ),
         rx.hstack(
-            rx.text(p.rubric_note, size="1", color_scheme="gray"),
+            rx.text(t_var(p.rubric_note), size="1", color_scheme="gray"),
             rx.text(p.rubric_count, size="1", color_scheme="gray"),
             justify="between",
             width="100%",
@@ -184,7 +184,7 @@ def _rubric(p: JudgeProps) -> rx.Component:
                 wrap="wrap",
             ),
         ),
-        rx.cond(p.notice != "", rx.text(p.notice, size="2", color_scheme="green", role="status")),
+        rx.cond(p.notice != "", rx.text(t_var(p.notice), size="2", color_scheme="green", role="status")),
         spacing="1",
         width="100%",
     )

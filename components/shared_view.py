@@ -34,7 +34,8 @@ class SharedViewProps:
     found: rx.Var[bool]
     prompt: rx.Var[str]
     system_prompt: rx.Var[str]
-    byline: rx.Var[str]
+    owner_name: rx.Var[str]  # who shared it ('' when unknown)
+    created: rx.Var[str]
     expires: rx.Var[str]
     panes: rx.Var
     image_hosts: rx.Var[Sequence[str]]
@@ -150,7 +151,16 @@ def _comparison(p: SharedViewProps) -> rx.Component:
         rx.hstack(
             rx.vstack(
                 rx.heading(t("Shared comparison"), size="5"),
-                rx.text(p.byline, size="2", color_scheme="gray", role="group", aria_label=t("Shared by")),
+                rx.text(
+                    rx.cond(
+                        p.owner_name != "", t("Shared by {name}", name=p.owner_name), t("Shared comparison")
+                    ),
+                    rx.cond(p.created != "", rx.fragment(" · ", p.created)),
+                    size="2",
+                    color_scheme="gray",
+                    role="group",
+                    aria_label=t("Shared by"),
+                ),
                 rx.cond(
                     p.expires != "",
                     rx.text(t("Link expires {when}", when=p.expires), size="1", color_scheme="gray"),

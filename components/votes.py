@@ -170,7 +170,7 @@ def vote_panel(p: VoteProps) -> rx.Component:
                 rx.button(t_var(p.save_label), on_click=p.on_submit, type="button"),
                 rx.cond(
                     p.notice != "",
-                    rx.text(p.notice, size="2", color_scheme="green", role="status"),
+                    rx.text(t_var(p.notice), size="2", color_scheme="green", role="status"),
                 ),
                 align="center",
                 wrap="wrap",

@@ -13,12 +13,12 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import AuthError, Principal
-from backend.i18n import N_, format_usd, gettext
+from backend.i18n import N_, Message, format_usd, gettext
 from backend.services.budgets import parse_budget
 from state.auth import AuthState
 from state.current_user import with_user
 from state.events import event
-from state.language import language_of, localized_all
+from state.language import language_of, localized, localized_all
 
 
 @dataclasses.dataclass
@@ -117,7 +117,7 @@ class AccountState(rx.State):
         current, new = str(form.get("current", "")), str(form.get("new", ""))
         self.password_message = ""
         if new != str(form.get("confirm", "")):
-            self.password_errors = {"confirm": "The two new passwords differ."}
+            self.password_errors = {"confirm": N_("The two new passwords differ.")}
             return None
         auth = await self.get_state(AuthState)
         try:
@@ -128,7 +128,7 @@ class AccountState(rx.State):
             self.password_errors = await localized_all(self, exc.errors or {"current": exc.message})
             return None
         self.password_errors = {}
-        self.password_message = "Password changed. Other browsers were signed out" + _tokens_note(tokens)
+        self.password_message = await localized(self, _password_changed(tokens))
         if tokens:
             await self._load_tokens(user)
         return None
@@ -144,8 +144,7 @@ class AccountState(rx.State):
         count, tokens = await runtime.current().accounts.sign_out_everywhere(
             user, keep_token=auth._session_token, revoke_api_tokens=self.revoke_tokens
         )
-        others = "1 other browser" if count == 1 else f"{count} other browsers"
-        self.sessions_message = f"Signed out of {others}{_tokens_note(tokens)} This one stays signed in."
+        self.sessions_message = await localized(self, _signed_out(count, tokens))
         if tokens:
             await self._load_tokens(user)
         return None
@@ -180,7 +179,7 @@ class AccountState(rx.State):
                 user, str(form.get("name", ""))
             )
         except AuthError as exc:
-            self.token_error = exc.message
+            self.token_error = await localized(self, exc.message)
             return None
         self.token_error = ""
         await self._load_tokens(user)
@@ -200,7 +199,20 @@ class AccountState(rx.State):
         return None
 
 
-def _tokens_note(revoked: int) -> str:
-    if not revoked:
-        return "."
-    return "; 1 API token was revoked." if revoked == 1 else f"; {revoked} API tokens were revoked."
+# Whole sentences per case (tokens revoked or not, one or many): each language words them its way.
+def _password_changed(tokens: int) -> Message:
+    if not tokens:
+        return Message("Password changed. Other browsers were signed out.")
+    return Message("Password changed. Other browsers were signed out; API tokens revoked: {n}.", n=tokens)
+
+
+def _signed_out(browsers: int, tokens: int) -> Message:
+    if not tokens:
+        if browsers == 1:
+            return Message("Signed out of 1 other browser. This one stays signed in.")
+        return Message("Signed out of {n} other browsers. This one stays signed in.", n=browsers)
+    return Message(
+        "Signed out of other browsers: {n}; API tokens revoked: {tokens}. This one stays signed in.",
+        n=browsers,
+        tokens=tokens,
+    )

@@ -13,7 +13,7 @@ from reflex.event import EventSpec
 
 from backend import runtime, tracing
 from backend.auth import AccessDenied, Action, Principal, allowed
-from backend.i18n import N_
+from backend.i18n import N_, gettext
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.projects import default_project
@@ -24,7 +24,7 @@ from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
 from state.language import language_of, localized, localized_all
-from state.pane_forms import prefilled_panes, show_field_errors
+from state.pane_forms import TOO_MANY_PANES, prefilled_panes, show_field_errors
 from state.pane_params import clear_service_errors, copy_params, invalid_panes, set_param
 from state.prompt_images import PromptImagesState, attached_image_ids, show_record_images
 from state.rows import (
@@ -98,10 +98,6 @@ class CompareState(rx.State):
     def limit_error(self) -> str:
         return self.errors.get("limit", "")
 
-    @rx.var(cache=True)
-    def pane_count_label(self) -> str:
-        return f"{len(self.panes)} of {MAX_PANES} panes"
-
     # --- loading -----------------------------------------------------------
     @event
     @with_user
@@ -142,25 +138,26 @@ class CompareState(rx.State):
             if self.running:
                 return CompareState.stream
         elif prefill:
-            self._prefill(query.get("models", ""), query.get("prompt", ""))
+            await self._prefill(query.get("models", ""), query.get("prompt", ""))
         elif not self.panes:
             self.panes = [new_pane(m, self.models) for m in DEFAULT_MODELS]
         return None
 
-    def _prefill(self, models: str, prompt: str) -> None:
+    async def _prefill(self, models: str, prompt: str) -> None:
         """Panes and prompt from a link; nothing runs until the user presses Run."""
         self._generation += 1  # stops a stream task still following an earlier comparison
         self.comparison_id, self.errors = "", {}
-        self.panes, problem = prefilled_panes(models, self.models, self.panes, DEFAULT_MODELS)
-        if problem:
-            self.errors["panes"] = problem
+        self.panes, problems = prefilled_panes(models, self.models, self.panes, DEFAULT_MODELS)
+        if problems:  # said in the tab's language: one line may join two messages
+            language = await language_of(self)
+            self.errors["panes"] = " ".join(gettext(language, p) for p in problems)
         self.prompt = prompt[:MAX_PROMPT_CHARS]
 
     @event
-    def use_models(self, models: str) -> None:
+    async def use_models(self, models: str) -> None:
         """A new, unrun pane set of these models ("Similar comparisons"); the prompt stays."""
         if not self.running:
-            self._prefill(models, self.prompt)
+            await self._prefill(models, self.prompt)
 
     async def _project_name(self, user: Principal, project_id: str) -> str:
         mine = await runtime.current().projects.list_for(user)
@@ -271,7 +268,7 @@ class CompareState(rx.State):
     @event
     def add_pane(self) -> None:
         if len(self.panes) >= MAX_PANES:
-            self.errors["panes"] = f"At most {MAX_PANES} panes can run at once."
+            self.errors["panes"] = TOO_MANY_PANES
             return
         if not self.picker:
             self.errors["panes"] = N_("Pick a model to add.")

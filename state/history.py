@@ -39,10 +39,6 @@ class HistoryState(rx.State):
     def has_next(self) -> bool:
         return self.page < self.page_count
 
-    @rx.var(cache=True)
-    def page_label(self) -> str:
-        return f"Page {self.page} of {self.page_count} · {self.total} comparisons"
-
     @event
     @with_user
     async def load(self, user: Principal) -> Followup:

@@ -85,10 +85,6 @@ class ImproveState(rx.State):
     _comparison_id: str = ""
     _proposed_by: str = ""  # the model that proposed what is shown
 
-    @rx.var(cache=True)
-    def version_label(self) -> str:
-        return f"Version {self.version} of this prompt" if self.version else ""
-
     # --- loading -------------------------------------------------------------
     @event
     @with_user
@@ -143,23 +139,23 @@ class ImproveState(rx.State):
             self._discard()
             comparison_id, model = self._comparison_id, self.model
             socket = BoundSocket.of(self)  # the answer reaches this connection only
-        error = ""
+        errors: list[str] = []  # each said in the tab's language below
         try:
             proposal = await runtime.current().prompts.propose(user, comparison_id, model)
         except InvalidComparison as exc:  # InvalidImprovement: the model, or the comparison
-            error = " ".join(exc.errors.values())
+            errors = list(exc.errors.values())
         except RateLimitExceeded as exc:
-            error = exc.message
+            errors = [exc.message]
         except (AccessDenied, NotFound) as exc:
-            error = str(exc)
+            errors = [str(exc)]
         async with self:
             self.proposing = False
             if not socket.holds_the_tab():
                 return  # the tab closed or another socket took its token: keep the answer from it
             if self._comparison_id != comparison_id:
                 return  # the panel moved to another comparison meanwhile
-            if error:
-                self.error = await localized(self, error)  # the tab's language, read under the lock
+            if errors:  # the tab's language, read under the lock
+                self.error = " ".join([await localized(self, e) for e in errors])
                 return
             self.has_proposal, self._proposed_by = True, model
             self.proposed_prompt, self.proposed_system_prompt = proposal.prompt, proposal.system_prompt

@@ -25,7 +25,7 @@ from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.db.judgements import JudgeRunRecord
 from backend.db.models import RUBRIC_MAX_CHARS
-from backend.i18n import N_
+from backend.i18n import DEFAULT_LANGUAGE, N_, gettext
 from backend.judging.pairs import Pair
 from backend.judging.service import InvalidJudgement, JudgementView
 from backend.judging.verdicts import pane_winner
@@ -35,11 +35,12 @@ from backend.services.comparisons import RateLimitExceeded
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import localized
+from state.language import language_of, localized, localized_all
 from state.session_guard import BoundSocket
 
 DEFAULT_JUDGE = "simulated:judge"
 POLL_SECONDS = 0.5
+RUBRIC_MAX_SHOWN = f"{RUBRIC_MAX_CHARS:,}"  # the page's "{count} of {max} characters"
 GENERAL = "comparison"  # errors not about the model or the rubric go under this key
 
 
@@ -75,30 +76,38 @@ class JudgementRow:
     turn: int = 1  # the conversation turn judged
 
 
-def _names(models: Sequence[str]) -> list[str]:
+def _names(models: Sequence[str], language: str) -> list[str]:
     """How the panel names each pane: its label while the comparison is blind to this person
     (the service sends labels then), else its position and model."""
     if models and all(m == pane_label(i) for i, m in enumerate(models)):
         return list(models)
-    return [f"Pane {i + 1} ({m})" for i, m in enumerate(models)]
+    return [gettext(language, "Pane {n} ({model})", n=i + 1, model=m) for i, m in enumerate(models)]
 
 
-def _name(names: list[str], position: int) -> str:
-    return names[position] if position < len(names) else f"Pane {position + 1}"
+def _name(names: list[str], position: int, language: str) -> str:
+    return names[position] if position < len(names) else gettext(language, "Pane {n}", n=position + 1)
 
 
-def _order_row(r: JudgeRunRecord, names: list[str]) -> JudgeOrderRow:
+# Fixed texts stay English msgids (the page translates them, and again on a switch); texts with
+# a pane's name in them are said in the tab's language here.
+def _order_row(r: JudgeRunRecord, names: list[str], language: str) -> JudgeOrderRow:
     status = "error" if r.run is None else r.run.status
     verdict = ""
     if r.winner == "tie":
-        verdict = "Tie"
+        verdict = N_("Tie")
     elif r.winner is not None:
         preferred = pane_winner(r.winner, r.first_pane, r.second_pane)
-        verdict = "" if preferred is None else f"Prefers {_name(names, preferred)}"
+        if preferred is not None:
+            verdict = gettext(language, "Prefers {pane}", pane=_name(names, preferred, language))
     settled = r.settled_at is not None
     return JudgeOrderRow(
         key=r.id,
-        shown=f"A: {_name(names, r.first_pane)} · B: {_name(names, r.second_pane)}",
+        shown=gettext(
+            language,
+            "A: {a} · B: {b}",
+            a=_name(names, r.first_pane, language),
+            b=_name(names, r.second_pane, language),
+        ),
         status=status,
         verdict=verdict,
         rationale=r.rationale,
@@ -107,23 +116,24 @@ def _order_row(r: JudgeRunRecord, names: list[str]) -> JudgeOrderRow:
     )
 
 
-def _pair_row(pair: Pair, names: list[str]) -> JudgePairRow:
-    a, b = _name(names, pair.pane_a), _name(names, pair.pane_b)
+def _pair_row(pair: Pair, names: list[str], language: str) -> JudgePairRow:
+    a, b = _name(names, pair.pane_a, language), _name(names, pair.pane_b, language)
     if pair.status == "pending":
-        result, note = "Judging…", ""
+        result, note = N_("Judging…"), ""
     elif pair.status == "error" or pair.result is None:
-        result, note = "No verdict", "An order has no verdict (see below); this pair is left out."
+        result, note = N_("No verdict"), N_("An order has no verdict (see below); this pair is left out.")
     else:
-        result = {"a_wins": f"{a} wins", "b_wins": f"{b} wins"}.get(pair.result, "Tie")
+        winner = {"a_wins": a, "b_wins": b}.get(pair.result)
+        result = N_("Tie") if winner is None else gettext(language, "{pane} wins", pane=winner)
         note = (
-            "Both orders agree."
+            N_("Both orders agree.")
             if pair.agreed
-            else "The two orders disagree, so the pair counts as a tie (position bias cancels)."
+            else N_("The two orders disagree, so the pair counts as a tie (position bias cancels).")
         )
-    orders = [_order_row(r, names) for r in (pair.a_first, pair.b_first) if r is not None]
+    orders = [_order_row(r, names, language) for r in (pair.a_first, pair.b_first) if r is not None]
     return JudgePairRow(
         key=f"{pair.pane_a}-{pair.pane_b}",
-        title=f"{a} vs {b}",
+        title=gettext(language, "{a} vs {b}", a=a, b=b),
         status=pair.status,
         result=result,
         note=note,
@@ -131,16 +141,18 @@ def _pair_row(pair: Pair, names: list[str]) -> JudgePairRow:
     )
 
 
-def judgement_row(view: JudgementView, project_rubric: str) -> JudgementRow:
-    names = _names(view.models)
+def judgement_row(view: JudgementView, project_rubric: str, language: str = DEFAULT_LANGUAGE) -> JudgementRow:
+    names = _names(view.models, language)
     j = view.judgement
     return JudgementRow(
         id=j.id,
         heading=f"{j.judge_model} · {j.created_at.strftime('%Y-%m-%d %H:%M UTC')}",
         finished=view.finished,
-        status="Finished" if view.finished else "Judging…",
-        rubric_note="Project rubric" if j.rubric.strip() == project_rubric.strip() else "Edited rubric",
-        pairs=[_pair_row(p, names) for p in view.pairs],
+        status=N_("Finished") if view.finished else N_("Judging…"),
+        rubric_note=N_("Project rubric")
+        if j.rubric.strip() == project_rubric.strip()
+        else N_("Edited rubric"),
+        pairs=[_pair_row(p, names, language) for p in view.pairs],
         turn=j.turn,
     )
 
@@ -158,6 +170,7 @@ class JudgeState(rx.State):
     turn: rx.Field[str] = rx.field("")  # the conversation turn to judge ("1", "2" …)
     turn_options: rx.Field[list[str]] = rx.field(default_factory=list)  # every turn, "1" first
     _comparison_id: str = ""
+    _language: str = DEFAULT_LANGUAGE  # the tab's, for the rows' texts that name panes
     _project_id: str = ""
     _generation: int = 0  # a poll of an earlier mount stops when this moves on
 
@@ -172,12 +185,12 @@ class JudgeState(rx.State):
     @rx.var(cache=True)
     def rubric_note(self) -> str:
         if self.rubric.strip() != self.project_rubric.strip():
-            return "Edited: this judgement only, unless an owner saves it as the project's rubric."
-        return "The default rubric." if self.rubric_is_default else "This project's rubric."
+            return N_("Edited: this judgement only, unless an owner saves it as the project's rubric.")
+        return N_("The default rubric.") if self.rubric_is_default else N_("This project's rubric.")
 
     @rx.var(cache=True)
     def rubric_count(self) -> str:
-        return f"{len(self.rubric.strip()):,} of {RUBRIC_MAX_CHARS:,} characters"
+        return f"{len(self.rubric.strip()):,}"  # the page says "{count} of {max} characters"
 
     @rx.var(cache=True)
     def model_error(self) -> str:
@@ -220,11 +233,12 @@ class JudgeState(rx.State):
         self.turn_options = [str(n) for n in range(1, record.latest_turn + 1)]
         self.can_run, self.can_manage = allowed(role, Action.RUN), allowed(role, Action.MANAGE)
         self.project_rubric, self.rubric_is_default, self.rubric = rubric.text, rubric.is_default, rubric.text
+        self._language = await language_of(self)
         self._show(views)
         return JudgeState.follow if self.judging else None
 
     def _show(self, views: Sequence[JudgementView]) -> None:
-        self.judgements = [judgement_row(v, self.project_rubric) for v in reversed(views)]
+        self.judgements = [judgement_row(v, self.project_rubric, self._language) for v in reversed(views)]
 
     # --- editing -------------------------------------------------------------
     @event
@@ -261,16 +275,17 @@ class JudgeState(rx.State):
                 int(self.turn) if self.turn.isdigit() else None,
             )
         except InvalidJudgement as exc:
-            self.errors = dict(exc.errors)
+            self.errors = await localized_all(self, dict(exc.errors))
             return None
         except RateLimitExceeded as exc:
-            self.errors = {GENERAL: exc.message}
+            self.errors = {GENERAL: await localized(self, exc.message)}
             return None
         except (AccessDenied, NotFound) as exc:
             self.errors = {GENERAL: await localized(self, str(exc))}
             return None
         self.errors = {}
-        self.judgements = [judgement_row(view, self.project_rubric), *self.judgements]
+        self._language = await language_of(self)
+        self.judgements = [judgement_row(view, self.project_rubric, self._language), *self.judgements]
         self._generation += 1  # one poll at a time: an earlier one stops
         return JudgeState.follow
 
@@ -283,7 +298,7 @@ class JudgeState(rx.State):
         try:
             saved = await runtime.current().judges.set_rubric(user, self._project_id, self.rubric)
         except InvalidJudgement as exc:
-            self.errors, self.notice = dict(exc.errors), ""
+            self.errors, self.notice = await localized_all(self, dict(exc.errors)), ""
             return None
         except (AccessDenied, NotFound) as exc:
             self.errors, self.notice = {GENERAL: await localized(self, str(exc))}, ""

@@ -16,14 +16,14 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
-from backend.i18n import N_, Message
+from backend.i18n import N_, Message, localize
 from backend.providers.credentials import ENDPOINT_PREFIX, KEYED_FAMILIES
 from backend.providers.discovery import Availability, google_credentials_status
-from backend.services.credentials import CredentialError, SavedKey, endpoint_name
+from backend.services.credentials import CredentialError, SavedKey, endpoint_name, saved_test_message
 from state.account import when
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import localized
+from state.language import language_of, localized
 
 NOT_SET = N_("not set")
 NEVER_TESTED, TEST_FAILED, TEST_OK = "never", "failed", "ok"
@@ -52,18 +52,18 @@ class KeyRow:
     tested: str = ""
 
 
-def test_fields(key: SavedKey | None) -> dict[str, str]:
-    """A row's test columns from the stored key's last test."""
+def test_fields(key: SavedKey | None, language: str) -> dict[str, str]:
+    """A row's test columns from the stored key's last test (its message in `language`)."""
     if key is None or key.tested_at is None:
         return {"test_state": NEVER_TESTED, "test_message": "", "tested": ""}
     return {
         "test_state": TEST_OK if key.test_ok else TEST_FAILED,
-        "test_message": key.test_message,
+        "test_message": localize(language, saved_test_message(key.test_message)),
         "tested": when(key.tested_at, ""),
     }
 
 
-def family_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
+def family_rows(saved: list[SavedKey], deployment: bool, language: str) -> list[KeyRow]:
     """One row per family that takes a key, set or not."""
     by_provider = {key.provider: key for key in saved}
     rows = []
@@ -77,7 +77,7 @@ def family_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
                 is_set=key is not None,
                 deployment=deployment,
                 updated=when(key.updated_at if key else None, ""),
-                **test_fields(key),
+                **test_fields(key, language),
             )
         )
     return rows
@@ -93,7 +93,7 @@ def google_status_text(status: Availability, project: str, location: str, token:
     return Message(GOOGLE_MISSING, reason=status.reason)
 
 
-def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
+def endpoint_rows(saved: list[SavedKey], deployment: bool, language: str) -> list[KeyRow]:
     return [
         KeyRow(
             provider=key.provider,
@@ -103,7 +103,7 @@ def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
             deployment=deployment,
             base_url=key.base_url,
             updated=when(key.updated_at, ""),
-            **test_fields(key),
+            **test_fields(key, language),
         )
         for key in saved
         if key.provider.startswith(ENDPOINT_PREFIX)
@@ -160,14 +160,14 @@ class KeysState(rx.State):
         yield  # an async generator: what @with_user runs as a background event
 
     async def _refresh(self, user: Principal) -> None:
-        service = runtime.current().credentials
+        service, language = runtime.current().credentials, await language_of(self)
         own = await service.list_keys(user)
-        self.keys, self.endpoints = family_rows(own, False), endpoint_rows(own, False)
+        self.keys, self.endpoints = family_rows(own, False, language), endpoint_rows(own, False, language)
         self.is_admin = user.is_admin
         if user.is_admin:
             shared = await service.list_deployment_keys(user)
-            self.deployment_keys = family_rows(shared, True)
-            self.deployment_endpoints = endpoint_rows(shared, True)
+            self.deployment_keys = family_rows(shared, True, language)
+            self.deployment_endpoints = endpoint_rows(shared, True, language)
         else:
             self.deployment_keys, self.deployment_endpoints = [], []
 
@@ -200,10 +200,12 @@ class KeysState(rx.State):
             )
         except (CredentialError, AccessDenied) as exc:
             message = exc.message if isinstance(exc, CredentialError) else str(exc)
-            self._mark(provider, deployment, error=message)
+            self._mark(provider, deployment, error=await localized(self, message))
             return None
         await self._refresh(user)
-        self.message = f"{saved.label} key saved ({saved.key_hint})."
+        self.message = await localized(
+            self, Message("{provider} key saved ({hint}).", provider=saved.label, hint=saved.key_hint)
+        )
         return None
 
     @event
@@ -221,14 +223,16 @@ class KeysState(rx.State):
                 deployment=scope == DEPLOYMENT,
             )
         except CredentialError as exc:
-            self.endpoint_errors = {scope: exc.message}
+            self.endpoint_errors = {scope: await localized(self, exc.message)}
             return None
         except AccessDenied as exc:
             self.endpoint_errors = {scope: await localized(self, str(exc))}
             return None
         self.endpoint_errors = {}
         await self._refresh(user)
-        self.message = f"Endpoint {endpoint_name(saved.provider)} saved."
+        self.message = await localized(
+            self, Message("Endpoint {name} saved.", name=endpoint_name(saved.provider))
+        )
         return None
 
     @event

@@ -17,7 +17,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
-from backend.i18n import N_
+from backend.i18n import N_, gettext
 from backend.ranking import ELO_PER_LOGIT, Recommendation, Source, StyleEffect
 from backend.services.access import NotFound
 from backend.services.leaderboard import (
@@ -27,7 +27,7 @@ from backend.services.leaderboard import (
 from backend.services.metrics import format_ms, format_rate
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import localized
+from state.language import language_of, localized, localized_all
 from state.rows import ProjectChoice
 
 ALL_PROJECTS = "all"
@@ -285,28 +285,38 @@ class LeaderboardState(rx.State):
             self.recommendation_error = await localized(self, str(exc))
             return
         except InvalidLeaderboardQuery as exc:
-            self.recommendation_error = " ".join(exc.errors.values())
+            self.recommendation_error = " ".join((await localized_all(self, exc.errors)).values())
             return
-        self._show_recommendation(advice, percent)
+        self._show_recommendation(advice, percent, await language_of(self))
 
-    def _show_recommendation(self, advice: Recommendation, percent: float) -> None:
+    def _show_recommendation(self, advice: Recommendation, percent: float, language: str) -> None:
         self.recommended = True
         evidence = advice.evidence
         baseline = _display_name(advice.baseline)
         if advice.model is None or evidence is None:
             self.recommended_model = ""
-            self.recommendation_detail = (
-                f"No priced model's 95% interval of wins and ties against {baseline} lies at or above "
-                f"{percent:g}% yet. More votes that compare models with {baseline} will settle it."
+            self.recommendation_detail = gettext(
+                language,
+                "No priced model's 95% interval of wins and ties against {baseline} lies at or above "
+                "{percent}% yet. More votes that compare models with {baseline} will settle it.",
+                baseline=baseline,
+                percent=format(percent, "g"),
             )
             return
         self.recommended_model = f"{_display_name(advice.model)} ({advice.model})"
         interval = f"{_percent(evidence.ci_low)}–{_percent(evidence.ci_high)}"
-        self.recommendation_detail = (
-            f"The cheapest model that wins or ties at least {percent:g}% against {baseline}: "
-            f"{evidence.wins + evidence.ties} of {evidence.comparisons} comparisons "
-            f"({_percent(evidence.rate)}, 95% interval {interval}), "
-            f"at {_money(evidence.cost_per_1k_output)} per 1k output tokens."
+        self.recommendation_detail = gettext(
+            language,
+            "The cheapest model that wins or ties at least {percent}% against {baseline}: "
+            "{count} of {comparisons} comparisons ({rate}, 95% interval {interval}), "
+            "at {cost} per 1k output tokens.",
+            percent=format(percent, "g"),
+            baseline=baseline,
+            count=evidence.wins + evidence.ties,
+            comparisons=evidence.comparisons,
+            rate=_percent(evidence.rate),
+            interval=interval,
+            cost=_money(evidence.cost_per_1k_output),
         )
 
 

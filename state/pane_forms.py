@@ -5,30 +5,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from backend.i18n import N_
+from backend.i18n import N_, Message
 from backend.services.validation import MAX_PANES
 from state.rows import ModelOption, PaneRow, new_pane
+
+# The pane limit as fixed msgids (translated in the browser, so they switch with the page).
+TOO_MANY_PANES = N_("At most 8 panes can run at once.")
+TOO_MANY_ASKED = N_("At most 8 panes can run at once; the rest were left out.")
+assert f"At most {MAX_PANES} panes" in TOO_MANY_PANES and f"At most {MAX_PANES} panes" in TOO_MANY_ASKED
 
 
 def prefilled_panes(
     models: str, options: list[ModelOption], shown: Sequence[PaneRow], defaults: Sequence[str]
-) -> tuple[list[PaneRow], str]:
+) -> tuple[list[PaneRow], list[str]]:
     """Panes for `/compare?models=a,b`: the known models (at most MAX_PANES), and what was
-    skipped and why. Without `models` the panes on screen stay, as new, unrun ones."""
+    skipped and why (messages for people, in English). Without `models` the panes on screen
+    stay, as new, unrun ones."""
     known = {m.id for m in options}
     asked = [m.strip() for m in models.split(",") if m.strip()]
     chosen = [m for m in asked if m in known]
-    problems = []
+    problems: list[str] = []
     if unknown := [m for m in asked if m not in known]:
-        problems.append(f"Unknown models skipped: {', '.join(unknown)}.")
+        problems.append(Message("Unknown models skipped: {models}.", models=", ".join(unknown)))
     if len(chosen) > MAX_PANES:
-        problems.append(f"At most {MAX_PANES} panes can run at once; the rest were left out.")
+        problems.append(TOO_MANY_ASKED)
     if asked:
         panes = [new_pane(m, options) for m in (chosen[:MAX_PANES] or defaults)]
     else:
         kept = [new_pane(p.model, options, p.temperature, p.max_tokens) for p in shown]
         panes = kept or [new_pane(m, options) for m in defaults]
-    return panes, " ".join(problems)
+    return panes, problems
 
 
 def show_field_errors(errors: dict[str, str], panes: list[PaneRow]) -> dict[str, str]:

@@ -6,7 +6,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
-from backend.i18n import N_
+from backend.i18n import N_, Message
 from backend.services.access import NotFound
 from backend.services.projects import InvalidProject, default_project
 from state.current_user import with_user
@@ -109,7 +109,7 @@ class ProjectsState(rx.State):
         except InvalidProject as exc:
             self.errors = await localized_all(self, exc.errors)
             return None
-        self.errors, self.notice = {}, "Project created."
+        self.errors, self.notice = {}, N_("Project created.")
         await self._reload(user)
         return None
 
@@ -132,14 +132,16 @@ class ProjectsState(rx.State):
     async def invite(self, user: Principal, form: dict[str, str]) -> Followup:
         email, role = str(form.get("email", "")), str(form.get("role", "viewer"))
         if await self._act(user, "set_member", self.selected_id, email, role):
-            self.notice = f"{email.strip()} can now {_role_words(role)} this project."
+            said = _INVITED.get(role, N_("{email} can now use this project."))
+            self.notice = await localized(self, Message(said, email=email.strip()))
         return None
 
     @event
     @with_user
     async def set_role(self, user: Principal, email: str, role: str) -> Followup:
         if await self._act(user, "set_member", self.selected_id, email, role):
-            self.notice = f"{email} is now {role}."
+            said = _NEW_ROLE.get(role, N_("{email} has a new role."))
+            self.notice = await localized(self, Message(said, email=email))
         return None
 
     @event
@@ -157,7 +159,12 @@ class ProjectsState(rx.State):
             return None
         self.errors = {}
         await self._reload(user)
-        self.notice = f"{email} was removed." + (f" Share links revoked: {revoked}." if revoked else "")
+        removed = (
+            Message("{email} was removed. Share links revoked: {count}.", email=email, count=revoked)
+            if revoked
+            else Message("{email} was removed.", email=email)
+        )
+        self.notice = await localized(self, removed)
         return None
 
     @event
@@ -167,5 +174,14 @@ class ProjectsState(rx.State):
         return None
 
 
-def _role_words(role: str) -> str:
-    return {"owner": "manage", "editor": "run comparisons in", "viewer": "read"}.get(role, "use")
+# A member's new role, said as a whole sentence per role (so each language words it its own way).
+_INVITED = {
+    "owner": N_("{email} can now manage this project."),
+    "editor": N_("{email} can now run comparisons in this project."),
+    "viewer": N_("{email} can now read this project."),
+}
+_NEW_ROLE = {
+    "owner": N_("{email} is now an owner."),
+    "editor": N_("{email} is now an editor."),
+    "viewer": N_("{email} is now a viewer."),
+}

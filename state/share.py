@@ -87,11 +87,6 @@ class SharePageState(rx.State):
     confirm_fork: rx.Field[bool] = rx.field(False)  # already forked once: asks before another copy
     _token: str = ""
 
-    @rx.var(cache=True)
-    def byline(self) -> str:
-        by = f"Shared by {self.owner_name}" if self.owner_name else "Shared comparison"
-        return f"{by} · {self.created}" if self.created else by
-
     @event
     async def load(self) -> Followup:
         self._token = token_from_path(self.router.url.path)

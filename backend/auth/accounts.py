@@ -231,7 +231,9 @@ class AccountService:
         """A new token, returned once in full; afterwards only its prefix is shown."""
         name = name.strip()
         if not name or len(name) > MAX_NAME:
-            raise AuthError(f"Name the token (1 to {MAX_NAME} characters).", {"name": "Required."})
+            raise AuthError(
+                Message("Name the token (1 to {n} characters).", n=MAX_NAME), {"name": N_("Required.")}
+            )
         token = new_token(API_TOKEN_PREFIX)
         async with self._db.session() as session:
             await repo.create_api_token(session, principal.user_id, name, token_hash(token), token[:12])

@@ -23,7 +23,7 @@ from backend.db.engine import Database
 from backend.db.judgements import JudgementRecord, NewJudgeRun
 from backend.db.models import RUBRIC_MAX_CHARS
 from backend.db.records import FINAL_STATUSES, ComparisonRecord, RunRecord, RunStatus
-from backend.i18n import N_
+from backend.i18n import N_, Message
 from backend.judging.pairs import Pair, pairs_of
 from backend.judging.prompts import DEFAULT_RUBRIC, judge_messages
 from backend.judging.settle import settle
@@ -154,23 +154,40 @@ class JudgeService:
     async def _comparison_errors(self, record: ComparisonRecord, turn: int) -> dict[str, str]:
         async with self._db.session() as session:
             if await repo.is_judge_comparison(session, record.id):
-                return {"comparison": "This comparison holds a judge's run; judge the comparison it judged."}
+                return {
+                    "comparison": N_("This comparison holds a judge's run; judge the comparison it judged.")
+                }
         if isinstance(turn, bool) or not isinstance(turn, int) or not 1 <= turn <= record.latest_turn:
             return {
-                "turn": f"This comparison has turns 1 to {record.latest_turn}; "
-                f"there is no turn {turn} to judge."
+                "turn": Message(
+                    "This comparison has turns 1 to {latest}; there is no turn {turn} to judge.",
+                    latest=record.latest_turn,
+                    turn=turn,
+                )
             }
         runs = _runs_of(record, turn)
         unfinished = sum(1 for r in runs if r.status not in FINAL_STATUSES)
         if unfinished:
             return {
-                "comparison": f"This comparison is still running ({unfinished} of {len(runs)} "
-                "panes unfinished): judge it once every pane has finished."
+                "comparison": Message(
+                    "This comparison is still running ({unfinished} of {panes} panes unfinished): "
+                    "judge it once every pane has finished.",
+                    unfinished=unfinished,
+                    panes=len(runs),
+                )
             }
         if sum(1 for r in runs if r.status == RunStatus.DONE) < 2:
+            if turn == 1:
+                return {
+                    "comparison": N_(
+                        "A judge compares answers: fewer than two panes of this comparison answered."
+                    )
+                }
             return {
-                "comparison": "A judge compares answers: fewer than two panes of this comparison answered"
-                + ("." if turn == 1 else f" turn {turn}.")
+                "comparison": Message(
+                    "A judge compares answers: fewer than two panes of this comparison answered turn {turn}.",
+                    turn=turn,
+                )
             }
         return {}
 
@@ -214,12 +231,15 @@ def _checked_rubric(text: str | None, field: str) -> str:
     if len(cleaned) > RUBRIC_MAX_CHARS:
         raise InvalidJudgement(
             {
-                field: f"The rubric is {len(cleaned):,} characters long; "
-                f"at most {RUBRIC_MAX_CHARS:,} are allowed."
+                field: Message(
+                    "The rubric is {length} characters long; at most {limit} are allowed.",
+                    length=format(len(cleaned), ","),
+                    limit=format(RUBRIC_MAX_CHARS, ","),
+                )
             }
         )
     if "\x00" in cleaned:
-        raise InvalidJudgement({field: "The rubric contains a NUL character."})
+        raise InvalidJudgement({field: N_("The rubric contains a NUL character.")})
     return cleaned
 
 
@@ -264,7 +284,9 @@ def _judge_errors(errors: dict[str, str]) -> dict[str, str]:
         if key.startswith("panes"):
             renamed.setdefault("judge_model", message)
         elif key == "prompt":
-            renamed.setdefault("comparison", f"The answers are too long for this judge: {message}")
+            renamed.setdefault(
+                "comparison", Message("The answers are too long for this judge: {why}", why=message)
+            )
         else:
             renamed.setdefault(key, message)
     return renamed

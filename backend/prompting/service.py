@@ -21,6 +21,7 @@ from backend.db import votes as votes_repo
 from backend.db.engine import Database
 from backend.db.prompt_versions import VersionRecord
 from backend.db.records import FINAL_STATUSES, ComparisonRecord, RunStatus
+from backend.i18n import Message
 from backend.judging.pairs import pairs_of
 from backend.prompting.chain import TEMPLATE, Proposal, propose
 from backend.providers import registry
@@ -105,9 +106,10 @@ class PromptService:
             )
         except OutputParserException as exc:
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "unparseable"
-            raise InvalidImprovement({"model": f"The model's answer is not a proposal: {first}"}) from None
+            refusal = Message("The model's answer is not a proposal: {why}", why=first)
+            raise InvalidImprovement({"model": refusal}) from None
         except ProviderError as exc:
-            raise InvalidImprovement({"model": f"The model failed: {exc.message}"}) from None
+            raise InvalidImprovement({"model": Message("The model failed: {why}", why=exc.message)}) from None
 
     async def _refuse_masked(self, principal: Principal, comparison_id: str) -> None:
         # A proposal reads the panes' models and the next version runs them in the open:

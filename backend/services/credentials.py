@@ -46,6 +46,18 @@ KEY_FAILED = "The key failed its test."
 # sentences with the provider's name in them: the row already names the provider.
 KEY_REFUSED = N_("The provider refused this key: it is wrong, revoked or lacks access.")
 NO_KEY_SAVED = N_("No key is saved for this provider.")
+# The provider's own words (redacted) after it: kept as English text with the key, and said
+# again in the reader's language where shown (`saved_test_message`).
+COULD_NOT_CHECK = N_("Could not check the key: {detail}")
+
+
+def saved_test_message(text: str) -> str:
+    """A key's stored test message as a Message again when it has figures in it (the stored
+    text is English), so that the page can say it in the reader's language."""
+    prefix = COULD_NOT_CHECK.partition("{")[0]
+    if text.startswith(prefix):
+        return Message(COULD_NOT_CHECK, detail=text[len(prefix) :])
+    return text
 
 
 class CredentialError(ValueError):
@@ -230,7 +242,7 @@ class CredentialService:
             # Providers echo parts of a refused key ("sk-ab…wxyz"): say it in our own words.
             return KeyTestResult(False, KEY_REFUSED)
         except ProviderError as exc:
-            return KeyTestResult(False, f"Could not check the key: {credentials.redact(exc.message)}")
+            return KeyTestResult(False, Message(COULD_NOT_CHECK, detail=credentials.redact(exc.message)))
         return KeyTestResult(True, KEY_WORKS)
 
     # --- what the user can run ----------------------------------------------------------

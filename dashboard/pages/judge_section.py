@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.i18n import t
 from components.improve import ImproveProps, improve_panel
 from components.judge import JudgeProps, judge_panel
 from state.compare import CompareState as C
 from state.improve import ImproveState as Imp
+from state.judge import RUBRIC_MAX_SHOWN
 from state.judge import JudgeState as J
 
 
@@ -31,7 +33,7 @@ def judge_section() -> rx.Component:
         judge_model=J.judge_model,
         rubric=J.rubric,
         rubric_note=J.rubric_note,
-        rubric_count=J.rubric_count,
+        rubric_count=t("{count} of {max} characters", count=J.rubric_count, max=RUBRIC_MAX_SHOWN),
         can_run=J.can_run,
         can_manage=J.can_manage,
         judging=J.judging,
@@ -65,7 +67,7 @@ def improve_section() -> rx.Component:
         proposed_system_prompt=Imp.proposed_system_prompt,
         reason=Imp.reason,
         versions=Imp.versions,
-        version_label=Imp.version_label,
+        version_label=rx.cond(Imp.version > 0, t("Version {n} of this prompt", n=Imp.version), ""),
         error=Imp.error,
         on_model=Imp.set_model,
         on_propose=Imp.propose,

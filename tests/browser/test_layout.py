@@ -4,6 +4,7 @@ phone, in the page menu)."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -85,27 +86,70 @@ def test_the_first_tab_stop_skips_to_the_main_content(page: Page) -> None:
 
 
 SIGNED_IN_PAGES = ["/", "/history", "/leaderboard", "/usage", "/batches", "/projects", "/settings"]
+PHONE = {"width": 390, "height": 844}
+# Still streaming for a while after Run: the page is checked in its "streaming" state.
+SLOW_PROMPT = "[[simulate:tokens=400]] How does a hash map handle collisions?"
+
+
+def _assert_no_wider_than_a_phone(page: Page, path: str) -> None:
+    page.goto(path)
+    expect(page.get_by_role("main")).to_be_attached(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 5)
+            .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+    )
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], (path, width, wide)
 
 
 @pytest.mark.parametrize("path", SIGNED_IN_PAGES)
 def test_no_page_is_wider_than_a_phone(browser: Browser, app_url: str, user: TestAccount, path: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=app_url)
+    context = browser.new_context(viewport=PHONE, base_url=app_url)  # type: ignore[arg-type]
     context.add_cookies([user.cookie(app_url)])  # type: ignore[list-item]
-    page = context.new_page()
     try:
-        page.goto(path)
-        expect(page.get_by_role("main")).to_be_attached(timeout=30_000)
-        page.wait_for_load_state("networkidle")
-        wide = page.evaluate(
-            """() => [...document.querySelectorAll('main *')]
-                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-                .slice(0, 5)
-                .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
-        )
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, (path, width, wide)
+        _assert_no_wider_than_a_phone(context.new_page(), path)
     finally:
         context.close()
+
+
+def _share_a_finished_comparison(page: Page) -> str:
+    """Run one pane to the end and make a share link; returns the link's path."""
+    page.goto("/compare?" + urlencode({"models": "simulated:swift", "prompt": "Name a river"}))
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("group", name="Figures", exact=True)).to_have_count(1, timeout=60_000)
+    page.get_by_role("button", name="Share", exact=True).click()
+    page.get_by_role("button", name="Create link").click()
+    link = page.get_by_role("textbox", name="Share link")
+    expect(link).to_have_value(re.compile(r"/share/[\w-]{43}$"), timeout=15_000)
+    return "/share/" + link.input_value().rsplit("/share/", 1)[1]
+
+
+def test_the_shared_page_is_no_wider_than_a_phone(browser: Browser, app_url: str, page: Page) -> None:
+    """The read-only page a share link opens, for a visitor who is not signed in, at 390 px."""
+    path = _share_a_finished_comparison(page)
+    visitor = browser.new_context(viewport=PHONE, base_url=app_url)  # type: ignore[arg-type]
+    try:
+        shared = visitor.new_page()
+        _assert_no_wider_than_a_phone(shared, path)
+        expect(shared.get_by_role("button", name="Run", exact=True)).to_have_count(0)  # read-only
+    finally:
+        visitor.close()
+
+
+def test_the_compare_page_is_axe_clean_while_panes_stream(page: Page) -> None:
+    """axe-core on the compare page in its "streaming" state (the empty and done states are
+    checked in test_i18n and test_compare_page): live figures, Stop, running badges."""
+    page.goto("/compare?" + urlencode({"models": "simulated:swift,simulated:steady", "prompt": SLOW_PROMPT}))
+    page.get_by_role("button", name="Run", exact=True).click()
+    statuses = page.get_by_role("main").get_by_role("status").filter(has_text=re.compile(r"^running$"))
+    expect(statuses).to_have_count(2, timeout=30_000)
+    expect(page.get_by_role("group", name="Live figures")).to_have_count(2)
+    assert serious_violations(page) == []
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible()  # still streaming
+    page.get_by_role("button", name="Stop", exact=True).click()
 
 
 def test_focus_goes_into_the_system_prompt_and_back(page: Page) -> None:

@@ -15,6 +15,7 @@ from backend.runtime import Runtime, running
 from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
 from state.judge import JudgeState
+from state.language import LanguageState
 from state.rows import option_from_entry
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
 from tests.state.support import in_tree, sign_in
@@ -37,10 +38,13 @@ async def _finished(rt: Runtime) -> tuple[str, str]:
     return record.id, record.project_id
 
 
-async def _tab(rt: Runtime, comparison_id: str, email: str = "ada@example.org") -> JudgeState:
+async def _tab(
+    rt: Runtime, comparison_id: str, email: str = "ada@example.org", language: str = ""
+) -> JudgeState:
     """A signed-in tab whose compare page shows `comparison_id`, with its judge panel loaded."""
     tab = in_tree(JudgeState)
     await sign_in(tab, rt, email)
+    (await tab.get_state(LanguageState)).lang_cookie = language
     compare = await tab.get_state(CompareState)
     compare.comparison_id = comparison_id
     compare.models = [option_from_entry(e) for e in await rt.comparisons.models(await owner(rt, email))]
@@ -204,3 +208,26 @@ async def test_in_a_conversation_the_panel_judges_the_turn_picked(runtime: Runti
     J.set_turn.fn(tab, "9")  # not a turn of this comparison: a clear message, nothing started
     await J.start.fn(tab)
     assert "no turn 9" in tab.general_error and len(tab.judgements) == 2
+
+
+async def test_a_japanese_tab_reads_the_pairs_and_orders_in_japanese(runtime: Runtime) -> None:
+    """Texts naming panes are said in the tab's language; fixed ones stay msgids the page
+    translates (and again when the language is switched)."""
+    comparison_id, _ = await _finished(runtime)
+    tab = await _tab(runtime, comparison_id, language="ja")
+    await J.start.fn(tab)
+    await _follow(tab)
+    (judgement,) = tab.judgements
+    (pair,) = judgement.pairs
+    assert pair.title == "ペイン 1（simulated:terse） 対 ペイン 2（simulated:coder）"
+    assert pair.result == "ペイン 2（simulated:coder） の勝ち"
+    assert pair.note == "Both orders agree." and judgement.status == "Finished"  # msgids: t_var
+    assert [o.shown for o in pair.orders] == [
+        "A：ペイン 1（simulated:terse）・B：ペイン 2（simulated:coder）",
+        "A：ペイン 2（simulated:coder）・B：ペイン 1（simulated:terse）",
+    ]
+    assert {o.verdict for o in pair.orders} == {"ペイン 2（simulated:coder） を支持"}
+
+    J.set_rubric.fn(tab, "x" * (RUBRIC_MAX_CHARS + 1))  # a service's refusal, in the tab's language
+    await J.start.fn(tab)
+    assert tab.rubric_error == "評価基準が 4,001 文字あります。4,000 文字までにしてください。"

@@ -9,6 +9,7 @@ import pytest
 
 from backend.runtime import Runtime, running
 from devstack.postgres import migrated_sqlite_url
+from state.language import LanguageState
 from state.projects import ProjectsState
 from tests.backend.runtime_support import make_settings
 from tests.state.support import in_tree, sign_in
@@ -131,3 +132,18 @@ async def test_removing_a_member_revokes_their_links_unless_the_box_is_ticked(
         with pytest.raises(NotFound):
             await shares.resolve(link.token)
     assert ("Share links revoked: 1." in owner_tab.notice) is not keep
+
+
+async def test_a_japanese_tab_gets_the_member_notices_in_japanese(runtime: Runtime) -> None:
+    state = in_tree(ProjectsState)
+    await sign_in(state, runtime, "ada@example.org")
+    (await state.get_state(LanguageState)).lang_cookie = "ja"
+    await P.load.fn(state)
+    await P.create.fn(state, {"name": "Research"})
+    assert state.notice == "Project created."  # a fixed msgid: the page translates it
+    await P.invite.fn(state, {"email": "bob@example.org", "role": "viewer"})
+    assert state.notice == "bob@example.org はこのプロジェクトを閲覧できるようになりました。"
+    await P.set_role.fn(state, "bob@example.org", "editor")
+    assert state.notice == "bob@example.org は編集者になりました。"
+    await P.remove.fn(state, "bob@example.org")
+    assert state.notice == "bob@example.org をメンバーから外しました。"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import reflex as rx
 
 from backend.runtime import Runtime
 from backend.services.budgets import parse_budget
+from backend.services.credentials import KEY_REFUSED, SavedKey
 from devstack.postgres import migrated_sqlite_url
 from state.account import AccountState
 from state.compare import CompareState
@@ -24,6 +27,7 @@ from state.keys import (
     USER,
     KeysState,
 )
+from state.keys import test_fields as key_test_fields  # aliased: pytest would collect test_*
 from state.language import LanguageState
 from state.rows import PaneRow
 from tests.backend.runtime_support import owner
@@ -130,6 +134,19 @@ async def test_sign_out_everywhere_keeps_this_browser(rt: Runtime) -> None:
     assert await A.load.fn(state) is None  # still signed in
 
 
+async def test_a_japanese_tab_is_told_it_signed_out_elsewhere_in_japanese(rt: Runtime) -> None:
+    await rt.accounts.sign_up("eve@example.org", PASSWORD)  # two other browsers
+    await rt.accounts.sign_in("eve@example.org", PASSWORD)
+    state = await signed_in_state(A, rt, "eve@example.org")
+    (await state.get_state(LanguageState)).lang_cookie = "ja"
+    await A.sign_out_everywhere.fn(state)
+    assert state.sessions_message == (
+        "他のブラウザ 2 件からサインアウトしました。このブラウザはサインインしたままです。"
+    )
+    await A.create_token.fn(state, {"name": "  "})  # a service's refusal with a figure
+    assert state.token_error.startswith("トークンに名前を付けてください（1〜")
+
+
 async def test_budget_is_validated_saved_and_shown(rt: Runtime) -> None:
     state = await signed_in_state(A, rt)
     await A.save_budget.fn(state, {"budget": "lots"})
@@ -184,6 +201,33 @@ async def test_keys_are_listed_per_provider_and_a_saved_key_only_ever_masked(rt:
     assert state.keys[0].hint == "…wxyz" and state.keys[0].is_set
     assert state.message == "OpenAI key saved (…wxyz)."
     assert KEY not in state_text(state) and "0123456789" not in state_text(state)
+
+
+def test_a_key_test_failure_kept_in_english_is_shown_in_the_readers_language() -> None:
+    """The stored text is English (it has the provider's words in it); the row says it again."""
+    tested = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
+    key = SavedKey(
+        "openai-compatible:gone",
+        "Endpoint gone",
+        "…wxyz",
+        "http://127.0.0.1:9/v1",
+        tested,
+        False,
+        tested_at=tested,
+        test_ok=False,
+        test_message="Could not check the key: connection refused",
+    )
+    assert key_test_fields(key, "ja")["test_message"] == "キーを確認できませんでした: connection refused"
+    assert key_test_fields(key, "en")["test_message"] == "Could not check the key: connection refused"
+    refused = dataclasses.replace(key, test_message=KEY_REFUSED)
+    assert key_test_fields(refused, "ja")["test_message"] == KEY_REFUSED  # a msgid: the page translates it
+
+
+async def test_a_japanese_tab_is_told_a_key_was_saved_in_japanese(rt: Runtime) -> None:
+    state = await signed_in_state(K, rt)
+    (await state.get_state(LanguageState)).lang_cookie = "ja"
+    await K.save_key.fn(state, {"provider": "openai", "scope": USER, "api_key": KEY})
+    assert state.message == "OpenAI のキーを保存しました（…wxyz）。"
 
 
 async def test_test_key_shows_its_result_on_the_row_and_a_reload_keeps_it(rt: Runtime) -> None:

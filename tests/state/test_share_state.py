@@ -16,6 +16,7 @@ from backend.services.shares import ShareService
 from backend.services.validation import MAX_PANES, MAX_PROMPT_CHARS
 from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
+from state.language import LanguageState
 from state.share import SharePageState, token_from_path
 from state.share_dialog import ShareDialogState
 from tests.backend.runtime_support import make_settings, owner, wait_until_final
@@ -66,7 +67,7 @@ async def test_a_signed_out_visitor_sees_the_saved_comparison(runtime: Runtime) 
     saved = await runtime.comparisons.get_unchecked(comparison_id)
     assert state.loaded and state.found and not state.viewer_signed_in
     assert state.prompt == PROMPT
-    assert state.byline.startswith("Shared by Ada · ")
+    assert state.owner_name == "Ada" and state.created.endswith(" UTC")
     assert [p.model for p in state.panes] == ["simulated:instant", "simulated:swift"]
     assert [p.text for p in state.panes] == [r.output_text for r in saved.runs]
     assert all(p.status == "done" and p.ttft.endswith("ms") and p.tokens_out == 5 for p in state.panes)
@@ -201,8 +202,21 @@ async def test_a_compare_link_keeps_at_most_the_pane_limit(runtime: Runtime) -> 
     assert f"At most {MAX_PANES}" in state.errors["panes"]
 
 
-def test_a_prefilled_prompt_is_cut_to_the_validation_limit() -> None:
+async def test_a_japanese_tab_is_told_what_a_link_left_out_in_japanese(runtime: Runtime) -> None:
     state = in_tree(CompareState)
-    state._prefill("", "x" * (MAX_PROMPT_CHARS + 5))
+    await sign_in(state, runtime)
+    (await state.get_state(LanguageState)).lang_cookie = "ja"
+    models = ["nope:model", *["simulated:swift"] * (MAX_PANES + 1)]
+    at(state, "/compare?" + urlencode({"models": ",".join(models)}))
+    await CompareState.load.fn(state)
+    assert state.errors["panes"] == (
+        "不明なモデルを除外しました: nope:model。"
+        f" 一度に実行できるペインは {MAX_PANES} 個までです。残りは除外しました。"
+    )
+
+
+async def test_a_prefilled_prompt_is_cut_to_the_validation_limit() -> None:
+    state = in_tree(CompareState)
+    await state._prefill("", "x" * (MAX_PROMPT_CHARS + 5))
     assert len(state.prompt) == MAX_PROMPT_CHARS
     assert len(state.panes) == 3  # no models asked: the default panes

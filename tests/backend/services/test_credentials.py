@@ -237,7 +237,7 @@ async def test_the_picker_marks_models_whose_key_failed_its_test(krt: Runtime) -
 async def test_a_users_key_makes_the_family_available_to_that_user_only(krt: Runtime) -> None:
     ada, bob = await owner(krt), await owner(krt, "bob@example.org")
     payload = {"prompt": "Hi", "panes": [{"model": "openai:gpt-4o-mini", "max_tokens": 16}]}
-    with pytest.raises(InvalidComparison, match="OPENAI_API_KEY"):
+    with pytest.raises(InvalidComparison, match="No OpenAI key: add one in Settings → Provider keys"):
         await krt.comparisons.validate(payload, ada)
     await krt.credentials.save(ada, "openai", RIGHT)
     await krt.comparisons.validate(payload, ada)
