@@ -18,6 +18,7 @@ from backend.execution.recorder import Execution, RunRecorder
 from backend.observability import CACHE_LOOKUPS
 from backend.providers.base import Usage
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask
+from backend.time_slice import TimeSlice
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,13 @@ class CachedExecution:
             log.warning("could not store a response in the cache", exc_info=True)
 
     async def _replay(self, cached: CachedResponse, recorder: RunRecorder) -> FinalEvent:
-        """Publish a cached answer's chunks at once, as the original call chunked it."""
+        """Publish a cached answer's chunks at once, as the original call chunked it (handing the
+        event loop over between slices: a long answer is tens of thousands of chunks)."""
+        budget = TimeSlice()
         for text in cached.chunks:
             if text:
                 await self._publish(recorder.chunk(text))
+                await budget.pause()
         final = recorder.final(
             "done",
             Usage(input_tokens=cached.input_tokens, output_tokens=cached.output_tokens),

@@ -32,6 +32,7 @@ from backend.providers.base import (
 from backend.providers.credentials import ProviderCredentials, key_provider, provider_label
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask
 from backend.run_options import ImageData
+from backend.time_slice import TimeSlice
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,9 @@ class ProviderCall:
         loop = asyncio.get_running_loop()
         idle = self._idle_timeout_s
         check_every = min(IDLE_CHECK_S, idle / 4)
+        # A stream whose next chunk is always ready (an instant model, a fast server's buffered
+        # bytes) would never suspend here: the slice hands the loop over every few ms of chunks.
+        budget = TimeSlice()
         try:
             # One asyncio.timeout for the whole stream, pushed back as chunks come (asyncio.timeout,
             # not wait_for: on 3.11 wait_for swallows a cancellation that lands just as the next
@@ -167,6 +171,7 @@ class ProviderCall:
                         return item.usage, item.finish_reason
                     if isinstance(item, TextChunk) and item.text:
                         await self._publish_chunk(recorder.chunk(item.text))
+                        await budget.pause()
         except TimeoutError as exc:
             raise ProviderTimeout(f"No output for {idle:.0f} s; gave up.") from exc
 

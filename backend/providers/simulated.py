@@ -25,7 +25,7 @@ import asyncio
 import hashlib
 import random
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 
 from backend.catalog import SimulationProfile, estimate_tokens, load_catalog
@@ -41,6 +41,7 @@ from backend.providers.base import (
 from backend.providers.simulated_markdown import LENGTH_RANGE, blocks, split_tokens, topic_words
 from backend.providers.simulated_options import shaped_answer
 from backend.settings import Settings
+from backend.time_slice import run_sliced, run_through
 
 _DIRECTIVE = re.compile(r"\[\[simulate:(fail@(\d+)|stall@(\d+):(\d+(?:\.\d+)?)|tokens=(\d+))\]\]")
 
@@ -66,6 +67,12 @@ def profile_for(model_name: str) -> SimulationProfile:
 
 
 def plan_for(model_name: str, request: ChatRequest) -> SimulationPlan:
+    return run_through(planning(model_name, request))
+
+
+def planning(model_name: str, request: ChatRequest) -> Generator[None, None, SimulationPlan]:
+    """`plan_for`, a block at a time: it yields between blocks, so the provider builds a long
+    answer (32,768 tokens took 22 ms) handing the event loop over (`run_sliced`)."""
     profile = profile_for(model_name)
     fail_after, stall_after, stall_seconds = (
         profile.fail_after_tokens,
@@ -100,10 +107,11 @@ def plan_for(model_name: str, request: ChatRequest) -> SimulationPlan:
         tokens.extend(split_tokens(("\n\n" if tokens else "") + block))
         if len(tokens) >= target:  # stop at the end of the block that reaches the target
             break
+        yield
     finish_reason = "stop"
     if exact_length is not None:
         tokens = tokens[:exact_length]
-    tokens, _ = shaped_answer(tokens, request)  # images, JSON output, stop sequences
+    tokens, _ = yield from shaped_answer(tokens, request)  # images, JSON output, stop sequences
     if len(tokens) > max(request.max_tokens, 1):  # a directive asks no more than a real model may write
         tokens, finish_reason = tokens[: max(request.max_tokens, 1)], "length"
     return SimulationPlan(tuple(tokens), finish_reason, fail_after, stall_after, stall_seconds, seed)
@@ -124,7 +132,7 @@ class SimulatedProvider:
         if not self._enabled:
             raise ProviderUnavailable("simulated models are disabled (SIMULATED_ENABLED=false)")
         profile = profile_for(request.model)
-        plan = plan_for(request.model, request)
+        plan = await run_sliced(planning(request.model, request))
         pacer = _Pacer(profile, random.Random(plan.seed + 1))
         await pacer.first_token()
         for index, token in enumerate(plan.tokens):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 _TOKEN = re.compile(r"\s*\S+")
 
@@ -45,6 +45,16 @@ _CODE_VERBS = ("load", "merge", "score", "group", "parse", "rank", "filter", "su
 def split_tokens(text: str) -> list[str]:
     """Split text into word tokens that keep their leading whitespace."""
     return _TOKEN.findall(text)
+
+
+def split_tokens_stepped(text: str, per_step: int = 2_048) -> Generator[None, None, list[str]]:
+    """`split_tokens`, yielding every `per_step` tokens (a whole answer split on the event loop)."""
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(text):
+        tokens.append(match.group())
+        if len(tokens) % per_step == 0:
+            yield
+    return tokens
 
 
 def topic_words(prompt: str, rng: random.Random) -> list[str]:

@@ -4,6 +4,13 @@ Messages are encoded to bytes on the way in and decoded on the way out, exactly
 as they would be on Kafka, so the embedded mode exercises the same contract.  A run
 request and a final event travel with the trace context they were sent in, as on Kafka
 in the record's headers.
+
+Chunk events wait while CHUNK_BACKLOG events are queued, until the consumer (the event pump)
+has taken half of them: an instant model's workers write faster than one pump applies, and
+with the pump handing the event loop over between slices (backend/time_slice.py) an unbounded
+queue grew to every chunk of the largest request (issue 15), the live view seconds behind and
+the garbage collector scanning all of it. Started and final events never wait: a run stopped or
+shut down always gets its final event out.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from backend.queue.base import AnyEvent, Delivery
 from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
 from backend.tracing import NO_TRACE, Carrier
 
+CHUNK_BACKLOG = 1_024  # queued events past which a chunk's publisher waits for the consumer
+
 
 async def _noop_ack() -> None:
     return None
@@ -28,6 +37,8 @@ class EmbeddedBroker:
     def __init__(self) -> None:
         self._tasks: asyncio.Queue[tuple[bytes, Carrier]] = asyncio.Queue()
         self._events: asyncio.Queue[tuple[bytes, Carrier]] = asyncio.Queue()
+        self._room = asyncio.Event()  # set while chunk publishers need not wait
+        self._room.set()
         self._cancel_listeners: list[asyncio.Queue[bytes]] = []
 
     async def start(self) -> None:
@@ -45,13 +56,14 @@ class EmbeddedBroker:
             listener.put_nowait(data)
 
     async def events(self) -> AsyncIterator[AnyEvent]:
-        while True:
-            data, _ = await self._events.get()
-            yield decode_event(data)
+        async for event, _ in self.traced_events():
+            yield event
 
     async def traced_events(self) -> AsyncIterator[tuple[AnyEvent, Carrier]]:
         while True:
             data, trace = await self._events.get()
+            if not self._room.is_set() and self._events.qsize() <= CHUNK_BACKLOG // 2:
+                self._room.set()
             yield decode_event(data), trace
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
@@ -69,8 +81,13 @@ class EmbeddedBroker:
             self._cancel_listeners.remove(queue)
 
     async def publish(self, event: AnyEvent) -> None:
-        trace = NO_TRACE if isinstance(event, ChunkEvent) else tracing.outgoing()
-        self._events.put_nowait((event.to_bytes(), trace))
+        if isinstance(event, ChunkEvent):
+            while self._events.qsize() >= CHUNK_BACKLOG:
+                self._room.clear()
+                await self._room.wait()
+            self._events.put_nowait((event.to_bytes(), NO_TRACE))
+        else:
+            self._events.put_nowait((event.to_bytes(), tracing.outgoing()))
 
     @property
     def pending_tasks(self) -> int:

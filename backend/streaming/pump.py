@@ -28,6 +28,7 @@ from backend.queue.base import RunQueue
 from backend.queue.messages import FinalEvent
 from backend.runs_model import final_outcome
 from backend.streaming.hub import RunHub
+from backend.time_slice import TimeSlice
 from backend.tracing import Carrier
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,11 @@ class EventPump:
         self.after_save: FinalHook | None = None
 
     async def run(self) -> None:
+        # Neither the queue's get (with events waiting) nor the hub's apply suspends: without the
+        # slice a backlog of thousands of chunks was applied in one go (issue 15: 200-500 ms).
+        budget = TimeSlice()
         async for event, trace in self._broker.traced_events():
+            await budget.pause()
             live = await self._hub.apply(event)
             if live is None:
                 continue

@@ -3,6 +3,12 @@ key and no ENCRYPTION_KEY on any topic (requests, events, cancellations, dead le
 heartbeats) nor in the worker process's debug log. Workers read stored keys from the
 database; the queue carries only ids, the prompt and the (scrubbed) outcome.
 
+Nor does any credential of the person who asked: one comparison is made over the HTTP API
+with an API token and a signed-in session's cookie on the same request, and neither token is
+on a topic or in the worker's log; and no tab token (a dashed UUID, what Reflex's client
+tokens are) is in the worker's log whatever its source (issue 15: every log the app and
+workers write). The app's own log is scanned for all three by test_secrets_never_leak.py.
+
 Field class: secrets in message queues and worker logs (LiteLLM advisories on keys in
 logs and spend/queue payloads; Langfuse and Dify worker payloads carrying credentials).
 """
@@ -11,19 +17,25 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 from cryptography.fernet import Fernet
 
+from backend.auth.session_cookie import SESSION_COOKIE
+from backend.auth.tokens import new_token, token_hash
+from backend.db import accounts as accounts_repo
+from backend.db.models import utcnow
+from backend.log_redaction import UUID
 from backend.queue.kafka_topics import Topics
 from backend.runtime import running
 from backend.settings import Settings
 from devstack.kafka_server import KafkaCluster
 from devstack.kafka_workers import SESSION_TIMEOUT_MS, WorkerProcess, worker_env
 from devstack.postgres import make_database_url
-from tests.backend.runtime_support import make_settings, owner, wait_until_final
+from tests.backend.runtime_support import api_client, make_settings, owner, wait_until_final
 from tests.security.echo_provider import echoing_provider
 from tests.security.live_app import LOGGING_SETUP
 
@@ -95,8 +107,19 @@ async def test_no_key_on_any_topic_or_in_the_worker_log(kafka: KafkaCluster, tmp
             async with running(settings) as rt:
                 ada, eve = await owner(rt, "ada@example.org"), await owner(rt, "eve@example.org")
                 await rt.credentials.save(ada, "openai", user_key)
+                session_token = new_token()  # a signed-in session of Ada's, as sign-in makes one
+                async with rt.db.session() as session:
+                    await accounts_repo.create_session(
+                        session, ada.user_id, token_hash(session_token), utcnow() + timedelta(hours=1)
+                    )
+                assert await rt.accounts.principal_for_session(session_token) is not None
                 body = {"prompt": "hello", "panes": [{"model": "openai:gpt-4o-mini"}]}
-                ids = [(await rt.comparisons.create(who, body)).id for who in (ada, eve)]
+                async with api_client(rt, "ada@example.org") as api:  # a new API token of Ada's
+                    api_token = api.headers["Authorization"].removeprefix("Bearer ")
+                    api.cookies.set(SESSION_COOKIE, session_token)
+                    created = await api.post("/api/v1/comparisons", json=body)
+                    assert created.status_code == 201, created.text
+                ids = [created.json()["id"], (await rt.comparisons.create(eve, body)).id]
                 for comparison_id in ids:
                     final = await wait_until_final(rt.comparisons, comparison_id, timeout=90)
                     assert [r.status for r in final.runs] == ["error"]
@@ -110,9 +133,11 @@ async def test_no_key_on_any_topic_or_in_the_worker_log(kafka: KafkaCluster, tmp
     assert len(records) >= 6  # two requests, started and final events, heartbeats
     everything = b"\n".join(records)
     assert b"hello" in everything  # the scan reads the real payloads
-    for secret in (env_key, user_key, encryption_key):
+    credentials = (env_key, user_key, encryption_key, session_token, api_token)
+    for secret in credentials:
         assert secret.encode() not in everything
     log = worker.log()
     assert "DEBUG" in log and len(log) > 1_000
-    for secret in (env_key, user_key, encryption_key):
+    for secret in credentials:
         assert secret not in log
+    assert UUID.findall(log) == []  # no tab token, nor anything shaped like one

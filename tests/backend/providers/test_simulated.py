@@ -115,7 +115,9 @@ async def test_instant_model_never_sleeps(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(asyncio, "sleep", no_sleep)
     result = await collect(SimulatedProvider(), req("Hi [[simulate:tokens=2000]]", max_tokens=2000))
     assert result.error is None and len(result.chunks) == 2000
-    assert len(handovers) == 1999 // 64  # no timer: only the loop handed over between bursts
+    # No timer: only the loop handed over, between bursts of 64 tokens and after each millisecond
+    # of building the answer (run_sliced: none or one or two here, as fast as the machine is).
+    assert 1999 // 64 <= len(handovers) <= 1999 // 64 + 20
 
 
 async def test_a_long_instant_answer_hands_the_event_loop_over() -> None:

@@ -117,3 +117,30 @@ async def test_task_queue_is_fifo_under_load(n: int) -> None:
         await broker.submit(_task(f"r{i}"))
     deliveries = broker.deliveries()
     assert [(await _next(deliveries)).task.run_id for _ in range(n)] == [f"r{i}" for i in range(n)]
+
+
+async def test_chunk_publishers_wait_past_the_backlog_and_finals_never_do() -> None:
+    """Back-pressure (issue 15): the event pump hands the loop over between slices, so the
+    writers of a long answer must wait for it rather than queue the whole answer."""
+    from backend.queue.embedded import CHUNK_BACKLOG
+
+    broker = EmbeddedBroker()
+
+    def chunk(seq: int) -> ChunkEvent:
+        return ChunkEvent(run_id="r", attempt=0, seq=seq, text="x", elapsed_ms=0.0, output_tokens=seq + 1)
+
+    for seq in range(CHUNK_BACKLOG):
+        await asyncio.wait_for(broker.publish(chunk(seq)), 1.0)  # room: none of these waits
+    blocked = asyncio.create_task(broker.publish(chunk(CHUNK_BACKLOG)))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()
+    final = FinalEvent(run_id="r", attempt=0, status="cancelled", output_text="", chunks=0)
+    await asyncio.wait_for(broker.publish(final), 1.0)  # a final event goes out even now
+    events = broker.events()
+    for seq in range(CHUNK_BACKLOG // 2):  # the consumer takes half the backlog: room again
+        assert (await _next(events)).seq == seq  # type: ignore[union-attr]
+        assert not blocked.done()
+    await _next(events)
+    await asyncio.wait_for(blocked, 1.0)
+    rest = [await _next(events) for _ in range(CHUNK_BACKLOG // 2 + 1)]
+    assert isinstance(rest[-2], FinalEvent) and rest[-1].seq == CHUNK_BACKLOG  # type: ignore[union-attr]
