@@ -69,7 +69,10 @@ class AuthState(rx.State):
         self.sign_up_allowed = runtime.current().settings.allow_sign_up
         self._load_provider()
         self.firebase_sign_out = SIGNED_OUT_PARAM in self.router.url.query_parameters
-        self.mode, self.form_errors, self.message = "sign_in", {}, ""
+        # The mode stays what the person chose: the page is on screen (and "Create an account"
+        # clickable) before this load answers, and a reset here flipped a form being filled back
+        # to "Sign in". A sign-in, sign-up or sign-out puts it back to "Sign in" for next time.
+        self.form_errors, self.message = {}, ""
         # The first visit: no account yet, so the page opens on sign-up (the first one is the admin).
         if not await runtime.current().accounts.has_accounts():
             self.mode = "sign_up"
@@ -100,7 +103,7 @@ class AuthState(rx.State):
     def _signed_in(self, result: SignedIn) -> Followup:
         self._set_session(result.token)
         self._show(result.principal)
-        self.form_errors, self.message = {}, ""
+        self.mode, self.form_errors, self.message = "sign_in", {}, ""
         return self._go_on(result.language, result.token)
 
     def _set_session(self, token: str) -> None:
@@ -166,6 +169,7 @@ class AuthState(rx.State):
         await runtime.current().accounts.sign_out(self._session_token)
         self._set_session("")
         self._show(None)
+        self.mode = "sign_in"
         if _firebase_mode():  # else the Firebase SDK, still signed in, would sign straight back in
             # Set here too, not only by the login page's load: the page mounts with this tab's
             # state before that load answers, and must not take the SDK's user meanwhile.

@@ -1,4 +1,5 @@
-"""The login page's first visit: with no account yet it opens on "Create account"."""
+"""The login page's mode: the first visit (no account yet) opens on "Create account"; a mode the
+person chose survives the page's load."""
 
 from __future__ import annotations
 
@@ -29,3 +30,13 @@ async def test_the_first_visit_opens_on_create_account_then_on_sign_in(runtime: 
     later = in_tree(AuthState)
     await AuthState.load_login.fn(later)
     assert later.mode == "sign_in"
+
+
+async def test_create_account_chosen_before_the_page_loaded_stays_chosen(runtime: Runtime) -> None:
+    """The login page is on screen, its "Create an account" clickable, before its load answers:
+    the load must not flip the form being filled back to "Sign in"."""
+    await owner(runtime, "ada@example.org")
+    tab = in_tree(AuthState)
+    AuthState.set_mode.fn(tab, "sign_up")
+    await AuthState.load_login.fn(tab)
+    assert tab.mode == "sign_up"
