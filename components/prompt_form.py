@@ -227,23 +227,11 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
                     placeholder=t("Optional instructions for every model"),
                 ),
                 # Hidden, it is kept but not sent (what runs is what the page shows).
-                rx.link(
-                    t("Hide system prompt"),
-                    on_click=p.on_toggle_system,
-                    size="2",
-                    as_="button",
-                    id=SYSTEM_PROMPT_CLOSE_ID,
-                ),
+                _system_toggle(p, t("Hide system prompt"), SYSTEM_PROMPT_CLOSE_ID),
                 width="100%",
                 spacing="1",
             ),
-            rx.link(
-                t("+ System prompt"),
-                on_click=p.on_toggle_system,
-                size="2",
-                as_="button",
-                id=SYSTEM_PROMPT_OPEN_ID,
-            ),
+            _system_toggle(p, t("+ System prompt"), SYSTEM_PROMPT_OPEN_ID),
         ),
         rx.hstack(
             _model_picker(p),
@@ -270,3 +258,8 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
         width="100%",
         spacing="2",
     )
+
+
+def _system_toggle(p: PromptFormProps, label: rx.Var[str] | str, element_id: str) -> rx.Component:
+    """The link that opens or closes the system prompt (focus moves between the two by id)."""
+    return rx.link(label, on_click=p.on_toggle_system, size="2", as_="button", id=element_id)
