@@ -19,6 +19,7 @@ from backend.search.service import InvalidSearch, SearchFilters, SearchHit
 from backend.services.access import NotFound
 from state.current_user import with_user
 from state.events import Followup, event
+from state.language import localized
 
 ALL = "all"
 LIMIT = 20
@@ -109,7 +110,7 @@ class SearchState(rx.State):
         except NotFound:
             self.error, self.results, self.note = TEXT["not_member"], [], ""  # type: ignore[assignment]
             return None
-        self.error, self.note, self.searched = "", found.note, True
+        self.error, self.note, self.searched = "", await localized(self, found.note), True
         self.results = [_row(hit) for hit in found.hits]
         return None
 

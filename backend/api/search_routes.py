@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
 from backend.api.auth import User
 from backend.api.schemas import ErrorOut
+from backend.i18n import gettext, request_language
 from backend.runtime import Runtime
 from backend.search.service import MAX_LIMIT, SearchFilters, SearchHit, SearchResults
 
@@ -53,10 +54,10 @@ class SearchOut(BaseModel):
     vector_used: bool
 
     @classmethod
-    def of(cls, results: SearchResults) -> SearchOut:
+    def of(cls, results: SearchResults, language: str | None = None) -> SearchOut:
         return cls(
             results=[SearchHitOut.of(hit) for hit in results.hits],
-            note=results.note,
+            note=gettext(language, results.note) if results.note else "",
             vector_used=results.vector_used,
         )
 
@@ -71,6 +72,7 @@ def search_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         responses={404: {"description": "Not a member of project_id"}, 422: {"model": ErrorOut}},
     )
     async def search(
+        request: Request,
         user: User,
         q: str = Query(default="", description="Words or a question; matched by keyword and by meaning."),
         project_id: str = "",
@@ -88,6 +90,8 @@ def search_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
             created_to=created_to,
             has_votes=has_votes,
         )
-        return SearchOut.of(await get_runtime().search.search(user, q, filters, limit))
+        found = await get_runtime().search.search(user, q, filters, limit)
+        language = request_language(request.headers.get("cookie"), request.headers.get("accept-language"))
+        return SearchOut.of(found, language)
 
     return router

@@ -4,6 +4,7 @@ when the vector side is down; claims let several processes share the work."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -133,5 +134,10 @@ async def fail_job(session: AsyncSession, job: IndexJob, error: str, retry_in_s:
     await session.commit()
 
 
-async def pending_count(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count(SearchIndexJob.comparison_id)))).scalar_one())
+async def pending_count(session: AsyncSession, project_ids: Sequence[str] | None = None) -> int:
+    """Jobs not done yet; with `project_ids`, only the comparisons of those projects waiting to be
+    indexed (the outbox is short, so no index of its own is needed)."""
+    stmt = select(func.count(SearchIndexJob.comparison_id))
+    if project_ids is not None:
+        stmt = stmt.where(SearchIndexJob.project_id.in_(list(project_ids)), SearchIndexJob.action == INDEX)
+    return int((await session.execute(stmt)).scalar_one())

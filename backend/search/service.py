@@ -19,7 +19,8 @@ from backend.auth.permissions import Action, Principal
 from backend.db.engine import Database
 from backend.db.projects import member_projects
 from backend.db.records import ComparisonSummary, HistoryPage, prompt_first_line
-from backend.i18n import N_
+from backend.db.search_jobs import pending_count
+from backend.i18n import N_, Message
 from backend.search.embedding import Embedder, make_embedder
 from backend.search.indexer import SearchIndexer
 from backend.search.keyword import Candidate, keyword_ids, recheck, terms_of
@@ -44,6 +45,12 @@ MESSAGES = {
     "dates": N_("The 'from' date must be before the 'to' date."),
     "off": N_("Search by meaning is turned off here (SEARCH_EMBEDDER=none): showing keyword matches only."),
     "down": N_("Search by meaning is unavailable right now: showing keyword matches only."),
+    # Indexing runs behind the saves (backend/search/indexer.py): a comparison that has just
+    # finished is found by its words at once and by meaning a moment later. Say so, or a search
+    # by meaning right after a run looks like it found nothing.
+    "indexing": N_(
+        "Recent comparisons still being indexed: {n}. Until then they are found by their words only."
+    ),
     "tie": "Tie",
     "all_bad": "All bad",
 }
@@ -131,6 +138,9 @@ class SearchService:
             vector_task.cancel()
             raise
         by_meaning, vector_parts, note = await vector_task
+        vector_used = not note
+        if vector_used:
+            note = await self._indexing_note(project_ids)
         scores: dict[str, float] = {}
         for ranking in (by_keyword, by_meaning):
             for rank, comparison_id in enumerate(ranking):
@@ -142,7 +152,7 @@ class SearchService:
         candidates = [found[cid] for cid in ordered if cid in found]
         hits = await self._present(principal, candidates, query, vector_parts, keyword_set, meaning_set)
         hits = [hit for hit in hits if _passes(hit, found[hit.comparison_id], filters)]
-        return SearchResults(hits=tuple(hits[:limit]), note=note, vector_used=not note)
+        return SearchResults(hits=tuple(hits[:limit]), note=note, vector_used=vector_used)
 
     async def similar(
         self, principal: Principal, prompt: str, project_id: str = "", limit: int = 3
@@ -176,6 +186,11 @@ class SearchService:
             return (project_id,)
         async with self._db.session() as session:
             return tuple((await session.execute(member_projects(principal.user_id))).scalars())
+
+    async def _indexing_note(self, project_ids: tuple[str, ...]) -> str:
+        async with self._db.session() as session:
+            waiting = await pending_count(session, project_ids)
+        return Message(MESSAGES["indexing"], n=waiting) if waiting else ""
 
     async def _vector_side(
         self, query: str, project_ids: tuple[str, ...], filters: SearchFilters, k: int

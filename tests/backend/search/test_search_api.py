@@ -7,7 +7,7 @@ the shared CPU); the vector index is the embedded LanceDB."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -168,6 +168,47 @@ async def test_vector_side_down_keyword_only_and_nothing_lost(
             hashed_embedding("passage: Translate", 64), VectorFilter((str(comparison["project_id"]),)), 5
         )
         assert {h.comparison_id for h in hits} == {comparison["id"]}
+
+
+async def test_a_search_before_indexing_finds_by_words_and_says_so(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexing runs behind the saves: until it has a new comparison, a search finds it by its
+    words only, and says how many of the person's comparisons are still waiting."""
+    index = rt.search._index
+    assert index is not None
+    written = asyncio.Event()
+    gate = asyncio.Event()
+    real_replace_many = index.replace_many
+
+    async def held(batch: Sequence[tuple[str, str, Sequence[VectorItem]]]) -> None:
+        await gate.wait()
+        await real_replace_many(batch)
+        written.set()
+
+    monkeypatch.setattr(index, "replace_many", held)
+    async with api_client(rt) as ada, api_client(rt, "eve@example.org") as eve:
+        soup = await run(rt, ada, "[[simulate:tokens=3]] 味噌汁の作り方 (miso soup)")
+        await run(rt, ada, "[[simulate:tokens=3]] Explain binary search trees")
+        await run(rt, eve, "[[simulate:tokens=3]] Eve's own comparison")
+        await rt.pump.drain()
+        waiting = (await ada.get(f"{PREFIX}/search", params={"q": "味噌汁"})).json()
+        assert waiting["vector_used"] is True
+        assert waiting["note"] == (
+            "Recent comparisons still being indexed: 2. Until then they are found by their words only."
+        )  # Ada's two; Eve's is not hers to count
+        assert [r["comparison_id"] for r in waiting["results"]] == [soup["id"]]
+        assert waiting["results"][0]["matched_by"] == "keyword"
+        in_japanese = await ada.get(
+            f"{PREFIX}/search", params={"q": "味噌汁"}, headers={"Accept-Language": "ja"}
+        )
+        assert in_japanese.json()["note"].startswith("索引作成中の最近の比較: 2 件")
+
+        gate.set()
+        await asyncio.wait_for(written.wait(), 10)
+        await indexed(rt)
+        done = (await ada.get(f"{PREFIX}/search", params={"q": "味噌汁"})).json()
+        assert done["note"] == "" and done["results"][0]["matched_by"] == "both"
 
 
 async def test_retry_reindexes_and_delete_removes_vectors(rt: Runtime) -> None:
