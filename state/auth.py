@@ -45,6 +45,11 @@ class AuthState(rx.State):
     firebase_sign_out: rx.Field[bool] = rx.field(
         False
     )  # the login page signs out of Firebase first (after sign-out)
+    # True once /login's load has answered in this tab (it stays true: a later visit shows the
+    # form at once). Not `is_hydrated`: on a move within the app (Fork, a sign-out) that is still
+    # true from the page before, so the form showed, turned into a spinner while the load ran, and
+    # came back; a click in that moment landed on nothing.
+    login_ready: rx.Field[bool] = rx.field(False)
 
     @rx.var(cache=True)
     def signed_in(self) -> bool:
@@ -76,6 +81,7 @@ class AuthState(rx.State):
         # The first visit: no account yet, so the page opens on sign-up (the first one is the admin).
         if not await runtime.current().accounts.has_accounts():
             self.mode = "sign_up"
+        self.login_ready = True
         target = self.router.url.query_parameters.get("next", "/")
         # Only paths on this site: "//evil.example" or "https://…" would be an open redirect.
         self._next = target if target.startswith("/") and not target.startswith("//") else "/"

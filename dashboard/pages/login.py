@@ -33,11 +33,11 @@ def _firebase_card() -> rx.Component:
 
 def login_page() -> rx.Component:
     return bare_shell(
-        # Nothing to type into before the page knows how this server signs in (is_hydrated turns
-        # true once load_login has run): a Firebase server's visitor typing into the built-in
+        # Nothing to type into before the page knows how this server signs in and which form
+        # opens (state/auth.py login_ready): a Firebase server's visitor typing into the built-in
         # form during the first moment would be refused.
         rx.cond(
-            ~rx.State.is_hydrated,
+            ~A.login_ready,
             rx.center(rx.spinner(size="3"), padding="4em"),
             rx.cond(
                 A.auth_provider == "firebase",

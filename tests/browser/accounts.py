@@ -8,6 +8,23 @@ from playwright.sync_api import Page, expect
 
 from devstack.accounts import DEFAULT_PASSWORD
 
+# An init script (BrowserContext.add_init_script) that records, on every change of the page,
+# whether the sign-in form's "New here?" button is there, keeping only the changes:
+# `form_shown(page)` == [False, True] is a form that appeared once and stayed.
+WATCH_SIGN_IN_FORM = """
+window.__formShown = [];
+new MutationObserver(() => {
+  const shown = Array.from(document.querySelectorAll('button'))
+    .some((b) => b.textContent.includes('New here? Create an account'));
+  const seen = window.__formShown;
+  if (seen[seen.length - 1] !== shown) seen.push(shown);
+}).observe(document, { subtree: true, childList: true });
+"""
+
+
+def form_shown(page: Page) -> list[bool]:
+    return list(page.evaluate("window.__formShown"))
+
 
 def sign_up(page: Page, base_url: str, email: str, password: str = DEFAULT_PASSWORD, name: str = "") -> None:
     """Create an account on /login (the page must be on /login or redirect there)."""

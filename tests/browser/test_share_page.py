@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Request, expect
 
 from tests.browser.a11y import serious_violations
-from tests.browser.accounts import sign_up
+from tests.browser.accounts import WATCH_SIGN_IN_FORM, form_shown, sign_up
 from tests.browser.conftest import panes
 
 HOSTILE_MODEL = "openai-compatible:hostile/evil"
@@ -23,6 +23,7 @@ PROMPT = "Say something nasty [[simulate:tokens=6]]"
 def fresh_context(browser: Browser, app_url: str) -> Iterator[BrowserContext]:
     """A browser with no cookies: nobody is signed in."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=app_url)
+    context.add_init_script(WATCH_SIGN_IN_FORM)
     yield context
     context.close()
 
@@ -120,8 +121,15 @@ def test_a_shared_comparison_is_public_inert_and_forkable(
     assert site_links and all(h.startswith("/login?next=") for h in site_links), site_links
 
     # Fork: sign up first, come back to the link, fork into the new account's project.
+    visitor.evaluate("window.__formShown = []")
     visitor.get_by_role("button", name="Fork").click()
     visitor.wait_for_url("**/login?next=*", timeout=15_000)
+    expect(visitor.get_by_role("button", name="New here? Create an account")).to_be_visible(timeout=30_000)
+    visitor.wait_for_timeout(1_000)
+    # The form appears once, after a spinner: it used to show at once (the share page was
+    # hydrated), turn into a spinner while the login page loaded and come back, and a click
+    # on "New here?" in that moment hit nothing (the clean-clone CI's failure here).
+    assert form_shown(visitor) == [False, True]
     sign_up(visitor, app_url, _email("forker"), name="Forker Fay")
     visitor.wait_for_url("**/?c=*", timeout=15_000)  # back on the link, the fork happened by itself
     forked = panes(visitor)
