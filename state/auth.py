@@ -46,7 +46,7 @@ class AuthState(rx.State):
         False
     )  # the login page signs out of Firebase first (after sign-out)
     # True once /login's load has answered in this tab (it stays true: a later visit shows the
-    # form at once). Not `is_hydrated`: on a move within the app (Fork, a sign-out) that is still
+    # form at once). Not `is_hydrated`: on a move within the app (Fork on a shared link) that is still
     # true from the page before, so the form showed, turned into a spinner while the load ran, and
     # came back; a click in that moment landed on nothing.
     login_ready: rx.Field[bool] = rx.field(False)
