@@ -7,9 +7,10 @@ the comparison or project did not exist. Bad input answers 422 in the app's erro
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
 from backend.api.auth import User
@@ -23,6 +24,48 @@ REFUSALS: dict[int | str, dict[str, object]] = {
     404: {"description": "Not a member, or no such id"},
     422: {"model": ErrorOut},
 }
+
+
+@dataclass
+class BoardQuery:
+    """A leaderboard's query parameters, for one project or for all of mine."""
+
+    source: Literal["human", "judge"] = "human"
+    since: AwareDatetime | None = None
+    min_comparisons: int = Query(default=DEFAULT_MIN_COMPARISONS, ge=0, le=100_000)
+    style_control: bool = Query(
+        default=False, description="Fit answer length, headers, lists and bold as covariates (human votes)."
+    )
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "source": Source(self.source),
+            "since": self.since,
+            "min_comparisons": self.min_comparisons,
+            "style_control": self.style_control,
+        }
+
+
+@dataclass
+class RecommendationQuery:
+    """A recommendation's query parameters, for one project or for all of mine."""
+
+    baseline: str = Query(min_length=1, max_length=255)
+    min_win_rate: float = Query(description="Between 0 and 1.")
+    source: Literal["human", "judge"] = "human"
+    since: AwareDatetime | None = None
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "min_win_rate": self.min_win_rate,
+            "source": Source(self.source),
+            "since": self.since,
+        }
+
+
+Board = Annotated[BoardQuery, Depends()]
+Recommend = Annotated[RecommendationQuery, Depends()]
 
 
 def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
@@ -46,78 +89,29 @@ def vote_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         return TallyOut.of(await get_runtime().votes.tally(user, comparison_id, turn))
 
     @router.get("/projects/{project_id}/leaderboard", response_model=LeaderboardOut, tags=["votes"])
-    async def leaderboard(
-        user: User,
-        project_id: str,
-        source: Literal["human", "judge"] = "human",
-        since: AwareDatetime | None = None,
-        min_comparisons: int = Query(default=DEFAULT_MIN_COMPARISONS, ge=0, le=100_000),
-        style_control: bool = Query(
-            default=False,
-            description="Fit answer length, headers, lists and bold as covariates (human votes).",
-        ),
-    ) -> LeaderboardOut:
+    async def leaderboard(user: User, project_id: str, query: Board) -> LeaderboardOut:
         """Bradley–Terry ratings with 95% intervals from the project's votes, or from LLM-judge
         verdicts with source=judge (never the two mixed)."""
-        result = await get_runtime().leaderboard.leaderboard(
-            user,
-            project_id,
-            source=Source(source),
-            since=since,
-            min_comparisons=min_comparisons,
-            style_control=style_control,
+        return LeaderboardOut.of(
+            await get_runtime().leaderboard.leaderboard(user, project_id, **query.options())
         )
-        return LeaderboardOut.of(result)
 
     @router.get("/projects/{project_id}/recommendation", response_model=RecommendationOut, tags=["votes"])
-    async def recommendation(
-        user: User,
-        project_id: str,
-        baseline: str = Query(min_length=1, max_length=255),
-        min_win_rate: float = Query(description="Between 0 and 1."),
-        source: Literal["human", "judge"] = "human",
-        since: AwareDatetime | None = None,
-    ) -> RecommendationOut:
+    async def recommendation(user: User, project_id: str, query: Recommend) -> RecommendationOut:
         """The cheapest model that wins or ties at least min_win_rate of its comparisons against
         the baseline (the lower end of its 95% interval), or "not enough evidence"."""
-        result = await get_runtime().leaderboard.recommendation(
-            user, project_id, baseline=baseline, min_win_rate=min_win_rate, source=Source(source), since=since
-        )
+        result = await get_runtime().leaderboard.recommendation(user, project_id, **query.options())
         return RecommendationOut.of(project_id, result)
 
     @router.get("/leaderboard", response_model=LeaderboardOut, tags=["votes"])
-    async def leaderboard_of_mine(
-        user: User,
-        source: Literal["human", "judge"] = "human",
-        since: AwareDatetime | None = None,
-        min_comparisons: int = Query(default=DEFAULT_MIN_COMPARISONS, ge=0, le=100_000),
-        style_control: bool = Query(
-            default=False,
-            description="Fit answer length, headers, lists and bold as covariates (human votes).",
-        ),
-    ) -> LeaderboardOut:
+    async def leaderboard_of_mine(user: User, query: Board) -> LeaderboardOut:
         """One board over every project I am a member of (any role; nobody else's), project_id null."""
-        result = await get_runtime().leaderboard.leaderboard_all(
-            user,
-            source=Source(source),
-            since=since,
-            min_comparisons=min_comparisons,
-            style_control=style_control,
-        )
-        return LeaderboardOut.of(result)
+        return LeaderboardOut.of(await get_runtime().leaderboard.leaderboard_all(user, **query.options()))
 
     @router.get("/recommendation", response_model=RecommendationOut, tags=["votes"])
-    async def recommendation_of_mine(
-        user: User,
-        baseline: str = Query(min_length=1, max_length=255),
-        min_win_rate: float = Query(description="Between 0 and 1."),
-        source: Literal["human", "judge"] = "human",
-        since: AwareDatetime | None = None,
-    ) -> RecommendationOut:
+    async def recommendation_of_mine(user: User, query: Recommend) -> RecommendationOut:
         """The recommendation over every project I am a member of, project_id null."""
-        result = await get_runtime().leaderboard.recommendation_all(
-            user, baseline=baseline, min_win_rate=min_win_rate, source=Source(source), since=since
-        )
+        result = await get_runtime().leaderboard.recommendation_all(user, **query.options())
         return RecommendationOut.of(None, result)
 
     return router
