@@ -112,8 +112,15 @@ def database_url(app: AppUnderTest) -> str:
 
 def cpu_groups(app: AppUnderTest) -> dict[str, Any]:
     port = urllib.parse.urlsplit(app.base).port
-    reflex = pids_matching(f"--frontend-port {port}")
-    web_group = reflex[0] if reflex else -1
+    web_group = -1
+    for pid in pids_matching(f"--frontend-port {port}"):
+        # The group of the `reflex run` processes, not the first one's pid: once pids wrap around,
+        # a child's pid may come before its parent's (the 1-worker stack's web process read 0.0).
+        try:
+            web_group = os.getpgid(pid)
+            break
+        except ProcessLookupError:
+            continue
     groups: dict[str, Any] = {
         "web process" if app.mode == "kafka" else "app (web + in-process worker)": lambda: group_pids(
             web_group

@@ -45,6 +45,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from backend import tracing
 from backend.queue.base import AnyEvent, Delivery
 from backend.queue.kafka_auth import client_options
+from backend.queue.kafka_partitioner import CachedKeyPartitioner
 from backend.queue.kafka_requests import RequestDeliveries
 from backend.queue.kafka_topics import Topics, ensure_topics
 from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
@@ -107,6 +108,7 @@ class KafkaBroker:
             # partition needed a round trip under 10 ms to keep up, and a backlog grew whenever
             # the machine was busy.  Batches are only as large as what waited meanwhile.
             max_batch_size=PRODUCER_BATCH_BYTES,
+            partitioner=CachedKeyPartitioner(),
         )
         await self._producer.start()
         if self._role == "web":
@@ -205,6 +207,18 @@ class KafkaBroker:
         wait_for_ack: bool = True,
     ) -> None:
         assert self._producer is not None, "start() the broker first"
+        if not wait_for_ack and self._producer.client.cluster.partitions_for_topic(topic):
+            # The streaming hot path (a chunk): with the topic's partitions known, `send` only
+            # appends to a batch and returns; it waits only while the partition's batch is full
+            # (the broker takes nothing), and then no longer than the producer's request timeout.
+            # A timer per chunk (asyncio.timeout) cost as much as the rest of the send.
+            try:
+                sent = await self._producer.send(topic, value, key=key.encode(), headers=headers)
+            except KafkaError as exc:
+                log.warning("sending to %s failed (%r); retrying", topic, exc)
+            else:
+                sent.add_done_callback(_log_undelivered)
+                return
         deadline = time.monotonic() + SEND_TIMEOUT_S
         delay = 0.2
         while True:
