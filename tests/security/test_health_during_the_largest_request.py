@@ -14,9 +14,10 @@ shared (load average 4-10 on 2 cores), so wall time also counts the moments the 
 cores to other processes; the loop thread's CPU time counts only the work the app did meanwhile,
 which is what a code change moves. Asserted: no tick of the loop waited 100 ms of the loop's CPU
 (the longest hold: 450 ms before the fix) and 95 % of the probes were answered within 100 ms of
-it (250 ms before). Not asserted, reported: the worst probe, which still reaches 140-570 ms of
-CPU now and then: the database read hops to a thread, and while the loop is saturated that
-thread waits for the GIL at each switch interval (SECURITY.md, Known and accepted).
+it (250 ms before). Not asserted, reported: the worst probe, which still reaches 80-215 ms of
+CPU on SQLite and 125-220 ms on PostgreSQL: on SQLite the database read hops to a thread, and
+while the loop is saturated that thread waits for the GIL at each switch interval; on
+PostgreSQL the read's round trips each wait a full loop turn (SECURITY.md, Known and accepted).
 
 The garbage collector sees the heap a server process has (`server_heap`): a server freezes its
 heap once its runtime runs (`runtime.serving` calls `backend/heap.py`'s `freeze_startup_heap`),
