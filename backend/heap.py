@@ -8,8 +8,9 @@ survived into the oldest generation: a stall for every page and stream of the pr
 (66 ms after the freeze, same benchmark and load). After
 `gc.freeze()` the collector skips what exists at that moment (never freed, which for modules,
 classes and settings is what happens anyway), so its collections only walk what the process made
-since. Called once by server processes after start-up, never by tests (a test process starts many
-runtimes: it would keep each one's garbage).
+since. Called once by server processes after start-up. Tests leave their process unfrozen (it
+starts many runtimes: it would keep each one's garbage), except around a measurement of the
+server's pauses, which unfreezes after (tests/security/test_health_during_the_largest_request.py).
 """
 
 from __future__ import annotations
