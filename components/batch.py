@@ -79,7 +79,7 @@ class BatchProps:
 
 
 def _error(p: BatchProps, field: str) -> rx.Component:
-    return field_error(getattr(p, f"{field}_error"), f"batch-error-{field}")
+    return field_error(t_var(getattr(p, f"{field}_error")), f"batch-error-{field}")
 
 
 def _template_section(p: BatchProps) -> rx.Component:
