@@ -286,16 +286,18 @@ def test_messages_with_figures_switch_with_the_language_on_the_open_page(page: P
         models = ["nope:model", *["simulated:instant"] * 9]
         page.goto("/compare?" + urlencode({"models": ",".join(models), "prompt": "x"}))
         skipped = page.get_by_role("alert").filter(has_text="nope:model")
-        expect(skipped).to_have_text(
-            "Unknown models skipped: nope:model. At most 8 panes can run at once; the rest were left out.",
-            timeout=30_000,
+        english = (
+            "Unknown models skipped: nope:model. At most 8 panes can run at once; the rest were left out."
         )
+        expect(skipped).to_have_text(english, timeout=30_000)
         page.get_by_label(LANGUAGE).select_option("ja")
         expect(skipped).to_have_text(
             "不明なモデルを除外しました: nope:model。"
             " 一度に実行できるペインは 8 個までです。残りは除外しました。"
         )
         page.get_by_label(LANGUAGE).select_option("en")
+        expect(skipped).to_have_text(english)
+        expect(page.locator("html")).to_have_attribute("lang", "en")
 
         # A run's error, stored in English with its figure, follows the switch too.
         page.goto(
