@@ -141,7 +141,7 @@ class ImproveState(rx.State):
             self._discard()
             comparison_id, model = self._comparison_id, self.model
             socket = BoundSocket.of(self)  # the answer reaches this connection only
-        errors: list[str] = []  # each said in the tab's language below
+        errors: list[str] = []  # each shown in the page's language below
         try:
             proposal = await runtime.current().prompts.propose(user, comparison_id, model)
         except InvalidComparison as exc:  # InvalidImprovement: the model, or the comparison
