@@ -76,9 +76,33 @@ export function useI18nLang() {
   return lang;
 }
 
+// A message with figures that the server keeps in every language (backend/i18n.py's
+// in_every_language): {"m": msgid, "en": "...", "ja": "..."} between these marks, possibly among
+// other text (messages joined by a handler).
+const SAID = /\ue000(.*?)\ue001/gs;
+
+function saidIn(lang, text) {
+  return text.replace(SAID, (whole, payload) => {
+    try {
+      const said = JSON.parse(payload);
+      return said[lang] || said[DEFAULT_LANGUAGE] || said.m || "";
+    } catch (error) {
+      return whole;
+    }
+  });
+}
+
+// Text from the server shown as it is (a prompt, a name), except a message in it kept in every
+// language, which shows in `lang`: for text that must never be looked up in the catalogs.
+export function i18nSaid(lang, text) {
+  return typeof text === "string" && text.includes("\ue000") ? saidIn(lang, text) : text;
+}
+
 // `msgid` in `lang`, its {name} placeholders filled from `params`; the msgid itself when the
 // catalog has no entry (a message from the server that is not in the catalogs shows as sent).
+// A text holding messages kept in every language shows each in `lang` (and again on a switch).
 export function i18nT(lang, msgid, params) {
+  if (typeof msgid === "string" && msgid.includes("\ue000")) return saidIn(lang, msgid);
   const table = CATALOGS[lang] || CATALOGS[DEFAULT_LANGUAGE] || {};
   const text = table[msgid] || msgid;
   if (!params) return text;

@@ -12,7 +12,10 @@ Placeholders are `{name}` (str.format on the server, the same replacement in the
 from __future__ import annotations
 
 import functools
+import json
 import math
+import re
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -101,6 +104,79 @@ class Usd(Localizable):
 def localize(language: str | None, text: str) -> str:
     """A Message in `language`; other text as it is (fixed msgids are translated in the browser)."""
     return gettext(language, text) if isinstance(text, Message) else text
+
+
+# A Message kept for the page (state vars) in every language, so that the page can show it in
+# whichever language the person switches to without asking the server again: the text between
+# SAID_OPEN and SAID_CLOSE is {"m": msgid, "en": ..., "ja": ...}, which assets/i18n.js's i18nT
+# (every `t_var`) shows in the page's language. The server formats each language (Babel's
+# figures, format specs such as {n:,}), so the browser only picks. Private-use characters mark
+# it: JSON with ensure_ascii never contains them, and they need no escaping in a regex.
+SAID_OPEN, SAID_CLOSE = "\ue000", "\ue001"
+_SAID = re.compile(SAID_OPEN + "(.*?)" + SAID_CLOSE, re.DOTALL)
+
+
+def in_every_language(text: str) -> str:
+    """A Message as page state keeps it (every language); other text as it is (a fixed msgid is
+    translated in the browser, a provider's own words are shown as written). Such texts may be
+    joined with other text: each Message in it is shown in the page's language."""
+    if not isinstance(text, Message):
+        return text
+    said = {language: gettext(language, text) for language in LANGUAGES}
+    return (
+        SAID_OPEN
+        + json.dumps({"m": text.msgid, **said}, ensure_ascii=True, separators=(",", ":"))
+        + SAID_CLOSE
+    )
+
+
+def joined_in_every_language(texts: Iterable[str], separator: str = " ") -> str:
+    """Messages shown as one line (a form's refusals): each in the page's language. One alone is
+    kept as `in_every_language` does; of several, fixed msgids are kept in every language too
+    (the page looks up a whole text in the catalogs, never the sentences inside it)."""
+    said = [text for text in texts if text]
+    if len(said) == 1:
+        return in_every_language(said[0])
+    return separator.join(
+        text if SAID_OPEN in text else in_every_language(text if isinstance(text, Message) else Message(text))
+        for text in said
+    )
+
+
+def said_in(language: str | None, text: str) -> str:
+    """`text` from page state as `t_var` shows it in `language` (assets/i18n.js's i18nT): each
+    Message kept in every language said in it, else the text looked up in the catalog (a fixed
+    msgid translated, other text as it is). For tests and server-side reading."""
+    chosen = normalize(language) or DEFAULT_LANGUAGE
+    if SAID_OPEN not in text:
+        return gettext(chosen, text)
+
+    def pick(match: re.Match[str]) -> str:
+        said = json.loads(match.group(1))
+        return str(said.get(chosen) or said.get(DEFAULT_LANGUAGE) or said.get("m", ""))
+
+    return _SAID.sub(pick, text)
+
+
+@functools.cache
+def _pattern(msgid: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", msgid)  # literal, name, literal, name, …, literal
+    if "{" in "".join(parts[::2]):
+        raise ValueError(f"only plain {{name}} placeholders can be recognized: {msgid!r}")
+    groups = (re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+    return re.compile("".join(groups), re.DOTALL)
+
+
+def recognize(text: str, msgids: tuple[str, ...]) -> str:
+    """Text stored in English (a run's error, a key's test) as the Message it was made from,
+    when it reads as one of `msgids` with its figures filled in, so that it can be said in
+    another language; other text as it is (fixed msgids are translated where shown)."""
+    if isinstance(text, Message):
+        return text
+    for msgid in msgids:
+        if found := _pattern(msgid).fullmatch(text):
+            return Message(msgid, **found.groupdict())
+    return text
 
 
 def N_(msgid: str) -> str:

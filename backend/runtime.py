@@ -45,6 +45,7 @@ from backend.queue.base import RemoteWorkers, RunQueue, WorkSource
 from backend.queue.factory import web_run_queue
 from backend.queue.messages import FinalEvent
 from backend.redis_client import redis_client
+from backend.run_errors import INTERRUPTED_BY_RESTART
 from backend.safety import check_production
 from backend.search.service import SearchService, build_search
 from backend.services.batch_dispatch import BatchDispatcher
@@ -199,7 +200,7 @@ class Runtime:
             # (On Kafka they are not lost: the requests stay queued and worker processes finish them.
             # With Redis, Reflex runs several backend processes: another one's runs are alive.)
             async with self.db.session() as session:
-                lost = await fail_unfinished_runs(session, "Interrupted: the server restarted.")
+                lost = await fail_unfinished_runs(session, INTERRUPTED_BY_RESTART)
         if lost:
             log.warning("%d unfinished runs from a previous process marked as interrupted", lost)
         await self.broker.start()

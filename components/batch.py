@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
-from components.i18n import t, t_var
+from components.i18n import said, t, t_var
 from components.layout import field_error
 
 ASSERTION_LABELS = {
@@ -79,7 +79,7 @@ class BatchProps:
 
 
 def _error(p: BatchProps, field: str) -> rx.Component:
-    return field_error(getattr(p, f"{field}_error"), f"batch-error-{field}")
+    return field_error(t_var(getattr(p, f"{field}_error")), f"batch-error-{field}")
 
 
 def _template_section(p: BatchProps) -> rx.Component:
@@ -284,7 +284,7 @@ def _cell(c: Any) -> rx.Component:
                 ),
                 spacing="1",
             ),
-            rx.text(c.text, size="1", white_space="pre-wrap"),
+            rx.text(said(c.text), size="1", white_space="pre-wrap"),
             rx.text(c.metrics, size="1", color_scheme="gray"),
             spacing="1",
         ),

@@ -10,7 +10,7 @@ from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
 from components.delete_dialog import delete_comparison_dialog, delete_icon_button
-from components.i18n import t
+from components.i18n import said, t
 
 # A phone keeps the prompt, status and actions; models and date show from the sm breakpoint up.
 _WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")
@@ -20,7 +20,7 @@ def _row(row: Any, on_delete: EventCallback[str] | None) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.hstack(
-                rx.link(row.title, href="/?c=" + row.id, data_testid="history-link"),
+                rx.link(said(row.title), href="/?c=" + row.id, data_testid="history-link"),
                 rx.cond(
                     row.version != "",
                     rx.badge(row.version, variant="soft", title=t("Version of this prompt")),

@@ -8,7 +8,11 @@ backend/locales (`python -m tools.i18n build`). Nothing here knows about state c
   missing from either catalog.
 - `t("{n} panes", n=var)`: placeholders filled in the browser from Vars or plain values.
 - `t_var(state_var)`: a message a handler set in English (marked with `N_` where it is
-  written); shown translated, or as sent when the catalogs do not have it.
+  written); shown translated, or as sent when the catalogs do not have it. A message with
+  figures that the server kept in every language (backend.i18n.in_every_language) shows in the
+  page's language, and again when the person switches it.
+- `said(state_var)`: text of people (a prompt's first line) shown as it is, never looked up in
+  the catalogs, except a message in it kept in every language (e.g. "(empty prompt)").
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from backend.i18n import DEFAULT_LANGUAGE, LANGUAGES
 I18N_JS = "$/public/i18n.js"
 
 _LANG_HOOK = "const i18nLang = useI18nLang();"
-_LANG_VAR_DATA = VarData(imports={I18N_JS: ["useI18nLang", "i18nT"]}, hooks={_LANG_HOOK: None})
+_LANG_VAR_DATA = VarData(imports={I18N_JS: ["useI18nLang", "i18nT", "i18nSaid"]}, hooks={_LANG_HOOK: None})
 _LANG: rx.Var[str] = rx.Var(_js_expr="i18nLang", _var_type=str, _var_data=_LANG_VAR_DATA)
 _LOOKUP: FunctionStringVar = FunctionStringVar.create("i18nT", _var_data=_LANG_VAR_DATA)
+_SAID: FunctionStringVar = FunctionStringVar.create("i18nSaid", _var_data=_LANG_VAR_DATA)
 
 LANGUAGE_NAMES = {"en": "English", "ja": "日本語"}
 assert set(LANGUAGE_NAMES) == set(LANGUAGES)
@@ -49,6 +54,11 @@ def t(msgid: str, **params: Any) -> rx.Var[str]:
 def t_var(message: rx.Var[str]) -> rx.Var[str]:
     """A message from state, kept in English there, in the page's language."""
     return _LOOKUP.call(_LANG, message).to(str)
+
+
+def said(text: rx.Var[str]) -> rx.Var[str]:
+    """Text of people from state as it is; a message in it kept in every language in the page's."""
+    return _SAID.call(_LANG, text).to(str)
 
 
 # Before the first paint of a prerendered page (English): when this browser will show another

@@ -11,7 +11,7 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
-from components.i18n import t, t_var
+from components.i18n import said, t, t_var
 from components.layout import field_error
 from components.model_select import model_select
 
@@ -100,12 +100,14 @@ def _version_row(v: Any) -> rx.Component:
         rx.table.row_header_cell(
             rx.cond(
                 v.current,
-                rx.text(v.label, " (this one)", weight="bold"),
+                rx.text(t("{version} (this one)", version=v.label), weight="bold"),
                 rx.link(v.label, href="/?c=" + v.comparison_id),
             )
         ),
         rx.table.cell(
-            rx.text(v.prompt, size="2"), rx.text(v.reason, size="1", color_scheme="gray"), min_width="14em"
+            rx.text(said(v.prompt), size="2"),
+            rx.text(v.reason, size="1", color_scheme="gray"),
+            min_width="14em",
         ),
         rx.table.cell(v.votes),
         rx.table.cell(rx.text(v.vote_win_rates, size="2")),

@@ -54,7 +54,7 @@ def _order(order: Any) -> rx.Component:
             wrap="wrap",
         ),
         rx.cond(order.rationale != "", rx.text(order.rationale, size="2")),
-        rx.cond(order.error != "", rx.text(order.error, size="2", color_scheme="red")),
+        rx.cond(order.error != "", rx.text(t_var(order.error), size="2", color_scheme="red")),
         rx.cond(
             order.text != "",
             rx.text(

@@ -91,7 +91,7 @@ def filters(p: LeaderboardProps) -> rx.Component:
                 "rank a model up (human votes only)"
             ),
         ),
-        rx.cond(p.style_effects != "", rx.text(p.style_effects, size="1", color_scheme="gray")),
+        rx.cond(p.style_effects != "", rx.text(t_var(p.style_effects), size="1", color_scheme="gray")),
         spacing="4",
         wrap="wrap",
         align="center",
@@ -101,7 +101,7 @@ def filters(p: LeaderboardProps) -> rx.Component:
 def _row(row: Any) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
-            rx.cond(row.ranked, rx.text(row.rank, weight="bold"), rx.badge(row.rank, variant="soft"))
+            rx.cond(row.ranked, rx.text(row.rank, weight="bold"), rx.badge(t_var(row.rank), variant="soft"))
         ),
         rx.table.row_header_cell(rx.text(row.name), rx.text(row.model, size="1", color_scheme="gray")),
         rx.table.cell(row.strength),
@@ -162,7 +162,7 @@ def strength_chart(chart: rx.Var, domain: rx.Var) -> rx.Component:
                     custom_attrs={"isAnimationActive": False},  # drawn at once, like the points
                 ),
                 data_key="strength",
-                name="Strength",
+                name=t("Strength"),
                 stroke="transparent",
                 dot={"r": 5, "fill": "var(--accent-9)", "stroke": "var(--accent-9)"},
                 is_animation_active=False,
@@ -288,7 +288,7 @@ def leaderboard_view(p: LeaderboardProps, rec: RecommendationProps) -> rx.Compon
         rx.cond(
             p.loaded & ~p.empty,
             rx.vstack(
-                rx.text(p.summary, size="2", color_scheme="gray"),
+                rx.text(t_var(p.summary), size="2", color_scheme="gray"),
                 board_table(p.rows),
                 rx.heading(t("Strength with 95% intervals"), size="4", as_="h2"),
                 strength_chart(p.chart, p.chart_domain),

@@ -276,7 +276,7 @@ def _settings(
 def _original_metrics(pane: Any) -> rx.Component:
     return rx.cond(
         pane.original != "",
-        rx.text(pane.original, size="1", color_scheme="gray", data_testid="original-metrics"),
+        rx.text(t_var(pane.original), size="1", color_scheme="gray", data_testid="original-metrics"),
     )
 
 

@@ -8,7 +8,7 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
-from components.i18n import t, t_var
+from components.i18n import said, t, t_var
 
 TEXT: dict[str, rx.Var[str]] = {
     "query": t("Search comparisons"),
@@ -78,13 +78,13 @@ def search_form(
 def _hit(row: Any) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.link(row.title, href="/?c=" + row.id, weight="medium", data_testid="search-link"),
+            rx.link(said(row.title), href="/?c=" + row.id, weight="medium", data_testid="search-link"),
             rx.text(row.snippet, size="2", data_testid="search-snippet"),
             rx.hstack(
                 rx.text(row.models, size="1"),
                 rx.cond(row.winner != "", rx.badge(t("Winner: {name}", name=row.winner), variant="soft")),
                 rx.text(row.created, size="1", color_scheme="gray"),
-                rx.text(row.matched, size="1", color_scheme="gray"),
+                rx.text(t_var(row.matched), size="1", color_scheme="gray"),
                 spacing="3",
                 align="center",
                 wrap="wrap",

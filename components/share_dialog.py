@@ -145,7 +145,9 @@ def share_dialog(p: ShareDialogProps) -> rx.Component:
                 ),
                 rx.cond(
                     p.error != "",
-                    rx.callout(p.error, icon="triangle-alert", color_scheme="red", size="1", width="100%"),
+                    rx.callout(
+                        t_var(p.error), icon="triangle-alert", color_scheme="red", size="1", width="100%"
+                    ),
                 ),
                 _new_link(p),
                 rx.heading(t("Links"), size="3"),

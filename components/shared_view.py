@@ -13,7 +13,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
-from components.i18n import t
+from components.i18n import t, t_var
 from components.pane import run_metrics
 from components.safe_markdown import safe_markdown
 from components.turns import conversation_view
@@ -116,7 +116,7 @@ def _pane(pane: Any, image_hosts: rx.Var[Sequence[str]]) -> rx.Component:
             rx.cond(
                 pane.error != "",
                 rx.callout(
-                    pane.error,
+                    t_var(pane.error),
                     icon="triangle-alert",
                     color_scheme="red",
                     size="1",
@@ -182,7 +182,9 @@ def _comparison(p: SharedViewProps) -> rx.Component:
         _fork_again_dialog(p),
         rx.cond(
             p.fork_error != "",
-            rx.callout(p.fork_error, icon="triangle-alert", color_scheme="red", size="1", width="100%"),
+            rx.callout(
+                t_var(p.fork_error), icon="triangle-alert", color_scheme="red", size="1", width="100%"
+            ),
         ),
         rx.cond(
             p.system_prompt != "",

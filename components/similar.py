@@ -9,7 +9,7 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
-from components.i18n import t
+from components.i18n import said, t
 
 TEXT: dict[str, rx.Var[str]] = {
     "title": t("Similar comparisons"),
@@ -20,7 +20,7 @@ TEXT: dict[str, rx.Var[str]] = {
 
 def _item(row: Any) -> rx.Component:
     return rx.hstack(
-        rx.link(row.title, href="/?c=" + row.id, size="2", data_testid="similar-link"),
+        rx.link(said(row.title), href="/?c=" + row.id, size="2", data_testid="similar-link"),
         rx.cond(row.winner != "", rx.badge(t("Winner: {name}", name=row.winner), variant="soft")),
         rx.text(row.created, size="1", color_scheme="gray"),
         spacing="2",

@@ -118,7 +118,7 @@ def _tally(p: VoteProps) -> rx.Component:
             t("All bad: "),
             p.all_bad,
             " · ",
-            p.votes_label,
+            t_var(p.votes_label),
             size="2",
             role="group",
             aria_label=t("Vote totals"),

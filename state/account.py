@@ -163,7 +163,7 @@ class AccountState(rx.State):
             )
             return None
         except AuthError as exc:
-            self.budget_error = exc.message
+            self.budget_error = await localized(self, exc.message)
             return None
         self.budget_error = ""
         self.budget_message = N_("Budget saved.")

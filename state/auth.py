@@ -145,7 +145,7 @@ class AuthState(rx.State):
                 str(form.get("email", "")), str(form.get("password", "")), address
             )
         except AuthError as exc:
-            self.form_errors, self.message = exc.errors, exc.message
+            await self._refused(exc)  # e.g. the sign-in throttle's wait, with its figure
             return None
         return self._signed_in(result)
 

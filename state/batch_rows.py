@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from backend.i18n import N_, format_usd
+from backend.i18n import N_, Message, format_usd, in_every_language
+from backend.run_errors import run_error_message
 from backend.services.batch_results import BatchView, CellView, ModelSummary, ResultRow
 from backend.services.metrics import format_cost, format_ms
 
@@ -74,11 +75,23 @@ def list_row(view: BatchView) -> BatchListRow:
     )
 
 
+def _preview(text: str) -> str:
+    return text[:CELL_PREVIEW_CHARS] + ("…" if len(text) > CELL_PREVIEW_CHARS else "")
+
+
+def _error(stored: str) -> str:
+    """A failed cell's error (stored in English), kept in every language, fixed sentences too:
+    the cell is shown through `said` (it otherwise holds a model's answer, which is never looked
+    up in the catalogs), so the page shows it in its language and again on a switch."""
+    message = run_error_message(stored)
+    return in_every_language(message if isinstance(message, Message) else Message(message))
+
+
 def grid_cell(view: CellView) -> GridCell:
     cell = view.cell
     if cell is None:
         return GridCell(status=N_("not sent"), text="", metrics="", verdict="", failed="")
-    text = cell.output_text if cell.status != "error" else cell.error
+    text = _preview(cell.output_text) if cell.status != "error" else _error(_preview(cell.error))
     tokens = f"{cell.input_tokens}→{cell.output_tokens} tok"
     metrics = (
         f"{format_ms(cell.total_ms)} · {tokens} · {format_cost(cell.cost_usd)}"
@@ -88,7 +101,7 @@ def grid_cell(view: CellView) -> GridCell:
     verdict = "" if view.failed is None else ("fail" if view.failed else "pass")
     return GridCell(
         status=cell.status,
-        text=text[:CELL_PREVIEW_CHARS] + ("…" if len(text) > CELL_PREVIEW_CHARS else ""),
+        text=text,
         metrics=metrics,
         verdict=verdict,
         failed=", ".join(view.failed or []),

@@ -13,7 +13,7 @@ from reflex.event import EventSpec
 
 from backend import runtime, tracing
 from backend.auth import AccessDenied, Action, Principal, allowed
-from backend.i18n import N_, gettext
+from backend.i18n import N_, joined_in_every_language
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from backend.services.comparisons import InvalidComparison, NotFound, RateLimitExceeded
 from backend.services.projects import default_project
@@ -23,7 +23,7 @@ from components.prompt_form import SYSTEM_PROMPT_ID, SYSTEM_PROMPT_OPEN_ID
 from state.compare_stream import follow_runs
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of, localized, localized_all
+from state.language import localized, localized_all
 from state.pane_forms import TOO_MANY_PANES, prefilled_panes, show_field_errors
 from state.pane_params import clear_service_errors, copy_params, invalid_panes, set_param
 from state.prompt_images import PromptImagesState, attached_image_ids, show_record_images
@@ -104,8 +104,7 @@ class CompareState(rx.State):
     async def load(self, user: Principal) -> Followup:
         rt = runtime.current()
         await self._load_projects(user)
-        language = await language_of(self)
-        self.models = [option_from_entry(e, language) for e in await rt.comparisons.models(user)]
+        self.models = [option_from_entry(e) for e in await rt.comparisons.models(user)]
         if not self.picker and self.models:
             self.picker = next((m.id for m in self.models if m.available), self.models[0].id)
         query = self.router.url.query_parameters
@@ -148,9 +147,8 @@ class CompareState(rx.State):
         self._generation += 1  # stops a stream task still following an earlier comparison
         self.comparison_id, self.errors = "", {}
         self.panes, problems = prefilled_panes(models, self.models, self.panes, DEFAULT_MODELS)
-        if problems:  # said in the tab's language: one line may join two messages
-            language = await language_of(self)
-            self.errors["panes"] = " ".join(gettext(language, p) for p in problems)
+        if problems:  # one line may join two messages, each shown in the page's language
+            self.errors["panes"] = joined_in_every_language(problems)
         self.prompt = prompt[:MAX_PROMPT_CHARS]
 
     @event

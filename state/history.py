@@ -10,7 +10,7 @@ from backend.i18n import format_datetime, gettext
 from state.current_user import with_user
 from state.events import Followup, event
 from state.language import language_of
-from state.rows import HistoryRow, ProjectChoice
+from state.rows import HistoryRow, ProjectChoice, prompt_title
 
 PAGE_SIZE = 20
 
@@ -63,7 +63,7 @@ class HistoryState(rx.State):
         self.rows = [
             HistoryRow(
                 id=item.id,
-                title=item.prompt_first_line or gettext(language, "(empty prompt)"),
+                title=prompt_title(item.prompt_first_line),
                 models=", ".join(item.models),
                 created=format_datetime(item.created_at, language) + " UTC",
                 status=_status(language, item.n_runs, item.n_done, item.n_error, item.n_active),

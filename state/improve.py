@@ -21,6 +21,7 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
+from backend.i18n import in_every_language, joined_in_every_language
 from backend.prompting.service import VersionView
 from backend.services.access import NotFound
 from backend.services.comparisons import InvalidComparison, RateLimitExceeded
@@ -29,6 +30,7 @@ from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
 from state.language import localized
+from state.rows import prompt_title
 from state.session_guard import BoundSocket
 
 DEFAULT_PROPOSER = "simulated:judge"
@@ -54,14 +56,14 @@ def _rates(rates: dict[str, float]) -> str:
 
 def version_row(view: VersionView, current_id: str) -> VersionRow:
     v = view.record
-    head = " ".join(v.prompt.split()) or "(empty prompt)"  # a revision often adds lines at the end
+    head = " ".join(v.prompt.split())  # one line: a revision often adds lines at the end
     if len(head) > PROMPT_HEAD_CHARS:
         head = head[: PROMPT_HEAD_CHARS - 1] + "…"
     return VersionRow(
         comparison_id=v.comparison_id,
         label=f"v{v.version}",
         current=v.comparison_id == current_id,
-        prompt=head,
+        prompt=prompt_title(head),
         reason=v.reason,
         votes=view.votes,
         vote_win_rates=_rates(view.vote_win_rates),
@@ -139,7 +141,7 @@ class ImproveState(rx.State):
             self._discard()
             comparison_id, model = self._comparison_id, self.model
             socket = BoundSocket.of(self)  # the answer reaches this connection only
-        errors: list[str] = []  # each said in the tab's language below
+        errors: list[str] = []  # each shown in the page's language below
         try:
             proposal = await runtime.current().prompts.propose(user, comparison_id, model)
         except InvalidComparison as exc:  # InvalidImprovement: the model, or the comparison
@@ -154,8 +156,8 @@ class ImproveState(rx.State):
                 return  # the tab closed or another socket took its token: keep the answer from it
             if self._comparison_id != comparison_id:
                 return  # the panel moved to another comparison meanwhile
-            if errors:  # the tab's language, read under the lock
-                self.error = " ".join([await localized(self, e) for e in errors])
+            if errors:  # each in the page's language
+                self.error = joined_in_every_language(errors)
                 return
             self.has_proposal, self._proposed_by = True, model
             self.proposed_prompt, self.proposed_system_prompt = proposal.prompt, proposal.system_prompt
@@ -179,10 +181,10 @@ class ImproveState(rx.State):
                 proposed_by=self._proposed_by,
             )
         except InvalidComparison as exc:
-            self.error = " ".join(exc.errors.values())
+            self.error = joined_in_every_language(exc.errors.values())
             return None
         except RateLimitExceeded as exc:
-            self.error = exc.message
+            self.error = in_every_language(exc.message)
             return None
         except (AccessDenied, NotFound) as exc:
             self.error = await localized(self, str(exc))

@@ -25,10 +25,10 @@ from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.db.judgements import JudgeRunRecord
 from backend.db.models import RUBRIC_MAX_CHARS
-from backend.i18n import DEFAULT_LANGUAGE, N_, gettext
+from backend.i18n import DEFAULT_LANGUAGE, N_, gettext, in_every_language, joined_in_every_language
 from backend.judging.pairs import Pair
 from backend.judging.service import InvalidJudgement, JudgementView
-from backend.judging.verdicts import pane_winner
+from backend.judging.verdicts import pane_winner, verdict_error_message
 from backend.services.access import NotFound
 from backend.services.blind import pane_label
 from backend.services.comparisons import RateLimitExceeded
@@ -111,7 +111,7 @@ def _order_row(r: JudgeRunRecord, names: list[str], language: str) -> JudgeOrder
         status=status,
         verdict=verdict,
         rationale=r.rationale,
-        error=r.error,
+        error=in_every_language(verdict_error_message(r.error)),  # shown in the page's language
         text="" if settled or r.run is None else r.run.output_text,
     )
 
@@ -202,7 +202,9 @@ class JudgeState(rx.State):
 
     @rx.var(cache=True)
     def general_error(self) -> str:
-        return " ".join(v for k, v in self.errors.items() if k not in ("judge_model", "rubric"))
+        return joined_in_every_language(
+            v for k, v in self.errors.items() if k not in ("judge_model", "rubric")
+        )
 
     # --- loading -------------------------------------------------------------
     @event

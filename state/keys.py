@@ -16,14 +16,14 @@ from reflex.event import EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
-from backend.i18n import N_, Message, localize
+from backend.i18n import N_, Message, in_every_language
 from backend.providers.credentials import ENDPOINT_PREFIX, KEYED_FAMILIES
 from backend.providers.discovery import Availability, google_credentials_status
 from backend.services.credentials import CredentialError, SavedKey, endpoint_name, saved_test_message
 from state.account import when
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of, localized
+from state.language import localized
 
 NOT_SET = N_("not set")
 NEVER_TESTED, TEST_FAILED, TEST_OK = "never", "failed", "ok"
@@ -52,18 +52,18 @@ class KeyRow:
     tested: str = ""
 
 
-def test_fields(key: SavedKey | None, language: str) -> dict[str, str]:
-    """A row's test columns from the stored key's last test (its message in `language`)."""
+def test_fields(key: SavedKey | None) -> dict[str, str]:
+    """A row's test columns from the stored key's last test (its message in every language)."""
     if key is None or key.tested_at is None:
         return {"test_state": NEVER_TESTED, "test_message": "", "tested": ""}
     return {
         "test_state": TEST_OK if key.test_ok else TEST_FAILED,
-        "test_message": localize(language, saved_test_message(key.test_message)),
+        "test_message": in_every_language(saved_test_message(key.test_message)),
         "tested": when(key.tested_at, ""),
     }
 
 
-def family_rows(saved: list[SavedKey], deployment: bool, language: str) -> list[KeyRow]:
+def family_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
     """One row per family that takes a key, set or not."""
     by_provider = {key.provider: key for key in saved}
     rows = []
@@ -77,7 +77,7 @@ def family_rows(saved: list[SavedKey], deployment: bool, language: str) -> list[
                 is_set=key is not None,
                 deployment=deployment,
                 updated=when(key.updated_at if key else None, ""),
-                **test_fields(key, language),
+                **test_fields(key),
             )
         )
     return rows
@@ -93,7 +93,7 @@ def google_status_text(status: Availability, project: str, location: str, token:
     return Message(GOOGLE_MISSING, reason=status.reason)
 
 
-def endpoint_rows(saved: list[SavedKey], deployment: bool, language: str) -> list[KeyRow]:
+def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:
     return [
         KeyRow(
             provider=key.provider,
@@ -103,7 +103,7 @@ def endpoint_rows(saved: list[SavedKey], deployment: bool, language: str) -> lis
             deployment=deployment,
             base_url=key.base_url,
             updated=when(key.updated_at, ""),
-            **test_fields(key, language),
+            **test_fields(key),
         )
         for key in saved
         if key.provider.startswith(ENDPOINT_PREFIX)
@@ -154,20 +154,20 @@ class KeysState(rx.State):
             user.is_admin,
         )
         async with self:
-            text = await localized(self, text)  # the tab's language, read under the lock
+            text = await localized(self, text)
             self.google_status, self.google_ok, self.google_checked = text, status.available, True
         return
         yield  # an async generator: what @with_user runs as a background event
 
     async def _refresh(self, user: Principal) -> None:
-        service, language = runtime.current().credentials, await language_of(self)
+        service = runtime.current().credentials
         own = await service.list_keys(user)
-        self.keys, self.endpoints = family_rows(own, False, language), endpoint_rows(own, False, language)
+        self.keys, self.endpoints = family_rows(own, False), endpoint_rows(own, False)
         self.is_admin = user.is_admin
         if user.is_admin:
             shared = await service.list_deployment_keys(user)
-            self.deployment_keys = family_rows(shared, True, language)
-            self.deployment_endpoints = endpoint_rows(shared, True, language)
+            self.deployment_keys = family_rows(shared, True)
+            self.deployment_endpoints = endpoint_rows(shared, True)
         else:
             self.deployment_keys, self.deployment_endpoints = [], []
 

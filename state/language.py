@@ -14,7 +14,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from backend import runtime
-from backend.i18n import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, localize, negotiate, normalize
+from backend.i18n import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, in_every_language, negotiate, normalize
 from state.events import Followup, event
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -52,11 +52,12 @@ async def language_of(state: rx.State) -> str:
 
 
 async def localized(state: rx.State, text: str) -> str:
-    """A service's message with figures (backend.i18n.Message) in the tab's language; fixed
-    messages stay English msgids, which the browser translates (and re-translates on a switch)."""
-    return localize(await language_of(state), text)
+    """A service's message for the page: a message with figures (backend.i18n.Message) kept in
+    every language, a fixed one as its English msgid; the page shows either in its language
+    through `t_var` (and again when the person switches it). `state`: the tab it is for."""
+    del state  # the same for every tab: the browser picks the language
+    return in_every_language(text)
 
 
 async def localized_all(state: rx.State, texts: dict[str, str]) -> dict[str, str]:
-    language = await language_of(state)
-    return {key: localize(language, text) for key, text in texts.items()}
+    return {key: await localized(state, text) for key, text in texts.items()}

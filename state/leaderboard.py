@@ -17,7 +17,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
-from backend.i18n import N_, gettext
+from backend.i18n import N_, Message, gettext, in_every_language, joined_in_every_language
 from backend.ranking import ELO_PER_LOGIT, Recommendation, Source, StyleEffect
 from backend.services.access import NotFound
 from backend.services.leaderboard import (
@@ -27,7 +27,7 @@ from backend.services.leaderboard import (
 from backend.services.metrics import format_ms, format_rate
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of, localized, localized_all
+from state.language import language_of, localized
 from state.rows import ProjectChoice
 
 ALL_PROJECTS = "all"
@@ -82,9 +82,12 @@ def _since(window: str) -> datetime | None:
 
 
 def _rank(rank: int | None, needs_more: int) -> str:
+    """The rank, or why there is none (in every language: the page shows it in its own)."""
     if rank is not None:
         return str(rank)
-    return f"needs {needs_more} more" if needs_more > 0 else "not connected"
+    if needs_more > 0:
+        return in_every_language(Message(N_("needs {n} more"), n=needs_more))
+    return N_("not connected")
 
 
 def _strength(rating: float | None, low: float | None, high: float | None) -> str:
@@ -127,8 +130,17 @@ class LeaderboardState(rx.State):
 
     @rx.var(cache=True)
     def summary(self) -> str:
-        pairs = "1 head-to-head result" if self.n_outcomes == 1 else f"{self.n_outcomes} head-to-head results"
-        return f"{pairs}; a model is ranked after {self.min_comparisons} comparisons."
+        if self.n_outcomes == 1:
+            said = Message(
+                N_("1 head-to-head result; a model is ranked after {n} comparisons."), n=self.min_comparisons
+            )
+        else:
+            said = Message(
+                N_("{count} head-to-head results; a model is ranked after {n} comparisons."),
+                count=self.n_outcomes,
+                n=self.min_comparisons,
+            )
+        return in_every_language(said)
 
     @rx.var(cache=True)
     def chart_domain(self) -> list[int]:
@@ -168,7 +180,7 @@ class LeaderboardState(rx.State):
             self.error = await localized(self, str(exc))
         except InvalidLeaderboardQuery as exc:
             self._show(None)
-            self.error = " ".join(exc.errors.values())
+            self.error = joined_in_every_language(exc.errors.values())
         else:
             self._show(result)
         self.loaded = True
@@ -285,7 +297,7 @@ class LeaderboardState(rx.State):
             self.recommendation_error = await localized(self, str(exc))
             return
         except InvalidLeaderboardQuery as exc:
-            self.recommendation_error = " ".join((await localized_all(self, exc.errors)).values())
+            self.recommendation_error = joined_in_every_language(exc.errors.values())
             return
         self._show_recommendation(advice, percent, await language_of(self))
 
@@ -327,4 +339,8 @@ def _style_words(effects: tuple[StyleEffect, ...]) -> str:
         for e in effects
         if math.isfinite(e.coefficient) and math.isfinite(e.ci_low) and math.isfinite(e.ci_high)
     ]
-    return "Style effects on the rating (Elo): " + " · ".join(parts) if parts else ""
+    if not parts:
+        return ""
+    return in_every_language(
+        Message(N_("Style effects on the rating (Elo): {effects}"), effects=" · ".join(parts))
+    )

@@ -11,8 +11,9 @@ import uuid
 from backend.catalog import estimate_tokens, load_catalog
 from backend.db.attempts import AttemptRecord
 from backend.db.records import ComparisonRecord, RunRecord
-from backend.i18n import N_, localize
+from backend.i18n import N_, Message, in_every_language
 from backend.providers.registry import ModelEntry, picker_reason
+from backend.run_errors import run_error_message
 from backend.run_options import VISION
 from backend.runs_model import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RunOutcome, final_outcome
 from backend.services.blind import HIDDEN_ERROR, pane_label
@@ -110,16 +111,16 @@ class HistoryRow:
     can_delete: bool = False  # the user edits in its project (editor or owner)
 
 
-def option_from_entry(entry: ModelEntry, language: str | None = None) -> ModelOption:
-    """A picker's row; a reason with figures (an address, an error) said in `language`, a fixed
-    one kept as its msgid (the browser translates it, and again on a switch)."""
+def option_from_entry(entry: ModelEntry) -> ModelOption:
+    """A picker's row; a reason with figures (an address, an error) kept in every language, a
+    fixed one as its msgid (the page shows either in its language, and again on a switch)."""
     capabilities = load_catalog().resolve(entry.id).capabilities
     return ModelOption(
         id=entry.id,
         label=entry.display_name,
         family=entry.family,
         available=entry.available,
-        reason="" if entry.available else localize(language, picker_reason(entry.family, entry.reason)),
+        reason="" if entry.available else in_every_language(picker_reason(entry.family, entry.reason)),
         simulated=entry.simulated,
         vision=VISION in capabilities,
         caps=sorted(capabilities - {VISION}),
@@ -150,11 +151,26 @@ def _label(model: str) -> str:
     return info.display_name if info else model
 
 
+EMPTY_PROMPT = N_("(empty prompt)")
+
+
+def prompt_title(text: str) -> str:
+    """A prompt's first line as a list shows it (components/i18n.py's `said`): "(empty prompt)"
+    in the page's language when there is none (never the prompt looked up in the catalogs)."""
+    return text or in_every_language(Message(EMPTY_PROMPT))
+
+
+def shown_error(stored: str) -> str:
+    """A run's stored error (English) as the page keeps it: its own sentences with figures in
+    every language, fixed ones as msgids, a provider's words as written (backend/run_errors.py)."""
+    return in_every_language(run_error_message(stored))
+
+
 def set_figures(
     row: PaneRow, figures: RunFigures, *, status: str, error: str = "", text: str | None = None
 ) -> None:
     row.status = status
-    row.error = error
+    row.error = shown_error(error)
     row.ttft = format_ms(figures.ttft_ms)
     row.tps = format_rate(figures.tokens_per_second)
     row.tokens_in = figures.input_tokens
@@ -168,7 +184,13 @@ def set_figures(
 def original_figures(ttft_ms: float | None, total_ms: float | None, output_tokens: int) -> str:
     """The figures of the provider call a cached answer came from."""
     rate = RunFigures(ttft_ms, total_ms, 0, output_tokens, 0.0).tokens_per_second
-    return f"original call: TTFT {format_ms(ttft_ms)} · {format_rate(rate)} · {format_ms(total_ms)}"
+    said = Message(
+        N_("original call: TTFT {ttft} · {rate} · {total}"),
+        ttft=format_ms(ttft_ms),
+        rate=format_rate(rate),
+        total=format_ms(total_ms),
+    )
+    return in_every_language(said)
 
 
 def set_cached(row: PaneRow, cached: bool, ttft_ms: float | None, total_ms: float | None) -> None:
@@ -221,7 +243,9 @@ def show_earlier_attempts(rows: list[PaneRow], attempts: dict[str, list[AttemptR
         if kept := attempts.get(row.run_id):
             last = kept[-1]
             row.earlier_status, row.earlier_text = last.status, last.output_text
-            row.earlier_error = HIDDEN_ERROR if row.masked and last.error else last.error  # names no model
+            row.earlier_error = (
+                HIDDEN_ERROR if row.masked and last.error else shown_error(last.error)
+            )  # names no model
 
 
 def _hide_identity(row: PaneRow) -> None:
@@ -253,7 +277,7 @@ def apply_live(row: PaneRow, live: RunChange) -> None:
 
 def apply_saved(row: PaneRow, run: RunRecord) -> None:
     """A run the hub no longer follows (e.g. after a restart): how the database has it."""
-    row.status, row.error, row.text = run.status, run.error, run.output_text
+    row.status, row.error, row.text = run.status, shown_error(run.error), run.output_text
     if row.masked:
         _hide_identity(row)
 

@@ -14,12 +14,13 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Principal
-from backend.i18n import N_
+from backend.i18n import N_, joined_in_every_language
 from backend.search.service import InvalidSearch, SearchFilters, SearchHit
 from backend.services.access import NotFound
 from state.current_user import with_user
 from state.events import Followup, event
 from state.language import localized
+from state.rows import prompt_title
 
 ALL = "all"
 LIMIT = 20
@@ -27,7 +28,11 @@ TEXT = {
     "not_member": N_("You are not a member of that project."),
     "bad_date": N_("Dates look like 2026-12-31."),
     "none": N_("Nothing matches that search."),
-    "by": {"both": "words and meaning", "keyword": "words", "meaning": "meaning"},
+    "by": {
+        "both": N_("Matched by words and meaning"),
+        "keyword": N_("Matched by words"),
+        "meaning": N_("Matched by meaning"),
+    },
 }
 
 
@@ -52,12 +57,12 @@ def _row(hit: SearchHit) -> SearchRow:
     by: dict[str, str] = TEXT["by"]  # type: ignore[assignment]
     return SearchRow(
         id=hit.comparison_id,
-        title=hit.prompt_first_line or "(empty prompt)",
+        title=prompt_title(hit.prompt_first_line),
         models=", ".join(hit.models),
         winner=hit.winner,
         created=hit.created_at.strftime("%Y-%m-%d %H:%M UTC"),
         snippet=hit.snippet,
-        matched="Matched by " + by.get(hit.matched_by, hit.matched_by),
+        matched=by.get(hit.matched_by, hit.matched_by),
     )
 
 
@@ -105,7 +110,7 @@ class SearchState(rx.State):
         try:
             found = await runtime.current().search.search(user, str(form.get("q", "")), filters, LIMIT)
         except InvalidSearch as exc:
-            self.error, self.results, self.note = " ".join(exc.errors.values()), [], ""
+            self.error, self.results, self.note = joined_in_every_language(exc.errors.values()), [], ""
             return None
         except NotFound:
             self.error, self.results, self.note = TEXT["not_member"], [], ""  # type: ignore[assignment]

@@ -21,7 +21,7 @@ from state.auth import signed_in_user
 from state.current_user import with_user
 from state.events import Followup, event
 from state.language import localized
-from state.rows import ExchangeRow
+from state.rows import ExchangeRow, shown_error
 
 
 @dataclasses.dataclass
@@ -50,7 +50,7 @@ def shared_pane(run: PublicRun) -> SharedPane:
         model=run.model,
         status=run.status,
         text=run.output_text,
-        error=run.error,
+        error=shown_error(run.error),
         ttft=format_ms(run.ttft_ms),
         tps=format_rate(run.tokens_per_second),
         tokens_in=run.input_tokens,

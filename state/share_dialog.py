@@ -117,7 +117,7 @@ class ShareDialogState(rx.State):
     async def _show_links(self, user: Principal) -> None:
         comparison_id = await self._comparison_id()
         if not comparison_id:
-            self.links, self.error = [], "Run or open a saved comparison to share it."
+            self.links, self.error = [], N_("Run or open a saved comparison to share it.")
             return None
         try:
             shares = await ShareService(runtime.current().db).list(user, comparison_id)

@@ -18,6 +18,7 @@ from backend import runtime
 from backend.auth import Principal
 from state.current_user import with_user
 from state.events import Followup, event
+from state.rows import prompt_title
 
 DEBOUNCE_S = 0.6
 
@@ -77,7 +78,7 @@ class SimilarState(rx.State):
             self.items = [
                 SimilarRow(
                     id=hit.comparison_id,
-                    title=hit.prompt_first_line or "(empty prompt)",
+                    title=prompt_title(hit.prompt_first_line),
                     winner=hit.winner,
                     created=hit.created_at.strftime("%Y-%m-%d"),
                 )

@@ -20,7 +20,7 @@ from backend import runtime
 from backend.auth import Principal
 from backend.auth.permissions import AccessDenied
 from backend.db.usage import UsageRow
-from backend.i18n import N_, format_number, format_usd, gettext
+from backend.i18n import N_, format_number, format_usd, gettext, joined_in_every_language
 from backend.services.access import NotFound
 from backend.services.metrics import format_ms, format_rate
 from backend.services.usage import BurnDown, InvalidUsageQuery
@@ -188,7 +188,8 @@ class UsageState(rx.State):
         except (NotFound, AccessDenied) as exc:
             self.rows, self.chart, self.total_text, self.error = [], [], "", await localized(self, str(exc))
         except InvalidUsageQuery as exc:
-            self.rows, self.chart, self.total_text, self.error = [], [], "", " ".join(exc.errors.values())
+            self.rows, self.chart, self.total_text = [], [], ""
+            self.error = joined_in_every_language(exc.errors.values())
         else:
             self.rows = [model_row(r, language) for r in by_model.rows]
             self.chart = over_time(by_time.rows)

@@ -17,7 +17,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
-from backend.i18n import N_, gettext
+from backend.i18n import N_, Message, gettext, in_every_language, joined_in_every_language
 from backend.ranking import VoteChoice
 from backend.services.access import NotFound
 from backend.services.blind import pane_label
@@ -25,7 +25,7 @@ from backend.services.votes import InvalidVote, Tally
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of, localized, localized_all
+from state.language import language_of, localized
 
 THUMB_UP, THUMB_DOWN = "up", "down"
 TIE, ALL_BAD = VoteChoice.TIE.value, VoteChoice.ALL_BAD.value
@@ -74,7 +74,7 @@ class VoteState(rx.State):
 
     @rx.var(cache=True)
     def votes_label(self) -> str:
-        return "1 vote" if self.votes == 1 else f"{self.votes} votes"
+        return N_("1 vote") if self.votes == 1 else in_every_language(Message(N_("{n} votes"), n=self.votes))
 
     @rx.var(cache=True)
     def save_label(self) -> str:
@@ -109,7 +109,7 @@ class VoteState(rx.State):
             self.error = await localized(self, str(exc))
             return
         except InvalidVote as exc:
-            self.error = " ".join((await localized_all(self, exc.errors)).values())
+            self.error = joined_in_every_language(exc.errors.values())
             return
         self._show(tally, self._blind, await language_of(self))
 
@@ -179,7 +179,7 @@ class VoteState(rx.State):
                 user, self._comparison_id, best, thumbs, self.comment, turn
             )
         except InvalidVote as exc:
-            self.error = " ".join((await localized_all(self, exc.errors)).values())
+            self.error = joined_in_every_language(exc.errors.values())
             self.notice = ""
             return None
         except NotFound as exc:

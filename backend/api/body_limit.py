@@ -12,6 +12,10 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.i18n import N_, gettext, request_language
+
+TOO_LARGE = N_("The request body is larger than {limit:,} bytes (MAX_REQUEST_BYTES).")
+
 
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, *, limit: Callable[[], int], prefix: str) -> None:
@@ -26,7 +30,7 @@ class BodySizeLimit:
         limit = self._limit()
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(send, limit)
+            await _too_large(scope, send, limit)
             return
         # Read the whole (bounded) body first, then hand it over in one piece.
         body, size, more = [], 0, True
@@ -37,7 +41,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _too_large(send, limit)
+                await _too_large(scope, send, limit)
                 return
             body.append(chunk)
             more = bool(message.get("more_body", False))
@@ -53,18 +57,25 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+        if name == wanted:
+            return bytes(value).decode("latin-1")
     return None
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    detail = f"The request body is larger than {limit:,} bytes (MAX_REQUEST_BYTES)."
+def _content_length(scope: Scope) -> int | None:
+    try:
+        declared = _header(scope, b"content-length")
+        return None if declared is None else int(declared)
+    except ValueError:
+        return None
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    # In the request's language, like the API's other messages (backend/api/app.py).
+    language = request_language(_header(scope, b"cookie"), _header(scope, b"accept-language"))
+    detail = gettext(language, TOO_LARGE, limit=limit)
     data = json.dumps({"detail": detail}).encode()
     await send(
         {

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from backend.api.auth import User
 from backend.api.judge_schemas import JudgeIn, JudgementOut, RubricIn, RubricOut
 from backend.api.schemas import ErrorOut, RateLimitOut
+from backend.i18n import request_language
 from backend.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -22,6 +23,11 @@ REFUSALS: dict[int | str, dict[str, object]] = {
     404: {"description": "Not a member, or no such id"},
     422: {"model": ErrorOut},
 }
+
+
+def _language(request: Request) -> str:
+    """The reader's language for the orders' errors (the page's cookie, else Accept-Language)."""
+    return request_language(request.headers.get("cookie"), request.headers.get("accept-language"))
 
 
 def judge_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
@@ -33,17 +39,18 @@ def judge_router(get_runtime: Callable[[], Runtime]) -> APIRouter:
         status_code=202,
         responses={429: {"model": RateLimitOut}},
     )
-    async def start_judge(user: User, comparison_id: str, body: JudgeIn) -> JudgementOut:
+    async def start_judge(request: Request, user: User, comparison_id: str, body: JudgeIn) -> JudgementOut:
         """Run a catalog model as judge over every pair of the answers to a finished turn (default:
         the latest), in both orders; answers at once with the queued judge runs (follow them with GET)."""
         view = await get_runtime().judges.start(user, comparison_id, body.judge_model, body.rubric, body.turn)
-        return JudgementOut.of(view)
+        return JudgementOut.of(view, _language(request))
 
     @router.get("/comparisons/{comparison_id}/judgements", response_model=list[JudgementOut])
-    async def list_judgements(user: User, comparison_id: str) -> list[JudgementOut]:
+    async def list_judgements(request: Request, user: User, comparison_id: str) -> list[JudgementOut]:
         """The comparison's judgements, oldest first: each order's run and verdict with its
         rationale, and each pair's combined result."""
-        return [JudgementOut.of(v) for v in await get_runtime().judges.judgements(user, comparison_id)]
+        views = await get_runtime().judges.judgements(user, comparison_id)
+        return [JudgementOut.of(v, _language(request)) for v in views]
 
     @router.get("/projects/{project_id}/rubric", response_model=RubricOut)
     async def get_rubric(user: User, project_id: str) -> RubricOut:

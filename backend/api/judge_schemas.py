@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from backend.db.judgements import JudgeRunRecord
 from backend.db.models import RUBRIC_MAX_CHARS
+from backend.i18n import DEFAULT_LANGUAGE, gettext
 from backend.judging.pairs import Pair
 from backend.judging.service import JudgementView, RubricView
-from backend.judging.verdicts import pane_winner
+from backend.judging.verdicts import pane_winner, verdict_error_message
 
 RUBRIC_LIMIT = f"At most {RUBRIC_MAX_CHARS:,} characters (longer: 422, nothing saved)."
 
@@ -64,7 +65,7 @@ class JudgeRunOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, r: JudgeRunRecord) -> JudgeRunOut:
+    def of(cls, r: JudgeRunRecord, language: str = DEFAULT_LANGUAGE) -> JudgeRunOut:
         run = r.run
         return cls(
             run_id=None if run is None else run.id,
@@ -76,7 +77,7 @@ class JudgeRunOut(BaseModel):
             winner=r.winner if r.winner in ("A", "B", "tie") else None,
             preferred_pane=None if r.winner is None else pane_winner(r.winner, r.first_pane, r.second_pane),
             rationale=r.rationale,
-            error=r.error,
+            error=gettext(language, verdict_error_message(r.error)),
         )
 
 
@@ -119,7 +120,8 @@ class JudgementOut(BaseModel):
     turn: int = Field(default=1, description="The conversation turn judged (the latest when it started).")
 
     @classmethod
-    def of(cls, view: JudgementView) -> JudgementOut:
+    def of(cls, view: JudgementView, language: str = DEFAULT_LANGUAGE) -> JudgementOut:
+        """`language`: the request's, for the orders' errors (messages for people)."""
         j = view.judgement
         return cls(
             id=j.id,
@@ -128,7 +130,7 @@ class JudgementOut(BaseModel):
             rubric=j.rubric,
             created_at=j.created_at,
             finished=view.finished,
-            runs=[JudgeRunOut.of(r) for r in j.runs],
+            runs=[JudgeRunOut.of(r, language) for r in j.runs],
             pairs=[PairOut.of(p, view.models) for p in view.pairs],
             turn=j.turn,
         )

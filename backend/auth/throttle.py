@@ -32,6 +32,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from backend.email_address import canonical_email
+from backend.i18n import N_, Message
 from backend.redis_client import REDIS_ERRORS, RedisOutage
 
 # Seconds that only go forward (time.monotonic by default): the in-process counts' windows are
@@ -50,8 +51,9 @@ class Lockout(Exception):
     @property
     def message(self) -> str:
         minutes = max(1, math.ceil(self.retry_after_s / 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        return f"Too many failed sign-ins. Try again in {minutes} {unit}."
+        if minutes == 1:
+            return N_("Too many failed sign-ins. Try again in 1 minute.")
+        return Message(N_("Too many failed sign-ins. Try again in {n} minutes."), n=minutes)
 
 
 class _Counter(Protocol):

@@ -17,6 +17,7 @@ from typing import Protocol
 from backend.execution.recorder import RunRecorder
 from backend.files.images import InvalidImage, load_images
 from backend.files.store import FileStore
+from backend.i18n import Message
 from backend.providers.base import (
     AuthenticationFailed,
     BadRequest,
@@ -31,6 +32,7 @@ from backend.providers.base import (
 )
 from backend.providers.credentials import ProviderCredentials, key_provider, provider_label
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask
+from backend.run_errors import INTERNAL, NO_OUTPUT, SERVER_KEY_REFUSED, YOUR_KEY_REFUSED
 from backend.run_options import ImageData
 from backend.time_slice import TimeSlice
 
@@ -100,7 +102,7 @@ class ProviderCall:
             return recorder.final("error", Usage(), "", error=error, error_kind=exc.kind)
         except Exception as exc:  # a bug in an adapter must not kill the worker
             log.exception("run %s failed unexpectedly", task.run_id)
-            error = f"Internal error: {exc}"
+            error = Message(INTERNAL, detail=str(exc))
             if credentials is not None:
                 error = credentials.redact(error)
             return recorder.final("error", Usage(), "", error=error, error_kind="internal")
@@ -173,7 +175,7 @@ class ProviderCall:
                         await self._publish_chunk(recorder.chunk(item.text))
                         await budget.pause()
         except TimeoutError as exc:
-            raise ProviderTimeout(f"No output for {idle:.0f} s; gave up.") from exc
+            raise ProviderTimeout(Message(NO_OUTPUT, seconds=round(idle))) from exc
 
 
 def _error_message(error: ProviderError, task: RunTask, credentials: ProviderCredentials | None) -> str:
@@ -181,7 +183,8 @@ def _error_message(error: ProviderError, task: RunTask, credentials: ProviderCre
     if credentials is None:
         return error.message
     if isinstance(error, AuthenticationFailed):
-        whose = "your saved" if credentials.scope == task.user_id else "this server's saved"
-        name = provider_label(key_provider(task.model) or task.model.partition(":")[0])
-        return f"{name} refused {whose} key: check it on the Settings page."
+        refused = YOUR_KEY_REFUSED if credentials.scope == task.user_id else SERVER_KEY_REFUSED
+        return Message(
+            refused, provider=provider_label(key_provider(task.model) or task.model.partition(":")[0])
+        )
     return credentials.redact(error.message)

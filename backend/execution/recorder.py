@@ -14,6 +14,7 @@ from typing import Literal
 from backend.cache.base import CachedResponse
 from backend.providers.base import Usage
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask
+from backend.run_errors import STOPPED
 
 FinalStatus = Literal["done", "error", "cancelled"]
 
@@ -86,7 +87,7 @@ def stopped_final(run_id: str, attempt: int) -> FinalEvent:
         status="cancelled",
         output_text="",
         chunks=0,
-        error="Stopped by the user.",
+        error=STOPPED,
         finish_reason="cancelled",
     )
 

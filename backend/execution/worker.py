@@ -37,12 +37,14 @@ from backend.execution.provider_call import CredentialHook, ProviderCall, Provid
 from backend.execution.recorder import Execution, RunRecorder, stopped_final
 from backend.execution.token_trace import TokenObserver
 from backend.files.store import FileStore
+from backend.i18n import Message
 from backend.logs import COMPARISON_ID, RUN_ID
 from backend.observability import ACTIVE_STREAMS, record_run
 from backend.providers.base import Usage
 from backend.providers.registry import UnknownModel
 from backend.queue.base import Delivery, WorkSource
 from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
+from backend.run_errors import INTERNAL, STOPPED
 
 log = logging.getLogger(__name__)
 
@@ -268,11 +270,11 @@ class Worker:
             try:
                 final = await self._execution(task, recorder)
             except asyncio.CancelledError:
-                final = recorder.final("cancelled", Usage(), "cancelled", error="Stopped by the user.")
+                final = recorder.final("cancelled", Usage(), "cancelled", error=STOPPED)
             except Exception as exc:  # a failing replay (the provider call reports its own errors)
                 log.exception("run %s failed unexpectedly", task.run_id)
                 final = recorder.final(
-                    "error", Usage(), "", error=f"Internal error: {exc}", error_kind="internal"
+                    "error", Usage(), "", error=Message(INTERNAL, detail=str(exc)), error_kind="internal"
                 )
             finally:
                 ACTIVE_STREAMS.dec()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from backend.db import judgements as repo
 from backend.db.engine import Database
 from backend.db.records import RunStatus
-from backend.judging.verdicts import parse_verdict
+from backend.judging.verdicts import parse_verdict, run_ended
 
 
 async def settle(db: Database, *, project_id: str | None = None, run_ids: Sequence[str] | None = None) -> int:
@@ -33,6 +33,6 @@ async def settle(db: Database, *, project_id: str | None = None, run_ids: Sequen
                     error=parsed.error,
                 )
             else:
-                reason = row.error or f"The judge's run ended {row.status}."
+                reason = row.error or run_ended(row.status)
                 await repo.save_verdict(session, row.id, winner=None, rationale="", error=reason)
     return len(pending)

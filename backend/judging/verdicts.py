@@ -16,6 +16,9 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.output_parsers import PydanticOutputParser
 from pydantic import BaseModel, Field
 
+from backend.i18n import N_, Message, recognize
+from backend.run_errors import run_error_message
+
 RATIONALE_MAX_CHARS = 4000
 Winner = Literal["A", "B", "tie"]
 
@@ -42,15 +45,43 @@ class ParsedVerdict:
     error: str  # empty when verdict is set
 
 
+# Why an order has no verdict. Stored as English text with the judge run (as before: rows saved
+# earlier hold the same sentences) and said again in the reader's language where shown
+# (`verdict_error_message`); the parser's own words after "not a valid verdict:" stay as written.
+NO_ANSWER = N_("The judge answered nothing.")
+NOT_A_VERDICT = N_("The judge's answer is not a valid verdict: {detail}")
+RUN_ENDED = N_("The judge's run ended {status}.")  # a status without a sentence of its own
+RUN_ENDED_AS = {  # one whole sentence per final status (no status word glued into English)
+    "cancelled": N_("The judge's run was stopped."),
+    "error": N_("The judge's run failed."),
+}
+
+
 def parse_verdict(text: str) -> ParsedVerdict:
     """The verdict in a judge's answer, or why there is none."""
     if not text.strip():
-        return ParsedVerdict(None, "The judge answered nothing.")
+        return ParsedVerdict(None, NO_ANSWER)
     try:
         return ParsedVerdict(VERDICT_PARSER.parse(text), "")
     except OutputParserException as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unparseable"
-        return ParsedVerdict(None, f"The judge's answer is not a valid verdict: {first_line[:300]}")
+        return ParsedVerdict(None, Message(NOT_A_VERDICT, detail=first_line[:300]))
+
+
+def run_ended(status: str) -> str:
+    """Why a judge run that did not finish as done has no verdict (when its run has no error)."""
+    return RUN_ENDED_AS.get(status) or Message(RUN_ENDED, status=status)
+
+
+def verdict_error_message(stored: str) -> str:
+    """A judge run's stored error as the message it was made from (the stored text is English),
+    so that it can be said in the reader's language: a Message when it has figures in it, the
+    msgid itself when fixed; else the judge run's own error (backend/run_errors.py). Rows saved
+    before the per-status sentences ("The judge's run ended cancelled.") get them too."""
+    said = recognize(stored, (NOT_A_VERDICT, RUN_ENDED))
+    if isinstance(said, Message) and said.msgid == RUN_ENDED:
+        return run_ended(str(said.params["status"]))
+    return run_error_message(said)
 
 
 PairResult = Literal["a_wins", "b_wins", "tie"]

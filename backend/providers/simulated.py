@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 
 from backend.catalog import SimulationProfile, estimate_tokens, load_catalog
+from backend.i18n import Message
 from backend.providers.base import (
     BadRequest,
     ChatRequest,
@@ -40,6 +41,7 @@ from backend.providers.base import (
 )
 from backend.providers.simulated_markdown import LENGTH_RANGE, blocks, split_tokens, topic_words
 from backend.providers.simulated_options import shaped_answer
+from backend.run_errors import SIMULATED_DISABLED, SIMULATED_FAILURE
 from backend.settings import Settings
 from backend.time_slice import run_sliced, run_through
 
@@ -130,21 +132,21 @@ class SimulatedProvider:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         if not self._enabled:
-            raise ProviderUnavailable("simulated models are disabled (SIMULATED_ENABLED=false)")
+            raise ProviderUnavailable(SIMULATED_DISABLED)
         profile = profile_for(request.model)
         plan = await run_sliced(planning(request.model, request))
         pacer = _Pacer(profile, random.Random(plan.seed + 1))
         await pacer.first_token()
         for index, token in enumerate(plan.tokens):
             if index == plan.fail_after:
-                raise ProviderUnavailable(f"simulated failure after {index} tokens")
+                raise ProviderUnavailable(Message(SIMULATED_FAILURE, n=index))
             if index == plan.stall_after:
                 await pacer.stall(plan.stall_seconds)
             if index:
                 await pacer.next_token()
             yield TextChunk(token)
         if plan.fail_after is not None:  # a requested failure happens even if the answer is shorter
-            raise ProviderUnavailable(f"simulated failure after {len(plan.tokens)} tokens")
+            raise ProviderUnavailable(Message(SIMULATED_FAILURE, n=len(plan.tokens)))
         usage = Usage(
             input_tokens=estimate_tokens(request.input_text),
             output_tokens=len(plan.tokens),

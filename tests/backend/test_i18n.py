@@ -15,9 +15,12 @@ from backend.i18n import (
     format_datetime,
     format_usd,
     gettext,
+    in_every_language,
     localize,
     negotiate,
+    recognize,
     request_language,
+    said_in,
 )
 
 
@@ -112,3 +115,30 @@ def test_an_exception_keeps_its_message_through_str() -> None:
     error = LookupError(Message("No comparison {id}.", id="c-1"))
     assert isinstance(str(error), Message)
     assert gettext("ja", str(error)) == "比較 c-1 は見つかりません。"
+
+
+def test_a_message_kept_for_the_page_holds_every_language_and_joins_with_other_text() -> None:
+    """State keeps a Message in every language (the page picks its own, again on a switch);
+    fixed msgids and other text stay as they are; messages joined in one line each switch."""
+    refusal = Message("Use at least {n} characters.", n=8)
+    kept = in_every_language(refusal)
+    assert kept != str(refusal) and "Use at least" in kept  # the English is in it, with the Japanese
+    assert said_in("en", kept) == "Use at least 8 characters."
+    assert said_in("ja", kept) == gettext("ja", refusal) != "Use at least 8 characters."
+    assert said_in("fr", kept) == "Use at least 8 characters."  # a language we do not speak: English
+    assert in_every_language("Run") == "Run" and in_every_language("provider words") == "provider words"
+    joined = " ".join([kept, "Run", in_every_language(Message("No comparison {id}.", id="c-1"))])
+    assert said_in("ja", joined) == f"{gettext('ja', refusal)} Run 比較 c-1 は見つかりません。"
+
+
+def test_a_stored_english_text_is_recognized_as_the_message_it_was_made_from() -> None:
+    msgids = ("No comparison {id}.", "Use at least {n} characters.")
+    found = recognize("No comparison c-9.", msgids)
+    assert (
+        isinstance(found, Message) and found.msgid == "No comparison {id}." and found.params == {"id": "c-9"}
+    )
+    assert gettext("ja", found) == "比較 c-9 は見つかりません。"
+    for other in ("No comparison.", "Something else", "Run"):
+        assert recognize(other, msgids) == other and not isinstance(recognize(other, msgids), Message)
+    with pytest.raises(ValueError, match="placeholders"):
+        recognize("x", ("{n:,} rows",))

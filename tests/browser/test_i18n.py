@@ -267,6 +267,56 @@ def test_service_messages_and_the_tab_title_in_japanese(
     expect(page).to_have_title("Compare · LLM Dashboard")
 
 
+def test_messages_with_figures_switch_with_the_language_on_the_open_page(page: Page) -> None:
+    """A service's message with figures (a 404 naming an id), one of the app's run errors with a
+    figure and a line joining two refusals are shown in the language the person switches to,
+    at once and both ways, without a reload or another action."""
+    page.goto("/?c=no-such-comparison")
+    alert = page.get_by_role("alert")
+    expect(alert).to_have_text("No comparison no-such-comparison.", timeout=30_000)
+    try:
+        page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+        page.get_by_label(LANGUAGE).select_option("ja")
+        expect(alert).to_have_text("比較 no-such-comparison は見つかりません。")
+        page.get_by_label(LANGUAGE).select_option("en")
+        expect(alert).to_have_text("No comparison no-such-comparison.")
+        assert page.evaluate("window.__sameDocument") is True
+
+        # A link that names an unknown model and too many panes: two sentences on one line.
+        models = ["nope:model", *["simulated:instant"] * 9]
+        page.goto("/compare?" + urlencode({"models": ",".join(models), "prompt": "x"}))
+        skipped = page.get_by_role("alert").filter(has_text="nope:model")
+        english = (
+            "Unknown models skipped: nope:model. At most 8 panes can run at once; the rest were left out."
+        )
+        expect(skipped).to_have_text(english, timeout=30_000)
+        page.get_by_label(LANGUAGE).select_option("ja")
+        expect(skipped).to_have_text(
+            "不明なモデルを除外しました: nope:model。"
+            " 一度に実行できるペインは 8 個までです。残りは除外しました。"
+        )
+        page.get_by_label(LANGUAGE).select_option("en")
+        expect(skipped).to_have_text(english)
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+
+        # A run's error, stored in English with its figure, follows the switch too.
+        page.goto(
+            "/compare?" + urlencode({"models": "simulated:swift", "prompt": "[[simulate:fail@2]] fail"})
+        )
+        pane = panes(page).first
+        expect(pane).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Run", exact=True).click()
+        error = pane.get_by_role("group", name="Pane error")
+        expect(error).to_have_text("simulated failure after 2 tokens", timeout=RUN_TIMEOUT_MS)
+        page.get_by_label(LANGUAGE).select_option("ja")
+        expect(panes(page, "モデル").first.get_by_role("group", name="ペインのエラー")).to_have_text(
+            "シミュレーションの失敗（2 トークン後）"
+        )
+    finally:
+        page.get_by_label(LANGUAGE).select_option("en")  # the shared account goes back to English
+    expect(pane.get_by_role("group", name="Pane error")).to_have_text("simulated failure after 2 tokens")
+
+
 def test_a_page_opened_in_japanese_never_shows_its_english_first(
     browser: Browser, app_url: str, contexts: list[BrowserContext]
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.i18n import said_in
 from backend.runtime import Runtime, running
 from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
@@ -46,20 +47,20 @@ async def test_another_users_comparison_id_is_not_found_and_untouched(runtime: R
     await sign_in(eve, runtime, "eve@example.org")
     eve.comparison_id = comparison_id  # as if the id were typed into a crafted event
     await S.load.fn(eve)
-    assert eve.errors["panes"] == f"No comparison {comparison_id}."
+    assert said_in("en", eve.errors["panes"]) == f"No comparison {comparison_id}."
     assert eve.panes == [] and eve.comparison_id == ""
 
     eve.comparison_id = comparison_id
     await S.stop.fn(eve)
-    assert eve.errors["panes"] == f"No comparison {comparison_id}."
+    assert said_in("en", eve.errors["panes"]) == f"No comparison {comparison_id}."
     saved = await runtime.comparisons.get_unchecked(comparison_id)
     from state.rows import PaneRow
 
     eve.panes = [PaneRow(pane_id="p0", model="simulated:ponder", label="x", run_id=saved.runs[0].id)]
     await S.retry_pane.fn(eve, "p0")
-    assert eve.errors["panes"] == f"No comparison {comparison_id}."
+    assert said_in("en", eve.errors["panes"]) == f"No comparison {comparison_id}."
     await S.stop_pane.fn(eve, "p0")
-    assert eve.errors["panes"] == f"No comparison {comparison_id}."
+    assert said_in("en", eve.errors["panes"]) == f"No comparison {comparison_id}."
 
     final = await wait_until_final(runtime.comparisons, comparison_id, timeout=30)
     assert final.runs[0].status == "done" and final.runs[0].attempt == 0  # neither stopped nor retried
@@ -76,5 +77,5 @@ async def test_a_project_id_of_someone_else_cannot_be_run_in(runtime: Runtime) -
     eve.project_id = secret  # forced, as a crafted delta would
     eve.prompt = "[[simulate:tokens=3]] sneaking in"
     await S.run.fn(eve)
-    assert eve.errors["panes"] == f"No project {secret}."
+    assert said_in("en", eve.errors["panes"]) == f"No project {secret}."
     assert (await runtime.comparisons.history(ada, project_id=secret)).total == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.i18n import said_in
 from backend.queue.messages import FinalEvent
 from backend.runtime import Runtime, running
 from backend.streaming.hub import LiveRun
@@ -44,7 +45,9 @@ async def test_over_the_limit_shows_the_message_next_to_run_and_starts_nothing(r
     state.comparison_id = ""
     result = await S.run.fn(state)
     assert result is None
-    assert state.limit_error.startswith("Rate limit reached: at most 2 model requests a minute")
+    assert said_in("en", state.limit_error).startswith(
+        "Rate limit reached: at most 2 model requests a minute"
+    )
     assert state.comparison_id == ""
     assert (await runtime.comparisons.history(await owner(runtime))).total == 1
 
@@ -62,7 +65,7 @@ async def test_use_cache_switch_goes_into_the_request_and_a_replay_is_marked(run
     second = await wait_until_final(runtime.comparisons, state.comparison_id)
     row = panes_from_record(second)[0]
     assert row.cached is True
-    assert row.original.startswith("original call: TTFT ")
+    assert said_in("en", row.original).startswith("original call: TTFT ")
     assert panes_from_record(first)[0].cached is False
     assert panes_from_record(first)[0].original == ""
 
@@ -87,5 +90,5 @@ def test_apply_live_marks_a_cached_final_and_keeps_the_original_figures() -> Non
     apply_live(row, live)
     assert row.cached is True
     assert row.ttft == "0 ms" and row.elapsed == "1 ms"
-    assert row.original == "original call: TTFT 250 ms · 2.0 tok/s · 1.25 s"
+    assert said_in("en", row.original) == "original call: TTFT 250 ms · 2.0 tok/s · 1.25 s"
     assert row.cost == "$0"

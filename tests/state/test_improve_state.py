@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.db.models import Comparison, PromptVersion
+from backend.i18n import said_in
 from backend.runtime import Runtime, running
 from backend.services.access import NotFound
 from devstack.postgres import migrated_sqlite_url
@@ -112,13 +113,18 @@ async def test_refusals_show_a_message_and_save_nothing(runtime: Runtime) -> Non
     vic = await _tab(runtime, comparison_id, "vic@example.org")
     assert vic.can_run is False
     await _propose(vic)  # a crafted event: refused
-    assert vic.error == "Your role (viewer) does not allow you to run comparisons in this project."
+    assert (
+        said_in("en", vic.error)
+        == "Your role (viewer) does not allow you to run comparisons in this project."
+    )
     vic.has_proposal, vic.proposed_prompt = True, "planted"
     await Imp.accept.fn(vic)
-    assert vic.error.startswith("Your role (viewer)") and await _count(runtime, Comparison) == 1
+    assert (
+        said_in("en", vic.error).startswith("Your role (viewer)") and await _count(runtime, Comparison) == 1
+    )
 
     eve = await _tab(runtime, comparison_id, "eve@example.org")
-    assert eve.error == f"No comparison {comparison_id}." and eve.versions == []
+    assert said_in("en", eve.error) == f"No comparison {comparison_id}." and eve.versions == []
     # History's version numbers are only for comparisons in the asker's projects.
     assert (
         await runtime.prompts.version_numbers(await owner(runtime, "eve@example.org"), [comparison_id]) == {}

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from backend.db.models import RUBRIC_MAX_CHARS, Judgement
+from backend.db.models import RUBRIC_MAX_CHARS, Judgement, JudgeRun
+from backend.i18n import said_in
 from backend.judging.prompts import DEFAULT_RUBRIC
+from backend.judging.verdicts import parse_verdict
 from backend.runtime import Runtime, running
 from devstack.postgres import migrated_sqlite_url
 from state.compare import CompareState
@@ -102,9 +104,9 @@ async def test_refusals_are_shown_and_save_nothing(runtime: Runtime) -> None:
     assert tab.rubric_edited and tab.rubric_note.startswith("Edited")
     await J.start.fn(tab)
     too_long = f"The rubric is {RUBRIC_MAX_CHARS + 1:,} characters long; at most 4,000 are allowed."
-    assert tab.rubric_error == too_long
+    assert said_in("en", tab.rubric_error) == too_long
     await J.save_rubric.fn(tab)
-    assert tab.rubric_error.startswith("The rubric is") and tab.notice == ""
+    assert said_in("en", tab.rubric_error).startswith("The rubric is") and tab.notice == ""
 
     stalled = await runtime.comparisons.create(
         await owner(runtime), {"prompt": "[[simulate:stall@1:30]] slow", "panes": PANES}
@@ -145,7 +147,9 @@ async def test_a_viewer_reads_verdicts_but_may_not_judge_a_stranger_sees_nothing
     await J.start.fn(editor)
     await _follow(editor)
     await J.save_rubric.fn(editor)  # as if a crafted event got past the page
-    assert editor.general_error == "Your role (editor) does not allow you to manage this project."
+    assert (
+        said_in("en", editor.general_error) == "Your role (editor) does not allow you to manage this project."
+    )
     assert (await runtime.judges.rubric(ada, project_id)).is_default
 
     vic = await _tab(runtime, comparison_id, "vic@example.org")
@@ -155,10 +159,13 @@ async def test_a_viewer_reads_verdicts_but_may_not_judge_a_stranger_sees_nothing
     assert vic.general_error != "" and await _judgements(runtime) == 1
 
     eve = await _tab(runtime, comparison_id, "eve@example.org")
-    assert eve.general_error == f"No comparison {comparison_id}." and eve.judgements == []
+    assert said_in("en", eve.general_error) == f"No comparison {comparison_id}." and eve.judgements == []
     eve._comparison_id = comparison_id
     await J.start.fn(eve)
-    assert eve.general_error == f"No comparison {comparison_id}." and await _judgements(runtime) == 1
+    assert (
+        said_in("en", eve.general_error) == f"No comparison {comparison_id}."
+        and await _judgements(runtime) == 1
+    )
 
 
 async def test_a_blind_comparison_is_judged_by_label(runtime: Runtime) -> None:
@@ -230,4 +237,35 @@ async def test_a_japanese_tab_reads_the_pairs_and_orders_in_japanese(runtime: Ru
 
     J.set_rubric.fn(tab, "x" * (RUBRIC_MAX_CHARS + 1))  # a service's refusal, in the tab's language
     await J.start.fn(tab)
-    assert tab.rubric_error == "評価基準が 4,001 文字あります。4,000 文字までにしてください。"
+    assert said_in("ja", tab.rubric_error) == "評価基準が 4,001 文字あります。4,000 文字までにしてください。"
+
+
+async def test_why_an_order_has_no_verdict_is_shown_in_the_page_language_saved_rows_too(
+    runtime: Runtime,
+) -> None:
+    """Judge errors are stored as English text (rows saved before msgids existed too); the
+    panel keeps each in every language, so the page shows it in its own and again on a switch."""
+    comparison_id, _ = await _finished(runtime)
+    tab = await _tab(runtime, comparison_id)
+    await J.start.fn(tab)
+    await _follow(tab)
+    unparsed = str.__str__(parse_verdict("no JSON here").error)  # what the row holds: English
+    saved = ["The judge's run ended cancelled.", unparsed]  # the first as rows saved before had it
+    async with runtime.db.session() as session:
+        ids = list((await session.execute(select(JudgeRun.id).order_by(JudgeRun.first_pane))).scalars())
+        for judge_run_id, error in zip(ids, saved, strict=True):
+            await session.execute(
+                update(JudgeRun)
+                .where(JudgeRun.id == judge_run_id)
+                .values(winner=None, rationale="", error=error)
+            )
+        await session.commit()
+    again = await _tab(runtime, comparison_id, language="ja")
+    (pair,) = again.judgements[0].pairs
+    errors = [order.error for order in pair.orders]
+    assert [said_in("en", e) for e in errors] == ["The judge's run was stopped.", unparsed]
+    detail = unparsed.removeprefix("The judge's answer is not a valid verdict: ")
+    assert [said_in("ja", e) for e in errors] == [
+        "ジャッジの実行は停止されました。",
+        f"ジャッジの回答は有効な判定ではありません: {detail}",
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from backend.auth.permissions import Principal
+from backend.i18n import said_in
 from backend.runtime import Runtime, running
 from backend.services.votes import VoteService
 from devstack.postgres import migrated_sqlite_url
@@ -62,10 +63,17 @@ async def test_the_board_after_votes_its_chart_and_win_rates(runtime: Runtime) -
     project_id = await _votes(runtime, await owner(runtime), (INSTANT, SWIFT), 3)
     tab = await _tab(runtime)
     assert not tab.empty and tab.n_outcomes == 3 and tab.min_comparisons == 20
-    assert tab.summary == "3 head-to-head results; a model is ranked after 20 comparisons."
+    assert said_in("en", tab.summary) == "3 head-to-head results; a model is ranked after 20 comparisons."
     assert [r.model for r in tab.rows] == [SWIFT, INSTANT]
     swift = tab.rows[0]
-    assert (swift.rank, swift.ranked, swift.comparisons, swift.cost) == ("needs 17 more", False, 3, "$0")
+    assert (said_in("en", swift.rank), swift.ranked, swift.comparisons, swift.cost) == (
+        "needs 17 more",
+        False,
+        3,
+        "$0",
+    )
+    assert said_in("ja", swift.rank) == "あと 17 回必要"  # kept in every language: the page picks
+    assert said_in("ja", tab.summary) == "直接対決の結果 3 件。モデルは 20 回の比較でランク付けされます。"
     assert swift.strength.count("(") == 1 and swift.ttft.endswith("ms") and swift.tps.endswith("tok/s")
     strengths = {p["model"]: p for p in tab.chart}
     assert strengths[SWIFT]["strength"] > strengths[INSTANT]["strength"]

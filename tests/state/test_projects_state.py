@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.i18n import said_in
 from backend.runtime import Runtime, running
 from devstack.postgres import migrated_sqlite_url
 from state.language import LanguageState
@@ -39,7 +40,7 @@ async def test_create_invite_and_change_roles(runtime: Runtime) -> None:
     await P.create.fn(state, {"name": "  Research   team "})
     assert state.selected_name == "Research team" and state.can_manage
     await P.invite.fn(state, {"email": "Bob@Example.org", "role": "viewer"})
-    assert state.notice == "Bob@Example.org can now read this project."
+    assert said_in("en", state.notice) == "Bob@Example.org can now read this project."
     assert [(m.email, m.role, m.pending) for m in state.members] == [
         ("ada@example.org", "owner", False),
         ("bob@example.org", "viewer", True),
@@ -142,8 +143,8 @@ async def test_a_japanese_tab_gets_the_member_notices_in_japanese(runtime: Runti
     await P.create.fn(state, {"name": "Research"})
     assert state.notice == "Project created."  # a fixed msgid: the page translates it
     await P.invite.fn(state, {"email": "bob@example.org", "role": "viewer"})
-    assert state.notice == "bob@example.org はこのプロジェクトを閲覧できるようになりました。"
+    assert said_in("ja", state.notice) == "bob@example.org はこのプロジェクトを閲覧できるようになりました。"
     await P.set_role.fn(state, "bob@example.org", "editor")
-    assert state.notice == "bob@example.org は編集者になりました。"
+    assert said_in("ja", state.notice) == "bob@example.org は編集者になりました。"
     await P.remove.fn(state, "bob@example.org")
-    assert state.notice == "bob@example.org をメンバーから外しました。"
+    assert said_in("ja", state.notice) == "bob@example.org をメンバーから外しました。"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import reflex as rx
 
+from backend.i18n import said_in
 from backend.runtime import Runtime
 from backend.services.budgets import parse_budget
 from backend.services.credentials import KEY_REFUSED, SavedKey
@@ -118,7 +119,9 @@ async def test_change_password_flags_fields_then_succeeds(rt: Runtime) -> None:
     await A.change_password.fn(
         state, {"current": PASSWORD, "new": "new password 1", "confirm": "new password 1"}
     )
-    assert state.password_errors == {} and state.password_message.startswith("Password changed")
+    assert state.password_errors == {} and said_in("en", state.password_message).startswith(
+        "Password changed"
+    )
     # The sign-up's own session was another browser: signed out. This tab stays signed in.
     assert await rt.authenticate(signed_up.token) is None
     assert await A.load.fn(state) is None
@@ -129,7 +132,7 @@ async def test_sign_out_everywhere_keeps_this_browser(rt: Runtime) -> None:
     other = await rt.accounts.sign_up("eve@example.org", PASSWORD)
     state = await signed_in_state(A, rt, "eve@example.org")
     await A.sign_out_everywhere.fn(state)
-    assert state.sessions_message == "Signed out of 1 other browser. This one stays signed in."
+    assert said_in("en", state.sessions_message) == "Signed out of 1 other browser. This one stays signed in."
     assert await rt.authenticate(other.token) is None
     assert await A.load.fn(state) is None  # still signed in
 
@@ -140,11 +143,11 @@ async def test_a_japanese_tab_is_told_it_signed_out_elsewhere_in_japanese(rt: Ru
     state = await signed_in_state(A, rt, "eve@example.org")
     (await state.get_state(LanguageState)).lang_cookie = "ja"
     await A.sign_out_everywhere.fn(state)
-    assert state.sessions_message == (
+    assert said_in("ja", state.sessions_message) == (
         "他のブラウザ 2 件からサインアウトしました。このブラウザはサインインしたままです。"
     )
     await A.create_token.fn(state, {"name": "  "})  # a service's refusal with a figure
-    assert state.token_error.startswith("トークンに名前を付けてください（1〜")
+    assert said_in("ja", state.token_error).startswith("トークンに名前を付けてください（1〜")
 
 
 async def test_budget_is_validated_saved_and_shown(rt: Runtime) -> None:
@@ -199,7 +202,7 @@ async def test_keys_are_listed_per_provider_and_a_saved_key_only_ever_masked(rt:
     assert state.is_admin is False and state.deployment_keys == []
     await K.save_key.fn(state, {"provider": "openai", "scope": USER, "api_key": KEY})
     assert state.keys[0].hint == "…wxyz" and state.keys[0].is_set
-    assert state.message == "OpenAI key saved (…wxyz)."
+    assert said_in("en", state.message) == "OpenAI key saved (…wxyz)."
     assert KEY not in state_text(state) and "0123456789" not in state_text(state)
 
 
@@ -217,17 +220,18 @@ def test_a_key_test_failure_kept_in_english_is_shown_in_the_readers_language() -
         test_ok=False,
         test_message="Could not check the key: connection refused",
     )
-    assert key_test_fields(key, "ja")["test_message"] == "キーを確認できませんでした: connection refused"
-    assert key_test_fields(key, "en")["test_message"] == "Could not check the key: connection refused"
+    shown = key_test_fields(key)["test_message"]  # kept in every language: the page picks its own
+    assert said_in("ja", shown) == "キーを確認できませんでした: connection refused"
+    assert said_in("en", shown) == "Could not check the key: connection refused"
     refused = dataclasses.replace(key, test_message=KEY_REFUSED)
-    assert key_test_fields(refused, "ja")["test_message"] == KEY_REFUSED  # a msgid: the page translates it
+    assert key_test_fields(refused)["test_message"] == KEY_REFUSED  # a msgid: the page translates it
 
 
 async def test_a_japanese_tab_is_told_a_key_was_saved_in_japanese(rt: Runtime) -> None:
     state = await signed_in_state(K, rt)
     (await state.get_state(LanguageState)).lang_cookie = "ja"
     await K.save_key.fn(state, {"provider": "openai", "scope": USER, "api_key": KEY})
-    assert state.message == "OpenAI のキーを保存しました（…wxyz）。"
+    assert said_in("ja", state.message) == "OpenAI のキーを保存しました（…wxyz）。"
 
 
 async def test_test_key_shows_its_result_on_the_row_and_a_reload_keeps_it(rt: Runtime) -> None:
@@ -347,7 +351,7 @@ async def test_found_google_credentials_are_shown(
     state = await signed_in_state(K, google_rt)
     await check_google(state)
     assert state.google_ok
-    assert state.google_status == (
+    assert said_in("en", state.google_status) == (
         "Ready: project proj-1, region europe-west4, credentials found (Application Default Credentials)."
     )
     assert "refresh_token" not in state_text(state)
@@ -355,7 +359,7 @@ async def test_found_google_credentials_are_shown(
     ja = await signed_in_state(K, google_rt)  # a tab whose language is Japanese
     (await ja.get_state(LanguageState)).lang_cookie = "ja"
     await check_google(ja)
-    assert ja.google_status == (
+    assert said_in("ja", ja.google_status) == (
         "準備完了: プロジェクト proj-1、リージョン europe-west4、"
         "認証情報あり (Application Default Credentials)。"
     )

@@ -11,6 +11,7 @@ import pytest
 import reflex as rx
 from reflex.istate.data import RouterData
 
+from backend.i18n import said_in
 from backend.runtime import Runtime, running
 from backend.services.shares import ShareService
 from backend.services.validation import MAX_PANES, MAX_PROMPT_CHARS
@@ -209,7 +210,7 @@ async def test_a_japanese_tab_is_told_what_a_link_left_out_in_japanese(runtime: 
     models = ["nope:model", *["simulated:swift"] * (MAX_PANES + 1)]
     at(state, "/compare?" + urlencode({"models": ",".join(models)}))
     await CompareState.load.fn(state)
-    assert state.errors["panes"] == (
+    assert said_in("ja", state.errors["panes"]) == (
         "不明なモデルを除外しました: nope:model。"
         f" 一度に実行できるペインは {MAX_PANES} 個までです。残りは除外しました。"
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend.db.models import VOTE_COMMENT_MAX_CHARS
+from backend.i18n import said_in
 from backend.runtime import Runtime, running
 from backend.services.votes import VoteService
 from devstack.postgres import migrated_sqlite_url
@@ -80,11 +81,11 @@ async def test_a_viewer_votes_and_a_stranger_gets_not_found(runtime: Runtime) ->
     assert vic.error == "" and (vic.votes, vic.all_bad) == (1, 1)
 
     eve = await _tab(runtime, comparison_id, "eve@example.org")
-    assert eve.error == f"No comparison {comparison_id}." and eve.panes == []
+    assert said_in("en", eve.error) == f"No comparison {comparison_id}." and eve.panes == []
     eve._comparison_id = comparison_id  # as if a crafted event got past the page
     V.set_best.fn(eve, "0")
     await V.submit.fn(eve)
-    assert eve.error == f"No comparison {comparison_id}."
+    assert said_in("en", eve.error) == f"No comparison {comparison_id}."
     assert (await VoteService(runtime.db).tally(await owner(runtime), comparison_id)).votes == 1
 
 

@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.api.app import create_api
 from backend.db.models import Comparison, Judgement, JudgeRun, Rubric, Run
@@ -211,3 +211,22 @@ async def test_only_the_panes_that_answered_are_judged(rt: Runtime) -> None:
         assert [(r["first_pane"], r["second_pane"]) for r in started.json()["runs"]] == [(1, 2), (2, 1)]
         (judgement,) = await _judged(ada, comparison["id"])
         assert [(p["pane_a"], p["pane_b"], p["result"]) for p in judgement["pairs"]] == [(1, 2, "b_wins")]
+
+
+async def test_why_an_order_has_no_verdict_is_said_in_the_requests_language(rt: Runtime) -> None:
+    """The stored reason is English (older rows' wording too); the API says it in the reader's."""
+    async with api_client(rt) as ada:
+        comparison = await _finished(rt, ada, ["simulated:terse", "simulated:coder"])
+        started = await ada.post(f"{PREFIX}/comparisons/{comparison['id']}/judgements", json=JUDGE)
+        assert started.status_code == 202, started.text
+        await _judged(ada, comparison["id"])
+        async with rt.db.session() as session:
+            await session.execute(
+                update(JudgeRun).values(winner=None, rationale="", error="The judge's run ended cancelled.")
+            )
+            await session.commit()
+        url = f"{PREFIX}/comparisons/{comparison['id']}/judgements"
+        english = (await ada.get(url, headers={"accept-language": "en"})).json()
+        japanese = (await ada.get(url, headers={"accept-language": "ja"})).json()
+    assert {r["error"] for r in english[0]["runs"]} == {"The judge's run was stopped."}
+    assert {r["error"] for r in japanese[0]["runs"]} == {"ジャッジの実行は停止されました。"}

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from backend.auth.throttle import Lockout, SignInThrottle
+from backend.i18n import gettext
 from tests.redis_support import BACKENDS, redis_prefix
 from tests.support.clock import FakeClock
 
@@ -82,3 +83,7 @@ async def test_two_throttles_on_one_redis_share_counts() -> None:
 def test_the_lockout_message_rounds_up_to_whole_minutes() -> None:
     assert Lockout(1).message == "Too many failed sign-ins. Try again in 1 minute."
     assert Lockout(61).message == "Too many failed sign-ins. Try again in 2 minutes."
+    # In the reader's language (the API's 429 and the sign-in form say it so).
+    said = "サインインの失敗が多すぎます。{} 分後にもう一度お試しください。"
+    assert gettext("ja", Lockout(1).message) == said.format(1)
+    assert gettext("ja", Lockout(61).message) == said.format(2)

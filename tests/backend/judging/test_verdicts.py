@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from backend.db.judgements import JudgementRecord, JudgeRunRecord
+from backend.i18n import Message, gettext
 from backend.judging.pairs import judge_outcomes, pairs_of
 from backend.judging.prompts import ANSWER_A_START, ANSWER_B_END, judge_messages
-from backend.judging.verdicts import combine, parse_verdict
+from backend.judging.verdicts import combine, parse_verdict, run_ended, verdict_error_message
 from backend.providers.base import ChatRequest
 from backend.providers.simulated import simulated_text
 from backend.providers.simulated_judge import judge_reply
@@ -30,6 +31,37 @@ def test_a_verdict_parses_bare_or_fenced_and_anything_else_is_an_error() -> None
     for text in ("The first answer is better.", '{"winner": "C", "rationale": "x"}', '{"winner": "A"}', "  "):
         parsed = parse_verdict(text)
         assert parsed.verdict is None and parsed.error, text
+
+
+def test_why_an_order_has_no_verdict_is_said_in_the_readers_language_old_rows_too() -> None:
+    """Stored as English text (as before); said again in the reader's language where shown."""
+    unparsed = parse_verdict("The first answer is better.").error
+    assert isinstance(unparsed, Message) and unparsed.startswith(
+        "The judge's answer is not a valid verdict: "
+    )
+    detail = unparsed.removeprefix("The judge's answer is not a valid verdict: ")
+    stored = str.__str__(unparsed)  # what a database row gives back: plain English text
+    assert (
+        gettext("ja", verdict_error_message(stored)) == f"ジャッジの回答は有効な判定ではありません: {detail}"
+    )
+    assert (
+        gettext("ja", verdict_error_message(parse_verdict("  ").error))
+        == "ジャッジは何も回答しませんでした。"
+    )
+    # A row saved before this change ("ended <status>"), and the sentences new rows get.
+    assert (
+        gettext("ja", verdict_error_message("The judge's run ended cancelled."))
+        == "ジャッジの実行は停止されました。"
+    )
+    assert verdict_error_message("The judge's run ended cancelled.") == run_ended("cancelled")
+    assert (
+        gettext("ja", verdict_error_message("The judge's run ended paused."))
+        == "ジャッジの実行は「paused」で終了しました。"
+    )
+    # The judge's own run's error: the app's sentences are translated, a provider's words kept.
+    assert gettext("ja", verdict_error_message("Stopped by the user.")) == "ユーザーが停止しました。"
+    assert gettext("ja", verdict_error_message("upstream said 502")) == "upstream said 502"
+    assert gettext("en", verdict_error_message(stored)) == stored
 
 
 @pytest.mark.parametrize(
