@@ -108,7 +108,11 @@ def search_results(
         rx.cond(
             note != "",
             rx.callout(
-                t_var(note), color_scheme="amber", high_contrast=True, role="status", data_testid="search-note"
+                t_var(note),
+                color_scheme="amber",
+                high_contrast=True,
+                role="status",
+                data_testid="search-note",
             ),
         ),
         rx.cond(empty != "", rx.text(t_var(empty), size="2", role="status")),
