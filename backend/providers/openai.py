@@ -66,6 +66,9 @@ def chat_openai(
             base_url=base_url,
             timeout=timeout,
             max_retries=0,  # retry policy belongs to the worker
+            # The worker's watchdog bounds a silent stream (execution/provider_call.py); LangChain's
+            # own per-chunk timeout wraps every chunk in asyncio.wait_for: a task and a loop turn each.
+            stream_chunk_timeout=None,
             stream_usage=True,  # ask for the final usage chunk (stream_options.include_usage)
             temperature=request.temperature,
             max_tokens=request.max_tokens,
