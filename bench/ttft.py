@@ -36,6 +36,7 @@ from backend.settings import Settings
 from backend.streaming.follower import short_key
 from bench.app_runs import AppUnderTest, embedded_app
 from bench.common import STEADY, TARGET_ADDED_TTFT_MS, log, read_traces, summary, verdict, write_results
+from bench.proc_cpu import cpu_seconds, pids_matching
 from tests.support.fake_llm_server import FakeLLMServer
 
 ENDPOINT = "bench"  # the operator endpoint's name in OPENAI_COMPATIBLE_ENDPOINTS
@@ -261,8 +262,14 @@ def compare_networked(
     apps: dict[str, AppUnderTest], provider_url: str, n: int, warmup: int
 ) -> dict[str, dict[str, Any]]:
     """Each app's added TTFT over the direct call, the probes interleaved: every round calls the
-    provider directly once, then each app once (the apps' order turning round by round)."""
+    provider directly once, then each app once (the apps' order turning round by round); and
+    each app's CPU time per comparison (its processes', from /proc: robust where wall time
+    follows the machine's load)."""
     names = list(apps)
+    server_pids = {
+        name: pids_matching(f"--frontend-port {app.base.rsplit(':', 1)[1]}") for name, app in apps.items()
+    }
+    cpu_before: dict[str, float] = {}
     direct: list[float] = []
     through: dict[str, list[float]] = {name: [] for name in names}
     probes: dict[str, list[tuple[float, str, float]]] = {name: [] for name in names}
@@ -274,6 +281,8 @@ def compare_networked(
     try:
         with httpx.Client(timeout=30.0) as provider_http:
             for i in range(n + warmup):
+                if i == warmup:
+                    cpu_before = {name: sum(map(cpu_seconds, server_pids[name])) for name in names}
                 prompt = f"TTFT probe {i}"
                 value = direct_http_ttft_once(provider_http, provider_url, prompt)
                 if i >= warmup:
@@ -284,6 +293,7 @@ def compare_networked(
                     if i >= warmup:
                         through[name].append(ms)
                         probes[name].append((wall, key, ms))
+        cpu_after = {name: sum(map(cpu_seconds, server_pids[name])) for name in names}
     finally:
         for client in clients.values():
             client.close()
@@ -298,6 +308,7 @@ def compare_networked(
             "added_p95_ms": a["p95"] - d["p95"],
             "split": split_by_trace(app.trace_paths, probes[name], d["p50"]),
             "non_done_runs": [s for s in statuses[name] if s != "done"],
+            "server_cpu_ms_per_comparison": (cpu_after[name] - cpu_before[name]) * 1000.0 / n,
         }
     return out
 
@@ -333,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: direct p50 {r['direct_ms']['p50']:.1f} ms, through the API p50 {r['api_ms']['p50']:.1f}"
             f" / p95 {r['api_ms']['p95']:.1f} ms; added p50 {r['added_p50_ms']:.1f} ms"
             f" ({verdict(r['added_p50_ms'] < TARGET_ADDED_TTFT_MS)} < {TARGET_ADDED_TTFT_MS:g} ms):"
-            f" before the provider's first chunk {before:.1f}, after it {after:.1f} ms"
+            f" before the provider's first chunk {before:.1f}, after it {after:.1f} ms;"
+            f" the app's CPU {r['server_cpu_ms_per_comparison']:.1f} ms per comparison"
             + (f"; runs not done: {r['non_done_runs']}" if r["non_done_runs"] else "")
         )
     out = write_results(f"ttft-{time.strftime('%Y%m%d-%H%M%S')}.json", results)
