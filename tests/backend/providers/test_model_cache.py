@@ -9,6 +9,7 @@ from dataclasses import replace
 from langchain_openai import ChatOpenAI
 
 from backend.net.egress import shared_guarded_client
+from backend.providers.anthropic import AnthropicConnection, AnthropicProvider
 from backend.providers.base import ChatRequest
 from backend.providers.model_cache import ChatModelCache, forget_models
 from backend.providers.openai import OpenAIConnection, OpenAIProvider, chat_openai
@@ -85,3 +86,18 @@ async def test_runs_of_a_kept_model_send_their_own_prompt_and_parameters(fake_se
     await collect(provider, replace(REQUEST, prompt="Third", temperature=0.9, seed=None))
     body = fake_server.last_body(PATH)
     assert body["temperature"] == 0.9 and "seed" not in body
+
+
+async def test_anthropic_runs_share_a_kept_model_and_send_their_own_prompt(
+    fake_server: FakeLLMServer,
+) -> None:
+    provider = AnthropicProvider(AnthropicConnection(api_key="sk-ant-test", base_url=fake_server.url))
+    request = ChatRequest(model="claude-3-5-haiku", prompt="First", temperature=0.3, max_tokens=40)
+    model = provider.chat_model(request)
+    assert provider.chat_model(replace(request, prompt="Second")) is model
+    assert provider.chat_model(replace(request, max_tokens=41)) is not model
+    for prompt in ("First", "Second"):
+        result = await collect(provider, replace(request, prompt=prompt))
+        assert result.error is None and result.chunks
+        body = fake_server.last_body("/v1/messages")
+        assert body["messages"] == [{"role": "user", "content": prompt}] and body["max_tokens"] == 40
