@@ -320,10 +320,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", type=Path, help="another checkout whose app runs beside this one's (the code before)"
     )
+    parser.add_argument(
+        "--no-indexer",
+        action="store_true",
+        help="SEARCH_EMBEDDER=none in both apps: their search indexers embed every finished probe"
+        " (tens of ms of CPU each), load the machine took for the request path",
+    )
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="llmdash-ttft-"))
     results: dict[str, Any] = {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": vars(args)}
     with networked_provider() as (provider_url, env), contextlib.ExitStack() as stack:
+        if args.no_indexer:
+            env = {**env, "SEARCH_EMBEDDER": "none"}
         apps = {"this checkout": stack.enter_context(embedded_app(tmp / "this", 16, extra_env=env))}
         if args.baseline is not None:
             root = args.baseline.resolve()
