@@ -33,7 +33,7 @@ from typing import Any
 from bench.common import log
 from bench.pages import SESSION_COOKIES
 from devstack.accounts import TestAccount, account_in
-from devstack.app_process import running_app
+from devstack.app_process import ROOT, running_app
 from devstack.kafka_server import kafka_cluster
 from devstack.kafka_workers import WorkerProcess
 from devstack.stack import kafka_backend
@@ -79,10 +79,10 @@ class AppUnderTest:
 
 
 @contextlib.contextmanager
-def _app(data_dir: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+def _app(data_dir: Path, env: dict[str, str], root: Path = ROOT) -> Iterator[tuple[str, Path]]:
     """running_app, tried twice (a build may collide with another one); yields (base URL, data dir)."""
     for attempt in (1, 2):
-        app = running_app(data_dir, env)
+        app = running_app(data_dir, env, root=root)
         try:
             base = app.__enter__()
             break
@@ -124,8 +124,13 @@ def _sign_in(base: str, data_dir: Path, database_url: str = "") -> TestAccount:
 
 @contextlib.contextmanager
 def embedded_app(
-    tmp: Path, embedded_workers: int, trace: bool = True, extra_env: dict[str, str] | None = None
+    tmp: Path,
+    embedded_workers: int,
+    trace: bool = True,
+    extra_env: dict[str, str] | None = None,
+    root: Path = ROOT,
 ) -> Iterator[AppUnderTest]:
+    """The embedded app; `root`: the checkout to run (default this one)."""
     data_dir = tmp / "embedded"
     trace_path = tmp / "trace-embedded.jsonl"
     env = {**COMMON_ENV, "EMBEDDED_WORKERS": str(embedded_workers), **(extra_env or {})}
@@ -133,7 +138,7 @@ def embedded_app(
         env["LLMDASH_TRACE_TOKENS"] = str(trace_path)
     log(f"embedded: starting the app (data dir {data_dir}); it builds the front end first")
     started = time.monotonic()
-    with _app(data_dir, env) as (base, data_dir):
+    with _app(data_dir, env, root) as (base, data_dir):
         start_s = time.monotonic() - started
         log(f"embedded: app up at {base} after {start_s:.0f} s")
         yield AppUnderTest(

@@ -7,14 +7,22 @@ app adds. The provider is a local OpenAI-compatible server in this process
 (tests/support/fake_llm_server.py), known to the app as an operator endpoint. The stricter figure
 of earlier runs is printed beside it: the simulated model through the API against the simulated
 model called in-process (no HTTP in the baseline, so the client's own request is counted too).
+
+`python -m bench.ttft` measures the target's figure alone (an embedded app, about a minute), and
+with `--baseline DIR` (another checkout, e.g. `git archive <commit> | tar -x -C DIR`) the same
+figure of that code's app beside this one's, the probes alternating between the two so that both
+meet the same load.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import concurrent.futures
 import contextlib
 import json
+import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +34,9 @@ from backend.providers import registry
 from backend.providers.base import ChatRequest, TextChunk
 from backend.settings import Settings
 from backend.streaming.follower import short_key
-from bench.common import STEADY, log, read_traces, summary
+from bench.app_runs import AppUnderTest, embedded_app
+from bench.common import STEADY, TARGET_ADDED_TTFT_MS, log, read_traces, summary, verdict, write_results
+from bench.proc_cpu import cpu_seconds, pids_matching
 from tests.support.fake_llm_server import FakeLLMServer
 
 ENDPOINT = "bench"  # the operator endpoint's name in OPENAI_COMPATIBLE_ENDPOINTS
@@ -245,3 +255,111 @@ def bench_ttft(
         "registry.get_provider(...).stream() until the first TextChunk against the simulated model "
         "through the API, in one request and as POST then GET .../events",
     }
+
+
+# --- python -m bench.ttft: the target's figure alone, or beside another checkout's ---------------
+def compare_networked(
+    apps: dict[str, AppUnderTest], provider_url: str, n: int, warmup: int
+) -> dict[str, dict[str, Any]]:
+    """Each app's added TTFT over the direct call, the probes interleaved: every round calls the
+    provider directly once, then each app once (the apps' order turning round by round); and
+    each app's CPU time per comparison (its processes', from /proc: robust where wall time
+    follows the machine's load)."""
+    names = list(apps)
+    server_pids = {
+        name: pids_matching(f"--frontend-port {app.base.rsplit(':', 1)[1]}") for name, app in apps.items()
+    }
+    cpu_before: dict[str, float] = {}
+    direct: list[float] = []
+    through: dict[str, list[float]] = {name: [] for name in names}
+    probes: dict[str, list[tuple[float, str, float]]] = {name: [] for name in names}
+    statuses: dict[str, list[str]] = {name: [] for name in names}
+    clients = {
+        name: httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers)
+        for name, app in apps.items()
+    }
+    try:
+        with httpx.Client(timeout=30.0) as provider_http:
+            for i in range(n + warmup):
+                if i == warmup:
+                    cpu_before = {name: sum(map(cpu_seconds, server_pids[name])) for name in names}
+                prompt = f"TTFT probe {i}"
+                value = direct_http_ttft_once(provider_http, provider_url, prompt)
+                if i >= warmup:
+                    direct.append(value)
+                for name in names[i % len(names) :] + names[: i % len(names)]:
+                    ms, status, wall, key = api_stream_ttft_once(clients[name], prompt, 30, NETWORKED)
+                    statuses[name].append(status)
+                    if i >= warmup:
+                        through[name].append(ms)
+                        probes[name].append((wall, key, ms))
+        cpu_after = {name: sum(map(cpu_seconds, server_pids[name])) for name in names}
+    finally:
+        for client in clients.values():
+            client.close()
+    d = summary(direct)
+    out: dict[str, dict[str, Any]] = {}
+    for name, app in apps.items():
+        a = summary(through[name])
+        out[name] = {
+            "direct_ms": d,
+            "api_ms": a,
+            "added_p50_ms": a["p50"] - d["p50"],
+            "added_p95_ms": a["p95"] - d["p95"],
+            "split": split_by_trace(app.trace_paths, probes[name], d["p50"]),
+            "non_done_runs": [s for s in statuses[name] if s != "done"],
+            "server_cpu_ms_per_comparison": (cpu_after[name] - cpu_before[name]) * 1000.0 / n,
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ttft", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="probes per app (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose app runs beside this one's (the code before)"
+    )
+    parser.add_argument(
+        "--no-indexer",
+        action="store_true",
+        help="SEARCH_EMBEDDER=none in both apps: their search indexers embed every finished probe"
+        " (tens of ms of CPU each), load the machine took for the request path",
+    )
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="llmdash-ttft-"))
+    results: dict[str, Any] = {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": vars(args)}
+    with networked_provider() as (provider_url, env), contextlib.ExitStack() as stack:
+        if args.no_indexer:
+            env = {**env, "SEARCH_EMBEDDER": "none"}
+        apps = {"this checkout": stack.enter_context(embedded_app(tmp / "this", 16, extra_env=env))}
+        if args.baseline is not None:
+            root = args.baseline.resolve()
+            apps["baseline"] = stack.enter_context(
+                embedded_app(tmp / "baseline", 16, extra_env=env, root=root)
+            )
+        log(f"(e) {args.runs} probes per app after {args.warmup} warm-up, interleaved: {', '.join(apps)}")
+        results["loadavg_at_start"] = os.getloadavg()
+        results["apps"] = compare_networked(apps, provider_url, args.runs, args.warmup)
+        results["loadavg_at_end"] = os.getloadavg()
+    start, end = results["loadavg_at_start"], results["loadavg_at_end"]
+    print(f"load average: {start[0]:.2f} at the start, {end[0]:.2f} at the end (1 min)")
+    for name, r in results["apps"].items():
+        split = r["split"]
+        before = split.get("request_to_worker_ms", {}).get("p50", float("nan"))
+        after = split.get("first_chunk_to_client_ms", {}).get("p50", float("nan"))
+        print(
+            f"{name}: direct p50 {r['direct_ms']['p50']:.1f} ms, through the API p50 {r['api_ms']['p50']:.1f}"
+            f" / p95 {r['api_ms']['p95']:.1f} ms; added p50 {r['added_p50_ms']:.1f} ms"
+            f" ({verdict(r['added_p50_ms'] < TARGET_ADDED_TTFT_MS)} < {TARGET_ADDED_TTFT_MS:g} ms):"
+            f" before the provider's first chunk {before:.1f}, after it {after:.1f} ms;"
+            f" the app's CPU {r['server_cpu_ms_per_comparison']:.1f} ms per comparison"
+            + (f"; runs not done: {r['non_done_runs']}" if r["non_done_runs"] else "")
+        )
+    out = write_results(f"ttft-{time.strftime('%Y%m%d-%H%M%S')}.json", results)
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

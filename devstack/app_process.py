@@ -42,9 +42,12 @@ def _get(url: str, timeout: float = 2.0) -> int:
 
 @contextlib.contextmanager
 def running_app(
-    data_dir: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 420
+    data_dir: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 420, root: Path = ROOT
 ) -> Iterator[str]:
-    """Yield the base URL of a freshly started app; stop it (and its children) on exit."""
+    """Yield the base URL of a freshly started app; stop it (and its children) on exit.
+
+    `root`: the checkout to run (another one than this, e.g. the code before a change, for a
+    benchmark that measures both side by side); its own modules come first on the path."""
     port = free_port()
     venv_bin = Path(sys.executable).parent
     env = {
@@ -56,12 +59,14 @@ def running_app(
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
+    if root != ROOT:
+        env["PYTHONPATH"] = str(root)
     log_path = data_dir / "app.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [str(venv_bin / "reflex"), "run", "--env", "prod", "--single-port", "--frontend-port", str(port)],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

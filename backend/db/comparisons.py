@@ -50,6 +50,14 @@ MAX_PAGE_SIZE = 100
 _PROMPT_HEAD_CHARS = 2000  # enough of each prompt to find its first non-blank line
 
 
+class TooManyActive(Exception):
+    """The user already has `limit` comparisons with runs queued or running."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
 # A run before its attempt starts: how it is created, and how a retry leaves it.
 UNSTARTED: dict[str, Any] = {**UNSTARTED_OUTCOME.columns(), "finished_at": None}
 
@@ -63,8 +71,13 @@ async def create_comparison(
     system_prompt: str = "",
     settings: dict[str, Any] | None = None,
     runs: Sequence[NewRun],
+    active_limit: int = 0,
 ) -> ComparisonRecord:
-    """Insert a comparison and one queued run per pane (positions 0..n-1), in one transaction."""
+    """Insert a comparison and one queued run per pane (positions 0..n-1), in one transaction.
+
+    With `active_limit`, the user's comparisons still running are counted in the same
+    transaction first (one thread hop on the path to the first token, not two), and
+    TooManyActive is raised, with nothing written, once they reach it."""
     if not runs:
         raise ValueError("a comparison needs at least one run")
     now = utcnow()
@@ -110,6 +123,8 @@ async def create_comparison(
     # to a run's first token, where the unit of work and aiosqlite's thread hops cost more than
     # the two statements themselves.
     def insert_rows(connection: Connection) -> None:
+        if active_limit and count_active_comparisons(connection, user_id, active_limit) >= active_limit:
+            raise TooManyActive(active_limit)
         connection.execute(insert(Comparison), [comparison_row])
         connection.execute(insert(Run), run_rows)
 

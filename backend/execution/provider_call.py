@@ -173,9 +173,20 @@ class ProviderCall:
                         return item.usage, item.finish_reason
                     if isinstance(item, TextChunk) and item.text:
                         await self._publish_chunk(recorder.chunk(item.text))
+                        if recorder.chunks == 1:
+                            await _first_words_out()
                         await budget.pause()
         except TimeoutError as exc:
             raise ProviderTimeout(Message(NO_OUTPUT, seconds=round(idle))) from exc
+
+
+async def _first_words_out() -> None:
+    """Let the first words reach the people watching before the rest of a buffered answer is
+    parsed (a fast server sends several chunks in one read, and parsing them holds the loop):
+    one turn for the in-process event pump to apply the chunk, one for the streams it woke to
+    send it. With a remote broker the chunk has left already; two turns cost nothing."""
+    for _ in range(2):
+        await asyncio.sleep(0)
 
 
 def _error_message(error: ProviderError, task: RunTask, credentials: ProviderCredentials | None) -> str:

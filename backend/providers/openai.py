@@ -13,10 +13,12 @@ from pydantic import SecretStr
 from backend.net.egress import shared_guarded_client
 from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
+from backend.providers.model_cache import ChatModelCache, options_key
 from backend.providers.wire_options import openai_kwargs
 from backend.settings import Settings
 
 ERROR_RULES: list[ErrorRule] = sdk_error_rules(openai)
+_MODELS: ChatModelCache[ChatOpenAI] = ChatModelCache()  # OpenAI's and OpenAI-compatible servers'
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,24 +48,34 @@ def chat_openai(
     request: ChatRequest,
     http_client: httpx2.AsyncClient,
 ) -> ChatOpenAI:
-    """A ChatOpenAI for one request; shared with the OpenAI-compatible family.
+    """The ChatOpenAI for this request's connection and parameters; shared with the
+    OpenAI-compatible family.
 
     The HTTP client is the egress guard's shared one (backend/net/egress.py), kept per
-    setting like LangChain's own cache, so building the model per request keeps connection
-    reuse and lets temperature, max_tokens and seed vary per request.
+    setting like LangChain's own cache. The model is kept for the next request with the same
+    connection and parameters (backend/providers/model_cache.py): the parameters go through
+    ChatOpenAI's own validation (which drops what a model does not take) as they always did.
     """
-    return ChatOpenAI(
-        model=model,
-        api_key=SecretStr(api_key),
-        base_url=base_url,
-        timeout=timeout,
-        max_retries=0,  # retry policy belongs to the worker
-        stream_usage=True,  # ask for the final usage chunk (stream_options.include_usage)
-        temperature=request.temperature,
-        max_tokens=request.max_tokens,
-        seed=request.seed,
-        http_async_client=http_client,
-        **openai_kwargs(request.options),
+    options = openai_kwargs(request.options)
+    key = (model, api_key, base_url, timeout, request.temperature, request.max_tokens, request.seed)
+    return _MODELS.get(
+        (*key, options_key(options), http_client),
+        lambda: ChatOpenAI(
+            model=model,
+            api_key=SecretStr(api_key),
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,  # retry policy belongs to the worker
+            # The worker's watchdog bounds a silent stream (execution/provider_call.py); LangChain's
+            # own per-chunk timeout wraps every chunk in asyncio.wait_for: a task and a loop turn each.
+            stream_chunk_timeout=None,
+            stream_usage=True,  # ask for the final usage chunk (stream_options.include_usage)
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            seed=request.seed,
+            http_async_client=http_client,
+            **options,
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from backend.auth.permissions import AccessDenied, Action, Principal
 from backend.catalog import estimate_tokens, image_tokens, load_catalog
 from backend.db.attempts import AttemptRecord, earlier_attempts
 from backend.db.comparisons import (
+    TooManyActive,
     count_active_comparisons,
     create_comparison,
     delete_comparison,
@@ -150,7 +151,7 @@ class ComparisonService:
     async def create(self, principal: Principal, payload: object) -> ComparisonRecord:
         """Validate, check the user may run in the project and is within rate limits, save the
         comparison and its runs, then queue one task per run.  Raises InvalidComparison,
-        NotFound, AccessDenied or RateLimitExceeded before anything is written."""
+        NotFound, AccessDenied or RateLimitExceeded with nothing kept and nothing queued."""
         # Under the API request's span, or the page's Run (state/compare.py): the trace of the
         # comparison's runs, which each worker and each save continue.
         with tracing.span("comparison.create") as trace:
@@ -173,9 +174,16 @@ class ComparisonService:
             if data.blind:  # saved in a random order: a pane's label says nothing of what was picked
                 data = data.model_copy(update={"panes": shuffled(data.panes)})
             await self._budget.check(principal, data)  # before reserve: a refusal consumes no rate limit
-            await self._check_running(user_id)
-            await self._reserve(user_id, [data])
-            record = await self._save(user_id, project_id, data)
+            # The running comparisons are counted where the new one is saved (one database hop,
+            # not two): a refusal there writes nothing and reserves no rate limit; one by the rate
+            # limit takes the saved comparison back before it is answered.
+            record = await self._save(user_id, project_id, data, check_running=True)
+            try:
+                await self._reserve(user_id, [data])
+            except BaseException:
+                async with self._db.session() as session:
+                    await delete_comparison(session, record.id)
+                raise
             trace.set_attribute("llmdash.comparison_id", record.id)
             for run in record.runs:
                 await self._enqueue(record, run)
@@ -230,9 +238,7 @@ class ComparisonService:
         limit = self._settings.max_running_comparisons_per_user
         running = await self._db.read(lambda connection: count_active_comparisons(connection, user_id, limit))
         if running >= limit:
-            raise RateLimitExceeded(
-                Message(RUNNING_LIMIT, limit=limit), RUNNING_RETRY_AFTER_S, "running_comparisons"
-            )
+            raise _running_limit(limit)
 
     async def _reserve(self, user_id: str, datas: Sequence[ComparisonInput]) -> None:
         requests = sum(len(data.panes) for data in datas)
@@ -245,9 +251,23 @@ class ComparisonService:
         )
         await self._limiter.reserve(user_id, requests=requests, tokens=tokens)
 
-    async def _save(self, user_id: str, project_id: str, data: ComparisonInput) -> ComparisonRecord:
+    async def _save(
+        self, user_id: str, project_id: str, data: ComparisonInput, *, check_running: bool = False
+    ) -> ComparisonRecord:
+        """Save the comparison; with `check_running`, refuse it (nothing saved) past the user's
+        MAX_RUNNING_COMPARISONS_PER_USER, counted in the same transaction."""
+        limit = self._settings.max_running_comparisons_per_user if check_running else 0
+        try:
+            return await self._insert(user_id, project_id, data, limit)
+        except TooManyActive as refused:
+            raise _running_limit(refused.limit) from None
+
+    async def _insert(
+        self, user_id: str, project_id: str, data: ComparisonInput, limit: int
+    ) -> ComparisonRecord:
         return await create_comparison(
             self._db,
+            active_limit=limit,
             user_id=user_id,
             project_id=project_id,
             prompt=data.prompt,
@@ -465,6 +485,12 @@ class ComparisonService:
                 await self.on_delete(comparison_id, project_id)
             except Exception:  # deleted; a stale vector is dropped by search's database re-check
                 log.exception("could not request removal of %s from the search index", comparison_id)
+
+
+def _running_limit(limit: int) -> RateLimitExceeded:
+    return RateLimitExceeded(
+        Message(RUNNING_LIMIT, limit=limit), RUNNING_RETRY_AFTER_S, "running_comparisons"
+    )
 
 
 def _settings_of(data: ComparisonInput) -> dict[str, object]:

@@ -18,6 +18,7 @@ from backend.db.engine import Database
 from backend.db.models import DEPLOYMENT_SCOPE
 from backend.providers.base import AuthenticationFailed
 from backend.providers.credentials import ProviderCredentials, key_provider, provider_label
+from backend.providers.model_cache import forget_models
 from backend.queue.messages import RunTask
 
 CACHE_TTL_S = 5.0
@@ -54,9 +55,11 @@ class CredentialLookup:
         return value
 
     def forget(self, provider: str) -> None:
-        """Drop every cached key of `provider` (a key of it was saved or deleted)."""
+        """Drop every cached key of `provider` (a key of it was saved or deleted), and the chat
+        models kept for runs (built with keys: the one replaced may be among them)."""
         for key in [k for k in self._cache if k[1] == provider]:
             del self._cache[key]
+        forget_models()
 
     async def _resolve(self, user_id: str, provider: str) -> ProviderCredentials | None:
         scopes = [user_id, DEPLOYMENT_SCOPE] if user_id else [DEPLOYMENT_SCOPE]

@@ -95,6 +95,10 @@ class Pacing:
     idle_wait_s: float = 1.0  # how long to wait for the hub to change before an idle turn
     unknown_recheck_s: float = 0.0  # least time between database reads about unknown runs
     reread_s: float = STATE_RECHECK_S  # how often `reread` is asked (when given)
+    # Whether a flush without text (a run queued or started, a keep-alive) leaves the interval
+    # alone: the first words a moment after a run started then go out at once, not an
+    # interval after the "running" flush.
+    text_paced: bool = False
 
     def current_interval(self) -> float:
         return self.interval_s if self.share is None else self.share.interval(self.interval_s)
@@ -109,7 +113,12 @@ def page_pacing(flush_hz: float, share: FlushShare) -> Pacing:
 def sse_pacing(keepalive_s: float) -> Pacing:
     """An SSE client: each change within `SSE_COALESCE_S` (one wake-up per flush, not one per
     chunk of every run the process streams), a keep-alive comment when nothing happens."""
-    return Pacing(interval_s=SSE_COALESCE_S, idle_wait_s=keepalive_s, unknown_recheck_s=UNKNOWN_RECHECK_S)
+    return Pacing(
+        interval_s=SSE_COALESCE_S,
+        idle_wait_s=keepalive_s,
+        unknown_recheck_s=UNKNOWN_RECHECK_S,
+        text_paced=True,  # a run's status changes are few; its chunks are what the interval coalesces
+    )
 
 
 @dataclass(slots=True)
@@ -180,7 +189,7 @@ async def _follow(
         delay = last_flush + pacing.current_interval() - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        last_flush = time.monotonic()
+        paced_from, last_flush = last_flush, time.monotonic()
         if allowed is not None and last_flush - checked_at >= ACCESS_RECHECK_S:
             if not await allowed():
                 raise AccessLost(comparison_id)
@@ -199,6 +208,8 @@ async def _follow(
             next_db_check = time.monotonic() + pacing.unknown_recheck_s
             batch.saved = await _saved_runs(saved, comparison_id, update.unknown)
         unknown_before = bool(update.unknown)
+        if pacing.text_paced and not any(entry.text for entry in batch.live):
+            last_flush = paced_from
         yield batch
         for run_id in batch.ended:
             following.pop(run_id, None)

@@ -163,6 +163,9 @@ class RunHub:
         """Return the hub version once it moves past `seen_version` (or on timeout)."""
         async with self._changed:
             if self.version == seen_version:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for runs the wait as a task of its
+                # own, and a change then reached its followers a loop turn or two later.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._changed.wait()
             return self.version

@@ -10,7 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.attempts import earlier_attempts
-from backend.db.comparisons import MAX_PAGE_SIZE, create_comparison, get_comparison, list_comparisons
+from backend.db.comparisons import (
+    MAX_PAGE_SIZE,
+    TooManyActive,
+    create_comparison,
+    get_comparison,
+    list_comparisons,
+)
 from backend.db.engine import Database
 from backend.db.models import Comparison, Project, Run, User
 from backend.db.records import INTERRUPTED, ComparisonRecord, NewRun, RunRecord, UserRecord, prompt_first_line
@@ -213,6 +219,31 @@ async def test_create_comparison_is_one_transaction(session: AsyncSession, datab
         )
     assert (await session.execute(select(func.count()).select_from(Comparison))).scalar_one() == 0
     assert (await session.execute(select(func.count()).select_from(Run))).scalar_one() == 0
+
+
+async def test_create_comparison_refuses_past_the_active_limit_writing_nothing(
+    session: AsyncSession, database: Database
+) -> None:
+    user = await _user(session)
+
+    async def create(limit: int) -> ComparisonRecord:
+        return await create_comparison(
+            database,
+            user_id=user.id,
+            project_id=user.default_project_id,
+            prompt="p",
+            runs=_new_runs(),
+            active_limit=limit,
+        )
+
+    await create(2)
+    await create(2)
+    with pytest.raises(TooManyActive) as refused:
+        await create(2)  # two with queued runs already
+    assert refused.value.limit == 2
+    assert (await session.execute(select(func.count()).select_from(Comparison))).scalar_one() == 2
+    await create(3)  # under a higher limit it goes through
+    assert (await session.execute(select(func.count()).select_from(Comparison))).scalar_one() == 3
 
 
 async def test_delete_comparison_cascades_to_runs(session: AsyncSession, database: Database) -> None:

@@ -30,6 +30,8 @@ from backend.queue.base import AnyEvent, Delivery
 from backend.queue.embedded import EmbeddedBroker
 from backend.queue.messages import CancelRequest, ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.settings import Settings
+from backend.streaming.follow import follow_runs, sse_pacing
+from backend.streaming.hub import RunHub
 
 SETTINGS = Settings(
     _env_file=None,
@@ -523,3 +525,48 @@ async def test_cancel_landing_as_a_chunk_arrives_is_not_lost() -> None:
         _, _, final = split(await events_until_final(broker, "run-1", on_event=release_and_cancel))
     assert final.status == "cancelled"
     assert final.output_text in ("a", "ab")
+
+
+class _Buffered:
+    """A fast server's answer: every chunk already read, none of them waits on the network."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        for i in range(200):
+            yield TextChunk(f"w{i} ")
+        yield StreamEnd(Usage(output_tokens=200), "stop")
+
+
+async def test_the_first_words_reach_a_stream_before_the_rest_of_a_buffered_answer_is_parsed() -> None:
+    """The event pump applies the first chunk and a waiting SSE stream sends it while the worker
+    still holds the other 199 (it hands the loop over after the first text, not after a slice)."""
+
+    class NothingSaved:
+        async def get_unchecked(self, comparison_id: str) -> Any:
+            raise LookupError(comparison_id)
+
+    broker, hub = EmbeddedBroker(), RunHub()
+    hub.track("run-1", 0)
+
+    async def pump() -> None:
+        async for event in broker.events():
+            await hub.apply(event)
+
+    first_text: list[str] = []
+
+    async def follow() -> None:
+        async for batch in follow_runs(
+            hub, NothingSaved(), "cmp-1", {"run-1": "run-1:0"}, pacing=sse_pacing(15.0)
+        ):
+            texts = [entry.text for entry in batch.live if entry.text]
+            if texts:
+                first_text.extend(texts)
+                return
+
+    pumping, following = asyncio.create_task(pump()), asyncio.create_task(follow())
+    try:
+        async with worker_running(broker, lambda _: _Buffered()):
+            await broker.submit(make_task("hi"))
+            await asyncio.wait_for(following, 5.0)
+    finally:
+        pumping.cancel()
+    assert first_text == ["w0 "]

@@ -3,11 +3,14 @@ real local fake servers; keys never travel on the queue and never reach an error
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 
 from backend.auth.permissions import Principal
 from backend.db.records import ComparisonRecord
@@ -102,6 +105,31 @@ async def test_user_key_before_deployment_key_before_environment_key(
     tasks = [RunTask.from_bytes(m) for m in spy.wire if b'"prompt"' in m]
     assert {t.user_id for t in tasks} == {ada.user_id, bob.user_id}
     assert not any(key.encode() in message for message in spy.wire for key in ALL_KEYS)
+
+
+async def test_no_model_kept_for_runs_holds_a_key_once_it_is_replaced_or_deleted(krt: Runtime) -> None:
+    """Models are kept between runs (backend/providers/model_cache.py), never past their key."""
+
+    def models_holding(key: str) -> int:
+        gc.collect()
+        models = [o for o in gc.get_objects() if isinstance(o, ChatOpenAI)]
+        return len(
+            [
+                m
+                for m in models
+                if isinstance(m.openai_api_key, SecretStr) and m.openai_api_key.get_secret_value() == key
+            ]
+        )
+
+    ada = await owner(krt)
+    await krt.credentials.save(ada, "openai", ADA_KEY)
+    await run(krt, ada)
+    assert models_holding(ADA_KEY) == 1
+    await krt.credentials.save(ada, "openai", DEPLOYMENT_KEY)  # replaced
+    assert models_holding(ADA_KEY) == 0
+    await run(krt, ada)
+    await krt.credentials.delete(ada, "openai")
+    assert models_holding(DEPLOYMENT_KEY) == 0
 
 
 async def test_an_endpoint_key_goes_only_to_its_saved_address(

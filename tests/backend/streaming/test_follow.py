@@ -10,9 +10,19 @@ import pytest
 
 import backend.streaming.follow as follow_module
 from backend.db.records import ComparisonRecord
+from backend.queue.messages import ChunkEvent, StartedEvent
 from backend.runtime import Runtime
-from backend.streaming.follow import AccessLost, FlushShare, FollowBatch, page_pacing, sse_pacing
+from backend.streaming.follow import (
+    AccessLost,
+    FlushShare,
+    FollowBatch,
+    Pacing,
+    follow_runs,
+    page_pacing,
+    sse_pacing,
+)
 from backend.streaming.follower import short_key
+from backend.streaming.hub import RunHub
 from tests.backend.runtime_support import owner, wait_until_final
 
 PROMPT = "[[simulate:tokens=60]] Explain how tides work"
@@ -198,3 +208,44 @@ async def test_a_database_hiccup_during_a_re_check_does_not_cut_the_stream(
     batches = await collect(updates)
     assert checks >= 2  # asked again after the failure, and the stream went on to the end
     assert {rid for b in batches for rid in b.ended} == {r.id for r in created.runs}
+
+
+class _NoSavedRuns:
+    async def get_unchecked(self, comparison_id: str) -> ComparisonRecord:
+        raise LookupError(comparison_id)
+
+
+@pytest.mark.parametrize("text_paced", [True, False])
+async def test_a_status_flush_holds_back_the_first_words_only_where_status_is_paced(text_paced: bool) -> None:
+    """An SSE stream (text_paced) sends the first words a moment after the run started at once:
+    the "running" flush before them does not start the interval. Text still does."""
+    hub = RunHub()
+    hub.track("r", 0)
+    interval = 0.5
+    pacing = Pacing(interval_s=interval, idle_wait_s=5.0, text_paced=text_paced)
+    loop = asyncio.get_running_loop()
+    batches = follow_runs(hub, _NoSavedRuns(), "c", {"r": "r:0"}, pacing=pacing)
+    sent: list[tuple[float, str, str]] = []
+
+    async def next_batch() -> None:
+        batch = await anext(batches)
+        sent.append((loop.time(), batch.live[0].status, batch.live[0].text))
+
+    await next_batch()  # queued, at once
+    await hub.apply(StartedEvent(run_id="r", attempt=0))
+    await next_batch()  # running
+    await hub.apply(ChunkEvent(run_id="r", attempt=0, seq=0, text="Hi", elapsed_ms=1.0, output_tokens=1))
+    await next_batch()  # the first words
+    await hub.apply(ChunkEvent(run_id="r", attempt=0, seq=1, text=" there", elapsed_ms=2.0, output_tokens=2))
+    await next_batch()
+    await batches.aclose()
+
+    assert [(status, text) for _, status, text in sent] == [
+        ("queued", ""),
+        ("running", ""),
+        ("running", "Hi"),
+        ("running", " there"),
+    ]
+    first_words_after = sent[2][0] - sent[1][0]
+    assert (first_words_after < interval / 2) if text_paced else (first_words_after >= interval * 0.9)
+    assert sent[3][0] - sent[2][0] >= interval * 0.9  # text after text waits the interval either way
