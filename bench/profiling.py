@@ -6,8 +6,9 @@ add the latency it is meant to explain), for at most `seconds`; `finish()` stops
 py-spy writes what it has) and writes, beside each
 raw profile (collapsed stacks, one line per distinct stack with its sample count), a short
 summary: the functions with the most samples on top of the stack (self) and anywhere in it
-(inclusive).  Idle threads are not sampled, so a sample is a moment the process was running
-Python (or in a C call made from Python).
+(inclusive).  Only the thread holding the GIL is sampled (`--gil`), so a sample is a moment the
+process ran Python (or a C call made from Python that keeps the GIL): its samples add up to the
+process's Python CPU time, whatever its threads and the machine's other processes do.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Profiles:
             return
         for pid in pids:
             raw = self.out_dir / f"{name}-{pid}.txt"
-            command = [exe, "record", "--pid", str(pid), "--nonblocking", "--rate", str(RATE_HZ)]
+            command = [exe, "record", "--pid", str(pid), "--nonblocking", "--gil", "--rate", str(RATE_HZ)]
             command += ["--format", "raw", "--duration", str(max(1, round(seconds))), "--output", str(raw)]
             process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self._running.append((process, raw))
@@ -87,7 +88,7 @@ def summarize(collapsed: str, top: int = TOP) -> str:
             own[frames[-1]] += n
         for frame in set(frames):
             anywhere[frame] += n
-    lines = [f"{total} samples at {RATE_HZ} Hz ({total / RATE_HZ:.1f} s of a running thread)", ""]
+    lines = [f"{total} samples at {RATE_HZ} Hz ({total / RATE_HZ:.1f} s holding the GIL)", ""]
     for title, counts in (("self", own), ("inclusive", anywhere)):
         lines.append(f"--- {title} ---")
         for frame, n in counts.most_common(top):
