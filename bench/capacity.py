@@ -82,6 +82,7 @@ from bench.dom_latency import run_round, token_latencies
 from bench.page_js import INIT_SCRIPT
 from bench.pages import click_run, signed_in_context, wait_all_ended
 from bench.proc_cpu import CpuMeter, _cmdline, _stat, group_pids, pids_matching
+from bench.profiling import Profiles
 from bench.protocol_sessions import SessionPool, prefill_path
 from bench.ttft import bench_ttft, networked_provider
 from bench.ws_bytes import FrameCounter
@@ -122,6 +123,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="concurrent SSE streams tried, up to the first that stalls",
     )
     parser.add_argument("--keep", action="store_true", help="keep the apps' data dirs and logs")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="a folder: py-spy profiles of the backend and this process in each round (bench/profiling.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -306,6 +312,7 @@ def curve_row(
     tokens: int,
     idle_rss_kib: int,
     backend: Callable[[], list[int]],
+    profiles: Profiles | None = None,
 ) -> dict[str, Any]:
     log(f"{app.mode}: {sessions} session(s) x {PANES} panes + the page")
     row: dict[str, Any] = {"mode": app.mode, "sessions": sessions, "panes": PANES, "tokens": tokens}
@@ -329,6 +336,10 @@ def curve_row(
         page.counter.received = page.counter.received_frames = 0
         with RssPeak(backend) as rss:
             page.counter.counting = True
+            if profiles is not None:
+                seconds = timeout_s + 30.0  # stopped when the round ends
+                profiles.record(f"{app.mode}-{sessions}-backend", backend(), seconds)
+                profiles.record(f"{app.mode}-{sessions}-bench", [os.getpid()], seconds)
             meter.start(time.time())
             started = time.monotonic()
             if pool is not None:
@@ -337,6 +348,9 @@ def curve_row(
             unfinished = pool.wait_finished(timeout_s) if pool is not None else []
             row["round_seconds"] = time.monotonic() - started
             cpu = meter.stop(time.time())
+            if profiles is not None:
+                for summary_path in profiles.finish():
+                    log(f"    profile: {summary_path}")
             cpu["other processes"] = other_cores(cpu)
             page.counter.counting = False
         row["page"] = dom
@@ -352,6 +366,11 @@ def curve_row(
             pool.close()
     per = sessions + 1  # the page counts as a session
     row["backend_cores_per_session"] = cpu.get("backend", math.nan) / per
+    # The backend's CPU per streamed token (every pane of every session and of the page): what a
+    # change to the streaming path saves, robust to other processes taking the cores.
+    row["backend_cpu_ms_per_token"] = (
+        cpu.get("backend", math.nan) * row["round_seconds"] * 1000.0 / (per * PANES * tokens)
+    )
     row["rss_added_mib_per_session"] = row["rss_added_mib"] / per
     receive = row.get("receive_ms", {})
     dom_ms = dom.get("token_to_dom_ms", {})
@@ -368,7 +387,8 @@ def curve_row(
         f"    DOM p50/p95 {dom_ms.get('p50', math.nan):.0f}/{dom_ms.get('p95', math.nan):.0f} ms,"
         f" receive p50/p95 {receive.get('p50', math.nan):.0f}/{receive.get('p95', math.nan):.0f} ms;"
         f" backend {cpu.get('backend', 0):.2f} cores, RSS peak {row['rss_peak_mib']:.0f} MiB"
-        f" (+{row['rss_added_mib']:.0f}); machine {cpu.get('machine (all processes)', 0):.2f} of"
+        f" (+{row['rss_added_mib']:.0f}), {row['backend_cpu_ms_per_token']:.3f} ms CPU a token;"
+        f" machine {cpu.get('machine (all processes)', 0):.2f} of"
         f" {os.cpu_count()} (other processes {cpu['other processes']:.2f}); {row['round_seconds']:.1f} s"
     )
     return row
@@ -416,7 +436,9 @@ def _session_figures(app: AppUnderTest, pool: SessionPool, unfinished: list[int]
     }
 
 
-def run_curve(app: AppUnderTest, browser: Browser, counts: list[int], tokens: int) -> list[dict[str, Any]]:
+def run_curve(
+    app: AppUnderTest, browser: Browser, counts: list[int], tokens: int, profiles: Profiles | None = None
+) -> list[dict[str, Any]]:
     backend = backend_pids(app)
     page = BrowserPage(browser, app.base, tokens)
     rows: list[dict[str, Any]] = []
@@ -428,7 +450,7 @@ def run_curve(app: AppUnderTest, browser: Browser, counts: list[int], tokens: in
         log(f"{app.mode}: backend idle RSS {idle_rss / 1024:.0f} MiB; its processes: {names}")
         for n in [0, *counts]:
             try:
-                rows.append(curve_row(app, page, n, tokens, idle_rss, backend))
+                rows.append(curve_row(app, page, n, tokens, idle_rss, backend, profiles))
             except Exception as exc:  # a row that fails is a FAIL row; the others still run
                 message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
                 log(f"    {n} sessions failed: {message}")
@@ -788,7 +810,8 @@ def measure_mode(
     ):
         results.setdefault("apps", {})[mode] = {"description": app.description, **app.config}
         if "curve" in parts:
-            results["curve"].extend(run_curve(app, browser, counts, args.tokens))
+            profiles = Profiles(Path(args.profile)) if args.profile else None
+            results["curve"].extend(run_curve(app, browser, counts, args.tokens, profiles))
         if mode == "embedded" and "ttft" in parts:
             with httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers) as http:
                 results["ttft"] = bench_ttft(http, 30, 3, app.trace_paths, provider_url)

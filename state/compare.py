@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import reflex as rx
-from reflex.event import EventSpec
+from reflex.event import Event, EventSpec
 
 from backend import runtime, tracing
 from backend.auth import AccessDenied, Action, Principal, allowed
@@ -454,7 +454,7 @@ class CompareState(rx.State):
 
     @event(background=True)
     @with_user
-    async def stream(self, user: Principal) -> AsyncGenerator[EventSpec, None]:
+    async def stream(self, user: Principal) -> AsyncGenerator[Event | EventSpec, None]:
         """Follow this session's runs until all have ended (state.compare_stream)."""
         async for update in follow_runs(self, user):
             yield update

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
-from reflex.event import EventSpec
+from reflex.event import Event, EventSpec
 
 from backend import runtime
 from backend.auth import AccessDenied, Principal
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from state.compare import CompareState
 
 
-async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[EventSpec, None]:
+async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Event | EventSpec, None]:
     """Follow the runs of `state`'s comparison until all have ended, flushing at a bounded rate.
 
     `state` is the background event's proxy: read and written only under `async with state`."""

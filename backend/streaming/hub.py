@@ -9,7 +9,6 @@ sent per pane linear in the answer's length.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -65,9 +64,15 @@ class LiveRun:
 
 
 class RunHub:
+    """Every chunk of every run bumps `version` (20,000 a second with 200 runs streaming), and
+    each follower asks for the next change once per flush.  So a change costs one counter bump
+    and, only when followers wait, one future's result; a follower that is behind returns at
+    once.  (An asyncio.Condition took its lock on both sides and woke its waiters one lock
+    hand-over at a time, and `wait_for` made a task per wait: bench.capacity, session 13.)"""
+
     def __init__(self) -> None:
         self._runs: dict[str, LiveRun] = {}
-        self._changed = asyncio.Condition()
+        self._waiter: asyncio.Future[None] | None = None  # shared by the followers waiting now
         self.version = 0
         self._ended: deque[tuple[float, str]] = deque()  # (when, run id) of final runs, oldest first
 
@@ -145,27 +150,28 @@ class RunHub:
             live.output_tokens = event.output_tokens
             live.elapsed_ms = event.total_ms
             live.ttft_ms = event.ttft_ms
-        await self._notify()
+        self._notify()
         return live
 
     async def mark_cancelled(self, run_id: str) -> None:
         live = self._runs.get(run_id)
         if live is not None and not live.is_final:
             live.status = "cancelled"
-            await self._notify()
+            self._notify()
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self.version += 1
-            self._changed.notify_all()
+    def _notify(self) -> None:
+        self.version += 1
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def wait_for_change(self, seen_version: int, timeout: float) -> int:
         """Return the hub version once it moves past `seen_version` (or on timeout)."""
-        async with self._changed:
-            if self.version == seen_version:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for runs the wait as a task of its
-                # own, and a change then reached its followers a loop turn or two later.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await self._changed.wait()
+        if self.version != seen_version:
             return self.version
+        loop = asyncio.get_running_loop()
+        if self._waiter is None or self._waiter.get_loop() is not loop:
+            self._waiter = loop.create_future()
+        # asyncio.wait, not wait_for: a timed-out follower must not cancel the shared future.
+        await asyncio.wait((self._waiter,), timeout=timeout)
+        return self.version

@@ -23,10 +23,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend import tracing
 from backend.db.engine import Database
-from backend.db.runs import get_runs, save_outcome
+from backend.db.runs import save_final_event
 from backend.queue.base import RunQueue
 from backend.queue.messages import FinalEvent
-from backend.runs_model import final_outcome
 from backend.streaming.hub import RunHub
 from backend.time_slice import TimeSlice
 from backend.tracing import Carrier
@@ -115,7 +114,4 @@ class EventPump:
                 log.exception("the after-save hook failed for run %s", event.run_id)
 
     async def _save_once(self, event: FinalEvent) -> None:
-        async with self._db.session() as session:
-            runs = await get_runs(session, [event.run_id])
-            outcome = final_outcome(event, runs[0].model if runs else "")
-            await save_outcome(session, event.run_id, event.attempt, outcome)
+        await save_final_event(self._db, event)

@@ -9,6 +9,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.catalog import load_catalog
 from backend.db.attempts import earlier_attempts
 from backend.db.comparisons import (
     MAX_PAGE_SIZE,
@@ -26,9 +27,11 @@ from backend.db.runs import (
     get_runs,
     mark_run_running,
     reset_run_for_retry,
+    save_final_event,
     save_run_result,
 )
 from backend.db.users import NotFoundError, default_project_id, ensure_user
+from backend.queue.messages import FinalEvent
 from backend.runs_model import RunParams
 
 MODELS = ("simulated:fast", "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku")
@@ -367,6 +370,32 @@ async def test_save_run_result_stores_everything_once(session: AsyncSession, dat
     assert not await _save_done(session, run, "", status="error", error="late")
     assert await get_runs(session, [run.id]) == [saved]
     assert not await mark_run_running(session, run.id, 0)
+
+
+async def test_a_final_event_is_saved_priced_for_its_runs_model_once(
+    session: AsyncSession, database: Database
+) -> None:
+    run = (await _comparison(database, await _user(session), models=("openai:gpt-4o-mini",))).runs[0]
+    final = FinalEvent(
+        run_id=run.id,
+        attempt=0,
+        status="done",
+        output_text="the answer",
+        chunks=2,
+        input_tokens=1_000_000,
+        output_tokens=1_000_000,
+        ttft_ms=12.0,
+        total_ms=300.0,
+    )
+    assert await save_final_event(database, final)
+    [saved] = await get_runs(session, [run.id])
+    assert (saved.status, saved.output_text, saved.output_tokens) == ("done", "the answer", 1_000_000)
+    model = load_catalog().get("openai:gpt-4o-mini")
+    assert model is not None and model.input_price_per_mtok > 0
+    assert saved.cost_usd == pytest.approx(model.input_price_per_mtok + model.output_price_per_mtok)
+    assert saved.finished_at is not None
+    assert not await save_final_event(database, final.model_copy(update={"output_text": "again"}))
+    assert not await save_final_event(database, final.model_copy(update={"run_id": "0" * 32}))
 
 
 async def test_save_run_result_validates_status(session: AsyncSession, database: Database) -> None:

@@ -200,6 +200,19 @@ async def test_wait_for_change_wakes_on_apply_and_times_out_otherwise() -> None:
     assert await asyncio.wait_for(hub.wait_for_change(seen, timeout=5.0), 0.5) == seen + 1
 
 
+async def test_one_change_wakes_every_waiter_and_a_waiter_that_times_out_leaves_the_others_waiting() -> None:
+    hub = RunHub()
+    hub.track("r", 0)
+    seen = hub.version
+    patient = [asyncio.ensure_future(hub.wait_for_change(seen, timeout=5.0)) for _ in range(3)]
+    # A follower whose wait ends first must not end (cancel) the wait the others share.
+    assert await hub.wait_for_change(seen, timeout=0.01) == seen
+    await asyncio.sleep(0.01)
+    assert not any(w.done() for w in patient)
+    await hub.apply(chunk(0, "a"))
+    assert await asyncio.wait_for(asyncio.gather(*patient), 0.5) == [seen + 1] * 3
+
+
 async def test_dropped_events_do_not_bump_the_version() -> None:
     hub = RunHub()
     hub.track("r", 0)
