@@ -33,6 +33,7 @@ from backend.db.runs import fail_unfinished_runs
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
 from backend.execution.worker import Worker
+from backend.health_watch import HealthWatch
 from backend.heap import freeze_startup_heap
 from backend.judging.service import JudgeService
 from backend.limits import RateLimiter, make_rate_limiter
@@ -104,6 +105,11 @@ class Runtime:
     cookie_grants: CookieGrants  # one-time grants a page trades for its HttpOnly session cookie
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
+    # GET /health answers from here: checked by a task of start(), not inside the probe
+    health_watch: HealthWatch = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.health_watch = HealthWatch(self.health)
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], float] = time.time) -> Runtime:
@@ -208,7 +214,8 @@ class Runtime:
         dispatch = asyncio.create_task(
             _supervised(self.batch_dispatcher.run, "batch dispatcher"), name="batches"
         )
-        background: tuple[asyncio.Task[None], ...] = (pump, dispatch)
+        checks = asyncio.create_task(_supervised(self.health_watch.run, "health checks"), name="health")
+        background: tuple[asyncio.Task[None], ...] = (pump, dispatch, checks)
         if self.search.indexer is not None:  # off the request path; claims let replicas share it
             indexer = self.search.indexer
             background += (asyncio.create_task(_supervised(indexer.run, "search indexer"), name="indexer"),)

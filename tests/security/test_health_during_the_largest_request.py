@@ -13,11 +13,12 @@ meanwhile (its own CPU clock, read from the probing thread). The machine these t
 shared (load average 4-10 on 2 cores), so wall time also counts the moments the OS gave the
 cores to other processes; the loop thread's CPU time counts only the work the app did meanwhile,
 which is what a code change moves. Asserted: no tick of the loop waited 100 ms of the loop's CPU
-(the longest hold: 450 ms before the fix) and 95 % of the probes were answered within 100 ms of
-it (250 ms before). Not asserted, reported: the worst probe, which still reaches 80-215 ms of
-CPU on SQLite and 125-220 ms on PostgreSQL: on SQLite the database read hops to a thread, and
-while the loop is saturated that thread waits for the GIL at each switch interval; on
-PostgreSQL the read's round trips each wait a full loop turn (SECURITY.md, Known and accepted).
+(the longest hold: 450 ms before the fix), 95 % of the probes were answered within 100 ms of it
+(250 ms before), and every probe was (the worst reached 80-215 ms on SQLite and 125-220 ms on
+PostgreSQL while the probe itself read the database: on SQLite through a thread that waits for
+the GIL at each switch interval of a saturated loop, on PostgreSQL a loop turn per round trip).
+The probe now answers the report that a task of the runtime checks every second
+(`backend/health_watch.py`): 18-25 ms at worst in six runs on a quiet machine.
 
 The garbage collector sees the heap a server process has (`server_heap`): a server freezes its
 heap once its runtime runs (`runtime.serving` calls `backend/heap.py`'s `freeze_startup_heap`),
@@ -201,3 +202,4 @@ async def test_health_answers_within_100_ms_while_the_largest_request_runs(
     assert max(probes.lags_cpu_s) < HEALTH_LIMIT_S, probes.summary()
     answered = sorted(probes.latencies_cpu_s)
     assert answered[int(len(answered) * 0.95)] < HEALTH_LIMIT_S, probes.summary()
+    assert answered[-1] < HEALTH_LIMIT_S, probes.summary()  # every probe, the slowest too

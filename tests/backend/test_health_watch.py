@@ -1,0 +1,68 @@
+"""The health endpoint's report: checked beside the probes, never served older than max_age_s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from backend.health_watch import HealthWatch
+
+
+class Checks:
+    def __init__(self) -> None:
+        self.count = 0
+        self.database = "ok"
+
+    async def __call__(self) -> dict[str, Any]:
+        self.count += 1
+        return {"ok": self.database == "ok", "database": self.database}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_probes_answer_the_latest_check_with_its_age_and_check_for_themselves_when_it_is_old() -> None:
+    checks, clock = Checks(), Clock()
+    watch = HealthWatch(checks, interval_s=1.0, max_age_s=3.0, clock=clock)
+    assert await watch.report() == {"ok": True, "database": "ok", "checked_ms_ago": 0}  # nothing yet
+    assert checks.count == 1
+
+    checks.database = "error: OperationalError"
+    clock.now += 2.5
+    assert await watch.report() == {"ok": True, "database": "ok", "checked_ms_ago": 2500}
+    assert checks.count == 1  # within max_age_s: the probe did no work of its own
+
+    clock.now += 1.0  # 3.5 s old: too old to serve
+    assert await watch.report() == {"ok": False, "database": "error: OperationalError", "checked_ms_ago": 0}
+    assert checks.count == 2
+
+
+async def test_the_watch_checks_every_interval_so_probes_see_a_change_within_it() -> None:
+    checks = Checks()
+    watch = HealthWatch(checks, interval_s=0.05, max_age_s=60.0)
+    task = asyncio.create_task(watch.run())
+    try:
+        await asyncio.sleep(0.01)
+        assert (await watch.report())["ok"] is True
+        checks.database = "error: OperationalError"
+        await asyncio.sleep(0.2)
+        report = await watch.report()
+        assert report["ok"] is False and report["checked_ms_ago"] < 100
+        assert checks.count >= 3
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_report_is_a_copy() -> None:
+    watch = HealthWatch(Checks())
+    first = await watch.report()
+    first.pop("ok")  # as the endpoint does
+    assert "ok" in await watch.report()
