@@ -11,6 +11,7 @@ from reflex.event import EventCallback
 
 from components.i18n import said, t, t_var
 from components.layout import field_error
+from components.table import data_table, header_cell
 
 ASSERTION_LABELS = {
     "contains": t("contains"),
@@ -312,63 +313,43 @@ def results(p: BatchProps) -> rx.Component:
         rx.cond(p.note != "", rx.text(t_var(p.note), size="2", role="status")),
         rx.cond(
             p.summary.length() > 0,  # type: ignore[attr-defined]
-            rx.table.root(
-                rx.el.caption(t("Per model"), class_name="sr-only"),
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in (
-                                t("Model"),
-                                t("Finished"),
-                                t("Passed"),
-                                t("Failed"),
-                                t("Mean latency"),
-                                t("Cost"),
-                            )
-                        ]
+            data_table(
+                t("Per model"),
+                [
+                    header_cell(h)
+                    for h in (
+                        t("Model"),
+                        t("Finished"),
+                        t("Passed"),
+                        t("Failed"),
+                        t("Mean latency"),
+                        t("Cost"),
                     )
+                ],
+                rx.foreach(
+                    p.summary,
+                    lambda s: rx.table.row(
+                        rx.table.cell(s.model),
+                        rx.table.cell(s.finished),
+                        rx.table.cell(s.passed),
+                        rx.table.cell(s.failed),
+                        rx.table.cell(s.mean_latency),
+                        rx.table.cell(s.cost),
+                    ),
                 ),
-                rx.table.body(
-                    rx.foreach(
-                        p.summary,
-                        lambda s: rx.table.row(
-                            rx.table.cell(s.model),
-                            rx.table.cell(s.finished),
-                            rx.table.cell(s.passed),
-                            rx.table.cell(s.failed),
-                            rx.table.cell(s.mean_latency),
-                            rx.table.cell(s.cost),
-                        ),
-                    )
-                ),
-                size="1",
             ),
         ),
-        rx.box(
-            rx.table.root(
-                rx.el.caption(t("Results grid"), class_name="sr-only"),
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("#"),
-                        rx.table.column_header_cell(t("Values")),
-                        rx.foreach(p.grid_models, lambda m: rx.table.column_header_cell(m)),
-                    )
+        data_table(
+            t("Results grid"),
+            [header_cell("#"), header_cell(t("Values")), rx.foreach(p.grid_models, header_cell)],
+            rx.foreach(
+                p.grid,
+                lambda r: rx.table.row(
+                    rx.table.row_header_cell(r.number),
+                    rx.table.cell(rx.text(r.variables, size="1")),
+                    rx.foreach(r.cells, _cell),
                 ),
-                rx.table.body(
-                    rx.foreach(
-                        p.grid,
-                        lambda r: rx.table.row(
-                            rx.table.row_header_cell(r.number),
-                            rx.table.cell(rx.text(r.variables, size="1")),
-                            rx.foreach(r.cells, _cell),
-                        ),
-                    )
-                ),
-                size="1",
             ),
-            overflow_x="auto",
-            width="100%",
         ),
         rx.hstack(
             rx.button(t("Previous rows"), on_click=p.on_prev, disabled=~p.has_prev, variant="soft"),

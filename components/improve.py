@@ -14,6 +14,7 @@ from reflex.vars import ArrayVar
 from components.i18n import said, t, t_var
 from components.layout import field_error
 from components.model_select import model_select
+from components.table import data_table, header_cell
 
 
 @dataclass(frozen=True)
@@ -119,25 +120,20 @@ def _version_row(v: Any) -> rx.Component:
 def _versions(p: ImproveProps) -> rx.Component:
     return rx.vstack(
         rx.heading(p.version_label, size="3", as_="h3", data_testid="version-label"),
-        rx.box(
-            rx.table.root(
-                rx.el.caption(t("Versions of this prompt"), class_name="sr-only"),
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell(t("Version")),
-                        rx.table.column_header_cell(t("Prompt")),
-                        rx.table.column_header_cell(t("Votes")),
-                        rx.table.column_header_cell(t("Best by votes")),
-                        rx.table.column_header_cell(t("Judge win rate")),
-                        rx.table.column_header_cell(t("Cost")),
-                    )
-                ),
-                rx.table.body(rx.foreach(p.versions, _version_row)),
-                size="1",
-                width="100%",
-            ),
-            overflow_x="auto",
-            width="100%",
+        data_table(
+            t("Versions of this prompt"),
+            [
+                header_cell(h)
+                for h in (
+                    t("Version"),
+                    t("Prompt"),
+                    t("Votes"),
+                    t("Best by votes"),
+                    t("Judge win rate"),
+                    t("Cost"),
+                )
+            ],
+            rx.foreach(p.versions, _version_row),
         ),
         spacing="2",
         width="100%",

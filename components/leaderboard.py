@@ -11,6 +11,7 @@ from reflex.event import EventCallback
 
 from components.i18n import t, t_var
 from components.layout import field_error
+from components.table import data_table, header_cell
 
 SOURCE_LABELS = (("human", t("Human votes")), ("judge", t("Judge verdicts")))
 WINDOW_LABELS = (("all", t("All time")), ("30d", t("Last 30 days")), ("7d", t("Last 7 days")))
@@ -123,16 +124,8 @@ def board_table(rows: rx.Var) -> rx.Component:
         t("Median TTFT"),
         t("Median tok/s"),
     )
-    return rx.box(
-        rx.table.root(
-            # Radix puts the root's props on a wrapper div: the caption names the table itself.
-            rx.el.caption(t("Models ranked by strength"), class_name="sr-only"),
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            rx.table.body(rx.foreach(rows, _row)),
-            width="100%",
-        ),
-        overflow_x="auto",
-        width="100%",
+    return data_table(
+        t("Models ranked by strength"), [header_cell(h) for h in headers], rx.foreach(rows, _row), size=None
     )
 
 
@@ -179,29 +172,16 @@ def strength_chart(chart: rx.Var, domain: rx.Var) -> rx.Component:
 
 
 def win_rate_matrix(models: rx.Var, matrix: rx.Var) -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.el.caption(t("Pairwise win rates"), class_name="sr-only"),
-            rx.table.header(
-                rx.table.row(
-                    rx.table.column_header_cell(t("Model (row) against (column)")),
-                    rx.foreach(models, lambda m: rx.table.column_header_cell(m)),
-                )
+    return data_table(
+        t("Pairwise win rates"),
+        [header_cell(t("Model (row) against (column)")), rx.foreach(models, header_cell)],
+        rx.foreach(
+            matrix,
+            lambda r: rx.table.row(
+                rx.table.row_header_cell(r.model),
+                rx.foreach(r.cells, lambda c: rx.table.cell(c)),
             ),
-            rx.table.body(
-                rx.foreach(
-                    matrix,
-                    lambda r: rx.table.row(
-                        rx.table.row_header_cell(r.model),
-                        rx.foreach(r.cells, lambda c: rx.table.cell(c)),
-                    ),
-                )
-            ),
-            size="1",
-            width="100%",
         ),
-        overflow_x="auto",
-        width="100%",
     )
 
 

@@ -11,6 +11,7 @@ from reflex.event import EventCallback
 
 from components.i18n import t, t_var
 from components.layout import field_error
+from components.table import data_table, header_cell
 
 TEXT = {
     "project": t("Project"),
@@ -150,17 +151,7 @@ def _row(row: Any) -> rx.Component:
 
 
 def model_table(rows: rx.Var) -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.el.caption(TEXT["by_model_caption"], class_name="sr-only"),
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in HEADERS])),
-            rx.table.body(rx.foreach(rows, _row)),
-            size="1",
-            width="100%",
-        ),
-        overflow_x="auto",
-        width="100%",
-    )
+    return data_table(TEXT["by_model_caption"], [header_cell(h) for h in HEADERS], rx.foreach(rows, _row))
 
 
 def burn_down(p: UsageProps) -> rx.Component:

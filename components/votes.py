@@ -12,6 +12,7 @@ from reflex.vars import ArrayVar
 
 from components.i18n import t, t_var
 from components.layout import field_error
+from components.table import data_table, header_cell
 
 
 @dataclass(frozen=True)
@@ -92,24 +93,10 @@ def _tally(p: VoteProps) -> rx.Component:
 
     return rx.vstack(
         rx.heading(t("Tally"), size="3", as_="h3"),
-        rx.box(
-            rx.table.root(
-                # Radix puts the root's props on a wrapper div: the caption names the table itself.
-                rx.el.caption(t("Votes per pane"), class_name="sr-only"),
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell(t("Pane")),
-                        rx.table.column_header_cell(t("Best")),
-                        rx.table.column_header_cell(t("Thumbs up")),
-                        rx.table.column_header_cell(t("Thumbs down")),
-                    )
-                ),
-                rx.table.body(rx.foreach(p.panes, row)),
-                size="1",
-                width="100%",
-            ),
-            overflow_x="auto",
-            width="100%",
+        data_table(
+            t("Votes per pane"),
+            [header_cell(h) for h in (t("Pane"), t("Best"), t("Thumbs up"), t("Thumbs down"))],
+            rx.foreach(p.panes, row),
         ),
         rx.text(
             t("Tie: "),
