@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.fields import labelled_select
 from components.i18n import t, t_var
 from components.layout import field_error
 from components.table import data_table, header_cell
@@ -54,29 +55,19 @@ class RecommendationProps:
     on_recommend: EventCallback[()]
 
 
-def _select(
-    label: rx.Var[str], value: rx.Var[str], on_change: EventCallback[str], *options: rx.Component
-) -> rx.Component:
-    return rx.el.label(
-        rx.text(label, size="2", weight="medium"),
-        rx.el.select(*options, value=value, on_change=on_change, class_name="model-picker"),
-        class_name="switch-label",
-    )
-
-
 def filters(p: LeaderboardProps) -> rx.Component:
     return rx.hstack(
-        _select(
+        labelled_select(
             t("Project"),
             p.project_id,
             p.on_project,
             rx.el.option(t("All my projects"), value="all"),
             rx.foreach(p.projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
         ),
-        _select(
+        labelled_select(
             t("Source"), p.source, p.on_source, *[rx.el.option(text, value=v) for v, text in SOURCE_LABELS]
         ),
-        _select(
+        labelled_select(
             t("Time window"),
             p.window,
             p.on_window,
@@ -198,7 +189,7 @@ def recommendation_panel(p: RecommendationProps) -> rx.Component:
                 color_scheme="gray",
             ),
             rx.hstack(
-                _select(
+                labelled_select(
                     t("Baseline model"),
                     p.baseline,
                     p.on_baseline,

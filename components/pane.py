@@ -39,14 +39,15 @@ class PaneActions:
     toggle_options: EventCallback[str] | None = None
 
 
-def _status_badge(status: rx.Var[str]) -> rx.Component:
+def status_badge(status: rx.Var[str]) -> rx.Component:
+    """A run's status as the compare page and a shared link both show it."""
     return rx.match(
         status,
         *[
             (name, rx.badge(label, color_scheme=color, variant="soft"))
             for name, (color, label) in _STATUS_BADGES.items()
         ],
-        rx.badge(status),
+        rx.badge(status, variant="soft"),
     )
 
 
@@ -113,7 +114,7 @@ def _header(
         ),
         rx.cond(pane.simulated, rx.badge(t("simulated"), color_scheme="purple", variant="outline")),
         # A polite live region: a pane's status change is announced (its tokens are not).
-        rx.box(_status_badge(pane.status), role="status", display="inline-flex"),
+        rx.box(status_badge(pane.status), role="status", display="inline-flex"),
         rx.cond(
             pane.attempt > 1,
             rx.badge(t("attempt {n} of {n}", n=pane.attempt), color_scheme="gray", variant="outline"),
@@ -313,7 +314,7 @@ def _earlier_attempt(pane: Any) -> rx.Component:
         rx.el.details(
             rx.el.summary(t("Show attempt {n}", n=pane.attempt - 1), class_name="earlier-summary"),
             rx.vstack(
-                _status_badge(pane.earlier_status),
+                status_badge(pane.earlier_status),
                 rx.cond(
                     pane.earlier_error != "",
                     rx.text(t_var(pane.earlier_error), size="1", color_scheme="gray"),

@@ -14,18 +14,9 @@ import reflex as rx
 from reflex.event import EventCallback
 
 from components.i18n import t, t_var
-from components.pane import run_metrics
+from components.pane import run_metrics, status_badge
 from components.safe_markdown import safe_markdown
 from components.turns import conversation_view
-
-# status -> (badge colour, what the badge says)
-_STATUS_BADGES = {
-    "done": ("green", t("done")),
-    "error": ("red", t("error")),
-    "cancelled": ("orange", t("cancelled")),
-    "running": ("blue", t("running")),
-    "queued": ("gray", t("queued")),
-}
 
 
 @dataclass(frozen=True)
@@ -86,17 +77,6 @@ def _top_bar(p: SharedViewProps) -> rx.Component:
     )
 
 
-def _status_badge(status: rx.Var[str]) -> rx.Component:
-    return rx.match(
-        status,
-        *[
-            (name, rx.badge(label, color_scheme=color, variant="soft"))
-            for name, (color, label) in _STATUS_BADGES.items()
-        ],
-        rx.badge(status, variant="soft"),
-    )
-
-
 def _metrics(pane: Any) -> rx.Component:
     return run_metrics(pane, cached_label=t("cached · "))
 
@@ -108,7 +88,7 @@ def _pane(pane: Any, image_hosts: rx.Var[Sequence[str]]) -> rx.Component:
                 rx.text(pane.label, weight="bold", size="2"),
                 rx.cond(pane.label != pane.model, rx.code(pane.model, size="1", variant="ghost")),
                 rx.spacer(),
-                _status_badge(pane.status),
+                status_badge(pane.status),
                 align="center",
                 width="100%",
                 spacing="2",

@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
+from components.fields import labelled_select
 from components.i18n import t, t_var
 from components.layout import field_error
 from components.table import data_table, header_cell
@@ -72,19 +73,9 @@ class UsageProps:
     on_export_jsonl: Any
 
 
-def _select(
-    label: rx.Var[str], value: rx.Var[str], on_change: EventCallback[str], *options: rx.Component
-) -> rx.Component:
-    return rx.el.label(
-        rx.text(label, size="2", weight="medium"),
-        rx.el.select(*options, value=value, on_change=on_change, class_name="model-picker"),
-        class_name="switch-label",
-    )
-
-
 def filters(p: UsageProps) -> rx.Component:
     return rx.hstack(
-        _select(
+        labelled_select(
             TEXT["project"],
             p.project_id,
             p.on_project,
@@ -92,8 +83,15 @@ def filters(p: UsageProps) -> rx.Component:
             rx.cond(p.is_admin, rx.el.option(TEXT["everyone"], value="everyone")),
             rx.foreach(p.projects, lambda pr: rx.el.option(pr.name, value=pr.id)),
         ),
-        _select(TEXT["group"], p.group, p.on_group, *[rx.el.option(t, value=v) for v, t in GROUP_LABELS]),
-        _select(TEXT["window"], p.window, p.on_window, *[rx.el.option(t, value=v) for v, t in WINDOW_LABELS]),
+        labelled_select(
+            TEXT["group"], p.group, p.on_group, *[rx.el.option(label, value=v) for v, label in GROUP_LABELS]
+        ),
+        labelled_select(
+            TEXT["window"],
+            p.window,
+            p.on_window,
+            *[rx.el.option(label, value=v) for v, label in WINDOW_LABELS],
+        ),
         spacing="4",
         wrap="wrap",
         align="center",
