@@ -91,6 +91,16 @@ class Duration(Localizable):
         return format_duration(self.seconds, language)
 
 
+class When(Localizable):
+    """A date and time as people of the language write it (format_datetime)."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def in_language(self, language: str | None) -> str:
+        return format_datetime(self.moment, language)
+
+
 class Usd(Localizable):
     """An amount in US dollars, in the locale's currency format (format_usd)."""
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from backend import log_redaction
@@ -103,13 +104,20 @@ class Runtime:
     turns: TurnService  # follow-up messages after a comparison's panes finish
     stream_slots: StreamSlots | RedisStreamSlots  # SSE streams per account (Redis: all replicas)
     cookie_grants: CookieGrants  # one-time grants a page trades for its HttpOnly session cookie
+    # With REDIS_URL: the process's one Redis client (one connection pool), shared by the cache,
+    # the limits, the sign-in throttle, the stream slots and the health checks; closed by stop().
+    redis: Redis | None = None
     _tasks: tuple[asyncio.Task[None], ...] = ()
     _firebase: FirebaseAuthenticator | None = field(default=None, repr=False)
     # GET /health answers from here: checked by a task of start(), not inside the probe
     health_watch: HealthWatch = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.health_watch = HealthWatch(self.health)
+        has_remote = self.redis is not None or isinstance(self.broker, RemoteWorkers)
+        remote = self.remote_health if has_remote else None
+        self.health_watch = HealthWatch(
+            self.local_health, remote=remote, remote_interval_s=self.settings.health_remote_check_seconds
+        )
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], float] = time.time) -> Runtime:
@@ -122,12 +130,13 @@ class Runtime:
         )
         broker = web_run_queue(settings)
         hub = RunHub()
-        cache = make_response_cache(settings)
-        limiter = make_rate_limiter(settings, clock)
+        redis = redis_client(settings.redis_url) if settings.redis_url else None
+        cache = make_response_cache(settings, redis)
+        limiter = make_rate_limiter(settings, clock, redis)
         throttle = SignInThrottle(
             settings.sign_in_max_failures,
             settings.sign_in_lockout_seconds,
-            redis=redis_client(settings.redis_url) if settings.redis_url else None,
+            redis=redis,
             prefix=settings.redis_key_prefix,
         )
         lookup = CredentialLookup(db, box)
@@ -175,8 +184,9 @@ class Runtime:
             batches=batches,
             batch_dispatcher=dispatcher,
             turns=TurnService(db, comparisons),
-            stream_slots=make_stream_slots(settings),
+            stream_slots=make_stream_slots(settings, redis),
             cookie_grants=CookieGrants(box, cache),  # used grants claimed in the shared cache
+            redis=redis,
         )
 
     async def authenticate(self, token: str) -> Principal | None:
@@ -245,7 +255,13 @@ class Runtime:
         self._tasks = (*background, asyncio.create_task(worker.run(), name="embedded-worker"))
 
     async def health(self) -> dict[str, Any]:
-        """Each dependency's state; `ok` is False if a required one is down."""
+        """Each dependency's state, checked now; `ok` is False if a required one is down."""
+        local = await self.local_health()
+        remote = await self.remote_health()
+        return {**local, **remote, "ok": local["ok"] and remote["ok"]}
+
+    async def local_health(self) -> dict[str, Any]:
+        """The parts in and next to this process: the database and the workers heard from."""
         report: dict[str, Any] = {}
         try:
             # One thread hop (Database.read), as the run path reads: through an aiosqlite session
@@ -257,19 +273,29 @@ class Runtime:
         except Exception as exc:
             report["database"] = f"error: {type(exc).__name__}"
         if isinstance(self.broker, RemoteWorkers):
-            reachable = await self.broker.reachable()
-            report["queue"] = f"{self.broker.name}: {'ok' if reachable else 'error (unreachable)'}"
-            workers = self.broker.live_workers(WORKER_FRESH_SECONDS)
+            workers = self.broker.live_workers(WORKER_FRESH_SECONDS)  # heartbeats already received
             report["workers"] = workers
-            healthy = reachable and bool(workers)
+            healthy = bool(workers)
         else:
             report["queue"] = "embedded"
             report["workers"] = "in-process"
             healthy = True
-        if self.settings.redis_url:  # cache, limits, throttle and Reflex's session state live there
-            report["redis"] = await _redis_state(self.settings.redis_url)
-            healthy = healthy and report["redis"] == "ok"
         report["ok"] = healthy and report["database"] == "ok"
+        return report
+
+    async def remote_health(self) -> dict[str, Any]:
+        """The services over the network: the Kafka brokers, Redis (checked less often: see
+        backend/health_watch.py); {"ok": True} when there are none."""
+        report: dict[str, Any] = {}
+        healthy = True
+        if isinstance(self.broker, RemoteWorkers):
+            reachable = await self.broker.reachable()
+            report["queue"] = f"{self.broker.name}: {'ok' if reachable else 'error (unreachable)'}"
+            healthy = reachable
+        if self.redis is not None:  # cache, limits, throttle and Reflex's session state live there
+            report["redis"] = await _redis_state(self.redis)
+            healthy = healthy and report["redis"] == "ok"
+        report["ok"] = healthy
         return report
 
     async def stop(self) -> None:
@@ -284,6 +310,8 @@ class Runtime:
         await self.limiter.close()
         await self.stream_slots.close()
         await self.search.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         if self._firebase is not None:
             self._firebase.close()
         await self.db.dispose()
@@ -310,16 +338,14 @@ _TOKEN_CHECKS: dict[str, Callable[[Runtime, str], Awaitable[Principal | None]]] 
 }
 
 
-async def _redis_state(url: str) -> str:
-    client = redis_client(url)
+async def _redis_state(client: Redis) -> str:
+    """PING on the process's client: a connection of its pool, not a new one each check."""
     try:
         async with asyncio.timeout(3.0):
             await client.execute_command("PING")
         return "ok"
     except Exception as exc:
         return f"error: {type(exc).__name__}"
-    finally:
-        await client.aclose()
 
 
 async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:

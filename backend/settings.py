@@ -172,6 +172,16 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker process reports itself alive (see /api/v1/health)."
     )
+    health_remote_check_seconds: float = Field(
+        # 5: every process asked Redis (on a new connection) and the Kafka brokers every second;
+        # the requests use both all the time and handle their failures themselves.
+        default=5.0,
+        ge=1.0,
+        le=60.0,
+        description="How often each process's health check asks the remote services (Redis, the Kafka "
+        "brokers), and every second while one is failing; the database and the workers are checked "
+        "every second.",
+    )
 
     # --- streaming ---------------------------------------------------------
     stream_flush_hz: float = Field(

@@ -10,7 +10,7 @@ from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
 from components.delete_dialog import delete_comparison_dialog, delete_icon_button
-from components.i18n import said, t
+from components.i18n import said, t, t_var
 
 # A phone keeps the prompt, status and actions; models and date show from the sm breakpoint up.
 _WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")
@@ -34,8 +34,9 @@ def _row(row: Any, on_delete: EventCallback[str] | None) -> rx.Component:
             )
         ),
         rx.table.cell(rx.text(row.models, size="2"), display=_WIDE_ONLY),
-        rx.table.cell(rx.text(row.status, size="2")),
-        rx.table.cell(rx.text(row.created, size="2", color_scheme="gray"), display=_WIDE_ONLY),
+        # Kept in every language (state/history.py): shown in the page's, and again on a switch.
+        rx.table.cell(rx.text(t_var(row.status), size="2")),
+        rx.table.cell(rx.text(t_var(row.created), size="2", color_scheme="gray"), display=_WIDE_ONLY),
         rx.table.cell(
             rx.cond(row.can_delete, delete_comparison_dialog(on_delete(row.id), delete_icon_button()))
             if on_delete is not None

@@ -43,7 +43,7 @@ class JudgeProps:
 def _order(order: Any) -> rx.Component:
     return rx.box(
         rx.hstack(
-            rx.text(order.shown, size="2", weight="medium"),
+            rx.text(t_var(order.shown), size="2", weight="medium"),
             rx.cond(
                 order.verdict != "",
                 rx.badge(t_var(order.verdict), variant="soft", color_scheme="indigo"),
@@ -77,7 +77,7 @@ def _order(order: Any) -> rx.Component:
 def _pair(pair: Any) -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.heading(pair.title, size="2", as_="h4"),
+            rx.heading(t_var(pair.title), size="2", as_="h4"),
             rx.badge(
                 t_var(pair.result),
                 size="2",

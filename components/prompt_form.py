@@ -43,6 +43,7 @@ class PromptFormProps:
     projects: rx.Var  # list of ProjectChoice: where a new comparison is saved
     project_id: rx.Var[str]
     can_run: rx.Var[bool]  # False for a viewer of the open comparison's project
+    ready: rx.Var[bool]  # the page's load has answered: a click before it would be lost
     blind: rx.Var[bool]  # the next Run hides which pane is which model
     masked: rx.Var[bool]  # a blind comparison is on screen, its models not revealed
     on_project: EventCallback[str]
@@ -75,7 +76,7 @@ def _model_picker(p: PromptFormProps) -> rx.Component:
             t("Add pane"),
             variant="soft",
             on_click=p.on_add_pane,
-            disabled=~p.can_add_pane | p.running | ~p.can_run,
+            disabled=~p.can_add_pane | p.running | ~p.can_run | ~p.ready,
             **_why_locked(p.can_run),
         ),
         rx.text(p.pane_count_label, size="2", color_scheme="gray"),
@@ -167,7 +168,7 @@ def _buttons(p: PromptFormProps) -> rx.Component:
             t("Run"),
             id="run-button",
             on_click=p.on_run,
-            disabled=p.running | ~p.can_run | p.masked,
+            disabled=p.running | ~p.can_run | p.masked | ~p.ready,
             aria_label=t("Run"),
             title=t("Run all panes (Ctrl+Enter)"),
             **_why_locked(p.can_run),
@@ -177,7 +178,7 @@ def _buttons(p: PromptFormProps) -> rx.Component:
             t("Battle"),
             variant="soft",
             on_click=p.on_battle,
-            disabled=p.running | ~p.can_run,
+            disabled=p.running | ~p.can_run | ~p.ready,
             **_why_locked(p.can_run),
             title=t(
                 "Two models drawn at random (from the project's battle pool, if it sets one) "
@@ -193,7 +194,7 @@ def _buttons(p: PromptFormProps) -> rx.Component:
             disabled=~p.running,
             aria_label=t("Stop"),
         ),
-        rx.button(t("New"), variant="outline", on_click=p.on_new, disabled=p.running),
+        rx.button(t("New"), variant="outline", on_click=p.on_new, disabled=p.running | ~p.ready),
         p.beside_buttons if p.beside_buttons is not None else rx.fragment(),
         spacing="2",
         align="center",
@@ -242,6 +243,15 @@ def prompt_form(p: PromptFormProps) -> rx.Component:
             align="center",
             wrap="wrap",
             spacing="4",
+        ),
+        # Said while the controls wait for the page to be live (in the page from the start, so a
+        # screen reader announces the change; empty once live).
+        rx.text(
+            rx.cond(p.ready, "", t("Connecting…")),
+            role="status",
+            size="2",
+            color_scheme="gray",
+            aria_live="polite",
         ),
         field_error(t_var(p.panes_error), "panes-error"),
         field_error(t_var(p.limit_error), "limit-error"),

@@ -143,8 +143,10 @@ def budget_section(
             "A monthly spend limit (USD, list prices, calendar month in UTC). A comparison that could "
             "pass it is refused before it runs."
         ),
-        rx.text(budget_label, size="2", role="group", aria_label=t("Monthly budget")),
-        rx.text(spent_label, size="2", weight="medium", role="group", aria_label=t("Spent this month")),
+        rx.text(t_var(budget_label), size="2", role="group", aria_label=t("Monthly budget")),
+        rx.text(
+            t_var(spent_label), size="2", weight="medium", role="group", aria_label=t("Spent this month")
+        ),
         rx.form(
             rx.hstack(
                 rx.input(

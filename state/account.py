@@ -13,12 +13,12 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import AuthError, Principal
-from backend.i18n import N_, Message, format_usd, gettext
+from backend.i18n import N_, Message, Usd, in_every_language
 from backend.services.budgets import parse_budget
 from state.auth import AuthState
 from state.current_user import with_user
 from state.events import event
-from state.language import language_of, localized, localized_all
+from state.language import localized, localized_all
 
 
 @dataclasses.dataclass
@@ -86,16 +86,17 @@ class AccountState(rx.State):
 
     async def _load_budget(self, user_id: str) -> None:
         spend = await runtime.current().budgets.spend(user_id)
-        language = await language_of(self)  # amounts as the reader writes them (Babel)
+        # Kept in every language, amounts as each writes them (Babel): the page shows its own,
+        # and again when the person switches.
         if spend.budget_usd is None:
             self.budget_input = ""
-            self.budget_label = gettext(language, "No monthly limit.")
+            self.budget_label = N_("No monthly limit.")
         else:
             self.budget_input = f"{spend.budget_usd:.2f}"
-            limit = format_usd(spend.budget_usd, language)
-            self.budget_label = gettext(language, "Monthly limit: {amount}.", amount=limit)
-        spent = format_usd(spend.spent_usd, language)
-        self.spent_label = gettext(language, "Spent this month (UTC): {amount}.", amount=spent)
+            limit = Message("Monthly limit: {amount}.", amount=Usd(spend.budget_usd))
+            self.budget_label = in_every_language(limit)
+        spent = Message("Spent this month (UTC): {amount}.", amount=Usd(spend.spent_usd))
+        self.spent_label = in_every_language(spent)
 
     async def _load_tokens(self, user: Principal) -> None:
         tokens = await runtime.current().accounts.list_api_tokens(user)

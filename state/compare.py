@@ -62,6 +62,10 @@ class CompareState(rx.State):
     project_id: rx.Field[str] = rx.field("")
     project_name: rx.Field[str] = rx.field("")  # the open comparison's project, as its members call it
     blind: rx.Field[bool] = rx.field(False)  # the next Run labels its panes "Model A", "Model B" …
+    # True once this page's load has answered in this tab (it stays true, as AuthState.login_ready).
+    # The page is prerendered with Run enabled, and a Run clicked before the page was live was lost
+    # (the clean-clone CI's run 2: no run within 60 s); until then the run controls are disabled.
+    loaded: rx.Field[bool] = rx.field(False)
     _generation: int = 0
     # The panes as picked before a blind run or battle (their order, models, settings), for
     # "New": the blind panes on screen carry labels, not models. Never sent to the browser.
@@ -103,6 +107,7 @@ class CompareState(rx.State):
     @with_user
     async def load(self, user: Principal) -> Followup:
         rt = runtime.current()
+        self.loaded = True  # sent when this handler answers, with all it loads
         await self._load_projects(user)
         self.models = [option_from_entry(e) for e in await rt.comparisons.models(user)]
         if not self.picker and self.models:

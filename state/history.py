@@ -6,10 +6,9 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Action, Principal, allowed
-from backend.i18n import format_datetime, gettext
+from backend.i18n import Message, When, in_every_language
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of
 from state.rows import HistoryRow, ProjectChoice, prompt_title
 
 PAGE_SIZE = 20
@@ -59,14 +58,15 @@ class HistoryState(rx.State):
         )
         self.total = result.total
         versions = await rt.prompts.version_numbers(user, [item.id for item in result.items])
-        language = await language_of(self)
+        # Dates and statuses kept in every language: the page shows them in its own, and again
+        # when the person switches (t_var), as it does the services' messages.
         self.rows = [
             HistoryRow(
                 id=item.id,
                 title=prompt_title(item.prompt_first_line),
                 models=", ".join(item.models),
-                created=format_datetime(item.created_at, language) + " UTC",
-                status=_status(language, item.n_runs, item.n_done, item.n_error, item.n_active),
+                created=in_every_language(Message("{when} UTC", when=When(item.created_at))),
+                status=in_every_language(_status(item.n_runs, item.n_done, item.n_error, item.n_active)),
                 version=f"v{versions[item.id]}" if item.id in versions else "",
                 turns=item.n_turns,
                 can_delete=item.project_id in editable,
@@ -92,11 +92,9 @@ class HistoryState(rx.State):
         return HistoryState.load
 
 
-def _status(language: str, n_runs: int, n_done: int, n_error: int, n_active: int) -> str:
+def _status(n_runs: int, n_done: int, n_error: int, n_active: int) -> Message:
     if n_active:
-        return gettext(language, "{n} running", n=n_active)
+        return Message("{n} running", n=n_active)
     if n_error:
-        return gettext(
-            language, "{done}/{runs} done, {failed} failed", done=n_done, runs=n_runs, failed=n_error
-        )
-    return gettext(language, "{done}/{runs} done", done=n_done, runs=n_runs)
+        return Message("{done}/{runs} done, {failed} failed", done=n_done, runs=n_runs, failed=n_error)
+    return Message("{done}/{runs} done", done=n_done, runs=n_runs)

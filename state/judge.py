@@ -25,7 +25,7 @@ from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.db.judgements import JudgeRunRecord
 from backend.db.models import RUBRIC_MAX_CHARS
-from backend.i18n import DEFAULT_LANGUAGE, N_, gettext, in_every_language, joined_in_every_language
+from backend.i18n import N_, Message, in_every_language, joined_in_every_language
 from backend.judging.pairs import Pair
 from backend.judging.service import InvalidJudgement, JudgementView
 from backend.judging.verdicts import pane_winner, verdict_error_message
@@ -35,7 +35,7 @@ from backend.services.comparisons import RateLimitExceeded
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of, localized, localized_all
+from state.language import localized, localized_all
 from state.session_guard import BoundSocket
 
 DEFAULT_JUDGE = "simulated:judge"
@@ -76,21 +76,21 @@ class JudgementRow:
     turn: int = 1  # the conversation turn judged
 
 
-def _names(models: Sequence[str], language: str) -> list[str]:
+def _names(models: Sequence[str]) -> list[str]:
     """How the panel names each pane: its label while the comparison is blind to this person
     (the service sends labels then), else its position and model."""
     if models and all(m == pane_label(i) for i, m in enumerate(models)):
         return list(models)
-    return [gettext(language, "Pane {n} ({model})", n=i + 1, model=m) for i, m in enumerate(models)]
+    return [Message("Pane {n} ({model})", n=i + 1, model=m) for i, m in enumerate(models)]
 
 
-def _name(names: list[str], position: int, language: str) -> str:
-    return names[position] if position < len(names) else gettext(language, "Pane {n}", n=position + 1)
+def _name(names: list[str], position: int) -> str:
+    return names[position] if position < len(names) else Message("Pane {n}", n=position + 1)
 
 
-# Fixed texts stay English msgids (the page translates them, and again on a switch); texts with
-# a pane's name in them are said in the tab's language here.
-def _order_row(r: JudgeRunRecord, names: list[str], language: str) -> JudgeOrderRow:
+# Fixed texts stay English msgids, texts with a pane's name in them are Messages kept in every
+# language: the page shows both in its language, and again when the person switches it.
+def _order_row(r: JudgeRunRecord, names: list[str]) -> JudgeOrderRow:
     status = "error" if r.run is None else r.run.status
     verdict = ""
     if r.winner == "tie":
@@ -98,15 +98,12 @@ def _order_row(r: JudgeRunRecord, names: list[str], language: str) -> JudgeOrder
     elif r.winner is not None:
         preferred = pane_winner(r.winner, r.first_pane, r.second_pane)
         if preferred is not None:
-            verdict = gettext(language, "Prefers {pane}", pane=_name(names, preferred, language))
+            verdict = in_every_language(Message("Prefers {pane}", pane=_name(names, preferred)))
     settled = r.settled_at is not None
     return JudgeOrderRow(
         key=r.id,
-        shown=gettext(
-            language,
-            "A: {a} · B: {b}",
-            a=_name(names, r.first_pane, language),
-            b=_name(names, r.second_pane, language),
+        shown=in_every_language(
+            Message("A: {a} · B: {b}", a=_name(names, r.first_pane), b=_name(names, r.second_pane))
         ),
         status=status,
         verdict=verdict,
@@ -116,24 +113,24 @@ def _order_row(r: JudgeRunRecord, names: list[str], language: str) -> JudgeOrder
     )
 
 
-def _pair_row(pair: Pair, names: list[str], language: str) -> JudgePairRow:
-    a, b = _name(names, pair.pane_a, language), _name(names, pair.pane_b, language)
+def _pair_row(pair: Pair, names: list[str]) -> JudgePairRow:
+    a, b = _name(names, pair.pane_a), _name(names, pair.pane_b)
     if pair.status == "pending":
         result, note = N_("Judging…"), ""
     elif pair.status == "error" or pair.result is None:
         result, note = N_("No verdict"), N_("An order has no verdict (see below); this pair is left out.")
     else:
         winner = {"a_wins": a, "b_wins": b}.get(pair.result)
-        result = N_("Tie") if winner is None else gettext(language, "{pane} wins", pane=winner)
+        result = N_("Tie") if winner is None else in_every_language(Message("{pane} wins", pane=winner))
         note = (
             N_("Both orders agree.")
             if pair.agreed
             else N_("The two orders disagree, so the pair counts as a tie (position bias cancels).")
         )
-    orders = [_order_row(r, names, language) for r in (pair.a_first, pair.b_first) if r is not None]
+    orders = [_order_row(r, names) for r in (pair.a_first, pair.b_first) if r is not None]
     return JudgePairRow(
         key=f"{pair.pane_a}-{pair.pane_b}",
-        title=gettext(language, "{a} vs {b}", a=a, b=b),
+        title=in_every_language(Message("{a} vs {b}", a=a, b=b)),
         status=pair.status,
         result=result,
         note=note,
@@ -141,8 +138,8 @@ def _pair_row(pair: Pair, names: list[str], language: str) -> JudgePairRow:
     )
 
 
-def judgement_row(view: JudgementView, project_rubric: str, language: str = DEFAULT_LANGUAGE) -> JudgementRow:
-    names = _names(view.models, language)
+def judgement_row(view: JudgementView, project_rubric: str) -> JudgementRow:
+    names = _names(view.models)
     j = view.judgement
     return JudgementRow(
         id=j.id,
@@ -152,7 +149,7 @@ def judgement_row(view: JudgementView, project_rubric: str, language: str = DEFA
         rubric_note=N_("Project rubric")
         if j.rubric.strip() == project_rubric.strip()
         else N_("Edited rubric"),
-        pairs=[_pair_row(p, names, language) for p in view.pairs],
+        pairs=[_pair_row(p, names) for p in view.pairs],
         turn=j.turn,
     )
 
@@ -170,7 +167,6 @@ class JudgeState(rx.State):
     turn: rx.Field[str] = rx.field("")  # the conversation turn to judge ("1", "2" …)
     turn_options: rx.Field[list[str]] = rx.field(default_factory=list)  # every turn, "1" first
     _comparison_id: str = ""
-    _language: str = DEFAULT_LANGUAGE  # the tab's, for the rows' texts that name panes
     _project_id: str = ""
     _generation: int = 0  # a poll of an earlier mount stops when this moves on
 
@@ -235,12 +231,11 @@ class JudgeState(rx.State):
         self.turn_options = [str(n) for n in range(1, record.latest_turn + 1)]
         self.can_run, self.can_manage = allowed(role, Action.RUN), allowed(role, Action.MANAGE)
         self.project_rubric, self.rubric_is_default, self.rubric = rubric.text, rubric.is_default, rubric.text
-        self._language = await language_of(self)
         self._show(views)
         return JudgeState.follow if self.judging else None
 
     def _show(self, views: Sequence[JudgementView]) -> None:
-        self.judgements = [judgement_row(v, self.project_rubric, self._language) for v in reversed(views)]
+        self.judgements = [judgement_row(v, self.project_rubric) for v in reversed(views)]
 
     # --- editing -------------------------------------------------------------
     @event
@@ -286,8 +281,7 @@ class JudgeState(rx.State):
             self.errors = {GENERAL: await localized(self, str(exc))}
             return None
         self.errors = {}
-        self._language = await language_of(self)
-        self.judgements = [judgement_row(view, self.project_rubric, self._language), *self.judgements]
+        self.judgements = [judgement_row(view, self.project_rubric), *self.judgements]
         self._generation += 1  # one poll at a time: an earlier one stops
         return JudgeState.follow
 

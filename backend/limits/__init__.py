@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from redis.asyncio import Redis
+
 from backend.limits.base import Limits, RateLimiter, RateLimitExceeded
 from backend.limits.memory import InProcessRateLimiter
 from backend.limits.redis_limits import RedisRateLimiter
@@ -19,8 +21,15 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
-def make_rate_limiter(settings: Settings, clock: Callable[[], float] = time.time) -> RateLimiter:
-    """`clock` (epoch seconds) picks the limits' windows: tests pass one they move by hand."""
+def make_rate_limiter(
+    settings: Settings, clock: Callable[[], float] = time.time, shared: Redis | None = None
+) -> RateLimiter:
+    """`clock` (epoch seconds) picks the limits' windows: tests pass one they move by hand.
+    `shared`: the process's Redis client (the runtime's), which the limiter then does not close."""
+    if shared is not None:
+        return RedisRateLimiter(
+            shared, limits_from(settings), settings.redis_key_prefix, clock=clock, owns_client=False
+        )
     if settings.redis_url:
         return RedisRateLimiter(
             redis_client(settings.redis_url), limits_from(settings), settings.redis_key_prefix, clock=clock

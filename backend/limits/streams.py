@@ -212,7 +212,12 @@ class RedisStreamSlots:
             await self._client.aclose()
 
 
-def make_stream_slots(settings: Settings) -> StreamSlots | RedisStreamSlots:
+def make_stream_slots(settings: Settings, shared: Redis | None = None) -> StreamSlots | RedisStreamSlots:
+    """`shared`: the process's Redis client (the runtime's), which the slots then do not close."""
+    if shared is not None:
+        return RedisStreamSlots(
+            shared, settings.max_streams_per_user, settings.redis_key_prefix, owns_client=False
+        )
     if settings.redis_url:
         return RedisStreamSlots(
             redis_client(settings.redis_url), settings.max_streams_per_user, settings.redis_key_prefix

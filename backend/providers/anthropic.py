@@ -15,7 +15,7 @@ from backend.net.egress import shared_guarded_client
 from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
 from backend.providers.model_cache import ChatModelCache, options_key
-from backend.providers.wire_options import anthropic_kwargs
+from backend.providers.wire_options import claude_model_kwargs
 from backend.settings import Settings
 
 ERROR_RULES: list[ErrorRule] = sdk_error_rules(anthropic)
@@ -63,25 +63,15 @@ class AnthropicProvider:
         the same (backend/providers/model_cache.py); its SDK client is built on first use, on
         this event loop's shared guarded HTTP client, which is part of the key."""
         conn = self.connection
-        kwargs: dict[str, Any] = anthropic_kwargs(request.options)
+        kwargs: dict[str, Any] = claude_model_kwargs(request, conn.timeout)
         if conn.base_url:
             kwargs["base_url"] = conn.base_url
         http_client = shared_guarded_client(conn.allow_private, float(conn.timeout))
-        key = (request.model, conn.api_key, conn.base_url, conn.timeout, conn.allow_private)
+        key = (conn.api_key, conn.allow_private)
         # The Messages API has no seed, penalties or JSON mode: the catalog offers none of them.
         return _MODELS.get(
-            (*key, request.temperature, request.max_tokens, options_key(kwargs), http_client),
-            lambda: GuardedChatAnthropic(
-                egress_private=conn.allow_private,
-                model=request.model,
-                api_key=conn.api_key,
-                timeout=conn.timeout,
-                max_retries=0,  # retry policy belongs to the worker
-                stream_usage=True,
-                temperature=request.temperature,
-                max_tokens=request.max_tokens,
-                **kwargs,
-            ),
+            (*key, options_key(kwargs), http_client),
+            lambda: GuardedChatAnthropic(egress_private=conn.allow_private, api_key=conn.api_key, **kwargs),
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:

@@ -22,7 +22,7 @@ from pydantic import Field
 from backend.net.egress import shared_guarded_client
 from backend.providers.base import AuthenticationFailed, ChatRequest, ProviderError
 from backend.providers.langchain_adapter import ErrorRule, message_of, sdk_error_rules
-from backend.providers.wire_options import anthropic_kwargs
+from backend.providers.wire_options import claude_model_kwargs
 
 
 class ChatAnthropicOnVertex(ChatAnthropic):
@@ -53,18 +53,12 @@ def chat_model(request: ChatRequest, connection: Any) -> ChatAnthropicOnVertex:
     """`connection` is the Gemini provider's VertexConnection: one project, one set of credentials."""
     endpoint = connection.api_endpoint.rstrip("/")
     return ChatAnthropicOnVertex(
-        model=request.model,
         vertex_project=connection.project,
         vertex_location=connection.location,
         vertex_base_url=f"{endpoint}/v1" if endpoint else None,
         vertex_access_token=connection.access_token or None,
         egress_private=connection.allow_private,
-        timeout=connection.timeout,
-        max_retries=0,  # retry policy belongs to the worker
-        stream_usage=True,
-        temperature=request.temperature,
-        max_tokens=request.max_tokens,
-        **anthropic_kwargs(request.options),
+        **claude_model_kwargs(request, connection.timeout),
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from backend.providers.base import ChatRequest
 from backend.run_options import ImageData, RunOptions
 
 SCHEMA_NAME = "answer"  # OpenAI's json_schema format needs a name
@@ -32,6 +33,20 @@ def openai_kwargs(options: RunOptions) -> dict[str, Any]:
 def anthropic_kwargs(options: RunOptions) -> dict[str, Any]:
     """ChatAnthropic (Anthropic, and Claude on Vertex AI): top_p and stop_sequences only."""
     return _common(options, stop_key="stop")
+
+
+def claude_model_kwargs(request: ChatRequest, timeout: float) -> dict[str, Any]:
+    """A ChatAnthropic's arguments for this request, the same on Anthropic's API and on Vertex AI
+    (each adds its connection: key and base URL, or project, region and token)."""
+    return {
+        "model": request.model,
+        "timeout": timeout,
+        "max_retries": 0,  # retry policy belongs to the worker
+        "stream_usage": True,
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        **anthropic_kwargs(request.options),
+    }
 
 
 def ollama_kwargs(options: RunOptions) -> dict[str, Any]:

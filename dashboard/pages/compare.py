@@ -69,6 +69,7 @@ def compare_page() -> rx.Component:
         projects=S.projects,
         project_id=S.project_id,
         can_run=S.can_run,
+        ready=S.loaded,
         blind=S.blind,
         masked=S.masked,
         on_project=S.set_project,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,19 @@ def captured() -> Iterator[LogLines]:
     """Log records (INFO and up) of the test, as JSON lines."""
     with captured_log_lines() as lines:
         yield lines
+
+
+DoneResult = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def done_result() -> DoneResult:
+    """The fields of a run's attempt that ended done, as a worker reports it (a one-token answer
+    in 2 ms unless told otherwise): `done_result(run_id, **changes)`, for `save_run_result` (with
+    `cost_usd`) or a `FinalEvent` (with `chunks`)."""
+
+    def fields(run_id: str, **changes: Any) -> dict[str, Any]:
+        done = {"attempt": 0, "status": "done", "output_text": "answer", "ttft_ms": 1.0, "total_ms": 2.0}
+        return {"run_id": run_id, **done, "input_tokens": 1, "output_tokens": 1, **changes}
+
+    return fields

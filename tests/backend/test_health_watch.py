@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+import pytest
+
 from backend.health_watch import HealthWatch
 
 
@@ -66,3 +68,70 @@ async def test_a_report_is_a_copy() -> None:
     first = await watch.report()
     first.pop("ok")  # as the endpoint does
     assert "ok" in await watch.report()
+
+
+class RemoteChecks:
+    """The remote parts (Redis, the Kafka brokers), counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.redis = "ok"
+
+    async def __call__(self) -> dict[str, Any]:
+        self.count += 1
+        return {"ok": self.redis == "ok", "redis": self.redis}
+
+
+async def test_remote_parts_are_checked_every_remote_interval_and_every_interval_while_failing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watch's loop driven by a clock that one sleep moves by one interval."""
+    checks, remote, clock = Checks(), RemoteChecks(), Clock()
+    watch = HealthWatch(
+        checks, interval_s=1.0, max_age_s=3.0, clock=clock, remote=remote, remote_interval_s=5.0
+    )
+    ticks = 0
+
+    async def sleep(seconds: float) -> None:
+        nonlocal ticks
+        clock.now += seconds
+        ticks += 1
+        if ticks == 10:  # 10 s: Redis goes down
+            remote.redis = "error: ConnectionError"
+        if ticks == 13:  # 13 s: back
+            remote.redis = "ok"
+        if ticks == 20:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr("backend.health_watch.asyncio.sleep", sleep)
+    with pytest.raises(asyncio.CancelledError):
+        await watch.run()
+    assert checks.count == 20  # the local parts: every second
+    # The remote ones at 0, 5 and 10 s (down: then every second) 11, 12, 13 (ok again), 18 s.
+    assert remote.count == 7
+    report = await watch.report()
+    assert report == {
+        "ok": True,
+        "database": "ok",
+        "redis": "ok",
+        "checked_ms_ago": 1000,
+        "remote_checked_ms_ago": 2000,
+    }
+
+
+async def test_a_probe_checks_the_remote_parts_itself_when_their_report_is_older_than_promised() -> None:
+    checks, remote, clock = Checks(), RemoteChecks(), Clock()
+    watch = HealthWatch(
+        checks, interval_s=1.0, max_age_s=3.0, clock=clock, remote=remote, remote_interval_s=5.0
+    )
+    assert (await watch.report())["remote_checked_ms_ago"] == 0
+    remote.redis = "error: ConnectionError"
+    clock.now += 8.0  # remote_interval_s + max_age_s: still served
+    await watch.refresh()
+    report = await watch.report()
+    assert report["ok"] is True and report["remote_checked_ms_ago"] == 8000 and remote.count == 1
+    clock.now += 0.5  # older than promised: the probe asks
+    report = await watch.report()
+    assert report["ok"] is False and report["redis"] == "error: ConnectionError"
+    assert report["remote_checked_ms_ago"] == 0 and remote.count == 2
+    assert report["database"] == "ok" and report["checked_ms_ago"] == 500  # the local part was fresh

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import text
@@ -24,6 +27,7 @@ from tests.backend.runtime_support import (
     owner,
     wait_until_final,
 )
+from tests.redis_support import TEST_REDIS_URL, redis_prefix
 
 
 async def test_running_starts_and_exposes_current(runtime_database_url: str, tmp_path: Path) -> None:
@@ -160,3 +164,58 @@ async def test_a_request_replayed_while_its_run_streams_calls_the_provider_once(
     assert saved.runs[0].status == "done"
     assert saved.runs[0].output_text == expected_output(saved.runs[0], prompt)
     assert provider.calls == ["steady"]
+
+
+@contextlib.asynccontextmanager
+async def counting_relay(redis_url: str) -> AsyncIterator[tuple[str, Callable[[], int]]]:
+    """A TCP relay in front of the real Redis that counts the connections opened through it:
+    (the URL to give the app, the count so far)."""
+    target = urlsplit(redis_url)
+    opened = 0
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        nonlocal opened
+        opened += 1
+        server_reader, server_writer = await asyncio.open_connection(target.hostname, target.port or 6379)
+        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield urlunsplit((target.scheme, f"127.0.0.1:{port}", target.path, "", "")), lambda: opened
+    finally:
+        server.close()
+
+
+@pytest.mark.redis
+async def test_the_health_checks_ask_redis_on_the_process_connections_not_new_ones(
+    runtime_database_url: str, tmp_path: Path
+) -> None:
+    """The watch asked Redis every second on a client of its own, opened and closed each time."""
+    async with counting_relay(TEST_REDIS_URL) as (url, opened), redis_prefix() as (_, prefix):
+        settings = make_settings(
+            runtime_database_url,
+            tmp_path,
+            redis_url=url,
+            redis_key_prefix=prefix,
+            health_remote_check_seconds=1,
+        )
+        async with running(settings) as rt:
+            assert (await rt.health_watch.report())["redis"] == "ok"
+            before = opened()
+            await asyncio.sleep(3.5)  # three remote checks at one a second
+            report = await rt.health_watch.report()
+            after = opened()
+    assert after - before == 0, f"{after - before} Redis connections opened by 3.5 s of health checks"
+    assert report["ok"] is True and report["redis"] == "ok"
+    assert report["remote_checked_ms_ago"] < 1500  # asked within the last second and a half

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from backend.streaming.follower import short_key
 from devstack.accounts import TestAccount
@@ -153,3 +154,30 @@ def test_ctrl_enter_runs(page: Page, app_url: str, user: TestAccount) -> None:
     assert [r["status"] for r in comparison["runs"]] == ["done", "done", "done"]
     for run in comparison["runs"]:
         assert _live_text(page, _live_key(run)) == run["output_text"]
+
+
+def test_the_run_controls_wait_for_the_page_to_be_live(page: Page) -> None:
+    """The page is prerendered; until its load has answered over the state sync's WebSocket a
+    click on Run was lost (the clean-clone CI's run 2). With that socket held open and silent the
+    page never becomes live: its run controls stay disabled and it says it is connecting."""
+    held: list[WebSocketRoute] = []
+
+    def hold(socket: WebSocketRoute) -> None:  # accepted, never connected to the server
+        held.append(socket)
+
+    page.route_web_socket(re.compile(r"/_event"), hold)
+    page.goto("/compare?" + urlencode({"models": "simulated:swift", "prompt": "Name a river"}))
+    page.wait_for_function("() => document.readyState === 'complete'")
+    assert held, "the page opened its state socket"
+    for name in ("Run", "Battle", "New", "Add pane"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
+    expect(page.get_by_role("status").filter(has_text="Connecting…")).to_be_visible()
+
+
+def test_a_run_clicked_right_after_the_page_opens_runs(page: Page) -> None:
+    """A click as soon as the page shows waits for Run to be enabled (Playwright's actionability
+    check), that is for the page's load: the run starts."""
+    page.goto("/compare?" + urlencode({"models": "simulated:swift", "prompt": "Name a river"}))
+    page.get_by_role("button", name="Run", exact=True).click(timeout=30_000)
+    expect(page.get_by_role("group", name="Figures", exact=True)).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_role("status").filter(has_text="Connecting…")).to_have_count(0)

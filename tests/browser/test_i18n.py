@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -187,7 +188,8 @@ def test_history_projects_settings_and_leaderboard_in_japanese(
     expect(page.get_by_role("columnheader", name="作成日時")).to_be_visible(timeout=30_000)
     row = page.get_by_role("row").filter(has=page.get_by_role("link")).first
     expect(row).to_contain_text("完了")  # e.g. "3/3 完了"
-    expect(row).to_contain_text(re.compile(r"\d{4}/\d{2}/\d{2} \d{1,2}:\d{2}:\d{2} UTC"))  # Babel's ja date
+    # Babel's ja date
+    expect(row).to_contain_text(re.compile(r"\d{4}/\d{2}/\d{2} \d{1,2}:\d{2}:\d{2}（UTC）"))
     expect(page.get_by_role("button", name="古いもの")).to_be_visible()
     assert _violations(page) == []
     search = page.get_by_role("searchbox", name="比較を検索")
@@ -342,3 +344,38 @@ def test_a_page_opened_in_japanese_never_shows_its_english_first(
         expect(page.locator("html")).not_to_have_class(re.compile("i18n-pending"))
         if hidden:
             assert page.evaluate("window.__englishWhileShown.length") == 0
+
+
+def test_history_dates_statuses_and_the_budget_switch_with_the_language_on_the_open_page(
+    page: Page, app_url: str, user: TestAccount
+) -> None:
+    """Texts the server builds with figures (History's dates and run counts, the Settings page's
+    spend) are kept in every language like the services' messages: a switch on the open page
+    shows them in the new language at once, without a reload (they were said in the language of
+    the page's last load)."""
+    with httpx.Client(base_url=app_url, headers=user.api_headers, timeout=15) as api:
+        created = api.post(
+            "/api/v1/comparisons", json={"prompt": "A river", "panes": [{"model": "simulated:instant"}]}
+        )
+        assert created.status_code == 201, created.text
+    page.goto("/history")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link")).first
+    expect(row).to_contain_text(re.compile(r"\d+/\d+ done|\d+ running"), timeout=30_000)
+    expect(row).to_contain_text(re.compile(r"\d{4}, \d{1,2}:\d{2}:\d{2}\s[AP]M UTC"))  # Babel's en date
+    try:
+        page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+        page.get_by_label(LANGUAGE).select_option("ja")
+        expect(row).to_contain_text(re.compile(r"\d+/\d+ 完了|\d+ 件実行中"))
+        expect(row).to_contain_text(re.compile(r"\d{4}/\d{2}/\d{2} \d{1,2}:\d{2}:\d{2}（UTC）"))
+        page.get_by_label(LANGUAGE).select_option("en")
+        expect(row).to_contain_text(re.compile(r"\d+/\d+ done|\d+ running"))
+        expect(row).to_contain_text(re.compile(r"[AP]M UTC"))
+        assert page.evaluate("window.__sameDocument") is True
+
+        page.goto("/settings")
+        spent = page.get_by_role("group", name="Spent this month")
+        expect(spent).to_contain_text("Spent this month (UTC): $", timeout=30_000)
+        page.get_by_label(LANGUAGE).select_option("ja")
+        expect(page.get_by_role("group", name="今月の利用額")).to_contain_text("今月の利用額（UTC）: $")
+    finally:
+        page.get_by_label(LANGUAGE).select_option("en")  # the shared account goes back to English

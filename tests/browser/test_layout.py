@@ -118,9 +118,8 @@ def test_no_page_is_wider_than_a_phone(browser: Browser, app_url: str, user: Tes
 def _share_a_finished_comparison(page: Page) -> str:
     """Run one pane to the end and make a share link; returns the link's path."""
     page.goto("/compare?" + urlencode({"models": "simulated:swift", "prompt": "Name a river"}))
-    # The page has taken the link's prompt: it is live (a click before that can be lost).
-    expect(page.get_by_label("Prompt", exact=True)).to_have_value("Name a river", timeout=30_000)
-    page.get_by_role("button", name="Run", exact=True).click()
+    # Run is enabled once the page is live (state/compare.py `loaded`): the click waits for it.
+    page.get_by_role("button", name="Run", exact=True).click(timeout=30_000)
     expect(page.get_by_role("group", name="Figures", exact=True)).to_have_count(1, timeout=60_000)
     page.get_by_role("button", name="Share", exact=True).click()
     page.get_by_role("button", name="Create link").click()
@@ -145,8 +144,7 @@ def test_the_compare_page_is_axe_clean_while_panes_stream(page: Page) -> None:
     """axe-core on the compare page in its "streaming" state (the empty and done states are
     checked in test_i18n and test_compare_page): live figures, Stop, running badges."""
     page.goto("/compare?" + urlencode({"models": "simulated:swift,simulated:steady", "prompt": SLOW_PROMPT}))
-    expect(page.get_by_label("Prompt", exact=True)).to_have_value(SLOW_PROMPT, timeout=30_000)
-    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).click(timeout=30_000)  # enabled once live
     statuses = page.get_by_role("main").get_by_role("status").filter(has_text=re.compile(r"^running$"))
     expect(statuses).to_have_count(2, timeout=30_000)
     expect(page.get_by_role("group", name="Live figures")).to_have_count(2)

@@ -79,13 +79,15 @@ async def test_judge_streams_to_verdicts_per_order_and_a_result_per_pair(runtime
     (judgement,) = tab.judgements
     assert judgement.finished and judgement.status == "Finished" and not tab.judging
     (pair,) = judgement.pairs
-    assert pair.title == "Pane 1 (simulated:terse) vs Pane 2 (simulated:coder)"
-    assert pair.result == "Pane 2 (simulated:coder) wins" and pair.note == "Both orders agree."
-    assert [o.shown for o in pair.orders] == [
+    assert said_in("en", pair.title) == "Pane 1 (simulated:terse) vs Pane 2 (simulated:coder)"
+    assert said_in("en", pair.result) == "Pane 2 (simulated:coder) wins" and pair.note == "Both orders agree."
+    assert [said_in("en", o.shown) for o in pair.orders] == [
         "A: Pane 1 (simulated:terse) · B: Pane 2 (simulated:coder)",
         "A: Pane 2 (simulated:coder) · B: Pane 1 (simulated:terse)",
     ]
-    assert all(o.verdict == "Prefers Pane 2 (simulated:coder)" and o.rationale for o in pair.orders)
+    assert all(
+        said_in("en", o.verdict) == "Prefers Pane 2 (simulated:coder)" and o.rationale for o in pair.orders
+    )
     assert all(o.status == "done" and o.text == "" for o in pair.orders)
 
     again = await _tab(runtime, comparison_id)  # a reload shows the saved verdicts
@@ -154,7 +156,7 @@ async def test_a_viewer_reads_verdicts_but_may_not_judge_a_stranger_sees_nothing
 
     vic = await _tab(runtime, comparison_id, "vic@example.org")
     assert (vic.can_run, vic.can_manage) == (False, False)
-    assert vic.judgements[0].pairs[0].result == "Pane 2 (simulated:coder) wins"
+    assert said_in("en", vic.judgements[0].pairs[0].result) == "Pane 2 (simulated:coder) wins"
     await J.start.fn(vic)  # a crafted event: refused, nothing saved
     assert vic.general_error != "" and await _judgements(runtime) == 1
 
@@ -177,7 +179,8 @@ async def test_a_blind_comparison_is_judged_by_label(runtime: Runtime) -> None:
     await J.start.fn(tab)
     await _follow(tab)
     (pair,) = tab.judgements[0].pairs
-    assert pair.title == "Model A vs Model B" and pair.result in ("Model A wins", "Model B wins")
+    assert said_in("en", pair.title) == "Model A vs Model B"
+    assert said_in("en", pair.result) in ("Model A wins", "Model B wins")
     shown = repr(tab.judgements)
     assert "simulated:terse" not in shown and "simulated:coder" not in shown
 
@@ -218,22 +221,23 @@ async def test_in_a_conversation_the_panel_judges_the_turn_picked(runtime: Runti
 
 
 async def test_a_japanese_tab_reads_the_pairs_and_orders_in_japanese(runtime: Runtime) -> None:
-    """Texts naming panes are said in the tab's language; fixed ones stay msgids the page
-    translates (and again when the language is switched)."""
+    """Texts naming panes are kept in every language, fixed ones stay msgids: the page shows
+    both in its language, and again when the language is switched (tests/browser/test_i18n.py)."""
     comparison_id, _ = await _finished(runtime)
     tab = await _tab(runtime, comparison_id, language="ja")
     await J.start.fn(tab)
     await _follow(tab)
     (judgement,) = tab.judgements
     (pair,) = judgement.pairs
-    assert pair.title == "ペイン 1（simulated:terse） 対 ペイン 2（simulated:coder）"
-    assert pair.result == "ペイン 2（simulated:coder） の勝ち"
+    assert said_in("ja", pair.title) == "ペイン 1（simulated:terse） 対 ペイン 2（simulated:coder）"
+    assert said_in("ja", pair.result) == "ペイン 2（simulated:coder） の勝ち"
+    assert said_in("en", pair.result) == "Pane 2 (simulated:coder) wins"  # the same text, switched
     assert pair.note == "Both orders agree." and judgement.status == "Finished"  # msgids: t_var
-    assert [o.shown for o in pair.orders] == [
+    assert [said_in("ja", o.shown) for o in pair.orders] == [
         "A：ペイン 1（simulated:terse）・B：ペイン 2（simulated:coder）",
         "A：ペイン 2（simulated:coder）・B：ペイン 1（simulated:terse）",
     ]
-    assert {o.verdict for o in pair.orders} == {"ペイン 2（simulated:coder） を支持"}
+    assert {said_in("ja", o.verdict) for o in pair.orders} == {"ペイン 2（simulated:coder） を支持"}
 
     J.set_rubric.fn(tab, "x" * (RUBRIC_MAX_CHARS + 1))  # a service's refusal, in the tab's language
     await J.start.fn(tab)

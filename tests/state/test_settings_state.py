@@ -100,7 +100,7 @@ async def test_load_shows_the_account_budget_and_tokens(rt: Runtime) -> None:
     assert await A.load.fn(state) is None
     assert state.email == "ada@example.org" and state.name == "Ada"
     assert state.budget_label == "No monthly limit." and state.budget_input == ""
-    assert state.spent_label == "Spent this month (UTC): $0.00."
+    assert said_in("en", state.spent_label) == "Spent this month (UTC): $0.00."
     [token] = state.tokens
     assert token.name == "laptop" and token.prefix.startswith("llmd_") and token.last_used == "never"
 
@@ -158,7 +158,7 @@ async def test_budget_is_validated_saved_and_shown(rt: Runtime) -> None:
     assert "between 0 and" in state.budget_error
     await A.save_budget.fn(state, {"budget": "$12.50"})
     assert state.budget_error == "" and state.budget_message == "Budget saved."
-    assert state.budget_label == "Monthly limit: $12.50." and state.budget_input == "12.50"
+    assert said_in("en", state.budget_label) == "Monthly limit: $12.50." and state.budget_input == "12.50"
     assert (await rt.budgets.spend((await owner(rt)).user_id)).budget_usd == 12.5
     await A.save_budget.fn(state, {"budget": ""})
     assert state.budget_label == "No monthly limit."

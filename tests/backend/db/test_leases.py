@@ -14,6 +14,7 @@ from backend.db.models import Run
 from backend.db.records import NewRun, RunRecord
 from backend.db.runs import cancel_runs, reset_run_for_retry, save_run_result
 from backend.db.users import ensure_user
+from tests.backend.conftest import DoneResult
 
 LONG_S = 30.0
 
@@ -82,22 +83,13 @@ async def test_a_renewed_lease_is_not_stolen(database: Database) -> None:
     assert (await _lease(database, run.id))[0] == "a/1"
 
 
-async def test_a_final_run_cannot_be_claimed_and_its_lease_is_cleared(database: Database) -> None:
+async def test_a_final_run_cannot_be_claimed_and_its_lease_is_cleared(
+    database: Database, done_result: DoneResult
+) -> None:
     done, cancelled = await _runs(database, 2)
     assert await claim_run(database, done.id, 0, "a/1", LONG_S) is ClaimOutcome.CLAIMED
     async with database.session() as session:
-        assert await save_run_result(
-            session,
-            run_id=done.id,
-            attempt=0,
-            status="done",
-            output_text="answer",
-            ttft_ms=1.0,
-            total_ms=2.0,
-            input_tokens=1,
-            output_tokens=1,
-            cost_usd=0.0,
-        )
+        assert await save_run_result(session, **done_result(done.id), cost_usd=0.0)
         assert await cancel_runs(session, [cancelled.id]) == [cancelled.id]
     assert await _lease(database, done.id) == (None, None)
     for run in (done, cancelled):

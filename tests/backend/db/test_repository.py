@@ -33,6 +33,7 @@ from backend.db.runs import (
 from backend.db.users import NotFoundError, default_project_id, ensure_user
 from backend.queue.messages import FinalEvent
 from backend.runs_model import RunParams
+from tests.backend.conftest import DoneResult
 
 MODELS = ("simulated:fast", "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku")
 
@@ -373,19 +374,12 @@ async def test_save_run_result_stores_everything_once(session: AsyncSession, dat
 
 
 async def test_a_final_event_is_saved_priced_for_its_runs_model_once(
-    session: AsyncSession, database: Database
+    session: AsyncSession, database: Database, done_result: DoneResult
 ) -> None:
     run = (await _comparison(database, await _user(session), models=("openai:gpt-4o-mini",))).runs[0]
+    million = 1_000_000
     final = FinalEvent(
-        run_id=run.id,
-        attempt=0,
-        status="done",
-        output_text="the answer",
-        chunks=2,
-        input_tokens=1_000_000,
-        output_tokens=1_000_000,
-        ttft_ms=12.0,
-        total_ms=300.0,
+        **done_result(run.id, output_text="the answer", input_tokens=million, output_tokens=million), chunks=2
     )
     assert await save_final_event(database, final)
     [saved] = await get_runs(session, [run.id])

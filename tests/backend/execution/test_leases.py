@@ -29,6 +29,7 @@ from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
 from backend.streaming.hub import RunHub
 from backend.streaming.pump import EventPump
 from devstack.postgres import make_migrated_database_url
+from tests.backend.conftest import DoneResult
 from tests.backend.execution.test_worker import expected_tokens, simulated, worker_running
 from tests.db_support import DATABASE_KINDS
 
@@ -169,7 +170,9 @@ async def test_a_replayed_task_calls_the_provider_once(db: Database, database_ur
     assert (await _run_row(db, run.id))[2] is None  # the final save cleared the claim
 
 
-async def test_a_task_leased_by_another_live_worker_waits_then_is_skipped_once_final(db: Database) -> None:
+async def test_a_task_leased_by_another_live_worker_waits_then_is_skipped_once_final(
+    db: Database, done_result: DoneResult
+) -> None:
     run, task = await _new_task(db, "[[simulate:tokens=5]] elsewhere")
     assert await claim_run(db, run.id, 0, "elsewhere/1", 30.0) is ClaimOutcome.CLAIMED
     broker = AckCountingBroker()
@@ -182,18 +185,7 @@ async def test_a_task_leased_by_another_live_worker_waits_then_is_skipped_once_f
         await asyncio.sleep(1.0)  # ten polls: the other worker's lease is live all along
         assert (provider.calls, broker.acks, events) == (0, 0, [])
         async with db.session() as session:  # the other worker's run ends and is saved
-            assert await save_run_result(
-                session,
-                run_id=run.id,
-                attempt=0,
-                status="done",
-                output_text="theirs",
-                ttft_ms=1.0,
-                total_ms=2.0,
-                input_tokens=1,
-                output_tokens=1,
-                cost_usd=0.0,
-            )
+            assert await save_run_result(session, **done_result(run.id, output_text="theirs"), cost_usd=0.0)
         await _until(lambda: broker.acks == 1, 3, "the skipped delivery to be acknowledged")
         await asyncio.sleep(0.2)
     assert (provider.calls, events) == (0, [])

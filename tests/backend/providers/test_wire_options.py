@@ -159,3 +159,39 @@ async def test_claude_on_vertex_sends_stop_sequences(vertex_server: VertexServer
     body = vertex_server.last("streamRawPredict").body
     assert body["stop_sequences"] == ["END"]
     assert body["messages"][0]["content"][1]["source"]["media_type"] == "image/png"
+
+
+async def test_claude_on_anthropic_and_on_vertex_take_a_request_s_parameters_from_one_place() -> None:
+    """Both chat models are built from `claude_model_kwargs`: the same model, sampling, limits,
+    timeout and retry policy for the same request, each with its own connection (a model is
+    built on the running loop's shared HTTP client, hence async)."""
+    from backend.providers import vertex_claude
+    from backend.providers.wire_options import claude_model_kwargs
+
+    claude = request("claude-haiku-4-5", SAMPLING)
+    expected = claude_model_kwargs(claude, 45.0)
+    assert expected == {
+        "model": "claude-haiku-4-5",
+        "timeout": 45.0,
+        "max_retries": 0,
+        "stream_usage": True,
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "top_p": 0.5,
+        "stop": ["END", "\n\n"],
+    }
+    anthropic = AnthropicProvider(AnthropicConnection(api_key="sk-ant-test", timeout=45.0))
+    vertex = VertexConnection(project="proj-9", access_token="t", timeout=45.0)
+    on_anthropic, on_vertex = anthropic.chat_model(claude), vertex_claude.chat_model(claude, vertex)
+    for model in (on_anthropic, on_vertex):
+        built = {
+            "model": model.model,
+            "timeout": model.default_request_timeout,
+            "max_retries": model.max_retries,
+            "stream_usage": model.stream_usage,
+            "temperature": model.temperature,
+            "max_tokens": model.max_tokens,
+            "top_p": model.top_p,
+            "stop": model.stop_sequences,
+        }
+        assert built == expected, type(model).__name__
