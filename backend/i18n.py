@@ -101,6 +101,16 @@ class When(Localizable):
         return format_datetime(self.moment, language)
 
 
+class Number(Localizable):
+    """A count with the locale's grouping (format_number)."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def in_language(self, language: str | None) -> str:
+        return format_number(self.value, language)
+
+
 class Usd(Localizable):
     """An amount in US dollars, in the locale's currency format (format_usd)."""
 

@@ -190,7 +190,7 @@ def burn_down(p: UsageProps) -> rx.Component:
 
     return rx.vstack(
         rx.heading(TEXT["burn"], size="4", as_="h2"),
-        rx.text(p.burn_text, size="2", role="group", aria_label=t("Budget burn-down summary")),
+        rx.text(t_var(p.burn_text), size="2", role="group", aria_label=t("Budget burn-down summary")),
         rx.box(
             # Without a budget there is nothing to burn down: the spend alone.
             rx.cond(p.has_budget, chart(*lines, *budget_lines), chart(*lines)),
@@ -236,7 +236,11 @@ def usage_view(p: UsageProps) -> rx.Component:
             p.loaded & ~p.empty & (p.error == ""),
             rx.vstack(
                 rx.text(
-                    p.total_text, size="2", color_scheme="gray", role="group", aria_label=t("Usage total")
+                    t_var(p.total_text),
+                    size="2",
+                    color_scheme="gray",
+                    role="group",
+                    aria_label=t("Usage total"),
                 ),
                 rx.heading(TEXT["over_time"], size="4", as_="h2"),
                 over_time_chart(p.chart),

@@ -71,7 +71,7 @@ def _thumb(pane: Any, thumb: str, icon: str, on_thumb: EventCallback[int, str]) 
 
 def _pane_choice(pane: Any, on_thumb: EventCallback[int, str]) -> rx.Component:
     return rx.hstack(
-        rx.radio_group.item(pane.label, value=pane.position.to_string()),
+        rx.radio_group.item(t_var(pane.label), value=pane.position.to_string()),
         rx.text(pane.model_name, size="2", color_scheme="gray"),
         rx.spacer(),
         _thumb(pane, "up", "thumbs-up", on_thumb),
@@ -85,7 +85,7 @@ def _pane_choice(pane: Any, on_thumb: EventCallback[int, str]) -> rx.Component:
 def _tally(p: VoteProps) -> rx.Component:
     def row(pane: Any) -> rx.Component:
         return rx.table.row(
-            rx.table.row_header_cell(pane.label),
+            rx.table.row_header_cell(t_var(pane.label)),
             rx.table.cell(pane.best_count),
             rx.table.cell(pane.thumbs_up),
             rx.table.cell(pane.thumbs_down),

@@ -17,7 +17,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
-from backend.i18n import N_, Message, gettext, in_every_language, joined_in_every_language
+from backend.i18n import N_, Message, in_every_language, joined_in_every_language
 from backend.ranking import ELO_PER_LOGIT, Recommendation, Source, StyleEffect
 from backend.services.access import NotFound
 from backend.services.leaderboard import (
@@ -27,7 +27,7 @@ from backend.services.leaderboard import (
 from backend.services.metrics import format_ms, format_rate
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of, localized
+from state.language import localized
 from state.rows import ProjectChoice
 
 ALL_PROJECTS = "all"
@@ -299,26 +299,26 @@ class LeaderboardState(rx.State):
         except InvalidLeaderboardQuery as exc:
             self.recommendation_error = joined_in_every_language(exc.errors.values())
             return
-        self._show_recommendation(advice, percent, await language_of(self))
+        self._show_recommendation(advice, percent)
 
-    def _show_recommendation(self, advice: Recommendation, percent: float, language: str) -> None:
+    def _show_recommendation(self, advice: Recommendation, percent: float) -> None:
+        # Kept in every language: the page shows its own, and again at once on a switch.
         self.recommended = True
         evidence = advice.evidence
         baseline = _display_name(advice.baseline)
         if advice.model is None or evidence is None:
             self.recommended_model = ""
-            self.recommendation_detail = gettext(
-                language,
+            none_yet = Message(
                 "No priced model's 95% interval of wins and ties against {baseline} lies at or above "
                 "{percent}% yet. More votes that compare models with {baseline} will settle it.",
                 baseline=baseline,
                 percent=format(percent, "g"),
             )
+            self.recommendation_detail = in_every_language(none_yet)
             return
         self.recommended_model = f"{_display_name(advice.model)} ({advice.model})"
         interval = f"{_percent(evidence.ci_low)}–{_percent(evidence.ci_high)}"
-        self.recommendation_detail = gettext(
-            language,
+        cheapest = Message(
             "The cheapest model that wins or ties at least {percent}% against {baseline}: "
             "{count} of {comparisons} comparisons ({rate}, 95% interval {interval}), "
             "at {cost} per 1k output tokens.",
@@ -330,6 +330,7 @@ class LeaderboardState(rx.State):
             interval=interval,
             cost=_money(evidence.cost_per_1k_output),
         )
+        self.recommendation_detail = in_every_language(cheapest)
 
 
 def _style_words(effects: tuple[StyleEffect, ...]) -> str:

@@ -20,7 +20,7 @@ from backend import runtime
 from backend.auth import Principal
 from backend.auth.permissions import AccessDenied
 from backend.db.usage import UsageRow
-from backend.i18n import N_, format_number, format_usd, gettext, joined_in_every_language
+from backend.i18n import N_, Message, Number, Usd, format_usd, in_every_language, joined_in_every_language
 from backend.services.access import NotFound
 from backend.services.metrics import format_ms, format_rate
 from backend.services.usage import BurnDown, InvalidUsageQuery
@@ -109,33 +109,33 @@ def burn_points(burn: BurnDown) -> list[dict[str, Any]]:
     ]
 
 
-def burn_summary(burn: BurnDown, language: str | None = None) -> str:
-    spent = format_usd(burn.spent_usd, language)
+# The summaries are kept in every language (amounts as each writes them): the page shows its own,
+# and again at once when the person switches.
+def burn_summary(burn: BurnDown) -> str:
+    spent = Usd(burn.spent_usd)
     if burn.budget_usd is None:
-        return gettext(
-            language,
-            "{spent} spent in {month}. No monthly budget set (Settings).",
-            spent=spent,
-            month=burn.month,
+        no_budget = Message(
+            "{spent} spent in {month}. No monthly budget set (Settings).", spent=spent, month=burn.month
         )
-    left = format_usd(max(burn.budget_usd - burn.spent_usd, 0.0), language)
-    budget = format_usd(burn.budget_usd, language)
-    return gettext(
-        language,
+        return in_every_language(no_budget)
+    left = Usd(max(burn.budget_usd - burn.spent_usd, 0.0))
+    said = Message(
         "{spent} of {budget} spent in {month}; {left} left.",
         spent=spent,
-        budget=budget,
+        budget=Usd(burn.budget_usd),
         month=burn.month,
         left=left,
     )
+    return in_every_language(said)
 
 
-def total_summary(runs: int, cost_usd: float, days: int, language: str | None = None) -> str:
-    cost = format_usd(cost_usd, language)
+def total_summary(runs: int, cost_usd: float, days: int) -> str:
+    cost = Usd(cost_usd)
     if runs == 1:
-        return gettext(language, "1 run, {cost} in the last {days} days.", cost=cost, days=days)
-    n = format_number(runs, language)
-    return gettext(language, "{runs} runs, {cost} in the last {days} days.", runs=n, cost=cost, days=days)
+        return in_every_language(Message("1 run, {cost} in the last {days} days.", cost=cost, days=days))
+    return in_every_language(
+        Message("{runs} runs, {cost} in the last {days} days.", runs=Number(runs), cost=cost, days=days)
+    )
 
 
 class UsageState(rx.State):
@@ -193,11 +193,11 @@ class UsageState(rx.State):
         else:
             self.rows = [model_row(r, language) for r in by_model.rows]
             self.chart = over_time(by_time.rows)
-            self.total_text = total_summary(by_model.runs, by_model.cost_usd, WINDOWS[self.window], language)
+            self.total_text = total_summary(by_model.runs, by_model.cost_usd, WINDOWS[self.window])
         burn = await rt.usage.burn_down(user)
         self.burn = burn_points(burn)
         self.has_budget = burn.budget_usd is not None
-        self.burn_text = burn_summary(burn, language)
+        self.burn_text = burn_summary(burn)
         self.loaded = True
 
     @event

@@ -17,7 +17,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import Principal
 from backend.catalog import load_catalog
-from backend.i18n import N_, Message, gettext, in_every_language, joined_in_every_language
+from backend.i18n import N_, Message, in_every_language, joined_in_every_language
 from backend.ranking import VoteChoice
 from backend.services.access import NotFound
 from backend.services.blind import pane_label
@@ -25,7 +25,7 @@ from backend.services.votes import InvalidVote, Tally
 from state.compare import CompareState
 from state.current_user import with_user
 from state.events import Followup, event
-from state.language import language_of, localized
+from state.language import localized
 
 THUMB_UP, THUMB_DOWN = "up", "down"
 TIE, ALL_BAD = VoteChoice.TIE.value, VoteChoice.ALL_BAD.value
@@ -45,9 +45,9 @@ class VotePaneRow:
     thumbs_down: int = 0
 
 
-def _choice_label(position: int, model: str, blind: bool, language: str) -> str:
-    if not blind:
-        return gettext(language, "Pane {n}: {model}", n=position + 1, model=model)
+def _choice_label(position: int, model: str, blind: bool) -> str:
+    if not blind:  # kept in every language: the page shows its own, and again at once on a switch
+        return in_every_language(Message("Pane {n}: {model}", n=position + 1, model=model))
     label = pane_label(position)  # the name the person knew the pane by, before and after
     return label if model == label else f"{label}: {model}"
 
@@ -111,21 +111,21 @@ class VoteState(rx.State):
         except InvalidVote as exc:
             self.error = joined_in_every_language(exc.errors.values())
             return
-        self._show(tally, self._blind, await language_of(self))
+        self._show(tally, self._blind)
 
     def _clear(self) -> None:
         self.panes, self.best, self.comment, self.voted = [], "", "", False
         self.tie = self.all_bad = self.votes = 0
         self.turn, self.turn_options = "", []
 
-    def _show(self, tally: Tally, blind: bool, language: str) -> None:
+    def _show(self, tally: Tally, blind: bool) -> None:
         """The tally, and my saved vote in the form (`blind`: the comparison is a blind one)."""
         mine = tally.mine
         thumbs = mine.thumbs if mine is not None else ()
         self.panes = [
             VotePaneRow(
                 position=p.position,
-                label=_choice_label(p.position, p.model, blind, language),
+                label=_choice_label(p.position, p.model, blind),
                 model_name="" if p.model == pane_label(p.position) else _display_name(p.model),
                 thumb=(thumbs[p.position] or "") if p.position < len(thumbs) else "",
                 best_count=p.best,
@@ -185,6 +185,6 @@ class VoteState(rx.State):
         except NotFound as exc:
             self.error, self.notice = await localized(self, str(exc)), ""
             return None
-        self._show(tally, self._blind, await language_of(self))
+        self._show(tally, self._blind)
         self.error, self.notice = "", N_("Your vote is saved. You can change it at any time.")
         return CompareState.refresh_models  # a blind comparison shows its models to its voter

@@ -377,5 +377,18 @@ def test_history_dates_statuses_and_the_budget_switch_with_the_language_on_the_o
         expect(spent).to_contain_text("Spent this month (UTC): $", timeout=30_000)
         page.get_by_label(LANGUAGE).select_option("ja")
         expect(page.get_by_role("group", name="今月の利用額")).to_contain_text("今月の利用額（UTC）: $")
+
+        # The usage page's total follows a switch too.
+        page.goto("/usage")
+        total = page.get_by_role("group", name="利用の合計")
+        expect(total).to_contain_text(re.compile(r"過去 30 日で \d+ 回の実行"), timeout=30_000)
+        page.evaluate("window.__sameDocument = true")
+        page.get_by_label(LANGUAGE).select_option("en")
+        expect(page.get_by_role("group", name="Usage total")).to_contain_text(
+            re.compile(r"\d+ runs?, \$[\d.,]+ in the last 30 days\.")
+        )
+        page.get_by_label(LANGUAGE).select_option("ja")
+        expect(total).to_contain_text("過去 30 日で")
+        assert page.evaluate("window.__sameDocument") is True
     finally:
         page.get_by_label(LANGUAGE).select_option("en")  # the shared account goes back to English

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import state.usage as usage_module
+from backend.i18n import said_in
 from backend.runtime import Runtime, running
 from devstack.postgres import migrated_sqlite_url
 from state.language import LanguageState
@@ -36,7 +37,9 @@ async def _tab(rt: Runtime, email: str = "ada@example.org") -> UsageState:
     return tab
 
 
-async def test_the_sentences_made_here_speak_the_tabs_language(runtime: Runtime) -> None:
+async def test_the_sentences_made_here_are_kept_in_every_language(runtime: Runtime) -> None:
+    """The total and the budget summary are said in both languages, amounts as each writes them:
+    the page shows its own, and again at once when the person switches (t_var)."""
     ada = await owner(runtime, "ada@example.org")
     now = datetime.now(UTC)
     await save_runs(runtime, ada, await personal_project(runtime, ada), [R(at=now, cost_usd=0.5)])
@@ -44,11 +47,13 @@ async def test_the_sentences_made_here_speak_the_tabs_language(runtime: Runtime)
     await sign_in(tab, runtime, "ada@example.org")
     (await tab.get_state(LanguageState)).lang_cookie = "ja"
     await U.load.fn(tab)
-    assert tab.total_text == "過去 30 日で 1 回の実行、$0.50。"
-    assert "$0.50" in tab.burn_text and "月間予算は未設定です" in tab.burn_text
+    assert said_in("ja", tab.total_text) == "過去 30 日で 1 回の実行、$0.50。"
+    assert said_in("en", tab.total_text) == "1 run, $0.50 in the last 30 days."
+    assert "$0.50" in said_in("ja", tab.burn_text) and "月間予算は未設定です" in said_in("ja", tab.burn_text)
     await runtime.accounts.set_budget(ada, 2.0)
     await U.load.fn(tab)
-    assert "$2.00 のうち $0.50 を使用、残り $1.50。" in tab.burn_text
+    assert "$2.00 のうち $0.50 を使用、残り $1.50。" in said_in("ja", tab.burn_text)
+    assert said_in("en", tab.burn_text).endswith("; $1.50 left.")
 
 
 async def test_my_usage_by_model_over_time_and_the_burn_down(runtime: Runtime) -> None:
@@ -64,15 +69,15 @@ async def test_my_usage_by_model_over_time_and_the_burn_down(runtime: Runtime) -
     a = tab.rows[0]
     assert (a.runs, a.cost, a.ttft_p50, a.tps_p50, a.error_rate) == (1, "$0.50", "100 ms", "10.0 tok/s", "0%")
     assert [p["runs"] for p in tab.chart] == [2] and tab.chart[0]["cost"] == 0.5
-    assert tab.total_text == "2 runs, $0.50 in the last 30 days."
+    assert said_in("en", tab.total_text) == "2 runs, $0.50 in the last 30 days."
     assert tab.burn[-1]["spent"] == 0.5 and "remaining" not in tab.burn[-1]
-    assert tab.burn_text.startswith("$0.50 spent in") and "No monthly budget" in tab.burn_text
+    assert said_in("en", tab.burn_text).startswith("$0.50 spent in") and "No monthly budget" in tab.burn_text
 
     await runtime.accounts.set_budget(ada, 2.0)
     assert U.set_group.fn(tab, "week") == U.load  # the filters reload through a checked load
     await U.load.fn(tab)
     assert tab.group == "week" and tab.chart[0]["bucket"] <= now.strftime("%Y-%m-%d")
-    assert tab.burn[-1]["remaining"] == 1.5 and "$1.50 left" in tab.burn_text
+    assert tab.burn[-1]["remaining"] == 1.5 and "$1.50 left" in said_in("en", tab.burn_text)
 
 
 async def test_projects_i_cannot_read_and_everyone_fall_back_to_mine(runtime: Runtime) -> None:

@@ -46,7 +46,8 @@ async def _tab(rt: Runtime, comparison_id: str, email: str = "ada@example.org") 
 async def test_vote_then_change_it_and_the_form_shows_my_vote(runtime: Runtime) -> None:
     comparison_id, _ = await _finished(runtime)
     tab = await _tab(runtime, comparison_id)
-    assert [p.label for p in tab.panes] == ["Pane 1: simulated:instant", "Pane 2: simulated:swift"]
+    labels = [said_in("en", p.label) for p in tab.panes]
+    assert labels == ["Pane 1: simulated:instant", "Pane 2: simulated:swift"]
     assert (tab.best, tab.votes, tab.voted, tab.save_label) == ("", 0, False, "Save vote")
 
     V.set_best.fn(tab, "1")
