@@ -17,6 +17,8 @@ from backend.streaming.hub import LiveRun, RunHub
 
 
 def utf16_len(text: str) -> int:
+    if text.isascii():  # most chunks: one code unit a character, without encoding the text
+        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 
