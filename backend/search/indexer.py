@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from backend.db import search_jobs as jobs
 from backend.db.comparisons import batch_row_ids, get_comparison
@@ -83,23 +83,27 @@ class SearchIndexer:
     async def run_finished(self, event: FinalEvent) -> None:
         """The event pump's after-save hook: once every run of the comparison is final, index it
         (a retried pane ends here again, so a retry re-indexes)."""
-        async with self._db.session() as session:
-            row = (
-                await session.execute(
-                    select(Run.comparison_id, Comparison.project_id)
-                    .join(Comparison, Comparison.id == Run.comparison_id)
-                    .where(Run.id == event.run_id)
-                )
+
+        def ended_comparison(connection: Connection) -> tuple[str, str] | None:
+            row = connection.execute(
+                select(Run.comparison_id, Comparison.project_id)
+                .join(Comparison, Comparison.id == Run.comparison_id)
+                .where(Run.id == event.run_id)
             ).one_or_none()
             if row is None:
-                return
-            comparison_id, project_id = row
-            statuses = (
-                await session.execute(select(Run.status).where(Run.comparison_id == comparison_id))
-            ).scalars()
-            if not all(status in FINAL_STATUSES for status in statuses):
-                return
-        await self.request(comparison_id, project_id)
+                return None
+            unfinished = connection.execute(
+                select(Run.id)
+                .where(Run.comparison_id == row.comparison_id, Run.status.not_in(FINAL_STATUSES))
+                .limit(1)
+            ).first()
+            return None if unfinished is not None else (row.comparison_id, row.project_id)
+
+        # One thread hop (Database.read): through an async session the two reads were 7% of the
+        # backend's samples at 50 streaming pages (a hop per step of each, for every run's end).
+        ended = await self._db.read(ended_comparison)
+        if ended is not None:
+            await self.request(*ended)
 
     # --- the work ------------------------------------------------------------------------
     async def open(self) -> None:
