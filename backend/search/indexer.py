@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
 
 from backend.db import search_jobs as jobs
 from backend.db.comparisons import batch_row_ids, get_comparison
@@ -84,26 +85,33 @@ class SearchIndexer:
         """The event pump's after-save hook: once every run of the comparison is final, index it
         (a retried pane ends here again, so a retry re-indexes)."""
 
-        def ended_comparison(connection: Connection) -> tuple[str, str] | None:
+        def request_if_ended(connection: Connection) -> bool:
             row = connection.execute(
                 select(Run.comparison_id, Comparison.project_id)
                 .join(Comparison, Comparison.id == Run.comparison_id)
                 .where(Run.id == event.run_id)
             ).one_or_none()
             if row is None:
-                return None
+                return False
             unfinished = connection.execute(
                 select(Run.id)
                 .where(Run.comparison_id == row.comparison_id, Run.status.not_in(FINAL_STATUSES))
                 .limit(1)
             ).first()
-            return None if unfinished is not None else (row.comparison_id, row.project_id)
+            if unfinished is not None:
+                return False
+            jobs.request_job_in(connection, row.comparison_id, row.project_id, jobs.INDEX)
+            return True
 
-        # One thread hop (Database.read): through an async session the two reads were 7% of the
-        # backend's samples at 50 streaming pages (a hop per step of each, for every run's end).
-        ended = await self._db.read(ended_comparison)
-        if ended is not None:
-            await self.request(*ended)
+        # One transaction in one thread hop (Database.write): through async sessions the two reads
+        # and the request were 7% of the backend's samples at 50 streaming pages (a hop per step
+        # of each statement, for every run's end).
+        try:
+            requested = await self._db.write(request_if_ended)
+        except IntegrityError:  # another process inserted the job just now: this time it bumps it
+            requested = await self._db.write(request_if_ended)
+        if requested:
+            self._wake.set()
 
     # --- the work ------------------------------------------------------------------------
     async def open(self) -> None:

@@ -342,7 +342,7 @@ async def test_batch_rows_are_neither_indexed_nor_found_nor_similar(rt: Runtime)
 async def test_a_run_ending_asks_for_indexing_only_once_its_comparison_has_ended(
     rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backend.db.models import Run
+    from backend.db.models import Run, SearchIndexJob
     from backend.queue.messages import FinalEvent
 
     indexer = rt.search.indexer
@@ -350,23 +350,32 @@ async def test_a_run_ending_asks_for_indexing_only_once_its_comparison_has_ended
     async with api_client(rt) as ada:
         comparison = await run(rt, ada, "[[simulate:tokens=3]] Notes on tide pools")
         await indexed(rt)
-    asked: list[tuple[str, str]] = []
 
-    async def request(comparison_id: str, project_id: str) -> None:
-        asked.append((comparison_id, project_id))
+    async def nothing_due(limit: int = 0) -> int:  # the outbox keeps what is asked, for reading here
+        return 0
 
-    monkeypatch.setattr(indexer, "request", request)
+    monkeypatch.setattr(indexer, "process_due", nothing_due)
+
+    async def jobs() -> list[tuple[str, str, int]]:
+        async with rt.db.session() as session:
+            rows = await session.execute(
+                select(SearchIndexJob.comparison_id, SearchIndexJob.action, SearchIndexJob.version)
+            )
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+
     first, second = (str(r["id"]) for r in comparison["runs"])  # type: ignore[attr-defined]
     async with rt.db.session() as session:  # the second pane still streaming
         (await session.get(Run, second)).status = "running"  # type: ignore[union-attr]
         await session.commit()
     ended = FinalEvent(run_id=first, attempt=0, status="done", output_text="x", chunks=1)
     await indexer.run_finished(ended)
-    assert asked == []
+    assert await jobs() == []
     async with rt.db.session() as session:
         (await session.get(Run, second)).status = "done"  # type: ignore[union-attr]
         await session.commit()
     await indexer.run_finished(ended.model_copy(update={"run_id": second}))
-    assert asked == [(comparison["id"], comparison["project_id"])]
+    assert await jobs() == [(comparison["id"], "index", 0)]
+    await indexer.run_finished(ended.model_copy(update={"run_id": second}))  # a retried pane ends again
+    assert await jobs() == [(comparison["id"], "index", 1)]
     await indexer.run_finished(ended.model_copy(update={"run_id": "no-such-run"}))
-    assert len(asked) == 1
+    assert await jobs() == [(comparison["id"], "index", 1)]
