@@ -32,6 +32,11 @@ class TimeSlice:
         self._budget_s = budget_s
         self._until = time.perf_counter() + budget_s
 
+    def spent(self) -> bool:
+        """Whether the slice is spent: a hot loop says `if slice.spent(): await slice.pause()`,
+        which spares it a coroutine per item (tens of thousands a second when streaming)."""
+        return time.perf_counter() >= self._until
+
     async def pause(self) -> None:
         """Hand the loop over once the slice is spent; otherwise return at once."""
         if time.perf_counter() >= self._until:

@@ -23,6 +23,7 @@ from backend.streaming.follow import AccessLost, FollowBatch, page_pacing
 from backend.streaming.follower import short_key
 from components.live import apply_live_entries
 from state.auth import AuthState, signed_in_user_for
+from state.live_push import push
 from state.rows import ACTIVE_STATUSES, apply_live, apply_saved
 from state.session_guard import BoundSocket
 
@@ -86,7 +87,9 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
                     return
                 if batch.live:
                     # Text first: a pane must never show "done" before its last words arrived.
-                    yield apply_live_entries(batch.live)
+                    live = apply_live_entries(batch.live)
+                    if not await push(socket, live):  # no socket of ours to send to: Reflex sends it
+                        yield live
                 if (batch.changed or batch.saved) and not await _show_outcomes(state, generation, batch):
                     return
         except AccessLost:  # signed out, or removed from the project: the tab's next event says so

@@ -73,13 +73,18 @@ class BoundSocket:
         push (Reflex would send to whichever socket holds the token now)."""
         if not self.sid:  # the event came over no socket (a direct call): there is none to guard
             return True
+        namespace = self.event_namespace()
+        if namespace is None:  # no socket server in this process: nothing is pushed
+            return True
+        return bool(namespace.sid_to_token.get(self.sid) == self.token)
+
+    def event_namespace(self) -> Any:
+        """Reflex's Socket.IO namespace in this process (None without a socket server)."""
         if self._namespace is None:
             from reflex.utils.prerequisites import get_and_validate_app
 
             self._namespace = get_and_validate_app().app.event_namespace
-        if self._namespace is None:  # no socket server in this process: nothing is pushed
-            return True
-        return bool(self._namespace.sid_to_token.get(self.sid) == self.token)
+        return self._namespace
 
 
 class SessionBinding(Middleware):

@@ -75,9 +75,18 @@ class Catalog:
     # Per family: the parameters its API takes, for models not listed (no vision: unknown).
     family_capabilities: Mapping[str, frozenset[str]] = field(default_factory=dict)
     family_image_tokens: Mapping[str, int] = field(default_factory=dict)
+    # By id, built once: `get` runs for every run (the simulated model's profile, pricing, the
+    # panes' options), and a scan of the whole catalog was 1% of a busy backend's samples.
+    _by_id: Mapping[str, ModelInfo] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_id: dict[str, ModelInfo] = {}
+        for model in self.models:
+            by_id.setdefault(model.id, model)  # the first of a duplicated id, as the scan found
+        object.__setattr__(self, "_by_id", by_id)
 
     def get(self, model_id: str) -> ModelInfo | None:
-        return next((m for m in self.models if m.id == model_id), None)
+        return self._by_id.get(model_id)
 
     def by_family(self, family: str) -> tuple[ModelInfo, ...]:
         return tuple(m for m in self.models if m.family == family)

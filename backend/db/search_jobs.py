@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Connection, Update, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,9 +27,8 @@ class IndexJob:
     attempts: int
 
 
-async def request_job(session: AsyncSession, comparison_id: str, project_id: str, action: str) -> None:
-    """Ask for the comparison to be indexed (or removed) as it is now; replaces an older request."""
-    now = utcnow()
+def _renewal(comparison_id: str, project_id: str, action: str, now: datetime) -> Update:
+    """The update that replaces an older request for the comparison (and bumps its version)."""
     values = {
         "project_id": project_id,
         "action": action,
@@ -39,7 +38,35 @@ async def request_job(session: AsyncSession, comparison_id: str, project_id: str
         "last_error": "",
         "updated_at": now,
     }
-    stmt = update(SearchIndexJob).where(SearchIndexJob.comparison_id == comparison_id).values(**values)
+    return update(SearchIndexJob).where(SearchIndexJob.comparison_id == comparison_id).values(**values)
+
+
+def request_job_in(connection: Connection, comparison_id: str, project_id: str, action: str) -> None:
+    """`request_job` inside the caller's transaction (`Database.write`: one thread hop with the
+    reads that decided it). Another process inserting the same job at the same moment makes the
+    insert raise IntegrityError: the caller's transaction is rolled back, and asking again in a
+    new one bumps that job instead."""
+    now = utcnow()
+    if getattr(connection.execute(_renewal(comparison_id, project_id, action, now)), "rowcount", 0):
+        return
+    connection.execute(
+        insert(SearchIndexJob).values(
+            comparison_id=comparison_id,
+            project_id=project_id,
+            action=action,
+            version=0,
+            attempts=0,
+            not_before=now,
+            last_error="",
+            updated_at=now,
+        )
+    )
+
+
+async def request_job(session: AsyncSession, comparison_id: str, project_id: str, action: str) -> None:
+    """Ask for the comparison to be indexed (or removed) as it is now; replaces an older request."""
+    now = utcnow()
+    stmt = _renewal(comparison_id, project_id, action, now)
     if getattr(await session.execute(stmt), "rowcount", 0):
         await session.commit()
         return

@@ -175,7 +175,8 @@ class ProviderCall:
                         await self._publish_chunk(recorder.chunk(item.text))
                         if recorder.chunks == 1:
                             await _first_words_out()
-                        await budget.pause()
+                        if budget.spent():
+                            await budget.pause()
         except TimeoutError as exc:
             raise ProviderTimeout(Message(NO_OUTPUT, seconds=round(idle))) from exc
 

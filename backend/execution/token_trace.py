@@ -53,7 +53,9 @@ class FileTokenTrace:
     def chunk_sent(self, event: ChunkEvent, t_wall: float) -> None:
         key = (event.run_id, event.attempt)
         # Lengths in UTF-16 code units: what the browser's string lengths count.
-        length = self._lengths.get(key, 0) + len(event.text.encode("utf-16-le")) // 2
+        text = event.text
+        units = len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+        length = self._lengths.get(key, 0) + units
         self._lengths[key] = length
         # The layout json.dumps gives; run ids are hex, the rest numbers: nothing to escape.
         self._lines.append(

@@ -175,6 +175,8 @@ class _Pacer:
         self._tokens = 0
 
     def _jittered(self, seconds: float) -> float:
+        if not self._profile.jitter:  # nothing to draw: the steady models' every token
+            return seconds
         return seconds * (1 + self._profile.jitter * self._rng.uniform(-1.0, 1.0))
 
     async def _sleep_until_deadline(self) -> None:
@@ -195,7 +197,8 @@ class _Pacer:
                 await asyncio.sleep(0)
             return
         self._deadline += self._jittered(1 / self._profile.tokens_per_second)
-        await self._sleep_until_deadline()
+        # `_sleep_until_deadline`, inline: one coroutine less for each of 20,000 tokens a second.
+        await asyncio.sleep(max(self._deadline - asyncio.get_running_loop().time(), 0.0))
 
     async def stall(self, seconds: float) -> None:
         if seconds > 0:

@@ -1,9 +1,11 @@
 """In-process broker on asyncio queues: the laptop default.
 
 Messages are encoded to bytes on the way in and decoded on the way out, exactly
-as they would be on Kafka, so the embedded mode exercises the same contract.  A run
-request and a final event travel with the trace context they were sent in, as on Kafka
-in the record's headers.
+as they would be on Kafka, so the embedded mode exercises the same contract; chunk events
+alone pass as the frozen models they are: 20,000 a second at fifty streaming pages, where
+their JSON round trip cost 3.5 us of the one event loop each (the Kafka path and its tests
+still encode every one). A run request and a final event travel with the trace context they
+were sent in, as on Kafka in the record's headers.
 
 Chunk events wait while CHUNK_BACKLOG events are queued, until the consumer (the event pump)
 has taken half of them: an instant model's workers write faster than one pump applies, and
@@ -36,7 +38,7 @@ class EmbeddedBroker:
 
     def __init__(self) -> None:
         self._tasks: asyncio.Queue[tuple[bytes, Carrier]] = asyncio.Queue()
-        self._events: asyncio.Queue[tuple[bytes, Carrier]] = asyncio.Queue()
+        self._events: asyncio.Queue[tuple[bytes | ChunkEvent, Carrier]] = asyncio.Queue()
         self._room = asyncio.Event()  # set while chunk publishers need not wait
         self._room.set()
         self._cancel_listeners: list[asyncio.Queue[bytes]] = []
@@ -64,7 +66,7 @@ class EmbeddedBroker:
             data, trace = await self._events.get()
             if not self._room.is_set() and self._events.qsize() <= CHUNK_BACKLOG // 2:
                 self._room.set()
-            yield decode_event(data), trace
+            yield (data if isinstance(data, ChunkEvent) else decode_event(data)), trace
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
         while True:
@@ -85,7 +87,7 @@ class EmbeddedBroker:
             while self._events.qsize() >= CHUNK_BACKLOG:
                 self._room.clear()
                 await self._room.wait()
-            self._events.put_nowait((event.to_bytes(), NO_TRACE))
+            self._events.put_nowait((event, NO_TRACE))
         else:
             self._events.put_nowait((event.to_bytes(), tracing.outgoing()))
 

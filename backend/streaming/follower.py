@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from backend.streaming.hub import LiveRun, RunHub
 
 
 def utf16_len(text: str) -> int:
+    if text.isascii():  # most chunks: one code unit a character, without encoding the text
+        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 
@@ -33,6 +35,7 @@ def _ms(value: float | None) -> int | None:
 @dataclass(slots=True)
 class _Sent:
     run_key: str
+    key: str  # the client's key for the run, made once
     chars: int = 0
     utf16: int = 0
     status: str = ""
@@ -41,10 +44,12 @@ class _Sent:
     resets: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class LiveEntry:
+class LiveEntry(NamedTuple):
     """One run's news since the last flush: its new text from `offset` on (UTF-16 units) and its
-    live figures. `status_news` says whether its status changed or its first token arrived."""
+    live figures. `status_news` says whether its status changed or its first token arrived.
+
+    A NamedTuple (immutable like the frozen dataclass it was, a sixth of its cost to build):
+    four are made per page flush, a thousand flushes a second at fifty pages."""
 
     run_id: str
     attempt: int
@@ -99,7 +104,7 @@ class Follower:
             sent = self._sent.get(run_id)
             if sent is None or sent.run_key != run_key or sent.resets != live.resets:
                 # a new run, or its text restarted: send it again from offset 0 (the browser replaces it)
-                sent = self._sent[run_id] = _Sent(run_key, resets=live.resets)
+                sent = self._sent[run_id] = _Sent(run_key, self._client_key(run_key), resets=live.resets)
             new_text = live.text_after(sent.chars)
             status_changed = live.status != sent.status
             first_token = live.ttft_ms is not None and not sent.ttft_sent
@@ -111,7 +116,7 @@ class Follower:
                     LiveEntry(
                         run_id=live.run_id,
                         attempt=live.attempt,
-                        key=self._client_key(run_key),
+                        key=sent.key,
                         offset=sent.utf16,
                         text=new_text,
                         tokens=live.output_tokens,

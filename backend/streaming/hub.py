@@ -97,12 +97,18 @@ class RunHub:
                 del self._runs[run_id]
 
     async def apply(self, event: StartedEvent | ChunkEvent | FinalEvent) -> LiveRun | None:
-        """Fold one event in; stale attempts and duplicate chunks are ignored.
+        """Fold one event in (`fold`)."""
+        return self.fold(event)
+
+    def fold(self, event: StartedEvent | ChunkEvent | FinalEvent) -> LiveRun | None:
+        """Fold one event in; stale attempts and duplicate chunks are ignored. Never suspends
+        (the event pump calls it for every chunk, without a coroutine each).
 
         Runs submitted through another replica are followed from their first event
         here, so a browser on any replica can watch any run.
         """
-        self._forget_ended(time.monotonic())
+        now = time.monotonic()
+        self._forget_ended(now)
         live = self._runs.get(event.run_id)
         if live is None:
             live = self.track(event.run_id, event.attempt)
@@ -111,7 +117,7 @@ class RunHub:
             return None
         if event.attempt > live.attempt:  # another backend started a newer attempt
             live = self.track(event.run_id, event.attempt)
-        live.seen_at = time.monotonic()
+        live.seen_at = now
         if live.is_final:
             return None
         if isinstance(event, StartedEvent):
@@ -146,7 +152,7 @@ class RunHub:
                 live.length = len(event.output_text)
                 live.resets += 1
                 live.gapped = False
-            self._ended.append((time.monotonic(), event.run_id))
+            self._ended.append((now, event.run_id))
             live.output_tokens = event.output_tokens
             live.elapsed_ms = event.total_ms
             live.ttft_ms = event.ttft_ms

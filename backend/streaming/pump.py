@@ -54,8 +54,9 @@ class EventPump:
         # slice a backlog of thousands of chunks was applied in one go (issue 15: 200-500 ms).
         budget = TimeSlice()
         async for event, trace in self._broker.traced_events():
-            await budget.pause()
-            live = await self._hub.apply(event)
+            if budget.spent():
+                await budget.pause()
+            live = self._hub.fold(event)
             if live is None:
                 continue
             # A started run is marked running in the database by the worker's claim

@@ -217,10 +217,10 @@ async def test_final_is_published_before_the_delivery_is_acked() -> None:
                 yield Delivery(task=delivery.task, ack=ack)
 
         @staticmethod
-        def _decode(data: bytes) -> AnyEvent:
+        def _decode(data: bytes | ChunkEvent) -> AnyEvent:
             from backend.queue.messages import decode_event
 
-            return decode_event(data)
+            return data if isinstance(data, ChunkEvent) else decode_event(data)  # chunks pass as models
 
     broker = RecordingBroker()
     async with worker_running(broker):

@@ -337,3 +337,45 @@ async def test_batch_rows_are_neither_indexed_nor_found_nor_similar(rt: Runtime)
         assert [r["comparison_id"] for r in found["results"]] == [soup["id"]]
         similar = await rt.search.similar(me, "a recipe for miso soup with tofu and leeks")
         assert [h.comparison_id for h in similar.hits] == [soup["id"]]
+
+
+async def test_a_run_ending_asks_for_indexing_only_once_its_comparison_has_ended(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.db.models import Run, SearchIndexJob
+    from backend.queue.messages import FinalEvent
+
+    indexer = rt.search.indexer
+    assert indexer is not None
+    async with api_client(rt) as ada:
+        comparison = await run(rt, ada, "[[simulate:tokens=3]] Notes on tide pools")
+        await indexed(rt)
+
+    async def nothing_due(limit: int = 0) -> int:  # the outbox keeps what is asked, for reading here
+        return 0
+
+    monkeypatch.setattr(indexer, "process_due", nothing_due)
+
+    async def jobs() -> list[tuple[str, str, int]]:
+        async with rt.db.session() as session:
+            rows = await session.execute(
+                select(SearchIndexJob.comparison_id, SearchIndexJob.action, SearchIndexJob.version)
+            )
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    first, second = (str(r["id"]) for r in comparison["runs"])  # type: ignore[attr-defined]
+    async with rt.db.session() as session:  # the second pane still streaming
+        (await session.get(Run, second)).status = "running"  # type: ignore[union-attr]
+        await session.commit()
+    ended = FinalEvent(run_id=first, attempt=0, status="done", output_text="x", chunks=1)
+    await indexer.run_finished(ended)
+    assert await jobs() == []
+    async with rt.db.session() as session:
+        (await session.get(Run, second)).status = "done"  # type: ignore[union-attr]
+        await session.commit()
+    await indexer.run_finished(ended.model_copy(update={"run_id": second}))
+    assert await jobs() == [(comparison["id"], "index", 0)]
+    await indexer.run_finished(ended.model_copy(update={"run_id": second}))  # a retried pane ends again
+    assert await jobs() == [(comparison["id"], "index", 1)]
+    await indexer.run_finished(ended.model_copy(update={"run_id": "no-such-run"}))
+    assert await jobs() == [(comparison["id"], "index", 1)]
