@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 Role = Literal["web", "worker"]
 SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
+STOP_DRAIN_S = 5.0  # on stop, how long gathered chunks may take to reach the producer's buffer
 PRODUCER_BATCH_BYTES = 512 * 1024
 # How long a worker's chunks gather before they go: 10 ms.  The broker's work goes by produce
 # request and record batch: at one session's 800 chunks/s on one node (acks=all, 2 cores shared
@@ -128,7 +129,7 @@ class KafkaBroker:
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):  # chunks still gathered go before the producer stops
-            await asyncio.wait_for(self._chunks.drain(), SEND_TIMEOUT_S)
+            await asyncio.wait_for(self._chunks.drain(), STOP_DRAIN_S)
         self._closed = True
         for task in self._background:
             task.cancel()
@@ -269,8 +270,9 @@ class KafkaBroker:
         # Chunks do not wait for the broker's acknowledgement.  Waiting held each stream to one
         # chunk per round trip and made a produce request of every few chunks, and the broker's
         # work goes by produce request and record batch.  Not waiting lets the producer put
-        # all that came during one request into the next.  Order is kept: a run's
-        # events share a key, so a partition, and the producer sends one request at a time.  A
+        # all that came during one request into the next; chunks gather per partition first
+        # (`ChunkGatherer`).  Order is kept: a run's events share a partition (their key's, or
+        # the same one named), and the producer sends one request at a time.  A
         # chunk the broker never takes (down longer than the producer's request timeout) is lost
         # to live viewers only: the final event, sent after the chunks and acknowledged, carries
         # the whole text, and the hub and the pump take that as the truth.
@@ -279,6 +281,7 @@ class KafkaBroker:
             if partition is not None:
                 await self._chunks.add(partition, event.run_id, event.to_bytes())
                 return
+            await self._chunks.drain()  # (the topic's metadata went missing: in order all the same)
             await self._send(self.topics.events, event.to_bytes(), event.run_id, wait_for_ack=False)
             return
         # A run's chunks gathered so far go first: its final event must not overtake them.
