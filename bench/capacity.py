@@ -340,6 +340,8 @@ def curve_row(
                 seconds = timeout_s + 30.0  # stopped when the round ends
                 profiles.record(f"{app.mode}-{sessions}-backend", backend(), seconds)
                 profiles.record(f"{app.mode}-{sessions}-bench", [os.getpid()], seconds)
+                for i, worker in enumerate(app.workers):  # Kafka: each worker process apart
+                    profiles.record(f"{app.mode}-{sessions}-worker{i}", [worker.process.pid], seconds)
             meter.start(time.time())
             started = time.monotonic()
             if pool is not None:

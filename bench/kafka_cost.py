@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from backend.queue.kafka import PRODUCER_BATCH_BYTES, PRODUCER_LINGER_MS
+from backend.queue.kafka import CHUNK_WINDOW_S, PRODUCER_BATCH_BYTES
 from bench.common import percentile
 from bench.kafka_probe import broker_pid as node_pid
 from bench.kafka_probe import run_kafka_probe
@@ -44,7 +44,7 @@ class Case:
     runs: int
     partitions: int
     wait_for_ack: bool
-    linger_ms: int = PRODUCER_LINGER_MS["worker"]
+    linger_ms: int = round(CHUNK_WINDOW_S * 1000)  # the workers gather chunks this long
     seconds: float = SECONDS
 
 

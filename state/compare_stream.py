@@ -10,7 +10,7 @@ lock only to read which runs are on screen and to write their final figures.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -58,9 +58,16 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
         active = (p for p in view.panes if p.status in ACTIVE_STATUSES)
         return {p.run_id: p.run_key for p in active if p.run_id in own_runs}
 
+    # What `_show_outcomes` read under its lock right after writing a batch's outcomes: the loop
+    # re-reads the panes after every status change, and with Redis state each read is a locked
+    # round trip of the whole state (bench/RESULTS.md, 2026-12-05 kafka22e).
+    read_with_outcomes: list[dict[str, str]] = []
+
     async def reread() -> dict[str, str] | None:
         if not socket.holds_the_tab():
             return None
+        if read_with_outcomes:
+            return read_with_outcomes.pop()
         async with state:
             return on_screen(state) if state._generation == generation else None
 
@@ -90,20 +97,29 @@ async def follow_runs(state: CompareState, user: Principal) -> AsyncGenerator[Ev
                     live = apply_live_entries(batch.live)
                     if not await push(socket, live):  # no socket of ours to send to: Reflex sends it
                         yield live
-                if (batch.changed or batch.saved) and not await _show_outcomes(state, generation, batch):
-                    return
+                if batch.changed or batch.saved:
+                    shown = await _show_outcomes(state, generation, batch, on_screen)
+                    if shown is None:
+                        return
+                    read_with_outcomes[:] = [shown]
         except AccessLost:  # signed out, or removed from the project: the tab's next event says so
             return
 
 
-async def _show_outcomes(state: CompareState, generation: int, batch: FollowBatch) -> bool:
-    """Write status changes and saved outcomes into the panes; False once the page moved on."""
+async def _show_outcomes(
+    state: CompareState,
+    generation: int,
+    batch: FollowBatch,
+    on_screen: Callable[[CompareState], dict[str, str]],
+) -> dict[str, str] | None:
+    """Write status changes and saved outcomes into the panes, and read the runs still on screen
+    under the same lock (the loop's next re-read); None once the page moved on."""
     async with state:
         if state._generation != generation:
-            return False
+            return None
         for pane in state.panes:
             if pane.run_id in batch.changed:
                 apply_live(pane, batch.changed[pane.run_id])
             elif pane.run_id in batch.saved:
                 apply_saved(pane, batch.saved[pane.run_id])
-    return True
+        return on_screen(state)

@@ -45,10 +45,11 @@ from aiokafka.protocol.metadata import MetadataRequest
 from backend import tracing
 from backend.queue.base import AnyEvent, Delivery
 from backend.queue.kafka_auth import client_options
+from backend.queue.kafka_chunks import ChunkGatherer
 from backend.queue.kafka_partitioner import CachedKeyPartitioner
 from backend.queue.kafka_requests import RequestDeliveries
 from backend.queue.kafka_topics import Topics, ensure_topics
-from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_event
+from backend.queue.messages import CancelRequest, ChunkEvent, RunTask, decode_record
 from backend.settings import Settings
 from backend.tracing import Carrier
 
@@ -56,13 +57,18 @@ log = logging.getLogger(__name__)
 
 Role = Literal["web", "worker"]
 SEND_TIMEOUT_S = 60.0  # give up on one message after this long (broker down)
+STOP_DRAIN_S = 5.0  # on stop, how long gathered chunks may take to reach the producer's buffer
 PRODUCER_BATCH_BYTES = 512 * 1024
-# How long sends gather into one produce request.  A worker's chunks: 10 ms.  The broker's work
-# goes by produce request and record batch: at one session's 800 chunks/s on one node (acks=all,
-# 2 cores shared with the client) it used 0.14-0.17 cores at 10 ms against 0.14-0.32 at 2 ms, for
-# a chunk latency of 7-9 ms p50 against 4 ms, and the page shows text at most STREAM_FLUSH_HZ
-# times a second anyway.  The web's run requests and stops are few and on a user's wait: 2 ms.
-PRODUCER_LINGER_MS: dict[Role, int] = {"web": 2, "worker": 10}
+# How long a worker's chunks gather before they go: 10 ms.  The broker's work goes by produce
+# request and record batch: at one session's 800 chunks/s on one node (acks=all, 2 cores shared
+# with the client) it used 0.14-0.17 cores at 10 ms against 0.14-0.32 at 2 ms, for a chunk latency
+# of 7-9 ms p50 against 4 ms, and the page shows text at most STREAM_FLUSH_HZ times a second
+# anyway.  They gather in a `ChunkGatherer` (one record per partition and window,
+# backend/queue/kafka_chunks.py), which was the producer's linger until then; the worker's producer
+# no longer lingers (its other sends, a run's start and end, are two a run).  The web's run
+# requests and stops are few and on a user's wait: 2 ms.
+CHUNK_WINDOW_S = 0.010
+PRODUCER_LINGER_MS: dict[Role, int] = {"web": 2, "worker": 0}
 
 
 class KafkaBroker:
@@ -89,6 +95,8 @@ class KafkaBroker:
         self.heartbeats: dict[str, float] = {}  # worker id -> last heartbeat (web side)
         self._tails: list[tuple[AIOKafkaConsumer, str]] = []
         self._background: list[asyncio.Task[None]] = []
+        self._partitioner = CachedKeyPartitioner()
+        self._chunks = ChunkGatherer(self._send_chunks, CHUNK_WINDOW_S)
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -108,7 +116,7 @@ class KafkaBroker:
             # partition needed a round trip under 10 ms to keep up, and a backlog grew whenever
             # the machine was busy.  Batches are only as large as what waited meanwhile.
             max_batch_size=PRODUCER_BATCH_BYTES,
-            partitioner=CachedKeyPartitioner(),
+            partitioner=self._partitioner,
         )
         await self._producer.start()
         if self._role == "web":
@@ -120,6 +128,8 @@ class KafkaBroker:
         self._background.append(asyncio.create_task(self._watchdog()))
 
     async def stop(self) -> None:
+        with contextlib.suppress(Exception):  # chunks still gathered go before the producer stops
+            await asyncio.wait_for(self._chunks.drain(), STOP_DRAIN_S)
         self._closed = True
         for task in self._background:
             task.cancel()
@@ -201,19 +211,23 @@ class KafkaBroker:
         self,
         topic: str,
         value: bytes,
-        key: str,
+        key: str | None,
         headers: list[tuple[str, bytes]] | None = None,
         *,
         wait_for_ack: bool = True,
+        partition: int | None = None,
     ) -> None:
         assert self._producer is not None, "start() the broker first"
+        key_bytes = key.encode() if key is not None else None
         if not wait_for_ack and self._producer.client.cluster.partitions_for_topic(topic):
             # The streaming hot path (a chunk): with the topic's partitions known, `send` only
             # appends to a batch and returns; it waits only while the partition's batch is full
             # (the broker takes nothing), and then no longer than the producer's request timeout.
             # A timer per chunk (asyncio.timeout) cost as much as the rest of the send.
             try:
-                sent = await self._producer.send(topic, value, key=key.encode(), headers=headers)
+                sent = await self._producer.send(
+                    topic, value, key=key_bytes, partition=partition, headers=headers
+                )
             except KafkaError as exc:
                 log.warning("sending to %s failed (%r); retrying", topic, exc)
             else:
@@ -228,7 +242,9 @@ class KafkaBroker:
                 async with asyncio.timeout(10.0):
                     # `send` returns once the record is in the producer's buffer (a restarted
                     # broker may first have to be asked for the topic again).
-                    sent = await self._producer.send(topic, value, key=key.encode(), headers=headers)
+                    sent = await self._producer.send(
+                        topic, value, key=key_bytes, partition=partition, headers=headers
+                    )
                     if wait_for_ack:
                         await sent
                 if not wait_for_ack:
@@ -254,14 +270,38 @@ class KafkaBroker:
         # Chunks do not wait for the broker's acknowledgement.  Waiting held each stream to one
         # chunk per round trip and made a produce request of every few chunks, and the broker's
         # work goes by produce request and record batch.  Not waiting lets the producer put
-        # all that came during one request into the next.  Order is kept: a run's
-        # events share a key, so a partition, and the producer sends one request at a time.  A
+        # all that came during one request into the next; chunks gather per partition first
+        # (`ChunkGatherer`).  Order is kept: a run's events share a partition (their key's, or
+        # the same one named), and the producer sends one request at a time.  A
         # chunk the broker never takes (down longer than the producer's request timeout) is lost
         # to live viewers only: the final event, sent after the chunks and acknowledged, carries
         # the whole text, and the hub and the pump take that as the truth.
-        chunk = isinstance(event, ChunkEvent)
-        headers = None if chunk else tracing.kafka_headers(tracing.outgoing())
-        await self._send(self.topics.events, event.to_bytes(), event.run_id, headers, wait_for_ack=not chunk)
+        if isinstance(event, ChunkEvent):
+            partition = self._partition_of(event.run_id)
+            if partition is not None:
+                await self._chunks.add(partition, event.run_id, event.to_bytes())
+                return
+            await self._chunks.drain()  # (the topic's metadata went missing: in order all the same)
+            await self._send(self.topics.events, event.to_bytes(), event.run_id, wait_for_ack=False)
+            return
+        # A run's chunks gathered so far go first: its final event must not overtake them.
+        await self._chunks.drain()
+        headers = tracing.kafka_headers(tracing.outgoing())
+        await self._send(self.topics.events, event.to_bytes(), event.run_id, headers)
+
+    def _partition_of(self, run_id: str) -> int | None:
+        """The events partition a run's records go to, as the producer picks it (None: the
+        topic's partitions are not known yet)."""
+        assert self._producer is not None, "start() the broker first"
+        cluster = self._producer.client.cluster
+        partitions = cluster.partitions_for_topic(self.topics.events)
+        if not partitions:
+            return None
+        available = cluster.available_partitions_for_topic(self.topics.events) or ()
+        return self._partitioner(run_id.encode(), list(partitions), list(available))
+
+    async def _send_chunks(self, partition: int, value: bytes, run_id: str | None) -> None:
+        await self._send(self.topics.events, value, run_id, partition=partition, wait_for_ack=False)
 
     async def dead_letter(self, data: bytes, reason: str, source: str) -> None:
         headers = [("reason", reason.encode()), ("source", source.encode())]
@@ -328,11 +368,13 @@ class KafkaBroker:
         assert self._events is not None, "events() is for the web role"
         async for record in self._records(self._events):
             try:
-                event = decode_event(record.value)
+                events = decode_record(record.value)
             except ValueError:
                 log.warning("dropping an undecodable event at %s/%s", record.partition, record.offset)
                 continue
-            yield event, tracing.from_kafka_headers(record.headers)
+            trace = tracing.from_kafka_headers(record.headers)
+            for event in events:
+                yield event, trace
 
     async def cancellations(self) -> AsyncIterator[CancelRequest]:
         assert self._cancels is not None, "cancellations() is for the worker role"

@@ -92,9 +92,32 @@ class FinalEvent(_Message):
     original_total_ms: float | None = None
 
 
+class ChunkBatch(_Message):
+    """Chunks of several runs (and several of one run, in order) as one Kafka record: a worker
+    sends the chunks that fall due in one linger window to a partition this way
+    (backend/queue/kafka_chunks.py).  Built from the chunks' own JSON (`chunk_batch_bytes`)."""
+
+    kind: Literal["chunks"] = "chunks"
+    chunks: tuple[ChunkEvent, ...]
+
+
 RunEvent = Annotated[StartedEvent | ChunkEvent | FinalEvent, Field(discriminator="kind")]
 _run_event_adapter: TypeAdapter[StartedEvent | ChunkEvent | FinalEvent] = TypeAdapter(RunEvent)
+_record_adapter: TypeAdapter[StartedEvent | ChunkEvent | FinalEvent | ChunkBatch] = TypeAdapter(
+    Annotated[StartedEvent | ChunkEvent | FinalEvent | ChunkBatch, Field(discriminator="kind")]
+)
 
 
 def decode_event(data: bytes) -> StartedEvent | ChunkEvent | FinalEvent:
     return _run_event_adapter.validate_json(data)
+
+
+def chunk_batch_bytes(chunks: list[bytes]) -> bytes:
+    """A `ChunkBatch` of chunks already encoded by `to_bytes` (no second serialization)."""
+    return b'{"kind":"chunks","chunks":[' + b",".join(chunks) + b"]}"
+
+
+def decode_record(data: bytes) -> tuple[StartedEvent | ChunkEvent | FinalEvent, ...]:
+    """The events of one events-topic record: one event, or a `ChunkBatch`'s chunks in order."""
+    decoded = _record_adapter.validate_json(data)
+    return decoded.chunks if isinstance(decoded, ChunkBatch) else (decoded,)

@@ -18,7 +18,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from backend.queue.kafka import KafkaBroker
-from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent
+from backend.queue.kafka_chunks import RECORD_BYTES
+from backend.queue.messages import ChunkEvent, FinalEvent, RunTask, StartedEvent, decode_event, decode_record
 from backend.runtime import Runtime, running
 from backend.settings import Settings
 from devstack.kafka_server import KafkaCluster, kafka_cluster
@@ -302,3 +303,108 @@ async def test_chunks_sent_without_waiting_arrive_in_order_before_the_final_even
     finally:
         await worker.stop()
         await web.stop()
+
+
+async def _raw_events(settings: Settings, until_finals: int) -> list[bytes]:
+    """Every record value of the events topic from its start until `until_finals` final events."""
+    topic = f"{settings.kafka_topic_prefix}events"
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        finals = 0
+        while finals < until_finals:
+            batches = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 20)
+            for records in batches.values():
+                for record in records:
+                    values.append(record.value)
+                    finals += b'"kind":"final"' in record.value
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def test_chunks_of_many_runs_travel_gathered_and_each_run_stays_in_order(setup: KafkaSetup) -> None:
+    """A worker's chunks that fall due in one window go as one record per partition (fewer records
+    than chunks); every run's events still come complete, in order, on every partition, and the
+    web side reads them as single events.  A lone chunk goes as the plain chunk record it always
+    was (a web process of the version before reads it)."""
+    settings = setup.settings().model_copy(update={"kafka_event_partitions": 3})
+    web, worker = KafkaBroker(settings, "web"), KafkaBroker(settings, "worker")
+    await web.start()
+    await worker.start()
+    try:
+        runs, n = [uuid.uuid4().hex for _ in range(12)], 40
+
+        async def stream(run_id: str) -> None:
+            await worker.publish(StartedEvent(run_id=run_id, attempt=0))
+            for seq in range(n):
+                chunk = ChunkEvent(
+                    run_id=run_id, attempt=0, seq=seq, text=f" {seq}", elapsed_ms=seq, output_tokens=seq
+                )
+                await worker.publish(chunk)
+                await asyncio.sleep(0.002)
+            text = "".join(f" {seq}" for seq in range(n))
+            await worker.publish(
+                FinalEvent(run_id=run_id, attempt=0, status="done", output_text=text, chunks=n)
+            )
+
+        received: dict[str, list[object]] = {run_id: [] for run_id in runs}
+
+        async def read() -> None:
+            finals = 0
+            async for event in web.events():
+                if event.run_id in received:
+                    received[event.run_id].append(event)
+                    finals += isinstance(event, FinalEvent)
+                    if finals == len(runs):
+                        return
+
+        reading = asyncio.create_task(read())
+        await asyncio.gather(*(stream(run_id) for run_id in runs))
+        lone = uuid.uuid4().hex
+        await worker.publish(
+            ChunkEvent(run_id=lone, attempt=0, seq=0, text="alone", elapsed_ms=0, output_tokens=1)
+        )
+        await worker.publish(FinalEvent(run_id=lone, attempt=0, status="done", output_text="alone", chunks=1))
+        await asyncio.wait_for(reading, 30)
+        for events in received.values():
+            assert isinstance(events[0], StartedEvent)
+            assert [e.seq for e in events[1:-1] if isinstance(e, ChunkEvent)] == list(range(n))
+            assert isinstance(events[-1], FinalEvent) and len(events) == n + 2
+        values = await _raw_events(settings, len(runs) + 1)
+        chunk_records = [v for v in values if b'"kind":"chunk' in v]
+        assert len(chunk_records) < len(runs) * n / 2, "chunks were not gathered"
+        (lone_record,) = [v for v in chunk_records if lone.encode() in v]
+        assert decode_event(lone_record) == ChunkEvent(
+            run_id=lone, attempt=0, seq=0, text="alone", elapsed_ms=0, output_tokens=1
+        )
+    finally:
+        await worker.stop()
+        await web.stop()
+
+
+async def test_a_burst_of_chunks_is_cut_into_records_under_the_size_bound(setup: KafkaSetup) -> None:
+    """A cache replay publishes a whole answer at once: what gathers is cut into records of at most
+    RECORD_BYTES (and one chunk), under the producer's batch and the broker's message size."""
+    settings = setup.settings()
+    worker = KafkaBroker(settings, "worker")
+    await worker.start()
+    try:
+        run_id, n, text = uuid.uuid4().hex, 400, "x" * 2000
+        for seq in range(n):
+            await worker.publish(
+                ChunkEvent(run_id=run_id, attempt=0, seq=seq, text=text, elapsed_ms=0, output_tokens=seq)
+            )
+        await worker.publish(FinalEvent(run_id=run_id, attempt=0, status="done", output_text="", chunks=n))
+        values = await _raw_events(settings, 1)
+        chunks = [
+            event for value in values for event in decode_record(value) if isinstance(event, ChunkEvent)
+        ]
+        assert [c.seq for c in chunks] == list(range(n))
+        assert len(values) > 2
+        assert max(len(v) for v in values) <= RECORD_BYTES + 2100
+    finally:
+        await worker.stop()

@@ -9,11 +9,14 @@ from pydantic import ValidationError
 
 from backend.queue.messages import (
     CancelRequest,
+    ChunkBatch,
     ChunkEvent,
     FinalEvent,
     RunTask,
     StartedEvent,
+    chunk_batch_bytes,
     decode_event,
+    decode_record,
 )
 
 
@@ -138,3 +141,23 @@ def test_cache_fields_default_so_older_messages_still_parse() -> None:
         original_total_ms=900.0,
     )
     assert decode_event(replay.to_bytes()) == replay
+
+
+def test_a_chunk_batch_built_from_the_chunks_json_decodes_to_the_chunks_in_order() -> None:
+    chunks = [
+        ChunkEvent(
+            run_id=f"r{i % 3}", attempt=0, seq=i // 3, text=f' "w{i}"\n', elapsed_ms=i, output_tokens=i
+        )
+        for i in range(9)
+    ]
+    assert decode_record(chunk_batch_bytes([c.to_bytes() for c in chunks])) == tuple(chunks)
+    assert ChunkBatch.model_validate_json(chunk_batch_bytes([c.to_bytes() for c in chunks])).chunks == tuple(
+        chunks
+    )
+
+
+def test_a_record_of_one_event_decodes_to_that_event() -> None:
+    final = FinalEvent(run_id="r", attempt=1, status="done", output_text="x", chunks=1)
+    assert decode_record(final.to_bytes()) == (final,)
+    with pytest.raises(ValidationError):
+        decode_record(b'{"kind":"chunks","chunks":[{"kind":"final","run_id":"r","attempt":0}]}')
