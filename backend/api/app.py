@@ -234,6 +234,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
                     user,
                     signed_in=token_still_valid,
                     created=created,
+                    flushes=runtime.sse_flushes,
                 ):
                     yield chunk
             finally:
