@@ -80,6 +80,7 @@ async def comparison_events(
     signed_in: AccessCheck | None = None,
     created: ComparisonRecord | None = None,
     flushes: FlushShare | None = None,
+    known: ComparisonRecord | None = None,
 ) -> AsyncIterator[bytes]:
     """The stream of one comparison for `principal`, whose access (and, with `signed_in`, whose
     token) is checked again every few seconds: once either is gone, an `error` event ends it.
@@ -87,12 +88,14 @@ async def comparison_events(
     `created`: the comparison this request just made (create-and-stream): its runs are known
     without reading them back, and the stream opens with a `comparison` event carrying what the
     plain POST would have answered (the ids a script needs to vote, cancel or fetch later).
-    `flushes`: the process's budget of writes, shared by its streams (`sse_pacing`)."""
+    `flushes`: the process's budget of writes, shared by its streams (`sse_pacing`). `known`: the
+    comparison as the route just read it to check the reader's access (its runs' ids, attempts and
+    statuses are all the stream needs from it): not read a second time."""
     from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer
 
     if created is not None:
         yield _sse_json("comparison", ComparisonOut.of(created).model_dump_json())
-    record = created or await service.get_unchecked(comparison_id)
+    record = created or known or await service.get_unchecked(comparison_id)
     pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
     updates = service.follow(
         comparison_id, pending, pacing=sse_pacing(keepalive_s, flushes), reader=principal, signed_in=signed_in
