@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import math
 import os
+import shutil
 import tempfile
 import time
 import urllib.parse
@@ -222,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     workers = 2 * MAX_COMPARISONS
     with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, tmp, True)  # last: the apps stop first
         apps = {
             "this checkout": stack.enter_context(embedded_app(tmp / "this", workers, not args.no_trace, env))
         }
