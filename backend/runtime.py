@@ -96,6 +96,7 @@ class Runtime:
     cache: ResponseCache  # response cache and rate limits: in-process, or Redis with REDIS_URL
     limiter: RateLimiter
     page_flushes: FlushShare  # the state updates a second this process sends to streaming pages
+    sse_flushes: FlushShare  # the writes a second this process sends to the API's event streams
     search: SearchService  # hybrid keyword + vector search (its indexer runs as a task of start())
     usage: UsageService  # spend, tokens and latency aggregates; the budget burn-down
     exports: ExportService  # runs as CSV / JSON Lines, streamed
@@ -179,6 +180,7 @@ class Runtime:
             cache=cache,
             limiter=limiter,
             page_flushes=FlushShare(settings.stream_flush_budget),
+            sse_flushes=FlushShare(settings.sse_flush_budget),
             usage=usage,
             exports=ExportService(db, usage),
             batches=batches,

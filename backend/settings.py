@@ -198,6 +198,14 @@ class Settings(BaseSettings):
         "gets fewer than STREAM_FLUSH_HZ.",
     )
 
+    sse_flush_budget: float = Field(
+        default=5000.0,
+        ge=100.0,
+        description="Writes per second one backend process sends to all the API's event streams "
+        "(GET /api/v1/comparisons/{id}/events), shared evenly: up to SSE_FLUSH_BUDGET / 100 streams "
+        "each gets every change within 10 ms; beyond, each gets fewer, larger writes.",
+    )
+
     # --- cache and limits ----------------------------------------------------
     redis_url: str = Field(
         default="",

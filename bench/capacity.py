@@ -25,11 +25,12 @@ Parts (`--parts`, default all):
 - ttft: the API's added time to first token (bench/ttft.py), embedded: through the API against
   the same local OpenAI-compatible provider called directly, as gateways measure it.
 - sse: concurrent SSE streams (GET /api/v1/comparisons/{id}/events) one embedded
-  process holds without a stall (a gap of more than `STALL_MS` between two reads
-  of a stream before its `done`, or its `done` later than `PACE_SLACK` x the
-  model's time + 2 s after the streams opened: the text no longer keeps pace),
+  process holds without a stall (bench/sse.py: a gap of more than `STALL_MS` between
+  two reads of a stream before its `done`, or its `done` later than `PACE_SLACK` x
+  the model's time + 2 s after the streams opened: the text no longer keeps pace),
   by levels of `--sse-levels`, each stream following its own run of
-  `simulated:steady` (up to 128 runs; beyond, streams share them).
+  `simulated:steady` (up to 128 runs; beyond, streams share them), and the
+  backend's CPU per streamed token.
 - throughput: runs/s of the Kafka stack with 1 and with 2 worker processes
   (WORKER_CONCURRENCY 16 each: slots, not the machine, bound one worker) for
   comparisons of 4 `simulated:steady` panes x 50 tokens, 100 comparisons (about
@@ -65,7 +66,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from bench import throughput
+from bench import sse, throughput
 from bench.app_runs import AppUnderTest, embedded_app, kafka_stack
 from bench.common import (
     ROOT,
@@ -91,9 +92,6 @@ from devstack.app_process import CHROMIUM, CHROMIUM_ARGS
 PANES = 4
 KAFKA_WORKERS = 2
 MAX_CONCURRENCY = 256  # EMBEDDED_WORKERS and WORKER_CONCURRENCY allow at most 256 (backend/settings.py)
-STALL_MS = 500.0
-PACE_SLACK = 1.5  # a level also stalls if its streams end later than 1.5 x the model's time + 2 s
-SSE_TOKENS = 600  # 6 s streams: long enough for every stream of a level to be open at once
 
 TARGET_A_MS = 100.0  # (a) embedded, 50 sessions + the page: DOM p95 and receive p95
 TARGET_A_SESSIONS = 50
@@ -463,145 +461,34 @@ def run_curve(
     return rows
 
 
-# --- SSE streams ------------------------------------------------------------------------
-async def _sse_stream(
-    host: str, port: int, path: str, token: str, deadline: float, first_at: list[float]
-) -> dict[str, Any]:
-    reader, writer = await asyncio.open_connection(host, port)
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-        "Accept: text/event-stream\r\n\r\n"
-    )
-    writer.write(request.encode())
-    loop = asyncio.get_running_loop()
-    last = first = None
-    max_gap = 0.0
-    done = False
-    tail = b""
-    deltas = 0
-    try:
-        while not done and loop.time() < deadline:
-            try:
-                chunk = await asyncio.wait_for(reader.read(65536), max(0.01, deadline - loop.time()))
-            except TimeoutError:
-                break
-            if not chunk:
-                break
-            now = loop.time()
-            window = tail + chunk
-            deltas += chunk.count(b"event: delta")
-            if b"event: delta" in window and first is None:
-                first = now
-                first_at.append(now)
-            if first is not None and last is not None:
-                max_gap = max(max_gap, now - last)
-            if first is not None:
-                last = now
-            done = b"event: done" in window
-            tail = window[-16:]
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-    return {"done": done, "max_gap_ms": max_gap * 1000.0, "first": first, "last": last, "deltas": deltas}
-
-
-async def _sse_level(base: str, token: str, streams: int) -> dict[str, Any]:
-    comparisons = min(streams, MAX_CONCURRENCY // 2)
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60.0, limits=limits) as http:
-        gate = asyncio.Semaphore(16)
-
-        async def post(i: int) -> str:
-            body = {
-                "prompt": f"SSE level {streams} #{i}: explain streams [[simulate:tokens={SSE_TOKENS}]]",
-                "panes": [{"model": STEADY}],
-            }
-            async with gate:
-                response = await http.post("/api/v1/comparisons", json=body)
-            response.raise_for_status()
-            return str(response.json()["id"])
-
-        ids = await asyncio.gather(*(post(i) for i in range(comparisons)))
-    url = urllib.parse.urlsplit(base)
-    host, port = url.hostname or "127.0.0.1", url.port or 80
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + SSE_TOKENS / 100.0 + 30.0
-    first_at: list[float] = []
-    opened = loop.time()
-    results = await asyncio.gather(
-        *(
-            _sse_stream(
-                host, port, f"/api/v1/comparisons/{ids[i % comparisons]}/events", token, deadline, first_at
-            )
-            for i in range(streams)
-        ),
-        return_exceptions=True,
-    )
-    good = [r for r in results if isinstance(r, dict)]
-    failed = [f"{type(r).__name__}: {r}"[:120] for r in results if not isinstance(r, dict)]
-    gaps = [r["max_gap_ms"] for r in good if r["first"] is not None]
-    ends = [r["last"] for r in good if r["done"] and r["last"] is not None]
-    live_together = sum(1 for r in good if r["first"] is not None and ends and r["first"] < min(ends))
-    nominal = 0.1 + SSE_TOKENS / 100.0
-    late_after = opened + nominal * PACE_SLACK + 2.0  # the text came slower than the model made it
-    stalled = sum(
-        1 for r in good if not r["done"] or r["max_gap_ms"] > STALL_MS or r["last"] > late_after
-    ) + len(failed)
-    return {
-        "streams": streams,
-        "comparisons": comparisons,
-        "tokens": SSE_TOKENS,
-        "done": sum(1 for r in good if r["done"]),
-        "stalled_or_failed": stalled,
-        "streams_live_at_once": live_together,
-        "max_gap_ms": summary(gaps),
-        "open_to_first_delta_s": (max(first_at) - opened) if first_at else math.nan,
-        "open_to_last_done_s": (max(ends) - opened) if ends else math.nan,
-        "nominal_stream_s": nominal,
-        "deltas_per_stream_mean": sum(r["deltas"] for r in good) / len(good) if good else 0,
-        "errors": failed[:5],
-    }
-
-
+# --- SSE streams (bench/sse.py) ------------------------------------------------------
 def run_sse(app: AppUnderTest, levels: list[int]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     held = 0
-    meter_groups = {"backend": backend_pids(app), "bench": lambda: [os.getpid()]}
+    backend = backend_pids(app)
     for streams in levels:
         log(
-            f"SSE: {streams} concurrent streams ({SSE_TOKENS} tokens of {STEADY},"
-            f" stall = gap > {STALL_MS:.0f} ms)"
+            f"SSE: {streams} concurrent streams ({sse.SSE_TOKENS} tokens of {STEADY},"
+            f" stall = gap > {sse.STALL_MS:.0f} ms)"
         )
-        meter = CpuMeter(meter_groups)
-        meter.start(time.time())
         try:
             # in a thread: the sync Playwright API owns this thread's event loop
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                work = pool.submit(asyncio.run, _sse_level(app.base, app.account.api_token, streams))
-                row = work.result(timeout=SSE_TOKENS / 100.0 + 120.0)
+                work = pool.submit(asyncio.run, sse.sse_level(app, streams, backend))
+                row = work.result(timeout=sse.SSE_TOKENS / 100.0 + 120.0)
         except Exception as exc:
             row = {
                 "streams": streams,
                 "error": f"{type(exc).__name__}: {exc}"[:200],
                 "stalled_or_failed": streams,
             }
-        row["cpu_cores"] = meter.stop(time.time())
         rows.append(row)
-        log(
-            f"    {row.get('done', 0)}/{streams} done, {row['stalled_or_failed']} stalled, late or failed,"
-            f" last done {row.get('open_to_last_done_s', math.nan):.1f} s after opening"
-            f" ({row.get('nominal_stream_s', math.nan):.1f} s of text),"
-            f" {row.get('streams_live_at_once', 0)} live at once, max gap p95"
-            f" {row.get('max_gap_ms', {}).get('p95', math.nan):.0f} ms;"
-            f" backend {row['cpu_cores']['backend']:.2f} cores"
-        )
+        log("    " + (sse.describe(row) if "cpu_cores" in row else row["error"]))
         if row["stalled_or_failed"]:
             break
         held = streams
         time.sleep(2.0)
-    return {"levels": rows, "held_without_stalls": held, "stall_ms": STALL_MS}
+    return {"levels": rows, "held_without_stalls": held, "stall_ms": sse.STALL_MS}
 
 
 # --- throughput ----------------------------------------------------------------------------

@@ -205,9 +205,9 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         tags=["comparisons"],
     )
     async def follow_comparison(user: User, comparison_id: str, request: Request) -> StreamingResponse:
-        await get_runtime().comparisons.get(user, comparison_id)  # 404 before the stream starts
+        record = await get_runtime().comparisons.get(user, comparison_id)  # 404 before the stream starts
         slot = await get_runtime().stream_slots.take(user.user_id)  # 429 past MAX_STREAMS_PER_USER
-        return _event_stream(user, comparison_id, request, slot)
+        return _event_stream(user, comparison_id, request, slot, known=record)
 
     def _event_stream(
         user: User,
@@ -216,6 +216,7 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
         slot: Slot,
         status_code: int = 200,
         created: ComparisonRecord | None = None,
+        known: ComparisonRecord | None = None,
     ) -> StreamingResponse:
         runtime = get_runtime()
         token: str = request.state.api_token
@@ -234,6 +235,8 @@ def create_api(get_runtime: Callable[[], Runtime]) -> FastAPI:
                     user,
                     signed_in=token_still_valid,
                     created=created,
+                    known=known,
+                    flushes=runtime.sse_flushes,
                 ):
                     yield chunk
             finally:

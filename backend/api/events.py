@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from backend.auth.permissions import Principal
 from backend.db.records import ComparisonRecord
 from backend.services.comparisons import ComparisonService
-from backend.streaming.follow import AccessCheck, AccessLost, sse_pacing
+from backend.streaming.follow import AccessCheck, AccessLost, FlushShare, sse_pacing
+from backend.streaming.follower import LiveEntry
 from backend.streaming.hub import FINAL_STATUSES, RunHub
 
 ACCESS_LOST = "Your access to this comparison ended (signed out, token revoked or removed from its project)."
+
+
+_string = json.encoder.encode_basestring_ascii  # json.dumps's own escaping of a str (ensure_ascii)
 
 
 def _sse(event: str, data: object) -> bytes:
@@ -29,6 +34,26 @@ def _sse(event: str, data: object) -> bytes:
 
 def _sse_json(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+def _number(value: object) -> str:
+    """A JSON number as `json.dumps` writes it (`repr` for finite ints and floats)."""
+    if value is None:
+        return "null"
+    if (type(value) is float and math.isfinite(value)) or type(value) is int:
+        return repr(value)
+    return json.dumps(value, default=str)
+
+
+def _delta(entry: LiveEntry) -> bytes:
+    """The `delta` event, byte for byte what `_sse("delta", {...})` of its fields writes, without
+    building the dict and an encoder per event: one is written per run per flush of every stream."""
+    return (
+        f'event: delta\ndata: {{"run_id": {_string(entry.run_id)}, "attempt": {_number(entry.attempt)},'
+        f' "text": {_string(entry.text)}, "output_tokens": {_number(entry.tokens)},'
+        f' "ttft_ms": {_number(entry.ttft_ms)}, "elapsed_ms": {_number(entry.elapsed_ms)},'
+        f' "status": {_string(entry.status)}}}\n\n'
+    ).encode()
 
 
 async def _saved(hub: RunHub, run_ids: list[str], timeout_s: float = 5.0) -> None:
@@ -54,40 +79,37 @@ async def comparison_events(
     keepalive_s: float = 15.0,
     signed_in: AccessCheck | None = None,
     created: ComparisonRecord | None = None,
+    flushes: FlushShare | None = None,
+    known: ComparisonRecord | None = None,
 ) -> AsyncIterator[bytes]:
     """The stream of one comparison for `principal`, whose access (and, with `signed_in`, whose
     token) is checked again every few seconds: once either is gone, an `error` event ends it.
 
     `created`: the comparison this request just made (create-and-stream): its runs are known
     without reading them back, and the stream opens with a `comparison` event carrying what the
-    plain POST would have answered (the ids a script needs to vote, cancel or fetch later)."""
+    plain POST would have answered (the ids a script needs to vote, cancel or fetch later).
+    `flushes`: the process's budget of writes, shared by its streams (`sse_pacing`). `known`: the
+    comparison as the route just read it to check the reader's access (its runs' ids, attempts and
+    statuses are all the stream needs from it): not read a second time."""
     from backend.api.schemas import ComparisonOut  # local: keeps this module free of the schema layer
 
     if created is not None:
         yield _sse_json("comparison", ComparisonOut.of(created).model_dump_json())
-    record = created or await service.get_unchecked(comparison_id)
+    record = created or known or await service.get_unchecked(comparison_id)
     pending = {r.id: f"{r.id}:{r.attempt}" for r in record.runs if r.status not in FINAL_STATUSES}
     updates = service.follow(
-        comparison_id, pending, pacing=sse_pacing(keepalive_s), reader=principal, signed_in=signed_in
+        comparison_id, pending, pacing=sse_pacing(keepalive_s, flushes), reader=principal, signed_in=signed_in
     )
     try:
         async with aclosing(updates):
             async for batch in updates:
+                # A batch's events go out as one body chunk: one write through the middlewares
+                # and the server, however many runs had news (SSE allows several events a write).
+                events = [_delta(entry) for entry in batch.live]
                 if batch.keepalive:
-                    yield b": keep-alive\n\n"
-                for entry in batch.live:
-                    yield _sse(
-                        "delta",
-                        {
-                            "run_id": entry.run_id,
-                            "attempt": entry.attempt,
-                            "text": entry.text,
-                            "output_tokens": entry.tokens,
-                            "ttft_ms": entry.ttft_ms,
-                            "elapsed_ms": entry.elapsed_ms,
-                            "status": entry.status,
-                        },
-                    )
+                    events.insert(0, b": keep-alive\n\n")
+                if events:
+                    yield b"".join(events)
     except AccessLost:
         yield _sse("error", {"detail": ACCESS_LOST})
         return

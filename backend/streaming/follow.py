@@ -99,6 +99,7 @@ class Pacing:
     # alone: the first words a moment after a run started then go out at once, not an
     # interval after the "running" flush.
     text_paced: bool = False
+    kind: str = "page"  # who follows: "page" (a browser session) or "api" (an SSE client), for metrics
 
     def current_interval(self) -> float:
         return self.interval_s if self.share is None else self.share.interval(self.interval_s)
@@ -110,11 +111,16 @@ def page_pacing(flush_hz: float, share: FlushShare) -> Pacing:
     return Pacing(interval_s=1.0 / flush_hz, share=share)
 
 
-def sse_pacing(keepalive_s: float) -> Pacing:
+def sse_pacing(keepalive_s: float, share: FlushShare | None = None) -> Pacing:
     """An SSE client: each change within `SSE_COALESCE_S` (one wake-up per flush, not one per
-    chunk of every run the process streams), a keep-alive comment when nothing happens."""
+    chunk of every run the process streams), less often once the process's budget of writes
+    (`share`) is spread over many streams, and a keep-alive comment when nothing happens.  A
+    write costs the same whatever it carries (about 25 us of the event loop's CPU in Granian's
+    send alone, bench.sse): 500 streams at 100 writes a second would need more than the loop."""
     return Pacing(
         interval_s=SSE_COALESCE_S,
+        share=share,
+        kind="api",
         idle_wait_s=keepalive_s,
         unknown_recheck_s=UNKNOWN_RECHECK_S,
         text_paced=True,  # a run's status changes are few; its chunks are what the interval coalesces
@@ -156,7 +162,7 @@ async def follow_runs(
     `allowed` is asked every ACCESS_RECHECK_S: once it answers False, AccessLost is raised and
     nothing more is sent (a member removed from the project, a session signed out)."""
     share = pacing.share.following() if pacing.share is not None else nullcontext()
-    counted = FOLLOWING_SESSIONS.labels("page" if pacing.share is not None else "api").track_inprogress()
+    counted = FOLLOWING_SESSIONS.labels(pacing.kind).track_inprogress()
     with share, counted:
         batches = _follow(hub, saved, comparison_id, dict(following), pacing, client_key, reread, allowed)
         async with aclosing(batches):
@@ -183,9 +189,9 @@ async def _follow(
         wait = pacing.idle_wait_s
         if unknown_before and pacing.unknown_recheck_s > 0:
             wait = min(wait, pacing.unknown_recheck_s)
-        new_version = await hub.wait_for_change(version, timeout=wait)
+        # Woken by a change of the runs followed here, not by every run the process streams.
+        new_version = await hub.wait_for_change(version, timeout=wait, runs=following)
         idle = new_version == version and not unknown_before
-        version = new_version
         delay = last_flush + pacing.current_interval() - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -202,6 +208,8 @@ async def _follow(
             if fresh is None:
                 return
             following, reread_at = fresh, last_flush
+        # Everything up to this stamp is collected now (no await between the two).
+        version = hub.stamp(following)
         update = follower.collect(following)
         batch = FollowBatch(live=update.live, changed=update.status_changed, keepalive=idle)
         if update.unknown and time.monotonic() >= next_db_check:
@@ -217,6 +225,8 @@ async def _follow(
             fresh = await reread()
             if fresh is None:
                 return
+            if fresh.keys() != following.keys():
+                version = -1  # runs not collected yet: a turn at once
             following, reread_at = fresh, time.monotonic()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from backend.queue.messages import ChunkEvent, FinalEvent, StartedEvent
@@ -65,14 +66,19 @@ class LiveRun:
 
 class RunHub:
     """Every chunk of every run bumps `version` (20,000 a second with 200 runs streaming), and
-    each follower asks for the next change once per flush.  So a change costs one counter bump
-    and, only when followers wait, one future's result; a follower that is behind returns at
-    once.  (An asyncio.Condition took its lock on both sides and woke its waiters one lock
-    hand-over at a time, and `wait_for` made a task per wait: bench.capacity, session 13.)"""
+    each follower asks for the next change of the runs it follows once per flush.  So a change
+    costs one counter bump and, only when followers of that run wait, their futures' results; a
+    follower that is behind returns at once.  A follower waits on its own runs, not on the
+    hub: woken by every run's chunks, N streams of N runs made up to N x N wake-ups, most with
+    nothing to send (bench.sse, issue 22).  (An asyncio.Condition took its lock on both sides and
+    woke its waiters one lock hand-over at a time, and `wait_for` made a task per wait:
+    bench.capacity, session 13.)"""
 
     def __init__(self) -> None:
         self._runs: dict[str, LiveRun] = {}
-        self._waiter: asyncio.Future[None] | None = None  # shared by the followers waiting now
+        self._waiter: asyncio.Future[None] | None = None  # shared by the followers of every run
+        self._waiting: dict[str, list[asyncio.Future[None]]] = {}  # by run id: its followers waiting now
+        self._stamps: dict[str, int] = {}  # by run id: the version of the run's latest change
         self.version = 0
         self._ended: deque[tuple[float, str]] = deque()  # (when, run id) of final runs, oldest first
 
@@ -87,6 +93,15 @@ class RunHub:
 
     def forget(self, run_id: str) -> None:
         self._runs.pop(run_id, None)
+        self._stamps.pop(run_id, None)
+
+    def stamp(self, run_ids: Collection[str]) -> int:
+        """The version of the latest change of any of `run_ids` (0: none known): it moves on
+        whenever one of them changes, and only then (or when one is forgotten)."""
+        stamps = self._stamps
+        if len(run_ids) == 1:  # an API stream of one run: asked twice a flush
+            return stamps.get(next(iter(run_ids)), 0)
+        return max([stamps.get(run_id, 0) for run_id in run_ids], default=0)
 
     def _forget_ended(self, now: float) -> None:
         """Ended runs stay a while for late followers, then live only in the database."""
@@ -95,6 +110,7 @@ class RunHub:
             live = self._runs.get(run_id)
             if live is not None and live.is_final:
                 del self._runs[run_id]
+                self._stamps.pop(run_id, None)
 
     async def apply(self, event: StartedEvent | ChunkEvent | FinalEvent) -> LiveRun | None:
         """Fold one event in (`fold`)."""
@@ -156,23 +172,34 @@ class RunHub:
             live.output_tokens = event.output_tokens
             live.elapsed_ms = event.total_ms
             live.ttft_ms = event.ttft_ms
-        self._notify()
+        self._notify(live.run_id)
         return live
 
     async def mark_cancelled(self, run_id: str) -> None:
         live = self._runs.get(run_id)
         if live is not None and not live.is_final:
             live.status = "cancelled"
-            self._notify()
+            self._notify(run_id)
 
-    def _notify(self) -> None:
+    def _notify(self, run_id: str) -> None:
         self.version += 1
+        self._stamps[run_id] = self.version
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        for follower in self._waiting.pop(run_id, ()):
+            if not follower.done():
+                follower.set_result(None)
 
-    async def wait_for_change(self, seen_version: int, timeout: float) -> int:
-        """Return the hub version once it moves past `seen_version` (or on timeout)."""
+    async def wait_for_change(
+        self, seen_version: int, timeout: float, runs: Collection[str] | None = None
+    ) -> int:
+        """Return the hub version once it moves past `seen_version` (or on timeout).
+
+        With `runs`: wait only for a change of one of them; `seen_version` and the answer are
+        then their `stamp`."""
+        if runs:
+            return await self._wait_for_runs(seen_version, timeout, runs)
         if self.version != seen_version:
             return self.version
         loop = asyncio.get_running_loop()
@@ -181,3 +208,31 @@ class RunHub:
         # asyncio.wait, not wait_for: a timed-out follower must not cancel the shared future.
         await asyncio.wait((self._waiter,), timeout=timeout)
         return self.version
+
+    async def _wait_for_runs(self, seen_stamp: int, timeout: float, runs: Collection[str]) -> int:
+        stamp = self.stamp(runs)
+        if stamp != seen_stamp:
+            return stamp
+        # One future of its own, listed under each of its runs, and one timer: asyncio.wait's
+        # checks, sets and callbacks cost more than the rest of a flush (bench.sse, py-spy).
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        for run_id in runs:
+            self._waiting.setdefault(run_id, []).append(woken)
+        timer = loop.call_later(timeout, _wake, woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            for run_id in runs:  # still listed: timed out, cancelled, or woken by another of its runs
+                followers = self._waiting.get(run_id)
+                if followers is not None and woken in followers:
+                    followers.remove(woken)
+                    if not followers:
+                        del self._waiting[run_id]
+        return self.stamp(runs)
+
+
+def _wake(follower: asyncio.Future[None]) -> None:
+    if not follower.done():
+        follower.set_result(None)

@@ -121,6 +121,30 @@ async def test_a_page_loop_counts_as_a_follower_until_it_ends(rt: Runtime) -> No
     await rt.comparisons.cancel(await owner(rt), created.id, None)
 
 
+def test_sse_streams_flush_every_10_ms_until_they_share_the_budget() -> None:
+    share = FlushShare(per_second=5000.0)
+    pacing = sse_pacing(keepalive_s=15.0, share=share)
+    with ExitStack() as streams:
+        for _ in range(50):
+            streams.enter_context(share.following())
+        assert pacing.current_interval() == 0.01  # fifty streams: each change within 10 ms
+        for _ in range(450):
+            streams.enter_context(share.following())
+        assert pacing.current_interval() == 500 / 5000  # five hundred: a write every 100 ms each
+    assert sse_pacing(keepalive_s=15.0).current_interval() == 0.01  # no budget: the floor
+
+
+async def test_an_sse_stream_counts_against_the_process_budget_until_it_ends(rt: Runtime) -> None:
+    created = await create(rt, ["simulated:stall"])
+    pacing = sse_pacing(15.0, rt.sse_flushes)
+    updates = rt.comparisons.follow(created.id, keys(created), pacing=pacing)
+    await anext(updates)
+    assert rt.sse_flushes.followers == 1 and rt.page_flushes.followers == 0
+    await updates.aclose()  # the client went away
+    assert rt.sse_flushes.followers == 0
+    await rt.comparisons.cancel(await owner(rt), created.id, None)
+
+
 async def test_an_sse_stream_coalesces_many_chunks_into_few_flushes(rt: Runtime) -> None:
     created = await create(rt, ["simulated:steady"] * 4)  # 4 runs x 60 chunks, 10 ms apart
     before = rt.hub.version

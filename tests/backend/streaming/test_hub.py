@@ -213,6 +213,39 @@ async def test_one_change_wakes_every_waiter_and_a_waiter_that_times_out_leaves_
     assert await asyncio.wait_for(asyncio.gather(*patient), 0.5) == [seen + 1] * 3
 
 
+async def test_a_follower_of_some_runs_sleeps_through_the_other_runs_changes() -> None:
+    hub = RunHub()
+    for run_id in ("a", "b", "c"):
+        hub.track(run_id, 0)
+    seen = hub.stamp(["a", "b"])
+    waiter = asyncio.ensure_future(hub.wait_for_change(seen, timeout=5.0, runs=["a", "b"]))
+    for seq in range(5):  # another stream's run: no wake-up here
+        await hub.apply(chunk(seq, "c", run_id="c"))
+        await asyncio.sleep(0)
+    assert not waiter.done() and hub.stamp(["a", "b"]) == seen
+    await hub.apply(chunk(0, "b", run_id="b"))  # one of its own
+    assert await asyncio.wait_for(waiter, 0.5) == hub.stamp(["a", "b"]) == hub.version
+    # a stamp that already moved answers at once; one that did not waits for the timeout
+    assert await asyncio.wait_for(hub.wait_for_change(seen, timeout=5.0, runs=["a", "b"]), 0.5) != seen
+    now = hub.stamp(["a"])
+    assert await hub.wait_for_change(now, timeout=0.01, runs=["a"]) == now
+
+
+async def test_the_last_follower_of_a_run_to_leave_drops_its_wait() -> None:
+    hub = RunHub()
+    hub.track("a", 0)
+    seen = hub.stamp(["a"])
+    patient = asyncio.ensure_future(hub.wait_for_change(seen, timeout=5.0, runs=["a"]))
+    # a follower whose wait ends first leaves the other one waiting on the same run
+    assert await hub.wait_for_change(seen, timeout=0.01, runs=["a"]) == seen
+    await asyncio.sleep(0)
+    assert not patient.done() and "a" in hub._waiting
+    await hub.apply(chunk(0, "x", run_id="a"))
+    assert await asyncio.wait_for(patient, 0.5) > seen
+    assert await hub.wait_for_change(0, timeout=0.01, runs=["never seen"]) == 0
+    assert hub._waiting == {}  # nothing kept for runs no one waits for
+
+
 async def test_dropped_events_do_not_bump_the_version() -> None:
     hub = RunHub()
     hub.track("r", 0)
