@@ -111,6 +111,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kafka-sessions", default=None, help="N of the Kafka curve (default: --sessions)")
     parser.add_argument("--tokens", type=int, default=300, help="tokens per pane in the curve (300: 3 s)")
     parser.add_argument(
+        "--run-spread",
+        type=float,
+        default=0.0,
+        help="seconds over which the sessions press Run (0: all in the same moment, the worst case)",
+    )
+    parser.add_argument(
         "--parts",
         default="curve,ttft,sse,throughput",
         help="comma-separated subset of curve,ttft,sse,throughput (default all)",
@@ -311,9 +317,12 @@ def curve_row(
     idle_rss_kib: int,
     backend: Callable[[], list[int]],
     profiles: Profiles | None = None,
+    run_spread_s: float = 0.0,
 ) -> dict[str, Any]:
-    log(f"{app.mode}: {sessions} session(s) x {PANES} panes + the page")
+    spread = f", Run pressed over {run_spread_s:g} s" if run_spread_s > 0 and sessions else ""
+    log(f"{app.mode}: {sessions} session(s) x {PANES} panes + the page{spread}")
     row: dict[str, Any] = {"mode": app.mode, "sessions": sessions, "panes": PANES, "tokens": tokens}
+    row["run_spread_s"] = run_spread_s
     stream_s = 0.1 + tokens / 100.0
     timeout_s = 60.0 + stream_s * max(1.0, sessions / 10)
     cookie = app.account.cookie(app.base)
@@ -343,7 +352,7 @@ def curve_row(
             meter.start(time.time())
             started = time.monotonic()
             if pool is not None:
-                pool.start_runs()
+                pool.start_runs(run_spread_s)
             dom = run_round([page.page], [page.prompt], PANES, app.trace_paths, False, timeout_s)
             unfinished = pool.wait_finished(timeout_s) if pool is not None else []
             row["round_seconds"] = time.monotonic() - started
@@ -437,7 +446,12 @@ def _session_figures(app: AppUnderTest, pool: SessionPool, unfinished: list[int]
 
 
 def run_curve(
-    app: AppUnderTest, browser: Browser, counts: list[int], tokens: int, profiles: Profiles | None = None
+    app: AppUnderTest,
+    browser: Browser,
+    counts: list[int],
+    tokens: int,
+    profiles: Profiles | None = None,
+    run_spread_s: float = 0.0,
 ) -> list[dict[str, Any]]:
     backend = backend_pids(app)
     page = BrowserPage(browser, app.base, tokens)
@@ -450,7 +464,7 @@ def run_curve(
         log(f"{app.mode}: backend idle RSS {idle_rss / 1024:.0f} MiB; its processes: {names}")
         for n in [0, *counts]:
             try:
-                rows.append(curve_row(app, page, n, tokens, idle_rss, backend, profiles))
+                rows.append(curve_row(app, page, n, tokens, idle_rss, backend, profiles, run_spread_s))
             except Exception as exc:  # a row that fails is a FAIL row; the others still run
                 message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
                 log(f"    {n} sessions failed: {message}")
@@ -700,7 +714,7 @@ def measure_mode(
         results.setdefault("apps", {})[mode] = {"description": app.description, **app.config}
         if "curve" in parts:
             profiles = Profiles(Path(args.profile)) if args.profile else None
-            results["curve"].extend(run_curve(app, browser, counts, args.tokens, profiles))
+            results["curve"].extend(run_curve(app, browser, counts, args.tokens, profiles, args.run_spread))
         if mode == "embedded" and "ttft" in parts:
             with httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers) as http:
                 results["ttft"] = bench_ttft(http, 30, 3, app.trace_paths, provider_url)

@@ -245,7 +245,7 @@ class SessionPool:
             await asyncio.sleep(every_s)
             self.loop_lags_ms.append(max(0.0, loop.time() - planned) * 1000.0)
 
-    async def _start(self) -> None:
+    async def _start(self, spread_s: float) -> None:
         self.loop_lags_ms = []
         self._ticker = asyncio.create_task(self._tick())
         for session in self.sessions:
@@ -256,12 +256,15 @@ class SessionPool:
             router = auth_for(self.auth_template, session.path)["event"]["router_data"]
             session.run_sent_at = time.time()
             await session.sio.emit("event", {"name": self.run_event, "router_data": router}, EVENT_NAMESPACE)
+            if spread_s > 0:  # the presses spread evenly over spread_s, as a load test's ramp
+                await asyncio.sleep(spread_s / len(self.sessions))
 
-    def start_runs(self) -> None:
-        """Press Run in every session (the emits are queued at once; returns when all are sent)."""
+    def start_runs(self, spread_s: float = 0.0) -> None:
+        """Press Run in every session: at once (the emits are queued together), or spread evenly
+        over `spread_s` seconds; returns when all are sent."""
         _ReceivedBytes.total = 0
         _ReceivedBytes.counting = True
-        self._call(self._start(), 60)
+        self._call(self._start(spread_s), 60 + spread_s)
 
     async def _wait(self, timeout_s: float) -> list[int]:
         loop = asyncio.get_running_loop()
