@@ -10,7 +10,9 @@ first session or upgrade.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -109,6 +111,7 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._sqlite_sync_engine: Engine | None = None
+        self._sqlite_thread: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         return f"Database({self.async_url.render_as_string(hide_password=True)!r})"
@@ -170,7 +173,7 @@ class Database:
         the async session, 0.9 ms in one hop).  On PostgreSQL the same function runs on the async
         engine through ``run_sync``."""
         if self.backend == "sqlite" and sqlite_file_path(self.sync_url) is not None:
-            return await asyncio.to_thread(_in_transaction, self._sqlite_engine(), work)
+            return await self._on_sqlite_thread(work)
         async with self.engine.begin() as connection:
             return await connection.run_sync(work)
 
@@ -178,6 +181,18 @@ class Database:
         """Run `work` (sync Core reads on a Connection) in one transaction and return its result:
         :meth:`write`'s single hop, for reads on the path to a run's first token."""
         return await self.write(work)
+
+    def _on_sqlite_thread(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """`work` in a transaction on the one thread this database gives SQLite (in the caller's
+        context, as asyncio.to_thread runs it: the trace it belongs to). SQLite takes one writer at a
+        time anyway; a pool of threads only makes them contend for its lock and for the GIL, against
+        the event loop: 50 comparisons started at once cost 19 ms of the process's CPU each on
+        asyncio's default executor, 14 ms on one thread (bench/RESULTS.md, 2026-12-05 session 14)."""
+        if self._sqlite_thread is None:
+            self._sqlite_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        engine, context = self._sqlite_engine(), contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._sqlite_thread, context.run, _in_transaction, engine, work)
 
     def _sqlite_engine(self) -> Engine:
         """The sync engine of :meth:`write`, made on the event loop's thread (no race)."""
@@ -217,6 +232,9 @@ class Database:
             engine.dispose()
 
     async def dispose(self) -> None:
+        if self._sqlite_thread is not None:  # after the work already handed to it
+            await asyncio.to_thread(self._sqlite_thread.shutdown, True)
+            self._sqlite_thread = None
         if self._sqlite_sync_engine is not None:
             await asyncio.to_thread(self._sqlite_sync_engine.dispose)
             self._sqlite_sync_engine = None

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,6 +124,47 @@ async def test_write_commits_what_it_returns_from_and_rolls_back_what_raises(dat
 
 
 async def test_concurrent_writes_all_land(database: Database) -> None:
-    # On SQLite they run on several threads of the default executor, each over a pooled connection.
     await asyncio.gather(*(database.write(_insert_user(n)) for n in range(60)))
     assert await _users(database) == 60
+
+
+SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="")
+
+
+async def test_on_a_sqlite_file_every_write_and_read_runs_on_one_thread_in_the_callers_context(
+    tmp_path: Path,
+) -> None:
+    """One thread for SQLite's work (it takes one writer at a time; more threads only contend for
+    its lock and the GIL), with the caller's context variables (the trace a statement belongs to),
+    and the thread is gone after dispose."""
+    database = Database(f"sqlite:///{tmp_path / 'one.db'}")
+
+    def create(connection: Connection) -> None:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+
+    def insert(n: int) -> Callable[[Connection], tuple[int, str]]:
+        def work(connection: Connection) -> tuple[int, str]:
+            connection.execute(text("INSERT INTO t (n) VALUES (:n)"), {"n": n})
+            return threading.get_ident(), SEEN.get()
+
+        return work
+
+    async def in_context(n: int) -> tuple[int, str]:
+        SEEN.set(f"caller {n}")
+        return await database.write(insert(n))
+
+    await database.write(create)
+    answers = await asyncio.gather(*(in_context(n) for n in range(40)))
+    threads = {thread for thread, _ in answers}
+    assert len(threads) == 1 and threads != {threading.get_ident()}
+    assert [seen for _, seen in answers] == [f"caller {n}" for n in range(40)]
+
+    def count(connection: Connection) -> tuple[int, int]:
+        return threading.get_ident(), int(connection.execute(text("SELECT count(*) FROM t")).scalar_one())
+
+    counted = await database.read(count)
+    assert counted == (threads.pop(), 40)
+    names = {t.name for t in threading.enumerate()}
+    assert any(name.startswith("sqlite") for name in names)
+    await database.dispose()
+    assert not any(t.name.startswith("sqlite") for t in threading.enumerate())
