@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Update, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,20 @@ def _renewal(comparison_id: str, project_id: str, action: str, now: datetime) ->
     return update(SearchIndexJob).where(SearchIndexJob.comparison_id == comparison_id).values(**values)
 
 
+def _new_job(comparison_id: str, project_id: str, action: str, now: datetime) -> dict[str, Any]:
+    """A fresh job's columns, for both ways of asking (request_job_in, request_job)."""
+    return {
+        "comparison_id": comparison_id,
+        "project_id": project_id,
+        "action": action,
+        "version": 0,
+        "attempts": 0,
+        "not_before": now,
+        "last_error": "",
+        "updated_at": now,
+    }
+
+
 def request_job_in(connection: Connection, comparison_id: str, project_id: str, action: str) -> None:
     """`request_job` inside the caller's transaction (`Database.write`: one thread hop with the
     reads that decided it). Another process inserting the same job at the same moment makes the
@@ -49,18 +64,7 @@ def request_job_in(connection: Connection, comparison_id: str, project_id: str, 
     now = utcnow()
     if getattr(connection.execute(_renewal(comparison_id, project_id, action, now)), "rowcount", 0):
         return
-    connection.execute(
-        insert(SearchIndexJob).values(
-            comparison_id=comparison_id,
-            project_id=project_id,
-            action=action,
-            version=0,
-            attempts=0,
-            not_before=now,
-            last_error="",
-            updated_at=now,
-        )
-    )
+    connection.execute(insert(SearchIndexJob).values(**_new_job(comparison_id, project_id, action, now)))
 
 
 async def request_job(session: AsyncSession, comparison_id: str, project_id: str, action: str) -> None:
@@ -70,17 +74,7 @@ async def request_job(session: AsyncSession, comparison_id: str, project_id: str
     if getattr(await session.execute(stmt), "rowcount", 0):
         await session.commit()
         return
-    session.add(
-        SearchIndexJob(
-            comparison_id=comparison_id,
-            project_id=project_id,
-            action=action,
-            version=0,
-            attempts=0,
-            not_before=now,
-            updated_at=now,
-        )
-    )
+    session.add(SearchIndexJob(**_new_job(comparison_id, project_id, action, now)))
     try:
         await session.commit()
     except IntegrityError:  # another process asked at the same moment: bump theirs instead
