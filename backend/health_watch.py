@@ -25,6 +25,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from backend.cancellation import raise_if_cancelled
+
 Report = dict[str, Any]
 Check = Callable[[], Awaitable[Report]]
 
@@ -57,6 +59,7 @@ class HealthWatch:
             await self.refresh()
             if self._remote_due():
                 await self.refresh_remote()
+            raise_if_cancelled()  # the checks catch their errors, and Redis's client may swallow a cancel
             await asyncio.sleep(self._interval_s)
 
     async def refresh(self) -> Report:

@@ -29,11 +29,12 @@ from backend.auth.permissions import Principal
 from backend.auth.session_cookie import CookieGrants
 from backend.auth.throttle import SignInThrottle
 from backend.cache import ResponseCache, make_response_cache
+from backend.cancellation import raise_if_cancelled, stop_tasks
 from backend.db.engine import Database
 from backend.db.runs import fail_unfinished_runs
 from backend.execution.leases import RunLeases, new_worker_id
 from backend.execution.token_trace import token_trace_from_env
-from backend.execution.worker import Worker
+from backend.execution.worker import STOP_GRACE_S, Worker
 from backend.health_watch import HealthWatch
 from backend.heap import freeze_startup_heap
 from backend.judging.service import JudgeService
@@ -301,11 +302,9 @@ class Runtime:
         return report
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Longer than the embedded worker's own wind-up (STOP_GRACE_S for its runs, then as long
+        # for their final events) before a task still running is cancelled again.
+        await stop_tasks(self._tasks, grace_s=3 * STOP_GRACE_S)
         await self.pump.drain()
         await self.broker.stop()
         await self.cache.close()
@@ -360,6 +359,7 @@ async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
+            raise_if_cancelled()  # a cancellation some library turned into an error: stop, not restart
             log.exception("%s failed; restarting in %.1f s", what, delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 10.0)

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from backend.cancellation import raise_if_cancelled
 from backend.i18n import N_, Message
 from backend.limits.base import RateLimitExceeded
 from backend.redis_client import REDIS_ERRORS, RedisOutage, redis_client
@@ -189,6 +190,7 @@ class RedisStreamSlots:
                 await self._renew_script(keys=[key], args=[slot_id, self._ttl_ms])
             except REDIS_ERRORS as exc:  # the next renewal tries again; past ttl the slot is free
                 log.warning("could not renew a stream's slot (%s)", type(exc).__name__)
+            raise_if_cancelled()  # released during the call (backend/cancellation.py)
 
     def _give_back(self, user_id: str, slot_id: str) -> None:
         self._held[user_id] -= 1

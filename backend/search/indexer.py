@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
+from backend.cancellation import raise_if_cancelled
 from backend.db import search_jobs as jobs
 from backend.db.comparisons import batch_row_ids, get_comparison
 from backend.db.engine import Database
@@ -128,6 +129,7 @@ class SearchIndexer:
             try:
                 done = await self.process_due()
             except Exception as exc:  # the database itself is down: try again later
+                raise_if_cancelled()  # unless it was a cancellation turned into an error
                 log.warning("search indexing pass failed: %r", exc)
                 done = 0
             if done:

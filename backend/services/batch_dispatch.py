@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from backend import tracing
 from backend.auth.permissions import Principal
 from backend.batching.variables import render
+from backend.cancellation import raise_if_cancelled
 from backend.catalog import estimate_tokens
 from backend.db import batches as repo
 from backend.db.engine import Database
@@ -75,6 +76,7 @@ class BatchDispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database away, say: the next pass tries again
+                raise_if_cancelled()  # unless it was a cancellation turned into an error
                 log.exception("batch dispatch pass failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from typing import Any
 
 import pytest
 
 from backend.health_watch import HealthWatch
+from backend.redis_client import redis_client
+from backend.runtime import _redis_state
+from tests.redis_support import TEST_REDIS_URL
 
 
 class Checks:
@@ -135,3 +139,43 @@ async def test_a_probe_checks_the_remote_parts_itself_when_their_report_is_older
     assert report["ok"] is False and report["redis"] == "error: ConnectionError"
     assert report["remote_checked_ms_ago"] == 0 and remote.count == 2
     assert report["database"] == "ok" and report["checked_ms_ago"] == 500  # the local part was fresh
+
+
+@pytest.mark.redis
+async def test_the_watch_stops_when_cancelled_even_mid_redis_check() -> None:
+    """redis-py (with the socket timeout our client sets) swallows most cancellations that land
+    while a command waits for its reply (backend/cancellation.py); the watch must stop anyway,
+    or the runtime's shutdown waits for it for ever. Cancelled at random points of real PINGs."""
+    client = redis_client(TEST_REDIS_URL)
+
+    async def local() -> dict[str, Any]:
+        return {"ok": True}
+
+    async def remote() -> dict[str, Any]:
+        return {"ok": await _redis_state(client) == "ok"}  # the runtime's check of Redis
+
+    try:
+        landed_mid_check = 0
+        for _ in range(300):
+            watch = HealthWatch(local, interval_s=0.0, remote=remote, remote_interval_s=0.0)
+            task = asyncio.create_task(watch.run())
+            await asyncio.sleep(random.random() * 0.001)
+            landed_mid_check += _in_redis_call(task)
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=2.0)
+            assert done, "the watch went on after it was cancelled"
+            assert task.cancelled()
+        assert landed_mid_check >= 30  # the test exercised the case it is about
+    finally:
+        await client.aclose()
+
+
+def _in_redis_call(task: asyncio.Task[None]) -> bool:
+    """Whether the task waits inside redis-py now (down its chain of awaits)."""
+    awaiting: Any = task.get_coro()
+    while awaiting is not None:
+        frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
+        if frame is not None and "/redis/" in frame.f_code.co_filename:
+            return True
+        awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "gi_yieldfrom", None)
+    return False
