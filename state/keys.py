@@ -90,7 +90,9 @@ def google_status_text(status: Availability, project: str, location: str, token:
         return Message(GOOGLE_READY, project=project, location=location, how=how)
     if not admin and project:
         return GOOGLE_MISSING_ASK_ADMIN
-    return Message(GOOGLE_MISSING, reason=status.reason)
+    # A reason marked with N_ is a plain str: made a Message, it is said in the page's language too.
+    reason = status.reason if isinstance(status.reason, Message) else Message(status.reason)
+    return Message(GOOGLE_MISSING, reason=reason)
 
 
 def endpoint_rows(saved: list[SavedKey], deployment: bool) -> list[KeyRow]:

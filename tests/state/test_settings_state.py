@@ -12,9 +12,11 @@ import pytest
 import reflex as rx
 
 from backend.i18n import said_in
+from backend.providers.discovery import vertexai_availability
 from backend.runtime import Runtime
 from backend.services.budgets import parse_budget
 from backend.services.credentials import KEY_REFUSED, SavedKey
+from backend.settings import Settings
 from devstack.postgres import migrated_sqlite_url
 from state.account import AccountState
 from state.compare import CompareState
@@ -27,6 +29,7 @@ from state.keys import (
     TEST_OK,
     USER,
     KeysState,
+    google_status_text,
 )
 from state.keys import test_fields as key_test_fields  # aliased: pytest would collect test_*
 from state.language import LanguageState
@@ -225,6 +228,14 @@ def test_a_key_test_failure_kept_in_english_is_shown_in_the_readers_language() -
     assert said_in("en", shown) == "Could not check the key: connection refused"
     refused = dataclasses.replace(key, test_message=KEY_REFUSED)
     assert key_test_fields(refused)["test_message"] == KEY_REFUSED  # a msgid: the page translates it
+
+
+def test_the_vertex_ai_line_says_its_reason_in_the_readers_language() -> None:
+    unset = vertexai_availability(Settings(_env_file=None, google_cloud_project=""))
+    shown = google_status_text(unset, project="", location="us-central1", token=False, admin=True)
+    assert said_in("en", shown) == "Vertex AI models cannot run: GOOGLE_CLOUD_PROJECT is not set."
+    ja = "Vertex AI のモデルは実行できません: GOOGLE_CLOUD_PROJECT が設定されていません。"
+    assert said_in("ja", shown) == ja  # the reason too (it was left in English)
 
 
 async def test_a_japanese_tab_is_told_a_key_was_saved_in_japanese(rt: Runtime) -> None:
