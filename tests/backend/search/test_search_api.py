@@ -379,3 +379,51 @@ async def test_a_run_ending_asks_for_indexing_only_once_its_comparison_has_ended
     assert await jobs() == [(comparison["id"], "index", 1)]
     await indexer.run_finished(ended.model_copy(update={"run_id": "no-such-run"}))
     assert await jobs() == [(comparison["id"], "index", 1)]
+
+
+@pytest.mark.parametrize("runtime_database_url", ["postgresql"], indirect=True)  # SQLite: one writer
+async def test_a_run_ending_while_another_process_asks_for_the_same_job_bumps_it(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The after-save hook found no job to bump, and another process inserted it before this
+    one's insert: the insert fails on the key, and the hook asks again and bumps that job."""
+    import sqlalchemy
+    from sqlalchemy import event
+
+    from backend.db import search_jobs
+    from backend.db.models import SearchIndexJob
+    from backend.queue.messages import FinalEvent
+
+    indexer = rt.search.indexer
+    assert indexer is not None
+    async with api_client(rt) as ada:
+        comparison = await run(rt, ada, "[[simulate:tokens=3]] Notes on tide pools")
+        await indexed(rt)
+
+    async def nothing_due(limit: int = 0) -> int:  # the outbox keeps what is asked, for reading here
+        return 0
+
+    monkeypatch.setattr(indexer, "process_due", nothing_due)
+    other_process = sqlalchemy.create_engine(rt.db.sync_url)
+    project_id = str(comparison["project_id"])
+    collided: list[str] = []
+
+    def insert_first(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("UPDATE search_index_jobs") and not collided:
+            collided.append(statement)
+            with other_process.begin() as connection:
+                search_jobs.request_job_in(connection, str(comparison["id"]), project_id, search_jobs.INDEX)
+
+    event.listen(rt.db.engine.sync_engine, "after_cursor_execute", insert_first)
+    try:
+        run_id = str(comparison["runs"][0]["id"])  # type: ignore[index]
+        await indexer.run_finished(
+            FinalEvent(run_id=run_id, attempt=0, status="done", output_text="x", chunks=1)
+        )
+    finally:
+        event.remove(rt.db.engine.sync_engine, "after_cursor_execute", insert_first)
+        other_process.dispose()
+    async with rt.db.session() as session:
+        rows = await session.execute(select(SearchIndexJob.comparison_id, SearchIndexJob.version))
+    assert collided
+    assert [tuple(row) for row in rows] == [(comparison["id"], 1)]  # one job, both requests counted
