@@ -101,6 +101,11 @@ class When(Localizable):
         return format_datetime(self.moment, language)
 
 
+def utc_moment(moment: datetime) -> Message:
+    """A moment as pages show it: the date and time in the reader's language, then "UTC"."""
+    return Message("{when} UTC", when=When(moment))
+
+
 class Number(Localizable):
     """A count with the locale's grouping (format_number)."""
 

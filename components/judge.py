@@ -11,7 +11,7 @@ import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
-from components.i18n import t, t_var
+from components.i18n import said, t, t_var
 from components.layout import field_error
 from components.model_select import model_select
 
@@ -100,7 +100,7 @@ def _pair(pair: Any) -> rx.Component:
 def _judgement(judgement: Any, conversation: rx.Var[bool]) -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.heading(judgement.heading, size="3", as_="h3"),
+            rx.heading(said(judgement.heading), size="3", as_="h3"),
             rx.cond(conversation, rx.badge(t("Turn {n}", n=judgement.turn), color_scheme="gray")),
             rx.badge(t_var(judgement.status), color_scheme=rx.cond(judgement.finished, "green", "amber")),
             rx.text(t_var(judgement.rubric_note), size="1", color_scheme="gray"),

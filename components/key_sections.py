@@ -38,7 +38,7 @@ def _test_result(row: Any) -> rx.Component:
         rx.text(
             rx.match(
                 row.test_state,
-                ("ok", t("tested {date}", date=row.tested)),
+                ("ok", t("tested {date}", date=t_var(row.tested))),
                 ("failed", t("test failed: {reason}", reason=t_var(row.test_message))),
                 t("never tested"),
             ),
@@ -88,7 +88,8 @@ def _family_row(row: Any, scope: str, actions: KeyActions) -> rx.Component:
             rx.text(row.label, weight="medium", width="8em"),
             rx.code(t_var(row.hint), data_testid="key-hint"),
             rx.cond(
-                row.updated != "", rx.text(t("saved {date}", date=row.updated), size="1", color_scheme="gray")
+                row.updated != "",
+                rx.text(t("saved {date}", date=t_var(row.updated)), size="1", color_scheme="gray"),
             ),
             _test_result(row),
             _row_buttons(row, actions),

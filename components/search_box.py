@@ -83,7 +83,7 @@ def _hit(row: Any) -> rx.Component:
             rx.hstack(
                 rx.text(row.models, size="1"),
                 rx.cond(row.winner != "", rx.badge(t("Winner: {name}", name=row.winner), variant="soft")),
-                rx.text(row.created, size="1", color_scheme="gray"),
+                rx.text(t_var(row.created), size="1", color_scheme="gray"),
                 rx.text(t_var(row.matched), size="1", color_scheme="gray"),
                 spacing="3",
                 align="center",

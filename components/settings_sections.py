@@ -178,7 +178,7 @@ def _token_row(row: Any, on_revoke: EventCallback[str]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row.name),
         rx.table.cell(rx.code(row.prefix), class_name="wide-only"),  # a phone needs the room
-        rx.table.cell(rx.text(row.created, size="2")),
+        rx.table.cell(rx.text(t_var(row.created), size="2")),
         rx.table.cell(rx.text(t_var(row.last_used), size="2")),
         rx.table.cell(
             rx.button(

@@ -61,7 +61,7 @@ def _new_link(p: ShareDialogProps) -> rx.Component:
 
 def _link_row(link: Any, on_revoke: EventCallback[str]) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(link.created, size="1")),
+        rx.table.cell(rx.text(t_var(link.created), size="1")),
         rx.table.cell(rx.text(t_var(link.expires), size="1")),
         rx.table.cell(
             # High contrast: axe measured the soft green text too faint on the dialog's panel.

@@ -135,7 +135,7 @@ def _comparison(p: SharedViewProps) -> rx.Component:
                     rx.cond(
                         p.owner_name != "", t("Shared by {name}", name=p.owner_name), t("Shared comparison")
                     ),
-                    rx.cond(p.created != "", rx.fragment(" · ", p.created)),
+                    rx.cond(p.created != "", rx.fragment(" · ", t_var(p.created))),
                     size="2",
                     color_scheme="gray",
                     role="group",
@@ -143,7 +143,7 @@ def _comparison(p: SharedViewProps) -> rx.Component:
                 ),
                 rx.cond(
                     p.expires != "",
-                    rx.text(t("Link expires {when}", when=p.expires), size="1", color_scheme="gray"),
+                    rx.text(t("Link expires {when}", when=t_var(p.expires)), size="1", color_scheme="gray"),
                 ),
                 spacing="1",
             ),

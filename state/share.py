@@ -14,6 +14,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Principal
+from backend.i18n import in_every_language, utc_moment
 from backend.services.access import NotFound
 from backend.services.metrics import format_cost, format_ms, format_rate
 from backend.services.shares import SHARE_PATH, PublicComparison, PublicRun, ShareService
@@ -112,10 +113,9 @@ class SharePageState(rx.State):
         self.prompt = view.prompt if view else ""
         self.system_prompt = view.system_prompt if view else ""
         self.owner_name = view.owner_name if view else ""
-        self.created = view.created_at.strftime("%Y-%m-%d %H:%M UTC") if view else ""
-        self.expires = (
-            view.expires_at.strftime("%Y-%m-%d %H:%M UTC") if view is not None and view.expires_at else ""
-        )
+        self.created = in_every_language(utc_moment(view.created_at)) if view else ""
+        expires = view.expires_at if view is not None else None
+        self.expires = in_every_language(utc_moment(expires)) if expires else ""
         self.panes = [shared_pane(run) for run in view.runs] if view else []
 
     @event

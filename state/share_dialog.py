@@ -15,7 +15,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import AccessDenied, Principal
 from backend.db.shares import ShareInfo
-from backend.i18n import N_
+from backend.i18n import N_, in_every_language, utc_moment
 from backend.services.access import NotFound
 from backend.services.shares import InvalidShare, ShareService
 from state.compare import CompareState
@@ -42,7 +42,7 @@ class ShareLinkRow:
 
 
 def _when(at: datetime | None, empty: str) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC") if at else empty
+    return in_every_language(utc_moment(at)) if at else empty
 
 
 def link_row(share: ShareInfo, now: datetime) -> ShareLinkRow:

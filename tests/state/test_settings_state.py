@@ -251,7 +251,8 @@ async def test_test_key_shows_its_result_on_the_row_and_a_reload_keeps_it(rt: Ru
     assert (state.keys[0].test_state, state.keys[0].tested) == (NEVER_TESTED, "")
     await K.test_key.fn(state, "openai", False)
     assert (state.keys[0].test_state, state.keys[0].test_message) == (TEST_OK, "Key works")
-    assert state.keys[0].tested.endswith(" UTC")
+    tested = state.keys[0].tested  # kept in every language: the page shows its own
+    assert said_in("en", tested).endswith(" UTC") and said_in("ja", tested).endswith("（UTC）")
     await K.save_key.fn(state, {"provider": "anthropic", "scope": USER, "api_key": "sk-bad-000000000-zzzz"})
     await K.test_key.fn(state, "anthropic", False)
     assert state.keys[1].test_state == TEST_FAILED and "refused this key" in state.keys[1].test_message

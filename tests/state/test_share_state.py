@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,9 @@ async def test_a_signed_out_visitor_sees_the_saved_comparison(runtime: Runtime) 
     saved = await runtime.comparisons.get_unchecked(comparison_id)
     assert state.loaded and state.found and not state.viewer_signed_in
     assert state.prompt == PROMPT
-    assert state.owner_name == "Ada" and state.created.endswith(" UTC")
+    assert state.owner_name == "Ada"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2} \d{1,2}:\d{2}:\d{2}（UTC）", said_in("ja", state.created))
+    assert said_in("en", state.created).endswith(" UTC")
     assert [p.model for p in state.panes] == ["simulated:instant", "simulated:swift"]
     assert [p.text for p in state.panes] == [r.output_text for r in saved.runs]
     assert all(p.status == "done" and p.ttft.endswith("ms") and p.tokens_out == 5 for p in state.panes)
