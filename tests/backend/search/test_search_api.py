@@ -17,6 +17,7 @@ from sqlalchemy import select
 from backend.db.models import BatchRow
 from backend.db.search_jobs import pending_count
 from backend.runtime import Runtime
+from backend.search.indexer import SearchIndexer
 from backend.search.vectors import VectorFilter, VectorItem
 from tests.backend.runtime_support import api_client, owner, running_on, wait_until_final
 from tests.support.fake_embeddings_server import FakeEmbeddingsServer, hashed_embedding
@@ -339,22 +340,31 @@ async def test_batch_rows_are_neither_indexed_nor_found_nor_similar(rt: Runtime)
         assert [h.comparison_id for h in similar.hits] == [soup["id"]]
 
 
-async def test_a_run_ending_asks_for_indexing_only_once_its_comparison_has_ended(
+async def indexed_comparison_outbox_kept(
     rt: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from backend.db.models import Run, SearchIndexJob
-    from backend.queue.messages import FinalEvent
-
+) -> tuple[SearchIndexer, dict[str, object]]:
+    """A comparison run and indexed; from then on the indexer keeps what is asked in its outbox
+    (nothing is processed), for the test to read."""
     indexer = rt.search.indexer
     assert indexer is not None
     async with api_client(rt) as ada:
         comparison = await run(rt, ada, "[[simulate:tokens=3]] Notes on tide pools")
         await indexed(rt)
 
-    async def nothing_due(limit: int = 0) -> int:  # the outbox keeps what is asked, for reading here
+    async def nothing_due(limit: int = 0) -> int:
         return 0
 
     monkeypatch.setattr(indexer, "process_due", nothing_due)
+    return indexer, comparison
+
+
+async def test_a_run_ending_asks_for_indexing_only_once_its_comparison_has_ended(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.db.models import Run, SearchIndexJob
+    from backend.queue.messages import FinalEvent
+
+    indexer, comparison = await indexed_comparison_outbox_kept(rt, monkeypatch)
 
     async def jobs() -> list[tuple[str, str, int]]:
         async with rt.db.session() as session:
@@ -394,16 +404,7 @@ async def test_a_run_ending_while_another_process_asks_for_the_same_job_bumps_it
     from backend.db.models import SearchIndexJob
     from backend.queue.messages import FinalEvent
 
-    indexer = rt.search.indexer
-    assert indexer is not None
-    async with api_client(rt) as ada:
-        comparison = await run(rt, ada, "[[simulate:tokens=3]] Notes on tide pools")
-        await indexed(rt)
-
-    async def nothing_due(limit: int = 0) -> int:  # the outbox keeps what is asked, for reading here
-        return 0
-
-    monkeypatch.setattr(indexer, "process_due", nothing_due)
+    indexer, comparison = await indexed_comparison_outbox_kept(rt, monkeypatch)
     other_process = sqlalchemy.create_engine(rt.db.sync_url)
     project_id = str(comparison["project_id"])
     collided: list[str] = []
