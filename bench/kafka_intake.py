@@ -9,10 +9,12 @@ one Apache Kafka node (as devstack starts it), 2 producer processes streaming `-
 between them) of `--tokens` chunks at 100 a second through `KafkaBroker(role="worker").publish`,
 and one consumer process reading them as the web process's event pump does (traced_events, a
 TimeSlice, RunHub.apply) (bench/kafka_intake_role.py).  84 runs is bench.capacity's 20 sessions
-x 4 panes + the page.  Per round: CPU per chunk of the producers, the consumer and the broker
-(process_time, /proc), emit-to-hub latency p50/p95, and how long the producers took to emit 3 s
-of chunks.  With `--baseline`, rounds alternate between the two checkouts (fresh topics each
-round), so both see the same load: compare within one run.
+x 4 panes + the page (`--runs 8` is one session's).  Per round: CPU per chunk of the producers,
+the consumer and the broker (process_time, /proc), emit-to-hub latency p50/p95 and its two parts,
+split at the record's timestamp (the moment the worker's producer appended it): the wait before
+it (the worker's gathering) and the rest (producer, broker, consumer, hub), and how long the
+producers took to emit 3 s of chunks.  With `--baseline`, rounds alternate between the two
+checkouts (fresh topics each round), so both see the same load: compare within one run.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ def one_round(
     wall = time.monotonic() - started
     chunks = runs * tokens
     lags = got["lags_ms"]
+    after_append = [lag - before for lag, before in zip(lags, got["to_record_ms"], strict=True)]
     return {
         "load": load,
         "chunks": chunks,
@@ -116,6 +119,11 @@ def one_round(
         "round_s": wall,
         "lag_p50_ms": percentile(lags, 50),
         "lag_p95_ms": percentile(lags, 95),
+        # the record's timestamp is the producer's append, in whole ms: the split is +-1 ms
+        "append_p50_ms": percentile(got["to_record_ms"], 50),
+        "append_p95_ms": percentile(got["to_record_ms"], 95),
+        "after_append_p50_ms": percentile(after_append, 50),
+        "after_append_p95_ms": percentile(after_append, 95),
     }
 
 
@@ -123,7 +131,9 @@ def describe(name: str, row: dict[str, Any]) -> str:
     return (
         f"{name:9s} load {row['load']:5.1f}: CPU a chunk: producers {row['producers_us_per_chunk']:5.1f} us,"
         f" consumer {row['consumer_us_per_chunk']:5.1f} us, broker {row['broker_us_per_chunk']:5.1f} us;"
-        f" emit-to-hub p50/p95 {row['lag_p50_ms']:6.1f} / {row['lag_p95_ms']:7.1f} ms;"
+        f" emit-to-hub p50/p95 {row['lag_p50_ms']:6.1f} / {row['lag_p95_ms']:7.1f} ms"
+        f" (to the producer's append {row['append_p50_ms']:.1f} / {row['append_p95_ms']:.1f},"
+        f" after it {row['after_append_p50_ms']:.1f} / {row['after_append_p95_ms']:.1f});"
         f" emitted in {row['emit_s']:.1f} s;"
         f" {row['received']}/{row['chunks']} chunks in {row['records']:.0f} records"
     )

@@ -92,17 +92,20 @@ async def consume(bootstrap: str, prefix: str, runs: int, tokens: int) -> dict[s
     broker = KafkaBroker(_settings(bootstrap, prefix), "web")
     await broker.start()
     records = 0
+    appended = 0.0  # the current record's timestamp: when the worker's producer appended it
     consumer_records = broker._records  # count the records the events came in
 
     async def counted(consumer):  # type: ignore[no-untyped-def]
-        nonlocal records
+        nonlocal records, appended
         async for record in consumer_records(consumer):
             records += 1
+            appended = record.timestamp / 1000.0
             yield record
 
     broker._records = counted  # type: ignore[method-assign]
     hub = RunHub()
     lags: list[float] = []
+    to_record: list[float] = []  # emit -> the producer's append (the gathering's wait)
     finals = 0
     try:
         await _wait_for_go()
@@ -113,6 +116,7 @@ async def consume(bootstrap: str, prefix: str, runs: int, tokens: int) -> dict[s
             await hub.apply(event)
             if isinstance(event, ChunkEvent):
                 lags.append(time.time() - float(event.text))
+                to_record.append(appended - float(event.text))
             elif isinstance(event, FinalEvent):
                 finals += 1
                 if finals >= runs:
@@ -125,6 +129,7 @@ async def consume(bootstrap: str, prefix: str, runs: int, tokens: int) -> dict[s
         "chunks": len(lags),
         "records": records,
         "lags_ms": [round(lag * 1000.0, 2) for lag in lags],
+        "to_record_ms": [round(lag * 1000.0, 2) for lag in to_record],
     }
 
 
