@@ -14,6 +14,7 @@ from backend.net.egress import shared_guarded_client
 from backend.providers.base import AuthenticationFailed, ChatRequest, StreamItem
 from backend.providers.langchain_adapter import ErrorRule, sdk_error_rules, stream_chat_model
 from backend.providers.model_cache import ChatModelCache, options_key
+from backend.providers.openai_chunks import with_raw_chunks
 from backend.providers.wire_options import openai_kwargs
 from backend.settings import Settings
 
@@ -55,26 +56,29 @@ def chat_openai(
     setting like LangChain's own cache. The model is kept for the next request with the same
     connection and parameters (backend/providers/model_cache.py): the parameters go through
     ChatOpenAI's own validation (which drops what a model does not take) as they always did.
+    Its streams' chunks stay the server's dicts (backend/providers/openai_chunks.py).
     """
     options = openai_kwargs(request.options)
     key = (model, api_key, base_url, timeout, request.temperature, request.max_tokens, request.seed)
     return _MODELS.get(
         (*key, options_key(options), http_client),
-        lambda: ChatOpenAI(
-            model=model,
-            api_key=SecretStr(api_key),
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=0,  # retry policy belongs to the worker
-            # The worker's watchdog bounds a silent stream (execution/provider_call.py); LangChain's
-            # own per-chunk timeout wraps every chunk in asyncio.wait_for: a task and a loop turn each.
-            stream_chunk_timeout=None,
-            stream_usage=True,  # ask for the final usage chunk (stream_options.include_usage)
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            seed=request.seed,
-            http_async_client=http_client,
-            **options,
+        lambda: with_raw_chunks(
+            ChatOpenAI(
+                model=model,
+                api_key=SecretStr(api_key),
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=0,  # retry policy belongs to the worker
+                # The worker's watchdog bounds a silent stream (execution/provider_call.py); LangChain's
+                # own per-chunk timeout wraps every chunk in asyncio.wait_for: a task and a loop turn each.
+                stream_chunk_timeout=None,
+                stream_usage=True,  # ask for the final usage chunk (stream_options.include_usage)
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+                seed=request.seed,
+                http_async_client=http_client,
+                **options,
+            )
         ),
     )
 
