@@ -13,9 +13,9 @@ the first text, and for the whole answer. Layers:
 - httpx2: the request and the SSE lines parsed with json.loads on the egress guard's shared
   client (the floor: what any client must do);
 - sdk typed: `AsyncOpenAI.chat.completions.create(stream=True)`, typed chunks;
-- sdk raw: the same request through `RawChunkCompletions` (backend/providers/openai_chunks.py);
+- sdk raw: the same request through `RawChunkCompletions` (backend/providers/openai.py);
 - ChatOpenAI typed: the provider's adapter (`stream_chat_model`) over ChatOpenAI as LangChain
-  builds it (the code before openai_chunks);
+  builds it (the code before RawChunkCompletions);
 - ChatOpenAI raw: the same over `chat_openai`'s model (this checkout's provider path).
 """
 
@@ -38,8 +38,7 @@ from pydantic import SecretStr
 from backend.net.egress import shared_guarded_client
 from backend.providers.base import ChatRequest, TextChunk
 from backend.providers.langchain_adapter import stream_chat_model
-from backend.providers.openai import ERROR_RULES, chat_openai
-from backend.providers.openai_chunks import RawChunkCompletions
+from backend.providers.openai import ERROR_RULES, RawChunkCompletions, chat_openai
 from tests.support.fake_llm_server import FakeLLMServer
 
 MODEL = "local-a"

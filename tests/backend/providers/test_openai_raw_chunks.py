@@ -13,8 +13,7 @@ from pydantic import SecretStr
 from backend.net.egress import shared_guarded_client
 from backend.providers.base import ChatRequest
 from backend.providers.langchain_adapter import chat_messages
-from backend.providers.openai import chat_openai
-from backend.providers.openai_chunks import RawChunkCompletions
+from backend.providers.openai import RawChunkCompletions, chat_openai
 from backend.providers.wire_options import openai_kwargs
 from backend.run_options import RunOptions
 from tests.support.fake_llm_server import FakeLLMServer
