@@ -198,6 +198,21 @@ def guarded_transport(allow_private: bool) -> httpx.AsyncHTTPTransport:
     return guarded
 
 
+# Per event loop (a transport's connections belong to the loop that opened them), per setting.
+_SHARED_TRANSPORTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, httpx.AsyncHTTPTransport]]
+_SHARED_TRANSPORTS = weakref.WeakKeyDictionary()
+
+
+def shared_guarded_transport(allow_private: bool) -> httpx.AsyncHTTPTransport:
+    """A guarded transport kept for reuse, for the clients a library builds per chat model
+    (Ollama's): their connections are pooled, and a kept model's key can name this loop's."""
+    transports = _SHARED_TRANSPORTS.setdefault(asyncio.get_running_loop(), {})
+    transport = transports.get(allow_private)
+    if transport is None:
+        transport = transports[allow_private] = guarded_transport(allow_private)
+    return transport
+
+
 def guarded_transport2(allow_private: bool) -> httpx2.AsyncHTTPTransport:
     """The httpx2 form of `guarded_transport` (google-genai takes one in its client_args)."""
     plain = httpx2.AsyncHTTPTransport()
