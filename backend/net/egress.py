@@ -22,9 +22,11 @@ ALLOW_PRIVATE_ENDPOINTS for everyone).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -181,6 +183,18 @@ class GuardedBackend:
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def tls_context(stack: str) -> ssl.SSLContext:
+    """The TLS context of every guarded transport of `stack` ("httpx" or "httpx2"), made once as
+    each transport made its own (the stack's defaults: its CA bundle, SSL_CERT_FILE/_DIR read
+    at the first use). Making one loads the CA bundle: about 25 ms of CPU, on the event loop
+    for the clients made per call (a key check, an embedding call, a Gemini run). A context is
+    meant to be shared by connections."""
+    module: Any = httpx2 if stack == "httpx2" else httpx
+    context: ssl.SSLContext = module.create_ssl_context()
+    return context
+
+
 def _guard(transport: Any, core: Any, refused: type[Exception], allow_private: bool) -> Any:
     """`transport` with its connection pool replaced by a guarded one (same TLS settings)."""
     ssl_context = getattr(transport._pool, "_ssl_context", None)
@@ -193,14 +207,29 @@ def guarded_transport(allow_private: bool) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose every connection goes through the guard (for clients built by
     libraries that take a transport: Ollama's, Pinecone's)."""
     guarded: httpx.AsyncHTTPTransport = _guard(
-        httpx.AsyncHTTPTransport(), httpcore, httpcore.ConnectError, allow_private
+        httpx.AsyncHTTPTransport(verify=tls_context("httpx")), httpcore, httpcore.ConnectError, allow_private
     )
     return guarded
 
 
+# Per event loop (a transport's connections belong to the loop that opened them), per setting.
+_SHARED_TRANSPORTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, httpx.AsyncHTTPTransport]]
+_SHARED_TRANSPORTS = weakref.WeakKeyDictionary()
+
+
+def shared_guarded_transport(allow_private: bool) -> httpx.AsyncHTTPTransport:
+    """A guarded transport kept for reuse, for the clients a library builds per chat model
+    (Ollama's): their connections are pooled, and a kept model's key can name this loop's."""
+    transports = _SHARED_TRANSPORTS.setdefault(asyncio.get_running_loop(), {})
+    transport = transports.get(allow_private)
+    if transport is None:
+        transport = transports[allow_private] = guarded_transport(allow_private)
+    return transport
+
+
 def guarded_transport2(allow_private: bool) -> httpx2.AsyncHTTPTransport:
     """The httpx2 form of `guarded_transport` (google-genai takes one in its client_args)."""
-    plain = httpx2.AsyncHTTPTransport()
+    plain = httpx2.AsyncHTTPTransport(verify=tls_context("httpx2"))
     guarded: httpx2.AsyncHTTPTransport = _guard(plain, httpcore2, EgressRefused, allow_private)
     return guarded
 

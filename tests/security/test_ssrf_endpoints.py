@@ -4,11 +4,14 @@ the cloud metadata service or its own network."""
 
 from __future__ import annotations
 
+import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 
+import httpx
 import httpx2
 import pytest
 
@@ -157,3 +160,21 @@ async def test_one_users_endpoint_key_never_goes_to_another_user(
         mine = await rt.comparisons.create(ada, payload)
         assert (await wait_until_final(rt.comparisons, mine.id)).runs[0].status == "done"
         assert bearers(server) == [f"Bearer {KEY}"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "make", "module"),
+    [("httpx", egress.guarded_transport, httpx), ("httpx2", egress.guarded_transport2, httpx2)],
+)
+def test_guarded_transports_share_one_tls_context_that_verifies_as_the_default(
+    stack: str, make: Callable[[bool], object], module: ModuleType
+) -> None:
+    """One context per stack (making one loads the CA bundle, ~25 ms a client made per call),
+    checking certificates and host names against the same CAs as the stack's own default."""
+    first, second = make(True), make(False)
+    context = egress.tls_context(stack)
+    assert first._pool._ssl_context is second._pool._ssl_context is context  # type: ignore[attr-defined]
+    default = module.create_ssl_context()
+    assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert (default.verify_mode, default.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert context.cert_store_stats() == default.cert_store_stats() and context.cert_store_stats()["x509_ca"]

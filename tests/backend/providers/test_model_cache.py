@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 
 from backend.net.egress import shared_guarded_client
 from backend.providers.anthropic import AnthropicConnection, AnthropicProvider
 from backend.providers.base import ChatRequest
 from backend.providers.model_cache import ChatModelCache, forget_models
+from backend.providers.ollama import OllamaConnection, OllamaProvider
 from backend.providers.openai import OpenAIConnection, OpenAIProvider, chat_openai
 from backend.run_options import RunOptions
 from tests.backend.providers.helpers import collect
@@ -101,3 +103,33 @@ async def test_anthropic_runs_share_a_kept_model_and_send_their_own_prompt(
         assert result.error is None and result.chunks
         body = fake_server.last_body("/v1/messages")
         assert body["messages"] == [{"role": "user", "content": prompt}] and body["max_tokens"] == 40
+
+
+async def test_ollama_runs_share_a_kept_model_and_send_their_own_prompt_and_parameters(
+    fake_server: FakeLLMServer,
+) -> None:
+    provider = OllamaProvider(OllamaConnection(base_url=fake_server.url))
+    request = ChatRequest(model="llama3.2", prompt="First", temperature=0.3, max_tokens=40, seed=7)
+    model = provider.chat_model(request)
+    assert provider.chat_model(replace(request, prompt="Second")) is model
+    others = [
+        provider.chat_model(replace(request, max_tokens=41)),
+        provider.chat_model(replace(request, options=RunOptions(response_format="json"))),
+        OllamaProvider(OllamaConnection(base_url=fake_server.url, allow_private=False)).chat_model(request),
+    ]
+    assert len({id(m) for m in [model, *others]}) == 4
+    for prompt, seed in (("First", 7), ("Second", 7), ("Third", None)):
+        result = await collect(provider, replace(request, prompt=prompt, seed=seed))
+        assert result.error is None and result.text == "Hello, world! Bye."
+        body = fake_server.last_body("/api/chat")
+        assert [m["content"] for m in body["messages"]] == [prompt]
+        assert (body["options"]["num_predict"], body["options"].get("seed")) == (40, seed)
+
+
+def test_another_event_loop_gets_an_ollama_model_of_its_own_transport() -> None:
+    provider = OllamaProvider(OllamaConnection(base_url="http://127.0.0.1:9"))
+
+    async def model() -> ChatOllama:
+        return provider.chat_model(REQUEST)
+
+    assert asyncio.run(model()) is not asyncio.run(model())
