@@ -18,6 +18,8 @@ agree on when a lease ends; on SQLite (one machine) the process clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
@@ -111,25 +113,47 @@ def _lease_params(connection: Connection, lease_s: float, **params: Any) -> dict
     return {**params, "now": now, "expires": now + timedelta(seconds=lease_s)}
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    run_id: str
+    attempt: int
+    holder: str
+
+
+def _claim(connection: Connection, claim: Claim, lease_s: float) -> ClaimOutcome:
+    params = _lease_params(
+        connection, lease_s, run_id=claim.run_id, run_attempt=claim.attempt, holder=claim.holder
+    )
+    if connection.execute(_CLAIM[connection.dialect.name], params).rowcount == 1:
+        return ClaimOutcome.CLAIMED
+    row = connection.execute(_RUN_ATTEMPT, {"run_id": claim.run_id}).one_or_none()
+    if row is None:
+        return ClaimOutcome.MISSING
+    if row.attempt != claim.attempt:
+        return ClaimOutcome.SUPERSEDED
+    if row.status in FINAL_STATUSES:
+        return ClaimOutcome.FINAL
+    return ClaimOutcome.HELD
+
+
 async def claim_run(db: Database, run_id: str, attempt: int, holder: str, lease_s: float) -> ClaimOutcome:
     """Claim attempt `attempt` of the run for `holder` for `lease_s` seconds, if no one else
     holds a live lease on it.  Claiming again with the same holder renews (a claim retried
     after its connection dropped must not lock its own holder out)."""
+    return (await claim_runs(db, [Claim(run_id, attempt, holder)], lease_s))[0]
 
-    def claim(connection: Connection) -> ClaimOutcome:
-        params = _lease_params(connection, lease_s, run_id=run_id, run_attempt=attempt, holder=holder)
-        if connection.execute(_CLAIM[connection.dialect.name], params).rowcount == 1:
-            return ClaimOutcome.CLAIMED
-        row = connection.execute(_RUN_ATTEMPT, {"run_id": run_id}).one_or_none()
-        if row is None:
-            return ClaimOutcome.MISSING
-        if row.attempt != attempt:
-            return ClaimOutcome.SUPERSEDED
-        if row.status in FINAL_STATUSES:
-            return ClaimOutcome.FINAL
-        return ClaimOutcome.HELD
 
-    return await db.write(claim)
+async def claim_runs(db: Database, claims: Sequence[Claim], lease_s: float) -> list[ClaimOutcome]:
+    """`claim_run` for each claim, in one transaction (in run id order: two workers' groups lock
+    their rows in the same order on PostgreSQL, never each waiting for the other). Each claim's
+    outcome is its own; the transaction fails or commits as a whole."""
+    order = sorted(range(len(claims)), key=lambda i: claims[i].run_id)
+
+    def claim_all(connection: Connection) -> list[ClaimOutcome]:
+        outcomes: dict[int, ClaimOutcome] = {i: _claim(connection, claims[i], lease_s) for i in order}
+        return [outcomes[i] for i in range(len(claims))]
+
+    return await db.write(claim_all)
 
 
 async def renew_run_lease(db: Database, run_id: str, attempt: int, holder: str, lease_s: float) -> bool:
