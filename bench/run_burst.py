@@ -17,8 +17,8 @@ Each of the N pages does what the compare page's Run and its stream event do: `c
 the runs with the page's pacing until they end. Printed per round: the process's CPU per started
 comparison split by thread (the event loop's, SQLite's, the rest) over the burst (the presses
 until every page follows its runs) and over the whole round; how late a 5 ms ticker on the loop
-woke during the burst (what a running stream's flush waits for); the time from the press to the
-last page following and to each page's first text.
+woke during the burst (what a running stream's flush waits for) and the time spent in the garbage
+collector; the time from the press to the last page following and to each page's first text.
 
 With --baseline each round is a fresh process per checkout, the two alternating (the baseline
 first), and the medians are printed side by side with their ratio.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -73,6 +74,30 @@ def _percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class GcPauses:
+    """Time in the cyclic garbage collector (any thread), while installed: `total_ms` and the
+    longest one, `max_ms`. A collection holds the GIL, so it stalls the event loop too."""
+
+    def __init__(self) -> None:
+        self.total_ms = self.max_ms = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause_ms = (time.perf_counter() - self._started) * 1000.0
+        self.total_ms += pause_ms
+        self.max_ms = max(self.max_ms, pause_ms)
 
 
 async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
@@ -150,8 +175,9 @@ async def _round(sessions: int, panes: int, tokens: int, profile: Path | None) -
                 ticker = asyncio.create_task(_ticker(lags, stop))
                 await asyncio.sleep(0.05)
                 cpu0, t0 = _thread_cpu_ns(), time.perf_counter()
-                pages = [asyncio.create_task(page(i, n, marks, started)) for i in range(n)]
-                await all_started.wait()
+                with GcPauses() as pauses:
+                    pages = [asyncio.create_task(page(i, n, marks, started)) for i in range(n)]
+                    await all_started.wait()
                 cpu1, t1 = _thread_cpu_ns(), time.perf_counter()
                 burst_lags = list(lags)
                 await asyncio.gather(*pages)
@@ -165,6 +191,8 @@ async def _round(sessions: int, panes: int, tokens: int, profile: Path | None) -
                     "round_s": t2 - t0,
                     "lag_p95_ms": _percentile(burst_lags, 0.95),
                     "lag_max_ms": max(burst_lags, default=0.0),
+                    "gc_ms": pauses.total_ms,
+                    "gc_max_ms": pauses.max_ms,
                     "created_p95_ms": _percentile(marks["created_ms"], 0.95),
                     "following_p95_ms": _percentile(marks["following_ms"], 0.95),
                     "first_text_p50_ms": _percentile(marks["first_text_ms"], 0.5),
@@ -221,6 +249,8 @@ FIGURES: list[tuple[str, Callable[[dict[str, Any]], float]]] = [
     ("burst wall s (press -> last page following)", lambda r: r["burst_s"]),
     ("loop wake-up lateness in the burst p95 ms", lambda r: r["lag_p95_ms"]),
     ("loop wake-up lateness in the burst max ms", lambda r: r["lag_max_ms"]),
+    ("garbage collection in the burst ms", lambda r: r["gc_ms"]),
+    ("longest collection in the burst ms", lambda r: r["gc_max_ms"]),
     ("press -> comparison created p95 ms", lambda r: r["created_p95_ms"]),
     ("press -> page following p95 ms", lambda r: r["following_p95_ms"]),
     ("press -> first text p50 ms", lambda r: r["first_text_p50_ms"]),
@@ -259,7 +289,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"round {i + 1} {name}: burst {cpu['process']:.2f} ms/comparison"
                 f" (loop {cpu['loop']:.2f}, sqlite {cpu['sqlite']:.2f}, other {cpu['other']:.2f}),"
                 f" {result['burst_s']:.2f} s, loop late p95 {result['lag_p95_ms']:.0f} ms"
-                f" (max {result['lag_max_ms']:.0f}); round {result['round_cpu_ms']['process']:.2f}"
+                f" (max {result['lag_max_ms']:.0f}), gc {result['gc_ms']:.0f} ms"
+                f" (max {result['gc_max_ms']:.0f});"
+                f" round {result['round_cpu_ms']['process']:.2f}"
                 f" ms/comparison; p95 created {result['created_p95_ms']:.0f}, following"
                 f" {result['following_p95_ms']:.0f}, first text {result['first_text_p95_ms']:.0f} ms;"
                 f" load {os.getloadavg()[0]:.1f}",
