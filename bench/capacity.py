@@ -132,6 +132,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="a folder: py-spy profiles of the backend and this process in each round (bench/profiling.py)",
     )
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        default=None,
+        help="profile only this many whole seconds from the Run press (2: the Run burst; default: the round)",
+    )
     return parser.parse_args(argv)
 
 
@@ -713,7 +719,7 @@ def measure_mode(
     ):
         results.setdefault("apps", {})[mode] = {"description": app.description, **app.config}
         if "curve" in parts:
-            profiles = Profiles(Path(args.profile)) if args.profile else None
+            profiles = Profiles(Path(args.profile), args.profile_seconds) if args.profile else None
             results["curve"].extend(run_curve(app, browser, counts, args.tokens, profiles, args.run_spread))
         if mode == "embedded" and "ttft" in parts:
             with httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers) as http:

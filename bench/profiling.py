@@ -31,8 +31,11 @@ def available() -> bool:
 
 
 class Profiles:
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, limit_s: float | None = None) -> None:
+        """`limit_s`: record at most this long from each `record` call (the first seconds of a
+        round: the Run burst), whatever the caller asks."""
         self.out_dir = out_dir
+        self.limit_s = limit_s
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._running: list[tuple[subprocess.Popen[bytes], Path]] = []
 
@@ -41,6 +44,8 @@ class Profiles:
         if exe is None:
             log("    (py-spy not found: no profile)")
             return
+        if self.limit_s is not None:
+            seconds = min(seconds, self.limit_s)
         for pid in pids:
             raw = self.out_dir / f"{name}-{pid}.txt"
             command = [exe, "record", "--pid", str(pid), "--nonblocking", "--gil", "--rate", str(RATE_HZ)]

@@ -9,12 +9,11 @@ objects.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, Integer, Select, Table, bindparam, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, selectinload
 
 from backend.db.engine import Database
 from backend.db.judgements import judge_comparison_ids, judged_children
@@ -48,6 +47,13 @@ from backend.runs_model import UNSTARTED_OUTCOME, RunParams
 
 MAX_PAGE_SIZE = 100
 _PROMPT_HEAD_CHARS = 2000  # enough of each prompt to find its first non-blank line
+
+
+_comparisons = cast(Table, Comparison.__table__)
+_runs = cast(Table, Run.__table__)
+# Core statements built once (see backend/db/leases.py): on the path of every Run.
+_INSERT_COMPARISON = insert(_comparisons)
+_INSERT_RUNS = insert(_runs)
 
 
 class TooManyActive(Exception):
@@ -125,11 +131,32 @@ async def create_comparison(
     def insert_rows(connection: Connection) -> None:
         if active_limit and count_active_comparisons(connection, user_id, active_limit) >= active_limit:
             raise TooManyActive(active_limit)
-        connection.execute(insert(Comparison), [comparison_row])
-        connection.execute(insert(Run), run_rows)
+        connection.execute(_INSERT_COMPARISON, [comparison_row])
+        connection.execute(_INSERT_RUNS, run_rows)
 
     await db.write(insert_rows)
     return ComparisonRecord(**comparison_row, runs=run_records)
+
+
+def _active_comparisons_count() -> Select[int]:
+    in_batches = select(BatchRow.comparison_id).where(BatchRow.comparison_id.is_not(None))
+    active = (
+        select(Comparison.id)
+        .join(Run, Run.comparison_id == Comparison.id)
+        .where(
+            Comparison.user_id == bindparam("user_id"),
+            Run.status.in_(sorted(ACTIVE_STATUSES)),
+            Comparison.id.not_in(in_batches),
+        )
+        .distinct()
+        .limit(bindparam("at_most", type_=Integer()))
+        .subquery()
+    )
+    return select(func.count()).select_from(active)
+
+
+# Built once, not per Run (see backend/db/leases.py): every new comparison is counted first.
+_ACTIVE_COMPARISONS_COUNT = _active_comparisons_count()
 
 
 def count_active_comparisons(connection: Connection, user_id: str, at_most: int) -> int:
@@ -138,32 +165,27 @@ def count_active_comparisons(connection: Connection, user_id: str, at_most: int)
     count: a batch bounds its own cells in flight, and one must not lock its owner out of the page.
     Sync Core, for `Database.read`: it sits on the path to a run's first token, where an async
     session's thread hops cost more than the statement."""
-    in_batches = select(BatchRow.comparison_id).where(BatchRow.comparison_id.is_not(None))
-    active = (
-        select(Comparison.id)
-        .join(Run, Run.comparison_id == Comparison.id)
-        .where(
-            Comparison.user_id == user_id,
-            Run.status.in_(sorted(ACTIVE_STATUSES)),
-            Comparison.id.not_in(in_batches),
-        )
-        .distinct()
-        .limit(at_most)
-        .subquery()
-    )
-    return int(connection.execute(select(func.count()).select_from(active)).scalar_one())
+    params = {"user_id": user_id, "at_most": at_most}
+    return int(connection.execute(_ACTIVE_COMPARISONS_COUNT, params).scalar_one())
+
+
+_COMPARISON = select(_comparisons).where(_comparisons.c.id == bindparam("comparison_id"))
+_COMPARISON_RUNS = select(_runs).where(_runs.c.comparison_id == bindparam("comparison_id"))
+_COMPARISON_TURNS = turns_statement(bindparam("comparison_id"))
 
 
 def load_comparison(connection: Connection, comparison_id: str) -> ComparisonRecord | None:
     """A comparison with its runs and turns, sync, for `Database.read` (a page's stream and the
-    API's reads start here: one thread hop instead of an async session's several)."""
-    stmt = select(Comparison).where(Comparison.id == comparison_id).options(selectinload(Comparison.runs))
-    with Session(bind=connection) as session:  # a fresh identity map: nothing stale
-        comparison = session.execute(stmt).scalar_one_or_none()
-        if comparison is None:
-            return None
-        turns = tuple(TurnRecord(*row) for row in session.execute(turns_statement(comparison_id)).all())
-        return comparison_record(comparison, turns)
+    API's reads start here: one thread hop instead of an async session's several). Core rows,
+    not ORM objects: through an ORM session with the runs loaded alongside, a read of a
+    comparison of four runs cost about four times the CPU (bench/RESULTS.md, 2026-12-05 burst22i)."""
+    params = {"comparison_id": comparison_id}
+    comparison = connection.execute(_COMPARISON, params).one_or_none()
+    if comparison is None:
+        return None
+    runs = connection.execute(_COMPARISON_RUNS, params).all()
+    turns = tuple(TurnRecord(*row) for row in connection.execute(_COMPARISON_TURNS, params).all())
+    return comparison_record(comparison, runs, turns)
 
 
 async def get_comparison(session: AsyncSession, comparison_id: str) -> ComparisonRecord | None:

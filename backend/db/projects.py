@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,11 +61,32 @@ def member_projects(user_id: str) -> Select[Any]:
     return select(ProjectMember.project_id).where(ProjectMember.user_id == user_id)
 
 
-async def role_in_project(session: AsyncSession, user_id: str, project_id: str) -> str | None:
-    stmt = select(ProjectMember.role).where(
-        ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
+_ROLE_IN_PROJECT = select(ProjectMember.role).where(
+    ProjectMember.project_id == bindparam("project_id"), ProjectMember.user_id == bindparam("user_id")
+)
+
+
+def role_in_project(connection: Connection, user_id: str, project_id: str) -> str | None:
+    """The user's role in the project, or None. Sync Core for `Database.read`, the statement built
+    once: every Run in a project checks it (through an async session, several thread hops)."""
+    params = {"project_id": project_id, "user_id": user_id}
+    return connection.execute(_ROLE_IN_PROJECT, params).scalar_one_or_none()
+
+
+def _comparison_project_and_role() -> Select[str, str]:
+    role = (
+        select(ProjectMember.role)
+        .where(
+            ProjectMember.project_id == Comparison.project_id, ProjectMember.user_id == bindparam("user_id")
+        )
+        .scalar_subquery()
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return select(Comparison.project_id, role).where(Comparison.id == bindparam("comparison_id"))
+
+
+# Built once, not per check (see backend/db/leases.py): every read, every stream's start and
+# its re-checks ask it.
+_COMPARISON_PROJECT_AND_ROLE = _comparison_project_and_role()
 
 
 def comparison_project_and_role(
@@ -74,14 +95,8 @@ def comparison_project_and_role(
     """(the comparison's project id, the user's role there or None), or None when there is no such
     comparison: one statement, sync Core for `Database.read` (every read and every live stream's
     re-check asks it, and an async session's thread hops cost more than the statement)."""
-    role = (
-        select(ProjectMember.role)
-        .where(ProjectMember.project_id == Comparison.project_id, ProjectMember.user_id == user_id)
-        .scalar_subquery()
-    )
-    row = connection.execute(
-        select(Comparison.project_id, role).where(Comparison.id == comparison_id)
-    ).one_or_none()
+    params = {"comparison_id": comparison_id, "user_id": user_id}
+    row = connection.execute(_COMPARISON_PROJECT_AND_ROLE, params).one_or_none()
     return None if row is None else (row[0], row[1])
 
 

@@ -7,6 +7,7 @@ its outcome's fields are declared once in backend/runs_model.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from backend.runs_model import OUTCOME_FIELDS, RunOutcome, RunParams, tokens_per_second
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
+
     from backend.db.models import Comparison, Run
 
 
@@ -192,7 +195,8 @@ class HistoryPage:
 # --- converters from ORM rows -------------------------------------------------
 
 
-def run_record(run: Run) -> RunRecord:
+def run_record(run: Run | Row[Any]) -> RunRecord:
+    """From the ORM's object or a Core row of the runs table (the same attribute names)."""
     return RunRecord(
         id=run.id,
         comparison_id=run.comparison_id,
@@ -219,8 +223,13 @@ def run_record(run: Run) -> RunRecord:
     )
 
 
-def comparison_record(comparison: Comparison, turns: tuple[TurnRecord, ...] = ()) -> ComparisonRecord:
-    ordered = sorted(comparison.runs, key=lambda r: (r.position, r.turn))
+def comparison_record(
+    comparison: Comparison | Row[Any],
+    runs: Sequence[Run | Row[Any]],
+    turns: tuple[TurnRecord, ...] = (),
+) -> ComparisonRecord:
+    """From the ORM's objects or Core rows of the comparisons and runs tables (all its runs)."""
+    ordered = sorted(runs, key=lambda r: (r.position, r.turn))
     latest = {r.position: r for r in ordered}  # the last turn of each position wins
     return ComparisonRecord(
         id=comparison.id,

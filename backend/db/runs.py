@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Update, select, update
+from sqlalchemy import Connection, CursorResult, Table, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +30,7 @@ from backend.db.records import (
 )
 from backend.db.users import NotFoundError
 from backend.queue.messages import FinalEvent
-from backend.runs_model import RunOutcome, final_outcome
+from backend.runs_model import OUTCOME_FIELDS, RunOutcome, final_outcome
 
 
 async def get_runs(session: AsyncSession, run_ids: Sequence[str]) -> list[RunRecord]:
@@ -49,10 +49,10 @@ async def _get_run(session: AsyncSession, run_id: str) -> RunRecord:
     return runs[0]
 
 
-async def _update_runs(session: AsyncSession, stmt: Any) -> int:
+async def _update_runs(session: AsyncSession, stmt: Any, params: dict[str, Any] | None = None) -> int:
     """Execute one UPDATE in its own transaction; rows changed."""
     try:
-        result = cast(CursorResult[Any], await session.execute(stmt))
+        result = cast(CursorResult[Any], await session.execute(stmt, params))
         changed = result.rowcount
         await session.commit()
     except BaseException:
@@ -72,19 +72,33 @@ async def mark_run_running(session: AsyncSession, run_id: str, attempt: int) -> 
     return await _update_runs(session, stmt) == 1
 
 
-def _outcome_update(run_id: str, attempt: int, outcome: RunOutcome) -> Update:
+_runs = cast(Table, Run.__table__)
+# Built once, not per save (every run's end saves through it): building an UPDATE of this many
+# columns, and its cache key, cost more than SQLite took to run it (bench/RESULTS.md, 2026-12-05
+# burst22i). Its parameters are named apart from the columns, as SQLAlchemy requires.
+_SAVE_OUTCOME = (
+    update(_runs)
+    .where(
+        _runs.c.id == bindparam("run_id"),
+        _runs.c.attempt == bindparam("run_attempt"),
+        or_(*(_runs.c.status == status for status in sorted(ACTIVE_STATUSES))),  # no IN to expand
+    )
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in (*OUTCOME_FIELDS, "finished_at")},
+            **NO_LEASE,  # the attempt ended: its worker's claim with it
+        }
+    )
+)
+_RUN_MODEL = select(_runs.c.model).where(_runs.c.id == bindparam("run_id"))
+
+
+def _outcome_params(run_id: str, attempt: int, outcome: RunOutcome) -> dict[str, Any]:
+    """`_SAVE_OUTCOME`'s parameters."""
     if outcome.status not in FINAL_STATUSES:
         raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, not {outcome.status!r}")
-    return (
-        update(Run)
-        .where(Run.id == run_id, Run.attempt == attempt, Run.status.in_(sorted(ACTIVE_STATUSES)))
-        .values(
-            **outcome.columns(),
-            finished_at=utcnow(),
-            **NO_LEASE,  # the attempt ended: its worker's claim with it
-        )
-        .execution_options(synchronize_session=False)
-    )
+    values = {f"new_{name}": value for name, value in outcome.columns().items()}
+    return {"run_id": run_id, "run_attempt": attempt, "new_finished_at": utcnow(), **values}
 
 
 async def save_outcome(session: AsyncSession, run_id: str, attempt: int, outcome: RunOutcome) -> bool:
@@ -94,7 +108,7 @@ async def save_outcome(session: AsyncSession, run_id: str, attempt: int, outcome
     Idempotent: returns False and changes nothing when ``attempt`` is stale or the
     run is already final (a duplicate or late event).
     """
-    return await _update_runs(session, _outcome_update(run_id, attempt, outcome)) == 1
+    return await _update_runs(session, _SAVE_OUTCOME, _outcome_params(run_id, attempt, outcome)) == 1
 
 
 async def save_final_event(db: Database, event: FinalEvent) -> bool:
@@ -104,10 +118,9 @@ async def save_final_event(db: Database, event: FinalEvent) -> bool:
     select, then the update) a save held the web process's event loop about twice as long."""
 
     def save(connection: Connection) -> bool:
-        model = connection.execute(select(Run.model).where(Run.id == event.run_id)).scalar_one_or_none()
-        outcome = final_outcome(event, model or "")
-        changed = connection.execute(_outcome_update(event.run_id, event.attempt, outcome))
-        return cast(CursorResult[Any], changed).rowcount == 1
+        model = connection.execute(_RUN_MODEL, {"run_id": event.run_id}).scalar_one_or_none()
+        params = _outcome_params(event.run_id, event.attempt, final_outcome(event, model or ""))
+        return connection.execute(_SAVE_OUTCOME, params).rowcount == 1
 
     return await db.write(save)
 

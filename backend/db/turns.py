@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import BindParameter, Select, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +29,7 @@ class TurnConflict(Exception):
     """Another follow-up took this turn number first."""
 
 
-def turns_statement(comparison_id: str) -> Select[int, str, int | None, datetime]:
+def turns_statement(comparison_id: str | BindParameter[str]) -> Select[int, str, int | None, datetime]:
     """A comparison's follow-up turns in order, as `TurnRecord` fields."""
     return (
         select(

@@ -32,7 +32,7 @@ import uuid
 from types import TracebackType
 
 from backend.db.engine import Database
-from backend.db.leases import ClaimOutcome, claim_run, release_run_lease, renew_run_lease
+from backend.db.leases import Claim, ClaimOutcome, claim_runs, release_run_lease, renew_run_lease
 from backend.queue.messages import RunTask
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,49 @@ def new_worker_id(kind: str = "worker") -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{kind}-{uuid.uuid4().hex[:6]}"
 
 
+class ClaimGroups:
+    """Claims made together: those asked for while the previous group's transaction is on its
+    way join the next group, one transaction for all of them (a group commit). Alone, a claim
+    goes at once. When fifty pages press Run in the same second, their two hundred runs' claims
+    were two hundred transactions queued on SQLite's one thread, in front of the pages' own
+    reads (bench/RESULTS.md, 2026-12-05 burst22i)."""
+
+    def __init__(self, db: Database, lease_s: float) -> None:
+        self._db = db
+        self._lease_s = lease_s
+        self._waiting: list[tuple[Claim, asyncio.Future[ClaimOutcome]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def claim(self, claim: Claim) -> ClaimOutcome:
+        """`claim_run` for this claim, in the next group; raises what that group's transaction raised."""
+        outcome = asyncio.get_running_loop().create_future()
+        self._waiting.append((claim, outcome))
+        if self._sender is None:  # its own task: a caller cancelled (a Stop) must not cancel the others'
+            self._sender = asyncio.create_task(self._send(), name="run-claims")
+        return await outcome
+
+    async def _send(self) -> None:
+        group: list[tuple[Claim, asyncio.Future[ClaimOutcome]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    outcomes = await claim_runs(self._db, [claim for claim, _ in group], self._lease_s)
+                except Exception as exc:  # each caller retries its own claim (RunLeases._claim)
+                    for _, waiting in group:
+                        if not waiting.done():
+                            waiting.set_exception(exc)
+                    continue
+                for (_, waiting), outcome in zip(group, outcomes, strict=True):
+                    if not waiting.done():  # its caller gave up (a Stop): the claim is made all the same
+                        waiting.set_result(outcome)
+        finally:  # cancelled (the loop is closing): no caller waits for ever
+            for _, waiting in (*group, *self._waiting):
+                waiting.cancel()
+            self._waiting = []
+            self._sender = None
+
+
 class RunLeases:
     def __init__(self, db: Database, worker_id: str, lease_s: float, *, exclusive: bool = False) -> None:
         self._db = db
@@ -53,6 +96,7 @@ class RunLeases:
         self.lease_s = lease_s
         self.poll_s = min(POLL_MAX_S, lease_s / 10)
         self.exclusive = exclusive  # the broker delivers each task once, to this worker only
+        self._claims = ClaimGroups(db, lease_s)
 
     async def acquire(self, task: RunTask, *, twin: bool = False) -> HeldLease | None:
         """This worker's claim on the task's run (waiting while another worker holds it), or
@@ -76,7 +120,7 @@ class RunLeases:
         waiting = False
         while True:
             try:
-                outcome = await claim_run(self._db, task.run_id, task.attempt, holder, self.lease_s)
+                outcome = await self._claims.claim(Claim(task.run_id, task.attempt, holder))
             except Exception as exc:
                 failures += 1
                 delay = min(self.poll_s * 2**failures, CLAIM_RETRY_MAX_S)

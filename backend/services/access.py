@@ -33,8 +33,9 @@ class Access:
         self._db = db
 
     async def role(self, principal: Principal, project_id: str) -> str | None:
-        async with self._db.session() as session:
-            return await repo.role_in_project(session, principal.user_id, project_id)
+        return await self._db.read(
+            lambda connection: repo.role_in_project(connection, principal.user_id, project_id)
+        )
 
     async def require_project(self, principal: Principal, action: Action, project_id: str) -> str:
         """The principal's role in the project, if it allows ``action``."""
@@ -50,12 +51,18 @@ class Access:
         found = await self._db.read(
             lambda connection: repo.comparison_project_and_role(connection, comparison_id, principal.user_id)
         )
-        project_id, role = found if found is not None else ("", None)
-        if role is None:
-            raise NotFound(Message("No comparison {id}.", id=comparison_id))
-        if not allowed(role, action):
-            raise AccessDenied(_denied(role, action))
-        return project_id
+        return comparison_allows(found, action, comparison_id)
+
+
+def comparison_allows(found: tuple[str, str | None] | None, action: Action, comparison_id: str) -> str:
+    """`require_comparison`'s decision on what `comparison_project_and_role` answered, for a
+    caller that read it in a transaction of its own: the project id, or NotFound / AccessDenied."""
+    project_id, role = found if found is not None else ("", None)
+    if role is None:
+        raise NotFound(Message("No comparison {id}.", id=comparison_id))
+    if not allowed(role, action):
+        raise AccessDenied(_denied(role, action))
+    return project_id
 
 
 def _denied(role: str, action: Action) -> str:

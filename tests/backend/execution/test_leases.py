@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection
 
 from backend.db.comparisons import create_comparison
 from backend.db.engine import Database
-from backend.db.leases import ClaimOutcome, claim_run
+from backend.db.leases import Claim, ClaimOutcome, claim_run
 from backend.db.models import Run
 from backend.db.records import NewRun, RunRecord
 from backend.db.runs import get_runs, reset_run_for_retry, save_run_result
 from backend.db.users import ensure_user
+from backend.execution import leases as execution_leases
 from backend.execution.leases import RunLeases
 from backend.providers.base import ChatProvider, ChatRequest, StreamItem
 from backend.queue.base import AnyEvent, Delivery
@@ -321,3 +323,48 @@ async def _row_or_none(db: Database, run_id: str) -> tuple[str, int, str | None]
             await session.execute(select(Run.status, Run.attempt, Run.claimed_by).where(Run.id == run_id))
         ).one_or_none()
     return None if row is None else (row.status, row.attempt, row.claimed_by)
+
+
+async def test_claims_asked_for_together_are_made_in_one_transaction_each_with_its_own_outcome(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight runs claimed at once (fifty pages pressing Run start two hundred): one transaction,
+    and each claim answered for its own run (one of them held by another worker)."""
+    tasks = [(await _new_task(db, f"together {i}"))[1] for i in range(8)]
+    assert await claim_run(db, tasks[3].run_id, 0, "elsewhere/1", 30.0) is ClaimOutcome.CLAIMED
+    writes = 0
+    write = db.write
+
+    async def counted(work: Callable[[Connection], object]) -> object:
+        nonlocal writes
+        writes += 1
+        return await write(work)
+
+    monkeypatch.setattr(db, "write", counted)
+    leases = RunLeases(db, "here", LEASE_S)
+    acquired = await asyncio.gather(*(leases._claim(task, f"here/{i}") for i, task in enumerate(tasks)))
+    assert writes == 1
+    assert acquired == [ClaimOutcome.HELD if i == 3 else ClaimOutcome.CLAIMED for i in range(8)]
+    rows = [await _run_row(db, task.run_id) for task in tasks]
+    assert [claimed_by for _, _, claimed_by in rows] == [
+        "elsewhere/1" if i == 3 else f"here/{i}" for i in range(8)
+    ]
+
+
+async def test_a_group_of_claims_the_database_fails_is_tried_again_by_each_claimer(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = [(await _new_task(db, f"failing {i}"))[1] for i in range(3)]
+    real, failures = execution_leases.claim_runs, [0]
+
+    async def fails_once(database: Database, claims: list[Claim], lease_s: float) -> list[ClaimOutcome]:
+        if not failures[0]:
+            failures[0] += 1
+            raise OSError("the database went away")
+        return await real(database, claims, lease_s)
+
+    monkeypatch.setattr(execution_leases, "claim_runs", fails_once)
+    leases = RunLeases(db, "here", LEASE_S)
+    acquired = await asyncio.gather(*(leases._claim(task, f"here/{i}") for i, task in enumerate(tasks)))
+    assert failures == [1]
+    assert acquired == [ClaimOutcome.CLAIMED] * 3
