@@ -1,7 +1,7 @@
 """The queue on Kafka (aiokafka): the same contract as the embedded queue, across processes.
 
 Topics (names from `kafka_topics.Topics`): `requests` (one RunTask per run, keyed by
-comparison and run so a comparison's panes spread over partitions), `events`
+comparison and run, sent to the partitions in turn so the workers get equal shares), `events`
 (started/chunk/final, keyed by run so a run's events stay in order),
 `cancellations`, `dead-letter` and `heartbeats`.
 
@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -96,6 +97,7 @@ class KafkaBroker:
         self._tails: list[tuple[AIOKafkaConsumer, str]] = []
         self._background: list[asyncio.Task[None]] = []
         self._partitioner = CachedKeyPartitioner()
+        self._request_turn = random.randrange(1_000)  # replicas start their turns apart
         self._chunks = ChunkGatherer(self._send_chunks, CHUNK_WINDOW_S)
 
     # --- lifecycle -----------------------------------------------------------------
@@ -120,6 +122,7 @@ class KafkaBroker:
         )
         await self._producer.start()
         if self._role == "web":
+            await self._producer.partitions_for(self.topics.requests)  # the first request goes in turn too
             self._events = await self._tail(self.topics.events)
             heartbeats = await self._tail(self.topics.heartbeats, back=200)
             self._background.append(asyncio.create_task(self._watch_heartbeats(heartbeats)))
@@ -259,9 +262,28 @@ class KafkaBroker:
 
     async def submit(self, task: RunTask) -> None:
         headers = tracing.kafka_headers(tracing.outgoing())
+        key = f"{task.comparison_id}:{task.run_id}"
         await self._send(
-            self.topics.requests, task.to_bytes(), f"{task.comparison_id}:{task.run_id}", headers
+            self.topics.requests, task.to_bytes(), key, headers, partition=self._next_request_partition()
         )
+
+    def _next_request_partition(self) -> int | None:
+        """The requests topic's partitions in turn, so the workers (each holding some of them)
+        get equal shares of the runs: picked by the key's hash, 400 runs over 6 partitions split
+        178 / 222 between two workers in one bench round, and the busier one set the pace of both
+        (bench/RESULTS.md, 2026-12-05 session 15). None until the partitions are known (the key's
+        hash picks one then). A run's requests need no partition in common: leases keep an attempt
+        to one provider call wherever its request lands."""
+        assert self._producer is not None, "start() the broker first"
+        cluster = self._producer.client.cluster
+        partitions = cluster.available_partitions_for_topic(
+            self.topics.requests
+        ) or cluster.partitions_for_topic(self.topics.requests)
+        if not partitions:
+            return None
+        self._request_turn += 1
+        ordered = sorted(partitions)
+        return ordered[self._request_turn % len(ordered)]
 
     async def request_cancel(self, cancel: CancelRequest) -> None:
         await self._send(self.topics.cancellations, cancel.to_bytes(), cancel.run_id)

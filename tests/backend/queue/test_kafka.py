@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from backend.queue.kafka import KafkaBroker
 from backend.queue.kafka_chunks import RECORD_BYTES
@@ -408,3 +408,24 @@ async def test_a_burst_of_chunks_is_cut_into_records_under_the_size_bound(setup:
         assert max(len(v) for v in values) <= RECORD_BYTES + 2100
     finally:
         await worker.stop()
+
+
+async def test_requests_go_round_the_partitions_so_workers_get_equal_shares(
+    setup: KafkaSetup, rt: Runtime
+) -> None:
+    """Picked by the key's hash, 400 runs split 178 / 222 between two workers in a bench round."""
+    assert isinstance(rt.broker, KafkaBroker)
+    topic, n = rt.broker.topics.requests, rt.settings.kafka_request_partitions
+    for i in range(10 * n):
+        await rt.broker.submit(
+            RunTask(run_id=f"share-{i}", comparison_id="c", model="simulated:instant", prompt="hi")
+        )
+    consumer = AIOKafkaConsumer(bootstrap_servers=setup.bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(n)])
+    finally:
+        await consumer.stop()
+    counts = sorted(ends.values())
+    assert sum(counts) == 10 * n
+    assert counts == [10] * n  # by the key's hash: [8, 9, 10, 11, 11, 11] in one run
