@@ -106,6 +106,11 @@ def utc_moment(moment: datetime) -> Message:
     return Message("{when} UTC", when=When(moment))
 
 
+def utc_moment_in_every_language(moment: datetime | None, missing: str = "") -> str:
+    """`utc_moment` as page state keeps it (`in_every_language`), or `missing` when there is none."""
+    return in_every_language(utc_moment(moment)) if moment else missing
+
+
 class Number(Localizable):
     """A count with the locale's grouping (format_number)."""
 

@@ -13,7 +13,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import AuthError, Principal
-from backend.i18n import N_, Message, Usd, in_every_language, utc_moment
+from backend.i18n import N_, Message, Usd, in_every_language, utc_moment_in_every_language
 from backend.services.budgets import parse_budget
 from state.auth import AuthState
 from state.current_user import with_user
@@ -35,7 +35,7 @@ NEVER = N_("never")  # shown translated (t_var) where a date is missing
 
 def when(moment: datetime | None, never: str = NEVER) -> str:
     """A moment kept in every language (the page shows it in its own), or `never`."""
-    return in_every_language(utc_moment(moment)) if moment else never
+    return utc_moment_in_every_language(moment, never)
 
 
 class AccountState(rx.State):

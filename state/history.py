@@ -6,7 +6,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Action, Principal, allowed
-from backend.i18n import Message, in_every_language, utc_moment
+from backend.i18n import Message, in_every_language, utc_moment_in_every_language
 from state.current_user import with_user
 from state.events import Followup, event
 from state.rows import HistoryRow, ProjectChoice, prompt_title
@@ -65,7 +65,7 @@ class HistoryState(rx.State):
                 id=item.id,
                 title=prompt_title(item.prompt_first_line),
                 models=", ".join(item.models),
-                created=in_every_language(utc_moment(item.created_at)),
+                created=utc_moment_in_every_language(item.created_at),
                 status=in_every_language(_status(item.n_runs, item.n_done, item.n_error, item.n_active)),
                 version=f"v{versions[item.id]}" if item.id in versions else "",
                 turns=item.n_turns,

@@ -25,7 +25,13 @@ from backend import runtime
 from backend.auth import AccessDenied, Action, Principal, allowed
 from backend.db.judgements import JudgeRunRecord
 from backend.db.models import RUBRIC_MAX_CHARS
-from backend.i18n import N_, Message, in_every_language, joined_in_every_language, utc_moment
+from backend.i18n import (
+    N_,
+    Message,
+    in_every_language,
+    joined_in_every_language,
+    utc_moment_in_every_language,
+)
 from backend.judging.pairs import Pair
 from backend.judging.service import InvalidJudgement, JudgementView
 from backend.judging.verdicts import pane_winner, verdict_error_message
@@ -143,7 +149,7 @@ def judgement_row(view: JudgementView, project_rubric: str) -> JudgementRow:
     j = view.judgement
     return JudgementRow(
         id=j.id,
-        heading=f"{j.judge_model} · " + in_every_language(utc_moment(j.created_at)),
+        heading=f"{j.judge_model} · " + utc_moment_in_every_language(j.created_at),
         finished=view.finished,
         status=N_("Finished") if view.finished else N_("Judging…"),
         rubric_note=N_("Project rubric")

@@ -14,7 +14,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Principal
-from backend.i18n import N_, in_every_language, joined_in_every_language, utc_moment
+from backend.i18n import N_, joined_in_every_language, utc_moment_in_every_language
 from backend.search.service import InvalidSearch, SearchFilters, SearchHit
 from backend.services.access import NotFound
 from state.current_user import with_user
@@ -60,7 +60,7 @@ def _row(hit: SearchHit) -> SearchRow:
         title=prompt_title(hit.prompt_first_line),
         models=", ".join(hit.models),
         winner=hit.winner,
-        created=in_every_language(utc_moment(hit.created_at)),
+        created=utc_moment_in_every_language(hit.created_at),
         snippet=hit.snippet,
         matched=by.get(hit.matched_by, hit.matched_by),
     )

@@ -14,7 +14,7 @@ import reflex as rx
 
 from backend import runtime
 from backend.auth import Principal
-from backend.i18n import in_every_language, utc_moment
+from backend.i18n import utc_moment_in_every_language
 from backend.services.access import NotFound
 from backend.services.metrics import format_cost, format_ms, format_rate
 from backend.services.shares import SHARE_PATH, PublicComparison, PublicRun, ShareService
@@ -113,9 +113,8 @@ class SharePageState(rx.State):
         self.prompt = view.prompt if view else ""
         self.system_prompt = view.system_prompt if view else ""
         self.owner_name = view.owner_name if view else ""
-        self.created = in_every_language(utc_moment(view.created_at)) if view else ""
-        expires = view.expires_at if view is not None else None
-        self.expires = in_every_language(utc_moment(expires)) if expires else ""
+        self.created = utc_moment_in_every_language(view.created_at if view else None)
+        self.expires = utc_moment_in_every_language(view.expires_at if view else None)
         self.panes = [shared_pane(run) for run in view.runs] if view else []
 
     @event

@@ -15,7 +15,7 @@ import reflex as rx
 from backend import runtime
 from backend.auth import AccessDenied, Principal
 from backend.db.shares import ShareInfo
-from backend.i18n import N_, in_every_language, utc_moment
+from backend.i18n import N_, utc_moment_in_every_language
 from backend.services.access import NotFound
 from backend.services.shares import InvalidShare, ShareService
 from state.compare import CompareState
@@ -41,17 +41,13 @@ class ShareLinkRow:
     active: bool
 
 
-def _when(at: datetime | None, empty: str) -> str:
-    return in_every_language(utc_moment(at)) if at else empty
-
-
 def link_row(share: ShareInfo, now: datetime) -> ShareLinkRow:
     active = share.active_at(now)
     status = "active" if active else ("revoked" if share.revoked_at else "expired")
     return ShareLinkRow(
         id=share.id,
-        created=_when(share.created_at, ""),
-        expires=_when(share.expires_at, N_("never")),
+        created=utc_moment_in_every_language(share.created_at),
+        expires=utc_moment_in_every_language(share.expires_at, N_("never")),
         status=status,
         active=active,
     )
