@@ -18,11 +18,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /app
 RUN python -m venv /opt/venv
 # Dependencies first (the project's own code changes more often than them): the list is read
-# from pyproject.toml, with the Vertex AI extra; the app runs from /app, not installed.
-COPY pyproject.toml ./
+# from pyproject.toml, with the Vertex AI extra, at the versions the test suite passed with
+# (constraints.txt); the app runs from /app, not installed.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 print('\n'.join(p['dependencies'] + p['optional-dependencies']['vertexai']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt
+ && pip install --no-cache-dir -r /tmp/requirements.txt -c constraints.txt
 COPY . .
 # The front end is compiled and built here, once. Browsers reach the backend on the page's own
 # host: Reflex swaps "localhost" for it and, on https, drops the port, so one image serves the

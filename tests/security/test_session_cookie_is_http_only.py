@@ -174,7 +174,12 @@ def _unused_bits_set(grant: str) -> str:
 async def test_a_used_grant_spelled_otherwise_buys_nothing(record_property: Any) -> None:
     """Found here: the used grants were recorded by their text, and Fernet's base64 decoding
     skips characters outside its alphabet and a last letter's unused bits, so a used grant with
-    a `!` appended opened as a fresh one (a replay within the minute)."""
+    a `!` appended opened as a fresh one (a replay within the minute).
+
+    Which spellings open depends on cryptography's version: up to 50 all of these did; 51's
+    Fernet (in Rust) refuses the `!`, the dot and the padding but still opens the tab and the
+    unused bits. Every spelling must buy nothing either way; at least one must open, or the
+    check has nothing to catch."""
     client, rt = _route()
     grant = rt.cookie_grants.issue(secrets.token_urlsafe(32))  # a session token's length: padded
     assert grant.endswith("=")
@@ -186,12 +191,16 @@ async def test_a_used_grant_spelled_otherwise_buys_nothing(record_property: Any)
         "the last letter's unused bits set": _unused_bits_set(grant),
         "without its padding": grant.rstrip("=") + "==" + "=",
     }
+    opening = [
+        name for name, spelling in respelled.items() if rt.cookie_grants._box.unseal(spelling, GRANT_SECONDS)
+    ]
+    assert "the last letter's unused bits set" in opening  # opens under cryptography 50 and 51
     for name, spelling in respelled.items():
         assert spelling != grant
-        assert rt.cookie_grants._box.unseal(spelling, GRANT_SECONDS) is not None, name  # it opens
         answer = await _post(client, spelling)
         assert answer.status_code == 403 and "set-cookie" not in answer.headers, name
     record_property("cases_tried", len(respelled))
+    record_property("cases_that_open", len(opening))
 
 
 @asynccontextmanager
