@@ -12,6 +12,7 @@ from reflex.vars import StringVar
 from components.delete_dialog import confirm_dialog
 from components.i18n import t, t_var
 from components.layout import field_error
+from components.table import header_cell
 
 ROLE_CHOICES = ["owner", "editor", "viewer"]
 ROLE_LABELS = {"owner": t("owner"), "editor": t("editor"), "viewer": t("viewer")}
@@ -227,9 +228,9 @@ def projects_view(p: ProjectsProps) -> rx.Component:
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell(t("Member")),
-                        rx.table.column_header_cell(t("Role")),
-                        rx.table.column_header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
+                        header_cell(t("Member")),
+                        header_cell(t("Role")),
+                        header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
                     )
                 ),
                 rx.table.body(rx.foreach(p.members, lambda row: _member_row(p, row))),

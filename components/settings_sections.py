@@ -13,6 +13,7 @@ from reflex.vars import ArrayVar
 
 from components.i18n import t, t_var
 from components.layout import field_error
+from components.table import header_cell
 
 
 def section(
@@ -249,11 +250,11 @@ def tokens_section(
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell(t("Name")),
-                        rx.table.column_header_cell(t("Starts with"), class_name="wide-only"),
-                        rx.table.column_header_cell(t("Created")),
-                        rx.table.column_header_cell(t("Last used")),
-                        rx.table.column_header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
+                        header_cell(t("Name")),
+                        header_cell(t("Starts with"), class_name="wide-only"),
+                        header_cell(t("Created")),
+                        header_cell(t("Last used")),
+                        header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
                     )
                 ),
                 rx.table.body(rx.foreach(tokens, lambda row: _token_row(row, on_revoke))),

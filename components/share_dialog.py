@@ -14,6 +14,7 @@ from reflex.event import EventCallback
 from reflex.vars import ArrayVar
 
 from components.i18n import t, t_var
+from components.table import header_cell
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,10 @@ def _existing(p: ShareDialogProps) -> rx.Component:
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    rx.table.column_header_cell(t("Created")),
-                    rx.table.column_header_cell(t("Expires")),
-                    rx.table.column_header_cell(t("Status")),
-                    rx.table.column_header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
+                    header_cell(t("Created")),
+                    header_cell(t("Expires")),
+                    header_cell(t("Status")),
+                    header_cell(rx.el.span(t("Actions"), class_name="sr-only")),
                 )
             ),
             rx.table.body(rx.foreach(p.links, lambda link: _link_row(link, p.on_revoke))),

@@ -7,11 +7,14 @@ inside its own box on a narrow screen instead of widening the page.
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 
-def header_cell(text: rx.Var[str] | str) -> rx.Component:
-    return rx.table.column_header_cell(text)
+def header_cell(text: rx.Var[str] | str | rx.Component, **props: Any) -> rx.Component:
+    # One line: in a narrow column a Japanese header ("ベスト", "最終使用") broke a character a line.
+    return rx.table.column_header_cell(text, white_space="nowrap", **props)
 
 
 def data_table(

@@ -1,7 +1,8 @@
 """Every main screen at a desktop (1440x900) and a phone (390x844), in English and Japanese: the
 compare page empty, streaming with 4 and 8 panes, done; History; Settings. On each, the page is
-no wider than the screen and no control sticks out of it (unless it sits in a row that scrolls
-sideways). The screenshots land in SHOTS for a person to look at (the README's come from here).
+no wider than the screen, no control sticks out of it (unless it sits in a row that scrolls
+sideways) and no table's column header breaks over lines. The screenshots land in SHOTS for a
+person to look at (the README's come from here).
 """
 
 from __future__ import annotations
@@ -46,11 +47,29 @@ OFF_SCREEN = """([w, controls]) => [...document.querySelectorAll(controls)]
   })
   .map(e => `${e.tagName} ${(e.getAttribute('aria-label') || e.textContent || '').trim().slice(0, 40)}`)"""
 
+# At 390 px "最終使用" stood a character a line.
+# Column headers broken inside a word: more lines than words (a Japanese header is one word).
+# Text in a box one pixel wide is for screen readers only (sr-only): it wraps unseen.
+WRAPPED_HEADERS = """() => [...document.querySelectorAll('thead th, [role=columnheader]')]
+  .filter(e => {
+    const tops = new Set();
+    const texts = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+    for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+      if (node.parentElement.getBoundingClientRect().width <= 1) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+    }
+    return tops.size > e.textContent.trim().split(/\s+/).length;
+  })
+  .map(e => e.textContent.trim())"""
+
 
 def _fits(page: Page, width: int, what: str) -> None:
     page.wait_for_timeout(300)  # layout settles after the last render
     assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{what}: wider than {width}"
     assert page.evaluate(OFF_SCREEN, [width, CONTROLS]) == [], f"{what}: controls off the screen"
+    assert page.evaluate(WRAPPED_HEADERS) == [], f"{what}: a column header breaks over lines"
 
 
 def _shoot(page: Page, name: str, full_page: bool = False) -> None:
