@@ -8,7 +8,8 @@ them).  The producer already held chunks for its linger (10 ms) before sending t
 them here for the same window and appending what gathered as one record per partition
 (`ChunkBatch`, built from the chunks' own JSON) delays nothing; the producer then sends at once
 (its linger is for other sends).  A lone chunk in its window goes as the plain chunk record it
-always was.
+always was.  While chunks come slowly (a few streams) the window is shorter: they then wait a
+few ms, not the whole window, and the broker has time for the extra records.
 
 Order is kept: a run's chunks share its partition and are gathered in order, hand-overs to the
 producer run one after another, and `flush` (awaited before a run's final event, or anything
@@ -38,9 +39,25 @@ SendRecord = Callable[[int, bytes, str | None], Awaitable[None]]
 
 
 class ChunkGatherer:
-    def __init__(self, send: SendRecord, window_s: float) -> None:
+    """`window_s` while chunks come fast; `quick_window_s` while they come slower than
+    `quick_below_per_s` (measured over the window before): a few streams' chunks then wait a
+    few ms instead of the whole window, for a few records more, and a busy worker still sends
+    one record per partition and window."""
+
+    def __init__(
+        self,
+        send: SendRecord,
+        window_s: float,
+        quick_window_s: float | None = None,
+        quick_below_per_s: float = 0.0,
+    ) -> None:
         self._send = send
         self._window_s = window_s
+        self._quick_window_s = window_s if quick_window_s is None else min(quick_window_s, window_s)
+        self._quick_below_per_s = quick_below_per_s
+        self._quick = True  # a first chunk after start finds the worker idle
+        self._opened = 0.0  # the loop time of the current window's first chunk
+        self._gathered = 0  # chunks in the current window
         self._waiting: dict[int, list[tuple[str, bytes]]] = {}  # partition -> (run id, chunk JSON)
         self._bytes: dict[int, int] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -52,11 +69,19 @@ class ChunkGatherer:
         if self._behind >= BEHIND and self._last is not None:
             await asyncio.shield(self._last)
         self._waiting.setdefault(partition, []).append((run_id, chunk))
+        self._gathered += 1
         size = self._bytes[partition] = self._bytes.get(partition, 0) + len(chunk)
         if size >= RECORD_BYTES:
             self.flush()
         elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._window_s, self.flush)
+            loop = asyncio.get_running_loop()
+            self._opened = loop.time()
+            self._timer = loop.call_later(self.window_s, self.flush)
+
+    @property
+    def window_s(self) -> float:
+        """How long the next window lasts."""
+        return self._quick_window_s if self._quick else self._window_s
 
     def flush(self) -> asyncio.Task[None] | None:
         """Hand what waits to the producer, after the hand-overs before; the task doing it (None:
@@ -64,6 +89,12 @@ class ChunkGatherer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._gathered:
+            # The rate over at least a quick window: a run's end flushes early, and one chunk
+            # flushed at once is no sign of a burst.
+            lasted = max(asyncio.get_running_loop().time() - self._opened, self._quick_window_s)
+            self._quick = self._gathered / lasted < self._quick_below_per_s
+            self._gathered = 0
         if self._waiting:
             records: list[tuple[int, bytes, str | None]] = [
                 (partition, chunks[0][1], chunks[0][0])
