@@ -50,7 +50,7 @@ OFF_SCREEN = """([w, controls]) => [...document.querySelectorAll(controls)]
 # At 390 px "最終使用" stood a character a line.
 # Column headers broken inside a word: more lines than words (a Japanese header is one word).
 # Text in a box one pixel wide is for screen readers only (sr-only): it wraps unseen.
-WRAPPED_HEADERS = """() => [...document.querySelectorAll('thead th, [role=columnheader]')]
+WRAPPED_HEADERS = r"""() => [...document.querySelectorAll('thead th, [role=columnheader]')]
   .filter(e => {
     const tops = new Set();
     const texts = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
