@@ -71,10 +71,11 @@ PRODUCER_BATCH_BYTES = 512 * 1024
 CHUNK_WINDOW_S = 0.010
 # While a worker's chunks come slower than this (a few streams: one session's 4 panes make 400 a
 # second over two workers), they gather 3 ms instead: the window was most of the Kafka hop at one
-# session.  bench.capacity at one session, alternating rounds on a quiet machine: receive p50
-# 20-21 against 22-23 ms, p95 median 36 against 38 (8 and 7 rounds), for 0.03 more of the web
-# process's cores and 0.1 more of the broker's; 1 ms read worse (p95 39-59).  From about four
-# sessions on, the worker is over the rate and every window is the 10 ms one.
+# session.  bench.kafka_intake at one session's 800 chunks a second: emit-to-hub p95 5.3 ms
+# against 12.1 with 10 ms windows; bench.capacity at one session, alternating rounds on a quiet
+# machine: receive p50 19-21 against 21-23 ms, for about 0.1 more of the broker's cores; 1 ms
+# read worse.  From about four sessions on, the worker is over the rate and every window is the
+# 10 ms one.
 CHUNK_QUICK_WINDOW_S = 0.003
 CHUNK_QUICK_BELOW_PER_S = 1_000.0
 PRODUCER_LINGER_MS: dict[Role, int] = {"web": 2, "worker": 0}

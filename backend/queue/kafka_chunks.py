@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from backend.queue.messages import chunk_batch_bytes
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 # message.max.bytes (1 MiB); a cache replay publishes thousands of chunks in one window.
 RECORD_BYTES = 256 * 1024
 BEHIND = 2  # hand-overs not done yet before a publisher waits for them
+RATE_PERIOD_S = 0.1  # the chunk rate that picks the window is measured over this long
 
 # (partition, value, key of a lone chunk's run or None for a batch) -> appended to the producer
 SendRecord = Callable[[int, bytes, str | None], Awaitable[None]]
@@ -40,9 +42,12 @@ SendRecord = Callable[[int, bytes, str | None], Awaitable[None]]
 
 class ChunkGatherer:
     """`window_s` while chunks come fast; `quick_window_s` while they come slower than
-    `quick_below_per_s` (measured over the window before): a few streams' chunks then wait a
-    few ms instead of the whole window, for a few records more, and a busy worker still sends
-    one record per partition and window."""
+    `quick_below_per_s`: a few streams' chunks then wait a few ms instead of the whole window,
+    for a few records more, and a busy worker still sends one record per partition and window.
+
+    The rate is measured over `RATE_PERIOD_S`, not over one window: streams tick together (four
+    panes' chunks land in the same millisecond), so a 3 ms window that caught one tick read
+    1,300 a second and the next window was the long one, every other time."""
 
     def __init__(
         self,
@@ -56,8 +61,8 @@ class ChunkGatherer:
         self._quick_window_s = window_s if quick_window_s is None else min(quick_window_s, window_s)
         self._quick_below_per_s = quick_below_per_s
         self._quick = True  # a first chunk after start finds the worker idle
-        self._opened = 0.0  # the loop time of the current window's first chunk
-        self._gathered = 0  # chunks in the current window
+        self._counted = 0  # chunks since the rate's period began
+        self._period_began = time.monotonic()
         self._waiting: dict[int, list[tuple[str, bytes]]] = {}  # partition -> (run id, chunk JSON)
         self._bytes: dict[int, int] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -69,14 +74,12 @@ class ChunkGatherer:
         if self._behind >= BEHIND and self._last is not None:
             await asyncio.shield(self._last)
         self._waiting.setdefault(partition, []).append((run_id, chunk))
-        self._gathered += 1
+        self._counted += 1
         size = self._bytes[partition] = self._bytes.get(partition, 0) + len(chunk)
         if size >= RECORD_BYTES:
             self.flush()
         elif self._timer is None:
-            loop = asyncio.get_running_loop()
-            self._opened = loop.time()
-            self._timer = loop.call_later(self.window_s, self.flush)
+            self._timer = asyncio.get_running_loop().call_later(self.window_s, self.flush)
 
     @property
     def window_s(self) -> float:
@@ -89,12 +92,11 @@ class ChunkGatherer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._gathered:
-            # The rate over at least a quick window: a run's end flushes early, and one chunk
-            # flushed at once is no sign of a burst.
-            lasted = max(asyncio.get_running_loop().time() - self._opened, self._quick_window_s)
-            self._quick = self._gathered / lasted < self._quick_below_per_s
-            self._gathered = 0
+        now = time.monotonic()
+        if now - self._period_began >= RATE_PERIOD_S:
+            # A quiet spell is a long period of few chunks: the next ones find the worker idle.
+            self._quick = self._counted / (now - self._period_began) < self._quick_below_per_s
+            self._counted, self._period_began = 0, now
         if self._waiting:
             records: list[tuple[int, bytes, str | None]] = [
                 (partition, chunks[0][1], chunks[0][0])
