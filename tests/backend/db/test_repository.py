@@ -34,6 +34,7 @@ from backend.db.users import NotFoundError, default_project_id, ensure_user
 from backend.queue.messages import FinalEvent
 from backend.runs_model import RunParams
 from tests.backend.conftest import DoneResult
+from tests.support.db_race import meanwhile_after_first_statement
 
 MODELS = ("simulated:fast", "openai:gpt-4o-mini", "anthropic:claude-3-5-haiku")
 
@@ -122,18 +123,10 @@ async def test_ensure_user_losing_the_race_rereads(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with database.session() as winner, database.session() as loser:
-        original = loser.execute
-        calls = 0
-
-        async def execute(*args: Any, **kwargs: Any) -> Any:
-            nonlocal calls
-            calls += 1
-            result = await original(*args, **kwargs)
-            if calls == 1:  # the look-up missed; another request creates the user right now
-                await ensure_user(winner, "race@example.com", "Winner")
-            return result
-
-        monkeypatch.setattr(loser, "execute", execute)
+        # The look-up misses; another request creates the user right then.
+        meanwhile_after_first_statement(
+            loser, monkeypatch, lambda: ensure_user(winner, "race@example.com", "Winner")
+        )
         user = await ensure_user(loser, "race@example.com", "Loser")
         first = await ensure_user(winner, "race@example.com")
     assert user == first

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
 from backend.db.engine import Database
 from backend.db.models import SearchIndexJob
 from backend.db.search_jobs import INDEX, request_job
+from tests.support.db_race import meanwhile_after_first_statement
 
 
 @pytest.mark.postgres
@@ -18,20 +17,12 @@ async def test_two_processes_asking_at_once_leave_one_job_bumped_not_a_lost_requ
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with database.session() as other, database.session() as this:
-        original = this.execute
-        calls = 0
-
-        async def execute(*args: Any, **kwargs: Any) -> Any:
-            nonlocal calls
-            calls += 1
-            result = await original(*args, **kwargs)
-            if calls == 1:  # this one found no job to bump; another process inserts it right now
-                await request_job(other, "c1", "p1", INDEX)
-            return result
-
-        monkeypatch.setattr(this, "execute", execute)
+        # This one finds no job to bump; another process inserts it right then.
+        statements = meanwhile_after_first_statement(
+            this, monkeypatch, lambda: request_job(other, "c1", "p1", INDEX)
+        )
         await request_job(this, "c1", "p1", INDEX)  # its insert collides: it bumps the other's job
     async with database.session() as session:
         rows = (await session.execute(select(SearchIndexJob.comparison_id, SearchIndexJob.version))).all()
     assert [tuple(row) for row in rows] == [("c1", 1)]  # one job; the second request counted
-    assert calls == 2  # the renewal, then the renewal again after the collision
+    assert statements.count == 2  # the renewal, then the renewal again after the collision
