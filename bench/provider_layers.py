@@ -6,9 +6,10 @@
 The API's added time to first token (bench.ttft) includes what the worker spends calling the
 provider: LangChain's ChatOpenAI over the OpenAI SDK over httpx2. Here one process calls a
 local OpenAI-compatible server (tests/support/fake_llm_server.py, in a thread of its own, so
-its CPU is not counted) through each layer in turn, the layers alternating call by call, on
-uvloop as under Granian, and prints the loop thread's CPU (`time.thread_time`) per call: until
-the first text, and for the whole answer. Layers:
+its CPU is not counted; it closes each connection unless `--keep-alive`) through each layer in
+turn, the layers alternating call by call, on uvloop as under Granian, and prints the loop
+thread's CPU (`time.thread_time`) per call: until the first text, and for the whole answer.
+Layers:
 
 - httpx2: the request and the SSE lines parsed with json.loads on the egress guard's shared
   client (the floor: what any client must do);
@@ -134,10 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--calls", type=int, default=200, help="calls per layer (after 5 warm-up)")
     parser.add_argument("--chunks", default="3,100", help="answers' lengths in chunks, comma-separated")
+    parser.add_argument(
+        "--keep-alive", action="store_true", help="the server keeps connections open: each layer reuses one"
+    )
     args = parser.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.2f}; loop thread CPU per call, median (p25-p75), ms")
     for n in (int(x) for x in args.chunks.split(",")):
-        server = FakeLLMServer(reply=[f" w{i}" for i in range(n)]).start()
+        server = FakeLLMServer(reply=[f" w{i}" for i in range(n)], keep_alive=args.keep_alive).start()
         try:
             results = uvloop.run(measure(f"{server.url}/v1", args.calls))
         finally:

@@ -17,14 +17,19 @@ without a claim is what could call a paid provider twice.
 A broker that hands each task to one worker once (the embedded, in-process queue) cannot
 replay or rebalance it, so that worker's `RunLeases(exclusive=True)` claims beside the
 provider call instead of before it: the first token does not wait for a database write
-(bench.capacity's API time to first token). The claim is still made and renewed, and an
-attempt whose claim is refused (stopped, retried or deleted meanwhile) is cancelled and
-publishes nothing, as a lost lease is.
+(bench.capacity's API time to first token). The claim goes out EXCLUSIVE_CLAIM_AFTER_S after
+the call starts (or as the run ends, if sooner): made at once, its statements on SQLite's
+thread held the GIL and its callbacks the event loop just as a fast server's first words came
+back (0.5 ms of bench.ttft's 4 ms, 2026-12-05 session 17); a remote provider's first token is
+further off than that anyway. The claim is still made and renewed, and an attempt whose claim
+is refused (stopped, retried or deleted meanwhile) is cancelled and publishes nothing, as a
+lost lease is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 
 POLL_MAX_S = 1.0  # how often, at most, a task waiting on another worker's lease asks again
 CLAIM_RETRY_MAX_S = 5.0  # the longest pause between claims the database failed to answer
+EXCLUSIVE_CLAIM_AFTER_S = 0.02  # an exclusive worker's claim, this long after its call starts
 
 
 def new_worker_id(kind: str = "worker") -> str:
@@ -106,12 +112,20 @@ class RunLeases:
         broker)."""
         holder = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"  # one per claim, even on one worker
         if self.exclusive and not twin:
-            claim = asyncio.create_task(self._claim(task, holder), name=f"claim:{task.run_id}")
-            return HeldLease(self._db, task, holder, self.lease_s, pending_claim=claim)
+            ended = asyncio.Event()
+            claim = asyncio.create_task(self._claim_soon(task, holder, ended), name=f"claim:{task.run_id}")
+            return HeldLease(self._db, task, holder, self.lease_s, pending_claim=(claim, ended))
         outcome = await self._claim(task, holder, wait_while_held=True)
         if outcome is not ClaimOutcome.CLAIMED:
             return None
         return HeldLease(self._db, task, holder, self.lease_s)
+
+    async def _claim_soon(self, task: RunTask, holder: str, ended: asyncio.Event) -> ClaimOutcome:
+        """`_claim`, EXCLUSIVE_CLAIM_AFTER_S from now or once `ended` is set, whichever is first."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(EXCLUSIVE_CLAIM_AFTER_S):
+                await ended.wait()
+        return await self._claim(task, holder)
 
     async def _claim(self, task: RunTask, holder: str, *, wait_while_held: bool = False) -> ClaimOutcome:
         """Claim until the database answers; while another holder's lease is live, wait for it
@@ -159,13 +173,17 @@ class HeldLease:
         task: RunTask,
         holder: str,
         lease_s: float,
-        pending_claim: asyncio.Task[ClaimOutcome] | None = None,
+        pending_claim: tuple[asyncio.Task[ClaimOutcome], asyncio.Event] | None = None,
     ) -> None:
         self._db = db
         self._task = task
         self.holder = holder
         self._lease_s = lease_s
-        self._pending_claim = pending_claim  # an exclusive worker's claim, made beside the run
+        # An exclusive worker's claim, made beside the run, and the event that sends it at once.
+        self._pending_claim: asyncio.Task[ClaimOutcome] | None = None
+        self._claim_now: asyncio.Event | None = None
+        if pending_claim is not None:
+            self._pending_claim, self._claim_now = pending_claim
         self.lost = False
         self._owner: asyncio.Task[object] | None = None
         self._renewer: asyncio.Task[None] | None = None
@@ -186,6 +204,8 @@ class HeldLease:
         if self._pending_claim is not None and not self.lost:
             # A run that ended before its claim was answered: the answer still decides whether
             # this attempt was the run's to publish (a claim is never abandoned half-way).
+            assert self._claim_now is not None
+            self._claim_now.set()
             await asyncio.wait([self._pending_claim])
             if self._pending_claim.cancelled() or self._pending_claim.result() is not ClaimOutcome.CLAIMED:
                 self.lost = True

@@ -14,7 +14,9 @@ mocks.  Routes:
 Retry-After), "404" (Ollama only: model not pulled), "error_event" (provider error event after two chunks),
 "drop" (connection cut mid-body after two chunks), "slow" (no answer for
 `delay` seconds), "stall" (two chunks, then silence for `delay` seconds).
-Responses are chunked so a cut connection is detectable as an incomplete body.
+Responses are chunked so a cut connection is detectable as an incomplete body. Streamed
+answers close their connection unless `keep_alive` (the benchmarks': a provider's API keeps its
+connections open); small writes go out at once (no Nagle delay), as a provider's do.
 
 `responder` (OpenAI route only), when set, computes the reply chunks from the request body,
 e.g. a structured JSON verdict on the answers a judge prompt carries.
@@ -57,6 +59,7 @@ class FakeLLMServer(LocalHTTPServer):
     openai_models: list[str] = field(default_factory=lambda: ["local-a", "local-b"])
     api_key: str = ""
     responder: Callable[[Any], list[str]] | None = None
+    keep_alive: bool = False
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -72,6 +75,7 @@ class FakeLLMServer(LocalHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     state: FakeLLMServer
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
@@ -102,7 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Connection", "close")
+        if not self.state.keep_alive:
+            self.send_header("Connection", "close")
         self.end_headers()
 
     def _send(self, text: str) -> None:

@@ -284,6 +284,54 @@ async def test_an_exclusive_worker_claims_beside_the_call_and_holds_the_run_whil
     assert final.status == "done" and final.output_text == "".join(expected_tokens(task))
 
 
+async def test_an_exclusive_worker_claims_once_the_call_is_under_way_not_with_its_first_words(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim waits EXCLUSIVE_CLAIM_AFTER_S: a fast server's first words do not wait behind
+    its database write. Then it is made while the run still streams."""
+    monkeypatch.setattr(execution_leases, "EXCLUSIVE_CLAIM_AFTER_S", 0.5)
+    run, task = await _new_task(db, "[[simulate:tokens=100]] claimed later")  # steady: about 2 s
+    broker = AckCountingBroker()
+    async with (
+        collecting(broker) as events,
+        worker_running(
+            broker, CountingProvider().resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True)
+        ),
+    ):
+        await broker.submit(task)
+        await _until(lambda: any(isinstance(e, ChunkEvent) for e in events), 5, "the first chunk")
+        assert (await _run_row(db, run.id))[2] is None  # words out, no claim yet
+        await asyncio.sleep(0.8)
+        assert not any(isinstance(e, FinalEvent) for e in events)  # still streaming
+        status, _, holder = await _run_row(db, run.id)
+        assert status == "running" and holder is not None and holder.startswith("here/")
+        await _until(lambda: broker.acks == 1, 10, "the run to end")
+    final = next(e for e in events if isinstance(e, FinalEvent))
+    assert final.status == "done"
+
+
+async def test_an_exclusive_run_that_ends_before_its_claim_is_due_claims_at_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run over before EXCLUSIVE_CLAIM_AFTER_S does not wait for it: its end sends the claim,
+    whose answer still decides that the final event goes out."""
+    monkeypatch.setattr(execution_leases, "EXCLUSIVE_CLAIM_AFTER_S", 60.0)
+    run, task = await _new_task(db, "[[simulate:tokens=2]] short")
+    broker = AckCountingBroker()
+    async with (
+        collecting(broker) as events,
+        worker_running(
+            broker, CountingProvider().resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True)
+        ),
+    ):
+        await broker.submit(task)
+        await _until(lambda: broker.acks == 1, 10, "the run to end")
+    final = next(e for e in events if isinstance(e, FinalEvent))
+    assert final.status == "done" and final.output_text == "".join(expected_tokens(task))
+    status, _, holder = await _run_row(db, run.id)
+    assert status == "running" and holder is not None and holder.startswith("here/")  # no pump here
+
+
 @pytest.mark.parametrize("refusal", ["superseded", "held elsewhere", "deleted"])
 async def test_an_exclusive_worker_whose_claim_is_refused_publishes_nothing(
     db: Database, refusal: str
