@@ -68,16 +68,11 @@ PRODUCER_BATCH_BYTES = 512 * 1024
 # backend/queue/kafka_chunks.py), which was the producer's linger until then; the worker's producer
 # no longer lingers (its other sends, a run's start and end, are two a run).  The web's run
 # requests and stops are few and on a user's wait: 2 ms.
+# A 3 ms window while chunks came slowly (one session) was tried and removed: alone
+# (bench.kafka_intake) it cut the hop's p95, beside the rest of the stack (bench.capacity) the extra
+# records cost the broker and workers 0.1-0.15 cores and the sessions' receive p95 went up
+# (bench/RESULTS.md, 2026-12-05 session 17).
 CHUNK_WINDOW_S = 0.010
-# While a worker's chunks come slower than this (a few streams: one session's 4 panes make 400 a
-# second over two workers), they gather 3 ms instead: the window was most of the Kafka hop at one
-# session.  bench.kafka_intake at one session's 800 chunks a second: emit-to-hub p95 5.3 ms
-# against 12.1 with 10 ms windows; bench.capacity at one session, alternating rounds on a quiet
-# machine: receive p50 19-21 against 21-23 ms, for about 0.1 more of the broker's cores; 1 ms
-# read worse.  From about four sessions on, the worker is over the rate and every window is the
-# 10 ms one.
-CHUNK_QUICK_WINDOW_S = 0.003
-CHUNK_QUICK_BELOW_PER_S = 1_000.0
 PRODUCER_LINGER_MS: dict[Role, int] = {"web": 2, "worker": 0}
 
 
@@ -107,9 +102,7 @@ class KafkaBroker:
         self._background: list[asyncio.Task[None]] = []
         self._partitioner = CachedKeyPartitioner()
         self._request_turn = random.randrange(1_000)  # replicas start their turns apart
-        self._chunks = ChunkGatherer(
-            self._send_chunks, CHUNK_WINDOW_S, CHUNK_QUICK_WINDOW_S, CHUNK_QUICK_BELOW_PER_S
-        )
+        self._chunks = ChunkGatherer(self._send_chunks, CHUNK_WINDOW_S)
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:

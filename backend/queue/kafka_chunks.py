@@ -8,8 +8,7 @@ them).  The producer already held chunks for its linger (10 ms) before sending t
 them here for the same window and appending what gathered as one record per partition
 (`ChunkBatch`, built from the chunks' own JSON) delays nothing; the producer then sends at once
 (its linger is for other sends).  A lone chunk in its window goes as the plain chunk record it
-always was.  While chunks come slowly (a few streams) the window is shorter: they then wait a
-few ms, not the whole window, and the broker has time for the extra records.
+always was.
 
 Order is kept: a run's chunks share its partition and are gathered in order, hand-overs to the
 producer run one after another, and `flush` (awaited before a run's final event, or anything
@@ -23,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from backend.queue.messages import chunk_batch_bytes
@@ -34,35 +32,15 @@ log = logging.getLogger(__name__)
 # message.max.bytes (1 MiB); a cache replay publishes thousands of chunks in one window.
 RECORD_BYTES = 256 * 1024
 BEHIND = 2  # hand-overs not done yet before a publisher waits for them
-RATE_PERIOD_S = 0.1  # the chunk rate that picks the window is measured over this long
 
 # (partition, value, key of a lone chunk's run or None for a batch) -> appended to the producer
 SendRecord = Callable[[int, bytes, str | None], Awaitable[None]]
 
 
 class ChunkGatherer:
-    """`window_s` while chunks come fast; `quick_window_s` while they come slower than
-    `quick_below_per_s`: a few streams' chunks then wait a few ms instead of the whole window,
-    for a few records more, and a busy worker still sends one record per partition and window.
-
-    The rate is measured over `RATE_PERIOD_S`, not over one window: streams tick together (four
-    panes' chunks land in the same millisecond), so a 3 ms window that caught one tick read
-    1,300 a second and the next window was the long one, every other time."""
-
-    def __init__(
-        self,
-        send: SendRecord,
-        window_s: float,
-        quick_window_s: float | None = None,
-        quick_below_per_s: float = 0.0,
-    ) -> None:
+    def __init__(self, send: SendRecord, window_s: float) -> None:
         self._send = send
         self._window_s = window_s
-        self._quick_window_s = window_s if quick_window_s is None else min(quick_window_s, window_s)
-        self._quick_below_per_s = quick_below_per_s
-        self._quick = True  # a first chunk after start finds the worker idle
-        self._counted = 0  # chunks since the rate's period began
-        self._period_began = time.monotonic()
         self._waiting: dict[int, list[tuple[str, bytes]]] = {}  # partition -> (run id, chunk JSON)
         self._bytes: dict[int, int] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -74,17 +52,11 @@ class ChunkGatherer:
         if self._behind >= BEHIND and self._last is not None:
             await asyncio.shield(self._last)
         self._waiting.setdefault(partition, []).append((run_id, chunk))
-        self._counted += 1
         size = self._bytes[partition] = self._bytes.get(partition, 0) + len(chunk)
         if size >= RECORD_BYTES:
             self.flush()
         elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.window_s, self.flush)
-
-    @property
-    def window_s(self) -> float:
-        """How long the next window lasts."""
-        return self._quick_window_s if self._quick else self._window_s
+            self._timer = asyncio.get_running_loop().call_later(self._window_s, self.flush)
 
     def flush(self) -> asyncio.Task[None] | None:
         """Hand what waits to the producer, after the hand-overs before; the task doing it (None:
@@ -92,11 +64,6 @@ class ChunkGatherer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        now = time.monotonic()
-        if now - self._period_began >= RATE_PERIOD_S:
-            # A quiet spell is a long period of few chunks: the next ones find the worker idle.
-            self._quick = self._counted / (now - self._period_began) < self._quick_below_per_s
-            self._counted, self._period_began = 0, now
         if self._waiting:
             records: list[tuple[int, bytes, str | None]] = [
                 (partition, chunks[0][1], chunks[0][0])
