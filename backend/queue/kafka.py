@@ -68,10 +68,10 @@ PRODUCER_BATCH_BYTES = 512 * 1024
 # backend/queue/kafka_chunks.py), which was the producer's linger until then; the worker's producer
 # no longer lingers (its other sends, a run's start and end, are two a run).  The web's run
 # requests and stops are few and on a user's wait: 2 ms.
-# A 3 ms window while chunks came slowly (one session) was tried and removed: alone
-# (bench.kafka_intake) it cut the hop's p95, beside the rest of the stack (bench.capacity) the extra
-# records cost the broker and workers 0.1-0.15 cores and the sessions' receive p95 went up
-# (bench/RESULTS.md, 2026-12-05 session 17).
+# A 3 ms window while chunks came slowly (one session) was tried and removed: in bench.capacity at
+# one session, on a warmed-up node, the sessions' receive p50 was 2-3 ms lower, the p95 no lower,
+# for 0.18 more cores (node, workers, web process) on a machine the page and the indexer already
+# keep busy (bench/RESULTS.md, 2026-12-05 session 17).
 CHUNK_WINDOW_S = 0.010
 PRODUCER_LINGER_MS: dict[Role, int] = {"web": 2, "worker": 0}
 
