@@ -718,12 +718,15 @@ def measure_mode(
         _app(mode, tmp, max(counts, default=0), provider_env) as app,
     ):
         results.setdefault("apps", {})[mode] = {"description": app.description, **app.config}
-        if "curve" in parts:
-            profiles = Profiles(Path(args.profile), args.profile_seconds) if args.profile else None
-            results["curve"].extend(run_curve(app, browser, counts, args.tokens, profiles, args.run_spread))
+        # (e) before the curve: after it the search indexer spends minutes on the curve's 2,000
+        # answers (a core at niceness 10), and the probes measured that (8.6 ms added p50 at
+        # 6935cb6 against 3.2-3.6 ms in bench.ttft on a quiet app).
         if mode == "embedded" and "ttft" in parts:
             with httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers) as http:
                 results["ttft"] = bench_ttft(http, 30, 3, app.trace_paths, provider_url)
+        if "curve" in parts:
+            profiles = Profiles(Path(args.profile), args.profile_seconds) if args.profile else None
+            results["curve"].extend(run_curve(app, browser, counts, args.tokens, profiles, args.run_spread))
         if mode == "embedded" and "sse" in parts:
             results["sse"] = run_sse(app, _ints(args.sse_levels))
 
