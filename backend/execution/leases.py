@@ -103,6 +103,8 @@ class RunLeases:
         self.poll_s = min(POLL_MAX_S, lease_s / 10)
         self.exclusive = exclusive  # the broker delivers each task once, to this worker only
         self._claims = ClaimGroups(db, lease_s)
+        # Exclusive claims not answered yet, and the events that send them at once (`settle`).
+        self._deferred: dict[asyncio.Task[ClaimOutcome], asyncio.Event] = {}
 
     async def acquire(self, task: RunTask, *, twin: bool = False) -> HeldLease | None:
         """This worker's claim on the task's run (waiting while another worker holds it), or
@@ -114,11 +116,30 @@ class RunLeases:
         if self.exclusive and not twin:
             ended = asyncio.Event()
             claim = asyncio.create_task(self._claim_soon(task, holder, ended), name=f"claim:{task.run_id}")
+            self._deferred[claim] = ended
+            claim.add_done_callback(self._deferred.pop)
             return HeldLease(self._db, task, holder, self.lease_s, pending_claim=(claim, ended))
         outcome = await self._claim(task, holder, wait_while_held=True)
         if outcome is not ClaimOutcome.CLAIMED:
             return None
         return HeldLease(self._db, task, holder, self.lease_s)
+
+    @property
+    def deferred_claims(self) -> int:
+        """Exclusive claims made beside their runs and not answered yet."""
+        return len(self._deferred)
+
+    async def settle(self, timeout_s: float) -> None:
+        """Send every deferred claim now and wait (at most `timeout_s`, then cancel them) for their
+        answers. A stopping worker calls it once its runs have ended: a run cut off while winding
+        up (a Stop, then the shutdown) may have left its claim waiting, and it must not go to a
+        database that its owner closes next."""
+        for ended in self._deferred.values():
+            ended.set()
+        if self._deferred:
+            _, late = await asyncio.wait(list(self._deferred), timeout=timeout_s)
+            for claim in late:
+                claim.cancel()
 
     async def _claim_soon(self, task: RunTask, holder: str, ended: asyncio.Event) -> ClaimOutcome:
         """`_claim`, EXCLUSIVE_CLAIM_AFTER_S from now or once `ended` is set, whichever is first."""
@@ -197,6 +218,8 @@ class HeldLease:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
         assert self._renewer is not None and self._owner is not None
+        if self._claim_now is not None:  # a deferred claim goes now, even if this exit is cut short
+            self._claim_now.set()
         self._renewer.cancel()
         # asyncio.wait, not `await`: a Stop landing right now must reach the caller, not be
         # taken for the renewer's own cancellation.
@@ -204,8 +227,6 @@ class HeldLease:
         if self._pending_claim is not None and not self.lost:
             # A run that ended before its claim was answered: the answer still decides whether
             # this attempt was the run's to publish (a claim is never abandoned half-way).
-            assert self._claim_now is not None
-            self._claim_now.set()
             await asyncio.wait([self._pending_claim])
             if self._pending_claim.cancelled() or self._pending_claim.result() is not ClaimOutcome.CLAIMED:
                 self.lost = True

@@ -120,6 +120,8 @@ class Worker:
             # after its owner closed the database would wait for ever on a connection that is gone.
             if running:
                 await asyncio.wait(running, timeout=STOP_GRACE_S)
+            if self._leases is not None:
+                await self._leases.settle(STOP_GRACE_S)
             if self._publishing:
                 await asyncio.wait(list(self._publishing), timeout=STOP_GRACE_S)
 

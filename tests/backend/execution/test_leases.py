@@ -332,6 +332,35 @@ async def test_an_exclusive_run_that_ends_before_its_claim_is_due_claims_at_once
     assert status == "running" and holder is not None and holder.startswith("here/")  # no pump here
 
 
+async def test_a_run_cut_off_while_it_winds_up_leaves_no_claim_behind_its_workers_stop(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Stop, then the shutdown while the run winds up: its deferred claim is sent and answered
+    by `settle` (which a stopping worker awaits), not left to reach a database closed next."""
+    monkeypatch.setattr(execution_leases, "EXCLUSIVE_CLAIM_AFTER_S", 60.0)
+    run, task = await _new_task(db, "cut off")
+    leases = RunLeases(db, "here", LEASE_S, exclusive=True)
+    lease = await leases.acquire(task)
+    assert lease is not None
+
+    async def streaming() -> None:
+        async with lease:
+            await asyncio.sleep(30)
+
+    owner = asyncio.create_task(streaming())
+    await asyncio.sleep(0.01)
+    owner.cancel()  # the Stop: the lease's exit begins
+    await asyncio.sleep(0)
+    owner.cancel()  # the shutdown, while it waits for its renewer
+    with contextlib.suppress(asyncio.CancelledError):
+        await owner
+    assert leases.deferred_claims == 1
+    await leases.settle(5.0)
+    assert leases.deferred_claims == 0
+    status, _, holder = await _run_row(db, run.id)
+    assert status == "running" and holder is not None and holder.startswith("here/")
+
+
 @pytest.mark.parametrize("refusal", ["superseded", "held elsewhere", "deleted"])
 async def test_an_exclusive_worker_whose_claim_is_refused_publishes_nothing(
     db: Database, refusal: str
