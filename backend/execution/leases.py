@@ -20,10 +20,11 @@ provider call instead of before it: the first token does not wait for a database
 (bench.capacity's API time to first token). The claim goes out EXCLUSIVE_CLAIM_AFTER_S after
 the call starts (or as the run ends, if sooner): made at once, its statements on SQLite's
 thread held the GIL and its callbacks the event loop just as a fast server's first words came
-back (0.5 ms of bench.ttft's 4 ms, 2026-12-05 session 17); a remote provider's first token is
-further off than that anyway. The claim is still made and renewed, and an attempt whose claim
-is refused (stopped, retried or deleted meanwhile) is cancelled and publishes nothing, as a
-lost lease is.
+back (bench.ttft side by side: 0.2-0.3 ms less before the provider's first chunk, 2026-12-05
+session 17); a remote provider's first token is further off than that anyway. A stopping worker
+sends the claims still waiting (`settle`) before its database closes. The claim is still made
+and renewed, and an attempt whose claim is refused (stopped, retried or deleted meanwhile) is
+cancelled and publishes nothing, as a lost lease is.
 """
 
 from __future__ import annotations
