@@ -24,6 +24,7 @@ from backend.db.runs import get_runs, reset_run_for_retry, save_run_result
 from backend.db.users import ensure_user
 from backend.execution import leases as execution_leases
 from backend.execution.leases import RunLeases
+from backend.execution.worker import Worker
 from backend.providers.base import ChatProvider, ChatRequest, StreamItem
 from backend.queue.base import AnyEvent, Delivery
 from backend.queue.embedded import EmbeddedBroker
@@ -261,6 +262,14 @@ async def test_shutdown_releases_a_cut_off_run_and_leaves_a_waiting_task_unackno
     assert await claim_run(db, cut_off.id, 0, "next/1", 30.0) is ClaimOutcome.CLAIMED
 
 
+def exclusive_worker(
+    db: Database, broker: EmbeddedBroker, provider: CountingProvider | None = None
+) -> contextlib.AbstractAsyncContextManager[Worker]:
+    """The embedded queue's worker (claims beside its calls), on `provider` (a fresh one: None)."""
+    resolve = (provider or CountingProvider()).resolve
+    return worker_running(broker, resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True))
+
+
 async def test_an_exclusive_worker_claims_beside_the_call_and_holds_the_run_while_it_streams(
     db: Database,
 ) -> None:
@@ -271,7 +280,7 @@ async def test_an_exclusive_worker_claims_beside_the_call_and_holds_the_run_whil
     provider = CountingProvider()
     async with (
         collecting(broker) as events,
-        worker_running(broker, provider.resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True)),
+        exclusive_worker(db, broker, provider),
     ):
         await broker.submit(task)
         await _until(lambda: any(isinstance(e, ChunkEvent) for e in events), 5, "the first chunk")
@@ -294,9 +303,7 @@ async def test_an_exclusive_worker_claims_once_the_call_is_under_way_not_with_it
     broker = AckCountingBroker()
     async with (
         collecting(broker) as events,
-        worker_running(
-            broker, CountingProvider().resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True)
-        ),
+        exclusive_worker(db, broker),
     ):
         await broker.submit(task)
         await _until(lambda: any(isinstance(e, ChunkEvent) for e in events), 5, "the first chunk")
@@ -320,9 +327,7 @@ async def test_an_exclusive_run_that_ends_before_its_claim_is_due_claims_at_once
     broker = AckCountingBroker()
     async with (
         collecting(broker) as events,
-        worker_running(
-            broker, CountingProvider().resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True)
-        ),
+        exclusive_worker(db, broker),
     ):
         await broker.submit(task)
         await _until(lambda: broker.acks == 1, 10, "the run to end")
@@ -382,7 +387,7 @@ async def test_an_exclusive_worker_whose_claim_is_refused_publishes_nothing(
     provider = CountingProvider()
     async with (
         collecting(broker) as events,
-        worker_running(broker, provider.resolve, leases=RunLeases(db, "here", LEASE_S, exclusive=True)),
+        exclusive_worker(db, broker, provider),
     ):
         await broker.submit(task)
         await _until(lambda: broker.acks == 1, 5, "the refused delivery to be acknowledged")
