@@ -155,8 +155,7 @@ def embedded_app(
         )
 
 
-@contextlib.contextmanager
-def _warmed_up(broker: KafkaCluster, data_dir: Path) -> Iterator[None]:
+def _warm_up(broker: KafkaCluster, data_dir: Path) -> None:
     """The fresh node past its JIT warm-up before the app starts (bench/kafka_intake.py)."""
     started = time.monotonic()
     rounds = warm_up_broker(broker, data_dir)
@@ -164,7 +163,6 @@ def _warmed_up(broker: KafkaCluster, data_dir: Path) -> Iterator[None]:
         f"kafka: the node warmed up in {time.monotonic() - started:.0f} s; its CPU a chunk (and JIT"
         f" time) round by round: {warm_up_summary(rounds)}"
     )
-    yield
 
 
 @contextlib.contextmanager
@@ -194,21 +192,20 @@ def kafka_stack(
     def tracing(i: int) -> dict[str, str]:
         return {"LLMDASH_TRACE_TOKENS": str(trace_paths[i])} if trace else {}
 
-    with (
-        kafka_cluster(data_dir / "kafka", nodes=1) as broker,
-        _warmed_up(broker, data_dir),
-        kafka_backend(
-            broker.bootstrap,
-            data_dir,
-            workers=workers,
-            redis_url=REDIS_URL,
-            name="bench",
-            settings={**COMMON_ENV, "WORKER_CONCURRENCY": str(worker_concurrency)},
-            per_worker=tracing,
-            session_timeout_ms=session_timeout_ms,
-        ) as backend,
-        contextlib.ExitStack() as stack,
-    ):
+    with kafka_cluster(data_dir / "kafka", nodes=1) as broker, contextlib.ExitStack() as stack:
+        _warm_up(broker, data_dir)
+        backend = stack.enter_context(
+            kafka_backend(
+                broker.bootstrap,
+                data_dir,
+                workers=workers,
+                redis_url=REDIS_URL,
+                name="bench",
+                settings={**COMMON_ENV, "WORKER_CONCURRENCY": str(worker_concurrency)},
+                per_worker=tracing,
+                session_timeout_ms=session_timeout_ms,
+            )
+        )
         env, database_url, procs = backend.worker_env, backend.database_url, backend.workers
         app_env = {
             **backend.app_env,

@@ -14,8 +14,8 @@ mocks.  Routes:
 Retry-After), "404" (Ollama only: model not pulled), "error_event" (provider error event after two chunks),
 "drop" (connection cut mid-body after two chunks), "slow" (no answer for
 `delay` seconds), "stall" (two chunks, then silence for `delay` seconds).
-Responses are chunked so a cut connection is detectable as an incomplete body. Streamed
-answers close their connection unless `keep_alive` (the benchmarks': a provider's API keeps its
+Responses are chunked so a cut connection is detectable as an incomplete body. Answers
+close their connection unless `keep_alive` (the benchmarks': a provider's API keeps its
 connections open); small writes go out at once (no Nagle delay), as a provider's do.
 
 `responder` (OpenAI route only), when set, computes the reply chunks from the request body,
@@ -96,7 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
+        if not self.state.keep_alive:
+            self.send_header("Connection", "close")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
