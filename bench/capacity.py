@@ -157,13 +157,13 @@ def _rss_kib(pid: int) -> int:
 
 
 def _spawned(pid: int) -> bool:
-    """A multiprocessing child: the search indexer's embedder (niced, backend/search/embed_local.py)."""
+    """A multiprocessing child: the search indexer's embedder (SCHED_IDLE, backend/search/embed_local.py)."""
     return "multiprocessing.spawn" in _cmdline(pid) or "multiprocessing.resource_tracker" in _cmdline(pid)
 
 
 def backend_pids(app: AppUnderTest) -> Callable[[], list[int]]:
     """The app's backend: the process group `reflex run` started (the web process and its children)
-    but the search indexer's niced embedder, which is counted apart (`indexer_pids`): it takes only
+    but the search indexer's background embedder, which is counted apart (`indexer_pids`): it takes only
     cores the streams leave idle, and would otherwise read as the streams' cost."""
     group = _app_group(app)
     return lambda: [pid for pid in group_pids(group) if not _spawned(pid)]
@@ -247,7 +247,7 @@ CLIENT_LAG_WARN_MS = 20.0
 def cpu_groups(app: AppUnderTest, backend: Callable[[], list[int]]) -> dict[str, Callable[[], list[int]]]:
     groups: dict[str, Callable[[], list[int]]] = {
         "backend": backend,
-        "search indexer (nice 10)": indexer_pids(app),
+        "search indexer (SCHED_IDLE)": indexer_pids(app),
     }
     for i, worker in enumerate(app.workers):
         groups[f"worker {i + 1}"] = _fixed([worker.process.pid])

@@ -9,7 +9,7 @@ tokens/s, `SSE_TOKENS` each; up to `MAX_COMPARISONS` runs, beyond that streams s
 level stalls when one of its streams sees a gap of more than `STALL_MS` between two reads before
 its `done`, or gets its `done` later than `PACE_SLACK` x the model's time + 2 s after the streams
 opened (the text no longer keeps pace).  Per level: the backend's CPU (all its processes but the
-search indexer's niced embedder, /proc) over the streaming window only (the comparisons are
+search indexer's background embedder, /proc) over the streaming window only (the comparisons are
 created before it), in cores and per streamed token (a token delivered to one stream).
 
 With `--baseline DIR` (another checkout: `git worktree add --detach DIR <commit>` or `git archive

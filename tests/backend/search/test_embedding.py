@@ -105,10 +105,10 @@ def test_registry_builds_the_configured_embedder(tmp_path, embeddings_server: Fa
         make_embedder(make_settings(url, tmp_path, search_embedder="openai-compatible"))
 
 
-def pid_and_niceness() -> tuple[int, int]:
+def pid_and_policy() -> tuple[int, int]:
     import os
 
-    return os.getpid(), os.nice(0)
+    return os.getpid(), os.sched_getscheduler(0)
 
 
 async def test_passages_are_embedded_by_a_lower_priority_process_with_the_same_vectors(
@@ -117,13 +117,13 @@ async def test_passages_are_embedded_by_a_lower_priority_process_with_the_same_v
     """Indexing is background work: the web process's cores stay with the streams."""
     import os
 
-    from backend.search.embed_local import BACKGROUND_NICENESS, _embed_batch
+    from backend.search.embed_local import _embed_batch
 
     text = "Kafka partitions keep the events of one run in order."
     [in_child] = await local_embedder.embed_passages([text])
     [in_process] = _embed_batch([text], "passage")
     assert cosine(in_child, in_process) > 0.999
     pool = local_embedder._passages()
-    pid, niceness = await asyncio.get_running_loop().run_in_executor(pool, pid_and_niceness)
+    pid, policy = await asyncio.get_running_loop().run_in_executor(pool, pid_and_policy)
     assert pid != os.getpid()
-    assert niceness >= os.nice(0) + BACKGROUND_NICENESS or niceness == 19
+    assert policy == os.SCHED_IDLE  # it runs only on a core nothing else wants
