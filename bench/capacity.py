@@ -21,7 +21,10 @@ Parts (`--parts`, default all):
   /proc) and RSS (peak over the round minus the idle app's), in total and per
   session (the page counts as one); WebSocket bytes received per byte of answer
   text (the page's frames as Playwright sees them; the sessions' Engine.IO packets);
-  the machine's busy cores.  A row "0" is the page alone: target (b).
+  the machine's busy cores.  A row "0" is the page alone: target (b).  With
+  `--page-idle` the page only signs the sessions in and streams nothing: the
+  sessions' figures without the browser's share of the 2 cores (no row 0, no DOM
+  figures).
 - ttft: the API's added time to first token (bench/ttft.py), embedded: through the API against
   the same local OpenAI-compatible provider called directly, as gateways measure it.
 - sse: concurrent SSE streams (GET /api/v1/comparisons/{id}/events) one embedded
@@ -125,6 +128,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sse-levels",
         default="16,32,64,96,128,192,256,384,512",
         help="concurrent SSE streams tried, up to the first that stalls",
+    )
+    parser.add_argument(
+        "--page-idle",
+        action="store_true",
+        help="the sessions alone: the Chromium page signs them in, then streams nothing (no row 0, no"
+        " DOM figures, (a) and (b) n/a): the server's cores without the browser's, as load tests run",
     )
     parser.add_argument("--keep", action="store_true", help="keep the apps' data dirs and logs")
     parser.add_argument(
@@ -324,9 +333,11 @@ def curve_row(
     backend: Callable[[], list[int]],
     profiles: Profiles | None = None,
     run_spread_s: float = 0.0,
+    page_streams: bool = True,
 ) -> dict[str, Any]:
     spread = f", Run pressed over {run_spread_s:g} s" if run_spread_s > 0 and sessions else ""
-    log(f"{app.mode}: {sessions} session(s) x {PANES} panes + the page{spread}")
+    with_page = " + the page" if page_streams else " (the page idle)"
+    log(f"{app.mode}: {sessions} session(s) x {PANES} panes{with_page}{spread}")
     row: dict[str, Any] = {"mode": app.mode, "sessions": sessions, "panes": PANES, "tokens": tokens}
     row["run_spread_s"] = run_spread_s
     stream_s = 0.1 + tokens / 100.0
@@ -359,7 +370,11 @@ def curve_row(
             started = time.monotonic()
             if pool is not None:
                 pool.start_runs(run_spread_s)
-            dom = run_round([page.page], [page.prompt], PANES, app.trace_paths, False, timeout_s)
+            dom = (
+                run_round([page.page], [page.prompt], PANES, app.trace_paths, False, timeout_s)
+                if page_streams
+                else {}
+            )
             unfinished = pool.wait_finished(timeout_s) if pool is not None else []
             row["round_seconds"] = time.monotonic() - started
             cpu = meter.stop(time.time())
@@ -372,7 +387,7 @@ def curve_row(
         row["cpu_cores"] = cpu
         row["rss_peak_mib"] = rss.peak_kib / 1024
         row["rss_added_mib"] = max(0, rss.peak_kib - idle_rss_kib) / 1024
-        page_text = len(expected_text(page.prompt).encode()) * PANES
+        page_text = len(expected_text(page.prompt).encode()) * PANES if page_streams else 0
         row["page_ws_bytes_per_text_byte"] = page.counter.received / page_text if page_text else math.nan
         if pool is not None:
             row.update(_session_figures(app, pool, unfinished))
@@ -458,6 +473,7 @@ def run_curve(
     tokens: int,
     profiles: Profiles | None = None,
     run_spread_s: float = 0.0,
+    page_streams: bool = True,
 ) -> list[dict[str, Any]]:
     backend = backend_pids(app)
     page = BrowserPage(browser, app.base, tokens)
@@ -468,9 +484,11 @@ def run_curve(
         idle_rss = RssPeak(backend).now_kib()
         names = sorted({_cmdline(pid)[:60] for pid in backend()})
         log(f"{app.mode}: backend idle RSS {idle_rss / 1024:.0f} MiB; its processes: {names}")
-        for n in [0, *counts]:
+        for n in [0, *counts] if page_streams else counts:
             try:
-                rows.append(curve_row(app, page, n, tokens, idle_rss, backend, profiles, run_spread_s))
+                rows.append(
+                    curve_row(app, page, n, tokens, idle_rss, backend, profiles, run_spread_s, page_streams)
+                )
             except Exception as exc:  # a row that fails is a FAIL row; the others still run
                 message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
                 log(f"    {n} sessions failed: {message}")
@@ -572,6 +590,7 @@ def render_curve(rows: list[dict[str, Any]]) -> str:
         if lag_p95 > CLIENT_LAG_WARN_MS:  # arrival times late by the client's own backlog
             problems.append(f"bench client loop late p95 {lag_p95:.0f} ms")
         sessions_ws = r.get("sessions_ws_bytes_per_text_byte")
+        page_ws = r["page_ws_bytes_per_text_byte"]  # NaN: the page streamed nothing (--page-idle)
         lines.append(
             (
                 r["mode"],
@@ -581,7 +600,11 @@ def render_curve(rows: list[dict[str, Any]]) -> str:
                 f"{cpu.get('backend', math.nan):.2f} ({r['backend_cores_per_session']:.3f})",
                 _stack_cores(cpu),
                 f"{r['rss_peak_mib']:.0f} (+{r['rss_added_mib_per_session']:.1f})",
-                f"{r['page_ws_bytes_per_text_byte']:.2f}x / "
+                (
+                    f"{page_ws:.2f}x / "
+                    if not math.isnan(page_ws := r["page_ws_bytes_per_text_byte"])
+                    else "- / "
+                )
                 + (f"{sessions_ws:.2f}x" if sessions_ws is not None else "-"),
                 f"{cpu.get('machine (all processes)', math.nan):.2f}"
                 f" ({cpu.get('other processes', math.nan):.2f})",
@@ -626,7 +649,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows: list[dict[str, Any]] = results.get("curve", [])
     out: list[tuple[str, str, str, str]] = []
     a = _row(rows, "embedded", TARGET_A_SESSIONS)
-    if a:
+    if a and a.get("page"):  # an idle page (--page-idle) measured no DOM
         dom, rec = a["page"].get("token_to_dom_ms", {}), a.get("receive_ms", {})
         ok = dom.get("p95", math.inf) < TARGET_A_MS and rec.get("p95", math.inf) < TARGET_A_MS and _clean(a)
         measured = f"DOM p95 {dom.get('p95', math.nan):.0f} ms, receive p95 {rec.get('p95', math.nan):.0f} ms"
@@ -719,14 +742,16 @@ def measure_mode(
     ):
         results.setdefault("apps", {})[mode] = {"description": app.description, **app.config}
         # (e) before the curve: after it the search indexer spends minutes on the curve's 2,000
-        # answers (a core at niceness 10), and the probes measured that (8.6 ms added p50 at
+        # answers (then at niceness 10, a core), and the probes measured that (8.6 ms added p50 at
         # 6935cb6 against 3.2-3.6 ms in bench.ttft on a quiet app).
         if mode == "embedded" and "ttft" in parts:
             with httpx.Client(base_url=app.base, timeout=60.0, headers=app.account.api_headers) as http:
                 results["ttft"] = bench_ttft(http, 30, 3, app.trace_paths, provider_url)
         if "curve" in parts:
             profiles = Profiles(Path(args.profile), args.profile_seconds) if args.profile else None
-            results["curve"].extend(run_curve(app, browser, counts, args.tokens, profiles, args.run_spread))
+            results["curve"].extend(
+                run_curve(app, browser, counts, args.tokens, profiles, args.run_spread, not args.page_idle)
+            )
         if mode == "embedded" and "sse" in parts:
             results["sse"] = run_sse(app, _ints(args.sse_levels))
 
