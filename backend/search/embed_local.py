@@ -54,7 +54,7 @@ def _background_process() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
-def lower_priority() -> str:
+def lower_priority() -> None:
     """This process runs only on cores nothing else wants (Linux's SCHED_IDLE), else at nice 10.
     At nice 10 a woken request still waited for the core the indexer held: bench.ttft with the
     indexers on, side by side, measured the API's added time to first token at p50 2.8 and 3.5
@@ -62,11 +62,10 @@ def lower_priority() -> str:
     if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return "SCHED_IDLE"
+            return
         except OSError:  # refused (a sandbox's seccomp): niceness is always allowed
             pass
     os.nice(BACKGROUND_NICENESS)
-    return f"nice {BACKGROUND_NICENESS}"
 
 
 class LocalE5Embedder:
